@@ -1,0 +1,410 @@
+// Package wire is gokafka's connection to one Kafka broker: framing,
+// correlation ids, several requests in flight (pipelining), deadlines, and
+// API version negotiation. The message formats themselves come from
+// github.com/twmb/franz-go/pkg/kmsg.
+//
+// A Conn is safe for concurrent use. Kafka answers the requests of one
+// connection in the order they were sent, so a Conn keeps a FIFO of the calls
+// in flight and one reader goroutine matches each response to the oldest call.
+// The reader is the Conn's only goroutine; Close stops it.
+//
+// A Conn that fails (dial, read, write, a request past its deadline, a
+// malformed frame) is dead for good: every call in flight fails with the
+// cause, and the owner dials a new one. Reconnection policy lives above, in
+// the cluster layer.
+package wire
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Options configure a connection. The zero value works.
+type Options struct {
+	// ClientID is sent in every request header. Default "gokafka".
+	ClientID string
+	// DialTimeout bounds the TCP (and TLS) handshake. Default 10s.
+	DialTimeout time.Duration
+	// RequestTimeout bounds the wait for each response, on top of the time
+	// the broker is asked to wait (Fetch max wait, Produce timeout, JoinGroup
+	// rebalance timeout). A request past it kills the connection, because the
+	// responses behind it can no longer be trusted to come. Default 30s.
+	RequestTimeout time.Duration
+	// MaxResponseBytes rejects frames larger than this, which also catches
+	// peers that are not Kafka (an HTTP reply reads as a ~1.2 GB frame).
+	// Default 256 MiB.
+	MaxResponseBytes int32
+	// Dialer opens the TCP connection. Default: net.Dialer.
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLS, when set, wraps the connection in TLS.
+	TLS *tls.Config
+	// SASL, when set, authenticates the connection after version negotiation.
+	SASL Authenticator
+	// MaxVersions caps request versions per API key, below what the broker
+	// advertises (for brokers or fakes that mis-advertise).
+	MaxVersions map[int16]int16
+}
+
+// Authenticator performs SASL authentication on a freshly negotiated
+// connection. Implementations live in the sasl layer.
+type Authenticator interface {
+	Authenticate(ctx context.Context, c *Conn) error
+}
+
+func (o Options) withDefaults() Options {
+	if o.ClientID == "" {
+		o.ClientID = "gokafka"
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 10 * time.Second
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = 256 << 20
+	}
+	return o
+}
+
+// Conn is one connection to one broker.
+type Conn struct {
+	addr     string
+	opts     Options
+	nc       net.Conn
+	versions *Versions
+
+	writeMu sync.Mutex // serializes frames and correlation ids
+	wbuf    []byte
+	corrID  int32
+
+	mu      sync.Mutex
+	pending []*call // in send order
+	err     error   // why the connection died; nil while alive
+	dead    chan struct{}
+
+	readerDone chan struct{}
+}
+
+type call struct {
+	corrID       int32
+	flexibleResp bool
+	deadline     time.Time
+	done         chan result // buffered: the reader never blocks on a caller
+}
+
+type result struct {
+	body []byte
+	err  error
+}
+
+// Dial connects to addr, negotiates API versions and, if configured,
+// authenticates. ctx bounds the whole handshake.
+func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
+	opts = opts.withDefaults()
+	dctx, cancel := context.WithTimeout(ctx, opts.DialTimeout)
+	defer cancel()
+	dial := opts.Dialer
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	nc, err := dial(dctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: dial %s: %w", kerr.ErrConnection, addr, err)
+	}
+	if opts.TLS != nil {
+		cfg := opts.TLS
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+			cfg = cfg.Clone()
+			host, _, _ := net.SplitHostPort(addr)
+			cfg.ServerName = host
+		}
+		tc := tls.Client(nc, cfg)
+		if err := tc.HandshakeContext(dctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("%w: TLS handshake with %s: %w", kerr.ErrAuthentication, addr, err)
+		}
+		nc = tc
+	}
+	c := &Conn{addr: addr, opts: opts, nc: nc, dead: make(chan struct{}), readerDone: make(chan struct{})}
+	go c.readLoop()
+	if err := c.negotiate(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if opts.SASL != nil {
+		if err := opts.SASL.Authenticate(ctx, c); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Addr is the address this connection was dialled at.
+func (c *Conn) Addr() string { return c.addr }
+
+// Versions is what the broker supports.
+func (c *Conn) Versions() *Versions { return c.versions }
+
+// Done is closed when the connection is dead.
+func (c *Conn) Done() <-chan struct{} { return c.dead }
+
+// Err is why the connection died, or nil while it is alive.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close kills the connection and waits for its reader to stop. Calls in
+// flight fail with kerr.ErrClosed. Close is idempotent.
+func (c *Conn) Close() error {
+	c.kill(kerr.ErrClosed)
+	<-c.readerDone
+	return nil
+}
+
+// Request sends req at the highest version both sides support and returns
+// the decoded response. It is safe to call from many goroutines; requests are
+// pipelined. A Produce request with acks=0 gets no response: Request returns
+// (nil, nil) once it is written.
+//
+// If ctx ends first, Request returns ctx.Err() and the connection stays
+// usable; the late response is discarded.
+func (c *Conn) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	v, err := c.versions.Pick(req)
+	if err != nil {
+		return nil, err
+	}
+	if cap, ok := c.opts.MaxVersions[req.Key()]; ok && cap < v {
+		v = cap
+	}
+	req.SetVersion(v)
+	return c.roundTrip(ctx, req)
+}
+
+// roundTrip sends req at the version already set on it.
+func (c *Conn) roundTrip(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	noResponse := false
+	if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
+		noResponse = true
+	}
+	cl, err := c.send(ctx, req, noResponse)
+	if err != nil || noResponse {
+		return nil, err
+	}
+	var res result
+	select {
+	case res = <-cl.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	if err := resp.ReadFrom(res.body); err != nil {
+		// A frame we cannot parse leaves us unsure of the stream: drop it.
+		err = fmt.Errorf("%w: %s v%d from %s: %w", kerr.ErrCorruptResponse, kmsg.NameForKey(req.Key()), req.GetVersion(), c.addr, err)
+		c.kill(err)
+		return nil, err
+	}
+	return resp, nil
+}
+
+// serverWait is how long the broker itself may hold req before answering.
+func serverWait(req kmsg.Request) time.Duration {
+	switch r := req.(type) {
+	case *kmsg.FetchRequest:
+		return time.Duration(r.MaxWaitMillis) * time.Millisecond
+	case *kmsg.ProduceRequest:
+		return time.Duration(r.TimeoutMillis) * time.Millisecond
+	case *kmsg.JoinGroupRequest:
+		return time.Duration(r.RebalanceTimeoutMillis) * time.Millisecond
+	case *kmsg.SyncGroupRequest:
+		// Followers wait for the leader's assignment, bounded by the
+		// rebalance timeout which the request does not carry.
+		return 60 * time.Second
+	}
+	return 0
+}
+
+func (c *Conn) send(ctx context.Context, req kmsg.Request, noResponse bool) (*call, error) {
+	deadline := time.Now().Add(c.opts.RequestTimeout + serverWait(req))
+	writeDeadline := deadline
+	if d, ok := ctx.Deadline(); ok && d.Before(writeDeadline) {
+		writeDeadline = d
+	}
+
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	c.corrID++
+	c.wbuf = appendRequest(c.wbuf[:0], req, c.corrID, c.opts.ClientID)
+	var cl *call
+	if !noResponse {
+		cl = &call{
+			corrID:       c.corrID,
+			flexibleResp: req.IsFlexible() && req.Key() != 18, // ApiVersions answers with header v0
+			deadline:     deadline,
+			done:         make(chan result, 1),
+		}
+		c.mu.Lock()
+		if c.err != nil {
+			c.mu.Unlock()
+			return nil, c.err
+		}
+		c.pending = append(c.pending, cl)
+		if len(c.pending) == 1 {
+			c.nc.SetReadDeadline(cl.deadline)
+		}
+		c.mu.Unlock()
+	}
+	c.nc.SetWriteDeadline(writeDeadline)
+	if _, err := c.nc.Write(c.wbuf); err != nil {
+		err = fmt.Errorf("%w: write to %s: %w", kerr.ErrConnection, c.addr, err)
+		c.kill(err)
+		return nil, err
+	}
+	if cap(c.wbuf) > 1<<20 {
+		c.wbuf = nil // do not pin a one-off large produce buffer
+	}
+	return cl, nil
+}
+
+// appendRequest frames req: size, header (v1, or v2 for flexible requests),
+// body.
+func appendRequest(dst []byte, req kmsg.Request, corrID int32, clientID string) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.BigEndian.AppendUint16(dst, uint16(req.Key()))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(req.GetVersion()))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(corrID))
+	dst = binary.BigEndian.AppendUint16(dst, uint16(len(clientID)))
+	dst = append(dst, clientID...)
+	if req.IsFlexible() {
+		dst = append(dst, 0) // no tagged fields
+	}
+	dst = req.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+func (c *Conn) readLoop() {
+	defer close(c.readerDone)
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var size [4]byte
+	for {
+		if _, err := io.ReadFull(br, size[:]); err != nil {
+			c.kill(c.readError(err))
+			return
+		}
+		n := int32(binary.BigEndian.Uint32(size[:]))
+		if n < 4 || n > c.opts.MaxResponseBytes {
+			c.kill(fmt.Errorf("%w: %s sent a frame of %d bytes (is it a Kafka broker?)", kerr.ErrCorruptResponse, c.addr, n))
+			return
+		}
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			c.kill(c.readError(err))
+			return
+		}
+		c.mu.Lock()
+		if len(c.pending) == 0 {
+			c.mu.Unlock()
+			c.kill(fmt.Errorf("%w: %s sent a response nobody asked for", kerr.ErrCorruptResponse, c.addr))
+			return
+		}
+		cl := c.pending[0]
+		c.pending[0] = nil
+		c.pending = c.pending[1:]
+		if len(c.pending) > 0 {
+			c.nc.SetReadDeadline(c.pending[0].deadline)
+		} else {
+			c.nc.SetReadDeadline(time.Time{})
+		}
+		c.mu.Unlock()
+
+		if got := int32(binary.BigEndian.Uint32(buf)); got != cl.corrID {
+			err := fmt.Errorf("%w: %s answered correlation id %d, expected %d", kerr.ErrCorruptResponse, c.addr, got, cl.corrID)
+			cl.done <- result{err: err}
+			c.kill(err)
+			return
+		}
+		body := buf[4:]
+		if cl.flexibleResp {
+			var err error
+			if body, err = skipTags(body); err != nil {
+				err = fmt.Errorf("%w: %s: response header: %w", kerr.ErrCorruptResponse, c.addr, err)
+				cl.done <- result{err: err}
+				c.kill(err)
+				return
+			}
+		}
+		cl.done <- result{body: body}
+	}
+}
+
+func (c *Conn) readError(err error) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fmt.Errorf("%w: no response from %s within its deadline", kerr.ErrRequestTimeout, c.addr)
+	}
+	return fmt.Errorf("%w: read from %s: %w", kerr.ErrConnection, c.addr, err)
+}
+
+// kill marks the connection dead with err (first cause wins), fails every
+// call in flight and closes the socket, which stops the reader.
+func (c *Conn) kill(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	pending := c.pending
+	c.pending = nil
+	close(c.dead)
+	c.mu.Unlock()
+	for _, cl := range pending {
+		cl.done <- result{err: err}
+	}
+	c.nc.Close()
+}
+
+// skipTags skips a tagged-field section (KIP-482) at the start of b.
+func skipTags(b []byte) ([]byte, error) {
+	n, l := binary.Uvarint(b)
+	if l <= 0 {
+		return nil, errors.New("bad tag count")
+	}
+	b = b[l:]
+	for i := uint64(0); i < n; i++ {
+		if _, l = binary.Uvarint(b); l <= 0 {
+			return nil, errors.New("bad tag")
+		}
+		b = b[l:]
+		size, l := binary.Uvarint(b)
+		if l <= 0 || uint64(len(b)-l) < size {
+			return nil, errors.New("bad tag size")
+		}
+		b = b[l+int(size):]
+	}
+	return b, nil
+}
