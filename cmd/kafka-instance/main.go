@@ -1,0 +1,144 @@
+// Command kafka-instance runs a throwaway local Kafka cluster (KRaft, no
+// Docker) plus a ZooKeeper until it is interrupted, for running tests by hand
+// or in CI against one cluster shared by several packages.
+//
+//	go run ./cmd/kafka-instance -brokers 3 -export-hosts /tmp/kafka.env
+//
+// Once the cluster is ready it prints
+//
+//	Brokers: 127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3
+//	ZooKeeper: 127.0.0.1:P
+//
+// and, with -export-hosts FILE, writes BROKERS=... and ZOOKEEPER=... lines
+// to FILE (atomically, so a script may wait for the file to appear). Tests
+// using testinstance.Main pick the cluster up from those variables:
+//
+//	set -a; . /tmp/kafka.env; set +a; go test ./...
+//
+// On SIGINT or SIGTERM it stops every process, removes the cluster's
+// temporary directory and the -export-hosts file, and exits.
+//
+// -prefetch only downloads the jars into the cache (for CI warm-up).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/gokafka/kafka/testinstance"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		brokers    = flag.Int("brokers", testinstance.DefaultBrokers, "number of Kafka brokers (each also a KRaft controller)")
+		kafkaVer   = flag.String("kafka-version", testinstance.DefaultKafkaVersion, "org.apache.kafka:kafka_2.13 version")
+		zkVer      = flag.String("zookeeper-version", testinstance.DefaultZooKeeperVersion, "org.apache.zookeeper:zookeeper version")
+		exportFile = flag.String("export-hosts", "", "write BROKERS=... and ZOOKEEPER=... lines to this `file` once ready")
+		cacheDir   = flag.String("cache-dir", "", "jar cache `dir` (default $GOKAFKA_CACHE or the user cache dir + /gokafka)")
+		noZK       = flag.Bool("no-zookeeper", false, "do not start ZooKeeper")
+		verbose    = flag.Bool("v", false, "stream the Kafka and ZooKeeper logs to stderr")
+		prefetch   = flag.Bool("prefetch", false, "only resolve the jars into the cache, then exit")
+		timeout    = flag.Duration("start-timeout", 2*time.Minute, "how long the nodes may take to become ready (after the jars are resolved)")
+	)
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "kafka-instance: unexpected arguments %q\n", flag.Args())
+		flag.Usage()
+		return 2
+	}
+	cfg := testinstance.Config{
+		Brokers:          *brokers,
+		KafkaVersion:     *kafkaVer,
+		ZooKeeperVersion: *zkVer,
+		NoZooKeeper:      *noZK,
+		CacheDir:         *cacheDir,
+		Log:              os.Stderr,
+		StartTimeout:     *timeout,
+	}
+	if *verbose {
+		cfg.ProcessLog = os.Stderr
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	began := time.Now()
+
+	if *prefetch {
+		if err := testinstance.Prefetch(ctx, cfg); err != nil {
+			fmt.Fprintln(os.Stderr, "kafka-instance:", err)
+			return 1
+		}
+		fmt.Printf("Prefetched Kafka %s and ZooKeeper %s jars in %s\n", *kafkaVer, *zkVer, time.Since(began).Round(time.Millisecond))
+		return 0
+	}
+
+	c, err := testinstance.Start(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kafka-instance:", err)
+		if errors.Is(err, context.Canceled) {
+			return 130
+		}
+		return 1
+	}
+	defer c.Close()
+
+	fmt.Printf("Brokers: %s\n", c.BootstrapServers())
+	if zk := c.ZooKeeper(); zk != "" {
+		fmt.Printf("ZooKeeper: %s\n", zk)
+	}
+	fmt.Printf("Ready in %s (Kafka %s, data in %s); Ctrl-C to stop\n", time.Since(began).Round(time.Millisecond), *kafkaVer, c.Dir())
+	if *exportFile != "" {
+		if err := writeExport(*exportFile, c); err != nil {
+			fmt.Fprintln(os.Stderr, "kafka-instance:", err)
+			return 1
+		}
+		defer os.Remove(*exportFile)
+	}
+
+	<-ctx.Done()
+	stop()
+	fmt.Fprintln(os.Stderr, "kafka-instance: stopping")
+	if err := c.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "kafka-instance:", err)
+		return 1
+	}
+	fmt.Fprintln(os.Stderr, "kafka-instance: stopped, temporary directory removed")
+	return 0
+}
+
+// writeExport writes the env file atomically (temp file + rename).
+func writeExport(path string, c *testinstance.Cluster) error {
+	content := testinstance.EnvBrokers + "=" + c.BootstrapServers() + "\n"
+	if zk := c.ZooKeeper(); zk != "" {
+		content += testinstance.EnvZooKeeper + "=" + zk + "\n"
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".kafka-instance-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.WriteString(content); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
