@@ -1,0 +1,20 @@
+package testinstance
+
+// PIDs returns the pids of the cluster's running JVMs (for tests).
+func PIDs(c *Cluster) []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var pids []int
+	for _, n := range c.nodes {
+		if n.proc != nil {
+			pids = append(pids, n.proc.cmd.Process.Pid)
+		}
+	}
+	if c.zk != nil && c.zk.proc != nil {
+		pids = append(pids, c.zk.proc.cmd.Process.Pid)
+	}
+	return pids
+}
+
+// ProcessAlive exposes processAlive.
+var ProcessAlive = processAlive
