@@ -25,8 +25,9 @@ type Config struct {
 	// Brokers is the number of Kafka nodes, each a combined broker and KRaft
 	// controller (all of them vote). Default 3.
 	Brokers int
-	// KafkaVersion is the org.apache.kafka:kafka_2.13 version. Default
-	// DefaultKafkaVersion.
+	// KafkaVersion is the org.apache.kafka:kafka_2.13 version. Default:
+	// $GOKAFKA_KAFKA_VERSION, else DefaultKafkaVersion (so a whole test run
+	// can be repeated against Kafka 3.9 without code changes).
 	KafkaVersion string
 	// ZooKeeperVersion is the org.apache.zookeeper:zookeeper version.
 	// Default DefaultZooKeeperVersion.
@@ -62,8 +63,11 @@ type Config struct {
 	TempDir string
 }
 
-// EnvCacheDir overrides the default cache directory.
-const EnvCacheDir = "GOKAFKA_CACHE"
+// Environment variables that change defaults.
+const (
+	EnvCacheDir     = "GOKAFKA_CACHE"         // the jar cache directory
+	EnvKafkaVersion = "GOKAFKA_KAFKA_VERSION" // the Kafka version when Config.KafkaVersion is empty
+)
 
 func (c Config) withDefaults() (Config, error) {
 	if c.Brokers == 0 {
@@ -71,6 +75,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Brokers < 0 {
 		return c, fmt.Errorf("testinstance: Brokers = %d, want >= 1", c.Brokers)
+	}
+	if c.KafkaVersion == "" {
+		c.KafkaVersion = os.Getenv(EnvKafkaVersion)
 	}
 	if c.KafkaVersion == "" {
 		c.KafkaVersion = DefaultKafkaVersion

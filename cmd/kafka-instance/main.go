@@ -42,7 +42,7 @@ func main() {
 func run() int {
 	var (
 		brokers    = flag.Int("brokers", testinstance.DefaultBrokers, "number of Kafka brokers (each also a KRaft controller)")
-		kafkaVer   = flag.String("kafka-version", testinstance.DefaultKafkaVersion, "org.apache.kafka:kafka_2.13 version")
+		kafkaVer   = flag.String("kafka-version", "", "org.apache.kafka:kafka_2.13 version (default $GOKAFKA_KAFKA_VERSION, else "+testinstance.DefaultKafkaVersion+")")
 		zkVer      = flag.String("zookeeper-version", testinstance.DefaultZooKeeperVersion, "org.apache.zookeeper:zookeeper version")
 		exportFile = flag.String("export-hosts", "", "write BROKERS=... and ZOOKEEPER=... lines to this `file` once ready")
 		cacheDir   = flag.String("cache-dir", "", "jar cache `dir` (default $GOKAFKA_CACHE or the user cache dir + /gokafka)")
@@ -79,7 +79,7 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "kafka-instance:", err)
 			return 1
 		}
-		fmt.Printf("Prefetched Kafka %s and ZooKeeper %s jars in %s\n", *kafkaVer, *zkVer, time.Since(began).Round(time.Millisecond))
+		fmt.Printf("Prefetched the jars in %s\n", time.Since(began).Round(time.Millisecond))
 		return 0
 	}
 
@@ -97,7 +97,7 @@ func run() int {
 	if zk := c.ZooKeeper(); zk != "" {
 		fmt.Printf("ZooKeeper: %s\n", zk)
 	}
-	fmt.Printf("Ready in %s (Kafka %s, data in %s); Ctrl-C to stop\n", time.Since(began).Round(time.Millisecond), *kafkaVer, c.Dir())
+	fmt.Printf("Ready in %s (Kafka %s, data in %s); Ctrl-C to stop\n", time.Since(began).Round(time.Millisecond), c.KafkaVersion(), c.Dir())
 	if *exportFile != "" {
 		if err := writeExport(*exportFile, c); err != nil {
 			fmt.Fprintln(os.Stderr, "kafka-instance:", err)
