@@ -3,6 +3,7 @@ package testinstance
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // node returns broker i, or an error for an external cluster or a bad index.
@@ -42,7 +43,10 @@ func (c *Cluster) StopBroker(ctx context.Context, i int) error {
 	if err != nil || p == nil {
 		return err
 	}
-	if !p.stop(ctx, c.cfg.StopTimeout) {
+	t0 := time.Now()
+	if p.stop(ctx, c.cfg.StopTimeout) {
+		c.cfg.logf("%s stopped in %s", c.nodes[i].name(), time.Since(t0).Round(time.Millisecond))
+	} else {
 		c.cfg.logf("%s did not stop within %s: killed", c.nodes[i].name(), c.cfg.StopTimeout)
 	}
 	return nil
@@ -89,7 +93,12 @@ func (c *Cluster) StartBroker(ctx context.Context, i int) error {
 		recordPgid(c.dir, p)
 	}
 	c.mu.Unlock()
-	return c.waitKafka(ctx)
+	t0 := time.Now()
+	if err := c.waitKafka(ctx); err != nil {
+		return err
+	}
+	c.cfg.logf("%s started, all running brokers ready in %s", n.name(), time.Since(t0).Round(time.Millisecond))
+	return nil
 }
 
 // WaitReady waits until every running broker is ready, as Start does.
@@ -109,7 +118,12 @@ func (c *Cluster) StopZooKeeper(ctx context.Context) error {
 	if err != nil || p == nil {
 		return err
 	}
-	p.stop(ctx, c.cfg.StopTimeout)
+	t0 := time.Now()
+	if p.stop(ctx, c.cfg.StopTimeout) {
+		c.cfg.logf("zookeeper stopped in %s", time.Since(t0).Round(time.Millisecond))
+	} else {
+		c.cfg.logf("zookeeper did not stop within %s: killed", c.cfg.StopTimeout)
+	}
 	return nil
 }
 
@@ -152,7 +166,12 @@ func (c *Cluster) StartZooKeeper(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
 	defer cancel()
-	return c.startZooKeeper(ctx)
+	t0 := time.Now()
+	if err := c.startZooKeeper(ctx); err != nil {
+		return err
+	}
+	c.cfg.logf("zookeeper serving in %s", time.Since(t0).Round(time.Millisecond))
+	return nil
 }
 
 // startZooKeeper writes the configuration (first start only), launches

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -142,7 +143,10 @@ func resolve(ctx context.Context, cfg Config, set jarSet) (string, error) {
 		return "", err
 	}
 	tmpLib := filepath.Join(tmp, "lib")
-	cmd := exec.CommandContext(ctx, mvn, "-q", "-B", "-f", pom, dependencyPlugin,
+	// -U: Maven caches "not found" and transfer failures in ~/.m2 and would
+	// not ask Maven Central again for a while; we only get here on a cache
+	// miss, so always ask.
+	cmd := exec.CommandContext(ctx, mvn, "-q", "-B", "-U", "-Dstyle.color=never", "-f", pom, dependencyPlugin,
 		"-DincludeScope=runtime", "-DoutputDirectory="+tmpLib)
 	cmd.Dir = tmp
 	var out bytes.Buffer
@@ -157,7 +161,7 @@ func resolve(ctx context.Context, cfg Config, set jarSet) (string, error) {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("testinstance: resolving %s: %w", set.name, ctx.Err())
 		}
-		return "", &MavenError{What: set.name, Err: err, Output: lastLines(out.String(), 40)}
+		return "", &MavenError{What: set.name, Err: err, Output: lastLines(ansi.ReplaceAllString(out.String(), ""), 40)}
 	}
 	jars, err := checkClasses(tmpLib, set.classes)
 	if err != nil {
@@ -307,6 +311,8 @@ func findJava(explicit string) (string, error) {
 	}
 	return p, nil
 }
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;]*m`)
 
 // lastLines returns at most n trailing lines of s.
 func lastLines(s string, n int) string {
