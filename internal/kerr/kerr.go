@@ -89,6 +89,11 @@ var (
 	ErrQueueFull = errors.New("kafka: producer queue full")
 	// ErrMessageTooLarge: a message exceeds the producer's MaxMessageBytes.
 	ErrMessageTooLarge = errors.New("kafka: message too large")
+	// ErrDeliveryTimeout: the producer gave up on a message because it was
+	// not acknowledged within the producer's DeliveryTimeout, retries
+	// included. A message that was sent before it timed out may still have
+	// been written.
+	ErrDeliveryTimeout = errors.New("kafka: message not delivered within the delivery timeout")
 	// ErrNilMessage: a nil *Message was passed.
 	ErrNilMessage = errors.New("kafka: nil message")
 	// ErrConsumerTimeout: iteration ended because no message arrived within

@@ -1,0 +1,45 @@
+// Package produce is the pure-Go engine's producer: it turns the messages
+// the root hands to Produce into record batches and Produce requests.
+//
+// # Actors
+//
+// The design follows franz-go's kgo:
+//
+//   - A partition buffer per partition (partition.go). Produce encodes each
+//     message into the partition's open record batch at once (so the cost
+//     of encoding is paid by the producing goroutine, and a batch is ready
+//     to send the moment it is due), and keeps the message and its DoneFunc
+//     beside it for the delivery report. Only the partition's mutex is
+//     taken; the bounded queue (queue.go) is one atomic operation.
+//   - A sink per broker (sink.go), a goroutine that runs while the broker
+//     leads partitions with messages. It drains the batches that are ready
+//     (linger elapsed, full, or a Flush asked) into Produce requests, one
+//     batch per partition and several partitions per request, with up to
+//     MaxInFlight requests in flight. Each request is sent and answered on
+//     a goroutine of its own (request.go), which then reports the messages.
+//   - A router (router.go), a goroutine that runs while some partition has
+//     no usable leader: a partition whose send failed with a retriable
+//     error leaves its sink, waits out a backoff and a metadata refresh,
+//     and is homed again to its (possibly new) leader's sink.
+//
+// # Ordering and idempotence
+//
+// At most one batch per partition is in flight. While it is, the next batch
+// keeps filling, so batching grows with load. A failed batch is retried, with
+// the same bytes and sequence number, before anything behind it: retries
+// never reorder, and with idempotence (an InitProducerID before the first
+// batch, a sequence per partition) the broker drops duplicates. When the
+// broker rejects a sequence (OUT_OF_ORDER_SEQUENCE_NUMBER after a batch
+// failed for good and left a hole, UNKNOWN_PRODUCER_ID, ...), the producer
+// gets a new producer ID and re-stamps what is pending; partitions adopt the
+// new ID one at a time, when nothing of theirs is in flight.
+//
+// # Delivery reports
+//
+// Every accepted message is reported exactly once, through its DoneFunc:
+// success with its offset (-1 with acks=0), or the error that ended it (a
+// non-retriable broker error, kerr.ErrDeliveryTimeout once DeliveryTimeout
+// has passed since Produce, kerr.ErrClosed at Close). The reports of one
+// partition come in order, from one goroutine at a time; reports of
+// different partitions may run concurrently.
+package produce

@@ -1,0 +1,220 @@
+package produce
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+)
+
+// partition is the buffer of one partition: its queue of batches, the sink
+// (leader broker) it is sent to, and its idempotent sequence.
+//
+// At most one batch of a partition is in flight at a time, so retries can
+// neither reorder nor, with idempotence, duplicate: a retried batch is
+// resent with the same bytes and sequence until it is acknowledged, and
+// the batches behind it wait. Several partitions share each request, and
+// each broker has up to MaxInFlight requests in flight.
+type partition struct {
+	id int32
+
+	mu sync.Mutex
+	// batches is oldest first. batches[0] is the one in flight (when
+	// inflight) or the next to send; the last one is open for appends
+	// unless sealed.
+	batches  []*batch
+	inflight bool
+
+	// sink is where the partition's batches go: the sink of its leader.
+	// nil while homeless (leader unknown, or backing off after an error);
+	// the router then owns the partition. See router.go.
+	sink    *sink
+	tries   int               // consecutive failed sends, for backoff
+	retryAt time.Time         // homeless: do not look for a leader before
+	errSnap *cluster.Snapshot // metadata when it last failed
+
+	// Idempotent sequence: the producer ID generation the partition's
+	// sequence belongs to, and the next base sequence.
+	gen     uint64
+	pid     int64
+	epoch   int16
+	nextSeq int32
+
+	// Completed batches waiting for their DoneFuncs, in partition order.
+	// One goroutine at a time reports them (reporting), so the reports of
+	// a partition come in order even though requests complete on
+	// different goroutines.
+	doneQ     []*batch
+	reporting bool
+
+	// batchBytes, when set, is a smaller batch size than BatchBytes: the
+	// broker refused a batch of ours as too large (see splitLocked).
+	batchBytes int
+
+	produced uint64 // messages appended, ever
+	finished uint64 // messages reported, ever
+}
+
+// seal closes the open batch (the last one) for appends.
+func (pt *partition) sealLast() {
+	if n := len(pt.batches); n > 0 {
+		pt.batches[n-1].sealed = true
+	}
+}
+
+// appendLocked encodes m into the partition's open batch, opening a new
+// batch when there is none or m would overflow it. It reports whether the
+// sink must be woken: the partition has a batch to schedule or send that
+// the sink does not know about yet.
+func (p *Producer) appendLocked(pt *partition, m *engine.Message, done engine.DoneFunc, size int, now time.Time) (wake bool) {
+	var b *batch
+	n := len(pt.batches)
+	if n > 0 && !pt.batches[n-1].sealed {
+		b = pt.batches[n-1]
+		// size was measured with zero deltas; the deltas in this batch
+		// take at most maxDeltaGrowth more bytes.
+		limit := p.cfg.BatchBytes
+		if pt.batchBytes > 0 {
+			limit = pt.batchBytes
+		}
+		if b.rb.EncodedSize()+size+maxDeltaGrowth > limit {
+			b.sealed = true
+			// A full batch is ready: tell the sink, unless a send
+			// of this partition is in flight (its response will).
+			wake = !pt.inflight && n == 1
+			b = nil
+		}
+	}
+	if b == nil {
+		if now.IsZero() {
+			now = time.Now()
+		}
+		b = p.newBatch(now)
+		pt.batches = append(pt.batches, b)
+		if n == 0 && !pt.inflight {
+			wake = true // new linger to schedule (or a send, linger 0)
+		}
+	}
+	b.rb.Append(m.Timestamp.UnixMilli(), m.Key, m.Value, m.Headers)
+	b.msgs = append(b.msgs, pending{m: m, done: done})
+	pt.produced++
+	return wake
+}
+
+// maxDeltaGrowth bounds how many more bytes a record's timestamp and offset
+// deltas take in a batch than the zero deltas Produce measures with: a
+// varlong is at most 10 bytes and a varint 5, against 1 each.
+const maxDeltaGrowth = 9 + 4
+
+// completeLocked removes the head batch (which must be b) and queues it for
+// reporting with err, or success at baseOffset. It reports whether the
+// caller must run the partition's reporter after unlocking.
+func (pt *partition) completeLocked(b *batch, err error, baseOffset, appendTime int64) (report bool) {
+	if len(pt.batches) == 0 || pt.batches[0] != b {
+		panic("produce: completing a batch that is not the partition's head")
+	}
+	copy(pt.batches, pt.batches[1:])
+	pt.batches[len(pt.batches)-1] = nil
+	pt.batches = pt.batches[:len(pt.batches)-1]
+	b.sealed = true
+	b.err, b.baseOffset, b.appendTime = err, baseOffset, appendTime
+	pt.doneQ = append(pt.doneQ, b)
+	if pt.reporting {
+		return false
+	}
+	pt.reporting = true
+	return true
+}
+
+// expireLocked fails the head batches whose delivery timeout passed, as
+// long as they are not in flight (an in-flight batch waits for its
+// response, which its request deadline bounds). It reports whether the
+// caller must run the reporter.
+func (p *Producer) expireLocked(pt *partition, now time.Time) (report bool) {
+	for len(pt.batches) > 0 && !pt.inflight {
+		b := pt.batches[0]
+		if now.Before(b.deadline) {
+			break
+		}
+		// A batch that was sent may have been written, so its sequence
+		// numbers stay used: if it was not written, the next batch gets
+		// OUT_OF_ORDER_SEQUENCE_NUMBER and the partition moves to a new
+		// producer ID (see the sink's response handling).
+		err := fmt.Errorf("%w: %s/%d: %d message(s) not acknowledged within %v", kerr.ErrDeliveryTimeout, p.cfg.Topic, pt.id, len(b.msgs), p.cfg.DeliveryTimeout)
+		if b.lastErr != nil {
+			err = fmt.Errorf("%w after %d attempt(s); last error: %v", err, b.tries, b.lastErr)
+		}
+		if pt.completeLocked(b, err, -1, -1) {
+			report = true
+		}
+	}
+	return report
+}
+
+// report runs the DoneFuncs of the partition's completed batches, in
+// order, until none is left. Only the goroutine that completeLocked
+// elected calls it, after unlocking.
+func (p *Producer) report(pt *partition) {
+	for {
+		pt.mu.Lock()
+		if len(pt.doneQ) == 0 {
+			pt.reporting = false
+			pt.mu.Unlock()
+			return
+		}
+		b := pt.doneQ[0]
+		copy(pt.doneQ, pt.doneQ[1:])
+		pt.doneQ[len(pt.doneQ)-1] = nil
+		pt.doneQ = pt.doneQ[:len(pt.doneQ)-1]
+		pt.mu.Unlock()
+
+		b.report(pt.id)
+		n := len(b.msgs)
+		p.recycle(b)
+
+		pt.mu.Lock()
+		pt.finished += uint64(n)
+		pt.mu.Unlock()
+		p.q.release(n)
+		if p.flushing.Load() > 0 {
+			p.notifyFlush()
+		}
+	}
+}
+
+// stampLocked gives b its idempotent stamp if it has none: the partition's
+// next sequence under the current producer ID. A partition adopts a new
+// producer ID (sequence 0) only here, when nothing of it is in flight or
+// stamped, so batches of two producer IDs never interleave.
+func (pt *partition) stampLocked(b *batch, id *producerID) {
+	if b.gen != 0 {
+		return // keeps its stamp across retries
+	}
+	if pt.gen != id.gen {
+		pt.gen, pt.pid, pt.epoch, pt.nextSeq = id.gen, id.id, id.epoch, 0
+	}
+	b.gen, b.pid, b.epoch, b.seq = pt.gen, pt.pid, pt.epoch, pt.nextSeq
+	pt.nextSeq = addSeq(pt.nextSeq, int32(len(b.msgs)))
+}
+
+// unstampLocked drops b's stamp after the broker rejected it for good, so
+// that its sequence numbers are reused by the next batch.
+func (pt *partition) unstampLocked(b *batch) {
+	if b.gen != 0 && b.gen == pt.gen && pt.nextSeq == addSeq(b.seq, int32(len(b.msgs))) {
+		pt.nextSeq = b.seq
+	}
+	b.gen = 0
+}
+
+// addSeq adds n to a sequence number, wrapping past MaxInt32 to 0 as
+// Kafka does.
+func addSeq(seq, n int32) int32 {
+	if seq > math.MaxInt32-n {
+		return n - (math.MaxInt32 - seq) - 1
+	}
+	return seq + n
+}

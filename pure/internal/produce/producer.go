@@ -1,0 +1,362 @@
+package produce
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/records"
+)
+
+// Producer is the pure-Go engine.Producer of one topic. Safe for concurrent
+// use. See the package documentation for its goroutines.
+type Producer struct {
+	cl  *cluster.Cluster
+	cfg engine.ProducerConfig
+	log *slog.Logger
+
+	// ctx is cancelled when the producer stops: every goroutine watches
+	// it, and requests in flight are abandoned.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	parts atomic.Pointer[[]*partition] // indexed by partition id; grows
+	q     *queue
+
+	closed   atomic.Bool   // Close began: Produce refuses
+	closedCh chan struct{} // closed when Close begins
+	flushing atomic.Int32  // Flush calls in progress: linger is ignored
+
+	mu       sync.Mutex // guards the fields below
+	sinks    map[int32]*sink
+	homeless []*partition
+	stopping bool // no more goroutines may start
+	wg       sync.WaitGroup
+
+	routing    atomic.Bool   // the router goroutine runs
+	routerWake chan struct{} // capacity 1
+
+	flushMu sync.Mutex
+	flushCh chan struct{} // closed and replaced when a batch is reported during a Flush
+
+	pidMu  sync.Mutex
+	pid    atomic.Pointer[producerID] // nil: none yet, or reset
+	pidGen uint64                     // guarded by pidMu
+
+	batches  sync.Pool // *batch
+	requests sync.Pool // *request
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New returns a producer for cfg.Topic on cl. It does no network round
+// trip: the topic's metadata, the producer ID (idempotence) and broker
+// connections are loaded when the first messages are sent.
+//
+// Goroutines, all started on demand and stopped by Close: a sink per
+// broker leading partitions that have messages (it exits after a while
+// idle), one goroutine per Produce request in flight, and a router while
+// some partition is looking for its leader.
+func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (engine.Producer, error) {
+	if err := check(&cfg); err != nil {
+		return nil, err
+	}
+	p := &Producer{
+		cl:         cl,
+		cfg:        cfg,
+		log:        cfg.Logger,
+		q:          newQueue(cfg.MaxQueued),
+		closedCh:   make(chan struct{}),
+		sinks:      map[int32]*sink{},
+		routerWake: make(chan struct{}, 1),
+		flushCh:    make(chan struct{}),
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	empty := []*partition{}
+	p.parts.Store(&empty)
+	cl.Track(cfg.Topic)
+	if _, err := cl.Snapshot().Topic(cfg.Topic); err != nil {
+		cl.TriggerRefresh()
+	}
+	return p, nil
+}
+
+// check validates what the root is meant to have validated, so that a
+// mistake there is an error here rather than a hang.
+func check(cfg *engine.ProducerConfig) error {
+	switch {
+	case cfg.Topic == "":
+		return kerr.Config("ProducerConfig.Topic", "empty")
+	case cfg.Acks != engine.AcksNone && cfg.Acks != engine.AcksLeader && cfg.Acks != engine.AcksAll:
+		return kerr.Config("ProducerConfig.Acks", "unknown value %d", cfg.Acks)
+	case cfg.Idempotent && cfg.Acks != engine.AcksAll:
+		return kerr.Config("ProducerConfig.Acks", "idempotence needs acks=all")
+	case !cfg.Compression.Valid():
+		return kerr.Config("ProducerConfig.Compression", "unknown codec %d", cfg.Compression)
+	case cfg.Linger < 0:
+		return kerr.Config("ProducerConfig.Linger", "negative")
+	case cfg.BatchBytes < records.HeaderSize+1:
+		return kerr.Config("ProducerConfig.BatchBytes", "%d is too small", cfg.BatchBytes)
+	case cfg.MaxMessageBytes <= 0:
+		return kerr.Config("ProducerConfig.MaxMessageBytes", "must be positive")
+	case cfg.MaxQueued <= 0:
+		return kerr.Config("ProducerConfig.MaxQueued", "must be positive")
+	case cfg.MaxInFlight <= 0:
+		return kerr.Config("ProducerConfig.MaxInFlight", "must be positive")
+	case cfg.DeliveryTimeout <= 0:
+		return kerr.Config("ProducerConfig.DeliveryTimeout", "must be positive")
+	case cfg.RequestTimeout <= 0 || cfg.RequestTimeout/time.Millisecond > 1<<31-1:
+		return kerr.Config("ProducerConfig.RequestTimeout", "must be positive and fit in int32 milliseconds")
+	case cfg.RetryBackoff <= 0:
+		return kerr.Config("ProducerConfig.RetryBackoff", "must be positive")
+	}
+	return nil
+}
+
+// Produce implements engine.Producer: it encodes m into its partition's
+// open batch. It blocks only while the queue is full.
+func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.DoneFunc) error {
+	if m == nil {
+		return kerr.ErrNilMessage
+	}
+	if done == nil {
+		return fmt.Errorf("%w: nil DoneFunc", kerr.ErrInvalidConfig)
+	}
+	if p.closed.Load() {
+		return kerr.ErrClosed
+	}
+	pt, err := p.partition(m.Partition)
+	if err != nil {
+		return err
+	}
+	size := records.RecordSize(m.Key, m.Value, m.Headers, 0, 0)
+	if size > p.cfg.MaxMessageBytes {
+		return fmt.Errorf("%w: %s/%d: the record takes %d bytes, MaxMessageBytes is %d", kerr.ErrMessageTooLarge, p.cfg.Topic, m.Partition, size, p.cfg.MaxMessageBytes)
+	}
+	if err := p.q.acquire(ctx, p.cfg.FailWhenFull, p.closedCh); err != nil {
+		return err
+	}
+	var now time.Time
+	if m.Timestamp.IsZero() {
+		now = time.Now()
+		m.Timestamp = now
+	}
+	if m.Topic == "" {
+		m.Topic = p.cfg.Topic
+	}
+
+	pt.mu.Lock()
+	if p.closed.Load() {
+		pt.mu.Unlock()
+		p.q.release(1)
+		return kerr.ErrClosed
+	}
+	wake := p.appendLocked(pt, m, done, size, now)
+	s := pt.sink
+	pt.mu.Unlock()
+	if wake && s != nil {
+		s.wake()
+	}
+	return nil
+}
+
+// partition returns the buffer of partition id, creating it on first use.
+func (p *Producer) partition(id int32) (*partition, error) {
+	if ps := *p.parts.Load(); int(id) < len(ps) && id >= 0 {
+		if pt := ps[id]; pt != nil {
+			return pt, nil
+		}
+	}
+	return p.addPartition(id)
+}
+
+// maxPartitions bounds partition ids, so that a wild id fails instead of
+// allocating a huge table. Kafka itself allows far fewer per topic.
+const maxPartitions = 1 << 20
+
+func (p *Producer) addPartition(id int32) (*partition, error) {
+	if id < 0 || id >= maxPartitions {
+		return nil, fmt.Errorf("%w: %s/%d", kerr.ErrUnknownPartition, p.cfg.Topic, id)
+	}
+	p.mu.Lock()
+	old := *p.parts.Load()
+	if int(id) < len(old) && old[id] != nil {
+		p.mu.Unlock()
+		return old[id], nil
+	}
+	if p.stopping {
+		p.mu.Unlock()
+		return nil, kerr.ErrClosed
+	}
+	ps := make([]*partition, max(len(old), int(id)+1))
+	copy(ps, old)
+	pt := &partition{id: id}
+	ps[id] = pt
+	p.parts.Store(&ps)
+	// Born homeless; the router homes it (at once, if the metadata
+	// knows its leader).
+	p.homeless = append(p.homeless, pt)
+	p.mu.Unlock()
+
+	pt.mu.Lock()
+	s := p.homeLocked(pt, p.cl.Snapshot())
+	pending := len(pt.batches) > 0 // another Produce may have appended already
+	pt.mu.Unlock()
+	switch {
+	case s == nil:
+		p.cl.TriggerRefresh()
+		p.wakeRouter()
+	case pending:
+		s.wake()
+	}
+	return pt, nil
+}
+
+// spawn starts f on a goroutine that Close waits for, unless the producer
+// is stopping. f must call p.wg.Done.
+func (p *Producer) spawn(f func()) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopping {
+		return false
+	}
+	p.wg.Add(1)
+	go f()
+	return true
+}
+
+// Flush implements engine.Producer.
+func (p *Producer) Flush(ctx context.Context) error {
+	if p.closed.Load() {
+		return kerr.ErrClosed
+	}
+	return p.flush(ctx)
+}
+
+func (p *Producer) flush(ctx context.Context) error {
+	p.flushing.Add(1)
+	defer p.flushing.Add(-1)
+	ps := *p.parts.Load()
+	targets := make([]uint64, len(ps))
+	for i, pt := range ps {
+		if pt == nil {
+			continue
+		}
+		pt.mu.Lock()
+		targets[i] = pt.produced
+		pt.mu.Unlock()
+	}
+	p.wakeSinks()
+	for {
+		p.flushMu.Lock()
+		ch := p.flushCh
+		p.flushMu.Unlock()
+		done := true
+		for i, pt := range ps {
+			if pt == nil {
+				continue
+			}
+			pt.mu.Lock()
+			behind := pt.finished < targets[i]
+			pt.mu.Unlock()
+			if behind {
+				done = false
+				break
+			}
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// notifyFlush wakes the Flush calls in progress: a batch was reported.
+func (p *Producer) notifyFlush() {
+	p.flushMu.Lock()
+	close(p.flushCh)
+	p.flushCh = make(chan struct{})
+	p.flushMu.Unlock()
+}
+
+// wakeSinks makes every sink look at its partitions (Flush: lingering
+// batches are ready now).
+func (p *Producer) wakeSinks() {
+	p.mu.Lock()
+	sinks := make([]*sink, 0, len(p.sinks))
+	for _, s := range p.sinks {
+		sinks = append(sinks, s)
+	}
+	p.mu.Unlock()
+	for _, s := range sinks {
+		s.wake()
+	}
+}
+
+// Close implements engine.Producer: it refuses new messages, flushes until
+// ctx ends, then stops every goroutine and fails what is left with
+// kerr.ErrClosed. The second and later calls return the first's result.
+func (p *Producer) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() { p.closeErr = p.close(ctx) })
+	return p.closeErr
+}
+
+func (p *Producer) close(ctx context.Context) error {
+	p.closed.Store(true)
+	close(p.closedCh)
+	// After this barrier no Produce can append: each checks closed
+	// under its partition's lock.
+	ps := *p.parts.Load()
+	for _, pt := range ps {
+		if pt != nil {
+			pt.mu.Lock()
+			pt.mu.Unlock() //nolint:staticcheck // barrier
+		}
+	}
+	err := p.flush(ctx)
+
+	p.mu.Lock()
+	p.stopping = true
+	ps = *p.parts.Load()
+	p.mu.Unlock()
+	p.cancel()
+	p.wg.Wait()
+
+	// Nothing runs any more: fail what is left, in order.
+	failed := 0
+	for _, pt := range ps {
+		if pt == nil {
+			continue
+		}
+		pt.mu.Lock()
+		rep := false
+		for len(pt.batches) > 0 {
+			b := pt.batches[0]
+			failed += len(b.msgs)
+			rep = pt.completeLocked(b, fmt.Errorf("%w: %s/%d: producer closed before the message was delivered", kerr.ErrClosed, p.cfg.Topic, pt.id), -1, -1) || rep
+		}
+		pt.inflight = false
+		pt.mu.Unlock()
+		if rep {
+			p.report(pt)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %d message(s) not delivered when the close context ended: %w", kerr.ErrClosed, failed, err)
+	}
+	return nil
+}

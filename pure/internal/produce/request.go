@@ -1,0 +1,264 @@
+package produce
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// request is one Produce request being built or in flight: one batch from
+// each of several partitions of a sink.
+type request struct {
+	items []reqItem
+	bytes int
+	kreq  *kmsg.ProduceRequest
+}
+
+type reqItem struct {
+	pt *partition
+	b  *batch
+}
+
+func (p *Producer) newRequest(s *sink) *request {
+	r, _ := p.requests.Get().(*request)
+	if r == nil {
+		r = &request{kreq: kmsg.NewPtrProduceRequest()}
+		r.kreq.Topics = []kmsg.ProduceRequestTopic{kmsg.NewProduceRequestTopic()}
+	}
+	return r
+}
+
+func (p *Producer) freeRequest(r *request) {
+	clear(r.items)
+	r.items = r.items[:0]
+	r.bytes = 0
+	parts := r.kreq.Topics[0].Partitions
+	clear(parts) // do not pin batches
+	r.kreq.Topics[0].Partitions = parts[:0]
+	p.requests.Put(r)
+}
+
+func (r *request) add(pt *partition, b *batch) {
+	r.items = append(r.items, reqItem{pt, b})
+	r.bytes += b.rb.EncodedSize()
+}
+
+// send encodes the request's batches, sends the request to the sink's
+// broker and handles the response. It runs on its own goroutine, one per
+// request in flight.
+func (s *sink) send(req *request) {
+	p := s.p
+	defer p.wg.Done()
+
+	kreq := req.kreq
+	kreq.Acks = int16(p.cfg.Acks)
+	kreq.TimeoutMillis = int32(p.cfg.RequestTimeout / time.Millisecond)
+	kt := &kreq.Topics[0]
+	kt.Topic = p.cfg.Topic
+	var reporters []*partition
+	live := req.items[:0]
+	for _, it := range req.items {
+		if err := it.b.finish(p.cfg.Idempotent); err != nil {
+			// Only an invalid codec or a batch over 2 GiB gets here.
+			it.pt.mu.Lock()
+			it.pt.inflight = false
+			it.pt.unstampLocked(it.b)
+			if it.pt.completeLocked(it.b, fmt.Errorf("kafka: encoding a batch for %s/%d: %w", p.cfg.Topic, it.pt.id, err), -1, -1) {
+				reporters = append(reporters, it.pt)
+			}
+			it.pt.mu.Unlock()
+			continue
+		}
+		it.b.tries++
+		tp := kmsg.NewProduceRequestTopicPartition()
+		tp.Partition = it.pt.id
+		tp.Records = it.b.wire
+		kt.Partitions = append(kt.Partitions, tp)
+		live = append(live, it)
+	}
+	req.items = live
+
+	var resp kmsg.Response
+	var err error
+	if len(live) > 0 {
+		b, berr := p.cl.Broker(s.id)
+		if berr != nil {
+			err = berr
+		} else {
+			resp, err = b.Request(p.ctx, kreq)
+		}
+	}
+
+	now := time.Now()
+	var pr *kmsg.ProduceResponse
+	if err == nil && resp != nil {
+		pr = resp.(*kmsg.ProduceResponse)
+		if pr.ThrottleMillis > 0 {
+			p.log.Debug("gokafka: produce throttled", "broker", s.id, "ms", pr.ThrottleMillis)
+		}
+	}
+	for i, it := range live {
+		var rp *kmsg.ProduceResponseTopicPartition
+		ierr := err
+		if ierr == nil && p.cfg.Acks != engine.AcksNone {
+			if rp = findPartition(pr, p.cfg.Topic, it.pt.id, i); rp == nil {
+				ierr = fmt.Errorf("%w: broker %d did not answer for %s/%d", kerr.ErrCorruptResponse, s.id, p.cfg.Topic, it.pt.id)
+			}
+		}
+		if p.handle(it, rp, ierr, now) {
+			reporters = append(reporters, it.pt)
+		}
+	}
+	p.freeRequest(req)
+	s.inflight.Add(-1)
+	s.wake()
+	for _, pt := range reporters {
+		p.report(pt)
+	}
+}
+
+// findPartition finds the answer for partition id; i is where it should
+// be, when the broker answers in request order (it does).
+func findPartition(pr *kmsg.ProduceResponse, topic string, id int32, i int) *kmsg.ProduceResponseTopicPartition {
+	for t := range pr.Topics {
+		rt := &pr.Topics[t]
+		if rt.Topic != topic {
+			continue
+		}
+		if i < len(rt.Partitions) && rt.Partitions[i].Partition == id {
+			return &rt.Partitions[i]
+		}
+		for j := range rt.Partitions {
+			if rt.Partitions[j].Partition == id {
+				return &rt.Partitions[j]
+			}
+		}
+	}
+	return nil
+}
+
+// handle applies the outcome of one batch's send: rp is the broker's
+// answer (nil with acks=0 or when err is set), err a failure to get one.
+// It reports whether the caller must run the partition's reporter.
+func (p *Producer) handle(it reqItem, rp *kmsg.ProduceResponseTopicPartition, err error, now time.Time) (report bool) {
+	pt, b := it.pt, it.b
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	pt.inflight = false
+	if err == nil && rp != nil {
+		err = kerr.WithMessage(rp.ErrorCode, rp.ErrorMessage)
+	}
+	switch {
+	case err == nil && rp == nil: // acks=0: written is all we know
+		pt.tries = 0
+		return pt.completeLocked(b, nil, -1, -1)
+
+	case err == nil || errors.Is(err, kerr.DuplicateSequenceNumber):
+		// DUPLICATE_SEQUENCE_NUMBER: the broker has the batch already
+		// (an earlier attempt was written); it is a success.
+		pt.tries = 0
+		base := rp.BaseOffset
+		if err != nil && base < 0 {
+			base = -1
+		}
+		return pt.completeLocked(b, nil, base, rp.LogAppendTime)
+
+	case p.ctx.Err() != nil:
+		// Close gave up: in-flight batches fail with the rest.
+		return pt.completeLocked(b, fmt.Errorf("%w: %s/%d: producer closed before the broker answered", kerr.ErrClosed, p.cfg.Topic, pt.id), -1, -1)
+
+	case p.cfg.Idempotent && isSequenceError(err):
+		// The broker lost our sequence (or we left a hole in it): the
+		// batch was not written. Move to a new producer ID; the batch
+		// is re-stamped under it on its next send.
+		p.log.Info("gokafka: sequence rejected, getting a new producer ID", "topic", p.cfg.Topic, "partition", pt.id, "seq", b.seq, "err", err)
+		gen := b.gen
+		b.gen = 0
+		p.resetProducerID(gen)
+		return p.retryLocked(pt, b, err, now)
+
+	case errors.Is(err, kerr.MessageTooLarge) && len(b.msgs) > 1:
+		// The topic's max.message.bytes is below our batch size: send
+		// the messages again in smaller batches.
+		pt.unstampLocked(b)
+		if p.splitLocked(pt, b) {
+			return false
+		}
+		return pt.completeLocked(b, p.brokerError(pt, err), -1, -1)
+
+	case p.retriable(err):
+		return p.retryLocked(pt, b, err, now)
+
+	default:
+		// Rejected for good, so not written: the next batch reuses its
+		// sequence numbers.
+		pt.unstampLocked(b)
+		return pt.completeLocked(b, p.brokerError(pt, err), -1, -1)
+	}
+}
+
+func (p *Producer) brokerError(pt *partition, err error) error {
+	return fmt.Errorf("kafka: producing to %s/%d: %w", p.cfg.Topic, pt.id, err)
+}
+
+// retryLocked puts b back at the head of its partition for another send,
+// after a backoff and a metadata refresh (the leader may have moved), or
+// fails it if its delivery timeout has passed.
+func (p *Producer) retryLocked(pt *partition, b *batch, err error, now time.Time) (report bool) {
+	b.lastErr = err
+	if !now.Before(b.deadline) {
+		return p.expireLocked(pt, now)
+	}
+	pt.tries++
+	pt.retryAt = now.Add(p.backoff(pt.tries))
+	pt.errSnap = p.cl.Snapshot()
+	p.log.Debug("gokafka: produce failed, retrying", "topic", p.cfg.Topic, "partition", pt.id, "attempt", b.tries, "err", err)
+	p.unhomeLocked(pt)
+	p.cl.TriggerRefresh()
+	return false
+}
+
+// isSequenceError reports the errors that mean the broker's idempotence
+// state for us does not match the batch's stamp.
+func isSequenceError(err error) bool {
+	return errors.Is(err, kerr.OutOfOrderSequenceNumber) ||
+		errors.Is(err, kerr.UnknownProducerID) ||
+		errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.InvalidProducerIDMapping)
+}
+
+// retriable reports whether a failed send is worth retrying. Broker codes
+// say so themselves, except CORRUPT_MESSAGE: resending the same bytes gets
+// the same answer. A broker that was dropped from the metadata refuses
+// requests with ErrClosed; its partitions move to their new leaders.
+func (p *Producer) retriable(err error) bool {
+	switch {
+	case errors.Is(err, kerr.CorruptMessage):
+		return false
+	case kerr.IsRetriable(err), errors.Is(err, kerr.ErrCorruptResponse):
+		return true
+	case errors.Is(err, kerr.ErrClosed):
+		select {
+		case <-p.cl.Closing():
+			return false
+		default:
+			return p.ctx.Err() == nil
+		}
+	}
+	return false
+}
+
+// abandon returns the batches of a request that could not be sent because
+// the producer is closing; Close fails them.
+func (p *Producer) abandon(req *request) {
+	for _, it := range req.items {
+		it.pt.mu.Lock()
+		it.pt.inflight = false
+		it.pt.mu.Unlock()
+	}
+	p.freeRequest(req)
+}
