@@ -39,6 +39,11 @@
 //
 // Outside TestMain, Start and Close manage a cluster directly.
 //
+// The Kafka version is Config.KafkaVersion, else $GOKAFKA_KAFKA_VERSION, else
+// 4.3.1; a compatibility run of every package against Kafka 3.9 is
+//
+//	GOKAFKA_KAFKA_VERSION=3.9.2 go test ./...
+//
 // # What runs
 //
 // Start runs Config.Brokers Kafka nodes in KRaft mode, each a combined broker

@@ -25,8 +25,11 @@ func (c *Cluster) liveAddrs() []string {
 // replicationFactor may be -1 for the broker defaults. configs are topic
 // configs such as "cleanup.policy": "compact".
 //
-// If the topic exists the error matches kerr.TopicAlreadyExists.
+// If the topic exists the error matches kerr.TopicAlreadyExists. The wait is
+// bounded by Config.StartTimeout as well as ctx.
 func (c *Cluster) CreateTopic(ctx context.Context, name string, partitions, replicationFactor int, configs map[string]string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
+	defer cancel()
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.TimeoutMillis = 30000
 	t := kmsg.NewCreateTopicsRequestTopic()
@@ -102,6 +105,8 @@ func (c *Cluster) waitTopic(ctx context.Context, name string, want int) error {
 // DeleteTopic deletes a topic and waits until no live broker's Metadata
 // lists it any more. A missing topic matches kerr.UnknownTopicOrPartition.
 func (c *Cluster) DeleteTopic(ctx context.Context, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.StartTimeout)
+	defer cancel()
 	req := kmsg.NewPtrDeleteTopicsRequest()
 	req.TimeoutMillis = 30000
 	req.TopicNames = []string{name}
