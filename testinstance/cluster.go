@@ -157,6 +157,9 @@ func (c *Cluster) makeDir() error {
 	if err := os.WriteFile(c.log4jPath(), []byte(log4j2Properties), 0o644); err != nil {
 		return err
 	}
+	if err := os.Mkdir(c.jvmTmp(), 0o755); err != nil {
+		return err
+	}
 	c.reaper = startReaper(dir)
 	return nil
 }

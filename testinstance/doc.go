@@ -61,6 +61,7 @@
 //	  kafka-1/data/               log.dirs (and the KRaft metadata log)
 //	  kafka-1/kafka.log           stdout+stderr of the storage format and of every run
 //	  zookeeper/zoo.cfg, data/, zookeeper.log
+//	  tmp/                        java.io.tmpdir of every JVM (unpacked native libraries)
 //
 // When a test fails strangely, read the logs there (Config.ProcessLog, or
 // kafka-instance -v, streams them as well).

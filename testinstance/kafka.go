@@ -141,6 +141,7 @@ func (c *Cluster) prepareNode(ctx context.Context, n *kafkaNode, clusterID strin
 	}
 	args := append(append([]string{}, toolJVMFlags...),
 		"-Dlog4j2.configurationFile="+c.log4jPath(),
+		"-Djava.io.tmpdir="+c.jvmTmp(),
 		"-cp", filepath.Join(c.kafkaLib, "*"),
 		"kafka.tools.StorageTool", "format", "-t", clusterID, "-c", n.configPath())
 	return runTool(ctx, c.cfg, n.name()+" storage format", n.logPath(), c.java, args)
@@ -151,9 +152,14 @@ func (c *Cluster) startNode(n *kafkaNode) (*proc, error) {
 	args := append(append([]string{}, kafkaJVMFlags...),
 		"-Dlog4j2.configurationFile="+c.log4jPath(),
 		"-Dkafka.logs.dir="+n.dir,
+		"-Djava.io.tmpdir="+c.jvmTmp(),
 		"-cp", filepath.Join(c.kafkaLib, "*"),
 		"kafka.Kafka", n.configPath())
 	return startProc(c.cfg, n.name(), n.logPath(), c.java, args)
 }
 
 func (c *Cluster) log4jPath() string { return filepath.Join(c.dir, "log4j2.properties") }
+
+// jvmTmp is every JVM's java.io.tmpdir: snappy-java and lz4-java unpack
+// native libraries there, which a killed JVM would otherwise leave in /tmp.
+func (c *Cluster) jvmTmp() string { return filepath.Join(c.dir, "tmp") }

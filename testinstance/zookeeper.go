@@ -52,6 +52,7 @@ func (z *zkNode) writeConfig() error {
 func (c *Cluster) startZooKeeperProc() (*proc, error) {
 	z := c.zk
 	args := append(append([]string{}, zkJVMFlags...),
+		"-Djava.io.tmpdir="+c.jvmTmp(),
 		"-cp", filepath.Join(c.zkLib, "*"),
 		"org.apache.zookeeper.server.ZooKeeperServerMain", z.configPath())
 	return startProc(c.cfg, "zookeeper", z.logPath(), c.java, args)
