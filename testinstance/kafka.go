@@ -107,6 +107,7 @@ func brokerProperties(cfg Config, nodes []*kafkaNode, n *kafkaNode) map[string]s
 		"group.coordinator.threads":                        "1",
 		"num.recovery.threads.per.data.dir":                "1",
 		"log.cleaner.dedupe.buffer.size":                   "16777216",
+		"log.cleaner.backoff.ms":                           "1000", // compaction tests need not wait 15 s
 		"broker.heartbeat.interval.ms":                     "1000",
 		"broker.session.timeout.ms":                        "6000",
 	}

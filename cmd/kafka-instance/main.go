@@ -18,6 +18,10 @@
 // On SIGINT or SIGTERM it stops every process, removes the cluster's
 // temporary directory and the -export-hosts file, and exits.
 //
+// -exec runs a command against a fresh cluster and stops the cluster after it:
+//
+//	go run ./cmd/kafka-instance -exec -- go test ./...
+//
 // -prefetch only downloads the jars into the cache (for CI warm-up).
 package main
 
@@ -27,6 +31,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
@@ -50,9 +55,14 @@ func run() int {
 		verbose    = flag.Bool("v", false, "stream the Kafka and ZooKeeper logs to stderr")
 		prefetch   = flag.Bool("prefetch", false, "only resolve the jars into the cache, then exit")
 		timeout    = flag.Duration("start-timeout", 2*time.Minute, "how long the nodes may take to become ready (after the jars are resolved)")
+		execCmd    = flag.Bool("exec", false, "run the command after -- with BROKERS and ZOOKEEPER set, then stop the cluster and exit with the command's status")
 	)
 	flag.Parse()
-	if flag.NArg() > 0 {
+	if *execCmd && flag.NArg() == 0 {
+		fmt.Fprintln(os.Stderr, "kafka-instance: -exec needs a command after --")
+		return 2
+	}
+	if !*execCmd && flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "kafka-instance: unexpected arguments %q\n", flag.Args())
 		flag.Usage()
 		return 2
@@ -106,7 +116,12 @@ func run() int {
 		defer os.Remove(*exportFile)
 	}
 
-	<-ctx.Done()
+	status := 0
+	if *execCmd {
+		status = runCommand(ctx, c, flag.Args())
+	} else {
+		<-ctx.Done()
+	}
 	stop()
 	fmt.Fprintln(os.Stderr, "kafka-instance: stopping")
 	if err := c.Close(); err != nil {
@@ -114,7 +129,42 @@ func run() int {
 		return 1
 	}
 	fmt.Fprintln(os.Stderr, "kafka-instance: stopped, temporary directory removed")
-	return 0
+	return status
+}
+
+// runCommand runs args against the cluster and returns its exit status. A
+// signal to kafka-instance is passed on to the command (which, in its own
+// process group, would not get the terminal's SIGINT otherwise).
+func runCommand(ctx context.Context, c *testinstance.Cluster, args []string) int {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), testinstance.EnvBrokers+"="+c.BootstrapServers())
+	if zk := c.ZooKeeper(); zk != "" {
+		cmd.Env = append(cmd.Env, testinstance.EnvZooKeeper+"="+zk)
+	}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "kafka-instance:", err)
+		return 127
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		cmd.Process.Signal(syscall.SIGTERM)
+		err = <-done
+	}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exitErr):
+		return exitErr.ExitCode()
+	default:
+		fmt.Fprintln(os.Stderr, "kafka-instance:", err)
+		return 1
+	}
 }
 
 // writeExport writes the env file atomically (temp file + rename).

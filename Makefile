@@ -1,0 +1,49 @@
+# gokafka — see README.md.
+GO      ?= go
+BIN     := $(CURDIR)/.bin
+BROKERS ?= 3
+KAFKA_VERSION ?= 4.3.1
+# Tests share one throwaway cluster that kafka-instance starts and stops.
+INSTANCE = $(BIN)/kafka-instance -brokers $(BROKERS) -kafka-version $(KAFKA_VERSION)
+
+.PHONY: all build test test-short test-nocgo test-compat demo cluster lint bench bench-quick soak clean
+
+all: lint build test
+
+$(BIN)/kafka-instance: FORCE
+	@mkdir -p $(BIN)
+	$(GO) build -o $@ ./cmd/kafka-instance
+FORCE:
+
+build:
+	$(GO) build ./...
+	CGO_ENABLED=0 $(GO) build ./...
+	$(GO) vet -tags nordkafka ./...
+
+## test: the whole suite, both engines, with -race, against a real cluster it starts and stops.
+test: build $(BIN)/kafka-instance
+	$(INSTANCE) -exec -- $(GO) test -race -count=1 -timeout 25m ./...
+
+## test-nocgo: the suite without cgo (pure engine only; rdkafka tests assert the typed error).
+test-nocgo: $(BIN)/kafka-instance
+	$(INSTANCE) -exec -- env CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
+
+## test-compat: the suite against Kafka 3.9.
+test-compat: $(BIN)/kafka-instance
+	$(BIN)/kafka-instance -brokers $(BROKERS) -kafka-version 3.9.1 -exec -- $(GO) test -race -count=1 -timeout 25m . ./offsets/... ./pure/...
+
+## demo: the main job on a throwaway local cluster.
+demo: $(BIN)/kafka-instance
+	$(INSTANCE) -exec -- $(GO) run ./cmd/demo
+
+## cluster: a throwaway cluster in the foreground (Ctrl-C stops it).
+cluster: $(BIN)/kafka-instance
+	$(INSTANCE) -export-hosts $(BIN)/cluster.env
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) vet ./...
+
+clean:
+	rm -rf $(BIN)

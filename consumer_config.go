@@ -1,0 +1,164 @@
+package kafka
+
+import (
+	"time"
+
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+)
+
+// OffsetReset says where a consumer starts in a partition that has no
+// committed offset, or whose offset is out of range (deleted by retention).
+// The zero value is ResetEarliest.
+type OffsetReset int8
+
+const (
+	// ResetEarliest starts at the oldest message still stored (the
+	// default, as in PyKafka).
+	ResetEarliest OffsetReset = iota
+	// ResetLatest starts after the newest message: only new messages.
+	ResetLatest
+	// ResetNone does not reset: consuming fails with ErrOffsetOutOfRange.
+	ResetNone
+)
+
+// Isolation says whether consumers see messages of transactions that are
+// still open or were aborted. The zero value is ReadUncommitted, as in the
+// Java client.
+type Isolation int8
+
+const (
+	ReadUncommitted Isolation = iota
+	ReadCommitted
+)
+
+// ConsumerConfig configures a SimpleConsumer. The zero value reads every
+// partition from the earliest offset, without a consumer group. Each field
+// documents its default.
+type ConsumerConfig struct {
+	// ConsumerGroup is the group under which offsets are committed and
+	// from whose committed offsets the consumer resumes. Default: none
+	// (offsets are not stored).
+	ConsumerGroup string
+	// Partitions restricts the consumer to these partition ids. Default:
+	// all partitions of the topic.
+	Partitions []int32
+
+	// AutoCommit commits the offsets consumed every AutoCommitInterval and
+	// when the consumer closes. Needs ConsumerGroup. Default off: call
+	// CommitOffsets yourself, as in PyKafka.
+	AutoCommit bool
+	// AutoCommitInterval. Default 5s.
+	AutoCommitInterval time.Duration
+
+	// ConsumerTimeout ends iteration (Messages) and makes Consume return
+	// ErrConsumerTimeout when no message arrived for this long. Default 0:
+	// wait forever.
+	ConsumerTimeout time.Duration
+
+	// AutoOffsetReset: where to start without a committed offset, or when
+	// the offset is out of range. Default ResetEarliest.
+	AutoOffsetReset OffsetReset
+	// ResetOffsetOnStart ignores committed offsets at start and applies
+	// AutoOffsetReset to every partition.
+	ResetOffsetOnStart bool
+
+	// FetchMinBytes is the least data a broker gathers before answering a
+	// fetch (or FetchMaxWait passes). Default 1.
+	FetchMinBytes int32
+	// FetchMaxWait is how long a broker holds a fetch that has less than
+	// FetchMinBytes. Default 100 ms.
+	FetchMaxWait time.Duration
+	// FetchMaxBytes bounds one fetch response. Default 50 MiB.
+	FetchMaxBytes int32
+	// FetchPartitionMaxBytes bounds one partition's share of a response.
+	// Default 1 MiB. A larger message is still returned, alone.
+	FetchPartitionMaxBytes int32
+	// QueuedMaxMessages bounds the messages prefetched per partition:
+	// fetching a partition pauses while this many wait to be consumed.
+	// Default 10000.
+	QueuedMaxMessages int
+	// Isolation: ReadUncommitted (default) or ReadCommitted.
+	Isolation Isolation
+	// CheckCRCs verifies the checksum of every record batch fetched.
+	// Default off: TCP already checksums, and the broker verified the
+	// batch on the way in.
+	CheckCRCs bool
+
+	// UseRdkafka fetches with librdkafka (see the package doc to enable
+	// the engine). Offsets and group membership stay in Go.
+	UseRdkafka bool
+	// RdkafkaConfig passes librdkafka properties through, applied last.
+	// Ignored by the pure engine.
+	RdkafkaConfig map[string]any
+}
+
+// resolved is a ConsumerConfig with defaults applied.
+type resolvedConsumer struct {
+	ConsumerConfig
+	fetch engine.FetcherConfig
+}
+
+func (c ConsumerConfig) resolve(topic string, client *Client, prefix string) (resolvedConsumer, error) {
+	r := resolvedConsumer{ConsumerConfig: c}
+	r.fetch = engine.FetcherConfig{
+		Topic:             topic,
+		MinBytes:          1,
+		MaxBytes:          50 << 20,
+		PartitionMaxBytes: 1 << 20,
+		MaxWait:           100 * time.Millisecond,
+		QueuedMaxMessages: 10000,
+		CheckCRC:          c.CheckCRCs,
+		ClientID:          client.cfg.clientID,
+		Logger:            client.cfg.logger,
+		Raw:               c.RdkafkaConfig,
+	}
+	if c.AutoCommit && c.ConsumerGroup == "" {
+		return r, kerr.Config(prefix+".AutoCommit", "needs a ConsumerGroup to commit to")
+	}
+	if c.AutoCommitInterval < 0 {
+		return r, kerr.Config(prefix+".AutoCommitInterval", "must not be negative, got %v", c.AutoCommitInterval)
+	}
+	if r.AutoCommitInterval == 0 {
+		r.AutoCommitInterval = 5 * time.Second
+	}
+	if c.ConsumerTimeout < 0 {
+		return r, kerr.Config(prefix+".ConsumerTimeout", "must not be negative, got %v", c.ConsumerTimeout)
+	}
+	if c.AutoOffsetReset < ResetEarliest || c.AutoOffsetReset > ResetNone {
+		return r, kerr.Config(prefix+".AutoOffsetReset", "unknown value %d", c.AutoOffsetReset)
+	}
+	switch c.Isolation {
+	case ReadUncommitted:
+	case ReadCommitted:
+		r.fetch.Isolation = engine.ReadCommitted
+	default:
+		return r, kerr.Config(prefix+".Isolation", "unknown value %d", c.Isolation)
+	}
+	for _, f := range []struct {
+		name string
+		in   int32
+		out  *int32
+	}{
+		{"FetchMinBytes", c.FetchMinBytes, &r.fetch.MinBytes},
+		{"FetchMaxBytes", c.FetchMaxBytes, &r.fetch.MaxBytes},
+		{"FetchPartitionMaxBytes", c.FetchPartitionMaxBytes, &r.fetch.PartitionMaxBytes},
+	} {
+		if f.in < 0 {
+			return r, kerr.Config(prefix+"."+f.name, "must not be negative, got %d", f.in)
+		}
+		if f.in > 0 {
+			*f.out = f.in
+		}
+	}
+	if c.FetchMaxWait < 0 {
+		return r, kerr.Config(prefix+".FetchMaxWait", "must not be negative, got %v", c.FetchMaxWait)
+	}
+	if c.FetchMaxWait > 0 {
+		r.fetch.MaxWait = c.FetchMaxWait
+	}
+	if err := positiveOrZero(prefix+".QueuedMaxMessages", c.QueuedMaxMessages, &r.fetch.QueuedMaxMessages); err != nil {
+		return r, err
+	}
+	return r, nil
+}

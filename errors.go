@@ -1,0 +1,55 @@
+package kafka
+
+import "github.com/gokafka/kafka/internal/kerr"
+
+// BrokerError is an error code returned by a Kafka broker: Code and Name are
+// the protocol's, Retriable says whether the client may retry. Each code has
+// one *BrokerError value, so errors.Is(err, kafka.ErrNotLeaderOrFollower)
+// holds however the error was wrapped; errors.As gives the code of any.
+type BrokerError = kerr.Error
+
+// ConfigError reports an invalid configuration field by name; it matches
+// ErrInvalidConfig.
+type ConfigError = kerr.ConfigError
+
+// Client-side errors.
+var (
+	ErrClosed             = kerr.ErrClosed             // the client, producer or consumer is closed
+	ErrConnection         = kerr.ErrConnection         // a broker connection failed
+	ErrRequestTimeout     = kerr.ErrRequestTimeout     // a broker did not answer in time
+	ErrUnsupportedVersion = kerr.ErrUnsupportedVersion // the broker is too old or too new for a request
+	ErrCorruptResponse    = kerr.ErrCorruptResponse    // a broker (or something posing as one) sent undecodable bytes
+	ErrNoBrokers          = kerr.ErrNoBrokers          // no broker could be reached
+	ErrInvalidConfig      = kerr.ErrInvalidConfig      // a configuration field is invalid (see ConfigError)
+	ErrUnknownTopic       = kerr.ErrUnknownTopic       // the topic does not exist
+	ErrUnknownPartition   = kerr.ErrUnknownPartition   // the partition does not exist
+	ErrInvalidTopic       = kerr.ErrInvalidTopic       // the topic name is not legal
+	ErrQueueFull          = kerr.ErrQueueFull          // the producer queue is full (FailWhenQueueFull)
+	ErrMessageTooLarge    = kerr.ErrMessageTooLarge    // the message exceeds MaxMessageBytes
+	ErrNilMessage         = kerr.ErrNilMessage         // a nil *Message was produced
+	ErrConsumerTimeout    = kerr.ErrConsumerTimeout    // no message within ConsumerTimeout
+	ErrNoGroup            = kerr.ErrNoGroup            // an offset operation needs a ConsumerGroup
+	ErrEngineNotEnabled   = kerr.ErrEngineNotEnabled   // UseRdkafka without the rdkafka engine compiled in
+	ErrAuthentication     = kerr.ErrAuthentication     // TLS or SASL authentication failed
+	ErrOffsetOutOfRange   = kerr.ErrOffsetOutOfRange   // out of range, and AutoOffsetReset is ResetNone
+	ErrRebalanced         = kerr.ErrRebalanced         // the partition was revoked by a rebalance
+)
+
+// Broker errors that callers commonly test for. Every other code is
+// available as a *BrokerError through errors.As.
+var (
+	ErrBrokerOffsetOutOfRange   = kerr.OffsetOutOfRange
+	ErrUnknownTopicOrPartition  = kerr.UnknownTopicOrPartition
+	ErrNotLeaderOrFollower      = kerr.NotLeaderOrFollower
+	ErrBrokerMessageTooLarge    = kerr.MessageTooLarge
+	ErrNotEnoughReplicas        = kerr.NotEnoughReplicas
+	ErrTopicAlreadyExists       = kerr.TopicAlreadyExists
+	ErrTopicAuthorization       = kerr.TopicAuthorizationFailed
+	ErrGroupAuthorization       = kerr.GroupAuthorizationFailed
+	ErrSaslAuthenticationFailed = kerr.SaslAuthenticationFailed
+	ErrIllegalGeneration        = kerr.IllegalGeneration
+	ErrUnknownMemberID          = kerr.UnknownMemberID
+	ErrRebalanceInProgress      = kerr.RebalanceInProgress
+	ErrInvalidPartitions        = kerr.InvalidPartitions
+	ErrInvalidReplicationFactor = kerr.InvalidReplicationFactor
+)

@@ -1,0 +1,166 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"time"
+
+	"github.com/gokafka/kafka"
+)
+
+// The whole flow: a client, a topic, a producer and a consumer.
+func Example() {
+	ctx := context.Background()
+	client, err := kafka.NewClient(ctx, "127.0.0.1:9092")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+
+	topic, err := client.Topic(ctx, "events")
+	if err != nil {
+		log.Fatal(err)
+	}
+	producer, err := topic.NewProducer(kafka.ProducerConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := producer.Produce(ctx, []byte("hello"), kafka.Key([]byte("user-42"))); err != nil {
+		log.Fatal(err)
+	}
+	// Close sends everything still queued.
+	if err := producer.Close(ctx); err != nil {
+		log.Fatal(err)
+	}
+
+	consumer, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{
+		ConsumerGroup:   "example",
+		ConsumerTimeout: 5 * time.Second, // stop iterating when idle
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer consumer.Close(ctx)
+	for msg, err := range consumer.Messages(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s p%d@%d: %s\n", msg.Key, msg.Partition, msg.Offset, msg.Value)
+	}
+	if err := consumer.CommitOffsets(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// In sync mode Produce returns once the brokers acknowledged the message.
+func ExampleProducerConfig_sync() {
+	ctx := context.Background()
+	client, err := kafka.NewClient(ctx, "127.0.0.1:9092")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	topic, err := client.Topic(ctx, "payments")
+	if err != nil {
+		log.Fatal(err)
+	}
+	producer, err := topic.NewProducer(kafka.ProducerConfig{Sync: true, Partitioner: kafka.HashingPartitioner})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer producer.Close(ctx)
+	msg := &kafka.Message{Key: []byte("account-7"), Value: []byte(`{"amount": 12}`)}
+	if err := producer.ProduceMessage(ctx, msg); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("stored at partition", msg.Partition, "offset", msg.Offset)
+}
+
+// Delivery reports tell an asynchronous producer what became of each message.
+func ExampleProducer_DeliveryReports() {
+	ctx := context.Background()
+	client, err := kafka.NewClient(ctx, "127.0.0.1:9092")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	topic, err := client.Topic(ctx, "clicks")
+	if err != nil {
+		log.Fatal(err)
+	}
+	producer, err := topic.NewProducer(kafka.ProducerConfig{DeliveryReports: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for r := range producer.DeliveryReports() { // closed by Close
+			if r.Err != nil {
+				log.Printf("message %v lost: %v", r.Message.Opaque, r.Err)
+			}
+		}
+	}()
+	for i := 0; i < 1000; i++ {
+		if err := producer.Produce(ctx, []byte("click"), kafka.WithOpaque(i)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	producer.Close(ctx)
+	<-done
+}
+
+// Errors are typed: compare with errors.Is.
+func ExampleClient_Topic_errors() {
+	ctx := context.Background()
+	client, err := kafka.NewClient(ctx, "127.0.0.1:9092")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	_, err = client.Topic(ctx, "no-such-topic")
+	switch {
+	case errors.Is(err, kafka.ErrUnknownTopic):
+		fmt.Println("create it first, or use WithAutoCreateTopics")
+	case err != nil:
+		log.Fatal(err)
+	}
+}
+
+// ResetOffsets rewinds or fast-forwards a consumer.
+func ExampleSimpleConsumer_ResetOffsets() {
+	ctx := context.Background()
+	client, err := kafka.NewClient(ctx, "127.0.0.1:9092")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	topic, err := client.Topic(ctx, "events")
+	if err != nil {
+		log.Fatal(err)
+	}
+	consumer, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: "replay"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer consumer.Close(ctx)
+	// Partition 0 from its beginning, partition 1 from offset 1000.
+	if err := consumer.ResetOffsets(ctx, map[int32]int64{0: kafka.OffsetEarliest, 1: 1000}); err != nil {
+		log.Fatal(err)
+	}
+	// Or everything from an hour ago.
+	if err := consumer.ResetOffsetsToTime(ctx, time.Now().Add(-time.Hour)); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// The hashing partitioner is Java's and librdkafka's murmur2: this runs
+// without a broker.
+func ExampleHashingPartitioner() {
+	p := kafka.HashingPartitioner(&kafka.Message{Key: []byte("bravo")}, 12)
+	q := kafka.HashingPartitioner(&kafka.Message{Key: []byte("bravo")}, 12)
+	fmt.Println(p == q)
+	// Output: true
+}

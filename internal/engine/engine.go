@@ -1,0 +1,218 @@
+// Package engine is the contract between gokafka's public API (the root
+// package) and its two engines, pure Go (package pure) and librdkafka
+// (package rdkafka). It plays the part of database/sql/driver: the root owns
+// partitioning, offsets, consumer groups, sync mode and delivery reports; an
+// engine only moves bytes — it produces records to partitions the root chose,
+// and fetches partitions from offsets the root chose.
+//
+// The value types users see (Message, Header) are defined here once and
+// re-exported by the root as aliases, so messages cross from engine to user
+// without a copy.
+//
+// Engines register a Factory under a name in init (the rdkafka package does so
+// when it is imported); the pure engine is the default and is linked in by the
+// root directly.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/records"
+)
+
+// Message is one Kafka record.
+//
+// For producing, Key, Value, Headers and Timestamp are the record; Topic and
+// Partition are filled in by the producer (the partitioner chooses the
+// partition), and Offset once the broker has acknowledged the record.
+// Opaque is yours: it travels with the message to its delivery report.
+//
+// For consuming, every field is set from the record read. Key, Value and
+// Header values may share memory with other messages of the same fetch; they
+// stay valid for as long as you hold them, but do not write to them.
+type Message struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+	// Timestamp is the record's timestamp. Producing with a zero Timestamp
+	// stamps the message with the time Produce was called.
+	Timestamp time.Time
+	// Opaque is carried from Produce to the message's delivery report and
+	// never sent to Kafka.
+	Opaque any
+}
+
+// Header is a record header. Keys need not be unique.
+type Header = records.Header
+
+// DoneFunc is called exactly once for every message an engine accepted:
+// with err == nil once the broker acknowledged it (m.Partition and m.Offset
+// are set; Offset is -1 with acks=0), or with the reason it failed for good.
+// It runs on an engine goroutine; while it blocks, the engine does not report
+// further messages.
+type DoneFunc func(m *Message, err error)
+
+// Producer sends messages to one topic. Safe for concurrent use.
+type Producer interface {
+	// Produce queues m for sending to m.Partition. It blocks while the
+	// queue is full (or fails with kerr.ErrQueueFull when configured to),
+	// and fails at once with kerr.ErrMessageTooLarge for a message over
+	// MaxMessageBytes. If Produce returns nil, done is called exactly once
+	// later; if it returns an error, done is never called.
+	Produce(ctx context.Context, m *Message, done DoneFunc) error
+	// Flush waits until every message accepted before the call is done.
+	Flush(ctx context.Context) error
+	// Close flushes, then releases everything. Messages still queued when
+	// ctx ends fail with kerr.ErrClosed. Idempotent.
+	Close(ctx context.Context) error
+}
+
+// Acks is the number of acknowledgements the leader waits for.
+type Acks int16
+
+const (
+	AcksNone   Acks = 0
+	AcksLeader Acks = 1
+	AcksAll    Acks = -1
+)
+
+// ProducerConfig is the producer configuration an engine receives, with every
+// default applied and validated by the root.
+type ProducerConfig struct {
+	Topic            string
+	Acks             Acks
+	Idempotent       bool
+	Linger           time.Duration // 0: send as soon as possible
+	BatchBytes       int           // max bytes of one record batch
+	MaxMessageBytes  int           // max encoded size of one record
+	MaxQueued        int           // messages queued or in flight, at most
+	FailWhenFull     bool          // Produce fails with ErrQueueFull instead of blocking
+	Compression      records.Codec
+	CompressionLevel int
+	DeliveryTimeout  time.Duration // give up on a message this long after Produce
+	RequestTimeout   time.Duration // broker-side ack timeout of a Produce request
+	RetryBackoff     time.Duration
+	MaxInFlight      int // Produce requests in flight per broker
+	ClientID         string
+	Logger           *slog.Logger
+	Raw              map[string]any // engine-specific overrides (librdkafka properties)
+}
+
+// PartitionOffset is a position: the next offset to read from a partition.
+type PartitionOffset struct {
+	Partition int32
+	Offset    int64
+	// Epoch is chosen by the root, which bumps it at every Assign of the
+	// partition; the fetcher copies it into each Fetch of that assignment.
+	// It lets the root drop a Fetch that Poll returned just before a
+	// concurrent re-Assign, which no locking inside the engine can prevent.
+	Epoch uint64
+}
+
+// IsolationLevel selects which records a fetch returns.
+type IsolationLevel int8
+
+const (
+	ReadUncommitted IsolationLevel = 0
+	ReadCommitted   IsolationLevel = 1
+)
+
+// FetcherConfig is the fetch configuration an engine receives, defaults
+// applied and validated by the root.
+type FetcherConfig struct {
+	Topic             string
+	MinBytes          int32
+	MaxBytes          int32
+	PartitionMaxBytes int32
+	MaxWait           time.Duration
+	QueuedMaxMessages int // per partition: prefetch stops at this many buffered messages
+	Isolation         IsolationLevel
+	CheckCRC          bool
+	ClientID          string
+	Logger            *slog.Logger
+	Raw               map[string]any
+}
+
+// Fetch is what Fetcher.Poll returns: records of one partition in offset
+// order, or a partition error.
+type Fetch struct {
+	Partition int32
+	// Epoch is the Epoch of the Assign this fetch belongs to.
+	Epoch uint64
+	// Messages are consecutive records of the partition (offsets may have
+	// gaps on compacted topics and around transaction markers).
+	Messages []*Message
+	// NextOffset is the position after this fetch: the offset to fetch
+	// next. It can be past the last message's offset + 1 when the fetch
+	// ended on control records or compacted-away offsets.
+	NextOffset int64
+	// HighWatermark is the partition's high watermark at fetch time.
+	HighWatermark int64
+	// Err is a partition-level error that the fetcher cannot handle itself,
+	// such as kerr.OffsetOutOfRange. The partition stays paused until it is
+	// assigned again.
+	Err error
+}
+
+// Fetcher reads the partitions of one topic that the root assigns to it,
+// from the offsets the root chooses. Safe for concurrent use.
+type Fetcher interface {
+	// Assign starts fetching the given partitions at the given offsets.
+	// A partition already assigned moves to the new offset: its buffered
+	// messages and any fetch in flight are discarded, so Poll never returns
+	// a message from before the Assign.
+	Assign(ctx context.Context, positions []PartitionOffset) error
+	// Unassign stops fetching the given partitions and drops what was
+	// buffered for them.
+	Unassign(ctx context.Context, partitions []int32) error
+	// Poll returns the next Fetch, blocking until one is ready or ctx ends.
+	Poll(ctx context.Context) (Fetch, error)
+	// Close stops every fetch goroutine and closes the engine's
+	// connections. Idempotent.
+	Close() error
+}
+
+// Engine creates producers and fetchers. Each engine gets the client's
+// shared cluster view (metadata, connections), whether or not it uses it.
+type Engine interface {
+	NewProducer(ctx context.Context, cl *cluster.Cluster, cfg ProducerConfig) (Producer, error)
+	NewFetcher(ctx context.Context, cl *cluster.Cluster, cfg FetcherConfig) (Fetcher, error)
+}
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Engine{}
+)
+
+// Register makes an engine available under name. It is meant to be called
+// from an engine package's init; registering a name twice panics, as
+// database/sql.Register does, because it is a programming error.
+func Register(name string, e Engine) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic(fmt.Sprintf("gokafka: engine %q registered twice", name))
+	}
+	registry[name] = e
+}
+
+// Lookup returns the engine registered under name, or
+// kerr.ErrEngineNotEnabled.
+func Lookup(name string) (Engine, error) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	e, ok := registry[name]
+	if !ok {
+		return nil, kerr.ErrEngineNotEnabled
+	}
+	return e, nil
+}

@@ -1,0 +1,333 @@
+// Package kafka is gokafka, a Kafka client in the spirit of PyKafka: one
+// entry point, a Client, from which topics, producers and consumers flow.
+// The client deals with the particulars of a Kafka cluster — which broker
+// leads which partition, reconnections, leader moves, retries — so that
+// producing and consuming take a few lines:
+//
+//	client, err := kafka.NewClient(ctx, "127.0.0.1:9092,127.0.0.1:9093")
+//	if err != nil { ... }
+//	defer client.Close()
+//	topic, err := client.Topic(ctx, "events")
+//
+//	producer, err := topic.NewProducer(kafka.ProducerConfig{})
+//	err = producer.Produce(ctx, []byte("hello"), kafka.Key([]byte("user-42")))
+//	err = producer.Close(ctx) // flushes every queued message
+//
+//	consumer, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: "billing"})
+//	for msg, err := range consumer.Messages(ctx) { ... }
+//
+// # Engines
+//
+// Two engines sit behind the same API. The pure-Go engine is the default and
+// builds with CGO_ENABLED=0. The librdkafka engine (confluent-kafka-go) is
+// chosen per producer or consumer with UseRdkafka: true, after enabling it
+// with a blank import, as database/sql drivers are:
+//
+//	import _ "github.com/gokafka/kafka/rdkafka"
+//
+// As in PyKafka, the librdkafka consumer uses C only to fetch: which
+// partitions it reads, from which offsets, and the offsets it commits are
+// decided by the same Go code for both engines.
+//
+// # Defaults
+//
+// Producers linger 5 ms, wait for acks from all in-sync replicas and are
+// idempotent, so that a retry neither duplicates nor reorders. Keys are
+// hashed with Java's murmur2 by HashingPartitioner, so a key lands on the
+// partition where the Java client and librdkafka put it. Consumers commit
+// the offset after the last message consumed (last consumed + 1), as every
+// Kafka client does.
+//
+// # Errors
+//
+// Every error can be inspected with errors.Is: client conditions have
+// sentinels (ErrClosed, ErrQueueFull, ErrMessageTooLarge, ErrUnknownTopic,
+// ErrInvalidConfig, ...), and broker error codes are *BrokerError values,
+// one per code (ErrNotLeaderOrFollower, ErrOffsetOutOfRange, ...). Invalid
+// configuration fails at construction with a *ConfigError naming the field.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/wire"
+)
+
+// Client is a connection to a Kafka cluster: the entry point from which
+// topics, producers and consumers flow. It keeps the cluster's metadata fresh
+// in one background goroutine and a pool of broker connections.
+//
+// A Client is safe for concurrent use. Close it when done; Close also closes
+// producers and consumers created from it that are still open.
+type Client struct {
+	cfg     clientConfig
+	cluster *cluster.Cluster
+
+	mu       sync.Mutex
+	children map[closer]struct{}
+	closed   bool
+}
+
+// closer is a producer or consumer owned by a client.
+type closer interface{ Close(context.Context) error }
+
+type clientConfig struct {
+	clientID         string
+	logger           *slog.Logger
+	dialTimeout      time.Duration
+	requestTimeout   time.Duration
+	metadataMaxAge   time.Duration
+	retryBackoff     time.Duration
+	autoCreateTopics bool
+	tls              *tls.Config
+	sasl             wire.Authenticator
+	dialer           func(ctx context.Context, network, addr string) (net.Conn, error)
+	err              error // first invalid option
+}
+
+// ClientOption configures NewClient.
+type ClientOption func(*clientConfig)
+
+// WithClientID sets the client id sent to brokers (default "gokafka"); it
+// shows up in broker logs and quotas.
+func WithClientID(id string) ClientOption {
+	return func(c *clientConfig) { c.clientID = id }
+}
+
+// WithLogger sets where the client logs (connection failures, retries,
+// rebalances), at Debug and Warn levels. Default: nothing is logged.
+func WithLogger(l *slog.Logger) ClientOption {
+	return func(c *clientConfig) { c.logger = l }
+}
+
+// WithDialTimeout bounds each connection attempt (TCP, TLS, version
+// negotiation). Default 10s.
+func WithDialTimeout(d time.Duration) ClientOption {
+	return func(c *clientConfig) {
+		if d <= 0 {
+			c.setErr(kerr.Config("WithDialTimeout", "must be positive, got %v", d))
+		}
+		c.dialTimeout = d
+	}
+}
+
+// WithRequestTimeout bounds the wait for each broker response, on top of the
+// time a request asks the broker to wait. Default 30s.
+func WithRequestTimeout(d time.Duration) ClientOption {
+	return func(c *clientConfig) {
+		if d <= 0 {
+			c.setErr(kerr.Config("WithRequestTimeout", "must be positive, got %v", d))
+		}
+		c.requestTimeout = d
+	}
+}
+
+// WithMetadataMaxAge sets how often metadata is refreshed even without an
+// error prompting it; that is how new partitions are noticed. Default 5m.
+func WithMetadataMaxAge(d time.Duration) ClientOption {
+	return func(c *clientConfig) {
+		if d <= 0 {
+			c.setErr(kerr.Config("WithMetadataMaxAge", "must be positive, got %v", d))
+		}
+		c.metadataMaxAge = d
+	}
+}
+
+// WithRetryBackoff sets the first wait before a retry or reconnect; it
+// doubles, with jitter, up to 1s (or d if larger). Default 100ms.
+func WithRetryBackoff(d time.Duration) ClientOption {
+	return func(c *clientConfig) {
+		if d <= 0 {
+			c.setErr(kerr.Config("WithRetryBackoff", "must be positive, got %v", d))
+		}
+		c.retryBackoff = d
+	}
+}
+
+// WithAutoCreateTopics makes Client.Topic create a missing topic with the
+// broker's defaults, where the broker allows it (auto.create.topics.enable),
+// as PyKafka's client.topics[name] does. Default off: a missing topic is
+// ErrUnknownTopic.
+func WithAutoCreateTopics(on bool) ClientOption {
+	return func(c *clientConfig) { c.autoCreateTopics = on }
+}
+
+// WithTLS connects to brokers over TLS with the given configuration.
+func WithTLS(cfg *tls.Config) ClientOption {
+	return func(c *clientConfig) { c.tls = cfg }
+}
+
+// WithDialer replaces the function that opens TCP connections (for proxies
+// and tests).
+func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) ClientOption {
+	return func(c *clientConfig) { c.dialer = dial }
+}
+
+func (c *clientConfig) setErr(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+// NewClient connects to the cluster through one of hosts, a comma-separated
+// list of host:port bootstrap brokers, and loads its metadata. It fails with
+// an error wrapping ErrNoBrokers if none answers before ctx ends.
+//
+// NewClient starts one goroutine, which refreshes metadata; Close stops it.
+func NewClient(ctx context.Context, hosts string, opts ...ClientOption) (*Client, error) {
+	cfg := clientConfig{clientID: "gokafka"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.err != nil {
+		return nil, cfg.err
+	}
+	var bootstrap []string
+	for _, h := range strings.Split(hosts, ",") {
+		h = strings.TrimSpace(h)
+		if h == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			return nil, kerr.Config("hosts", "%q is not host:port", h)
+		}
+		bootstrap = append(bootstrap, h)
+	}
+	if len(bootstrap) == 0 {
+		return nil, kerr.Config("hosts", "no broker address given")
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	cl, err := cluster.New(ctx, cluster.Config{
+		Bootstrap: bootstrap,
+		Conn: wire.Options{
+			ClientID:       cfg.clientID,
+			DialTimeout:    cfg.dialTimeout,
+			RequestTimeout: cfg.requestTimeout,
+			TLS:            cfg.tls,
+			SASL:           cfg.sasl,
+			Dialer:         cfg.dialer,
+		},
+		MetadataMaxAge:   cfg.metadataMaxAge,
+		RetryBackoff:     cfg.retryBackoff,
+		AutoCreateTopics: cfg.autoCreateTopics,
+		Logger:           cfg.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, cluster: cl, children: map[closer]struct{}{}}, nil
+}
+
+// Close closes the producers and consumers created from this client that
+// are still open (each gets up to 10s to flush or commit), then every broker
+// connection. Idempotent.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	children := c.children
+	c.children = nil
+	c.mu.Unlock()
+	var errs []error
+	for ch := range children {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := ch.Close(ctx); err != nil && !errors.Is(err, ErrClosed) {
+			errs = append(errs, err)
+		}
+		cancel()
+	}
+	c.cluster.Close()
+	return errors.Join(errs...)
+}
+
+// adopt registers a producer or consumer so that Close can close it.
+func (c *Client) adopt(ch closer) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	c.children[ch] = struct{}{}
+	return nil
+}
+
+// release forgets a producer or consumer that closed itself.
+func (c *Client) release(ch closer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.children, ch)
+}
+
+func (c *Client) checkOpen() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Broker describes one broker of the cluster.
+type Broker struct {
+	ID   int32
+	Host string
+	Port int32
+	Rack string // empty if the broker has none
+}
+
+// Addr is host:port.
+func (b Broker) Addr() string { return net.JoinHostPort(b.Host, fmt.Sprint(b.Port)) }
+
+// Brokers lists the brokers of the cluster, ordered by id, as of the last
+// metadata refresh.
+func (c *Client) Brokers() []Broker {
+	snap := c.cluster.Snapshot()
+	out := make([]Broker, 0, len(snap.Brokers))
+	for _, b := range snap.Brokers {
+		br := Broker{ID: b.ID, Host: b.Host, Port: b.Port}
+		if b.Rack != nil {
+			br.Rack = *b.Rack
+		}
+		out = append(out, br)
+	}
+	slices.SortFunc(out, func(a, b Broker) int { return int(a.ID) - int(b.ID) })
+	return out
+}
+
+// ClusterID is the cluster's id as of the last metadata refresh.
+func (c *Client) ClusterID() string { return c.cluster.Snapshot().ClusterID }
+
+// Topics lists the names of the cluster's topics, sorted, without Kafka's
+// internal topics (such as __consumer_offsets).
+func (c *Client) Topics(ctx context.Context) ([]string, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	if err := c.cluster.RefreshAll(ctx); err != nil {
+		return nil, err
+	}
+	var names []string
+	for name, t := range c.cluster.Snapshot().Topics {
+		if t.Err == nil && !t.Internal {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}

@@ -1,0 +1,154 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka"
+	_ "github.com/gokafka/kafka/rdkafka" // both engines run the same suite
+	"github.com/gokafka/kafka/testinstance"
+)
+
+func TestMain(m *testing.M) { testinstance.Main(m, testinstance.Config{Brokers: 3}) }
+
+// engineCase is one engine the conformance suite runs on.
+type engineCase struct {
+	name    string
+	rdkafka bool
+}
+
+var engines = []engineCase{{"pure", false}, {"rdkafka", true}}
+
+// rdkafkaCompiled reports whether the rdkafka engine is registered in this
+// build (it is not without cgo, or with -tags nordkafka).
+func rdkafkaCompiled(t *testing.T, topic *kafka.Topic) bool {
+	t.Helper()
+	p, err := topic.NewProducer(kafka.ProducerConfig{UseRdkafka: true})
+	if err == nil {
+		p.Close(context.Background())
+		return true
+	}
+	if !errors.Is(err, kafka.ErrEngineNotEnabled) {
+		t.Fatalf("UseRdkafka: want ErrEngineNotEnabled or success, got %v", err)
+	}
+	return false
+}
+
+// forEachEngine runs f once per engine. Where the rdkafka engine is not
+// compiled in, its case asserts the typed error instead: the suite still
+// proves something on every build.
+func forEachEngine(t *testing.T, f func(t *testing.T, e engineCase)) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			if e.rdkafka {
+				client := newClient(t)
+				probe := newTopic(t, client, 1)
+				if !rdkafkaCompiled(t, probe) {
+					_, err := probe.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{UseRdkafka: true})
+					if !errors.Is(err, kafka.ErrEngineNotEnabled) {
+						t.Fatalf("consumer with UseRdkafka in a build without the engine: %v", err)
+					}
+					return
+				}
+			}
+			f(t, e)
+		})
+	}
+}
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func brokers() string { return testinstance.Shared().BootstrapServers() }
+
+func newClient(t *testing.T, opts ...kafka.ClientOption) *kafka.Client {
+	t.Helper()
+	c, err := kafka.NewClient(ctxFor(t, 30*time.Second), brokers(), opts...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// uniqueName makes a topic or group name that no other test uses.
+func uniqueName(t *testing.T, kind string) string {
+	n := strings.NewReplacer("/", "-", "_", "-", " ", "-", "#", "-").Replace(t.Name())
+	if len(n) > 120 {
+		n = n[len(n)-120:]
+	}
+	return fmt.Sprintf("%s-%s-%08x", kind, n, rand.Uint32())
+}
+
+func newTopic(t *testing.T, c *kafka.Client, partitions int32, configs ...string) *kafka.Topic {
+	t.Helper()
+	cfg := kafka.TopicConfig{Partitions: partitions, ReplicationFactor: 3, Configs: map[string]string{}}
+	for i := 0; i+1 < len(configs); i += 2 {
+		cfg.Configs[configs[i]] = configs[i+1]
+	}
+	topic, err := c.CreateTopic(ctxFor(t, 60*time.Second), uniqueName(t, "t"), cfg)
+	if err != nil {
+		t.Fatalf("CreateTopic: %v", err)
+	}
+	return topic
+}
+
+// produce sends values (keyed by index) and closes the producer, failing the
+// test on any error.
+func produce(t *testing.T, topic *kafka.Topic, cfg kafka.ProducerConfig, n int, value func(i int) *kafka.Message) {
+	t.Helper()
+	ctx := ctxFor(t, 2*time.Minute)
+	p, err := topic.NewProducer(cfg)
+	if err != nil {
+		t.Fatalf("NewProducer: %v", err)
+	}
+	for i := 0; i < n; i++ {
+		if err := p.ProduceMessage(ctx, value(i)); err != nil {
+			t.Fatalf("Produce %d: %v", i, err)
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatalf("producer Close: %v", err)
+	}
+}
+
+// consumeN reads exactly n messages (failing on timeout) and returns them.
+func consumeN(t *testing.T, c interface {
+	Consume(context.Context) (*kafka.Message, error)
+}, n int) []*kafka.Message {
+	t.Helper()
+	ctx := ctxFor(t, 2*time.Minute)
+	out := make([]*kafka.Message, 0, n)
+	for len(out) < n {
+		m, err := c.Consume(ctx)
+		if err != nil {
+			t.Fatalf("Consume after %d of %d messages: %v", len(out), n, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// kcat runs kcat against the shared cluster with stdin and returns stdout.
+func kcat(t *testing.T, stdin string, args ...string) string {
+	t.Helper()
+	ctx := ctxFor(t, 60*time.Second)
+	cmd := exec.CommandContext(ctx, "kcat", append([]string{"-b", brokers()}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kcat %v: %v\n%s", args, err, stderr.String())
+	}
+	return string(out)
+}

@@ -1,0 +1,36 @@
+// Package pure is gokafka's default engine, written in Go only: it builds
+// with CGO_ENABLED=0 and needs nothing but the Go toolchain.
+//
+// The engine is split by actor, as franz-go's kgo is: the producer
+// (pure/internal/produce) keeps a buffer per partition and a sink goroutine
+// per broker that turns ready buffers into Produce requests; the fetcher
+// (pure/internal/fetch) keeps a cursor per partition and a source goroutine
+// per broker that long-polls Fetch requests into bounded per-partition
+// queues. Both sit on the shared cluster layer (internal/cluster: metadata,
+// one connection per broker and lane) and the wire layer (internal/wire).
+//
+// Users do not import this package: the root package kafka uses it unless a
+// producer or consumer sets UseRdkafka.
+package pure
+
+import (
+	"context"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/pure/internal/fetch"
+	"github.com/gokafka/kafka/pure/internal/produce"
+)
+
+// Engine is the pure-Go engine. Its zero value is ready to use.
+type Engine struct{}
+
+// NewProducer implements engine.Engine.
+func (Engine) NewProducer(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (engine.Producer, error) {
+	return produce.New(ctx, cl, cfg)
+}
+
+// NewFetcher implements engine.Engine.
+func (Engine) NewFetcher(ctx context.Context, cl *cluster.Cluster, cfg engine.FetcherConfig) (engine.Fetcher, error) {
+	return fetch.New(ctx, cl, cfg)
+}

@@ -1,0 +1,306 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/offsets"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Topic is a handle on one topic: its partitions, offsets, and the producers
+// and consumers that use it. Safe for concurrent use.
+type Topic struct {
+	client *Client
+	name   string
+}
+
+// Partition describes one partition of a topic as of the last metadata
+// refresh.
+type Partition struct {
+	Topic       string
+	ID          int32
+	Leader      int32 // broker id; -1 while no leader is elected
+	LeaderEpoch int32
+	Replicas    []int32
+	ISR         []int32 // in-sync replicas
+	Offline     []int32 // replicas on brokers that are offline
+}
+
+// validTopicName applies Kafka's rule: 1 to 249 characters from
+// [a-zA-Z0-9._-], and not "." or "..".
+func validTopicName(name string) error {
+	if name == "" || len(name) > 249 || name == "." || name == ".." {
+		return fmt.Errorf("%w: %q", ErrInvalidTopic, name)
+	}
+	for i := 0; i < len(name); i++ {
+		ch := name[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '.' || ch == '_' || ch == '-') {
+			return fmt.Errorf("%w: %q has the character %q (allowed: letters, digits, '.', '_', '-')", ErrInvalidTopic, name, ch)
+		}
+	}
+	return nil
+}
+
+// Topic returns a handle on the named topic after loading its metadata. A
+// topic that does not exist is ErrUnknownTopic, unless the client was made
+// WithAutoCreateTopics and the broker allows auto-creation.
+func (c *Client) Topic(ctx context.Context, name string) (*Topic, error) {
+	if err := validTopicName(name); err != nil {
+		return nil, err
+	}
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	t := &Topic{client: c, name: name}
+	// An auto-created topic has no leaders for a moment: poll until it
+	// does, within ctx.
+	for attempt := 1; ; attempt++ {
+		err := c.cluster.RefreshTopics(ctx, name)
+		if err == nil {
+			var meta *cluster.TopicMeta
+			if meta, err = c.cluster.Snapshot().Topic(name); err == nil && len(meta.Partitions) > 0 {
+				return t, nil
+			}
+			if err == nil {
+				err = fmt.Errorf("%w: %q has no partitions yet", ErrUnknownTopic, name)
+			}
+		}
+		retry := c.cfg.autoCreateTopics && (errors.Is(err, ErrUnknownTopic) || kerr.IsRetriable(err))
+		if !retry && !errors.Is(err, kerr.LeaderNotAvailable) {
+			c.cluster.Untrack(name)
+			return nil, err
+		}
+		if serr := c.cluster.Sleep(ctx, c.cluster.Backoff(attempt)); serr != nil {
+			c.cluster.Untrack(name)
+			return nil, fmt.Errorf("%w (last error: %w)", serr, err)
+		}
+	}
+}
+
+// TopicConfig describes a topic to create.
+type TopicConfig struct {
+	// Partitions is the number of partitions. Zero: the broker's default
+	// (num.partitions).
+	Partitions int32
+	// ReplicationFactor is the number of replicas of each partition. Zero:
+	// the broker's default (default.replication.factor).
+	ReplicationFactor int16
+	// Configs are topic-level settings, e.g. "cleanup.policy": "compact".
+	Configs map[string]string
+}
+
+// CreateTopic creates a topic and waits until every partition has a leader.
+// An existing topic is an error matching ErrTopicAlreadyExists.
+func (c *Client) CreateTopic(ctx context.Context, name string, cfg TopicConfig) (*Topic, error) {
+	if err := validTopicName(name); err != nil {
+		return nil, err
+	}
+	if cfg.Partitions < 0 {
+		return nil, kerr.Config("TopicConfig.Partitions", "must not be negative, got %d", cfg.Partitions)
+	}
+	if cfg.ReplicationFactor < 0 {
+		return nil, kerr.Config("TopicConfig.ReplicationFactor", "must not be negative, got %d", cfg.ReplicationFactor)
+	}
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic = name
+	rt.NumPartitions = -1
+	rt.ReplicationFactor = -1
+	if cfg.Partitions > 0 {
+		rt.NumPartitions = cfg.Partitions
+	}
+	if cfg.ReplicationFactor > 0 {
+		rt.ReplicationFactor = cfg.ReplicationFactor
+	}
+	for k, v := range cfg.Configs {
+		rc := kmsg.NewCreateTopicsRequestTopicConfig()
+		rc.Name, rc.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, rc)
+	}
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 30000
+	if d, ok := ctx.Deadline(); ok {
+		req.TimeoutMillis = int32(max(time.Until(d), time.Millisecond) / time.Millisecond)
+	}
+	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response) error {
+		for _, t := range resp.(*kmsg.CreateTopicsResponse).Topics {
+			if err := kerr.WithMessage(t.ErrorCode, t.ErrorMessage); err != nil {
+				return fmt.Errorf("create topic %q: %w", t.Topic, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return c.waitTopic(ctx, name, func(m *cluster.TopicMeta) bool {
+		for _, p := range m.Partitions {
+			if p.Leader < 0 {
+				return false
+			}
+		}
+		return len(m.Partitions) > 0
+	})
+}
+
+// DeleteTopic deletes a topic and waits until the metadata no longer lists it.
+func (c *Client) DeleteTopic(ctx context.Context, name string) error {
+	if err := validTopicName(name); err != nil {
+		return err
+	}
+	if err := c.checkOpen(); err != nil {
+		return err
+	}
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TopicNames = []string{name}
+	rt := kmsg.NewDeleteTopicsRequestTopic()
+	rt.Topic = kmsg.StringPtr(name)
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 30000
+	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response) error {
+		for _, t := range resp.(*kmsg.DeleteTopicsResponse).Topics {
+			if err := kerr.WithMessage(t.ErrorCode, t.ErrorMessage); err != nil {
+				return fmt.Errorf("delete topic %q: %w", name, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	c.cluster.Untrack(name)
+	for attempt := 1; ; attempt++ {
+		if err := c.cluster.RefreshTopics(ctx, name); err != nil {
+			return err
+		}
+		if _, err := c.cluster.Snapshot().Topic(name); errors.Is(err, ErrUnknownTopic) {
+			c.cluster.Untrack(name)
+			return nil
+		}
+		if err := c.cluster.Sleep(ctx, c.cluster.Backoff(attempt)); err != nil {
+			return err
+		}
+	}
+}
+
+// controllerRequest sends an admin request to the controller (in KRaft mode
+// any broker forwards it), retrying while the controller moves.
+func (c *Client) controllerRequest(ctx context.Context, req kmsg.Request, check func(kmsg.Response) error) error {
+	for attempt := 1; ; attempt++ {
+		var resp kmsg.Response
+		var err error
+		if b, berr := c.cluster.Broker(c.cluster.Snapshot().ControllerID); berr == nil {
+			resp, err = b.Request(ctx, req)
+		} else {
+			resp, err = c.cluster.AnyRequest(ctx, req)
+		}
+		if err == nil {
+			err = check(resp)
+		}
+		if err == nil || !kerr.IsRetriable(err) || ctx.Err() != nil {
+			return err
+		}
+		c.cluster.TriggerRefresh()
+		if serr := c.cluster.Sleep(ctx, c.cluster.Backoff(attempt)); serr != nil {
+			return fmt.Errorf("%w (last error: %w)", serr, err)
+		}
+	}
+}
+
+// waitTopic refreshes the topic's metadata until ready reports true.
+func (c *Client) waitTopic(ctx context.Context, name string, ready func(*cluster.TopicMeta) bool) (*Topic, error) {
+	for attempt := 1; ; attempt++ {
+		err := c.cluster.RefreshTopics(ctx, name)
+		if err == nil {
+			var m *cluster.TopicMeta
+			if m, err = c.cluster.Snapshot().Topic(name); err == nil && ready(m) {
+				return &Topic{client: c, name: name}, nil
+			}
+		}
+		if serr := c.cluster.Sleep(ctx, c.cluster.Backoff(attempt)); serr != nil {
+			if err != nil {
+				return nil, fmt.Errorf("%w (last error: %w)", serr, err)
+			}
+			return nil, serr
+		}
+	}
+}
+
+// Name is the topic's name.
+func (t *Topic) Name() string { return t.name }
+
+// Client is the client the topic belongs to.
+func (t *Topic) Client() *Client { return t.client }
+
+func (t *Topic) meta() (*cluster.TopicMeta, error) {
+	return t.client.cluster.Snapshot().Topic(t.name)
+}
+
+// Partitions lists the topic's partitions, ordered by id, as of the last
+// metadata refresh (see Refresh).
+func (t *Topic) Partitions() []Partition {
+	m, err := t.meta()
+	if err != nil {
+		return nil
+	}
+	out := make([]Partition, len(m.Partitions))
+	for i, p := range m.Partitions {
+		out[i] = Partition{
+			Topic: t.name, ID: p.ID, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
+			Replicas: slices.Clone(p.Replicas), ISR: slices.Clone(p.ISR), Offline: slices.Clone(p.Offline),
+		}
+	}
+	return out
+}
+
+// partitionIDs lists the topic's partition ids.
+func (t *Topic) partitionIDs() ([]int32, error) {
+	m, err := t.meta()
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int32, len(m.Partitions))
+	for i := range m.Partitions {
+		ids[i] = int32(i)
+	}
+	return ids, nil
+}
+
+// Refresh reloads the topic's metadata now (leaders, replicas, partition
+// count). The client also refreshes it periodically and after errors.
+func (t *Topic) Refresh(ctx context.Context) error {
+	return t.client.cluster.RefreshTopics(ctx, t.name)
+}
+
+// EarliestOffsets returns, per partition, the first offset still stored.
+func (t *Topic) EarliestOffsets(ctx context.Context) (map[int32]int64, error) {
+	return t.listOffsets(ctx, offsets.Earliest)
+}
+
+// LatestOffsets returns, per partition, the offset the next message will get
+// (the high watermark).
+func (t *Topic) LatestOffsets(ctx context.Context) (map[int32]int64, error) {
+	return t.listOffsets(ctx, offsets.Latest)
+}
+
+// OffsetsForTime returns, per partition, the first offset whose message has
+// a timestamp at or after ts; for a partition with no such message, the
+// latest offset (where the next message will go).
+func (t *Topic) OffsetsForTime(ctx context.Context, ts time.Time) (map[int32]int64, error) {
+	return t.listOffsets(ctx, ts.UnixMilli())
+}
+
+func (t *Topic) listOffsets(ctx context.Context, at int64) (map[int32]int64, error) {
+	ids, err := t.partitionIDs()
+	if err != nil {
+		return nil, err
+	}
+	return offsets.List(ctx, t.client.cluster, t.name, ids, at)
+}
