@@ -90,20 +90,25 @@ func compress(dst, src []byte, c Codec, level int) ([]byte, error) {
 
 // decompress returns src decompressed with c into a freshly allocated
 // buffer that it never reuses (records may alias it). It fails with
-// ErrTooLarge rather than produce more than limit bytes, and allocates at
-// most about twice the output size (growth), never more than 2*limit.
-func decompress(src []byte, c Codec, limit int) ([]byte, error) {
+// ErrTooLarge rather than produce more than limit bytes. hint is the
+// expected output size (0: guess from the input size); a good hint saves
+// growing the buffer. Allocation is a small multiple of the output, and
+// of the limit (for zstd, of max(limit, zstdMinClass)).
+func decompress(src []byte, c Codec, limit, hint int) ([]byte, error) {
+	if hint <= 0 {
+		hint = sizeHint(len(src), limit)
+	}
 	switch c {
 	case CodecNone:
 		return src, nil
 	case CodecGzip:
-		return gzipDecompress(src, limit)
+		return gzipDecompress(src, limit, hint)
 	case CodecSnappy:
 		return snappyDecompress(src, limit)
 	case CodecLZ4:
-		return lz4Decompress(src, limit)
+		return lz4Decompress(src, limit, hint)
 	case CodecZstd:
-		return zstdDecompress(src, limit)
+		return zstdDecompress(src, limit, hint)
 	}
 	return nil, fmt.Errorf("unknown compression codec %d", int8(c))
 }
@@ -157,8 +162,8 @@ func readBounded(r io.Reader, hint, limit int, one []byte) ([]byte, error) {
 	}
 }
 
-// sizeHint guesses a decompressed size when the format does not say:
-// Kafka payloads (JSON, Avro, logs) typically compress 3-5x.
+// sizeHint guesses a decompressed size when neither the caller nor the
+// format says: Kafka payloads (JSON, Avro, logs) typically compress 3-5x.
 func sizeHint(compressedLen, limit int) int {
 	return min(4*compressedLen, limit)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Record is one decoded record.
@@ -62,7 +63,10 @@ type DecodeOptions struct {
 	// decompress to; past it, decoding fails with ErrTooLarge instead of
 	// allocating further. 0 means DefaultMaxDecompressedBytes (256 MiB).
 	// Decompression allocates as the output grows, so a small batch costs
-	// little whatever the limit.
+	// little whatever the limit. One exception: a zstd frame that does
+	// not declare its size (the Java client's) is bounded by the limit
+	// rounded up to a power of two and to at least 8 MiB, and fails with
+	// ErrTooLarge if the window it declares is larger than that.
 	MaxDecompressedBytes int
 }
 
@@ -82,6 +86,10 @@ type Decoder struct {
 	// topics tend to use a handful of keys.
 	keys    [8]string
 	keyNext int
+
+	// ratio remembers each codec's last expansion ratio, in eighths, to
+	// size the next decompression buffer right the first time.
+	ratio [CodecZstd + 1]int
 }
 
 // NewDecoder returns a Decoder with the given options.
@@ -119,9 +127,9 @@ const (
 // with a *BatchError matching ErrCorrupt, ErrUnsupportedMagic or
 // ErrTooLarge, after fn has seen the batches before it.
 //
-// Decode never panics on malformed input and allocates no more than the
-// input's size suggests, except that decompression may allocate up to
-// the MaxDecompressedBytes limit (about twice it while growing).
+// Decode never panics on malformed input and allocates in proportion to
+// the input, except for decompression, which is bounded by
+// MaxDecompressedBytes (a small multiple of it while the buffer grows).
 func (d *Decoder) Decode(data []byte, fn func(info *BatchInfo, recs []Record) error) error {
 	for pos := 0; ; {
 		rest := data[pos:]
@@ -196,7 +204,14 @@ func (d *Decoder) decodeBatch(batch []byte) error {
 		BaseTimestamp:        int64(be.Uint64(batch[posBaseTimestamp:])),
 		MaxTimestamp:         int64(be.Uint64(batch[posMaxTimestamp:])),
 	}
-	info.LastOffset = info.BaseOffset + int64(int32(be.Uint32(batch[posLastOffsetDelta:])))
+	// Consumers continue from LastOffset+1 and trust record offsets, so
+	// offsets that go backwards or overflow would make them loop or
+	// jump; Kafka never writes them.
+	lastDelta := int32(be.Uint32(batch[posLastOffsetDelta:]))
+	if info.BaseOffset < 0 || lastDelta < 0 || info.BaseOffset > math.MaxInt64-1-int64(lastDelta) {
+		return corruptf("impossible offsets: base %d, last delta %d", info.BaseOffset, lastDelta)
+	}
+	info.LastOffset = info.BaseOffset + int64(lastDelta)
 	if !info.Codec.Valid() {
 		return corruptf("unknown compression codec %d", int(info.Codec))
 	}
@@ -213,21 +228,30 @@ func (d *Decoder) decodeBatch(batch []byte) error {
 		if limit <= 0 {
 			limit = DefaultMaxDecompressedBytes
 		}
-		out, err := decompress(payload, info.Codec, limit)
+		hint := 0
+		if r := d.ratio[info.Codec]; r > 0 {
+			hint = int(min(int64(len(payload))*int64(r)/8, int64(limit)))
+		}
+		out, err := decompress(payload, info.Codec, limit, hint)
+		if err == nil && len(payload) > 0 {
+			// Eighths, plus 1/8 of margin: the next batch of this topic
+			// likely compresses alike.
+			d.ratio[info.Codec] = int(min(int64(len(out))*9/int64(len(payload))+1, 8*1100))
+		}
 		if err != nil {
 			if errors.Is(err, ErrTooLarge) {
-				return &BatchError{Kind: ErrTooLarge, Detail: fmt.Sprintf("%v batch over %d bytes", info.Codec, limit), Cause: err}
+				return &BatchError{Kind: ErrTooLarge, Detail: fmt.Sprintf("%v batch decompresses past %d bytes", info.Codec, limit)}
 			}
 			return &BatchError{Kind: ErrCorrupt, Detail: fmt.Sprintf("%v decompression failed", info.Codec), Cause: err}
 		}
 		payload = out
 	}
-	return d.decodeRecords(payload)
+	return d.decodeRecords(payload, lastDelta)
 }
 
 // decodeRecords parses info.NumRecords records that must fill data
-// exactly.
-func (d *Decoder) decodeRecords(data []byte) error {
+// exactly, with offset deltas up to lastDelta.
+func (d *Decoder) decodeRecords(data []byte, lastDelta int32) error {
 	info := &d.info
 	n := int(info.NumRecords)
 	if n > len(data)/minRecordSize {
@@ -301,6 +325,9 @@ func (d *Decoder) decodeRecords(data []byte) error {
 		}
 		if q != len(body) {
 			return corruptf("record %d: %d unparsed bytes", i, len(body)-q)
+		}
+		if offDelta < 0 || offDelta > lastDelta {
+			return corruptf("record %d: offset delta %d outside the batch's 0..%d", i, offDelta, lastDelta)
 		}
 		r.Offset = info.BaseOffset + int64(offDelta)
 		if info.LogAppendTime {

@@ -69,18 +69,18 @@ var gzipDecPool = sync.Pool{New: func() any { return new(gzipDec) }}
 // gzipHint reads ISIZE, the uncompressed size mod 2^32 that ends a gzip
 // member, and trusts it only as far as deflate's maximum ratio (1032:1)
 // and the limit allow.
-func gzipHint(src []byte, limit int) int {
+func gzipHint(src []byte, limit, hint int) int {
 	if len(src) < 18 {
-		return sizeHint(len(src), limit)
+		return hint
 	}
 	isize := int(binary.LittleEndian.Uint32(src[len(src)-4:]))
 	if isize > 1032*len(src) {
-		return sizeHint(len(src), limit)
+		return hint
 	}
 	return min(isize, limit)
 }
 
-func gzipDecompress(src []byte, limit int) ([]byte, error) {
+func gzipDecompress(src []byte, limit, hint int) ([]byte, error) {
 	d := gzipDecPool.Get().(*gzipDec)
 	defer func() {
 		d.src.Reset(nil)
@@ -90,5 +90,5 @@ func gzipDecompress(src []byte, limit int) ([]byte, error) {
 	if err := d.r.Reset(&d.src); err != nil {
 		return nil, err
 	}
-	return readBounded(&d.r, gzipHint(src, limit), limit, d.one[:])
+	return readBounded(&d.r, gzipHint(src, limit, hint), limit, d.one[:])
 }

@@ -66,17 +66,17 @@ var lz4DecPool = sync.Pool{New: func() any { return &lz4Dec{r: lz4.NewReader(nil
 
 // lz4Hint uses the frame's optional content size when the frame has one
 // and it is plausible (LZ4 expands at most about 255:1).
-func lz4Hint(src []byte, limit int) int {
+func lz4Hint(src []byte, limit, hint int) int {
 	const flagContentSize = 0x08
 	if len(src) >= 14 && binary.LittleEndian.Uint32(src) == 0x184D2204 && src[4]&flagContentSize != 0 {
 		if cs := binary.LittleEndian.Uint64(src[6:]); cs <= uint64(255*len(src)) {
 			return min(int(cs), limit)
 		}
 	}
-	return sizeHint(len(src), limit)
+	return hint
 }
 
-func lz4Decompress(src []byte, limit int) ([]byte, error) {
+func lz4Decompress(src []byte, limit, hint int) ([]byte, error) {
 	d := lz4DecPool.Get().(*lz4Dec)
 	defer func() {
 		d.src.Reset(nil)
@@ -85,5 +85,5 @@ func lz4Decompress(src []byte, limit int) ([]byte, error) {
 	}()
 	d.src.Reset(src)
 	d.r.Reset(&d.src)
-	return readBounded(d.r, lz4Hint(src, limit), limit, d.one[:])
+	return readBounded(d.r, lz4Hint(src, limit, hint), limit, d.one[:])
 }

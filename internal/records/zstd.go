@@ -2,7 +2,6 @@ package records
 
 import (
 	"errors"
-	"fmt"
 	"math/bits"
 	"sync"
 
@@ -12,8 +11,8 @@ import (
 // zstd: klauspost/compress/zstd. Encoders and decoders are expensive to
 // build (tables, block decoders) but their EncodeAll and DecodeAll are safe
 // for concurrent use, so the package keeps shared instances: one encoder
-// per speed level and one decoder per size limit, created on first use and
-// kept for the life of the process.
+// per speed level and one decoder per size class, created on first use
+// and kept for the life of the process.
 
 // zstdEncoders is indexed by zstd.EncoderLevel (1-4).
 var zstdEncoders [zstd.SpeedBestCompression + 1]struct {
@@ -46,23 +45,34 @@ func zstdCompress(dst, src []byte, level int) ([]byte, error) {
 	return slot.enc.EncodeAll(src, dst), nil
 }
 
-// zstdDecoders maps a power-of-two size class to a *zstd.Decoder whose
-// maximum decoded size is that class. The library enforces the maximum
-// block by block while it decodes, so a bomb stops after at most one
-// 128 KiB block past the class; the exact limit is checked afterwards.
-// Classes keep the number of decoders tiny (a client uses one or two
-// limits; there are at most 64 classes).
+// zstdDecoders maps a size class to a *zstd.Decoder whose maximum
+// decoded size is that class: the limit rounded up to a power of two, and
+// at least zstdMinClass. The library enforces the maximum block by block
+// while it decodes, so a bomb stops within one 128 KiB block of the
+// class; the exact limit is checked around it. Classes keep the number of
+// decoders tiny (a client uses one or two limits).
+//
+// The floor exists because the library also rejects frames whose declared
+// window exceeds the maximum, and a streaming writer declares a window
+// from its compression level, not from the data: zstd-jni, which the Java
+// client uses, declares 2 MiB at the default level 3 and 8 MiB at level
+// 19, even for a 1 KiB batch. So a frame without a content size may
+// decode up to 8 MiB before failing a smaller limit. (The library's
+// cap-limited DecodeAll mode would bound each call exactly, but it
+// reports overruns with unexported errors, so it cannot be told from
+// corruption.)
 var zstdDecoders sync.Map // uint64 -> *zstd.Decoder
 
+const zstdMinClass = 8 << 20
+
 func zstdDecoder(limit int) (*zstd.Decoder, error) {
-	class := uint64(1) << bits.Len64(uint64(max(limit, 1024))-1)
+	class := uint64(1) << bits.Len64(uint64(max(limit, zstdMinClass))-1)
 	if d, ok := zstdDecoders.Load(class); ok {
 		return d.(*zstd.Decoder), nil
 	}
 	d, err := zstd.NewReader(nil,
 		zstd.WithDecoderConcurrency(0), // GOMAXPROCS concurrent DecodeAll calls
 		zstd.WithDecoderMaxMemory(class),
-		zstd.WithDecoderMaxWindow(max(class, zstd.MinWindowSize)),
 	)
 	if err != nil {
 		return nil, err
@@ -74,22 +84,28 @@ func zstdDecoder(limit int) (*zstd.Decoder, error) {
 	return d, nil
 }
 
-func zstdDecompress(src []byte, limit int) ([]byte, error) {
+// zstdDecompress decodes into a buffer of the frame's content size when
+// the frame declares one (EncodeAll, librdkafka's one-shot compression).
+// Otherwise (the Java client's streaming writer omits it) it starts from
+// hint and DecodeAll grows the buffer as it goes.
+func zstdDecompress(src []byte, limit, hint int) ([]byte, error) {
 	dec, err := zstdDecoder(limit)
 	if err != nil {
 		return nil, err
 	}
 	var dst []byte
 	var h zstd.Header
-	if h.Decode(src) != nil || !h.HasFCS {
-		// No content size (Java's streaming writer omits it): guess, and
-		// let DecodeAll grow the buffer.
-		dst = make([]byte, 0, sizeHint(len(src), limit))
-	} // else DecodeAll allocates exactly the content size itself
+	switch {
+	case h.Decode(src) != nil || !h.HasFCS:
+		dst = make([]byte, 0, hint)
+	case h.FrameContentSize > uint64(limit):
+		return nil, ErrTooLarge
+		// default: DecodeAll allocates exactly the content size itself
+	}
 	out, err := dec.DecodeAll(src, dst)
 	if err != nil {
 		if errors.Is(err, zstd.ErrDecoderSizeExceeded) || errors.Is(err, zstd.ErrWindowSizeExceeded) {
-			return nil, fmt.Errorf("%w: %w", ErrTooLarge, err)
+			return nil, ErrTooLarge
 		}
 		return nil, err
 	}
