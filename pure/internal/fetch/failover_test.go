@@ -1,0 +1,122 @@
+package fetch
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testinstance"
+)
+
+// TestBrokerFailure fetches while brokers die: one is killed (kill -9) in
+// the middle of fetching, later restarted, and another is stopped
+// gracefully. Leaders move; every message must still arrive exactly once
+// and in order. It needs a cluster of its own (brokers of the shared one
+// cannot be stopped when it is external).
+func TestBrokerFailure(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	tc, err := testinstance.Start(ctx, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
+	if err != nil {
+		t.Fatalf("start cluster: %v", err)
+	}
+	defer tc.Close()
+	cl := newCluster(t, tc, cluster.Config{MetadataMinAge: 50 * time.Millisecond})
+	const parts = 6
+	topic := createTopic(t, tc, parts, nil)
+
+	want := map[int32][]rec{}
+	add := func(n int) {
+		for p := int32(0); p < parts; p++ {
+			var rs []rec
+			for range n {
+				rs = append(rs, rec{value: value(p, len(want[p])+len(rs))})
+			}
+			produce(t, cl, topic, p, records.CodecSnappy, 100, rs)
+			want[p] = append(want[p], rs...)
+		}
+	}
+	counts := func() map[int32]int {
+		m := map[int32]int{}
+		for p, rs := range want {
+			m[p] = len(rs)
+		}
+		return m
+	}
+	add(3000)
+
+	cfg := testConfig(topic)
+	cfg.QueuedMaxMessages = 300 // keep the fetcher from reading everything before the kill
+	cfg.PartitionMaxBytes = 32 << 10
+	f := newFetcher(t, cl, cfg)
+	var pos []engine.PartitionOffset
+	for p := int32(0); p < parts; p++ {
+		pos = append(pos, engine.PartitionOffset{Partition: p})
+	}
+	if err := f.Assign(ctx, pos); err != nil {
+		t.Fatal(err)
+	}
+	logs := map[int32]*partitionLog{}
+	consume(t, f, time.Minute, logs, haveCounts(map[int32]int{0: 500, 1: 500, 2: 500, 3: 500, 4: 500, 5: 500}))
+
+	// Kill the leader of partition 0 in the middle of fetching.
+	victim := leaderIndex(t, tc, cl, topic, 0)
+	t.Logf("killing broker index %d (leader of partition 0)", victim)
+	if err := tc.KillBroker(victim); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	add(1000) // produced while leaders move
+	consume(t, f, 3*time.Minute, logs, haveCounts(counts()))
+	t.Logf("everything consumed %v after the kill", time.Since(start))
+	check := func() {
+		for p := int32(0); p < parts; p++ {
+			checkValues(t, p, logs[p].msgs, want[p], 0)
+		}
+	}
+	check()
+
+	t.Logf("restarting broker index %d", victim)
+	if err := tc.StartBroker(ctx, victim); err != nil {
+		t.Fatal(err)
+	}
+	add(500)
+	consume(t, f, 2*time.Minute, logs, haveCounts(counts()))
+	check()
+
+	// A graceful stop of another leader: controlled shutdown moves its
+	// partitions first.
+	other := leaderIndex(t, tc, cl, topic, 1)
+	t.Logf("stopping broker index %d (leader of partition 1)", other)
+	if err := tc.StopBroker(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	add(500)
+	consume(t, f, 2*time.Minute, logs, haveCounts(counts()))
+	check()
+	f.Close()
+	cl.Close()
+}
+
+// leaderIndex returns the testinstance index of the broker leading p.
+func leaderIndex(t *testing.T, tc *testinstance.Cluster, cl *cluster.Cluster, topic string, p int32) int {
+	t.Helper()
+	if err := cl.RefreshTopics(testCtx(t, time.Minute), topic); err != nil {
+		t.Fatal(err)
+	}
+	_, pm, err := cl.Leader(topic, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range tc.NodeIDs() {
+		if id == pm.Leader {
+			return i
+		}
+	}
+	t.Fatalf("leader %d of partition %d is not a node of the cluster %v", pm.Leader, p, tc.NodeIDs())
+	return -1
+}

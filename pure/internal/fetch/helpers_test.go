@@ -1,0 +1,291 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testinstance"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestMain(m *testing.M) {
+	testinstance.Main(m, testinstance.Config{Brokers: 3, NoZooKeeper: true})
+}
+
+// testCtx is a context that ends with the test (or after d).
+func testCtx(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var nonTopicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
+
+// topicName is unique per call: the test's name plus a random suffix.
+func topicName(t testing.TB) string {
+	name := nonTopicChars.ReplaceAllString(t.Name(), "_")
+	if len(name) > 150 {
+		name = name[:150]
+	}
+	return fmt.Sprintf("%s-%x", name, rand.Uint32())
+}
+
+// createTopic makes a topic with replication factor 3 (or the cluster's
+// size if smaller) and returns its name.
+func createTopic(t testing.TB, tc *testinstance.Cluster, partitions int, configs map[string]string) string {
+	t.Helper()
+	name := topicName(t)
+	ctx := testCtx(t, 2*time.Minute)
+	if err := tc.CreateTopic(ctx, name, partitions, min(3, tc.NumBrokers()), configs); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	return name
+}
+
+// newCluster connects a cluster view to tc, closed with the test.
+func newCluster(t testing.TB, tc *testinstance.Cluster, cfg cluster.Config) *cluster.Cluster {
+	t.Helper()
+	cfg.Bootstrap = tc.Brokers()
+	if cfg.Conn.ClientID == "" {
+		cfg.Conn.ClientID = "fetch-test"
+	}
+	cl, err := cluster.New(testCtx(t, time.Minute), cfg)
+	if err != nil {
+		t.Fatalf("cluster.New: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// testConfig is a fetcher configuration with the root's likely defaults.
+func testConfig(topic string) engine.FetcherConfig {
+	return engine.FetcherConfig{
+		Topic:             topic,
+		MinBytes:          1,
+		MaxBytes:          50 << 20,
+		PartitionMaxBytes: 1 << 20,
+		MaxWait:           200 * time.Millisecond,
+		QueuedMaxMessages: 100000,
+		CheckCRC:          true,
+		ClientID:          "fetch-test",
+	}
+}
+
+func newFetcher(t testing.TB, cl *cluster.Cluster, cfg engine.FetcherConfig) *fetcher {
+	t.Helper()
+	f, err := New(testCtx(t, time.Minute), cl, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f.(*fetcher)
+}
+
+// rec is a record to produce or an expected message.
+type rec struct {
+	key, value string
+	headers    []records.Header
+}
+
+// value returns the deterministic value of message i of a partition.
+func value(p int32, i int) string { return fmt.Sprintf("p%d-m%06d", p, i) }
+
+// produce writes recs to a partition with acks=all, in batches of batchSize
+// records, through raw Produce requests, and returns the offset of the
+// first record.
+func produce(t testing.TB, cl *cluster.Cluster, topic string, p int32, codec records.Codec, batchSize int, recs []rec) int64 {
+	t.Helper()
+	ctx := testCtx(t, time.Minute)
+	b := records.NewBuilder(codec, 0)
+	first := int64(-1)
+	ts := time.Now().UnixMilli()
+	for start := 0; start < len(recs); start += batchSize {
+		b.Reset()
+		for _, r := range recs[start:min(start+batchSize, len(recs))] {
+			var k []byte
+			if r.key != "" {
+				k = []byte(r.key)
+			}
+			b.Append(ts, k, []byte(r.value), r.headers)
+		}
+		batch, err := b.Finish(nil, -1, -1, -1)
+		if err != nil {
+			t.Fatalf("Finish: %v", err)
+		}
+		base := sendProduce(t, ctx, cl, topic, p, batch, nil)
+		if first < 0 {
+			first = base
+		}
+	}
+	return first
+}
+
+// sendProduce sends one batch and returns its base offset, retrying while
+// the leader moves.
+func sendProduce(t testing.TB, ctx context.Context, cl *cluster.Cluster, topic string, p int32, batch []byte, txnID *string) int64 {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks = -1
+		req.TimeoutMillis = 30000
+		req.TransactionID = txnID
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition = p
+		rp.Records = batch
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+
+		var err error
+		b, _, lerr := cl.Leader(topic, p)
+		if lerr != nil {
+			err = lerr
+		} else {
+			resp, rerr := b.Request(ctx, req)
+			if rerr != nil {
+				err = rerr
+			} else {
+				pr := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+				if err = kerr.WithMessage(pr.ErrorCode, pr.ErrorMessage); err == nil {
+					return pr.BaseOffset
+				}
+			}
+		}
+		if !kerr.IsRetriable(err) && !isRoutingErr(err) || attempt > 30 {
+			t.Fatalf("produce to %s/%d: %v", topic, p, err)
+		}
+		if rerr := cl.RefreshTopics(ctx, topic); rerr != nil {
+			t.Logf("refresh: %v", rerr)
+		}
+		if err := cl.Sleep(ctx, cl.Backoff(attempt)); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+}
+
+func isRoutingErr(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "not in the cluster metadata") || strings.Contains(err.Error(), "unknown"))
+}
+
+// kcatProduce pipes "key:value" lines into kcat, compressed with codec.
+func kcatProduce(t testing.TB, tc *testinstance.Cluster, topic string, p int32, codec string, lines []string) {
+	t.Helper()
+	args := []string{"-b", tc.BootstrapServers(), "-P", "-t", topic, "-p", fmt.Sprint(p), "-K:",
+		"-X", "acks=all", "-X", "linger.ms=5"}
+	if codec != "" {
+		args = append(args, "-z", codec)
+	}
+	cmd := exec.CommandContext(testCtx(t, 2*time.Minute), "kcat", args...)
+	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kcat %v: %v\n%s", args, err, out.String())
+	}
+}
+
+// partitionLog is what a test consumed from one partition.
+type partitionLog struct {
+	msgs []*engine.Message
+	next int64 // NextOffset of the last fetch
+	hw   int64 // HighWatermark of the last fetch
+	errs []error
+}
+
+// consume polls f until done says the logs are complete, failing the test
+// at the deadline. Every fetch is checked: in order, no repeats, offsets
+// strictly increasing and below NextOffset.
+func consume(t testing.TB, f *fetcher, d time.Duration, logs map[int32]*partitionLog, done func(map[int32]*partitionLog) bool) {
+	t.Helper()
+	ctx := testCtx(t, d)
+	for !done(logs) {
+		fe, err := f.Poll(ctx)
+		if err != nil {
+			t.Fatalf("Poll: %v (consumed so far: %s)", err, summary(logs))
+		}
+		l := logs[fe.Partition]
+		if l == nil {
+			l = &partitionLog{next: -1}
+			logs[fe.Partition] = l
+		}
+		if fe.Err != nil {
+			l.errs = append(l.errs, fe.Err)
+			continue
+		}
+		for _, m := range fe.Messages {
+			if m.Partition != fe.Partition || m.Topic != f.cfg.Topic {
+				t.Fatalf("message %s/%d@%d in a fetch of partition %d", m.Topic, m.Partition, m.Offset, fe.Partition)
+			}
+			if n := len(l.msgs); n > 0 && m.Offset <= l.msgs[n-1].Offset {
+				t.Fatalf("partition %d: offset %d after %d", fe.Partition, m.Offset, l.msgs[n-1].Offset)
+			}
+			if m.Offset >= fe.NextOffset {
+				t.Fatalf("partition %d: offset %d not below NextOffset %d", fe.Partition, m.Offset, fe.NextOffset)
+			}
+			l.msgs = append(l.msgs, m)
+		}
+		if fe.NextOffset < l.next {
+			t.Fatalf("partition %d: NextOffset went back from %d to %d", fe.Partition, l.next, fe.NextOffset)
+		}
+		l.next = fe.NextOffset
+		l.hw = fe.HighWatermark
+	}
+}
+
+func summary(logs map[int32]*partitionLog) string {
+	var sb strings.Builder
+	for p, l := range logs {
+		fmt.Fprintf(&sb, "p%d: %d msgs next %d errs %v; ", p, len(l.msgs), l.next, l.errs)
+	}
+	return sb.String()
+}
+
+// haveCounts is a done func: every listed partition has n messages.
+func haveCounts(want map[int32]int) func(map[int32]*partitionLog) bool {
+	return func(logs map[int32]*partitionLog) bool {
+		for p, n := range want {
+			l := logs[p]
+			if l == nil || len(l.msgs) < n {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// checkValues compares consumed values with the expected ones, in order.
+func checkValues(t testing.TB, p int32, got []*engine.Message, want []rec, firstOffset int64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("partition %d: %d messages, want %d", p, len(got), len(want))
+	}
+	for i, m := range got {
+		if string(m.Value) != want[i].value || string(m.Key) != want[i].key {
+			t.Fatalf("partition %d message %d (offset %d): %q:%q, want %q:%q", p, i, m.Offset, m.Key, m.Value, want[i].key, want[i].value)
+		}
+		if firstOffset >= 0 && m.Offset != firstOffset+int64(i) {
+			t.Fatalf("partition %d message %d: offset %d, want %d", p, i, m.Offset, firstOffset+int64(i))
+		}
+	}
+}
+
+// getenv exists so that tests can show which cluster they ran against.
+func clusterKind() string {
+	if os.Getenv(testinstance.EnvBrokers) != "" {
+		return "external " + os.Getenv(testinstance.EnvBrokers)
+	}
+	return "testinstance"
+}
