@@ -1,0 +1,189 @@
+package offsets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Commit is a committed offset of one partition.
+type Commit struct {
+	// Offset is the NEXT offset to consume: the offset of the last message
+	// processed plus one. A consumer restarting from this commit begins
+	// at Offset. (Committing the last processed offset itself would read
+	// that message twice after every restart.)
+	Offset int64
+	// LeaderEpoch is the leader epoch of the last consumed record (from
+	// its record batch), or -1 if unknown. Consumers that find it in a
+	// commit use it to detect log truncation (KIP-320). Epoch 0 is a real
+	// epoch, so a Commit built by hand needs -1 here: use At.
+	LeaderEpoch int32
+	// Metadata is free text stored with the offset (the broker caps it,
+	// 4096 bytes by default: offset.metadata.max.bytes).
+	Metadata string
+}
+
+// At returns a Commit of offset with an unknown leader epoch and no
+// metadata.
+func At(offset int64) Commit { return Commit{Offset: offset, LeaderEpoch: -1} }
+
+// Generation identifies the group membership a commit is made under.
+//
+// The zero value is a "simple" commit, made outside of any membership
+// (generation -1, no member id): what a consumer that assigns its own
+// partitions does, like PyKafka's SimpleConsumer. The broker accepts it only
+// while the group has no active members.
+//
+// A member of a group (a balanced consumer) commits with the generation id
+// and member id that its JoinGroup returned; the broker then rejects commits
+// from a stale generation (ILLEGAL_GENERATION), from a member it dropped
+// (UNKNOWN_MEMBER_ID) or made during a rebalance (REBALANCE_IN_PROGRESS), so
+// that a consumer that lost its partitions cannot overwrite the offsets of
+// the one that took them over.
+type Generation struct {
+	ID         int32   // ignored (sent as -1) while MemberID is empty
+	MemberID   string  // empty: simple commit
+	InstanceID *string // static membership (KIP-345), or nil
+}
+
+func (gen Generation) id() int32 {
+	if gen.MemberID == "" {
+		return -1
+	}
+	return gen.ID
+}
+
+// Commit stores offsets of topic's partitions for the group (OffsetCommit
+// v2 or newer, kept until the group is empty plus the broker's
+// offsets.retention.minutes, as Kafka 2.1+ does for every commit).
+//
+// Each Commit.Offset is the next offset to read: last consumed + 1.
+//
+// Partitions that fail retriably (the coordinator moved or is loading,
+// REQUEST_TIMED_OUT, a lost connection) are retried, alone, with backoff,
+// until they succeed or ctx ends (or GroupOptions.Timeout passes when ctx has
+// no deadline). Partitions that fail for good are reported in the returned
+// error (see PartitionError and Partitions); the others are committed. The
+// errors a group member must react to match with errors.Is:
+// kerr.IllegalGeneration, kerr.UnknownMemberID, kerr.RebalanceInProgress,
+// kerr.FencedInstanceID, and kerr.OffsetMetadataTooLarge for metadata past
+// the broker's limit. A topic or partition that the cluster's metadata
+// confirms does not exist fails at once with kerr.ErrUnknownTopic or
+// kerr.ErrUnknownPartition. An empty offsets map sends nothing and returns
+// nil.
+func (g *Group) Commit(ctx context.Context, topic string, offsets map[int32]Commit, gen Generation) error {
+	if topic == "" {
+		return fmt.Errorf("%w: empty topic name", kerr.ErrInvalidTopic)
+	}
+	return joinPartitionErrors("commit", g.id, topic, g.commit(ctx, topic, offsets, gen))
+}
+
+// commit is Commit returning the failed partitions, for the auto-committer
+// that needs to know which partitions did commit.
+func (g *Group) commit(ctx context.Context, topic string, offsets map[int32]Commit, gen Generation) map[int32]error {
+	if len(offsets) == 0 {
+		return nil
+	}
+	ctx, cancel := withTimeout(ctx, g.opts.Timeout)
+	defer cancel()
+	failed := map[int32]error{}
+	ps := make([]int32, 0, len(offsets))
+	for p, c := range offsets {
+		if p < 0 {
+			failed[p] = fmt.Errorf("%w: partition %d", kerr.ErrUnknownPartition, p)
+			continue
+		}
+		if c.Offset < 0 {
+			// The broker would store it, and every consumer of the
+			// group would then start from its reset policy: almost
+			// certainly a caller passing an unset position.
+			failed[p] = kerr.Config("Commit.Offset", "negative offset %d", c.Offset)
+			continue
+		}
+		ps = append(ps, p)
+	}
+	for p, err := range g.settle(ctx, "commit", ps, func(ctx context.Context, coord *cluster.Broker, ps []int32) (map[int32]error, error) {
+		resp, err := coord.Request(ctx, g.commitRequest(topic, offsets, ps, gen))
+		if err != nil {
+			return nil, err
+		}
+		outcome := commitOutcome(resp.(*kmsg.OffsetCommitResponse), topic)
+		confirmUnknown(ctx, g.cl, topic, outcome)
+		return outcome, nil
+	}) {
+		failed[p] = err
+	}
+	return failed
+}
+
+// commitRequest builds one OffsetCommit for partitions ps.
+func (g *Group) commitRequest(topic string, offsets map[int32]Commit, ps []int32, gen Generation) *kmsg.OffsetCommitRequest {
+	req := kmsg.NewPtrOffsetCommitRequest() // RetentionTimeMillis -1: the broker's retention
+	req.Group = g.id
+	req.Generation = gen.id()
+	req.MemberID = gen.MemberID
+	req.InstanceID = gen.InstanceID
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = topic
+	rt.Partitions = make([]kmsg.OffsetCommitRequestTopicPartition, 0, len(ps))
+	for _, p := range ps {
+		c := offsets[p]
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition = p
+		rp.Offset = c.Offset
+		rp.LeaderEpoch = c.LeaderEpoch
+		rp.Metadata = kmsg.StringPtr(c.Metadata)
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = []kmsg.OffsetCommitRequestTopic{rt}
+	return req
+}
+
+// commitOutcome reads each partition's error from an OffsetCommit response.
+// Group-level errors (NOT_COORDINATOR, ILLEGAL_GENERATION, ...) come
+// repeated in every partition.
+func commitOutcome(resp *kmsg.OffsetCommitResponse, topic string) map[int32]error {
+	out := map[int32]error{}
+	for _, t := range resp.Topics {
+		if t.Topic != topic {
+			continue
+		}
+		for _, p := range t.Partitions {
+			out[p.Partition] = kerr.ForCode(p.ErrorCode)
+		}
+	}
+	return out
+}
+
+// confirmUnknown settles UNKNOWN_TOPIC_OR_PARTITION answers. Kafka calls the
+// code retriable, for the coordinator may not know a topic created a moment
+// ago; but a topic or partition that does not exist would be retried until
+// the deadline. So ask the cluster's metadata: if it does not have the
+// topic or partition either, the error becomes permanent
+// (kerr.ErrUnknownTopic or kerr.ErrUnknownPartition).
+func confirmUnknown(ctx context.Context, cl *cluster.Cluster, topic string, outcome map[int32]error) {
+	var t *cluster.TopicMeta
+	var terr error
+	looked := false
+	for p, err := range outcome {
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			continue
+		}
+		if !looked {
+			t, terr = refreshTopic(ctx, cl, topic)
+			looked = true
+		}
+		switch {
+		case terr != nil:
+			if !retriable(cl, terr) {
+				outcome[p] = terr // permanent: wraps kerr.ErrUnknownTopic
+			}
+		case int(p) >= len(t.Partitions):
+			outcome[p] = permanent(fmt.Errorf("%w: %s/%d (topic has %d partitions): %w", kerr.ErrUnknownPartition, topic, p, len(t.Partitions), err))
+		}
+	}
+}

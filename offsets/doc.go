@@ -1,0 +1,78 @@
+// Package offsets stores and looks up Kafka consumer offsets on the brokers.
+// Both of gokafka's engines and its balanced consumers use it (the librdkafka
+// engine only fetches messages; offsets and groups stay in Go, as in
+// PyKafka), and it is public so that tools can read and move a group's
+// offsets themselves.
+//
+// # Log offsets and committed offsets
+//
+// A partition is a log: offsets number its messages from the log start
+// offset (the oldest still kept) up to the log end offset (the offset the
+// next message produced will get). List asks a partition's leader for one of
+// them, or for the first offset at or after a time:
+//
+//	end, err := offsets.List(ctx, cl, "events", nil, offsets.Latest)
+//	start, err := offsets.List(ctx, cl, "events", nil, offsets.Earliest)
+//	since, err := offsets.List(ctx, cl, "events", nil, time.Now().Add(-time.Hour).UnixMilli())
+//
+// A consumer group's committed offset of a partition is where a consumer of
+// that group resumes. It is stored by the group's coordinator, one broker
+// chosen by hashing the group id onto a partition of the internal
+// __consumer_offsets topic; a Group finds it (FindCoordinator) and sends it
+// OffsetCommit and OffsetFetch.
+//
+// # The committed offset is the NEXT offset to read
+//
+// After processing the message at offset 41, commit 42. That is Kafka's
+// convention, shared by every client (Java, librdkafka, franz-go, kcat): a
+// consumer restarting from a commit starts reading at the committed offset.
+// Committing 41 would read message 41 again after each restart.
+//
+//	g, err := offsets.NewGroup(cl, "billing", offsets.GroupOptions{})
+//	err = g.Commit(ctx, "events", map[int32]offsets.Commit{0: offsets.At(last+1)}, offsets.Generation{})
+//	committed, err := g.Fetch(ctx, "events", []int32{0}) // committed[0].Offset == last+1
+//
+// A partition the group never committed is absent from Fetch's map; the
+// consumer then applies its reset policy (List Earliest or Latest).
+//
+// # Simple commits and group members
+//
+// A consumer that picks its own partitions (PyKafka's SimpleConsumer)
+// commits with the zero Generation: the broker stores the offsets without
+// any membership check, as long as the group has no active members. A member
+// of a group (a balanced consumer) commits with the generation id and member
+// id its JoinGroup returned; the broker rejects a commit from an old
+// generation (kerr.IllegalGeneration), an evicted member
+// (kerr.UnknownMemberID) or one made while the group rebalances
+// (kerr.RebalanceInProgress), so that a consumer that lost a partition
+// cannot overwrite the offsets of the consumer that took it over. Those
+// errors are returned, never retried: the member must rejoin.
+//
+// # Retries
+//
+// Every call retries what the cluster says will pass: the coordinator moved
+// (NOT_COORDINATOR, or its broker went away), is loading or being elected
+// (COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE), a partition's
+// leader moved, a connection dropped. It retries only the partitions that
+// failed, with jittered exponential backoff (the cluster's RetryBackoff up to
+// RetryBackoffMax), until they pass or the context ends; a context without a
+// deadline is given DefaultTimeout. Errors that retrying cannot fix come back
+// at once, one *PartitionError per partition joined into one error: use
+// errors.Is to test for a cause and Partitions to see which partitions
+// failed. The partitions that did not fail were committed (or fetched, or
+// listed) regardless.
+//
+// # Actors
+//
+// A Group owns no goroutine and no connection: its methods run in the
+// caller's goroutine over the cluster's connection to the coordinator, and
+// it caches only the coordinator's node id. List likewise, sending one
+// request per partition leader in parallel and waiting for them all before it
+// returns. An AutoCommitter owns one goroutine that commits at an interval;
+// Stop ends it after a final commit.
+//
+// Versions: OffsetCommit v2-v9, OffsetFetch v1-v9 (the Groups form from v8),
+// ListOffsets v1 and up, FindCoordinator v0-v6: whatever the broker and
+// gokafka both speak, negotiated per connection by the wire layer. Kafka 4.x
+// accepts nothing older.
+package offsets

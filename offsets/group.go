@@ -1,0 +1,281 @@
+package offsets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// GroupOptions configure a Group. The zero value is the default.
+type GroupOptions struct {
+	// Timeout bounds each Coordinator, Commit and Fetch call whose context
+	// has no deadline (a context with a deadline is used as it is). Zero
+	// means DefaultTimeout; negative means no bound but the context's.
+	Timeout time.Duration
+}
+
+// Group stores the offsets of one consumer group: it finds the group's
+// coordinator broker and sends it OffsetCommit and OffsetFetch requests.
+//
+// A Group is safe for concurrent use and owns no goroutine: every method
+// works in its caller's goroutine and returns when it is done or its context
+// ends. It holds no connection of its own either; requests go over the
+// cluster's connection to the coordinator. There is nothing to close.
+type Group struct {
+	cl   *cluster.Cluster
+	id   string
+	opts GroupOptions
+
+	// lookup is a one-slot semaphore: one FindCoordinator at a time, so
+	// that a hundred commits failing with NOT_COORDINATOR cost one lookup.
+	// A channel rather than a mutex so that waiting honours ctx.
+	lookup chan struct{}
+
+	mu      sync.Mutex
+	coordID int32 // the coordinator's node id; -1 while unknown
+
+	find func(context.Context) (int32, error) // findCoordinator; tests script it
+}
+
+// NewGroup returns the offset store of consumer group id. It sends nothing:
+// the coordinator is looked up on first use.
+//
+// An empty id fails with kerr.ErrNoGroup; a nil cluster with
+// kerr.ErrInvalidConfig.
+func NewGroup(cl *cluster.Cluster, id string, opts GroupOptions) (*Group, error) {
+	if cl == nil {
+		return nil, kerr.Config("cluster", "nil *cluster.Cluster")
+	}
+	if id == "" {
+		return nil, fmt.Errorf("%w: the consumer group id is empty", kerr.ErrNoGroup)
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	g := &Group{cl: cl, id: id, opts: opts, lookup: make(chan struct{}, 1), coordID: -1}
+	g.find = g.findCoordinator
+	return g, nil
+}
+
+// ID is the consumer group id.
+func (g *Group) ID() string { return g.id }
+
+// Coordinator returns the group's coordinator broker. The answer is cached
+// until a request to it fails in a way that says it moved
+// (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, a connection failure, a
+// request timeout). While the cluster answers COORDINATOR_NOT_AVAILABLE or
+// COORDINATOR_LOAD_IN_PROGRESS (a new group's offsets partition is still
+// loading, a coordinator is being elected) it retries with backoff until ctx
+// ends or GroupOptions.Timeout passes.
+func (g *Group) Coordinator(ctx context.Context) (*cluster.Broker, error) {
+	ctx, cancel := withTimeout(ctx, g.opts.Timeout)
+	defer cancel()
+	return g.coordinator(ctx)
+}
+
+func (g *Group) coordinator(ctx context.Context) (*cluster.Broker, error) {
+	if b := g.cached(); b != nil {
+		return b, nil
+	}
+	select {
+	case g.lookup <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("kafka: find the coordinator of group %q: %w", g.id, gaveUp(ctx, nil))
+	}
+	defer func() { <-g.lookup }()
+	var last error
+	for attempt := 1; ; attempt++ {
+		if b := g.cached(); b != nil { // found by whoever held the slot before us
+			return b, nil
+		}
+		id, err := g.find(ctx)
+		if err == nil {
+			var b *cluster.Broker
+			if b, err = g.cl.Broker(id); err == nil {
+				g.mu.Lock()
+				g.coordID = id
+				g.mu.Unlock()
+				return b, nil
+			}
+			// A coordinator our metadata does not know yet (a broker
+			// that just joined): refresh the metadata and ask again.
+			g.cl.TriggerRefresh()
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("kafka: find the coordinator of group %q: %w", g.id, gaveUp(ctx, last))
+		}
+		if !retriable(g.cl, err) {
+			return nil, fmt.Errorf("kafka: find the coordinator of group %q: %w", g.id, err)
+		}
+		last = err
+		g.cl.Logger().Debug("offsets: coordinator lookup failed, retrying", "group", g.id, "attempt", attempt, "err", err)
+		if serr := sleep(ctx, g.cl, attempt); serr != nil {
+			if errors.Is(serr, kerr.ErrClosed) {
+				return nil, serr
+			}
+			return nil, fmt.Errorf("kafka: find the coordinator of group %q: %w", g.id, gaveUp(ctx, last))
+		}
+	}
+}
+
+// cached returns the cached coordinator, or nil.
+func (g *Group) cached() *cluster.Broker {
+	g.mu.Lock()
+	id := g.coordID
+	g.mu.Unlock()
+	if id < 0 {
+		return nil
+	}
+	// Resolve the id each time rather than caching the *Broker: the
+	// cluster replaces a broker whose address changed and drops one that
+	// left the metadata.
+	b, err := g.cl.Broker(id)
+	if err != nil {
+		g.forget(id)
+		return nil
+	}
+	return b
+}
+
+// forget drops the cached coordinator if it is still id: a lookup that
+// finished since the failed request must not be thrown away.
+func (g *Group) forget(id int32) {
+	g.mu.Lock()
+	if g.coordID == id {
+		g.coordID = -1
+	}
+	g.mu.Unlock()
+}
+
+// findCoordinator sends one FindCoordinator request (key type group) to any
+// broker and returns the coordinator's node id.
+func (g *Group) findCoordinator(ctx context.Context) (int32, error) {
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.CoordinatorType = 0 // group
+	// The wire layer picks the version; fill both forms (v0-v3 and v4+)
+	// and let the encoder write the one it needs.
+	req.CoordinatorKey = g.id
+	req.CoordinatorKeys = []string{g.id}
+	resp, err := g.cl.AnyRequest(ctx, req)
+	if err != nil {
+		return -1, err
+	}
+	return parseFindCoordinator(resp.(*kmsg.FindCoordinatorResponse), g.id)
+}
+
+func parseFindCoordinator(resp *kmsg.FindCoordinatorResponse, key string) (int32, error) {
+	if resp.Version < 4 {
+		if err := kerr.WithMessage(resp.ErrorCode, resp.ErrorMessage); err != nil {
+			return -1, err
+		}
+		return resp.NodeID, nil
+	}
+	for _, c := range resp.Coordinators {
+		if c.Key != key {
+			continue
+		}
+		if err := kerr.WithMessage(c.ErrorCode, c.ErrorMessage); err != nil {
+			return -1, err
+		}
+		return c.NodeID, nil
+	}
+	return -1, fmt.Errorf("%w: FindCoordinator response does not mention group %q", kerr.ErrCorruptResponse, key)
+}
+
+// movedCoordinator reports whether err means the group's coordinator is
+// elsewhere now, so the cached one must be looked up again. This is the
+// list of Java's consumer coordinator: COORDINATOR_LOAD_IN_PROGRESS is not
+// in it (the coordinator is right, just not ready).
+func movedCoordinator(cl *cluster.Cluster, err error) bool {
+	return errors.Is(err, kerr.NotCoordinator) ||
+		errors.Is(err, kerr.CoordinatorNotAvailable) ||
+		errors.Is(err, kerr.RequestTimedOut) ||
+		errors.Is(err, kerr.ErrConnection) ||
+		errors.Is(err, kerr.ErrRequestTimeout) ||
+		(errors.Is(err, kerr.ErrClosed) && !closing(cl))
+}
+
+// roundFunc sends one request covering partitions ps to the coordinator and
+// returns each partition's outcome: nil (done), a retriable error (try
+// again) or any other error (final). A request-level failure (no response)
+// is returned as err instead.
+type roundFunc func(ctx context.Context, coord *cluster.Broker, ps []int32) (outcome map[int32]error, err error)
+
+// settle runs rounds until every partition is done or failed for good,
+// retrying the retriable ones with backoff until ctx ends. It returns the
+// partitions that failed, with why.
+func (g *Group) settle(ctx context.Context, op string, ps []int32, round roundFunc) map[int32]error {
+	pending := ps
+	failed := map[int32]error{}
+	last := map[int32]error{} // the last retriable error of each pending partition
+	for attempt := 1; len(pending) > 0; attempt++ {
+		coord, err := g.coordinator(ctx)
+		var outcome map[int32]error
+		if err == nil {
+			outcome, err = round(ctx, coord, pending)
+			if err != nil && movedCoordinator(g.cl, err) {
+				g.forget(coord.ID)
+			}
+		}
+		if err != nil {
+			// No answer at all: every pending partition shares the fate.
+			outcome = make(map[int32]error, len(pending))
+			for _, p := range pending {
+				outcome[p] = err
+			}
+		}
+		var again []int32
+		for _, p := range pending {
+			perr, ok := outcome[p]
+			switch {
+			case !ok:
+				failed[p] = fmt.Errorf("%w: partition missing from the %s response", kerr.ErrCorruptResponse, op)
+			case perr == nil:
+				delete(last, p)
+			case !retriable(g.cl, perr) && !isContextErr(perr):
+				failed[p] = perr
+			case ctx.Err() != nil:
+				// Out of time: report the broker's reason rather than
+				// only "deadline exceeded".
+				switch {
+				case !isContextErr(perr):
+					failed[p] = gaveUp(ctx, perr)
+				case last[p] != nil:
+					failed[p] = gaveUp(ctx, last[p])
+				default:
+					failed[p] = perr
+				}
+			case isContextErr(perr):
+				failed[p] = perr // a context of the round's own, not ours
+			default:
+				if coord != nil && movedCoordinator(g.cl, perr) {
+					g.forget(coord.ID)
+				}
+				last[p] = perr
+				again = append(again, p)
+			}
+		}
+		pending = again
+		if len(pending) == 0 {
+			break
+		}
+		g.cl.Logger().Debug("offsets: retrying", "op", op, "group", g.id, "partitions", len(pending), "attempt", attempt)
+		if serr := sleep(ctx, g.cl, attempt); serr != nil {
+			for _, p := range pending {
+				if errors.Is(serr, kerr.ErrClosed) {
+					failed[p] = serr
+				} else {
+					failed[p] = gaveUp(ctx, last[p])
+				}
+			}
+			break
+		}
+	}
+	return failed
+}

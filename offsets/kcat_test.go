@@ -1,0 +1,150 @@
+package offsets
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Cross-checks with kcat (librdkafka), a client nobody here wrote.
+
+// kcat runs kcat with args and stdin, and returns its stdout.
+func kcat(t *testing.T, ctx context.Context, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "kcat", append([]string{"-b", brokersEnv()}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kcat %s: %v\nstderr:\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// TestKcatCommittedOffsets: kcat produces, gokafka lists and commits, kcat's
+// group consumer resumes from gokafka's commit, and gokafka fetches the
+// offset kcat commits when it leaves.
+func TestKcatCommittedOffsets(t *testing.T) {
+	cl := newCluster(t, nil)
+	topic := createTopic(t, 1)
+	g := newGroup(t, cl)
+	ctx := testCtx(t, 90*time.Second)
+
+	var msgs strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&msgs, "m%d\n", i)
+	}
+	kcat(t, ctx, msgs.String(), "-P", "-t", topic, "-p", "0")
+	if got, err := List(ctx, cl, topic, nil, Latest); err != nil || got[0] != 10 {
+		t.Fatalf("List(Latest) after kcat produced 10 = %v, %v; want 10", got, err)
+	}
+
+	// We consumed 0..6: the commit is the next offset to read, 7.
+	if err := g.Commit(ctx, topic, map[int32]Commit{0: {Offset: 7, LeaderEpoch: -1, Metadata: "gokafka"}}, Generation{}); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	// kcat's group consumer must start at 7. Without a committed offset
+	// it would start at the end (auto.offset.reset=latest) and print
+	// nothing.
+	out := kcat(t, ctx, "", "-G", g.ID(), "-c", "3", "-e", "-q", "-f", "%o %s\n", topic)
+	if want := "7 m7\n8 m8\n9 m9\n"; out != want {
+		t.Fatalf("kcat consumed from the committed offset:\n%s\nwant:\n%s", out, want)
+	}
+	// kcat commits its position (10) as it leaves the group.
+	eventually(t, 20*time.Second, "kcat's commit", func() error {
+		got, err := g.Fetch(ctx, topic, []int32{0})
+		if err != nil {
+			return err
+		}
+		if got[0].Offset != 10 {
+			return fmt.Errorf("committed %+v, want offset 10", got[0])
+		}
+		return nil
+	})
+}
+
+// TestKcatListForTime compares List for a time with librdkafka's
+// offsetsForTimes (kcat -o s@TIME).
+func TestKcatListForTime(t *testing.T) {
+	cl := newCluster(t, nil)
+	topic := createTopic(t, 1)
+	base := time.Now().Add(-time.Hour).Truncate(time.Second).UnixMilli()
+	produce(t, cl, topic, 0, []int64{base, base + 1000, base + 2000, base + 3000})
+	ctx := testCtx(t, 60*time.Second)
+	at := base + 1500
+	got, err := List(ctx, cl, topic, nil, at)
+	if err != nil || got[0] != 2 {
+		t.Fatalf("List(base+1500) = %v, %v; want 2", got, err)
+	}
+	out := kcat(t, ctx, "", "-C", "-t", topic, "-p", "0", "-o", fmt.Sprintf("s@%d", at), "-c", "1", "-e", "-q", "-f", "%o %T\n")
+	if want := fmt.Sprintf("2 %d\n", base+2000); out != want {
+		t.Fatalf("kcat -o s@%d read %q, want %q", at, out, want)
+	}
+}
+
+// TestListReadCommitted: a transaction kcat keeps open holds the last
+// stable offset back; read_uncommitted sees past it.
+func TestListReadCommitted(t *testing.T) {
+	cl := newCluster(t, nil)
+	topic := createTopic(t, 1)
+	produceN(t, cl, topic, 0, 2) // offsets 0, 1: not transactional
+	ctx := testCtx(t, 90*time.Second)
+
+	// kcat sends stdin's lines in one transaction, committed when stdin
+	// closes.
+	cmd := exec.CommandContext(ctx, "kcat", "-b", brokersEnv(), "-P", "-t", topic, "-p", "0",
+		"-X", "transactional.id="+uniqueName(t, "txn"))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("kcat: %v", err)
+	}
+	defer func() {
+		stdin.Close()
+		cmd.Wait()
+	}()
+	// kcat reads stdin 64 KiB at a time: a long third line makes it send
+	// the first two without waiting for the end of the input.
+	io.WriteString(stdin, "t0\nt1\n"+strings.Repeat("x", 70000)+"\n")
+
+	latest := func(iso Isolation) int64 {
+		got, err := List(ctx, cl, topic, nil, Latest, WithIsolation(iso))
+		if err != nil {
+			t.Fatalf("List(Latest, isolation %d): %v", iso, err)
+		}
+		return got[0]
+	}
+	eventually(t, 30*time.Second, "transactional messages written", func() error {
+		if n := latest(ReadUncommitted); n < 4 {
+			return fmt.Errorf("read_uncommitted end offset %d, want at least 4", n)
+		}
+		return nil
+	})
+	if n := latest(ReadCommitted); n != 2 {
+		t.Fatalf("read_committed end offset with the transaction open = %d, want 2 (its first offset)", n)
+	}
+
+	stdin.Close() // commit
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("kcat: %v\n%s", err, stderr.String())
+	}
+	// Committed: the commit marker takes offset 5; both levels end at 6.
+	eventually(t, 30*time.Second, "transaction committed", func() error {
+		if n := latest(ReadCommitted); n != 6 {
+			return fmt.Errorf("read_committed end offset %d, want 6", n)
+		}
+		return nil
+	})
+	if n := latest(ReadUncommitted); n != 6 {
+		t.Fatalf("read_uncommitted end offset after commit = %d, want 6", n)
+	}
+}

@@ -1,0 +1,295 @@
+package offsets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// script is a roundFunc that answers from a list of scripted outcomes, one
+// per round, and records which partitions each round asked for.
+type script struct {
+	rounds []func(ps []int32) (map[int32]error, error)
+	asked  [][]int32
+}
+
+func (s *script) round(ctx context.Context, coord *cluster.Broker, ps []int32) (map[int32]error, error) {
+	s.asked = append(s.asked, append([]int32(nil), ps...))
+	i := min(len(s.asked), len(s.rounds)) - 1
+	return s.rounds[i](ps)
+}
+
+func each(err error) func(ps []int32) (map[int32]error, error) {
+	return func(ps []int32) (map[int32]error, error) {
+		out := map[int32]error{}
+		for _, p := range ps {
+			out[p] = err
+		}
+		return out, nil
+	}
+}
+
+func TestSettleRetriesOnlyRetriablePartitions(t *testing.T) {
+	cl := newCluster(t, nil)
+	g := newGroup(t, cl)
+	ctx := testCtx(t, 30*time.Second)
+	coord, err := g.Coordinator(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &script{rounds: []func([]int32) (map[int32]error, error){
+		func([]int32) (map[int32]error, error) {
+			return map[int32]error{0: kerr.NotCoordinator, 1: nil, 2: kerr.IllegalGeneration, 3: kerr.CoordinatorLoadInProgress}, nil
+		},
+		func([]int32) (map[int32]error, error) {
+			return nil, fmt.Errorf("%w: reset by peer", kerr.ErrConnection) // no response at all
+		},
+		func([]int32) (map[int32]error, error) {
+			return map[int32]error{0: nil, 3: kerr.UnstableOffsetCommit}, nil
+		},
+		each(nil),
+	}}
+	failed := g.settle(ctx, "test", []int32{0, 1, 2, 3}, s.round)
+	if len(failed) != 1 || !errors.Is(failed[2], kerr.IllegalGeneration) {
+		t.Fatalf("failed = %v, want only partition 2 with ILLEGAL_GENERATION", failed)
+	}
+	want := [][]int32{{0, 1, 2, 3}, {0, 3}, {0, 3}, {3}}
+	if len(s.asked) != len(want) {
+		t.Fatalf("rounds asked %v, want %v", s.asked, want)
+	}
+	for i := range want {
+		if fmt.Sprint(s.asked[i]) != fmt.Sprint(want[i]) {
+			t.Fatalf("rounds asked %v, want %v", s.asked, want)
+		}
+	}
+	// The connection failure dropped the cached coordinator; the next
+	// round looked it up again and cached it anew.
+	if g.cached() != coord {
+		t.Fatalf("coordinator after the rounds = %v, want %v again", g.cached(), coord)
+	}
+}
+
+func TestSettleGivesUpWithTheLastError(t *testing.T) {
+	cl := newCluster(t, nil)
+	g := newGroup(t, cl)
+	if _, err := g.Coordinator(testCtx(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	defer cancel()
+	s := &script{rounds: []func([]int32) (map[int32]error, error){each(kerr.CoordinatorLoadInProgress)}}
+	start := time.Now()
+	failed := g.settle(ctx, "test", []int32{0, 1}, s.round)
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("settle took %v past a 500ms deadline", took)
+	}
+	for _, p := range []int32{0, 1} {
+		if !errors.Is(failed[p], context.DeadlineExceeded) || !errors.Is(failed[p], kerr.CoordinatorLoadInProgress) {
+			t.Fatalf("partition %d: %v, want both the deadline and COORDINATOR_LOAD_IN_PROGRESS", p, failed[p])
+		}
+	}
+	if len(s.asked) < 2 {
+		t.Fatalf("%d rounds in 500ms, want retries", len(s.asked))
+	}
+	t.Logf("%d rounds; error: %v", len(s.asked), failed[0])
+}
+
+func TestSettleStopsWhenTheClusterCloses(t *testing.T) {
+	cl := newCluster(t, nil)
+	g := newGroup(t, cl)
+	if _, err := g.Coordinator(testCtx(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	s := &script{rounds: []func([]int32) (map[int32]error, error){
+		func(ps []int32) (map[int32]error, error) {
+			cl.Close()
+			return each(kerr.RequestTimedOut)(ps)
+		},
+	}}
+	failed := g.settle(testCtx(t, 30*time.Second), "test", []int32{0}, s.round)
+	if !errors.Is(failed[0], kerr.ErrClosed) {
+		t.Fatalf("failed = %v, want kerr.ErrClosed", failed)
+	}
+}
+
+func TestParseFindCoordinator(t *testing.T) {
+	old := kmsg.NewPtrFindCoordinatorResponse()
+	old.Version = 3
+	old.NodeID = 2
+	if id, err := parseFindCoordinator(old, "g"); id != 2 || err != nil {
+		t.Errorf("v3: %d, %v", id, err)
+	}
+	old.ErrorCode = kerr.CoordinatorNotAvailable.Code
+	if _, err := parseFindCoordinator(old, "g"); !errors.Is(err, kerr.CoordinatorNotAvailable) {
+		t.Errorf("v3 error: %v", err)
+	}
+
+	resp := kmsg.NewPtrFindCoordinatorResponse()
+	resp.Version = 4
+	other := kmsg.NewFindCoordinatorResponseCoordinator()
+	other.Key, other.NodeID = "other", 1
+	mine := kmsg.NewFindCoordinatorResponseCoordinator()
+	mine.Key, mine.NodeID = "g", 3
+	resp.Coordinators = []kmsg.FindCoordinatorResponseCoordinator{other, mine}
+	if id, err := parseFindCoordinator(resp, "g"); id != 3 || err != nil {
+		t.Errorf("v4: %d, %v; want 3", id, err)
+	}
+	resp.Coordinators = resp.Coordinators[:1]
+	if _, err := parseFindCoordinator(resp, "g"); !errors.Is(err, kerr.ErrCorruptResponse) {
+		t.Errorf("v4 without our key: %v, want ErrCorruptResponse", err)
+	}
+}
+
+func TestFetchOutcomeForms(t *testing.T) {
+	meta := "m"
+	// v7: top-level form; v8: Groups form. Same content, same result.
+	v7 := kmsg.NewPtrOffsetFetchResponse()
+	v7.Version = 7
+	rt := kmsg.NewOffsetFetchResponseTopic()
+	rt.Topic = "t"
+	for _, p := range []kmsg.OffsetFetchResponseTopicPartition{
+		{Partition: 0, Offset: 5, LeaderEpoch: 1, Metadata: &meta},
+		{Partition: 1, Offset: -1, LeaderEpoch: -1},
+		{Partition: 2, Offset: -1, ErrorCode: kerr.UnstableOffsetCommit.Code},
+	} {
+		rt.Partitions = append(rt.Partitions, p)
+	}
+	v7.Topics = []kmsg.OffsetFetchResponseTopic{rt}
+
+	v8 := kmsg.NewPtrOffsetFetchResponse()
+	v8.Version = 8
+	rg := kmsg.NewOffsetFetchResponseGroup()
+	rg.Group = "g"
+	gt := kmsg.NewOffsetFetchResponseGroupTopic()
+	gt.Topic = "t"
+	for _, p := range rt.Partitions {
+		gt.Partitions = append(gt.Partitions, kmsg.OffsetFetchResponseGroupTopicPartition{
+			Partition: p.Partition, Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Metadata: p.Metadata, ErrorCode: p.ErrorCode,
+		})
+	}
+	rg.Topics = []kmsg.OffsetFetchResponseGroupTopic{gt}
+	rg2 := kmsg.NewOffsetFetchResponseGroup()
+	rg2.Group = "someone-else"
+	rg2.ErrorCode = kerr.GroupAuthorizationFailed.Code
+	v8.Groups = []kmsg.OffsetFetchResponseGroup{rg2, rg}
+
+	for _, resp := range []*kmsg.OffsetFetchResponse{v7, v8} {
+		commits, outcome := fetchOutcome(resp, "g", "t", []int32{0, 1, 2})
+		if want := map[int32]Commit{0: {Offset: 5, LeaderEpoch: 1, Metadata: "m"}}; !maps.Equal(commits, want) {
+			t.Errorf("v%d: commits %v, want %v", resp.Version, commits, want)
+		}
+		if len(outcome) != 3 || outcome[0] != nil || outcome[1] != nil || !errors.Is(outcome[2], kerr.UnstableOffsetCommit) {
+			t.Errorf("v%d: outcome %v", resp.Version, outcome)
+		}
+	}
+
+	// A group-level error is every partition's.
+	v7.ErrorCode = kerr.NotCoordinator.Code
+	rg.ErrorCode = kerr.NotCoordinator.Code
+	v8.Groups = []kmsg.OffsetFetchResponseGroup{rg}
+	for _, resp := range []*kmsg.OffsetFetchResponse{v7, v8} {
+		commits, outcome := fetchOutcome(resp, "g", "t", []int32{0, 1})
+		if len(commits) != 0 || len(outcome) != 2 || !errors.Is(outcome[0], kerr.NotCoordinator) || !errors.Is(outcome[1], kerr.NotCoordinator) {
+			t.Errorf("v%d group error: %v %v", resp.Version, commits, outcome)
+		}
+	}
+}
+
+func TestPartitionErrors(t *testing.T) {
+	err := joinPartitionErrors("commit", "g", "t", map[int32]error{
+		3: kerr.IllegalGeneration,
+		1: fmt.Errorf("wrapped: %w", kerr.RebalanceInProgress),
+	})
+	if !errors.Is(err, kerr.IllegalGeneration) || !errors.Is(err, kerr.RebalanceInProgress) {
+		t.Fatalf("errors.Is through the join failed: %v", err)
+	}
+	var pe *PartitionError
+	if !errors.As(err, &pe) || pe.Partition != 1 {
+		t.Fatalf("errors.As: %v, want partition 1 first", pe)
+	}
+	ps := Partitions(fmt.Errorf("outer: %w", err))
+	if len(ps) != 2 || ps[1].Topic != "t" || !errors.Is(ps[3], kerr.IllegalGeneration) {
+		t.Fatalf("Partitions = %v", ps)
+	}
+	if Partitions(nil) != nil || Partitions(kerr.ErrClosed) != nil {
+		t.Fatal("Partitions of a non-partition error is not nil")
+	}
+	if joinPartitionErrors("commit", "g", "t", nil) != nil {
+		t.Fatal("no failures gave an error")
+	}
+}
+
+func TestCoordinatorLookupRetries(t *testing.T) {
+	cl := newCluster(t, nil)
+	ref := newGroup(t, cl)
+	want, err := ref.Coordinator(testCtx(t, 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(answers ...any) (*Group, *int) {
+		g := newGroup(t, cl)
+		calls := new(int)
+		g.find = func(ctx context.Context) (int32, error) {
+			a := answers[min(*calls, len(answers)-1)]
+			*calls++
+			if err, ok := a.(error); ok {
+				return -1, err
+			}
+			return a.(int32), nil
+		}
+		return g, calls
+	}
+
+	// Not available, loading, a node our metadata does not know: all
+	// retried until the real answer.
+	g, calls := lookup(kerr.CoordinatorNotAvailable, kerr.CoordinatorLoadInProgress, int32(9999), want.ID)
+	if b, err := g.Coordinator(testCtx(t, 30*time.Second)); err != nil || b != want {
+		t.Fatalf("Coordinator = %v, %v; want %v", b, err, want)
+	}
+	if *calls != 4 {
+		t.Fatalf("%d lookups, want 4", *calls)
+	}
+	if _, err := g.Coordinator(testCtx(t, 30*time.Second)); err != nil || *calls != 4 {
+		t.Fatalf("cached Coordinator: %v after %d lookups, want no new lookup", err, *calls)
+	}
+
+	// Not retriable: at once.
+	g, calls = lookup(kerr.GroupAuthorizationFailed, want.ID)
+	if _, err := g.Coordinator(testCtx(t, 30*time.Second)); !errors.Is(err, kerr.GroupAuthorizationFailed) || *calls != 1 {
+		t.Fatalf("Coordinator: %v after %d lookups, want GROUP_AUTHORIZATION_FAILED after 1", err, *calls)
+	}
+
+	// Never available: ends with the context, naming the last cause.
+	g, _ = lookup(kerr.CoordinatorNotAvailable)
+	g.opts.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err = g.Coordinator(context.Background())
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, kerr.CoordinatorNotAvailable) || time.Since(start) > 3*time.Second {
+		t.Fatalf("Coordinator = %v after %v; want the 300ms GroupOptions.Timeout and COORDINATOR_NOT_AVAILABLE", err, time.Since(start))
+	}
+
+	// Concurrent callers share one lookup.
+	g, calls = lookup(kerr.CoordinatorLoadInProgress, want.ID)
+	errs := make(chan error, 10)
+	for range 10 {
+		go func() {
+			_, err := g.Coordinator(testCtx(t, 30*time.Second))
+			errs <- err
+		}()
+	}
+	for range 10 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if *calls != 2 {
+		t.Fatalf("10 concurrent callers made %d lookups, want 2", *calls)
+	}
+}

@@ -1,0 +1,108 @@
+package offsets
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testinstance"
+)
+
+// cappedCluster connects with request versions capped (API key -> version),
+// so that the old request and response forms are exercised on the real
+// broker too.
+func cappedCluster(t *testing.T, caps map[int16]int16) *cluster.Cluster {
+	t.Helper()
+	cl, err := cluster.New(testCtx(t, 30*time.Second), cluster.Config{
+		Bootstrap:    testinstance.Shared().Brokers(),
+		RetryBackoff: 50 * time.Millisecond,
+		Conn:         wire.Options{MaxVersions: caps},
+	})
+	if err != nil {
+		t.Fatalf("cluster.New: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// TestVersions commits and fetches with every OffsetCommit (v2-v9),
+// OffsetFetch (v1-v9) and FindCoordinator (v0-v6) version, and lists with
+// every ListOffsets version from v1, as far as the broker accepts them.
+// Versions the broker no longer serves must fail with
+// kerr.ErrUnsupportedVersion rather than anything worse.
+func TestVersions(t *testing.T) {
+	topic := createTopic(t, 1)
+	produceN(t, newCluster(t, nil), topic, 0, 3)
+	const (
+		offsetCommit    = 8
+		offsetFetch     = 9
+		findCoordinator = 10
+		listOffsets     = 2
+	)
+	ran := map[string]bool{}
+	for v := int16(0); v <= 11; v++ {
+		commitV, fetchV, findV := min(max(v, 2), 9), min(max(v, 1), 9), min(v, 6)
+		listV := max(v, 1)
+		name := fmt.Sprintf("commit-v%d-fetch-v%d-find-v%d-list-v%d", commitV, fetchV, findV, listV)
+		t.Run(name, func(t *testing.T) {
+			cl := cappedCluster(t, map[int16]int16{offsetCommit: commitV, offsetFetch: fetchV, findCoordinator: findV, listOffsets: listV})
+			ctx := testCtx(t, 30*time.Second)
+
+			got, err := List(ctx, cl, topic, nil, Latest)
+			switch {
+			case errors.Is(err, kerr.ErrUnsupportedVersion):
+				t.Logf("ListOffsets v%d: %v", listV, err)
+			case err != nil || got[0] != 3:
+				t.Fatalf("List(Latest) = %v, %v; want 3", got, err)
+			default:
+				ran[fmt.Sprintf("ListOffsets v%d", listV)] = true
+			}
+
+			g := newGroup(t, cl)
+			want := Commit{Offset: 100 + int64(v), LeaderEpoch: 2, Metadata: name}
+			err = g.Commit(ctx, topic, map[int32]Commit{0: want}, Generation{})
+			if errors.Is(err, kerr.ErrUnsupportedVersion) {
+				t.Logf("unsupported: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			ran[fmt.Sprintf("FindCoordinator v%d", findV)] = true
+			ran[fmt.Sprintf("OffsetCommit v%d", commitV)] = true
+			fetched, err := g.Fetch(ctx, topic, []int32{0})
+			if errors.Is(err, kerr.ErrUnsupportedVersion) {
+				t.Logf("unsupported: %v", err)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Fetch: %v", err)
+			}
+			ran[fmt.Sprintf("OffsetFetch v%d", fetchV)] = true
+			// The leader epoch is stored from OffsetCommit v6 and
+			// returned from OffsetFetch v5.
+			if commitV < 6 || fetchV < 5 {
+				want.LeaderEpoch = -1
+			}
+			if fetched[0] != want {
+				t.Fatalf("Fetch = %+v, want %+v", fetched[0], want)
+			}
+			// Nothing committed for another group: absent, in every form.
+			if none, err := newGroup(t, cl).Fetch(ctx, topic, []int32{0}); err != nil || len(none) != 0 {
+				t.Fatalf("Fetch of an empty group = %v, %v", none, err)
+			}
+		})
+	}
+	t.Logf("exercised: %v", ran)
+	// The forms this package encodes differently must all have run.
+	for _, must := range []string{"OffsetFetch v7", "OffsetFetch v8", "OffsetFetch v9", "FindCoordinator v3", "FindCoordinator v4",
+		"OffsetCommit v2", "OffsetCommit v9", "ListOffsets v1", "ListOffsets v9"} {
+		if !ran[must] {
+			t.Errorf("%s was not exercised", must)
+		}
+	}
+}
