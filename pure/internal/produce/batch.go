@@ -1,6 +1,7 @@
 package produce
 
 import (
+	"sync"
 	"time"
 
 	"github.com/gokafka/kafka/internal/engine"
@@ -42,6 +43,9 @@ type batch struct {
 	wireEpoch int16
 	wireSeq   int32
 
+	rbCap    int // what rb's buffer holds without growing (a lower bound)
+	bufBytes int // buffer capacity held, for the free list's budget
+
 	tries   int   // sends so far
 	lastErr error // why the last send failed, for ErrDeliveryTimeout
 
@@ -51,19 +55,51 @@ type batch struct {
 	appendTime int64 // LogAppendTime topics: the broker's timestamp, else -1
 }
 
-// newBatch returns an empty batch from the producer's pool.
-func (p *Producer) newBatch(now time.Time) *batch {
-	b, _ := p.batches.Get().(*batch)
+// Batches are reused, buffers and all, so that a producer in steady state
+// allocates nothing per batch either. A free list keeps up to a budget of
+// buffer bytes (a few batches' worth, enough to bridge a batch reported and
+// the next one opened); beyond it batches go to a sync.Pool, which the
+// garbage collector may empty. The free list is given up when the sinks
+// go idle.
+type freeList struct {
+	mu     sync.Mutex
+	list   []*batch
+	bytes  int
+	budget int
+}
+
+// newBatch returns an empty batch, with room for about hint bytes and
+// count messages.
+func (p *Producer) newBatch(now time.Time, hint, count int) *batch {
+	var b *batch
+	f := &p.free
+	f.mu.Lock()
+	if n := len(f.list); n > 0 {
+		b = f.list[n-1]
+		f.list[n-1] = nil
+		f.list = f.list[:n-1]
+		f.bytes -= b.bufBytes
+	}
+	f.mu.Unlock()
+	if b == nil {
+		b, _ = p.batches.Get().(*batch)
+	}
 	if b == nil {
 		b = &batch{rb: records.NewBuilder(p.cfg.Compression, p.cfg.CompressionLevel)}
+	}
+	if hint = min(hint, p.cfg.BatchBytes); hint > b.rbCap {
+		p.prime(b, hint)
+	}
+	if count > cap(b.msgs) {
+		b.msgs = make([]pending, 0, count)
 	}
 	b.created = now
 	b.deadline = now.Add(p.cfg.DeliveryTimeout)
 	return b
 }
 
-// recycle returns a reported batch to the pool. Its buffers are kept unless
-// a one-off large message grew them far past the batch size.
+// recycle takes back a reported batch. Its buffers are kept unless a
+// one-off large message grew them far past the batch size.
 func (p *Producer) recycle(b *batch) {
 	clear(b.msgs) // drop the references to messages and callbacks
 	msgs := b.msgs[:0]
@@ -71,14 +107,54 @@ func (p *Producer) recycle(b *batch) {
 	if cap(wire) > 2*p.cfg.BatchBytes {
 		wire = nil
 	}
-	if b.rb.EncodedSize() > 2*p.cfg.BatchBytes {
+	size := b.rb.EncodedSize()
+	if size > 2*p.cfg.BatchBytes {
 		// The builder keeps its buffer on Reset; do not pin a huge one.
 		b.rb = records.NewBuilder(p.cfg.Compression, p.cfg.CompressionLevel)
+		size, b.rbCap = 0, 0
 	} else {
 		b.rb.Reset()
 	}
-	*b = batch{rb: b.rb, msgs: msgs, wire: wire}
-	p.batches.Put(b)
+	*b = batch{rb: b.rb, rbCap: max(b.rbCap, size), msgs: msgs, wire: wire, bufBytes: max(b.rbCap, size) + cap(wire)}
+	f := &p.free
+	f.mu.Lock()
+	if f.bytes+b.bufBytes <= f.budget {
+		f.list = append(f.list, b)
+		f.bytes += b.bufBytes
+		b = nil
+	}
+	f.mu.Unlock()
+	if b != nil {
+		p.batches.Put(b)
+	}
+}
+
+// prime grows b's builder to hold about n bytes in one allocation, by
+// appending a record of zeros and resetting. Left to grow by appends, a
+// buffer grows by a quarter at a time past a few kilobytes, allocating
+// several times its final size; a partition's batches are about the size of
+// its previous one, so that size is the hint.
+//
+// (records.Builder has no Grow method; with one, this would be a call.)
+func (p *Producer) prime(b *batch, n int) {
+	p.zerosOnce.Do(func() { p.zeros = make([]byte, p.cfg.BatchBytes) })
+	if v := n - records.HeaderSize - 64; v > 0 {
+		b.rb.Append(0, nil, p.zeros[:v], nil)
+		b.rb.Reset()
+	}
+	b.rbCap = n
+}
+
+// trimFree moves the free list to the pool, for the collector to reclaim.
+func (p *Producer) trimFree() {
+	f := &p.free
+	f.mu.Lock()
+	list := f.list
+	f.list, f.bytes = nil, 0
+	f.mu.Unlock()
+	for _, b := range list {
+		p.batches.Put(b)
+	}
 }
 
 // finish makes b's wire bytes: encodes (and compresses) it on its first

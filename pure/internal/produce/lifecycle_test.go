@@ -23,7 +23,8 @@ func ownGoroutines() int {
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "pure/internal/produce.(*sink)") || strings.Contains(g, "pure/internal/produce.(*Producer).route") {
+		if strings.Contains(g, "pure/internal/produce.(*sink)") || strings.Contains(g, "pure/internal/produce.(*Producer).route") ||
+			strings.Contains(g, "pure/internal/produce.(*Producer).tick") {
 			n++
 		}
 	}

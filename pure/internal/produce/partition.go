@@ -36,6 +36,7 @@ type partition struct {
 	tries   int               // consecutive failed sends, for backoff
 	retryAt time.Time         // homeless: do not look for a leader before
 	errSnap *cluster.Snapshot // metadata when it last failed
+	homeErr error             // why the router could not home it, if so
 
 	// Idempotent sequence: the producer ID generation the partition's
 	// sequence belongs to, and the next base sequence.
@@ -55,6 +56,9 @@ type partition struct {
 	// broker refused a batch of ours as too large (see splitLocked).
 	batchBytes int
 
+	lastBytes int // size of the last batch sent, to size the next one
+	lastCount int // and its messages
+
 	produced uint64 // messages appended, ever
 	finished uint64 // messages reported, ever
 }
@@ -67,21 +71,19 @@ func (pt *partition) sealLast() {
 }
 
 // appendLocked encodes m into the partition's open batch, opening a new
-// batch when there is none or m would overflow it. It reports whether the
+// batch when there is none or m (size bytes at most) would overflow it. It reports whether the
 // sink must be woken: the partition has a batch to schedule or send that
 // the sink does not know about yet.
-func (p *Producer) appendLocked(pt *partition, m *engine.Message, done engine.DoneFunc, size int, now time.Time) (wake bool) {
+func (p *Producer) appendLocked(pt *partition, m *engine.Message, done engine.DoneFunc, size int) (wake bool) {
 	var b *batch
 	n := len(pt.batches)
 	if n > 0 && !pt.batches[n-1].sealed {
 		b = pt.batches[n-1]
-		// size was measured with zero deltas; the deltas in this batch
-		// take at most maxDeltaGrowth more bytes.
 		limit := p.cfg.BatchBytes
 		if pt.batchBytes > 0 {
 			limit = pt.batchBytes
 		}
-		if b.rb.EncodedSize()+size+maxDeltaGrowth > limit {
+		if b.rb.EncodedSize()+size > limit {
 			b.sealed = true
 			// A full batch is ready: tell the sink, unless a send
 			// of this partition is in flight (its response will).
@@ -90,10 +92,8 @@ func (p *Producer) appendLocked(pt *partition, m *engine.Message, done engine.Do
 		}
 	}
 	if b == nil {
-		if now.IsZero() {
-			now = time.Now()
-		}
-		b = p.newBatch(now)
+		hb, hc := p.sizeHint(pt)
+		b = p.newBatch(time.Now(), hb, hc)
 		pt.batches = append(pt.batches, b)
 		if n == 0 && !pt.inflight {
 			wake = true // new linger to schedule (or a send, linger 0)
@@ -105,10 +105,31 @@ func (p *Producer) appendLocked(pt *partition, m *engine.Message, done engine.Do
 	return wake
 }
 
-// maxDeltaGrowth bounds how many more bytes a record's timestamp and offset
-// deltas take in a batch than the zero deltas Produce measures with: a
-// varlong is at most 10 bytes and a varint 5, against 1 each.
-const maxDeltaGrowth = 9 + 4
+// sizeHint is the room to give pt's next batch, in bytes and messages:
+// four times its last one (batch sizes swing with load and round trips),
+// or a full BatchBytes once batches are large.
+func (p *Producer) sizeHint(pt *partition) (bytes, count int) {
+	if pt.lastBytes == 0 {
+		return 16 << 10, 64
+	}
+	f := 4.0
+	if pt.lastBytes >= p.cfg.BatchBytes/16 {
+		f = float64(p.cfg.BatchBytes) / float64(pt.lastBytes)
+	}
+	return int(f * float64(pt.lastBytes)), int(f * float64(pt.lastCount))
+}
+
+// sizeBound is an upper bound of m's encoded record size in any batch,
+// cheaper than the exact records.RecordSize: every varint at its longest
+// (length prefix, attributes, timestamp and offset deltas, key and value
+// lengths, header count; key and value length of each header).
+func sizeBound(m *engine.Message) int {
+	n := len(m.Key) + len(m.Value) + 5 + 1 + 10 + 5 + 5 + 5 + 5
+	for i := range m.Headers {
+		n += len(m.Headers[i].Key) + len(m.Headers[i].Value) + 10
+	}
+	return n
+}
 
 // completeLocked removes the head batch (which must be b) and queues it for
 // reporting with err, or success at baseOffset. It reports whether the
@@ -145,8 +166,11 @@ func (p *Producer) expireLocked(pt *partition, now time.Time) (report bool) {
 		// OUT_OF_ORDER_SEQUENCE_NUMBER and the partition moves to a new
 		// producer ID (see the sink's response handling).
 		err := fmt.Errorf("%w: %s/%d: %d message(s) not acknowledged within %v", kerr.ErrDeliveryTimeout, p.cfg.Topic, pt.id, len(b.msgs), p.cfg.DeliveryTimeout)
-		if b.lastErr != nil {
+		switch {
+		case b.lastErr != nil:
 			err = fmt.Errorf("%w after %d attempt(s); last error: %v", err, b.tries, b.lastErr)
+		case pt.homeErr != nil:
+			err = fmt.Errorf("%w; no leader to send to: %v", err, pt.homeErr)
 		}
 		if pt.completeLocked(b, err, -1, -1) {
 			report = true

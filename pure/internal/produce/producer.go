@@ -42,6 +42,8 @@ type Producer struct {
 	routing    atomic.Bool   // the router goroutine runs
 	routerWake chan struct{} // capacity 1
 
+	clock clock // message timestamps
+
 	flushMu sync.Mutex
 	flushCh chan struct{} // closed and replaced when a batch is reported during a Flush
 
@@ -49,8 +51,11 @@ type Producer struct {
 	pid    atomic.Pointer[producerID] // nil: none yet, or reset
 	pidGen uint64                     // guarded by pidMu
 
-	batches  sync.Pool // *batch
-	requests sync.Pool // *request
+	free      freeList // reported batches kept for reuse
+	zerosOnce sync.Once
+	zeros     []byte    // BatchBytes of zeros, to size buffers (see prime)
+	batches   sync.Pool // *batch, beyond the free list's budget
+	requests  sync.Pool // *request
 
 	closeOnce sync.Once
 	closeErr  error
@@ -81,6 +86,7 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (e
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
+	p.free.budget = max(freeBudgetMin, freeBudgetBatches*cfg.BatchBytes)
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	empty := []*partition{}
 	p.parts.Store(&empty)
@@ -90,6 +96,14 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (e
 	}
 	return p, nil
 }
+
+// The free list's budget: buffer bytes of this many full batches (each
+// holds its records and, once sent, their encoded copy), at least
+// freeBudgetMin.
+const (
+	freeBudgetBatches = 8
+	freeBudgetMin     = 4 << 20
+)
 
 // check validates what the root is meant to have validated, so that a
 // mistake there is an error here rather than a hang.
@@ -139,17 +153,17 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 	if err != nil {
 		return err
 	}
-	size := records.RecordSize(m.Key, m.Value, m.Headers, 0, 0)
+	size := sizeBound(m)
 	if size > p.cfg.MaxMessageBytes {
-		return fmt.Errorf("%w: %s/%d: the record takes %d bytes, MaxMessageBytes is %d", kerr.ErrMessageTooLarge, p.cfg.Topic, m.Partition, size, p.cfg.MaxMessageBytes)
+		if exact := records.RecordSize(m.Key, m.Value, m.Headers, 0, 0); exact > p.cfg.MaxMessageBytes {
+			return fmt.Errorf("%w: %s/%d: the record takes %d bytes, MaxMessageBytes is %d", kerr.ErrMessageTooLarge, p.cfg.Topic, m.Partition, exact, p.cfg.MaxMessageBytes)
+		}
 	}
 	if err := p.q.acquire(ctx, p.cfg.FailWhenFull, p.closedCh); err != nil {
 		return err
 	}
-	var now time.Time
 	if m.Timestamp.IsZero() {
-		now = time.Now()
-		m.Timestamp = now
+		m.Timestamp = p.now()
 	}
 	if m.Topic == "" {
 		m.Topic = p.cfg.Topic
@@ -161,7 +175,7 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		p.q.release(1)
 		return kerr.ErrClosed
 	}
-	wake := p.appendLocked(pt, m, done, size, now)
+	wake := p.appendLocked(pt, m, done, size)
 	s := pt.sink
 	pt.mu.Unlock()
 	if wake && s != nil {

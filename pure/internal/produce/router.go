@@ -1,11 +1,13 @@
 package produce
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
 )
 
@@ -17,17 +19,25 @@ import (
 // Meanwhile it fails batches whose delivery timeout passes.
 
 // homeLocked sends pt to the sink of its leader in snap, if it has one.
-// The caller holds pt.mu; pt is homeless. It returns the sink to wake.
+// The caller holds pt.mu; pt is homeless. It returns the sink to wake, or
+// nil and records why in pt.homeErr.
 func (p *Producer) homeLocked(pt *partition, snap *cluster.Snapshot) *sink {
 	t, err := snap.Topic(p.cfg.Topic)
 	if err != nil {
+		pt.homeErr = err
 		return nil
 	}
 	pm, err := t.Partition(pt.id)
-	if err != nil || pm.Leader < 0 {
+	if err != nil {
+		pt.homeErr = err
+		return nil
+	}
+	if pm.Leader < 0 {
+		pt.homeErr = fmt.Errorf("%s/%d: %w", p.cfg.Topic, pt.id, kerr.LeaderNotAvailable)
 		return nil
 	}
 	if _, ok := snap.Brokers[pm.Leader]; !ok {
+		pt.homeErr = fmt.Errorf("%s/%d: leader %d: %w", p.cfg.Topic, pt.id, pm.Leader, kerr.BrokerNotAvailable)
 		return nil
 	}
 	p.mu.Lock()
@@ -48,6 +58,7 @@ func (p *Producer) homeLocked(pt *partition, snap *cluster.Snapshot) *sink {
 	}
 	p.mu.Unlock()
 	pt.sink = s
+	pt.homeErr = nil
 	s.add(pt)
 	return s
 }
@@ -105,6 +116,12 @@ func (p *Producer) route() {
 			return
 		}
 
+		closing := false
+		select {
+		case <-p.cl.Closing():
+			closing = true // nothing will ever be sent: fail it all
+		default:
+		}
 		now := time.Now()
 		snap := p.cl.Snapshot()
 		next := now.Add(time.Second) // look at least this often
@@ -117,6 +134,15 @@ func (p *Producer) route() {
 			}
 			if p.expireLocked(pt, now) {
 				reporters = append(reporters, pt)
+			}
+			if closing {
+				rep := false
+				for len(pt.batches) > 0 && !pt.inflight {
+					rep = pt.completeLocked(pt.batches[0], fmt.Errorf("%w: %s/%d: the client was closed", kerr.ErrClosed, p.cfg.Topic, pt.id), -1, -1) || rep
+				}
+				if rep {
+					reporters = append(reporters, pt)
+				}
 			}
 			// Wait out the backoff, and then for fresher metadata
 			// than what led to the failure (at most a second more).
@@ -195,14 +221,13 @@ func (p *Producer) splitLocked(pt *partition, b *batch) bool {
 		pt.batchBytes = limit
 	}
 	var out []*batch
-	cur := p.newBatch(b.created)
+	cur := p.newBatch(b.created, limit, len(b.msgs)/2+1)
 	for _, pm := range b.msgs {
 		m := pm.m
-		size := records.RecordSize(m.Key, m.Value, m.Headers, 0, 0)
-		if cur.rb.NumRecords() > 0 && cur.rb.EncodedSize()+size+maxDeltaGrowth > limit {
+		if cur.rb.NumRecords() > 0 && cur.rb.EncodedSize()+sizeBound(m) > limit {
 			cur.sealed = true
 			out = append(out, cur)
-			cur = p.newBatch(b.created)
+			cur = p.newBatch(b.created, limit, len(b.msgs)/2+1)
 		}
 		cur.rb.Append(m.Timestamp.UnixMilli(), m.Key, m.Value, m.Headers)
 		cur.msgs = append(cur.msgs, pm)

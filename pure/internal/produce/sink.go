@@ -103,6 +103,7 @@ func (s *sink) loop() {
 			continue
 		}
 		// Idle for sinkIdle: exit, unless a wake raced with us.
+		s.p.trimFree()
 		s.running.Store(false)
 		select {
 		case <-s.wakeCh:
@@ -176,6 +177,7 @@ func (s *sink) drain() (next time.Time, busy bool) {
 		}
 		b.sealed = true
 		pt.inflight = true
+		pt.lastBytes, pt.lastCount = b.rb.EncodedSize(), len(b.msgs)
 		if id != nil {
 			pt.stampLocked(b, id)
 		}
