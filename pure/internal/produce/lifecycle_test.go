@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/testinstance"
@@ -58,46 +59,64 @@ func TestFlushWaitsForEveryEarlierMessage(t *testing.T) {
 	}
 }
 
-// TestFlushUnderLoad: Flush waits for what was produced before it, not for
-// an empty queue, so it returns while other goroutines keep producing.
-func TestFlushUnderLoad(t *testing.T) {
+// TestFlushIgnoresLaterMessages: Flush waits for the messages produced
+// before it, not for an empty queue: a message produced during the Flush,
+// to a partition whose leader is cut off, does not hold it.
+func TestFlushIgnoresLaterMessages(t *testing.T) {
 	tc := testinstance.Shared()
 	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 2, nil)
-	cfg := testConfig(topic)
-	cfg.MaxQueued = 2000
-	p := newProducer(t, cl, cfg)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var produced atomic.Int64
-	for g := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := p.Produce(context.Background(), &engine.Message{Partition: int32(g), Value: []byte("load")}, func(*engine.Message, error) {}); err != nil {
-					t.Errorf("Produce: %v", err)
-					return
-				}
-				produced.Add(1)
-			}
-		}()
-	}
-	waitFor(t, "the queue to fill", func() bool { return p.q.len() > 1000 })
-	for range 3 {
-		if err := p.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
-			t.Fatalf("Flush under load: %v", err)
+	const parts = 6
+	topic := newTopic(t, tc, cl, parts, nil)
+	leaderA, _ := leaderAddr(t, cl, topic, 0)
+	b := int32(-1)
+	var addrB string
+	for i := int32(1); i < parts && b < 0; i++ {
+		if id, addr := leaderAddr(t, cl, topic, i); id != leaderA {
+			b, addrB = i, addr
 		}
 	}
-	close(stop)
-	wg.Wait()
-	if produced.Load() < 5000 {
-		t.Fatalf("only %d messages produced: the load was not sustained", produced.Load())
+	if b < 0 {
+		t.Fatalf("every partition of %s is led by broker %d", topic, leaderA)
+	}
+	np := newPartitioner()
+	pcl := newClusterFor(t, tc.Brokers(), func(c *cluster.Config) { c.Conn.Dialer = np.dial })
+	if err := pcl.RefreshTopics(ctxTimeout(t, 10*time.Second), topic); err != nil {
+		t.Fatal(err)
+	}
+	np.block(addrB, true)
+	cfg := testConfig(topic)
+	cfg.Linger = lingerForever
+	cfg.DeliveryTimeout = 2 * lingerForever
+	p := newProducer(t, pcl, cfg)
+	rep := newReports(101)
+	for range 100 {
+		mustProduce(t, p, &engine.Message{Partition: 0, Value: []byte("before")}, rep.done)
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- p.Flush(ctxTimeout(t, 30*time.Second)) }()
+	waitFor(t, "Flush to start", func() bool { return p.flushing.Load() > 0 })
+	late := &engine.Message{Partition: b, Value: []byte("during")}
+	mustProduce(t, p, late, rep.done)
+	if err := <-flushed; err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	rep.mu.Lock()
+	n := rep.n
+	_, lateDone := rep.errOf[late]
+	rep.mu.Unlock()
+	if n != 100 || lateDone {
+		t.Fatalf("Flush returned with %d reports (the late message reported: %v); want the 100 earlier ones only", n, lateDone)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := p.Close(ctx); !errors.Is(err, kerr.ErrClosed) {
+		t.Fatalf("Close with the late message stuck: %v", err)
+	}
+	rep.mu.Lock()
+	lateErr := rep.errOf[late]
+	rep.mu.Unlock()
+	if !errors.Is(lateErr, kerr.ErrClosed) {
+		t.Fatalf("late message: %v, want ErrClosed", lateErr)
 	}
 }
 
