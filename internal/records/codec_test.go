@@ -123,7 +123,7 @@ func TestSnappyRawAndXerial(t *testing.T) {
 // with ErrTooLarge, and without allocating much more than the limit.
 func TestZipBombs(t *testing.T) {
 	const limit = 1 << 20
-	zeros := make([]byte, 64<<20)
+	zeros := make([]byte, 16<<20)
 	for _, c := range allCodecs[1:] {
 		t.Run(c.String(), func(t *testing.T) {
 			comp, err := compress(nil, zeros, c, 0)
@@ -170,7 +170,7 @@ func TestZstdStreamBomb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zw.Write(make([]byte, 64<<20))
+	zw.Write(make([]byte, 16<<20))
 	zw.Close()
 	var h zstd.Header
 	if err := h.Decode(buf.Bytes()); err != nil || h.HasFCS {
@@ -189,7 +189,7 @@ func TestZstdStreamBomb(t *testing.T) {
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 6*zstdMinClass {
 		t.Errorf("allocated %d bytes for a %d-byte limit", alloc, limit)
 	}
-	if out, err := decompress(buf.Bytes(), CodecZstd, 64<<20, 0); err != nil || len(out) != 64<<20 {
+	if out, err := decompress(buf.Bytes(), CodecZstd, 16<<20, 0); err != nil || len(out) != 16<<20 {
 		t.Errorf("under a sufficient limit: %d bytes, %v", len(out), err)
 	}
 }
@@ -253,5 +253,46 @@ func TestVarints(t *testing.T) {
 	}
 	if _, n := readVarlong(bytes.Repeat([]byte{0x80}, 11)); n > 0 {
 		t.Error("11-byte varlong accepted")
+	}
+}
+
+// TestConcurrentCodecs shares the pools and zstd instances between
+// goroutines; run with -race.
+func TestConcurrentCodecs(t *testing.T) {
+	done := make(chan error)
+	for g := range 8 {
+		go func() {
+			var err error
+			defer func() { done <- err }()
+			d := NewDecoder(DecodeOptions{MaxDecompressedBytes: 1 << 20 << (g % 2)})
+			for i := range 20 {
+				c := allCodecs[(g+i)%len(allCodecs)]
+				b := NewBuilder(c, i%4)
+				for j := range 50 {
+					b.Append(int64(j), nil, testPayload(100+g+j), nil)
+				}
+				batch, ferr := b.Finish(nil, -1, -1, -1)
+				if ferr != nil {
+					err = ferr
+					return
+				}
+				n := 0
+				if err = d.Decode(batch, func(_ *BatchInfo, recs []Record) error {
+					n += len(recs)
+					return nil
+				}); err != nil {
+					return
+				}
+				if n != 50 {
+					err = errors.New("lost records")
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }
