@@ -23,13 +23,14 @@ const (
 	posBaseSequence    = 53
 	posRecordCount     = 57
 
-	// HeaderSize is the size of a v2 batch header; records follow it.
-	HeaderSize = 61
-
 	// logOverhead is what precedes batchLength's count: baseOffset and
 	// batchLength itself.
 	logOverhead = 12
 )
+
+// HeaderSize is the size of a v2 batch header, in bytes; the records
+// follow it. A Builder's EncodedSize includes it.
+const HeaderSize = 61
 
 // Attribute bits of a v2 batch.
 const (

@@ -60,8 +60,9 @@
 // decoders are pooled or shared process-wide, so steady-state compression
 // allocates nothing per batch. Decompression is bounded: a batch that
 // would decompress past DecodeOptions.MaxDecompressedBytes fails with
-// ErrTooLarge, and the output buffer grows with the data instead of being
-// sized from a length the input claims.
+// ErrTooLarge. The output buffer is sized from a length the input claims
+// only when that length is within the limit and possible for the input's
+// size; otherwise it grows with the data.
 //
 // # Producing
 //
