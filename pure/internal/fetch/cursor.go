@@ -7,24 +7,37 @@ import (
 )
 
 // cursor is one assigned partition. Every field is guarded by fetcher.mu.
+//
+// A cursor has two positions because a source pipelines: as soon as a
+// response arrives, a scan of its batch headers (cheap, no decompression)
+// tells where the partition continues, and the next request goes out while
+// the response is still being decoded. fetchAt is that speculative
+// position; offset is where the decoded, queued data ends. They differ
+// only while a response is between the two stages.
 type cursor struct {
 	p int32
 	// gen is bumped by every Assign and Unassign. A request remembers the
-	// gen (and offset) it was built with; its result is applied only if
-	// both still match.
-	gen    uint64
-	offset int64 // the next offset to fetch
+	// gen and offset it was built with; its data is queued only if the
+	// gen still matches and the cursor's offset is still the requested
+	// one, so stale and duplicate answers are dropped.
+	gen     uint64
+	offset  int64 // the next offset after the queued data
+	fetchAt int64 // the offset the next request asks for
 	// epoch is the leader epoch from the metadata the cursor was routed
 	// with, sent as CurrentLeaderEpoch so a deposed leader answers
 	// FENCED_LEADER_EPOCH instead of stale data. -1: unknown, unchecked.
 	epoch int32
 
 	src *source // the source of the partition's leader; nil while leaderless
-	// inflight is the source with a request for this cursor in flight. A
-	// cursor that moved sources may be fetched by its new source even
-	// while the old one's request is outstanding (a hung connection must
-	// not stall it); the gen/offset check keeps that safe.
-	inflight *source
+
+	// pending counts the messages (an upper bound, from batch headers) of
+	// responses scanned but not yet queued: they are reserved against
+	// QueuedMaxMessages so that pipelining never overruns it.
+	pending int
+	// held: a response is between the stages whose continuation the scan
+	// could not predict (an error code, or more messages than the room
+	// left, which the decoder will cut): no request until it is applied.
+	held bool
 
 	paused  bool // an error was reported through Poll; waits for Assign
 	removed bool // unassigned: the object is garbage once its requests end
@@ -45,10 +58,13 @@ type cursor struct {
 }
 
 // reset starts a new generation at offset (-1 when unassigning or
-// closing), discarding queued fetches and any backoff.
+// closing), discarding queued fetches, reservations and any backoff.
 func (c *cursor) reset(offset int64) {
 	c.gen++
 	c.offset = offset
+	c.fetchAt = offset
+	c.pending = 0
+	c.held = false
 	c.paused = false
 	c.failures = 0
 	c.retryAt = time.Time{}
@@ -58,13 +74,15 @@ func (c *cursor) reset(offset int64) {
 	c.buffered = 0
 }
 
-// fetchable reports whether the cursor has room for another fetch: below
-// the limit at first, then, once the limit was reached, after Poll has
-// drained at least half of it. The hysteresis keeps a slow poller from
-// causing one small request per Poll.
-func (c *cursor) fetchable(limit int) bool {
-	return c.buffered == 0 || c.buffered <= limit/2
-}
+// room is how many more messages the cursor may queue or reserve.
+func (c *cursor) room(limit int) int { return limit - c.buffered - c.pending }
 
-// room is how many more messages the cursor may queue.
-func (c *cursor) room(limit int) int { return limit - c.buffered }
+// fetchable reports whether a request for the cursor is worth sending:
+// nothing queued or reserved, or room for at least half the limit. Below
+// that, Poll has not drained enough yet; the hysteresis keeps a slow poller
+// from causing one small request per Poll. Requests are sized to at most
+// half the limit (see source.partitionBytes), so two fit in the queue and
+// a source can keep one in flight while it decodes another.
+func (c *cursor) fetchable(limit int) bool {
+	return !c.paused && !c.held && (c.buffered+c.pending == 0 || c.room(limit) >= (limit+1)/2)
+}

@@ -12,33 +12,47 @@ import (
 )
 
 // Positions in a v2 batch header (see the records package documentation)
-// that the pre-scan reads to size the message slab.
+// that scanBatches reads.
 const (
-	batchLengthPos = 8
-	attributesPos  = 21
-	recordCountPos = 57
-	logOverhead    = 12 // base offset and length: what batchLength does not count
-	controlBit     = 0x20
+	batchLengthPos     = 8
+	attributesPos      = 21
+	lastOffsetDeltaPos = 23
+	recordCountPos     = 57
+	logOverhead        = 12 // base offset and length: what batchLength does not count
+	controlBit         = 0x20
 )
 
 // errFull stops decoding once a fetch has filled the room left in the
 // partition's queue.
 var errFull = errors.New("fetch: queue full")
 
-// decoded is one partition's share of a response, turned into messages.
+// batchScan is what a partition's batch headers say, read without
+// decoding: enough to send the next request before this one is decoded.
+type batchScan struct {
+	// count bounds the messages the data holds from the fetch offset on:
+	// the record counts of the complete non-control batches.
+	count int
+	// next is where the partition continues: after the last complete
+	// batch, never below the fetch offset.
+	next int64
+	// bytes and records measure the complete batches, for sizing later
+	// requests.
+	bytes, records int
+	// partial: data came but not one complete batch (the byte limit cut
+	// the first batch).
+	partial bool
+}
+
+// decoded is one partition's share of a response: the scan, then the
+// messages.
 type decoded struct {
+	scan batchScan
 	msgs []*engine.Message
 	// next is the offset to fetch next: after the last batch seen
 	// (control and emptied batches included), or at the first record left
 	// out when the queue's room ran out. Never below the fetch offset.
 	next int64
-	// bytes and records measure the complete batches read, for sizing
-	// later requests.
-	bytes, records int
-	// partial: data came but not one complete batch (the byte limit cut
-	// the first batch).
-	partial bool
-	err     error // the records did not decode; msgs holds those before
+	err  error // the records did not decode; msgs holds those before
 }
 
 // decoder turns Fetch response partitions into messages. Each source has
@@ -64,36 +78,27 @@ func newDecoder(cfg engine.FetcherConfig) decoder {
 }
 
 // decode converts the records of rp, fetched from offset, into at most
-// limit messages.
-func (d *decoder) decode(rp *kmsg.FetchResponseTopicPartition, offset int64, limit int) decoded {
-	res := decoded{next: offset}
+// limit messages, into res (whose scan it leaves alone).
+func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, offset int64, limit int) {
+	res.msgs, res.next, res.err = nil, offset, nil
 	data := rp.RecordBatches
 	if len(data) == 0 || limit <= 0 {
-		return res
+		return
 	}
-	n := countRecords(data)
-	if n > limit {
-		n = limit
-	}
+	n := min(scanBatches(data, offset).count, limit)
 	var slab []engine.Message
+	var msgs []*engine.Message
 	if n > 0 {
 		slab = make([]engine.Message, n)
-		res.msgs = make([]*engine.Message, 0, n)
+		msgs = make([]*engine.Message, 0, n)
 	}
 	d.startTxns(rp)
 
 	p := rp.Partition
-	seen := false
+	next := offset
 	err := d.dec.Decode(data, func(info *records.BatchInfo, recs []records.Record) error {
-		seen = true
-		if d.readCommitted && d.skipBatch(info, recs) {
-			res.bytes += info.Size
-			res.next = max(res.next, info.LastOffset+1)
-			return nil
-		}
-		if info.Control {
-			res.bytes += info.Size
-			res.next = max(res.next, info.LastOffset+1)
+		if d.readCommitted && d.skipBatch(info, recs) || info.Control {
+			next = max(next, info.LastOffset+1)
 			return nil
 		}
 		for i := range recs {
@@ -101,11 +106,11 @@ func (d *decoder) decode(rp *kmsg.FetchResponseTopicPartition, offset int64, lim
 			if r.Offset < offset {
 				continue // a fetch returns the whole batch holding the offset
 			}
-			k := len(res.msgs)
+			k := len(msgs)
 			if k == len(slab) {
 				// Out of room (the count above is exact for the
 				// records a batch declares): stop before this record.
-				res.next = max(res.next, r.Offset)
+				next = max(next, r.Offset)
 				return errFull
 			}
 			m := &slab[k]
@@ -116,38 +121,39 @@ func (d *decoder) decode(rp *kmsg.FetchResponseTopicPartition, offset int64, lim
 			m.Value = r.Value
 			m.Headers = r.Headers
 			m.Timestamp = time.UnixMilli(r.Timestamp)
-			res.msgs = append(res.msgs, m)
+			msgs = append(msgs, m)
 		}
-		res.bytes += info.Size
-		res.records += len(recs)
-		res.next = max(res.next, info.LastOffset+1)
+		next = max(next, info.LastOffset+1)
 		return nil
 	})
 	if err != nil && err != errFull {
 		res.err = err
 	}
-	res.partial = !seen && res.err == nil
-	return res
+	res.msgs, res.next = msgs, next
 }
 
-// countRecords sums the record counts of the complete, non-control batches
-// in data: an upper bound of the messages they hold, read from the
-// headers alone. Malformed headers stop the count; Decode reports them.
-func countRecords(data []byte) int {
-	n := 0
+// scanBatches reads the headers of the complete batches in data, fetched
+// from offset. Malformed headers end the scan; Decode reports them.
+func scanBatches(data []byte, offset int64) batchScan {
+	sc := batchScan{next: offset, partial: len(data) > 0}
+	be := binary.BigEndian
 	for len(data) >= records.HeaderSize {
-		size := logOverhead + int(int32(binary.BigEndian.Uint32(data[batchLengthPos:])))
+		size := logOverhead + int(int32(be.Uint32(data[batchLengthPos:])))
 		if size < records.HeaderSize || size > len(data) {
 			break
 		}
-		if binary.BigEndian.Uint16(data[attributesPos:])&controlBit == 0 {
-			if c := int32(binary.BigEndian.Uint32(data[recordCountPos:])); c > 0 {
-				n += int(c)
-			}
+		sc.partial = false
+		n := int(int32(be.Uint32(data[recordCountPos:])))
+		if be.Uint16(data[attributesPos:])&controlBit == 0 && n > 0 {
+			sc.count += n
+			sc.records += n
 		}
+		sc.bytes += size
+		last := int64(be.Uint64(data)) + int64(int32(be.Uint32(data[lastOffsetDeltaPos:])))
+		sc.next = max(sc.next, last+1)
 		data = data[size:]
 	}
-	return n
+	return sc
 }
 
 // startTxns loads the aborted transactions of a response partition.

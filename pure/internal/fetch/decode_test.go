@@ -90,7 +90,10 @@ func decodeFor(t *testing.T, iso engine.IsolationLevel, rp *kmsg.FetchResponseTo
 	cfg := testConfig("t")
 	cfg.Isolation = iso
 	d := newDecoder(cfg)
-	return d.decode(rp, offset, limit)
+	var res decoded
+	res.scan = scanBatches(rp.RecordBatches, offset)
+	d.decode(&res, rp, offset, limit)
+	return res
 }
 
 func offsetsAndValues(msgs []*engine.Message) string {
@@ -225,8 +228,16 @@ func TestDecode(t *testing.T) {
 			if got := offsetsAndValues(res.msgs); got != tt.want {
 				t.Fatalf("messages %q, want %q", got, tt.want)
 			}
-			if res.next != tt.next || res.partial != tt.partial {
-				t.Fatalf("next %d partial %v, want %d %v", res.next, res.partial, tt.next, tt.partial)
+			if res.next != tt.next || res.scan.partial != tt.partial {
+				t.Fatalf("next %d partial %v, want %d %v", res.next, res.scan.partial, tt.next, tt.partial)
+			}
+			if tt.limit >= 100 && res.scan.next != res.next {
+				// Without a room cut, the header scan predicts where
+				// decoding ends: pipelining relies on it.
+				t.Fatalf("scan next %d, decode next %d", res.scan.next, res.next)
+			}
+			if res.scan.count < len(res.msgs) {
+				t.Fatalf("scan count %d below %d messages", res.scan.count, len(res.msgs))
 			}
 			for _, m := range res.msgs {
 				if m.Topic != "t" || m.Partition != 7 || m.Timestamp.UnixMilli() != 1000 {
@@ -264,8 +275,9 @@ func BenchmarkDecode(b *testing.B) {
 			b.SetBytes(int64(n * 100))
 			b.ReportAllocs()
 			b.ResetTimer()
+			var res decoded
 			for b.Loop() {
-				res := d.decode(&p, 0, 1<<30)
+				d.decode(&res, &p, 0, 1<<30)
 				if len(res.msgs) != n {
 					b.Fatalf("%d messages, want %d", len(res.msgs), n)
 				}

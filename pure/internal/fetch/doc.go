@@ -13,9 +13,15 @@
 //     fetch, the generation of the last Assign, the leader epoch it was
 //     routed with, and a queue of decoded fetches waiting for Poll;
 //   - a source per broker that leads at least one assigned partition
-//     (source.go): one goroutine that sends Fetch requests covering all of
-//     its fetchable cursors, one request at a time, decodes the answer and
-//     queues it. It starts when its broker gains a partition and exits when
+//     (source.go, apply.go), in two stages of one goroutine each. The
+//     network stage sends a Fetch request covering all of the broker's
+//     fetchable cursors, reads the answer's batch headers (no
+//     decompression) to learn where each partition continues, hands the
+//     answer to the decode stage and sends the next request at once; the
+//     decode stage turns answers into messages and queues them, in order.
+//     So a source has at most one request in flight and one answer being
+//     decoded, and the broker works while the client decodes. A source
+//     starts when its broker gains an assigned partition and exits when
 //     the broker has none left;
 //   - a router (router.go): one goroutine that wakes at every metadata
 //     update and moves cursors to the source of their current leader.
@@ -26,18 +32,23 @@
 // # Correctness
 //
 // Every request records, per partition, the cursor's generation and the
-// offset it asked for. A result is applied only if the cursor still has that
-// generation and offset: Assign bumps the generation (so data in flight from
-// before it is discarded and Poll never returns a message from before the
-// Assign), and the offset check makes it harmless for two sources to fetch
-// one partition while it moves between leaders: whichever answer comes
-// first advances the cursor, the other no longer matches and is dropped.
+// offset it asked for. An answer is queued only if the cursor still has
+// that generation and its queued data ends exactly at that offset: Assign
+// bumps the generation (so data in flight from before it is discarded and
+// Poll never returns a message from before the Assign), and the offset check
+// drops answers that were overtaken — a request sent from a predicted
+// position that did not come true, or one of two sources that fetched a
+// partition while it moved between leaders. A cursor whose answer was not
+// used continues from where its queued data ends, so nothing is skipped.
 //
 // Positions advance past every batch seen, including control batches
 // (transaction markers) and batches compaction emptied, using the batch's
 // last offset rather than a count of records, so offset gaps are handled.
 // With read_committed, records of aborted transactions are dropped using the
-// response's aborted-transaction list and the abort markers.
+// response's aborted-transaction list and the abort markers. When a
+// position moves past such offsets without any message to show for it, the
+// move is merged into the partition's last queued fetch, or Poll returns a
+// Fetch with no Messages and the new NextOffset.
 //
 // # Errors
 //
@@ -51,11 +62,14 @@
 //
 // # Memory
 //
-// A partition is left out of requests once QueuedMaxMessages of its messages
-// wait for Poll, and taken up again once Poll has drained half of them; a
-// fetch never queues more than the room left (the rest is fetched again),
-// so a slow poller holds at most QueuedMaxMessages messages per partition.
-// Each source has one request in flight, bounded by MaxBytes.
+// A partition's queued messages plus those of answers not yet decoded (an
+// upper bound from the batch headers) never exceed QueuedMaxMessages: a
+// request asks for at most half of it (sized from the observed bytes per
+// message), the partition is left out of requests until Poll has drained
+// half, and an answer with more messages than the room left is cut (the
+// rest is fetched again). So a slow poller holds at most QueuedMaxMessages
+// messages per partition, and a fast one gets two requests' worth in the
+// pipeline. Each source holds at most two answers of at most MaxBytes.
 //
 // Decoding is allocation-lean: per partition and response, one slab of
 // engine.Message values and one slice of pointers into it; keys, values and

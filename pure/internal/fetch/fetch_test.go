@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -323,8 +325,8 @@ func TestBoundedPrefetch(t *testing.T) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for p, c := range f.parts {
-			if c.buffered > limit {
-				t.Fatalf("partition %d holds %d messages, limit %d", p, c.buffered, limit)
+			if c.buffered+c.pending > limit || c.pending < 0 {
+				t.Fatalf("partition %d holds %d messages and reserved %d, limit %d", p, c.buffered, c.pending, limit)
 			}
 		}
 	}
@@ -349,7 +351,8 @@ func TestBoundedPrefetch(t *testing.T) {
 		// The fetcher is never ahead of the poller by more than the
 		// limit: its position minus what was polled.
 		f.mu.Lock()
-		ahead := f.parts[fe.Partition].offset - int64(polled[fe.Partition])
+		c := f.parts[fe.Partition]
+		ahead := max(c.offset, c.fetchAt) - int64(polled[fe.Partition])
 		f.mu.Unlock()
 		if ahead > limit {
 			t.Fatalf("partition %d: fetched %d messages ahead of the poller, limit %d", fe.Partition, ahead, limit)
@@ -454,3 +457,84 @@ func TestNewErrors(t *testing.T) {
 		t.Fatalf("New with QueuedMaxMessages 0: %v", err)
 	}
 }
+
+// TestConnectionDrops closes the fetcher's connections again and again
+// while it fetches: every request in flight fails, the fetcher reconnects
+// and carries on, and every message still arrives exactly once, in order.
+func TestConnectionDrops(t *testing.T) {
+	tc := testinstance.Shared()
+	cl := newCluster(t, tc, cluster.Config{})
+	topic := createTopic(t, tc, 3, nil)
+	const n = 20000
+	want := map[int32][]rec{}
+	for p := int32(0); p < 3; p++ {
+		for i := range n {
+			want[p] = append(want[p], rec{value: value(p, i)})
+		}
+		produce(t, cl, topic, p, records.CodecZstd, 500, want[p])
+	}
+	cfg := testConfig(topic)
+	cfg.PartitionMaxBytes = 8 << 10 // many requests, so that drops hit some in flight
+	cfg.QueuedMaxMessages = 2000
+	failed := &countingHandler{msg: "fetch request failed"}
+	cfg.Logger = slog.New(failed)
+	f := newFetcher(t, cl, cfg)
+	ctx := testCtx(t, 2*time.Minute)
+	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0}, {Partition: 1}, {Partition: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	drops := 0
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			// Kill the live connection as a network failure would
+			// (Broker.CloseLane is not safe against a concurrent dial
+			// of the same lane, see the report).
+			for _, id := range tc.NodeIDs() {
+				if b, err := cl.Broker(id); err == nil {
+					if c, err := b.Conn(ctx, f.lane); err == nil {
+						c.Close()
+					}
+				}
+			}
+			drops++
+		}
+	}()
+	logs := map[int32]*partitionLog{}
+	consume(t, f, 2*time.Minute, logs, haveCounts(map[int32]int{0: n, 1: n, 2: n}))
+	close(stop)
+	wg.Wait()
+	t.Logf("connections dropped %d times, %d requests failed", drops, failed.n.Load())
+	if failed.n.Load() == 0 {
+		t.Fatal("no request failed: the test did not test anything")
+	}
+	for p := int32(0); p < 3; p++ {
+		checkValues(t, p, logs[p].msgs, want[p], 0)
+	}
+}
+
+// countingHandler counts log records with a given message.
+type countingHandler struct {
+	msg string
+	n   atomic.Int64
+}
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }

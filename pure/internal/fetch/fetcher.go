@@ -191,7 +191,9 @@ func (f *fetcher) Unassign(ctx context.Context, partitions []int32) error {
 	return nil
 }
 
-// Poll returns the next queued fetch, taking partitions in turn.
+// Poll returns the next queued fetch, taking partitions in turn. It
+// blocks until one is queued, ctx ends, or the fetcher (or the client's
+// cluster) is closed, which returns kerr.ErrClosed.
 func (f *fetcher) Poll(ctx context.Context) (engine.Fetch, error) {
 	for {
 		f.mu.Lock()
@@ -213,6 +215,9 @@ func (f *fetcher) Poll(ctx context.Context) (engine.Fetch, error) {
 		case <-ctx.Done():
 			return engine.Fetch{}, ctx.Err()
 		case <-f.ctx.Done():
+		case <-f.cl.Closing():
+			// The client closed under us: nothing will come.
+			return engine.Fetch{}, kerr.ErrClosed
 		}
 	}
 }

@@ -85,8 +85,7 @@ func (f *fetcher) routeLocked(c *cursor) bool {
 	if s == nil {
 		s = newSource(f, leader)
 		f.sources[leader] = s
-		f.wg.Add(1)
-		go s.run()
+		s.start()
 	}
 	s.add(c)
 	c.src = s

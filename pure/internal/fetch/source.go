@@ -1,12 +1,9 @@
 package fetch
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
-	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -16,10 +13,27 @@ import (
 // costs more than the data it saves.
 const minPartitionBytes = 16 << 10
 
-// source is the fetch actor of one broker: one goroutine that sends Fetch
-// requests for the cursors of the partitions this broker leads, one request
-// at a time, and queues what comes back. It exits when it has no cursor
-// left (the router starts a new one when the broker gains partitions).
+// rounds is the pipeline depth of a source: one response being decoded
+// while the next request is in flight.
+const rounds = 2
+
+// source is the fetch actor of one broker, in two stages of one goroutine
+// each:
+//
+//   - the network stage (run) builds a Fetch request for the fetchable
+//     cursors of the partitions this broker leads, sends it, scans the
+//     answer's batch headers to advance each cursor's fetch position, and
+//     hands the answer to the decode stage; then it sends the next request
+//     at once;
+//   - the decode stage (decodeLoop) turns answers into messages and queues
+//     them, in the order they were received.
+//
+// Answers travel between the stages in round objects, of which there are
+// exactly two: that bounds a source to one answer being decoded and one
+// request in flight (memory: two responses of at most MaxBytes). The
+// network stage exits when the source has no cursor left (the router starts
+// a new source when the broker gains partitions); the decode stage follows
+// once it has applied what was handed to it.
 type source struct {
 	f    *fetcher
 	id   int32         // broker node id
@@ -29,24 +43,40 @@ type source struct {
 	cursors []*cursor
 	rot     int // rotates the partition order between requests
 
-	// Owned by the goroutine.
+	// Between the stages.
+	free    chan *round // rounds the network stage may fill
+	decoded chan *round // rounds for the decode stage, in order
+
+	// Owned by the network stage.
 	broker *cluster.Broker // last broker object used, to close its lane at Close
 	req    *kmsg.FetchRequest
-	sent   []sentPart
-	index  map[int32]int // partition -> position in sent
-	dec    decoder
+	index  map[int32]int // partition -> position in round.parts
+
+	// Owned by the decode stage.
+	dec decoder
 }
 
-// sentPart is one partition of the request in flight: the cursor state it
-// was built from, then what the answer held for it.
+// round is one request and its answer on their way through the stages.
+type round struct {
+	parts []sentPart
+	resp  *kmsg.FetchResponse
+}
+
+// sentPart is one partition of a round: the cursor state the request was
+// built from, what the scan found, and what decoding made of it.
 type sentPart struct {
 	c      *cursor
 	gen    uint64
-	offset int64
-	room   int // messages the cursor may still queue
+	offset int64 // the offset requested
+	room   int   // messages the cursor could take when the request was built
 	rp     *kmsg.FetchResponseTopicPartition
-	ok     bool // still current when the answer arrived: decode it
-	res    decoded
+
+	// Set by the scan, under f.mu.
+	reserved int   // messages reserved in c.pending
+	scanNext int64 // where the scan moved c.fetchAt; -1 if it did not
+	held     bool  // the scan set c.held
+
+	res decoded
 }
 
 func newSource(f *fetcher, id int32) *source {
@@ -61,17 +91,31 @@ func newSource(f *fetcher, id int32) *source {
 	t := kmsg.NewFetchRequestTopic()
 	t.Topic = f.cfg.Topic
 	req.Topics = []kmsg.FetchRequestTopic{t}
-	return &source{
-		f:     f,
-		id:    id,
-		wake:  make(chan struct{}, 1),
-		req:   req,
-		index: map[int32]int{},
-		dec:   newDecoder(f.cfg),
+	s := &source{
+		f:       f,
+		id:      id,
+		wake:    make(chan struct{}, 1),
+		free:    make(chan *round, rounds),
+		decoded: make(chan *round, rounds),
+		req:     req,
+		index:   map[int32]int{},
+		dec:     newDecoder(f.cfg),
 	}
+	for range rounds {
+		s.free <- &round{}
+	}
+	return s
 }
 
-// wakeup makes the goroutine rebuild its request soon. It never blocks.
+// start runs both stages; caller holds f.mu and checked that the fetcher
+// is not closed.
+func (s *source) start() {
+	s.f.wg.Add(2)
+	go s.run()
+	go s.decodeLoop()
+}
+
+// wakeup makes the network stage rebuild its request soon. It never blocks.
 func (s *source) wakeup() {
 	select {
 	case s.wake <- struct{}{}:
@@ -94,18 +138,31 @@ func (s *source) remove(c *cursor) {
 	}
 }
 
+// run is the network stage.
 func (s *source) run() {
 	defer s.f.wg.Done()
+	defer close(s.decoded) // the decode stage finishes what it has, then exits
 	for {
-		wait, ok := s.build()
+		var r *round
+		select {
+		case r = <-s.free:
+		case <-s.f.ctx.Done():
+			return
+		}
+		wait, ok := s.build(r)
 		if !ok {
 			return
 		}
-		if len(s.sent) == 0 {
+		if len(r.parts) == 0 {
+			s.free <- r
 			s.sleep(wait)
 			continue
 		}
-		s.fetch()
+		if !s.fetch(r) {
+			s.free <- r
+			continue
+		}
+		s.decoded <- r // never blocks: it has room for every round
 	}
 }
 
@@ -124,14 +181,14 @@ func (s *source) sleep(wait time.Duration) {
 	}
 }
 
-// build fills s.req and s.sent with the cursors to fetch now. It returns
+// build fills s.req and r.parts with the cursors to fetch now. It returns
 // false when the source should stop (closed, or no cursor left; it then
 // unregisters itself under the lock, so that a later Assign starts a new
 // source), and how long until a backed-off cursor may be fetched again (-1:
 // none is waiting).
-func (s *source) build() (time.Duration, bool) {
+func (s *source) build(r *round) (time.Duration, bool) {
 	f := s.f
-	s.sent = s.sent[:0]
+	r.parts = r.parts[:0]
 	parts := s.req.Topics[0].Partitions[:0]
 	wait := time.Duration(-1)
 
@@ -149,7 +206,7 @@ func (s *source) build() (time.Duration, bool) {
 	s.rot++
 	for i := range n {
 		c := s.cursors[(s.rot+i)%n]
-		if c.paused || c.inflight == s || !c.fetchable(limit) {
+		if !c.fetchable(limit) {
 			continue
 		}
 		if d := c.retryAt.Sub(now); d > 0 {
@@ -158,48 +215,49 @@ func (s *source) build() (time.Duration, bool) {
 			}
 			continue
 		}
-		c.inflight = s
 		p := kmsg.NewFetchRequestTopicPartition()
 		p.Partition = c.p
 		p.CurrentLeaderEpoch = c.epoch
-		p.FetchOffset = c.offset
-		p.PartitionMaxBytes = s.partitionBytes(c, c.room(limit))
+		p.FetchOffset = c.fetchAt
+		p.PartitionMaxBytes = s.partitionBytes(c, limit)
 		parts = append(parts, p)
-		s.sent = append(s.sent, sentPart{c: c, gen: c.gen, offset: c.offset})
+		r.parts = append(r.parts, sentPart{c: c, gen: c.gen, offset: c.fetchAt, room: c.room(limit), scanNext: -1})
 		if c.partial {
 			// First in the request, where the broker returns at least
 			// one whole batch however large.
 			last := len(parts) - 1
 			parts[0], parts[last] = parts[last], parts[0]
-			s.sent[0], s.sent[last] = s.sent[last], s.sent[0]
+			r.parts[0], r.parts[last] = r.parts[last], r.parts[0]
 		}
 	}
 	s.req.Topics[0].Partitions = parts
 	return wait, true
 }
 
-// partitionBytes sizes a partition's byte limit to the room left in its
-// queue, so that a nearly full queue does not fetch data only to drop it.
-func (s *source) partitionBytes(c *cursor, room int) int32 {
-	limit := s.f.cfg.PartitionMaxBytes
+// partitionBytes sizes a partition's byte limit to half the queue limit
+// (or the room left, if less), so that two requests fit in the queue and
+// a full queue does not fetch data only to drop it.
+func (s *source) partitionBytes(c *cursor, limit int) int32 {
+	most := s.f.cfg.PartitionMaxBytes
 	if c.bytesPerMsg <= 0 || c.partial {
-		return limit
+		return most
 	}
-	want := int64(room) * int64(c.bytesPerMsg)
-	want += want/8 + minPartitionBytes
-	if want < int64(limit) {
+	msgs := min(c.room(limit), (limit+1)/2)
+	want := max(int64(msgs)*int64(c.bytesPerMsg), minPartitionBytes)
+	if want < int64(most) {
 		return int32(want)
 	}
-	return limit
+	return most
 }
 
-// fetch sends the built request and applies the answer.
-func (s *source) fetch() {
+// fetch sends the request built in r and scans the answer. It reports
+// whether r now holds an answer for the decode stage.
+func (s *source) fetch(r *round) bool {
 	f := s.f
 	b, err := f.cl.Broker(s.id)
 	if err != nil {
-		s.fail(err)
-		return
+		s.fail(r, err)
+		return false
 	}
 	if b != s.broker {
 		s.broker = b
@@ -209,185 +267,99 @@ func (s *source) fetch() {
 	}
 	resp, err := b.RequestOn(f.ctx, f.lane, s.req)
 	if err != nil {
-		s.fail(err)
-		return
+		s.fail(r, err)
+		return false
 	}
 	fr := resp.(*kmsg.FetchResponse)
 	if err := kerr.ForCode(fr.ErrorCode); err != nil {
-		s.fail(err) // a request-level error (fetch sessions only, which we do not use)
-		return
+		s.fail(r, err) // a request-level error (fetch sessions only, which we do not use)
+		return false
 	}
-	s.handle(fr)
+	r.resp = fr
+	s.scan(r)
+	return true
 }
 
-// fail ends the request in flight with a request-level error: every
-// cursor in it backs off, and the metadata is refreshed in case the broker
-// is gone or no longer leads them.
-func (s *source) fail(err error) {
+// fail ends a request with a request-level error (connection, broker gone):
+// every cursor in it backs off, and the metadata is refreshed in case the
+// broker no longer leads them.
+func (s *source) fail(r *round, err error) {
 	f := s.f
-	closing := f.ctx.Err() != nil
-	if !closing {
-		f.log.Debug("fetch request failed", "broker", s.id, "topic", f.cfg.Topic, "err", err)
-		f.cl.TriggerRefresh()
+	if f.ctx.Err() != nil {
+		return // closing
 	}
+	f.log.Debug("fetch request failed", "broker", s.id, "topic", f.cfg.Topic, "err", err)
+	f.cl.TriggerRefresh()
 	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for i := range s.sent {
-		sp := &s.sent[i]
+	for i := range r.parts {
+		sp := &r.parts[i]
 		c := sp.c
-		if c.inflight == s {
-			c.inflight = nil
-		}
-		if closing || c.src != s || c.gen != sp.gen {
+		if c.src != s || c.gen != sp.gen {
 			continue
 		}
 		c.failures++
 		c.retryAt = now.Add(f.cl.Backoff(c.failures))
 	}
-	clear(s.sent)
-	s.sent = s.sent[:0]
 }
 
-// handle applies a response in three steps: under the lock, find which
-// partitions are still wanted as they were requested; without it, decode
-// them; under the lock again, queue what is still current.
-func (s *source) handle(fr *kmsg.FetchResponse) {
+// scan matches the answer's partitions to the request and, for each one
+// that is still current, reads its batch headers to move c.fetchAt past
+// the complete batches and reserve their messages, so the next request can
+// leave before this answer is decoded. Partitions whose continuation the
+// headers cannot tell (an error, or more messages than room: the decoder
+// will cut them) are held until the decode stage applies them.
+func (s *source) scan(r *round) {
 	f := s.f
 	clear(s.index)
-	for i := range s.sent {
-		s.index[s.sent[i].c.p] = i
+	for i := range r.parts {
+		s.index[r.parts[i].c.p] = i
 	}
-	for i := range fr.Topics {
-		t := &fr.Topics[i]
+	for i := range r.resp.Topics {
+		t := &r.resp.Topics[i]
 		if t.Topic != f.cfg.Topic {
 			continue
 		}
 		for j := range t.Partitions {
 			rp := &t.Partitions[j]
 			if k, ok := s.index[rp.Partition]; ok {
-				s.sent[k].rp = rp
+				r.parts[k].rp = rp
 			}
 		}
 	}
-
-	limit := f.cfg.QueuedMaxMessages
-	f.mu.Lock()
-	for i := range s.sent {
-		sp := &s.sent[i]
-		c := sp.c
-		sp.ok = sp.rp != nil && sp.rp.ErrorCode == 0 && !c.removed && c.gen == sp.gen && c.offset == sp.offset
-		if sp.ok {
-			// Poll only lowers buffered until the answer is applied,
-			// and another source's answer would move the offset, so
-			// this room is still there when we queue.
-			sp.room = c.room(limit)
-		}
-	}
-	f.mu.Unlock()
-
-	for i := range s.sent {
-		if sp := &s.sent[i]; sp.ok {
-			sp.res = s.dec.decode(sp.rp, sp.offset, sp.room)
+	// Header walks outside the lock; they only read the response.
+	for i := range r.parts {
+		sp := &r.parts[i]
+		if sp.rp != nil && sp.rp.ErrorCode == 0 {
+			sp.res.scan = scanBatches(sp.rp.RecordBatches, sp.offset)
 		}
 	}
 
-	var refresh, pushed bool
-	now := time.Now()
 	f.mu.Lock()
-	for i := range s.sent {
-		sp := &s.sent[i]
+	defer f.mu.Unlock()
+	for i := range r.parts {
+		sp := &r.parts[i]
 		c := sp.c
-		if c.inflight == s {
-			c.inflight = nil
+		if sp.rp == nil || c.removed || c.gen != sp.gen || c.fetchAt != sp.offset {
+			continue // missing (asked again next time), or superseded
 		}
-		if c.removed || c.gen != sp.gen || c.offset != sp.offset || sp.rp == nil {
-			continue // superseded by Assign, or answered by another source; or not in the answer
-		}
-		if code := sp.rp.ErrorCode; code != 0 {
-			if c.src != s {
-				continue // the partition moved on: a stale leader's opinion
-			}
-			r, p := s.partitionError(c, sp.rp, now)
-			refresh = refresh || r
-			pushed = pushed || p
+		if sp.rp.ErrorCode != 0 {
+			c.held, sp.held = true, true
 			continue
 		}
-		if s.apply(c, sp) {
-			pushed = true
+		sc := &sp.res.scan
+		c.partial = sc.partial
+		if sc.records > 0 {
+			c.bytesPerMsg = max(1, sc.bytes/sc.records)
 		}
-	}
-	f.mu.Unlock()
-	clear(s.sent)
-	s.sent = s.sent[:0]
-	if refresh {
-		f.cl.TriggerRefresh()
-	}
-	if pushed {
-		f.signalReady()
-	}
-}
-
-// apply queues a decoded partition and advances the cursor. Caller holds
-// f.mu. It reports whether something was queued.
-func (s *source) apply(c *cursor, sp *sentPart) bool {
-	f := s.f
-	r := &sp.res
-	c.failures = 0
-	c.partial = r.partial
-	if r.records > 0 {
-		c.bytesPerMsg = max(1, r.bytes/r.records)
-	}
-	pushed := false
-	hw := sp.rp.HighWatermark
-	if len(r.msgs) > 0 {
-		f.enqueueLocked(c, engine.Fetch{Partition: c.p, Messages: r.msgs, NextOffset: r.next, HighWatermark: hw})
-		pushed = true
-	} else if r.next > c.offset {
-		// Only control records or compacted-away offsets: tell the
-		// root the position moved, merged into the last queued fetch
-		// when there is one so that these cost no memory.
-		if n := len(c.fetches); n > 0 && c.fetches[n-1].Err == nil {
-			c.fetches[n-1].NextOffset = r.next
-			c.fetches[n-1].HighWatermark = hw
-		} else {
-			f.enqueueLocked(c, engine.Fetch{Partition: c.p, NextOffset: r.next, HighWatermark: hw})
-			pushed = true
+		if sc.count > sp.room {
+			c.held, sp.held = true, true
+			continue
 		}
+		c.fetchAt = sc.next
+		c.pending += sc.count
+		sp.reserved = sc.count
+		sp.scanNext = sc.next
 	}
-	c.offset = r.next
-	if r.err != nil {
-		// The batches before the bad one were queued above; the bad one
-		// will not decode better next time, so the root decides.
-		c.paused = true
-		f.log.Warn("fetched records do not decode", "topic", f.cfg.Topic, "partition", c.p, "offset", r.next, "err", r.err)
-		f.enqueueLocked(c, engine.Fetch{
-			Partition: c.p, NextOffset: r.next, HighWatermark: hw,
-			Err: fmt.Errorf("kafka: fetch %s/%d at offset %d: %w", f.cfg.Topic, c.p, r.next, r.err),
-		})
-		pushed = true
-	}
-	return pushed
-}
-
-// partitionError handles a partition's error code. Routing errors back off
-// and ask for fresh metadata (the router moves the cursor when its leader
-// changes); OFFSET_OUT_OF_RANGE and errors that no retry fixes pause the
-// partition and go to Poll. Caller holds f.mu.
-func (s *source) partitionError(c *cursor, rp *kmsg.FetchResponseTopicPartition, now time.Time) (refresh, pushed bool) {
-	f := s.f
-	err := kerr.ForCode(rp.ErrorCode)
-	if errors.Is(err, kerr.OffsetOutOfRange) || !kerr.IsRetriable(err) {
-		c.paused = true
-		f.enqueueLocked(c, engine.Fetch{
-			Partition: c.p, NextOffset: c.offset, HighWatermark: rp.HighWatermark,
-			Err: fmt.Errorf("kafka: fetch %s/%d at offset %d (log start %d, high watermark %d): %w",
-				f.cfg.Topic, c.p, c.offset, rp.LogStartOffset, rp.HighWatermark, err),
-		})
-		return false, true
-	}
-	c.failures++
-	c.retryAt = now.Add(f.cl.Backoff(c.failures))
-	f.log.Debug("fetch partition error, retrying", "topic", f.cfg.Topic, "partition", c.p, "broker", s.id, "failures", c.failures, "err", err)
-	return true, false
 }
