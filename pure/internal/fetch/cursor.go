@@ -23,10 +23,13 @@ type cursor struct {
 	gen     uint64
 	offset  int64 // the next offset after the queued data
 	fetchAt int64 // the offset the next request asks for
-	// epoch is the leader epoch from the metadata the cursor was routed
-	// with, sent as CurrentLeaderEpoch so a deposed leader answers
+	// leaderEpoch is the leader epoch from the metadata the cursor was
+	// routed with, sent as CurrentLeaderEpoch so a deposed leader answers
 	// FENCED_LEADER_EPOCH instead of stale data. -1: unknown, unchecked.
-	epoch int32
+	leaderEpoch int32
+	// assignEpoch is the root's Epoch of the last Assign, copied into
+	// every Fetch so the root can tell fetches of an older assignment.
+	assignEpoch uint64
 
 	src *source // the source of the partition's leader; nil while leaderless
 

@@ -212,7 +212,8 @@ func TestReassign(t *testing.T) {
 
 	// Back to 10: re-delivered from there.
 	for round, off := range []int64{10, 4321, 0, 4999} {
-		if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: off}}); err != nil {
+		epoch := uint64(10 * (round + 1))
+		if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: off, Epoch: epoch}}); err != nil {
 			t.Fatal(err)
 		}
 		// Let fetches from the new position be queued and in flight,
@@ -223,7 +224,8 @@ func TestReassign(t *testing.T) {
 				defer f.mu.Unlock()
 				return f.parts[0].buffered > 0
 			})
-			if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: off + 1}}); err != nil {
+			epoch++
+			if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: off + 1, Epoch: epoch}}); err != nil {
 				t.Fatal(err)
 			}
 			off++
@@ -234,6 +236,9 @@ func TestReassign(t *testing.T) {
 			t.Fatalf("round %d: first message after Assign at %d has offset %d", round, off, first)
 		}
 		checkValues(t, 0, logs[0].msgs, want[off:], off)
+		if logs[0].epoch != epoch {
+			t.Fatalf("round %d: fetches carry epoch %d, want the Assign's %d", round, logs[0].epoch, epoch)
+		}
 	}
 }
 
@@ -259,15 +264,15 @@ func TestOffsetOutOfRange(t *testing.T) {
 	produce(t, cl, topic, 1, records.CodecNone, 10, []rec{{value: "x"}})
 	f := newFetcher(t, cl, testConfig(topic))
 	ctx := testCtx(t, time.Minute)
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 1000}, {Partition: 1, Offset: 0}}); err != nil {
+	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 1000, Epoch: 7}, {Partition: 1, Offset: 0}}); err != nil {
 		t.Fatal(err)
 	}
 	logs := map[int32]*partitionLog{}
 	consume(t, f, time.Minute, logs, func(l map[int32]*partitionLog) bool {
 		return l[0] != nil && len(l[0].errs) > 0 && l[1] != nil && len(l[1].msgs) == 1
 	})
-	if err := logs[0].errs[0]; !errors.Is(err, kerr.OffsetOutOfRange) {
-		t.Fatalf("partition 0 error %v, want OFFSET_OUT_OF_RANGE", err)
+	if err := logs[0].errs[0]; !errors.Is(err, kerr.OffsetOutOfRange) || logs[0].epoch != 7 {
+		t.Fatalf("partition 0 error %v with epoch %d, want OFFSET_OUT_OF_RANGE with 7", err, logs[0].epoch)
 	}
 	f.mu.Lock()
 	paused := f.parts[0].paused
@@ -379,6 +384,9 @@ func TestPollAndClose(t *testing.T) {
 	}
 	defer cl.Close()
 	produce(t, cl, topic, 0, records.CodecNone, 10, []rec{{value: "a"}})
+	// Everything the fetcher starts, its connections' readers included,
+	// must be gone after its Close, while the cluster stays open.
+	before := goleak.IgnoreCurrent()
 	fi, err := New(testCtx(t, time.Minute), cl, testConfig(topic))
 	if err != nil {
 		t.Fatal(err)
@@ -439,6 +447,9 @@ func TestPollAndClose(t *testing.T) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+	if err := goleak.Find(before); err != nil {
+		t.Fatalf("goroutines left after Close (lanes not closed?): %v", err)
 	}
 	cl.Close()
 }

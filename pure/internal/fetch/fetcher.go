@@ -122,10 +122,11 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.PartitionOffset
 	for _, po := range positions {
 		c := f.parts[po.Partition]
 		if c == nil {
-			c = &cursor{p: po.Partition, epoch: -1}
+			c = &cursor{p: po.Partition, leaderEpoch: -1}
 			f.parts[po.Partition] = c
 		}
 		c.reset(po.Offset)
+		c.assignEpoch = po.Epoch
 		if f.routeLocked(c) {
 			c.src.wakeup() // to fetch from the new offset
 		} else {
@@ -252,8 +253,10 @@ func (f *fetcher) popLocked() (engine.Fetch, bool) {
 	}
 }
 
-// enqueueLocked appends a fetch to c's queue and c to the ready queue.
+// enqueueLocked appends a fetch to c's queue, stamped with the Assign's
+// epoch, and c to the ready queue.
 func (f *fetcher) enqueueLocked(c *cursor, fe engine.Fetch) {
+	fe.Epoch = c.assignEpoch
 	c.fetches = append(c.fetches, fe)
 	c.buffered += len(fe.Messages)
 	if !c.queued {

@@ -199,10 +199,11 @@ func kcatProduce(t testing.TB, tc *testinstance.Cluster, topic string, p int32, 
 
 // partitionLog is what a test consumed from one partition.
 type partitionLog struct {
-	msgs []*engine.Message
-	next int64 // NextOffset of the last fetch
-	hw   int64 // HighWatermark of the last fetch
-	errs []error
+	msgs  []*engine.Message
+	next  int64  // NextOffset of the last fetch
+	hw    int64  // HighWatermark of the last fetch
+	epoch uint64 // Epoch of the last fetch
+	errs  []error
 }
 
 // consume polls f until done says the logs are complete, failing the test
@@ -221,6 +222,7 @@ func consume(t testing.TB, f *fetcher, d time.Duration, logs map[int32]*partitio
 			l = &partitionLog{next: -1}
 			logs[fe.Partition] = l
 		}
+		l.epoch = fe.Epoch
 		if fe.Err != nil {
 			l.errs = append(l.errs, fe.Err)
 			continue

@@ -63,10 +63,10 @@ func (f *fetcher) routeLocked(c *cursor) bool {
 		}
 	}
 	if c.src != nil && c.src.id == leader {
-		if epoch != c.epoch {
+		if epoch != c.leaderEpoch {
 			// Same leader, new epoch (it was re-elected): errors seen
 			// with the old epoch are worth retrying at once.
-			c.epoch = epoch
+			c.leaderEpoch = epoch
 			c.retryAt = time.Time{}
 			c.src.wakeup()
 		}
@@ -77,7 +77,7 @@ func (f *fetcher) routeLocked(c *cursor) bool {
 		c.src.wakeup()
 		c.src = nil
 	}
-	c.epoch = epoch
+	c.leaderEpoch = epoch
 	if leader < 0 {
 		return false
 	}

@@ -217,7 +217,7 @@ func (s *source) build(r *round) (time.Duration, bool) {
 		}
 		p := kmsg.NewFetchRequestTopicPartition()
 		p.Partition = c.p
-		p.CurrentLeaderEpoch = c.epoch
+		p.CurrentLeaderEpoch = c.leaderEpoch
 		p.FetchOffset = c.fetchAt
 		p.PartitionMaxBytes = s.partitionBytes(c, limit)
 		parts = append(parts, p)
