@@ -141,12 +141,44 @@ func TestBootstrapFailuresAreTypedAndBounded(t *testing.T) {
 		t.Fatalf("closed port took %v to fail", d)
 	}
 
-	// A server that speaks HTTP.
+	// A server that speaks HTTP and answers whatever it reads with a 400,
+	// which a Kafka client reads as a 1.2 GB frame.
+	http400, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer http400.Close()
+	go func() {
+		for {
+			c, err := http400.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				buf := make([]byte, 512)
+				if _, err := c.Read(buf); err == nil {
+					c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+				}
+			}()
+		}
+	}()
+	_, err = kafka.NewClient(ctxFor(t, 20*time.Second), http400.Addr().String())
+	if !errors.Is(err, kafka.ErrNoBrokers) || !errors.Is(err, kafka.ErrCorruptResponse) {
+		t.Fatalf("HTTP server answering 400: %v, want ErrNoBrokers wrapping ErrCorruptResponse", err)
+	}
+
+	// Go's HTTP server waits for a request line that never comes: the
+	// dial timeout bounds the handshake.
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
-	_, err = kafka.NewClient(ctxFor(t, 20*time.Second), strings.TrimPrefix(srv.URL, "http://"))
-	if !errors.Is(err, kafka.ErrNoBrokers) || !errors.Is(err, kafka.ErrCorruptResponse) {
-		t.Fatalf("HTTP server: %v, want ErrNoBrokers wrapping ErrCorruptResponse", err)
+	start = time.Now()
+	_, err = kafka.NewClient(ctxFor(t, 20*time.Second), strings.TrimPrefix(srv.URL, "http://"), kafka.WithDialTimeout(time.Second))
+	if !errors.Is(err, kafka.ErrNoBrokers) || !errors.Is(err, kafka.ErrConnection) {
+		t.Fatalf("silent HTTP server: %v, want ErrNoBrokers wrapping ErrConnection", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("silent HTTP server took %v with a 1s dial timeout", d)
 	}
 
 	// A server that accepts and never answers: the context bounds it.

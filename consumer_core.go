@@ -44,8 +44,11 @@ type consumerCore struct {
 	readyPart  *partState
 	readyEpoch uint64
 	epoch      uint64 // last assign epoch used
-	auto       *offsets.AutoCommitter
-	closed     bool
+	// revoking holds the final positions of partitions being revoked, so
+	// that a commit during the revocation (OnRevoke) still includes them.
+	revoking map[int32]offsets.Commit
+	auto     *offsets.AutoCommitter
+	closed   bool
 }
 
 // partState is the consumer's view of one assigned partition.
@@ -173,20 +176,46 @@ func (c *consumerCore) seek(ctx context.Context, positions map[int32]int64) erro
 	return c.fetcher.Assign(ctx, list)
 }
 
-// unassign stops reading partitions (after a rebalance took them).
-func (c *consumerCore) unassign(ctx context.Context, partitions []int32) error {
+// release stops reading partitions (a rebalance takes them) and returns
+// their commit positions, taken in the same critical section so that no
+// message is handed out after the position returned. With keep, the
+// positions stay visible to commits until forget.
+func (c *consumerCore) release(ctx context.Context, partitions []int32, keep bool) (map[int32]offsets.Commit, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	pos := make(map[int32]offsets.Commit, len(partitions))
 	for _, p := range partitions {
-		if ps := c.parts[p]; ps != nil && c.readyPart == ps {
+		ps := c.parts[p]
+		if ps == nil {
+			continue
+		}
+		if ps.consumed >= 0 {
+			pos[p] = offsets.At(ps.consumed + 1)
+			if keep {
+				if c.revoking == nil {
+					c.revoking = map[int32]offsets.Commit{}
+				}
+				c.revoking[p] = pos[p]
+			}
+		}
+		if c.readyPart == ps {
 			c.ready, c.readyPart = nil, nil
 		}
 		delete(c.parts, p)
 	}
 	if c.closed {
-		return nil
+		return pos, nil
 	}
-	return c.fetcher.Unassign(ctx, partitions)
+	return pos, c.fetcher.Unassign(ctx, partitions)
+}
+
+// forget drops the positions release kept.
+func (c *consumerCore) forget(partitions []int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range partitions {
+		delete(c.revoking, p)
+	}
 }
 
 // assignedPartitions lists the partitions assigned, sorted.
@@ -302,10 +331,13 @@ func (c *consumerCore) held() map[int32]int64 {
 func (c *consumerCore) positions() map[int32]offsets.Commit {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[int32]offsets.Commit, len(c.parts))
+	out := make(map[int32]offsets.Commit, len(c.parts)+len(c.revoking))
+	for p, cm := range c.revoking {
+		out[p] = cm
+	}
 	for p, ps := range c.parts {
 		if ps.consumed >= 0 {
-			out[p] = offsets.Commit{Offset: ps.consumed + 1, LeaderEpoch: -1}
+			out[p] = offsets.At(ps.consumed + 1)
 		}
 	}
 	return out

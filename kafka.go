@@ -220,10 +220,9 @@ func NewClient(ctx context.Context, hosts string, opts ...ClientOption) (*Client
 			SASL:           cfg.sasl,
 			Dialer:         cfg.dialer,
 		},
-		MetadataMaxAge:   cfg.metadataMaxAge,
-		RetryBackoff:     cfg.retryBackoff,
-		AutoCreateTopics: cfg.autoCreateTopics,
-		Logger:           cfg.logger,
+		MetadataMaxAge: cfg.metadataMaxAge,
+		RetryBackoff:   cfg.retryBackoff,
+		Logger:         cfg.logger,
 	})
 	if err != nil {
 		return nil, err

@@ -61,7 +61,12 @@ func (c *Client) Topic(ctx context.Context, name string) (*Topic, error) {
 	// An auto-created topic has no leaders for a moment: poll until it
 	// does, within ctx.
 	for attempt := 1; ; attempt++ {
-		err := c.cluster.RefreshTopics(ctx, name)
+		var err error
+		if c.cfg.autoCreateTopics {
+			err = c.cluster.CreateByMetadata(ctx, name)
+		} else {
+			err = c.cluster.RefreshTopics(ctx, name)
+		}
 		if err == nil {
 			var meta *cluster.TopicMeta
 			if meta, err = c.cluster.Snapshot().Topic(name); err == nil && len(meta.Partitions) > 0 {
@@ -141,14 +146,25 @@ func (c *Client) CreateTopic(ctx context.Context, name string, cfg TopicConfig) 
 	}); err != nil {
 		return nil, err
 	}
-	return c.waitTopic(ctx, name, func(m *cluster.TopicMeta) bool {
-		for _, p := range m.Partitions {
-			if p.Leader < 0 {
+	// Every broker must know the topic and its leaders, so that producers
+	// and consumers created next find it wherever they ask.
+	if err := c.untilAllBrokers(ctx, name, func(t *kmsg.MetadataResponseTopic) bool {
+		if t.ErrorCode != 0 || len(t.Partitions) == 0 {
+			return false
+		}
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 || p.Leader < 0 {
 				return false
 			}
 		}
-		return len(m.Partitions) > 0
-	})
+		return true
+	}); err != nil {
+		return nil, err
+	}
+	if err := c.cluster.RefreshTopics(ctx, name); err != nil {
+		return nil, err
+	}
+	return &Topic{client: c, name: name}, nil
 }
 
 // DeleteTopic deletes a topic and waits until the metadata no longer lists it.
@@ -176,12 +192,42 @@ func (c *Client) DeleteTopic(ctx context.Context, name string) error {
 		return err
 	}
 	c.cluster.Untrack(name)
+	// Brokers learn of the deletion one by one: wait until none lists the
+	// topic, so that a Topic call right after cannot find it.
+	err := c.untilAllBrokers(ctx, name, func(t *kmsg.MetadataResponseTopic) bool {
+		return t.ErrorCode == kerr.UnknownTopicOrPartition.Code
+	})
+	c.cluster.Untrack(name)
+	return err
+}
+
+// untilAllBrokers asks every broker for the topic's metadata until each
+// answer satisfies ok.
+func (c *Client) untilAllBrokers(ctx context.Context, name string, ok func(*kmsg.MetadataResponseTopic) bool) error {
 	for attempt := 1; ; attempt++ {
-		if err := c.cluster.RefreshTopics(ctx, name); err != nil {
-			return err
+		agreed := true
+		for id := range c.cluster.Snapshot().Brokers {
+			b, err := c.cluster.Broker(id)
+			if err != nil {
+				agreed = false
+				break
+			}
+			req := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(name)
+			req.Topics = append(req.Topics, rt)
+			resp, err := b.Request(ctx, req)
+			if err != nil {
+				agreed = false
+				break
+			}
+			topics := resp.(*kmsg.MetadataResponse).Topics
+			if len(topics) != 1 || !ok(&topics[0]) {
+				agreed = false
+				break
+			}
 		}
-		if _, err := c.cluster.Snapshot().Topic(name); errors.Is(err, ErrUnknownTopic) {
-			c.cluster.Untrack(name)
+		if agreed {
 			return nil
 		}
 		if err := c.cluster.Sleep(ctx, c.cluster.Backoff(attempt)); err != nil {
@@ -210,25 +256,6 @@ func (c *Client) controllerRequest(ctx context.Context, req kmsg.Request, check 
 		c.cluster.TriggerRefresh()
 		if serr := c.cluster.Sleep(ctx, c.cluster.Backoff(attempt)); serr != nil {
 			return fmt.Errorf("%w (last error: %w)", serr, err)
-		}
-	}
-}
-
-// waitTopic refreshes the topic's metadata until ready reports true.
-func (c *Client) waitTopic(ctx context.Context, name string, ready func(*cluster.TopicMeta) bool) (*Topic, error) {
-	for attempt := 1; ; attempt++ {
-		err := c.cluster.RefreshTopics(ctx, name)
-		if err == nil {
-			var m *cluster.TopicMeta
-			if m, err = c.cluster.Snapshot().Topic(name); err == nil && ready(m) {
-				return &Topic{client: c, name: name}, nil
-			}
-		}
-		if serr := c.cluster.Sleep(ctx, c.cluster.Backoff(attempt)); serr != nil {
-			if err != nil {
-				return nil, fmt.Errorf("%w (last error: %w)", serr, err)
-			}
-			return nil, serr
 		}
 	}
 }

@@ -43,10 +43,7 @@ type Config struct {
 	// before a reconnect or a retry. Defaults 100ms and 1s.
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
-	// AutoCreateTopics asks brokers to create unknown topics on metadata
-	// requests, where the broker allows it (auto.create.topics.enable).
-	AutoCreateTopics bool
-	Logger           *slog.Logger
+	Logger          *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -106,7 +103,7 @@ func New(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.seeds = append(c.seeds, newBroker(c, int32(-1-i), addr, nil))
 	}
 	c.snap.Store(&Snapshot{ControllerID: -1, Brokers: map[int32]BrokerMeta{}, Topics: map[string]*TopicMeta{}})
-	if err := c.refresh(ctx, []string{}, false); err != nil {
+	if err := c.refresh(ctx, []string{}, false, false); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -138,6 +135,11 @@ func (c *Cluster) Closing() <-chan struct{} { return c.closing }
 
 // Logger is the configured logger.
 func (c *Cluster) Logger() *slog.Logger { return c.cfg.Logger }
+
+// Bootstrap returns the bootstrap addresses the cluster was created with
+// (a copy). Engines that open their own connections, such as librdkafka,
+// start from them.
+func (c *Cluster) Bootstrap() []string { return append([]string(nil), c.cfg.Bootstrap...) }
 
 func (c *Cluster) logf(format string, args ...any) {
 	c.cfg.Logger.Debug(fmt.Sprintf(format, args...))
@@ -200,16 +202,23 @@ func (c *Cluster) Untrack(topics ...string) {
 }
 
 // RefreshTopics loads the metadata of the given topics now and tracks them.
-// With autoCreate (and the client's AutoCreateTopics on) brokers create
-// topics that do not exist.
 func (c *Cluster) RefreshTopics(ctx context.Context, topics ...string) error {
 	c.Track(topics...)
-	return c.refresh(ctx, topics, false)
+	return c.refresh(ctx, topics, false, false)
+}
+
+// CreateByMetadata is RefreshTopics asking the brokers to create the topics
+// that do not exist (where auto.create.topics.enable allows it). Only an
+// explicit request may create topics: periodic refreshes never do, or a
+// deleted topic would come back.
+func (c *Cluster) CreateByMetadata(ctx context.Context, topics ...string) error {
+	c.Track(topics...)
+	return c.refresh(ctx, topics, false, true)
 }
 
 // RefreshAll loads the metadata of every topic in the cluster.
 func (c *Cluster) RefreshAll(ctx context.Context) error {
-	return c.refresh(ctx, nil, true)
+	return c.refresh(ctx, nil, true, false)
 }
 
 // TriggerRefresh asks the metadata loop for a refresh of the tracked topics
@@ -261,7 +270,7 @@ func (c *Cluster) loop() {
 			case <-ctx.Done():
 			}
 		}()
-		if err := c.refresh(ctx, c.trackedTopics(), false); err != nil {
+		if err := c.refresh(ctx, c.trackedTopics(), false, false); err != nil {
 			c.logf("metadata refresh: %v", err)
 			// Failed: try again soon rather than at the next tick.
 			time.AfterFunc(c.cfg.RetryBackoff, c.TriggerRefresh)
@@ -273,7 +282,7 @@ func (c *Cluster) loop() {
 // refresh sends one Metadata request. topics nil means every topic (all must
 // then be true so that deleted topics drop out); an empty slice means only
 // brokers.
-func (c *Cluster) refresh(ctx context.Context, topics []string, all bool) error {
+func (c *Cluster) refresh(ctx context.Context, topics []string, all, autoCreate bool) error {
 	c.refreshMu.Lock()
 	defer c.refreshMu.Unlock()
 	req := kmsg.NewPtrMetadataRequest()
@@ -285,7 +294,7 @@ func (c *Cluster) refresh(ctx context.Context, topics []string, all bool) error 
 			req.Topics = append(req.Topics, rt)
 		}
 	}
-	req.AllowAutoTopicCreation = c.cfg.AutoCreateTopics
+	req.AllowAutoTopicCreation = autoCreate
 	resp, err := c.AnyRequest(ctx, req)
 	if err != nil {
 		return err

@@ -140,12 +140,15 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 	}
 	c := &Conn{addr: addr, opts: opts, nc: nc, dead: make(chan struct{}), readerDone: make(chan struct{})}
 	go c.readLoop()
-	if err := c.negotiate(ctx); err != nil {
+	// The whole handshake, not only TCP, is bounded by DialTimeout: a peer
+	// that accepts and never answers (an HTTP server waiting for a request
+	// line, a black hole) fails here rather than at the request timeout.
+	if err := c.negotiate(dctx); err != nil {
 		c.Close()
 		return nil, err
 	}
 	if opts.SASL != nil {
-		if err := opts.SASL.Authenticate(ctx, c); err != nil {
+		if err := opts.SASL.Authenticate(dctx, c); err != nil {
 			c.Close()
 			return nil, err
 		}
