@@ -98,6 +98,9 @@ func (s *sink) send(req *request) {
 	if err == nil && resp != nil {
 		pr = resp.(*kmsg.ProduceResponse)
 		if pr.ThrottleMillis > 0 {
+			// KIP-219: the broker answered at once and expects us to
+			// hold further requests for this long (a quota).
+			s.throttleUntil.Store(now.Add(time.Duration(pr.ThrottleMillis) * time.Millisecond).UnixNano())
 			p.log.Debug("gokafka: produce throttled", "broker", s.id, "ms", pr.ThrottleMillis)
 		}
 	}
@@ -161,11 +164,7 @@ func (p *Producer) handle(it reqItem, rp *kmsg.ProduceResponseTopicPartition, er
 		// DUPLICATE_SEQUENCE_NUMBER: the broker has the batch already
 		// (an earlier attempt was written); it is a success.
 		pt.tries = 0
-		base := rp.BaseOffset
-		if err != nil && base < 0 {
-			base = -1
-		}
-		return pt.completeLocked(b, nil, base, rp.LogAppendTime)
+		return pt.completeLocked(b, nil, rp.BaseOffset, rp.LogAppendTime)
 
 	case p.ctx.Err() != nil:
 		// Close gave up: in-flight batches fail with the rest.

@@ -25,9 +25,10 @@ type sink struct {
 	mu    sync.Mutex
 	parts []*partition // the partitions homed here; partition.sink is authoritative
 
-	running  atomic.Bool
-	wakeCh   chan struct{} // capacity 1: "look again"
-	inflight atomic.Int32  // requests in flight
+	running       atomic.Bool
+	wakeCh        chan struct{} // capacity 1: "look again"
+	inflight      atomic.Int32  // requests in flight
+	throttleUntil atomic.Int64  // unix ns: the broker asked us to wait (quota)
 
 	// Used by the loop goroutine only.
 	scratch  []*partition
@@ -141,6 +142,11 @@ func (s *sink) drain() (next time.Time, busy bool) {
 	}
 	now := time.Now()
 	flushing := p.flushing.Load() > 0
+	throttled := false
+	if until := s.throttleUntil.Load(); until > now.UnixNano() {
+		throttled = true
+		next = time.Unix(0, until)
+	}
 	var req *request
 	var reporters []*partition
 	for i := range parts {
@@ -163,7 +169,7 @@ func (s *sink) drain() (next time.Time, busy bool) {
 		if len(pt.batches) > 0 {
 			busy = true
 		}
-		if pt.inflight || len(pt.batches) == 0 {
+		if pt.inflight || len(pt.batches) == 0 || throttled {
 			pt.mu.Unlock()
 			continue
 		}
