@@ -35,22 +35,15 @@ func (s *source) handle(r *round) {
 	for i := range r.parts {
 		sp := &r.parts[i]
 		c := sp.c
-		if sp.rp != nil && sp.rp.ErrorCode == 0 && !c.removed && c.gen == sp.gen && c.offset == sp.offset {
-			// The room this answer may fill: its own reservation plus
-			// what nobody reserved. Only Poll changes buffered until
-			// we queue (downwards), so the room is still there then.
-			sp.room = c.room(limit) + sp.reserved
-			decode = true
-		} else {
-			sp.room = -1
-		}
+		sp.decode = sp.rp != nil && sp.rp.ErrorCode == 0 && !c.removed && c.gen == sp.gen && c.offset == sp.offset
+		decode = decode || sp.decode
 	}
 	f.mu.Unlock()
 
 	if decode {
 		for i := range r.parts {
-			if sp := &r.parts[i]; sp.room >= 0 {
-				s.dec.decode(&sp.res, sp.rp, sp.offset, sp.room)
+			if sp := &r.parts[i]; sp.decode {
+				s.dec.decode(&sp.res, sp.rp, sp.offset)
 			}
 		}
 	}
@@ -76,7 +69,7 @@ func (s *source) handle(r *round) {
 					refresh = refresh || rf
 					pushed = pushed || pf
 				}
-			} else if sp.room >= 0 { // decoded above
+			} else if sp.decode { // else it was not current then, and is not now either
 				pushed = s.apply(c, sp) || pushed
 				applied = true
 			}
@@ -84,8 +77,8 @@ func (s *source) handle(r *round) {
 		if sp.held {
 			c.held = false
 		}
-		// If the scan's prediction did not come true (held, cut by the
-		// room limit, undecodable, or not used at all), requests
+		// If the scan's prediction did not come true (held, undecodable,
+		// or not used at all), requests
 		// continue from what was queued; one already sent from the
 		// predicted offset will not match and is ignored.
 		predicted := applied && sp.scanNext >= 0 && sp.res.next == sp.scanNext
@@ -94,7 +87,7 @@ func (s *source) handle(r *round) {
 		}
 		if c.src != nil && c.src != s && c.fetchable(limit) {
 			// Moved while this answer was on its way: the new source
-			// may have skipped the cursor (held, or no room) and be
+			// may have skipped the cursor (held, or reserved) and be
 			// asleep.
 			c.src.wakeup()
 		}

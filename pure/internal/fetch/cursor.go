@@ -34,12 +34,11 @@ type cursor struct {
 	src *source // the source of the partition's leader; nil while leaderless
 
 	// pending counts the messages (an upper bound, from batch headers) of
-	// responses scanned but not yet queued: they are reserved against
-	// QueuedMaxMessages so that pipelining never overruns it.
+	// responses scanned but not yet queued: they count against
+	// QueuedMaxMessages like queued ones, so pipelining does not overrun it.
 	pending int
 	// held: a response is between the stages whose continuation the scan
-	// could not predict (an error code, or more messages than the room
-	// left, which the decoder will cut): no request until it is applied.
+	// could not predict (an error code): no request until it is applied.
 	held bool
 
 	paused  bool // an error was reported through Poll; waits for Assign
@@ -47,13 +46,16 @@ type cursor struct {
 
 	failures int       // consecutive failed fetches, for backoff
 	retryAt  time.Time // not fetched before this (backoff after an error)
-	// partial: the last answer held only part of a batch (the partition's
-	// byte limit cut it), so the next request puts this partition first,
-	// where the broker always returns at least one whole batch.
+	// partial: the last answer held only part of a batch (the byte limits
+	// cut it), so the next request puts this partition first, where the
+	// broker always returns at least one whole batch, and asks for the
+	// batch's size (batchBytes, which the cut batch's header told).
 	partial bool
 	// bytesPerMsg estimates the wire size of one message, to size requests
-	// to the room left in the queue; 0 until the first data.
-	bytesPerMsg int
+	// to the room left in the queue; 0 until the first data. batchBytes is
+	// the largest batch of the last answer with data: requests never ask
+	// for less.
+	bytesPerMsg, batchBytes int
 
 	fetches  []engine.Fetch // decoded, waiting for Poll, oldest first
 	buffered int            // messages in fetches
@@ -81,11 +83,18 @@ func (c *cursor) reset(offset int64) {
 func (c *cursor) room(limit int) int { return limit - c.buffered - c.pending }
 
 // fetchable reports whether a request for the cursor is worth sending:
-// nothing queued or reserved, or room for at least half the limit. Below
-// that, Poll has not drained enough yet; the hysteresis keeps a slow poller
-// from causing one small request per Poll. Requests are sized to at most
-// half the limit (see source.partitionBytes), so two fit in the queue and
-// a source can keep one in flight while it decodes another.
+// nothing queued or reserved, or room for at least half the limit. So
+// fetching pauses while the queue is more than half full and resumes when
+// Poll has drained it to half; the hysteresis keeps a slow poller from
+// causing one small request per Poll. Requests ask for at most half the
+// limit (see source.partitionBytes), so two fit in the queue and a source
+// can keep one in flight while it decodes another.
+//
+// The limit is a threshold, as QueuedMaxMessages is documented ("prefetch
+// stops at this many"), not a cut: an answer is never trimmed to it, which
+// would fetch the rest again. Since requests are sized to the room left, a
+// queue exceeds it by about one batch at most (a request asks for at least
+// one whole batch), plus the error of the bytes-per-message estimate.
 func (c *cursor) fetchable(limit int) bool {
 	return !c.paused && !c.held && (c.buffered+c.pending == 0 || c.room(limit) >= (limit+1)/2)
 }

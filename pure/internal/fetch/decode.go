@@ -2,7 +2,6 @@ package fetch
 
 import (
 	"encoding/binary"
-	"errors"
 	"slices"
 	"time"
 
@@ -22,22 +21,20 @@ const (
 	controlBit         = 0x20
 )
 
-// errFull stops decoding once a fetch has filled the room left in the
-// partition's queue.
-var errFull = errors.New("fetch: queue full")
-
 // batchScan is what a partition's batch headers say, read without
 // decoding: enough to send the next request before this one is decoded.
 type batchScan struct {
-	// count bounds the messages the data holds from the fetch offset on:
-	// the record counts of the complete non-control batches.
+	// count bounds the messages the data holds: the record counts of the
+	// complete non-control batches (records before the fetch offset
+	// included).
 	count int
 	// next is where the partition continues: after the last complete
 	// batch, never below the fetch offset.
 	next int64
 	// bytes and records measure the complete batches, for sizing later
-	// requests.
-	bytes, records int
+	// requests; batch is the size of the largest, or, when the data ends
+	// in a batch cut short, of that one if larger (its header says).
+	bytes, records, batch int
 	// partial: data came but not one complete batch (the byte limit cut
 	// the first batch).
 	partial bool
@@ -48,9 +45,8 @@ type batchScan struct {
 type decoded struct {
 	scan batchScan
 	msgs []*engine.Message
-	// next is the offset to fetch next: after the last batch seen
-	// (control and emptied batches included), or at the first record left
-	// out when the queue's room ran out. Never below the fetch offset.
+	// next is the offset to fetch next: after the last batch seen,
+	// control and emptied batches included. Never below the fetch offset.
 	next int64
 	err  error // the records did not decode; msgs holds those before
 }
@@ -77,18 +73,19 @@ func newDecoder(cfg engine.FetcherConfig) decoder {
 	}
 }
 
-// decode converts the records of rp, fetched from offset, into at most
-// limit messages, into res (whose scan it leaves alone).
-func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, offset int64, limit int) {
+// decode converts the records of rp, fetched from offset, into res's
+// messages (leaving res.scan alone).
+func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, offset int64) {
 	res.msgs, res.next, res.err = nil, offset, nil
 	data := rp.RecordBatches
-	if len(data) == 0 || limit <= 0 {
+	if len(data) == 0 {
 		return
 	}
-	n := min(scanBatches(data, offset).count, limit)
+	// One slab for all the messages: the record counts of the batch
+	// headers, which Decode checks, bound them.
 	var slab []engine.Message
 	var msgs []*engine.Message
-	if n > 0 {
+	if n := scanBatches(data, offset).count; n > 0 {
 		slab = make([]engine.Message, n)
 		msgs = make([]*engine.Message, 0, n)
 	}
@@ -96,9 +93,9 @@ func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, off
 
 	p := rp.Partition
 	next := offset
-	err := d.dec.Decode(data, func(info *records.BatchInfo, recs []records.Record) error {
+	res.err = d.dec.Decode(data, func(info *records.BatchInfo, recs []records.Record) error {
+		next = max(next, info.LastOffset+1)
 		if d.readCommitted && d.skipBatch(info, recs) || info.Control {
-			next = max(next, info.LastOffset+1)
 			return nil
 		}
 		for i := range recs {
@@ -106,14 +103,13 @@ func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, off
 			if r.Offset < offset {
 				continue // a fetch returns the whole batch holding the offset
 			}
-			k := len(msgs)
-			if k == len(slab) {
-				// Out of room (the count above is exact for the
-				// records a batch declares): stop before this record.
-				next = max(next, r.Offset)
-				return errFull
+			if len(slab) == 0 {
+				// Not reached: the headers' counts bound the records,
+				// as Decode checks. Allocating beats trusting that.
+				slab = make([]engine.Message, len(recs)-i)
 			}
-			m := &slab[k]
+			m := &slab[0]
+			slab = slab[1:]
 			m.Topic = d.topic
 			m.Partition = p
 			m.Offset = r.Offset
@@ -123,12 +119,8 @@ func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, off
 			m.Timestamp = time.UnixMilli(r.Timestamp)
 			msgs = append(msgs, m)
 		}
-		next = max(next, info.LastOffset+1)
 		return nil
 	})
-	if err != nil && err != errFull {
-		res.err = err
-	}
 	res.msgs, res.next = msgs, next
 }
 
@@ -137,10 +129,14 @@ func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, off
 func scanBatches(data []byte, offset int64) batchScan {
 	sc := batchScan{next: offset, partial: len(data) > 0}
 	be := binary.BigEndian
-	for len(data) >= records.HeaderSize {
+	for len(data) >= logOverhead {
 		size := logOverhead + int(int32(be.Uint32(data[batchLengthPos:])))
-		if size < records.HeaderSize || size > len(data) {
+		if size < records.HeaderSize {
 			break
+		}
+		sc.batch = max(sc.batch, size)
+		if size > len(data) {
+			break // cut short; its size still tells how much to ask for
 		}
 		sc.partial = false
 		n := int(int32(be.Uint32(data[recordCountPos:])))

@@ -85,14 +85,14 @@ func vals(prefix string, n int) []string {
 	return vs
 }
 
-func decodeFor(t *testing.T, iso engine.IsolationLevel, rp *kmsg.FetchResponseTopicPartition, offset int64, limit int) decoded {
+func decodeFor(t *testing.T, iso engine.IsolationLevel, rp *kmsg.FetchResponseTopicPartition, offset int64) decoded {
 	t.Helper()
 	cfg := testConfig("t")
 	cfg.Isolation = iso
 	d := newDecoder(cfg)
 	var res decoded
 	res.scan = scanBatches(rp.RecordBatches, offset)
-	d.decode(&res, rp, offset, limit)
+	d.decode(&res, rp, offset)
 	return res
 }
 
@@ -115,7 +115,6 @@ func TestDecode(t *testing.T) {
 		name      string
 		data      []byte
 		offset    int64
-		limit     int
 		want      string
 		next      int64
 		partial   bool
@@ -125,44 +124,38 @@ func TestDecode(t *testing.T) {
 		{
 			name:   "records before the fetch offset are dropped",
 			data:   partitionData(t, batchSpec{base: 10, values: vals("a", 5)}, batchSpec{base: 15, values: vals("b", 2)}),
-			offset: 13, limit: 100,
-			want: "13:a3 14:a4 15:b0 16:b1 ", next: 17,
+			offset: 13,
+			want:   "13:a3 14:a4 15:b0 16:b1 ", next: 17,
 		},
 		{
 			name:   "compressed, starting mid-batch",
 			data:   partitionData(t, batchSpec{base: 0, values: vals("z", 4), codec: records.CodecZstd}, batchSpec{base: 4, values: vals("g", 2), codec: records.CodecGzip}),
-			offset: 2, limit: 100,
-			want: "2:z2 3:z3 4:g0 5:g1 ", next: 6,
-		},
-		{
-			name:   "the room limit cuts mid-batch",
-			data:   partitionData(t, batchSpec{base: 0, values: vals("a", 5)}, batchSpec{base: 5, values: vals("b", 5)}),
-			offset: 1, limit: 6,
-			want: "1:a1 2:a2 3:a3 4:a4 5:b0 6:b1 ", next: 7,
+			offset: 2,
+			want:   "2:z2 3:z3 4:g0 5:g1 ", next: 6,
 		},
 		{
 			name:   "control batch at the end advances the position",
 			data:   partitionData(t, batchSpec{base: 0, values: vals("a", 2), txn: true, pid: 9}, batchSpec{base: 2, isControl: true, control: records.ControlCommit, pid: 9}),
-			offset: 0, limit: 100,
-			want: "0:a0 1:a1 ", next: 3,
+			offset: 0,
+			want:   "0:a0 1:a1 ", next: 3,
 		},
 		{
 			name:   "only a control batch",
 			data:   partitionData(t, batchSpec{base: 2, isControl: true, control: records.ControlCommit, pid: 9}),
-			offset: 2, limit: 100,
-			want: "", next: 3,
+			offset: 2,
+			want:   "", next: 3,
 		},
 		{
 			name:   "compaction gaps and an emptied batch",
 			data:   partitionData(t, batchSpec{base: 0, values: vals("a", 2), lastDelta: 4}, batchSpec{base: 5, empty: true, lastDelta: 9}, batchSpec{base: 20, values: vals("c", 1)}),
-			offset: 0, limit: 100,
-			want: "0:a0 1:a1 20:c0 ", next: 21,
+			offset: 0,
+			want:   "0:a0 1:a1 20:c0 ", next: 21,
 		},
 		{
 			name:   "emptied batch last",
 			data:   partitionData(t, batchSpec{base: 0, values: vals("a", 1)}, batchSpec{base: 5, empty: true, lastDelta: 9}),
-			offset: 0, limit: 100,
-			want: "0:a0 ", next: 15,
+			offset: 0,
+			want:   "0:a0 ", next: 15,
 		},
 		{
 			name: "partial trailing batch is left for the next fetch",
@@ -170,8 +163,8 @@ func TestDecode(t *testing.T) {
 				d := partitionData(t, batchSpec{base: 0, values: vals("a", 2)}, batchSpec{base: 2, values: vals("b", 3)})
 				return d[:len(d)-5]
 			}(),
-			offset: 0, limit: 100,
-			want: "0:a0 1:a1 ", next: 2,
+			offset: 0,
+			want:   "0:a0 1:a1 ", next: 2,
 		},
 		{
 			name: "only a partial batch",
@@ -179,8 +172,8 @@ func TestDecode(t *testing.T) {
 				d := partitionData(t, batchSpec{base: 0, values: vals("a", 20)})
 				return d[:100]
 			}(),
-			offset: 0, limit: 100,
-			want: "", next: 0, partial: true,
+			offset: 0,
+			want:   "", next: 0, partial: true,
 		},
 		{
 			name: "read_committed drops aborted transactions",
@@ -199,8 +192,8 @@ func TestDecode(t *testing.T) {
 				{ProducerID: 2, FirstOffset: 2},
 			},
 			committed: true,
-			offset:    0, limit: 100,
-			want: "0:c0 1:c1 4:p0 8:n0 ", next: 10,
+			offset:    0,
+			want:      "0:c0 1:c1 4:p0 8:n0 ", next: 10,
 		},
 		{
 			name: "read_uncommitted keeps them",
@@ -209,8 +202,8 @@ func TestDecode(t *testing.T) {
 				batchSpec{base: 4, isControl: true, control: records.ControlAbort, pid: 2},
 			),
 			aborted: []kmsg.FetchResponseTopicPartitionAbortedTransaction{{ProducerID: 2, FirstOffset: 2}},
-			offset:  2, limit: 100,
-			want: "2:x0 3:x1 ", next: 5,
+			offset:  2,
+			want:    "2:x0 3:x1 ", next: 5,
 		},
 	}
 	for _, tt := range tests {
@@ -221,7 +214,7 @@ func TestDecode(t *testing.T) {
 			if tt.committed {
 				iso = engine.ReadCommitted
 			}
-			res := decodeFor(t, iso, p, tt.offset, tt.limit)
+			res := decodeFor(t, iso, p, tt.offset)
 			if res.err != nil {
 				t.Fatal(res.err)
 			}
@@ -231,7 +224,7 @@ func TestDecode(t *testing.T) {
 			if res.next != tt.next || res.scan.partial != tt.partial {
 				t.Fatalf("next %d partial %v, want %d %v", res.next, res.scan.partial, tt.next, tt.partial)
 			}
-			if tt.limit >= 100 && res.scan.next != res.next {
+			if res.scan.next != res.next {
 				// Without a room cut, the header scan predicts where
 				// decoding ends: pipelining relies on it.
 				t.Fatalf("scan next %d, decode next %d", res.scan.next, res.next)
@@ -253,7 +246,7 @@ func TestDecodeCorrupt(t *testing.T) {
 	data[len(data)-2] ^= 0xff // inside the second batch: its CRC fails
 	p := kmsg.NewFetchResponseTopicPartition()
 	p.RecordBatches = data
-	res := decodeFor(t, engine.ReadUncommitted, &p, 0, 100)
+	res := decodeFor(t, engine.ReadUncommitted, &p, 0)
 	if !errors.Is(res.err, records.ErrCorrupt) {
 		t.Fatalf("err %v, want ErrCorrupt", res.err)
 	}
@@ -277,7 +270,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.ResetTimer()
 			var res decoded
 			for b.Loop() {
-				d.decode(&res, &p, 0, 1<<30)
+				d.decode(&res, &p, 0)
 				if len(res.msgs) != n {
 					b.Fatalf("%d messages, want %d", len(res.msgs), n)
 				}
@@ -313,4 +306,22 @@ func benchData(b testing.TB, codec records.Codec, size, valueSize int) ([]byte, 
 		binary.BigEndian.PutUint64(data[start:], uint64(n-bl.NumRecords()))
 	}
 	return data, n
+}
+
+// TestScanBatchSize checks that the header scan reports the size a request
+// must allow for: the largest complete batch, or a cut batch's full size.
+func TestScanBatchSize(t *testing.T) {
+	small := batchSpec{base: 0, values: vals("a", 2)}.build(t)
+	big := batchSpec{base: 2, values: vals("b", 50)}.build(t)
+	data := append(append([]byte{}, small...), big...)
+	if sc := scanBatches(data, 0); sc.batch != len(big) || sc.partial || sc.count != 52 || sc.next != 52 || sc.bytes != len(data) {
+		t.Fatalf("complete: %+v (batches of %d and %d bytes)", sc, len(small), len(big))
+	}
+	cut := data[:len(small)+30]
+	if sc := scanBatches(cut, 0); sc.batch != len(big) || sc.partial || sc.count != 2 || sc.next != 2 {
+		t.Fatalf("second batch cut: %+v, want batch %d", sc, len(big))
+	}
+	if sc := scanBatches(big[:20], 2); sc.batch != len(big) || !sc.partial || sc.count != 0 || sc.next != 2 {
+		t.Fatalf("only a cut batch: %+v, want batch %d", sc, len(big))
+	}
 }

@@ -62,14 +62,18 @@
 //
 // # Memory
 //
-// A partition's queued messages plus those of answers not yet decoded (an
-// upper bound from the batch headers) never exceed QueuedMaxMessages: a
-// request asks for at most half of it (sized from the observed bytes per
-// message), the partition is left out of requests until Poll has drained
-// half, and an answer with more messages than the room left is cut (the
-// rest is fetched again). So a slow poller holds at most QueuedMaxMessages
-// messages per partition, and a fast one gets two requests' worth in the
-// pipeline. Each source holds at most two answers of at most MaxBytes.
+// QueuedMaxMessages is a threshold per partition, as PyKafka's
+// queued_max_messages and librdkafka's queued.min.messages are: a partition
+// is left out of requests while its queued messages, plus those of answers
+// not yet decoded (counted from the batch headers), exceed half of it, and
+// taken up again once Poll has drained it to half. Each request asks for at
+// most the room left, up to half the limit, in bytes estimated from the
+// partition's bytes per message, so two requests fit in the queue (the
+// pipeline stays full) and a slow poller holds at most QueuedMaxMessages
+// plus about one batch per partition: an answer is never cut to the limit,
+// since the rest would only be fetched again, and a request always allows
+// for one whole batch, since the broker would otherwise send part of it.
+// Each source holds at most two answers of at most MaxBytes.
 //
 // Decoding is allocation-lean: per partition and response, one slab of
 // engine.Message values and one slice of pointers into it; keys, values and

@@ -293,20 +293,30 @@ func TestOffsetOutOfRange(t *testing.T) {
 	checkValues(t, 0, logs[0].msgs, []rec{{value: "b"}, {value: "c"}}, 1)
 }
 
-// TestBoundedPrefetch checks that a slow poller holds at most
-// QueuedMaxMessages per partition, and still gets everything, in order.
+// TestBoundedPrefetch checks that a slow poller holds about
+// QueuedMaxMessages per partition: the limit is a threshold ("prefetch stops
+// at this many"), exceeded by at most one batch since requests are sized to
+// the room left, and the fetcher never runs further ahead of the poller.
+// Everything still arrives, in order.
 func TestBoundedPrefetch(t *testing.T) {
+	for _, batch := range []int{200, 1000} { // records per produced batch
+		t.Run(fmt.Sprintf("batch=%d", batch), func(t *testing.T) { testBoundedPrefetch(t, batch) })
+	}
+}
+
+func testBoundedPrefetch(t *testing.T, batch int) {
 	tc := testinstance.Shared()
 	cl := newCluster(t, tc, cluster.Config{})
 	topic := createTopic(t, tc, 3, nil)
 	const n = 6000
 	const limit = 500
+	bound := limit + batch
 	want := map[int32][]rec{}
 	for p := int32(0); p < 3; p++ {
 		for i := range n {
 			want[p] = append(want[p], rec{value: value(p, i)})
 		}
-		produce(t, cl, topic, p, records.CodecLZ4, 400, want[p]) // batches larger than the limit
+		produce(t, cl, topic, p, records.CodecLZ4, batch, want[p])
 	}
 	cfg := testConfig(topic)
 	cfg.QueuedMaxMessages = limit
@@ -315,26 +325,30 @@ func TestBoundedPrefetch(t *testing.T) {
 	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 0}, {Partition: 1, Offset: 0}, {Partition: 2, Offset: 0}}); err != nil {
 		t.Fatal(err)
 	}
-	// Before polling: the queues fill up to the limit and stop there.
+	most := 0
+	checkBound := func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for p, c := range f.parts {
+			most = max(most, c.buffered+c.pending)
+			if c.buffered+c.pending > bound || c.pending < 0 {
+				t.Fatalf("partition %d holds %d messages and reserved %d, bound %d", p, c.buffered, c.pending, bound)
+			}
+		}
+	}
+	// Before polling: the queues fill past half the limit, and fetching
+	// stops there.
 	waitFor(t, "queues to fill", func() bool {
+		checkBound()
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		for _, c := range f.parts {
-			if c.buffered < limit {
+			if c.fetchable(limit) || c.pending > 0 {
 				return false
 			}
 		}
 		return true
 	})
-	checkBound := func() {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		for p, c := range f.parts {
-			if c.buffered+c.pending > limit || c.pending < 0 {
-				t.Fatalf("partition %d holds %d messages and reserved %d, limit %d", p, c.buffered, c.pending, limit)
-			}
-		}
-	}
 	logs := map[int32]*partitionLog{}
 	polled := map[int32]int{}
 	for polls := 0; !haveCounts(map[int32]int{0: n, 1: n, 2: n})(logs); polls++ {
@@ -343,8 +357,8 @@ func TestBoundedPrefetch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(fe.Messages) > limit {
-			t.Fatalf("a fetch of %d messages, limit %d", len(fe.Messages), limit)
+		if len(fe.Messages) > bound {
+			t.Fatalf("a fetch of %d messages, bound %d", len(fe.Messages), bound)
 		}
 		l := logs[fe.Partition]
 		if l == nil {
@@ -353,19 +367,20 @@ func TestBoundedPrefetch(t *testing.T) {
 		}
 		l.msgs = append(l.msgs, fe.Messages...)
 		polled[fe.Partition] += len(fe.Messages)
-		// The fetcher is never ahead of the poller by more than the
-		// limit: its position minus what was polled.
+		// The fetcher's position (what it queued or asked for) minus
+		// what was polled.
 		f.mu.Lock()
 		c := f.parts[fe.Partition]
 		ahead := max(c.offset, c.fetchAt) - int64(polled[fe.Partition])
 		f.mu.Unlock()
-		if ahead > limit {
-			t.Fatalf("partition %d: fetched %d messages ahead of the poller, limit %d", fe.Partition, ahead, limit)
+		if ahead > int64(bound) {
+			t.Fatalf("partition %d: fetched %d messages ahead of the poller, bound %d", fe.Partition, ahead, bound)
 		}
 		if polls%10 == 0 {
 			time.Sleep(2 * time.Millisecond) // a slow poller: give the fetcher every chance to overrun
 		}
 	}
+	t.Logf("at most %d messages queued or reserved per partition (limit %d, batches of %d)", most, limit, batch)
 	for p := int32(0); p < 3; p++ {
 		checkValues(t, p, logs[p].msgs, want[p], 0)
 	}

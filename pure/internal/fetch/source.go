@@ -8,10 +8,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// minPartitionBytes is the smallest per-partition byte limit a request
-// asks for when the queue has little room left: below it, the round trip
-// costs more than the data it saves.
-const minPartitionBytes = 16 << 10
+// assumedBytesPerMsg stands in for the wire size of a message until a
+// partition's first answer shows it: small (a compressed record with a
+// short value), so the first request does not overfill a small queue.
+const assumedBytesPerMsg = 16
 
 // rounds is the pipeline depth of a source: one response being decoded
 // while the next request is in flight.
@@ -68,8 +68,8 @@ type sentPart struct {
 	c      *cursor
 	gen    uint64
 	offset int64 // the offset requested
-	room   int   // messages the cursor could take when the request was built
 	rp     *kmsg.FetchResponseTopicPartition
+	decode bool // the decode stage found it current
 
 	// Set by the scan, under f.mu.
 	reserved int   // messages reserved in c.pending
@@ -221,7 +221,7 @@ func (s *source) build(r *round) (time.Duration, bool) {
 		p.FetchOffset = c.fetchAt
 		p.PartitionMaxBytes = s.partitionBytes(c, limit)
 		parts = append(parts, p)
-		r.parts = append(r.parts, sentPart{c: c, gen: c.gen, offset: c.fetchAt, room: c.room(limit), scanNext: -1})
+		r.parts = append(r.parts, sentPart{c: c, gen: c.gen, offset: c.fetchAt, scanNext: -1})
 		if c.partial {
 			// First in the request, where the broker returns at least
 			// one whole batch however large.
@@ -234,20 +234,22 @@ func (s *source) build(r *round) (time.Duration, bool) {
 	return wait, true
 }
 
-// partitionBytes sizes a partition's byte limit to half the queue limit
-// (or the room left, if less), so that two requests fit in the queue and
-// a full queue does not fetch data only to drop it.
+// partitionBytes sizes a partition's byte limit to half the queue limit,
+// or the room left if less, from the bytes per message seen so far: two
+// requests then fit in the queue, and a nearly full queue is not sent a
+// megabyte it has no room for. The limit never goes below the partition's
+// largest batch, or the broker would send only part of it.
 func (s *source) partitionBytes(c *cursor, limit int) int32 {
-	most := s.f.cfg.PartitionMaxBytes
-	if c.bytesPerMsg <= 0 || c.partial {
-		return most
+	bpm := c.bytesPerMsg
+	if bpm <= 0 {
+		bpm = assumedBytesPerMsg
 	}
 	msgs := min(c.room(limit), (limit+1)/2)
-	want := max(int64(msgs)*int64(c.bytesPerMsg), minPartitionBytes)
-	if want < int64(most) {
-		return int32(want)
+	want := max(int64(msgs)*int64(bpm), int64(c.batchBytes))
+	if most := s.f.cfg.PartitionMaxBytes; want > int64(most) {
+		return most
 	}
-	return most
+	return int32(want)
 }
 
 // fetch sends the request built in r and scans the answer. It reports
@@ -307,9 +309,8 @@ func (s *source) fail(r *round, err error) {
 // scan matches the answer's partitions to the request and, for each one
 // that is still current, reads its batch headers to move c.fetchAt past
 // the complete batches and reserve their messages, so the next request can
-// leave before this answer is decoded. Partitions whose continuation the
-// headers cannot tell (an error, or more messages than room: the decoder
-// will cut them) are held until the decode stage applies them.
+// leave before this answer is decoded. A partition with an error code is
+// held until the decode stage has dealt with it.
 func (s *source) scan(r *round) {
 	f := s.f
 	clear(s.index)
@@ -353,9 +354,8 @@ func (s *source) scan(r *round) {
 		if sc.records > 0 {
 			c.bytesPerMsg = max(1, sc.bytes/sc.records)
 		}
-		if sc.count > sp.room {
-			c.held, sp.held = true, true
-			continue
+		if sc.batch > 0 {
+			c.batchBytes = sc.batch
 		}
 		c.fetchAt = sc.next
 		c.pending += sc.count
