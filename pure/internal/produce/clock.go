@@ -12,7 +12,8 @@ import (
 // millisecond), a goroutine keeps the current millisecond in an atomic
 // and Produce reads that instead; it stops after clockIdle without use. At
 // lower rates Produce reads the system clock itself. Either way a stamp is
-// the time of the Produce call to the millisecond, as the Java client's.
+// the time of the Produce call to the millisecond, as the Java client's (a
+// little behind when the ticker is starved of CPU, which observe limits).
 type clock struct {
 	ms      atomic.Int64 // current unix ms while the ticker runs, else 0
 	used    atomic.Bool  // read since the last tick
@@ -26,18 +27,25 @@ type clock struct {
 const (
 	clockBurst = 16
 	clockIdle  = 50 // ticks without a read before the ticker stops
+	clockCheck = 32 // a partition reads the system clock every clockCheck stamps
 )
 
-// now returns the time to stamp a message with.
-func (p *Producer) now() time.Time {
+// stampLocked returns the time to stamp a message for pt with. The caller
+// holds pt.mu: every clockCheck-th stamp of a partition reads the system
+// clock anyway, which bounds how stale a stamp can be when the ticker is
+// late (a machine short of CPU can hold a goroutine back for a long time).
+func (p *Producer) stampLocked(pt *partition) time.Time {
 	c := &p.clock
 	if ms := c.ms.Load(); ms != 0 {
-		if !c.used.Load() {
-			c.used.Store(true)
+		if pt.stamps++; pt.stamps%clockCheck != 0 {
+			if !c.used.Load() {
+				c.used.Store(true)
+			}
+			return time.UnixMilli(ms)
 		}
-		return time.UnixMilli(ms)
 	}
 	t := time.Now()
+	c.observe(t)
 	ms := t.UnixMilli()
 	if c.lastMs.Load() != ms {
 		c.lastMs.Store(ms)
@@ -50,6 +58,17 @@ func (p *Producer) now() time.Time {
 		}
 	}
 	return t
+}
+
+// observe is told the time whenever the producer reads the system clock
+// anyway (a new batch, a sink's pass), so the stamps stay current even when
+// the ticker is late because the machine is short of CPU.
+func (c *clock) observe(t time.Time) {
+	if ms := c.ms.Load(); ms != 0 {
+		if now := t.UnixMilli(); now > ms {
+			c.ms.CompareAndSwap(ms, now)
+		}
+	}
 }
 
 // tick keeps clock.ms current until the clock goes unused.

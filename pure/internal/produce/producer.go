@@ -162,9 +162,6 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 	if err := p.q.acquire(ctx, p.cfg.FailWhenFull, p.closedCh); err != nil {
 		return err
 	}
-	if m.Timestamp.IsZero() {
-		m.Timestamp = p.now()
-	}
 	if m.Topic == "" {
 		m.Topic = p.cfg.Topic
 	}
@@ -174,6 +171,9 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		pt.mu.Unlock()
 		p.q.release(1)
 		return kerr.ErrClosed
+	}
+	if m.Timestamp.IsZero() {
+		m.Timestamp = p.stampLocked(pt)
 	}
 	wake := p.appendLocked(pt, m, done, size)
 	s := pt.sink
