@@ -1,0 +1,488 @@
+package managed
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/offsets"
+	"github.com/gokafka/kafka/testinstance"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	testinstance.Main(m, testinstance.Config{Brokers: 3, NoZooKeeper: true})
+}
+
+// noLeaks fails the test if it leaves goroutines behind. Call it first:
+// cleanups run last-registered first, so its check runs after the
+// members and clusters the test opened are closed.
+func noLeaks(t *testing.T) {
+	t.Helper()
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		if t.Failed() {
+			return // the failure is the news; leaks would follow from it
+		}
+		goleak.VerifyNone(t, ignore)
+	})
+}
+
+// testCtx is a context that ends with the test or after d.
+func testCtx(t *testing.T, d time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// uniqueName is a topic or group name no other test (or run) uses.
+func uniqueName(t *testing.T, kind string) string {
+	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
+	return fmt.Sprintf("%s-%s-%08x", kind, name, rand.Uint32())
+}
+
+// newCluster is a cluster view of its own, as a separate process would
+// have; it closes at the end of the test.
+func newCluster(t *testing.T, cfg cluster.Config) *cluster.Cluster {
+	t.Helper()
+	cfg.Bootstrap = testinstance.Shared().Brokers()
+	if cfg.RetryBackoff == 0 {
+		cfg.RetryBackoff = 50 * time.Millisecond
+	}
+	cl, err := cluster.New(testCtx(t, 30*time.Second), cfg)
+	if err != nil {
+		t.Fatalf("cluster.New: %v", err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// createTopic creates a topic with a fresh name.
+func createTopic(t *testing.T, partitions int) string {
+	t.Helper()
+	topic := uniqueName(t, "topic")
+	if err := testinstance.Shared().CreateTopic(testCtx(t, 60*time.Second), topic, partitions, -1, nil); err != nil {
+		t.Fatalf("CreateTopic: %v", err)
+	}
+	return topic
+}
+
+func allPartitions(n int) []int32 {
+	ps := make([]int32, n)
+	for i := range ps {
+		ps[i] = int32(i)
+	}
+	return ps
+}
+
+// testLogger writes the members' logs to the test log when -v and
+// GOKAFKA_TEST_LOG are set; otherwise it discards them.
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("GOKAFKA_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
+// ledger is the truth about who owns what, across the members of a test: a
+// partition is taken in Assigned and released at the end of Revoked or
+// Lost. Taking a partition another member holds is a violation of "each
+// partition has exactly one owner".
+type ledger struct {
+	mu         sync.Mutex
+	owner      map[int32]string
+	violations []string
+}
+
+func newLedger() *ledger { return &ledger{owner: map[int32]string{}} }
+
+func (l *ledger) take(who string, ps []int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range ps {
+		if o, ok := l.owner[p]; ok && o != who {
+			l.violations = append(l.violations, fmt.Sprintf("%s assigned partition %d while %s owns it", who, p, o))
+		}
+		l.owner[p] = who
+	}
+}
+
+func (l *ledger) release(who string, ps []int32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range ps {
+		if l.owner[p] == who {
+			delete(l.owner, p)
+		}
+	}
+}
+
+// forget releases everything who holds: a member "killed" by a test never
+// says so itself.
+func (l *ledger) forget(who string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p, o := range l.owner {
+		if o == who {
+			delete(l.owner, p)
+		}
+	}
+}
+
+func (l *ledger) check(t *testing.T) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.violations) > 0 {
+		t.Fatalf("ownership violations:\n%s", strings.Join(l.violations, "\n"))
+	}
+}
+
+// event is one Handler call.
+type event struct {
+	kind       string // "revoked", "assigned", "lost"
+	partitions []int32
+	gen        int32 // the member's Generation().ID during the call
+}
+
+// recorder is a Handler that records its calls and keeps the ledger.
+type recorder struct {
+	name   string
+	ledger *ledger
+
+	// onRevoked, if set before Join, runs in Revoked (e.g. to commit).
+	onRevoked func(ctx context.Context, ps []int32, gen offsets.Generation) error
+
+	mu           sync.Mutex
+	events       []event
+	m            *Member
+	revErrs      []error
+	slowAssigned time.Duration // block this long in Assigned (with partitions)
+	slowRevoked  time.Duration // and in Revoked
+}
+
+// slow makes the Handler block in Assigned and Revoked.
+func (r *recorder) slow(assigned, revoked time.Duration) {
+	r.mu.Lock()
+	r.slowAssigned, r.slowRevoked = assigned, revoked
+	r.mu.Unlock()
+}
+
+func (r *recorder) delays() (assigned, revoked time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.slowAssigned, r.slowRevoked
+}
+
+func newRecorder(name string, l *ledger) *recorder {
+	r := &recorder{name: name, ledger: l}
+	return r
+}
+
+func (r *recorder) setMember(m *Member) {
+	r.mu.Lock()
+	r.m = m
+	r.mu.Unlock()
+}
+
+func (r *recorder) gen() offsets.Generation {
+	r.mu.Lock()
+	m := r.m
+	r.mu.Unlock()
+	if m == nil {
+		return offsets.Generation{}
+	}
+	return m.Generation()
+}
+
+func (r *recorder) add(kind string, ps []int32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var gen int32 = -1
+	if r.m != nil {
+		gen = r.m.Generation().ID
+	}
+	r.events = append(r.events, event{kind: kind, partitions: slices.Clone(ps), gen: gen})
+}
+
+func (r *recorder) Revoked(ctx context.Context, ps []int32) error {
+	r.add("revoked", ps)
+	var err error
+	if r.onRevoked != nil {
+		err = r.onRevoked(ctx, ps, r.gen())
+		r.mu.Lock()
+		r.revErrs = append(r.revErrs, err)
+		r.mu.Unlock()
+	}
+	if _, d := r.delays(); d > 0 {
+		sleepCtx(ctx, d)
+	}
+	r.ledger.release(r.name, ps)
+	return err
+}
+
+func (r *recorder) Assigned(ctx context.Context, ps []int32) error {
+	r.ledger.take(r.name, ps)
+	r.add("assigned", ps)
+	if d, _ := r.delays(); d > 0 && len(ps) > 0 {
+		sleepCtx(ctx, d)
+	}
+	return nil
+}
+
+func (r *recorder) Lost(ctx context.Context, ps []int32) error {
+	r.add("lost", ps)
+	r.ledger.release(r.name, ps)
+	return nil
+}
+
+// sleepCtx is a slow Handler's work: it blocks for d (the point of the
+// test), or until the member gives up on it.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// mark returns the number of events so far, to look at what comes after.
+func (r *recorder) mark() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.events)
+}
+
+// since returns the events after mark.
+func (r *recorder) since(mark int) []event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.events[mark:])
+}
+
+// union of the partitions of the events of kind.
+func union(evs []event, kind string) []int32 {
+	var ps []int32
+	for _, e := range evs {
+		if e.kind == kind {
+			ps = append(ps, e.partitions...)
+		}
+	}
+	slices.Sort(ps)
+	return slices.Compact(ps)
+}
+
+var _ balance.Handler = (*recorder)(nil)
+
+// memberOpts are the fields of Config the tests vary.
+type memberOpts struct {
+	strategy  balance.Strategy
+	session   time.Duration
+	heartbeat time.Duration
+	instance  string
+}
+
+// join makes a member of group with r as its Handler, closed at the end of
+// the test.
+func join(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topic string, o memberOpts, r *recorder) *Member {
+	t.Helper()
+	m, err := joinErr(t, ctx, cl, group, topic, o, r)
+	if err != nil {
+		t.Fatalf("Join %s: %v", r.name, err)
+	}
+	return m
+}
+
+func joinErr(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topic string, o memberOpts, r *recorder) (*Member, error) {
+	t.Helper()
+	if o.session == 0 {
+		o.session = 6 * time.Second
+	}
+	if o.heartbeat == 0 {
+		o.heartbeat = 300 * time.Millisecond
+	}
+	cfg := Config{
+		Group:             group,
+		Topic:             topic,
+		Strategy:          o.strategy,
+		SessionTimeout:    o.session,
+		HeartbeatInterval: o.heartbeat,
+		RebalanceTimeout:  20 * time.Second,
+		InstanceID:        o.instance,
+		ClientID:          r.name,
+		Logger:            testLogger(t),
+	}
+	start := time.Now()
+	m, err := Join(ctx, cl, cfg, r)
+	if err != nil {
+		return nil, err
+	}
+	r.setMember(m)
+	t.Logf("%s joined in %v: member %s, generation %d, partitions %v", r.name, time.Since(start).Round(time.Millisecond), m.ID(), m.Generation().ID, m.Assigned())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := m.Close(ctx); err != nil {
+			t.Errorf("Close %s: %v", r.name, err)
+		}
+	})
+	return m, nil
+}
+
+// kill makes m vanish like a crashed process: no Revoked, no LeaveGroup,
+// no more heartbeats, its connections closed.
+func kill(t *testing.T, m *Member) {
+	t.Helper()
+	m.abandoned.Store(true)
+	m.hcancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.Close(ctx); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+}
+
+// groupView is what DescribeGroups says about a group.
+type groupView struct {
+	state    string
+	protocol string
+	members  map[string][]int32 // member id -> partitions of the topic
+	clients  map[string]string  // member id -> client id
+}
+
+// describe sends DescribeGroups to the group's coordinator and decodes each
+// member's assignment (kmsg.ConsumerMemberAssignment).
+func describe(ctx context.Context, cl *cluster.Cluster, group, topic string) (groupView, error) {
+	g, err := offsets.NewGroup(cl, group, offsets.GroupOptions{})
+	if err != nil {
+		return groupView{}, err
+	}
+	b, err := g.Coordinator(ctx)
+	if err != nil {
+		return groupView{}, err
+	}
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{group}
+	resp, err := b.Request(ctx, req)
+	if err != nil {
+		return groupView{}, err
+	}
+	r := resp.(*kmsg.DescribeGroupsResponse)
+	if len(r.Groups) != 1 {
+		return groupView{}, fmt.Errorf("DescribeGroups: %d groups in the answer", len(r.Groups))
+	}
+	dg := r.Groups[0]
+	if err := kerr.ForCode(dg.ErrorCode); err != nil {
+		return groupView{}, err
+	}
+	v := groupView{state: dg.State, protocol: dg.Protocol, members: map[string][]int32{}, clients: map[string]string{}}
+	for _, dm := range dg.Members {
+		a := kmsg.NewConsumerMemberAssignment()
+		var ps []int32
+		if len(dm.MemberAssignment) > 0 {
+			if err := a.ReadFrom(dm.MemberAssignment); err != nil {
+				return v, fmt.Errorf("member %s: assignment: %w", dm.MemberID, err)
+			}
+			for _, at := range a.Topics {
+				if at.Topic == topic {
+					ps = append(ps, at.Partitions...)
+				}
+			}
+		}
+		slices.Sort(ps)
+		v.members[dm.MemberID] = ps
+		v.clients[dm.MemberID] = dm.ClientID
+	}
+	return v, nil
+}
+
+// stablePoint polls until the members agree on one generation, own every
+// partition of the topic exactly once between them, and DescribeGroups
+// shows the group Stable with exactly these members and assignments. It
+// returns the generation and the partitions of each member.
+func stablePoint(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topic string, partitions int, ms ...*Member) (int32, [][]int32) {
+	t.Helper()
+	var why error
+	for {
+		gen, owned, err := checkStable(ctx, cl, group, topic, partitions, ms)
+		if err == nil {
+			return gen, owned
+		}
+		why = err
+		if ctx.Err() != nil {
+			t.Fatalf("no stable point: %v", why)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval of a condition with a deadline
+	}
+}
+
+func checkStable(ctx context.Context, cl *cluster.Cluster, group, topic string, partitions int, ms []*Member) (int32, [][]int32, error) {
+	gen := ms[0].Generation().ID
+	owner := map[int32]int{}
+	owned := make([][]int32, len(ms))
+	for i, m := range ms {
+		if g := m.Generation().ID; g != gen || g < 1 {
+			return 0, nil, fmt.Errorf("member %d at generation %d, member 0 at %d", i, g, gen)
+		}
+		owned[i] = m.Assigned()
+		for _, p := range owned[i] {
+			if o, dup := owner[p]; dup {
+				return 0, nil, fmt.Errorf("partition %d owned by members %d and %d", p, o, i)
+			}
+			owner[p] = i
+		}
+	}
+	if len(owner) != partitions {
+		return 0, nil, fmt.Errorf("%d of %d partitions owned: %v", len(owner), partitions, owned)
+	}
+	v, err := describe(ctx, cl, group, topic)
+	if err != nil {
+		return 0, nil, err
+	}
+	if v.state != "Stable" || len(v.members) != len(ms) {
+		return 0, nil, fmt.Errorf("DescribeGroups: state %s with %d members, want Stable with %d", v.state, len(v.members), len(ms))
+	}
+	for i, m := range ms {
+		got, ok := v.members[m.ID()]
+		if !ok || !slices.Equal(got, owned[i]) {
+			return 0, nil, fmt.Errorf("DescribeGroups: member %d (%s) assigned %v, it owns %v", i, m.ID(), got, owned[i])
+		}
+	}
+	return gen, owned, nil
+}
+
+// eventually polls cond until it returns nil or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still failing after %v: %v", what, d, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval of a condition with a deadline
+	}
+}

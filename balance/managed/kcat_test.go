@@ -1,0 +1,188 @@
+package managed
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testinstance"
+)
+
+// A mixed group: gokafka members and librdkafka's group consumer (kcat -G),
+// which nobody here wrote, share one group. Each side must read the other's
+// subscriptions and assignments, whoever leads.
+
+// kcatMember is a `kcat -G` process; stop ends it (SIGTERM: librdkafka
+// leaves the group as it closes).
+type kcatMember struct {
+	cmd    *exec.Cmd
+	stderr *lockedBuffer
+	done   chan error
+	once   sync.Once
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func brokersEnv() string {
+	if b := os.Getenv(testinstance.EnvBrokers); b != "" {
+		return b
+	}
+	return testinstance.Shared().BootstrapServers()
+}
+
+func startKcat(t *testing.T, group, topic string) *kcatMember {
+	t.Helper()
+	cmd := exec.Command("kcat", "-b", brokersEnv(), "-G", group,
+		"-X", "partition.assignment.strategy=range",
+		"-X", "session.timeout.ms=6000",
+		"-X", "heartbeat.interval.ms=500",
+		"-q", topic)
+	k := &kcatMember{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	cmd.Stdout = k.stderr
+	cmd.Stderr = k.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start kcat: %v", err)
+	}
+	go func() { k.done <- cmd.Wait() }()
+	t.Cleanup(func() { k.stop(t) })
+	return k
+}
+
+func (k *kcatMember) stop(t *testing.T) {
+	k.once.Do(func() {
+		k.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-k.done:
+		case <-time.After(15 * time.Second):
+			k.cmd.Process.Kill()
+			<-k.done
+			t.Errorf("kcat did not stop on SIGTERM; killed. Output:\n%s", k.stderr.String())
+		}
+	})
+}
+
+// waitGroup polls DescribeGroups until the group is Stable with our members
+// plus kcats librdkafka members, every partition assigned exactly once,
+// every member given its share, and our members' view matching the
+// coordinator's.
+func waitGroup(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topic string, parts, kcats int, ours ...*Member) groupView {
+	t.Helper()
+	var why error
+	for {
+		v, err := describe(ctx, cl, group, topic)
+		if err == nil {
+			err = checkMixed(v, parts, kcats, ours)
+		}
+		if err == nil {
+			return v
+		}
+		why = err
+		if ctx.Err() != nil {
+			t.Fatalf("mixed group never settled: %v", why)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval of a condition with a deadline
+	}
+}
+
+func checkMixed(v groupView, parts, kcats int, ours []*Member) error {
+	if v.state != "Stable" || len(v.members) != len(ours)+kcats {
+		return fmt.Errorf("state %s with %d members, want Stable with %d", v.state, len(v.members), len(ours)+kcats)
+	}
+	rd := 0
+	owner := map[int32]string{}
+	for id, ps := range v.members {
+		if strings.HasPrefix(v.clients[id], "rdkafka") {
+			rd++
+		}
+		if lo, hi := parts/len(v.members), (parts+len(v.members)-1)/len(v.members); len(ps) < lo || len(ps) > hi {
+			return fmt.Errorf("member %s (%s) assigned %v, want %d to %d partitions", id, v.clients[id], ps, lo, hi)
+		}
+		for _, p := range ps {
+			if o, dup := owner[p]; dup {
+				return fmt.Errorf("partition %d assigned to %s and %s", p, o, id)
+			}
+			owner[p] = id
+		}
+	}
+	if rd != kcats || len(owner) != parts {
+		return fmt.Errorf("%d librdkafka members (want %d), %d partitions assigned (want %d)", rd, kcats, len(owner), parts)
+	}
+	for _, m := range ours {
+		if got := m.Assigned(); !slices.Equal(got, v.members[m.ID()]) {
+			return fmt.Errorf("our member %s owns %v, the coordinator says %v", m.ID(), got, v.members[m.ID()])
+		}
+	}
+	return nil
+}
+
+func TestKcatMixedGroup(t *testing.T) {
+	noLeaks(t)
+	const parts = 6
+	topic := createTopic(t, parts)
+	group := uniqueName(t, "group")
+	ctx := testCtx(t, 3*time.Minute)
+	l := newLedger()
+	cl := newCluster(t, cluster.Config{})
+	opts := memberOpts{} // Range, as kcat is told to use
+
+	// 1. Ours leads: it must read librdkafka's subscription, and
+	//    librdkafka must read its assignment.
+	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("a", l))
+	k1 := startKcat(t, group, topic)
+	v := waitGroup(t, ctx, cl, group, topic, parts, 1, a)
+	t.Logf("gokafka leader + kcat: %v", v.members)
+	if !a.leads.Load() {
+		t.Errorf("our member did not lead")
+	}
+
+	// 2. Ours leaves; kcat gets everything.
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitGroup(t, ctx, cl, group, topic, parts, 1)
+
+	// 3. Now librdkafka leads: it must read our subscription, and we its
+	//    assignment.
+	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("b", l))
+	c := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("c", l))
+	v = waitGroup(t, ctx, cl, group, topic, parts, 1, b, c)
+	t.Logf("kcat leader + 2 gokafka: %v", v.members)
+	if b.leads.Load() || c.leads.Load() {
+		t.Errorf("one of ours leads; kcat should")
+	}
+
+	// 4. A second kcat joins, then the first leaves (it led); ours adapt.
+	k2 := startKcat(t, group, topic)
+	waitGroup(t, ctx, cl, group, topic, parts, 2, b, c)
+	k1.stop(t)
+	v = waitGroup(t, ctx, cl, group, topic, parts, 1, b, c)
+	t.Logf("after kcat 1 left: %v", v.members)
+	k2.stop(t)
+	_, owned := stablePoint(t, ctx, cl, group, topic, parts, b, c)
+	t.Logf("after both kcats left: %v", owned)
+	l.check(t)
+}

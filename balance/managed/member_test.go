@@ -1,0 +1,487 @@
+package managed
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/offsets"
+	"github.com/gokafka/kafka/testinstance"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func TestJoinValidates(t *testing.T) {
+	noLeaks(t)
+	cl := newCluster(t, cluster.Config{})
+	ctx := testCtx(t, 30*time.Second)
+	r := newRecorder("r", newLedger())
+	good := Config{Group: "g", Topic: "t"}
+	for _, c := range []struct {
+		field string
+		mod   func(*Config)
+	}{
+		{"Config.Group", func(c *Config) { c.Group = "" }},
+		{"Config.Topic", func(c *Config) { c.Topic = "" }},
+		{"Config.Strategy", func(c *Config) { c.Strategy = "sticky" }},
+		{"Config.SessionTimeout", func(c *Config) { c.SessionTimeout = -time.Second }},
+		{"Config.SessionTimeout", func(c *Config) { c.SessionTimeout = time.Microsecond }},
+		{"Config.SessionTimeout", func(c *Config) { c.SessionTimeout = 1000 * time.Hour }},
+		{"Config.HeartbeatInterval", func(c *Config) { c.SessionTimeout, c.HeartbeatInterval = 3*time.Second, 3*time.Second }},
+		{"Config.HeartbeatInterval", func(c *Config) { c.HeartbeatInterval = -1 }},
+		{"Config.RebalanceTimeout", func(c *Config) { c.RebalanceTimeout = -1 }},
+	} {
+		cfg := good
+		c.mod(&cfg)
+		_, err := Join(ctx, cl, cfg, r)
+		var ce *kerr.ConfigError
+		if !errors.Is(err, kerr.ErrInvalidConfig) || !errors.As(err, &ce) || ce.Field != c.field {
+			t.Errorf("%+v: err = %v, want a config error naming %s", cfg, err, c.field)
+		}
+	}
+	if _, err := Join(ctx, nil, good, r); !errors.Is(err, kerr.ErrInvalidConfig) {
+		t.Errorf("nil cluster: err = %v", err)
+	}
+	if _, err := Join(ctx, cl, good, nil); !errors.Is(err, kerr.ErrInvalidConfig) {
+		t.Errorf("nil handler: err = %v", err)
+	}
+	// Defaults.
+	cfg, err := Config{Group: "g", Topic: "t"}.withDefaults()
+	if err != nil || cfg.Strategy != balance.Range || cfg.SessionTimeout != 10*time.Second ||
+		cfg.HeartbeatInterval != 3*time.Second || cfg.RebalanceTimeout != 60*time.Second {
+		t.Errorf("defaults: %+v, %v", cfg, err)
+	}
+	cfg, err = Config{Group: "g", Topic: "t", SessionTimeout: 3 * time.Second}.withDefaults()
+	if err != nil || cfg.HeartbeatInterval != time.Second {
+		t.Errorf("default heartbeat with a 3s session = %v, %v; want 1s", cfg.HeartbeatInterval, err)
+	}
+}
+
+// TestJoinRefusedByBroker: a session timeout below the broker's
+// group.min.session.timeout.ms (1s on the test cluster) is refused at once
+// with a typed error, and nothing is left running.
+func TestJoinRefusedByBroker(t *testing.T) {
+	noLeaks(t)
+	cl := newCluster(t, cluster.Config{})
+	topic := createTopic(t, 1)
+	ctx := testCtx(t, 30*time.Second)
+	start := time.Now()
+	_, err := Join(ctx, cl, Config{Group: uniqueName(t, "group"), Topic: topic, SessionTimeout: 500 * time.Millisecond}, newRecorder("r", newLedger()))
+	if !errors.Is(err, kerr.InvalidSessionTimeout) {
+		t.Fatalf("Join with a 500ms session: err = %v, want INVALID_SESSION_TIMEOUT", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the refusal took %v", took)
+	}
+}
+
+// TestJoinTimeout: a Join whose context ends returns its error and stops
+// everything it started.
+func TestJoinTimeout(t *testing.T) {
+	noLeaks(t)
+	cl := newCluster(t, cluster.Config{})
+	topic := createTopic(t, 1)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
+	defer cancel()
+	_, err := Join(ctx, cl, Config{Group: uniqueName(t, "group"), Topic: topic}, newRecorder("r", newLedger()))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Join with 1ms: err = %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// TestGrowAndShrink: members join one by one, then leave, with each
+// strategy; at every stable point each partition has exactly one owner
+// (members' view, DescribeGroups, and the ledger over the whole run).
+// Eager members revoke everything at each rebalance; cooperative ones
+// never revoke a partition they keep. All members share one cluster view,
+// as consumers of one client do.
+func TestGrowAndShrink(t *testing.T) {
+	for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
+		t.Run(string(s), func(t *testing.T) {
+			noLeaks(t)
+			cl := newCluster(t, cluster.Config{})
+			const parts = 6
+			topic := createTopic(t, parts)
+			group := uniqueName(t, "group")
+			ctx := testCtx(t, 3*time.Minute)
+			l := newLedger()
+			opts := memberOpts{strategy: s}
+
+			var ms []*Member
+			var rs []*recorder
+			var before [][]int32 // each member's partitions at the last stable point
+			var marks []int
+			step := func(what string) {
+				t.Helper()
+				gen, owned := stablePoint(t, ctx, cl, group, topic, parts, ms...)
+				l.check(t)
+				t.Logf("%s: generation %d, %v", what, gen, owned)
+				for i, r := range rs {
+					evs := r.since(marks[i])
+					if lost := union(evs, "lost"); len(lost) > 0 {
+						t.Errorf("%s: %s lost %v", what, r.name, lost)
+					}
+					if i >= len(before) {
+						continue // joined in this step
+					}
+					revoked := union(evs, "revoked")
+					if s == balance.CooperativeSticky {
+						for _, p := range revoked {
+							if slices.Contains(before[i], p) && slices.Contains(owned[i], p) {
+								t.Errorf("%s: %s revoked partition %d, which it kept (revoked %v; before %v, after %v)", what, r.name, p, revoked, before[i], owned[i])
+							}
+						}
+					} else {
+						for _, p := range before[i] {
+							if !slices.Contains(revoked, p) {
+								t.Errorf("%s: eager member %s did not revoke partition %d (revoked %v of %v)", what, r.name, p, revoked, before[i])
+							}
+						}
+					}
+				}
+				before = owned
+				marks = marks[:0]
+				for _, r := range rs {
+					marks = append(marks, r.mark())
+				}
+			}
+			for i, name := range []string{"a", "b", "c"} {
+				r := newRecorder(name, l)
+				rs = append(rs, r)
+				marks = append(marks, 0)
+				ms = append(ms, join(t, ctx, cl, group, topic, opts, r))
+				step(name + " joined")
+				for _, o := range before {
+					if len(o) != parts/(i+1) {
+						t.Fatalf("unbalanced with %d members: %v", i+1, before)
+					}
+				}
+			}
+			for len(ms) > 1 {
+				last := len(ms) - 1
+				closed, r := ms[last], rs[last]
+				if err := closed.Close(ctx); err != nil {
+					t.Fatalf("Close %s: %v", r.name, err)
+				}
+				if got := union(r.since(marks[last]), "revoked"); !slices.Equal(got, before[last]) {
+					t.Errorf("Close revoked %v, the member owned %v", got, before[last])
+				}
+				if len(closed.Assigned()) != 0 {
+					t.Errorf("after Close, Assigned() = %v", closed.Assigned())
+				}
+				ms, rs, before, marks = ms[:last], rs[:last], before[:last], marks[:last]
+				step(r.name + " closed")
+			}
+			if err := ms[0].Close(ctx); err != nil || ms[0].Close(ctx) != nil {
+				t.Fatalf("Close twice: %v", err)
+			}
+			if ms[0].Err() != nil {
+				t.Errorf("Err after Close = %v", ms[0].Err())
+			}
+		})
+	}
+}
+
+// TestMemberDeath: a member that vanishes without Close loses its
+// partitions to the others once its session times out. The time from its
+// death to the reassignment is measured.
+func TestMemberDeath(t *testing.T) {
+	noLeaks(t)
+	const parts, session = 6, 3 * time.Second
+	topic := createTopic(t, parts)
+	group := uniqueName(t, "group")
+	ctx := testCtx(t, 2*time.Minute)
+	l := newLedger()
+	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
+	var ms []*Member
+	var rs []*recorder
+	var cls []*cluster.Cluster
+	for _, name := range []string{"a", "b", "c"} {
+		cl := newCluster(t, cluster.Config{}) // one per member, as separate processes
+		r := newRecorder(name, l)
+		cls, rs = append(cls, cl), append(rs, r)
+		ms = append(ms, join(t, ctx, cl, group, topic, opts, r))
+	}
+	gen, _ := stablePoint(t, ctx, cls[0], group, topic, parts, ms...)
+	mark := []int{rs[0].mark(), rs[1].mark()}
+
+	died := time.Now()
+	kill(t, ms[2])
+	l.forget("c")
+	// Poll the survivors' own view first, for the timing.
+	for {
+		if a, b := ms[0].Assigned(), ms[1].Assigned(); len(a)+len(b) == parts && ms[0].Generation().ID == ms[1].Generation().ID && ms[0].Generation().ID > gen {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the dead member's partitions were never reassigned: %v %v", ms[0].Assigned(), ms[1].Assigned())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval of a condition with a deadline
+	}
+	took := time.Since(died)
+	t.Logf("death to reassignment: %v (session timeout %v, heartbeat %v)", took.Round(time.Millisecond), session, opts.heartbeat)
+	// The coordinator notices after SessionTimeout (from the last
+	// heartbeat, up to one interval before the death); the survivors after
+	// their next heartbeat; then one rebalance.
+	if took > session+3*time.Second {
+		t.Errorf("reassignment took %v, more than the session timeout %v plus 3s", took, session)
+	}
+	stablePoint(t, ctx, cls[0], group, topic, parts, ms[:2]...)
+	l.check(t)
+	for i := range 2 {
+		if lost := union(rs[i].since(mark[i]), "lost"); len(lost) > 0 {
+			t.Errorf("survivor %s lost %v", rs[i].name, lost)
+		}
+	}
+}
+
+// TestHeartbeatsLost: a member whose heartbeats do not get through for the
+// session timeout reports its partitions lost (no Revoked: it cannot
+// commit), and rejoins once they do.
+func TestHeartbeatsLost(t *testing.T) {
+	noLeaks(t)
+	const parts, session = 4, 3 * time.Second
+	topic := createTopic(t, parts)
+	group := uniqueName(t, "group")
+	ctx := testCtx(t, 2*time.Minute)
+	l := newLedger()
+	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
+	cla, clb := newCluster(t, cluster.Config{}), newCluster(t, cluster.Config{})
+	ra, rb := newRecorder("a", l), newRecorder("b", l)
+	a := join(t, ctx, cla, group, topic, opts, ra)
+	b := join(t, ctx, clb, group, topic, opts, rb)
+	_, owned := stablePoint(t, ctx, cla, group, topic, parts, a, b)
+	mark := rb.mark()
+
+	muted := time.Now()
+	b.beat.mute.Store(true)
+	eventually(t, session+5*time.Second, "b reports its partitions lost", func() error {
+		if lost := union(rb.since(mark), "lost"); !slices.Equal(lost, owned[1]) {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	t.Logf("heartbeats muted to Lost: %v (session timeout %v)", time.Since(muted).Round(time.Millisecond), session)
+	if revoked := union(rb.since(mark), "revoked"); len(revoked) > 0 {
+		t.Errorf("b revoked %v: a member that lost its session cannot commit", revoked)
+	}
+	b.beat.mute.Store(false)
+	_, owned = stablePoint(t, ctx, cla, group, topic, parts, a, b)
+	if len(owned[0]) != 2 || len(owned[1]) != 2 {
+		t.Errorf("after b rejoined: %v", owned)
+	}
+	l.check(t)
+}
+
+// TestSlowHandler: a Handler that blocks longer than the session timeout
+// (in Assigned, then in Revoked) does not get its member dropped, because
+// heartbeats go on: no rebalance storm.
+func TestSlowHandler(t *testing.T) {
+	noLeaks(t)
+	const parts, session, slow = 6, 3 * time.Second, 5 * time.Second
+	topic := createTopic(t, parts)
+	group := uniqueName(t, "group")
+	ctx := testCtx(t, 3*time.Minute)
+	l := newLedger()
+	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
+	cla, clb, clc := newCluster(t, cluster.Config{}), newCluster(t, cluster.Config{}), newCluster(t, cluster.Config{})
+	a := join(t, ctx, cla, group, topic, opts, newRecorder("a", l))
+
+	rb := newRecorder("b", l)
+	rb.slow(slow, 0)
+	start := time.Now()
+	b := join(t, ctx, clb, group, topic, opts, rb)
+	if took := time.Since(start); took < slow {
+		t.Fatalf("b joined in %v: Assigned was not slow", took)
+	}
+	gen, _ := stablePoint(t, ctx, cla, group, topic, parts, a, b)
+	if a.Rebalances() != 2 || b.Rebalances() != 1 {
+		t.Fatalf("rebalances: a %d (want 2: its join and b's), b %d (want 1)", a.Rebalances(), b.Rebalances())
+	}
+	// A few more heartbeats: still the same generation.
+	beats := b.beat.accepted.Load()
+	eventually(t, 10*time.Second, "b heartbeats", func() error {
+		if b.beat.accepted.Load() < beats+4 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if a.Generation().ID != gen || b.Generation().ID != gen || a.Rebalances() != 2 {
+		t.Fatalf("the group rebalanced without a reason: generation %d -> %d/%d, a rebalances %d", gen, a.Generation().ID, b.Generation().ID, a.Rebalances())
+	}
+
+	// Now a slow Revoked: c joins while b takes 5s to give its partitions
+	// up. One rebalance, not a storm.
+	rb.slow(0, slow)
+	c := join(t, ctx, clc, group, topic, opts, newRecorder("c", l))
+	gen2, _ := stablePoint(t, ctx, cla, group, topic, parts, a, b, c)
+	if gen2 != gen+1 || a.Rebalances() != 3 || b.Rebalances() != 2 {
+		t.Errorf("after c joined: generation %d (want %d), rebalances a %d (want 3), b %d (want 2)", gen2, gen+1, a.Rebalances(), b.Rebalances())
+	}
+	l.check(t)
+	rb.slow(0, 0) // and a prompt Close
+}
+
+// TestCommitGenerations: commits with the member's generation pass, a
+// commit with a stale generation is refused (ILLEGAL_GENERATION), and the
+// Handler's Revoked commits with the generation that is ending.
+func TestCommitGenerations(t *testing.T) {
+	noLeaks(t)
+	const parts = 4
+	topic := createTopic(t, parts)
+	group := uniqueName(t, "group")
+	ctx := testCtx(t, 2*time.Minute)
+	cl := newCluster(t, cluster.Config{})
+	g, err := offsets.NewGroup(cl, group, offsets.GroupOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLedger()
+	ra := newRecorder("a", l)
+	var revokedWith []offsets.Generation
+	ra.onRevoked = func(ctx context.Context, ps []int32, gen offsets.Generation) error {
+		ra.mu.Lock()
+		revokedWith = append(revokedWith, gen)
+		ra.mu.Unlock()
+		offs := map[int32]offsets.Commit{}
+		for _, p := range ps {
+			offs[p] = offsets.At(100)
+		}
+		return g.Commit(ctx, topic, offs, gen)
+	}
+	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, ra)
+	gen1 := a.Generation()
+	if gen1.ID < 1 || gen1.MemberID != a.ID() || gen1.InstanceID != nil {
+		t.Fatalf("Generation() = %+v, member %s", gen1, a.ID())
+	}
+	if err := g.Commit(ctx, topic, map[int32]offsets.Commit{0: offsets.At(1)}, a.Generation()); err != nil {
+		t.Fatalf("Commit with the member's generation: %v", err)
+	}
+
+	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, newRecorder("b", l))
+	gen, _ := stablePoint(t, ctx, cl, group, topic, parts, a, b)
+	if gen == gen1.ID {
+		t.Fatalf("b's join did not open a new generation (%d)", gen)
+	}
+	ra.mu.Lock()
+	errs, with := slices.Clone(ra.revErrs), slices.Clone(revokedWith)
+	ra.mu.Unlock()
+	if len(errs) != 1 || errs[0] != nil || with[0] != gen1 {
+		t.Fatalf("Revoked's commits: generations %+v, errors %v; want one successful commit with %+v", with, errs, gen1)
+	}
+	if err := g.Commit(ctx, topic, map[int32]offsets.Commit{0: offsets.At(2)}, gen1); !errors.Is(err, kerr.IllegalGeneration) {
+		t.Errorf("Commit with the stale generation %d (group at %d): err = %v, want ILLEGAL_GENERATION", gen1.ID, gen, err)
+	}
+	for _, m := range []*Member{a, b} {
+		if err := g.Commit(ctx, topic, map[int32]offsets.Commit{m.Assigned()[0]: offsets.At(3)}, m.Generation()); err != nil {
+			t.Errorf("Commit with %s's generation %+v: %v", m.ID(), m.Generation(), err)
+		}
+	}
+}
+
+// TestPartitionsAdded: when the topic grows, the members rejoin and the
+// new partitions are assigned.
+func TestPartitionsAdded(t *testing.T) {
+	noLeaks(t)
+	topic := createTopic(t, 2)
+	group := uniqueName(t, "group")
+	ctx := testCtx(t, 2*time.Minute)
+	l := newLedger()
+	fast := cluster.Config{MetadataMaxAge: time.Second} // how soon members see the change
+	cla, clb := newCluster(t, fast), newCluster(t, fast)
+	a := join(t, ctx, cla, group, topic, memberOpts{}, newRecorder("a", l))
+	b := join(t, ctx, clb, group, topic, memberOpts{}, newRecorder("b", l))
+	stablePoint(t, ctx, cla, group, topic, 2, a, b)
+
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic = topic
+	rt.Count = 4
+	req.Topics = []kmsg.CreatePartitionsRequestTopic{rt}
+	req.TimeoutMillis = 30000
+	resp, err := cla.AnyRequest(ctx, req)
+	if err != nil {
+		t.Fatalf("CreatePartitions: %v", err)
+	}
+	if r := resp.(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || kerr.ForCode(r.Topics[0].ErrorCode) != nil {
+		t.Fatalf("CreatePartitions: %+v", r.Topics)
+	}
+	start := time.Now()
+	_, owned := stablePoint(t, ctx, cla, group, topic, 4, a, b)
+	t.Logf("4 partitions assigned %v after CreatePartitions: %v", time.Since(start).Round(time.Millisecond), owned)
+	l.check(t)
+}
+
+// TestTopicCreatedLater: a member of a topic that does not exist yet joins
+// with nothing, and gets the partitions once the topic is created.
+func TestTopicCreatedLater(t *testing.T) {
+	noLeaks(t)
+	topic := uniqueName(t, "topic")
+	group := uniqueName(t, "group")
+	ctx := testCtx(t, time.Minute)
+	cl := newCluster(t, cluster.Config{MetadataMaxAge: time.Second})
+	a := join(t, ctx, cl, group, topic, memberOpts{}, newRecorder("a", newLedger()))
+	if got := a.Assigned(); len(got) != 0 {
+		t.Fatalf("member of a missing topic owns %v", got)
+	}
+	if err := testinstance.Shared().CreateTopic(ctx, topic, 3, -1, nil); err != nil {
+		t.Fatalf("CreateTopic: %v", err)
+	}
+	stablePoint(t, ctx, cl, group, topic, 3, a)
+}
+
+// TestCloseDuringRebalance: Close while the member's JoinGroup waits for a
+// slow member returns at once (the JoinGroup is abandoned, LeaveGroup sent
+// on the other connection) and the others complete the rebalance without
+// it.
+func TestCloseDuringRebalance(t *testing.T) {
+	noLeaks(t)
+	const parts = 4
+	topic := createTopic(t, parts)
+	group := uniqueName(t, "group")
+	ctx := testCtx(t, 2*time.Minute)
+	l := newLedger()
+	ra, rb := newRecorder("a", l), newRecorder("b", l)
+	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, ra)
+	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, rb)
+	stablePoint(t, ctx, newCluster(t, cluster.Config{}), group, topic, parts, a, b)
+	markA := ra.mark()
+	rb.slow(0, 6*time.Second) // b takes its time to revoke: a waits in JoinGroup
+
+	type joined struct {
+		m   *Member
+		err error
+	}
+	cc := make(chan joined, 1)
+	clc := newCluster(t, cluster.Config{})
+	rc := newRecorder("c", l)
+	go func() {
+		m, err := joinErr(t, ctx, clc, group, topic, memberOpts{}, rc)
+		cc <- joined{m, err}
+	}()
+	eventually(t, 20*time.Second, "a revokes and rejoins", func() error {
+		if len(union(ra.since(markA), "revoked")) == 0 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	start := time.Now()
+	if err := a.Close(ctx); err != nil {
+		t.Fatalf("Close during the rebalance: %v", err)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("Close during the rebalance took %v", took)
+	}
+	t.Logf("Close during a pending JoinGroup: %v", time.Since(start).Round(time.Millisecond))
+	j := <-cc
+	if j.err != nil {
+		t.Fatalf("c: %v", j.err)
+	}
+	rb.slow(0, 0)
+	stablePoint(t, ctx, clc, group, topic, parts, b, j.m)
+	l.check(t)
+}

@@ -1,0 +1,277 @@
+package managed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// This file is the membership loop, the member's first goroutine: it
+// rebalances (JoinGroup, the leader's assignment, SyncGroup), applies the
+// assignment through the Handler, then waits, with the group stable, for a
+// reason to rebalance again.
+
+// run is the membership loop.
+func (m *Member) run() {
+	defer m.exit()
+	reason := "joining"
+	for {
+		if m.stopping() {
+			m.finish()
+			return
+		}
+		if err := m.rebalance(reason); err != nil {
+			if m.stopping() {
+				m.finish()
+				return
+			}
+			m.fail(err)
+			return
+		}
+		m.firstOnce.Do(func() { close(m.first) })
+		if m.s.rejoin != "" {
+			reason, m.s.rejoin = m.s.rejoin, ""
+			continue
+		}
+		var stop bool
+		var err error
+		if reason, stop, err = m.stable(); err != nil {
+			m.fail(err)
+			return
+		} else if stop {
+			m.finish()
+			return
+		}
+	}
+}
+
+// rebalance rejoins the group and applies the new assignment, retrying
+// until it succeeds, Close, or an error retrying cannot fix.
+func (m *Member) rebalance(reason string) error {
+	if !m.cooperative && len(m.s.owned) > 0 {
+		// Eager protocols give everything up before rejoining, as the
+		// Java client does. The commits Revoked makes still carry the
+		// current generation, which the coordinator accepts while it
+		// waits for the members to rejoin.
+		m.revoke(m.s.owned, reason)
+	}
+	immediate := 0 // consecutive retries without a pause
+	for attempt := 1; ; {
+		err := m.joinAndSync(reason)
+		if err == nil {
+			return nil
+		}
+		if m.ctx.Err() != nil || fatal(m.cl, err) {
+			return err
+		}
+		m.retried(err)
+		level := slog.LevelInfo
+		now := true // the coordinator told us what to do: rejoin at once
+		switch {
+		case errors.Is(err, kerr.MemberIDRequired):
+			level = slog.LevelDebug // every first join (KIP-394)
+			reason = "joining with the member id given"
+		case errors.Is(err, kerr.RebalanceInProgress):
+			reason = "the group rebalanced again"
+		case errors.Is(err, kerr.UnknownMemberID):
+			// The coordinator dropped us (session expired): whatever we
+			// owned may be someone else's by now.
+			m.lose(err)
+			m.setMemberID("")
+			reason = "rejoining as a new member"
+		case errors.Is(err, kerr.IllegalGeneration):
+			m.lose(err)
+			reason = "rejoining after a missed generation"
+		default: // the coordinator moved or is loading, a connection dropped
+			now = false
+		}
+		m.log.Log(context.Background(), level, "managed: rebalance interrupted, rejoining", "err", err, "attempt", attempt)
+		if now && immediate < 3 {
+			immediate++
+			continue
+		}
+		immediate = 0
+		if err := m.sleep(attempt); err != nil {
+			return err
+		}
+		attempt++
+	}
+}
+
+// joinAndSync is one rebalance attempt: JoinGroup, the assignment if this
+// member leads, SyncGroup, then the Handler.
+func (m *Member) joinAndSync(reason string) error {
+	start := time.Now()
+	m.beat.pause()
+	jr, _, _, err := m.joinGroup(m.ctx, reason)
+	if err != nil {
+		return err
+	}
+	m.setMemberID(jr.MemberID)
+	// The generation exists now and the coordinator's session timer runs
+	// again until SyncGroup completes: keep it alive (the Java client
+	// also heartbeats from here on).
+	m.beat.set(jr.Generation, jr.MemberID)
+	m.s.leader = jr.LeaderID == jr.MemberID
+	m.leads.Store(m.s.leader)
+	var assignments []kmsg.SyncGroupRequestGroupAssignment
+	watch := map[string]int{}
+	if m.s.leader && !jr.SkipAssignment {
+		// (SkipAssignment: a static leader that restarted, KIP-814; the
+		// coordinator keeps the current assignment.)
+		if assignments, watch, err = m.plan(jr); err != nil {
+			return err
+		}
+	}
+	sr, err := m.syncGroup(m.ctx, jr, assignments)
+	if err != nil {
+		return err
+	}
+	ps, err := decodeAssignment(sr.MemberAssignment, m.cfg.Topic)
+	if err != nil {
+		m.log.Error("managed: the leader's assignment does not decode; taking no partitions", "leader", jr.LeaderID, "err", err)
+		ps = nil
+	}
+	if _, ok := watch[m.cfg.Topic]; !ok {
+		watch[m.cfg.Topic] = 0 // a topic not created yet: its creation is a change
+		if t, err := m.cl.Snapshot().Topic(m.cfg.Topic); err == nil {
+			watch[m.cfg.Topic] = len(t.Partitions)
+		}
+	}
+	m.s.watch = watch
+	m.apply(jr, ps, start)
+	return nil
+}
+
+// apply installs a SyncGroup's assignment: the new generation first (what
+// commits carry from now on), then the Handler.
+func (m *Member) apply(jr *kmsg.JoinGroupResponse, ps []int32, start time.Time) {
+	revoked, added := balance.Diff(m.s.owned, ps)
+	m.setGeneration(jr.Generation)
+	m.rebalances.Add(1)
+	m.log.Info("managed: assignment", "generation", jr.Generation, "member", jr.MemberID,
+		"leader", m.s.leader, "partitions", ps, "added", added, "revoked", revoked, "took", since(start))
+	if len(revoked) > 0 {
+		// Cooperative: the leader held these back to give them to
+		// another member. Hand them over, then rejoin, so that the
+		// next rebalance gives them to their new owner. (Eager members
+		// own nothing here: they revoked everything before joining.)
+		m.revoke(revoked, "reassigned")
+		m.s.rejoin = "revoked partitions for another member"
+	}
+	m.assign(added, ps)
+}
+
+// stable waits, with the group stable, for a reason to rebalance: a
+// heartbeat's news or a partition count change. stop means Close; err an
+// error that ends the member.
+func (m *Member) stable() (reason string, stop bool, err error) {
+	for {
+		updated := m.cl.Updated()
+		if why := m.metadataChanged(); why != "" {
+			m.log.Info("managed: rejoining", "reason", why)
+			return why, false, nil
+		}
+		select {
+		case <-m.closing:
+			return "", true, nil
+		case <-m.cl.Closing():
+			return "", false, kerr.ErrClosed
+		case <-updated:
+		case <-m.beat.notify:
+			ev, ok := m.beat.take(m.s.genID, m.s.memberID)
+			if !ok {
+				continue // about an older generation
+			}
+			switch ev.kind {
+			case evRebalance:
+				return "the group is rebalancing", false, nil
+			case evLost:
+				m.lose(ev.err)
+				if errors.Is(ev.err, kerr.UnknownMemberID) {
+					m.setMemberID("")
+				}
+				return fmt.Sprintf("rejoining after losing the membership (%v)", ev.err), false, nil
+			case evFatal:
+				return "", false, ev.err
+			}
+		}
+	}
+}
+
+// metadataChanged describes a partition count change of a topic the last
+// assignment covered (a topic that did not exist then counted 0), or
+// returns "". Topics that the metadata does not show right now (an error,
+// not loaded) are left alone.
+func (m *Member) metadataChanged() string {
+	snap := m.cl.Snapshot()
+	for topic, n := range m.s.watch {
+		if t, err := snap.Topic(topic); err == nil && len(t.Partitions) != n {
+			return fmt.Sprintf("topic %q has %d partitions, %d at the last assignment", topic, len(t.Partitions), n)
+		}
+	}
+	return ""
+}
+
+// plan is the leader's job: the assignment of every member, from their
+// subscriptions, and the partition counts it used (to watch).
+func (m *Member) plan(jr *kmsg.JoinGroupResponse) ([]kmsg.SyncGroupRequestGroupAssignment, map[string]int, error) {
+	subs := make([]subscription, 0, len(jr.Members))
+	for i := range jr.Members {
+		s, err := decodeSubscription(&jr.Members[i], m.cooperative)
+		if err != nil {
+			m.log.Warn("managed: a member's subscription does not decode; it gets nothing", "member", s.memberID, "err", err)
+		}
+		subs = append(subs, s)
+	}
+	counts := map[string]int32{}
+	watch := map[string]int{}
+	for _, topic := range topicsOf(subs) {
+		n, err := m.partitionCount(topic)
+		if err != nil {
+			if m.ctx.Err() != nil {
+				return nil, nil, m.ctx.Err()
+			}
+			m.log.Warn("managed: no metadata for a subscribed topic; not assigning it", "subscribed", topic, "err", err)
+			watch[topic] = 0 // assign it once it exists
+			continue
+		}
+		counts[topic] = int32(n)
+		watch[topic] = n
+	}
+	p := assign(m.cfg.Strategy, subs, counts)
+	out := make([]kmsg.SyncGroupRequestGroupAssignment, 0, len(subs))
+	for i := range subs {
+		a := kmsg.NewSyncGroupRequestGroupAssignment()
+		a.MemberID = subs[i].memberID
+		a.MemberAssignment = encodeAssignment(p[subs[i].memberID])
+		out = append(out, a)
+	}
+	m.log.Debug("managed: leader's assignment", "generation", jr.Generation, "members", len(subs), "plan", p)
+	return out, watch, nil
+}
+
+// partitionCount is a topic's partition count from the metadata, loaded if
+// the cluster does not know the topic yet (other members may subscribe to
+// other topics).
+func (m *Member) partitionCount(topic string) (int, error) {
+	if t, err := m.cl.Snapshot().Topic(topic); err == nil {
+		return len(t.Partitions), nil
+	}
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.SessionTimeout)
+	defer cancel()
+	if err := m.cl.RefreshTopics(ctx, topic); err != nil {
+		return 0, err
+	}
+	t, err := m.cl.Snapshot().Topic(topic)
+	if err != nil {
+		return 0, err
+	}
+	return len(t.Partitions), nil
+}
