@@ -62,6 +62,6 @@
 // # Cost per message
 //
 // In steady state Produce allocates nothing: batches and their buffers are
-// reused, sized from the partition's previous batch. Messages without a
-// timestamp are stamped to the millisecond (see clock.go).
+// reused, sized from the partition's previous batch. Stamping messages
+// without a timestamp reads only the monotonic clock (see clock.go).
 package produce

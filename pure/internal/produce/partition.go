@@ -56,9 +56,8 @@ type partition struct {
 	// broker refused a batch of ours as too large (see splitLocked).
 	batchBytes int
 
-	stamps    uint32 // messages stamped from the ticking clock (see stampLocked)
-	lastBytes int    // size of the last batch sent, to size the next one
-	lastCount int    // and its messages
+	lastBytes int // size of the last batch sent, to size the next one
+	lastCount int // and its messages
 
 	produced uint64 // messages appended, ever
 	finished uint64 // messages reported, ever
@@ -93,10 +92,8 @@ func (p *Producer) appendLocked(pt *partition, m *engine.Message, done engine.Do
 		}
 	}
 	if b == nil {
-		now := time.Now()
-		p.clock.observe(now)
 		hb, hc := p.sizeHint(pt)
-		b = p.newBatch(now, hb, hc)
+		b = p.newBatch(time.Now(), hb, hc)
 		pt.batches = append(pt.batches, b)
 		if n == 0 && !pt.inflight {
 			wake = true // new linger to schedule (or a send, linger 0)

@@ -173,7 +173,7 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		return kerr.ErrClosed
 	}
 	if m.Timestamp.IsZero() {
-		m.Timestamp = p.stampLocked(pt)
+		m.Timestamp = p.clock.now()
 	}
 	wake := p.appendLocked(pt, m, done, size)
 	s := pt.sink

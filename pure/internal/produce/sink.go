@@ -141,7 +141,6 @@ func (s *sink) drain() (next time.Time, busy bool) {
 		s.next = 0
 	}
 	now := time.Now()
-	p.clock.observe(now)
 	flushing := p.flushing.Load() > 0
 	throttled := false
 	if until := s.throttleUntil.Load(); until > now.UnixNano() {
