@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/testinstance"
 )
@@ -54,10 +55,10 @@ func brokersEnv() string {
 	return testinstance.Shared().BootstrapServers()
 }
 
-func startKcat(t *testing.T, group, topic string) *kcatMember {
+func startKcat(t *testing.T, group, topic string, strategy balance.Strategy) *kcatMember {
 	t.Helper()
 	cmd := exec.Command("kcat", "-b", brokersEnv(), "-G", group,
-		"-X", "partition.assignment.strategy=range",
+		"-X", "partition.assignment.strategy="+string(strategy),
 		"-X", "session.timeout.ms=6000",
 		"-X", "heartbeat.interval.ms=500",
 		"-q", topic)
@@ -86,16 +87,20 @@ func (k *kcatMember) stop(t *testing.T) {
 }
 
 // waitGroup polls DescribeGroups until the group is Stable with our members
-// plus kcats librdkafka members, every partition assigned exactly once,
-// every member given its share, and our members' view matching the
-// coordinator's.
-func waitGroup(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topic string, parts, kcats int, ours ...*Member) groupView {
+// plus `foreign` members of another client (client id starting with
+// prefix), every partition assigned exactly once, every member given its
+// share, and our members' view matching the coordinator's. extra, if set,
+// must pass too.
+func waitGroup(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topic string, parts int, prefix string, foreign int, extra func(groupView) error, ours ...*Member) groupView {
 	t.Helper()
 	var why error
 	for {
 		v, err := describe(ctx, cl, group, topic)
 		if err == nil {
-			err = checkMixed(v, parts, kcats, ours)
+			err = checkMixed(v, parts, prefix, foreign, ours)
+		}
+		if err == nil && extra != nil {
+			err = extra(v)
 		}
 		if err == nil {
 			return v
@@ -108,15 +113,15 @@ func waitGroup(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, to
 	}
 }
 
-func checkMixed(v groupView, parts, kcats int, ours []*Member) error {
-	if v.state != "Stable" || len(v.members) != len(ours)+kcats {
-		return fmt.Errorf("state %s with %d members, want Stable with %d", v.state, len(v.members), len(ours)+kcats)
+func checkMixed(v groupView, parts int, prefix string, foreign int, ours []*Member) error {
+	if v.state != "Stable" || len(v.members) != len(ours)+foreign {
+		return fmt.Errorf("state %s with %d members, want Stable with %d", v.state, len(v.members), len(ours)+foreign)
 	}
-	rd := 0
+	n := 0
 	owner := map[int32]string{}
 	for id, ps := range v.members {
-		if strings.HasPrefix(v.clients[id], "rdkafka") {
-			rd++
+		if strings.HasPrefix(v.clients[id], prefix) {
+			n++
 		}
 		if lo, hi := parts/len(v.members), (parts+len(v.members)-1)/len(v.members); len(ps) < lo || len(ps) > hi {
 			return fmt.Errorf("member %s (%s) assigned %v, want %d to %d partitions", id, v.clients[id], ps, lo, hi)
@@ -128,8 +133,8 @@ func checkMixed(v groupView, parts, kcats int, ours []*Member) error {
 			owner[p] = id
 		}
 	}
-	if rd != kcats || len(owner) != parts {
-		return fmt.Errorf("%d librdkafka members (want %d), %d partitions assigned (want %d)", rd, kcats, len(owner), parts)
+	if n != foreign || len(owner) != parts {
+		return fmt.Errorf("%d %s members (want %d), %d partitions assigned (want %d)", n, prefix, foreign, len(owner), parts)
 	}
 	for _, m := range ours {
 		if got := m.Assigned(); !slices.Equal(got, v.members[m.ID()]) {
@@ -140,6 +145,12 @@ func checkMixed(v groupView, parts, kcats int, ours []*Member) error {
 }
 
 func TestKcatMixedGroup(t *testing.T) {
+	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
+		t.Run(string(s), func(t *testing.T) { testKcatMixedGroup(t, s) })
+	}
+}
+
+func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {
 	noLeaks(t)
 	const parts = 6
 	topic := createTopic(t, parts)
@@ -147,13 +158,13 @@ func TestKcatMixedGroup(t *testing.T) {
 	ctx := testCtx(t, 3*time.Minute)
 	l := newLedger()
 	cl := newCluster(t, cluster.Config{})
-	opts := memberOpts{} // Range, as kcat is told to use
+	opts := memberOpts{strategy: strategy} // kcat is told to use the same
 
 	// 1. Ours leads: it must read librdkafka's subscription, and
 	//    librdkafka must read its assignment.
 	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("a", l))
-	k1 := startKcat(t, group, topic)
-	v := waitGroup(t, ctx, cl, group, topic, parts, 1, a)
+	k1 := startKcat(t, group, topic, strategy)
+	v := waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 1, nil, a)
 	t.Logf("gokafka leader + kcat: %v", v.members)
 	if !a.leads.Load() {
 		t.Errorf("our member did not lead")
@@ -163,23 +174,23 @@ func TestKcatMixedGroup(t *testing.T) {
 	if err := a.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitGroup(t, ctx, cl, group, topic, parts, 1)
+	waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 1, nil)
 
 	// 3. Now librdkafka leads: it must read our subscription, and we its
 	//    assignment.
 	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("b", l))
 	c := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("c", l))
-	v = waitGroup(t, ctx, cl, group, topic, parts, 1, b, c)
+	v = waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 1, nil, b, c)
 	t.Logf("kcat leader + 2 gokafka: %v", v.members)
 	if b.leads.Load() || c.leads.Load() {
 		t.Errorf("one of ours leads; kcat should")
 	}
 
 	// 4. A second kcat joins, then the first leaves (it led); ours adapt.
-	k2 := startKcat(t, group, topic)
-	waitGroup(t, ctx, cl, group, topic, parts, 2, b, c)
+	k2 := startKcat(t, group, topic, strategy)
+	waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 2, nil, b, c)
 	k1.stop(t)
-	v = waitGroup(t, ctx, cl, group, topic, parts, 1, b, c)
+	v = waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 1, nil, b, c)
 	t.Logf("after kcat 1 left: %v", v.members)
 	k2.stop(t)
 	_, owned := stablePoint(t, ctx, cl, group, topic, parts, b, c)

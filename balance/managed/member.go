@@ -243,7 +243,9 @@ func (m *Member) Err() error {
 // Handler call in progress gets a context that ends with ctx.
 //
 // Close is idempotent; every call waits for the same shutdown. It returns
-// ctx's error if ctx ends first, or what the LeaveGroup ran into.
+// ctx's error if ctx ends first, or what the LeaveGroup ran into. Do not
+// call it from a Handler method: the shutdown waits for that method to
+// return, so such a Close can only end with ctx.
 func (m *Member) Close(ctx context.Context) error {
 	m.closeOnce.Do(func() {
 		m.closeCtx = ctx
