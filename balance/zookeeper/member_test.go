@@ -1,0 +1,393 @@
+package zookeeper
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/offsets"
+)
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	ok := Config{Servers: []string{"127.0.0.1:2181"}, Group: "g", Topic: "t"}
+	cases := []struct {
+		field string
+		edit  func(*Config)
+	}{
+		{"Servers", func(c *Config) { c.Servers = nil }},
+		{"Servers", func(c *Config) { c.Servers = []string{" ", ""} }},
+		{"Group", func(c *Config) { c.Group = "" }},
+		{"Group", func(c *Config) { c.Group = "a/b" }},
+		{"Group", func(c *Config) { c.Group = ".." }},
+		{"Group", func(c *Config) { c.Group = "a\x00b" }},
+		{"Topic", func(c *Config) { c.Topic = "" }},
+		{"Topic", func(c *Config) { c.Topic = "a b" }},
+		{"Topic", func(c *Config) { c.Topic = "a/b" }},
+		{"Strategy", func(c *Config) { c.Strategy = balance.CooperativeSticky }},
+		{"Strategy", func(c *Config) { c.Strategy = "sticky" }},
+		{"SessionTimeout", func(c *Config) { c.SessionTimeout = -time.Second }},
+		{"RebalanceMaxRetries", func(c *Config) { c.RebalanceMaxRetries = -1 }},
+		{"RebalanceBackoff", func(c *Config) { c.RebalanceBackoff = -1 }},
+		{"PartitionCheckInterval", func(c *Config) { c.PartitionCheckInterval = -1 }},
+		{"ConsumerID", func(c *Config) { c.ConsumerID = "x/y" }},
+	}
+	for _, tc := range cases {
+		c := ok
+		tc.edit(&c)
+		_, err := c.withDefaults()
+		var ce *kerr.ConfigError
+		if !errors.Is(err, kerr.ErrInvalidConfig) || !errors.As(err, &ce) || ce.Field != tc.field {
+			t.Errorf("%+v: got %v, want a ConfigError for %s", c, err, tc.field)
+		}
+	}
+	c, err := ok.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Strategy != balance.Range || c.SessionTimeout != DefaultSessionTimeout || c.RebalanceMaxRetries != DefaultRebalanceMaxRetries ||
+		c.RebalanceBackoff != DefaultRebalanceBackoff || c.PartitionCheckInterval != DefaultPartitionCheckInterval || c.Logger == nil {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	// Kafka's old consumer: <group>_<hostname>-<unix ms>-<8 hex>.
+	if !regexp.MustCompile(`^g_[^/]+-\d{13}-[0-9a-f]{8}$`).MatchString(c.ConsumerID) {
+		t.Errorf("default ConsumerID %q", c.ConsumerID)
+	}
+	// Join checks its arguments before connecting anywhere.
+	if _, err := Join(t.Context(), nil, ok, newRecorder(t, "x", newLedger(), nil)); !errors.Is(err, kerr.ErrInvalidConfig) {
+		t.Errorf("Join with a nil cluster: %v", err)
+	}
+}
+
+func TestSubscriptionFormats(t *testing.T) {
+	data := subscriptionData("events", time.UnixMilli(1700000000123))
+	if got, want := string(data), `{"version":1,"subscription":{"events":1},"pattern":"static","timestamp":"1700000000123"}`; got != want {
+		t.Errorf("subscription data\n got %s\nwant %s", got, want)
+	}
+	for _, tc := range []struct {
+		data      string
+		sub, know bool
+	}{
+		{string(data), true, true},
+		{`{"version":1,"subscription":{"other":1},"pattern":"static","timestamp":"1"}`, false, true},
+		{"events", true, true}, // PyKafka
+		{"other", true, false}, // unknown: counted
+		{`{"version":1,"subscription":{"ev.*":1},"pattern":"white_list","timestamp":"1"}`, true, false},
+	} {
+		if sub, known := subscribes([]byte(tc.data), "events"); sub != tc.sub || known != tc.know {
+			t.Errorf("subscribes(%s) = %v, %v; want %v, %v", tc.data, sub, known, tc.sub, tc.know)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		p    int32
+		ok   bool
+	}{{"0", 0, true}, {"11", 11, true}, {"-1", 0, false}, {"1a", 0, false}, {"", 0, false}, {"99999999999", 0, false}} {
+		if p, ok := parsePartition(tc.name); ok != tc.ok || (ok && p != tc.p) {
+			t.Errorf("parsePartition(%q) = %d, %v", tc.name, p, ok)
+		}
+	}
+}
+
+// TestGrowAndShrink: 1 -> 2 -> 3 members over 12 partitions with the range
+// strategy, then members leave again. At every stable point each partition
+// has one owner, in the Handlers and in ZooKeeper, and ranges follow
+// partition numbers. Only what moves is revoked.
+func TestGrowAndShrink(t *testing.T) {
+	noLeaks(t)
+	cl := newCluster(t, nil)
+	topic := createTopic(t, nil, 12)
+	group := uniqueName(t, "group")
+	in := newInspector(t, zkAddr(nil), group, topic)
+	l := newLedger()
+	suffix := fmt.Sprintf("%08x", rand.Uint32())
+	cfg := func(i int) Config {
+		return Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, suffix)}
+	}
+	var ms []*Member
+	var recs []*recorder
+	for i := range 3 {
+		r := newRecorder(t, cfg(i).ConsumerID, l, in)
+		recs = append(recs, r)
+		m := join(t, cl, cfg(i), r)
+		ms = append(ms, m)
+		took := waitFor(t, 30*time.Second, fmt.Sprintf("stable with %d members", i+1), func() error {
+			return stable(in, balance.Range, 12, ms, recs)
+		})
+		t.Logf("%d members: stable %s after Join returned", i+1, took)
+		l.check(t)
+	}
+	// Range by number: 0-3, 4-7, 8-11 (string order would give 0,1,10,11).
+	for i, want := range [][]int32{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10, 11}} {
+		if got := ms[i].Assigned(); !slices.Equal(got, want) {
+			t.Fatalf("member %d: %v, want %v", i, got, want)
+		}
+	}
+	// m0 kept 0-3 throughout: it was only ever asked to give up 4-11.
+	for _, e := range recs[0].eventsOf("revoked") {
+		for _, p := range e.partitions {
+			if p < 4 {
+				t.Errorf("m0 revoked %d, which never moved (revoked %v)", p, e.partitions)
+			}
+		}
+	}
+	if ms[0].Generation() != (offsets.Generation{}) {
+		t.Errorf("Generation() = %+v, want the zero Generation", ms[0].Generation())
+	}
+	if ms[0].Rebalances() < 3 {
+		t.Errorf("m0 Rebalances() = %d, want >= 3", ms[0].Rebalances())
+	}
+
+	// The ids node holds the subscription JSON.
+	data, _, err := in.conn.Get("/consumers/" + group + "/ids/" + ms[1].ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sub subscription
+	if err := json.Unmarshal(data, &sub); err != nil || sub.Version != 1 || sub.Pattern != "static" || sub.Subscription[topic] != 1 || sub.Timestamp == "" {
+		t.Errorf("ids node data %s (%v)", data, err)
+	}
+
+	// The middle member leaves: the others share its partitions.
+	if err := ms[1].Close(testCtx(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ms[1].Close(testCtx(t, 30*time.Second)); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	if got := recs[1].ownedSorted(); len(got) != 0 || recs[1].count("revoked") == 0 {
+		t.Errorf("closed member's Handler still has %v", got)
+	}
+	ms, recs = []*Member{ms[0], ms[2]}, []*recorder{recs[0], recs[2]}
+	waitFor(t, 30*time.Second, "stable after m1 left", func() error { return stable(in, balance.Range, 12, ms, recs) })
+	l.check(t)
+
+	// Everyone leaves: no node of the group's members remains.
+	for _, m := range ms {
+		if err := m.Close(testCtx(t, 30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	owners, err := in.owners()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := in.ids()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(owners) != 0 || len(ids) != 0 {
+		t.Errorf("after Close: owners %v, ids %v", owners, ids)
+	}
+	l.check(t)
+}
+
+// TestRoundRobin: partitions dealt in turn, with generated consumer ids.
+func TestRoundRobin(t *testing.T) {
+	noLeaks(t)
+	cl := newCluster(t, nil)
+	topic := createTopic(t, nil, 5)
+	group := uniqueName(t, "group")
+	in := newInspector(t, zkAddr(nil), group, topic)
+	l := newLedger()
+	var ms []*Member
+	var recs []*recorder
+	for i := range 2 {
+		id := fmt.Sprintf("%s_host-%d", group, i)
+		r := newRecorder(t, id, l, in)
+		m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, Strategy: balance.RoundRobin, ConsumerID: id}, r)
+		ms, recs = append(ms, m), append(recs, r)
+	}
+	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.RoundRobin, 5, ms, recs) })
+	first := ms[0]
+	if ms[1].ID() < first.ID() {
+		first = ms[1]
+	}
+	if got := first.Assigned(); !slices.Equal(got, []int32{0, 2, 4}) {
+		t.Errorf("first member by id has %v, want [0 2 4]", got)
+	}
+
+	// Close reports the Handler's failure to commit; the partitions are
+	// released all the same.
+	errCommit := errors.New("commit failed")
+	recs[0].revokeErr = errCommit
+	if err := ms[0].Close(testCtx(t, 30*time.Second)); !errors.Is(err, errCommit) {
+		t.Errorf("Close: %v, want the Handler's error", err)
+	}
+	waitFor(t, 30*time.Second, "the other owns everything", func() error {
+		return stable(in, balance.RoundRobin, 5, ms[1:], recs[1:])
+	})
+}
+
+// TestSlowRevoke: a member slow to give partitions up makes the newcomer's
+// claims fail for a while; the newcomer logs it, rebalances again later and
+// gets them, and nobody owns a partition twice.
+func TestSlowRevoke(t *testing.T) {
+	noLeaks(t)
+	cl := newCluster(t, nil)
+	topic := createTopic(t, nil, 4)
+	group := uniqueName(t, "group")
+	in := newInspector(t, zkAddr(nil), group, topic)
+	l := newLedger()
+	base := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, RebalanceMaxRetries: 2, RebalanceBackoff: 100 * time.Millisecond}
+	c0, c1 := base, base
+	c0.ConsumerID, c1.ConsumerID = "a-"+group, "b-"+group
+	r0, r1 := newRecorder(t, c0.ConsumerID, l, in), newRecorder(t, c1.ConsumerID, l, in)
+	m0 := join(t, cl, c0, r0)
+	r0.delay = 1500 * time.Millisecond // far beyond b's 2 tries 100ms apart
+	m1 := join(t, cl, c1, r1)          // returns once its first complete rebalance is done
+	ms, recs := []*Member{m0, m1}, []*recorder{r0, r1}
+	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 4, ms, recs) })
+	l.check(t)
+	// b watches the nodes it could not claim: it takes them as soon as a
+	// deletes them, not at its next retry (by then 100ms doubling, and
+	// growing).
+	revoked, assigned := r0.eventsOf("revoked"), r1.eventsOf("assigned")
+	if len(revoked) == 0 || len(assigned) == 0 {
+		t.Fatalf("revoked %v, assigned %v", revoked, assigned)
+	}
+	gap := assigned[0].at.Sub(revoked[0].at)
+	t.Logf("handover: b got %v %s after a's Revoked returned", assigned[0].partitions, gap.Round(time.Millisecond))
+	if gap > 400*time.Millisecond {
+		t.Errorf("b got its partitions %s after a released them", gap)
+	}
+}
+
+func TestJoinErrors(t *testing.T) {
+	noLeaks(t)
+	cl := newCluster(t, nil)
+	topic := createTopic(t, nil, 2)
+	l := newLedger()
+
+	// Unknown topic: at once, typed.
+	_, err := Join(testCtx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Topic: uniqueName(t, "missing")}, newRecorder(t, "x", l, nil))
+	if !errors.Is(err, kerr.ErrUnknownTopic) {
+		t.Errorf("unknown topic: %v", err)
+	}
+
+	// No ZooKeeper there: fails when the context ends, with the cause.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	t0 := time.Now()
+	_, err = Join(testCtx(t, 3*time.Second), cl, Config{Servers: []string{dead}, Group: uniqueName(t, "g"), Topic: topic, Logger: testLogger(t)}, newRecorder(t, "x", l, nil))
+	if !errors.Is(err, ErrZooKeeper) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("unreachable ZooKeeper: %v", err)
+	}
+	if took := time.Since(t0); took > 10*time.Second {
+		t.Errorf("Join took %s with a 3s context", took)
+	}
+	t.Logf("unreachable ZooKeeper: %v", err)
+
+	// A consumer id already registered by a live session.
+	group := uniqueName(t, "g")
+	cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: "same"}
+	join(t, cl, cfg, newRecorder(t, "same", l, nil))
+	_, err = Join(testCtx(t, 3*time.Second), cl, cfg, newRecorder(t, "same", l, nil))
+	if !errors.Is(err, ErrConsumerIDInUse) {
+		t.Errorf("duplicate consumer id: %v", err)
+	}
+}
+
+// TestNegotiatedTimeout: the member uses the session timeout the server
+// granted (testinstance's ZooKeeper has tickTime 500ms, so at most 10s),
+// which go-zookeeper only reveals in a log line.
+func TestNegotiatedTimeout(t *testing.T) {
+	noLeaks(t)
+	cl := newCluster(t, nil)
+	topic := createTopic(t, nil, 1)
+	m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Topic: topic, SessionTimeout: 60 * time.Second}, newRecorder(t, "x", newLedger(), nil))
+	got := m.sess.Timeout()
+	if got <= 0 || got >= 60*time.Second {
+		t.Fatalf("negotiated timeout %s: the server's cap was not picked up", got)
+	}
+	t.Logf("asked for 60s, server granted %s", got)
+}
+
+// TestRegistrationDeleted: someone deletes a live member's ids node (an
+// operator's cleanup script, say). The member notices at the membership
+// event, registers again, and the group settles with it.
+func TestRegistrationDeleted(t *testing.T) {
+	noLeaks(t)
+	cl := newCluster(t, nil)
+	topic := createTopic(t, nil, 6)
+	group := uniqueName(t, "group")
+	in := newInspector(t, zkAddr(nil), group, topic)
+	l := newLedger()
+	var ms []*Member
+	var recs []*recorder
+	for i := range 2 {
+		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
+		r := newRecorder(t, cfg.ConsumerID, l, in)
+		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
+	}
+	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 6, ms, recs) })
+	before := ms[1].Rebalances()
+	if err := in.conn.Delete("/consumers/"+group+"/ids/"+ms[1].ID(), -1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "registered again", func() error {
+		if ms[1].Rebalances() == before {
+			return errors.New("no rebalance yet")
+		}
+		return stable(in, balance.Range, 6, ms, recs)
+	})
+	l.check(t)
+}
+
+// TestReadClock: only answers to requests move lastReply, whatever the
+// read sizes; watch notifications (xid -1) do not.
+func TestReadClock(t *testing.T) {
+	frame := func(xid int32, bodyLen int) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(4+bodyLen))
+		b = binary.BigEndian.AppendUint32(b, uint32(xid))
+		return append(b, make([]byte, bodyLen)...)
+	}
+	var stream []byte
+	var answers []int // offset of the last header byte of each answer
+	for _, f := range []struct {
+		xid    int32
+		body   int
+		answer bool
+	}{{0, 32, true}, {-1, 20, false}, {-2, 12, true}, {-1, 40, false}, {7, 0, true}, {-1, 12, false}} {
+		if f.answer {
+			answers = append(answers, len(stream)+7)
+		}
+		stream = append(stream, frame(f.xid, f.body)...)
+	}
+	for _, chunk := range []int{1, 3, 7, 8, 13, len(stream)} {
+		s := &session{}
+		c := &readClock{s: s}
+		base := time.Unix(1000, 0)
+		for off := 0; off < len(stream); off += chunk {
+			end := min(off+chunk, len(stream))
+			c.scan(stream[off:end], base.Add(time.Duration(end-1)*time.Second))
+			// The answer completed in this chunk, if any, is stamped
+			// with the chunk's time.
+			want := int64(0)
+			for _, a := range answers {
+				if a < end {
+					want = base.Add(time.Duration(chunkEnd(a, chunk, len(stream))-1) * time.Second).UnixNano()
+				}
+			}
+			if got := s.lastReply.Load(); got != want {
+				t.Fatalf("chunk %d, after %d bytes: lastReply %d, want %d", chunk, end, got, want)
+			}
+		}
+	}
+}
+
+// chunkEnd is the end offset of the chunk holding byte a.
+func chunkEnd(a, chunk, n int) int { return min((a/chunk+1)*chunk, n) }
