@@ -111,6 +111,7 @@ func (c ConsumerConfig) resolve(topic string, client *Client, prefix string) (re
 		CheckCRC:          c.CheckCRCs,
 		ClientID:          client.cfg.clientID,
 		Logger:            client.cfg.logger,
+		Security:          client.cfg.engineSecurity(),
 		Raw:               c.RdkafkaConfig,
 	}
 	if c.AutoCommit && c.ConsumerGroup == "" {

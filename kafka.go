@@ -92,6 +92,7 @@ type clientConfig struct {
 	autoCreateTopics bool
 	tls              *tls.Config
 	sasl             wire.Authenticator
+	security         securityConfig // WithTLSConfig and WithSASL data, for engines (security.go)
 	dialer           func(ctx context.Context, network, addr string) (net.Conn, error)
 	err              error // first invalid option
 }
@@ -163,7 +164,10 @@ func WithAutoCreateTopics(on bool) ClientOption {
 	return func(c *clientConfig) { c.autoCreateTopics = on }
 }
 
-// WithTLS connects to brokers over TLS with the given configuration.
+// WithTLS connects to brokers over TLS with the given configuration. It
+// works with the pure engine only: librdkafka cannot take a *tls.Config, so
+// producers and consumers with UseRdkafka fail with a *ConfigError. Use
+// WithTLSConfig for both engines.
 func WithTLS(cfg *tls.Config) ClientOption {
 	return func(c *clientConfig) { c.tls = cfg }
 }

@@ -170,6 +170,7 @@ func (c ProducerConfig) engineConfig(topic string, client *Client) (engine.Produ
 		MaxInFlight:      5,
 		ClientID:         client.cfg.clientID,
 		Logger:           client.cfg.logger,
+		Security:         client.cfg.engineSecurity(),
 		Raw:              c.RdkafkaConfig,
 	}
 	switch c.Acks {

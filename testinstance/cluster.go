@@ -22,6 +22,7 @@ type Cluster struct {
 	dir       string
 	clusterID string
 	reaper    *reaper
+	ca        *CA // of the TLS listeners (security.go), nil without
 
 	external      bool
 	externalAddrs []string
@@ -85,7 +86,7 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	n := c.cfg.Brokers
-	ports, err := freePorts(2*n + 1)
+	ports, err := freePorts(2*n + 1 + n*c.cfg.Security.numListeners())
 	if err != nil {
 		return err
 	}
@@ -96,6 +97,10 @@ func (c *Cluster) start(ctx context.Context) error {
 			port: ports[2*i], controllerPort: ports[2*i+1],
 			dir: filepath.Join(c.dir, "kafka-"+strconv.Itoa(i+1)),
 		})
+	}
+	c.assignListenerPorts(ports[2*n+1:])
+	if err := c.prepareSecurity(); err != nil {
+		return err
 	}
 	// ZooKeeper starts and becomes ready alongside the brokers.
 	zkErr := make(chan error, 1)

@@ -61,6 +61,9 @@ type Config struct {
 	// TempDir is the parent of the cluster's temporary directory. Default
 	// os.TempDir().
 	TempDir string
+	// Security adds SASL_PLAINTEXT, SSL and SASL_SSL listeners beside
+	// PLAINTEXT (see security.go). Default: none.
+	Security *SecurityConfig
 }
 
 // Environment variables that change defaults.
@@ -75,6 +78,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Brokers < 0 {
 		return c, fmt.Errorf("testinstance: Brokers = %d, want >= 1", c.Brokers)
+	}
+	if err := c.Security.validate(); err != nil {
+		return c, err
 	}
 	if c.KafkaVersion == "" {
 		c.KafkaVersion = os.Getenv(EnvKafkaVersion)

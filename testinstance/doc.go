@@ -122,10 +122,21 @@
 // node's log), ErrExternalCluster, ErrNoZooKeeper and ErrClosed. Broker error
 // codes (e.g. creating a topic that exists) match internal/kerr values.
 //
-// # Later
+// # Security listeners
 //
-// Only PLAINTEXT listeners exist today. The node layout keeps listener names
-// and ports apart from the rest of the configuration so that SASL_PLAINTEXT
-// and SSL listeners can be added through a new Config field without changing
-// existing calls.
+// Config.Security adds SASL_PLAINTEXT, SSL and SASL_SSL listeners beside
+// PLAINTEXT on every broker, each on its own port; Cluster.Listener(name)
+// returns their addresses. SASL users work with PLAIN (JAAS) and
+// SCRAM-SHA-256/512 (seeded at storage format time). TLS listeners use PEM
+// key stores signed by a CA generated in Go (Cluster.CA, which also issues
+// client certificates for ssl.client.auth=required listeners):
+//
+//	c, err := testinstance.Start(ctx, testinstance.Config{Brokers: 1, Security: &testinstance.SecurityConfig{
+//		Users:     []testinstance.User{{Name: "alice", Password: "alice-secret"}},
+//		Listeners: []testinstance.Listener{{Name: "SASL", Protocol: testinstance.SASLPlaintext},
+//			{Name: "MTLS", Protocol: testinstance.SSL, ClientAuth: true}},
+//	}})
+//	certPEM, keyPEM, err := c.CA().Issue("client")
+//
+// Replication and the readiness checks keep using PLAINTEXT.
 package testinstance

@@ -80,7 +80,7 @@ func (c *Cluster) StartBroker(ctx context.Context, i int) error {
 		return ErrClosed
 	}
 	if n.proc == nil || !n.proc.alive() {
-		if err := checkPortsFree(n.port, n.controllerPort); err != nil {
+		if err := checkPortsFree(append([]int{n.port, n.controllerPort}, n.listenerPorts...)...); err != nil {
 			c.mu.Unlock()
 			return err
 		}

@@ -33,6 +33,7 @@ type kafkaNode struct {
 	id             int32 // node.id
 	port           int   // PLAINTEXT listener (clients, inter-broker)
 	controllerPort int   // CONTROLLER listener (KRaft quorum)
+	listenerPorts  []int // Config.Security's listeners, in order (security.go)
 	dir            string
 	proc           *proc // nil while stopped; guarded by Cluster.mu
 }
@@ -111,6 +112,7 @@ func brokerProperties(cfg Config, nodes []*kafkaNode, n *kafkaNode) map[string]s
 		"broker.heartbeat.interval.ms":                     "1000",
 		"broker.session.timeout.ms":                        "6000",
 	}
+	addListenerProperties(cfg, n, p)
 	for k, v := range cfg.BrokerProperties {
 		p[k] = v
 	}
@@ -145,6 +147,7 @@ func (c *Cluster) prepareNode(ctx context.Context, n *kafkaNode, clusterID strin
 		"-Djava.io.tmpdir="+c.jvmTmp(),
 		"-cp", filepath.Join(c.kafkaLib, "*"),
 		"kafka.tools.StorageTool", "format", "-t", clusterID, "-c", n.configPath())
+	args = append(args, c.scramFormatArgs()...)
 	return runTool(ctx, c.cfg, n.name()+" storage format", n.logPath(), c.java, args)
 }
 

@@ -104,6 +104,7 @@ type ProducerConfig struct {
 	MaxInFlight      int // Produce requests in flight per broker
 	ClientID         string
 	Logger           *slog.Logger
+	Security         Security       // for engines that open their own connections
 	Raw              map[string]any // engine-specific overrides (librdkafka properties)
 }
 
@@ -139,6 +140,7 @@ type FetcherConfig struct {
 	CheckCRC          bool
 	ClientID          string
 	Logger            *slog.Logger
+	Security          Security // for engines that open their own connections
 	Raw               map[string]any
 }
 

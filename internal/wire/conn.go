@@ -145,6 +145,12 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 	// line, a black hole) fails here rather than at the request timeout.
 	if err := c.negotiate(dctx); err != nil {
 		c.Close()
+		if opts.TLS != nil && tlsAlert(err) {
+			// In TLS 1.3 the server checks the client's certificate
+			// after the client's side of the handshake is done, so
+			// its refusal arrives as an alert on the first read.
+			err = fmt.Errorf("%w: %s refused the TLS session: %w", kerr.ErrAuthentication, addr, err)
+		}
 		return nil, err
 	}
 	if opts.SASL != nil {
@@ -154,6 +160,13 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 		}
 	}
 	return c, nil
+}
+
+// tlsAlert reports whether err is a TLS alert sent by the peer (crypto/tls
+// returns those as a *net.OpError with Op "remote error").
+func tlsAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
 }
 
 // Addr is the address this connection was dialled at.
