@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"strings"
 	"sync"
@@ -110,6 +111,19 @@ func (t *Topic) NewBalancedConsumer(ctx context.Context, cfg BalancedConsumerCon
 	}
 	c.member.Store(&memberBox{m})
 	close(c.joined)
+	if d, ok := m.(interface {
+		Done() <-chan struct{}
+		Err() error
+	}); ok {
+		// A member can end for good by itself (fenced by another static
+		// member with its instance id): Consume must then fail, not wait.
+		go func() {
+			<-d.Done()
+			if err := d.Err(); err != nil {
+				core.fail(fmt.Errorf("kafka: group membership ended: %w", err))
+			}
+		}()
+	}
 	if err := t.client.adopt(c); err != nil {
 		c.Close(ctx)
 		return nil, err

@@ -352,3 +352,28 @@ func TestBalancedConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// A static member whose instance id is taken by another member is fenced:
+// its Consume must fail with the cause, not wait forever.
+func TestFencedStaticMemberFailsConsume(t *testing.T) {
+	client := newClient(t)
+	topic := newTopic(t, client, 2)
+	group := uniqueName(t, "g")
+	ctx := ctxFor(t, time.Minute)
+	cfg := balancedConfig(t, groupMode{"managed", true}, engines[0], group)
+	cfg.InstanceID = "static-1"
+	first, err := topic.NewBalancedConsumer(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close(context.Background())
+	second, err := topic.NewBalancedConsumer(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close(context.Background())
+	_, err = first.Consume(ctx)
+	if !errors.Is(err, kafka.ErrFencedInstanceID) {
+		t.Fatalf("fenced member's Consume: %v, want ErrFencedInstanceID", err)
+	}
+}

@@ -49,6 +49,7 @@ type consumerCore struct {
 	revoking map[int32]offsets.Commit
 	auto     *offsets.AutoCommitter
 	closed   bool
+	failure  error // why the consumer stopped by itself, returned by Consume
 }
 
 // partState is the consumer's view of one assigned partition.
@@ -249,6 +250,9 @@ func (c *consumerCore) consume(ctx context.Context) (*Message, error) {
 				return nil, ErrConsumerTimeout
 			}
 			if errors.Is(err, kerr.ErrClosed) {
+				if _, ferr := c.next(); ferr != nil {
+					return nil, ferr // failure, or closed
+				}
 				return nil, ErrClosed
 			}
 			return nil, err
@@ -263,6 +267,9 @@ func (c *consumerCore) consume(ctx context.Context) (*Message, error) {
 func (c *consumerCore) next() (*Message, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.failure != nil {
+		return nil, c.failure
+	}
 	if c.closed {
 		return nil, ErrClosed
 	}
@@ -385,6 +392,20 @@ func (c *consumerCore) startAutoCommit() {
 	log := c.topic.client.cfg.logger
 	c.auto = offsets.StartAutoCommit(c.group, c.topic.name, c.cfg.AutoCommitInterval, c.positions, c.gen,
 		func(err error) { log.Warn("kafka: auto-commit failed", "group", c.cfg.ConsumerGroup, "err", err) })
+}
+
+// fail stops a consumer that cannot go on (its group membership ended for
+// good): Consume returns err from now on, and the fetcher stops.
+func (c *consumerCore) fail(err error) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.failure = err
+	c.ready, c.readyPart = nil, nil
+	c.mu.Unlock()
+	c.fetcher.Close() // wakes a Consume blocked in Poll
 }
 
 // close stops auto-commit (which commits one last time) and the fetcher.

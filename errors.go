@@ -50,6 +50,7 @@ var (
 	ErrIllegalGeneration        = kerr.IllegalGeneration
 	ErrUnknownMemberID          = kerr.UnknownMemberID
 	ErrRebalanceInProgress      = kerr.RebalanceInProgress
+	ErrFencedInstanceID         = kerr.FencedInstanceID
 	ErrInvalidPartitions        = kerr.InvalidPartitions
 	ErrInvalidReplicationFactor = kerr.InvalidReplicationFactor
 )
