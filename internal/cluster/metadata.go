@@ -124,6 +124,19 @@ func (s *Snapshot) merge(resp *kmsg.MetadataResponse, all bool) *Snapshot {
 				max = p.Partition
 			}
 		}
+		if int(max) >= len(rt.Partitions) {
+			// Partition ids are dense (0..n-1): an id beyond the count
+			// is a corrupt response, and sizing the table by it would
+			// let one bad id allocate gigabytes (or overflow at 2^31-1).
+			// Keep routing on what we knew, as for a retriable error.
+			if old, ok := s.Topics[t.Name]; ok && old.Err == nil {
+				next.Topics[t.Name] = old
+				continue
+			}
+			t.Err = fmt.Errorf("%w: metadata of %q lists partition %d among %d partitions", kerr.ErrCorruptResponse, t.Name, max, len(rt.Partitions))
+			next.Topics[t.Name] = t
+			continue
+		}
 		t.Partitions = make([]PartitionMeta, max+1)
 		for j := range t.Partitions {
 			t.Partitions[j] = PartitionMeta{ID: int32(j), Leader: -1, Err: kerr.LeaderNotAvailable}
