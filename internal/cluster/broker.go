@@ -144,7 +144,9 @@ func (b *Broker) conn(ctx context.Context, laneName string) (*wire.Conn, error) 
 		b.mu.Lock()
 		l.dialing = nil
 		close(done)
-		if err == nil && b.closed {
+		if err == nil && (b.closed || b.lanes[laneName] != l) {
+			// The broker or this lane was closed while we dialled: the
+			// new connection has no owner, so it must not outlive us.
 			err = kerr.ErrClosed
 			defer c.Close()
 			c = nil
@@ -171,11 +173,14 @@ func (b *Broker) conn(ctx context.Context, laneName string) (*wire.Conn, error) 
 // fetch lane when the consumer closes).
 func (b *Broker) CloseLane(laneName string) {
 	b.mu.Lock()
-	l := b.lanes[laneName]
+	var c *wire.Conn
+	if l := b.lanes[laneName]; l != nil {
+		c = l.conn
+	}
 	delete(b.lanes, laneName)
 	b.mu.Unlock()
-	if l != nil && l.conn != nil {
-		l.conn.Close()
+	if c != nil {
+		c.Close()
 	}
 }
 
@@ -183,13 +188,16 @@ func (b *Broker) CloseLane(laneName string) {
 func (b *Broker) close() {
 	b.mu.Lock()
 	b.closed = true
-	lanes := b.lanes
+	var conns []*wire.Conn
+	for _, l := range b.lanes {
+		if l.conn != nil {
+			conns = append(conns, l.conn)
+		}
+	}
 	b.lanes = map[string]*lane{}
 	b.mu.Unlock()
-	for _, l := range lanes {
-		if l.conn != nil {
-			l.conn.Close()
-		}
+	for _, c := range conns {
+		c.Close()
 	}
 }
 
