@@ -75,7 +75,8 @@ type ConsumerConfig struct {
 	// Default 1 MiB. A larger message is still returned, alone.
 	FetchPartitionMaxBytes int32
 	// QueuedMaxMessages bounds the messages prefetched per partition:
-	// fetching a partition pauses while this many wait to be consumed.
+	// fetching a partition pauses while this many wait to be consumed (a
+	// fetch already under way may add up to one record batch more).
 	// Default 10000.
 	QueuedMaxMessages int
 	// Isolation: ReadUncommitted (default) or ReadCommitted.
