@@ -48,7 +48,9 @@ func (c *Conn) negotiate(ctx context.Context) error {
 				return fmt.Errorf("%w: ApiVersions v0 from %s: %w", kerr.ErrCorruptResponse, c.addr, err)
 			}
 			max, ok := versionsFrom(resp).Max(18)
-			if !ok || max >= version {
+			// A broker that claims no usable version (or one we
+			// already tried) would have us loop or send version -1.
+			if !ok || max >= version || max < 0 {
 				return fmt.Errorf("%w: %s rejected ApiVersions v%d", kerr.ErrUnsupportedVersion, c.addr, version)
 			}
 			version = max
