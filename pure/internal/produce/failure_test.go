@@ -228,9 +228,7 @@ func TestCloseGivesUp(t *testing.T) {
 			t.Fatalf("message %q: %v, want ErrClosed", m.Value, err)
 		}
 	}
-	if g := ownGoroutines(); g != 0 {
-		t.Fatalf("%d producer goroutines left", g)
-	}
+	noGoroutinesLeft(t)
 }
 
 // TestUnknownTopic: messages for a topic that does not exist wait for it

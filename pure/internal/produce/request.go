@@ -47,19 +47,47 @@ func (r *request) add(pt *partition, b *batch) {
 	r.bytes += b.rb.EncodedSize()
 }
 
-// send encodes the request's batches, sends the request to the sink's
-// broker and handles the response. It runs on its own goroutine, one per
-// request in flight.
+// send sends req and, while there are ready batches, the requests that
+// follow it (see take), on one goroutine that holds one in-flight slot.
 func (s *sink) send(req *request) {
 	p := s.p
 	defer p.wg.Done()
+	for req != nil {
+		reporters := s.roundTrip(req)
+		var more []*partition
+		req, more = s.take()
+		reporters = append(reporters, more...)
+		if req == nil {
+			s.inflight.Add(-1)
+			s.wake()
+		}
+		if len(reporters) == 0 {
+			continue
+		}
+		if req != nil && p.spawn(func() {
+			defer p.wg.Done()
+			for _, pt := range reporters {
+				p.report(pt)
+			}
+		}) {
+			continue // the next request goes out while they report
+		}
+		for _, pt := range reporters {
+			p.report(pt)
+		}
+	}
+}
 
+// roundTrip encodes the request's batches, sends the request to the sink's
+// broker and handles the answer. It returns the partitions whose reporter
+// must run.
+func (s *sink) roundTrip(req *request) (reporters []*partition) {
+	p := s.p
 	kreq := req.kreq
 	kreq.Acks = int16(p.cfg.Acks)
 	kreq.TimeoutMillis = int32(p.cfg.RequestTimeout / time.Millisecond)
 	kt := &kreq.Topics[0]
 	kt.Topic = p.cfg.Topic
-	var reporters []*partition
 	live := req.items[:0]
 	for _, it := range req.items {
 		if err := it.b.finish(p.cfg.Idempotent); err != nil {
@@ -117,11 +145,7 @@ func (s *sink) send(req *request) {
 		}
 	}
 	p.freeRequest(req)
-	s.inflight.Add(-1)
-	s.wake()
-	for _, pt := range reporters {
-		p.report(pt)
-	}
+	return reporters
 }
 
 // findPartition finds the answer for partition id; i is where it should

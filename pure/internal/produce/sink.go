@@ -17,48 +17,54 @@ const maxRequestBytes = 32 << 20
 // sink sends the batches of the partitions that one broker leads. Its
 // goroutine (loop) runs while there is work: it drains ready batches into
 // Produce requests, up to MaxInFlight requests at a time, each sent and
-// answered on a goroutine of its own (send).
+// answered on a goroutine of its own (send). A send goroutine that got its
+// answer takes the next ready batches itself and sends them at once, so
+// under load a request follows the previous one without waiting for the
+// loop; the loop keeps the linger timers and starts new senders.
 type sink struct {
 	p  *Producer
 	id int32 // broker node id
 
-	mu    sync.Mutex
-	parts []*partition // the partitions homed here; partition.sink is authoritative
+	mu    sync.Mutex                   // serializes add and remove
+	parts atomic.Pointer[[]*partition] // copy on write; partition.sink is authoritative
 
 	running       atomic.Bool
 	wakeCh        chan struct{} // capacity 1: "look again"
 	inflight      atomic.Int32  // requests in flight
 	throttleUntil atomic.Int64  // unix ns: the broker asked us to wait (quota)
+	start         atomic.Uint32 // rotates where scans begin, so no partition always goes last
 
-	// Used by the loop goroutine only.
-	scratch  []*partition
-	next     int // round-robin start, so no partition always goes last
-	pidTries int // consecutive failed InitProducerID requests
+	pidTries int // consecutive failed InitProducerID requests; loop only
 }
 
 func newSink(p *Producer, id int32) *sink {
-	return &sink{p: p, id: id, wakeCh: make(chan struct{}, 1)}
+	s := &sink{p: p, id: id, wakeCh: make(chan struct{}, 1)}
+	s.parts.Store(&[]*partition{})
+	return s
 }
 
 // add homes pt here. The caller holds pt.mu and has set pt.sink.
 func (s *sink) add(pt *partition) {
 	s.mu.Lock()
-	s.parts = append(s.parts, pt)
+	old := *s.parts.Load()
+	parts := make([]*partition, len(old), len(old)+1)
+	copy(parts, old)
+	parts = append(parts, pt)
+	s.parts.Store(&parts)
 	s.mu.Unlock()
 }
 
 // remove forgets pt. The caller holds pt.mu and has cleared pt.sink.
 func (s *sink) remove(pt *partition) {
 	s.mu.Lock()
-	for i, q := range s.parts {
-		if q == pt {
-			last := len(s.parts) - 1
-			s.parts[i] = s.parts[last]
-			s.parts[last] = nil
-			s.parts = s.parts[:last]
-			break
+	old := *s.parts.Load()
+	parts := make([]*partition, 0, len(old))
+	for _, q := range old {
+		if q != pt {
+			parts = append(parts, q)
 		}
 	}
+	s.parts.Store(&parts)
 	s.mu.Unlock()
 }
 
@@ -117,6 +123,68 @@ func (s *sink) loop() {
 	}
 }
 
+// scan is what one pass over a sink's partitions found besides the batches
+// it took.
+type scan struct {
+	next      time.Time    // earliest linger deadline of a batch not yet ready
+	busy      bool         // some partition has batches
+	reporters []*partition // partitions with batches that expired, to report
+}
+
+// collect scans the sink's partitions once, from a rotating start: it
+// fails the batches whose delivery timeout passed and moves the ready ones
+// (linger elapsed, full, flushing) into req, one per partition, until req
+// holds maxRequestBytes. id is the producer ID to stamp new batches with
+// (nil without idempotence).
+func (s *sink) collect(req *request, id *producerID, now time.Time, sc *scan) {
+	p := s.p
+	parts := *s.parts.Load()
+	if len(parts) == 0 {
+		return
+	}
+	flushing := p.flushing.Load() > 0
+	throttled := false
+	if until := s.throttleUntil.Load(); until > now.UnixNano() {
+		throttled = true
+		sc.next = earliest(sc.next, time.Unix(0, until))
+	}
+	start := int(s.start.Add(1) % uint32(len(parts)))
+	for i := range parts {
+		pt := parts[(start+i)%len(parts)]
+		pt.mu.Lock()
+		if pt.sink != s {
+			pt.mu.Unlock()
+			continue
+		}
+		if p.expireLocked(pt, now) {
+			sc.reporters = append(sc.reporters, pt)
+		}
+		if len(pt.batches) > 0 {
+			sc.busy = true
+		}
+		if pt.inflight || len(pt.batches) == 0 || throttled || req.bytes >= maxRequestBytes {
+			pt.mu.Unlock()
+			continue
+		}
+		b := pt.batches[0]
+		if !b.sealed && !flushing && len(pt.batches) == 1 && p.cfg.Linger > 0 {
+			if at := b.created.Add(p.cfg.Linger); now.Before(at) {
+				sc.next = earliest(sc.next, at)
+				pt.mu.Unlock()
+				continue
+			}
+		}
+		b.sealed = true
+		pt.inflight = true
+		pt.lastBytes, pt.lastCount = b.rb.EncodedSize(), len(b.msgs)
+		if id != nil {
+			pt.stampLocked(b, id)
+		}
+		pt.mu.Unlock()
+		req.add(pt, b)
+	}
+}
+
 // drain sends every ready batch it can, within MaxInFlight requests. It
 // returns when to look again (zero: when woken) and whether the sink has
 // batches or requests in flight.
@@ -130,83 +198,61 @@ func (s *sink) drain() (next time.Time, busy bool) {
 		}
 		s.pidTries = 0
 	}
-	s.mu.Lock()
-	parts := append(s.scratch[:0], s.parts...)
-	s.mu.Unlock()
-	s.scratch = parts[:0]
-	if len(parts) == 0 {
-		return next, s.inflight.Load() > 0
-	}
-	if s.next >= len(parts) {
-		s.next = 0
-	}
 	now := time.Now()
-	flushing := p.flushing.Load() > 0
-	throttled := false
-	if until := s.throttleUntil.Load(); until > now.UnixNano() {
-		throttled = true
-		next = time.Unix(0, until)
-	}
-	var req *request
-	var reporters []*partition
-	for i := range parts {
-		if req == nil {
-			if int(s.inflight.Load()) >= p.cfg.MaxInFlight {
-				busy = true
-				break
-			}
-			req = p.newRequest(s)
+	var sc scan
+	for {
+		if int(s.inflight.Load()) >= p.cfg.MaxInFlight {
+			sc.busy = true // the senders take what is ready next
+			break
 		}
-		pt := parts[(s.next+i)%len(parts)]
-		pt.mu.Lock()
-		if pt.sink != s {
-			pt.mu.Unlock()
-			continue
+		req := p.newRequest(s)
+		s.collect(req, id, now, &sc)
+		if len(req.items) == 0 {
+			p.freeRequest(req)
+			break
 		}
-		if p.expireLocked(pt, now) {
-			reporters = append(reporters, pt)
+		full := req.bytes >= maxRequestBytes
+		s.inflight.Add(1)
+		if !s.p.spawn(func() { s.send(req) }) {
+			// Closing: the batches go back to their partitions,
+			// and Close fails them.
+			s.inflight.Add(-1)
+			p.abandon(req)
+			break
 		}
-		if len(pt.batches) > 0 {
-			busy = true
-		}
-		if pt.inflight || len(pt.batches) == 0 || throttled {
-			pt.mu.Unlock()
-			continue
-		}
-		b := pt.batches[0]
-		if !b.sealed && !flushing && len(pt.batches) == 1 && p.cfg.Linger > 0 {
-			if at := b.created.Add(p.cfg.Linger); now.Before(at) {
-				next = earliest(next, at)
-				pt.mu.Unlock()
-				continue
-			}
-		}
-		b.sealed = true
-		pt.inflight = true
-		pt.lastBytes, pt.lastCount = b.rb.EncodedSize(), len(b.msgs)
-		if id != nil {
-			pt.stampLocked(b, id)
-		}
-		pt.mu.Unlock()
-		req.add(pt, b)
-		if req.bytes >= maxRequestBytes {
-			s.launch(req)
-			req = nil
+		if !full {
+			break
 		}
 	}
-	s.next++
-	if req != nil && len(req.items) > 0 {
-		s.launch(req)
-	} else if req != nil {
-		p.freeRequest(req)
-	}
-	for _, pt := range reporters {
+	for _, pt := range sc.reporters {
 		p.report(pt)
 	}
-	if s.inflight.Load() > 0 {
-		busy = true
+	return sc.next, sc.busy || s.inflight.Load() > 0
+}
+
+// take is drain for a send goroutine that got its answer and still holds
+// its in-flight slot: it returns the next request to send, or nil, and the
+// partitions whose reporter must run. It never blocks: without a producer
+// ID yet it leaves the work to the loop.
+func (s *sink) take() (*request, []*partition) {
+	p := s.p
+	var id *producerID
+	if p.cfg.Idempotent {
+		if id = p.pid.Load(); id == nil {
+			return nil, nil
+		}
 	}
-	return next, busy
+	req := p.newRequest(s)
+	var sc scan
+	s.collect(req, id, time.Now(), &sc)
+	if !sc.next.IsZero() || req.bytes >= maxRequestBytes {
+		s.wake() // a linger to time, or more ready than one request holds
+	}
+	if len(req.items) == 0 {
+		p.freeRequest(req)
+		return nil, sc.reporters
+	}
+	return req, sc.reporters
 }
 
 // producerIDFailed handles a failed InitProducerID in drain: retriable
@@ -218,10 +264,7 @@ func (s *sink) producerIDFailed(err error) (next time.Time, busy bool) {
 		return next, false
 	}
 	p.log.Warn("gokafka: producer ID unavailable", "topic", p.cfg.Topic, "err", err)
-	s.mu.Lock()
-	parts := append(s.scratch[:0], s.parts...)
-	s.mu.Unlock()
-	s.scratch = parts[:0]
+	parts := *s.parts.Load()
 	now := time.Now()
 	retriable := p.retriable(err)
 	for _, pt := range parts {
@@ -244,17 +287,6 @@ func (s *sink) producerIDFailed(err error) (next time.Time, busy bool) {
 	}
 	s.pidTries++
 	return now.Add(p.backoff(s.pidTries)), busy
-}
-
-// launch sends req on its own goroutine.
-func (s *sink) launch(req *request) {
-	s.inflight.Add(1)
-	if !s.p.spawn(func() { s.send(req) }) {
-		// Closing: the batches go back to their partitions, and Close
-		// fails them.
-		s.inflight.Add(-1)
-		s.p.abandon(req)
-	}
 }
 
 func earliest(a, b time.Time) time.Time {
