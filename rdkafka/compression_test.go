@@ -1,0 +1,125 @@
+//go:build cgo && !nordkafka
+
+package rdkafka
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/records"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// rawBatches fetches partition 0 of topic from offset 0 with a plain Fetch
+// request and decodes its record batches, so that a test sees what is on
+// the broker, not what a client makes of it.
+func rawBatches(t *testing.T, cl *cluster.Cluster, topic string) []records.BatchInfo {
+	t.Helper()
+	ctx := testCtx(t, time.Minute)
+	if err := cl.RefreshTopics(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := cl.Leader(topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm, err := cl.Snapshot().Topic(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxWaitMillis = 500
+	req.MinBytes = 1
+	req.MaxBytes = 50 << 20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = topic, tm.ID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = 0, 0, 50<<20
+	rp.CurrentLeaderEpoch, rp.LogStartOffset = -1, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := b.Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := resp.(*kmsg.FetchResponse)
+	if err := kerr.ForCode(fr.ErrorCode); err != nil {
+		t.Fatal(err)
+	}
+	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
+		t.Fatalf("fetch response: %d topics", len(fr.Topics))
+	}
+	fp := fr.Topics[0].Partitions[0]
+	if err := kerr.ForCode(fp.ErrorCode); err != nil {
+		t.Fatal(err)
+	}
+	var infos []records.BatchInfo
+	err = records.DecodeBatches(fp.RecordBatches, records.DecodeOptions{}, func(info *records.BatchInfo, _ []records.Record) error {
+		infos = append(infos, *info)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return infos
+}
+
+// TestCompressionCodecs produces with every codec through the engine, checks
+// on the broker that the batches carry that codec, and reads the messages
+// back with the engine's fetcher and with kcat.
+func TestCompressionCodecs(t *testing.T) {
+	cl := newCluster(t)
+	for _, codec := range []records.Codec{records.CodecNone, records.CodecGzip, records.CodecSnappy, records.CodecLZ4, records.CodecZstd} {
+		t.Run(codec.String(), func(t *testing.T) {
+			topic := createTopic(t, 1, nil)
+			cfg := producerConfig(topic)
+			cfg.Compression = codec
+			if codec == records.CodecZstd {
+				cfg.CompressionLevel = 5
+			}
+			const n = 300
+			p := startProducer(t, cl, cfg)
+			rep := newReports(n)
+			value := func(i int) []byte {
+				return bytes.Repeat(fmt.Appendf(nil, "compressible-%d-", i%10), 20)
+			}
+			for i := range n {
+				if err := p.Produce(t.Context(), &engine.Message{Key: fmt.Appendf(nil, "k%d", i), Value: value(i)}, rep.done); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep.wait(t, time.Minute)
+			if len(rep.errs) > 0 {
+				t.Fatal(rep.errs[0])
+			}
+			infos := rawBatches(t, cl, topic)
+			if len(infos) == 0 {
+				t.Fatal("no batch on the broker")
+			}
+			for _, info := range infos {
+				if info.Codec != codec {
+					t.Fatalf("batch at %d has codec %v, want %v", info.BaseOffset, info.Codec, codec)
+				}
+			}
+			f := startFetcher(t, cl, fetcherConfig(topic))
+			assignAll(t, f, 1, 0, 1)
+			got := map[int32]*consumed{}
+			pollUntil(t, f, time.Minute, 1, got, func() bool { return total(got) >= n })
+			for i, m := range got[0].msgs {
+				if m.Offset != int64(i) || string(m.Key) != fmt.Sprintf("k%d", i) || !bytes.Equal(m.Value, value(i)) {
+					t.Fatalf("message %d: offset %d key %q", i, m.Offset, m.Key)
+				}
+			}
+			recs := kcatConsume(t, topic)
+			if len(recs) != n || *recs[n-1].Payload != string(value(n-1)) {
+				t.Fatalf("kcat read %d messages", len(recs))
+			}
+		})
+	}
+}

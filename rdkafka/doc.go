@@ -1,0 +1,116 @@
+// Package rdkafka is gokafka's librdkafka engine: producers and consumers
+// that set UseRdkafka run their byte-moving on librdkafka, the C client, as
+// PyKafka's use_rdkafka=True does. It is built on
+// github.com/confluentinc/confluent-kafka-go/v2, which links a static
+// librdkafka into the program.
+//
+// # Enabling it
+//
+// The root package never imports this one, so that programs that do not
+// use it link no C. Enable it the way database/sql drivers are enabled,
+// with a blank import, once, anywhere in the program:
+//
+//	import _ "github.com/gokafka/kafka/rdkafka"
+//
+// Its init registers the engine under the name "rdkafka"; after that
+// ProducerConfig.UseRdkafka and ConsumerConfig.UseRdkafka select it.
+// Without the import, UseRdkafka fails with kafka.ErrEngineNotEnabled,
+// whose message says what to do.
+//
+// # Building
+//
+// The engine needs cgo: CGO_ENABLED=1 (the default where a C compiler is
+// found) and gcc or clang. confluent-kafka-go bundles librdkafka for
+// linux/amd64 and linux/arm64 (glibc and musl, the latter with
+// -tags musl), darwin/amd64 and darwin/arm64, and windows/amd64; elsewhere
+// build with -tags dynamic against an installed librdkafka. The first
+// build compiles the cgo glue and takes a while; later builds are cached.
+//
+// Without cgo (CGO_ENABLED=0), or with -tags nordkafka, the package still
+// compiles and can still be imported, but contains no engine: it registers
+// nothing, Enabled is false, and UseRdkafka fails with
+// kafka.ErrEngineNotEnabled. The nordkafka tag lets a program that imports
+// the package keep building with cgo on but without librdkafka.
+//
+// # What librdkafka does here, and what it does not
+//
+// The division of labour is the one of the engine contract
+// (internal/engine): the root package decides, the engine moves bytes.
+//
+// librdkafka does: connections to the brokers (its own, next to the pure
+// Go ones the client keeps for metadata and offsets), batching, compression,
+// produce requests, retries, the idempotent producer, fetch requests,
+// decompression and CRC checks, and prefetching.
+//
+// librdkafka does not: choose partitions (the root's Partitioner does, so
+// HashingPartitioner puts a key on the same partition on both engines;
+// librdkafka's partitioner is never used), join consumer groups or
+// rebalance, commit or store offsets, or reset an offset that is out of
+// range. The fetcher is a librdkafka consumer that never subscribes: it is
+// assigned partitions at explicit offsets, with enable.auto.commit=false,
+// enable.auto.offset.store=false and auto.offset.reset=error, so an offset
+// out of range comes back to the root as kerr.OffsetOutOfRange and the
+// root applies AutoOffsetReset. confluent-kafka-go insists on a group.id;
+// the fetcher sets a random one that it never joins nor commits to.
+// Consumer groups (ZooKeeper or Kafka-managed) and offset storage stay in
+// Go and are shared by both engines.
+//
+// # Configuration
+//
+// The engine maps the root's configuration onto librdkafka properties:
+// acks, enable.idempotence, linger.ms, batch.size, message.max.bytes,
+// queue.buffering.max.messages, compression.type and compression.level,
+// delivery.timeout.ms, request.timeout.ms, retry.backoff.ms,
+// max.in.flight.requests.per.connection and client.id for producers;
+// fetch.min.bytes, fetch.max.bytes, max.partition.fetch.bytes,
+// fetch.wait.max.ms, queued.min.messages (QueuedMaxMessages: the prefetch
+// bound per partition), isolation.level and check.crcs for consumers.
+// bootstrap.servers lists the brokers the client knows. RdkafkaConfig is
+// applied last and overrides all of these, except the properties the
+// contract depends on (confluent-kafka-go's go.* settings, and for
+// consumers group.id, enable.auto.commit, enable.auto.offset.store,
+// auto.offset.reset and enable.partition.eof), which it refuses with a
+// *kafka.ConfigError. A value librdkafka refuses fails NewProducer or
+// NewSimpleConsumer with a *kafka.ConfigError naming the gokafka field it
+// came from.
+//
+// MaxMessageBytes is checked by the engine on the encoded record, as the
+// pure engine does, so both engines accept and refuse the same messages;
+// librdkafka's own message.max.bytes is set just above it.
+// MaxQueuedMessages is also counted by the engine, up to the moment a
+// message's delivery is reported, which librdkafka's own bound does not
+// cover.
+//
+// librdkafka's log lines go to the client's slog.Logger (never to stderr),
+// at the level librdkafka gave them.
+//
+// # Errors
+//
+// librdkafka's errors are mapped onto gokafka's: broker error codes become
+// the matching kerr value (kafka.ErrNotLeaderOrFollower, ...), and local
+// ones their client counterpart: a delivery timeout is ErrDeliveryTimeout,
+// a full queue ErrQueueFull, a message too large ErrMessageTooLarge, a lost
+// or unreachable broker ErrConnection, messages failed by Close
+// ErrClosed. The librdkafka error stays in the chain (errors.As with a
+// confluent-kafka-go kafka.Error works) and its text ends the message.
+//
+// # Flush and Close
+//
+// Flush waits until every message accepted before it was reported, and
+// meanwhile keeps librdkafka flushing, which sends batches without waiting
+// for linger.ms. Close flushes within its ctx; what is still queued when
+// ctx ends is purged from librdkafka and reported with kafka.ErrClosed.
+// A purged message that was already on its way to a broker may still be
+// written by it (librdkafka can no longer learn whether it was). Close
+// returns once every message was reported, so a DoneFunc (DeliveryReports
+// reader, OnDelivery callback) that blocks delays it.
+//
+// # Goroutines
+//
+// A producer runs librdkafka's threads, confluent-kafka-go's poller
+// goroutine, and two of its own: one calls the delivery callbacks in order
+// of the reports and forwards logs, one runs librdkafka's flush while a
+// Flush waits. A fetcher runs librdkafka's threads and one goroutine that
+// forwards logs; Poll takes messages from librdkafka in the caller's
+// goroutine. Close stops all of them and destroys the librdkafka instance.
+package rdkafka

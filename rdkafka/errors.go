@@ -1,0 +1,108 @@
+//go:build cgo && !nordkafka
+
+package rdkafka
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/gokafka/kafka/internal/kerr"
+)
+
+// mapError turns an error from confluent-kafka-go into gokafka's typed
+// errors, so that callers test it with errors.Is(err, kafka.ErrXxx) whichever
+// engine they use. The librdkafka error stays in the chain too (errors.As
+// with a kafka.Error still works), and its text ends the message because it
+// often says more than the code (which broker, which property).
+//
+// Codes >= 0 are Kafka protocol codes and become the matching *kerr.Error;
+// librdkafka's local codes (< 0) map to the client sentinel with the same
+// meaning where there is one, and are returned as they are otherwise.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ke kafka.Error
+	if !errors.As(err, &ke) {
+		return err
+	}
+	if target := sentinelFor(ke.Code()); target != nil {
+		return &rdError{target: target, rd: ke}
+	}
+	return err
+}
+
+// sentinelFor is the gokafka error of a librdkafka error code, or nil when
+// gokafka has no counterpart.
+func sentinelFor(code kafka.ErrorCode) error {
+	if code >= 0 {
+		return kerr.ForCode(int16(code))
+	}
+	switch code {
+	case kafka.ErrMsgTimedOut:
+		return kerr.ErrDeliveryTimeout
+	case kafka.ErrQueueFull:
+		return kerr.ErrQueueFull
+	case kafka.ErrTransport, kafka.ErrAllBrokersDown, kafka.ErrResolve, kafka.ErrSsl, kafka.ErrDestroyBroker:
+		return kerr.ErrConnection
+	case kafka.ErrTimedOut, kafka.ErrTimedOutQueue:
+		return kerr.ErrRequestTimeout
+	case kafka.ErrPurgeQueue, kafka.ErrPurgeInflight, kafka.ErrDestroy:
+		// Only Close purges or destroys, so these mean "closed before
+		// delivery".
+		return kerr.ErrClosed
+	case kafka.ErrUnknownTopic:
+		return kerr.ErrUnknownTopic
+	case kafka.ErrUnknownPartition:
+		return kerr.ErrUnknownPartition
+	case kafka.ErrAuthentication:
+		return kerr.ErrAuthentication
+	case kafka.ErrAutoOffsetReset:
+		// auto.offset.reset=error: the fetch offset was out of range.
+		return kerr.OffsetOutOfRange
+	case kafka.ErrBadMsg, kafka.ErrBadCompression:
+		return kerr.ErrCorruptResponse
+	case kafka.ErrUnsupportedFeature, kafka.ErrNotImplemented:
+		return kerr.ErrUnsupportedVersion
+	}
+	return nil
+}
+
+// rdError is a librdkafka error with its gokafka meaning.
+type rdError struct {
+	target error // a kerr sentinel or *kerr.Error
+	rd     kafka.Error
+}
+
+func (e *rdError) Error() string {
+	return e.target.Error() + " (librdkafka: " + e.rd.Error() + ")"
+}
+
+// Unwrap exposes both the gokafka error and the librdkafka one.
+func (e *rdError) Unwrap() []error { return []error{e.target, e.rd} }
+
+// produceError maps an error that Producer.Produce returned synchronously.
+// librdkafka rejects a message over message.max.bytes with the broker's
+// MSG_SIZE_TOO_LARGE code; at Produce time that is our ErrMessageTooLarge.
+func produceError(err error) error {
+	var ke kafka.Error
+	if errors.As(err, &ke) && (ke.Code() == kafka.ErrMsgSizeTooLarge || ke.Code() == kafka.ErrInvalidMsgSize) {
+		return fmt.Errorf("%w: librdkafka refused it: %w", kerr.ErrMessageTooLarge, mapError(err))
+	}
+	return mapError(err)
+}
+
+// fatalError resolves librdkafka's _FATAL code into the error that made the
+// instance unusable (for example an idempotence sequence error), which
+// librdkafka keeps aside and rd.GetFatalError returns.
+func fatalError(err error, rd interface{ GetFatalError() error }) error {
+	var ke kafka.Error
+	if !errors.As(err, &ke) || ke.Code() != kafka.ErrFatal {
+		return mapError(err)
+	}
+	if fe := rd.GetFatalError(); fe != nil {
+		return fmt.Errorf("rdkafka: fatal error, the instance is unusable: %w", mapError(fe))
+	}
+	return mapError(err)
+}

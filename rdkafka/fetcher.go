@@ -1,0 +1,539 @@
+//go:build cgo && !nordkafka
+
+package rdkafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/offsets"
+)
+
+const (
+	// pollSlice is the longest a Poll waits inside librdkafka at once:
+	// librdkafka cannot watch a context, so it bounds how late Poll
+	// notices a cancelled ctx, and how long Assign, Unassign and Close
+	// wait for a Poll in progress.
+	pollSlice = 50 * time.Millisecond
+	// maxDrain bounds the events taken from librdkafka in one go, and so
+	// the messages buffered in the engine beyond librdkafka's own queue.
+	maxDrain = 4096
+	// slabSize is how many messages are allocated at once.
+	slabSize = 256
+	// rangeRetry spaces the checks for out-of-range partitions when the
+	// brokers could not be asked.
+	rangeRetry = time.Second
+	// rangeTimeout bounds one such check.
+	rangeTimeout = 10 * time.Second
+)
+
+// fetcher is an engine.Fetcher on a confluent-kafka-go Consumer used only to
+// fetch: the Consumer never subscribes (so never joins a group), never
+// commits and never stores offsets; it reads the partitions it is assigned
+// from the offsets it is given, and reports an offset out of range instead
+// of resetting it (auto.offset.reset=error).
+//
+// Actors: librdkafka's threads fetch into its own queue (up to
+// queued.min.messages per partition); Poll takes messages from that queue
+// in the caller's goroutine; one goroutine of ours forwards librdkafka's
+// logs. Close stops librdkafka and that goroutine.
+type fetcher struct {
+	cfg   engine.FetcherConfig
+	cl    *cluster.Cluster
+	rd    *kafka.Consumer
+	topic string
+	log   *slog.Logger
+
+	// mu serialises every use of rd and guards the state below. Poll
+	// holds it while it waits inside librdkafka (at most pollSlice): a
+	// message that Poll took from librdkafka is thus always filed under
+	// the assignment that was current when it was taken, and Assign
+	// (which makes librdkafka drop what it fetched for the old offset)
+	// cannot slip in between.
+	mu        sync.Mutex
+	closed    bool
+	parts     map[int32]*fpart
+	paused    map[int32]bool // partitions this fetcher paused in librdkafka
+	ready     []*fpart       // partitions with something for Poll, in arrival order
+	slab      []engine.Message
+	last      *fpart    // the partition of the last message handled; nil after any (un)assignment
+	rangeErrs int       // auto.offset.reset errors not yet attributed to a partition
+	rangeNext time.Time // no range check before this (after a failed one)
+	fatal     error
+
+	logsDone  sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// fpart is one assigned partition. Each Assign makes a new one, so a stale
+// pointer left in ready is recognised and skipped.
+type fpart struct {
+	id    int32
+	epoch uint64
+	// next is the offset after the last message taken from librdkafka:
+	// librdkafka's fetch position as far as the engine knows.
+	next   int64
+	msgs   []*engine.Message
+	err    error // a partition error for Poll, after msgs
+	failed bool  // err was set: the partition stays paused until assigned again
+	queued bool  // in ready
+}
+
+func newFetcher(cl *cluster.Cluster, cfg engine.FetcherConfig) (*fetcher, error) {
+	if cfg.Topic == "" {
+		return nil, fmt.Errorf("%w: empty topic name", kerr.ErrInvalidTopic)
+	}
+	fp, err := fetcherProps(cl, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := kafka.NewConsumer(&fp.m)
+	if err != nil {
+		return nil, fp.configError(err, consumerRaw)
+	}
+	f := &fetcher{
+		cfg:    cfg,
+		cl:     cl,
+		rd:     rd,
+		topic:  cfg.Topic,
+		log:    logger(cfg.Logger, "fetcher", cfg.Topic),
+		parts:  map[int32]*fpart{},
+		paused: map[int32]bool{},
+	}
+	// confluent-kafka-go closes the logs channel when the consumer
+	// closes, which ends this goroutine.
+	f.logsDone.Add(1)
+	go func() {
+		defer f.logsDone.Done()
+		for le := range rd.Logs() {
+			forwardLog(f.log, le)
+		}
+	}()
+	return f, nil
+}
+
+func (f *fetcher) tp(p int32, offset int64) kafka.TopicPartition {
+	return kafka.TopicPartition{Topic: &f.topic, Partition: p, Offset: kafka.Offset(offset)}
+}
+
+// Assign implements engine.Fetcher. New partitions are added to librdkafka's
+// assignment at their offsets; partitions already assigned are moved with a
+// seek, which librdkafka documents as a barrier: once it returns, nothing
+// fetched for the old position is returned by librdkafka. Messages the
+// engine had already taken are dropped with the old assignment's state.
+func (f *fetcher) Assign(ctx context.Context, positions []engine.PartitionOffset) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	seen := make(map[int32]bool, len(positions))
+	for _, po := range positions {
+		switch {
+		case po.Partition < 0:
+			return fmt.Errorf("%w: partition %d", kerr.ErrUnknownPartition, po.Partition)
+		case po.Offset < 0:
+			return fmt.Errorf("%w: partition %d: offset %d (the fetcher takes real offsets only)", kerr.ErrOffsetOutOfRange, po.Partition, po.Offset)
+		case seen[po.Partition]:
+			return fmt.Errorf("%w: partition %d assigned twice in one call", kerr.ErrInvalidConfig, po.Partition)
+		}
+		seen[po.Partition] = true
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return kerr.ErrClosed
+	}
+	f.last = nil
+	var fresh, moved, resume []kafka.TopicPartition
+	for _, po := range positions {
+		tp := f.tp(po.Partition, po.Offset)
+		if f.parts[po.Partition] == nil {
+			fresh = append(fresh, tp)
+		} else {
+			moved = append(moved, tp)
+		}
+		if f.paused[po.Partition] {
+			resume = append(resume, tp)
+		}
+	}
+	if len(fresh) > 0 {
+		if err := f.rd.IncrementalAssign(fresh); err != nil {
+			return fmt.Errorf("rdkafka: assign %s %v: %w", f.topic, partitionsOf(fresh), mapError(err))
+		}
+	}
+	// From here the fresh partitions are in librdkafka's assignment:
+	// their state must exist even if what follows fails, so that Unassign
+	// or a later Assign knows them.
+	for _, po := range positions {
+		if f.parts[po.Partition] == nil {
+			f.parts[po.Partition] = &fpart{id: po.Partition, epoch: po.Epoch, next: po.Offset}
+		}
+	}
+	if err := f.restart(moved); err != nil {
+		return err
+	}
+	// A new state for every partition (re-creating the fresh ones is
+	// harmless: nothing was polled since, mu is held) drops what the
+	// engine buffered under the old assignment.
+	for _, po := range positions {
+		f.parts[po.Partition] = &fpart{id: po.Partition, epoch: po.Epoch, next: po.Offset}
+	}
+	if len(resume) > 0 {
+		if err := f.rd.Resume(resume); err != nil {
+			return fmt.Errorf("rdkafka: resume %s %v: %w", f.topic, partitionsOf(resume), mapError(err))
+		}
+		for _, tp := range resume {
+			delete(f.paused, tp.Partition)
+		}
+	}
+	return nil
+}
+
+// restart moves assigned partitions to new offsets. A seek does it for
+// partitions that librdkafka is fetching; one it stopped (after an error,
+// or one whose fetch has not started) refuses a seek (_STATE) and is
+// unassigned and assigned again instead.
+func (f *fetcher) restart(tps []kafka.TopicPartition) error {
+	if len(tps) == 0 {
+		return nil
+	}
+	res, err := f.rd.SeekPartitions(tps)
+	if err != nil {
+		return fmt.Errorf("rdkafka: seek %s %v: %w", f.topic, partitionsOf(tps), mapError(err))
+	}
+	var again []kafka.TopicPartition
+	for _, r := range res {
+		if r.Error == nil {
+			continue
+		}
+		// The wanted offset, from what was asked (not from the result).
+		for _, tp := range tps {
+			if tp.Partition == r.Partition {
+				again = append(again, tp)
+				break
+			}
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	if err := f.rd.IncrementalUnassign(again); err != nil {
+		return fmt.Errorf("rdkafka: unassign %s %v: %w", f.topic, partitionsOf(again), mapError(err))
+	}
+	if err := f.rd.IncrementalAssign(again); err != nil {
+		f.last = nil
+		for _, tp := range again {
+			delete(f.parts, tp.Partition) // no longer in librdkafka's assignment
+		}
+		return fmt.Errorf("rdkafka: assign %s %v: %w", f.topic, partitionsOf(again), mapError(err))
+	}
+	return nil
+}
+
+// Unassign implements engine.Fetcher.
+func (f *fetcher) Unassign(ctx context.Context, partitions []int32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return kerr.ErrClosed
+	}
+	f.last = nil
+	var tps []kafka.TopicPartition
+	for _, p := range partitions {
+		if f.parts[p] != nil {
+			tps = append(tps, f.tp(p, 0))
+			delete(f.parts, p)
+		}
+	}
+	if len(tps) == 0 {
+		return nil
+	}
+	if err := f.rd.IncrementalUnassign(tps); err != nil {
+		return fmt.Errorf("rdkafka: unassign %s %v: %w", f.topic, partitionsOf(tps), mapError(err))
+	}
+	return nil
+}
+
+// Poll implements engine.Fetcher. It returns what the engine already took
+// from librdkafka first, partition by partition in arrival order; otherwise
+// it waits inside librdkafka for up to pollSlice at a time, looking at ctx
+// between waits.
+func (f *fetcher) Poll(ctx context.Context) (engine.Fetch, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return engine.Fetch{}, err
+		}
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			return engine.Fetch{}, kerr.ErrClosed
+		}
+		if fe, ok := f.takeReady(); ok {
+			f.mu.Unlock()
+			return fe, nil
+		}
+		if f.fatal != nil {
+			err := f.fatal
+			f.mu.Unlock()
+			return engine.Fetch{}, err
+		}
+		if f.rangeErrs > 0 && !time.Now().Before(f.rangeNext) {
+			f.checkRanges(ctx)
+		} else {
+			f.pull(ctx)
+		}
+		f.mu.Unlock()
+	}
+}
+
+// takeReady returns the buffered messages (or error) of the first
+// partition that has some. The caller holds mu.
+func (f *fetcher) takeReady() (engine.Fetch, bool) {
+	for len(f.ready) > 0 {
+		p := f.ready[0]
+		f.ready[0] = nil
+		f.ready = f.ready[1:]
+		p.queued = false
+		if f.parts[p.id] != p {
+			continue // unassigned or assigned again since
+		}
+		if n := len(p.msgs); n > 0 {
+			fe := engine.Fetch{
+				Partition:     p.id,
+				Epoch:         p.epoch,
+				Messages:      p.msgs,
+				NextOffset:    p.msgs[n-1].Offset + 1,
+				HighWatermark: f.highWatermark(p.id),
+			}
+			p.msgs = nil
+			if p.err != nil {
+				f.enqueue(p) // the error follows the messages
+			}
+			return fe, true
+		}
+		if p.err != nil {
+			fe := engine.Fetch{Partition: p.id, Epoch: p.epoch, NextOffset: p.next, HighWatermark: -1, Err: p.err}
+			p.err = nil
+			return fe, true
+		}
+	}
+	return engine.Fetch{}, false
+}
+
+func (f *fetcher) enqueue(p *fpart) {
+	if !p.queued {
+		p.queued = true
+		f.ready = append(f.ready, p)
+	}
+}
+
+// highWatermark is librdkafka's cached high watermark of a partition (from
+// its last fetch response; no request is made), or -1.
+func (f *fetcher) highWatermark(p int32) int64 {
+	_, high, err := f.rd.GetWatermarkOffsets(f.topic, p)
+	if err != nil || high < 0 {
+		return -1
+	}
+	return high
+}
+
+// pull waits for librdkafka's next event (at most pollSlice, or until ctx's
+// deadline), then takes whatever else is ready without waiting. The
+// caller holds mu.
+func (f *fetcher) pull(ctx context.Context) {
+	wait := pollSlice
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl))
+	}
+	msec := 0
+	if wait > 0 {
+		msec = max(1, int(wait/time.Millisecond))
+	}
+	ev := f.rd.Poll(msec)
+	for n := 1; ev != nil; n++ {
+		f.handle(ev)
+		if n == maxDrain {
+			break
+		}
+		ev = f.rd.Poll(0)
+	}
+}
+
+// handle files one librdkafka event. The caller holds mu.
+func (f *fetcher) handle(ev kafka.Event) {
+	switch e := ev.(type) {
+	case *kafka.Message:
+		tp := e.TopicPartition
+		// Messages come in runs of one partition: remember the last
+		// one's state rather than look it up every time.
+		p := f.last
+		if p == nil || p.id != tp.Partition {
+			p = f.parts[tp.Partition]
+			f.last = p
+		}
+		if tp.Error != nil {
+			f.partitionError(p, tp.Error)
+			return
+		}
+		// Messages of partitions no longer assigned, or paused after an
+		// error, are dropped; so is anything before the position,
+		// which can only be left over from an earlier assignment.
+		if p == nil || p.failed || int64(tp.Offset) < p.next {
+			return
+		}
+		m := f.newMessage()
+		m.Topic = f.topic
+		m.Partition = tp.Partition
+		m.Offset = int64(tp.Offset)
+		m.Key = e.Key
+		m.Value = e.Value
+		m.Headers = fromKafkaHeaders(e.Headers)
+		if e.TimestampType != kafka.TimestampNotAvailable {
+			m.Timestamp = e.Timestamp
+		}
+		p.msgs = append(p.msgs, m)
+		p.next = m.Offset + 1
+		f.enqueue(p)
+	case kafka.Error:
+		switch {
+		case e.Code() == kafka.ErrAutoOffsetReset:
+			// An offset out of range. The event does not say which
+			// partition (confluent-kafka-go drops that part), so
+			// Poll works it out from the partitions' positions.
+			f.rangeErrs++
+			f.rangeNext = time.Time{}
+		case e.IsFatal():
+			// confluent-kafka-go already put the underlying error in e.
+			f.fatal = fmt.Errorf("rdkafka: fatal consumer error, the fetcher is unusable: %w", mapError(e))
+		default:
+			// Broker connection problems and the like: librdkafka
+			// retries on its own.
+			f.log.Warn("gokafka: librdkafka consumer error", "err", mapError(e))
+		}
+	}
+}
+
+// partitionError handles an error librdkafka attributed to a partition.
+func (f *fetcher) partitionError(p *fpart, err error) {
+	var ke kafka.Error
+	if p != nil && !p.failed && errors.As(err, &ke) && ke.Code() == kafka.ErrAutoOffsetReset {
+		f.fail(p, fmt.Errorf("%w: partition %d at offset %d: %w", kerr.OffsetOutOfRange, p.id, p.next, mapError(err)))
+		return
+	}
+	f.log.Warn("gokafka: librdkafka partition error", "err", mapError(err))
+}
+
+// fail records a partition error for Poll and pauses the partition until
+// it is assigned again.
+func (f *fetcher) fail(p *fpart, err error) {
+	p.err, p.failed = err, true
+	f.enqueue(p)
+	if perr := f.rd.Pause([]kafka.TopicPartition{f.tp(p.id, 0)}); perr != nil {
+		f.log.Warn("gokafka: librdkafka pause failed", "partition", p.id, "err", mapError(perr))
+	}
+	f.paused[p.id] = true
+}
+
+// checkRanges finds the partitions whose position is outside their log,
+// after librdkafka reported offsets out of range without saying where. It
+// asks the brokers for each assigned partition's log start and end offsets
+// (ListOffsets): a partition positioned outside them fails with
+// kerr.OffsetOutOfRange. If that explains fewer errors than librdkafka
+// reported (a partition out of range when fetched may be back in range by
+// now, librdkafka having stopped it), the others are restarted at their
+// positions, which costs a refetch of what librdkafka had buffered.
+// The caller holds mu.
+func (f *fetcher) checkRanges(ctx context.Context) {
+	var cand []*fpart
+	var ids []int32
+	for _, p := range f.parts {
+		if !p.failed {
+			cand = append(cand, p)
+			ids = append(ids, p.id)
+		}
+	}
+	if len(cand) == 0 {
+		f.rangeErrs = 0
+		return
+	}
+	slices.Sort(ids)
+	cctx, cancel := context.WithTimeout(ctx, rangeTimeout)
+	defer cancel()
+	low, lerr := offsets.List(cctx, f.cl, f.topic, ids, offsets.Earliest)
+	high, herr := offsets.List(cctx, f.cl, f.topic, ids, offsets.Latest)
+	if err := errors.Join(lerr, herr); err != nil {
+		f.log.Warn("gokafka: rdkafka: cannot check which partitions are out of range", "err", err)
+		if len(low) < len(ids) || len(high) < len(ids) {
+			f.rangeNext = time.Now().Add(rangeRetry)
+			return
+		}
+	}
+	found := 0
+	var restart []kafka.TopicPartition
+	for _, p := range cand {
+		lo, hi := low[p.id], high[p.id]
+		if p.next < lo || p.next > hi {
+			f.fail(p, fmt.Errorf("%w: partition %d: offset %d is outside the log [%d, %d]", kerr.OffsetOutOfRange, p.id, p.next, lo, hi))
+			found++
+		} else {
+			restart = append(restart, f.tp(p.id, p.next))
+		}
+	}
+	if found < f.rangeErrs && len(restart) > 0 {
+		// Messages the engine already took stay valid: next is the
+		// offset after them, where the restarted fetch begins.
+		if err := f.restart(restart); err != nil {
+			f.log.Warn("gokafka: rdkafka: restarting partitions failed", "err", err)
+		}
+	}
+	f.rangeErrs = 0
+}
+
+// newMessage hands out a message from the current slab: one allocation per
+// slabSize messages instead of one per message.
+func (f *fetcher) newMessage() *engine.Message {
+	if len(f.slab) == 0 {
+		f.slab = make([]engine.Message, slabSize)
+	}
+	m := &f.slab[0]
+	f.slab = f.slab[1:]
+	return m
+}
+
+// Close implements engine.Fetcher: it closes librdkafka's consumer (which
+// leaves no group, having joined none, and commits nothing) and waits for
+// the log goroutine. Idempotent.
+func (f *fetcher) Close() error {
+	f.closeOnce.Do(func() {
+		f.mu.Lock()
+		f.closed = true
+		f.parts, f.ready, f.slab = nil, nil, nil
+		err := f.rd.Close()
+		f.mu.Unlock()
+		f.logsDone.Wait()
+		if err != nil {
+			f.closeErr = fmt.Errorf("rdkafka: close consumer: %w", mapError(err))
+		}
+	})
+	return f.closeErr
+}
+
+func partitionsOf(tps []kafka.TopicPartition) []int32 {
+	ps := make([]int32, len(tps))
+	for i, tp := range tps {
+		ps[i] = tp.Partition
+	}
+	return ps
+}

@@ -1,0 +1,397 @@
+//go:build cgo && !nordkafka
+
+package rdkafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+	"go.uber.org/goleak"
+)
+
+// produceLines writes n messages "key-p-i:value-p-i" to a partition with
+// kcat; extra are more kcat arguments.
+func produceLines(t testing.TB, topic string, partition int32, from, n int, extra ...string) {
+	t.Helper()
+	lines := make([]string, n)
+	for i := range n {
+		lines[i] = fmt.Sprintf("key-%d-%d:value-%d-%d", partition, from+i, partition, from+i)
+	}
+	kcatProduce(t, topic, partition, lines, extra...)
+}
+
+func assignAll(t testing.TB, f engine.Fetcher, parts int, offset int64, epoch uint64) {
+	t.Helper()
+	var pos []engine.PartitionOffset
+	for p := range parts {
+		pos = append(pos, engine.PartitionOffset{Partition: int32(p), Offset: offset, Epoch: epoch})
+	}
+	if err := f.Assign(testCtx(t, time.Minute), pos); err != nil {
+		t.Fatalf("Assign: %v", err)
+	}
+}
+
+// TestFetchKcatData reads what kcat wrote: every message once, in order,
+// with key, value, headers, timestamp, and the high watermark.
+func TestFetchKcatData(t *testing.T) {
+	cl := newCluster(t)
+	const parts, n = 3, 400
+	topic := createTopic(t, parts, nil)
+	before := time.Now().Add(-time.Second)
+	for p := range int32(parts) {
+		produceLines(t, topic, p, 0, n, "-H", "h1=x", "-H", "h2=y")
+	}
+	after := time.Now().Add(time.Second)
+	f := startFetcher(t, cl, fetcherConfig(topic))
+	assignAll(t, f, parts, 0, 7)
+	got := map[int32]*consumed{}
+	pollUntil(t, f, time.Minute, 7, got, func() bool { return total(got) >= parts*n })
+	for p := range int32(parts) {
+		c := got[p]
+		if len(c.msgs) != n || c.hwm != n {
+			t.Fatalf("partition %d: %d messages, high watermark %d; want %d and %d", p, len(c.msgs), c.hwm, n, n)
+		}
+		for i, m := range c.msgs {
+			if m.Offset != int64(i) || string(m.Key) != fmt.Sprintf("key-%d-%d", p, i) || string(m.Value) != fmt.Sprintf("value-%d-%d", p, i) {
+				t.Fatalf("partition %d message %d: offset %d key %q value %q", p, i, m.Offset, m.Key, m.Value)
+			}
+			if len(m.Headers) != 2 || m.Headers[0].Key != "h1" || string(m.Headers[0].Value) != "x" || m.Headers[1].Key != "h2" || string(m.Headers[1].Value) != "y" {
+				t.Fatalf("partition %d message %d: headers %+v", p, i, m.Headers)
+			}
+			if m.Timestamp.Before(before) || m.Timestamp.After(after) {
+				t.Fatalf("partition %d message %d: timestamp %v outside [%v, %v]", p, i, m.Timestamp, before, after)
+			}
+			if m.Topic != topic {
+				t.Fatalf("topic %q, want %q", m.Topic, topic)
+			}
+		}
+	}
+	// Nothing more: Poll waits until its ctx ends.
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if fe, err := f.Poll(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Poll past the end: %+v, %v; want DeadlineExceeded", fe, err)
+	}
+}
+
+// TestReassignRedelivers moves a partition back and forth many times while
+// it is being read: after each Assign the partition's first message is the
+// one at the new offset, every fetch carries the new epoch, and the other
+// partition goes on undisturbed.
+func TestReassignRedelivers(t *testing.T) {
+	cl := newCluster(t)
+	const n = 2000
+	topic := createTopic(t, 2, nil)
+	// Batches of 20 messages, so that fetches are small.
+	produceLines(t, topic, 0, 0, n, "-X", "batch.num.messages=20")
+	produceLines(t, topic, 1, 0, n, "-X", "batch.num.messages=20")
+	cfg := fetcherConfig(topic)
+	// Small fetches and a small prefetch: many fetches per partition,
+	// and much of each partition buffered when it is moved.
+	cfg.QueuedMaxMessages = 100
+	cfg.PartitionMaxBytes = 1024
+	f := startFetcher(t, cl, cfg)
+	ctx := testCtx(t, 2*time.Minute)
+	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 0, Epoch: 1}, {Partition: 1, Offset: 0, Epoch: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	epoch := uint64(1)
+	next := map[int32]int64{0: 0, 1: 0}
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Go on until the engine itself held messages of partition 0 at ten
+	// of the moves (it usually has handed everything out; librdkafka
+	// holds prefetched messages at every move).
+	buffered := 0
+	for round := 0; buffered < 10; round++ {
+		if round == 2000 {
+			t.Fatalf("only %d moves with messages buffered in the engine after %d rounds", buffered, round)
+		}
+		// Read a few fetches of partition 0 (or up to its end), and stop
+		// after one of partition 1: partition 0 has then likely been
+		// fetched further by the same drain and is buffered in the
+		// engine, which the move must discard.
+		for reads, last := 0, int32(-1); (reads < 2 || last != 1) && (next[0] < n || last != 1); {
+			fe, err := f.Poll(ctx)
+			if err != nil {
+				t.Fatalf("round %d: Poll: %v", round, err)
+			}
+			if fe.Err != nil {
+				t.Fatalf("round %d: partition %d: %v", round, fe.Partition, fe.Err)
+			}
+			want := uint64(1)
+			if fe.Partition == 0 {
+				want = epoch
+				reads++
+			}
+			last = fe.Partition
+			if fe.Epoch != want {
+				t.Fatalf("round %d: partition %d fetch of epoch %d, want %d", round, fe.Partition, fe.Epoch, want)
+			}
+			for _, m := range fe.Messages {
+				if m.Offset != next[fe.Partition] {
+					t.Fatalf("round %d: partition %d: offset %d, want %d", round, fe.Partition, m.Offset, next[fe.Partition])
+				}
+				if want := fmt.Sprintf("value-%d-%d", fe.Partition, m.Offset); string(m.Value) != want {
+					t.Fatalf("value %q at offset %d, want %q", m.Value, m.Offset, want)
+				}
+				next[fe.Partition]++
+			}
+			if fe.Partition == 1 && next[1] == n {
+				// Partition 1 is done; start it over so that it keeps
+				// competing with partition 0.
+				if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 1, Offset: 0, Epoch: 1}}); err != nil {
+					t.Fatal(err)
+				}
+				next[1] = 0
+			}
+		}
+		rf := f.(*fetcher)
+		rf.mu.Lock()
+		if len(rf.parts[0].msgs) > 0 {
+			buffered++
+		}
+		rf.mu.Unlock()
+		// Move partition 0: back, or forward, anywhere in the log.
+		to := rng.Int64N(n - 50)
+		epoch++
+		if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: to, Epoch: epoch}}); err != nil {
+			t.Fatalf("round %d: Assign: %v", round, err)
+		}
+		next[0] = to
+	}
+}
+
+// TestOutOfRange: a partition assigned past its end comes back as a Fetch
+// with kerr.OffsetOutOfRange (and the assignment's epoch), stays quiet
+// until assigned again, and reads normally once it is; the other partition
+// is not disturbed.
+func TestOutOfRange(t *testing.T) {
+	cl := newCluster(t)
+	topic := createTopic(t, 3, nil)
+	for p := range int32(3) {
+		produceLines(t, topic, p, 0, 20)
+	}
+	f := startFetcher(t, cl, fetcherConfig(topic))
+	ctx := testCtx(t, 2*time.Minute)
+	if err := f.Assign(ctx, []engine.PartitionOffset{
+		{Partition: 0, Offset: 100, Epoch: 3},
+		{Partition: 1, Offset: 0, Epoch: 4},
+		{Partition: 2, Offset: 5000, Epoch: 5},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	failed := map[int32]bool{}
+	read := 0
+	for len(failed) < 2 || read < 20 {
+		fe, err := f.Poll(ctx)
+		if err != nil {
+			t.Fatalf("Poll: %v (failed %v, read %d)", err, failed, read)
+		}
+		switch fe.Partition {
+		case 0, 2:
+			if !errors.Is(fe.Err, kerr.OffsetOutOfRange) {
+				t.Fatalf("partition %d: %+v, want OffsetOutOfRange", fe.Partition, fe)
+			}
+			if want := uint64(3 + fe.Partition); fe.Epoch != want {
+				t.Fatalf("partition %d: error of epoch %d, want %d", fe.Partition, fe.Epoch, want)
+			}
+			if failed[fe.Partition] {
+				t.Fatalf("partition %d reported out of range twice", fe.Partition)
+			}
+			failed[fe.Partition] = true
+			t.Logf("partition %d: %v", fe.Partition, fe.Err)
+		case 1:
+			if fe.Err != nil {
+				t.Fatal(fe.Err)
+			}
+			read += len(fe.Messages)
+		}
+	}
+	if read != 20 {
+		t.Fatalf("read %d messages of partition 1, want 20", read)
+	}
+	// Assigned again in range, the partition reads.
+	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 15, Epoch: 6}}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[int32]*consumed{}
+	pollUntil(t, f, time.Minute, 6, got, func() bool { return got[0] != nil && len(got[0].msgs) >= 5 })
+	if c := got[0]; len(c.msgs) != 5 || c.msgs[0].Offset != 15 {
+		t.Fatalf("partition 0 after reassign: %d messages from %d", len(c.msgs), c.msgs[0].Offset)
+	}
+	// An out-of-range partition that is unassigned and assigned anew
+	// reads too (librdkafka keeps the pause of a partition across
+	// assignments; the fetcher must lift it).
+	if err := f.Unassign(ctx, []int32{2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 2, Offset: 18, Epoch: 8}}); err != nil {
+		t.Fatal(err)
+	}
+	got = map[int32]*consumed{}
+	pollUntil(t, f, time.Minute, 8, got, func() bool { return got[2] != nil && len(got[2].msgs) >= 2 })
+	if c := got[2]; c.msgs[0].Offset != 18 {
+		t.Fatalf("partition 2 after unassign+assign: first offset %d, want 18", c.msgs[0].Offset)
+	}
+}
+
+// TestUnassign: an unassigned partition delivers nothing more, even what
+// was already fetched, while the others go on.
+func TestUnassign(t *testing.T) {
+	cl := newCluster(t)
+	topic := createTopic(t, 2, nil)
+	produceLines(t, topic, 0, 0, 300)
+	produceLines(t, topic, 1, 0, 300)
+	f := startFetcher(t, cl, fetcherConfig(topic))
+	ctx := testCtx(t, 2*time.Minute)
+	assignAll(t, f, 2, 0, 1)
+	// Wait until partition 0 has delivered something: librdkafka has
+	// then fetched (and the engine perhaps buffered) more of it.
+	got := map[int32]*consumed{}
+	pollUntil(t, f, time.Minute, 1, got, func() bool { return got[0] != nil })
+	if err := f.Unassign(ctx, []int32{0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Unassign(ctx, []int32{0, 9}); err != nil {
+		t.Fatalf("Unassign of partitions not assigned: %v", err)
+	}
+	produceLines(t, topic, 0, 300, 10)
+	produceLines(t, topic, 1, 300, 10)
+	n1 := 0
+	if got[1] != nil {
+		n1 = len(got[1].msgs)
+	}
+	for n1 < 310 {
+		fe, err := f.Poll(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fe.Partition != 1 {
+			t.Fatalf("fetch of unassigned partition %d", fe.Partition)
+		}
+		n1 += len(fe.Messages)
+	}
+	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if fe, err := f.Poll(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Poll after everything was read: %+v, %v", fe, err)
+	}
+}
+
+// TestPollHonoursContext: Poll on a quiet partition returns soon after its
+// ctx is cancelled or times out.
+func TestPollHonoursContext(t *testing.T) {
+	cl := newCluster(t)
+	topic := createTopic(t, 1, nil)
+	f := startFetcher(t, cl, fetcherConfig(topic))
+	assignAll(t, f, 1, 0, 1)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	_, err := f.Poll(ctx)
+	cancel()
+	if el := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || el > 200*time.Millisecond+pollSlice+100*time.Millisecond {
+		t.Fatalf("Poll with a 200ms deadline: %v after %v", err, el)
+	}
+	ctx, cancel = context.WithCancel(t.Context())
+	res := make(chan error, 1)
+	go func() {
+		_, err := f.Poll(ctx)
+		res <- err
+	}()
+	// Let Poll block, then cancel.
+	select {
+	case err := <-res:
+		t.Fatalf("Poll returned %v on a quiet partition", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	cancel()
+	start = time.Now()
+	select {
+	case err := <-res:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Poll after cancel: %v", err)
+		}
+		if el := time.Since(start); el > pollSlice+100*time.Millisecond {
+			t.Fatalf("Poll noticed the cancel after %v", el)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Poll did not return after cancel")
+	}
+}
+
+// TestFetcherClose: Close ends a blocked Poll with ErrClosed, is
+// idempotent, makes every method fail with ErrClosed, and leaves no
+// goroutine behind.
+func TestFetcherClose(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	cl := newCluster(t)
+	defer cl.Close() // before goleak looks
+	topic := createTopic(t, 1, nil)
+	f, err := rdkafkaEngine(t).NewFetcher(t.Context(), cl, fetcherConfig(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assignAll(t, f, 1, 0, 1)
+	res := make(chan error, 1)
+	go func() {
+		_, err := f.Poll(context.Background())
+		res <- err
+	}()
+	select {
+	case err := <-res:
+		t.Fatalf("Poll returned %v on a quiet partition", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	select {
+	case err := <-res:
+		if !errors.Is(err, kerr.ErrClosed) {
+			t.Fatalf("blocked Poll at Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("blocked Poll did not return at Close")
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := f.Poll(t.Context()); !errors.Is(err, kerr.ErrClosed) {
+		t.Fatalf("Poll after Close: %v", err)
+	}
+	if err := f.Assign(t.Context(), []engine.PartitionOffset{{Partition: 0}}); !errors.Is(err, kerr.ErrClosed) {
+		t.Fatalf("Assign after Close: %v", err)
+	}
+	if err := f.Unassign(t.Context(), []int32{0}); !errors.Is(err, kerr.ErrClosed) {
+		t.Fatalf("Unassign after Close: %v", err)
+	}
+}
+
+// TestAssignRejectsBadPositions: negative offsets and duplicate partitions
+// fail with typed errors and assign nothing.
+func TestAssignRejectsBadPositions(t *testing.T) {
+	cl := newCluster(t)
+	topic := createTopic(t, 1, nil)
+	f := startFetcher(t, cl, fetcherConfig(topic))
+	ctx := t.Context()
+	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: -2}}); !errors.Is(err, kerr.ErrOffsetOutOfRange) {
+		t.Fatalf("negative offset: %v", err)
+	}
+	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0}, {Partition: 0, Offset: 1}}); !errors.Is(err, kerr.ErrInvalidConfig) {
+		t.Fatalf("duplicate partition: %v", err)
+	}
+	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: -1}}); !errors.Is(err, kerr.ErrUnknownPartition) {
+		t.Fatalf("negative partition: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := f.Assign(cancelled, []engine.PartitionOffset{{Partition: 0}}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Assign with a cancelled ctx: %v", err)
+	}
+}

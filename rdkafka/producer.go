@@ -1,0 +1,453 @@
+//go:build cgo && !nordkafka
+
+package rdkafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/records"
+)
+
+// Headers cross between gokafka and confluent-kafka-go without a copy: the
+// two Header types have identical fields, which this conversion checks at
+// compile time (a struct conversion needs identical underlying types, hence
+// identical layout), so a slice of one can be viewed as a slice of the other.
+var _ = kafka.Header(records.Header{})
+
+func toKafkaHeaders(hs []records.Header) []kafka.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*kafka.Header)(unsafe.Pointer(unsafe.SliceData(hs))), len(hs))
+}
+
+func fromKafkaHeaders(hs []kafka.Header) []records.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*records.Header)(unsafe.Pointer(unsafe.SliceData(hs))), len(hs))
+}
+
+// flushSlice bounds one call into librdkafka's flush, which cannot watch a
+// context: the flusher goroutine notices Close within about this long.
+const flushSlice = 50 * time.Millisecond
+
+// record is a message in flight: what the delivery report needs to find
+// its way back. It travels through librdkafka as the kafka.Message's Opaque
+// and is recycled after the report. (The kafka.Message itself lives on
+// Produce's stack: confluent-kafka-go copies what it needs.)
+type record struct {
+	m    *engine.Message
+	done engine.DoneFunc
+	gen  *generation
+}
+
+// clock stamps messages produced without a timestamp. time.Now reads the
+// wall clock and the monotonic clock, and on some virtual machines each
+// read is a system call; a message needs one, so the clock adds the
+// monotonic time elapsed to a wall time read at most a second ago (wall
+// clock adjustments show within a second).
+type clock struct {
+	base atomic.Pointer[time.Time]
+}
+
+func (c *clock) now() time.Time {
+	if b := c.base.Load(); b != nil {
+		if d := time.Since(*b); d >= 0 && d < time.Second {
+			return b.Add(d)
+		}
+	}
+	now := time.Now()
+	c.base.Store(&now)
+	return now
+}
+
+// producer is an engine.Producer on a confluent-kafka-go Producer.
+//
+// Actors: librdkafka's own threads batch and send; confluent-kafka-go's
+// poller goroutine turns librdkafka's delivery reports into events on a
+// channel; our events goroutine reads that channel and calls each message's
+// DoneFunc, and forwards librdkafka's logs to the slog.Logger; our flusher
+// goroutine runs librdkafka's flush while a Flush waits. Close stops them
+// all.
+type producer struct {
+	cfg   engine.ProducerConfig
+	rd    *kafka.Producer
+	topic *string // cfg.Topic, shared by every kafka.Message
+	log   *slog.Logger
+
+	slots   *slots
+	gens    *generations
+	clock   clock
+	closed  atomic.Bool   // set when Close starts: Produce refuses
+	closing chan struct{} // closed when Close starts: blocked Produce calls give up
+	pool    sync.Pool     // *record
+
+	flushers    atomic.Int32  // Flush calls waiting
+	kick        chan struct{} // wakes the flusher goroutine (capacity 1)
+	stopFlusher chan struct{}
+	flusherDone sync.WaitGroup
+
+	wg        sync.WaitGroup // the events goroutine
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, error) {
+	if cfg.MaxQueued <= 0 || cfg.MaxMessageBytes <= 0 {
+		return nil, kerr.Config("ProducerConfig", "MaxQueued and MaxMessageBytes must be positive (defaults not applied?)")
+	}
+	pp, err := producerProps(cl, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rd, err := kafka.NewProducer(&pp.m)
+	if err != nil {
+		return nil, pp.configError(err, producerRaw)
+	}
+	topic := cfg.Topic
+	p := &producer{
+		cfg:         cfg,
+		rd:          rd,
+		topic:       &topic,
+		log:         logger(cfg.Logger, "producer", topic),
+		slots:       newSlots(cfg.MaxQueued),
+		gens:        newGenerations(),
+		closing:     make(chan struct{}),
+		kick:        make(chan struct{}, 1),
+		stopFlusher: make(chan struct{}),
+	}
+	p.pool.New = func() any { return new(record) }
+	p.wg.Add(1)
+	go p.events()
+	p.flusherDone.Add(1)
+	go p.flusher()
+	return p, nil
+}
+
+// Produce implements engine.Producer.
+func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.DoneFunc) error {
+	if m == nil {
+		return kerr.ErrNilMessage
+	}
+	if done == nil {
+		return fmt.Errorf("%w: nil DoneFunc", kerr.ErrInvalidConfig)
+	}
+	// Too large fails alone, before taking a slot, with the size the
+	// pure engine computes: the encoded record.
+	if size := records.RecordSize(m.Key, m.Value, m.Headers, 0, 0); size > p.cfg.MaxMessageBytes {
+		return fmt.Errorf("%w: the record encodes to %d bytes, MaxMessageBytes is %d", kerr.ErrMessageTooLarge, size, p.cfg.MaxMessageBytes)
+	}
+	if err := p.acquire(ctx); err != nil {
+		return err
+	}
+	// From here the message holds a slot, so Close waits for this call.
+	if m.Timestamp.IsZero() {
+		m.Timestamp = p.clock.now()
+	}
+	r := p.pool.Get().(*record)
+	r.m, r.done = m, done
+	r.gen = p.gens.enter()
+	km := kafka.Message{
+		// The root chose the partition (its partitioner is the same
+		// for both engines), so librdkafka's partitioner is never used.
+		TopicPartition: kafka.TopicPartition{Topic: p.topic, Partition: m.Partition},
+		Key:            m.Key,
+		Value:          m.Value,
+		Headers:        toKafkaHeaders(m.Headers),
+		Timestamp:      m.Timestamp,
+		Opaque:         r,
+	}
+	for {
+		err := p.rd.Produce(&km, nil)
+		if err == nil {
+			// r now belongs to the delivery report: do not touch it.
+			return nil
+		}
+		if errors.Is(mapError(err), kerr.ErrQueueFull) && !p.cfg.FailWhenFull {
+			// librdkafka's own queue is full (queue.buffering.max.kbytes,
+			// or a raw override): wait for deliveries and try again.
+			if err = p.waitRoom(ctx); err == nil {
+				continue
+			}
+		} else {
+			err = produceError(err)
+		}
+		g := r.gen
+		p.recycle(r)
+		g.exit(1)
+		p.slots.release(1)
+		return err
+	}
+}
+
+// acquire takes a queue slot: at once, or after waiting for deliveries, or
+// fails with ErrQueueFull (FailWhenFull), ctx's error or ErrClosed.
+func (p *producer) acquire(ctx context.Context) error {
+	for {
+		if p.slots.tryAcquire() {
+			// Checked after taking the slot: Close sets closed, then
+			// waits for the slots to drain, so either Close sees this
+			// slot or this call sees closed.
+			if p.closed.Load() {
+				p.slots.release(1)
+				return kerr.ErrClosed
+			}
+			return nil
+		}
+		if p.closed.Load() {
+			return kerr.ErrClosed
+		}
+		if p.cfg.FailWhenFull {
+			return fmt.Errorf("%w: %d messages queued (MaxQueuedMessages)", kerr.ErrQueueFull, p.cfg.MaxQueued)
+		}
+		if err := p.slots.waitBelow(ctx, p.slots.max, p.closing); err != nil {
+			return err
+		}
+	}
+}
+
+// waitRoom waits until a delivery frees room in librdkafka's queue (or a
+// short while, since librdkafka's bound is not the engine's count), ctx
+// ends or Close starts.
+func (p *producer) waitRoom(ctx context.Context) error {
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	err := p.slots.waitBelow(wctx, p.slots.len(), p.closing)
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, kerr.ErrClosed):
+		return err
+	}
+	return nil // the short wait ended: look again
+}
+
+func (p *producer) recycle(r *record) {
+	*r = record{}
+	p.pool.Put(r)
+}
+
+// maxSettle bounds how many reports the events goroutine delivers before it
+// gives their slots and generation counts back (see settled).
+const maxSettle = 256
+
+// events is the goroutine that reports deliveries and forwards logs. It
+// ends when confluent-kafka-go closes both channels (in rd.Close).
+func (p *producer) events() {
+	defer p.wg.Done()
+	var s settled
+	defer s.settle(p)
+	evs, logs := p.rd.Events(), p.rd.Logs()
+	for evs != nil || logs != nil {
+		// Give the slots back before waiting, and at least every
+		// maxSettle reports: a blocked Produce or a Flush waits for
+		// them.
+		if s.n > 0 && (len(evs) == 0 || s.n >= maxSettle) {
+			s.settle(p)
+		}
+		select {
+		case ev, ok := <-evs:
+			if !ok {
+				evs = nil
+				continue
+			}
+			switch e := ev.(type) {
+			case *kafka.Message:
+				p.deliver(e, &s)
+			case kafka.Error:
+				// Client-level errors (brokers down, ...): librdkafka
+				// retries on its own; messages fail through their
+				// delivery reports if it gives up.
+				level := slog.LevelWarn
+				if e.IsFatal() {
+					level = slog.LevelError
+				}
+				p.log.Log(context.Background(), level, "gokafka: librdkafka producer error", "err", mapError(e))
+			}
+		case le, ok := <-logs:
+			if !ok {
+				logs = nil
+				continue
+			}
+			forwardLog(p.log, le)
+		}
+	}
+}
+
+// settled counts the messages reported but not yet counted out of their
+// slot and generation. Counting them out in groups saves two atomic
+// operations per message on counters that Produce also updates (the
+// cache lines would travel between cores for every message); reports of
+// one generation come in long runs.
+type settled struct {
+	n    int // reports since the last settle
+	gen  *generation
+	genN int // of the n, those of gen not yet counted out
+}
+
+func (s *settled) add(g *generation) {
+	if g != s.gen {
+		if s.genN > 0 {
+			s.gen.exit(s.genN)
+		}
+		s.gen, s.genN = g, 0
+	}
+	s.genN++
+	s.n++
+}
+
+func (s *settled) settle(p *producer) {
+	if s.genN > 0 {
+		s.gen.exit(s.genN)
+	}
+	if s.n > 0 {
+		p.slots.release(s.n)
+	}
+	*s = settled{}
+}
+
+// deliver reports one message's outcome to its DoneFunc.
+func (p *producer) deliver(km *kafka.Message, s *settled) {
+	r, ok := km.Opaque.(*record)
+	if !ok {
+		return // not ours: every message we produce carries a record
+	}
+	m, done, g := r.m, r.done, r.gen
+	var err error
+	if e := km.TopicPartition.Error; e != nil {
+		err = fatalError(e, p.rd)
+		m.Offset = -1
+	} else {
+		m.Partition = km.TopicPartition.Partition
+		m.Offset = int64(km.TopicPartition.Offset)
+		if m.Offset < 0 { // acks=0: librdkafka reports OffsetInvalid
+			m.Offset = -1
+		}
+	}
+	p.recycle(r)
+	done(m, err)
+	// Only after done: the message counts as queued (MaxQueued) and
+	// unflushed until its report was delivered.
+	s.add(g)
+}
+
+// Flush implements engine.Producer: it waits for every message accepted
+// before the call, and has the flusher goroutine keep librdkafka flushing
+// meanwhile (librdkafka then sends batches at once instead of lingering).
+func (p *producer) Flush(ctx context.Context) error {
+	if p.closed.Load() {
+		return kerr.ErrClosed
+	}
+	return p.flush(ctx)
+}
+
+func (p *producer) flush(ctx context.Context) error {
+	gens := p.gens.seal()
+	p.flushers.Add(1)
+	defer p.flushers.Add(-1)
+	select {
+	case p.kick <- struct{}{}:
+	default: // a kick is already pending
+	}
+	for _, g := range gens {
+		select {
+		case <-g.done:
+			continue // done wins over an expired ctx
+		default:
+		}
+		select {
+		case <-g.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// flusher is the goroutine that runs librdkafka's flush for Flush callers.
+// rd.Flush cannot watch a context and can block while the events channel
+// is full, so Flush callers never call it themselves: they wait for their
+// generations and their ctx, and this goroutine flushes, in slices, while
+// at least one of them waits and librdkafka still holds messages.
+func (p *producer) flusher() {
+	defer p.flusherDone.Done()
+	for {
+		select {
+		case <-p.stopFlusher:
+			return
+		case <-p.kick:
+		}
+		for p.flushers.Load() > 0 {
+			select {
+			case <-p.stopFlusher:
+				return
+			default:
+			}
+			if p.rd.Flush(int(flushSlice/time.Millisecond)) == 0 {
+				break // nothing left in librdkafka nor in the events channel
+			}
+		}
+	}
+}
+
+// Close implements engine.Producer: flush within ctx, then fail what is
+// left with kerr.ErrClosed (purging librdkafka's queues so that it reports
+// them), then destroy librdkafka's handle and wait for our goroutines.
+func (p *producer) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		p.closed.Store(true)
+		close(p.closing)
+		if err := p.flush(ctx); err != nil {
+			n := p.slots.len()
+			p.closeErr = fmt.Errorf("%w: flush interrupted, %d message(s) failed with ErrClosed: %w", kerr.ErrClosed, n, err)
+		}
+		// Fails what the flush did not wait for: everything if ctx
+		// ended, else only a Produce that raced with Close.
+		p.purge()
+		close(p.stopFlusher)
+		p.flusherDone.Wait()
+		// rd.Close stops confluent-kafka-go's goroutines, closes the
+		// events and logs channels (ending our events goroutine) and
+		// destroys librdkafka's handle. Nothing of ours is inside
+		// librdkafka any more: no slot is taken and the flusher ended.
+		// (confluent-kafka-go's Flush leaves a helper goroutine in
+		// rd_kafka_flush for a moment after it returns; that call
+		// returns as soon as librdkafka holds no message, which purge
+		// has made true, and rd.Close first waits up to 100ms for its
+		// own poller.)
+		p.rd.Close()
+		p.wg.Wait()
+	})
+	return p.closeErr
+}
+
+// purge fails every message still in librdkafka (as kafka.ErrPurgeQueue or
+// ErrPurgeInflight, which map to ErrClosed) and waits until each one was
+// reported and no Produce call is inside librdkafka any more. It purges
+// again while it waits, for messages that a concurrent Produce added.
+func (p *producer) purge() {
+	for p.slots.len() > 0 {
+		if err := p.rd.Purge(kafka.PurgeQueue | kafka.PurgeInFlight); err != nil {
+			p.log.Warn("gokafka: librdkafka purge failed", "err", mapError(err))
+		}
+		// Purged messages come back as delivery reports through the
+		// poller and the events goroutine.
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_ = p.slots.waitBelow(ctx, 1, nil)
+		cancel()
+	}
+}
