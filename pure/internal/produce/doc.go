@@ -16,7 +16,10 @@
 //     (linger elapsed, full, or a Flush asked) into Produce requests, one
 //     batch per partition and several partitions per request, with up to
 //     MaxInFlight requests in flight. Each request is sent and answered on
-//     a goroutine of its own (request.go), which then reports the messages.
+//     a sender goroutine (request.go); once answered, the sender takes the
+//     next ready batches and sends them at once, so under load requests
+//     follow each other without a hand-off, and the messages are reported
+//     on another goroutine meanwhile.
 //   - A router (router.go), a goroutine that runs while some partition has
 //     no usable leader: a partition whose send failed with a retriable
 //     error leaves its sink, waits out a backoff and a metadata refresh,

@@ -63,17 +63,10 @@ type partition struct {
 	finished uint64 // messages reported, ever
 }
 
-// seal closes the open batch (the last one) for appends.
-func (pt *partition) sealLast() {
-	if n := len(pt.batches); n > 0 {
-		pt.batches[n-1].sealed = true
-	}
-}
-
 // appendLocked encodes m into the partition's open batch, opening a new
-// batch when there is none or m (size bytes at most) would overflow it. It reports whether the
-// sink must be woken: the partition has a batch to schedule or send that
-// the sink does not know about yet.
+// batch when there is none or m (size bytes at most) would overflow it. It
+// reports whether the sink must be woken: the partition has a batch to
+// schedule or send that the sink does not know about yet.
 func (p *Producer) appendLocked(pt *partition, m *engine.Message, done engine.DoneFunc, size int) (wake bool) {
 	var b *batch
 	n := len(pt.batches)

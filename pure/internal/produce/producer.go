@@ -67,8 +67,9 @@ type Producer struct {
 //
 // Goroutines, all started on demand and stopped by Close: a sink per
 // broker leading partitions that have messages (it exits after a while
-// idle), one goroutine per Produce request in flight, and a router while
-// some partition is looking for its leader.
+// idle), a sender per Produce request in flight (it sends the next ready
+// request itself, and reports on a short-lived goroutine meanwhile), and a
+// router while some partition is looking for its leader.
 func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (engine.Producer, error) {
 	if err := check(&cfg); err != nil {
 		return nil, err
