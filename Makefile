@@ -45,5 +45,13 @@ lint:
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) vet ./...
 
+## bench: the full benchmark matrix against peer clients on a fresh local cluster (~45 min); results in bench/results/.
+bench:
+	cd bench && $(GO) run . $(BENCH_FLAGS)
+
+## bench-quick: the quick subset (100 B, 12 partitions, acks=all, no compression; under 5 min).
+bench-quick:
+	cd bench && $(GO) run . -quick $(BENCH_FLAGS)
+
 clean:
 	rm -rf $(BIN)

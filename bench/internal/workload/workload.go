@@ -1,0 +1,364 @@
+// Package workload is the part of the benchmark that runs inside each
+// client's own process: it parses the flags the harness passes, builds the
+// payloads, times the measured section and prints the outcome as one JSON
+// line on stdout for the harness to read.
+//
+// A client program (bench/clients/NAME) only supplies two functions, one
+// that produces Spec.Count messages and one that consumes them, and calls
+// Main. Keeping the loop, the payloads and the bookkeeping here means every
+// client does the same work around the library calls, so differences in
+// the figures come from the libraries.
+package workload
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Spec is one run, as the harness describes it on the command line.
+type Spec struct {
+	Mode        string // "produce" or "consume"
+	Brokers     []string
+	Topic       string
+	Partitions  int
+	Count       int64  // messages to produce, or to consume
+	Size        int    // value bytes per message
+	Acks        string // "all" or "1"
+	Compression string // "none", "lz4" or "zstd"
+	Linger      time.Duration
+	BatchBytes  int
+	MaxQueued   int // messages produced and not yet acknowledged
+	Timeout     time.Duration
+	// Expected is, for consume runs, the number of messages in each
+	// partition (index = partition id); the run fails if the client read
+	// any other number from a partition.
+	Expected []int64
+}
+
+// Idempotent reports whether the run asks for the idempotent producer:
+// with acks=all, for every client that supports it.
+func (s Spec) Idempotent() bool { return s.Acks == "all" }
+
+// Result is what a client process prints (one JSON line) when a run ends.
+type Result struct {
+	Messages  int64 `json:"messages"`
+	Bytes     int64 `json:"bytes"`
+	ElapsedNs int64 `json:"elapsed_ns"`
+	// CPUSectionNs is user+sys CPU of the whole process (every thread,
+	// C threads included) during the measured section only.
+	CPUSectionNs int64   `json:"cpu_section_ns"`
+	PerPartition []int64 `json:"per_partition,omitempty"`
+	Errors       int64   `json:"errors"`
+	FirstError   string  `json:"first_error,omitempty"`
+	Note         string  `json:"note,omitempty"`
+}
+
+// Client is what a client program implements.
+type Client struct {
+	Name string
+	// Produce sends s.Count messages with values from Value(i) and returns
+	// once each was acknowledged or failed, calling t.Acked / t.Failed
+	// for each (t.Start must be called right before the first message is
+	// handed to the library).
+	Produce func(ctx context.Context, s Spec, t *Tally) error
+	// Consume reads s.Count messages from the start of every partition,
+	// calling t.Consumed for each, and returns once s.Count were read (or
+	// on error). It calls t.Start right before it begins fetching.
+	Consume func(ctx context.Context, s Spec, t *Tally) error
+	// Library, if set, names the underlying library and version beyond
+	// the Go module (librdkafka's version, for instance).
+	Library func() string
+}
+
+// Tally counts outcomes from any goroutine and remembers the first error.
+type Tally struct {
+	spec      Spec
+	acked     atomic.Int64
+	failed    atomic.Int64
+	bytes     atomic.Int64
+	perPart   []atomic.Int64
+	firstErr  atomic.Pointer[string]
+	started   atomic.Bool
+	start     time.Time
+	startCPU  time.Duration
+	done      chan struct{}
+	doneFired atomic.Bool
+	waiting   atomic.Bool   // a producer loop waits in WaitRoom
+	room      chan struct{} // poked when waiting and a message is recorded
+}
+
+func newTally(s Spec) *Tally {
+	return &Tally{spec: s, perPart: make([]atomic.Int64, max(s.Partitions, 1)), done: make(chan struct{}), room: make(chan struct{}, 1)}
+}
+
+// Start marks the beginning of the measured section. Calls after the
+// first are ignored.
+func (t *Tally) Start() {
+	if t.started.Swap(true) {
+		return
+	}
+	t.startCPU = processCPU()
+	t.start = time.Now()
+}
+
+// Acked records a delivered message.
+func (t *Tally) Acked(partition int32, size int) { t.record(partition, size) }
+
+// Consumed records a consumed message. Values of the wrong size count as
+// errors (the harness wrote every value with the same size).
+func (t *Tally) Consumed(partition int32, size int) {
+	if size != t.spec.Size {
+		t.Failed(fmt.Errorf("partition %d: value of %d bytes, want %d", partition, size, t.spec.Size))
+		return
+	}
+	t.record(partition, size)
+}
+
+func (t *Tally) record(partition int32, size int) {
+	if partition >= 0 && int(partition) < len(t.perPart) {
+		t.perPart[partition].Add(1)
+	} else {
+		t.Failed(fmt.Errorf("message in partition %d of a %d-partition topic", partition, len(t.perPart)))
+		return
+	}
+	t.bytes.Add(int64(size))
+	if t.acked.Add(1) == t.spec.Count {
+		t.fire()
+	}
+	t.poke()
+}
+
+func (t *Tally) poke() {
+	if t.waiting.Load() && t.waiting.CompareAndSwap(true, false) {
+		select {
+		case t.room <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// WaitRoom blocks while sent minus the messages recorded reaches
+// Spec.MaxQueued. Producer loops call it for libraries that do not bound
+// what they buffer (or bound it differently), so that every client keeps
+// at most MaxQueued messages in flight.
+func (t *Tally) WaitRoom(ctx context.Context, sent int64) error {
+	limit := int64(t.spec.MaxQueued)
+	for t.Outstanding(sent) >= limit {
+		t.waiting.Store(true)
+		if t.Outstanding(sent) < limit {
+			return nil
+		}
+		select {
+		case <-t.room:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// Failed records a failed message (or a client error).
+func (t *Tally) Failed(err error) {
+	if err == nil {
+		err = errors.New("unknown error")
+	}
+	msg := err.Error()
+	t.firstErr.CompareAndSwap(nil, &msg)
+	t.failed.Add(1)
+	if t.acked.Load()+t.failed.Load() >= t.spec.Count {
+		t.fire()
+	}
+	t.poke()
+}
+
+func (t *Tally) fire() {
+	if !t.doneFired.Swap(true) {
+		close(t.done)
+	}
+}
+
+// Done is closed once Count messages were recorded (acked, consumed or
+// failed).
+func (t *Tally) Done() <-chan struct{} { return t.done }
+
+// Count is the number of messages recorded so far (successes only).
+func (t *Tally) Count() int64 { return t.acked.Load() }
+
+// Outstanding is the number of messages handed out minus those recorded:
+// produce loops use it to bound what is in flight where a library has no
+// bound of its own.
+func (t *Tally) Outstanding(sent int64) int64 { return sent - t.acked.Load() - t.failed.Load() }
+
+// payload is a pseudo-random text of words: it compresses about as well as
+// typical JSON or log lines (roughly 2-3x with lz4), unlike random bytes
+// (which do not compress at all) or zeros (which compress absurdly well).
+var payload = func() []byte {
+	words := strings.Fields(`kafka broker partition offset leader replica topic consumer producer
+		batch record header timestamp 0 1 2 3 4 5 6 7 8 9 id user order event value key status ok
+		error retry commit group member session {"a": [1, 2], "b": null} true false GET POST /api/v1`)
+	r := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	for b.Len() < 2<<20 {
+		b.WriteString(words[r.IntN(len(words))])
+		b.WriteByte(" ,:\n"[r.IntN(4)])
+	}
+	return []byte(b.String())
+}()
+
+// Value returns the value of message i: Size bytes of the shared payload,
+// at an offset that varies with i. The slice must not be modified.
+func (s Spec) Value(i int64) []byte {
+	off := int((i * 7919) % int64(len(payload)-s.Size))
+	return payload[off : off+s.Size : off+s.Size]
+}
+
+// processCPU is user+sys CPU time of this process so far, all threads.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Main parses the flags, runs the client and prints the Result. It exits 0
+// if the run completed with every message accounted for, 1 otherwise (the
+// Result line is printed either way).
+func Main(c Client) {
+	var s Spec
+	var brokers, expected string
+	flag.StringVar(&s.Mode, "mode", "produce", "produce or consume")
+	flag.StringVar(&brokers, "brokers", os.Getenv("BROKERS"), "comma-separated bootstrap brokers")
+	flag.StringVar(&s.Topic, "topic", "", "topic")
+	flag.IntVar(&s.Partitions, "partitions", 1, "number of partitions of the topic")
+	flag.Int64Var(&s.Count, "count", 100000, "messages")
+	flag.IntVar(&s.Size, "size", 100, "value bytes")
+	flag.StringVar(&s.Acks, "acks", "all", "all or 1")
+	flag.StringVar(&s.Compression, "compression", "none", "none, lz4 or zstd")
+	flag.DurationVar(&s.Linger, "linger", 5*time.Millisecond, "producer linger")
+	flag.IntVar(&s.BatchBytes, "batch-bytes", 1<<20, "largest record batch")
+	flag.IntVar(&s.MaxQueued, "max-queued", 100000, "messages in flight (produced, not acknowledged)")
+	flag.DurationVar(&s.Timeout, "timeout", 5*time.Minute, "bound on the whole run")
+	flag.StringVar(&expected, "expected", "", "consume: comma-separated message count per partition")
+	version := flag.Bool("version", false, "print the client's library versions and exit")
+	flag.Parse()
+	if *version {
+		printVersion(c)
+		return
+	}
+	s.Brokers = strings.Split(brokers, ",")
+	if expected != "" {
+		for _, f := range strings.Split(expected, ",") {
+			var n int64
+			fmt.Sscan(f, &n)
+			s.Expected = append(s.Expected, n)
+		}
+	}
+	res, ok := run(c, s)
+	line, _ := json.Marshal(res)
+	fmt.Println(string(line))
+	if !ok {
+		os.Exit(1)
+	}
+}
+
+func run(c Client, s Spec) (Result, bool) {
+	if s.Topic == "" || s.Count <= 0 || s.Size <= 0 || s.Size >= len(payload) || len(s.Brokers) == 0 || s.Brokers[0] == "" {
+		return Result{Errors: 1, FirstError: "bad flags: need -brokers, -topic, -count > 0 and -size > 0"}, false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	defer cancel()
+	t := newTally(s)
+	var err error
+	switch s.Mode {
+	case "produce":
+		err = c.Produce(ctx, s, t)
+	case "consume":
+		err = c.Consume(ctx, s, t)
+	default:
+		err = fmt.Errorf("unknown -mode %q", s.Mode)
+	}
+	end := time.Now()
+	cpu := processCPU()
+	res := Result{
+		Messages:     t.acked.Load(),
+		Bytes:        t.bytes.Load(),
+		ElapsedNs:    end.Sub(t.start).Nanoseconds(),
+		CPUSectionNs: (cpu - t.startCPU).Nanoseconds(),
+		Errors:       t.failed.Load(),
+	}
+	if !t.started.Load() {
+		res.ElapsedNs, res.CPUSectionNs = 0, 0
+	}
+	for i := range t.perPart {
+		res.PerPartition = append(res.PerPartition, t.perPart[i].Load())
+	}
+	if p := t.firstErr.Load(); p != nil {
+		res.FirstError = *p
+	}
+	if err != nil {
+		res.Errors++
+		if res.FirstError == "" {
+			res.FirstError = err.Error()
+		}
+	}
+	ok := res.Errors == 0 && res.Messages == s.Count
+	if ok && s.Mode == "consume" && s.Expected != nil {
+		for p, want := range s.Expected {
+			if p >= len(res.PerPartition) || res.PerPartition[p] != want {
+				ok = false
+				res.FirstError = fmt.Sprintf("partition %d: consumed %v messages, the topic holds %d", p, res.PerPartition, want)
+				break
+			}
+		}
+	}
+	if !ok && res.FirstError == "" {
+		res.FirstError = fmt.Sprintf("%d of %d messages accounted for", res.Messages, s.Count)
+	}
+	return res, ok
+}
+
+// Wait blocks until t is done or ctx ends.
+func Wait(ctx context.Context, t *Tally) error {
+	select {
+	case <-t.Done():
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("after %d of %d messages: %w", t.Count(), t.spec.Count, ctx.Err())
+	}
+}
+
+// FetchMaxWait is the consumers' fetch.max.wait (how long a broker may hold
+// a fetch that has less than min bytes), the same for every client.
+const FetchMaxWait = 100 * time.Millisecond
+
+// printVersion prints, as JSON, the versions of the modules this client
+// program links (the harness records them next to the figures).
+func printVersion(c Client) {
+	v := map[string]string{}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		v["go"] = bi.GoVersion
+		for _, d := range bi.Deps {
+			if d.Replace != nil {
+				v[d.Path] = d.Version + " => " + d.Replace.Path
+			} else {
+				v[d.Path] = d.Version
+			}
+		}
+	}
+	if c.Library != nil {
+		v["library"] = c.Library()
+	}
+	line, _ := json.Marshal(v)
+	fmt.Println(string(line))
+}

@@ -1,0 +1,233 @@
+// Command bench is gokafka's end-to-end benchmark harness: it measures
+// throughput, CPU and memory of gokafka (both engines) against the Go
+// clients a user would pick instead, each in its own process, against one
+// fresh local 3-broker cluster. See README.md.
+//
+//	go run . -quick            # make bench-quick: under 5 minutes
+//	go run .                   # make bench: the full matrix
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Settings are the client settings every client gets, as far as it has
+// the knob; they are printed with the results.
+type Settings struct {
+	Linger       time.Duration `json:"linger_ns"`
+	BatchBytes   int           `json:"batch_bytes"`
+	MaxQueued    int           `json:"max_queued_messages"`
+	FetchMaxWait time.Duration `json:"fetch_max_wait_ns"`
+	Replication  int           `json:"replication_factor"`
+	MinISR       int           `json:"min_insync_replicas"`
+	Brokers      int           `json:"brokers"`
+	Runs         int           `json:"runs"`
+	Warmup       bool          `json:"warmup"`
+	QuietWait    time.Duration `json:"quiet_wait_ns"`
+	Notes        []string      `json:"notes"`
+}
+
+var settings = Settings{
+	Linger:       5 * time.Millisecond,
+	BatchBytes:   1 << 20,
+	MaxQueued:    100_000,
+	FetchMaxWait: 100 * time.Millisecond,
+	Replication:  3,
+	MinISR:       2,
+	Brokers:      3,
+	Notes: []string{
+		"acks=all runs use the idempotent producer where the client has one (all but kafka-go); sarama's requires max.in.flight 1 (Net.MaxOpenRequests = 1), the others allow 5.",
+		"Keyless messages, each client's default partitioner for them (franz-go: sticky; librdkafka and gokafka: random per message; sarama: random; kafka-go: round-robin, as configured).",
+		"At most 100 000 messages in flight per producer: the client's own bound where it has one (gokafka, franz-go, librdkafka), the harness's loop otherwise (sarama, kafka-go).",
+		"kafka-go is handed 1 000 messages per WriteMessages call (Async), the way its documentation writes batches; the others get one message per call.",
+		"Consumers read every partition from the earliest offset without a consumer group (confluent-kafka-go needs a group.id: a random one, never joined), fetch max wait 100 ms, 1 MiB per partition per fetch.",
+		"CPU is user+sys of the client's whole process (getrusage of the child: start-up, connections and shutdown included) divided by the messages of the run; peak RSS is its ru_maxrss.",
+		"Each run is a new process; runs of one scenario interleave the clients, in an order rotated every run, so that drift on the broker side spreads over all of them.",
+		"Brokers share the 2 cores with the client: a client that spends less CPU leaves more to the brokers.",
+	},
+}
+
+const runTimeout = 4 * time.Minute
+
+// quietWait bounds how long each run waits for the machine to be quiet
+// (-quiet-wait).
+var quietWait time.Duration
+
+var start = time.Now()
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench %6.1fs: %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+}
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	var (
+		quick   = flag.Bool("quick", false, "the quick subset (100 B, 12 partitions, acks=all, no compression) instead of the full matrix")
+		runs    = flag.Int("runs", 0, "measured runs per client and scenario (default 2 with -quick, 5 otherwise)")
+		scale   = flag.Float64("scale", 1, "multiply every scenario's message count")
+		clients = flag.String("clients", "", "comma-separated clients to run (default all: "+clientNames(allClients)+")")
+		only    = flag.String("only", "", "run only scenarios whose name matches this `regexp` (e.g. 'produce 100B')")
+		brokers = flag.String("brokers", "", "use this running cluster (comma-separated) instead of starting one; for trying the harness out, not for figures")
+		outDir  = flag.String("out", "results", "`dir` for latest.md, latest.json and the charts")
+		warmup  = flag.Bool("warmup", true, "one unmeasured produce and consume run per client first")
+		quiet   = flag.Duration("quiet-wait", 3*time.Second, "before each run, wait up to this long for other work on the machine to drop below half a core (0: do not wait)")
+		noJava  = flag.Bool("no-java", false, "leave out the Java client's perf tools (run by default when java and mvn are on PATH)")
+	)
+	replot := flag.String("replot", "", "only rewrite the markdown and the charts from this `latest.json` (into -out)")
+	flag.Parse()
+	if *replot != "" {
+		if err := replotFrom(*replot, *outDir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
+		return 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	settings.Runs = *runs
+	if settings.Runs <= 0 {
+		settings.Runs = map[bool]int{true: 2, false: 5}[*quick]
+	}
+	settings.Warmup = *warmup
+	quietWait = *quiet
+	settings.QuietWait = *quiet
+	matrix := fullMatrix(*scale)
+	if *quick {
+		matrix = quickMatrix(*scale)
+	}
+	if *only != "" {
+		re, err := regexp.Compile(*only)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -only:", err)
+			return 2
+		}
+		matrix = slices.DeleteFunc(matrix, func(s Scenario) bool { return !re.MatchString(s.Name()) })
+	}
+	peers := allClients
+	if *clients != "" {
+		peers = nil
+		for _, name := range strings.Split(*clients, ",") {
+			i := slices.IndexFunc(allClients, func(c clientDef) bool { return c.Name == strings.TrimSpace(name) })
+			if strings.TrimSpace(name) == javaClient.Name {
+				continue
+			}
+			if i < 0 {
+				fmt.Fprintf(os.Stderr, "bench: unknown client %q (have %s)\n", name, clientNames(allClients))
+				return 2
+			}
+			peers = append(peers, allClients[i])
+		}
+	}
+	if len(matrix) == 0 || (len(peers) == 0 && *noJava) {
+		fmt.Fprintln(os.Stderr, "bench: nothing to run")
+		return 2
+	}
+
+	report := &Report{Settings: settings, Quick: *quick, Started: time.Now().UTC()}
+	report.Machine = describeMachine()
+
+	binDir, err := os.MkdirTemp("", "gokafka-bench-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	defer os.RemoveAll(binDir)
+	toBuild := peers
+	if !slices.ContainsFunc(toBuild, func(c clientDef) bool { return c.Name == reference }) {
+		toBuild = append(slices.Clone(toBuild), allClients[slices.IndexFunc(allClients, func(c clientDef) bool { return c.Name == reference })])
+	}
+	report.Versions, err = build(ctx, binDir, toBuild)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	report.GokafkaCommit = gitCommit()
+
+	b, err := startCluster(ctx, *brokers, settings.Brokers)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: cluster:", err)
+		return 1
+	}
+	defer b.Close()
+	report.Machine.Kafka = b.version
+	logf("cluster %s (Kafka %s); %d scenarios x %d clients x %d runs", strings.Join(b.cluster.Brokers(), ","), b.version, len(matrix), len(peers), settings.Runs)
+
+	h := &harness{bench: b, bin: binDir, peers: peers, reference: clientByName(reference)}
+	if !*noJava && (*clients == "" || slices.Contains(strings.Split(*clients, ","), javaClient.Name)) {
+		if cp, err := javaTools(ctx); err != nil {
+			logf("the Java client's perf tools are left out: %v", err)
+		} else {
+			h.javaCP = cp
+			h.peers = append(h.peers, javaClient)
+			report.Versions[javaClient.Name] = map[string]string{"library": "kafka-tools " + kafkaToolsVersion}
+		}
+	}
+	report.Clients = h.peers
+	if *warmup {
+		h.warmup(ctx)
+	}
+	for i, sc := range matrix {
+		if ctx.Err() != nil {
+			break
+		}
+		logf("scenario %d/%d: %s, %d messages", i+1, len(matrix), sc.Name(), sc.Count)
+		report.Scenarios = append(report.Scenarios, sc)
+		report.Runs = append(report.Runs, h.scenario(ctx, sc)...)
+	}
+	report.Finished = time.Now().UTC()
+	report.Interrupted = ctx.Err() != nil
+	report.aggregate()
+
+	if err := report.write(*outDir); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	fmt.Println(report.markdown())
+	logf("wrote %s", filepath.Join(*outDir, "latest.md"))
+	if n := report.failures(); n > 0 || report.Interrupted {
+		fmt.Fprintf(os.Stderr, "bench: %d run(s) failed (see the Failures section)\n", n)
+		return 1
+	}
+	return 0
+}
+
+func clientNames(cs []clientDef) string {
+	var n []string
+	for _, c := range cs {
+		n = append(n, c.Name)
+	}
+	return strings.Join(n, ",")
+}
+
+func clientByName(name string) clientDef {
+	return allClients[slices.IndexFunc(allClients, func(c clientDef) bool { return c.Name == name })]
+}
+
+// replotFrom rewrites latest.md and the charts from a latest.json.
+func replotFrom(path, dir string) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var r Report
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	r.aggregate()
+	return r.write(dir)
+}

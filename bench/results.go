@@ -1,0 +1,299 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report is everything one harness invocation measured.
+type Report struct {
+	Quick         bool                         `json:"quick"`
+	Started       time.Time                    `json:"started"`
+	Finished      time.Time                    `json:"finished"`
+	Interrupted   bool                         `json:"interrupted,omitempty"`
+	Machine       Machine                      `json:"machine"`
+	Settings      Settings                     `json:"settings"`
+	GokafkaCommit string                       `json:"gokafka_commit"`
+	Versions      map[string]map[string]string `json:"versions"` // client -> module -> version
+	Clients       []clientDef                  `json:"clients"`
+	Scenarios     []Scenario                   `json:"scenarios"`
+	Results       []Result                     `json:"results"`
+	Runs          []Run                        `json:"runs"`
+}
+
+// Spread is a median with the smallest and largest value of the runs.
+type Spread struct {
+	Median float64 `json:"median"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+}
+
+// Result is one client in one scenario, over its runs.
+type Result struct {
+	Client      string `json:"client"`
+	Scenario    string `json:"scenario"`
+	Mode        string `json:"mode"`
+	Size        int    `json:"size"`
+	Partitions  int    `json:"partitions"`
+	Acks        string `json:"acks,omitempty"`
+	Compression string `json:"compression"`
+	Count       int64  `json:"messages_per_run"`
+	RunsOK      int    `json:"runs_ok"`
+	RunsFailed  int    `json:"runs_failed"`
+
+	MsgsPerSec  float64 `json:"msgs_per_sec"` // median
+	CPUusPerMsg float64 `json:"cpu_us_per_msg"`
+	PeakRSS     int64   `json:"peak_rss_bytes"` // median of the runs' peaks
+
+	MsgsPerSecSpread  Spread `json:"msgs_per_sec_spread"`
+	MBPerSecSpread    Spread `json:"mb_per_sec_spread"`
+	CPUusPerMsgSpread Spread `json:"cpu_us_per_msg_spread"`
+	CPUSectionPerMsg  Spread `json:"cpu_section_us_per_msg_spread"`
+	PeakRSSSpread     Spread `json:"peak_rss_bytes_spread"`
+	BrokerCPUusPerMsg Spread `json:"broker_cpu_us_per_msg_spread"`
+	// OtherLoad is the cores' worth of CPU that other work on the machine
+	// used during the runs (0 = none; this machine has 2 cores).
+	OtherLoad       Spread   `json:"other_load_cores_spread"`
+	ThroughputVsRef float64  `json:"msgs_per_sec_vs_franz_go,omitempty"`
+	CPUVsRef        float64  `json:"cpu_vs_franz_go,omitempty"`
+	Duplicates      int64    `json:"duplicates,omitempty"` // produce: messages written beyond those acknowledged
+	Errors          []string `json:"errors,omitempty"`
+}
+
+func spread(v []float64) Spread {
+	if len(v) == 0 {
+		return Spread{}
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	m := s[len(s)/2]
+	if len(s)%2 == 0 {
+		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	return Spread{Median: m, Min: s[0], Max: s[len(s)-1]}
+}
+
+// aggregate turns the runs into one Result per client and scenario.
+func (r *Report) aggregate() {
+	r.Results = nil
+	for _, sc := range r.Scenarios {
+		var ref *Result
+		var rows []Result
+		for _, c := range r.Clients {
+			res := Result{Client: c.Name, Scenario: sc.Name(), Mode: sc.Mode, Size: sc.Size, Partitions: sc.Partitions,
+				Acks: sc.Acks, Compression: sc.Compression, Count: sc.Count}
+			var mps, mbs, cpu, sect, rss, bcpu, other []float64
+			for _, run := range r.Runs {
+				if run.Client != c.Name || run.Scenario != sc.Name() || run.Index < 0 {
+					continue
+				}
+				if run.Err != "" {
+					res.RunsFailed++
+					res.Errors = append(res.Errors, run.Err)
+					continue
+				}
+				res.RunsOK++
+				secs := run.Elapsed.Seconds()
+				n := float64(run.Messages)
+				mps = append(mps, n/secs)
+				mbs = append(mbs, float64(run.Bytes)/secs/1e6)
+				cpu = append(cpu, float64(run.CPU.Nanoseconds())/1e3/n)
+				if run.CPUSect >= 0 {
+					sect = append(sect, float64(run.CPUSect.Nanoseconds())/1e3/n)
+				}
+				if run.OtherCPU >= 0 {
+					other = append(other, run.OtherCPU.Seconds()/run.Wall.Seconds())
+				}
+				rss = append(rss, float64(run.MaxRSS))
+				if run.BrokerCPU >= 0 {
+					bcpu = append(bcpu, float64(run.BrokerCPU.Nanoseconds())/1e3/n)
+				}
+				if run.Written > run.Messages {
+					res.Duplicates += run.Written - run.Messages
+				}
+			}
+			if res.RunsOK+res.RunsFailed == 0 {
+				continue
+			}
+			res.MsgsPerSecSpread, res.MBPerSecSpread = spread(mps), spread(mbs)
+			res.CPUusPerMsgSpread, res.CPUSectionPerMsg = spread(cpu), spread(sect)
+			res.PeakRSSSpread, res.BrokerCPUusPerMsg = spread(rss), spread(bcpu)
+			res.OtherLoad = spread(other)
+			res.MsgsPerSec = res.MsgsPerSecSpread.Median
+			res.CPUusPerMsg = res.CPUusPerMsgSpread.Median
+			res.PeakRSS = int64(res.PeakRSSSpread.Median)
+			rows = append(rows, res)
+		}
+		for i := range rows {
+			if rows[i].Client == reference && rows[i].RunsOK > 0 {
+				ref = &rows[i]
+			}
+		}
+		for i := range rows {
+			if ref != nil && rows[i].RunsOK > 0 {
+				rows[i].ThroughputVsRef = rows[i].MsgsPerSec / ref.MsgsPerSec
+				rows[i].CPUVsRef = rows[i].CPUusPerMsg / ref.CPUusPerMsg
+			}
+		}
+		r.Results = append(r.Results, rows...)
+	}
+}
+
+func (r *Report) failures() int {
+	n := 0
+	for _, run := range r.Runs {
+		if run.Err != "" && run.Index >= 0 {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *Report) write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "latest.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "latest.md"), []byte(r.markdown()), 0o644); err != nil {
+		return err
+	}
+	return r.charts(dir)
+}
+
+func (r *Report) markdown() string {
+	var b strings.Builder
+	kind := "full matrix (`make bench`)"
+	if r.Quick {
+		kind = "quick subset (`make bench-quick`)"
+	}
+	fmt.Fprintf(&b, "# gokafka benchmark: %s\n\n", kind)
+	fmt.Fprintf(&b, "Measured %s, %s, by `bench/` (see bench/README.md for method and caveats).\n",
+		r.Started.Format("2006-01-02 15:04 MST"), r.Finished.Sub(r.Started).Round(time.Second))
+	if r.Interrupted {
+		b.WriteString("\n**Interrupted: the scenarios below are those that ran.**\n")
+	}
+	m := r.Machine
+	fmt.Fprintf(&b, "\n## Machine\n\n")
+	fmt.Fprintf(&b, "- CPU: %s, %d cores; RAM %.1f GiB; %s\n", m.CPU, m.Cores, float64(m.MemBytes)/(1<<30), m.Kernel)
+	fmt.Fprintf(&b, "- Go %s; %s; Kafka %s (%d brokers, KRaft, on this machine, JVMs as testinstance starts them)\n", strings.TrimPrefix(m.Go, "go"), m.Java, m.Kafka, r.Settings.Brokers)
+	fmt.Fprintf(&b, "- Load average when the harness started: %s\n", m.LoadAvg)
+	fmt.Fprintf(&b, "- gokafka commit: %s\n", r.GokafkaCommit)
+	b.WriteString("- Clients:")
+	for _, c := range r.Clients {
+		fmt.Fprintf(&b, " %s %s;", c.Name, r.libraryVersion(c.Name))
+	}
+	b.WriteString("\n")
+
+	s := r.Settings
+	fmt.Fprintf(&b, "\n## Settings\n\n")
+	fmt.Fprintf(&b, "- Producers: linger %s, batch up to %d KiB, acks as in the scenario, at most %d messages in flight; topics replicated on %d brokers, min.insync.replicas %d.\n",
+		s.Linger, s.BatchBytes>>10, s.MaxQueued, s.Replication, s.MinISR)
+	fmt.Fprintf(&b, "- %d measured runs per client and scenario (median, with min-max)%s.\n", s.Runs, map[bool]string{true: ", after one unmeasured warm-up run (produce and consume) per client", false: ""}[s.Warmup])
+	if s.QuietWait > 0 {
+		fmt.Fprintf(&b, "- Before each run the harness waits (up to %s) for other work on the machine to drop below half a core.\n", s.QuietWait)
+	}
+	for _, n := range s.Notes {
+		fmt.Fprintf(&b, "- %s\n", n)
+	}
+	b.WriteString("- broker CPU µs/msg: CPU the 3 broker JVMs spent during the client's process, per message. other load: cores' worth of CPU used by anything else on the machine during the run (0 is a quiet machine; this one has " + fmt.Sprint(r.Machine.Cores) + " cores); a high figure means the run competed with other work and its throughput is understated.\n")
+	b.WriteString("- msg/s and MB/s (values only, 10^6 bytes) are over the measured section in the client: first message handed over until the last one acknowledged (produce), or consumer creation until the last message read (consume).\n")
+
+	fmt.Fprintf(&b, "\n## Results\n\n")
+	b.WriteString("| client | scenario | msg/s (min-max) | MB/s | CPU µs/msg (min-max) | peak RSS MiB | broker CPU µs/msg | msg/s vs franz-go | CPU vs franz-go | other load |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, res := range r.Results {
+		if res.RunsOK == 0 {
+			fmt.Fprintf(&b, "| %s | %s | FAILED (%d runs) | | | | | | | |\n", res.Client, res.Scenario, res.RunsFailed)
+			continue
+		}
+		failed := ""
+		if res.RunsFailed > 0 {
+			failed = fmt.Sprintf(" (%d runs FAILED)", res.RunsFailed)
+		}
+		bcpu := "-"
+		if res.BrokerCPUusPerMsg.Max > 0 {
+			bcpu = fmt.Sprintf("%.2f", res.BrokerCPUusPerMsg.Median)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s (%s-%s)%s | %.1f | %.2f (%.2f-%.2f) | %.0f | %s | %s | %s | %.2f |\n",
+			res.Client, res.Scenario,
+			num(res.MsgsPerSec), num(res.MsgsPerSecSpread.Min), num(res.MsgsPerSecSpread.Max), failed,
+			res.MBPerSecSpread.Median,
+			res.CPUusPerMsg, res.CPUusPerMsgSpread.Min, res.CPUusPerMsgSpread.Max,
+			float64(res.PeakRSS)/(1<<20), bcpu,
+			ratio(res.ThroughputVsRef), ratio(res.CPUVsRef), res.OtherLoad.Median)
+	}
+	var dups []string
+	for _, res := range r.Results {
+		if res.Duplicates > 0 {
+			dups = append(dups, fmt.Sprintf("%s, %s: %d messages written beyond those acknowledged (retries without idempotence)", res.Client, res.Scenario, res.Duplicates))
+		}
+	}
+	if len(dups) > 0 {
+		b.WriteString("\nDuplicates:\n\n")
+		for _, d := range dups {
+			fmt.Fprintf(&b, "- %s\n", d)
+		}
+	}
+	if r.failures() > 0 {
+		b.WriteString("\n## Failures\n\nA run that did not account for every message is an error, not a figure:\n\n")
+		for _, run := range r.Runs {
+			if run.Err != "" && run.Index >= 0 {
+				fmt.Fprintf(&b, "- %s, %s, run %d: %s\n", run.Client, run.Scenario, run.Index+1, run.Err)
+			}
+		}
+	}
+	b.WriteString("\nCharts: produce-throughput.png, produce-cpu.png, consume-throughput.png, consume-cpu.png (median, whiskers min-max). Every run's raw figures are in latest.json.\n")
+	return b.String()
+}
+
+// libraryVersion is the version of the module a client program measures.
+func (r *Report) libraryVersion(client string) string {
+	v := r.Versions[client]
+	mod := map[string]string{
+		"gokafka-pure":    "github.com/gokafka/kafka",
+		"gokafka-rdkafka": "github.com/gokafka/kafka",
+		"franz-go":        "github.com/twmb/franz-go",
+		"sarama":          "github.com/IBM/sarama",
+		"kafka-go":        "github.com/segmentio/kafka-go",
+		"confluent":       "github.com/confluentinc/confluent-kafka-go/v2",
+		"java":            "",
+	}[client]
+	out := v[mod]
+	if strings.HasPrefix(client, "gokafka") {
+		out = r.GokafkaCommit
+	}
+	if lib := v["library"]; lib != "" && out != "" {
+		out += " (" + lib + ")"
+	} else if lib != "" {
+		out = lib
+	}
+	return out
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.0fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func ratio(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2fx", v)
+}

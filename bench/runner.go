@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gokafka/kafka/bench/internal/workload"
+)
+
+// clientDef is one peer: a program under bench/clients, built on its own so
+// that each process links only its own library.
+type clientDef struct {
+	Name string
+	Cgo  bool // links librdkafka
+	Java bool // the Java client's perf tools, not a Go program
+	What string
+}
+
+// allClients are the peers, in the order tables list them. franz-go is the
+// reference the ratios are computed against.
+var allClients = []clientDef{
+	{Name: "gokafka-pure", What: "gokafka, pure-Go engine (CGO_ENABLED=0)"},
+	{Name: "gokafka-rdkafka", Cgo: true, What: "gokafka, librdkafka engine (UseRdkafka)"},
+	{Name: "franz-go", What: "github.com/twmb/franz-go kgo"},
+	{Name: "sarama", What: "github.com/IBM/sarama"},
+	{Name: "kafka-go", What: "github.com/segmentio/kafka-go"},
+	{Name: "confluent", Cgo: true, What: "github.com/confluentinc/confluent-kafka-go/v2 (librdkafka) used directly"},
+}
+
+const reference = "franz-go"
+
+// build compiles every client into dir and returns each one's library
+// versions (from the binary's build info).
+func build(ctx context.Context, dir string, clients []clientDef) (map[string]map[string]string, error) {
+	versions := map[string]map[string]string{}
+	for _, c := range clients {
+		if c.Java {
+			continue
+		}
+		began := time.Now()
+		out := filepath.Join(dir, c.Name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./clients/"+c.Name)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED="+map[bool]string{true: "1", false: "0"}[c.Cgo])
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return nil, fmt.Errorf("building %s: %w", c.Name, err)
+		}
+		v, err := exec.CommandContext(ctx, out, "-version").Output()
+		if err != nil {
+			return nil, fmt.Errorf("%s -version: %w", c.Name, err)
+		}
+		m := map[string]string{}
+		if err := json.Unmarshal(v, &m); err != nil {
+			return nil, fmt.Errorf("%s -version: %w", c.Name, err)
+		}
+		versions[c.Name] = m
+		logf("built %s in %s", c.Name, time.Since(began).Round(time.Millisecond))
+	}
+	return versions, nil
+}
+
+// Run is one client process's run of a scenario.
+type Run struct {
+	Client    string        `json:"client"`
+	Scenario  string        `json:"scenario"`
+	Index     int           `json:"run"` // 0-based; -1 for warm-up
+	Elapsed   time.Duration `json:"elapsed_ns"`
+	Wall      time.Duration `json:"process_wall_ns"` // the whole process, start-up included
+	CPU       time.Duration `json:"cpu_ns"`          // user+sys of the whole process (rusage)
+	CPUUser   time.Duration `json:"cpu_user_ns"`
+	CPUSys    time.Duration `json:"cpu_sys_ns"`
+	CPUSect   time.Duration `json:"cpu_section_ns"` // measured section only, from the child
+	MaxRSS    int64         `json:"peak_rss_bytes"`
+	BrokerCPU time.Duration `json:"broker_cpu_ns"` // the cluster's JVMs during the process; -1 unknown
+	// OtherCPU is what the rest of the machine used meanwhile (all CPU
+	// time minus the client's and the brokers'): other work on the machine
+	// that competed for the cores; -1 unknown.
+	OtherCPU time.Duration `json:"other_cpu_ns"`
+	Messages int64         `json:"messages"`
+	Bytes    int64         `json:"bytes"`
+	Written  int64         `json:"written,omitempty"` // produce: messages the topic grew by
+	Err      string        `json:"error,omitempty"`
+}
+
+// runClient runs one client process and returns what it measured, with
+// the process's own rusage. A run that did not account for every message
+// has Err set.
+//
+// bin is the directory of the Go client programs, or for the Java client
+// its classpath.
+func (b *bench) runClient(ctx context.Context, bin string, c clientDef, sc Scenario, topic string, expected []int64) Run {
+	args := []string{
+		"-mode", sc.Mode,
+		"-brokers", strings.Join(b.cluster.Brokers(), ","),
+		"-topic", topic,
+		"-partitions", strconv.Itoa(sc.Partitions),
+		"-count", strconv.FormatInt(sc.Count, 10),
+		"-size", strconv.Itoa(sc.Size),
+		"-acks", cmp(sc.Acks, "all"),
+		"-compression", sc.Compression,
+		"-linger", settings.Linger.String(),
+		"-batch-bytes", strconv.Itoa(settings.BatchBytes),
+		"-max-queued", strconv.Itoa(settings.MaxQueued),
+		"-timeout", runTimeout.String(),
+	}
+	if expected != nil {
+		var f []string
+		for _, n := range expected {
+			f = append(f, strconv.FormatInt(n, 10))
+		}
+		args = append(args, "-expected", strings.Join(f, ","))
+	}
+	if c.Java {
+		return b.runJava(ctx, bin, sc, topic, expected)
+	}
+	r := Run{Client: c.Name, Scenario: sc.Name()}
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, c.Name), args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	err := b.runProcess(cmd, &r)
+	var res workload.Result
+	line := lastLine(stdout.String())
+	if jerr := json.Unmarshal([]byte(line), &res); jerr != nil {
+		r.Err = fmt.Sprintf("no result from the client (%v): %s", err, tail(stderr.String()+stdout.String()))
+		return r
+	}
+	r.Elapsed = time.Duration(res.ElapsedNs)
+	r.CPUSect = time.Duration(res.CPUSectionNs)
+	r.Messages, r.Bytes = res.Messages, res.Bytes
+	switch {
+	case err != nil || res.Errors > 0 || res.Messages != sc.Count:
+		r.Err = fmt.Sprintf("%d of %d messages, %d errors: %s", res.Messages, sc.Count, res.Errors, res.FirstError)
+		if s := tail(stderr.String()); s != "" {
+			r.Err += " (stderr: " + s + ")"
+		}
+	case r.Elapsed <= 0:
+		r.Err = "the client measured no time"
+	}
+	return r
+}
+
+func cmp(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+func tail(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 600 {
+		s = "..." + s[len(s)-600:]
+	}
+	return strings.ReplaceAll(s, "\n", " | ")
+}
+
+// runProcess runs cmd and fills r with its wall time and rusage, and what
+// the brokers and the rest of the machine used meanwhile.
+func (b *bench) runProcess(cmd *exec.Cmd, r *Run) error {
+	if quietWait > 0 {
+		b.waitQuiet(context.Background(), quietWait)
+	}
+	bcpu0, busy0 := b.brokerCPU(), machineBusy()
+	began := time.Now()
+	err := cmd.Run()
+	r.Wall = time.Since(began)
+	bcpu1, busy1 := b.brokerCPU(), machineBusy()
+	r.BrokerCPU, r.OtherCPU = -1, -1
+	if bcpu0 >= 0 && bcpu1 >= 0 {
+		r.BrokerCPU = bcpu1 - bcpu0
+	}
+	if ps := cmd.ProcessState; ps != nil {
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			r.CPUUser = time.Duration(ru.Utime.Nano())
+			r.CPUSys = time.Duration(ru.Stime.Nano())
+			r.CPU = r.CPUUser + r.CPUSys
+			r.MaxRSS = ru.Maxrss * 1024 // KiB on Linux
+		}
+	}
+	if busy0 >= 0 && busy1 >= 0 && r.BrokerCPU >= 0 {
+		r.OtherCPU = max(0, busy1-busy0-r.CPU-r.BrokerCPU)
+	}
+	return err
+}
+
+// machineBusy is the CPU time all cores spent outside idle and iowait so
+// far, from /proc/stat, or -1.
+func machineBusy() time.Duration {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return -1
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return -1
+	}
+	var busy int64
+	for i, v := range f[1:8] { // user nice system idle iowait irq softirq
+		if i == 3 || i == 4 {
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		busy += n
+	}
+	const hz = 100
+	return time.Duration(busy) * time.Second / hz
+}
