@@ -136,8 +136,14 @@ func (c *Client) CreateTopic(ctx context.Context, name string, cfg TopicConfig) 
 	if d, ok := ctx.Deadline(); ok {
 		req.TimeoutMillis = int32(max(time.Until(d), time.Millisecond) / time.Millisecond)
 	}
-	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response) error {
+	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response, retry bool) error {
 		for _, t := range resp.(*kmsg.CreateTopicsResponse).Topics {
+			if retry && t.ErrorCode == kerr.TopicAlreadyExists.Code {
+				// An earlier attempt that failed (NOT_CONTROLLER from a
+				// controller losing leadership, a lost connection) may
+				// have created it: the checks below confirm the topic.
+				continue
+			}
 			if err := kerr.WithMessage(t.ErrorCode, t.ErrorMessage); err != nil {
 				return fmt.Errorf("create topic %q: %w", t.Topic, err)
 			}
@@ -181,8 +187,11 @@ func (c *Client) DeleteTopic(ctx context.Context, name string) error {
 	rt.Topic = kmsg.StringPtr(name)
 	req.Topics = append(req.Topics, rt)
 	req.TimeoutMillis = 30000
-	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response) error {
+	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response, retry bool) error {
 		for _, t := range resp.(*kmsg.DeleteTopicsResponse).Topics {
+			if retry && t.ErrorCode == kerr.UnknownTopicOrPartition.Code {
+				continue // an earlier, failed attempt may have deleted it
+			}
 			if err := kerr.WithMessage(t.ErrorCode, t.ErrorMessage); err != nil {
 				return fmt.Errorf("delete topic %q: %w", name, err)
 			}
@@ -237,8 +246,10 @@ func (c *Client) untilAllBrokers(ctx context.Context, name string, ok func(*kmsg
 }
 
 // controllerRequest sends an admin request to the controller (in KRaft mode
-// any broker forwards it), retrying while the controller moves.
-func (c *Client) controllerRequest(ctx context.Context, req kmsg.Request, check func(kmsg.Response) error) error {
+// any broker forwards it), retrying while the controller moves. check sees
+// whether the response answers a retry: a failed attempt may still have
+// taken effect, so a retry can meet its own earlier success.
+func (c *Client) controllerRequest(ctx context.Context, req kmsg.Request, check func(resp kmsg.Response, retry bool) error) error {
 	for attempt := 1; ; attempt++ {
 		var resp kmsg.Response
 		var err error
@@ -248,7 +259,7 @@ func (c *Client) controllerRequest(ctx context.Context, req kmsg.Request, check 
 			resp, err = c.cluster.AnyRequest(ctx, req)
 		}
 		if err == nil {
-			err = check(resp)
+			err = check(resp, attempt > 1)
 		}
 		if err == nil || !kerr.IsRetriable(err) || ctx.Err() != nil {
 			return err
