@@ -26,6 +26,7 @@ var (
 	ErrInvalidTopic       = kerr.ErrInvalidTopic       // the topic name is not legal
 	ErrQueueFull          = kerr.ErrQueueFull          // the producer queue is full (FailWhenQueueFull)
 	ErrMessageTooLarge    = kerr.ErrMessageTooLarge    // the message exceeds MaxMessageBytes
+	ErrDeliveryTimeout    = kerr.ErrDeliveryTimeout    // not acknowledged within DeliveryTimeout, retries included
 	ErrNilMessage         = kerr.ErrNilMessage         // a nil *Message was produced
 	ErrConsumerTimeout    = kerr.ErrConsumerTimeout    // no message within ConsumerTimeout
 	ErrNoGroup            = kerr.ErrNoGroup            // an offset operation needs a ConsumerGroup
