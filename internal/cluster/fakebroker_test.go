@@ -1,0 +1,275 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/fakebroker"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/wire"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.uber.org/goleak"
+)
+
+// The cluster layer against fake brokers that answer Metadata badly: each
+// case ends in a typed error within its timeout, or in a usable cluster when
+// another bootstrap broker is healthy, and leaves no goroutine behind.
+
+func leakCheck(t *testing.T) {
+	t.Helper()
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+}
+
+func newCluster(t *testing.T, requestTimeout time.Duration, addrs ...string) (*cluster.Cluster, error, time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	cl, err := cluster.New(ctx, cluster.Config{
+		Bootstrap:    addrs,
+		Conn:         wire.Options{DialTimeout: 2 * time.Second, RequestTimeout: requestTimeout},
+		RetryBackoff: 10 * time.Millisecond,
+	})
+	if ctx.Err() != nil {
+		t.Fatalf("cluster.New ran into the test's 30s context: %v", err)
+	}
+	if err == nil {
+		t.Cleanup(cl.Close)
+	}
+	return cl, err, time.Since(start)
+}
+
+// metadataHandler answers Metadata with whatever f makes of the default
+// answer.
+func metadataHandler(f func(c *fakebroker.Conn, r *fakebroker.Request, resp *kmsg.MetadataResponse)) fakebroker.Handler {
+	return func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+		if r.Key != 3 {
+			return false
+		}
+		f(c, r, c.Broker().Metadata(r))
+		return true
+	}
+}
+
+func TestFakeBootstrapMetadataFailures(t *testing.T) {
+	leakCheck(t)
+	for _, tc := range []struct {
+		name string
+		h    fakebroker.Handler
+		want error
+	}{
+		{"garbage", metadataHandler(func(c *fakebroker.Conn, r *fakebroker.Request, _ *kmsg.MetadataResponse) {
+			c.Write(fakebroker.Frame(r.CorrID, true, []byte("garbage, not metadata")))
+			c.WaitClosed()
+		}), kerr.ErrCorruptResponse},
+		{"hang-up", metadataHandler(func(c *fakebroker.Conn, _ *fakebroker.Request, _ *kmsg.MetadataResponse) {
+			c.Close()
+		}), kerr.ErrConnection},
+		{"silence", metadataHandler(func(c *fakebroker.Conn, _ *fakebroker.Request, _ *kmsg.MetadataResponse) {
+			c.WaitClosed()
+		}), kerr.ErrRequestTimeout},
+		{"slow-loris", metadataHandler(func(c *fakebroker.Conn, r *fakebroker.Request, resp *kmsg.MetadataResponse) {
+			c.WriteSlowly(fakebroker.Encode(r, resp), 100*time.Millisecond)
+			c.WaitClosed()
+		}), kerr.ErrRequestTimeout},
+		{"wrong correlation id", metadataHandler(func(c *fakebroker.Conn, r *fakebroker.Request, resp *kmsg.MetadataResponse) {
+			r.CorrID++
+			c.Respond(r, resp)
+			c.WaitClosed()
+		}), kerr.ErrCorruptResponse},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := fakebroker.Start(t, tc.h)
+			_, err, d := newCluster(t, 500*time.Millisecond, b.Addr())
+			if !errors.Is(err, kerr.ErrNoBrokers) || !errors.Is(err, tc.want) {
+				t.Fatalf("%v, want ErrNoBrokers wrapping %v", err, tc.want)
+			}
+			if d > 5*time.Second {
+				t.Fatalf("failed after %v with a 500ms request timeout", d)
+			}
+		})
+	}
+}
+
+func TestFakeBootstrapFallsBackToAHealthyBroker(t *testing.T) {
+	leakCheck(t)
+	// The first bootstrap address hangs up at once, the second is healthy:
+	// the cluster comes up through the second.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	good := fakebroker.Start(t, nil)
+	good.AddTopic("t", 3)
+	cl, err, _ := newCluster(t, time.Second, l.Addr().String(), good.Addr())
+	if err != nil {
+		t.Fatalf("a healthy second bootstrap broker: %v", err)
+	}
+	if err := cl.RefreshTopics(context.Background(), "t"); err != nil {
+		t.Fatal(err)
+	}
+	if b, p, err := cl.Leader("t", 2); err != nil || b.Addr != good.Addr() || p.Leader != good.NodeID {
+		t.Fatalf("Leader(t, 2) = %v, %v, %v", b, p, err)
+	}
+}
+
+func TestFakeMetadataWithAbsurdContents(t *testing.T) {
+	leakCheck(t)
+	var mode atomic.Int32 // 0: honest; then one of the lies below
+	b := fakebroker.Start(t, nil)
+	b.AddTopic("t", 2)
+	b.SetHandler(metadataHandler(func(c *fakebroker.Conn, r *fakebroker.Request, resp *kmsg.MetadataResponse) {
+		for i := range resp.Topics {
+			rt := &resp.Topics[i]
+			if rt.Topic == nil || *rt.Topic != "t" {
+				continue
+			}
+			switch mode.Load() {
+			case 1: // a partition id of 2^31-1
+				rt.Partitions[1].Partition = 2147483647
+			case 2: // a leader that is no broker
+				rt.Partitions[0].Leader = 99
+			case 3: // negative ids everywhere
+				for j := range rt.Partitions {
+					rt.Partitions[j].Partition = -1 - int32(j)
+					rt.Partitions[j].Leader = -5
+				}
+			case 4: // a broker with no host and port 0, leading everything
+				bm := kmsg.NewMetadataResponseBroker()
+				bm.NodeID, bm.Host, bm.Port = 7, "", 0
+				resp.Brokers = append(resp.Brokers, bm)
+				for j := range rt.Partitions {
+					rt.Partitions[j].Leader = 7
+				}
+			}
+		}
+		c.Respond(r, resp)
+	}))
+	cl, err, _ := newCluster(t, time.Second, b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.RefreshTopics(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A partition id beyond the count: corrupt. The topic keeps the
+	// partitions it had, so producers keep routing.
+	mode.Store(1)
+	if err := cl.RefreshTopics(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if tm, err := cl.Snapshot().Topic("t"); err != nil || len(tm.Partitions) != 2 {
+		t.Fatalf("known topic after a corrupt partition list: %v, %v", tm, err)
+	}
+	// A topic first seen that way is a typed error.
+	cl2, err, _ := newCluster(t, time.Second, b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl2.RefreshTopics(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl2.Snapshot().Topic("t"); !errors.Is(err, kerr.ErrCorruptResponse) {
+		t.Fatalf("new topic with a partition id of 2^31-1: %v, want ErrCorruptResponse", err)
+	}
+
+	// A leader that is not among the brokers.
+	mode.Store(2)
+	if err := cl.RefreshTopics(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := cl.Leader("t", 0); !errors.Is(err, kerr.BrokerNotAvailable) {
+		t.Fatalf("leader 99 of brokers {1}: %v, want BROKER_NOT_AVAILABLE", err)
+	}
+
+	// Negative partition ids and leaders.
+	mode.Store(3)
+	if err := cl.RefreshTopics(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []int32{-1, 0, 1} {
+		if _, _, err := cl.Leader("t", p); err == nil {
+			t.Fatalf("Leader(t, %d) with negative ids in metadata: no error", p)
+		} else if !errors.Is(err, kerr.ErrUnknownPartition) && !errors.Is(err, kerr.ErrCorruptResponse) && !errors.Is(err, kerr.LeaderNotAvailable) {
+			t.Fatalf("Leader(t, %d) with negative ids in metadata: untyped %v", p, err)
+		}
+	}
+
+	// A leader with no address: requests to it fail with a connection
+	// error, quickly.
+	mode.Store(4)
+	if err := cl.RefreshTopics(ctx, "t"); err != nil {
+		t.Fatal(err)
+	}
+	leader, _, err := cl.Leader("t", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := leader.Request(ctx, kmsg.NewPtrMetadataRequest()); !errors.Is(err, kerr.ErrConnection) {
+		t.Fatalf("request to a broker at %q: %v, want ErrConnection", leader.Addr, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("request to a broker with no address took %v", d)
+	}
+}
+
+func TestFakeCloseDuringARefresh(t *testing.T) {
+	leakCheck(t)
+	// The broker answers the bootstrap, then never again: a refresh in
+	// flight when the cluster closes ends at once, not at the timeout.
+	var calls atomic.Int32
+	b := fakebroker.Start(t, metadataHandler(func(c *fakebroker.Conn, r *fakebroker.Request, resp *kmsg.MetadataResponse) {
+		if calls.Add(1) == 1 {
+			c.Respond(r, resp)
+			return
+		}
+		c.WaitClosed()
+	}))
+	cl, err, _ := newCluster(t, 30*time.Second, b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- cl.RefreshTopics(context.Background(), "t") }()
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the refresh never reached the broker")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, with a deadline
+	}
+	start := time.Now()
+	cl.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, kerr.ErrClosed) && !errors.Is(err, kerr.ErrConnection) {
+			t.Fatalf("refresh interrupted by Close: %v, want ErrClosed or ErrConnection", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a refresh in flight outlived Close by 5s (request timeout 30s)")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Close took %v", d)
+	}
+}
