@@ -217,6 +217,11 @@ func (p *props) common(clientID string) {
 	if clientID != "" {
 		p.set("client.id", "Client client ID", clientID)
 	}
+	// Only an explicit Client.Topic call may create a topic, as in the
+	// pure engine: with librdkafka's producer default (true) a topic
+	// deleted under a producer would be auto-created again by its
+	// metadata requests.
+	p.m["allow.auto.create.topics"] = "false"
 	// Brokers see which client connects (KIP-511).
 	p.m["client.software.name"] = "gokafka-rdkafka"
 	_, v := kafka.LibraryVersion()
