@@ -56,6 +56,7 @@ var aliases = map[string]string{
 	"compression.type":                      "compression.codec",
 	"max.partition.fetch.bytes":             "fetch.message.max.bytes",
 	"metadata.broker.list":                  "bootstrap.servers",
+	"sasl.mechanism":                        "sasl.mechanisms", // set by security.go
 }
 
 func canonical(prop string) string {
@@ -99,6 +100,9 @@ func producerProps(cl *cluster.Cluster, cfg engine.ProducerConfig) (*props, erro
 	}
 	p.set("bootstrap.servers", "Client hosts", servers)
 	p.common(cfg.ClientID)
+	if err := p.security(cfg.Security); err != nil { // security.go
+		return nil, err
+	}
 	switch cfg.Acks {
 	case engine.AcksAll:
 		p.set("acks", "ProducerConfig.Acks", "all")
@@ -171,6 +175,9 @@ func fetcherProps(cl *cluster.Cluster, cfg engine.FetcherConfig) (*props, error)
 	}
 	p.set("bootstrap.servers", "Client hosts", servers)
 	p.common(cfg.ClientID)
+	if err := p.security(cfg.Security); err != nil { // security.go
+		return nil, err
+	}
 	// confluent-kafka-go insists on a group.id. The fetcher never
 	// subscribes (so never joins) and never commits, so the group is
 	// never created on the broker; a random name makes sure it could

@@ -69,6 +69,7 @@ type fetcher struct {
 	rangeErrs int       // auto.offset.reset errors not yet attributed to a partition
 	rangeNext time.Time // no range check before this (after a failed one)
 	fatal     error
+	auth      authWatch // authentication failures for Poll (security.go)
 
 	logsDone  sync.WaitGroup
 	closeOnce sync.Once
@@ -289,6 +290,10 @@ func (f *fetcher) Poll(ctx context.Context) (engine.Fetch, error) {
 			f.mu.Unlock()
 			return engine.Fetch{}, err
 		}
+		if err := f.auth.take(); err != nil {
+			f.mu.Unlock()
+			return engine.Fetch{}, err
+		}
 		if f.rangeErrs > 0 && !time.Now().Before(f.rangeNext) {
 			f.checkRanges(ctx)
 		} else {
@@ -407,6 +412,7 @@ func (f *fetcher) handle(ev kafka.Event) {
 		p.next = m.Offset + 1
 		f.enqueue(p)
 	case kafka.Error:
+		f.auth.observe(e)
 		switch {
 		case e.Code() == kafka.ErrAutoOffsetReset:
 			// An offset out of range. The event does not say which

@@ -100,6 +100,7 @@ type producer struct {
 	flusherDone sync.WaitGroup
 
 	wg        sync.WaitGroup // the events goroutine
+	auth      authWatch      // the last authentication failure (security.go)
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -276,6 +277,7 @@ func (p *producer) events() {
 				if e.IsFatal() {
 					level = slog.LevelError
 				}
+				p.auth.observe(e)
 				p.log.Log(context.Background(), level, "gokafka: librdkafka producer error", "err", mapError(e))
 			}
 		case le, ok := <-logs:
@@ -329,9 +331,10 @@ func (p *producer) deliver(km *kafka.Message, s *settled) {
 	m, done, g := r.m, r.done, r.gen
 	var err error
 	if e := km.TopicPartition.Error; e != nil {
-		err = fatalError(e, p.rd)
+		err = p.auth.explain(fatalError(e, p.rd))
 		m.Offset = -1
 	} else {
+		p.auth.ok()
 		m.Partition = km.TopicPartition.Partition
 		m.Offset = int64(km.TopicPartition.Offset)
 		if m.Offset < 0 { // acks=0: librdkafka reports OffsetInvalid
