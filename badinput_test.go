@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -363,10 +364,12 @@ func TestBadInputConsumers(t *testing.T) {
 			_, blockedErr = c.Consume(ctx)
 			blockedFor = time.Since(start)
 		}()
+		waitForStack(t, "consumerCore).consume", ".Poll(")
 		if err := c.Close(ctx); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
 		wg.Wait()
+		t.Logf("Consume blocked during Close returned after %v", blockedFor.Round(time.Millisecond))
 		if !errors.Is(blockedErr, kafka.ErrClosed) {
 			t.Fatalf("Consume blocked during Close: %v, want ErrClosed", blockedErr)
 		}
@@ -403,6 +406,30 @@ func TestBadInputConsumers(t *testing.T) {
 	})
 }
 
+// waitForStack polls, with a deadline, until some goroutine's stack holds
+// every one of frames: how a test knows that a call is blocked inside.
+func waitForStack(t *testing.T, frames ...string) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := runtime.Stack(buf, true)
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			all := true
+			for _, f := range frames {
+				all = all && strings.Contains(g, f)
+			}
+			if all {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no goroutine in %v after 10s", frames)
+		}
+		time.Sleep(time.Millisecond) // polling a condition, with a deadline
+	}
+}
+
 func TestBadInputOffsetPastTheEndWithResetNone(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engineCase) {
 		client := newClient(t)
@@ -433,9 +460,11 @@ func TestBadInputOffsetPastTheEndWithResetNone(t *testing.T) {
 		if m, err := c.Consume(ctx); !errors.Is(err, kafka.ErrOffsetOutOfRange) {
 			t.Fatalf("committed offset 1000 of 3 with ResetNone: %v, %v, want ErrOffsetOutOfRange", m, err)
 		}
-		if d := time.Since(start); d > 25*time.Second {
+		d := time.Since(start)
+		if d > 25*time.Second {
 			t.Fatalf("ErrOffsetOutOfRange took %v", d)
 		}
+		t.Logf("ErrOffsetOutOfRange after %v", d.Round(time.Millisecond))
 	})
 }
 
