@@ -87,6 +87,7 @@ type Conn struct {
 
 	writeMu sync.Mutex // serializes frames and correlation ids
 	wbuf    []byte
+	small   int // frames in a row far smaller than wbuf
 	corrID  int32
 
 	mu      sync.Mutex
@@ -201,6 +202,27 @@ func (c *Conn) Close() error {
 // If ctx ends first, Request returns ctx.Err() and the connection stays
 // usable; the late response is discarded.
 func (c *Conn) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	p, err := c.Send(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is a request written to the connection whose response is still to
+// come.
+type Pending struct {
+	c   *Conn
+	req kmsg.Request
+	cl  *call // nil when no response is expected (acks=0)
+}
+
+// Send writes req and returns without waiting for the response. Kafka
+// answers a connection's requests in the order they were written, and Send
+// writes in the order its calls take the connection: one goroutine calling
+// Send several times gets its requests processed in that order, which is
+// what lets a producer keep several batches of one partition in flight.
+func (c *Conn) Send(ctx context.Context, req kmsg.Request) (*Pending, error) {
 	v, err := c.versions.Pick(req)
 	if err != nil {
 		return nil, err
@@ -209,37 +231,55 @@ func (c *Conn) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, er
 		v = cap
 	}
 	req.SetVersion(v)
-	return c.roundTrip(ctx, req)
+	return c.sendPending(ctx, req)
 }
 
-// roundTrip sends req at the version already set on it.
-func (c *Conn) roundTrip(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+func (c *Conn) sendPending(ctx context.Context, req kmsg.Request) (*Pending, error) {
 	noResponse := false
 	if p, ok := req.(*kmsg.ProduceRequest); ok && p.Acks == 0 {
 		noResponse = true
 	}
 	cl, err := c.send(ctx, req, noResponse)
-	if err != nil || noResponse {
+	if err != nil {
 		return nil, err
+	}
+	return &Pending{c: c, req: req, cl: cl}, nil
+}
+
+// Wait returns the response of a request Send wrote, or (nil, nil) for a
+// request that gets none. If ctx ends first, Wait returns ctx.Err() and the
+// connection stays usable.
+func (p *Pending) Wait(ctx context.Context) (kmsg.Response, error) {
+	if p.cl == nil {
+		return nil, nil
 	}
 	var res result
 	select {
-	case res = <-cl.done:
+	case res = <-p.cl.done:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	if res.err != nil {
 		return nil, res.err
 	}
-	resp := req.ResponseKind()
-	resp.SetVersion(req.GetVersion())
+	resp := p.req.ResponseKind()
+	resp.SetVersion(p.req.GetVersion())
 	if err := resp.ReadFrom(res.body); err != nil {
 		// A frame we cannot parse leaves us unsure of the stream: drop it.
-		err = fmt.Errorf("%w: %s v%d from %s: %w", kerr.ErrCorruptResponse, kmsg.NameForKey(req.Key()), req.GetVersion(), c.addr, err)
-		c.kill(err)
+		err = fmt.Errorf("%w: %s v%d from %s: %w", kerr.ErrCorruptResponse, kmsg.NameForKey(p.req.Key()), p.req.GetVersion(), p.c.addr, err)
+		p.c.kill(err)
 		return nil, err
 	}
 	return resp, nil
+}
+
+// roundTrip sends req at the version already set on it.
+func (c *Conn) roundTrip(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	p, err := c.sendPending(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
 }
 
 // serverWait is how long the broker itself may hold req before answering.
@@ -298,10 +338,30 @@ func (c *Conn) send(ctx context.Context, req kmsg.Request, noResponse bool) (*ca
 		c.kill(err)
 		return nil, err
 	}
-	if cap(c.wbuf) > 1<<20 {
-		c.wbuf = nil // do not pin a one-off large produce buffer
-	}
+	c.keepWriteBuffer()
 	return cl, nil
+}
+
+// keepWriteBuffer decides whether the frame buffer is kept for the next
+// request. A producer sends frames of similar, often multi-MiB size one after
+// another, and regrowing the buffer each time cost it a fifth of its CPU; but
+// one large frame must not pin its buffer forever on a connection that now
+// sends small ones.
+func (c *Conn) keepWriteBuffer() {
+	const (
+		maxKept    = 64 << 20
+		smallLimit = 100 // frames under a quarter of the buffer before it is released
+	)
+	switch {
+	case cap(c.wbuf) > maxKept:
+		c.wbuf, c.small = nil, 0
+	case len(c.wbuf) >= cap(c.wbuf)/4:
+		c.small = 0
+	default:
+		if c.small++; c.small > smallLimit && cap(c.wbuf) > 64<<10 {
+			c.wbuf, c.small = nil, 0
+		}
+	}
 }
 
 // appendRequest frames req: size, header (v1, or v2 for flexible requests),
