@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"time"
 )
 
 // harness runs scenarios: topics, seeding, the interleaved runs, and the
@@ -118,15 +119,27 @@ func (h *harness) produceRun(ctx context.Context, c clientDef, sc Scenario, topi
 		return Run{Client: c.Name, Scenario: sc.Name(), Err: err.Error()}
 	}
 	r := h.runClient(ctx, h.binFor(c), c, sc, topic, nil)
-	after, err := h.endOffsets(ctx, topic, sc.Partitions)
-	if err != nil {
-		if r.Err == "" {
-			r.Err = err.Error()
+	// End offsets are high watermarks: with acks=1 the leader acknowledges
+	// before the followers have the messages, and the high watermark
+	// catches up a moment later. Poll until it covers what was
+	// acknowledged, or a deadline says messages are missing.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		after, err := h.endOffsets(ctx, topic, sc.Partitions)
+		if err != nil {
+			if r.Err == "" {
+				r.Err = err.Error()
+			}
+			return r
 		}
-		return r
-	}
-	for p := range after {
-		r.Written += after[p] - before[p]
+		r.Written = 0
+		for p := range after {
+			r.Written += after[p] - before[p]
+		}
+		if r.Written >= r.Messages || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if r.Err == "" && r.Written < sc.Count {
 		r.Err = fmt.Sprintf("the client reported %d messages acknowledged but the topic grew by %d: messages lost", r.Messages, r.Written)

@@ -151,11 +151,12 @@ func run() int {
 	if !slices.ContainsFunc(toBuild, func(c clientDef) bool { return c.Name == reference }) {
 		toBuild = append(slices.Clone(toBuild), allClients[slices.IndexFunc(allClients, func(c clientDef) bool { return c.Name == reference })])
 	}
-	report.Versions, err = build(ctx, binDir, toBuild)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
+	report.Versions, report.NotBuilt = build(ctx, binDir, toBuild)
+	if _, bad := report.NotBuilt[reference]; bad {
+		fmt.Fprintf(os.Stderr, "bench: the reference client %s could not be built: %s\n", reference, report.NotBuilt[reference])
 		return 1
 	}
+	peers = slices.DeleteFunc(peers, func(c clientDef) bool { _, bad := report.NotBuilt[c.Name]; return bad })
 	report.GokafkaCommit = gitCommit()
 
 	b, err := startCluster(ctx, *brokers, settings.Brokers)
@@ -193,12 +194,27 @@ func run() int {
 	report.Interrupted = ctx.Err() != nil
 	report.aggregate()
 
-	if err := report.write(*outDir); err != nil {
+	// Quick and full results are kept side by side; latest.md and
+	// latest.json at the top are whichever ran last.
+	dir := filepath.Join(*outDir, map[bool]string{true: "quick", false: "full"}[*quick])
+	if *only != "" || *clients != "" {
+		dir = filepath.Join(*outDir, "partial")
+	}
+	if err := report.write(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
+	if err := copyLatest(dir, *outDir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
 	fmt.Println(report.markdown())
-	logf("wrote %s", filepath.Join(*outDir, "latest.md"))
+	logf("wrote %s and %s", filepath.Join(dir, "latest.md"), filepath.Join(*outDir, "latest.md"))
+	if len(report.NotBuilt) > 0 {
+		// Not an error: a machine without a C compiler cannot build the
+		// librdkafka clients, and the others are still worth measuring.
+		fmt.Fprintf(os.Stderr, "bench: %d client(s) could not be built and are left out (see latest.md)\n", len(report.NotBuilt))
+	}
 	if n := report.failures(); n > 0 || report.Interrupted {
 		fmt.Fprintf(os.Stderr, "bench: %d run(s) failed (see the Failures section)\n", n)
 		return 1
@@ -230,4 +246,18 @@ func replotFrom(path, dir string) error {
 	}
 	r.aggregate()
 	return r.write(dir)
+}
+
+// copyLatest copies latest.md and latest.json from dir to top.
+func copyLatest(dir, top string) error {
+	for _, f := range []string{"latest.md", "latest.json"} {
+		raw, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(top, f), raw, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }

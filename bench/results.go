@@ -20,6 +20,7 @@ type Report struct {
 	Settings      Settings                     `json:"settings"`
 	GokafkaCommit string                       `json:"gokafka_commit"`
 	Versions      map[string]map[string]string `json:"versions"` // client -> module -> version
+	NotBuilt      map[string]string            `json:"not_built,omitempty"`
 	Clients       []clientDef                  `json:"clients"`
 	Scenarios     []Scenario                   `json:"scenarios"`
 	Results       []Result                     `json:"results"`
@@ -209,6 +210,16 @@ func (r *Report) markdown() string {
 	b.WriteString("- broker CPU µs/msg: CPU the 3 broker JVMs spent during the client's process, per message. other load: cores' worth of CPU used by anything else on the machine during the run (0 is a quiet machine; this one has " + fmt.Sprint(r.Machine.Cores) + " cores); a high figure means the run competed with other work and its throughput is understated.\n")
 	b.WriteString("- msg/s and MB/s (values only, 10^6 bytes) are over the measured section in the client: first message handed over until the last one acknowledged (produce), or consumer creation until the last message read (consume).\n")
 
+	b.WriteString("- Messages per run:")
+	seen := map[string]bool{}
+	for _, sc := range r.Scenarios {
+		k := fmt.Sprintf(" %s %s %d;", sc.Mode, sizeName(sc.Size), sc.Count)
+		if !seen[k] {
+			seen[k] = true
+			b.WriteString(k)
+		}
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "\n## Results\n\n")
 	b.WriteString("| client | scenario | msg/s (min-max) | MB/s | CPU µs/msg (min-max) | peak RSS MiB | broker CPU µs/msg | msg/s vs franz-go | CPU vs franz-go | other load |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
@@ -245,6 +256,12 @@ func (r *Report) markdown() string {
 			fmt.Fprintf(&b, "- %s\n", d)
 		}
 	}
+	if len(r.NotBuilt) > 0 {
+		b.WriteString("\n## Clients not built\n\n")
+		for name, why := range r.NotBuilt {
+			fmt.Fprintf(&b, "- %s: %s\n", name, why)
+		}
+	}
 	if r.failures() > 0 {
 		b.WriteString("\n## Failures\n\nA run that did not account for every message is an error, not a figure:\n\n")
 		for _, run := range r.Runs {
@@ -253,7 +270,7 @@ func (r *Report) markdown() string {
 			}
 		}
 	}
-	b.WriteString("\nCharts: produce-throughput.png, produce-cpu.png, consume-throughput.png, consume-cpu.png (median, whiskers min-max). Every run's raw figures are in latest.json.\n")
+	b.WriteString("\nCharts (next to the latest.md of results/quick or results/full): produce-throughput.png, produce-cpu.png, consume-throughput.png, consume-cpu.png (median, whiskers min-max). Every run's raw figures are in latest.json.\n")
 	return b.String()
 }
 

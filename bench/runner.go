@@ -39,9 +39,11 @@ var allClients = []clientDef{
 const reference = "franz-go"
 
 // build compiles every client into dir and returns each one's library
-// versions (from the binary's build info).
-func build(ctx context.Context, dir string, clients []clientDef) (map[string]map[string]string, error) {
-	versions := map[string]map[string]string{}
+// versions (from the binary's build info), and why each client that could
+// not be built was not (a cgo client without a C compiler, say): the others
+// still run.
+func build(ctx context.Context, dir string, clients []clientDef) (versions map[string]map[string]string, failed map[string]string) {
+	versions, failed = map[string]map[string]string{}, map[string]string{}
 	for _, c := range clients {
 		if c.Java {
 			continue
@@ -50,22 +52,26 @@ func build(ctx context.Context, dir string, clients []clientDef) (map[string]map
 		out := filepath.Join(dir, c.Name)
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./clients/"+c.Name)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED="+map[bool]string{true: "1", false: "0"}[c.Cgo])
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = os.Stderr, &stderr
 		if err := cmd.Run(); err != nil {
-			return nil, fmt.Errorf("building %s: %w", c.Name, err)
+			failed[c.Name] = fmt.Sprintf("go build: %v: %s", err, tail(stderr.String()))
+			logf("NOT BUILT %s: %s", c.Name, failed[c.Name])
+			continue
 		}
 		v, err := exec.CommandContext(ctx, out, "-version").Output()
-		if err != nil {
-			return nil, fmt.Errorf("%s -version: %w", c.Name, err)
-		}
 		m := map[string]string{}
-		if err := json.Unmarshal(v, &m); err != nil {
-			return nil, fmt.Errorf("%s -version: %w", c.Name, err)
+		if err == nil {
+			err = json.Unmarshal(v, &m)
+		}
+		if err != nil {
+			failed[c.Name] = fmt.Sprintf("-version: %v", err)
+			continue
 		}
 		versions[c.Name] = m
 		logf("built %s in %s", c.Name, time.Since(began).Round(time.Millisecond))
 	}
-	return versions, nil
+	return versions, failed
 }
 
 // Run is one client process's run of a scenario.

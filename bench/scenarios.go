@@ -61,6 +61,9 @@ func count(mode string, size int, scale float64) int64 {
 	}
 	if mode == "consume" {
 		n *= 2
+		if size > 1024 {
+			n *= 2 // 10 KiB messages are consumed at GB/s rates
+		}
 	}
 	return max(1000, int64(float64(n)*scale))
 }

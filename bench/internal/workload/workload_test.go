@@ -1,0 +1,109 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func spec(count int64) Spec {
+	return Spec{Mode: "produce", Brokers: []string{"x:1"}, Topic: "t", Partitions: 2, Count: count, Size: 100, MaxQueued: 10, Timeout: 5 * time.Second}
+}
+
+func TestValueSizeAndStability(t *testing.T) {
+	s := spec(1)
+	for i := range int64(1000) {
+		v := s.Value(i)
+		if len(v) != s.Size || cap(v) != s.Size {
+			t.Fatalf("Value(%d): len %d cap %d, want %d", i, len(v), cap(v), s.Size)
+		}
+	}
+	if string(s.Value(7)) != string(s.Value(7)) || string(s.Value(7)) == string(s.Value(8)) {
+		t.Fatal("values must be deterministic and differ between messages")
+	}
+}
+
+func TestRunAccountsForEveryMessage(t *testing.T) {
+	ok := Client{Produce: func(ctx context.Context, s Spec, tl *Tally) error {
+		tl.Start()
+		for i := range s.Count {
+			tl.Acked(int32(i%2), s.Size)
+		}
+		return Wait(ctx, tl)
+	}}
+	res, good := run(ok, spec(100))
+	if !good || res.Messages != 100 || res.Bytes != 10000 || res.PerPartition[0] != 50 {
+		t.Fatalf("complete run: ok=%v %+v", good, res)
+	}
+
+	lossy := Client{Produce: func(ctx context.Context, s Spec, tl *Tally) error {
+		tl.Start()
+		for range s.Count - 1 {
+			tl.Acked(0, s.Size)
+		}
+		tl.Failed(errors.New("boom"))
+		return Wait(ctx, tl)
+	}}
+	res, good = run(lossy, spec(100))
+	if good || res.Errors != 1 || !strings.Contains(res.FirstError, "boom") {
+		t.Fatalf("a failed message must fail the run: ok=%v %+v", good, res)
+	}
+}
+
+func TestConsumeChecksPartitionsAndSizes(t *testing.T) {
+	c := Client{Consume: func(ctx context.Context, s Spec, tl *Tally) error {
+		tl.Start()
+		for range s.Count {
+			tl.Consumed(0, s.Size) // all from partition 0
+		}
+		return nil
+	}}
+	s := spec(10)
+	s.Mode, s.Expected = "consume", []int64{5, 5}
+	if res, good := run(c, s); good || !strings.Contains(res.FirstError, "partition") {
+		t.Fatalf("a wrong per-partition count must fail: ok=%v %+v", good, res)
+	}
+	s.Expected = []int64{10, 0}
+	if res, good := run(c, s); !good {
+		t.Fatalf("matching counts: %+v", res)
+	}
+
+	short := Client{Consume: func(ctx context.Context, s Spec, tl *Tally) error {
+		tl.Start()
+		for range s.Count {
+			tl.Consumed(1, s.Size-1)
+		}
+		return nil
+	}}
+	if res, good := run(short, s); good || res.Errors != s.Count {
+		t.Fatalf("values of the wrong size must count as errors: ok=%v %+v", good, res)
+	}
+}
+
+func TestWaitRoomBoundsInFlight(t *testing.T) {
+	s := spec(100)
+	tl := newTally(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tl.WaitRoom(ctx, 9); err != nil { // 9 in flight < 10
+		t.Fatal(err)
+	}
+	released := make(chan error, 1)
+	go func() { released <- tl.WaitRoom(ctx, 10) }()
+	select {
+	case err := <-released:
+		t.Fatalf("WaitRoom returned (%v) with 10 in flight and a bound of 10", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	tl.Acked(0, 100)
+	if err := <-released; err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancelShort()
+	if err := tl.WaitRoom(short, 20); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitRoom must honour ctx: %v", err)
+	}
+}
