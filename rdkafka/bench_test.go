@@ -144,14 +144,25 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 		target := atomic.Int64{}
 		target.Store(-1)
 		all := make(chan struct{})
+		// progress is closed (and replaced) every 256 reports: a
+		// producer that finds librdkafka's queue full waits on it, as a
+		// careful direct user would (rather than spin or sleep).
+		var progress atomic.Pointer[chan struct{}]
+		first := make(chan struct{})
+		progress.Store(&first)
 		go func() {
 			for ev := range rd.Events() {
 				if m, ok := ev.(*kafka.Message); ok {
 					if m.TopicPartition.Error != nil {
 						failed.Add(1)
 					}
-					if delivered.Add(1) == target.Load() {
+					n := delivered.Add(1)
+					if n == target.Load() {
 						close(all)
+					}
+					if n%256 == 0 || len(rd.Events()) == 0 {
+						next := make(chan struct{})
+						close(*progress.Swap(&next))
 					}
 				}
 			}
@@ -179,6 +190,7 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 					km.Opaque = &ring[i%len(ring)]
 				}
 				for {
+					wait := progress.Load()
 					err := rd.Produce(&km, nil)
 					if err == nil {
 						break
@@ -186,7 +198,7 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 					if ke, ok := err.(kafka.Error); !ok || ke.Code() != kafka.ErrQueueFull {
 						b.Fatal(err)
 					}
-					time.Sleep(100 * time.Microsecond) // queue full: let reports drain
+					<-*wait // queue full: wait for reports
 				}
 			}
 			<-all

@@ -295,7 +295,9 @@ func TestPollHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	_, err := f.Poll(ctx)
 	cancel()
-	if el := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || el > 200*time.Millisecond+pollSlice+100*time.Millisecond {
+	// Poll looks at ctx between waits of at most pollSlice; the margin
+	// is for a loaded machine.
+	if el := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || el > 200*time.Millisecond+pollSlice+2*time.Second {
 		t.Fatalf("Poll with a 200ms deadline: %v after %v", err, el)
 	}
 	ctx, cancel = context.WithCancel(t.Context())
@@ -317,7 +319,7 @@ func TestPollHonoursContext(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Poll after cancel: %v", err)
 		}
-		if el := time.Since(start); el > pollSlice+100*time.Millisecond {
+		if el := time.Since(start); el > pollSlice+2*time.Second {
 			t.Fatalf("Poll noticed the cancel after %v", el)
 		}
 	case <-time.After(5 * time.Second):

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -54,9 +56,17 @@ func newCluster(t testing.TB) *cluster.Cluster {
 // on all three brokers.
 func createTopic(t testing.TB, partitions int, configs map[string]string) string {
 	t.Helper()
-	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name()) + fmt.Sprintf("-%08x", rand.Uint32())
+	// Kafka allows [a-zA-Z0-9._-] in topic names.
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+			return r
+		}
+		return '-'
+	}, t.Name()) + fmt.Sprintf("-%08x", rand.Uint32())
 	tc := testinstance.Shared()
-	if err := tc.CreateTopic(testCtx(t, time.Minute), name, partitions, min(3, tc.NumBrokers()), configs); err != nil {
+	// The name is random: if it exists, an attempt that timed out on a
+	// loaded machine created it after all.
+	if err := tc.CreateTopic(testCtx(t, time.Minute), name, partitions, min(3, tc.NumBrokers()), configs); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		t.Fatalf("CreateTopic %s: %v", name, err)
 	}
 	return name
@@ -198,7 +208,9 @@ func kcatConsume(t testing.TB, topic string) []kcatRecord {
 // are more kcat arguments (-H for headers, -X for librdkafka properties).
 func kcatProduce(t testing.TB, topic string, partition int32, lines []string, extra ...string) {
 	t.Helper()
-	args := []string{"-b", testinstance.Shared().BootstrapServers(), "-P", "-t", topic, "-p", fmt.Sprint(partition), "-K:"}
+	// Idempotence: on a loaded machine a retried request must not write
+	// a message twice, or the tests' expectations of the log break.
+	args := []string{"-b", testinstance.Shared().BootstrapServers(), "-P", "-t", topic, "-p", fmt.Sprint(partition), "-K:", "-X", "enable.idempotence=true"}
 	args = append(args, extra...)
 	cmd := exec.CommandContext(testCtx(t, 2*time.Minute), "kcat", args...)
 	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
