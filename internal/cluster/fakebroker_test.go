@@ -22,7 +22,10 @@ import (
 
 func leakCheck(t *testing.T) {
 	t.Helper()
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	// Goroutines that were there before (a shared cluster's, started by
+	// TestMain) are not the test's.
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
 
 func newCluster(t *testing.T, requestTimeout time.Duration, addrs ...string) (*cluster.Cluster, error, time.Duration) {

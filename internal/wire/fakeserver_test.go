@@ -25,7 +25,10 @@ import (
 // test left no goroutine running (cleanups run last-registered first).
 func leakCheck(t *testing.T) {
 	t.Helper()
-	t.Cleanup(func() { goleak.VerifyNone(t) })
+	// Goroutines that were there before (a shared cluster's, started by
+	// TestMain) are not the test's.
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
 }
 
 // dialFake starts a fake broker with h and dials it over TCP.
