@@ -43,9 +43,18 @@ func rotated(cs []clientDef, r int) []clientDef {
 // warmup runs every client once, producing then consuming a short
 // scenario: the brokers' JIT, page cache and connection paths warm up, and
 // a client that cannot work at all is found before the long part.
-func (h *harness) warmup(ctx context.Context) {
+//
+// With all false only the reference client warms the brokers up (quick
+// runs: a client process is new every run anyway, so there is nothing to
+// warm on the client side).
+func (h *harness) warmup(ctx context.Context, all bool) {
 	pr := Scenario{Mode: "produce", Size: 100, Partitions: 12, Acks: "all", Compression: "none", Count: 100_000}
-	for _, c := range h.peers {
+	clients := h.peers
+	if !all {
+		pr.Count = 300_000
+		clients = []clientDef{h.reference}
+	}
+	for _, c := range clients {
 		topic := topicName("warmup", c.Name)
 		if err := h.createTopic(ctx, topic, pr.Partitions); err != nil {
 			logf("warm-up: %v", err)

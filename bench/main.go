@@ -83,9 +83,10 @@ func run() int {
 		only    = flag.String("only", "", "run only scenarios whose name matches this `regexp` (e.g. 'produce 100B')")
 		brokers = flag.String("brokers", "", "use this running cluster (comma-separated) instead of starting one; for trying the harness out, not for figures")
 		outDir  = flag.String("out", "results", "`dir` for latest.md, latest.json and the charts")
-		warmup  = flag.Bool("warmup", true, "one unmeasured produce and consume run per client first")
+		warmup  = flag.Bool("warmup", true, "unmeasured produce and consume runs first: one per client, or with -quick one by the reference client")
 		quiet   = flag.Duration("quiet-wait", 3*time.Second, "before each run, wait up to this long for other work on the machine to drop below half a core (0: do not wait)")
-		noJava  = flag.Bool("no-java", false, "leave out the Java client's perf tools (run by default when java and mvn are on PATH)")
+		java    = flag.String("java", "auto", "run the Java client's perf tools: on, off, or auto (on with -quick, off for the full matrix, to keep it near 45 minutes; needs java and mvn)")
+		noJava  = flag.Bool("no-java", false, "same as -java off")
 	)
 	replot := flag.String("replot", "", "only rewrite the markdown and the charts from this `latest.json` (into -out)")
 	flag.Parse()
@@ -169,7 +170,11 @@ func run() int {
 	logf("cluster %s (Kafka %s); %d scenarios x %d clients x %d runs", strings.Join(b.cluster.Brokers(), ","), b.version, len(matrix), len(peers), settings.Runs)
 
 	h := &harness{bench: b, bin: binDir, peers: peers, reference: clientByName(reference)}
-	if !*noJava && (*clients == "" || slices.Contains(strings.Split(*clients, ","), javaClient.Name)) {
+	withJava := *java == "on" || (*java == "auto" && *quick)
+	if *clients != "" {
+		withJava = slices.Contains(strings.Split(*clients, ","), javaClient.Name)
+	}
+	if withJava && !*noJava {
 		if cp, err := javaTools(ctx); err != nil {
 			logf("the Java client's perf tools are left out: %v", err)
 		} else {
@@ -180,7 +185,7 @@ func run() int {
 	}
 	report.Clients = h.peers
 	if *warmup {
-		h.warmup(ctx)
+		h.warmup(ctx, !*quick)
 	}
 	for i, sc := range matrix {
 		if ctx.Err() != nil {

@@ -200,7 +200,7 @@ func (r *Report) markdown() string {
 	fmt.Fprintf(&b, "\n## Settings\n\n")
 	fmt.Fprintf(&b, "- Producers: linger %s, batch up to %d KiB, acks as in the scenario, at most %d messages in flight; topics replicated on %d brokers, min.insync.replicas %d.\n",
 		s.Linger, s.BatchBytes>>10, s.MaxQueued, s.Replication, s.MinISR)
-	fmt.Fprintf(&b, "- %d measured runs per client and scenario (median, with min-max)%s.\n", s.Runs, map[bool]string{true: ", after one unmeasured warm-up run (produce and consume) per client", false: ""}[s.Warmup])
+	fmt.Fprintf(&b, "- %d measured runs per client and scenario (median, with min-max)%s.\n", s.Runs, warmupNote(s.Warmup, r.Quick))
 	if s.QuietWait > 0 {
 		fmt.Fprintf(&b, "- Before each run the harness waits (up to %s) for other work on the machine to drop below half a core.\n", s.QuietWait)
 	}
@@ -313,4 +313,14 @@ func ratio(v float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2fx", v)
+}
+
+func warmupNote(warmup, quick bool) string {
+	switch {
+	case !warmup:
+		return ""
+	case quick:
+		return ", after an unmeasured warm-up of the brokers (the reference client produces and consumes 300 000 messages)"
+	}
+	return ", after one unmeasured warm-up run (produce and consume) per client"
 }
