@@ -37,6 +37,30 @@ func TestFaultLeaderKillDuringProduce(t *testing.T) {
 	}
 }
 
+// The same with a DeliveryTimeout (3 s) shorter than the failover:
+// messages to the killed leader's partitions expire and are reported with
+// ErrDeliveryTimeout while the producers go on, and every acknowledged
+// message, before or after, is still in the log exactly once, in order.
+//
+// Pure engine only: librdkafka bumps its idempotent producer's epoch when a
+// message expires, and resends messages in flight on other partitions
+// under the new epoch, which the broker cannot deduplicate: acknowledged
+// messages get written twice (librdkafka issue #4953; reproduce with
+// `go run ./cmd/soak -n 1 -scenarios leader-kill-expiry -expiry-engines rdkafka`).
+func TestFaultLeaderKillExpiry(t *testing.T) {
+	env := faultEnv(t)
+	results, err := faultsuite.LeaderKillExpiry(ctxFor(t, 8*time.Minute), env, []faultsuite.Engine{faultsuite.Pure})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResults(t, results, 2)
+	for _, r := range results {
+		if r.Acked == 0 || r.Read < r.Acked {
+			t.Errorf("%s: %d acknowledged, %d read back", r.Name(), r.Acked, r.Read)
+		}
+	}
+}
+
 // Consumers of each engine read live data while the leader of some of
 // their partitions stops (gracefully) and comes back: no offset skipped or
 // read twice, every acknowledged message read, and reading resumes on the

@@ -15,7 +15,7 @@ import (
 func TestSoak(t *testing.T) {
 	env := faultEnv(t)
 	engines := faultEngines(t, env)
-	totals := faultsuite.Soak(ctxFor(t, 15*time.Minute), env, 1, engines, testWriter{t})
+	totals := faultsuite.Soak(ctxFor(t, 15*time.Minute), env, 1, faultsuite.RoundConfig{Engines: engines}, testWriter{t})
 	t.Log(totals.String())
 	if !totals.Clean() {
 		t.Errorf("soak round: %d violations, %d errors", totals.Violations, totals.Errors)
@@ -23,9 +23,9 @@ func TestSoak(t *testing.T) {
 	if totals.Sent == 0 || totals.Acked == 0 || totals.Read < totals.Acked {
 		t.Errorf("soak round: sent %d, acknowledged %d, read %d", totals.Sent, totals.Acked, totals.Read)
 	}
-	// leader-kill: 3 per engine; each consume scenario: 1 + 1 per engine;
-	// network: 4.
-	if want := 3*len(engines) + 2*(1+len(engines)) + 4; totals.Results != want {
+	// leader-kill: 3 per engine; leader-kill-expiry: 2 (pure); each
+	// consume scenario: 1 + 1 per engine; network: 4.
+	if want := 3*len(engines) + 2 + 2*(1+len(engines)) + 4; totals.Results != want {
 		t.Errorf("%d results, want %d", totals.Results, want)
 	}
 }

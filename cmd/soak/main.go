@@ -5,9 +5,11 @@
 //
 // Each round runs, for both engines where librdkafka is compiled in: a
 // kill -9 of a partition leader under asynchronous and Sync producers
-// (acks=all, idempotent); consumers reading across a leader change and
-// across a restart of the whole cluster; and, for the pure engine, network
-// faults through a TCP proxy per broker (latency, resets, black holes). The
+// (acks=all, idempotent) and consumers; consumers reading across a leader
+// change and across a restart of the whole cluster; and, for the pure
+// engine, the kill -9 again with a DeliveryTimeout shorter than the
+// failover, and network faults through a TCP proxy per broker (latency,
+// resets, an unreachable broker, black holes, Close in a black hole). The
 // scenarios are those of the root package's fault tests
 // (internal/faultsuite), so the soak proves what the tests prove, N times
 // over. Every result is printed as it comes; the last lines are the totals
@@ -29,6 +31,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,6 +56,8 @@ func main() {
 	var (
 		n          = flag.Int("n", defaultN, "rounds (default $SOAK_N, else 20)")
 		engines    = flag.String("engines", "pure,rdkafka", "engines to run (rdkafka is left out, with a note, where it is not compiled in)")
+		expiry     = flag.String("expiry-engines", "pure", "engines of the leader-kill-expiry scenario (librdkafka duplicates acknowledged messages there: see faultsuite.LeaderKillExpiry)")
+		scenarios  = flag.String("scenarios", "", "comma-separated scenarios to run (default all: "+strings.Join(faultsuite.ScenarioNames, ",")+")")
 		timeout    = flag.Duration("timeout", 6*time.Hour, "give up after this long")
 		verbose    = flag.Bool("v", false, "log progress and the cluster's own lines")
 		memory     = flag.Bool("memory", false, "measure a slow consumer's memory instead of running fault rounds")
@@ -74,7 +79,7 @@ func main() {
 	if *memory {
 		err = runMemory(ctx, *brokers, *queued, *perPart, *perMessage, *engines, *verbose)
 	} else {
-		err = runSoak(ctx, *n, *engines, *verbose)
+		err = runSoak(ctx, *n, *engines, *expiry, *scenarios, *verbose)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
@@ -136,16 +141,29 @@ func pickEngines(ctx context.Context, brokers, list string) ([]faultsuite.Engine
 	return out, nil
 }
 
-func runSoak(ctx context.Context, rounds int, engineList string, verbose bool) error {
+func runSoak(ctx context.Context, rounds int, engineList, expiryList, scenarioList string, verbose bool) error {
+	cfg := faultsuite.RoundConfig{}
+	if scenarioList != "" {
+		for _, name := range strings.Split(scenarioList, ",") {
+			name = strings.TrimSpace(name)
+			if !slices.Contains(faultsuite.ScenarioNames, name) {
+				return fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(faultsuite.ScenarioNames, ","))
+			}
+			cfg.Scenarios = append(cfg.Scenarios, name)
+		}
+	}
 	c, err := startCluster(ctx, verbose)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	engines, err := pickEngines(ctx, c.BootstrapServers(), engineList)
-	if err != nil {
+	if cfg.Engines, err = pickEngines(ctx, c.BootstrapServers(), engineList); err != nil {
 		return err
 	}
+	if cfg.ExpiryEngines, err = pickEngines(ctx, c.BootstrapServers(), expiryList); err != nil {
+		return err
+	}
+	engines := cfg.Engines
 	names := make([]string, len(engines))
 	for i, e := range engines {
 		names[i] = e.Name
@@ -158,7 +176,7 @@ func runSoak(ctx context.Context, rounds int, engineList string, verbose bool) e
 		}
 	}
 	t0 := time.Now()
-	totals := faultsuite.Soak(ctx, env, rounds, engines, os.Stdout)
+	totals := faultsuite.Soak(ctx, env, rounds, cfg, os.Stdout)
 	fmt.Printf("soak: finished in %v\n", time.Since(t0).Round(time.Second))
 	fmt.Print(totals.String())
 	if ctx.Err() != nil {

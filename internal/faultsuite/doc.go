@@ -35,15 +35,21 @@
 //     and idempotent (the defaults), and a consumer of each engine, while
 //     the broker leading a partition of every topic is killed with SIGKILL
 //     and later restarted.
+//   - LeaderKillExpiry: the same with a DeliveryTimeout shorter than the
+//     failover: expired messages are reported with ErrDeliveryTimeout, the
+//     acknowledged ones stay exactly once and in order. Pure engine only by
+//     default: librdkafka duplicates acknowledged messages here (see the
+//     function's doc).
 //   - ConsumeLeaderChange: one consumer per engine reading live data while
 //     the leader of some of its partitions is stopped, then restarted.
 //   - ConsumeClusterRestart: the same while every broker is stopped and
 //     started again.
 //   - NetworkFaults: the pure engine through a proxy per broker: latency,
-//     resets, one broker unreachable, a short black hole, and a black hole
-//     longer than a DeliveryTimeout, whose messages must fail with ErrDeliveryTimeout
-//     rather than hang; no goroutine left after Close. librdkafka opens its
-//     own connections, which no dialer reaches, so it has no part here.
+//     resets and a reset storm, one broker unreachable, a short black hole,
+//     a black hole longer than a DeliveryTimeout (whose messages must fail
+//     with ErrDeliveryTimeout rather than hang), and a Close in a black
+//     hole; no goroutine left after Close. librdkafka opens its own
+//     connections, which no dialer reaches, so it has no part here.
 //   - MeasureConsumerMemory: a slow consumer's memory against its
 //     QueuedMaxMessages (no fault; any cluster will do).
 //

@@ -82,18 +82,45 @@ func FillTopic(ctx context.Context, client *kafka.Client, partitions int32, perP
 	if err != nil {
 		return nil, err
 	}
-	p, err := topic.NewProducer(kafka.ProducerConfig{Partitioner: kafka.NewRoundRobinPartitioner(), Acks: kafka.AcksLeader})
+	// The first failure ends the fill: on a sick cluster, better an error
+	// now than a queue of messages expiring one DeliveryTimeout after
+	// another.
+	var failMu sync.Mutex
+	var failed error
+	p, err := topic.NewProducer(kafka.ProducerConfig{
+		Partitioner: kafka.NewRoundRobinPartitioner(), Acks: kafka.AcksLeader, DeliveryTimeout: time.Minute,
+		OnDelivery: func(r kafka.DeliveryReport) {
+			if r.Err != nil {
+				failMu.Lock()
+				if failed == nil {
+					failed = r.Err
+				}
+				failMu.Unlock()
+			}
+		},
+	})
 	if err != nil {
 		return nil, err
 	}
+	firstFailure := func() error {
+		failMu.Lock()
+		defer failMu.Unlock()
+		return failed
+	}
 	payload := bytes.Repeat([]byte("m"), size)
 	for range int(partitions) * perPartition {
-		if err := p.Produce(ctx, payload); err != nil {
-			p.Close(ctx)
-			return nil, err
+		err := p.Produce(ctx, payload)
+		if err == nil {
+			err = firstFailure()
+		}
+		if err != nil {
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			p.Close(cctx) // what is still queued fails with ErrClosed
+			cancel()
+			return nil, fmt.Errorf("filling %s: %w", name, err)
 		}
 	}
-	if err := p.Close(ctx); err != nil {
+	if err := errors.Join(p.Close(ctx), firstFailure()); err != nil {
 		return nil, fmt.Errorf("filling %s: %w", name, err)
 	}
 	return topic, nil

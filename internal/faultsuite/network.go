@@ -21,6 +21,7 @@ const (
 	netLatency        = 100 * time.Millisecond // added each way in the latency phase
 	netShortHole      = 2 * time.Second        // shorter than every timeout
 	netResets         = 3
+	netStormResets    = 30 // over about 4.5 s
 	// The expiring producers: a black hole outlasts their DeliveryTimeout.
 	netExpiryTimeout    = 3 * time.Second
 	netExpiryAckTimeout = 2 * time.Second
@@ -45,7 +46,7 @@ const (
 // NetworkFaults routes the pure-Go engine through one faultproxy per broker
 // (kafka.WithDialer maps each advertised broker address to its proxy) and
 // breaks the network while a producer and a consumer run: latency, three
-// rounds of connection resets, one broker unreachable (the others' partitions
+// rounds of connection resets, a storm of them, one broker unreachable (the others' partitions
 // must go on meanwhile), a black hole shorter than every timeout, and a
 // black hole longer than the DeliveryTimeout of two more producers (one
 // asynchronous, one Sync), whose messages must fail with
@@ -161,6 +162,19 @@ func NetworkFaults(ctx context.Context, env *Env) (results []Result, err error) 
 			prodRes.problem("reset %d: no new connection through the proxies", i+1)
 		}
 	}
+
+	// A reset storm: connections die every 50-250 ms for a few seconds,
+	// so that batches are cut off in flight again and again; idempotence
+	// must keep every retry from duplicating.
+	storm := 0
+	for i := range netStormResets {
+		if err := hold(ctx, time.Duration(50+(i*37)%200)*time.Millisecond); err != nil {
+			return nil, err
+		}
+		storm += g.Reset()
+	}
+	prodRes.note("reset storm: %d resets closed %d connections", netStormResets, storm)
+	resumed("end of the reset storm", time.Now())
 
 	// One broker unreachable (its proxy a black hole, the cluster
 	// unaware): the partitions the others lead must go on without

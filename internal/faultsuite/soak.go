@@ -10,40 +10,63 @@ import (
 	"time"
 )
 
-// Round runs every scenario once, in this order: LeaderKill and
-// ConsumeLeaderChange and ConsumeClusterRestart for the engines given,
-// then NetworkFaults if the pure engine is among them. A scenario that
-// cannot run does not stop the round: its error is joined to the one
+// ScenarioNames lists the scenarios of a round, in the order they run.
+var ScenarioNames = []string{"leader-kill", "leader-kill-expiry", "consume-leader-change", "consume-cluster-restart", "network"}
+
+// RoundConfig says what a round runs.
+type RoundConfig struct {
+	// Engines run every scenario (NetworkFaults runs the pure engine, if
+	// among them, only).
+	Engines []Engine
+	// ExpiryEngines run LeaderKillExpiry instead. Default: the pure
+	// engine, if among Engines (see LeaderKillExpiry on librdkafka).
+	ExpiryEngines []Engine
+	// Scenarios restricts the round to these names (nil: all).
+	Scenarios []string
+}
+
+// Round runs every scenario once, in the order of ScenarioNames. A scenario
+// that cannot run does not stop the round: its error is joined to the one
 // returned, every broker is started again, and the next scenario runs.
-func Round(ctx context.Context, env *Env, engines []Engine) ([]Result, error) {
-	type scenario struct {
-		name string
-		run  func(context.Context, *Env, []Engine) ([]Result, error)
+func Round(ctx context.Context, env *Env, cfg RoundConfig) ([]Result, error) {
+	expiry := cfg.ExpiryEngines
+	if expiry == nil && slices.Contains(cfg.Engines, Pure) {
+		expiry = []Engine{Pure}
 	}
-	scenarios := []scenario{
-		{"leader-kill", LeaderKill},
-		{"consume-leader-change", ConsumeLeaderChange},
-		{"consume-cluster-restart", ConsumeClusterRestart},
+	run := map[string]func(context.Context, *Env) ([]Result, error){
+		"leader-kill": func(ctx context.Context, env *Env) ([]Result, error) { return LeaderKill(ctx, env, cfg.Engines) },
+		"leader-kill-expiry": func(ctx context.Context, env *Env) ([]Result, error) {
+			return LeaderKillExpiry(ctx, env, expiry)
+		},
+		"consume-leader-change": func(ctx context.Context, env *Env) ([]Result, error) {
+			return ConsumeLeaderChange(ctx, env, cfg.Engines)
+		},
+		"consume-cluster-restart": func(ctx context.Context, env *Env) ([]Result, error) {
+			return ConsumeClusterRestart(ctx, env, cfg.Engines)
+		},
+		"network": NetworkFaults,
 	}
-	if slices.Contains(engines, Pure) {
-		scenarios = append(scenarios, scenario{"network", func(ctx context.Context, env *Env, _ []Engine) ([]Result, error) {
-			return NetworkFaults(ctx, env)
-		}})
+	skip := map[string]bool{
+		"leader-kill-expiry": len(expiry) == 0,
+		"network":            !slices.Contains(cfg.Engines, Pure),
 	}
 	var results []Result
 	var errs []error
-	for _, s := range scenarios {
+	for _, name := range ScenarioNames {
+		if skip[name] || (cfg.Scenarios != nil && !slices.Contains(cfg.Scenarios, name)) {
+			continue
+		}
 		t0 := time.Now()
-		rs, err := s.run(ctx, env, engines)
-		env.logf("%s: %d results in %v", s.name, len(rs), time.Since(t0).Round(time.Second))
+		rs, err := run[name](ctx, env)
+		env.logf("%s: %d results in %v", name, len(rs), time.Since(t0).Round(time.Second))
 		results = append(results, rs...)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", s.name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			if ctx.Err() != nil {
 				break
 			}
 			if serr := env.StartAll(ctx); serr != nil {
-				errs = append(errs, fmt.Errorf("restoring the cluster after %s: %w", s.name, serr))
+				errs = append(errs, fmt.Errorf("restoring the cluster after %s: %w", name, serr))
 				break
 			}
 		}
@@ -126,14 +149,14 @@ func (t *Totals) String() string {
 
 // Soak runs rounds Rounds and prints each Result to out as it comes; it
 // returns the totals. It stops early only when ctx ends.
-func Soak(ctx context.Context, env *Env, rounds int, engines []Engine, out io.Writer) *Totals {
+func Soak(ctx context.Context, env *Env, rounds int, cfg RoundConfig, out io.Writer) *Totals {
 	t := &Totals{}
 	for i := range rounds {
 		if ctx.Err() != nil {
 			break
 		}
 		t0 := time.Now()
-		results, err := Round(ctx, env, engines)
+		results, err := Round(ctx, env, cfg)
 		for j := range results {
 			fmt.Fprintf(out, "round %d: %s\n", i+1, results[j].String())
 		}
