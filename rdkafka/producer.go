@@ -44,9 +44,12 @@ func fromKafkaHeaders(hs []kafka.Header) []records.Header {
 const flushSlice = 50 * time.Millisecond
 
 // record is a message in flight: what the delivery report needs to find
-// its way back. It travels through librdkafka as the kafka.Message's Opaque
-// and is recycled after the report. (The kafka.Message itself lives on
-// Produce's stack: confluent-kafka-go copies what it needs.)
+// its way back. It travels through librdkafka as the kafka.Message's Opaque;
+// it is the engine's only allocation per message (32 bytes). The
+// kafka.Message itself lives on Produce's stack: confluent-kafka-go copies
+// what it needs. (A sync.Pool of records does not pay here: records are
+// taken on the producing goroutines and given back on the events
+// goroutine, which defeats its per-P caches.)
 type record struct {
 	m    *engine.Message
 	done engine.DoneFunc
@@ -92,7 +95,6 @@ type producer struct {
 	clock   clock
 	closed  atomic.Bool   // set when Close starts: Produce refuses
 	closing chan struct{} // closed when Close starts: blocked Produce calls give up
-	pool    sync.Pool     // *record
 
 	flushers    atomic.Int32  // Flush calls waiting
 	kick        chan struct{} // wakes the flusher goroutine (capacity 1)
@@ -129,7 +131,6 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 		kick:        make(chan struct{}, 1),
 		stopFlusher: make(chan struct{}),
 	}
-	p.pool.New = func() any { return new(record) }
 	p.wg.Add(1)
 	go p.events()
 	p.flusherDone.Add(1)
@@ -157,9 +158,7 @@ func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 	if m.Timestamp.IsZero() {
 		m.Timestamp = p.clock.now()
 	}
-	r := p.pool.Get().(*record)
-	r.m, r.done = m, done
-	r.gen = p.gens.enter()
+	r := &record{m: m, done: done, gen: p.gens.enter()}
 	km := kafka.Message{
 		// The root chose the partition (its partitioner is the same
 		// for both engines), so librdkafka's partitioner is never used.
@@ -185,9 +184,7 @@ func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		} else {
 			err = produceError(err)
 		}
-		g := r.gen
-		p.recycle(r)
-		g.exit(1)
+		r.gen.exit(1)
 		p.slots.release(1)
 		return err
 	}
@@ -237,11 +234,6 @@ func (p *producer) waitRoom(ctx context.Context) error {
 	return nil // the short wait ended: look again
 }
 
-func (p *producer) recycle(r *record) {
-	*r = record{}
-	p.pool.Put(r)
-}
-
 // maxSettle bounds how many reports the events goroutine delivers before it
 // gives their slots and generation counts back (see settled).
 const maxSettle = 256
@@ -254,32 +246,21 @@ func (p *producer) events() {
 	defer s.settle(p)
 	evs, logs := p.rd.Events(), p.rd.Logs()
 	for evs != nil || logs != nil {
-		// Give the slots back before waiting, and at least every
-		// maxSettle reports: a blocked Produce or a Flush waits for
-		// them.
-		if s.n > 0 && (len(evs) == 0 || s.n >= maxSettle) {
-			s.settle(p)
+		// Take what is already there with plain receives (cheaper
+		// than a select), then give the slots back: before waiting,
+		// and at least every maxSettle reports, because a blocked
+		// Produce or a Flush waits for them.
+		for n := 0; n < maxSettle && len(evs) > 0; n++ {
+			p.event(<-evs, &s) // this goroutine alone receives: it cannot block
 		}
+		s.settle(p)
 		select {
 		case ev, ok := <-evs:
 			if !ok {
 				evs = nil
 				continue
 			}
-			switch e := ev.(type) {
-			case *kafka.Message:
-				p.deliver(e, &s)
-			case kafka.Error:
-				// Client-level errors (brokers down, ...): librdkafka
-				// retries on its own; messages fail through their
-				// delivery reports if it gives up.
-				level := slog.LevelWarn
-				if e.IsFatal() {
-					level = slog.LevelError
-				}
-				p.auth.observe(e)
-				p.log.Log(context.Background(), level, "gokafka: librdkafka producer error", "err", mapError(e))
-			}
+			p.event(ev, &s)
 		case le, ok := <-logs:
 			if !ok {
 				logs = nil
@@ -287,6 +268,23 @@ func (p *producer) events() {
 			}
 			forwardLog(p.log, le)
 		}
+	}
+}
+
+// event handles one event from confluent-kafka-go.
+func (p *producer) event(ev kafka.Event, s *settled) {
+	switch e := ev.(type) {
+	case *kafka.Message:
+		p.deliver(e, s)
+	case kafka.Error:
+		// Client-level errors (brokers down, ...): librdkafka retries
+		// on its own; messages fail through their delivery reports if
+		// it gives up.
+		level := slog.LevelWarn
+		if e.IsFatal() {
+			level = slog.LevelError
+		}
+		p.log.Log(context.Background(), level, "gokafka: librdkafka producer error", "err", mapError(e))
 	}
 }
 
@@ -313,12 +311,13 @@ func (s *settled) add(g *generation) {
 }
 
 func (s *settled) settle(p *producer) {
+	if s.n == 0 {
+		return
+	}
 	if s.genN > 0 {
 		s.gen.exit(s.genN)
 	}
-	if s.n > 0 {
-		p.slots.release(s.n)
-	}
+	p.slots.release(s.n)
 	*s = settled{}
 }
 
@@ -328,7 +327,7 @@ func (p *producer) deliver(km *kafka.Message, s *settled) {
 	if !ok {
 		return // not ours: every message we produce carries a record
 	}
-	m, done, g := r.m, r.done, r.gen
+	m, done := r.m, r.done
 	var err error
 	if e := km.TopicPartition.Error; e != nil {
 		err = p.auth.explain(fatalError(e, p.rd))
@@ -341,11 +340,10 @@ func (p *producer) deliver(km *kafka.Message, s *settled) {
 			m.Offset = -1
 		}
 	}
-	p.recycle(r)
 	done(m, err)
 	// Only after done: the message counts as queued (MaxQueued) and
 	// unflushed until its report was delivered.
-	s.add(g)
+	s.add(r.gen)
 }
 
 // Flush implements engine.Producer: it waits for every message accepted
