@@ -124,7 +124,9 @@ func (t *Totals) Add(results []Result, err error) {
 func (t *Totals) Clean() bool { return t.Errors == 0 && t.Violations == 0 }
 
 // String prints the totals, then the spread (min / median / max) of every
-// timing over the rounds, then the first violations and errors.
+// timing over the rounds, then the first violations and errors. "read"
+// counts every reader's records: a message read by the consumers of both
+// engines and by a verification consumer counts three times.
 func (t *Totals) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "soak: %d rounds, %d results: sent %d acknowledged %d failed %d read %d lost %d duplicated %d reordered %d gaps %d redelivered %d; violations %d, errors %d\n",
