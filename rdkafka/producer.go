@@ -284,6 +284,7 @@ func (p *producer) event(ev kafka.Event, s *settled) {
 		if e.IsFatal() {
 			level = slog.LevelError
 		}
+		p.auth.observe(e) // explains the delivery timeouts that follow
 		p.log.Log(context.Background(), level, "gokafka: librdkafka producer error", "err", mapError(e))
 	}
 }
