@@ -117,6 +117,7 @@ func TestFetcherProps(t *testing.T) {
 		"fetch.message.max.bytes":  "4096",
 		"fetch.wait.max.ms":        "250",
 		"queued.min.messages":      "321",
+		"fetch.queue.backoff.ms":   5,
 		"isolation.level":          "read_committed",
 		"check.crcs":               "true",
 	}
