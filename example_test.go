@@ -164,3 +164,84 @@ func ExampleHashingPartitioner() {
 	fmt.Println(p == q)
 	// Output: true
 }
+
+// Consumers that share a group split the topic's partitions, coordinated
+// through ZooKeeper as PyKafka's balanced consumer is. Run the same
+// program twice and each copy reads half of the partitions; stop one and
+// the other takes them all over within the session timeout.
+func ExampleTopic_NewBalancedConsumer() {
+	ctx := context.Background()
+	client, err := kafka.NewClient(ctx, "127.0.0.1:9092")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	topic, err := client.Topic(ctx, "events")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	consumer, err := topic.NewBalancedConsumer(ctx, kafka.BalancedConsumerConfig{
+		Group:      "billing",
+		ZooKeeper:  "127.0.0.1:2181",
+		AutoCommit: true, // commits last consumed + 1, and before a partition is handed over
+		OnAssign: func(ctx context.Context, partitions []int32, start map[int32]int64) (map[int32]int64, error) {
+			log.Printf("now reading partitions %v from %v", partitions, start)
+			return nil, nil // keep the committed offsets
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer consumer.Close(ctx) // commits, then leaves the group
+	for msg, err := range consumer.Messages(ctx) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("p%d@%d: %s\n", msg.Partition, msg.Offset, msg.Value)
+	}
+}
+
+// A group that Kafka's coordinator runs needs no ZooKeeper, and Java or
+// librdkafka consumers (kcat -G) can be members of it. Cooperative-sticky
+// moves only the partitions that must move; an InstanceID makes the member
+// static, so a quick restart does not rebalance at all.
+func ExampleTopic_NewBalancedConsumer_managed() {
+	ctx := context.Background()
+	client, err := kafka.NewClient(ctx, "127.0.0.1:9092")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	topic, err := client.Topic(ctx, "events")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	consumer, err := topic.NewBalancedConsumer(ctx, kafka.BalancedConsumerConfig{
+		Group:          "billing",
+		Managed:        true,
+		Strategy:       kafka.CooperativeStickyStrategy,
+		InstanceID:     "billing-1",
+		SessionTimeout: 10 * time.Second,
+		UseRdkafka:     false, // true: librdkafka fetches, gokafka still runs the group
+		OnRevoke: func(ctx context.Context, partitions []int32) error {
+			log.Printf("handing over partitions %v", partitions)
+			return nil
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer consumer.Close(ctx)
+	for {
+		msg, err := consumer.Consume(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("p%d@%d: %s\n", msg.Partition, msg.Offset, msg.Value)
+		if err := consumer.CommitOffsets(ctx); err != nil { // by hand: after each message
+			log.Fatal(err)
+		}
+	}
+}
