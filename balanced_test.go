@@ -268,7 +268,9 @@ func TestKilledMemberLosesItsPartitions(t *testing.T) {
 					zk = testinstance.Shared().ZooKeeper()
 				}
 				child := exec.Command(os.Args[0], "-test.run=^$")
-				child.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{topic.Name(), group, strconv.FormatBool(mode.managed), strconv.FormatBool(e.rdkafka), zk}, "|"))
+				// BROKERS too: the cluster may be this process's own
+				// (started by TestMain), not one from the environment.
+				child.Env = append(os.Environ(), "BROKERS="+testinstance.Shared().BootstrapServers(), childEnv+"="+strings.Join([]string{topic.Name(), group, strconv.FormatBool(mode.managed), strconv.FormatBool(e.rdkafka), zk}, "|"))
 				out, err := child.StdoutPipe()
 				if err != nil {
 					t.Fatal(err)

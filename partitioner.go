@@ -3,6 +3,7 @@ package kafka
 import (
 	"math/rand/v2"
 	"sync/atomic"
+	"time"
 )
 
 // Partitioner chooses the partition of a message, from 0 to numPartitions-1.
@@ -10,8 +11,10 @@ import (
 // at once, so it must be safe for concurrent use.
 type Partitioner func(m *Message, numPartitions int32) int32
 
-// RandomPartitioner spreads messages uniformly at random. It is the default,
-// as in PyKafka.
+// RandomPartitioner spreads messages uniformly at random, one choice per
+// message, keys or not (PyKafka's default). Small batches follow: each
+// partition gets its share of every linger's messages; the default,
+// NewStickyPartitioner, fills fewer and larger ones.
 func RandomPartitioner(_ *Message, numPartitions int32) int32 {
 	return rand.Int32N(numPartitions)
 }
@@ -35,6 +38,61 @@ func HashingPartitioner(m *Message, numPartitions int32) int32 {
 		return rand.Int32N(numPartitions)
 	}
 	return int32(murmur2(m.Key)&0x7fffffff) % numPartitions
+}
+
+// NewStickyPartitioner returns the partitioner of the Java client (since
+// Kafka 2.4, KIP-480), librdkafka and franz-go: a message with a key goes
+// where HashingPartitioner puts it; messages without a key all go to one
+// partition, chosen at random, for the time d, then to another. Keyless
+// messages then fill a few large batches instead of one small batch per
+// partition for each linger: fewer requests, less CPU in the client and
+// the brokers, more throughput. Spread over time is still uniform. d of
+// zero or less means 10 ms (librdkafka's sticky.partitioning.linger.ms).
+// Each producer needs its own.
+func NewStickyPartitioner(d time.Duration) Partitioner {
+	if d <= 0 {
+		d = 10 * time.Millisecond
+	}
+	s := &sticky{start: time.Now(), stick: d}
+	return s.partition
+}
+
+// sticky is the state of NewStickyPartitioner: the partition of keyless
+// messages and until when (monotonic, since start) it holds. Producing
+// goroutines race to replace an expired choice; the loser uses the
+// winner's.
+type sticky struct {
+	start time.Time
+	stick time.Duration
+	cur   atomic.Pointer[stickyChoice]
+}
+
+type stickyChoice struct {
+	partition int32
+	until     time.Duration
+}
+
+func (s *sticky) partition(m *Message, numPartitions int32) int32 {
+	if m.Key != nil {
+		return HashingPartitioner(m, numPartitions)
+	}
+	now := time.Since(s.start)
+	old := s.cur.Load()
+	if old != nil && now < old.until && old.partition < numPartitions {
+		return old.partition
+	}
+	next := &stickyChoice{partition: rand.Int32N(numPartitions), until: now + s.stick}
+	if numPartitions > 1 && old != nil && next.partition == old.partition {
+		// Move on: staying would stretch this partition's turn.
+		next.partition = (next.partition + 1 + rand.Int32N(numPartitions-1)) % numPartitions
+	}
+	if s.cur.CompareAndSwap(old, next) {
+		return next.partition
+	}
+	if won := s.cur.Load(); won.partition < numPartitions {
+		return won.partition
+	}
+	return next.partition
 }
 
 // murmur2 is the 32-bit MurmurHash2 variant of Kafka's Java client

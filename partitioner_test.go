@@ -1,6 +1,10 @@
 package kafka
 
-import "testing"
+import (
+	"sync"
+	"testing"
+	"time"
+)
 
 // Vectors from the Java client's own test of Utils.murmur2 (UtilsTest).
 func TestMurmur2MatchesJava(t *testing.T) {
@@ -25,7 +29,7 @@ func TestPartitionersStayInRange(t *testing.T) {
 		seen := map[int32]bool{}
 		for i := 0; i < 100; i++ {
 			m := &Message{Key: []byte{byte(i), byte(i >> 3)}}
-			for name, p := range map[string]Partitioner{"random": RandomPartitioner, "roundrobin": rr, "hashing": HashingPartitioner} {
+			for name, p := range map[string]Partitioner{"random": RandomPartitioner, "roundrobin": rr, "hashing": HashingPartitioner, "sticky": NewStickyPartitioner(time.Nanosecond)} {
 				if got := p(m, n); got < 0 || got >= n {
 					t.Fatalf("%s partitioner returned %d for %d partitions", name, got, n)
 				}
@@ -46,6 +50,65 @@ func TestHashingPartitionerIsStable(t *testing.T) {
 			t.Fatalf("key %q went to %d then %d", m.Key, first, got)
 		}
 	}
+}
+
+// TestStickyPartitioner: keys go where HashingPartitioner puts them;
+// keyless messages stay on one partition for the sticky time, then move
+// to another, and over many turns reach every partition.
+func TestStickyPartitioner(t *testing.T) {
+	keyed := NewStickyPartitioner(time.Hour)
+	for i := range 200 {
+		m := &Message{Key: []byte{byte(i), byte(i >> 2), 'k'}}
+		if got, want := keyed(m, 12), HashingPartitioner(m, 12); got != want {
+			t.Fatalf("key %q: sticky chose %d, murmur2 %d", m.Key, got, want)
+		}
+	}
+
+	// Within the hour every keyless message, from any goroutine, goes
+	// to the first choice.
+	first := keyed(&Message{}, 12)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 1000 {
+				if got := keyed(&Message{Value: []byte("x")}, 12); got != first {
+					t.Errorf("keyless message went to %d, not the sticky %d", got, first)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Fewer partitions than the choice: a new choice in range.
+	if got := keyed(&Message{}, 1); got != 0 {
+		t.Errorf("one partition: chose %d", got)
+	}
+
+	// A short sticky time: the choice changes and covers all partitions.
+	short := NewStickyPartitioner(time.Microsecond)
+	seen := map[int32]bool{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(seen) < 12 && time.Now().Before(deadline) {
+		p := short(&Message{}, 12)
+		if p < 0 || p >= 12 {
+			t.Fatalf("chose %d of 12", p)
+		}
+		seen[p] = true
+	}
+	if len(seen) < 12 {
+		t.Errorf("keyless messages reached %d of 12 partitions in 10 s", len(seen))
+	}
+}
+
+func BenchmarkStickyPartitioner(b *testing.B) {
+	p := NewStickyPartitioner(0)
+	m := &Message{Value: []byte("v")}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			p(m, 12)
+		}
+	})
 }
 
 func BenchmarkMurmur2(b *testing.B) {

@@ -65,7 +65,7 @@ func (t *Topic) NewProducer(cfg ProducerConfig) (*Producer, error) {
 	}
 	p := &Producer{topic: t, cfg: cfg, eng: ep, partitioner: cfg.Partitioner, abandoned: make(chan struct{})}
 	if p.partitioner == nil {
-		p.partitioner = RandomPartitioner
+		p.partitioner = NewStickyPartitioner(0)
 	}
 	if cfg.DeliveryReports {
 		p.reports = make(chan DeliveryReport, ecfg.MaxQueued)

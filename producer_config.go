@@ -97,9 +97,12 @@ type ProducerConfig struct {
 	// DeliveryReports; both may be used.
 	OnDelivery func(DeliveryReport)
 
-	// Partitioner chooses each message's partition. Default:
-	// RandomPartitioner. Use HashingPartitioner to keep a key's messages
-	// on one partition, in order.
+	// Partitioner chooses each message's partition. Default: the Java
+	// client's default partitioner, NewStickyPartitioner(0): a key's
+	// messages all go to its murmur2 partition (as with the Java client
+	// and librdkafka's murmur2), in order; keyless messages go to one
+	// random partition for 10 ms, then to another. RandomPartitioner
+	// (PyKafka's default) picks a partition per message.
 	Partitioner Partitioner
 
 	// Compression of record batches. Default: none.
