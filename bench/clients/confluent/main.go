@@ -95,10 +95,10 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 		"client.id":         "bench",
 		// confluent-kafka-go requires a group.id; the consumer is assigned
 		// partitions explicitly and never joins or commits to it.
-		"group.id":               fmt.Sprintf("bench-%x", rand.Uint64()),
-		"enable.auto.commit":     false,
-		"auto.offset.reset":      "earliest",
-		"fetch.wait.max.ms":      int(workload.FetchMaxWait / time.Millisecond),
+		"group.id":           fmt.Sprintf("bench-%x", rand.Uint64()),
+		"enable.auto.commit": false,
+		"auto.offset.reset":  "earliest",
+		"fetch.wait.max.ms":  int(workload.FetchMaxWait / time.Millisecond),
 		// The prefetch settings of gokafka's librdkafka engine, so that
 		// the two differ only by the wrapper: with librdkafka's defaults
 		// (a 64 MiB queue, then a 1 s pause in fetching a partition)
