@@ -48,7 +48,7 @@ type beatTarget struct {
 	memberID string
 
 	// Guarded by heartbeater.mu.
-	alive       time.Time // last sign the coordinator counts the member in
+	alive       time.Time // when the last answered heartbeat was sent: the coordinator counted the member in after that
 	rebalancing bool      // a rebalance was reported already
 	quiet       bool      // lost or fenced was reported: stop sending
 }
@@ -69,8 +69,9 @@ type beatEvent struct {
 	err      error
 }
 
-// errSessionExpired: no heartbeat got through for the session timeout, so
-// the coordinator has most likely handed the partitions to other members.
+// errSessionExpired: no heartbeat got through for (almost) the session
+// timeout, so the coordinator may be handing the partitions to other
+// members.
 var errSessionExpired = errors.New("managed: no heartbeat accepted within the session timeout")
 
 func newHeartbeater(m *Member) *heartbeater {
@@ -148,7 +149,14 @@ func (b *heartbeater) run() {
 				failures++
 				next = min(next, b.m.cl.Backoff(failures))
 			}
-			t.Reset(max(0, next-time.Since(start)))
+			next -= time.Since(start)
+			if left, ok := b.left(); ok {
+				// Wake when the session runs out, not at the next
+				// retry: the loss must be reported before the
+				// coordinator can give the partitions away.
+				next = min(next, left)
+			}
+			t.Reset(max(0, next))
 		}
 	}
 }
@@ -166,7 +174,8 @@ func (b *heartbeater) beat() (answered bool) {
 	alive := tgt.alive
 	b.mu.Unlock()
 
-	left := b.session - time.Since(alive)
+	sent := time.Now()
+	left := b.lifetime() - sent.Sub(alive)
 	if left <= 0 {
 		b.report(tgt, evLost, fmt.Errorf("%w (%v)", errSessionExpired, b.session))
 		return true
@@ -182,12 +191,12 @@ func (b *heartbeater) beat() (answered bool) {
 	switch {
 	case err == nil:
 		b.accepted.Add(1)
-		b.alive(tgt)
+		b.alive(tgt, sent)
 	case errors.Is(err, kerr.RebalanceInProgress):
 		// The coordinator counts us in (the answer renews the session)
 		// and wants us to rejoin; keep heartbeating until the loop does,
 		// since it may first be busy revoking.
-		b.alive(tgt)
+		b.alive(tgt, sent)
 		b.report(tgt, evRebalance, err)
 	case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration):
 		b.report(tgt, evLost, err)
@@ -201,10 +210,35 @@ func (b *heartbeater) beat() (answered bool) {
 	return true
 }
 
-func (b *heartbeater) alive(tgt *beatTarget) {
+// alive renews the session from sent, the time the answered heartbeat
+// left: the coordinator renewed it when the request arrived, later than
+// that, so the member's count never outlasts the coordinator's.
+func (b *heartbeater) alive(tgt *beatTarget, sent time.Time) {
 	b.mu.Lock()
-	tgt.alive = time.Now()
+	if sent.After(tgt.alive) {
+		tgt.alive = sent
+	}
 	b.mu.Unlock()
+}
+
+// lifetime is how long the member counts its session from the last
+// answered heartbeat: the session timeout less a margin (a tenth of it, at
+// most one heartbeat interval), so that the member reports its partitions
+// lost before the coordinator's own timer runs out and a rebalance hands
+// them to others, even when this goroutine is scheduled late.
+func (b *heartbeater) lifetime() time.Duration {
+	return b.session - min(b.interval, b.session/10)
+}
+
+// left is the time until the current target's session runs out, if there
+// is a target still heartbeating.
+func (b *heartbeater) left() (time.Duration, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.target == nil || b.target.quiet {
+		return 0, false
+	}
+	return b.lifetime() - time.Since(b.target.alive), true
 }
 
 // report leaves an event for the loop, unless the target changed meanwhile.
