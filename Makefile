@@ -23,6 +23,9 @@ build:
 ## test: the whole suite, both engines, with -race, against a real cluster it starts and stops.
 test: build $(BIN)/kafka-instance
 	$(INSTANCE) -exec -- $(GO) test -race -count=1 -timeout 25m ./...
+	# Without the engine (no cgo, or -tags nordkafka): UseRdkafka's typed error.
+	CGO_ENABLED=0 $(GO) test -count=1 ./rdkafka/
+	$(GO) test -count=1 -tags nordkafka ./rdkafka/
 
 ## test-nocgo: the suite without cgo (pure engine only; rdkafka tests assert the typed error).
 test-nocgo: $(BIN)/kafka-instance
