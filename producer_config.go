@@ -79,7 +79,8 @@ func (c Compression) codec() records.Codec {
 
 // ProducerConfig configures a producer. The zero value is a good producer:
 // asynchronous, lingering 5 ms, acks from all in-sync replicas, idempotent,
-// random partitioning, no compression. Each field documents its default.
+// the Java client's partitioning (murmur2 keys, sticky keyless), no
+// compression. Each field documents its default.
 type ProducerConfig struct {
 	// Sync makes Produce wait until the broker acknowledged the message
 	// (or it failed for good). Goroutines producing concurrently in sync
