@@ -73,31 +73,21 @@ func (e *Env) nodeIndex(id int32) (int, error) {
 // are ready. It is how a scenario, or a soak round after an error, puts the
 // cluster back.
 func (e *Env) StartAll(ctx context.Context) error {
-	n := e.Cluster.NumBrokers()
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = e.Cluster.StartBroker(ctx, i)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return e.eachBroker(ctx, e.Cluster.StartBroker)
 }
 
 // stopAll stops every broker gracefully, concurrently.
 func (e *Env) stopAll(ctx context.Context) error {
+	return e.eachBroker(ctx, e.Cluster.StopBroker)
+}
+
+// eachBroker runs op on every broker at once and waits for all of them.
+func (e *Env) eachBroker(ctx context.Context, op func(context.Context, int) error) error {
 	n := e.Cluster.NumBrokers()
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = e.Cluster.StopBroker(ctx, i)
-		}()
+		wg.Go(func() { errs[i] = op(ctx, i) })
 	}
 	wg.Wait()
 	return errors.Join(errs...)
