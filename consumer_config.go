@@ -102,19 +102,13 @@ type resolvedConsumer struct {
 
 func (c ConsumerConfig) resolve(topic string, client *Client, prefix string) (resolvedConsumer, error) {
 	r := resolvedConsumer{ConsumerConfig: c}
-	r.fetch = engine.FetcherConfig{
-		Topic:             topic,
-		MinBytes:          1,
-		MaxBytes:          50 << 20,
-		PartitionMaxBytes: 1 << 20,
-		MaxWait:           100 * time.Millisecond,
-		QueuedMaxMessages: 10000,
-		CheckCRC:          c.CheckCRCs,
-		ClientID:          client.cfg.clientID,
-		Logger:            client.cfg.logger,
-		Security:          client.cfg.engineSecurity(),
-		Raw:               c.RdkafkaConfig,
-	}
+	r.fetch = engine.DefaultFetcherConfig()
+	r.fetch.Topic = topic
+	r.fetch.CheckCRC = c.CheckCRCs
+	r.fetch.ClientID = client.cfg.clientID
+	r.fetch.Logger = client.cfg.logger
+	r.fetch.Security = client.cfg.engineSecurity()
+	r.fetch.Raw = c.RdkafkaConfig
 	if c.AutoCommit && c.ConsumerGroup == "" {
 		return r, kerr.Config(prefix+".AutoCommit", "needs a ConsumerGroup to commit to")
 	}

@@ -160,31 +160,21 @@ type ProducerConfig struct {
 // engineConfig validates c, applies defaults and returns what the engine
 // receives. Errors name the field.
 func (c ProducerConfig) engineConfig(topic string, client *Client) (engine.ProducerConfig, error) {
-	e := engine.ProducerConfig{
-		Topic:            topic,
-		Linger:           5 * time.Millisecond,
-		BatchBytes:       1 << 20,
-		MaxMessageBytes:  1 << 20,
-		MaxQueued:        100000,
-		FailWhenFull:     c.FailWhenQueueFull,
-		CompressionLevel: c.CompressionLevel,
-		DeliveryTimeout:  2 * time.Minute,
-		RequestTimeout:   30 * time.Second,
-		RetryBackoff:     100 * time.Millisecond,
-		MaxInFlight:      5,
-		ClientID:         client.cfg.clientID,
-		Logger:           client.cfg.logger,
-		Security:         client.cfg.engineSecurity(),
-		Raw:              c.RdkafkaConfig,
-	}
+	e := engine.DefaultProducerConfig()
+	e.Topic = topic
+	e.FailWhenFull = c.FailWhenQueueFull
+	e.CompressionLevel = c.CompressionLevel
+	e.ClientID = client.cfg.clientID
+	e.Logger = client.cfg.logger
+	e.Security = client.cfg.engineSecurity()
+	e.Raw = c.RdkafkaConfig
 	switch c.Acks {
 	case AcksAll:
-		e.Acks = engine.AcksAll
-		e.Idempotent = !c.DisableIdempotence
+		e.Idempotent = e.Idempotent && !c.DisableIdempotence
 	case AcksLeader:
-		e.Acks = engine.AcksLeader
+		e.Acks, e.Idempotent = engine.AcksLeader, false
 	case AcksNone:
-		e.Acks = engine.AcksNone
+		e.Acks, e.Idempotent = engine.AcksNone, false
 	default:
 		return e, kerr.Config("ProducerConfig.Acks", "unknown value %d", c.Acks)
 	}

@@ -108,6 +108,25 @@ type ProducerConfig struct {
 	Raw              map[string]any // engine-specific overrides (librdkafka properties)
 }
 
+// DefaultProducerConfig is the producer configuration with every default
+// applied: the one place the defaults are written. The root starts from it
+// (its ProducerConfig documents the same values for users) and so do the
+// engines' tests.
+func DefaultProducerConfig() ProducerConfig {
+	return ProducerConfig{
+		Acks:            AcksAll,
+		Idempotent:      true,
+		Linger:          5 * time.Millisecond,
+		BatchBytes:      1 << 20,
+		MaxMessageBytes: 1 << 20, // the broker's default message.max.bytes
+		MaxQueued:       100000,
+		DeliveryTimeout: 2 * time.Minute,
+		RequestTimeout:  30 * time.Second,
+		RetryBackoff:    100 * time.Millisecond,
+		MaxInFlight:     5, // also the most idempotence allows
+	}
+}
+
 // PartitionOffset is a position: the next offset to read from a partition.
 type PartitionOffset struct {
 	Partition int32
@@ -142,6 +161,19 @@ type FetcherConfig struct {
 	Logger            *slog.Logger
 	Security          Security // for engines that open their own connections
 	Raw               map[string]any
+}
+
+// DefaultFetcherConfig is the fetch configuration with every default
+// applied: the one place the defaults are written (see
+// DefaultProducerConfig).
+func DefaultFetcherConfig() FetcherConfig {
+	return FetcherConfig{
+		MinBytes:          1,
+		MaxBytes:          50 << 20,
+		PartitionMaxBytes: 1 << 20,
+		MaxWait:           100 * time.Millisecond,
+		QueuedMaxMessages: 10000,
+	}
 }
 
 // Fetch is what Fetcher.Poll returns: records of one partition in offset
