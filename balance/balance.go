@@ -27,26 +27,42 @@ package balance
 import (
 	"cmp"
 	"context"
+	"regexp"
 	"slices"
 
 	"github.com/gokafka/kafka/offsets"
 )
 
+// TopicPartition names one partition of one topic.
+type TopicPartition = offsets.TopicPartition
+
+// Subscription is what a member reads: the listed topics, plus every topic
+// whose whole name matches Pattern (Kafka's internal topics excepted, as the
+// Java client excludes them). A pattern is evaluated against the cluster's
+// metadata, which the member keeps refreshing in full, so topics created
+// later that match are picked up within the metadata refresh interval and
+// deleted ones are dropped.
+type Subscription struct {
+	Topics  []string
+	Pattern *regexp.Regexp // nil: no pattern
+}
+
 // Handler receives a member's assignment changes. Calls are serialized and
 // come from the member's goroutine; a slow Handler delays the rebalance, and
 // the member keeps its session alive meanwhile (heartbeats run apart).
+// Partitions come sorted by topic, then partition.
 type Handler interface {
 	// Revoked is called before the member gives partitions up, while it
 	// still owns them: stop fetching them and commit what was consumed.
 	// With cooperative rebalancing only the partitions that move are
 	// revoked.
-	Revoked(ctx context.Context, partitions []int32) error
+	Revoked(ctx context.Context, partitions []TopicPartition) error
 	// Assigned is called once the member owns new partitions (the ones
 	// added, not the whole set).
-	Assigned(ctx context.Context, partitions []int32) error
+	Assigned(ctx context.Context, partitions []TopicPartition) error
 	// Lost is called when partitions were taken away without a chance to
 	// commit (session expired, member fenced): drop them, do not commit.
-	Lost(ctx context.Context, partitions []int32) error
+	Lost(ctx context.Context, partitions []TopicPartition) error
 }
 
 // Member is a running group membership.
@@ -54,13 +70,18 @@ type Member interface {
 	// ID is the member id (ZooKeeper consumer id, or the coordinator's
 	// member id, empty until the first join).
 	ID() string
-	// Assigned lists the partitions the member owns now, sorted.
-	Assigned() []int32
+	// Assigned lists the partitions the member owns now, sorted by topic,
+	// then partition.
+	Assigned() []TopicPartition
 	// Generation is what commits must carry: the zero Generation for
 	// ZooKeeper groups, the current generation for managed groups.
 	Generation() offsets.Generation
 	// Rebalances counts completed rebalances, for tests and metrics.
 	Rebalances() int
+	// Done is closed when the member stopped by itself (an error no retry
+	// can fix) or was closed; Err then says why (nil after Close).
+	Done() <-chan struct{}
+	Err() error
 	// Close revokes everything (so the Handler commits), leaves the group
 	// and stops the member's goroutines. Idempotent.
 	Close(ctx context.Context) error
@@ -81,69 +102,91 @@ const (
 	CooperativeSticky Strategy = "cooperative-sticky"
 )
 
-// AssignRange is the Range strategy: members and partitions are sorted (by
-// id, by number) and each member gets a contiguous range. Members that get
-// nothing are absent from the result.
-func AssignRange(members []string, partitions []int32) map[string][]int32 {
-	ms, ps := sortedMembers(members), sortedPartitions(partitions)
-	out := map[string][]int32{}
+// Subscriber is one member as an assignor sees it: Key orders the members
+// (the member id, or for static members of a Kafka-managed group their
+// instance id first, as the Java client orders them) and Topics are the
+// topics it reads.
+type Subscriber struct {
+	Key    string
+	Topics []string
+}
+
+func (s *Subscriber) reads(topic string) bool { return slices.Contains(s.Topics, topic) }
+
+// AssignTopics runs the Range or RoundRobin strategy over several topics,
+// as the Java client's RangeAssignor and RoundRobinAssignor do, and as
+// Kafka's old high-level consumer did for ZooKeeper groups:
+//
+//   - Range, topic by topic: the members that read a topic, ordered by Key,
+//     each get a contiguous range of its partitions (the first P%M members
+//     one more);
+//   - RoundRobin: every partition of every topic, ordered by topic then
+//     number, is dealt to the members in turn, skipping a member that does
+//     not read the partition's topic.
+//
+// counts holds each topic's partition count; a topic missing from it
+// (unknown to the metadata) is not assigned. The result maps Key to the
+// member's partitions, sorted; members that get nothing are absent.
+func AssignTopics(s Strategy, members []Subscriber, counts map[string]int32) map[string][]TopicPartition {
+	ms := slices.Clone(members)
+	slices.SortFunc(ms, func(a, b Subscriber) int { return cmp.Compare(a.Key, b.Key) })
+	var topics []string
+	for i := range ms {
+		topics = append(topics, ms[i].Topics...)
+	}
+	slices.Sort(topics)
+	topics = slices.Compact(topics)
+	out := map[string][]TopicPartition{}
 	if len(ms) == 0 {
 		return out
 	}
-	per, extra := len(ps)/len(ms), len(ps)%len(ms)
-	start := 0
-	for i, m := range ms {
-		n := per
-		if i < extra {
-			n++
-		}
-		if n > 0 {
-			out[m] = slices.Clone(ps[start : start+n])
-		}
-		start += n
-	}
-	return out
-}
-
-// AssignRoundRobin is the RoundRobin strategy: sorted partitions are dealt to
-// sorted members in turn.
-func AssignRoundRobin(members []string, partitions []int32) map[string][]int32 {
-	ms, ps := sortedMembers(members), sortedPartitions(partitions)
-	out := map[string][]int32{}
-	if len(ms) == 0 {
-		return out
-	}
-	for i, p := range ps {
-		m := ms[i%len(ms)]
-		out[m] = append(out[m], p)
-	}
-	return out
-}
-
-// Assign applies a strategy by name (Range and RoundRobin; the sticky
-// strategy needs the previous assignment, see managed).
-func Assign(s Strategy, members []string, partitions []int32) map[string][]int32 {
 	if s == RoundRobin {
-		return AssignRoundRobin(members, partitions)
+		next := 0 // the member whose turn it is
+		for _, t := range topics {
+			n, ok := counts[t]
+			if !ok {
+				continue
+			}
+			for p := range n {
+				for !ms[next].reads(t) {
+					next = (next + 1) % len(ms)
+				}
+				out[ms[next].Key] = append(out[ms[next].Key], TopicPartition{Topic: t, Partition: p})
+				next = (next + 1) % len(ms)
+			}
+		}
+		return out
 	}
-	return AssignRange(members, partitions)
-}
-
-func sortedMembers(m []string) []string {
-	s := slices.Clone(m)
-	slices.Sort(s)
-	return slices.Compact(s)
-}
-
-func sortedPartitions(p []int32) []int32 {
-	s := slices.Clone(p)
-	slices.SortFunc(s, cmp.Compare[int32])
-	return slices.Compact(s)
+	for _, t := range topics {
+		var readers []string
+		for i := range ms {
+			if ms[i].reads(t) {
+				readers = append(readers, ms[i].Key)
+			}
+		}
+		n := counts[t]
+		per, extra := int(n)/len(readers), int(n)%len(readers)
+		start := int32(0)
+		for i, k := range readers {
+			take := per
+			if i < extra {
+				take++
+			}
+			for p := start; p < start+int32(take); p++ {
+				out[k] = append(out[k], TopicPartition{Topic: t, Partition: p})
+			}
+			start += int32(take)
+		}
+	}
+	for k := range out {
+		slices.SortFunc(out[k], TopicPartition.Compare)
+	}
+	return out
 }
 
 // Diff returns what moves between two assignments of one member: the
 // partitions in before and not in after (revoked), and the reverse (added).
-func Diff(before, after []int32) (revoked, added []int32) {
+func Diff(before, after []TopicPartition) (revoked, added []TopicPartition) {
 	for _, p := range before {
 		if !slices.Contains(after, p) {
 			revoked = append(revoked, p)

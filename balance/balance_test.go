@@ -6,10 +6,41 @@ import (
 	"testing"
 )
 
-func TestAssignRangeOrdersByNumberNotString(t *testing.T) {
-	ps := []int32{10, 2, 1, 0, 11, 3, 4, 5, 6, 7, 8, 9}
-	got := AssignRange([]string{"b", "a", "c"}, ps)
-	want := map[string][]int32{"a": {0, 1, 2, 3}, "b": {4, 5, 6, 7}, "c": {8, 9, 10, 11}}
+func tps(topic string, ps ...int32) []TopicPartition {
+	out := make([]TopicPartition, len(ps))
+	for i, p := range ps {
+		out[i] = TopicPartition{Topic: topic, Partition: p}
+	}
+	return out
+}
+
+// TestAssignRangePerTopicByNumber: Range orders partitions by number (not as
+// strings: 10 after 9) and members by key, topic by topic.
+func TestAssignRangePerTopicByNumber(t *testing.T) {
+	members := []Subscriber{{Key: "b", Topics: []string{"x", "y"}}, {Key: "a", Topics: []string{"y", "x"}}, {Key: "c", Topics: []string{"x"}}}
+	got := AssignTopics(Range, members, map[string]int32{"x": 12, "y": 3})
+	want := map[string][]TopicPartition{
+		"a": append(tps("x", 0, 1, 2, 3), tps("y", 0, 1)...),
+		"b": append(tps("x", 4, 5, 6, 7), tps("y", 2)...),
+		"c": tps("x", 8, 9, 10, 11),
+	}
+	for m, w := range want {
+		if !slices.Equal(got[m], w) {
+			t.Fatalf("member %s got %v, want %v (all: %v)", m, got[m], w, got)
+		}
+	}
+}
+
+// TestAssignRoundRobinSkipsNonReaders: partitions are dealt in (topic,
+// partition) order to the members in turn, skipping those that do not read
+// the topic (Java's RoundRobinAssignor).
+func TestAssignRoundRobinSkipsNonReaders(t *testing.T) {
+	members := []Subscriber{{Key: "a", Topics: []string{"x", "y"}}, {Key: "b", Topics: []string{"y"}}}
+	got := AssignTopics(RoundRobin, members, map[string]int32{"x": 3, "y": 3})
+	want := map[string][]TopicPartition{
+		"a": append(tps("x", 0, 1, 2), tps("y", 1)...),
+		"b": tps("y", 0, 2),
+	}
 	for m, w := range want {
 		if !slices.Equal(got[m], w) {
 			t.Fatalf("member %s got %v, want %v (all: %v)", m, got[m], w, got)
@@ -21,31 +52,32 @@ func TestAssignStrategiesCoverEachPartitionOnce(t *testing.T) {
 	for _, s := range []Strategy{Range, RoundRobin} {
 		for members := 1; members <= 7; members++ {
 			for parts := 0; parts <= 13; parts++ {
-				var ms []string
+				var ms []Subscriber
 				for i := 0; i < members; i++ {
-					ms = append(ms, fmt.Sprintf("m%02d", i))
+					ms = append(ms, Subscriber{Key: fmt.Sprintf("m%02d", i), Topics: []string{"t", "u"}})
 				}
-				var ps []int32
-				for p := 0; p < parts; p++ {
-					ps = append(ps, int32(p))
-				}
-				got := Assign(s, ms, ps)
-				owner := map[int32]string{}
-				minN, maxN := parts, 0
+				counts := map[string]int32{"t": int32(parts), "u": int32(parts / 2), "unread": 5}
+				got := AssignTopics(s, ms, counts)
+				owner := map[TopicPartition]string{}
 				for _, m := range ms {
-					for _, p := range got[m] {
-						if o, dup := owner[p]; dup {
-							t.Fatalf("%s %d/%d: partition %d to %s and %s", s, members, parts, p, o, m)
+					for _, tp := range got[m.Key] {
+						if o, dup := owner[tp]; dup {
+							t.Fatalf("%s %d/%d: %v to %s and %s", s, members, parts, tp, o, m.Key)
 						}
-						owner[p] = m
+						owner[tp] = m.Key
 					}
-					minN, maxN = min(minN, len(got[m])), max(maxN, len(got[m]))
 				}
-				if len(owner) != parts {
-					t.Fatalf("%s %d/%d: %d partitions assigned", s, members, parts, len(owner))
+				if want := parts + parts/2; len(owner) != want {
+					t.Fatalf("%s %d members, %d partitions: %d assigned, want %d: %v", s, members, parts, len(owner), want, got)
 				}
-				if maxN-minN > 1 {
-					t.Fatalf("%s %d/%d: unbalanced %v", s, members, parts, got)
+				if s == RoundRobin { // dealt over both topics: totals differ by one at most
+					minN, maxN := len(owner), 0
+					for _, m := range ms {
+						minN, maxN = min(minN, len(got[m.Key])), max(maxN, len(got[m.Key]))
+					}
+					if maxN-minN > 1 {
+						t.Fatalf("%s %d members, %d partitions: %d to %d per member", s, members, parts, minN, maxN)
+					}
 				}
 			}
 		}
@@ -53,8 +85,8 @@ func TestAssignStrategiesCoverEachPartitionOnce(t *testing.T) {
 }
 
 func TestDiff(t *testing.T) {
-	r, a := Diff([]int32{0, 1, 2}, []int32{2, 3})
-	if !slices.Equal(r, []int32{0, 1}) || !slices.Equal(a, []int32{3}) {
-		t.Fatalf("Diff: revoked %v added %v", r, a)
+	revoked, added := Diff(tps("t", 0, 1, 2), append(tps("t", 2, 3), tps("u", 0)...))
+	if !slices.Equal(revoked, tps("t", 0, 1)) || !slices.Equal(added, append(tps("t", 3), tps("u", 0)...)) {
+		t.Fatalf("Diff: revoked %v added %v", revoked, added)
 	}
 }

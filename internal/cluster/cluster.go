@@ -74,6 +74,7 @@ type Cluster struct {
 	mu      sync.Mutex
 	brokers map[int32]*Broker
 	tracked map[string]struct{} // topics the periodic refresh covers
+	all     int                 // TrackAll holders: the periodic refresh covers every topic
 	updated chan struct{}       // closed and replaced at every new snapshot
 
 	refreshMu sync.Mutex // one metadata request at a time
@@ -201,6 +202,24 @@ func (c *Cluster) Untrack(topics ...string) {
 	}
 }
 
+// TrackAll makes the periodic refresh (and triggered ones) cover every topic
+// of the cluster, not only the tracked ones, until the returned function is
+// called: how a subscription to a pattern sees topics created later. Calls
+// nest.
+func (c *Cluster) TrackAll() (untrack func()) {
+	c.mu.Lock()
+	c.all++
+	c.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			c.all--
+			c.mu.Unlock()
+		})
+	}
+}
+
 // RefreshTopics loads the metadata of the given topics now and tracks them.
 func (c *Cluster) RefreshTopics(ctx context.Context, topics ...string) error {
 	c.Track(topics...)
@@ -230,9 +249,14 @@ func (c *Cluster) TriggerRefresh() {
 	}
 }
 
+// trackedTopics lists the topics a periodic refresh covers: nil means all
+// of them (TrackAll).
 func (c *Cluster) trackedTopics() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.all > 0 {
+		return nil
+	}
 	ts := make([]string, 0, len(c.tracked))
 	for t := range c.tracked {
 		ts = append(ts, t)
@@ -270,7 +294,8 @@ func (c *Cluster) loop() {
 			case <-ctx.Done():
 			}
 		}()
-		if err := c.refresh(ctx, c.trackedTopics(), false, false); err != nil {
+		topics := c.trackedTopics()
+		if err := c.refresh(ctx, topics, topics == nil, false); err != nil {
 			c.logf("metadata refresh: %v", err)
 			// Failed: try again soon rather than at the next tick.
 			time.AfterFunc(c.cfg.RetryBackoff, c.TriggerRefresh)

@@ -3,7 +3,14 @@
 // (package rdkafka). It plays the part of database/sql/driver: the root owns
 // partitioning, offsets, consumer groups, sync mode and delivery reports; an
 // engine only moves bytes — it produces records to partitions the root chose,
-// and fetches partitions from offsets the root chose.
+// and fetches partitions from offsets the root chose. One producer and one
+// fetcher serve any number of topics.
+//
+// Rules that both engines would otherwise each enforce live here once: the
+// defaults (DefaultProducerConfig, DefaultFetcherConfig), the bounded queue
+// of messages a producer holds (Queue), the message size check (CheckSize)
+// and the timestamp clock (Clock). The root validates and stamps every
+// message before an engine sees it.
 //
 // The value types users see (Message, Header) are defined here once and
 // re-exported by the root as aliases, so messages cross from engine to user
@@ -24,18 +31,11 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/offsets"
 )
 
-// Message is one Kafka record.
-//
-// For producing, Key, Value, Headers and Timestamp are the record; Topic and
-// Partition are filled in by the producer (the partitioner chooses the
-// partition), and Offset once the broker has acknowledged the record.
-// Opaque is yours: it travels with the message to its delivery report.
-//
-// For consuming, every field is set from the record read. Key, Value and
-// Header values may share memory with other messages of the same fetch; they
-// stay valid for as long as you hold them, but do not write to them.
+// Message is one Kafka record. The root package re-exports it as
+// kafka.Message and documents every field for users there.
 type Message struct {
 	Topic     string
 	Partition int32
@@ -43,13 +43,19 @@ type Message struct {
 	Key       []byte
 	Value     []byte
 	Headers   []Header
-	// Timestamp is the record's timestamp. Producing with a zero Timestamp
-	// stamps the message with the time Produce was called.
+	// Timestamp is the record's timestamp. The root stamps messages
+	// produced without one before an engine sees them.
 	Timestamp time.Time
 	// Opaque is carried from Produce to the message's delivery report and
 	// never sent to Kafka.
 	Opaque any
+	// PartitionSet (producing only) says that the user chose Partition, so
+	// the root does not ask the partitioner.
+	PartitionSet bool
 }
+
+// TopicPartition names one partition of one topic.
+type TopicPartition = offsets.TopicPartition
 
 // Header is a record header. Keys need not be unique.
 type Header = records.Header
@@ -61,13 +67,15 @@ type Header = records.Header
 // further messages.
 type DoneFunc func(m *Message, err error)
 
-// Producer sends messages to one topic. Safe for concurrent use.
+// Producer sends messages to any topic. Safe for concurrent use.
 type Producer interface {
-	// Produce queues m for sending to m.Partition. It blocks while the
-	// queue is full (or fails with kerr.ErrQueueFull when configured to),
-	// and fails at once with kerr.ErrMessageTooLarge for a message over
-	// MaxMessageBytes. If Produce returns nil, done is called exactly once
-	// later; if it returns an error, done is never called.
+	// Produce queues m for sending to m.Topic, partition m.Partition. The
+	// root has checked m (not nil, a partition the topic has, no larger
+	// than MaxMessageBytes by CheckSize) and stamped its Timestamp; done is
+	// not nil. Produce blocks while the Queue is full (or fails with
+	// kerr.ErrQueueFull when configured to). If Produce returns nil, done
+	// is called exactly once later; if it returns an error, done is never
+	// called.
 	Produce(ctx context.Context, m *Message, done DoneFunc) error
 	// Flush waits until every message accepted before the call is done.
 	Flush(ctx context.Context) error
@@ -76,20 +84,21 @@ type Producer interface {
 	Close(ctx context.Context) error
 }
 
-// Acks is the number of acknowledgements the leader waits for.
-type Acks int16
+// RequiredAcks is the acks field of a Produce request, valued as the
+// protocol values it (the root's kafka.Acks is the user-facing form, whose
+// zero value means all).
+type RequiredAcks int16
 
 const (
-	AcksNone   Acks = 0
-	AcksLeader Acks = 1
-	AcksAll    Acks = -1
+	RequireNone   RequiredAcks = 0
+	RequireLeader RequiredAcks = 1
+	RequireAll    RequiredAcks = -1
 )
 
 // ProducerConfig is the producer configuration an engine receives, with every
 // default applied and validated by the root.
 type ProducerConfig struct {
-	Topic            string
-	Acks             Acks
+	Acks             RequiredAcks
 	Idempotent       bool
 	Linger           time.Duration // 0: send as soon as possible
 	BatchBytes       int           // max bytes of one record batch
@@ -114,7 +123,7 @@ type ProducerConfig struct {
 // engines' tests.
 func DefaultProducerConfig() ProducerConfig {
 	return ProducerConfig{
-		Acks:            AcksAll,
+		Acks:            RequireAll,
 		Idempotent:      true,
 		Linger:          5 * time.Millisecond,
 		BatchBytes:      1 << 20,
@@ -127,10 +136,10 @@ func DefaultProducerConfig() ProducerConfig {
 	}
 }
 
-// PartitionOffset is a position: the next offset to read from a partition.
-type PartitionOffset struct {
-	Partition int32
-	Offset    int64
+// Position is the next offset to read from a partition.
+type Position struct {
+	TopicPartition
+	Offset int64
 	// Epoch is chosen by the root, which bumps it at every Assign of the
 	// partition; the fetcher copies it into each Fetch of that assignment.
 	// It lets the root drop a Fetch that Poll returned just before a
@@ -149,7 +158,6 @@ const (
 // FetcherConfig is the fetch configuration an engine receives, defaults
 // applied and validated by the root.
 type FetcherConfig struct {
-	Topic             string
 	MinBytes          int32
 	MaxBytes          int32
 	PartitionMaxBytes int32
@@ -179,7 +187,7 @@ func DefaultFetcherConfig() FetcherConfig {
 // Fetch is what Fetcher.Poll returns: records of one partition in offset
 // order, or a partition error.
 type Fetch struct {
-	Partition int32
+	TopicPartition
 	// Epoch is the Epoch of the Assign this fetch belongs to.
 	Epoch uint64
 	// Messages are consecutive records of the partition (offsets may have
@@ -197,17 +205,20 @@ type Fetch struct {
 	Err error
 }
 
-// Fetcher reads the partitions of one topic that the root assigns to it,
+// Fetcher reads the partitions, of any topics, that the root assigns to it,
 // from the offsets the root chooses. Safe for concurrent use.
 type Fetcher interface {
 	// Assign starts fetching the given partitions at the given offsets.
 	// A partition already assigned moves to the new offset: its buffered
 	// messages and any fetch in flight are discarded, so Poll never returns
-	// a message from before the Assign.
-	Assign(ctx context.Context, positions []PartitionOffset) error
+	// a message from before the Assign. The whole call is refused,
+	// changing nothing, if a topic or partition does not exist (an error
+	// matching kerr.ErrUnknownTopic or kerr.ErrUnknownPartition) or an
+	// offset is negative.
+	Assign(ctx context.Context, positions []Position) error
 	// Unassign stops fetching the given partitions and drops what was
-	// buffered for them.
-	Unassign(ctx context.Context, partitions []int32) error
+	// buffered for them. Partitions not assigned are ignored.
+	Unassign(ctx context.Context, partitions []TopicPartition) error
 	// Poll returns the next Fetch, blocking until one is ready or ctx ends.
 	Poll(ctx context.Context) (Fetch, error)
 	// Close stops every fetch goroutine and closes the engine's

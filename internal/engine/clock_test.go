@@ -1,4 +1,4 @@
-package produce
+package engine
 
 import (
 	"testing"
@@ -8,12 +8,12 @@ import (
 // TestClockStamps: stamps are the time of the call, to the monotonic
 // clock's precision, across rebases.
 func TestClockStamps(t *testing.T) {
-	var c clock
-	deadline := time.Now().Add(2*clockRebase + 100*time.Millisecond)
+	var c Clock
+	deadline := time.Now().Add(2*rebase + 100*time.Millisecond)
 	n := 0
 	for time.Now().Before(deadline) {
 		before := time.Now()
-		ts := c.now()
+		ts := c.Now()
 		after := time.Now()
 		if ts.Before(before) || ts.After(after) {
 			t.Fatalf("stamp %d: %v, called between %v and %v", n, ts, before, after)
