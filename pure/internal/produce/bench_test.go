@@ -13,48 +13,58 @@ import (
 	"github.com/gokafka/kafka/testinstance"
 )
 
-// offlineProducer is a Producer whose partitions have no sink, so nothing is
-// ever sent: it measures the per-message Produce path alone (queue, lock,
-// encoding, batch rollover). drain plays the part of the sinks, recycling
-// the batches and freeing the queue.
-func offlineProducer(cfg engine.ProducerConfig, parts int) *Producer {
+// offlineProducer is a Producer whose partitions (parts of each topic) have
+// no sink, so nothing is ever sent: it measures the per-message Produce path
+// alone (topic and partition lookup, queue, lock, encoding, batch
+// rollover). drainOffline plays the part of the sinks, recycling the
+// batches and freeing the queue.
+func offlineProducer(cfg engine.ProducerConfig, topics []string, parts int) *Producer {
 	p := &Producer{
 		cfg:        cfg,
 		log:        slog.New(slog.DiscardHandler),
-		q:          newQueue(cfg.MaxQueued),
+		q:          engine.NewQueue(cfg.MaxQueued),
 		closedCh:   make(chan struct{}),
 		sinks:      map[int32]*sink{},
 		routerWake: make(chan struct{}, 1),
 		flushCh:    make(chan struct{}),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	ps := make([]*partition, parts)
-	for i := range ps {
-		ps[i] = &partition{id: int32(i)}
+	table := map[string]*topic{}
+	for _, name := range topics {
+		t := &topic{name: name}
+		ps := make([]*partition, parts)
+		for i := range ps {
+			ps[i] = &partition{topic: name, id: int32(i)}
+			p.all = append(p.all, ps[i])
+		}
+		t.parts.Store(&ps)
+		table[name] = t
 	}
-	p.parts.Store(&ps)
+	p.topics.Store(&table)
 	return p
 }
 
-// drain recycles every sealed batch (all batches if all) and frees their
-// queue slots.
+// drainOffline recycles every sealed batch (all batches if all) and frees
+// their queue slots. Like a sink, it records the size of what it took, from
+// which the partition sizes its next batch.
 func (p *Producer) drainOffline(all bool) {
-	for _, pt := range *p.parts.Load() {
+	for _, pt := range p.partitions() {
 		pt.mu.Lock()
 		n := 0
 		for len(pt.batches) > 0 && (all || pt.batches[0].sealed) {
 			b := pt.batches[0]
 			pt.batches = pt.batches[1:]
+			pt.lastBytes, pt.lastCount = b.rb.EncodedSize(), len(b.msgs)
 			n += len(b.msgs)
 			p.recycle(b)
 		}
 		pt.mu.Unlock()
-		p.q.release(n)
+		p.q.Release(n)
 	}
 }
 
 func benchConfig() engine.ProducerConfig {
-	cfg := testConfig("bench")
+	cfg := testConfig()
 	cfg.MaxQueued = 1 << 30
 	cfg.Linger = time.Hour
 	return cfg
@@ -62,27 +72,40 @@ func benchConfig() engine.ProducerConfig {
 
 var noopDone engine.DoneFunc = func(*engine.Message, error) {}
 
+// benchMessages returns n messages with 100-byte values and no key, spread
+// round robin over every partition of topics, stamped as the root stamps
+// them (the engine does not stamp).
+func benchMessages(n int, topics []string, parts int) []engine.Message {
+	msgs := make([]engine.Message, n)
+	now := time.Now()
+	for i := range msgs {
+		msgs[i] = engine.Message{
+			Topic:     topics[i%len(topics)],
+			Partition: int32(i / len(topics) % parts),
+			Value:     make([]byte, 100),
+			Timestamp: now,
+		}
+	}
+	return msgs
+}
+
 // BenchmarkProduce is the per-message cost of Produce: 100-byte values,
-// no key, reused messages (the root allocates one per call; the engine
-// must not).
+// no key, one partition, reused messages (the root allocates one per call;
+// the engine must not).
 func BenchmarkProduce(b *testing.B) {
 	for _, codec := range []records.Codec{records.CodecNone, records.CodecSnappy} {
 		b.Run(codec.String(), func(b *testing.B) {
 			cfg := benchConfig()
 			cfg.Compression = codec
-			p := offlineProducer(cfg, 1)
+			topics := []string{"bench"}
+			p := offlineProducer(cfg, topics, 1)
 			ctx := context.Background()
-			msgs := make([]engine.Message, 4096)
-			for i := range msgs {
-				msgs[i].Value = make([]byte, 100)
-			}
+			msgs := benchMessages(4096, topics, 1)
 			b.ReportAllocs()
 			b.SetBytes(100)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				m := &msgs[i%len(msgs)]
-				m.Timestamp = time.Time{}
-				if err := p.Produce(ctx, m, noopDone); err != nil {
+				if err := p.Produce(ctx, &msgs[i%len(msgs)], noopDone); err != nil {
 					b.Fatal(err)
 				}
 				if i%len(msgs) == len(msgs)-1 {
@@ -97,10 +120,57 @@ func BenchmarkProduce(b *testing.B) {
 	}
 }
 
+// BenchmarkProduceTopics is the per-message cost of Produce to many
+// partitions of one topic or of several: each message goes to the next
+// partition round robin (of the next topic, with several), and every
+// perPartition messages per partition the batches are taken, as a sink
+// takes them when their linger ends. topics=10/partitions=12 against
+// topics=1/partitions=12 is what serving several topics costs per message;
+// against topics=1/partitions=120 (as many partitions, one topic), what
+// the topic lookup alone costs.
+func BenchmarkProduceTopics(b *testing.B) {
+	const perPartition = 64 // about 8 KB batches
+	for _, c := range []struct{ topics, parts int }{{1, 12}, {10, 12}, {1, 120}} {
+		b.Run(fmt.Sprintf("topics=%d/partitions=%d", c.topics, c.parts), func(b *testing.B) {
+			topics := make([]string, c.topics)
+			for i := range topics {
+				topics[i] = fmt.Sprintf("bench-topic-%02d", i)
+			}
+			p := offlineProducer(benchConfig(), topics, c.parts)
+			ctx := context.Background()
+			msgs := benchMessages(perPartition*c.topics*c.parts, topics, c.parts)
+			// One round first: from then on batches are reused, as in
+			// a producer that has been running.
+			for i := range msgs {
+				if err := p.Produce(ctx, &msgs[i], noopDone); err != nil {
+					b.Fatal(err)
+				}
+			}
+			p.drainOffline(true)
+			b.ReportAllocs()
+			b.SetBytes(100)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := p.Produce(ctx, &msgs[i%len(msgs)], noopDone); err != nil {
+					b.Fatal(err)
+				}
+				if i%len(msgs) == len(msgs)-1 {
+					p.drainOffline(true)
+				}
+			}
+			b.StopTimer()
+			p.drainOffline(true)
+			p.cancel()
+			p.wg.Wait()
+		})
+	}
+}
+
 // BenchmarkProduceParallel: goroutines producing to 12 partitions at once.
 func BenchmarkProduceParallel(b *testing.B) {
 	const parts = 12
-	p := offlineProducer(benchConfig(), parts)
+	topics := []string{"bench"}
+	p := offlineProducer(benchConfig(), topics, parts)
 	ctx := context.Background()
 	var next atomic.Int32
 	var draining atomic.Bool
@@ -108,16 +178,13 @@ func BenchmarkProduceParallel(b *testing.B) {
 	b.SetBytes(100)
 	b.RunParallel(func(pb *testing.PB) {
 		part := next.Add(1) % parts
-		msgs := make([]engine.Message, 4096)
+		msgs := benchMessages(4096, topics, 1)
 		for i := range msgs {
-			msgs[i].Value = make([]byte, 100)
 			msgs[i].Partition = part
 		}
 		i := 0
 		for pb.Next() {
-			m := &msgs[i%len(msgs)]
-			m.Timestamp = time.Time{}
-			if err := p.Produce(ctx, m, noopDone); err != nil {
+			if err := p.Produce(ctx, &msgs[i%len(msgs)], noopDone); err != nil {
 				b.Fatal(err)
 			}
 			i++
@@ -134,14 +201,19 @@ func BenchmarkProduceParallel(b *testing.B) {
 }
 
 // BenchmarkProduceCluster is the end-to-end rate on the real cluster:
-// 100-byte messages, acks=all, idempotent, linger 5 ms, then Flush.
+// 100-byte messages, acks=all, idempotent, linger 5 ms, then Flush; to 12
+// partitions of one topic, and to 4 partitions of each of 3 topics through
+// the same producer.
 func BenchmarkProduceCluster(b *testing.B) {
-	for _, parts := range []int{1, 12} {
-		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
+	for _, c := range []struct{ topics, parts int }{{1, 1}, {1, 12}, {3, 4}} {
+		b.Run(fmt.Sprintf("topics=%d/partitions=%d", c.topics, c.parts), func(b *testing.B) {
 			tc := testinstance.Shared()
 			cl := newCluster(b)
-			topic := newTopic(b, tc, cl, parts, nil)
-			p := newProducer(b, cl, testConfig(topic))
+			topics := make([]string, c.topics)
+			for i := range topics {
+				topics[i] = newTopic(b, tc, cl, c.parts, nil)
+			}
+			p := newProducer(b, cl, testConfig())
 			ctx := context.Background()
 			var failed atomic.Int64
 			done := func(_ *engine.Message, err error) {
@@ -156,7 +228,8 @@ func BenchmarkProduceCluster(b *testing.B) {
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
 				// The root allocates a Message per Produce too.
-				if err := p.Produce(ctx, &engine.Message{Partition: int32(i % parts), Value: value}, done); err != nil {
+				m := &engine.Message{Topic: topics[i%c.topics], Partition: int32(i / c.topics % c.parts), Value: value, Timestamp: start}
+				if err := p.Produce(ctx, m, done); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
-	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/testinstance"
 )
@@ -99,14 +98,14 @@ func TestUnreachableLeader(t *testing.T) {
 	if err := pcl.RefreshTopics(ctxTimeout(t, 10*time.Second), topic); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.DeliveryTimeout = 3 * time.Second
 	p := newProducer(t, pcl, cfg)
 
 	// Phase 1: the leader is reachable.
 	rep := newReports(10)
 	for i := range 10 {
-		mustProduce(t, p, &engine.Message{Value: []byte(fmt.Sprint("before-", i))}, rep.done)
+		mustProduce(t, p, msg(topic, 0, fmt.Sprint("before-", i)), rep.done)
 	}
 	if err := p.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
@@ -121,11 +120,11 @@ func TestUnreachableLeader(t *testing.T) {
 	n := 10 + 10*len(others)
 	rep = newReports(n + 1)
 	for i := range 10 {
-		mustProduce(t, p, &engine.Message{Value: []byte(fmt.Sprint("lost-", i))}, rep.done)
+		mustProduce(t, p, msg(topic, 0, fmt.Sprint("lost-", i)), rep.done)
 	}
 	for _, o := range others {
 		for i := range 10 {
-			mustProduce(t, p, &engine.Message{Partition: o, Value: []byte(fmt.Sprint("ok-", i))}, rep.done)
+			mustProduce(t, p, msg(topic, o, fmt.Sprint("ok-", i)), rep.done)
 		}
 	}
 	// Flush cannot finish while partition 0 is cut off; its ctx ends it.
@@ -135,7 +134,7 @@ func TestUnreachableLeader(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Flush with an unreachable leader: %v, want DeadlineExceeded", err)
 	}
-	mustProduce(t, p, &engine.Message{Value: []byte("lost-after-flush")}, rep.done)
+	mustProduce(t, p, msg(topic, 0, "lost-after-flush"), rep.done)
 	rep.wait(t, 30*time.Second)
 	elapsed := time.Since(start)
 	failed := 0
@@ -161,7 +160,7 @@ func TestUnreachableLeader(t *testing.T) {
 	np.block(addr0, false)
 	rep = newReports(10)
 	for i := range 10 {
-		mustProduce(t, p, &engine.Message{Value: []byte(fmt.Sprint("after-", i))}, rep.done)
+		mustProduce(t, p, msg(topic, 0, fmt.Sprint("after-", i)), rep.done)
 	}
 	if err := p.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
@@ -203,14 +202,14 @@ func TestCloseGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	np.block(addr, true)
-	ep, err := New(context.Background(), pcl, testConfig(topic))
+	ep, err := New(context.Background(), pcl, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := ep.(*Producer)
 	rep := newReports(50)
 	for i := range 50 {
-		mustProduce(t, p, &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.done)
+		mustProduce(t, p, msg(topic, 0, fmt.Sprint(i)), rep.done)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
@@ -235,21 +234,22 @@ func TestCloseGivesUp(t *testing.T) {
 // (it may be being created) and fail at the delivery timeout, saying why.
 func TestUnknownTopic(t *testing.T) {
 	cl := newCluster(t)
-	cfg := testConfig(fmt.Sprintf("gokafka-no-such-topic-%d", time.Now().UnixNano()))
+	topic := fmt.Sprintf("gokafka-no-such-topic-%d", time.Now().UnixNano())
+	cfg := testConfig()
 	cfg.DeliveryTimeout = time.Second
 	p := newProducer(t, cl, cfg)
 	rep := newReports(3)
 	start := time.Now()
 	for i := range 3 {
-		mustProduce(t, p, &engine.Message{Partition: int32(i), Value: []byte("v")}, rep.done)
+		mustProduce(t, p, msg(topic, int32(i), "v"), rep.done)
 	}
 	rep.wait(t, 30*time.Second)
 	if d := time.Since(start); d < time.Second {
 		t.Fatalf("failed after %v, before the delivery timeout", d)
 	}
 	for _, err := range rep.errors() {
-		if !errors.Is(err, kerr.ErrDeliveryTimeout) || !strings.Contains(err.Error(), "unknown topic") {
-			t.Fatalf("error %v; want ErrDeliveryTimeout naming the unknown topic", err)
+		if !errors.Is(err, kerr.ErrDeliveryTimeout) || !strings.Contains(err.Error(), "unknown topic") || !strings.Contains(err.Error(), topic+"/") {
+			t.Fatalf("error %v; want ErrDeliveryTimeout naming the unknown topic and partition", err)
 		}
 	}
 	if len(rep.errors()) != 3 {

@@ -37,7 +37,7 @@ func TestLeaderKill(t *testing.T) {
 		t.Fatalf("leader %d is not among nodes %v", victim, tc.NodeIDs())
 	}
 
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.BatchBytes = 16 << 10 // many batches, so some are in flight at the kill
 	cfg.MaxQueued = 5000
 	p := newProducer(t, cl, cfg)
@@ -56,7 +56,7 @@ func TestLeaderKill(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				m := &engine.Message{Partition: int32(part), Value: []byte(fmt.Sprintf("%d:%06d", part, i))}
+				m := msg(topic, int32(part), fmt.Sprintf("%d:%06d", part, i))
 				sent[part] = append(sent[part], m)
 				if err := p.Produce(context.Background(), m, done); err != nil {
 					t.Errorf("Produce: %v", err)

@@ -20,12 +20,20 @@ import (
 // ownGoroutines counts the goroutines running this package's producer code
 // (sinks, requests in flight, router), leaving out the tests themselves.
 func ownGoroutines() int {
+	return goroutinesIn("pure/internal/produce.(*sink)", "pure/internal/produce.(*Producer).route")
+}
+
+// goroutinesIn counts the goroutines whose stack holds one of funcs.
+func goroutinesIn(funcs ...string) int {
 	buf := make([]byte, 8<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	n := 0
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "pure/internal/produce.(*sink)") || strings.Contains(g, "pure/internal/produce.(*Producer).route") {
-			n++
+		for _, f := range funcs {
+			if strings.Contains(g, f) {
+				n++
+				break
+			}
 		}
 	}
 	return n
@@ -53,14 +61,14 @@ func TestFlushWaitsForEveryEarlierMessage(t *testing.T) {
 	tc := testinstance.Shared()
 	cl := newCluster(t)
 	topic := newTopic(t, tc, cl, 3, nil)
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.Linger = lingerForever // only Flush sends
 	cfg.DeliveryTimeout = 2 * lingerForever
 	p := newProducer(t, cl, cfg)
 	const n = 300
 	rep := newReports(n)
 	for i := range n {
-		mustProduce(t, p, &engine.Message{Partition: int32(i % 3), Value: []byte("v")}, rep.done)
+		mustProduce(t, p, msg(topic, int32(i%3), "v"), rep.done)
 	}
 	if err := p.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
@@ -101,18 +109,18 @@ func TestFlushIgnoresLaterMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	np.block(addrB, true)
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.Linger = lingerForever
 	cfg.DeliveryTimeout = 2 * lingerForever
 	p := newProducer(t, pcl, cfg)
 	rep := newReports(101)
 	for range 100 {
-		mustProduce(t, p, &engine.Message{Partition: 0, Value: []byte("before")}, rep.done)
+		mustProduce(t, p, msg(topic, 0, "before"), rep.done)
 	}
 	flushed := make(chan error, 1)
 	go func() { flushed <- p.Flush(ctxTimeout(t, 30*time.Second)) }()
 	waitFor(t, "Flush to start", func() bool { return p.flushing.Load() > 0 })
-	late := &engine.Message{Partition: b, Value: []byte("during")}
+	late := msg(topic, b, "during")
 	mustProduce(t, p, late, rep.done)
 	if err := <-flushed; err != nil {
 		t.Fatalf("Flush: %v", err)
@@ -141,7 +149,7 @@ func TestCloseFlushesAndStops(t *testing.T) {
 	tc := testinstance.Shared()
 	cl := newCluster(t)
 	topic := newTopic(t, tc, cl, 3, nil)
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.Linger = lingerForever
 	cfg.DeliveryTimeout = 2 * lingerForever
 	ep, err := New(context.Background(), cl, cfg)
@@ -152,7 +160,7 @@ func TestCloseFlushesAndStops(t *testing.T) {
 	const n = 300
 	rep := newReports(n)
 	for i := range n {
-		mustProduce(t, p, &engine.Message{Partition: int32(i % 3), Value: []byte(fmt.Sprint(i))}, rep.done)
+		mustProduce(t, p, msg(topic, int32(i%3), fmt.Sprint(i)), rep.done)
 	}
 	if ownGoroutines() == 0 {
 		t.Fatal("no producer goroutine runs with messages queued")
@@ -168,7 +176,7 @@ func TestCloseFlushesAndStops(t *testing.T) {
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := p.Produce(context.Background(), &engine.Message{Value: []byte("late")}, rep.done); !errors.Is(err, kerr.ErrClosed) {
+	if err := p.Produce(context.Background(), msg(topic, 0, "late"), rep.done); !errors.Is(err, kerr.ErrClosed) {
 		t.Fatalf("Produce after Close: %v", err)
 	}
 	if err := p.Flush(context.Background()); !errors.Is(err, kerr.ErrClosed) {
@@ -189,11 +197,11 @@ func TestSinkIdleExit(t *testing.T) {
 	tc := testinstance.Shared()
 	cl := newCluster(t)
 	topic := newTopic(t, tc, cl, 3, nil)
-	p := newProducer(t, cl, testConfig(topic))
+	p := newProducer(t, cl, testConfig())
 	for round := range 2 {
 		rep := newReports(30)
 		for i := range 30 {
-			mustProduce(t, p, &engine.Message{Partition: int32(i % 3), Value: []byte("v")}, rep.done)
+			mustProduce(t, p, msg(topic, int32(i%3), "v"), rep.done)
 		}
 		rep.wait(t, 30*time.Second)
 		if errs := rep.errors(); len(errs) > 0 {
@@ -209,7 +217,7 @@ func TestConcurrentProduceAndClose(t *testing.T) {
 	tc := testinstance.Shared()
 	cl := newCluster(t)
 	topic := newTopic(t, tc, cl, 2, nil)
-	p := newProducer(t, cl, testConfig(topic))
+	p := newProducer(t, cl, testConfig())
 	var accepted, reported atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -217,7 +225,7 @@ func TestConcurrentProduceAndClose(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				err := p.Produce(context.Background(), &engine.Message{Partition: int32(g % 2), Value: []byte("v")},
+				err := p.Produce(context.Background(), msg(topic, int32(g%2), "v"),
 					func(*engine.Message, error) { reported.Add(1) })
 				if errors.Is(err, kerr.ErrClosed) {
 					return

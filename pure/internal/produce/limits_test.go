@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +23,7 @@ func TestQueueFullFailFast(t *testing.T) {
 	tc := testinstance.Shared()
 	cl := newCluster(t)
 	topic := newTopic(t, tc, cl, 2, nil)
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.MaxQueued = 10
 	cfg.FailWhenFull = true
 	cfg.Linger = lingerForever
@@ -29,9 +31,9 @@ func TestQueueFullFailFast(t *testing.T) {
 	p := newProducer(t, cl, cfg)
 	rep := newReports(20)
 	for i := range 10 {
-		mustProduce(t, p, &engine.Message{Partition: int32(i % 2), Value: []byte("v")}, rep.done)
+		mustProduce(t, p, msg(topic, int32(i%2), "v"), rep.done)
 	}
-	m := &engine.Message{Value: []byte("over")}
+	m := msg(topic, 0, "over")
 	if err := p.Produce(context.Background(), m, rep.done); !errors.Is(err, kerr.ErrQueueFull) {
 		t.Fatalf("11th Produce: %v, want ErrQueueFull", err)
 	}
@@ -40,7 +42,7 @@ func TestQueueFullFailFast(t *testing.T) {
 	}
 	// The queue drained: there is room again.
 	for i := range 10 {
-		mustProduce(t, p, &engine.Message{Partition: int32(i % 2), Value: []byte("w")}, rep.done)
+		mustProduce(t, p, msg(topic, int32(i%2), "w"), rep.done)
 	}
 	if err := p.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
@@ -58,26 +60,26 @@ func TestQueueFullBlocks(t *testing.T) {
 	tc := testinstance.Shared()
 	cl := newCluster(t)
 	topic := newTopic(t, tc, cl, 1, nil)
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.MaxQueued = 10
 	cfg.Linger = lingerForever
 	cfg.DeliveryTimeout = 2 * lingerForever
 	p := newProducer(t, cl, cfg)
 	rep := newReports(11)
 	for range 10 {
-		mustProduce(t, p, &engine.Message{Value: []byte("v")}, rep.done)
+		mustProduce(t, p, msg(topic, 0, "v"), rep.done)
 	}
 	// Full: Produce waits, and gives up with its context.
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	start := time.Now()
-	err := p.Produce(ctx, &engine.Message{Value: []byte("late")}, rep.done)
+	err := p.Produce(ctx, msg(topic, 0, "late"), rep.done)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 200*time.Millisecond {
 		t.Fatalf("Produce on a full queue: %v after %v, want DeadlineExceeded after 200ms", err, time.Since(start))
 	}
 	// A blocked Produce proceeds as soon as the queue drains.
 	result := make(chan error, 1)
-	go func() { result <- p.Produce(context.Background(), &engine.Message{Value: []byte("waited")}, rep.done) }()
+	go func() { result <- p.Produce(context.Background(), msg(topic, 0, "waited"), rep.done) }()
 	select {
 	case err := <-result:
 		t.Fatalf("Produce returned %v on a full queue", err)
@@ -101,47 +103,15 @@ func TestQueueFullBlocks(t *testing.T) {
 	// A Produce blocked on a full queue when Close begins fails with
 	// ErrClosed.
 	for range 10 {
-		mustProduce(t, p, &engine.Message{Value: []byte("v")}, func(*engine.Message, error) {})
+		mustProduce(t, p, msg(topic, 0, "v"), func(*engine.Message, error) {})
 	}
-	go func() { result <- p.Produce(context.Background(), &engine.Message{Value: []byte("x")}, rep.done) }()
-	waitFor(t, "Produce to block on the full queue", func() bool { return p.q.waiters.Load() > 0 })
+	go func() { result <- p.Produce(context.Background(), msg(topic, 0, "x"), rep.done) }()
+	waitFor(t, "Produce to block on the full queue", func() bool { return goroutinesIn("engine.(*Queue).WaitBelow") > 0 })
 	if err := p.Close(ctxTimeout(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-result; !errors.Is(err, kerr.ErrClosed) {
 		t.Fatalf("Produce blocked at Close: %v", err)
-	}
-}
-
-func TestMessageTooLarge(t *testing.T) {
-	tc := testinstance.Shared()
-	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 1, nil)
-	cfg := testConfig(topic)
-	cfg.MaxMessageBytes = 1000
-	p := newProducer(t, cl, cfg)
-	rep := newReports(40)
-	for i := range 40 {
-		mustProduce(t, p, &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.done)
-		if i == 20 {
-			err := p.Produce(context.Background(), &engine.Message{Value: make([]byte, 1000)}, rep.done)
-			if !errors.Is(err, kerr.ErrMessageTooLarge) {
-				t.Fatalf("oversize Produce: %v, want ErrMessageTooLarge", err)
-			}
-		}
-	}
-	if err := p.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	rep.wait(t, time.Second)
-	if errs := rep.errors(); len(errs) > 0 {
-		t.Fatalf("%v", errs[0])
-	}
-	got := fetchAll(t, cl, topic, 0, 40)
-	for i, r := range got {
-		if string(r.Value) != fmt.Sprint(i) {
-			t.Fatalf("offset %d: %q", i, r.Value)
-		}
 	}
 }
 
@@ -152,16 +122,16 @@ func TestBrokerTooLarge(t *testing.T) {
 	tc := testinstance.Shared()
 	cl := newCluster(t)
 	topic := newTopic(t, tc, cl, 1, map[string]string{"max.message.bytes": "4000"})
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.BatchBytes = 64 << 10
 	cfg.Linger = 50 * time.Millisecond
 	p := newProducer(t, cl, cfg)
 	const n = 300
 	rep := newReports(n + 1)
 	var sent []*engine.Message
-	big := &engine.Message{Value: bytes.Repeat([]byte("b"), 5000)}
+	big := msg(topic, 0, strings.Repeat("b", 5000))
 	for i := range n {
-		m := &engine.Message{Value: []byte(fmt.Sprintf("%04d-%s", i, bytes.Repeat([]byte("x"), 90)))}
+		m := msg(topic, 0, fmt.Sprintf("%04d-%s", i, bytes.Repeat([]byte("x"), 90)))
 		sent = append(sent, m)
 		mustProduce(t, p, m, rep.done)
 		if i == n/2 {
@@ -187,21 +157,37 @@ func TestBrokerTooLarge(t *testing.T) {
 	}
 }
 
+// TestBadInput: what the root validates (see engine.Producer) is checked
+// again only where a mistake would be worse than an error: a config that
+// would hang or spin, a partition id that would size a table, an empty
+// topic name.
 func TestBadInput(t *testing.T) {
 	cl := newCluster(t)
-	if _, err := New(context.Background(), cl, engine.ProducerConfig{Topic: "x"}); !errors.Is(err, kerr.ErrInvalidConfig) {
+	if _, err := New(context.Background(), cl, engine.ProducerConfig{}); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Fatalf("New with an empty config: %v", err)
 	}
-	cfg := testConfig("x")
-	cfg.Acks = engine.AcksLeader
+	cfg := testConfig()
+	cfg.Acks = engine.RequireLeader
 	if _, err := New(context.Background(), cl, cfg); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Fatalf("idempotent with acks=1: %v", err)
 	}
-	p := newProducer(t, cl, testConfig("gokafka-never-created"))
-	if err := p.Produce(context.Background(), nil, func(*engine.Message, error) {}); !errors.Is(err, kerr.ErrNilMessage) {
-		t.Fatalf("nil message: %v", err)
+	cfg.Acks = 2
+	cfg.Idempotent = false
+	if _, err := New(context.Background(), cl, cfg); !errors.Is(err, kerr.ErrInvalidConfig) {
+		t.Fatalf("acks=2: %v", err)
 	}
-	if err := p.Produce(context.Background(), &engine.Message{Partition: -1}, func(*engine.Message, error) {}); !errors.Is(err, kerr.ErrUnknownPartition) {
-		t.Fatalf("partition -1: %v", err)
+	p := newProducer(t, cl, testConfig())
+	nop := func(*engine.Message, error) {}
+	for _, id := range []int32{-1, maxPartitions, math.MaxInt32} {
+		err := p.Produce(context.Background(), msg("gokafka-never-created", id, "v"), nop)
+		if !errors.Is(err, kerr.ErrUnknownPartition) || !strings.Contains(err.Error(), fmt.Sprintf("gokafka-never-created/%d", id)) {
+			t.Fatalf("partition %d: %v; want ErrUnknownPartition naming the topic and partition", id, err)
+		}
+	}
+	if err := p.Produce(context.Background(), msg("", 0, "v"), nop); !errors.Is(err, kerr.ErrInvalidTopic) {
+		t.Fatalf("empty topic: %v", err)
+	}
+	if n := p.q.Len(); n != 0 {
+		t.Fatalf("refused messages hold %d queue slots", n)
 	}
 }

@@ -81,22 +81,18 @@ func newTopic(t testing.TB, tc *testinstance.Cluster, cl *cluster.Cluster, parti
 	}
 }
 
-// testConfig is the root's default configuration for topic.
-func testConfig(topic string) engine.ProducerConfig {
-	return engine.ProducerConfig{
-		Topic:           topic,
-		Acks:            engine.AcksAll,
-		Idempotent:      true,
-		Linger:          5 * time.Millisecond,
-		BatchBytes:      1 << 20,
-		MaxMessageBytes: 1 << 20,
-		MaxQueued:       100000,
-		DeliveryTimeout: 2 * time.Minute,
-		RequestTimeout:  30 * time.Second,
-		RetryBackoff:    100 * time.Millisecond,
-		MaxInFlight:     5,
-		ClientID:        "gokafka-produce-test",
-	}
+// testConfig is the root's default producer configuration. It names no
+// topic: the producer serves any, and each message names its own.
+func testConfig() engine.ProducerConfig {
+	cfg := engine.DefaultProducerConfig()
+	cfg.ClientID = "gokafka-produce-test"
+	return cfg
+}
+
+// msg is a message as the root hands it to the engine: topic and partition
+// chosen, timestamp stamped.
+func msg(topic string, partition int32, value string) *engine.Message {
+	return &engine.Message{Topic: topic, Partition: partition, Value: []byte(value), Timestamp: time.Now()}
 }
 
 func newProducer(t testing.TB, cl *cluster.Cluster, cfg engine.ProducerConfig) *Producer {
@@ -118,7 +114,7 @@ func newProducer(t testing.TB, cl *cluster.Cluster, cfg engine.ProducerConfig) *
 type reports struct {
 	mu    sync.Mutex
 	n     int
-	byP   map[int32][]*engine.Message // successes, in report order
+	byP   map[engine.TopicPartition][]*engine.Message // successes, in report order
 	errs  []error
 	errOf map[*engine.Message]error
 	all   chan struct{} // closed when n reaches want
@@ -126,7 +122,7 @@ type reports struct {
 }
 
 func newReports(want int) *reports {
-	return &reports{byP: map[int32][]*engine.Message{}, errOf: map[*engine.Message]error{}, all: make(chan struct{}), want: want}
+	return &reports{byP: map[engine.TopicPartition][]*engine.Message{}, errOf: map[*engine.Message]error{}, all: make(chan struct{}), want: want}
 }
 
 func (r *reports) done(m *engine.Message, err error) {
@@ -137,7 +133,8 @@ func (r *reports) done(m *engine.Message, err error) {
 	}
 	r.errOf[m] = err
 	if err == nil {
-		r.byP[m.Partition] = append(r.byP[m.Partition], m)
+		tp := engine.TopicPartition{Topic: m.Topic, Partition: m.Partition}
+		r.byP[tp] = append(r.byP[tp], m)
 	} else {
 		r.errs = append(r.errs, err)
 	}
@@ -156,6 +153,13 @@ func (r *reports) wait(t testing.TB, d time.Duration) {
 		defer r.mu.Unlock()
 		t.Fatalf("only %d of %d messages reported after %v", r.n, r.want, d)
 	}
+}
+
+// acked is what partition topic/p acknowledged, in report order.
+func (r *reports) acked(topic string, p int32) []*engine.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.byP[engine.TopicPartition{Topic: topic, Partition: p}]
 }
 
 func (r *reports) errors() []error {
@@ -283,15 +287,6 @@ func mustProduce(t testing.TB, p *Producer, m *engine.Message, done engine.DoneF
 	if err := p.Produce(ctxTimeout(t, 30*time.Second), m, done); err != nil {
 		t.Fatalf("Produce: %v", err)
 	}
-}
-
-func isAny(err error, targets ...error) bool {
-	for _, tg := range targets {
-		if errors.Is(err, tg) {
-			return true
-		}
-	}
-	return false
 }
 
 // waitFor polls cond until it holds, failing the test after 30 seconds.

@@ -11,8 +11,9 @@ import (
 	"github.com/gokafka/kafka/internal/kerr"
 )
 
-// partition is the buffer of one partition: its queue of batches, the sink
-// (leader broker) it is sent to, and its idempotent sequence.
+// partition is the buffer of one partition of one topic: its queue of
+// batches, the sink (leader broker) it is sent to, and its idempotent
+// sequence, which is per topic and partition as the broker keeps it.
 //
 // At most one batch of a partition is in flight at a time, so retries can
 // neither reorder nor, with idempotence, duplicate: a retried batch is
@@ -20,7 +21,8 @@ import (
 // the batches behind it wait. Several partitions share each request, and
 // each broker has up to MaxInFlight requests in flight.
 type partition struct {
-	id int32
+	topic string
+	id    int32
 
 	mu sync.Mutex
 	// batches is oldest first. batches[0] is the one in flight (when
@@ -112,18 +114,6 @@ func (p *Producer) sizeHint(pt *partition) (bytes, count int) {
 	return int(f * float64(pt.lastBytes)), int(f * float64(pt.lastCount))
 }
 
-// sizeBound is an upper bound of m's encoded record size in any batch,
-// cheaper than the exact records.RecordSize: every varint at its longest
-// (length prefix, attributes, timestamp and offset deltas, key and value
-// lengths, header count; key and value length of each header).
-func sizeBound(m *engine.Message) int {
-	n := len(m.Key) + len(m.Value) + 5 + 1 + 10 + 5 + 5 + 5 + 5
-	for i := range m.Headers {
-		n += len(m.Headers[i].Key) + len(m.Headers[i].Value) + 10
-	}
-	return n
-}
-
 // completeLocked removes the head batch (which must be b) and queues it for
 // reporting with err, or success at baseOffset. It reports whether the
 // caller must run the partition's reporter after unlocking.
@@ -158,11 +148,13 @@ func (p *Producer) expireLocked(pt *partition, now time.Time) (report bool) {
 		// numbers stay used: if it was not written, the next batch gets
 		// OUT_OF_ORDER_SEQUENCE_NUMBER and the partition moves to a new
 		// producer ID (see the sink's response handling).
-		err := fmt.Errorf("%w: %s/%d: %d message(s) not acknowledged within %v", kerr.ErrDeliveryTimeout, p.cfg.Topic, pt.id, len(b.msgs), p.cfg.DeliveryTimeout)
-		switch {
-		case b.lastErr != nil:
+		err := fmt.Errorf("%w: %s/%d: %d message(s) not acknowledged within %v", kerr.ErrDeliveryTimeout, pt.topic, pt.id, len(b.msgs), p.cfg.DeliveryTimeout)
+		if b.lastErr != nil {
 			err = fmt.Errorf("%w after %d attempt(s); last error: %v", err, b.tries, b.lastErr)
-		case pt.homeErr != nil:
+		}
+		if pt.homeErr != nil {
+			// For example the topic was deleted: its metadata
+			// says so, and the sends failed before.
 			err = fmt.Errorf("%w; no leader to send to: %v", err, pt.homeErr)
 		}
 		if pt.completeLocked(b, err, -1, -1) {
@@ -196,7 +188,7 @@ func (p *Producer) report(pt *partition) {
 		pt.mu.Lock()
 		pt.finished += uint64(n)
 		pt.mu.Unlock()
-		p.q.release(n)
+		p.q.Release(n)
 		if p.flushing.Load() > 0 {
 			p.notifyFlush()
 		}

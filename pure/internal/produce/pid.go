@@ -46,7 +46,7 @@ func (p *Producer) producerID(ctx context.Context) (*producerID, error) {
 	p.pidGen++
 	id := &producerID{id: r.ProducerID, epoch: r.ProducerEpoch, gen: p.pidGen}
 	p.pid.Store(id)
-	p.log.Debug("gokafka: producer ID", "topic", p.cfg.Topic, "id", id.id, "epoch", id.epoch, "gen", id.gen)
+	p.log.Debug("gokafka: producer ID", "id", id.id, "epoch", id.epoch, "gen", id.gen)
 	return id, nil
 }
 

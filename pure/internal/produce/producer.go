@@ -14,8 +14,9 @@ import (
 	"github.com/gokafka/kafka/internal/records"
 )
 
-// Producer is the pure-Go engine.Producer of one topic. Safe for concurrent
-// use. See the package documentation for its goroutines.
+// Producer is the pure-Go engine.Producer: one producer for any number of
+// topics, with one producer ID and one sink per broker for all of them. Safe
+// for concurrent use. See the package documentation for its goroutines.
 type Producer struct {
 	cl  *cluster.Cluster
 	cfg engine.ProducerConfig
@@ -26,14 +27,17 @@ type Producer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	parts atomic.Pointer[[]*partition] // indexed by partition id; grows
-	q     *queue
+	// topics holds the partition buffers, by topic (see topics.go);
+	// copy on write, so that Produce finds a buffer without a lock.
+	topics atomic.Pointer[map[string]*topic]
+	q      *engine.Queue
 
 	closed   atomic.Bool   // Close began: Produce refuses
 	closedCh chan struct{} // closed when Close begins
 	flushing atomic.Int32  // Flush calls in progress: linger is ignored
 
-	mu       sync.Mutex // guards the fields below
+	mu       sync.Mutex   // guards the fields below, and serializes writers of topics
+	all      []*partition // every partition buffer, of every topic; append-only
 	sinks    map[int32]*sink
 	homeless []*partition
 	stopping bool // no more goroutines may start
@@ -41,8 +45,6 @@ type Producer struct {
 
 	routing    atomic.Bool   // the router goroutine runs
 	routerWake chan struct{} // capacity 1
-
-	clock clock // message timestamps
 
 	flushMu sync.Mutex
 	flushCh chan struct{} // closed and replaced when a batch is reported during a Flush
@@ -61,9 +63,10 @@ type Producer struct {
 	closeErr  error
 }
 
-// New returns a producer for cfg.Topic on cl. It does no network round
-// trip: the topic's metadata, the producer ID (idempotence) and broker
-// connections are loaded when the first messages are sent.
+// New returns a producer on cl for any topic. It does no network round
+// trip: a topic's metadata is tracked from its first message on, and the
+// producer ID (idempotence) and broker connections are loaded when the
+// first messages are sent.
 //
 // Goroutines, all started on demand and stopped by Close: a sink per
 // broker leading partitions that have messages (it exits after a while
@@ -78,7 +81,7 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (e
 		cl:         cl,
 		cfg:        cfg,
 		log:        cfg.Logger,
-		q:          newQueue(cfg.MaxQueued),
+		q:          engine.NewQueue(cfg.MaxQueued),
 		closedCh:   make(chan struct{}),
 		sinks:      map[int32]*sink{},
 		routerWake: make(chan struct{}, 1),
@@ -89,12 +92,7 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (e
 	}
 	p.free.budget = max(freeBudgetMin, freeBudgetBatches*cfg.BatchBytes)
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	empty := []*partition{}
-	p.parts.Store(&empty)
-	cl.Track(cfg.Topic)
-	if _, err := cl.Snapshot().Topic(cfg.Topic); err != nil {
-		cl.TriggerRefresh()
-	}
+	p.topics.Store(&map[string]*topic{})
 	return p, nil
 }
 
@@ -110,11 +108,9 @@ const (
 // mistake there is an error here rather than a hang.
 func check(cfg *engine.ProducerConfig) error {
 	switch {
-	case cfg.Topic == "":
-		return kerr.Config("ProducerConfig.Topic", "empty")
-	case cfg.Acks != engine.AcksNone && cfg.Acks != engine.AcksLeader && cfg.Acks != engine.AcksAll:
+	case cfg.Acks != engine.RequireNone && cfg.Acks != engine.RequireLeader && cfg.Acks != engine.RequireAll:
 		return kerr.Config("ProducerConfig.Acks", "unknown value %d", cfg.Acks)
-	case cfg.Idempotent && cfg.Acks != engine.AcksAll:
+	case cfg.Idempotent && cfg.Acks != engine.RequireAll:
 		return kerr.Config("ProducerConfig.Acks", "idempotence needs acks=all")
 	case !cfg.Compression.Valid():
 		return kerr.Config("ProducerConfig.Compression", "unknown codec %d", cfg.Compression)
@@ -138,43 +134,27 @@ func check(cfg *engine.ProducerConfig) error {
 	return nil
 }
 
-// Produce implements engine.Producer: it encodes m into its partition's
-// open batch. It blocks only while the queue is full.
+// Produce implements engine.Producer: it encodes m into the open batch of
+// its topic and partition. It blocks only while the queue is full. The root
+// has checked m and stamped its timestamp (see engine.Producer).
 func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.DoneFunc) error {
-	if m == nil {
-		return kerr.ErrNilMessage
-	}
-	if done == nil {
-		return fmt.Errorf("%w: nil DoneFunc", kerr.ErrInvalidConfig)
-	}
 	if p.closed.Load() {
 		return kerr.ErrClosed
 	}
-	pt, err := p.partition(m.Partition)
+	pt, err := p.partition(m.Topic, m.Partition)
 	if err != nil {
 		return err
 	}
-	size := sizeBound(m)
-	if size > p.cfg.MaxMessageBytes {
-		if exact := records.RecordSize(m.Key, m.Value, m.Headers, 0, 0); exact > p.cfg.MaxMessageBytes {
-			return fmt.Errorf("%w: %s/%d: the record takes %d bytes, MaxMessageBytes is %d", kerr.ErrMessageTooLarge, p.cfg.Topic, m.Partition, exact, p.cfg.MaxMessageBytes)
-		}
-	}
-	if err := p.q.acquire(ctx, p.cfg.FailWhenFull, p.closedCh); err != nil {
+	size := engine.SizeBound(m)
+	if err := p.q.Acquire(ctx, p.cfg.FailWhenFull, p.closedCh); err != nil {
 		return err
-	}
-	if m.Topic == "" {
-		m.Topic = p.cfg.Topic
 	}
 
 	pt.mu.Lock()
 	if p.closed.Load() {
 		pt.mu.Unlock()
-		p.q.release(1)
+		p.q.Release(1)
 		return kerr.ErrClosed
-	}
-	if m.Timestamp.IsZero() {
-		m.Timestamp = p.clock.now()
 	}
 	wake := p.appendLocked(pt, m, done, size)
 	s := pt.sink
@@ -183,58 +163,6 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		s.wake()
 	}
 	return nil
-}
-
-// partition returns the buffer of partition id, creating it on first use.
-func (p *Producer) partition(id int32) (*partition, error) {
-	if ps := *p.parts.Load(); int(id) < len(ps) && id >= 0 {
-		if pt := ps[id]; pt != nil {
-			return pt, nil
-		}
-	}
-	return p.addPartition(id)
-}
-
-// maxPartitions bounds partition ids, so that a wild id fails instead of
-// allocating a huge table. Kafka itself allows far fewer per topic.
-const maxPartitions = 1 << 20
-
-func (p *Producer) addPartition(id int32) (*partition, error) {
-	if id < 0 || id >= maxPartitions {
-		return nil, fmt.Errorf("%w: %s/%d", kerr.ErrUnknownPartition, p.cfg.Topic, id)
-	}
-	p.mu.Lock()
-	old := *p.parts.Load()
-	if int(id) < len(old) && old[id] != nil {
-		p.mu.Unlock()
-		return old[id], nil
-	}
-	if p.stopping {
-		p.mu.Unlock()
-		return nil, kerr.ErrClosed
-	}
-	ps := make([]*partition, max(len(old), int(id)+1))
-	copy(ps, old)
-	pt := &partition{id: id}
-	ps[id] = pt
-	p.parts.Store(&ps)
-	// Born homeless; the router homes it (at once, if the metadata
-	// knows its leader).
-	p.homeless = append(p.homeless, pt)
-	p.mu.Unlock()
-
-	pt.mu.Lock()
-	s := p.homeLocked(pt, p.cl.Snapshot())
-	pending := len(pt.batches) > 0 // another Produce may have appended already
-	pt.mu.Unlock()
-	switch {
-	case s == nil:
-		p.cl.TriggerRefresh()
-		p.wakeRouter()
-	case pending:
-		s.wake()
-	}
-	return pt, nil
 }
 
 // spawn starts f on a goroutine that Close waits for, unless the producer
@@ -261,12 +189,9 @@ func (p *Producer) Flush(ctx context.Context) error {
 func (p *Producer) flush(ctx context.Context) error {
 	p.flushing.Add(1)
 	defer p.flushing.Add(-1)
-	ps := *p.parts.Load()
+	ps := p.partitions()
 	targets := make([]uint64, len(ps))
 	for i, pt := range ps {
-		if pt == nil {
-			continue
-		}
 		pt.mu.Lock()
 		targets[i] = pt.produced
 		pt.mu.Unlock()
@@ -278,9 +203,6 @@ func (p *Producer) flush(ctx context.Context) error {
 		p.flushMu.Unlock()
 		done := true
 		for i, pt := range ps {
-			if pt == nil {
-				continue
-			}
 			pt.mu.Lock()
 			behind := pt.finished < targets[i]
 			pt.mu.Unlock()
@@ -335,18 +257,16 @@ func (p *Producer) close(ctx context.Context) error {
 	close(p.closedCh)
 	// After this barrier no Produce can append: each checks closed
 	// under its partition's lock.
-	ps := *p.parts.Load()
-	for _, pt := range ps {
-		if pt != nil {
-			pt.mu.Lock()
-			pt.mu.Unlock() //nolint:staticcheck // barrier
-		}
+	for _, pt := range p.partitions() {
+		pt.mu.Lock()
+		//lint:ignore SA2001 the empty section is the barrier
+		pt.mu.Unlock()
 	}
 	err := p.flush(ctx)
 
 	p.mu.Lock()
 	p.stopping = true
-	ps = *p.parts.Load()
+	ps := p.all
 	p.mu.Unlock()
 	p.cancel()
 	p.wg.Wait()
@@ -354,15 +274,12 @@ func (p *Producer) close(ctx context.Context) error {
 	// Nothing runs any more: fail what is left, in order.
 	failed := 0
 	for _, pt := range ps {
-		if pt == nil {
-			continue
-		}
 		pt.mu.Lock()
 		rep := false
 		for len(pt.batches) > 0 {
 			b := pt.batches[0]
 			failed += len(b.msgs)
-			rep = pt.completeLocked(b, fmt.Errorf("%w: %s/%d: producer closed before the message was delivered", kerr.ErrClosed, p.cfg.Topic, pt.id), -1, -1) || rep
+			rep = pt.completeLocked(b, fmt.Errorf("%w: %s/%d: producer closed before the message was delivered", kerr.ErrClosed, pt.topic, pt.id), -1, -1) || rep
 		}
 		pt.inflight = false
 		pt.mu.Unlock()

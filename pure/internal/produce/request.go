@@ -1,8 +1,11 @@
 package produce
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/gokafka/kafka/internal/engine"
@@ -11,40 +14,108 @@ import (
 )
 
 // request is one Produce request being built or in flight: one batch from
-// each of several partitions of a sink.
+// each of several partitions, of any topics, that one sink's broker leads.
 type request struct {
 	items []reqItem
 	bytes int
 	kreq  *kmsg.ProduceRequest
 }
 
+// reqItem is one batch of a request. ti and pi are where its partition
+// sits in the request (kreq.Topics[ti].Partitions[pi]), which is where the
+// broker's answer for it is expected too.
 type reqItem struct {
-	pt *partition
-	b  *batch
+	pt     *partition
+	b      *batch
+	ti, pi int
 }
 
 func (p *Producer) newRequest(s *sink) *request {
 	r, _ := p.requests.Get().(*request)
 	if r == nil {
 		r = &request{kreq: kmsg.NewPtrProduceRequest()}
-		r.kreq.Topics = []kmsg.ProduceRequestTopic{kmsg.NewProduceRequestTopic()}
 	}
 	return r
 }
 
+// freeRequest keeps r for reuse: its item list and its request's topic
+// and partition lists keep their capacity (a topic entry past the length
+// keeps its partition list), so that building the next request allocates
+// nothing once the lists have grown to the work's size.
 func (p *Producer) freeRequest(r *request) {
 	clear(r.items)
 	r.items = r.items[:0]
 	r.bytes = 0
-	parts := r.kreq.Topics[0].Partitions
-	clear(parts) // do not pin batches
-	r.kreq.Topics[0].Partitions = parts[:0]
+	ts := r.kreq.Topics
+	for i := range ts {
+		clear(ts[i].Partitions) // do not pin batches
+		ts[i].Partitions = ts[i].Partitions[:0]
+		ts[i].Topic = ""
+	}
+	r.kreq.Topics = ts[:0]
 	p.requests.Put(r)
 }
 
 func (r *request) add(pt *partition, b *batch) {
-	r.items = append(r.items, reqItem{pt, b})
+	r.items = append(r.items, reqItem{pt: pt, b: b})
 	r.bytes += b.rb.EncodedSize()
+}
+
+// compareItems orders a request's items by topic, then partition, so that
+// each topic is one entry of the request.
+func compareItems(a, b reqItem) int {
+	if c := strings.Compare(a.pt.topic, b.pt.topic); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.pt.id, b.pt.id)
+}
+
+// build fills req.kreq with the batches of req.items, one topic entry per
+// topic, and returns the partitions whose batch could not be encoded (they
+// are done, and their reporter must run). req.items keeps the items sent.
+func (p *Producer) build(req *request) (reporters []*partition) {
+	kreq := req.kreq
+	kreq.Acks = int16(p.cfg.Acks)
+	kreq.TimeoutMillis = int32(p.cfg.RequestTimeout / time.Millisecond)
+	// The sink's scan visits partitions in its own (rotating) order, in
+	// which a topic's partitions need not be adjacent.
+	slices.SortFunc(req.items, compareItems)
+	topics := kreq.Topics[:0]
+	live := req.items[:0]
+	for _, it := range req.items {
+		if err := it.b.finish(p.cfg.Idempotent); err != nil {
+			// Only an invalid codec or a batch over 2 GiB gets here.
+			it.pt.mu.Lock()
+			it.pt.inflight = false
+			it.pt.unstampLocked(it.b)
+			if it.pt.completeLocked(it.b, fmt.Errorf("kafka: encoding a batch for %s/%d: %w", it.pt.topic, it.pt.id, err), -1, -1) {
+				reporters = append(reporters, it.pt)
+			}
+			it.pt.mu.Unlock()
+			continue
+		}
+		it.b.tries++
+		if n := len(topics); n == 0 || topics[n-1].Topic != it.pt.topic {
+			if n < cap(topics) {
+				topics = topics[:n+1] // reuse the entry and its partition list
+			} else {
+				topics = append(topics, kmsg.NewProduceRequestTopic())
+			}
+			topics[n].Topic = it.pt.topic
+		}
+		it.ti = len(topics) - 1
+		kt := &topics[it.ti]
+		tp := kmsg.NewProduceRequestTopicPartition()
+		tp.Partition = it.pt.id
+		tp.Records = it.b.wire
+		it.pi = len(kt.Partitions)
+		kt.Partitions = append(kt.Partitions, tp)
+		live = append(live, it)
+	}
+	kreq.Topics = topics
+	clear(req.items[len(live):])
+	req.items = live
+	return reporters
 }
 
 // send sends req and, while there are ready batches, the requests that
@@ -83,32 +154,8 @@ func (s *sink) send(req *request) {
 // must run.
 func (s *sink) roundTrip(req *request) (reporters []*partition) {
 	p := s.p
-	kreq := req.kreq
-	kreq.Acks = int16(p.cfg.Acks)
-	kreq.TimeoutMillis = int32(p.cfg.RequestTimeout / time.Millisecond)
-	kt := &kreq.Topics[0]
-	kt.Topic = p.cfg.Topic
-	live := req.items[:0]
-	for _, it := range req.items {
-		if err := it.b.finish(p.cfg.Idempotent); err != nil {
-			// Only an invalid codec or a batch over 2 GiB gets here.
-			it.pt.mu.Lock()
-			it.pt.inflight = false
-			it.pt.unstampLocked(it.b)
-			if it.pt.completeLocked(it.b, fmt.Errorf("kafka: encoding a batch for %s/%d: %w", p.cfg.Topic, it.pt.id, err), -1, -1) {
-				reporters = append(reporters, it.pt)
-			}
-			it.pt.mu.Unlock()
-			continue
-		}
-		it.b.tries++
-		tp := kmsg.NewProduceRequestTopicPartition()
-		tp.Partition = it.pt.id
-		tp.Records = it.b.wire
-		kt.Partitions = append(kt.Partitions, tp)
-		live = append(live, it)
-	}
-	req.items = live
+	reporters = p.build(req)
+	live := req.items
 
 	var resp kmsg.Response
 	var err error
@@ -117,7 +164,7 @@ func (s *sink) roundTrip(req *request) (reporters []*partition) {
 		if berr != nil {
 			err = berr
 		} else {
-			resp, err = b.Request(p.ctx, kreq)
+			resp, err = b.Request(p.ctx, req.kreq)
 		}
 	}
 
@@ -132,12 +179,12 @@ func (s *sink) roundTrip(req *request) (reporters []*partition) {
 			p.log.Debug("gokafka: produce throttled", "broker", s.id, "ms", pr.ThrottleMillis)
 		}
 	}
-	for i, it := range live {
+	for _, it := range live {
 		var rp *kmsg.ProduceResponseTopicPartition
 		ierr := err
-		if ierr == nil && p.cfg.Acks != engine.AcksNone {
-			if rp = findPartition(pr, p.cfg.Topic, it.pt.id, i); rp == nil {
-				ierr = fmt.Errorf("%w: broker %d did not answer for %s/%d", kerr.ErrCorruptResponse, s.id, p.cfg.Topic, it.pt.id)
+		if ierr == nil && p.cfg.Acks != engine.RequireNone {
+			if rp = findPartition(pr, it); rp == nil {
+				ierr = fmt.Errorf("%w: broker %d did not answer for %s/%d", kerr.ErrCorruptResponse, s.id, it.pt.topic, it.pt.id)
 			}
 		}
 		if p.handle(it, rp, ierr, now) {
@@ -148,16 +195,20 @@ func (s *sink) roundTrip(req *request) (reporters []*partition) {
 	return reporters
 }
 
-// findPartition finds the answer for partition id; i is where it should
-// be, when the broker answers in request order (it does).
-func findPartition(pr *kmsg.ProduceResponse, topic string, id int32, i int) *kmsg.ProduceResponseTopicPartition {
+// findPartition finds the broker's answer for its item's topic and
+// partition: at the place the item had in the request, where brokers put
+// it, or else by searching.
+func findPartition(pr *kmsg.ProduceResponse, it reqItem) *kmsg.ProduceResponseTopicPartition {
+	topic, id := it.pt.topic, it.pt.id
+	if it.ti < len(pr.Topics) {
+		if rt := &pr.Topics[it.ti]; rt.Topic == topic && it.pi < len(rt.Partitions) && rt.Partitions[it.pi].Partition == id {
+			return &rt.Partitions[it.pi]
+		}
+	}
 	for t := range pr.Topics {
 		rt := &pr.Topics[t]
 		if rt.Topic != topic {
 			continue
-		}
-		if i < len(rt.Partitions) && rt.Partitions[i].Partition == id {
-			return &rt.Partitions[i]
 		}
 		for j := range rt.Partitions {
 			if rt.Partitions[j].Partition == id {
@@ -192,13 +243,13 @@ func (p *Producer) handle(it reqItem, rp *kmsg.ProduceResponseTopicPartition, er
 
 	case p.ctx.Err() != nil:
 		// Close gave up: in-flight batches fail with the rest.
-		return pt.completeLocked(b, fmt.Errorf("%w: %s/%d: producer closed before the broker answered", kerr.ErrClosed, p.cfg.Topic, pt.id), -1, -1)
+		return pt.completeLocked(b, fmt.Errorf("%w: %s/%d: producer closed before the broker answered", kerr.ErrClosed, pt.topic, pt.id), -1, -1)
 
 	case p.cfg.Idempotent && isSequenceError(err):
 		// The broker lost our sequence (or we left a hole in it): the
 		// batch was not written. Move to a new producer ID; the batch
 		// is re-stamped under it on its next send.
-		p.log.Info("gokafka: sequence rejected, getting a new producer ID", "topic", p.cfg.Topic, "partition", pt.id, "seq", b.seq, "err", err)
+		p.log.Info("gokafka: sequence rejected, getting a new producer ID", "topic", pt.topic, "partition", pt.id, "seq", b.seq, "err", err)
 		gen := b.gen
 		b.gen = 0
 		p.resetProducerID(gen)
@@ -225,7 +276,7 @@ func (p *Producer) handle(it reqItem, rp *kmsg.ProduceResponseTopicPartition, er
 }
 
 func (p *Producer) brokerError(pt *partition, err error) error {
-	return fmt.Errorf("kafka: producing to %s/%d: %w", p.cfg.Topic, pt.id, err)
+	return fmt.Errorf("kafka: producing to %s/%d: %w", pt.topic, pt.id, err)
 }
 
 // retryLocked puts b back at the head of its partition for another send,
@@ -239,7 +290,7 @@ func (p *Producer) retryLocked(pt *partition, b *batch, err error, now time.Time
 	pt.tries++
 	pt.retryAt = now.Add(p.backoff(pt.tries))
 	pt.errSnap = p.cl.Snapshot()
-	p.log.Debug("gokafka: produce failed, retrying", "topic", p.cfg.Topic, "partition", pt.id, "attempt", b.tries, "err", err)
+	p.log.Debug("gokafka: produce failed, retrying", "topic", pt.topic, "partition", pt.id, "attempt", b.tries, "err", err)
 	p.unhomeLocked(pt)
 	p.cl.TriggerRefresh()
 	return false

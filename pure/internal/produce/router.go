@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
 )
@@ -22,7 +23,7 @@ import (
 // The caller holds pt.mu; pt is homeless. It returns the sink to wake, or
 // nil and records why in pt.homeErr.
 func (p *Producer) homeLocked(pt *partition, snap *cluster.Snapshot) *sink {
-	t, err := snap.Topic(p.cfg.Topic)
+	t, err := snap.Topic(pt.topic)
 	if err != nil {
 		pt.homeErr = err
 		return nil
@@ -33,11 +34,11 @@ func (p *Producer) homeLocked(pt *partition, snap *cluster.Snapshot) *sink {
 		return nil
 	}
 	if pm.Leader < 0 {
-		pt.homeErr = fmt.Errorf("%s/%d: %w", p.cfg.Topic, pt.id, kerr.LeaderNotAvailable)
+		pt.homeErr = fmt.Errorf("%s/%d: %w", pt.topic, pt.id, kerr.LeaderNotAvailable)
 		return nil
 	}
 	if _, ok := snap.Brokers[pm.Leader]; !ok {
-		pt.homeErr = fmt.Errorf("%s/%d: leader %d: %w", p.cfg.Topic, pt.id, pm.Leader, kerr.BrokerNotAvailable)
+		pt.homeErr = fmt.Errorf("%s/%d: leader %d: %w", pt.topic, pt.id, pm.Leader, kerr.BrokerNotAvailable)
 		return nil
 	}
 	p.mu.Lock()
@@ -138,7 +139,7 @@ func (p *Producer) route() {
 			if closing {
 				rep := false
 				for len(pt.batches) > 0 && !pt.inflight {
-					rep = pt.completeLocked(pt.batches[0], fmt.Errorf("%w: %s/%d: the client was closed", kerr.ErrClosed, p.cfg.Topic, pt.id), -1, -1) || rep
+					rep = pt.completeLocked(pt.batches[0], fmt.Errorf("%w: %s/%d: the client was closed", kerr.ErrClosed, pt.topic, pt.id), -1, -1) || rep
 				}
 				if rep {
 					reporters = append(reporters, pt)
@@ -224,7 +225,7 @@ func (p *Producer) splitLocked(pt *partition, b *batch) bool {
 	cur := p.newBatch(b.created, limit, len(b.msgs)/2+1)
 	for _, pm := range b.msgs {
 		m := pm.m
-		if cur.rb.NumRecords() > 0 && cur.rb.EncodedSize()+sizeBound(m) > limit {
+		if cur.rb.NumRecords() > 0 && cur.rb.EncodedSize()+engine.SizeBound(m) > limit {
 			cur.sealed = true
 			out = append(out, cur)
 			cur = p.newBatch(b.created, limit, len(b.msgs)/2+1)
@@ -239,7 +240,7 @@ func (p *Producer) splitLocked(pt *partition, b *batch) bool {
 		nb.tries = b.tries
 	}
 	pt.batches = slices.Concat(out, pt.batches[1:])
-	p.log.Info("gokafka: batch too large for the broker, split", "topic", p.cfg.Topic, "partition", pt.id, "messages", len(b.msgs), "batches", len(out))
+	p.log.Info("gokafka: batch too large for the broker, split", "topic", pt.topic, "partition", pt.id, "messages", len(b.msgs), "batches", len(out))
 	b.msgs = b.msgs[:0]
 	p.recycle(b)
 	return true

@@ -14,7 +14,8 @@ var sinkIdle = 10 * time.Second
 // refuse requests over socket.request.max.bytes, 100 MiB by default).
 const maxRequestBytes = 32 << 20
 
-// sink sends the batches of the partitions that one broker leads. Its
+// sink sends the batches of the partitions, of any topics, that one broker
+// leads. Its
 // goroutine (loop) runs while there is work: it drains ready batches into
 // Produce requests, up to MaxInFlight requests at a time, each sent and
 // answered on a goroutine of its own (send). A send goroutine that got its
@@ -263,7 +264,9 @@ func (s *sink) producerIDFailed(err error) (next time.Time, busy bool) {
 	if p.ctx.Err() != nil {
 		return next, false
 	}
-	p.log.Warn("gokafka: producer ID unavailable", "topic", p.cfg.Topic, "err", err)
+	// The producer ID is the producer's, for all topics: the partitions
+	// waiting here are named in the errors of the messages that fail.
+	p.log.Warn("gokafka: producer ID unavailable", "broker", s.id, "err", err)
 	parts := *s.parts.Load()
 	now := time.Now()
 	retriable := p.retriable(err)
@@ -275,7 +278,7 @@ func (s *sink) producerIDFailed(err error) (next time.Time, busy bool) {
 		}
 		rep := p.expireLocked(pt, now)
 		for !retriable && len(pt.batches) > 0 && !pt.inflight {
-			rep = pt.completeLocked(pt.batches[0], err, -1, -1) || rep
+			rep = pt.completeLocked(pt.batches[0], p.brokerError(pt, err), -1, -1) || rep
 		}
 		if len(pt.batches) > 0 {
 			busy = true
