@@ -44,6 +44,10 @@ func kafkaJars(version string) jarSet {
 		name: "kafka_2.13-" + version,
 		deps: []mavenDep{
 			{"org.apache.kafka", "kafka_2.13", version},
+			// Kafka's command-line tools (consumer-groups, console
+			// consumer and producer, topics), for cross-checks by a
+			// client nobody here wrote: see KafkaTool.
+			{"org.apache.kafka", "kafka-tools", version},
 			{"org.apache.logging.log4j", "log4j-slf4j-impl", Log4jVersion},
 			{"org.apache.logging.log4j", "log4j-core", Log4jVersion},
 			{"org.apache.logging.log4j", "log4j-api", Log4jVersion},
@@ -52,6 +56,8 @@ func kafkaJars(version string) jarSet {
 		classes: []string{
 			"kafka/Kafka.class",
 			"kafka/tools/StorageTool.class",
+			"org/apache/kafka/tools/consumer/group/ConsumerGroupCommand.class",
+			"org/apache/kafka/tools/consumer/ConsoleConsumer.class",
 			"org/apache/logging/slf4j/Log4jLoggerFactory.class",
 			"org/apache/logging/log4j/core/LoggerContext.class",
 			"org/slf4j/LoggerFactory.class",
