@@ -2,7 +2,6 @@ package offsets
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,26 +10,26 @@ import (
 )
 
 // AutoCommitter commits a consumer's positions in the background: every
-// interval it takes a snapshot of the positions and commits the partitions
-// whose position changed since the last successful commit. Stop makes a
-// final commit.
+// interval it takes a snapshot of the positions, of any topics, and commits
+// the partitions whose position changed since the last successful commit, in
+// one Group.Commit. Stop makes a final commit.
 //
 // It owns one goroutine, started by StartAutoCommit and ended by Stop.
 type AutoCommitter struct {
 	g         *Group
-	topic     string
 	interval  time.Duration
-	positions func() map[int32]Commit
+	positions func() map[TopicPartition]Commit
 	gen       func() Generation
 	onError   func(error)
 
 	cancel context.CancelFunc // ends the loop and its commit in flight
 	done   chan struct{}      // closed when the loop has returned
 
-	// committed is what the broker last acknowledged, per partition. The
-	// loop owns it; Stop takes it over, under mu, once the loop has
-	// returned.
-	committed map[int32]Commit
+	// committed is what the broker last acknowledged, per partition still
+	// in the positions (a partition the consumer gave up is dropped, so
+	// that the map stays bounded as assignments change). The loop owns
+	// it; Stop takes it over, under mu, once the loop has returned.
+	committed map[TopicPartition]Commit
 	mu        sync.Mutex
 	stopped   bool         // the final commit succeeded
 	bad       error        // invalid arguments: nothing started
@@ -38,11 +37,13 @@ type AutoCommitter struct {
 	ticks     atomic.Int64 // intervals handled, for tests
 }
 
-// StartAutoCommit starts committing topic's positions for g every interval.
+// StartAutoCommit starts committing a consumer's positions for g every
+// interval.
 //
-// positions returns a snapshot of the offsets to commit, each the next offset
-// to read (last consumed + 1); partitions with a negative Offset (nothing
-// consumed yet) are left alone. gen returns the membership to commit under:
+// positions returns a snapshot of the offsets to commit, of any number of
+// partitions of any topics, each the next offset to read (last consumed +
+// 1); partitions with a negative Offset (nothing consumed yet) are left
+// alone, and the snapshot must be a map the committer may keep (a copy). gen returns the membership to commit under:
 // pass nil for simple commits (the zero Generation). Both are called from the
 // committer's goroutine, so they must be safe to call concurrently with the
 // consumer that changes the positions.
@@ -52,17 +53,16 @@ type AutoCommitter struct {
 // snapshot. A commit in flight may take until GroupOptions.Timeout; ticks
 // that fall meanwhile are skipped.
 //
-// Bad arguments (a nil group or positions function, an empty topic, an
-// interval <= 0) start nothing: the AutoCommitter is born stopped and Stop
-// returns the error (kerr.ErrInvalidConfig or kerr.ErrInvalidTopic), which
-// is also reported to onError at once.
-func StartAutoCommit(g *Group, topic string, interval time.Duration, positions func() map[int32]Commit, gen func() Generation, onError func(error)) *AutoCommitter {
+// Bad arguments (a nil group or positions function, an interval <= 0) start
+// nothing: the AutoCommitter is born stopped and Stop returns the error
+// (kerr.ErrInvalidConfig), which is also reported to onError at once. A
+// partition with an empty topic name in a snapshot fails its commit with
+// kerr.ErrInvalidTopic, reported like any failed commit.
+func StartAutoCommit(g *Group, interval time.Duration, positions func() map[TopicPartition]Commit, gen func() Generation, onError func(error)) *AutoCommitter {
 	var bad error
 	switch {
 	case g == nil:
 		bad = kerr.Config("group", "nil *offsets.Group")
-	case topic == "":
-		bad = fmt.Errorf("%w: empty topic name", kerr.ErrInvalidTopic)
 	case positions == nil:
 		bad = kerr.Config("positions", "nil function")
 	case interval <= 0:
@@ -73,13 +73,13 @@ func StartAutoCommit(g *Group, topic string, interval time.Duration, positions f
 	}
 	if onError == nil && g != nil {
 		onError = func(err error) {
-			g.cl.Logger().Warn("offsets: auto-commit failed", "group", g.id, "topic", topic, "err", err)
+			g.cl.Logger().Warn("offsets: auto-commit failed", "group", g.id, "err", err)
 		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &AutoCommitter{
-		g: g, topic: topic, interval: interval, positions: positions, gen: gen, onError: onError,
-		cancel: cancel, done: make(chan struct{}), committed: map[int32]Commit{},
+		g: g, interval: interval, positions: positions, gen: gen, onError: onError,
+		cancel: cancel, done: make(chan struct{}), committed: map[TopicPartition]Commit{},
 	}
 	if bad != nil {
 		cancel()
@@ -115,26 +115,35 @@ func (a *AutoCommitter) loop(ctx context.Context) {
 // commitChanged commits the partitions whose position differs from the last
 // successful commit.
 func (a *AutoCommitter) commitChanged(ctx context.Context) error {
-	changed := map[int32]Commit{}
-	for p, c := range a.positions() {
+	pos := a.positions()
+	// Forget partitions the consumer no longer has: should one come back,
+	// its position is committed again (harmless) rather than remembered
+	// forever.
+	for tp := range a.committed {
+		if _, ok := pos[tp]; !ok {
+			delete(a.committed, tp)
+		}
+	}
+	changed := map[TopicPartition]Commit{}
+	for tp, c := range pos {
 		if c.Offset < 0 {
 			continue
 		}
-		if last, ok := a.committed[p]; !ok || last != c {
-			changed[p] = c
+		if last, ok := a.committed[tp]; !ok || last != c {
+			changed[tp] = c
 		}
 	}
 	if len(changed) == 0 {
 		return nil
 	}
 	a.commits.Add(1)
-	failed := a.g.commit(ctx, a.topic, changed, a.gen())
-	for p, c := range changed {
-		if _, bad := failed[p]; !bad {
-			a.committed[p] = c
+	failed := a.g.commit(ctx, changed, a.gen())
+	for tp, c := range changed {
+		if _, bad := failed[tp]; !bad {
+			a.committed[tp] = c
 		}
 	}
-	return joinPartitionErrors("commit", a.g.id, a.topic, failed)
+	return joinPartitionErrors("commit", a.g.id, failed)
 }
 
 // Stop ends the background commits, then commits the positions that changed

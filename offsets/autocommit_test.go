@@ -14,16 +14,22 @@ import (
 // positions is a consumer's positions, safe for concurrent use.
 type positions struct {
 	mu sync.Mutex
-	m  map[int32]Commit
+	m  map[TopicPartition]Commit
 }
 
-func (p *positions) set(part int32, c Commit) {
+func (p *positions) set(tp TopicPartition, c Commit) {
 	p.mu.Lock()
-	p.m[part] = c
+	p.m[tp] = c
 	p.mu.Unlock()
 }
 
-func (p *positions) snapshot() map[int32]Commit {
+func (p *positions) drop(tp TopicPartition) {
+	p.mu.Lock()
+	delete(p.m, tp)
+	p.mu.Unlock()
+}
+
+func (p *positions) snapshot() map[TopicPartition]Commit {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return maps.Clone(p.m)
@@ -33,10 +39,10 @@ func TestAutoCommit(t *testing.T) {
 	cl := newCluster(t, nil)
 	topic := createTopic(t, 2)
 	g := newGroup(t, cl)
-	pos := &positions{m: map[int32]Commit{0: At(-1), 1: At(-1)}} // nothing consumed yet
+	pos := &positions{m: on(topic, map[int32]Commit{0: At(-1), 1: At(-1)})} // nothing consumed yet
 	var errMu sync.Mutex
 	var errs []error
-	a := StartAutoCommit(g, topic, 50*time.Millisecond, pos.snapshot, nil, func(err error) {
+	a := StartAutoCommit(g, 50*time.Millisecond, pos.snapshot, nil, func(err error) {
 		errMu.Lock()
 		errs = append(errs, err)
 		errMu.Unlock()
@@ -49,11 +55,11 @@ func TestAutoCommit(t *testing.T) {
 	}()
 	fetch := func(want map[int32]Commit) func() error {
 		return func() error {
-			got, err := g.Fetch(testCtx(t, 10*time.Second), topic, nil)
+			got, err := g.Fetch(testCtx(t, 10*time.Second), tps(topic, 0, 1))
 			if err != nil {
 				return err
 			}
-			if !maps.Equal(got, want) {
+			if want := on(topic, want); !maps.Equal(got, want) {
 				return fmt.Errorf("committed %v, want %v", got, want)
 			}
 			return nil
@@ -74,10 +80,10 @@ func TestAutoCommit(t *testing.T) {
 		t.Fatalf("%d commits with no position set", n)
 	}
 
-	pos.set(0, Commit{Offset: 10, LeaderEpoch: 0, Metadata: "auto"})
+	pos.set(part(topic, 0), Commit{Offset: 10, LeaderEpoch: 0, Metadata: "auto"})
 	eventually(t, 10*time.Second, "first auto-commit", fetch(map[int32]Commit{0: {Offset: 10, LeaderEpoch: 0, Metadata: "auto"}}))
-	pos.set(0, At(12))
-	pos.set(1, At(3))
+	pos.set(part(topic, 0), At(12))
+	pos.set(part(topic, 1), At(3))
 	eventually(t, 10*time.Second, "second auto-commit", fetch(map[int32]Commit{0: At(12), 1: At(3)}))
 
 	// Positions unchanged: ticks go by, commits do not.
@@ -93,7 +99,7 @@ func TestAutoCommit(t *testing.T) {
 	}
 
 	// The final commit on Stop carries the last move.
-	pos.set(1, At(99))
+	pos.set(part(topic, 1), At(99))
 	stopped = true
 	if err := a.Stop(testCtx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -122,13 +128,13 @@ func TestAutoCommitFinalOnly(t *testing.T) {
 	cl := newCluster(t, nil)
 	topic := createTopic(t, 1)
 	g := newGroup(t, cl)
-	pos := &positions{m: map[int32]Commit{0: At(5)}}
-	a := StartAutoCommit(g, topic, time.Hour, pos.snapshot, func() Generation { return Generation{} }, nil)
+	pos := &positions{m: on(topic, map[int32]Commit{0: At(5)})}
+	a := StartAutoCommit(g, time.Hour, pos.snapshot, func() Generation { return Generation{} }, nil)
 	if err := a.Stop(testCtx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	got, err := g.Fetch(testCtx(t, 10*time.Second), topic, nil)
-	if err != nil || got[0] != At(5) {
+	got, err := g.Fetch(testCtx(t, 10*time.Second), tps(topic, 0))
+	if err != nil || got[part(topic, 0)] != At(5) {
 		t.Fatalf("Fetch after Stop = %v, %v; want 5", got, err)
 	}
 }
@@ -139,10 +145,10 @@ func TestAutoCommitReportsErrors(t *testing.T) {
 	cl := newCluster(t, nil)
 	topic := createTopic(t, 1)
 	g := newGroup(t, cl)
-	pos := &positions{m: map[int32]Commit{0: At(5)}}
+	pos := &positions{m: on(topic, map[int32]Commit{0: At(5)})}
 	bad := Generation{ID: 7, MemberID: "nobody"} // the group has no such member
 	got := make(chan error, 100)
-	a := StartAutoCommit(g, topic, 20*time.Millisecond, pos.snapshot, func() Generation { return bad }, func(err error) {
+	a := StartAutoCommit(g, 20*time.Millisecond, pos.snapshot, func() Generation { return bad }, func(err error) {
 		select {
 		case got <- err:
 		default:
@@ -150,14 +156,14 @@ func TestAutoCommitReportsErrors(t *testing.T) {
 	})
 	select {
 	case err := <-got:
-		if kerr.IsRetriable(err) || Partitions(err)[0] == nil {
+		if kerr.IsRetriable(err) || Partitions(err)[part(topic, 0)] == nil {
 			t.Fatalf("onError got %v, want a partition 0 rejection", err)
 		}
 		t.Logf("onError: %v", err)
 	case <-testCtx(t, 20*time.Second).Done():
 		t.Fatal("onError never called")
 	}
-	if err := a.Stop(testCtx(t, 30*time.Second)); err == nil || Partitions(err)[0] == nil {
+	if err := a.Stop(testCtx(t, 30*time.Second)); err == nil || Partitions(err)[part(topic, 0)] == nil {
 		t.Fatalf("Stop: err = %v, want the final commit's rejection", err)
 	}
 }
@@ -165,21 +171,19 @@ func TestAutoCommitReportsErrors(t *testing.T) {
 func TestStartAutoCommitValidates(t *testing.T) {
 	cl := newCluster(t, nil)
 	g := newGroup(t, cl)
-	pos := func() map[int32]Commit { return nil }
+	pos := func() map[TopicPartition]Commit { return nil }
 	for name, c := range map[string]struct {
 		g        *Group
-		topic    string
 		interval time.Duration
-		pos      func() map[int32]Commit
+		pos      func() map[TopicPartition]Commit
 		want     error
 	}{
-		"nil group":     {nil, "t", time.Second, pos, kerr.ErrInvalidConfig},
-		"nil positions": {g, "t", time.Second, nil, kerr.ErrInvalidConfig},
-		"zero interval": {g, "t", 0, pos, kerr.ErrInvalidConfig},
-		"empty topic":   {g, "", time.Second, pos, kerr.ErrInvalidTopic},
+		"nil group":     {nil, time.Second, pos, kerr.ErrInvalidConfig},
+		"nil positions": {g, time.Second, nil, kerr.ErrInvalidConfig},
+		"zero interval": {g, 0, pos, kerr.ErrInvalidConfig},
 	} {
 		var reported error
-		a := StartAutoCommit(c.g, c.topic, c.interval, c.pos, nil, func(err error) { reported = err })
+		a := StartAutoCommit(c.g, c.interval, c.pos, nil, func(err error) { reported = err })
 		if !errors.Is(reported, c.want) {
 			t.Errorf("%s: onError got %v, want %v", name, reported, c.want)
 		}
@@ -192,8 +196,79 @@ func TestStartAutoCommitValidates(t *testing.T) {
 			t.Errorf("%s: a goroutine runs", name)
 		}
 	}
+	// A topic is no longer an argument: an empty topic name in a snapshot
+	// fails that partition's commit.
+	a := StartAutoCommit(g, time.Hour, func() map[TopicPartition]Commit { return map[TopicPartition]Commit{part("", 0): At(1)} }, nil, nil)
+	if err := a.Stop(testCtx(t, 10*time.Second)); !errors.Is(err, kerr.ErrInvalidTopic) || Partitions(err)[part("", 0)] == nil {
+		t.Errorf("empty topic in the positions: Stop = %v, want kerr.ErrInvalidTopic for /0", err)
+	}
 	// Without onError (and without a group to log to) it must not panic.
-	if err := StartAutoCommit(nil, "t", time.Second, pos, nil, nil).Stop(testCtx(t, time.Second)); !errors.Is(err, kerr.ErrInvalidConfig) {
+	if err := StartAutoCommit(nil, time.Second, pos, nil, nil).Stop(testCtx(t, time.Second)); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Errorf("nil group, nil onError: Stop = %v", err)
+	}
+}
+
+// TestAutoCommitTopics: one committer covers the partitions of several
+// topics, each commit one request; a partition the consumer gives up is
+// forgotten, so that its position, should it come back, is committed again.
+func TestAutoCommitTopics(t *testing.T) {
+	cl := newCluster(t, nil)
+	a1, b1 := createTopic(t, 2), createTopic(t, 1)
+	g := newGroup(t, cl)
+	pos := &positions{m: map[TopicPartition]Commit{part(a1, 0): At(4), part(a1, 1): At(-1), part(b1, 0): At(7)}}
+	a := StartAutoCommit(g, 20*time.Millisecond, pos.snapshot, nil, func(err error) { t.Errorf("onError: %v", err) })
+	stopped := false
+	defer func() {
+		if !stopped {
+			a.Stop(testCtx(t, 10*time.Second))
+		}
+	}()
+	all := []TopicPartition{part(a1, 0), part(a1, 1), part(b1, 0)}
+	fetch := func(want map[TopicPartition]Commit) func() error {
+		return func() error {
+			got, err := g.Fetch(testCtx(t, 10*time.Second), all)
+			if err != nil {
+				return err
+			}
+			if !maps.Equal(got, want) {
+				return fmt.Errorf("committed %v, want %v", got, want)
+			}
+			return nil
+		}
+	}
+	eventually(t, 10*time.Second, "auto-commit of two topics", fetch(map[TopicPartition]Commit{part(a1, 0): At(4), part(b1, 0): At(7)}))
+	if n := a.commits.Load(); n != 1 {
+		t.Fatalf("%d commits for one change of two topics, want 1", n)
+	}
+
+	// b/0 revoked: forgotten once a tick has passed without it.
+	pos.drop(part(b1, 0))
+	ticks := a.ticks.Load()
+	eventually(t, 5*time.Second, "two ticks", func() error {
+		if a.ticks.Load() < ticks+2 {
+			return fmt.Errorf("%d ticks so far", a.ticks.Load()-ticks)
+		}
+		return nil
+	})
+	n := a.commits.Load()
+	if n != 1 {
+		t.Fatalf("%d commits after a partition was dropped, want still 1", n)
+	}
+	// Back at the same position: committed again, for it was forgotten.
+	pos.set(part(b1, 0), At(7))
+	eventually(t, 5*time.Second, "a commit of the returned partition", func() error {
+		if a.commits.Load() == n {
+			return fmt.Errorf("no commit yet")
+		}
+		return nil
+	})
+
+	pos.set(part(a1, 1), At(2))
+	stopped = true
+	if err := a.Stop(testCtx(t, 30*time.Second)); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if err := fetch(map[TopicPartition]Commit{part(a1, 0): At(4), part(a1, 1): At(2), part(b1, 0): At(7)})(); err != nil {
+		t.Fatalf("after Stop: %v", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
@@ -57,103 +58,117 @@ func (gen Generation) id() int32 {
 	return gen.ID
 }
 
-// Commit stores offsets of topic's partitions for the group (OffsetCommit
-// v2 or newer, kept until the group is empty plus the broker's
-// offsets.retention.minutes, as Kafka 2.1+ does for every commit).
+// Commit stores the offsets of any number of partitions, of any topics, for
+// the group, in one OffsetCommit request (v2 or newer; offsets are kept until
+// the group is empty plus the broker's offsets.retention.minutes, as Kafka
+// 2.1+ does for every commit).
 //
 // Each Commit.Offset is the next offset to read: last consumed + 1.
 //
-// Partitions that fail retriably (the coordinator moved or is loading,
-// REQUEST_TIMED_OUT, a lost connection) are retried, alone, with backoff,
-// until they succeed or ctx ends (or GroupOptions.Timeout passes when ctx has
-// no deadline). Partitions that fail for good are reported in the returned
-// error (see PartitionError and Partitions); the others are committed. The
-// errors a group member must react to match with errors.Is:
-// kerr.IllegalGeneration, kerr.UnknownMemberID, kerr.RebalanceInProgress,
-// kerr.FencedInstanceID, and kerr.OffsetMetadataTooLarge for metadata past
-// the broker's limit. A topic or partition that the cluster's metadata
-// confirms does not exist fails at once with kerr.ErrUnknownTopic or
-// kerr.ErrUnknownPartition. An empty offsets map sends nothing and returns
-// nil.
-func (g *Group) Commit(ctx context.Context, topic string, offsets map[int32]Commit, gen Generation) error {
-	if topic == "" {
-		return fmt.Errorf("%w: empty topic name", kerr.ErrInvalidTopic)
-	}
-	return joinPartitionErrors("commit", g.id, topic, g.commit(ctx, topic, offsets, gen))
+// Every partition has its own outcome. Partitions that fail retriably (the
+// coordinator moved or is loading, REQUEST_TIMED_OUT, a lost connection) are
+// retried, alone, with backoff, until they succeed or ctx ends (or
+// GroupOptions.Timeout passes when ctx has no deadline). Partitions that fail
+// for good are reported in the returned error (see PartitionError and
+// Partitions); the others are committed. The errors a group member must
+// react to match with errors.Is: kerr.IllegalGeneration,
+// kerr.UnknownMemberID, kerr.RebalanceInProgress, kerr.FencedInstanceID,
+// and kerr.OffsetMetadataTooLarge for metadata past the broker's limit. A
+// topic or partition that the cluster's metadata confirms does not exist
+// fails at once, alone, with kerr.ErrUnknownTopic or
+// kerr.ErrUnknownPartition; an empty topic name with kerr.ErrInvalidTopic, a
+// negative partition with kerr.ErrUnknownPartition, a negative offset with
+// kerr.ErrInvalidConfig (none of these is sent). An empty offsets map sends
+// nothing and returns nil.
+func (g *Group) Commit(ctx context.Context, offsets map[TopicPartition]Commit, gen Generation) error {
+	return joinPartitionErrors("commit", g.id, g.commit(ctx, offsets, gen))
 }
 
 // commit is Commit returning the failed partitions, for the auto-committer
 // that needs to know which partitions did commit.
-func (g *Group) commit(ctx context.Context, topic string, offsets map[int32]Commit, gen Generation) map[int32]error {
+func (g *Group) commit(ctx context.Context, offsets map[TopicPartition]Commit, gen Generation) map[TopicPartition]error {
 	if len(offsets) == 0 {
 		return nil
 	}
 	ctx, cancel := withTimeout(ctx, g.opts.Timeout)
 	defer cancel()
-	failed := map[int32]error{}
-	ps := make([]int32, 0, len(offsets))
-	for p, c := range offsets {
-		if p < 0 {
-			failed[p] = fmt.Errorf("%w: partition %d", kerr.ErrUnknownPartition, p)
+	failed := map[TopicPartition]error{}
+	tps := make([]TopicPartition, 0, len(offsets))
+	for tp, c := range offsets {
+		if err := checkPartition(tp); err != nil {
+			failed[tp] = err
 			continue
 		}
 		if c.Offset < 0 {
 			// The broker would store it, and every consumer of the
 			// group would then start from its reset policy: almost
 			// certainly a caller passing an unset position.
-			failed[p] = kerr.Config("Commit.Offset", "negative offset %d", c.Offset)
+			failed[tp] = kerr.Config("Commit.Offset", "negative offset %d", c.Offset)
 			continue
 		}
-		ps = append(ps, p)
+		tps = append(tps, tp)
 	}
-	for p, err := range g.settle(ctx, "commit", ps, func(ctx context.Context, coord *cluster.Broker, ps []int32) (map[int32]error, error) {
-		resp, err := coord.Request(ctx, g.commitRequest(topic, offsets, ps, gen))
+	for tp, err := range settle(ctx, g, "commit", tps, func(ctx context.Context, coord *cluster.Broker, tps []TopicPartition) (map[TopicPartition]error, error) {
+		resp, err := coord.Request(ctx, g.commitRequest(offsets, tps, gen))
 		if err != nil {
 			return nil, err
 		}
-		outcome := commitOutcome(resp.(*kmsg.OffsetCommitResponse), topic)
-		confirmUnknown(ctx, g.cl, topic, outcome)
+		outcome := commitOutcome(resp.(*kmsg.OffsetCommitResponse))
+		confirmUnknown(ctx, g.cl, outcome)
 		return outcome, nil
 	}) {
-		failed[p] = err
+		failed[tp] = err
 	}
 	return failed
 }
 
-// commitRequest builds one OffsetCommit for partitions ps.
-func (g *Group) commitRequest(topic string, offsets map[int32]Commit, ps []int32, gen Generation) *kmsg.OffsetCommitRequest {
+// checkPartition refuses what no broker could have: an empty topic name, a
+// negative partition.
+func checkPartition(tp TopicPartition) error {
+	if tp.Topic == "" {
+		return fmt.Errorf("%w: empty topic name", kerr.ErrInvalidTopic)
+	}
+	if tp.Partition < 0 {
+		return fmt.Errorf("%w: partition %d", kerr.ErrUnknownPartition, tp.Partition)
+	}
+	return nil
+}
+
+// commitRequest builds one OffsetCommit for partitions tps, grouped by topic.
+func (g *Group) commitRequest(offsets map[TopicPartition]Commit, tps []TopicPartition, gen Generation) *kmsg.OffsetCommitRequest {
 	req := kmsg.NewPtrOffsetCommitRequest() // RetentionTimeMillis -1: the broker's retention
 	req.Group = g.id
 	req.Generation = gen.id()
 	req.MemberID = gen.MemberID
 	req.InstanceID = gen.InstanceID
-	rt := kmsg.NewOffsetCommitRequestTopic()
-	rt.Topic = topic
-	rt.Partitions = make([]kmsg.OffsetCommitRequestTopicPartition, 0, len(ps))
-	for _, p := range ps {
-		c := offsets[p]
-		rp := kmsg.NewOffsetCommitRequestTopicPartition()
-		rp.Partition = p
-		rp.Offset = c.Offset
-		rp.LeaderEpoch = c.LeaderEpoch
-		rp.Metadata = kmsg.StringPtr(c.Metadata)
-		rt.Partitions = append(rt.Partitions, rp)
+	topics := byTopic(tps)
+	req.Topics = make([]kmsg.OffsetCommitRequestTopic, 0, len(topics))
+	for _, t := range topics {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = t.topic
+		rt.Partitions = make([]kmsg.OffsetCommitRequestTopicPartition, 0, len(t.parts))
+		for _, p := range t.parts {
+			c := offsets[TopicPartition{Topic: t.topic, Partition: p}]
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition = p
+			rp.Offset = c.Offset
+			rp.LeaderEpoch = c.LeaderEpoch
+			rp.Metadata = kmsg.StringPtr(c.Metadata)
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
 	}
-	req.Topics = []kmsg.OffsetCommitRequestTopic{rt}
 	return req
 }
 
 // commitOutcome reads each partition's error from an OffsetCommit response.
 // Group-level errors (NOT_COORDINATOR, ILLEGAL_GENERATION, ...) come
 // repeated in every partition.
-func commitOutcome(resp *kmsg.OffsetCommitResponse, topic string) map[int32]error {
-	out := map[int32]error{}
+func commitOutcome(resp *kmsg.OffsetCommitResponse) map[TopicPartition]error {
+	out := map[TopicPartition]error{}
 	for _, t := range resp.Topics {
-		if t.Topic != topic {
-			continue
-		}
 		for _, p := range t.Partitions {
-			out[p.Partition] = kerr.ForCode(p.ErrorCode)
+			out[TopicPartition{Topic: t.Topic, Partition: p.Partition}] = kerr.ForCode(p.ErrorCode)
 		}
 	}
 	return out
@@ -162,28 +177,33 @@ func commitOutcome(resp *kmsg.OffsetCommitResponse, topic string) map[int32]erro
 // confirmUnknown settles UNKNOWN_TOPIC_OR_PARTITION answers. Kafka calls the
 // code retriable, for the coordinator may not know a topic created a moment
 // ago; but a topic or partition that does not exist would be retried until
-// the deadline. So ask the cluster's metadata: if it does not have the
-// topic or partition either, the error becomes permanent
-// (kerr.ErrUnknownTopic or kerr.ErrUnknownPartition).
-func confirmUnknown(ctx context.Context, cl *cluster.Cluster, topic string, outcome map[int32]error) {
-	var t *cluster.TopicMeta
-	var terr error
-	looked := false
-	for p, err := range outcome {
+// the deadline. So ask the cluster's metadata, once for all the topics
+// concerned: if it does not have the topic or partition either, the error
+// becomes permanent (kerr.ErrUnknownTopic or kerr.ErrUnknownPartition), for
+// that topic's partitions alone.
+func confirmUnknown(ctx context.Context, cl *cluster.Cluster, outcome map[TopicPartition]error) {
+	var topics []string
+	for tp, err := range outcome {
+		if errors.Is(err, kerr.UnknownTopicOrPartition) && !slices.Contains(topics, tp.Topic) {
+			topics = append(topics, tp.Topic)
+		}
+	}
+	if len(topics) == 0 {
+		return
+	}
+	metas, errs := refreshTopics(ctx, cl, topics)
+	for tp, err := range outcome {
 		if !errors.Is(err, kerr.UnknownTopicOrPartition) {
 			continue
 		}
-		if !looked {
-			t, terr = refreshTopic(ctx, cl, topic)
-			looked = true
-		}
-		switch {
-		case terr != nil:
+		if terr := errs[tp.Topic]; terr != nil {
 			if !retriable(cl, terr) {
-				outcome[p] = terr // permanent: wraps kerr.ErrUnknownTopic
+				outcome[tp] = terr // permanent: wraps kerr.ErrUnknownTopic
 			}
-		case int(p) >= len(t.Partitions):
-			outcome[p] = permanent(fmt.Errorf("%w: %s/%d (topic has %d partitions): %w", kerr.ErrUnknownPartition, topic, p, len(t.Partitions), err))
+			continue
+		}
+		if n := len(metas[tp.Topic].Partitions); int(tp.Partition) >= n {
+			outcome[tp] = permanent(fmt.Errorf("%w: %s (topic has %d partitions): %w", kerr.ErrUnknownPartition, tp, n, err))
 		}
 	}
 }

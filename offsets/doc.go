@@ -4,16 +4,31 @@
 // PyKafka), and it is public so that tools can read and move a group's
 // offsets themselves.
 //
+// # Many topics per call
+//
+// Everything here is keyed by TopicPartition (topic and partition; the root
+// package calls it kafka.TopicPartition), and every call covers any number
+// of partitions of any number of topics: a consumer of several topics
+// commits all its positions in one OffsetCommit request, fetches them in one
+// OffsetFetch, and List sends one ListOffsets per partition leader covering
+// every partition it leads. Each partition still has its own outcome (see
+// Retries below): a topic that does not exist fails its own partitions, not
+// the call.
+//
 // # Log offsets and committed offsets
 //
 // A partition is a log: offsets number its messages from the log start
 // offset (the oldest still kept) up to the log end offset (the offset the
-// next message produced will get). List asks a partition's leader for one of
-// them, or for the first offset at or after a time:
+// next message produced will get). List asks the partitions' leaders for
+// one of them, or for the first offset at or after a time:
 //
-//	end, err := offsets.List(ctx, cl, "events", nil, offsets.Latest)
-//	start, err := offsets.List(ctx, cl, "events", nil, offsets.Earliest)
-//	since, err := offsets.List(ctx, cl, "events", nil, time.Now().Add(-time.Hour).UnixMilli())
+//	tps := []offsets.TopicPartition{{Topic: "events", Partition: 0}, {Topic: "audit", Partition: 0}}
+//	end, err := offsets.List(ctx, cl, tps, offsets.Latest)
+//	start, err := offsets.List(ctx, cl, tps, offsets.Earliest)
+//	since, err := offsets.List(ctx, cl, tps, time.Now().Add(-time.Hour).UnixMilli())
+//
+// The caller names the partitions (their count comes from the cluster
+// metadata); there is no "every partition of the topic" form.
 //
 // A consumer group's committed offset of a partition is where a consumer of
 // that group resumes. It is stored by the group's coordinator, one broker
@@ -29,11 +44,14 @@
 // Committing 41 would read message 41 again after each restart.
 //
 //	g, err := offsets.NewGroup(cl, "billing", offsets.GroupOptions{})
-//	err = g.Commit(ctx, "events", map[int32]offsets.Commit{0: offsets.At(last+1)}, offsets.Generation{})
-//	committed, err := g.Fetch(ctx, "events", []int32{0}) // committed[0].Offset == last+1
+//	events0 := offsets.TopicPartition{Topic: "events", Partition: 0}
+//	err = g.Commit(ctx, map[offsets.TopicPartition]offsets.Commit{events0: offsets.At(last + 1)}, offsets.Generation{})
+//	committed, err := g.Fetch(ctx, []offsets.TopicPartition{events0}) // committed[events0].Offset == last+1
 //
 // A partition the group never committed is absent from Fetch's map; the
 // consumer then applies its reset policy (List Earliest or Latest).
+// FetchAll returns every offset the group committed, of every topic, for
+// tools that do not know the group's topics.
 //
 // # Simple commits and group members
 //
@@ -51,7 +69,8 @@
 // # Retries
 //
 // Every call retries what the cluster says will pass: the coordinator moved
-// (NOT_COORDINATOR, or its broker went away), is loading or being elected
+// (NOT_COORDINATOR, or its broker went away: the one rule, CoordinatorMoved,
+// that the Kafka-managed group members share), is loading or being elected
 // (COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE), a partition's
 // leader moved, a connection dropped. It retries only the partitions that
 // failed, with jittered exponential backoff (the cluster's RetryBackoff up to
@@ -59,8 +78,8 @@
 // deadline is given DefaultTimeout. Errors that retrying cannot fix come back
 // at once, one *PartitionError per partition joined into one error: use
 // errors.Is to test for a cause and Partitions to see which partitions
-// failed. The partitions that did not fail were committed (or fetched, or
-// listed) regardless.
+// failed, by TopicPartition. The partitions that did not fail were committed
+// (or fetched, or listed) regardless.
 //
 // # Actors
 //
@@ -68,11 +87,13 @@
 // caller's goroutine over the cluster's connection to the coordinator, and
 // it caches only the coordinator's node id. List likewise, sending one
 // request per partition leader in parallel and waiting for them all before it
-// returns. An AutoCommitter owns one goroutine that commits at an interval;
-// Stop ends it after a final commit.
+// returns. An AutoCommitter owns one goroutine that commits the positions of
+// all the consumer's partitions, of any topics, at an interval; Stop ends it
+// after a final commit.
 //
-// Versions: OffsetCommit v2-v9, OffsetFetch v1-v9 (the Groups form from v8),
-// ListOffsets v1 and up, FindCoordinator v0-v6: whatever the broker and
-// gokafka both speak, negotiated per connection by the wire layer. Kafka 4.x
-// accepts nothing older.
+// Versions: OffsetCommit v2-v9, OffsetFetch v1-v9 (the Groups form from v8;
+// FetchAll needs v2, the first with "all topics"), ListOffsets v1 and up,
+// FindCoordinator v0-v6: whatever the broker and gokafka both speak,
+// negotiated per connection by the wire layer. Kafka 4.x accepts nothing
+// older.
 package offsets

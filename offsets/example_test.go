@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 
 var cl *cluster.Cluster // the client's cluster view
 
-// A consumer that assigns its own partitions commits what it processed
-// (the next offset to read) and resumes from it after a restart.
+// A consumer that assigns its own partitions, of two topics, commits what it
+// processed (the next offset to read) in one call and resumes from it after
+// a restart.
 func ExampleGroup_Commit() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -25,21 +27,27 @@ func ExampleGroup_Commit() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	lastProcessed := int64(41)
-	err = g.Commit(ctx, "invoices", map[int32]offsets.Commit{0: offsets.At(lastProcessed + 1)}, offsets.Generation{})
+	invoices0 := offsets.TopicPartition{Topic: "invoices", Partition: 0}
+	refunds0 := offsets.TopicPartition{Topic: "refunds", Partition: 0}
+	lastInvoice, lastRefund := int64(41), int64(7)
+	err = g.Commit(ctx, map[offsets.TopicPartition]offsets.Commit{
+		invoices0: offsets.At(lastInvoice + 1),
+		refunds0:  offsets.At(lastRefund + 1),
+	}, offsets.Generation{})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	committed, err := g.Fetch(ctx, "invoices", []int32{0, 1})
+	mine := []offsets.TopicPartition{invoices0, {Topic: "invoices", Partition: 1}, refunds0}
+	committed, err := g.Fetch(ctx, mine)
 	if err != nil {
 		log.Fatal(err)
 	}
-	for _, p := range []int32{0, 1} {
-		if c, ok := committed[p]; ok {
-			fmt.Printf("partition %d resumes at %d\n", p, c.Offset)
+	for _, tp := range mine {
+		if c, ok := committed[tp]; ok {
+			fmt.Printf("%s resumes at %d\n", tp, c.Offset)
 		} else {
-			fmt.Printf("partition %d: nothing committed, apply the reset policy\n", p)
+			fmt.Printf("%s: nothing committed, apply the reset policy\n", tp)
 		}
 	}
 }
@@ -49,48 +57,77 @@ func ExampleGroup_Commit_member() {
 	ctx := context.Background()
 	g, _ := offsets.NewGroup(cl, "billing", offsets.GroupOptions{})
 	gen := offsets.Generation{ID: 12, MemberID: "consumer-1-8c6f..."} // from JoinGroup
-	err := g.Commit(ctx, "invoices", map[int32]offsets.Commit{3: {Offset: 1000, LeaderEpoch: 5}}, gen)
+	err := g.Commit(ctx, map[offsets.TopicPartition]offsets.Commit{
+		{Topic: "invoices", Partition: 3}: {Offset: 1000, LeaderEpoch: 5},
+		{Topic: "refunds", Partition: 1}:  {Offset: 20, LeaderEpoch: 5},
+	}, gen)
 	switch {
 	case errors.Is(err, kerr.RebalanceInProgress), errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.UnknownMemberID):
 		// Rejoin the group; do not retry the commit.
 	case err != nil:
-		for p, pe := range offsets.Partitions(err) {
-			log.Printf("partition %d not committed: %v", p, pe.Err)
+		for tp, pe := range offsets.Partitions(err) {
+			log.Printf("%s not committed: %v", tp, pe.Err)
 		}
 	}
 }
 
-// Where does each partition of a topic stand: the oldest offset kept, the
-// next offset to be written, and the first offset of the last hour.
-func ExampleList() {
+// A tool lists everything a group has committed, whatever its topics, and
+// how far each partition lags behind its log end.
+func ExampleGroup_FetchAll() {
 	ctx := context.Background()
-	earliest, err := offsets.List(ctx, cl, "invoices", nil, offsets.Earliest)
+	g, _ := offsets.NewGroup(cl, "billing", offsets.GroupOptions{})
+	committed, err := g.FetchAll(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
-	latest, _ := offsets.List(ctx, cl, "invoices", nil, offsets.Latest)
-	hourAgo, _ := offsets.List(ctx, cl, "invoices", nil, time.Now().Add(-time.Hour).UnixMilli())
-	for p := range earliest {
-		fmt.Printf("partition %d: %d messages kept, %d in the last hour\n", p, latest[p]-earliest[p], latest[p]-hourAgo[p])
+	tps := slices.SortedFunc(maps.Keys(committed), offsets.TopicPartition.Compare)
+	end, err := offsets.List(ctx, cl, tps, offsets.Latest)
+	if err != nil {
+		log.Printf("some end offsets unknown: %v", err)
+	}
+	for _, tp := range tps {
+		fmt.Printf("%s: committed %d, lag %d\n", tp, committed[tp].Offset, end[tp]-committed[tp].Offset)
 	}
 }
 
-// A consumer commits its positions every five seconds, and once more as it
-// stops.
+// Where does each partition of two topics stand: the oldest offset kept,
+// the next offset to be written, and the first offset of the last hour.
+// The partitions are named: take their count from the cluster metadata.
+func ExampleList() {
+	ctx := context.Background()
+	var tps []offsets.TopicPartition
+	for _, topic := range []string{"invoices", "refunds"} {
+		for p := range int32(3) {
+			tps = append(tps, offsets.TopicPartition{Topic: topic, Partition: p})
+		}
+	}
+	earliest, err := offsets.List(ctx, cl, tps, offsets.Earliest)
+	if err != nil {
+		log.Fatal(err)
+	}
+	latest, _ := offsets.List(ctx, cl, tps, offsets.Latest)
+	hourAgo, _ := offsets.List(ctx, cl, tps, time.Now().Add(-time.Hour).UnixMilli())
+	for _, tp := range tps {
+		fmt.Printf("%s: %d messages kept, %d in the last hour\n", tp, latest[tp]-earliest[tp], latest[tp]-hourAgo[tp])
+	}
+}
+
+// A consumer of several topics commits its positions every five seconds,
+// and once more as it stops.
 func ExampleStartAutoCommit() {
 	g, _ := offsets.NewGroup(cl, "billing", offsets.GroupOptions{})
 	var mu sync.Mutex
-	positions := map[int32]offsets.Commit{} // the consumer updates it as it goes
-	snapshot := func() map[int32]offsets.Commit {
+	positions := map[offsets.TopicPartition]offsets.Commit{} // the consumer updates it as it goes
+	snapshot := func() map[offsets.TopicPartition]offsets.Commit {
 		mu.Lock()
 		defer mu.Unlock()
 		return maps.Clone(positions)
 	}
-	a := offsets.StartAutoCommit(g, "invoices", 5*time.Second, snapshot, nil, func(err error) {
+	a := offsets.StartAutoCommit(g, 5*time.Second, snapshot, nil, func(err error) {
 		log.Printf("auto-commit: %v", err)
 	})
 
-	// ... consume, setting positions[p] = offsets.At(msg.Offset+1) ...
+	// ... consume, setting positions[msg.TopicPartition] = offsets.At(msg.Offset+1) ...
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

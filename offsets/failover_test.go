@@ -38,7 +38,7 @@ func startCommitter(g *Group, topic string) *committer {
 		defer close(c.done)
 		for off := int64(1); ; off++ {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			err := g.Commit(ctx, topic, map[int32]Commit{0: At(off), 1: At(off), 2: At(off)}, Generation{})
+			err := g.Commit(ctx, on(topic, map[int32]Commit{0: At(off), 1: At(off), 2: At(off)}), Generation{})
 			cancel()
 			c.mu.Lock()
 			if err == nil {
@@ -128,8 +128,8 @@ func TestCoordinatorMoves(t *testing.T) {
 	}
 	check := func(last int64) {
 		t.Helper()
-		got, err := g.Fetch(testCtx(t, 60*time.Second), topic, nil)
-		want := map[int32]Commit{0: At(last), 1: At(last), 2: At(last)}
+		got, err := g.Fetch(testCtx(t, 60*time.Second), tps(topic, 0, 1, 2))
+		want := on(topic, map[int32]Commit{0: At(last), 1: At(last), 2: At(last)})
 		if err != nil || !maps.Equal(got, want) {
 			t.Fatalf("Fetch = %v, %v; want %v", got, err, want)
 		}
@@ -147,7 +147,7 @@ func TestCoordinatorMoves(t *testing.T) {
 	}
 	c.waitCommits(t, first, 5)
 	check(c.stop(t))
-	if got, err := List(testCtx(t, 60*time.Second), cl, topic, []int32{0}, Latest); err != nil || got[0] != 5 {
+	if got, err := List(testCtx(t, 60*time.Second), cl, tps(topic, 0), Latest); err != nil || got[part(topic, 0)] != 5 {
 		t.Fatalf("List(Latest) with a broker down = %v, %v; want 5", got, err)
 	}
 	if err := kc.StartBroker(ctx, stopped); err != nil {

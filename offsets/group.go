@@ -188,77 +188,91 @@ func parseFindCoordinator(resp *kmsg.FindCoordinatorResponse, key string) (int32
 	return -1, fmt.Errorf("%w: FindCoordinator response does not mention group %q", kerr.ErrCorruptResponse, key)
 }
 
-// movedCoordinator reports whether err means the group's coordinator is
-// elsewhere now, so the cached one must be looked up again. This is the
-// list of Java's consumer coordinator: COORDINATOR_LOAD_IN_PROGRESS is not
-// in it (the coordinator is right, just not ready).
-func movedCoordinator(cl *cluster.Cluster, err error) bool {
+// CoordinatorMoved reports whether err, from a request to a group's
+// coordinator, means the coordinator is elsewhere now (or may be), so the
+// cached one must be looked up again before the next attempt:
+// NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, BROKER_NOT_AVAILABLE,
+// REQUEST_TIMED_OUT, a lost connection, a request that timed out, or
+// kerr.ErrClosed from a broker that left the cluster's metadata.
+// COORDINATOR_LOAD_IN_PROGRESS is not in the list (as in Java's consumer
+// coordinator): the coordinator is the right one, only not ready yet.
+//
+// closing says whether the caller's own client is shutting down: kerr.ErrClosed
+// then means that shutdown, not a broker gone, and nothing moved. It is the
+// one rule for every user of a group coordinator in gokafka (this package
+// and the Kafka-managed group members of balance/managed).
+func CoordinatorMoved(err error, closing bool) bool {
 	return errors.Is(err, kerr.NotCoordinator) ||
 		errors.Is(err, kerr.CoordinatorNotAvailable) ||
+		errors.Is(err, kerr.BrokerNotAvailable) ||
 		errors.Is(err, kerr.RequestTimedOut) ||
 		errors.Is(err, kerr.ErrConnection) ||
 		errors.Is(err, kerr.ErrRequestTimeout) ||
-		(errors.Is(err, kerr.ErrClosed) && !closing(cl))
+		(errors.Is(err, kerr.ErrClosed) && !closing)
 }
 
-// roundFunc sends one request covering partitions ps to the coordinator and
-// returns each partition's outcome: nil (done), a retriable error (try
-// again) or any other error (final). A request-level failure (no response)
-// is returned as err instead.
-type roundFunc func(ctx context.Context, coord *cluster.Broker, ps []int32) (outcome map[int32]error, err error)
+// moved is CoordinatorMoved for this group's cluster.
+func (g *Group) moved(err error) bool { return CoordinatorMoved(err, g.cl.IsClosing()) }
 
-// settle runs rounds until every partition is done or failed for good,
-// retrying the retriable ones with backoff until ctx ends. It returns the
-// partitions that failed, with why.
-func (g *Group) settle(ctx context.Context, op string, ps []int32, round roundFunc) map[int32]error {
-	pending := ps
-	failed := map[int32]error{}
-	last := map[int32]error{} // the last retriable error of each pending partition
+// roundFunc sends one request covering keys to the coordinator and returns
+// each key's outcome: nil (done), a retriable error (try again) or any other
+// error (final). A request-level failure (no response) is returned as err
+// instead. The keys are partitions, except for FetchAll, whose one request
+// covers the whole group.
+type roundFunc[K comparable] func(ctx context.Context, coord *cluster.Broker, keys []K) (outcome map[K]error, err error)
+
+// settle runs rounds until every key is done or failed for good, retrying
+// the retriable ones, alone, with backoff until ctx ends. It returns the
+// keys that failed, with why.
+func settle[K comparable](ctx context.Context, g *Group, op string, keys []K, round roundFunc[K]) map[K]error {
+	pending := keys
+	failed := map[K]error{}
+	last := map[K]error{} // the last retriable error of each pending key
 	for attempt := 1; len(pending) > 0; attempt++ {
 		coord, err := g.coordinator(ctx)
-		var outcome map[int32]error
+		var outcome map[K]error
 		if err == nil {
 			outcome, err = round(ctx, coord, pending)
-			if err != nil && movedCoordinator(g.cl, err) {
+			if err != nil && g.moved(err) {
 				g.forget(coord.ID)
 			}
 		}
 		if err != nil {
-			// No answer at all: every pending partition shares the fate.
-			outcome = make(map[int32]error, len(pending))
-			for _, p := range pending {
-				outcome[p] = err
+			// No answer at all: every pending key shares the fate.
+			outcome = make(map[K]error, len(pending))
+			for _, k := range pending {
+				outcome[k] = err
 			}
 		}
-		var again []int32
-		for _, p := range pending {
-			perr, ok := outcome[p]
+		var again []K
+		for _, k := range pending {
+			perr, ok := outcome[k]
 			switch {
 			case !ok:
-				failed[p] = fmt.Errorf("%w: partition missing from the %s response", kerr.ErrCorruptResponse, op)
+				failed[k] = fmt.Errorf("%w: partition missing from the %s response", kerr.ErrCorruptResponse, op)
 			case perr == nil:
-				delete(last, p)
+				delete(last, k)
 			case !retriable(g.cl, perr) && !isContextErr(perr):
-				failed[p] = perr
+				failed[k] = perr
 			case ctx.Err() != nil:
 				// Out of time: report the broker's reason rather than
 				// only "deadline exceeded".
 				switch {
 				case !isContextErr(perr):
-					failed[p] = gaveUp(ctx, perr)
-				case last[p] != nil:
-					failed[p] = gaveUp(ctx, last[p])
+					failed[k] = gaveUp(ctx, perr)
+				case last[k] != nil:
+					failed[k] = gaveUp(ctx, last[k])
 				default:
-					failed[p] = perr
+					failed[k] = perr
 				}
 			case isContextErr(perr):
-				failed[p] = perr // a context of the round's own, not ours
+				failed[k] = perr // a context of the round's own, not ours
 			default:
-				if coord != nil && movedCoordinator(g.cl, perr) {
+				if coord != nil && g.moved(perr) {
 					g.forget(coord.ID)
 				}
-				last[p] = perr
-				again = append(again, p)
+				last[k] = perr
+				again = append(again, k)
 			}
 		}
 		pending = again
@@ -267,11 +281,11 @@ func (g *Group) settle(ctx context.Context, op string, ps []int32, round roundFu
 		}
 		g.cl.Logger().Debug("offsets: retrying", "op", op, "group", g.id, "partitions", len(pending), "attempt", attempt)
 		if serr := sleep(ctx, g.cl, attempt); serr != nil {
-			for _, p := range pending {
+			for _, k := range pending {
 				if errors.Is(serr, kerr.ErrClosed) {
-					failed[p] = serr
+					failed[k] = serr
 				} else {
-					failed[p] = gaveUp(ctx, last[p])
+					failed[k] = gaveUp(ctx, last[k])
 				}
 			}
 			break

@@ -40,12 +40,12 @@ func TestKcatCommittedOffsets(t *testing.T) {
 		fmt.Fprintf(&msgs, "m%d\n", i)
 	}
 	kcat(t, ctx, msgs.String(), "-P", "-t", topic, "-p", "0")
-	if got, err := List(ctx, cl, topic, nil, Latest); err != nil || got[0] != 10 {
+	if got, err := List(ctx, cl, tps(topic, 0), Latest); err != nil || got[part(topic, 0)] != 10 {
 		t.Fatalf("List(Latest) after kcat produced 10 = %v, %v; want 10", got, err)
 	}
 
 	// We consumed 0..6: the commit is the next offset to read, 7.
-	if err := g.Commit(ctx, topic, map[int32]Commit{0: {Offset: 7, LeaderEpoch: -1, Metadata: "gokafka"}}, Generation{}); err != nil {
+	if err := g.Commit(ctx, on(topic, map[int32]Commit{0: {Offset: 7, LeaderEpoch: -1, Metadata: "gokafka"}}), Generation{}); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	// kcat's group consumer must start at 7. Without a committed offset
@@ -57,12 +57,12 @@ func TestKcatCommittedOffsets(t *testing.T) {
 	}
 	// kcat commits its position (10) as it leaves the group.
 	eventually(t, 20*time.Second, "kcat's commit", func() error {
-		got, err := g.Fetch(ctx, topic, []int32{0})
+		got, err := g.Fetch(ctx, tps(topic, 0))
 		if err != nil {
 			return err
 		}
-		if got[0].Offset != 10 {
-			return fmt.Errorf("committed %+v, want offset 10", got[0])
+		if c := got[part(topic, 0)]; c.Offset != 10 {
+			return fmt.Errorf("committed %+v, want offset 10", c)
 		}
 		return nil
 	})
@@ -77,8 +77,8 @@ func TestKcatListForTime(t *testing.T) {
 	produce(t, cl, topic, 0, []int64{base, base + 1000, base + 2000, base + 3000})
 	ctx := testCtx(t, 60*time.Second)
 	at := base + 1500
-	got, err := List(ctx, cl, topic, nil, at)
-	if err != nil || got[0] != 2 {
+	got, err := List(ctx, cl, tps(topic, 0), at)
+	if err != nil || got[part(topic, 0)] != 2 {
 		t.Fatalf("List(base+1500) = %v, %v; want 2", got, err)
 	}
 	out := kcat(t, ctx, "", "-C", "-t", topic, "-p", "0", "-o", fmt.Sprintf("s@%d", at), "-c", "1", "-e", "-q", "-f", "%o %T\n")
@@ -117,11 +117,11 @@ func TestListReadCommitted(t *testing.T) {
 	io.WriteString(stdin, "t0\nt1\n"+strings.Repeat("x", 70000)+"\n")
 
 	latest := func(iso Isolation) int64 {
-		got, err := List(ctx, cl, topic, nil, Latest, WithIsolation(iso))
+		got, err := List(ctx, cl, tps(topic, 0), Latest, WithIsolation(iso))
 		if err != nil {
 			t.Fatalf("List(Latest, isolation %d): %v", iso, err)
 		}
-		return got[0]
+		return got[part(topic, 0)]
 	}
 	eventually(t, 30*time.Second, "transactional messages written", func() error {
 		if n := latest(ReadUncommitted); n < 4 {

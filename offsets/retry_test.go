@@ -16,19 +16,19 @@ import (
 // script is a roundFunc that answers from a list of scripted outcomes, one
 // per round, and records which partitions each round asked for.
 type script struct {
-	rounds []func(ps []int32) (map[int32]error, error)
-	asked  [][]int32
+	rounds []func(ps []TopicPartition) (map[TopicPartition]error, error)
+	asked  [][]TopicPartition
 }
 
-func (s *script) round(ctx context.Context, coord *cluster.Broker, ps []int32) (map[int32]error, error) {
-	s.asked = append(s.asked, append([]int32(nil), ps...))
+func (s *script) round(ctx context.Context, coord *cluster.Broker, ps []TopicPartition) (map[TopicPartition]error, error) {
+	s.asked = append(s.asked, append([]TopicPartition(nil), ps...))
 	i := min(len(s.asked), len(s.rounds)) - 1
 	return s.rounds[i](ps)
 }
 
-func each(err error) func(ps []int32) (map[int32]error, error) {
-	return func(ps []int32) (map[int32]error, error) {
-		out := map[int32]error{}
+func each(err error) func(ps []TopicPartition) (map[TopicPartition]error, error) {
+	return func(ps []TopicPartition) (map[TopicPartition]error, error) {
+		out := map[TopicPartition]error{}
 		for _, p := range ps {
 			out[p] = err
 		}
@@ -44,23 +44,25 @@ func TestSettleRetriesOnlyRetriablePartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &script{rounds: []func([]int32) (map[int32]error, error){
-		func([]int32) (map[int32]error, error) {
-			return map[int32]error{0: kerr.NotCoordinator, 1: nil, 2: kerr.IllegalGeneration, 3: kerr.CoordinatorLoadInProgress}, nil
+	// Two topics: partitions are retried one by one, whatever their topic.
+	a0, a1, b0, b1 := part("a", 0), part("a", 1), part("b", 0), part("b", 1)
+	s := &script{rounds: []func([]TopicPartition) (map[TopicPartition]error, error){
+		func([]TopicPartition) (map[TopicPartition]error, error) {
+			return map[TopicPartition]error{a0: kerr.NotCoordinator, a1: nil, b0: kerr.IllegalGeneration, b1: kerr.CoordinatorLoadInProgress}, nil
 		},
-		func([]int32) (map[int32]error, error) {
+		func([]TopicPartition) (map[TopicPartition]error, error) {
 			return nil, fmt.Errorf("%w: reset by peer", kerr.ErrConnection) // no response at all
 		},
-		func([]int32) (map[int32]error, error) {
-			return map[int32]error{0: nil, 3: kerr.UnstableOffsetCommit}, nil
+		func([]TopicPartition) (map[TopicPartition]error, error) {
+			return map[TopicPartition]error{a0: nil, b1: kerr.UnstableOffsetCommit}, nil
 		},
 		each(nil),
 	}}
-	failed := g.settle(ctx, "test", []int32{0, 1, 2, 3}, s.round)
-	if len(failed) != 1 || !errors.Is(failed[2], kerr.IllegalGeneration) {
-		t.Fatalf("failed = %v, want only partition 2 with ILLEGAL_GENERATION", failed)
+	failed := settle(ctx, g, "test", []TopicPartition{a0, a1, b0, b1}, s.round)
+	if len(failed) != 1 || !errors.Is(failed[b0], kerr.IllegalGeneration) {
+		t.Fatalf("failed = %v, want only b/0 with ILLEGAL_GENERATION", failed)
 	}
-	want := [][]int32{{0, 1, 2, 3}, {0, 3}, {0, 3}, {3}}
+	want := [][]TopicPartition{{a0, a1, b0, b1}, {a0, b1}, {a0, b1}, {b1}}
 	if len(s.asked) != len(want) {
 		t.Fatalf("rounds asked %v, want %v", s.asked, want)
 	}
@@ -84,21 +86,21 @@ func TestSettleGivesUpWithTheLastError(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
-	s := &script{rounds: []func([]int32) (map[int32]error, error){each(kerr.CoordinatorLoadInProgress)}}
+	s := &script{rounds: []func([]TopicPartition) (map[TopicPartition]error, error){each(kerr.CoordinatorLoadInProgress)}}
 	start := time.Now()
-	failed := g.settle(ctx, "test", []int32{0, 1}, s.round)
+	failed := settle(ctx, g, "test", tps("t", 0, 1), s.round)
 	if took := time.Since(start); took > 3*time.Second {
 		t.Fatalf("settle took %v past a 500ms deadline", took)
 	}
-	for _, p := range []int32{0, 1} {
+	for _, p := range tps("t", 0, 1) {
 		if !errors.Is(failed[p], context.DeadlineExceeded) || !errors.Is(failed[p], kerr.CoordinatorLoadInProgress) {
-			t.Fatalf("partition %d: %v, want both the deadline and COORDINATOR_LOAD_IN_PROGRESS", p, failed[p])
+			t.Fatalf("partition %s: %v, want both the deadline and COORDINATOR_LOAD_IN_PROGRESS", p, failed[p])
 		}
 	}
 	if len(s.asked) < 2 {
 		t.Fatalf("%d rounds in 500ms, want retries", len(s.asked))
 	}
-	t.Logf("%d rounds; error: %v", len(s.asked), failed[0])
+	t.Logf("%d rounds; error: %v", len(s.asked), failed[part("t", 0)])
 }
 
 func TestSettleStopsWhenTheClusterCloses(t *testing.T) {
@@ -107,14 +109,14 @@ func TestSettleStopsWhenTheClusterCloses(t *testing.T) {
 	if _, err := g.Coordinator(testCtx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	s := &script{rounds: []func([]int32) (map[int32]error, error){
-		func(ps []int32) (map[int32]error, error) {
+	s := &script{rounds: []func([]TopicPartition) (map[TopicPartition]error, error){
+		func(ps []TopicPartition) (map[TopicPartition]error, error) {
 			cl.Close()
 			return each(kerr.RequestTimedOut)(ps)
 		},
 	}}
-	failed := g.settle(testCtx(t, 30*time.Second), "test", []int32{0}, s.round)
-	if !errors.Is(failed[0], kerr.ErrClosed) {
+	failed := settle(testCtx(t, 30*time.Second), g, "test", tps("t", 0), s.round)
+	if !errors.Is(failed[part("t", 0)], kerr.ErrClosed) {
 		t.Fatalf("failed = %v, want kerr.ErrClosed", failed)
 	}
 }
@@ -154,12 +156,10 @@ func TestFetchOutcomeForms(t *testing.T) {
 	v7.Version = 7
 	rt := kmsg.NewOffsetFetchResponseTopic()
 	rt.Topic = "t"
-	for _, p := range []kmsg.OffsetFetchResponseTopicPartition{
+	rt.Partitions = []kmsg.OffsetFetchResponseTopicPartition{
 		{Partition: 0, Offset: 5, LeaderEpoch: 1, Metadata: &meta},
 		{Partition: 1, Offset: -1, LeaderEpoch: -1},
 		{Partition: 2, Offset: -1, ErrorCode: kerr.UnstableOffsetCommit.Code},
-	} {
-		rt.Partitions = append(rt.Partitions, p)
 	}
 	v7.Topics = []kmsg.OffsetFetchResponseTopic{rt}
 
@@ -180,48 +180,66 @@ func TestFetchOutcomeForms(t *testing.T) {
 	rg2.ErrorCode = kerr.GroupAuthorizationFailed.Code
 	v8.Groups = []kmsg.OffsetFetchResponseGroup{rg2, rg}
 
+	// A second topic in the same response, in both forms.
+	rt2 := kmsg.NewOffsetFetchResponseTopic()
+	rt2.Topic = "u"
+	rt2.Partitions = []kmsg.OffsetFetchResponseTopicPartition{{Partition: 0, Offset: 9, LeaderEpoch: 2}}
+	v7.Topics = append(v7.Topics, rt2)
+	gt2 := kmsg.NewOffsetFetchResponseGroupTopic()
+	gt2.Topic = "u"
+	gt2.Partitions = []kmsg.OffsetFetchResponseGroupTopicPartition{{Partition: 0, Offset: 9, LeaderEpoch: 2}}
+	rg.Topics = append(rg.Topics, gt2)
+	v8.Groups = []kmsg.OffsetFetchResponseGroup{rg2, rg}
+
 	for _, resp := range []*kmsg.OffsetFetchResponse{v7, v8} {
-		commits, outcome := fetchOutcome(resp, "g", "t", []int32{0, 1, 2})
-		if want := map[int32]Commit{0: {Offset: 5, LeaderEpoch: 1, Metadata: "m"}}; !maps.Equal(commits, want) {
-			t.Errorf("v%d: commits %v, want %v", resp.Version, commits, want)
+		commits, outcome, gerr := fetchOutcome(resp, "g")
+		want := map[TopicPartition]Commit{part("t", 0): {Offset: 5, LeaderEpoch: 1, Metadata: "m"}, part("u", 0): {Offset: 9, LeaderEpoch: 2}}
+		if gerr != nil || !maps.Equal(commits, want) {
+			t.Errorf("v%d: commits %v, %v; want %v", resp.Version, commits, gerr, want)
 		}
-		if len(outcome) != 3 || outcome[0] != nil || outcome[1] != nil || !errors.Is(outcome[2], kerr.UnstableOffsetCommit) {
+		if len(outcome) != 4 || outcome[part("t", 0)] != nil || outcome[part("t", 1)] != nil || outcome[part("u", 0)] != nil ||
+			!errors.Is(outcome[part("t", 2)], kerr.UnstableOffsetCommit) {
 			t.Errorf("v%d: outcome %v", resp.Version, outcome)
 		}
 	}
 
-	// A group-level error is every partition's.
+	// A group-level error stands for every partition.
 	v7.ErrorCode = kerr.NotCoordinator.Code
 	rg.ErrorCode = kerr.NotCoordinator.Code
 	v8.Groups = []kmsg.OffsetFetchResponseGroup{rg}
 	for _, resp := range []*kmsg.OffsetFetchResponse{v7, v8} {
-		commits, outcome := fetchOutcome(resp, "g", "t", []int32{0, 1})
-		if len(commits) != 0 || len(outcome) != 2 || !errors.Is(outcome[0], kerr.NotCoordinator) || !errors.Is(outcome[1], kerr.NotCoordinator) {
-			t.Errorf("v%d group error: %v %v", resp.Version, commits, outcome)
+		commits, outcome, gerr := fetchOutcome(resp, "g")
+		if len(commits) != 0 || len(outcome) != 0 || !errors.Is(gerr, kerr.NotCoordinator) {
+			t.Errorf("v%d group error: %v %v %v", resp.Version, commits, outcome, gerr)
 		}
 	}
 }
 
 func TestPartitionErrors(t *testing.T) {
-	err := joinPartitionErrors("commit", "g", "t", map[int32]error{
-		3: kerr.IllegalGeneration,
-		1: fmt.Errorf("wrapped: %w", kerr.RebalanceInProgress),
+	err := joinPartitionErrors("commit", "g", map[TopicPartition]error{
+		part("t", 3): kerr.IllegalGeneration,
+		part("t", 1): fmt.Errorf("wrapped: %w", kerr.RebalanceInProgress),
+		part("s", 7): kerr.UnknownMemberID,
 	})
-	if !errors.Is(err, kerr.IllegalGeneration) || !errors.Is(err, kerr.RebalanceInProgress) {
+	if !errors.Is(err, kerr.IllegalGeneration) || !errors.Is(err, kerr.RebalanceInProgress) || !errors.Is(err, kerr.UnknownMemberID) {
 		t.Fatalf("errors.Is through the join failed: %v", err)
 	}
 	var pe *PartitionError
-	if !errors.As(err, &pe) || pe.Partition != 1 {
-		t.Fatalf("errors.As: %v, want partition 1 first", pe)
+	if !errors.As(err, &pe) || pe.TopicPartition != part("s", 7) {
+		t.Fatalf("errors.As: %v, want s/7 first (topic order, then partition)", pe)
+	}
+	if want := `kafka: commit offset of s/7 for group "g": ` + kerr.UnknownMemberID.Error(); pe.Error() != want {
+		t.Fatalf("Error() = %q, want %q", pe.Error(), want)
 	}
 	ps := Partitions(fmt.Errorf("outer: %w", err))
-	if len(ps) != 2 || ps[1].Topic != "t" || !errors.Is(ps[3], kerr.IllegalGeneration) {
+	if len(ps) != 3 || ps[part("t", 1)].Topic != "t" || ps[part("t", 1)].Partition != 1 || !errors.Is(ps[part("t", 3)], kerr.IllegalGeneration) ||
+		!errors.Is(ps[part("s", 7)], kerr.UnknownMemberID) {
 		t.Fatalf("Partitions = %v", ps)
 	}
 	if Partitions(nil) != nil || Partitions(kerr.ErrClosed) != nil {
 		t.Fatal("Partitions of a non-partition error is not nil")
 	}
-	if joinPartitionErrors("commit", "g", "t", nil) != nil {
+	if joinPartitionErrors("commit", "g", nil) != nil {
 		t.Fatal("no failures gave an error")
 	}
 }

@@ -52,11 +52,11 @@ func TestVersions(t *testing.T) {
 			cl := cappedCluster(t, map[int16]int16{offsetCommit: commitV, offsetFetch: fetchV, findCoordinator: findV, listOffsets: listV})
 			ctx := testCtx(t, 30*time.Second)
 
-			got, err := List(ctx, cl, topic, nil, Latest)
+			got, err := List(ctx, cl, tps(topic, 0), Latest)
 			switch {
 			case errors.Is(err, kerr.ErrUnsupportedVersion):
 				t.Logf("ListOffsets v%d: %v", listV, err)
-			case err != nil || got[0] != 3:
+			case err != nil || got[part(topic, 0)] != 3:
 				t.Fatalf("List(Latest) = %v, %v; want 3", got, err)
 			default:
 				ran[fmt.Sprintf("ListOffsets v%d", listV)] = true
@@ -64,7 +64,7 @@ func TestVersions(t *testing.T) {
 
 			g := newGroup(t, cl)
 			want := Commit{Offset: 100 + int64(v), LeaderEpoch: 2, Metadata: name}
-			err = g.Commit(ctx, topic, map[int32]Commit{0: want}, Generation{})
+			err = g.Commit(ctx, on(topic, map[int32]Commit{0: want}), Generation{})
 			if errors.Is(err, kerr.ErrUnsupportedVersion) {
 				t.Logf("unsupported: %v", err)
 				return
@@ -74,7 +74,7 @@ func TestVersions(t *testing.T) {
 			}
 			ran[fmt.Sprintf("FindCoordinator v%d", findV)] = true
 			ran[fmt.Sprintf("OffsetCommit v%d", commitV)] = true
-			fetched, err := g.Fetch(ctx, topic, []int32{0})
+			fetched, err := g.Fetch(ctx, tps(topic, 0))
 			if errors.Is(err, kerr.ErrUnsupportedVersion) {
 				t.Logf("unsupported: %v", err)
 				return
@@ -88,18 +88,32 @@ func TestVersions(t *testing.T) {
 			if commitV < 6 || fetchV < 5 {
 				want.LeaderEpoch = -1
 			}
-			if fetched[0] != want {
-				t.Fatalf("Fetch = %+v, want %+v", fetched[0], want)
+			if fetched[part(topic, 0)] != want {
+				t.Fatalf("Fetch = %+v, want %+v", fetched[part(topic, 0)], want)
+			}
+			// FetchAll (null topics) from v2; v1 has no such form
+			// and must say so rather than answer "nothing".
+			all, err := g.FetchAll(ctx)
+			switch {
+			case fetchV < 2:
+				if !errors.Is(err, kerr.ErrUnsupportedVersion) {
+					t.Fatalf("FetchAll with OffsetFetch v%d = %v, %v; want kerr.ErrUnsupportedVersion", fetchV, all, err)
+				}
+			case err != nil || len(all) != 1 || all[part(topic, 0)] != want:
+				t.Fatalf("FetchAll = %v, %v; want only %+v", all, err, want)
+			default:
+				ran[fmt.Sprintf("OffsetFetch v%d all topics", fetchV)] = true
 			}
 			// Nothing committed for another group: absent, in every form.
-			if none, err := newGroup(t, cl).Fetch(ctx, topic, []int32{0}); err != nil || len(none) != 0 {
+			if none, err := newGroup(t, cl).Fetch(ctx, tps(topic, 0)); err != nil || len(none) != 0 {
 				t.Fatalf("Fetch of an empty group = %v, %v", none, err)
 			}
 		})
 	}
 	t.Logf("exercised: %v", ran)
 	// The forms this package encodes differently must all have run.
-	for _, must := range []string{"OffsetFetch v7", "OffsetFetch v8", "OffsetFetch v9", "FindCoordinator v3", "FindCoordinator v4",
+	for _, must := range []string{"OffsetFetch v7", "OffsetFetch v8", "OffsetFetch v9", "OffsetFetch v7 all topics", "OffsetFetch v8 all topics",
+		"FindCoordinator v3", "FindCoordinator v4",
 		"OffsetCommit v2", "OffsetCommit v9", "ListOffsets v1", "ListOffsets v9"} {
 		if !ran[must] {
 			t.Errorf("%s was not exercised", must)

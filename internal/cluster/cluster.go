@@ -134,6 +134,12 @@ func (c *Cluster) Close() {
 // Closing is closed when Close starts.
 func (c *Cluster) Closing() <-chan struct{} { return c.closing }
 
+// IsClosing reports whether Close has started. Callers use it to tell
+// kerr.ErrClosed from their own shutdown apart from a broker that left the
+// metadata (whose requests end with kerr.ErrClosed too, while the cluster
+// stays open).
+func (c *Cluster) IsClosing() bool { return c.closed.Load() }
+
 // Logger is the configured logger.
 func (c *Cluster) Logger() *slog.Logger { return c.cfg.Logger }
 
