@@ -5,6 +5,7 @@ package rdkafka
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -76,41 +77,21 @@ func measure(b *testing.B, fn func()) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/msg")
 }
 
+// BenchmarkProduce measures Produce through the engine to the brokers, to
+// one topic and, with one producer, to ten (messages round-robin over the
+// topics and their partitions): the topic costs nothing per message.
 func BenchmarkProduce(b *testing.B) {
 	cl := newCluster(b)
 	value := make([]byte, benchValueSize)
 	b.Run("engine", func(b *testing.B) {
-		topic := createTopic(b, benchPartitions, nil)
-		p := startProducer(b, cl, producerConfig(topic))
-		warmUp(b, p)
-		var delivered, failed atomic.Int64
-		all := make(chan struct{})
-		done := func(m *engine.Message, err error) {
-			if err != nil {
-				failed.Add(1)
-			}
-			if delivered.Add(1) == int64(b.N) {
-				close(all)
-			}
+		benchProduceEngine(b, cl, []string{createTopic(b, benchPartitions, nil)}, value)
+	})
+	b.Run("engine-10topics", func(b *testing.B) {
+		topics := make([]string, 10)
+		for i := range topics {
+			topics[i] = createTopic(b, benchPartitions, nil)
 		}
-		ctx := context.Background()
-		// Messages are reused from a ring twice as long as MaxQueued: a
-		// message is reported before its slot comes round again, and the
-		// measurement is the engine's, not the allocation of messages.
-		ring := make([]engine.Message, 2*producerConfig("").MaxQueued)
-		measure(b, func() {
-			for i := 0; i < b.N; i++ {
-				m := &ring[i%len(ring)]
-				*m = engine.Message{Partition: int32(i % benchPartitions), Value: value}
-				if err := p.Produce(ctx, m, done); err != nil {
-					b.Fatal(err)
-				}
-			}
-			<-all
-		})
-		if failed.Load() > 0 {
-			b.Fatalf("%d deliveries failed", failed.Load())
-		}
+		benchProduceEngine(b, cl, topics, value)
 	})
 	for _, opaque := range []bool{false, true} {
 		name := "confluent"
@@ -121,13 +102,53 @@ func BenchmarkProduce(b *testing.B) {
 	}
 }
 
+// benchTarget is where message i of a benchmark goes: round-robin over
+// the topics, then over the partitions.
+func benchTarget(topics []string, i int) (string, int32) {
+	return topics[i%len(topics)], int32(i / len(topics) % benchPartitions)
+}
+
+func benchProduceEngine(b *testing.B, cl *cluster.Cluster, topics []string, value []byte) {
+	p := startProducer(b, cl, engine.DefaultProducerConfig())
+	warmUp(b, p, topics)
+	var delivered, failed atomic.Int64
+	all := make(chan struct{})
+	done := func(m *engine.Message, err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+		if delivered.Add(1) == int64(b.N) {
+			close(all)
+		}
+	}
+	ctx := context.Background()
+	// Messages are reused from a ring twice as long as MaxQueued: a
+	// message is reported before its slot comes round again, and the
+	// measurement is the engine's, not the allocation of messages.
+	ring := make([]engine.Message, 2*engine.DefaultProducerConfig().MaxQueued)
+	measure(b, func() {
+		for i := 0; i < b.N; i++ {
+			m := &ring[i%len(ring)]
+			topic, part := benchTarget(topics, i)
+			*m = engine.Message{Topic: topic, Partition: part, Value: value}
+			if err := p.Produce(ctx, m, done); err != nil {
+				b.Fatal(err)
+			}
+		}
+		<-all
+	})
+	if failed.Load() > 0 {
+		b.Fatalf("%d deliveries failed", failed.Load())
+	}
+}
+
 // benchProduceConfluent produces with confluent-kafka-go directly. With
 // opaque, every message carries an Opaque (as the engine's do, to find
 // their DoneFunc), which costs confluent-kafka-go a map insert and lookup.
 func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaque bool) {
 	{
 		topic := createTopic(b, benchPartitions, nil)
-		props, err := producerProps(cl, producerConfig(topic))
+		props, err := producerProps(cl, engine.DefaultProducerConfig())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -180,7 +201,7 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 		}
 		delivered.Store(0)
 		target.Store(int64(b.N))
-		ring := make([]int, 2*producerConfig("").MaxQueued)
+		ring := make([]int, 2*engine.DefaultProducerConfig().MaxQueued)
 		measure(b, func() {
 			for i := 0; i < b.N; i++ {
 				// One message reused: librdkafka copies it, the best case
@@ -211,10 +232,11 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 
 // warmUp produces and flushes a thousand messages so that connections and
 // metadata exist before the measurement.
-func warmUp(b *testing.B, p engine.Producer) {
+func warmUp(b *testing.B, p engine.Producer, topics []string) {
 	rep := newReports(1000)
 	for i := range 1000 {
-		if err := p.Produce(context.Background(), &engine.Message{Partition: int32(i % benchPartitions), Value: []byte("warm")}, rep.done); err != nil {
+		topic, part := benchTarget(topics, i)
+		if err := p.Produce(context.Background(), &engine.Message{Topic: topic, Partition: part, Value: []byte("warm")}, rep.done); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -234,7 +256,7 @@ func filledTopic(b *testing.B, cl *cluster.Cluster, n int) string {
 		return t
 	}
 	topic := createTopic(b, benchPartitions, nil)
-	p, err := rdkafkaEngine(b).NewProducer(context.Background(), cl, producerConfig(topic))
+	p, err := rdkafkaEngine(b).NewProducer(context.Background(), cl, engine.DefaultProducerConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -242,7 +264,7 @@ func filledTopic(b *testing.B, cl *cluster.Cluster, n int) string {
 	rep := newReports(n)
 	value := make([]byte, benchValueSize)
 	for i := range n {
-		if err := p.Produce(context.Background(), &engine.Message{Partition: int32(i % benchPartitions), Value: value}, rep.done); err != nil {
+		if err := p.Produce(context.Background(), &engine.Message{Topic: topic, Partition: int32(i % benchPartitions), Value: value}, rep.done); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -258,10 +280,10 @@ func BenchmarkFetch(b *testing.B) {
 	cl := newCluster(b)
 	b.Run("engine", func(b *testing.B) {
 		topic := filledTopic(b, cl, b.N)
-		f := startFetcher(b, cl, fetcherConfig(topic))
+		f := startFetcher(b, cl, engine.DefaultFetcherConfig())
 		ctx := context.Background()
 		measure(b, func() {
-			assignAll(b, f, benchPartitions, 0, 1)
+			assignAll(b, f, topic, benchPartitions, 0, 1)
 			n, fetches := 0, 0
 			for n < b.N {
 				fe, err := f.Poll(ctx)
@@ -279,7 +301,7 @@ func BenchmarkFetch(b *testing.B) {
 	})
 	b.Run("confluent", func(b *testing.B) {
 		topic := filledTopic(b, cl, b.N)
-		props, err := fetcherProps(cl, fetcherConfig(topic))
+		props, err := fetcherProps(cl, engine.DefaultFetcherConfig())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -319,37 +341,48 @@ func BenchmarkFetch(b *testing.B) {
 // BenchmarkProduceOffline isolates Produce from the network, the brokers
 // and the delivery reports: messages go to a librdkafka instance that
 // reaches no broker, so they stay queued until they are purged after the
-// measurement. It compares the engine's Produce with confluent-kafka-go's,
-// with and without an Opaque.
+// measurement. It compares the engine's Produce, to one topic and to ten,
+// with confluent-kafka-go's, with and without an Opaque.
 func BenchmarkProduceOffline(b *testing.B) {
 	cl := newCluster(b)
 	value := make([]byte, benchValueSize)
-	cfg := unreachable("nowhere")
+	cfg := unreachable()
 	cfg.MaxQueued = 1 << 24 // never full: b.N messages stay queued
-	b.Run("engine", func(b *testing.B) {
-		p, err := rdkafkaEngine(b).NewProducer(context.Background(), cl, cfg)
-		if err != nil {
-			b.Fatal(err)
+	for _, n := range []int{1, 10} {
+		name := "engine"
+		if n > 1 {
+			name = fmt.Sprintf("engine-%dtopics", n)
 		}
-		var reported atomic.Int64
-		done := func(*engine.Message, error) { reported.Add(1) }
-		msgs := make([]engine.Message, b.N)
-		ctx := context.Background()
-		measure(b, func() {
-			for i := range msgs {
-				msgs[i] = engine.Message{Partition: int32(i % benchPartitions), Value: value}
-				if err := p.Produce(ctx, &msgs[i], done); err != nil {
-					b.Fatal(err)
+		topics := make([]string, n)
+		for i := range topics {
+			topics[i] = fmt.Sprintf("nowhere-%d", i)
+		}
+		b.Run(name, func(b *testing.B) {
+			p, err := rdkafkaEngine(b).NewProducer(context.Background(), cl, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var reported atomic.Int64
+			done := func(*engine.Message, error) { reported.Add(1) }
+			msgs := make([]engine.Message, b.N)
+			ctx := context.Background()
+			measure(b, func() {
+				for i := range msgs {
+					topic, part := benchTarget(topics, i)
+					msgs[i] = engine.Message{Topic: topic, Partition: part, Value: value}
+					if err := p.Produce(ctx, &msgs[i], done); err != nil {
+						b.Fatal(err)
+					}
 				}
+			})
+			expired, cancel := context.WithCancel(ctx)
+			cancel()
+			p.Close(expired) // purges: every message is reported
+			if reported.Load() != int64(b.N) {
+				b.Fatalf("%d of %d reported", reported.Load(), b.N)
 			}
 		})
-		expired, cancel := context.WithCancel(ctx)
-		cancel()
-		p.Close(expired) // purges: every message is reported
-		if reported.Load() != int64(b.N) {
-			b.Fatalf("%d of %d reported", reported.Load(), b.N)
-		}
-	})
+	}
 	for _, opaque := range []bool{false, true} {
 		name := "confluent"
 		if opaque {

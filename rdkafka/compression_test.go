@@ -78,8 +78,8 @@ func TestCompressionCodecs(t *testing.T) {
 	for _, codec := range []records.Codec{records.CodecNone, records.CodecGzip, records.CodecSnappy, records.CodecLZ4, records.CodecZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
 			topic := createTopic(t, 1, nil)
-			cfg := producerConfig(topic)
-			cfg.Compression = codec
+			cfg := engine.DefaultProducerConfig()
+			cfg.Compression = codec // what the test is about
 			if codec == records.CodecZstd {
 				cfg.CompressionLevel = 5
 			}
@@ -90,7 +90,7 @@ func TestCompressionCodecs(t *testing.T) {
 				return bytes.Repeat(fmt.Appendf(nil, "compressible-%d-", i%10), 20)
 			}
 			for i := range n {
-				if err := p.Produce(t.Context(), &engine.Message{Key: fmt.Appendf(nil, "k%d", i), Value: value(i)}, rep.done); err != nil {
+				if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Key: fmt.Appendf(nil, "k%d", i), Value: value(i)}, rep.done); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -107,11 +107,11 @@ func TestCompressionCodecs(t *testing.T) {
 					t.Fatalf("batch at %d has codec %v, want %v", info.BaseOffset, info.Codec, codec)
 				}
 			}
-			f := startFetcher(t, cl, fetcherConfig(topic))
-			assignAll(t, f, 1, 0, 1)
-			got := map[int32]*consumed{}
+			f := startFetcher(t, cl, engine.DefaultFetcherConfig())
+			assignAll(t, f, topic, 1, 0, 1)
+			got := map[engine.TopicPartition]*consumed{}
 			pollUntil(t, f, time.Minute, 1, got, func() bool { return total(got) >= n })
-			for i, m := range got[0].msgs {
+			for i, m := range got[engine.TopicPartition{Topic: topic, Partition: 0}].msgs {
 				if m.Offset != int64(i) || string(m.Key) != fmt.Sprintf("k%d", i) || !bytes.Equal(m.Value, value(i)) {
 					t.Fatalf("message %d: offset %d key %q", i, m.Offset, m.Key)
 				}

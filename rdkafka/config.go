@@ -104,11 +104,11 @@ func producerProps(cl *cluster.Cluster, cfg engine.ProducerConfig) (*props, erro
 		return nil, err
 	}
 	switch cfg.Acks {
-	case engine.AcksAll:
+	case engine.RequireAll:
 		p.set("acks", "ProducerConfig.Acks", "all")
-	case engine.AcksLeader:
+	case engine.RequireLeader:
 		p.set("acks", "ProducerConfig.Acks", "1")
-	case engine.AcksNone:
+	case engine.RequireNone:
 		p.set("acks", "ProducerConfig.Acks", "0")
 	default:
 		return nil, kerr.Config("ProducerConfig.Acks", "unknown value %d", cfg.Acks)

@@ -34,8 +34,9 @@ func TestRegistered(t *testing.T) {
 // its librdkafka property, and RdkafkaConfig overrides last.
 func TestProducerProps(t *testing.T) {
 	cl := newCluster(t)
-	cfg := producerConfig("t")
-	cfg.Acks = engine.AcksLeader
+	// Every field away from its default, so that each one shows.
+	cfg := engine.DefaultProducerConfig()
+	cfg.Acks = engine.RequireLeader
 	cfg.Idempotent = false
 	cfg.Linger = 2500 * time.Microsecond
 	cfg.BatchBytes = 64 << 10
@@ -95,7 +96,8 @@ func TestProducerProps(t *testing.T) {
 // TestFetcherProps: the fetcher's properties, and the ones it reserves.
 func TestFetcherProps(t *testing.T) {
 	cl := newCluster(t)
-	cfg := fetcherConfig("t")
+	// Every field away from its default, so that each one shows.
+	cfg := engine.DefaultFetcherConfig()
 	cfg.MinBytes = 10
 	cfg.MaxBytes = 500 // below librdkafka's minimum message.max.bytes
 	cfg.PartitionMaxBytes = 4096
@@ -164,7 +166,7 @@ func TestConfigErrors(t *testing.T) {
 		{"raw go", func(c *engine.ProducerConfig) { c.Raw = map[string]any{"go.delivery.reports": false} }, `ProducerConfig.RdkafkaConfig["go.delivery.reports"]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := producerConfig("t")
+			cfg := engine.DefaultProducerConfig()
 			tc.edit(&cfg)
 			p, err := e.NewProducer(ctx, cl, cfg)
 			if err == nil {
@@ -178,7 +180,7 @@ func TestConfigErrors(t *testing.T) {
 			t.Log(err)
 		})
 	}
-	fcfg := fetcherConfig("t")
+	fcfg := engine.DefaultFetcherConfig()
 	fcfg.Raw = map[string]any{"fetch.wait.max.ms": -5}
 	if _, err := e.NewFetcher(ctx, cl, fcfg); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Fatalf("NewFetcher with a bad raw value: %v", err)

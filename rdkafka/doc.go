@@ -32,6 +32,31 @@
 // kafka.ErrEngineNotEnabled. The nordkafka tag lets a program that imports
 // the package keep building with cgo on but without librdkafka.
 //
+// # One librdkafka instance per producer or consumer, for all its topics
+//
+// A gokafka producer that uses this engine runs one librdkafka producer,
+// whatever the number of topics its messages go to: each message names its
+// topic (Message.Topic) and the partition the root chose, and librdkafka
+// batches per partition of every topic on the same connections, under one
+// idempotent producer ID. A Topic's producer is the same thing with the
+// topic filled in. The bounds are per producer, across topics:
+// MaxQueuedMessages counts every message not yet reported, whichever its
+// topic.
+//
+// A gokafka consumer that uses this engine runs one librdkafka consumer,
+// which fetches whichever partitions of whichever topics the consumer is
+// given (a group's assignment over several topics, or a simple consumer's
+// chosen partitions); each batch it hands to the root names its topic and
+// partition. Before an assignment changes anything the engine checks it
+// against the client's metadata, looking up once more the topics (or
+// partitions) the metadata does not know yet: a topic or partition the
+// cluster does not have, or a negative offset, refuses the whole
+// assignment with an error matching kafka.ErrUnknownTopic,
+// kafka.ErrUnknownPartition or kafka.ErrOffsetOutOfRange, and the
+// partitions assigned before stay as they were. (librdkafka itself would
+// accept an unknown partition and quietly fetch nothing.) Offsets out of
+// range, pauses after an error and restarts are per topic and partition.
+//
 // # What librdkafka does here, and what it does not
 //
 // The division of labour is the one of the engine contract
@@ -74,12 +99,13 @@
 // NewSimpleConsumer with a *kafka.ConfigError naming the gokafka field it
 // came from.
 //
-// MaxMessageBytes is checked by the engine on the encoded record, as the
-// pure engine does, so both engines accept and refuse the same messages;
-// librdkafka's own message.max.bytes is set just above it.
-// MaxQueuedMessages is also counted by the engine, up to the moment a
-// message's delivery is reported, which librdkafka's own bound does not
-// cover.
+// MaxMessageBytes is checked by the root on the encoded record before
+// either engine sees a message, so both engines accept and refuse the same
+// messages; librdkafka's own message.max.bytes is set just above it (its
+// check counts some framing too). MaxQueuedMessages is counted by the
+// same bounded queue in both engines, up to the moment a message's
+// delivery report has been handled, which librdkafka's own bound does not
+// cover. The root also stamps messages produced without a timestamp.
 //
 // librdkafka's log lines go to the client's slog.Logger (never to stderr),
 // at the level librdkafka gave them.
@@ -93,6 +119,9 @@
 // or unreachable broker ErrConnection, messages failed by Close
 // ErrClosed. The librdkafka error stays in the chain (errors.As with a
 // confluent-kafka-go kafka.Error works) and its text ends the message.
+// Errors about a partition (a failed delivery, an offset out of range)
+// name it as topic/partition, and so do the engine's log lines (attributes
+// "topic" and "partition").
 //
 // # Flush and Close
 //

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +38,7 @@ const (
 )
 
 // fetcher is an engine.Fetcher on a confluent-kafka-go Consumer used only to
-// fetch: the Consumer never subscribes (so never joins a group), never
+// fetch, from partitions of any topics: the Consumer never subscribes (so never joins a group), never
 // commits and never stores offsets; it reads the partitions it is assigned
 // from the offsets it is given, and reports an offset out of range instead
 // of resetting it (auto.offset.reset=error).
@@ -47,11 +48,10 @@ const (
 // in the caller's goroutine; one goroutine of ours forwards librdkafka's
 // logs. Close stops librdkafka and that goroutine.
 type fetcher struct {
-	cfg   engine.FetcherConfig
-	cl    *cluster.Cluster
-	rd    *kafka.Consumer
-	topic string
-	log   *slog.Logger
+	cfg engine.FetcherConfig
+	cl  *cluster.Cluster
+	rd  *kafka.Consumer
+	log *slog.Logger
 
 	// mu serialises every use of rd and guards the state below. Poll
 	// holds it while it waits inside librdkafka (at most pollSlice): a
@@ -61,9 +61,9 @@ type fetcher struct {
 	// cannot slip in between.
 	mu        sync.Mutex
 	closed    bool
-	parts     map[int32]*fpart
-	paused    map[int32]bool // partitions this fetcher paused in librdkafka
-	ready     []*fpart       // partitions with something for Poll, in arrival order
+	parts     map[engine.TopicPartition]*fpart
+	paused    map[engine.TopicPartition]bool // partitions this fetcher paused in librdkafka
+	ready     []*fpart                       // partitions with something for Poll, in arrival order
 	slab      []engine.Message
 	last      *fpart    // the partition of the last message handled; nil after any (un)assignment
 	rangeErrs int       // auto.offset.reset errors not yet attributed to a partition
@@ -79,7 +79,7 @@ type fetcher struct {
 // fpart is one assigned partition. Each Assign makes a new one, so a stale
 // pointer left in ready is recognised and skipped.
 type fpart struct {
-	id    int32
+	tp    engine.TopicPartition
 	epoch uint64
 	// next is the offset after the last message taken from librdkafka:
 	// librdkafka's fetch position as far as the engine knows.
@@ -91,9 +91,6 @@ type fpart struct {
 }
 
 func newFetcher(cl *cluster.Cluster, cfg engine.FetcherConfig) (*fetcher, error) {
-	if cfg.Topic == "" {
-		return nil, fmt.Errorf("%w: empty topic name", kerr.ErrInvalidTopic)
-	}
 	fp, err := fetcherProps(cl, cfg)
 	if err != nil {
 		return nil, err
@@ -106,10 +103,9 @@ func newFetcher(cl *cluster.Cluster, cfg engine.FetcherConfig) (*fetcher, error)
 		cfg:    cfg,
 		cl:     cl,
 		rd:     rd,
-		topic:  cfg.Topic,
-		log:    logger(cfg.Logger, "fetcher", cfg.Topic),
-		parts:  map[int32]*fpart{},
-		paused: map[int32]bool{},
+		log:    logger(cfg.Logger, "fetcher"),
+		parts:  map[engine.TopicPartition]*fpart{},
+		paused: map[engine.TopicPartition]bool{},
 	}
 	// confluent-kafka-go closes the logs channel when the consumer
 	// closes, which ends this goroutine.
@@ -123,30 +119,39 @@ func newFetcher(cl *cluster.Cluster, cfg engine.FetcherConfig) (*fetcher, error)
 	return f, nil
 }
 
-func (f *fetcher) tp(p int32, offset int64) kafka.TopicPartition {
-	return kafka.TopicPartition{Topic: &f.topic, Partition: p, Offset: kafka.Offset(offset)}
+// rdTP is tp as confluent-kafka-go names it. It allocates the topic's
+// *string: it serves (un)assignments and errors, not messages.
+func rdTP(tp engine.TopicPartition, offset int64) kafka.TopicPartition {
+	topic := tp.Topic
+	return kafka.TopicPartition{Topic: &topic, Partition: tp.Partition, Offset: kafka.Offset(offset)}
 }
 
-// Assign implements engine.Fetcher. New partitions are added to librdkafka's
+// ourTP is a confluent-kafka-go partition as the engine names it.
+func ourTP(tp kafka.TopicPartition) engine.TopicPartition {
+	if tp.Topic == nil {
+		return engine.TopicPartition{Partition: tp.Partition}
+	}
+	return engine.TopicPartition{Topic: *tp.Topic, Partition: tp.Partition}
+}
+
+// Assign implements engine.Fetcher. The positions are checked first,
+// against the cluster's metadata too (validate.go), so that a refused call
+// changes nothing. New partitions are then added to librdkafka's
 // assignment at their offsets; partitions already assigned are moved with a
 // seek, which librdkafka documents as a barrier: once it returns, nothing
 // fetched for the old position is returned by librdkafka. Messages the
 // engine had already taken are dropped with the old assignment's state.
-func (f *fetcher) Assign(ctx context.Context, positions []engine.PartitionOffset) error {
+// If librdkafka itself refuses a step (it does not on valid input), what
+// came before that step stays done.
+func (f *fetcher) Assign(ctx context.Context, positions []engine.Position) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	seen := make(map[int32]bool, len(positions))
-	for _, po := range positions {
-		switch {
-		case po.Partition < 0:
-			return fmt.Errorf("%w: partition %d", kerr.ErrUnknownPartition, po.Partition)
-		case po.Offset < 0:
-			return fmt.Errorf("%w: partition %d: offset %d (the fetcher takes real offsets only)", kerr.ErrOffsetOutOfRange, po.Partition, po.Offset)
-		case seen[po.Partition]:
-			return fmt.Errorf("%w: partition %d assigned twice in one call", kerr.ErrInvalidConfig, po.Partition)
-		}
-		seen[po.Partition] = true
+	if f.isClosed() { // before asking the cluster anything
+		return kerr.ErrClosed
+	}
+	if err := f.validate(ctx, positions); err != nil {
+		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -156,27 +161,27 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.PartitionOffset
 	f.last = nil
 	var fresh, moved, resume []kafka.TopicPartition
 	for _, po := range positions {
-		tp := f.tp(po.Partition, po.Offset)
-		if f.parts[po.Partition] == nil {
+		tp := rdTP(po.TopicPartition, po.Offset)
+		if f.parts[po.TopicPartition] == nil {
 			fresh = append(fresh, tp)
 		} else {
 			moved = append(moved, tp)
 		}
-		if f.paused[po.Partition] {
+		if f.paused[po.TopicPartition] {
 			resume = append(resume, tp)
 		}
 	}
 	if len(fresh) > 0 {
 		if err := f.rd.IncrementalAssign(fresh); err != nil {
-			return fmt.Errorf("rdkafka: assign %s %v: %w", f.topic, partitionsOf(fresh), mapError(err))
+			return fmt.Errorf("rdkafka: assign %s: %w", names(fresh), mapError(err))
 		}
 	}
 	// From here the fresh partitions are in librdkafka's assignment:
 	// their state must exist even if what follows fails, so that Unassign
 	// or a later Assign knows them.
 	for _, po := range positions {
-		if f.parts[po.Partition] == nil {
-			f.parts[po.Partition] = &fpart{id: po.Partition, epoch: po.Epoch, next: po.Offset}
+		if f.parts[po.TopicPartition] == nil {
+			f.parts[po.TopicPartition] = &fpart{tp: po.TopicPartition, epoch: po.Epoch, next: po.Offset}
 		}
 	}
 	if err := f.restart(moved); err != nil {
@@ -186,17 +191,23 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.PartitionOffset
 	// harmless: nothing was polled since, mu is held) drops what the
 	// engine buffered under the old assignment.
 	for _, po := range positions {
-		f.parts[po.Partition] = &fpart{id: po.Partition, epoch: po.Epoch, next: po.Offset}
+		f.parts[po.TopicPartition] = &fpart{tp: po.TopicPartition, epoch: po.Epoch, next: po.Offset}
 	}
 	if len(resume) > 0 {
 		if err := f.rd.Resume(resume); err != nil {
-			return fmt.Errorf("rdkafka: resume %s %v: %w", f.topic, partitionsOf(resume), mapError(err))
+			return fmt.Errorf("rdkafka: resume %s: %w", names(resume), mapError(err))
 		}
 		for _, tp := range resume {
-			delete(f.paused, tp.Partition)
+			delete(f.paused, ourTP(tp))
 		}
 	}
 	return nil
+}
+
+func (f *fetcher) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
 }
 
 // restart moves assigned partitions to new offsets. A seek does it for
@@ -209,7 +220,7 @@ func (f *fetcher) restart(tps []kafka.TopicPartition) error {
 	}
 	res, err := f.rd.SeekPartitions(tps)
 	if err != nil {
-		return fmt.Errorf("rdkafka: seek %s %v: %w", f.topic, partitionsOf(tps), mapError(err))
+		return fmt.Errorf("rdkafka: seek %s: %w", names(tps), mapError(err))
 	}
 	var again []kafka.TopicPartition
 	for _, r := range res {
@@ -218,7 +229,7 @@ func (f *fetcher) restart(tps []kafka.TopicPartition) error {
 		}
 		// The wanted offset, from what was asked (not from the result).
 		for _, tp := range tps {
-			if tp.Partition == r.Partition {
+			if tp.Partition == r.Partition && ourTP(tp).Topic == ourTP(r).Topic {
 				again = append(again, tp)
 				break
 			}
@@ -228,20 +239,20 @@ func (f *fetcher) restart(tps []kafka.TopicPartition) error {
 		return nil
 	}
 	if err := f.rd.IncrementalUnassign(again); err != nil {
-		return fmt.Errorf("rdkafka: unassign %s %v: %w", f.topic, partitionsOf(again), mapError(err))
+		return fmt.Errorf("rdkafka: unassign %s: %w", names(again), mapError(err))
 	}
 	if err := f.rd.IncrementalAssign(again); err != nil {
 		f.last = nil
 		for _, tp := range again {
-			delete(f.parts, tp.Partition) // no longer in librdkafka's assignment
+			delete(f.parts, ourTP(tp)) // no longer in librdkafka's assignment
 		}
-		return fmt.Errorf("rdkafka: assign %s %v: %w", f.topic, partitionsOf(again), mapError(err))
+		return fmt.Errorf("rdkafka: assign %s: %w", names(again), mapError(err))
 	}
 	return nil
 }
 
 // Unassign implements engine.Fetcher.
-func (f *fetcher) Unassign(ctx context.Context, partitions []int32) error {
+func (f *fetcher) Unassign(ctx context.Context, partitions []engine.TopicPartition) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -252,17 +263,17 @@ func (f *fetcher) Unassign(ctx context.Context, partitions []int32) error {
 	}
 	f.last = nil
 	var tps []kafka.TopicPartition
-	for _, p := range partitions {
-		if f.parts[p] != nil {
-			tps = append(tps, f.tp(p, 0))
-			delete(f.parts, p)
+	for _, tp := range partitions {
+		if f.parts[tp] != nil {
+			tps = append(tps, rdTP(tp, 0))
+			delete(f.parts, tp)
 		}
 	}
 	if len(tps) == 0 {
 		return nil
 	}
 	if err := f.rd.IncrementalUnassign(tps); err != nil {
-		return fmt.Errorf("rdkafka: unassign %s %v: %w", f.topic, partitionsOf(tps), mapError(err))
+		return fmt.Errorf("rdkafka: unassign %s: %w", names(tps), mapError(err))
 	}
 	return nil
 }
@@ -311,16 +322,16 @@ func (f *fetcher) takeReady() (engine.Fetch, bool) {
 		f.ready[0] = nil
 		f.ready = f.ready[1:]
 		p.queued = false
-		if f.parts[p.id] != p {
+		if f.parts[p.tp] != p {
 			continue // unassigned or assigned again since
 		}
 		if n := len(p.msgs); n > 0 {
 			fe := engine.Fetch{
-				Partition:     p.id,
-				Epoch:         p.epoch,
-				Messages:      p.msgs,
-				NextOffset:    p.msgs[n-1].Offset + 1,
-				HighWatermark: f.highWatermark(p.id),
+				TopicPartition: p.tp,
+				Epoch:          p.epoch,
+				Messages:       p.msgs,
+				NextOffset:     p.msgs[n-1].Offset + 1,
+				HighWatermark:  f.highWatermark(p.tp),
 			}
 			p.msgs = nil
 			if p.err != nil {
@@ -329,7 +340,7 @@ func (f *fetcher) takeReady() (engine.Fetch, bool) {
 			return fe, true
 		}
 		if p.err != nil {
-			fe := engine.Fetch{Partition: p.id, Epoch: p.epoch, NextOffset: p.next, HighWatermark: -1, Err: p.err}
+			fe := engine.Fetch{TopicPartition: p.tp, Epoch: p.epoch, NextOffset: p.next, HighWatermark: -1, Err: p.err}
 			p.err = nil
 			return fe, true
 		}
@@ -346,8 +357,8 @@ func (f *fetcher) enqueue(p *fpart) {
 
 // highWatermark is librdkafka's cached high watermark of a partition (from
 // its last fetch response; no request is made), or -1.
-func (f *fetcher) highWatermark(p int32) int64 {
-	_, high, err := f.rd.GetWatermarkOffsets(f.topic, p)
+func (f *fetcher) highWatermark(tp engine.TopicPartition) int64 {
+	_, high, err := f.rd.GetWatermarkOffsets(tp.Topic, tp.Partition)
 	if err != nil || high < 0 {
 		return -1
 	}
@@ -382,14 +393,16 @@ func (f *fetcher) handle(ev kafka.Event) {
 	case *kafka.Message:
 		tp := e.TopicPartition
 		// Messages come in runs of one partition: remember the last
-		// one's state rather than look it up every time.
+		// one's state rather than hash its name every time. (The topic
+		// strings compare fast: confluent-kafka-go hands out the same
+		// cached string for every message of a topic.)
 		p := f.last
-		if p == nil || p.id != tp.Partition {
-			p = f.parts[tp.Partition]
+		if p == nil || p.tp.Partition != tp.Partition || tp.Topic == nil || p.tp.Topic != *tp.Topic {
+			p = f.parts[ourTP(tp)]
 			f.last = p
 		}
 		if tp.Error != nil {
-			f.partitionError(p, tp.Error)
+			f.partitionError(p, tp, tp.Error)
 			return
 		}
 		// Messages of partitions no longer assigned, or paused after an
@@ -399,7 +412,7 @@ func (f *fetcher) handle(ev kafka.Event) {
 			return
 		}
 		m := f.newMessage()
-		m.Topic = f.topic
+		m.Topic = p.tp.Topic
 		m.Partition = tp.Partition
 		m.Offset = int64(tp.Offset)
 		m.Key = e.Key
@@ -431,14 +444,16 @@ func (f *fetcher) handle(ev kafka.Event) {
 	}
 }
 
-// partitionError handles an error librdkafka attributed to a partition.
-func (f *fetcher) partitionError(p *fpart, err error) {
+// partitionError handles an error librdkafka attributed to a partition
+// (p is its state, nil if it is not assigned).
+func (f *fetcher) partitionError(p *fpart, tp kafka.TopicPartition, err error) {
 	var ke kafka.Error
 	if p != nil && !p.failed && errors.As(err, &ke) && ke.Code() == kafka.ErrAutoOffsetReset {
-		f.fail(p, fmt.Errorf("%w: partition %d at offset %d: %w", kerr.OffsetOutOfRange, p.id, p.next, mapError(err)))
+		f.fail(p, fmt.Errorf("%w: %s at offset %d: %w", kerr.OffsetOutOfRange, p.tp, p.next, mapError(err)))
 		return
 	}
-	f.log.Warn("gokafka: librdkafka partition error", "err", mapError(err))
+	t := ourTP(tp)
+	f.log.Warn("gokafka: librdkafka partition error", "topic", t.Topic, "partition", t.Partition, "err", mapError(err))
 }
 
 // fail records a partition error for Poll and pauses the partition until
@@ -446,10 +461,10 @@ func (f *fetcher) partitionError(p *fpart, err error) {
 func (f *fetcher) fail(p *fpart, err error) {
 	p.err, p.failed = err, true
 	f.enqueue(p)
-	if perr := f.rd.Pause([]kafka.TopicPartition{f.tp(p.id, 0)}); perr != nil {
-		f.log.Warn("gokafka: librdkafka pause failed", "partition", p.id, "err", mapError(perr))
+	if perr := f.rd.Pause([]kafka.TopicPartition{rdTP(p.tp, 0)}); perr != nil {
+		f.log.Warn("gokafka: librdkafka pause failed", "topic", p.tp.Topic, "partition", p.tp.Partition, "err", mapError(perr))
 	}
-	f.paused[p.id] = true
+	f.paused[p.tp] = true
 }
 
 // checkRanges finds the partitions whose position is outside their log,
@@ -463,25 +478,27 @@ func (f *fetcher) fail(p *fpart, err error) {
 // The caller holds mu.
 func (f *fetcher) checkRanges(ctx context.Context) {
 	var cand []*fpart
-	var ids []int32
+	var tps []engine.TopicPartition
 	for _, p := range f.parts {
 		if !p.failed {
 			cand = append(cand, p)
-			ids = append(ids, p.id)
+			tps = append(tps, p.tp)
 		}
 	}
 	if len(cand) == 0 {
 		f.rangeErrs = 0
 		return
 	}
-	slices.Sort(ids)
+	slices.SortFunc(tps, engine.TopicPartition.Compare)
 	cctx, cancel := context.WithTimeout(ctx, rangeTimeout)
 	defer cancel()
-	low, lerr := offsets.List(cctx, f.cl, f.topic, ids, offsets.Earliest)
-	high, herr := offsets.List(cctx, f.cl, f.topic, ids, offsets.Latest)
+	low, lerr := offsets.List(cctx, f.cl, tps, offsets.Earliest)
+	high, herr := offsets.List(cctx, f.cl, tps, offsets.Latest)
 	if err := errors.Join(lerr, herr); err != nil {
 		f.log.Warn("gokafka: rdkafka: cannot check which partitions are out of range", "err", err)
-		if len(low) < len(ids) || len(high) < len(ids) {
+		if len(low) < len(tps) || len(high) < len(tps) {
+			// Look again later, at every partition: the errors
+			// librdkafka reported are not attributed.
 			f.rangeNext = time.Now().Add(rangeRetry)
 			return
 		}
@@ -489,12 +506,12 @@ func (f *fetcher) checkRanges(ctx context.Context) {
 	found := 0
 	var restart []kafka.TopicPartition
 	for _, p := range cand {
-		lo, hi := low[p.id], high[p.id]
+		lo, hi := low[p.tp], high[p.tp]
 		if p.next < lo || p.next > hi {
-			f.fail(p, fmt.Errorf("%w: partition %d: offset %d is outside the log [%d, %d]", kerr.OffsetOutOfRange, p.id, p.next, lo, hi))
+			f.fail(p, fmt.Errorf("%w: %s: offset %d is outside the log [%d, %d]", kerr.OffsetOutOfRange, p.tp, p.next, lo, hi))
 			found++
 		} else {
-			restart = append(restart, f.tp(p.id, p.next))
+			restart = append(restart, rdTP(p.tp, p.next))
 		}
 	}
 	if found < f.rangeErrs && len(restart) > 0 {
@@ -536,10 +553,14 @@ func (f *fetcher) Close() error {
 	return f.closeErr
 }
 
-func partitionsOf(tps []kafka.TopicPartition) []int32 {
-	ps := make([]int32, len(tps))
+// names lists partitions for errors: "t/0, t/1, u/3".
+func names(tps []kafka.TopicPartition) string {
+	var b strings.Builder
 	for i, tp := range tps {
-		ps[i] = tp.Partition
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(ourTP(tp).String())
 	}
-	return ps
+	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,11 +27,12 @@ func produceLines(t testing.TB, topic string, partition int32, from, n int, extr
 	kcatProduce(t, topic, partition, lines, extra...)
 }
 
-func assignAll(t testing.TB, f engine.Fetcher, parts int, offset int64, epoch uint64) {
+// assignAll assigns partitions 0..parts-1 of topic at offset.
+func assignAll(t testing.TB, f engine.Fetcher, topic string, parts int, offset int64, epoch uint64) {
 	t.Helper()
-	var pos []engine.PartitionOffset
+	var pos []engine.Position
 	for p := range parts {
-		pos = append(pos, engine.PartitionOffset{Partition: int32(p), Offset: offset, Epoch: epoch})
+		pos = append(pos, engine.Position{TopicPartition: engine.TopicPartition{Topic: topic, Partition: int32(p)}, Offset: offset, Epoch: epoch})
 	}
 	if err := f.Assign(testCtx(t, time.Minute), pos); err != nil {
 		t.Fatalf("Assign: %v", err)
@@ -48,12 +50,12 @@ func TestFetchKcatData(t *testing.T) {
 		produceLines(t, topic, p, 0, n, "-H", "h1=x", "-H", "h2=y")
 	}
 	after := time.Now().Add(time.Second)
-	f := startFetcher(t, cl, fetcherConfig(topic))
-	assignAll(t, f, parts, 0, 7)
-	got := map[int32]*consumed{}
+	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
+	assignAll(t, f, topic, parts, 0, 7)
+	got := map[engine.TopicPartition]*consumed{}
 	pollUntil(t, f, time.Minute, 7, got, func() bool { return total(got) >= parts*n })
 	for p := range int32(parts) {
-		c := got[p]
+		c := got[engine.TopicPartition{Topic: topic, Partition: p}]
 		if len(c.msgs) != n || c.hwm != n {
 			t.Fatalf("partition %d: %d messages, high watermark %d; want %d and %d", p, len(c.msgs), c.hwm, n, n)
 		}
@@ -91,16 +93,15 @@ func TestReassignRedelivers(t *testing.T) {
 	// Batches of 20 messages, so that fetches are small.
 	produceLines(t, topic, 0, 0, n, "-X", "batch.num.messages=20")
 	produceLines(t, topic, 1, 0, n, "-X", "batch.num.messages=20")
-	cfg := fetcherConfig(topic)
+	cfg := engine.DefaultFetcherConfig()
 	// Small fetches and a small prefetch: many fetches per partition,
 	// and much of each partition buffered when it is moved.
 	cfg.QueuedMaxMessages = 100
 	cfg.PartitionMaxBytes = 1024
 	f := startFetcher(t, cl, cfg)
 	ctx := testCtx(t, 2*time.Minute)
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 0, Epoch: 1}, {Partition: 1, Offset: 0, Epoch: 1}}); err != nil {
-		t.Fatal(err)
-	}
+	tp0, tp1 := engine.TopicPartition{Topic: topic, Partition: 0}, engine.TopicPartition{Topic: topic, Partition: 1}
+	assignAll(t, f, topic, 2, 0, 1)
 	epoch := uint64(1)
 	next := map[int32]int64{0: 0, 1: 0}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -122,7 +123,10 @@ func TestReassignRedelivers(t *testing.T) {
 				t.Fatalf("round %d: Poll: %v", round, err)
 			}
 			if fe.Err != nil {
-				t.Fatalf("round %d: partition %d: %v", round, fe.Partition, fe.Err)
+				t.Fatalf("round %d: %s: %v", round, fe.TopicPartition, fe.Err)
+			}
+			if fe.Topic != topic {
+				t.Fatalf("round %d: fetch of %s", round, fe.TopicPartition)
 			}
 			want := uint64(1)
 			if fe.Partition == 0 {
@@ -145,7 +149,7 @@ func TestReassignRedelivers(t *testing.T) {
 			if fe.Partition == 1 && next[1] == n {
 				// Partition 1 is done; start it over so that it keeps
 				// competing with partition 0.
-				if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 1, Offset: 0, Epoch: 1}}); err != nil {
+				if err := f.Assign(ctx, []engine.Position{{TopicPartition: tp1, Offset: 0, Epoch: 1}}); err != nil {
 					t.Fatal(err)
 				}
 				next[1] = 0
@@ -153,14 +157,14 @@ func TestReassignRedelivers(t *testing.T) {
 		}
 		rf := f.(*fetcher)
 		rf.mu.Lock()
-		if len(rf.parts[0].msgs) > 0 {
+		if len(rf.parts[tp0].msgs) > 0 {
 			buffered++
 		}
 		rf.mu.Unlock()
 		// Move partition 0: back, or forward, anywhere in the log.
 		to := rng.Int64N(n - 50)
 		epoch++
-		if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: to, Epoch: epoch}}); err != nil {
+		if err := f.Assign(ctx, []engine.Position{{TopicPartition: tp0, Offset: to, Epoch: epoch}}); err != nil {
 			t.Fatalf("round %d: Assign: %v", round, err)
 		}
 		next[0] = to
@@ -169,75 +173,88 @@ func TestReassignRedelivers(t *testing.T) {
 
 // TestOutOfRange: a partition assigned past its end comes back as a Fetch
 // with kerr.OffsetOutOfRange (and the assignment's epoch), stays quiet
-// until assigned again, and reads normally once it is; the other partition
-// is not disturbed.
+// until assigned again, and reads normally once it is; the other
+// partitions are not disturbed, among them the same partition numbers of
+// another topic (the state is per topic and partition).
 func TestOutOfRange(t *testing.T) {
 	cl := newCluster(t)
-	topic := createTopic(t, 3, nil)
+	a, b := createTopic(t, 3, nil), createTopic(t, 3, nil)
 	for p := range int32(3) {
-		produceLines(t, topic, p, 0, 20)
+		produceLines(t, a, p, 0, 20)
+		produceLines(t, b, p, 0, 20)
 	}
-	f := startFetcher(t, cl, fetcherConfig(topic))
+	tp := func(topic string, p int32) engine.TopicPartition {
+		return engine.TopicPartition{Topic: topic, Partition: p}
+	}
+	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
 	ctx := testCtx(t, 2*time.Minute)
-	if err := f.Assign(ctx, []engine.PartitionOffset{
-		{Partition: 0, Offset: 100, Epoch: 3},
-		{Partition: 1, Offset: 0, Epoch: 4},
-		{Partition: 2, Offset: 5000, Epoch: 5},
+	epochs := map[engine.TopicPartition]uint64{tp(a, 0): 3, tp(a, 1): 4, tp(a, 2): 5, tp(b, 0): 6, tp(b, 2): 7}
+	if err := f.Assign(ctx, []engine.Position{
+		{TopicPartition: tp(a, 0), Offset: 100, Epoch: 3},
+		{TopicPartition: tp(a, 1), Offset: 0, Epoch: 4},
+		{TopicPartition: tp(a, 2), Offset: 5000, Epoch: 5},
+		{TopicPartition: tp(b, 0), Offset: 0, Epoch: 6},
+		{TopicPartition: tp(b, 2), Offset: 0, Epoch: 7},
 	}); err != nil {
 		t.Fatal(err)
 	}
-	failed := map[int32]bool{}
-	read := 0
-	for len(failed) < 2 || read < 20 {
+	failed := map[engine.TopicPartition]bool{}
+	read := map[engine.TopicPartition]int{}
+	for len(failed) < 2 || read[tp(a, 1)] < 20 || read[tp(b, 0)] < 20 || read[tp(b, 2)] < 20 {
 		fe, err := f.Poll(ctx)
 		if err != nil {
-			t.Fatalf("Poll: %v (failed %v, read %d)", err, failed, read)
+			t.Fatalf("Poll: %v (failed %v, read %v)", err, failed, read)
 		}
-		switch fe.Partition {
-		case 0, 2:
+		if want, ok := epochs[fe.TopicPartition]; !ok || fe.Epoch != want {
+			t.Fatalf("%s: fetch of epoch %d, want %d (assigned: %v)", fe.TopicPartition, fe.Epoch, want, ok)
+		}
+		switch fe.TopicPartition {
+		case tp(a, 0), tp(a, 2):
 			if !errors.Is(fe.Err, kerr.OffsetOutOfRange) {
-				t.Fatalf("partition %d: %+v, want OffsetOutOfRange", fe.Partition, fe)
+				t.Fatalf("%s: %+v, want OffsetOutOfRange", fe.TopicPartition, fe)
 			}
-			if want := uint64(3 + fe.Partition); fe.Epoch != want {
-				t.Fatalf("partition %d: error of epoch %d, want %d", fe.Partition, fe.Epoch, want)
+			if failed[fe.TopicPartition] {
+				t.Fatalf("%s reported out of range twice", fe.TopicPartition)
 			}
-			if failed[fe.Partition] {
-				t.Fatalf("partition %d reported out of range twice", fe.Partition)
+			if !strings.Contains(fe.Err.Error(), fe.TopicPartition.String()) {
+				t.Fatalf("%s: the error does not name the partition: %v", fe.TopicPartition, fe.Err)
 			}
-			failed[fe.Partition] = true
-			t.Logf("partition %d: %v", fe.Partition, fe.Err)
-		case 1:
+			failed[fe.TopicPartition] = true
+			t.Logf("%s: %v", fe.TopicPartition, fe.Err)
+		default:
 			if fe.Err != nil {
-				t.Fatal(fe.Err)
+				t.Fatalf("%s: %v", fe.TopicPartition, fe.Err)
 			}
-			read += len(fe.Messages)
+			read[fe.TopicPartition] += len(fe.Messages)
 		}
 	}
-	if read != 20 {
-		t.Fatalf("read %d messages of partition 1, want 20", read)
+	for _, p := range []engine.TopicPartition{tp(a, 1), tp(b, 0), tp(b, 2)} {
+		if read[p] != 20 {
+			t.Fatalf("read %d messages of %s, want 20", read[p], p)
+		}
 	}
 	// Assigned again in range, the partition reads.
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 15, Epoch: 6}}); err != nil {
+	if err := f.Assign(ctx, []engine.Position{{TopicPartition: tp(a, 0), Offset: 15, Epoch: 8}}); err != nil {
 		t.Fatal(err)
 	}
-	got := map[int32]*consumed{}
-	pollUntil(t, f, time.Minute, 6, got, func() bool { return got[0] != nil && len(got[0].msgs) >= 5 })
-	if c := got[0]; len(c.msgs) != 5 || c.msgs[0].Offset != 15 {
-		t.Fatalf("partition 0 after reassign: %d messages from %d", len(c.msgs), c.msgs[0].Offset)
+	got := map[engine.TopicPartition]*consumed{}
+	pollUntil(t, f, time.Minute, 8, got, func() bool { return got[tp(a, 0)] != nil && len(got[tp(a, 0)].msgs) >= 5 })
+	if c := got[tp(a, 0)]; len(c.msgs) != 5 || c.msgs[0].Offset != 15 {
+		t.Fatalf("%s after reassign: %d messages from %d", tp(a, 0), len(c.msgs), c.msgs[0].Offset)
 	}
 	// An out-of-range partition that is unassigned and assigned anew
 	// reads too (librdkafka keeps the pause of a partition across
 	// assignments; the fetcher must lift it).
-	if err := f.Unassign(ctx, []int32{2}); err != nil {
+	if err := f.Unassign(ctx, []engine.TopicPartition{tp(a, 2)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 2, Offset: 18, Epoch: 8}}); err != nil {
+	if err := f.Assign(ctx, []engine.Position{{TopicPartition: tp(a, 2), Offset: 18, Epoch: 9}}); err != nil {
 		t.Fatal(err)
 	}
-	got = map[int32]*consumed{}
-	pollUntil(t, f, time.Minute, 8, got, func() bool { return got[2] != nil && len(got[2].msgs) >= 2 })
-	if c := got[2]; c.msgs[0].Offset != 18 {
-		t.Fatalf("partition 2 after unassign+assign: first offset %d, want 18", c.msgs[0].Offset)
+	got = map[engine.TopicPartition]*consumed{}
+	pollUntil(t, f, time.Minute, 9, got, func() bool { return got[tp(a, 2)] != nil && len(got[tp(a, 2)].msgs) >= 2 })
+	if c := got[tp(a, 2)]; c.msgs[0].Offset != 18 {
+		t.Fatalf("%s after unassign+assign: first offset %d, want 18", tp(a, 2), c.msgs[0].Offset)
 	}
 }
 
@@ -248,32 +265,33 @@ func TestUnassign(t *testing.T) {
 	topic := createTopic(t, 2, nil)
 	produceLines(t, topic, 0, 0, 300)
 	produceLines(t, topic, 1, 0, 300)
-	f := startFetcher(t, cl, fetcherConfig(topic))
+	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
 	ctx := testCtx(t, 2*time.Minute)
-	assignAll(t, f, 2, 0, 1)
+	assignAll(t, f, topic, 2, 0, 1)
+	tp0, tp1 := engine.TopicPartition{Topic: topic, Partition: 0}, engine.TopicPartition{Topic: topic, Partition: 1}
 	// Wait until partition 0 has delivered something: librdkafka has
 	// then fetched (and the engine perhaps buffered) more of it.
-	got := map[int32]*consumed{}
-	pollUntil(t, f, time.Minute, 1, got, func() bool { return got[0] != nil })
-	if err := f.Unassign(ctx, []int32{0}); err != nil {
+	got := map[engine.TopicPartition]*consumed{}
+	pollUntil(t, f, time.Minute, 1, got, func() bool { return got[tp0] != nil })
+	if err := f.Unassign(ctx, []engine.TopicPartition{tp0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Unassign(ctx, []int32{0, 9}); err != nil {
+	if err := f.Unassign(ctx, []engine.TopicPartition{tp0, {Topic: topic, Partition: 9}, {Topic: "not-assigned", Partition: 1}}); err != nil {
 		t.Fatalf("Unassign of partitions not assigned: %v", err)
 	}
 	produceLines(t, topic, 0, 300, 10)
 	produceLines(t, topic, 1, 300, 10)
 	n1 := 0
-	if got[1] != nil {
-		n1 = len(got[1].msgs)
+	if got[tp1] != nil {
+		n1 = len(got[tp1].msgs)
 	}
 	for n1 < 310 {
 		fe, err := f.Poll(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fe.Partition != 1 {
-			t.Fatalf("fetch of unassigned partition %d", fe.Partition)
+		if fe.TopicPartition != tp1 {
+			t.Fatalf("fetch of unassigned partition %s", fe.TopicPartition)
 		}
 		n1 += len(fe.Messages)
 	}
@@ -289,8 +307,8 @@ func TestUnassign(t *testing.T) {
 func TestPollHonoursContext(t *testing.T) {
 	cl := newCluster(t)
 	topic := createTopic(t, 1, nil)
-	f := startFetcher(t, cl, fetcherConfig(topic))
-	assignAll(t, f, 1, 0, 1)
+	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
+	assignAll(t, f, topic, 1, 0, 1)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	_, err := f.Poll(ctx)
@@ -335,11 +353,11 @@ func TestFetcherClose(t *testing.T) {
 	cl := newCluster(t)
 	defer cl.Close() // before goleak looks
 	topic := createTopic(t, 1, nil)
-	f, err := rdkafkaEngine(t).NewFetcher(t.Context(), cl, fetcherConfig(topic))
+	f, err := rdkafkaEngine(t).NewFetcher(t.Context(), cl, engine.DefaultFetcherConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	assignAll(t, f, 1, 0, 1)
+	assignAll(t, f, topic, 1, 0, 1)
 	res := make(chan error, 1)
 	go func() {
 		_, err := f.Poll(context.Background())
@@ -367,33 +385,45 @@ func TestFetcherClose(t *testing.T) {
 	if _, err := f.Poll(t.Context()); !errors.Is(err, kerr.ErrClosed) {
 		t.Fatalf("Poll after Close: %v", err)
 	}
-	if err := f.Assign(t.Context(), []engine.PartitionOffset{{Partition: 0}}); !errors.Is(err, kerr.ErrClosed) {
+	tp := engine.TopicPartition{Topic: topic, Partition: 0}
+	if err := f.Assign(t.Context(), []engine.Position{{TopicPartition: tp}}); !errors.Is(err, kerr.ErrClosed) {
 		t.Fatalf("Assign after Close: %v", err)
 	}
-	if err := f.Unassign(t.Context(), []int32{0}); !errors.Is(err, kerr.ErrClosed) {
+	if err := f.Unassign(t.Context(), []engine.TopicPartition{tp}); !errors.Is(err, kerr.ErrClosed) {
 		t.Fatalf("Unassign after Close: %v", err)
 	}
 }
 
-// TestAssignRejectsBadPositions: negative offsets and duplicate partitions
-// fail with typed errors and assign nothing.
+// TestAssignRejectsBadPositions: an empty topic name, a negative
+// partition, a negative offset and a partition named twice fail with typed
+// errors (before any metadata request) and assign nothing; so does a
+// cancelled ctx.
 func TestAssignRejectsBadPositions(t *testing.T) {
 	cl := newCluster(t)
 	topic := createTopic(t, 1, nil)
-	f := startFetcher(t, cl, fetcherConfig(topic))
+	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
 	ctx := t.Context()
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: -2}}); !errors.Is(err, kerr.ErrOffsetOutOfRange) {
-		t.Fatalf("negative offset: %v", err)
-	}
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0}, {Partition: 0, Offset: 1}}); !errors.Is(err, kerr.ErrInvalidConfig) {
-		t.Fatalf("duplicate partition: %v", err)
-	}
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: -1}}); !errors.Is(err, kerr.ErrUnknownPartition) {
-		t.Fatalf("negative partition: %v", err)
+	tp := engine.TopicPartition{Topic: topic, Partition: 0}
+	for _, tc := range []struct {
+		name string
+		pos  []engine.Position
+		want error
+	}{
+		{"negative offset", []engine.Position{{TopicPartition: tp, Offset: -2}}, kerr.ErrOffsetOutOfRange},
+		{"twice", []engine.Position{{TopicPartition: tp}, {TopicPartition: tp, Offset: 1}}, kerr.ErrInvalidConfig},
+		{"negative partition", []engine.Position{{TopicPartition: engine.TopicPartition{Topic: topic, Partition: -1}}}, kerr.ErrUnknownPartition},
+		{"empty topic", []engine.Position{{TopicPartition: tp}, {TopicPartition: engine.TopicPartition{Partition: 0}}}, kerr.ErrInvalidTopic},
+	} {
+		if err := f.Assign(ctx, tc.pos); !errors.Is(err, tc.want) {
+			t.Fatalf("%s: %v, want %v", tc.name, err, tc.want)
+		}
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := f.Assign(cancelled, []engine.PartitionOffset{{Partition: 0}}); !errors.Is(err, context.Canceled) {
+	if err := f.Assign(cancelled, []engine.Position{{TopicPartition: tp}}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Assign with a cancelled ctx: %v", err)
+	}
+	if n := len(f.(*fetcher).parts); n != 0 {
+		t.Fatalf("%d partitions assigned by refused calls", n)
 	}
 }

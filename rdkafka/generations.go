@@ -3,93 +3,9 @@
 package rdkafka
 
 import (
-	"context"
 	"sync"
 	"sync/atomic"
-
-	"github.com/gokafka/kafka/internal/kerr"
 )
-
-// slots counts the messages a producer accepted and has not yet reported
-// (engine.ProducerConfig.MaxQueued). librdkafka has its own bound
-// (queue.buffering.max.messages) but it stops counting a message as soon as
-// its delivery report leaves librdkafka, while the report may still wait in
-// the events channel or in a DoneFunc; the contract counts a message until
-// its DoneFunc returned, so the engine keeps its own count.
-//
-// A slot is held for the whole time a Produce call is inside librdkafka,
-// which is what lets Close wait for "no slot taken" before destroying the
-// librdkafka handle.
-type slots struct {
-	max     int64
-	n       atomic.Int64
-	waiters atomic.Int32
-
-	mu   sync.Mutex
-	wake chan struct{} // closed (and replaced) by a release while someone waits
-}
-
-func newSlots(max int) *slots {
-	return &slots{max: int64(max), wake: make(chan struct{})}
-}
-
-// tryAcquire takes a slot if one is free, with a compare-and-swap so that a
-// full queue never looks fuller than it is to a concurrent producer.
-func (s *slots) tryAcquire() bool {
-	for {
-		n := s.n.Load()
-		if n >= s.max {
-			return false
-		}
-		if s.n.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
-// release gives n slots back and wakes the waiters, if any.
-func (s *slots) release(n int) {
-	s.n.Add(-int64(n))
-	if s.waiters.Load() > 0 {
-		s.mu.Lock()
-		close(s.wake)
-		s.wake = make(chan struct{})
-		s.mu.Unlock()
-	}
-}
-
-// len is the number of slots taken.
-func (s *slots) len() int64 { return s.n.Load() }
-
-// waitBelow blocks until fewer than limit slots are taken, ctx ends or
-// stop is closed (kerr.ErrClosed). A nil stop never fires.
-func (s *slots) waitBelow(ctx context.Context, limit int64, stop <-chan struct{}) error {
-	for {
-		// Register first, then look: a release that ran before the
-		// registration is already visible in n, one that runs after it
-		// closes the channel we hold.
-		s.mu.Lock()
-		s.waiters.Add(1)
-		ch := s.wake
-		s.mu.Unlock()
-		if s.n.Load() < limit {
-			s.waiters.Add(-1)
-			return nil
-		}
-		var err error
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-stop:
-			err = kerr.ErrClosed
-		}
-		s.waiters.Add(-1)
-		if err != nil {
-			return err
-		}
-	}
-}
 
 // generation groups the messages accepted between two Flush calls, so that
 // Flush waits for exactly the messages accepted before it: a generation

@@ -72,37 +72,6 @@ func createTopic(t testing.TB, partitions int, configs map[string]string) string
 	return name
 }
 
-// producerConfig has the root's defaults (ProducerConfig.engineConfig).
-func producerConfig(topic string) engine.ProducerConfig {
-	return engine.ProducerConfig{
-		Topic:           topic,
-		Acks:            engine.AcksAll,
-		Idempotent:      true,
-		Linger:          5 * time.Millisecond,
-		BatchBytes:      1 << 20,
-		MaxMessageBytes: 1 << 20,
-		MaxQueued:       100000,
-		DeliveryTimeout: 2 * time.Minute,
-		RequestTimeout:  30 * time.Second,
-		RetryBackoff:    100 * time.Millisecond,
-		MaxInFlight:     5,
-		ClientID:        "gokafka-rdkafka-test",
-	}
-}
-
-// fetcherConfig has the root's defaults (ConsumerConfig.resolve).
-func fetcherConfig(topic string) engine.FetcherConfig {
-	return engine.FetcherConfig{
-		Topic:             topic,
-		MinBytes:          1,
-		MaxBytes:          50 << 20,
-		PartitionMaxBytes: 1 << 20,
-		MaxWait:           100 * time.Millisecond,
-		QueuedMaxMessages: 10000,
-		ClientID:          "gokafka-rdkafka-test",
-	}
-}
-
 func startProducer(t testing.TB, cl *cluster.Cluster, cfg engine.ProducerConfig) engine.Producer {
 	t.Helper()
 	p, err := rdkafkaEngine(t).NewProducer(testCtx(t, time.Minute), cl, cfg)
@@ -229,7 +198,7 @@ type consumed struct {
 // pollUntil polls f until done says so, failing the test after d. Every
 // Fetch must carry epoch (the only assignment the caller made) and be
 // consecutive with what came before it.
-func pollUntil(t testing.TB, f engine.Fetcher, d time.Duration, epoch uint64, got map[int32]*consumed, done func() bool) {
+func pollUntil(t testing.TB, f engine.Fetcher, d time.Duration, epoch uint64, got map[engine.TopicPartition]*consumed, done func() bool) {
 	t.Helper()
 	ctx := testCtx(t, d)
 	for !done() {
@@ -238,45 +207,45 @@ func pollUntil(t testing.TB, f engine.Fetcher, d time.Duration, epoch uint64, go
 			t.Fatalf("Poll: %v (got so far: %s)", err, summary(got))
 		}
 		if fe.Err != nil {
-			t.Fatalf("partition %d: %v", fe.Partition, fe.Err)
+			t.Fatalf("%s: %v", fe.TopicPartition, fe.Err)
 		}
 		if fe.Epoch != epoch {
-			t.Fatalf("partition %d: fetch of epoch %d, want %d", fe.Partition, fe.Epoch, epoch)
+			t.Fatalf("%s: fetch of epoch %d, want %d", fe.TopicPartition, fe.Epoch, epoch)
 		}
-		c := got[fe.Partition]
+		c := got[fe.TopicPartition]
 		if c == nil {
 			c = &consumed{next: -1}
-			got[fe.Partition] = c
+			got[fe.TopicPartition] = c
 		}
 		if len(fe.Messages) == 0 {
-			t.Fatalf("partition %d: empty fetch without error", fe.Partition)
+			t.Fatalf("%s: empty fetch without error", fe.TopicPartition)
 		}
 		for _, m := range fe.Messages {
-			if m.Partition != fe.Partition {
-				t.Fatalf("message of partition %d in a fetch of partition %d", m.Partition, fe.Partition)
+			if m.Topic != fe.Topic || m.Partition != fe.Partition {
+				t.Fatalf("message of %s/%d in a fetch of %s", m.Topic, m.Partition, fe.TopicPartition)
 			}
 			if c.next >= 0 && m.Offset < c.next {
-				t.Fatalf("partition %d: offset %d after next offset %d", fe.Partition, m.Offset, c.next)
+				t.Fatalf("%s: offset %d after next offset %d", fe.TopicPartition, m.Offset, c.next)
 			}
 			c.msgs = append(c.msgs, m)
 			c.next = m.Offset + 1
 		}
 		if fe.NextOffset != c.next {
-			t.Fatalf("partition %d: NextOffset %d, want %d", fe.Partition, fe.NextOffset, c.next)
+			t.Fatalf("%s: NextOffset %d, want %d", fe.TopicPartition, fe.NextOffset, c.next)
 		}
 		c.hwm = fe.HighWatermark
 	}
 }
 
-func summary(got map[int32]*consumed) string {
+func summary(got map[engine.TopicPartition]*consumed) string {
 	var b strings.Builder
-	for p, c := range got {
-		fmt.Fprintf(&b, "p%d:%d ", p, len(c.msgs))
+	for tp, c := range got {
+		fmt.Fprintf(&b, "%s:%d ", tp, len(c.msgs))
 	}
 	return b.String()
 }
 
-func total(got map[int32]*consumed) int {
+func total(got map[engine.TopicPartition]*consumed) int {
 	n := 0
 	for _, c := range got {
 		n += len(c.msgs)

@@ -10,12 +10,14 @@ import (
 )
 
 // logger is the slog.Logger of one producer or fetcher: the client's, or
-// one that discards.
-func logger(l *slog.Logger, role, topic string) *slog.Logger {
+// one that discards. A producer or fetcher serves any number of topics, so
+// the lines that concern one partition name it themselves ("topic",
+// "partition"); librdkafka's own lines name theirs in the text.
+func logger(l *slog.Logger, role string) *slog.Logger {
 	if l == nil {
 		l = slog.New(slog.DiscardHandler)
 	}
-	return l.With("engine", "rdkafka", "role", role, "topic", topic)
+	return l.With("engine", "rdkafka", "role", role)
 }
 
 // forwardLog writes a librdkafka log line to l. librdkafka logs with syslog

@@ -56,27 +56,10 @@ type record struct {
 	gen  *generation
 }
 
-// clock stamps messages produced without a timestamp. time.Now reads the
-// wall clock and the monotonic clock, and on some virtual machines each
-// read is a system call; a message needs one, so the clock adds the
-// monotonic time elapsed to a wall time read at most a second ago (wall
-// clock adjustments show within a second).
-type clock struct {
-	base atomic.Pointer[time.Time]
-}
-
-func (c *clock) now() time.Time {
-	if b := c.base.Load(); b != nil {
-		if d := time.Since(*b); d >= 0 && d < time.Second {
-			return b.Add(d)
-		}
-	}
-	now := time.Now()
-	c.base.Store(&now)
-	return now
-}
-
-// producer is an engine.Producer on a confluent-kafka-go Producer.
+// producer is an engine.Producer on a confluent-kafka-go Producer: one
+// librdkafka instance for every topic the producer writes to (librdkafka
+// keeps a topic handle per topic it has seen; confluent-kafka-go caches
+// them by name).
 //
 // Actors: librdkafka's own threads batch and send; confluent-kafka-go's
 // poller goroutine turns librdkafka's delivery reports into events on a
@@ -85,14 +68,16 @@ func (c *clock) now() time.Time {
 // goroutine runs librdkafka's flush while a Flush waits. Close stops them
 // all.
 type producer struct {
-	cfg   engine.ProducerConfig
-	rd    *kafka.Producer
-	topic *string // cfg.Topic, shared by every kafka.Message
-	log   *slog.Logger
+	cfg engine.ProducerConfig
+	rd  *kafka.Producer
+	log *slog.Logger
 
-	slots   *slots
+	// queue counts the messages accepted and not yet reported
+	// (MaxQueued). A message holds its slot for the whole time its
+	// Produce call is inside librdkafka, which is what lets Close wait
+	// for an empty queue before destroying the librdkafka handle.
+	queue   *engine.Queue
 	gens    *generations
-	clock   clock
 	closed  atomic.Bool   // set when Close starts: Produce refuses
 	closing chan struct{} // closed when Close starts: blocked Produce calls give up
 
@@ -119,13 +104,11 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 	if err != nil {
 		return nil, pp.configError(err, producerRaw)
 	}
-	topic := cfg.Topic
 	p := &producer{
 		cfg:         cfg,
 		rd:          rd,
-		topic:       &topic,
-		log:         logger(cfg.Logger, "producer", topic),
-		slots:       newSlots(cfg.MaxQueued),
+		log:         logger(cfg.Logger, "producer"),
+		queue:       engine.NewQueue(cfg.MaxQueued),
 		gens:        newGenerations(),
 		closing:     make(chan struct{}),
 		kick:        make(chan struct{}, 1),
@@ -138,31 +121,33 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 	return p, nil
 }
 
-// Produce implements engine.Producer.
+// Produce implements engine.Producer. The root has checked m (size
+// included) and stamped its timestamp; what is left here is the queue slot
+// and the hand-over to librdkafka.
 func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.DoneFunc) error {
-	if m == nil {
-		return kerr.ErrNilMessage
-	}
-	if done == nil {
-		return fmt.Errorf("%w: nil DoneFunc", kerr.ErrInvalidConfig)
-	}
-	// Too large fails alone, before taking a slot, with the size the
-	// pure engine computes: the encoded record.
-	if size := records.RecordSize(m.Key, m.Value, m.Headers, 0, 0); size > p.cfg.MaxMessageBytes {
-		return fmt.Errorf("%w: the record encodes to %d bytes, MaxMessageBytes is %d", kerr.ErrMessageTooLarge, size, p.cfg.MaxMessageBytes)
-	}
-	if err := p.acquire(ctx); err != nil {
+	if err := p.queue.Acquire(ctx, p.cfg.FailWhenFull, p.closing); err != nil {
+		if p.closed.Load() {
+			return kerr.ErrClosed // not ErrQueueFull: the queue will not drain for it
+		}
 		return err
 	}
-	// From here the message holds a slot, so Close waits for this call.
-	if m.Timestamp.IsZero() {
-		m.Timestamp = p.clock.now()
+	// Checked after taking the slot: Close sets closed, then waits for
+	// the queue to drain, so either Close sees this slot or this call
+	// sees closed. From here the message holds a slot, so Close waits for
+	// this call.
+	if p.closed.Load() {
+		p.queue.Release(1)
+		return kerr.ErrClosed
 	}
 	r := &record{m: m, done: done, gen: p.gens.enter()}
 	km := kafka.Message{
-		// The root chose the partition (its partitioner is the same
-		// for both engines), so librdkafka's partitioner is never used.
-		TopicPartition: kafka.TopicPartition{Topic: p.topic, Partition: m.Partition},
+		// The root chose the topic and the partition (its partitioner
+		// is the same for both engines), so librdkafka's partitioner is
+		// never used. confluent-kafka-go reads the topic name through
+		// a *string during this call only (to find its cached topic
+		// handle): pointing into m costs no allocation and no lookup,
+		// whichever topic m is for, and m outlives the call.
+		TopicPartition: kafka.TopicPartition{Topic: &m.Topic, Partition: m.Partition},
 		Key:            m.Key,
 		Value:          m.Value,
 		Headers:        toKafkaHeaders(m.Headers),
@@ -182,37 +167,11 @@ func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 				continue
 			}
 		} else {
-			err = produceError(err)
+			err = fmt.Errorf("rdkafka: producing to %s/%d: %w", m.Topic, m.Partition, produceError(err))
 		}
 		r.gen.exit(1)
-		p.slots.release(1)
+		p.queue.Release(1)
 		return err
-	}
-}
-
-// acquire takes a queue slot: at once, or after waiting for deliveries, or
-// fails with ErrQueueFull (FailWhenFull), ctx's error or ErrClosed.
-func (p *producer) acquire(ctx context.Context) error {
-	for {
-		if p.slots.tryAcquire() {
-			// Checked after taking the slot: Close sets closed, then
-			// waits for the slots to drain, so either Close sees this
-			// slot or this call sees closed.
-			if p.closed.Load() {
-				p.slots.release(1)
-				return kerr.ErrClosed
-			}
-			return nil
-		}
-		if p.closed.Load() {
-			return kerr.ErrClosed
-		}
-		if p.cfg.FailWhenFull {
-			return fmt.Errorf("%w: %d messages queued (MaxQueuedMessages)", kerr.ErrQueueFull, p.cfg.MaxQueued)
-		}
-		if err := p.slots.waitBelow(ctx, p.slots.max, p.closing); err != nil {
-			return err
-		}
 	}
 }
 
@@ -222,7 +181,7 @@ func (p *producer) acquire(ctx context.Context) error {
 func (p *producer) waitRoom(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
-	err := p.slots.waitBelow(wctx, p.slots.len(), p.closing)
+	err := p.queue.WaitBelow(wctx, int64(p.queue.Len()), p.closing)
 	switch {
 	case err == nil:
 		return nil
@@ -318,7 +277,7 @@ func (s *settled) settle(p *producer) {
 	if s.genN > 0 {
 		s.gen.exit(s.genN)
 	}
-	p.slots.release(s.n)
+	p.queue.Release(s.n)
 	*s = settled{}
 }
 
@@ -331,7 +290,8 @@ func (p *producer) deliver(km *kafka.Message, s *settled) {
 	m, done := r.m, r.done
 	var err error
 	if e := km.TopicPartition.Error; e != nil {
-		err = p.auth.explain(fatalError(e, p.rd))
+		// Error path only: naming the partition costs an allocation.
+		err = fmt.Errorf("rdkafka: producing to %s/%d: %w", m.Topic, m.Partition, p.auth.explain(fatalError(e, p.rd)))
 		m.Offset = -1
 	} else {
 		p.auth.ok()
@@ -414,7 +374,7 @@ func (p *producer) Close(ctx context.Context) error {
 		p.closed.Store(true)
 		close(p.closing)
 		if err := p.flush(ctx); err != nil {
-			n := p.slots.len()
+			n := p.queue.Len()
 			p.closeErr = fmt.Errorf("%w: flush interrupted, %d message(s) failed with ErrClosed: %w", kerr.ErrClosed, n, err)
 		}
 		// Fails what the flush did not wait for: everything if ctx
@@ -442,14 +402,14 @@ func (p *producer) Close(ctx context.Context) error {
 // reported and no Produce call is inside librdkafka any more. It purges
 // again while it waits, for messages that a concurrent Produce added.
 func (p *producer) purge() {
-	for p.slots.len() > 0 {
+	for p.queue.Len() > 0 {
 		if err := p.rd.Purge(kafka.PurgeQueue | kafka.PurgeInFlight); err != nil {
 			p.log.Warn("gokafka: librdkafka purge failed", "err", mapError(err))
 		}
 		// Purged messages come back as delivery reports through the
 		// poller and the events goroutine.
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		_ = p.slots.waitBelow(ctx, 1, nil)
+		_ = p.queue.WaitBelow(ctx, 1, nil)
 		cancel()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,9 +20,12 @@ import (
 )
 
 // testMessage is message i of the round-trip tests: every third has
-// headers (one of them null), every other one an explicit timestamp.
-func testMessage(i, partitions int, base time.Time) *engine.Message {
+// headers (one of them null), every other one a timestamp in the past; the
+// others are stamped by clock, as the root stamps messages produced
+// without a timestamp before an engine sees them.
+func testMessage(topic string, i, partitions int, base time.Time, clock *engine.Clock) *engine.Message {
 	m := &engine.Message{
+		Topic:     topic,
 		Partition: int32(i % partitions),
 		Key:       []byte("k" + strconv.Itoa(i)),
 		Value:     []byte("value-" + strconv.Itoa(i)),
@@ -31,6 +35,8 @@ func testMessage(i, partitions int, base time.Time) *engine.Message {
 	}
 	if i%2 == 0 {
 		m.Timestamp = base.Add(time.Duration(i) * time.Millisecond)
+	} else {
+		m.Timestamp = clock.Now()
 	}
 	return m
 }
@@ -44,21 +50,18 @@ func TestProduceRoundTrip(t *testing.T) {
 	defer cl.Close() // before goleak looks
 	const parts, n = 3, 3000
 	topic := createTopic(t, parts, nil)
-	p := startProducer(t, cl, producerConfig(topic))
+	p := startProducer(t, cl, engine.DefaultProducerConfig())
 	base := time.UnixMilli(1700000000000)
+	var clock engine.Clock
 	sent := make([]*engine.Message, n)
-	stamped := make([]time.Time, n) // timestamps before Produce (zero: stamp)
 	rep := newReports(n)
-	before := time.Now().Truncate(time.Millisecond)
 	for i := range n {
-		sent[i] = testMessage(i, parts, base)
-		stamped[i] = sent[i].Timestamp
+		sent[i] = testMessage(topic, i, parts, base, &clock)
 		if err := p.Produce(t.Context(), sent[i], rep.done); err != nil {
 			t.Fatalf("Produce %d: %v", i, err)
 		}
 	}
 	rep.wait(t, time.Minute)
-	after := time.Now()
 	if len(rep.errs) > 0 {
 		t.Fatalf("%d deliveries failed, first: %v", len(rep.errs), rep.errs[0])
 	}
@@ -76,11 +79,8 @@ func TestProduceRoundTrip(t *testing.T) {
 		}
 	}
 	for i, m := range sent {
-		if m.Partition != int32(i%parts) {
-			t.Fatalf("message %d reported on partition %d, want %d", i, m.Partition, i%parts)
-		}
-		if stamped[i].IsZero() && (m.Timestamp.Before(before) || m.Timestamp.After(after)) {
-			t.Fatalf("message %d: stamped %v, not between Produce calls %v and %v", i, m.Timestamp, before, after)
+		if m.Partition != int32(i%parts) || m.Topic != topic {
+			t.Fatalf("message %d reported on %s/%d, want %s/%d", i, m.Topic, m.Partition, topic, i%parts)
 		}
 	}
 	byValue := map[string]*engine.Message{}
@@ -118,19 +118,13 @@ func TestProduceRoundTrip(t *testing.T) {
 	}
 
 	// The fetcher reads the same, null header included.
-	f := startFetcher(t, cl, fetcherConfig(topic))
-	var pos []engine.PartitionOffset
-	for part := int32(0); part < parts; part++ {
-		pos = append(pos, engine.PartitionOffset{Partition: part, Offset: 0, Epoch: 1})
-	}
-	if err := f.Assign(t.Context(), pos); err != nil {
-		t.Fatal(err)
-	}
-	got := map[int32]*consumed{}
+	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
+	assignAll(t, f, topic, parts, 0, 1)
+	got := map[engine.TopicPartition]*consumed{}
 	pollUntil(t, f, time.Minute, 1, got, func() bool { return total(got) >= n })
-	for part, c := range got {
+	for tp, c := range got {
 		if c.hwm != int64(n/parts) {
-			t.Errorf("partition %d: high watermark %d, want %d", part, c.hwm, n/parts)
+			t.Errorf("%s: high watermark %d, want %d", tp, c.hwm, n/parts)
 		}
 		for _, fm := range c.msgs {
 			m := byValue[string(fm.Value)]
@@ -158,42 +152,38 @@ func TestProduceRoundTrip(t *testing.T) {
 	}
 }
 
-// TestProduceOversizeFailsAlone: a message over MaxMessageBytes fails at
-// Produce with ErrMessageTooLarge and its neighbours are delivered; so does
-// one that only librdkafka's own limit (raised through RdkafkaConfig here)
-// refuses.
-func TestProduceOversizeFailsAlone(t *testing.T) {
+// TestProduceSizeLimits: the root refuses messages over MaxMessageBytes
+// (engine.CheckSize) before the engine sees them, so a message at the limit
+// must be accepted by librdkafka too, whose own check estimates more
+// framing; and a message that only librdkafka's own limit (lowered
+// through RdkafkaConfig here) refuses fails alone at Produce with
+// ErrMessageTooLarge, naming its partition.
+func TestProduceSizeLimits(t *testing.T) {
 	cl := newCluster(t)
 	topic := createTopic(t, 1, nil)
-	cfg := producerConfig(topic)
-	cfg.MaxMessageBytes = 10000
+	cfg := engine.DefaultProducerConfig()
+	cfg.MaxMessageBytes = 10000 // a limit a test message can reach
 	p := startProducer(t, cl, cfg)
 	rep := newReports(2)
-	if err := p.Produce(t.Context(), &engine.Message{Value: []byte("before")}, rep.done); err != nil {
+	if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("before")}, rep.done); err != nil {
 		t.Fatal(err)
 	}
-	// 9990 bytes of value encode to just over 10000.
-	big := &engine.Message{Value: make([]byte, 9990)}
-	if size := records.RecordSize(nil, big.Value, nil, 0, 0); size <= 10000 {
-		t.Fatalf("test message encodes to %d bytes, want > 10000", size)
+	// The largest value the root lets through, and one byte more.
+	fits := &engine.Message{Topic: topic, Value: make([]byte, 9980)}
+	for engine.CheckSize(&engine.Message{Value: make([]byte, len(fits.Value)+1)}, cfg.MaxMessageBytes) == nil {
+		fits.Value = make([]byte, len(fits.Value)+1)
 	}
-	err := p.Produce(t.Context(), big, func(*engine.Message, error) { t.Error("done called for a refused message") })
-	if !errors.Is(err, kerr.ErrMessageTooLarge) {
-		t.Fatalf("oversize Produce: %v, want ErrMessageTooLarge", err)
-	}
-	// Just under the limit is accepted.
-	fits := &engine.Message{Value: make([]byte, 9980)}
-	if size := records.RecordSize(nil, fits.Value, nil, 0, 0); size > 10000 {
-		t.Fatalf("test message encodes to %d bytes, want <= 10000", size)
+	if err := engine.CheckSize(fits, cfg.MaxMessageBytes); err != nil {
+		t.Fatalf("test message: %v", err)
 	}
 	if err := p.Produce(t.Context(), fits, rep.done); err != nil {
-		t.Fatalf("Produce of a message at the limit: %v", err)
+		t.Fatalf("Produce of a message at the limit (%d bytes of value): %v", len(fits.Value), err)
 	}
 	rep.wait(t, time.Minute)
 	if len(rep.errs) > 0 {
 		t.Fatalf("deliveries failed: %v", rep.errs)
 	}
-	if recs := kcatConsume(t, topic); len(recs) != 2 || *recs[0].Payload != "before" || len(*recs[1].Payload) != 9980 {
+	if recs := kcatConsume(t, topic); len(recs) != 2 || *recs[0].Payload != "before" || len(*recs[1].Payload) != len(fits.Value) {
 		t.Fatalf("kcat read %d messages, want the 2 accepted", len(recs))
 	}
 
@@ -201,7 +191,7 @@ func TestProduceOversizeFailsAlone(t *testing.T) {
 	// override: its refusal maps to ErrMessageTooLarge too.
 	cfg.Raw = map[string]any{"message.max.bytes": 5000}
 	p2 := startProducer(t, cl, cfg)
-	err = p2.Produce(t.Context(), &engine.Message{Value: make([]byte, 8000)}, func(*engine.Message, error) { t.Error("done called for a refused message") })
+	err := p2.Produce(t.Context(), &engine.Message{Topic: topic, Value: make([]byte, 8000)}, func(*engine.Message, error) { t.Error("done called for a refused message") })
 	if !errors.Is(err, kerr.ErrMessageTooLarge) {
 		t.Fatalf("Produce over librdkafka's message.max.bytes: %v, want ErrMessageTooLarge", err)
 	}
@@ -209,8 +199,11 @@ func TestProduceOversizeFailsAlone(t *testing.T) {
 	if !errors.As(err, &ke) {
 		t.Fatalf("%v: librdkafka's error is not in the chain", err)
 	}
+	if !strings.Contains(err.Error(), topic+"/0") {
+		t.Fatalf("%v: the error does not name the partition %s/0", err, topic)
+	}
 	rep2 := newReports(1)
-	if err := p2.Produce(t.Context(), &engine.Message{Value: []byte("small")}, rep2.done); err != nil {
+	if err := p2.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("small")}, rep2.done); err != nil {
 		t.Fatal(err)
 	}
 	rep2.wait(t, time.Minute)
@@ -237,14 +230,14 @@ func TestQueueFull(t *testing.T) {
 	topic := createTopic(t, 1, nil)
 	for _, failFast := range []bool{true, false} {
 		t.Run(fmt.Sprintf("FailWhenFull=%v", failFast), func(t *testing.T) {
-			cfg := producerConfig(topic)
-			cfg.MaxQueued = 3
+			cfg := engine.DefaultProducerConfig()
+			cfg.MaxQueued = 3 // so that three held reports fill it
 			cfg.FailWhenFull = failFast
 			p := startProducer(t, cl, cfg)
 			release := make(chan struct{})
 			done, called := blockingDone(release)
 			for i := range 3 {
-				if err := p.Produce(t.Context(), &engine.Message{Value: []byte(fmt.Sprint(i))}, done); err != nil {
+				if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte(fmt.Sprint(i))}, done); err != nil {
 					t.Fatalf("Produce %d: %v", i, err)
 				}
 			}
@@ -259,14 +252,14 @@ func TestQueueFull(t *testing.T) {
 				t.Fatal("no delivery report")
 			}
 			if failFast {
-				err := p.Produce(t.Context(), &engine.Message{Value: []byte("x")}, done)
+				err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("x")}, done)
 				if !errors.Is(err, kerr.ErrQueueFull) {
 					t.Fatalf("Produce on a full queue: %v, want ErrQueueFull", err)
 				}
 			} else {
 				ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 				start := time.Now()
-				err := p.Produce(ctx, &engine.Message{Value: []byte("x")}, done)
+				err := p.Produce(ctx, &engine.Message{Topic: topic, Value: []byte("x")}, done)
 				cancel()
 				if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 250*time.Millisecond {
 					t.Fatalf("Produce on a full queue returned %v after %v, want DeadlineExceeded after 300ms", err, time.Since(start))
@@ -276,7 +269,7 @@ func TestQueueFull(t *testing.T) {
 				// A Produce that waits is let through by a delivery.
 				result := make(chan error, 1)
 				go func() {
-					result <- p.Produce(context.Background(), &engine.Message{Value: []byte("late")}, done)
+					result <- p.Produce(context.Background(), &engine.Message{Topic: topic, Value: []byte("late")}, done)
 				}()
 				select {
 				case err := <-result:
@@ -293,7 +286,7 @@ func TestQueueFull(t *testing.T) {
 			if err := p.Flush(testCtx(t, time.Minute)); err != nil {
 				t.Fatal(err)
 			}
-			if err := p.Produce(t.Context(), &engine.Message{Value: []byte("after")}, func(*engine.Message, error) {}); err != nil {
+			if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("after")}, func(*engine.Message, error) {}); err != nil {
 				t.Fatalf("Produce once the queue drained: %v", err)
 			}
 		})
@@ -305,17 +298,19 @@ func TestQueueFull(t *testing.T) {
 func TestProduceWaitingForRoomStopsAtClose(t *testing.T) {
 	cl := newCluster(t)
 	topic := createTopic(t, 1, nil)
-	cfg := producerConfig(topic)
-	cfg.MaxQueued = 1
+	cfg := engine.DefaultProducerConfig()
+	cfg.MaxQueued = 1 // one held report fills it
 	p := startProducer(t, cl, cfg)
 	release := make(chan struct{})
 	done, called := blockingDone(release)
-	if err := p.Produce(t.Context(), &engine.Message{Value: []byte("a")}, done); err != nil {
+	if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("a")}, done); err != nil {
 		t.Fatal(err)
 	}
 	<-called
 	result := make(chan error, 1)
-	go func() { result <- p.Produce(context.Background(), &engine.Message{Value: []byte("b")}, done) }()
+	go func() {
+		result <- p.Produce(context.Background(), &engine.Message{Topic: topic, Value: []byte("b")}, done)
+	}()
 	closed := make(chan error, 1)
 	go func() { closed <- p.Close(context.Background()) }()
 	select {
@@ -330,7 +325,7 @@ func TestProduceWaitingForRoomStopsAtClose(t *testing.T) {
 	if err := <-closed; err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	if err := p.Produce(t.Context(), &engine.Message{Value: []byte("c")}, done); !errors.Is(err, kerr.ErrClosed) {
+	if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("c")}, done); !errors.Is(err, kerr.ErrClosed) {
 		t.Fatalf("Produce after Close: %v, want ErrClosed", err)
 	}
 }
@@ -341,8 +336,8 @@ func TestProduceWaitingForRoomStopsAtClose(t *testing.T) {
 func TestFlushIgnoresLinger(t *testing.T) {
 	cl := newCluster(t)
 	topic := createTopic(t, 2, nil)
-	cfg := producerConfig(topic)
-	cfg.Linger = 30 * time.Second
+	cfg := engine.DefaultProducerConfig()
+	cfg.Linger = 30 * time.Second // far longer than Flush's ctx
 	p := startProducer(t, cl, cfg)
 	if err := p.Flush(testCtx(t, 5*time.Second)); err != nil {
 		t.Fatalf("Flush with nothing queued: %v", err)
@@ -350,7 +345,7 @@ func TestFlushIgnoresLinger(t *testing.T) {
 	const n = 500
 	rep := newReports(n)
 	for i := range n {
-		if err := p.Produce(t.Context(), &engine.Message{Partition: int32(i % 2), Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Partition: int32(i % 2), Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -378,8 +373,8 @@ func TestFlushIgnoresLinger(t *testing.T) {
 
 // unreachable is a producer configuration whose librdkafka instance talks
 // to no broker (a port nothing listens on), so messages stay queued.
-func unreachable(topic string) engine.ProducerConfig {
-	cfg := producerConfig(topic)
+func unreachable() engine.ProducerConfig {
+	cfg := engine.DefaultProducerConfig()
 	cfg.Raw = map[string]any{"bootstrap.servers": "127.0.0.1:1"}
 	return cfg
 }
@@ -391,14 +386,15 @@ func TestCloseFailsQueuedWithErrClosed(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	cl := newCluster(t)
 	defer cl.Close() // before goleak looks
-	p, err := rdkafkaEngine(t).NewProducer(t.Context(), cl, unreachable("nowhere"))
+	p, err := rdkafkaEngine(t).NewProducer(t.Context(), cl, unreachable())
 	if err != nil {
 		t.Fatal(err)
 	}
+	const topic = "nowhere"
 	const n = 50
 	rep := newReports(n)
 	for i := range n {
-		if err := p.Produce(t.Context(), &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -433,12 +429,13 @@ func TestCloseFailsQueuedWithErrClosed(t *testing.T) {
 // DeliveryTimeout fail with ErrDeliveryTimeout.
 func TestDeliveryTimeout(t *testing.T) {
 	cl := newCluster(t)
-	cfg := unreachable("nowhere")
-	cfg.DeliveryTimeout = 500 * time.Millisecond
+	cfg := unreachable()
+	cfg.DeliveryTimeout = 500 * time.Millisecond // the test waits for it to expire
 	p := startProducer(t, cl, cfg)
+	const topic = "nowhere"
 	rep := newReports(3)
 	for i := range 3 {
-		if err := p.Produce(t.Context(), &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -457,12 +454,12 @@ func TestDeliveryTimeout(t *testing.T) {
 func TestProduceAcksNone(t *testing.T) {
 	cl := newCluster(t)
 	topic := createTopic(t, 1, nil)
-	cfg := producerConfig(topic)
-	cfg.Acks, cfg.Idempotent = engine.AcksNone, false
+	cfg := engine.DefaultProducerConfig()
+	cfg.Acks, cfg.Idempotent = engine.RequireNone, false // idempotence needs acks=all
 	p := startProducer(t, cl, cfg)
 	rep := newReports(10)
 	for i := range 10 {
-		if err := p.Produce(t.Context(), &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
 			t.Fatal(err)
 		}
 	}
