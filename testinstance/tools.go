@@ -19,6 +19,18 @@ var KafkaTools = map[string]string{
 	"kafka-get-offsets":      "org.apache.kafka.tools.GetOffsetShell",
 }
 
+// KafkaLib returns the folder of cfg's Kafka jars (resolved into the cache
+// like the cluster's), for running Java programs against the same client
+// library: java -cp "<KafkaLib>/*" ... It includes kafka-clients and
+// Kafka's tools (the classes in KafkaTools).
+func KafkaLib(ctx context.Context, cfg Config) (string, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return "", err
+	}
+	return resolve(ctx, cfg, kafkaJars(cfg.KafkaVersion))
+}
+
 // KafkaTool runs one of Kafka's own command-line tools, by its script name
 // (a key of KafkaTools, e.g. "kafka-consumer-groups"), with args, from the
 // jars of cfg's Kafka version (resolved into the cache like the cluster's),
@@ -34,11 +46,7 @@ func KafkaTool(ctx context.Context, cfg Config, stdin []byte, tool string, args 
 	if !ok {
 		return nil, fmt.Errorf("testinstance: unknown Kafka tool %q", tool)
 	}
-	cfg, err := cfg.withDefaults()
-	if err != nil {
-		return nil, err
-	}
-	lib, err := resolve(ctx, cfg, kafkaJars(cfg.KafkaVersion))
+	lib, err := KafkaLib(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
