@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"time"
 
@@ -9,49 +10,93 @@ import (
 	"github.com/gokafka/kafka/internal/kerr"
 )
 
-// Strategy is how a balanced consumer group splits a topic's partitions
-// among its members. Partitions are ordered by number and members by id.
+// Strategy is how a balanced consumer group splits partitions among its
+// members. Partitions are ordered by topic and number, members by id.
 type Strategy = balance.Strategy
 
 // Assignment strategies.
 const (
-	// RangeStrategy gives each member a contiguous range (the default).
+	// RangeStrategy gives each member a contiguous range of each topic's
+	// partitions (the default).
 	RangeStrategy = balance.Range
-	// RoundRobinStrategy deals partitions to members in turn.
+	// RoundRobinStrategy deals the partitions of all topics to the
+	// members in turn.
 	RoundRobinStrategy = balance.RoundRobin
 	// CooperativeStickyStrategy moves as few partitions as possible and
 	// lets members keep consuming the others during a rebalance (Kafka's
-	// incremental rebalancing). Managed groups only.
+	// incremental rebalancing). Classic Kafka protocol only.
 	CooperativeStickyStrategy = balance.CooperativeSticky
 )
 
-// BalancedConsumerConfig configures a BalancedConsumer. Group, and
-// ZooKeeper unless Managed, are required; everything else has a default.
+// GroupProtocol is how a consumer group is coordinated. The zero value,
+// GroupProtocolDefault, is ZooKeeper when BalancedConsumerConfig.ZooKeeper
+// is set, else Kafka's classic protocol.
+type GroupProtocol int8
+
+const (
+	GroupProtocolDefault GroupProtocol = iota
+	// GroupProtocolZooKeeper coordinates through ZooKeeper, with the
+	// layout of Kafka's old high-level consumer (PyKafka's balanced
+	// consumer).
+	GroupProtocolZooKeeper
+	// GroupProtocolClassic lets Kafka's group coordinator run the group
+	// with the classic protocol (JoinGroup/SyncGroup), which the Java
+	// client and librdkafka speak, so they can be members of the same
+	// group.
+	GroupProtocolClassic
+)
+
+func (p GroupProtocol) String() string {
+	switch p {
+	case GroupProtocolDefault:
+		return "default"
+	case GroupProtocolZooKeeper:
+		return "zookeeper"
+	case GroupProtocolClassic:
+		return "classic"
+	}
+	return "invalid"
+}
+
+// BalancedConsumerConfig configures a BalancedConsumer. Group is required;
+// a client's consumer also needs Topics or a Pattern. Everything else has a
+// default.
 type BalancedConsumerConfig struct {
-	// Group is the consumer group: its members share the topic's
-	// partitions, and its offsets are stored in Kafka under this name.
+	// Group is the consumer group: its members share the partitions of
+	// the topics they read, and its offsets are stored in Kafka under
+	// this name.
 	Group string
-	// ZooKeeper is the comma-separated host:port list of the ZooKeeper
-	// ensemble that coordinates the group (PyKafka's balanced consumer).
-	// Not used when Managed.
-	ZooKeeper string
-	// Managed lets Kafka's group coordinator run the group (the protocol
-	// of the Java client and librdkafka, which can then be members of the
-	// same group). No ZooKeeper needed.
+	// Topics are the topics a client's consumer (Client.NewBalancedConsumer)
+	// reads; a Topic's consumer reads its topic.
+	Topics []string
+	// Pattern, a regular expression (Go's syntax), adds every topic whose
+	// whole name matches it, Kafka's internal topics excepted: topics
+	// created later that match are picked up, and deleted ones dropped,
+	// within the client's metadata refresh interval
+	// (WithMetadataMaxAge).
+	Pattern string
+
+	// Protocol coordinates the group. Default: ZooKeeper when ZooKeeper
+	// is set, else Kafka's classic protocol.
+	Protocol GroupProtocol
+	// Managed is PyKafka's spelling of Protocol: GroupProtocolClassic.
 	Managed bool
+	// ZooKeeper is the comma-separated host:port list of the ZooKeeper
+	// ensemble of a GroupProtocolZooKeeper group.
+	ZooKeeper string
 	// Strategy splits partitions among members. Default RangeStrategy.
 	Strategy Strategy
 
 	// SessionTimeout: a member not heard from for this long is dropped
 	// and its partitions reassigned. ZooKeeper session or group session.
-	// Default 10s managed, 6s with ZooKeeper.
+	// Default 10s classic, 6s with ZooKeeper.
 	SessionTimeout time.Duration
-	// HeartbeatInterval (managed). Default 3s.
+	// HeartbeatInterval (classic). Default 3s.
 	HeartbeatInterval time.Duration
-	// RebalanceTimeout (managed): how long members have to revoke and
+	// RebalanceTimeout (classic): how long members have to revoke and
 	// rejoin during a rebalance. Default 60s.
 	RebalanceTimeout time.Duration
-	// InstanceID (managed) makes the member static (KIP-345): restarted
+	// InstanceID (classic) makes the member static (KIP-345): restarted
 	// within SessionTimeout with the same id, it gets its partitions back
 	// without a rebalance.
 	InstanceID string
@@ -61,76 +106,88 @@ type BalancedConsumerConfig struct {
 	RebalanceMaxRetries int
 	RebalanceBackoff    time.Duration
 
-	// OnRevoke is called when partitions leave this member: Consume no
-	// longer hands out their messages, and CommitOffsets, called from
-	// OnRevoke, still commits their final positions (AutoCommit already
-	// did). Commit here if you commit by hand.
-	OnRevoke func(ctx context.Context, partitions []int32) error
+	// OnRevoke is called when partitions leave this member in a
+	// rebalance: Consume no longer hands out their messages, and
+	// CommitOffsets, called from OnRevoke, still commits their final
+	// positions (AutoCommit already did). Commit here if you commit by
+	// hand.
+	OnRevoke func(ctx context.Context, partitions []TopicPartition) error
 	// OnAssign is called when partitions arrive, with the offsets the
 	// consumer would start them from (committed, or AutoOffsetReset). It
 	// may return offsets to start from instead (for any subset), like
 	// PyKafka's post_rebalance_callback; nil keeps them.
-	OnAssign func(ctx context.Context, partitions []int32, start map[int32]int64) (map[int32]int64, error)
+	OnAssign func(ctx context.Context, partitions []TopicPartition, start map[TopicPartition]int64) (map[TopicPartition]int64, error)
+	// OnLost is called when partitions were taken from this member
+	// without a chance to commit (its session expired, it was fenced):
+	// another member may already read them, so do not commit them.
+	// Default: OnRevoke is not called for them either.
+	OnLost func(ctx context.Context, partitions []TopicPartition) error
 
-	// The rest mean what they mean in ConsumerConfig.
-	AutoCommit             bool
-	AutoCommitInterval     time.Duration
-	ConsumerTimeout        time.Duration
-	AutoOffsetReset        OffsetReset
-	ResetOffsetOnStart     bool // for the partitions of this consumer's first assignment
-	FetchMinBytes          int32
-	FetchMaxWait           time.Duration
-	FetchMaxBytes          int32
-	FetchPartitionMaxBytes int32
-	QueuedMaxMessages      int
-	Isolation              Isolation
-	CheckCRCs              bool
-	UseRdkafka             bool
-	RdkafkaConfig          map[string]any
+	ConsumerOptions
 }
 
-func (c BalancedConsumerConfig) consumerConfig() ConsumerConfig {
-	return ConsumerConfig{
-		ConsumerGroup:          c.Group,
-		AutoCommit:             c.AutoCommit,
-		AutoCommitInterval:     c.AutoCommitInterval,
-		ConsumerTimeout:        c.ConsumerTimeout,
-		AutoOffsetReset:        c.AutoOffsetReset,
-		ResetOffsetOnStart:     c.ResetOffsetOnStart,
-		FetchMinBytes:          c.FetchMinBytes,
-		FetchMaxWait:           c.FetchMaxWait,
-		FetchMaxBytes:          c.FetchMaxBytes,
-		FetchPartitionMaxBytes: c.FetchPartitionMaxBytes,
-		QueuedMaxMessages:      c.QueuedMaxMessages,
-		Isolation:              c.Isolation,
-		CheckCRCs:              c.CheckCRCs,
-		UseRdkafka:             c.UseRdkafka,
-		RdkafkaConfig:          c.RdkafkaConfig,
+// protocol resolves the group protocol.
+func (c *BalancedConsumerConfig) protocol() GroupProtocol {
+	switch {
+	case c.Protocol != GroupProtocolDefault:
+		return c.Protocol
+	case c.Managed:
+		return GroupProtocolClassic
+	case strings.TrimSpace(c.ZooKeeper) != "":
+		return GroupProtocolZooKeeper
 	}
+	return GroupProtocolClassic
 }
 
-func (c BalancedConsumerConfig) validate() error {
+// subscription validates Topics and Pattern.
+func (c *BalancedConsumerConfig) subscription() (balance.Subscription, error) {
+	const p = "BalancedConsumerConfig."
+	var s balance.Subscription
+	for _, t := range c.Topics {
+		if err := validTopicName(t); err != nil {
+			return s, kerr.Config(p+"Topics", "%v", err)
+		}
+		s.Topics = append(s.Topics, t)
+	}
+	if c.Pattern != "" {
+		re, err := regexp.Compile("^(?:" + c.Pattern + ")$")
+		if err != nil {
+			return s, kerr.Config(p+"Pattern", "not a regular expression: %v", err)
+		}
+		s.Pattern = re
+	}
+	if len(s.Topics) == 0 && s.Pattern == nil {
+		return s, kerr.Config(p+"Topics", "required: the topics to read, or a Pattern")
+	}
+	return s, nil
+}
+
+func (c *BalancedConsumerConfig) validate() error {
 	const p = "BalancedConsumerConfig."
 	if c.Group == "" {
 		return kerr.Config(p+"Group", "required")
 	}
+	proto := c.protocol()
+	switch {
+	case c.Protocol < GroupProtocolDefault || c.Protocol > GroupProtocolClassic:
+		return kerr.Config(p+"Protocol", "unknown value %d", c.Protocol)
+	case c.Managed && c.Protocol == GroupProtocolZooKeeper:
+		return kerr.Config(p+"Managed", "contradicts Protocol: GroupProtocolZooKeeper")
+	case proto == GroupProtocolZooKeeper && strings.TrimSpace(c.ZooKeeper) == "":
+		return kerr.Config(p+"ZooKeeper", "required by GroupProtocolZooKeeper")
+	case proto != GroupProtocolZooKeeper && c.ZooKeeper != "":
+		return kerr.Config(p+"ZooKeeper", "a %s group does not use ZooKeeper", proto)
+	case proto != GroupProtocolClassic && c.InstanceID != "":
+		return kerr.Config(p+"InstanceID", "static membership needs GroupProtocolClassic")
+	}
 	switch c.Strategy {
 	case "", RangeStrategy, RoundRobinStrategy:
 	case CooperativeStickyStrategy:
-		if !c.Managed {
-			return kerr.Config(p+"Strategy", "%s needs Managed: true", c.Strategy)
+		if proto != GroupProtocolClassic {
+			return kerr.Config(p+"Strategy", "%s needs GroupProtocolClassic", c.Strategy)
 		}
 	default:
 		return kerr.Config(p+"Strategy", "unknown strategy %q", c.Strategy)
-	}
-	if !c.Managed && strings.TrimSpace(c.ZooKeeper) == "" {
-		return kerr.Config(p+"ZooKeeper", "required unless Managed is set")
-	}
-	if c.Managed && c.ZooKeeper != "" {
-		return kerr.Config(p+"ZooKeeper", "a managed group does not use ZooKeeper")
-	}
-	if !c.Managed && c.InstanceID != "" {
-		return kerr.Config(p+"InstanceID", "static membership needs Managed: true")
 	}
 	for _, d := range []struct {
 		name string

@@ -32,24 +32,26 @@ const (
 	ReadCommitted
 )
 
-// ConsumerConfig configures a SimpleConsumer. The zero value reads every
-// partition from the earliest offset, without a consumer group. Each field
-// documents its default.
-type ConsumerConfig struct {
-	// ConsumerGroup is the group under which offsets are committed and
-	// from whose committed offsets the consumer resumes. Default: none
-	// (offsets are not stored).
-	ConsumerGroup string
-	// Partitions restricts the consumer to these partition ids. Default:
-	// all partitions of the topic.
-	Partitions []int32
-
-	// AutoCommit commits the offsets consumed every AutoCommitInterval and
-	// when the consumer closes. Needs ConsumerGroup. Default off: call
-	// CommitOffsets yourself, as in PyKafka.
+// ConsumerOptions are the settings every consumer shares, simple or
+// balanced: where it starts, how it commits, how it fetches, which engine.
+// ConsumerConfig and BalancedConsumerConfig embed it. The zero value of
+// each field is its documented default.
+type ConsumerOptions struct {
+	// AutoCommit commits the consumer's positions every AutoCommitInterval,
+	// before partitions leave it in a rebalance, and when it closes. Needs
+	// a consumer group. Default off: call CommitOffsets yourself, as in
+	// PyKafka.
 	AutoCommit bool
 	// AutoCommitInterval. Default 5s.
 	AutoCommitInterval time.Duration
+	// CommitMarked makes every commit (CommitOffsets, auto-commit, the
+	// commit before a rebalance or Close) store only what was marked
+	// processed (Mark, CommitMessages): a partition's committed position
+	// passes a message only once it and every message handed out before
+	// it on that partition were marked. Processing may then run
+	// concurrently, out of order, and stay at-least-once. Default off: a
+	// commit stores the position after the last message handed out.
+	CommitMarked bool
 
 	// ConsumerTimeout ends iteration (Messages) and makes Consume return
 	// ErrConsumerTimeout when no message arrived for this long. Default 0:
@@ -59,9 +61,12 @@ type ConsumerConfig struct {
 	// AutoOffsetReset: where to start without a committed offset, or when
 	// the offset is out of range. Default ResetEarliest.
 	AutoOffsetReset OffsetReset
-	// ResetOffsetOnStart ignores committed offsets at start and applies
+	// ResetOffsetOnStart ignores committed offsets at start (for a
+	// balanced consumer: in its first assignment) and applies
 	// AutoOffsetReset to every partition.
 	ResetOffsetOnStart bool
+	// Isolation: ReadUncommitted (default) or ReadCommitted.
+	Isolation Isolation
 
 	// FetchMinBytes is the least data a broker gathers before answering a
 	// fetch (or FetchMaxWait passes). Default 1.
@@ -79,38 +84,67 @@ type ConsumerConfig struct {
 	// fetch already under way may add up to one record batch more).
 	// Default 10000.
 	QueuedMaxMessages int
-	// Isolation: ReadUncommitted (default) or ReadCommitted.
-	Isolation Isolation
 	// CheckCRCs verifies the checksum of every record batch fetched.
 	// Default off: TCP already checksums, and the broker verified the
 	// batch on the way in.
 	CheckCRCs bool
 
-	// UseRdkafka fetches with librdkafka (see the package doc to enable
-	// the engine). Offsets and group membership stay in Go.
+	// Engine fetches with another engine than the client's (WithEngine).
+	// Offsets and group membership stay in Go whatever the engine.
+	// Default: the client's.
+	Engine Engine
+	// UseRdkafka fetches with librdkafka, PyKafka's spelling of Engine:
+	// EngineRdkafka (see the package doc to enable the engine).
 	UseRdkafka bool
 	// RdkafkaConfig passes librdkafka properties through, applied last.
 	// Ignored by the pure engine.
 	RdkafkaConfig map[string]any
 }
 
-// resolved is a ConsumerConfig with defaults applied.
-type resolvedConsumer struct {
-	ConsumerConfig
-	fetch engine.FetcherConfig
+// ConsumerConfig configures a SimpleConsumer: a consumer of chosen
+// partitions that does not coordinate with others. The zero value reads
+// every partition of the topic from the earliest offset, without a consumer
+// group. Each field documents its default.
+type ConsumerConfig struct {
+	// ConsumerGroup is the group under which offsets are committed and
+	// from whose committed offsets the consumer resumes. Default: none
+	// (offsets are not stored).
+	ConsumerGroup string
+	// Partitions restricts a Topic's consumer (Topic.NewSimpleConsumer) to
+	// these partition ids. Default: all partitions of the topic.
+	Partitions []int32
+	// Topics are what a client's consumer (Client.NewSimpleConsumer)
+	// reads: each topic's listed partitions, or all of them for a nil
+	// list. Required there; not used by a Topic's consumer.
+	Topics map[string][]int32
+
+	ConsumerOptions
 }
 
-func (c ConsumerConfig) resolve(topic string, client *Client, prefix string) (resolvedConsumer, error) {
-	r := resolvedConsumer{ConsumerConfig: c}
+// resolvedConsumer is a consumer's options with defaults applied, and the
+// configuration its engine receives.
+type resolvedConsumer struct {
+	ConsumerOptions
+	group string
+	fetch engine.FetcherConfig
+	eng   engine.Engine
+}
+
+// resolve validates the options and applies their defaults; prefix names
+// the config in errors ("ConsumerConfig", "BalancedConsumerConfig").
+func (c ConsumerOptions) resolve(client *Client, group, prefix string) (resolvedConsumer, error) {
+	r := resolvedConsumer{ConsumerOptions: c, group: group}
 	r.fetch = engine.DefaultFetcherConfig()
-	r.fetch.Topic = topic
 	r.fetch.CheckCRC = c.CheckCRCs
 	r.fetch.ClientID = client.cfg.clientID
 	r.fetch.Logger = client.cfg.logger
 	r.fetch.Security = client.cfg.engineSecurity()
 	r.fetch.Raw = c.RdkafkaConfig
-	if c.AutoCommit && c.ConsumerGroup == "" {
-		return r, kerr.Config(prefix+".AutoCommit", "needs a ConsumerGroup to commit to")
+	if c.AutoCommit && group == "" {
+		return r, kerr.Config(prefix+".AutoCommit", "needs a consumer group to commit to")
+	}
+	if c.CommitMarked && group == "" {
+		return r, kerr.Config(prefix+".CommitMarked", "needs a consumer group to commit to")
 	}
 	if c.AutoCommitInterval < 0 {
 		return r, kerr.Config(prefix+".AutoCommitInterval", "must not be negative, got %v", c.AutoCommitInterval)
@@ -156,5 +190,10 @@ func (c ConsumerConfig) resolve(topic string, client *Client, prefix string) (re
 	if err := positiveOrZero(prefix+".QueuedMaxMessages", c.QueuedMaxMessages, &r.fetch.QueuedMaxMessages); err != nil {
 		return r, err
 	}
+	eng, err := client.engineFor(prefix, c.Engine, c.UseRdkafka)
+	if err != nil {
+		return r, err
+	}
+	r.eng = eng
 	return r, nil
 }

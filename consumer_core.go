@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -25,54 +24,62 @@ const (
 // consumerCore is what the simple and the balanced consumers share: the set
 // of partitions assigned, the position in each, the fetcher that reads them,
 // and the offset storage of the group. Both engines sit below it; the offset
-// logic exists once, here and in package offsets.
+// logic exists once, here (consumer_offsets.go) and in package offsets.
 type consumerCore struct {
-	topic   *Topic
+	client  *Client
 	cfg     resolvedConsumer
 	fetcher engine.Fetcher
 	group   *offsets.Group // nil without a consumer group
 	// generation is the group generation that commits carry (balanced
 	// consumers on the Kafka protocol); nil for the zero Generation.
 	generation func() offsets.Generation
+	// owned decides the error of an operation on a partition the consumer
+	// does not read: ErrUnknownPartition for a simple consumer,
+	// ErrRebalanced for a group member.
+	notOwned error
 
 	// consumeMu lets one Consume at a time install fetched messages.
 	consumeMu sync.Mutex
 
 	mu         sync.Mutex
-	parts      map[int32]*partState
+	parts      map[TopicPartition]*partState
 	ready      []*Message // rest of the fetch being handed out
 	readyPart  *partState
 	readyEpoch uint64
+	readyNext  int64  // the fetch's NextOffset: the position once ready is handed out
 	epoch      uint64 // last assign epoch used
 	// revoking holds the final positions of partitions being revoked, so
 	// that a commit during the revocation (OnRevoke) still includes them.
-	revoking map[int32]offsets.Commit
+	revoking map[TopicPartition]offsets.Commit
 	auto     *offsets.AutoCommitter
 	closed   bool
 	failure  error // why the consumer stopped by itself, returned by Consume
+	ended    error // why the last Messages iteration or Consume call ended
 }
 
 // partState is the consumer's view of one assigned partition.
 type partState struct {
-	id       int32
-	consumed int64  // last offset handed to the user; next-1 after a seek
-	epoch    uint64 // assign epoch: fetches of older epochs are dropped
+	tp     TopicPartition
+	pos    int64  // the next offset to hand out: last handed out + 1, or where a seek put it
+	epoch  uint64 // assign epoch: fetches of older epochs are dropped
+	paused bool   // Pause: not fetched, nothing handed out, position kept
+	hw     int64  // high watermark of the last fetch; -1 until one came
+	marks  *marks // CommitMarked only
 }
 
-func newConsumerCore(ctx context.Context, t *Topic, cfg resolvedConsumer) (*consumerCore, error) {
-	eng, err := engineFor(cfg.UseRdkafka)
-	if err != nil {
-		return nil, err
-	}
-	c := &consumerCore{topic: t, cfg: cfg, parts: map[int32]*partState{}}
-	if cfg.ConsumerGroup != "" {
-		if c.group, err = offsets.NewGroup(t.client.cluster, cfg.ConsumerGroup, offsets.GroupOptions{}); err != nil {
+func newConsumerCore(ctx context.Context, client *Client, cfg resolvedConsumer, notOwned error) (*consumerCore, error) {
+	c := &consumerCore{client: client, cfg: cfg, parts: map[TopicPartition]*partState{}, notOwned: notOwned}
+	if cfg.group != "" {
+		var err error
+		if c.group, err = offsets.NewGroup(client.cluster, cfg.group, offsets.GroupOptions{}); err != nil {
 			return nil, err
 		}
 	}
-	if c.fetcher, err = eng.NewFetcher(ctx, t.client.cluster, cfg.fetch); err != nil {
+	f, err := cfg.eng.NewFetcher(ctx, client.cluster, cfg.fetch)
+	if err != nil {
 		return nil, err
 	}
+	c.fetcher = f
 	return c, nil
 }
 
@@ -83,152 +90,181 @@ func (c *consumerCore) gen() offsets.Generation {
 	return c.generation()
 }
 
-// startOffsets decides where to start reading partitions: the committed
-// offset when there is one (unless ignoreCommitted), else AutoOffsetReset.
-func (c *consumerCore) startOffsets(ctx context.Context, partitions []int32, ignoreCommitted bool) (map[int32]int64, error) {
-	start := make(map[int32]int64, len(partitions))
-	var missing []int32
-	if c.group != nil && !ignoreCommitted {
-		committed, err := c.group.Fetch(ctx, c.topic.name, partitions)
-		if err != nil {
-			return nil, fmt.Errorf("fetch committed offsets of group %q: %w", c.cfg.ConsumerGroup, err)
-		}
-		for _, p := range partitions {
-			if cm, ok := committed[p]; ok && cm.Offset >= 0 {
-				start[p] = cm.Offset
-			} else {
-				missing = append(missing, p)
-			}
-		}
-	} else {
-		missing = partitions
-	}
-	if len(missing) == 0 {
-		return start, nil
-	}
-	var at int64
-	switch c.cfg.AutoOffsetReset {
-	case ResetEarliest:
-		at = offsets.Earliest
-	case ResetLatest:
-		at = offsets.Latest
-	default:
-		return nil, fmt.Errorf("%w: no committed offset for partitions %v and AutoOffsetReset is ResetNone", ErrOffsetOutOfRange, missing)
-	}
-	listed, err := offsets.List(ctx, c.topic.client.cluster, c.topic.name, missing, at)
-	if err != nil {
-		return nil, err
-	}
-	maps.Copy(start, listed)
-	return start, nil
-}
-
-// resolve turns OffsetEarliest and OffsetLatest into real offsets.
-func (c *consumerCore) resolve(ctx context.Context, target map[int32]int64) (map[int32]int64, error) {
-	out := make(map[int32]int64, len(target))
-	bySpecial := map[int64][]int32{}
-	for p, off := range target {
-		switch {
-		case off == OffsetEarliest || off == OffsetLatest:
-			bySpecial[off] = append(bySpecial[off], p)
-		case off < 0:
-			return nil, fmt.Errorf("%w: offset %d for partition %d", ErrOffsetOutOfRange, off, p)
-		default:
-			out[p] = off
-		}
-	}
-	for at, ps := range bySpecial {
-		listed, err := offsets.List(ctx, c.topic.client.cluster, c.topic.name, ps, at)
-		if err != nil {
-			return nil, err
-		}
-		maps.Copy(out, listed)
-	}
-	return out, nil
-}
-
-// seek moves partitions (assigning those not yet assigned) to the given
-// next offsets. Held offsets become offset-1, so a commit right after a
-// seek stores the seek position.
-func (c *consumerCore) seek(ctx context.Context, positions map[int32]int64) error {
+// seek moves partitions to the given next offsets; with assign it starts
+// reading those not assigned yet, else it refuses them (a group member may
+// have lost them since the caller looked). A paused partition only moves
+// its position; Resume fetches from there.
+func (c *consumerCore) seek(ctx context.Context, positions map[TopicPartition]int64, assign bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return ErrClosed
 	}
-	list := make([]engine.PartitionOffset, 0, len(positions))
-	for p, off := range positions {
-		ps := c.parts[p]
+	if !assign {
+		for tp := range positions {
+			if c.parts[tp] == nil {
+				return fmt.Errorf("%w: %s", c.notOwned, tp)
+			}
+		}
+	}
+	list := make([]engine.Position, 0, len(positions))
+	for tp, off := range positions {
+		ps := c.parts[tp]
 		if ps == nil {
-			ps = &partState{id: p}
-			c.parts[p] = ps
+			ps = &partState{tp: tp, hw: -1}
+			if c.cfg.CommitMarked {
+				ps.marks = &marks{}
+			}
+			c.parts[tp] = ps
 		}
 		c.epoch++
 		ps.epoch = c.epoch
-		ps.consumed = off - 1
+		ps.pos = off
+		if ps.marks != nil {
+			ps.marks.reset()
+		}
 		if c.readyPart == ps {
 			c.ready, c.readyPart = nil, nil
 		}
-		list = append(list, engine.PartitionOffset{Partition: p, Offset: off, Epoch: ps.epoch})
+		if !ps.paused {
+			list = append(list, engine.Position{TopicPartition: tp, Offset: off, Epoch: ps.epoch})
+		}
 	}
-	slices.SortFunc(list, func(a, b engine.PartitionOffset) int { return int(a.Partition - b.Partition) })
+	if len(list) == 0 {
+		return nil
+	}
+	slices.SortFunc(list, func(a, b engine.Position) int { return a.TopicPartition.Compare(b.TopicPartition) })
 	// Assign under c.mu: with the epochs bumped above, a Fetch that Poll
 	// returned before this point is recognised as stale when installed.
 	return c.fetcher.Assign(ctx, list)
+}
+
+// pause stops fetching and handing out partitions, keeping their
+// positions; resume starts them again from there.
+func (c *consumerCore) pause(ctx context.Context, tps []TopicPartition, paused bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return ErrClosed
+	}
+	for _, tp := range tps {
+		if c.parts[tp] == nil {
+			return fmt.Errorf("%w: %s", c.notOwned, tp)
+		}
+	}
+	var stop []TopicPartition
+	var start []engine.Position
+	for _, tp := range tps {
+		ps := c.parts[tp]
+		if ps.paused == paused {
+			continue
+		}
+		ps.paused = paused
+		c.epoch++
+		ps.epoch = c.epoch // what was fetched before the switch is stale
+		if c.readyPart == ps {
+			c.ready, c.readyPart = nil, nil
+		}
+		if paused {
+			stop = append(stop, tp)
+		} else {
+			start = append(start, engine.Position{TopicPartition: tp, Offset: ps.pos, Epoch: ps.epoch})
+		}
+	}
+	if len(stop) > 0 {
+		return c.fetcher.Unassign(ctx, stop)
+	}
+	if len(start) > 0 {
+		return c.fetcher.Assign(ctx, start)
+	}
+	return nil
+}
+
+// pausedPartitions lists the paused partitions, sorted.
+func (c *consumerCore) pausedPartitions() []TopicPartition {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []TopicPartition
+	for tp, ps := range c.parts {
+		if ps.paused {
+			out = append(out, tp)
+		}
+	}
+	slices.SortFunc(out, TopicPartition.Compare)
+	return out
 }
 
 // release stops reading partitions (a rebalance takes them) and returns
 // their commit positions, taken in the same critical section so that no
 // message is handed out after the position returned. With keep, the
 // positions stay visible to commits until forget.
-func (c *consumerCore) release(ctx context.Context, partitions []int32, keep bool) (map[int32]offsets.Commit, error) {
+func (c *consumerCore) release(ctx context.Context, tps []TopicPartition, keep bool) (map[TopicPartition]offsets.Commit, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	pos := make(map[int32]offsets.Commit, len(partitions))
-	for _, p := range partitions {
-		ps := c.parts[p]
+	pos := make(map[TopicPartition]offsets.Commit, len(tps))
+	var unassign []TopicPartition
+	for _, tp := range tps {
+		ps := c.parts[tp]
 		if ps == nil {
 			continue
 		}
-		if ps.consumed >= 0 {
-			pos[p] = offsets.At(ps.consumed + 1)
+		if cm, ok := ps.commitPosition(); ok {
+			pos[tp] = cm
 			if keep {
 				if c.revoking == nil {
-					c.revoking = map[int32]offsets.Commit{}
+					c.revoking = map[TopicPartition]offsets.Commit{}
 				}
-				c.revoking[p] = pos[p]
+				c.revoking[tp] = cm
 			}
 		}
 		if c.readyPart == ps {
 			c.ready, c.readyPart = nil, nil
 		}
-		delete(c.parts, p)
+		if !ps.paused {
+			unassign = append(unassign, tp)
+		}
+		delete(c.parts, tp)
 	}
-	if c.closed {
+	if c.closed || len(unassign) == 0 {
 		return pos, nil
 	}
-	return pos, c.fetcher.Unassign(ctx, partitions)
+	return pos, c.fetcher.Unassign(ctx, unassign)
 }
 
 // forget drops the positions release kept.
-func (c *consumerCore) forget(partitions []int32) {
+func (c *consumerCore) forget(tps []TopicPartition) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, p := range partitions {
-		delete(c.revoking, p)
+	for _, tp := range tps {
+		delete(c.revoking, tp)
 	}
 }
 
-// assignedPartitions lists the partitions assigned, sorted.
-func (c *consumerCore) assignedPartitions() []int32 {
+// assigned lists the partitions assigned, sorted.
+func (c *consumerCore) assigned() []TopicPartition {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Sorted(maps.Keys(c.parts))
+	out := make([]TopicPartition, 0, len(c.parts))
+	for tp := range c.parts {
+		out = append(out, tp)
+	}
+	slices.SortFunc(out, TopicPartition.Compare)
+	return out
 }
 
 // consume returns the next message. A ConsumerTimeout without messages is
 // ErrConsumerTimeout.
 func (c *consumerCore) consume(ctx context.Context) (*Message, error) {
+	m, err := c.consumeOne(ctx)
+	if err != nil {
+		c.mu.Lock()
+		c.ended = err
+		c.mu.Unlock()
+	}
+	return m, err
+}
+
+func (c *consumerCore) consumeOne(ctx context.Context) (*Message, error) {
 	c.consumeMu.Lock()
 	defer c.consumeMu.Unlock()
 	var deadline time.Time
@@ -273,125 +309,132 @@ func (c *consumerCore) next() (*Message, error) {
 	if c.closed {
 		return nil, ErrClosed
 	}
+	ps := c.readyPart
 	for len(c.ready) > 0 {
 		m := c.ready[0]
 		c.ready[0] = nil
 		c.ready = c.ready[1:]
-		if c.readyPart.epoch != c.readyEpoch || m.Offset <= c.readyPart.consumed {
+		if ps.epoch != c.readyEpoch || m.Offset < ps.pos {
 			continue
 		}
-		c.readyPart.consumed = m.Offset
+		ps.pos = m.Offset + 1
+		if ps.marks != nil {
+			ps.marks.handed(m.Offset)
+		}
+		if len(c.ready) == 0 {
+			c.finishReady()
+		}
 		return m, nil
 	}
-	c.ready, c.readyPart = nil, nil
+	if ps != nil {
+		c.finishReady()
+	}
 	return nil, nil
+}
+
+// finishReady ends the fetch being handed out: the position moves to its
+// NextOffset, past transaction markers and compacted-away offsets after the
+// last message. Caller holds c.mu.
+func (c *consumerCore) finishReady() {
+	if ps := c.readyPart; ps != nil && ps.epoch == c.readyEpoch && c.readyNext > ps.pos {
+		ps.pos = c.readyNext
+	}
+	c.ready, c.readyPart = nil, nil
 }
 
 // install makes a Fetch's messages ready, or handles its error.
 func (c *consumerCore) install(ctx context.Context, f engine.Fetch) error {
 	c.mu.Lock()
-	ps := c.parts[f.Partition]
-	if ps == nil || ps.epoch != f.Epoch {
+	ps := c.parts[f.TopicPartition]
+	if ps == nil || ps.epoch != f.Epoch || ps.paused {
 		c.mu.Unlock()
-		return nil // revoked or moved since: stale
+		return nil // revoked, moved or paused since: stale
+	}
+	if f.HighWatermark >= 0 {
+		ps.hw = f.HighWatermark
 	}
 	if f.Err == nil {
-		c.ready, c.readyPart, c.readyEpoch = f.Messages, ps, f.Epoch
+		c.ready, c.readyPart, c.readyEpoch, c.readyNext = f.Messages, ps, f.Epoch, f.NextOffset
+		if len(f.Messages) == 0 {
+			c.finishReady()
+		}
 		c.mu.Unlock()
 		return nil
 	}
+	pos := ps.pos
 	c.mu.Unlock()
 	if !errors.Is(f.Err, kerr.OffsetOutOfRange) {
-		return fmt.Errorf("partition %d: %w", f.Partition, f.Err)
+		return fmt.Errorf("%s: %w", f.TopicPartition, f.Err)
 	}
 	if c.cfg.AutoOffsetReset == ResetNone {
-		return fmt.Errorf("%w: partition %d at offset %d: %w", ErrOffsetOutOfRange, f.Partition, ps.consumed+1, f.Err)
+		return fmt.Errorf("%s at offset %d, and AutoOffsetReset is ResetNone: %w", f.TopicPartition, pos, f.Err)
 	}
-	start, err := c.startOffsets(ctx, []int32{f.Partition}, true)
+	start, err := c.startOffsets(ctx, []TopicPartition{f.TopicPartition}, true)
 	if err != nil {
 		return err
 	}
-	c.topic.client.cfg.logger.Warn("kafka: offset out of range, reset", "topic", c.topic.name,
-		"partition", f.Partition, "to", start[f.Partition])
+	c.client.cfg.logger.Warn("kafka: offset out of range, reset", "topic", f.Topic,
+		"partition", f.Partition, "from", pos, "to", start[f.TopicPartition])
 	c.mu.Lock()
-	stale := c.parts[f.Partition] != ps || ps.epoch != f.Epoch
+	stale := c.parts[f.TopicPartition] != ps || ps.epoch != f.Epoch
 	c.mu.Unlock()
 	if stale {
 		return nil
 	}
-	return c.seek(ctx, start)
+	return c.seek(ctx, start, false)
 }
 
-// held returns the last consumed offset of each assigned partition (-1 when
-// nothing was consumed and no position was set).
-func (c *consumerCore) held() map[int32]int64 {
+// positions returns the position of each assigned partition: the next
+// offset to read.
+func (c *consumerCore) positions() map[TopicPartition]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[int32]int64, len(c.parts))
-	for p, ps := range c.parts {
-		out[p] = ps.consumed
+	out := make(map[TopicPartition]int64, len(c.parts))
+	for tp, ps := range c.parts {
+		out[tp] = ps.pos
 	}
 	return out
 }
 
-// positions are the offsets to commit: last consumed + 1.
-func (c *consumerCore) positions() map[int32]offsets.Commit {
+// highWatermarks returns the high watermark of each assigned partition, as
+// its last fetch reported it (partitions not fetched yet are absent).
+func (c *consumerCore) highWatermarks() map[TopicPartition]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[int32]offsets.Commit, len(c.parts)+len(c.revoking))
-	for p, cm := range c.revoking {
-		out[p] = cm
-	}
-	for p, ps := range c.parts {
-		if ps.consumed >= 0 {
-			out[p] = offsets.At(ps.consumed + 1)
+	out := make(map[TopicPartition]int64, len(c.parts))
+	for tp, ps := range c.parts {
+		if ps.hw >= 0 {
+			out[tp] = ps.hw
 		}
 	}
 	return out
 }
 
-func (c *consumerCore) commit(ctx context.Context, only []int32) error {
-	if c.group == nil {
-		return ErrNoGroup
-	}
-	pos := c.positions()
-	if only != nil {
-		keep := make(map[int32]offsets.Commit, len(only))
-		for _, p := range only {
-			if cm, ok := pos[p]; ok {
-				keep[p] = cm
-			}
+// lag is, per assigned partition with a known high watermark, how many
+// messages are still to read: high watermark minus position.
+func (c *consumerCore) lag() map[TopicPartition]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[TopicPartition]int64, len(c.parts))
+	for tp, ps := range c.parts {
+		if ps.hw >= 0 {
+			out[tp] = max(0, ps.hw-ps.pos)
 		}
-		pos = keep
 	}
-	if len(pos) == 0 {
-		return nil
-	}
-	return c.group.Commit(ctx, c.topic.name, pos, c.gen())
+	return out
 }
 
-func (c *consumerCore) fetchCommitted(ctx context.Context) (map[int32]int64, error) {
-	if c.group == nil {
-		return nil, ErrNoGroup
-	}
-	committed, err := c.group.Fetch(ctx, c.topic.name, c.assignedPartitions())
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[int32]int64, len(committed))
-	for p, cm := range committed {
-		out[p] = cm.Offset
-	}
-	return out, nil
+// endedWith records why an iteration ended; err returns it.
+func (c *consumerCore) endedWith(err error) {
+	c.mu.Lock()
+	c.ended = err
+	c.mu.Unlock()
 }
 
-func (c *consumerCore) startAutoCommit() {
-	if !c.cfg.AutoCommit || c.group == nil {
-		return
-	}
-	log := c.topic.client.cfg.logger
-	c.auto = offsets.StartAutoCommit(c.group, c.topic.name, c.cfg.AutoCommitInterval, c.positions, c.gen,
-		func(err error) { log.Warn("kafka: auto-commit failed", "group", c.cfg.ConsumerGroup, "err", err) })
+func (c *consumerCore) err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ended
 }
 
 // fail stops a consumer that cannot go on (its group membership ended for

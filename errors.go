@@ -32,14 +32,13 @@ var (
 	ErrNoGroup            = kerr.ErrNoGroup            // an offset operation needs a ConsumerGroup
 	ErrEngineNotEnabled   = kerr.ErrEngineNotEnabled   // UseRdkafka without the rdkafka engine compiled in
 	ErrAuthentication     = kerr.ErrAuthentication     // TLS or SASL authentication failed
-	ErrOffsetOutOfRange   = kerr.ErrOffsetOutOfRange   // out of range, and AutoOffsetReset is ResetNone
-	ErrRebalanced         = kerr.ErrRebalanced         // the partition was revoked by a rebalance
+	ErrOffsetOutOfRange   = kerr.ErrOffsetOutOfRange   // the broker's OFFSET_OUT_OF_RANGE, also for the client's own checks
+	ErrRebalanced         = kerr.ErrRebalanced         // a group consumer does not (any longer) own the partition
 )
 
 // Broker errors that callers commonly test for. Every other code is
 // available as a *BrokerError through errors.As.
 var (
-	ErrBrokerOffsetOutOfRange   = kerr.OffsetOutOfRange
 	ErrUnknownTopicOrPartition  = kerr.UnknownTopicOrPartition
 	ErrNotLeaderOrFollower      = kerr.NotLeaderOrFollower
 	ErrBrokerMessageTooLarge    = kerr.MessageTooLarge
@@ -55,3 +54,11 @@ var (
 	ErrInvalidPartitions        = kerr.InvalidPartitions
 	ErrInvalidReplicationFactor = kerr.InvalidReplicationFactor
 )
+
+// IsRetriable reports whether an operation that failed with err may succeed
+// if tried again unchanged: a broker error code that Kafka marks retriable
+// (a leader or coordinator moving, NOT_ENOUGH_REPLICAS, ...), a lost
+// connection or a request timeout. Producers and consumers retry these
+// themselves; it is for callers that decide what to do with an error they
+// were given (an admin call, a commit).
+func IsRetriable(err error) bool { return kerr.IsRetriable(err) }

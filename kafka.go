@@ -74,6 +74,8 @@ type Client struct {
 	cfg     clientConfig
 	cluster *cluster.Cluster
 
+	missing missingTopics // topics recently found not to exist
+
 	mu       sync.Mutex
 	children map[closer]struct{}
 	closed   bool
@@ -90,6 +92,7 @@ type clientConfig struct {
 	metadataMaxAge   time.Duration
 	retryBackoff     time.Duration
 	autoCreateTopics bool
+	engine           Engine
 	tls              *tls.Config
 	sasl             wire.Authenticator
 	security         securityConfig // WithTLSConfig and WithSASL data, for engines (security.go)
@@ -176,6 +179,15 @@ func WithTLS(cfg *tls.Config) ClientOption {
 // and tests).
 func WithDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error)) ClientOption {
 	return func(c *clientConfig) { c.dialer = dial }
+}
+
+// retryBackoffOrDefault is the first retry backoff: WithRetryBackoff's, or
+// the cluster layer's default.
+func (c *clientConfig) retryBackoffOrDefault() time.Duration {
+	if c.retryBackoff > 0 {
+		return c.retryBackoff
+	}
+	return cluster.DefaultRetryBackoff
 }
 
 func (c *clientConfig) setErr(err error) {

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -42,29 +43,36 @@ func HashingPartitioner(m *Message, numPartitions int32) int32 {
 
 // NewStickyPartitioner returns the partitioner of the Java client (since
 // Kafka 2.4, KIP-480), librdkafka and franz-go: a message with a key goes
-// where HashingPartitioner puts it; messages without a key all go to one
-// partition, chosen at random, for the time d, then to another. Keyless
-// messages then fill a few large batches instead of one small batch per
-// partition for each linger: fewer requests, less CPU in the client and
-// the brokers, more throughput. Spread over time is still uniform. d of
-// zero or less means 10 ms (librdkafka's sticky.partitioning.linger.ms).
-// Each producer needs its own.
+// where HashingPartitioner puts it; messages of a topic without a key all go
+// to one partition, chosen at random, for the time d, then to another.
+// Keyless messages then fill a few large batches instead of one small batch
+// per partition for each linger: fewer requests, less CPU in the client and
+// the brokers, more throughput. Spread over time is still uniform. Each
+// topic sticks on its own. d of zero or less means 10 ms (librdkafka's
+// sticky.partitioning.linger.ms). Each producer needs its own.
 func NewStickyPartitioner(d time.Duration) Partitioner {
 	if d <= 0 {
 		d = 10 * time.Millisecond
 	}
 	s := &sticky{start: time.Now(), stick: d}
+	s.topics.Store(&map[string]*stickyTopic{})
 	return s.partition
 }
 
-// sticky is the state of NewStickyPartitioner: the partition of keyless
-// messages and until when (monotonic, since start) it holds. Producing
-// goroutines race to replace an expired choice; the loser uses the
-// winner's.
+// sticky is the state of NewStickyPartitioner: per topic, the partition of
+// keyless messages and until when (monotonic, since start) it holds. The
+// topic table is copied on write, so the hot path takes no lock.
 type sticky struct {
-	start time.Time
-	stick time.Duration
-	cur   atomic.Pointer[stickyChoice]
+	start  time.Time
+	stick  time.Duration
+	topics atomic.Pointer[map[string]*stickyTopic]
+	mu     sync.Mutex // serializes adding topics
+}
+
+// stickyTopic is one topic's current choice. Producing goroutines race to
+// replace an expired choice; the loser uses the winner's.
+type stickyTopic struct {
+	cur atomic.Pointer[stickyChoice]
 }
 
 type stickyChoice struct {
@@ -72,12 +80,33 @@ type stickyChoice struct {
 	until     time.Duration
 }
 
+func (s *sticky) topic(name string) *stickyTopic {
+	if st := (*s.topics.Load())[name]; st != nil {
+		return st
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := *s.topics.Load()
+	if st := old[name]; st != nil {
+		return st
+	}
+	topics := make(map[string]*stickyTopic, len(old)+1)
+	for k, v := range old {
+		topics[k] = v
+	}
+	st := &stickyTopic{}
+	topics[name] = st
+	s.topics.Store(&topics)
+	return st
+}
+
 func (s *sticky) partition(m *Message, numPartitions int32) int32 {
 	if m.Key != nil {
 		return HashingPartitioner(m, numPartitions)
 	}
+	st := s.topic(m.Topic)
 	now := time.Since(s.start)
-	old := s.cur.Load()
+	old := st.cur.Load()
 	if old != nil && now < old.until && old.partition < numPartitions {
 		return old.partition
 	}
@@ -86,10 +115,10 @@ func (s *sticky) partition(m *Message, numPartitions int32) int32 {
 		// Move on: staying would stretch this partition's turn.
 		next.partition = (next.partition + 1 + rand.Int32N(numPartitions-1)) % numPartitions
 	}
-	if s.cur.CompareAndSwap(old, next) {
+	if st.cur.CompareAndSwap(old, next) {
 		return next.partition
 	}
-	if won := s.cur.Load(); won.partition < numPartitions {
+	if won := st.cur.Load(); won.partition < numPartitions {
 		return won.partition
 	}
 	return next.partition

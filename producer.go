@@ -4,28 +4,48 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/gokafka/kafka/internal/engine"
 )
 
-// Producer sends messages to one topic. Create one with Topic.NewProducer.
+// Producer sends messages to any topic of the cluster: one idempotent
+// producer id, one set of per-broker senders and one bounded queue for all
+// of them. Create one with Client.NewProducer, where Message.Topic chooses
+// each message's topic, or with Topic.NewProducer, a producer that fills in
+// its topic for messages that name none.
 //
 // By default Produce only queues the message and returns: the producer
 // batches messages per partition in the background and sends a batch when it
 // has lingered long enough (ProducerConfig.Linger) or is full. To learn what
-// became of each message, use Sync mode, DeliveryReports, or OnDelivery; if
-// you use none of them, Flush and Close return the failures.
+// became of each message, use Sync mode, ProduceSync, ProduceAsync's
+// callback, DeliveryReports, or OnDelivery; if you use none of them, Flush
+// and Close return the failures.
+//
+// A message that cannot be sent fails alone, with a typed error from
+// Produce: no topic (ErrInvalidTopic), a topic the cluster does not have
+// (ErrUnknownTopic, unless the client auto-creates topics), a partition the
+// topic does not have (ErrUnknownPartition), too large (ErrMessageTooLarge).
 //
 // A Producer is safe for concurrent use. Close it to flush what is queued.
 type Producer struct {
-	topic       *Topic
+	client      *Client
+	topic       string // filled into messages without one; "" for Client.NewProducer
 	cfg         ProducerConfig
+	maxBytes    int // MaxMessageBytes, defaulted
 	eng         engine.Producer
 	partitioner Partitioner
+	clock       engine.Clock
 	reports     chan DeliveryReport
 	done        engine.DoneFunc // for asynchronous messages
+
+	// known holds the topics this producer has produced to, so that each
+	// is tracked by the client's metadata refresh (new partitions are
+	// picked up) without a lock per message. Copy on write.
+	known  atomic.Pointer[map[string]struct{}]
+	knowMu sync.Mutex
 
 	// Failures that nobody else was told about (no reports, no callback):
 	// returned by the next Flush or Close.
@@ -41,29 +61,43 @@ type Producer struct {
 	abandoned chan struct{}
 }
 
-// NewProducer creates a producer for the topic. Invalid configuration fails
+// NewProducer creates a producer for any topic: each message names its
+// topic (Message.Topic, or the ToTopic option). Invalid configuration fails
 // here with a *ConfigError naming the field. The producer's goroutines
 // (per-broker senders, started on demand) stop at Close.
+func (c *Client) NewProducer(cfg ProducerConfig) (*Producer, error) {
+	return c.newProducer(cfg, "")
+}
+
+// NewProducer creates a producer whose messages go to this topic unless
+// they name another; otherwise it is Client.NewProducer.
 func (t *Topic) NewProducer(cfg ProducerConfig) (*Producer, error) {
-	ecfg, err := cfg.engineConfig(t.name, t.client)
+	return t.client.newProducer(cfg, t.name)
+}
+
+func (c *Client) newProducer(cfg ProducerConfig, topic string) (*Producer, error) {
+	ecfg, err := cfg.engineConfig(c)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engineFor(cfg.UseRdkafka)
+	eng, err := c.engineFor("ProducerConfig", cfg.Engine, cfg.UseRdkafka)
 	if err != nil {
 		return nil, err
 	}
-	if err := t.client.checkOpen(); err != nil {
+	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
 	// Engines start goroutines and connections here; there is no ctx in
 	// NewProducer's signature because construction does no network wait
 	// beyond what the client already did.
-	ep, err := eng.NewProducer(context.Background(), t.client.cluster, ecfg)
+	ep, err := eng.NewProducer(context.Background(), c.cluster, ecfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{topic: t, cfg: cfg, eng: ep, partitioner: cfg.Partitioner, abandoned: make(chan struct{})}
+	p := &Producer{
+		client: c, topic: topic, cfg: cfg, maxBytes: ecfg.MaxMessageBytes, eng: ep,
+		partitioner: cfg.Partitioner, abandoned: make(chan struct{}),
+	}
 	if p.partitioner == nil {
 		p.partitioner = NewStickyPartitioner(0)
 	}
@@ -71,26 +105,34 @@ func (t *Topic) NewProducer(cfg ProducerConfig) (*Producer, error) {
 		p.reports = make(chan DeliveryReport, ecfg.MaxQueued)
 	}
 	p.done = p.report
-	if err := t.client.adopt(p); err != nil {
+	p.known.Store(&map[string]struct{}{})
+	if err := c.adopt(p); err != nil {
 		ep.Close(context.Background())
 		return nil, err
 	}
 	return p, nil
 }
 
-// Topic is the topic the producer writes to.
-func (p *Producer) Topic() *Topic { return p.topic }
+// Topic is the topic of a producer made by Topic.NewProducer, or nil for
+// one made by Client.NewProducer.
+func (p *Producer) Topic() *Topic {
+	if p.topic == "" {
+		return nil
+	}
+	return &Topic{client: p.client, name: p.topic}
+}
 
 // DeliveryReports returns the channel of delivery reports, one per message,
 // or nil unless ProducerConfig.DeliveryReports is set. The channel is closed
 // after Close has reported every message.
 func (p *Producer) DeliveryReports() <-chan DeliveryReport { return p.reports }
 
-// Produce sends value, with the options' key, headers and timestamp, to the
-// partition the partitioner chooses. In asynchronous mode it returns once the
-// message is queued; in Sync mode once the message is acknowledged. It blocks
-// while the queue is full unless FailWhenQueueFull is set, and stops waiting
-// when ctx ends.
+// Produce sends value, with the options' key, headers, timestamp, topic and
+// partition, to the partition the partitioner chooses (or the one
+// ToPartition names). In asynchronous mode it returns once the message is
+// queued; in Sync mode once the message is acknowledged. It blocks while the
+// queue is full unless FailWhenQueueFull is set, and stops waiting when ctx
+// ends.
 func (p *Producer) Produce(ctx context.Context, value []byte, opts ...ProduceOption) error {
 	m := &Message{Value: value}
 	for _, o := range opts {
@@ -102,34 +144,14 @@ func (p *Producer) Produce(ctx context.Context, value []byte, opts ...ProduceOpt
 // ProduceMessage is Produce for a message you built. The producer owns m
 // until its delivery is reported: do not modify it meanwhile.
 func (p *Producer) ProduceMessage(ctx context.Context, m *Message) error {
-	if m == nil {
-		return ErrNilMessage
-	}
-	if p.closed.Load() {
-		return ErrClosed
-	}
-	meta, err := p.topic.meta()
-	if err != nil {
-		return err
-	}
-	n := int32(len(meta.Partitions))
-	if n == 0 {
-		return fmt.Errorf("%w: %q has no partitions", ErrUnknownTopic, p.topic.name)
-	}
-	m.Topic = p.topic.name
-	m.Partition = p.partitioner(m, n)
-	if m.Partition < 0 || m.Partition >= n {
-		return fmt.Errorf("%w: partitioner chose %d of %d partitions", ErrUnknownPartition, m.Partition, n)
-	}
 	if !p.cfg.Sync {
-		return p.eng.Produce(ctx, m, p.done)
+		return p.enqueue(ctx, m, p.done)
 	}
 	result := make(chan error, 1)
-	err = p.eng.Produce(ctx, m, func(m *Message, err error) {
+	if err := p.enqueue(ctx, m, func(m *Message, err error) {
 		p.deliver(m, err, true)
 		result <- err
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
 	select {
@@ -139,6 +161,138 @@ func (p *Producer) ProduceMessage(ctx context.Context, m *Message) error {
 		// The message stays queued and may still be delivered.
 		return ctx.Err()
 	}
+}
+
+// ProduceAsync queues m, like ProduceMessage in asynchronous mode, and calls
+// done with its report once it was acknowledged or failed for good — in
+// addition to OnDelivery and DeliveryReports. done runs on a producer
+// goroutine: keep it short, and do not call Flush or Close from it. If
+// ProduceAsync returns an error, done is not called.
+func (p *Producer) ProduceAsync(ctx context.Context, m *Message, done func(DeliveryReport)) error {
+	if done == nil {
+		return p.enqueue(ctx, m, p.done)
+	}
+	return p.enqueue(ctx, m, func(m *Message, err error) {
+		done(DeliveryReport{Message: m, Err: err})
+		p.deliver(m, err, true)
+	})
+}
+
+// ProduceSync produces every message and waits until each one was
+// acknowledged or failed, or ctx ends; the messages of one call share
+// batches. It returns one result per message, in order (a message that ctx
+// left waiting reports ctx's error, though it may still be delivered):
+//
+//	if err := producer.ProduceSync(ctx, msgs...).Err(); err != nil { ... }
+func (p *Producer) ProduceSync(ctx context.Context, msgs ...*Message) ProduceResults {
+	var (
+		mu       sync.Mutex
+		results  = make(ProduceResults, len(msgs))
+		finished = make([]bool, len(msgs))
+		left     = len(msgs)
+		all      = make(chan struct{})
+	)
+	finish := func(i int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		results[i].Err, finished[i] = err, true
+		if left--; left == 0 {
+			close(all)
+		}
+	}
+	for i, m := range msgs {
+		results[i].Message = m
+		err := p.enqueue(ctx, m, func(m *Message, err error) {
+			p.deliver(m, err, true)
+			finish(i, err)
+		})
+		if err != nil {
+			finish(i, err)
+		}
+	}
+	if len(msgs) == 0 {
+		return results
+	}
+	select {
+	case <-all:
+		return results
+	case <-ctx.Done():
+	}
+	// Reports that come later must not write into what the caller holds:
+	// hand back a copy in which the unfinished ones carry ctx's error.
+	mu.Lock()
+	defer mu.Unlock()
+	out := slices.Clone(results)
+	for i := range out {
+		if !finished[i] {
+			out[i].Err = ctx.Err()
+		}
+	}
+	return out
+}
+
+// enqueue checks m, fills in its topic, partition and timestamp, and hands
+// it to the engine with done.
+func (p *Producer) enqueue(ctx context.Context, m *Message, done engine.DoneFunc) error {
+	if m == nil {
+		return ErrNilMessage
+	}
+	if p.closed.Load() {
+		return ErrClosed
+	}
+	if m.Topic == "" {
+		if p.topic == "" {
+			return fmt.Errorf("%w: the message names no topic (set Message.Topic, or use a Topic's producer)", ErrInvalidTopic)
+		}
+		m.Topic = p.topic
+	}
+	n, err := p.partitions(ctx, m.Topic)
+	if err != nil {
+		return err
+	}
+	if !m.PartitionSet {
+		m.Partition = p.partitioner(m, n)
+	}
+	if m.Partition < 0 || m.Partition >= n {
+		who := "the partitioner chose"
+		if m.PartitionSet {
+			who = "the message names"
+		}
+		return fmt.Errorf("%w: %s partition %d of %q, which has %d", ErrUnknownPartition, who, m.Partition, m.Topic, n)
+	}
+	if err := engine.CheckSize(m, p.maxBytes); err != nil {
+		return err
+	}
+	if m.Timestamp.IsZero() {
+		m.Timestamp = p.clock.Now()
+	}
+	return p.eng.Produce(ctx, m, done)
+}
+
+// partitions returns the partition count of topic, loading its metadata
+// (or creating it, where the client auto-creates topics) the first time.
+func (p *Producer) partitions(ctx context.Context, topic string) (int32, error) {
+	if _, ok := (*p.known.Load())[topic]; ok {
+		if t, err := p.client.cluster.Snapshot().Topic(topic); err == nil && len(t.Partitions) > 0 {
+			return int32(len(t.Partitions)), nil
+		}
+	}
+	t, err := p.client.loadTopic(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	p.knowMu.Lock()
+	old := *p.known.Load()
+	if _, ok := old[topic]; !ok {
+		known := make(map[string]struct{}, len(old)+1)
+		for k := range old {
+			known[k] = struct{}{}
+		}
+		known[topic] = struct{}{}
+		p.known.Store(&known)
+	}
+	p.knowMu.Unlock()
+	return int32(len(t.Partitions)), nil
 }
 
 // report is the DoneFunc of asynchronous messages.
@@ -208,16 +362,8 @@ func (p *Producer) Close(ctx context.Context) error {
 		if p.reports != nil {
 			close(p.reports)
 		}
-		p.topic.client.release(p)
+		p.client.release(p)
 		p.closeErr = errors.Join(err, p.takeFailures())
 	})
 	return p.closeErr
-}
-
-// engineFor picks the engine of a producer or consumer.
-func engineFor(useRdkafka bool) (engine.Engine, error) {
-	if useRdkafka {
-		return engine.Lookup("rdkafka")
-	}
-	return pureEngine, nil
 }

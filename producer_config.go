@@ -98,12 +98,13 @@ type ProducerConfig struct {
 	// DeliveryReports; both may be used.
 	OnDelivery func(DeliveryReport)
 
-	// Partitioner chooses each message's partition. Default: the Java
+	// Partitioner chooses each message's partition, unless the message
+	// names one (ToPartition, Message.PartitionSet). Default: the Java
 	// client's default partitioner, NewStickyPartitioner(0): a key's
 	// messages all go to its murmur2 partition (as with the Java client
-	// and librdkafka's murmur2), in order; keyless messages go to one
-	// random partition for 10 ms, then to another. RandomPartitioner
-	// (PyKafka's default) picks a partition per message.
+	// and librdkafka's murmur2), in order; keyless messages of a topic go
+	// to one random partition for 10 ms, then to another.
+	// RandomPartitioner (PyKafka's default) picks a partition per message.
 	Partitioner Partitioner
 
 	// Compression of record batches. Default: none.
@@ -148,8 +149,11 @@ type ProducerConfig struct {
 	// Default 5, which is also the most idempotence allows.
 	MaxInFlight int
 
-	// UseRdkafka runs this producer on librdkafka (see the package doc to
-	// enable the engine). Default: the pure-Go engine.
+	// Engine runs this producer on another engine than the client's
+	// (WithEngine). Default: the client's.
+	Engine Engine
+	// UseRdkafka runs this producer on librdkafka, PyKafka's spelling of
+	// Engine: EngineRdkafka (see the package doc to enable the engine).
 	UseRdkafka bool
 	// RdkafkaConfig passes librdkafka properties through, applied last,
 	// e.g. {"queue.buffering.max.kbytes": 1048576}. Ignored by the pure
@@ -159,9 +163,8 @@ type ProducerConfig struct {
 
 // engineConfig validates c, applies defaults and returns what the engine
 // receives. Errors name the field.
-func (c ProducerConfig) engineConfig(topic string, client *Client) (engine.ProducerConfig, error) {
+func (c ProducerConfig) engineConfig(client *Client) (engine.ProducerConfig, error) {
 	e := engine.DefaultProducerConfig()
-	e.Topic = topic
 	e.FailWhenFull = c.FailWhenQueueFull
 	e.CompressionLevel = c.CompressionLevel
 	e.ClientID = client.cfg.clientID
@@ -172,9 +175,9 @@ func (c ProducerConfig) engineConfig(topic string, client *Client) (engine.Produ
 	case AcksAll:
 		e.Idempotent = e.Idempotent && !c.DisableIdempotence
 	case AcksLeader:
-		e.Acks, e.Idempotent = engine.AcksLeader, false
+		e.Acks, e.Idempotent = engine.RequireLeader, false
 	case AcksNone:
-		e.Acks, e.Idempotent = engine.AcksNone, false
+		e.Acks, e.Idempotent = engine.RequireNone, false
 	default:
 		return e, kerr.Config("ProducerConfig.Acks", "unknown value %d", c.Acks)
 	}

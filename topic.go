@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
@@ -51,13 +52,31 @@ func validTopicName(name string) error {
 // topic that does not exist is ErrUnknownTopic, unless the client was made
 // WithAutoCreateTopics and the broker allows auto-creation.
 func (c *Client) Topic(ctx context.Context, name string) (*Topic, error) {
+	if _, err := c.loadTopic(ctx, name); err != nil {
+		return nil, err
+	}
+	return &Topic{client: c, name: name}, nil
+}
+
+// loadTopic returns a topic's metadata, from the client's metadata when it
+// has the topic (which it then keeps refreshing), else loaded now — or
+// created, WithAutoCreateTopics. A topic found missing is remembered as
+// such for the retry backoff, so that producing to a topic that does not
+// exist costs one metadata request per backoff, not one per message.
+func (c *Client) loadTopic(ctx context.Context, name string) (*cluster.TopicMeta, error) {
+	if t, err := c.cluster.Snapshot().Topic(name); err == nil && len(t.Partitions) > 0 {
+		c.cluster.Track(name)
+		return t, nil
+	}
 	if err := validTopicName(name); err != nil {
 		return nil, err
 	}
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	t := &Topic{client: c, name: name}
+	if c.missing.recent(name) {
+		return nil, fmt.Errorf("%w: %q (looked up less than %v ago)", ErrUnknownTopic, name, c.cfg.retryBackoffOrDefault())
+	}
 	// An auto-created topic has no leaders for a moment: poll until it
 	// does, within ctx.
 	for attempt := 1; ; attempt++ {
@@ -70,7 +89,7 @@ func (c *Client) Topic(ctx context.Context, name string) (*Topic, error) {
 		if err == nil {
 			var meta *cluster.TopicMeta
 			if meta, err = c.cluster.Snapshot().Topic(name); err == nil && len(meta.Partitions) > 0 {
-				return t, nil
+				return meta, nil
 			}
 			if err == nil {
 				err = fmt.Errorf("%w: %q has no partitions yet", ErrUnknownTopic, name)
@@ -79,6 +98,9 @@ func (c *Client) Topic(ctx context.Context, name string) (*Topic, error) {
 		retry := c.cfg.autoCreateTopics && (errors.Is(err, ErrUnknownTopic) || kerr.IsRetriable(err))
 		if !retry && !errors.Is(err, kerr.LeaderNotAvailable) {
 			c.cluster.Untrack(name)
+			if errors.Is(err, ErrUnknownTopic) {
+				c.missing.add(name, c.cfg.retryBackoffOrDefault())
+			}
 			return nil, err
 		}
 		if serr := c.cluster.Sleep(ctx, c.cluster.Backoff(attempt)); serr != nil {
@@ -86,6 +108,49 @@ func (c *Client) Topic(ctx context.Context, name string) (*Topic, error) {
 			return nil, fmt.Errorf("%w (last error: %w)", serr, err)
 		}
 	}
+}
+
+// missingTopics remembers, for a while, topics found not to exist. It holds
+// at most missingMax names; when full, the expired ones go, or else all.
+type missingTopics struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+const missingMax = 1024
+
+func (m *missingTopics) recent(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.until[name]
+	return ok && time.Now().Before(t)
+}
+
+func (m *missingTopics) add(name string, d time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	if m.until == nil {
+		m.until = map[string]time.Time{}
+	}
+	if len(m.until) >= missingMax {
+		for k, t := range m.until {
+			if !now.Before(t) {
+				delete(m.until, k)
+			}
+		}
+		if len(m.until) >= missingMax {
+			clear(m.until)
+		}
+	}
+	m.until[name] = now.Add(d)
+}
+
+// forget drops a name, once it was created.
+func (m *missingTopics) forget(name string) {
+	m.mu.Lock()
+	delete(m.until, name)
+	m.mu.Unlock()
 }
 
 // TopicConfig describes a topic to create.
@@ -170,6 +235,7 @@ func (c *Client) CreateTopic(ctx context.Context, name string, cfg TopicConfig) 
 	if err := c.cluster.RefreshTopics(ctx, name); err != nil {
 		return nil, err
 	}
+	c.missing.forget(name)
 	return &Topic{client: c, name: name}, nil
 }
 
@@ -298,17 +364,17 @@ func (t *Topic) Partitions() []Partition {
 	return out
 }
 
-// partitionIDs lists the topic's partition ids.
-func (t *Topic) partitionIDs() ([]int32, error) {
+// topicPartitions lists the topic's partitions.
+func (t *Topic) topicPartitions() ([]TopicPartition, error) {
 	m, err := t.meta()
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]int32, len(m.Partitions))
+	tps := make([]TopicPartition, len(m.Partitions))
 	for i := range m.Partitions {
-		ids[i] = int32(i)
+		tps[i] = TopicPartition{Topic: t.name, Partition: int32(i)}
 	}
-	return ids, nil
+	return tps, nil
 }
 
 // Refresh reloads the topic's metadata now (leaders, replicas, partition
@@ -336,9 +402,14 @@ func (t *Topic) OffsetsForTime(ctx context.Context, ts time.Time) (map[int32]int
 }
 
 func (t *Topic) listOffsets(ctx context.Context, at int64) (map[int32]int64, error) {
-	ids, err := t.partitionIDs()
+	tps, err := t.topicPartitions()
 	if err != nil {
 		return nil, err
 	}
-	return offsets.List(ctx, t.client.cluster, t.name, ids, at)
+	found, err := offsets.List(ctx, t.client.cluster, tps, at)
+	out := make(map[int32]int64, len(found))
+	for tp, off := range found {
+		out[tp.Partition] = off
+	}
+	return out, err
 }

@@ -46,6 +46,9 @@ type Config struct {
 	Logger          *slog.Logger
 }
 
+// DefaultRetryBackoff is Config.RetryBackoff's default.
+const DefaultRetryBackoff = 100 * time.Millisecond
+
 func (c Config) withDefaults() Config {
 	if c.MetadataMaxAge <= 0 {
 		c.MetadataMaxAge = 5 * time.Minute
@@ -54,7 +57,7 @@ func (c Config) withDefaults() Config {
 		c.MetadataMinAge = 100 * time.Millisecond
 	}
 	if c.RetryBackoff <= 0 {
-		c.RetryBackoff = 100 * time.Millisecond
+		c.RetryBackoff = DefaultRetryBackoff
 	}
 	if c.RetryBackoffMax < c.RetryBackoff {
 		c.RetryBackoffMax = max(time.Second, c.RetryBackoff)

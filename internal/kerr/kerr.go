@@ -106,11 +106,14 @@ var (
 	ErrEngineNotEnabled = errors.New("kafka: librdkafka engine not enabled: build with cgo and add the blank import _ \"github.com/gokafka/kafka/rdkafka\"")
 	// ErrAuthentication: TLS or SASL authentication with a broker failed.
 	ErrAuthentication = errors.New("kafka: authentication failed")
-	// ErrOffsetOutOfRange: a consumer's offset is out of range and
-	// AutoOffsetReset is set to fail.
-	ErrOffsetOutOfRange = errors.New("kafka: offset out of range")
-	// ErrRebalanced: the partition is no longer owned by this consumer.
-	ErrRebalanced = errors.New("kafka: partition revoked by a rebalance")
+	// ErrOffsetOutOfRange is the one value for an offset out of range,
+	// whoever found it: the broker's OFFSET_OUT_OF_RANGE code itself, so
+	// that errors.Is matches the broker's answer and the client's own
+	// checks (a negative offset, ResetNone with nothing committed) alike.
+	ErrOffsetOutOfRange = OffsetOutOfRange
+	// ErrRebalanced: the partition is not, or no longer, owned by this
+	// group member.
+	ErrRebalanced = errors.New("kafka: partition not owned by this member (revoked by a rebalance, or never assigned)")
 )
 
 // ConfigError reports an invalid configuration field. It matches
