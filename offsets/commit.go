@@ -143,6 +143,9 @@ func (g *Group) commitRequest(offsets map[TopicPartition]Commit, tps []TopicPart
 	req.InstanceID = gen.InstanceID
 	topics := byTopic(tps)
 	req.Topics = make([]kmsg.OffsetCommitRequestTopic, 0, len(topics))
+	// Every partition's metadata is a *string: point into one slice
+	// rather than allocating a string header per partition.
+	metas := make([]string, 0, len(tps))
 	for _, t := range topics {
 		rt := kmsg.NewOffsetCommitRequestTopic()
 		rt.Topic = t.topic
@@ -153,7 +156,8 @@ func (g *Group) commitRequest(offsets map[TopicPartition]Commit, tps []TopicPart
 			rp.Partition = p
 			rp.Offset = c.Offset
 			rp.LeaderEpoch = c.LeaderEpoch
-			rp.Metadata = kmsg.StringPtr(c.Metadata)
+			metas = append(metas, c.Metadata)
+			rp.Metadata = &metas[len(metas)-1]
 			rt.Partitions = append(rt.Partitions, rp)
 		}
 		req.Topics = append(req.Topics, rt)

@@ -11,15 +11,17 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testinstance"
 )
 
 // One call, many topics: Commit, Fetch, FetchAll and List each cover the
 // partitions of several topics at once.
 
 // TestCommitFetchTopics commits partitions of 3 topics in one call, reads
-// them back with Fetch and FetchAll, and checks them with kcat: a kcat group
-// consumer of the three topics (librdkafka, which gokafka did not write)
-// must start each partition at the offset committed.
+// them back with Fetch and FetchAll, and checks them with clients nobody here
+// wrote: Kafka's kafka-consumer-groups must list them, and a kcat group
+// consumer of the three topics (librdkafka) must start each partition at the
+// offset committed.
 func TestCommitFetchTopics(t *testing.T) {
 	cl := newCluster(t, nil)
 	topics := []string{createTopic(t, 2), createTopic(t, 1), createTopic(t, 3)}
@@ -46,6 +48,15 @@ func TestCommitFetchTopics(t *testing.T) {
 	}
 	if got, err = g.FetchAll(ctx); err != nil || !maps.Equal(got, want) {
 		t.Fatalf("FetchAll = %v, %v; want %v", got, err, want)
+	}
+
+	// Kafka's own view of the group, before anyone consumes.
+	wantOffsets := map[TopicPartition]int64{}
+	for tp, c := range want {
+		wantOffsets[tp] = c.Offset
+	}
+	if seen := groupOffsets(t, g.ID()); !maps.Equal(seen, wantOffsets) {
+		t.Fatalf("kafka-consumer-groups --describe sees %v, want %v", seen, wantOffsets)
 	}
 
 	// kcat joins the group on all three topics and must read exactly
@@ -124,6 +135,39 @@ func TestCommitMissingTopicFailsAlone(t *testing.T) {
 	if err != nil || !maps.Equal(got, good) {
 		t.Fatalf("Fetch = %v, %v; want %v", got, err, good)
 	}
+	// Kafka's own view: kafka-consumer-groups lists the group's committed
+	// offsets, the good partitions only.
+	if seen := groupOffsets(t, g.ID()); !maps.Equal(seen, map[TopicPartition]int64{part(a, 0): 3, part(a, 1): 4, part(b, 0): 5}) {
+		t.Fatalf("kafka-consumer-groups --describe sees %v, want %v", seen, good)
+	}
+}
+
+// groupOffsets asks Kafka's kafka-consumer-groups tool (Java, a client
+// nobody here wrote) for the committed offsets of group.
+func groupOffsets(t *testing.T, group string) map[TopicPartition]int64 {
+	t.Helper()
+	c := testinstance.Shared()
+	ctx := testCtx(t, 2*time.Minute)
+	out, err := testinstance.KafkaTool(ctx, testinstance.Config{KafkaVersion: c.KafkaVersion()}, nil, "kafka-consumer-groups",
+		"--bootstrap-server", brokersEnv(), "--describe", "--group", group)
+	if err != nil {
+		t.Fatalf("kafka-consumer-groups: %v", err)
+	}
+	// GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG CONSUMER-ID ...
+	seen := map[TopicPartition]int64{}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[0] != group {
+			continue
+		}
+		p, perr := strconv.ParseInt(f[2], 10, 32)
+		off, oerr := strconv.ParseInt(f[3], 10, 64)
+		if perr != nil || oerr != nil {
+			t.Fatalf("kafka-consumer-groups line %q", line)
+		}
+		seen[part(f[1], int32(p))] = off
+	}
+	return seen
 }
 
 // TestListTopics lists the offsets of 3 topics' partitions in one call, for
