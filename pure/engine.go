@@ -1,13 +1,16 @@
 // Package pure is gokafka's default engine, written in Go only: it builds
 // with CGO_ENABLED=0 and needs nothing but the Go toolchain.
 //
-// The engine is split by actor, as franz-go's kgo is: the producer
-// (pure/internal/produce) keeps a buffer per partition and a sink goroutine
-// per broker that turns ready buffers into Produce requests; the fetcher
-// (pure/internal/fetch) keeps a cursor per partition and a source goroutine
-// per broker that long-polls Fetch requests into bounded per-partition
-// queues. Both sit on the shared cluster layer (internal/cluster: metadata,
-// one connection per broker and lane) and the wire layer (internal/wire).
+// The engine is split by actor, as franz-go's kgo is. A producer and a
+// fetcher each serve any number of topics. The producer
+// (pure/internal/produce) keeps a buffer per topic and partition, one
+// producer ID (idempotence) and one sink goroutine per broker for all
+// topics, which turns ready buffers into Produce requests carrying batches
+// of several topics; the fetcher (pure/internal/fetch) keeps a cursor per
+// assigned topic and partition and a source goroutine per broker that
+// long-polls Fetch requests into bounded per-partition queues. Both sit on
+// the shared cluster layer (internal/cluster: metadata, one connection per
+// broker and lane) and the wire layer (internal/wire).
 //
 // Users do not import this package: the root package kafka uses it unless a
 // producer or consumer sets UseRdkafka.

@@ -1,29 +1,38 @@
 // Package produce is the pure-Go engine's producer: it turns the messages
-// the root hands to Produce into record batches and Produce requests.
+// the root hands to Produce into record batches and Produce requests. One
+// producer serves any number of topics: each message names its topic and
+// partition (the root chose and checked both, and stamped the timestamp).
 //
 // # Actors
 //
 // The design follows franz-go's kgo:
 //
-//   - A partition buffer per partition (partition.go). Produce encodes each
-//     message into the partition's open record batch at once (so the cost
-//     of encoding is paid by the producing goroutine, and a batch is ready
-//     to send the moment it is due), and keeps the message and its DoneFunc
-//     beside it for the delivery report. Only the partition's mutex is
-//     taken; the bounded queue (queue.go) is one atomic operation.
-//   - A sink per broker (sink.go), a goroutine that runs while the broker
-//     leads partitions with messages. It drains the batches that are ready
-//     (linger elapsed, full, or a Flush asked) into Produce requests, one
-//     batch per partition and several partitions per request, with up to
-//     MaxInFlight requests in flight. Each request is sent and answered on
-//     a sender goroutine (request.go); once answered, the sender takes the
-//     next ready batches and sends them at once, so under load requests
-//     follow each other without a hand-off, and the messages are reported
-//     on another goroutine meanwhile.
+//   - A partition buffer per topic and partition (partition.go). Produce
+//     finds it without a lock, in a copy-on-write table per topic under a
+//     copy-on-write map of topics (topics.go); the first message of a
+//     topic creates its table and has the cluster track the topic's
+//     metadata. Produce encodes each message into the partition's open
+//     record batch at once (so the cost of encoding is paid by the
+//     producing goroutine, and a batch is ready to send the moment it is
+//     due), and keeps the message and its DoneFunc beside it for the
+//     delivery report. Only the partition's mutex is taken; the bounded
+//     queue (engine.Queue) is one atomic operation.
+//   - A sink per broker (sink.go), shared by all topics: a goroutine that
+//     runs while the broker leads partitions with messages. It drains the
+//     batches that are ready (linger elapsed, full, or a Flush asked) into
+//     Produce requests, one batch per partition and several partitions, of
+//     several topics, per request (grouped by topic, as the protocol lays
+//     requests out), with up to MaxInFlight requests in flight. Each
+//     request is sent and answered on a sender goroutine (request.go);
+//     once answered, the sender takes the next ready batches and sends
+//     them at once, so under load requests follow each other without a
+//     hand-off, and the messages are reported on another goroutine
+//     meanwhile.
 //   - A router (router.go), a goroutine that runs while some partition has
 //     no usable leader: a partition whose send failed with a retriable
 //     error leaves its sink, waits out a backoff and a metadata refresh,
-//     and is homed again to its (possibly new) leader's sink.
+//     and is homed again to its (possibly new) leader's sink. Leaders are
+//     looked up per topic and partition.
 //
 // # Ordering and idempotence
 //
@@ -31,11 +40,13 @@
 // keeps filling, so batching grows with load. A failed batch is retried, with
 // the same bytes and sequence number, before anything behind it: retries
 // never reorder, and with idempotence (an InitProducerID before the first
-// batch, a sequence per partition) the broker drops duplicates. When the
-// broker rejects a sequence (OUT_OF_ORDER_SEQUENCE_NUMBER after a batch
-// failed for good and left a hole, UNKNOWN_PRODUCER_ID, ...), the producer
-// gets a new producer ID and re-stamps what is pending; partitions adopt the
-// new ID one at a time, when nothing of theirs is in flight.
+// batch: one producer ID for all topics; a sequence per topic and partition,
+// as the broker keeps it) the broker drops duplicates. When the broker
+// rejects a sequence (OUT_OF_ORDER_SEQUENCE_NUMBER after a batch failed for
+// good and left a hole, UNKNOWN_PRODUCER_ID, ...), the producer gets a new
+// producer ID and re-stamps what is pending; partitions of every topic adopt
+// the new ID one at a time, when nothing of theirs is in flight, and start
+// their sequence again at 0.
 //
 // # Retries and failures
 //
@@ -48,7 +59,11 @@
 // first message (so the later messages of a batch may give up a little
 // early), but never while it is in flight: the request's own deadline
 // bounds that wait. A message that timed out after it was sent may still
-// have been written.
+// have been written. The delivery timeout is also how messages to a topic
+// that does not exist (deleted, or not created yet) end: its partitions wait
+// for a leader that the metadata does not give, and their messages fail
+// with an error that names the topic and partition, as every error and log
+// line about a partition does.
 //
 // # Delivery reports
 //
@@ -64,7 +79,9 @@
 //
 // # Cost per message
 //
-// In steady state Produce allocates nothing: batches and their buffers are
-// reused, sized from the partition's previous batch. Stamping messages
-// without a timestamp reads only the monotonic clock (see clock.go).
+// In steady state Produce allocates nothing, whatever the number of topics:
+// batches and their buffers are reused, sized from the partition's previous
+// batch, and so are requests with their lists of topics and partitions.
+// Finding a message's partition buffer costs a map lookup by topic name
+// (BenchmarkProduceTopics measures what many topics cost).
 package produce
