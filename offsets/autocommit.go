@@ -43,10 +43,12 @@ type AutoCommitter struct {
 // positions returns a snapshot of the offsets to commit, of any number of
 // partitions of any topics, each the next offset to read (last consumed +
 // 1); partitions with a negative Offset (nothing consumed yet) are left
-// alone, and the snapshot must be a map the committer may keep (a copy). gen returns the membership to commit under:
-// pass nil for simple commits (the zero Generation). Both are called from the
-// committer's goroutine, so they must be safe to call concurrently with the
-// consumer that changes the positions.
+// alone. gen returns the membership to commit under: pass nil for simple
+// commits (the zero Generation). Both are called from the committer's
+// goroutine, so they must be safe to call concurrently with the consumer
+// that changes the positions, and positions must return a copy that the
+// consumer no longer writes to (the committer reads it while the consumer
+// moves on).
 //
 // A commit that fails is reported to onError (nil: logged at warning level to
 // the cluster's logger) and tried again at the next interval, from a fresh

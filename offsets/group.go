@@ -67,9 +67,8 @@ func NewGroup(cl *cluster.Cluster, id string, opts GroupOptions) (*Group, error)
 func (g *Group) ID() string { return g.id }
 
 // Coordinator returns the group's coordinator broker. The answer is cached
-// until a request to it fails in a way that says it moved
-// (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, a connection failure, a
-// request timeout). While the cluster answers COORDINATOR_NOT_AVAILABLE or
+// until a request to it fails in a way that says it moved (see
+// CoordinatorMoved). While the cluster answers COORDINATOR_NOT_AVAILABLE or
 // COORDINATOR_LOAD_IN_PROGRESS (a new group's offsets partition is still
 // loading, a coordinator is being elected) it retries with backoff until ctx
 // ends or GroupOptions.Timeout passes.
