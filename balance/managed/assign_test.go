@@ -3,7 +3,6 @@ package managed
 import (
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -11,10 +10,24 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// Unit tests of the leader's assignment; no broker involved.
+// Unit tests of the leader's assignment; no broker involved. The sticky
+// strategy has its own file, sticky_test.go.
 
 func sub(id string, topics ...string) subscription {
+	slices.Sort(topics)
 	return subscription{memberID: id, topics: topics, generation: -1}
+}
+
+// mkPlan writes a plan as member -> topic -> partitions.
+func mkPlan(m map[string]map[string][]int32) plan {
+	p := plan{}
+	for member, topics := range m {
+		for _, t := range slices.Sorted(maps.Keys(topics)) {
+			p[member] = append(p[member], tps(t, topics[t]...)...)
+		}
+		slices.SortFunc(p[member], TopicPartition.Compare)
+	}
+	return p
 }
 
 func TestAssignRangeLikeJava(t *testing.T) {
@@ -22,7 +35,7 @@ func TestAssignRangeLikeJava(t *testing.T) {
 	// partitions: C0 [t0p0, t0p1, t1p0, t1p1], C1 [t0p2, t1p2].
 	subs := []subscription{sub("C1", "t0", "t1"), sub("C0", "t0", "t1")}
 	got := assign(balance.Range, subs, map[string]int32{"t0": 3, "t1": 3})
-	want := plan{"C0": {"t0": {0, 1}, "t1": {0, 1}}, "C1": {"t0": {2}, "t1": {2}}}
+	want := mkPlan(map[string]map[string][]int32{"C0": {"t0": {0, 1}, "t1": {0, 1}}, "C1": {"t0": {2}, "t1": {2}}})
 	if !equalPlans(got, want) {
 		t.Fatalf("range = %v, want %v", got, want)
 	}
@@ -33,7 +46,7 @@ func TestAssignRoundRobinLikeJava(t *testing.T) {
 	// C0 [t0p0, t0p2, t1p1], C1 [t0p1, t1p0, t1p2].
 	subs := []subscription{sub("C0", "t0", "t1"), sub("C1", "t0", "t1")}
 	got := assign(balance.RoundRobin, subs, map[string]int32{"t0": 3, "t1": 3})
-	want := plan{"C0": {"t0": {0, 2}, "t1": {1}}, "C1": {"t0": {1}, "t1": {0, 2}}}
+	want := mkPlan(map[string]map[string][]int32{"C0": {"t0": {0, 2}, "t1": {1}}, "C1": {"t0": {1}, "t1": {0, 2}}})
 	if !equalPlans(got, want) {
 		t.Fatalf("identical subscriptions: %v, want %v", got, want)
 	}
@@ -42,7 +55,7 @@ func TestAssignRoundRobinLikeJava(t *testing.T) {
 	// t2p1, t2p2].
 	subs = []subscription{sub("C0", "t0"), sub("C1", "t0", "t1"), sub("C2", "t0", "t1", "t2")}
 	got = assign(balance.RoundRobin, subs, map[string]int32{"t0": 1, "t1": 2, "t2": 3})
-	want = plan{"C0": {"t0": {0}}, "C1": {"t1": {0}}, "C2": {"t1": {1}, "t2": {0, 1, 2}}}
+	want = mkPlan(map[string]map[string][]int32{"C0": {"t0": {0}}, "C1": {"t1": {0}}, "C2": {"t1": {1}, "t2": {0, 1, 2}}})
 	if !equalPlans(got, want) {
 		t.Fatalf("different subscriptions: %v, want %v", got, want)
 	}
@@ -55,144 +68,55 @@ func TestAssignOrdersStaticMembersFirst(t *testing.T) {
 		{memberID: "z-static", instanceID: &b, topics: []string{"t"}, generation: -1},
 		{memberID: "y-static", instanceID: &z, topics: []string{"t"}, generation: -1},
 	}
-	got := assign(balance.Range, subs, map[string]int32{"t": 3})
-	want := plan{"z-static": {"t": {0}}, "y-static": {"t": {1}}, "a-dynamic": {"t": {2}}}
-	if !equalPlans(got, want) {
-		t.Fatalf("range with static members = %v, want %v (instance ids first, in order)", got, want)
-	}
-}
-
-// TestStickyTopic: balanced, every partition once, and a partition stays
-// with its previous owner unless that owner is over quota.
-func TestStickyTopic(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for range 2000 {
-		m := 1 + rng.IntN(6)
-		n := int32(rng.IntN(20))
-		var members []string
-		for i := range m {
-			members = append(members, fmt.Sprintf("m%d", i))
-		}
-		prev := map[int32]string{}
-		for p := range n {
-			if rng.IntN(3) > 0 {
-				prev[p] = members[rng.IntN(m)]
-			}
-		}
-		got := stickyTopic(members, n, prev)
-		owner := map[int32]string{}
-		quota := int(n) / m
-		for _, k := range members {
-			if c := len(got[k]); c < quota || c > quota+1 {
-				t.Fatalf("n=%d m=%d prev=%v: %s gets %d partitions %v", n, m, prev, k, c, got)
-			}
-			for _, p := range got[k] {
-				if o, dup := owner[p]; dup {
-					t.Fatalf("partition %d to %s and %s", p, o, k)
-				}
-				owner[p] = k
-			}
-		}
-		if len(owner) != int(n) {
-			t.Fatalf("n=%d: %d assigned: %v", n, len(owner), got)
-		}
-		// Stickiness: a member that owned no more than quota keeps
-		// all it owned.
-		had := map[string][]int32{}
-		for p, k := range prev {
-			had[k] = append(had[k], p)
-		}
-		for k, ps := range had {
-			if len(ps) > quota {
-				continue
-			}
-			for _, p := range ps {
-				if owner[p] != k {
-					t.Fatalf("n=%d m=%d prev=%v: %s had %v (within quota %d) but lost %d: %v", n, m, prev, k, ps, quota, p, got)
-				}
-			}
+	for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
+		got := assign(s, subs, map[string]int32{"t": 3})
+		want := mkPlan(map[string]map[string][]int32{"z-static": {"t": {0}}, "y-static": {"t": {1}}, "a-dynamic": {"t": {2}}})
+		if !equalPlans(got, want) {
+			t.Fatalf("%s with static members = %v, want %v (instance ids first, in order)", s, got, want)
 		}
 	}
 }
 
-// TestCooperativeConverges plays the protocol: rebalance after rebalance,
-// members revoke what they lose and keep the rest; no partition is ever
-// given to a member while another still owns it, and the group reaches a
-// balanced assignment in two rebalances.
-func TestCooperativeConverges(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	for range 500 {
-		n := int32(1 + rng.IntN(16))
-		owned := map[string][]int32{} // member -> partitions it owns
-		gen := int32(1)
-		var members []string
-		for i := range 1 + rng.IntN(5) {
-			members = append(members, fmt.Sprintf("m%d", i))
-		}
-		// Start from some valid ownership.
-		for p := range n {
-			if rng.IntN(2) == 0 {
-				m := members[rng.IntN(len(members))]
-				owned[m] = append(owned[m], p)
-			}
-		}
-		for round := 1; ; round++ {
-			var subs []subscription
-			for _, m := range members {
-				subs = append(subs, subscription{memberID: m, topics: []string{"t"}, owned: map[string][]int32{"t": owned[m]}, generation: gen})
-			}
-			p := assign(balance.CooperativeSticky, subs, map[string]int32{"t": n})
-			gen++
-			revoking := false
-			next := map[string][]int32{}
-			for _, m := range members {
-				got := p[m]["t"]
-				revoked, added := balance.Diff(owned[m], got)
-				for _, a := range added {
-					for _, o := range members {
-						if o != m && slices.Contains(owned[o], a) {
-							t.Fatalf("round %d: partition %d given to %s while %s owns it", round, a, m, o)
-						}
-					}
-				}
-				if len(revoked) > 0 {
-					revoking = true
-				}
-				next[m] = got
-			}
-			owned = next
-			if !revoking {
-				break
-			}
-			if round > 2 {
-				t.Fatalf("not settled after %d rounds: %v", round, owned)
-			}
-		}
-		total := 0
-		for _, m := range members {
-			c := len(owned[m])
-			total += c
-			if q := int(n) / len(members); c < q || c > q+1 {
-				t.Fatalf("unbalanced at the end: %v", owned)
-			}
-		}
-		if total != int(n) {
-			t.Fatalf("%d of %d partitions owned at the end: %v", total, n, owned)
+// TestAssignUnknownTopics: a topic the metadata does not know (missing from
+// counts) is assigned to nobody, by any strategy, and the others still are.
+func TestAssignUnknownTopics(t *testing.T) {
+	subs := []subscription{sub("a", "known", "missing"), sub("b", "known")}
+	for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
+		got := assign(s, subs, map[string]int32{"known": 2})
+		want := mkPlan(map[string]map[string][]int32{"a": {"known": {0}}, "b": {"known": {1}}})
+		if !equalPlans(got, want) {
+			t.Errorf("%s = %v, want %v", s, got, want)
 		}
 	}
 }
 
 func TestPreviousOwnersConflicts(t *testing.T) {
 	subs := []subscription{
-		{memberID: "old", topics: []string{"t"}, owned: map[string][]int32{"t": {0, 1, 9}}, generation: 4},
-		{memberID: "new", topics: []string{"t"}, owned: map[string][]int32{"t": {1, 2}}, generation: 5},
-		{memberID: "twin", topics: []string{"t"}, owned: map[string][]int32{"t": {2}}, generation: 5},
-		{memberID: "gone", topics: []string{"other"}, owned: map[string][]int32{"t": {3}}, generation: 9},
+		{memberID: "old", topics: []string{"t"}, owned: tps("t", 0, 1, 9), generation: 4},
+		{memberID: "new", topics: []string{"t"}, owned: tps("t", 1, 2), generation: 5},
+		{memberID: "twin", topics: []string{"t"}, owned: tps("t", 2), generation: 5},
+		{memberID: "gone", topics: []string{"other"}, owned: tps("t", 3), generation: 9},
+		{memberID: "deleted", topics: []string{"t"}, owned: tps("dropped", 0), generation: 9},
 	}
-	got := previousOwners(subs, "t", 4)
-	want := map[int32]string{0: "old", 1: "new"} // 2: tie, 3: not subscribed, 9: no such partition
-	if !maps.Equal(got, want) {
-		t.Fatalf("previousOwners = %v, want %v", got, want)
+	owners, busy := previousOwners(subs, map[string]int32{"t": 4, "other": 1})
+	// 2: tie, 3: not subscribed, 9: no such partition, dropped/0: a topic
+	// the metadata no longer knows.
+	want := map[TopicPartition]string{tps("t", 0)[0]: "old", tps("t", 1)[0]: "new"}
+	if !maps.Equal(owners, want) {
+		t.Fatalf("previousOwners = %v, want %v", owners, want)
+	}
+	// Nobody may keep 2 and 3, and nobody else may have them while their
+	// claimants may still hold them.
+	if got := slices.SortedFunc(maps.Keys(busy), TopicPartition.Compare); !slices.Equal(got, tps("t", 2, 3)) {
+		t.Fatalf("busy = %v, want t/2 (tied claims) and t/3 (held by a member that no longer reads t)", got)
+	}
+	p := assign(balance.CooperativeSticky, subs, map[string]int32{"t": 4, "other": 1})
+	for m, ps := range p {
+		for _, tp := range ps {
+			if tp == tps("t", 2)[0] || tp == tps("t", 3)[0] {
+				t.Errorf("%s was given %v, which another member may still hold", m, tp)
+			}
+		}
 	}
 }
 
@@ -202,13 +126,15 @@ func TestSubscriptionRoundTrip(t *testing.T) {
 	meta.Topics = []string{"b", "a", "b"}
 	meta.Generation = 7
 	op := kmsg.NewConsumerMemberMetadataOwnedPartition()
-	op.Topic, op.Partitions = "a", []int32{3, 1}
+	op.Topic, op.Partitions = "b", []int32{3, 1}
+	meta.OwnedPartitions = append(meta.OwnedPartitions, op)
+	op.Topic, op.Partitions = "a", []int32{5}
 	meta.OwnedPartitions = append(meta.OwnedPartitions, op)
 	jm := kmsg.NewJoinGroupResponseMember()
 	jm.MemberID = "m"
 	jm.ProtocolMetadata = meta.AppendTo(nil)
 	s, err := decodeSubscription(&jm, true)
-	if err != nil || !slices.Equal(s.topics, []string{"a", "b"}) || s.generation != 7 || !slices.Equal(s.owned["a"], []int32{3, 1}) {
+	if err != nil || !slices.Equal(s.topics, []string{"a", "b"}) || s.generation != 7 || !slices.Equal(s.owned, append(tps("a", 5), tps("b", 1, 3)...)) {
 		t.Fatalf("decodeSubscription = %+v, %v", s, err)
 	}
 	// Java 2.x cooperative-sticky: metadata v1, generation in the user data.
@@ -226,14 +152,26 @@ func TestSubscriptionRoundTrip(t *testing.T) {
 		t.Fatalf("garbage metadata: %+v, %v", s, err)
 	}
 
-	b := encodeAssignment(map[string][]int32{"x": {0}, "t": {4, 2}})
-	if ps, err := decodeAssignment(b, "t"); err != nil || !slices.Equal(ps, []int32{2, 4}) {
-		t.Fatalf("decodeAssignment = %v, %v", ps, err)
+	in := append(tps("t", 2, 4), tps("x", 0)...)
+	b := encodeAssignment(in)
+	if ps, err := decodeAssignment(b); err != nil || !slices.Equal(ps, in) {
+		t.Fatalf("decodeAssignment = %v, %v; want %v", ps, err, in)
 	}
-	if ps, err := decodeAssignment(nil, "t"); err != nil || ps != nil {
+	// One topic per entry, in order, as the Java client writes it.
+	a := kmsg.NewConsumerMemberAssignment()
+	if err := a.ReadFrom(b); err != nil || len(a.Topics) != 2 || a.Topics[0].Topic != "t" || !slices.Equal(a.Topics[0].Partitions, []int32{2, 4}) {
+		t.Fatalf("encoded assignment: %+v, %v", a.Topics, err)
+	}
+	// Another client may list a topic twice, out of order.
+	a.Topics = append(a.Topics, a.Topics[0])
+	a.Topics[2].Partitions = []int32{4, 1}
+	if ps, err := decodeAssignment(a.AppendTo(nil)); err != nil || !slices.Equal(ps, append(tps("t", 1, 2, 4), tps("x", 0)...)) {
+		t.Fatalf("decodeAssignment of a repeated topic = %v, %v", ps, err)
+	}
+	if ps, err := decodeAssignment(nil); err != nil || ps != nil {
 		t.Fatalf("empty assignment = %v, %v", ps, err)
 	}
-	if _, err := decodeAssignment([]byte{0, 0, 0, 0, 0, 9}, "t"); err == nil {
+	if _, err := decodeAssignment([]byte{0, 0, 0, 0, 0, 9}); err == nil {
 		t.Fatal("truncated assignment decoded")
 	}
 }
@@ -241,11 +179,9 @@ func TestSubscriptionRoundTrip(t *testing.T) {
 func equalPlans(a, b plan) bool {
 	norm := func(p plan) map[string]string {
 		out := map[string]string{}
-		for m, ts := range p {
-			for t, ps := range ts {
-				if len(ps) > 0 {
-					out[m+"/"+t] = fmt.Sprint(ps)
-				}
+		for m, ps := range p {
+			if len(ps) > 0 {
+				out[m] = fmt.Sprint(ps)
 			}
 		}
 		return out

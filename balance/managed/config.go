@@ -1,8 +1,10 @@
 package managed
 
 import (
+	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/gokafka/kafka/balance"
@@ -14,8 +16,14 @@ import (
 type Config struct {
 	// Group is the consumer group id. Required.
 	Group string
-	// Topic is the topic the member consumes (its subscription). Required.
-	Topic string
+	// Subscription is what the member reads: a list of topics, a pattern
+	// (a regular expression that must match a topic's whole name, as in
+	// the Java client; Kafka's internal topics never match), or both. It
+	// needs at least one topic or a pattern. Listed topics that do not
+	// exist yet are subscribed anyway and assigned once they are created;
+	// pattern topics are the ones the cluster's metadata shows (see the
+	// package doc for when the member rejoins as they change).
+	Subscription balance.Subscription
 	// Strategy is the assignment strategy the member offers, under the
 	// protocol name the Java client and librdkafka use ("range",
 	// "roundrobin", "cooperative-sticky"). Default balance.Range. Every
@@ -64,9 +72,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Group == "" {
 		return c, kerr.Config("Config.Group", "the consumer group id is required")
 	}
-	if c.Topic == "" {
-		return c, kerr.Config("Config.Topic", "the topic is required")
+	if err := c.checkSubscription(); err != nil {
+		return c, err
 	}
+	// A copy, sorted: the caller's slice may change after Join.
+	c.Subscription.Topics = slices.Compact(slices.Sorted(slices.Values(c.Subscription.Topics)))
 	switch c.Strategy {
 	case "":
 		c.Strategy = balance.Range
@@ -92,6 +102,37 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// checkSubscription refuses a subscription that cannot name a topic: no
+// topics and no pattern, an empty pattern, or a topic name Kafka does not
+// allow (1 to 249 characters of [a-zA-Z0-9._-], not "." or "..").
+func (c *Config) checkSubscription() error {
+	sub := &c.Subscription
+	if len(sub.Topics) == 0 && sub.Pattern == nil {
+		return kerr.Config("Config.Subscription", "no topics and no pattern: the member would read nothing")
+	}
+	if sub.Pattern != nil && sub.Pattern.String() == "" {
+		return kerr.Config("Config.Subscription.Pattern", "the empty pattern matches no topic")
+	}
+	for _, t := range sub.Topics {
+		if err := legalTopic(t); err != nil {
+			return kerr.Config("Config.Subscription.Topics", "%v", err)
+		}
+	}
+	return nil
+}
+
+func legalTopic(t string) error {
+	if t == "" || t == "." || t == ".." || len(t) > 249 {
+		return fmt.Errorf("%q is not a legal topic name", t)
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("topic %q has the character %q (allowed: letters, digits, '.', '_', '-')", t, r)
+		}
+	}
+	return nil
 }
 
 // millis checks a duration that goes on the wire as int32 milliseconds: zero

@@ -24,7 +24,7 @@ func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
 	opts := memberOpts{strategy: balance.CooperativeSticky}
 	var ms []*Member
 	var rs []*recorder
-	var owned [][]int32
+	var owned [][]TopicPartition
 	var cl0 *cluster.Cluster
 	for i, name := range []string{"a", "b", "c"} {
 		cl := newCluster(t, cluster.Config{})
@@ -42,10 +42,10 @@ func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
 			t.Errorf("%s owns %v when Join returns: the others have not revoked yet", name, m.Assigned())
 		}
 		before := owned
-		_, owned = stablePoint(t, ctx, cl0, group, topic, parts, ms...)
+		_, owned = stablePoint(t, ctx, cl0, group, allOf(parts, topic), ms...)
 		t.Logf("%s joined: %v", name, owned)
 		l.check(t)
-		var moved []int32
+		var moved []TopicPartition
 		for j := range before {
 			evs := rs[j].since(marks[j])
 			revoked := union(evs, "revoked")
@@ -61,7 +61,7 @@ func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
 			}
 			moved = append(moved, revoked...)
 		}
-		slices.Sort(moved)
+		slices.SortFunc(moved, TopicPartition.Compare)
 		if i > 0 && !slices.Equal(moved, owned[i]) {
 			t.Errorf("%s joined: the others revoked %v, %s got %v", name, moved, name, owned[i])
 		}
@@ -76,7 +76,7 @@ func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := owned
-	_, owned = stablePoint(t, ctx, cl0, group, topic, parts, ms[:2]...)
+	_, owned = stablePoint(t, ctx, cl0, group, allOf(parts, topic), ms[:2]...)
 	for j := range 2 {
 		evs := rs[j].since(marks[j])
 		if revoked := union(evs, "revoked"); len(revoked) > 0 {

@@ -5,9 +5,27 @@
 // The root package's BalancedConsumer uses it when Managed is set; it is
 // the balance.Member contract over Kafka instead of ZooKeeper.
 //
-//	m, err := managed.Join(ctx, cl, managed.Config{Group: "billing", Topic: "events"}, handler)
+//	m, err := managed.Join(ctx, cl, managed.Config{
+//		Group:        "billing",
+//		Subscription: balance.Subscription{Topics: []string{"orders", "refunds"}},
+//	}, handler)
 //	defer m.Close(ctx)
 //	gen := m.Generation() // what every commit of this member carries
+//
+// # Subscriptions
+//
+// A member reads a list of topics, the topics matching a pattern, or both
+// (balance.Subscription). Its JoinGroup names the topics it reads, as the
+// Java client's does: the listed ones (whether or not they exist yet) and
+// the topics of the cluster's metadata whose whole name matches the
+// pattern ("orders-.*" matches "orders-eu", not "old-orders-eu"), Kafka's
+// internal topics (__consumer_offsets, __transaction_state) excepted.
+// Members of one group may subscribe to different topics; each topic is
+// shared among the members that read it.
+//
+// With a pattern, the member keeps the metadata of every topic in the
+// cluster fresh (cluster.TrackAll, held until it stops), so it sees topics
+// created and deleted within cluster.Config.MetadataMaxAge.
 //
 // # How a group rebalances
 //
@@ -25,11 +43,13 @@
 // someone joined or left, and everyone rejoins. A member that sends nothing
 // for SessionTimeout is dropped and its partitions go to the others.
 //
-// The leader assigns like the Java client: Range and RoundRobin through
-// balance.AssignRange and balance.AssignRoundRobin, members ordered by
-// instance id (static members first), then member id, partitions by
-// number; CooperativeSticky keeps partitions with their previous owners and
-// moves as few as balance requires.
+// The leader assigns like the Java client, members ordered by instance id
+// (static members first), then member id: Range topic by topic and
+// RoundRobin across all the topics through balance.AssignTopics, the same
+// code ZooKeeper groups use; CooperativeSticky balances each member's
+// total across topics (with the same topics for all, totals differ by at
+// most one), keeps partitions with their previous owners, and moves only
+// what the balance requires.
 //
 // # Eager and cooperative rebalancing
 //
@@ -101,7 +121,20 @@
 // Join returns them, or, once joined, the member reports its partitions
 // lost, stops, and Err returns them.
 //
-// A change of the topic's partition count (seen in the cluster's metadata,
-// refreshed every cluster.Config.MetadataMaxAge) makes the member rejoin,
-// so the new partitions are assigned.
+// # What makes a member rejoin
+//
+// Besides the coordinator's news (a member joined or left), the cluster's
+// metadata, refreshed every cluster.Config.MetadataMaxAge, makes a member
+// rejoin so that the group's assignment follows the topics, as in the Java
+// client:
+//
+//   - with a pattern, the set of matching topics changed: a matching topic
+//     was created (it is assigned once its partitions have leaders) or
+//     deleted (its partitions leave the assignment);
+//   - a topic the member reads — or, for the leader, that any member reads —
+//     changed its partition count, was created or was deleted.
+//
+// With CooperativeSticky, a member revokes the partitions of topics it no
+// longer reads before it rejoins, and the leader gives nobody a partition
+// that a member still claims but may not keep; the next rebalance does.
 package managed

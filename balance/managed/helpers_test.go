@@ -79,12 +79,25 @@ func createTopic(t *testing.T, partitions int) string {
 	return topic
 }
 
-func allPartitions(n int) []int32 {
-	ps := make([]int32, n)
-	for i := range ps {
-		ps[i] = int32(i)
+// tps lists partitions of one topic.
+func tps(topic string, ps ...int32) []TopicPartition {
+	out := make([]TopicPartition, len(ps))
+	for i, p := range ps {
+		out[i] = TopicPartition{Topic: topic, Partition: p}
 	}
-	return ps
+	return out
+}
+
+// allOf lists the partitions 0..n-1 of each topic, sorted.
+func allOf(n int, topics ...string) []TopicPartition {
+	var out []TopicPartition
+	for _, t := range topics {
+		for p := range int32(n) {
+			out = append(out, TopicPartition{Topic: t, Partition: p})
+		}
+	}
+	slices.SortFunc(out, TopicPartition.Compare)
+	return out
 }
 
 // testLogger writes the members' logs to the test log when -v and
@@ -109,24 +122,24 @@ func (w testWriter) Write(p []byte) (int, error) {
 // partition has exactly one owner".
 type ledger struct {
 	mu         sync.Mutex
-	owner      map[int32]string
+	owner      map[TopicPartition]string
 	violations []string
 }
 
-func newLedger() *ledger { return &ledger{owner: map[int32]string{}} }
+func newLedger() *ledger { return &ledger{owner: map[TopicPartition]string{}} }
 
-func (l *ledger) take(who string, ps []int32) {
+func (l *ledger) take(who string, ps []TopicPartition) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, p := range ps {
 		if o, ok := l.owner[p]; ok && o != who {
-			l.violations = append(l.violations, fmt.Sprintf("%s assigned partition %d while %s owns it", who, p, o))
+			l.violations = append(l.violations, fmt.Sprintf("%s assigned partition %v while %s owns it", who, p, o))
 		}
 		l.owner[p] = who
 	}
 }
 
-func (l *ledger) release(who string, ps []int32) {
+func (l *ledger) release(who string, ps []TopicPartition) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, p := range ps {
@@ -160,7 +173,7 @@ func (l *ledger) check(t *testing.T) {
 // event is one Handler call.
 type event struct {
 	kind       string // "revoked", "assigned", "lost"
-	partitions []int32
+	partitions []TopicPartition
 	gen        int32 // the member's Generation().ID during the call
 }
 
@@ -170,7 +183,7 @@ type recorder struct {
 	ledger *ledger
 
 	// onRevoked, if set before Join, runs in Revoked (e.g. to commit).
-	onRevoked func(ctx context.Context, ps []int32, gen offsets.Generation) error
+	onRevoked func(ctx context.Context, ps []TopicPartition, gen offsets.Generation) error
 
 	mu           sync.Mutex
 	events       []event
@@ -214,7 +227,7 @@ func (r *recorder) gen() offsets.Generation {
 	return m.Generation()
 }
 
-func (r *recorder) add(kind string, ps []int32) {
+func (r *recorder) add(kind string, ps []TopicPartition) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var gen int32 = -1
@@ -224,7 +237,7 @@ func (r *recorder) add(kind string, ps []int32) {
 	r.events = append(r.events, event{kind: kind, partitions: slices.Clone(ps), gen: gen})
 }
 
-func (r *recorder) Revoked(ctx context.Context, ps []int32) error {
+func (r *recorder) Revoked(ctx context.Context, ps []TopicPartition) error {
 	r.add("revoked", ps)
 	var err error
 	if r.onRevoked != nil {
@@ -240,7 +253,7 @@ func (r *recorder) Revoked(ctx context.Context, ps []int32) error {
 	return err
 }
 
-func (r *recorder) Assigned(ctx context.Context, ps []int32) error {
+func (r *recorder) Assigned(ctx context.Context, ps []TopicPartition) error {
 	r.ledger.take(r.name, ps)
 	r.add("assigned", ps)
 	if d, _ := r.delays(); d > 0 && len(ps) > 0 {
@@ -249,7 +262,7 @@ func (r *recorder) Assigned(ctx context.Context, ps []int32) error {
 	return nil
 }
 
-func (r *recorder) Lost(ctx context.Context, ps []int32) error {
+func (r *recorder) Lost(ctx context.Context, ps []TopicPartition) error {
 	r.add("lost", ps)
 	r.ledger.release(r.name, ps)
 	return nil
@@ -281,14 +294,14 @@ func (r *recorder) since(mark int) []event {
 }
 
 // union of the partitions of the events of kind.
-func union(evs []event, kind string) []int32 {
-	var ps []int32
+func union(evs []event, kind string) []TopicPartition {
+	var ps []TopicPartition
 	for _, e := range evs {
 		if e.kind == kind {
 			ps = append(ps, e.partitions...)
 		}
 	}
-	slices.Sort(ps)
+	slices.SortFunc(ps, TopicPartition.Compare)
 	return slices.Compact(ps)
 }
 
@@ -302,18 +315,24 @@ type memberOpts struct {
 	instance  string
 }
 
-// join makes a member of group with r as its Handler, closed at the end of
-// the test.
+// join makes a member of group reading topic with r as its Handler, closed
+// at the end of the test.
 func join(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topic string, o memberOpts, r *recorder) *Member {
 	t.Helper()
-	m, err := joinErr(t, ctx, cl, group, topic, o, r)
+	return joinSub(t, ctx, cl, group, balance.Subscription{Topics: []string{topic}}, o, r)
+}
+
+// joinSub is join with any subscription.
+func joinSub(t *testing.T, ctx context.Context, cl *cluster.Cluster, group string, sub balance.Subscription, o memberOpts, r *recorder) *Member {
+	t.Helper()
+	m, err := joinErr(t, ctx, cl, group, sub, o, r)
 	if err != nil {
 		t.Fatalf("Join %s: %v", r.name, err)
 	}
 	return m
 }
 
-func joinErr(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topic string, o memberOpts, r *recorder) (*Member, error) {
+func joinErr(t *testing.T, ctx context.Context, cl *cluster.Cluster, group string, sub balance.Subscription, o memberOpts, r *recorder) (*Member, error) {
 	t.Helper()
 	if o.session == 0 {
 		o.session = 6 * time.Second
@@ -323,7 +342,7 @@ func joinErr(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topi
 	}
 	cfg := Config{
 		Group:             group,
-		Topic:             topic,
+		Subscription:      sub,
 		Strategy:          o.strategy,
 		SessionTimeout:    o.session,
 		HeartbeatInterval: o.heartbeat,
@@ -366,13 +385,14 @@ func kill(t *testing.T, m *Member) {
 type groupView struct {
 	state    string
 	protocol string
-	members  map[string][]int32 // member id -> partitions of the topic
-	clients  map[string]string  // member id -> client id
+	members  map[string][]TopicPartition // member id -> its partitions, sorted
+	clients  map[string]string           // member id -> client id
+	topics   map[string][]string         // member id -> the topics of its subscription (JoinGroup metadata)
 }
 
 // describe sends DescribeGroups to the group's coordinator and decodes each
 // member's assignment (kmsg.ConsumerMemberAssignment).
-func describe(ctx context.Context, cl *cluster.Cluster, group, topic string) (groupView, error) {
+func describe(ctx context.Context, cl *cluster.Cluster, group string) (groupView, error) {
 	g, err := offsets.NewGroup(cl, group, offsets.GroupOptions{})
 	if err != nil {
 		return groupView{}, err
@@ -395,36 +415,39 @@ func describe(ctx context.Context, cl *cluster.Cluster, group, topic string) (gr
 	if err := kerr.ForCode(dg.ErrorCode); err != nil {
 		return groupView{}, err
 	}
-	v := groupView{state: dg.State, protocol: dg.Protocol, members: map[string][]int32{}, clients: map[string]string{}}
+	v := groupView{state: dg.State, protocol: dg.Protocol, members: map[string][]TopicPartition{}, clients: map[string]string{}, topics: map[string][]string{}}
 	for _, dm := range dg.Members {
 		a := kmsg.NewConsumerMemberAssignment()
-		var ps []int32
+		var ps []TopicPartition
 		if len(dm.MemberAssignment) > 0 {
 			if err := a.ReadFrom(dm.MemberAssignment); err != nil {
 				return v, fmt.Errorf("member %s: assignment: %w", dm.MemberID, err)
 			}
 			for _, at := range a.Topics {
-				if at.Topic == topic {
-					ps = append(ps, at.Partitions...)
-				}
+				ps = append(ps, tps(at.Topic, at.Partitions...)...)
 			}
 		}
-		slices.Sort(ps)
+		slices.SortFunc(ps, TopicPartition.Compare)
 		v.members[dm.MemberID] = ps
+		meta := kmsg.NewConsumerMemberMetadata()
+		if err := meta.ReadFrom(dm.ProtocolMetadata); err != nil {
+			return v, fmt.Errorf("member %s: metadata: %w", dm.MemberID, err)
+		}
+		v.topics[dm.MemberID] = meta.Topics
 		v.clients[dm.MemberID] = dm.ClientID
 	}
 	return v, nil
 }
 
 // stablePoint polls until the members agree on one generation, own every
-// partition of the topic exactly once between them, and DescribeGroups
-// shows the group Stable with exactly these members and assignments. It
-// returns the generation and the partitions of each member.
-func stablePoint(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topic string, partitions int, ms ...*Member) (int32, [][]int32) {
+// partition of want exactly once between them (and nothing else), and
+// DescribeGroups shows the group Stable with exactly these members and
+// assignments. It returns the generation and the partitions of each member.
+func stablePoint(t *testing.T, ctx context.Context, cl *cluster.Cluster, group string, want []TopicPartition, ms ...*Member) (int32, [][]TopicPartition) {
 	t.Helper()
 	var why error
 	for {
-		gen, owned, err := checkStable(ctx, cl, group, topic, partitions, ms)
+		gen, owned, err := checkStable(ctx, cl, group, want, ms)
 		if err == nil {
 			return gen, owned
 		}
@@ -436,10 +459,10 @@ func stablePoint(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, 
 	}
 }
 
-func checkStable(ctx context.Context, cl *cluster.Cluster, group, topic string, partitions int, ms []*Member) (int32, [][]int32, error) {
+func checkStable(ctx context.Context, cl *cluster.Cluster, group string, want []TopicPartition, ms []*Member) (int32, [][]TopicPartition, error) {
 	gen := ms[0].Generation().ID
-	owner := map[int32]int{}
-	owned := make([][]int32, len(ms))
+	owner := map[TopicPartition]int{}
+	owned := make([][]TopicPartition, len(ms))
 	for i, m := range ms {
 		if g := m.Generation().ID; g != gen || g < 1 {
 			return 0, nil, fmt.Errorf("member %d at generation %d, member 0 at %d", i, g, gen)
@@ -447,15 +470,18 @@ func checkStable(ctx context.Context, cl *cluster.Cluster, group, topic string, 
 		owned[i] = m.Assigned()
 		for _, p := range owned[i] {
 			if o, dup := owner[p]; dup {
-				return 0, nil, fmt.Errorf("partition %d owned by members %d and %d", p, o, i)
+				return 0, nil, fmt.Errorf("partition %v owned by members %d and %d", p, o, i)
+			}
+			if _, ok := slices.BinarySearchFunc(want, p, TopicPartition.Compare); !ok {
+				return 0, nil, fmt.Errorf("member %d owns %v, which is not among the partitions wanted", i, p)
 			}
 			owner[p] = i
 		}
 	}
-	if len(owner) != partitions {
-		return 0, nil, fmt.Errorf("%d of %d partitions owned: %v", len(owner), partitions, owned)
+	if len(owner) != len(want) {
+		return 0, nil, fmt.Errorf("%d of %d partitions owned: %v", len(owner), len(want), owned)
 	}
-	v, err := describe(ctx, cl, group, topic)
+	v, err := describe(ctx, cl, group)
 	if err != nil {
 		return 0, nil, err
 	}

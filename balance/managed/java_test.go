@@ -59,15 +59,17 @@ type javaMember struct {
 
 	mu     sync.Mutex
 	events []event
-	owned  []int32
+	owned  []TopicPartition
 	closed bool
 	once   sync.Once
 }
 
-func startJava(t *testing.T, lib, group, topic string, strategy balance.Strategy) *javaMember {
+// startJava starts a JavaMember of group over topics, or over a pattern
+// if topics are "--pattern", REGEX.
+func startJava(t *testing.T, lib, group string, strategy balance.Strategy, topics ...string) *javaMember {
 	t.Helper()
-	cmd := exec.Command("java", "-cp", filepath.Join(lib, "*"), filepath.Join("testdata", "JavaMember.java"),
-		brokersEnv(), group, topic, string(strategy))
+	args := []string{"-cp", filepath.Join(lib, "*"), filepath.Join("testdata", "JavaMember.java"), brokersEnv(), group, string(strategy)}
+	cmd := exec.Command("java", append(args, topics...)...)
 	j := &javaMember{cmd: cmd, stderr: &lockedBuffer{}, read: make(chan struct{})}
 	var err error
 	if j.stdin, err = cmd.StdinPipe(); err != nil {
@@ -91,19 +93,20 @@ func (j *javaMember) parse(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		kind, list, _ := strings.Cut(sc.Text(), " ")
-		var ps []int32
+		var ps []TopicPartition
 		for _, f := range strings.Split(list, ",") {
-			if n, err := strconv.Atoi(f); err == nil {
-				ps = append(ps, int32(n))
+			i := strings.LastIndexByte(f, '/')
+			if n, err := strconv.Atoi(f[i+1:]); err == nil && i > 0 {
+				ps = append(ps, TopicPartition{Topic: f[:i], Partition: int32(n)})
 			}
 		}
 		j.mu.Lock()
 		switch kind {
 		case "assigned":
 			j.owned = append(j.owned, ps...)
-			slices.Sort(j.owned)
+			slices.SortFunc(j.owned, TopicPartition.Compare)
 		case "revoked", "lost":
-			j.owned = slices.DeleteFunc(j.owned, func(p int32) bool { return slices.Contains(ps, p) })
+			_, j.owned = balance.Diff(ps, j.owned)
 		case "closed":
 			j.closed = true
 		}
@@ -114,7 +117,7 @@ func (j *javaMember) parse(r io.Reader) {
 	}
 }
 
-func (j *javaMember) view() ([]int32, int) {
+func (j *javaMember) view() ([]TopicPartition, int) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return slices.Clone(j.owned), len(j.events)
@@ -162,7 +165,7 @@ func (j *javaMember) agrees(v groupView) error {
 	return nil
 }
 
-func javaOwned(v groupView) []int32 {
+func javaOwned(v groupView) []TopicPartition {
 	for id, ps := range v.members {
 		if v.clients[id] == "java-member" {
 			return ps
@@ -189,18 +192,18 @@ func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {
 	opts := memberOpts{strategy: strategy}
 
 	// 1. Java leads: it reads our subscriptions, we read its assignment.
-	j1 := startJava(t, lib, group, topic, strategy)
-	v := waitGroup(t, ctx, cl, group, topic, parts, "java-member", 1, j1.agrees)
+	j1 := startJava(t, lib, group, strategy, topic)
+	v := waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "java-member", 1, j1.agrees)
 	before := javaOwned(v)
 	_, mark := j1.view()
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
 	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, ra)
-	v = waitGroup(t, ctx, cl, group, topic, parts, "java-member", 1, j1.agrees, a)
+	v = waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "java-member", 1, j1.agrees, a)
 	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
 	before = javaOwned(v)
 	_, mark = j1.view()
 	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, rb)
-	v = waitGroup(t, ctx, cl, group, topic, parts, "java-member", 1, j1.agrees, a, b)
+	v = waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "java-member", 1, j1.agrees, a, b)
 	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
 	if a.leads.Load() || b.leads.Load() {
 		t.Errorf("one of ours leads; the Java member should")
@@ -209,15 +212,15 @@ func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {
 
 	// 2. Java leaves; ours lead from now on.
 	j1.stop(t)
-	waitGroup(t, ctx, cl, group, topic, parts, "java-member", 0, nil, a, b)
+	waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "java-member", 0, nil, a, b)
 
 	// 3. A Java member joins a group we lead: we read its subscription
 	//    (and, cooperative, the partitions it owns), it reads our
 	//    assignment.
 	marks := []int{ra.mark(), rb.mark()}
-	_, owned := stablePoint(t, ctx, cl, group, topic, parts, a, b)
-	j2 := startJava(t, lib, group, topic, strategy)
-	v = waitGroup(t, ctx, cl, group, topic, parts, "java-member", 1, j2.agrees, a, b)
+	_, owned := stablePoint(t, ctx, cl, group, allOf(parts, topic), a, b)
+	j2 := startJava(t, lib, group, strategy, topic)
+	v = waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "java-member", 1, j2.agrees, a, b)
 	if !a.leads.Load() && !b.leads.Load() {
 		t.Errorf("none of ours leads")
 	}
@@ -227,18 +230,18 @@ func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {
 		now := []*Member{a, b}[i].Assigned()
 		for _, p := range revoked {
 			if strategy == balance.CooperativeSticky && slices.Contains(now, p) && slices.Contains(owned[i], p) {
-				t.Errorf("%s revoked partition %d, which it kept", r.name, p)
+				t.Errorf("%s revoked partition %v, which it kept", r.name, p)
 			}
 		}
 	}
 	j2.stop(t)
-	stablePoint(t, ctx, cl, group, topic, parts, a, b)
+	stablePoint(t, ctx, cl, group, allOf(parts, topic), a, b)
 	l.check(t)
 }
 
 // checkJavaRevocations: an eager Java member revokes everything at a
 // rebalance; a cooperative one only what it loses.
-func checkJavaRevocations(t *testing.T, strategy balance.Strategy, evs []event, before, after []int32) {
+func checkJavaRevocations(t *testing.T, strategy balance.Strategy, evs []event, before, after []TopicPartition) {
 	t.Helper()
 	revoked := union(evs, "revoked")
 	if lost := union(evs, "lost"); len(lost) > 0 {
@@ -248,11 +251,11 @@ func checkJavaRevocations(t *testing.T, strategy balance.Strategy, evs []event, 
 		kept := slices.Contains(after, p)
 		switch {
 		case strategy == balance.CooperativeSticky && kept && slices.Contains(revoked, p):
-			t.Errorf("the cooperative Java member revoked partition %d, which it kept (revoked %v, before %v, after %v)", p, revoked, before, after)
+			t.Errorf("the cooperative Java member revoked partition %v, which it kept (revoked %v, before %v, after %v)", p, revoked, before, after)
 		case strategy != balance.CooperativeSticky && !slices.Contains(revoked, p):
-			t.Errorf("the eager Java member did not revoke partition %d (revoked %v, before %v)", p, revoked, before)
+			t.Errorf("the eager Java member did not revoke partition %v (revoked %v, before %v)", p, revoked, before)
 		case !kept && !slices.Contains(revoked, p):
-			t.Errorf("the Java member lost partition %d without revoking it (revoked %v)", p, revoked)
+			t.Errorf("the Java member lost partition %v without revoking it (revoked %v)", p, revoked)
 		}
 	}
 }

@@ -55,13 +55,18 @@ func brokersEnv() string {
 	return testinstance.Shared().BootstrapServers()
 }
 
-func startKcat(t *testing.T, group, topic string, strategy balance.Strategy) *kcatMember {
+// startKcat starts `kcat -G group topics...`; a topic starting with "^" is
+// a regular expression (librdkafka's pattern subscription), matched against
+// metadata refreshed every second.
+func startKcat(t *testing.T, group string, strategy balance.Strategy, topics ...string) *kcatMember {
 	t.Helper()
-	cmd := exec.Command("kcat", "-b", brokersEnv(), "-G", group,
-		"-X", "partition.assignment.strategy="+string(strategy),
+	args := []string{"-b", brokersEnv(), "-G", group,
+		"-X", "partition.assignment.strategy=" + string(strategy),
 		"-X", "session.timeout.ms=6000",
 		"-X", "heartbeat.interval.ms=500",
-		"-q", topic)
+		"-X", "topic.metadata.refresh.interval.ms=1000",
+		"-q"}
+	cmd := exec.Command("kcat", append(args, topics...)...)
 	k := &kcatMember{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	cmd.Stdout = k.stderr
 	cmd.Stderr = k.stderr
@@ -88,16 +93,17 @@ func (k *kcatMember) stop(t *testing.T) {
 
 // waitGroup polls DescribeGroups until the group is Stable with our members
 // plus `foreign` members of another client (client id starting with
-// prefix), every partition assigned exactly once, every member given its
-// share, and our members' view matching the coordinator's. extra, if set,
-// must pass too.
-func waitGroup(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, topic string, parts int, prefix string, foreign int, extra func(groupView) error, ours ...*Member) groupView {
+// prefix), every partition of want assigned exactly once (and nothing
+// else), every member given its share by the strategy (see shares), and
+// our members' view matching the coordinator's. extra, if set, must pass
+// too.
+func waitGroup(t *testing.T, ctx context.Context, cl *cluster.Cluster, group string, want []TopicPartition, strategy balance.Strategy, prefix string, foreign int, extra func(groupView) error, ours ...*Member) groupView {
 	t.Helper()
 	var why error
 	for {
-		v, err := describe(ctx, cl, group, topic)
+		v, err := describe(ctx, cl, group)
 		if err == nil {
-			err = checkMixed(v, parts, prefix, foreign, ours)
+			err = checkMixed(v, want, strategy, prefix, foreign, ours)
 		}
 		if err == nil && extra != nil {
 			err = extra(v)
@@ -113,28 +119,24 @@ func waitGroup(t *testing.T, ctx context.Context, cl *cluster.Cluster, group, to
 	}
 }
 
-func checkMixed(v groupView, parts int, prefix string, foreign int, ours []*Member) error {
+func checkMixed(v groupView, want []TopicPartition, strategy balance.Strategy, prefix string, foreign int, ours []*Member) error {
 	if v.state != "Stable" || len(v.members) != len(ours)+foreign {
 		return fmt.Errorf("state %s with %d members, want Stable with %d", v.state, len(v.members), len(ours)+foreign)
 	}
 	n := 0
-	owner := map[int32]string{}
+	if err := ownedOnce(v.members, want); err != nil {
+		return err
+	}
 	for id, ps := range v.members {
 		if strings.HasPrefix(v.clients[id], prefix) {
 			n++
 		}
-		if lo, hi := parts/len(v.members), (parts+len(v.members)-1)/len(v.members); len(ps) < lo || len(ps) > hi {
-			return fmt.Errorf("member %s (%s) assigned %v, want %d to %d partitions", id, v.clients[id], ps, lo, hi)
-		}
-		for _, p := range ps {
-			if o, dup := owner[p]; dup {
-				return fmt.Errorf("partition %d assigned to %s and %s", p, o, id)
-			}
-			owner[p] = id
+		if err := shares(strategy, want, len(v.members), ps); err != nil {
+			return fmt.Errorf("member %s (%s): %w", id, v.clients[id], err)
 		}
 	}
-	if n != foreign || len(owner) != parts {
-		return fmt.Errorf("%d %s members (want %d), %d partitions assigned (want %d)", n, prefix, foreign, len(owner), parts)
+	if n != foreign {
+		return fmt.Errorf("%d %s members, want %d", n, prefix, foreign)
 	}
 	for _, m := range ours {
 		if got := m.Assigned(); !slices.Equal(got, v.members[m.ID()]) {
@@ -163,8 +165,8 @@ func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {
 	// 1. Ours leads: it must read librdkafka's subscription, and
 	//    librdkafka must read its assignment.
 	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("a", l))
-	k1 := startKcat(t, group, topic, strategy)
-	v := waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 1, nil, a)
+	k1 := startKcat(t, group, strategy, topic)
+	v := waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "rdkafka", 1, nil, a)
 	t.Logf("gokafka leader + kcat: %v", v.members)
 	if !a.leads.Load() {
 		t.Errorf("our member did not lead")
@@ -174,26 +176,26 @@ func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {
 	if err := a.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 1, nil)
+	waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "rdkafka", 1, nil)
 
 	// 3. Now librdkafka leads: it must read our subscription, and we its
 	//    assignment.
 	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("b", l))
 	c := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("c", l))
-	v = waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 1, nil, b, c)
+	v = waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "rdkafka", 1, nil, b, c)
 	t.Logf("kcat leader + 2 gokafka: %v", v.members)
 	if b.leads.Load() || c.leads.Load() {
 		t.Errorf("one of ours leads; kcat should")
 	}
 
 	// 4. A second kcat joins, then the first leaves (it led); ours adapt.
-	k2 := startKcat(t, group, topic, strategy)
-	waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 2, nil, b, c)
+	k2 := startKcat(t, group, strategy, topic)
+	waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "rdkafka", 2, nil, b, c)
 	k1.stop(t)
-	v = waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 1, nil, b, c)
+	v = waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "rdkafka", 1, nil, b, c)
 	t.Logf("after kcat 1 left: %v", v.members)
 	k2.stop(t)
-	_, owned := stablePoint(t, ctx, cl, group, topic, parts, b, c)
+	_, owned := stablePoint(t, ctx, cl, group, allOf(parts, topic), b, c)
 	t.Logf("after both kcats left: %v", owned)
 	l.check(t)
 }

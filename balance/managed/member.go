@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,13 @@ type Member struct {
 	cooperative bool
 	instanceID  *string // nil for dynamic members
 
+	// pattern is Subscription.Pattern anchored at both ends (a topic's
+	// whole name must match, as in the Java client); nil without one.
+	// untrack ends the cluster-wide metadata refresh (cluster.TrackAll)
+	// that a pattern needs to see new topics; nil without a pattern.
+	pattern *regexp.Regexp
+	untrack func()
+
 	// The member's own lanes (connections) to the coordinator: one for
 	// JoinGroup and SyncGroup, which the broker holds during a rebalance,
 	// one for Heartbeat and LeaveGroup. They are per member, not the
@@ -48,7 +56,7 @@ type Member struct {
 	// Published for any goroutine.
 	memberID   atomic.Pointer[string]
 	generation atomic.Pointer[offsets.Generation]
-	assigned   atomic.Pointer[[]int32]
+	assigned   atomic.Pointer[[]TopicPartition]
 	rebalances atomic.Int64
 	leads      atomic.Bool           // led the last rebalance, for tests and logs
 	lastErr    atomic.Pointer[error] // the last error the loop retried, for Join's timeout message
@@ -79,11 +87,15 @@ type Member struct {
 // session is the membership loop's state.
 type session struct {
 	memberID string
-	genID    int32   // generation of owned, -1 before the first
-	owned    []int32 // sorted
+	genID    int32            // generation of owned, -1 before the first
+	owned    []TopicPartition // sorted
 	leader   bool
+	// topics is the subscription sent in the last JoinGroup: the listed
+	// topics and those matching the pattern then, sorted. A change
+	// means a rejoin (see metadataChanged).
+	topics []string
 	// watch is the partition count of each topic at the last
-	// assignment; a change means a rejoin (see metadataChanged).
+	// assignment (0: the topic did not exist); a change means a rejoin.
 	watch map[string]int
 	// rejoin asks for another rebalance right after this one, and why.
 	rejoin string
@@ -91,18 +103,21 @@ type session struct {
 
 var _ balance.Member = (*Member)(nil)
 
-// Join makes a new member of cfg.Group consuming cfg.Topic. It finds the
+// Join makes a new member of cfg.Group reading cfg.Subscription. It finds the
 // group's coordinator, joins, syncs, and returns once the first assignment
 // is applied (the Handler's Assigned has returned, possibly with no
-// partitions: the group may have more members than the topic has
+// partitions: the group may have more members than the topics have
 // partitions, and with the cooperative protocol a newcomer gets its share
 // one rebalance later).
 //
 // It starts two goroutines, stopped by Close: the membership loop, which
-// rebalances and calls the Handler, and the heartbeater. ctx bounds the
-// first join only.
+// rebalances and calls the Handler, and the heartbeater. With a pattern,
+// the member also makes the cluster's periodic metadata refresh cover
+// every topic (cluster.TrackAll) until it stops. ctx bounds the first join
+// only.
 //
-// Errors: invalid configuration (kerr.ErrInvalidConfig, naming the field),
+// Errors: invalid configuration (kerr.ErrInvalidConfig, naming the field;
+// a subscription with no topic and no pattern, or an illegal topic name),
 // a nil cluster or handler (kerr.ErrInvalidConfig), broker refusals that
 // retrying cannot fix (kerr.InvalidSessionTimeout when SessionTimeout is
 // outside what the broker allows, kerr.InconsistentGroupProtocol when the
@@ -125,11 +140,18 @@ func Join(ctx context.Context, cl *cluster.Cluster, cfg Config, h balance.Handle
 	if err != nil {
 		return nil, err
 	}
-	// Load (and track) the topic's metadata: the leader needs the
-	// partition count, and the periodic refresh is how partition changes
-	// are noticed. A failure here is not final: the leader asks again.
-	if err := cl.RefreshTopics(ctx, cfg.Topic); err != nil {
-		m.log.Debug("managed: topic metadata", "topic", cfg.Topic, "err", err)
+	// Load (and track) the topics' metadata: the leader needs the
+	// partition counts, a pattern the topic names, and the periodic
+	// refresh is how changes are noticed. A failure here is not final:
+	// the leader asks again, and a pattern is matched at every refresh.
+	if m.pattern != nil {
+		cl.Track(cfg.Subscription.Topics...)
+		err = cl.RefreshAll(ctx)
+	} else {
+		err = cl.RefreshTopics(ctx, cfg.Subscription.Topics...)
+	}
+	if err != nil {
+		m.log.Debug("managed: topic metadata", "err", err)
 	}
 	m.beat.start()
 	go m.run()
@@ -165,7 +187,10 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 	if log == nil {
 		log = cl.Logger()
 	}
-	log = log.With("group", cfg.Group, "topic", cfg.Topic)
+	log = log.With("group", cfg.Group, "topics", cfg.Subscription.Topics)
+	if p := cfg.Subscription.Pattern; p != nil {
+		log = log.With("pattern", p.String())
+	}
 	if cfg.ClientID != "" {
 		log = log.With("client", cfg.ClientID)
 	}
@@ -194,7 +219,12 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 	m.beat = newHeartbeater(m)
 	m.memberID.Store(new(string))
 	m.generation.Store(&offsets.Generation{ID: -1})
-	m.assigned.Store(new([]int32))
+	m.assigned.Store(new([]TopicPartition))
+	if p := cfg.Subscription.Pattern; p != nil {
+		// The source compiled, so its anchored form does too.
+		m.pattern = regexp.MustCompile(`^(?:` + p.String() + `)$`)
+		m.untrack = cl.TrackAll()
+	}
 	return m, nil
 }
 
@@ -202,10 +232,10 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 // answer.
 func (m *Member) ID() string { return *m.memberID.Load() }
 
-// Assigned lists the partitions the member owns now, sorted. Partitions
-// join the list just before the Handler's Assigned is called and leave it
-// after its Revoked (or Lost) returns.
-func (m *Member) Assigned() []int32 { return slices.Clone(*m.assigned.Load()) }
+// Assigned lists the partitions the member owns now, sorted by topic, then
+// partition. Partitions join the list just before the Handler's Assigned
+// is called and leave it after its Revoked (or Lost) returns.
+func (m *Member) Assigned() []TopicPartition { return slices.Clone(*m.assigned.Load()) }
 
 // Generation is what the member's commits must carry: the generation id,
 // member id and instance id of the last completed rebalance. It changes
@@ -280,6 +310,9 @@ func (m *Member) exit() {
 	m.beat.stop()
 	m.closeLanes()
 	m.hcancel()
+	if m.untrack != nil {
+		m.untrack()
+	}
 	// done before first: a Join that sees first closed by a failure then
 	// finds done closed too, and returns the error.
 	close(m.done)
@@ -326,13 +359,14 @@ func (m *Member) fail(err error) {
 }
 
 // revoke calls the Handler's Revoked, then drops the partitions.
-func (m *Member) revoke(ps []int32, why string) {
+func (m *Member) revoke(ps []TopicPartition, why string) {
 	ps = slices.Clone(ps)
 	m.log.Info("managed: revoking", "partitions", ps, "reason", why, "generation", m.s.genID)
 	if err := m.h.Revoked(m.hctx, ps); err != nil {
 		m.log.Warn("managed: Handler.Revoked failed", "partitions", ps, "err", err)
 	}
-	m.setOwned(slices.DeleteFunc(slices.Clone(m.s.owned), func(p int32) bool { return slices.Contains(ps, p) }))
+	_, kept := balance.Diff(ps, m.s.owned)
+	m.setOwned(kept)
 }
 
 // lose tells the Handler that the partitions are gone without a chance to
@@ -351,14 +385,14 @@ func (m *Member) lose(why error) {
 
 // assign records the new partitions, then calls the Handler's Assigned
 // with them (with none, too: the Handler learns that the rebalance ended).
-func (m *Member) assign(added []int32, all []int32) {
+func (m *Member) assign(added, all []TopicPartition) {
 	m.setOwned(all)
 	if err := m.h.Assigned(m.hctx, slices.Clone(added)); err != nil {
 		m.log.Warn("managed: Handler.Assigned failed", "partitions", added, "err", err)
 	}
 }
 
-func (m *Member) setOwned(ps []int32) {
+func (m *Member) setOwned(ps []TopicPartition) {
 	m.s.owned = ps
 	c := slices.Clone(ps)
 	m.assigned.Store(&c)

@@ -3,7 +3,9 @@ package managed
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,13 +22,19 @@ func TestJoinValidates(t *testing.T) {
 	cl := newCluster(t, cluster.Config{})
 	ctx := testCtx(t, 30*time.Second)
 	r := newRecorder("r", newLedger())
-	good := Config{Group: "g", Topic: "t"}
+	good := Config{Group: "g", Subscription: balance.Subscription{Topics: []string{"t"}}}
 	for _, c := range []struct {
 		field string
 		mod   func(*Config)
 	}{
 		{"Config.Group", func(c *Config) { c.Group = "" }},
-		{"Config.Topic", func(c *Config) { c.Topic = "" }},
+		{"Config.Subscription", func(c *Config) { c.Subscription = balance.Subscription{} }},
+		{"Config.Subscription", func(c *Config) { c.Subscription.Topics = []string{} }},
+		{"Config.Subscription.Topics", func(c *Config) { c.Subscription.Topics = []string{"t", ""} }},
+		{"Config.Subscription.Topics", func(c *Config) { c.Subscription.Topics = []string{"a b"} }},
+		{"Config.Subscription.Topics", func(c *Config) { c.Subscription.Topics = []string{".."} }},
+		{"Config.Subscription.Topics", func(c *Config) { c.Subscription.Topics = []string{strings.Repeat("x", 250)} }},
+		{"Config.Subscription.Pattern", func(c *Config) { c.Subscription = balance.Subscription{Pattern: regexp.MustCompile("")} }},
 		{"Config.Strategy", func(c *Config) { c.Strategy = "sticky" }},
 		{"Config.SessionTimeout", func(c *Config) { c.SessionTimeout = -time.Second }},
 		{"Config.SessionTimeout", func(c *Config) { c.SessionTimeout = time.Microsecond }},
@@ -49,13 +57,29 @@ func TestJoinValidates(t *testing.T) {
 	if _, err := Join(ctx, cl, good, nil); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Errorf("nil handler: err = %v", err)
 	}
+	// A pattern alone, or with topics, is a subscription.
+	for _, sub := range []balance.Subscription{
+		{Pattern: regexp.MustCompile(`t.*`)},
+		{Topics: []string{"t"}, Pattern: regexp.MustCompile(`u.*`)},
+	} {
+		if _, err := (Config{Group: "g", Subscription: sub}).withDefaults(); err != nil {
+			t.Errorf("%+v: %v", sub, err)
+		}
+	}
+	// The topics are copied, sorted, without duplicates.
+	topics := []string{"b", "a", "b"}
+	cfg, err := Config{Group: "g", Subscription: balance.Subscription{Topics: topics}}.withDefaults()
+	topics[0] = "changed"
+	if err != nil || !slices.Equal(cfg.Subscription.Topics, []string{"a", "b"}) {
+		t.Errorf("topics %v, %v; want [a b]", cfg.Subscription.Topics, err)
+	}
 	// Defaults.
-	cfg, err := Config{Group: "g", Topic: "t"}.withDefaults()
+	cfg, err = good.withDefaults()
 	if err != nil || cfg.Strategy != balance.Range || cfg.SessionTimeout != 10*time.Second ||
 		cfg.HeartbeatInterval != 3*time.Second || cfg.RebalanceTimeout != 60*time.Second {
 		t.Errorf("defaults: %+v, %v", cfg, err)
 	}
-	cfg, err = Config{Group: "g", Topic: "t", SessionTimeout: 3 * time.Second}.withDefaults()
+	cfg, err = Config{Group: "g", Subscription: good.Subscription, SessionTimeout: 3 * time.Second}.withDefaults()
 	if err != nil || cfg.HeartbeatInterval != time.Second {
 		t.Errorf("default heartbeat with a 3s session = %v, %v; want 1s", cfg.HeartbeatInterval, err)
 	}
@@ -70,7 +94,7 @@ func TestJoinRefusedByBroker(t *testing.T) {
 	topic := createTopic(t, 1)
 	ctx := testCtx(t, 30*time.Second)
 	start := time.Now()
-	_, err := Join(ctx, cl, Config{Group: uniqueName(t, "group"), Topic: topic, SessionTimeout: 500 * time.Millisecond}, newRecorder("r", newLedger()))
+	_, err := Join(ctx, cl, Config{Group: uniqueName(t, "group"), Subscription: balance.Subscription{Topics: []string{topic}}, SessionTimeout: 500 * time.Millisecond}, newRecorder("r", newLedger()))
 	if !errors.Is(err, kerr.InvalidSessionTimeout) {
 		t.Fatalf("Join with a 500ms session: err = %v, want INVALID_SESSION_TIMEOUT", err)
 	}
@@ -87,7 +111,7 @@ func TestJoinTimeout(t *testing.T) {
 	topic := createTopic(t, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
 	defer cancel()
-	_, err := Join(ctx, cl, Config{Group: uniqueName(t, "group"), Topic: topic}, newRecorder("r", newLedger()))
+	_, err := Join(ctx, cl, Config{Group: uniqueName(t, "group"), Subscription: balance.Subscription{Topics: []string{topic}}}, newRecorder("r", newLedger()))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Join with 1ms: err = %v, want context.DeadlineExceeded", err)
 	}
@@ -101,88 +125,102 @@ func TestJoinTimeout(t *testing.T) {
 // as consumers of one client do.
 func TestGrowAndShrink(t *testing.T) {
 	for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
-		t.Run(string(s), func(t *testing.T) {
-			noLeaks(t)
-			cl := newCluster(t, cluster.Config{})
-			const parts = 6
-			topic := createTopic(t, parts)
-			group := uniqueName(t, "group")
-			ctx := testCtx(t, 3*time.Minute)
-			l := newLedger()
-			opts := memberOpts{strategy: s}
+		t.Run(string(s), func(t *testing.T) { growAndShrink(t, s, []int{6}) })
+	}
+}
 
-			var ms []*Member
-			var rs []*recorder
-			var before [][]int32 // each member's partitions at the last stable point
-			var marks []int
-			step := func(what string) {
-				t.Helper()
-				gen, owned := stablePoint(t, ctx, cl, group, topic, parts, ms...)
-				l.check(t)
-				t.Logf("%s: generation %d, %v", what, gen, owned)
-				for i, r := range rs {
-					evs := r.since(marks[i])
-					if lost := union(evs, "lost"); len(lost) > 0 {
-						t.Errorf("%s: %s lost %v", what, r.name, lost)
+// growAndShrink is TestGrowAndShrink over topics of these partition
+// counts, each member reading all of them. Every member gets its share
+// (see shares): of each topic with Range, of the total otherwise.
+func growAndShrink(t *testing.T, s balance.Strategy, counts []int) {
+	noLeaks(t)
+	cl := newCluster(t, cluster.Config{})
+	var want []TopicPartition
+	var topics []string
+	for _, n := range counts {
+		topic := createTopic(t, n)
+		topics = append(topics, topic)
+		want = append(want, allOf(n, topic)...)
+	}
+	slices.SortFunc(want, TopicPartition.Compare)
+	group := uniqueName(t, "group")
+	ctx := testCtx(t, 3*time.Minute)
+	l := newLedger()
+	opts := memberOpts{strategy: s}
+
+	var ms []*Member
+	var rs []*recorder
+	var before [][]TopicPartition // each member's partitions at the last stable point
+	var marks []int
+	step := func(what string) {
+		t.Helper()
+		gen, owned := stablePoint(t, ctx, cl, group, want, ms...)
+		l.check(t)
+		t.Logf("%s: generation %d, %v", what, gen, owned)
+		for i, o := range owned {
+			if err := shares(s, want, len(owned), o); err != nil {
+				t.Fatalf("%s: unbalanced with %d members: %s %v; all: %v", what, len(owned), rs[i].name, err, owned)
+			}
+		}
+		for i, r := range rs {
+			evs := r.since(marks[i])
+			if lost := union(evs, "lost"); len(lost) > 0 {
+				t.Errorf("%s: %s lost %v", what, r.name, lost)
+			}
+			if i >= len(before) {
+				continue // joined in this step
+			}
+			revoked := union(evs, "revoked")
+			if s == balance.CooperativeSticky {
+				for _, p := range revoked {
+					if slices.Contains(before[i], p) && slices.Contains(owned[i], p) {
+						t.Errorf("%s: %s revoked partition %v, which it kept (revoked %v; before %v, after %v)", what, r.name, p, revoked, before[i], owned[i])
 					}
-					if i >= len(before) {
-						continue // joined in this step
-					}
-					revoked := union(evs, "revoked")
-					if s == balance.CooperativeSticky {
-						for _, p := range revoked {
-							if slices.Contains(before[i], p) && slices.Contains(owned[i], p) {
-								t.Errorf("%s: %s revoked partition %d, which it kept (revoked %v; before %v, after %v)", what, r.name, p, revoked, before[i], owned[i])
-							}
-						}
-					} else {
-						for _, p := range before[i] {
-							if !slices.Contains(revoked, p) {
-								t.Errorf("%s: eager member %s did not revoke partition %d (revoked %v of %v)", what, r.name, p, revoked, before[i])
-							}
-						}
-					}
 				}
-				before = owned
-				marks = marks[:0]
-				for _, r := range rs {
-					marks = append(marks, r.mark())
-				}
-			}
-			for i, name := range []string{"a", "b", "c"} {
-				r := newRecorder(name, l)
-				rs = append(rs, r)
-				marks = append(marks, 0)
-				ms = append(ms, join(t, ctx, cl, group, topic, opts, r))
-				step(name + " joined")
-				for _, o := range before {
-					if len(o) != parts/(i+1) {
-						t.Fatalf("unbalanced with %d members: %v", i+1, before)
+			} else {
+				for _, p := range before[i] {
+					if !slices.Contains(revoked, p) {
+						t.Errorf("%s: eager member %s did not revoke partition %v (revoked %v of %v)", what, r.name, p, revoked, before[i])
 					}
 				}
 			}
-			for len(ms) > 1 {
-				last := len(ms) - 1
-				closed, r := ms[last], rs[last]
-				if err := closed.Close(ctx); err != nil {
-					t.Fatalf("Close %s: %v", r.name, err)
-				}
-				if got := union(r.since(marks[last]), "revoked"); !slices.Equal(got, before[last]) {
-					t.Errorf("Close revoked %v, the member owned %v", got, before[last])
-				}
-				if len(closed.Assigned()) != 0 {
-					t.Errorf("after Close, Assigned() = %v", closed.Assigned())
-				}
-				ms, rs, before, marks = ms[:last], rs[:last], before[:last], marks[:last]
-				step(r.name + " closed")
-			}
-			if err := ms[0].Close(ctx); err != nil || ms[0].Close(ctx) != nil {
-				t.Fatalf("Close twice: %v", err)
-			}
-			if ms[0].Err() != nil {
-				t.Errorf("Err after Close = %v", ms[0].Err())
-			}
-		})
+		}
+		before = owned
+		marks = marks[:0]
+		for _, r := range rs {
+			marks = append(marks, r.mark())
+		}
+	}
+	for _, name := range []string{"a", "b", "c"} {
+		r := newRecorder(name, l)
+		rs = append(rs, r)
+		marks = append(marks, 0)
+		ms = append(ms, joinSub(t, ctx, cl, group, balance.Subscription{Topics: topics}, opts, r))
+		step(name + " joined")
+	}
+	if len(topics) > 1 {
+		checkTool(t, ctx, cl, group, want) // as Kafka's own tool sees it
+	}
+	for len(ms) > 1 {
+		last := len(ms) - 1
+		closed, r := ms[last], rs[last]
+		if err := closed.Close(ctx); err != nil {
+			t.Fatalf("Close %s: %v", r.name, err)
+		}
+		if got := union(r.since(marks[last]), "revoked"); !slices.Equal(got, before[last]) {
+			t.Errorf("Close revoked %v, the member owned %v", got, before[last])
+		}
+		if len(closed.Assigned()) != 0 {
+			t.Errorf("after Close, Assigned() = %v", closed.Assigned())
+		}
+		ms, rs, before, marks = ms[:last], rs[:last], before[:last], marks[:last]
+		step(r.name + " closed")
+	}
+	if err := ms[0].Close(ctx); err != nil || ms[0].Close(ctx) != nil {
+		t.Fatalf("Close twice: %v", err)
+	}
+	if ms[0].Err() != nil {
+		t.Errorf("Err after Close = %v", ms[0].Err())
 	}
 }
 
@@ -206,7 +244,7 @@ func TestMemberDeath(t *testing.T) {
 		cls, rs = append(cls, cl), append(rs, r)
 		ms = append(ms, join(t, ctx, cl, group, topic, opts, r))
 	}
-	gen, _ := stablePoint(t, ctx, cls[0], group, topic, parts, ms...)
+	gen, _ := stablePoint(t, ctx, cls[0], group, allOf(parts, topic), ms...)
 	mark := []int{rs[0].mark(), rs[1].mark()}
 
 	died := time.Now()
@@ -230,7 +268,7 @@ func TestMemberDeath(t *testing.T) {
 	if took > session+3*time.Second {
 		t.Errorf("reassignment took %v, more than the session timeout %v plus 3s", took, session)
 	}
-	stablePoint(t, ctx, cls[0], group, topic, parts, ms[:2]...)
+	stablePoint(t, ctx, cls[0], group, allOf(parts, topic), ms[:2]...)
 	l.check(t)
 	for i := range 2 {
 		if lost := union(rs[i].since(mark[i]), "lost"); len(lost) > 0 {
@@ -254,7 +292,7 @@ func TestHeartbeatsLost(t *testing.T) {
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
 	a := join(t, ctx, cla, group, topic, opts, ra)
 	b := join(t, ctx, clb, group, topic, opts, rb)
-	_, owned := stablePoint(t, ctx, cla, group, topic, parts, a, b)
+	_, owned := stablePoint(t, ctx, cla, group, allOf(parts, topic), a, b)
 	mark := rb.mark()
 
 	muted := time.Now()
@@ -270,7 +308,7 @@ func TestHeartbeatsLost(t *testing.T) {
 		t.Errorf("b revoked %v: a member that lost its session cannot commit", revoked)
 	}
 	b.beat.mute.Store(false)
-	_, owned = stablePoint(t, ctx, cla, group, topic, parts, a, b)
+	_, owned = stablePoint(t, ctx, cla, group, allOf(parts, topic), a, b)
 	if len(owned[0]) != 2 || len(owned[1]) != 2 {
 		t.Errorf("after b rejoined: %v", owned)
 	}
@@ -298,7 +336,7 @@ func TestSlowHandler(t *testing.T) {
 	if took := time.Since(start); took < slow {
 		t.Fatalf("b joined in %v: Assigned was not slow", took)
 	}
-	gen, _ := stablePoint(t, ctx, cla, group, topic, parts, a, b)
+	gen, _ := stablePoint(t, ctx, cla, group, allOf(parts, topic), a, b)
 	if a.Rebalances() != 2 || b.Rebalances() != 1 {
 		t.Fatalf("rebalances: a %d (want 2: its join and b's), b %d (want 1)", a.Rebalances(), b.Rebalances())
 	}
@@ -318,7 +356,7 @@ func TestSlowHandler(t *testing.T) {
 	// up. One rebalance, not a storm.
 	rb.slow(0, slow)
 	c := join(t, ctx, clc, group, topic, opts, newRecorder("c", l))
-	gen2, _ := stablePoint(t, ctx, cla, group, topic, parts, a, b, c)
+	gen2, _ := stablePoint(t, ctx, cla, group, allOf(parts, topic), a, b, c)
 	if gen2 != gen+1 || a.Rebalances() != 3 || b.Rebalances() != 2 {
 		t.Errorf("after c joined: generation %d (want %d), rebalances a %d (want 3), b %d (want 2)", gen2, gen+1, a.Rebalances(), b.Rebalances())
 	}
@@ -343,27 +381,27 @@ func TestCommitGenerations(t *testing.T) {
 	l := newLedger()
 	ra := newRecorder("a", l)
 	var revokedWith []offsets.Generation
-	ra.onRevoked = func(ctx context.Context, ps []int32, gen offsets.Generation) error {
+	ra.onRevoked = func(ctx context.Context, ps []TopicPartition, gen offsets.Generation) error {
 		ra.mu.Lock()
 		revokedWith = append(revokedWith, gen)
 		ra.mu.Unlock()
-		offs := map[int32]offsets.Commit{}
+		offs := map[TopicPartition]offsets.Commit{}
 		for _, p := range ps {
 			offs[p] = offsets.At(100)
 		}
-		return g.Commit(ctx, topic, offs, gen)
+		return g.Commit(ctx, offs, gen)
 	}
 	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, ra)
 	gen1 := a.Generation()
 	if gen1.ID < 1 || gen1.MemberID != a.ID() || gen1.InstanceID != nil {
 		t.Fatalf("Generation() = %+v, member %s", gen1, a.ID())
 	}
-	if err := g.Commit(ctx, topic, map[int32]offsets.Commit{0: offsets.At(1)}, a.Generation()); err != nil {
+	if err := g.Commit(ctx, map[TopicPartition]offsets.Commit{{Topic: topic}: offsets.At(1)}, a.Generation()); err != nil {
 		t.Fatalf("Commit with the member's generation: %v", err)
 	}
 
 	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, newRecorder("b", l))
-	gen, _ := stablePoint(t, ctx, cl, group, topic, parts, a, b)
+	gen, _ := stablePoint(t, ctx, cl, group, allOf(parts, topic), a, b)
 	if gen == gen1.ID {
 		t.Fatalf("b's join did not open a new generation (%d)", gen)
 	}
@@ -373,11 +411,11 @@ func TestCommitGenerations(t *testing.T) {
 	if len(errs) != 1 || errs[0] != nil || with[0] != gen1 {
 		t.Fatalf("Revoked's commits: generations %+v, errors %v; want one successful commit with %+v", with, errs, gen1)
 	}
-	if err := g.Commit(ctx, topic, map[int32]offsets.Commit{0: offsets.At(2)}, gen1); !errors.Is(err, kerr.IllegalGeneration) {
+	if err := g.Commit(ctx, map[TopicPartition]offsets.Commit{{Topic: topic}: offsets.At(2)}, gen1); !errors.Is(err, kerr.IllegalGeneration) {
 		t.Errorf("Commit with the stale generation %d (group at %d): err = %v, want ILLEGAL_GENERATION", gen1.ID, gen, err)
 	}
 	for _, m := range []*Member{a, b} {
-		if err := g.Commit(ctx, topic, map[int32]offsets.Commit{m.Assigned()[0]: offsets.At(3)}, m.Generation()); err != nil {
+		if err := g.Commit(ctx, map[TopicPartition]offsets.Commit{m.Assigned()[0]: offsets.At(3)}, m.Generation()); err != nil {
 			t.Errorf("Commit with %s's generation %+v: %v", m.ID(), m.Generation(), err)
 		}
 	}
@@ -395,7 +433,7 @@ func TestPartitionsAdded(t *testing.T) {
 	cla, clb := newCluster(t, fast), newCluster(t, fast)
 	a := join(t, ctx, cla, group, topic, memberOpts{}, newRecorder("a", l))
 	b := join(t, ctx, clb, group, topic, memberOpts{}, newRecorder("b", l))
-	stablePoint(t, ctx, cla, group, topic, 2, a, b)
+	stablePoint(t, ctx, cla, group, allOf(2, topic), a, b)
 
 	req := kmsg.NewPtrCreatePartitionsRequest()
 	rt := kmsg.NewCreatePartitionsRequestTopic()
@@ -411,7 +449,7 @@ func TestPartitionsAdded(t *testing.T) {
 		t.Fatalf("CreatePartitions: %+v", r.Topics)
 	}
 	start := time.Now()
-	_, owned := stablePoint(t, ctx, cla, group, topic, 4, a, b)
+	_, owned := stablePoint(t, ctx, cla, group, allOf(4, topic), a, b)
 	t.Logf("4 partitions assigned %v after CreatePartitions: %v", time.Since(start).Round(time.Millisecond), owned)
 	l.check(t)
 }
@@ -431,7 +469,7 @@ func TestTopicCreatedLater(t *testing.T) {
 	if err := testinstance.Shared().CreateTopic(ctx, topic, 3, -1, nil); err != nil {
 		t.Fatalf("CreateTopic: %v", err)
 	}
-	stablePoint(t, ctx, cl, group, topic, 3, a)
+	stablePoint(t, ctx, cl, group, allOf(3, topic), a)
 }
 
 // TestCloseDuringRebalance: Close while the member's JoinGroup waits for a
@@ -448,7 +486,7 @@ func TestCloseDuringRebalance(t *testing.T) {
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
 	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, ra)
 	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, rb)
-	stablePoint(t, ctx, newCluster(t, cluster.Config{}), group, topic, parts, a, b)
+	stablePoint(t, ctx, newCluster(t, cluster.Config{}), group, allOf(parts, topic), a, b)
 	markA := ra.mark()
 	rb.slow(0, 6*time.Second) // b takes its time to revoke: a waits in JoinGroup
 
@@ -460,7 +498,7 @@ func TestCloseDuringRebalance(t *testing.T) {
 	clc := newCluster(t, cluster.Config{})
 	rc := newRecorder("c", l)
 	go func() {
-		m, err := joinErr(t, ctx, clc, group, topic, memberOpts{}, rc)
+		m, err := joinErr(t, ctx, clc, group, balance.Subscription{Topics: []string{topic}}, memberOpts{}, rc)
 		cc <- joined{m, err}
 	}()
 	eventually(t, 20*time.Second, "a revokes and rejoins", func() error {
@@ -482,6 +520,6 @@ func TestCloseDuringRebalance(t *testing.T) {
 		t.Fatalf("c: %v", j.err)
 	}
 	rb.slow(0, 0)
-	stablePoint(t, ctx, clc, group, topic, parts, b, j.m)
+	stablePoint(t, ctx, clc, group, allOf(parts, topic), b, j.m)
 	l.check(t)
 }

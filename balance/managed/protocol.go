@@ -120,19 +120,22 @@ func (m *Member) closeLanes() {
 	}
 }
 
-// subscription is the member's JoinGroup protocol metadata: the topic, and
-// (for the cooperative protocol) the partitions it owns and their
-// generation, so the leader can leave them where they are.
+// subscription is the member's JoinGroup protocol metadata: the topics it
+// reads (m.s.topics), and (for the cooperative protocol) the partitions it
+// owns and their generation, so the leader can leave them where they are.
 func (m *Member) subscription() []byte {
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Version = 3 // v1 owned partitions, v2 generation, v3 rack (none)
-	meta.Topics = []string{m.cfg.Topic}
+	meta.Topics = m.s.topics
 	meta.Generation = m.s.genID
-	if len(m.s.owned) > 0 {
-		op := kmsg.NewConsumerMemberMetadataOwnedPartition()
-		op.Topic = m.cfg.Topic
-		op.Partitions = m.s.owned
-		meta.OwnedPartitions = []kmsg.ConsumerMemberMetadataOwnedPartition{op}
+	for _, tp := range m.s.owned { // sorted: a topic's partitions are together
+		if n := len(meta.OwnedPartitions); n == 0 || meta.OwnedPartitions[n-1].Topic != tp.Topic {
+			op := kmsg.NewConsumerMemberMetadataOwnedPartition()
+			op.Topic = tp.Topic
+			meta.OwnedPartitions = append(meta.OwnedPartitions, op)
+		}
+		op := &meta.OwnedPartitions[len(meta.OwnedPartitions)-1]
+		op.Partitions = append(op.Partitions, tp.Partition)
 	}
 	return meta.AppendTo(nil)
 }
@@ -213,11 +216,11 @@ func (m *Member) heartbeat(ctx context.Context, gen int32, memberID string) erro
 			b.CloseLane(m.beatLane)
 			m.coord.failed(epoch, kerr.ErrRequestTimeout)
 		}
-		return fmt.Errorf("Heartbeat: %w", err)
+		return fmt.Errorf("heartbeat: %w", err)
 	}
 	if err := kerr.ForCode(resp.(*kmsg.HeartbeatResponse).ErrorCode); err != nil {
 		m.coord.failed(epoch, err)
-		return fmt.Errorf("Heartbeat: %w", err)
+		return fmt.Errorf("heartbeat: %w", err)
 	}
 	return nil
 }

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -109,6 +112,16 @@ func (m *Member) rebalance(reason string) error {
 func (m *Member) joinAndSync(reason string) error {
 	start := time.Now()
 	m.beat.pause()
+	m.s.topics = m.subscribedTopics()
+	if m.cooperative {
+		// Partitions of topics the member no longer reads (deleted,
+		// or no longer matching the pattern) go before it rejoins, as
+		// the Java client does: the leader gives them to nobody while
+		// a member still claims them.
+		if gone := m.unsubscribed(m.s.owned); len(gone) > 0 {
+			m.revoke(gone, "no longer subscribed")
+		}
+	}
 	jr, _, _, err := m.joinGroup(m.ctx, reason)
 	if err != nil {
 		return err
@@ -133,15 +146,23 @@ func (m *Member) joinAndSync(reason string) error {
 	if err != nil {
 		return err
 	}
-	ps, err := decodeAssignment(sr.MemberAssignment, m.cfg.Topic)
+	ps, err := decodeAssignment(sr.MemberAssignment)
 	if err != nil {
 		m.log.Error("managed: the leader's assignment does not decode; taking no partitions", "leader", jr.LeaderID, "err", err)
 		ps = nil
 	}
-	if _, ok := watch[m.cfg.Topic]; !ok {
-		watch[m.cfg.Topic] = 0 // a topic not created yet: its creation is a change
-		if t, err := m.cl.Snapshot().Topic(m.cfg.Topic); err == nil {
-			watch[m.cfg.Topic] = len(t.Partitions)
+	if foreign := m.unsubscribed(ps); len(foreign) > 0 {
+		// The leader assigned topics this member did not subscribe
+		// to: leave them (nobody reads them until the next
+		// rebalance) and rejoin, as the Java client does.
+		m.log.Warn("managed: the assignment names topics this member does not read; rejoining", "leader", jr.LeaderID, "partitions", foreign)
+		_, ps = balance.Diff(foreign, ps)
+		m.s.rejoin = "the assignment did not match the subscription"
+	}
+	snap := m.cl.Snapshot()
+	for _, t := range m.s.topics {
+		if _, ok := watch[t]; !ok {
+			watch[t], _ = partitionsOf(snap, t) // 0 for a topic not created yet: its creation is a change
 		}
 	}
 	m.s.watch = watch
@@ -151,7 +172,7 @@ func (m *Member) joinAndSync(reason string) error {
 
 // apply installs a SyncGroup's assignment: the new generation first (what
 // commits carry from now on), then the Handler.
-func (m *Member) apply(jr *kmsg.JoinGroupResponse, ps []int32, start time.Time) {
+func (m *Member) apply(jr *kmsg.JoinGroupResponse, ps []TopicPartition, start time.Time) {
 	revoked, added := balance.Diff(m.s.owned, ps)
 	m.setGeneration(jr.Generation)
 	m.rebalances.Add(1)
@@ -169,8 +190,9 @@ func (m *Member) apply(jr *kmsg.JoinGroupResponse, ps []int32, start time.Time) 
 }
 
 // stable waits, with the group stable, for a reason to rebalance: a
-// heartbeat's news or a partition count change. stop means Close; err an
-// error that ends the member.
+// heartbeat's news, a change of the topics the subscription matches, or a
+// partition count change. stop means Close; err an error that ends the
+// member.
 func (m *Member) stable() (reason string, stop bool, err error) {
 	for {
 		updated := m.cl.Updated()
@@ -205,18 +227,86 @@ func (m *Member) stable() (reason string, stop bool, err error) {
 	}
 }
 
-// metadataChanged describes a partition count change of a topic the last
-// assignment covered (a topic that did not exist then counted 0), or
-// returns "". Topics that the metadata does not show right now (an error,
-// not loaded) are left alone.
+// metadataChanged describes why the metadata calls for a rejoin, or
+// returns "": the pattern matches other topics than at the last JoinGroup
+// (created or deleted), or a topic the last assignment covered has another
+// partition count (a topic that did not exist counts 0, so its creation
+// and its deletion are changes). Topics whose metadata is in error right
+// now (a leader election, say) are left alone.
 func (m *Member) metadataChanged() string {
 	snap := m.cl.Snapshot()
-	for topic, n := range m.s.watch {
-		if t, err := snap.Topic(topic); err == nil && len(t.Partitions) != n {
-			return fmt.Sprintf("topic %q has %d partitions, %d at the last assignment", topic, len(t.Partitions), n)
+	if m.pattern != nil {
+		if now := m.subscribedTopics(); !slices.Equal(now, m.s.topics) {
+			gone, added := diffTopics(m.s.topics, now)
+			return fmt.Sprintf("the subscription changed: topics %v added, %v gone", added, gone)
+		}
+	}
+	for _, topic := range slices.Sorted(maps.Keys(m.s.watch)) {
+		if n, ok := partitionsOf(snap, topic); ok && n != m.s.watch[topic] {
+			return fmt.Sprintf("topic %q has %d partitions, %d at the last assignment", topic, n, m.s.watch[topic])
 		}
 	}
 	return ""
+}
+
+// partitionsOf is a topic's partition count in snap: 0 if the metadata says
+// the topic does not exist, and ok false if it cannot tell (an error).
+func partitionsOf(snap *cluster.Snapshot, topic string) (n int, ok bool) {
+	t, err := snap.Topic(topic)
+	switch {
+	case err == nil:
+		return len(t.Partitions), true
+	case errors.Is(err, kerr.ErrUnknownTopic):
+		return 0, true
+	}
+	return 0, false
+}
+
+// subscribedTopics is what the member reads now, sorted: the listed
+// topics, and the topics of the cluster's metadata whose whole name matches
+// the pattern, except Kafka's internal topics (__consumer_offsets, ...) and
+// topics whose metadata is in error (one being created has no leaders yet;
+// it is matched at a later refresh).
+func (m *Member) subscribedTopics() []string {
+	topics := slices.Clone(m.cfg.Subscription.Topics)
+	if m.pattern != nil {
+		for name, t := range m.cl.Snapshot().Topics {
+			if !t.Internal && t.Err == nil && m.pattern.MatchString(name) {
+				topics = append(topics, name)
+			}
+		}
+		slices.Sort(topics)
+		topics = slices.Compact(topics)
+	}
+	return topics
+}
+
+// unsubscribed returns the partitions of ps whose topic is not in the
+// subscription of the last JoinGroup.
+func (m *Member) unsubscribed(ps []TopicPartition) []TopicPartition {
+	var out []TopicPartition
+	for _, tp := range ps {
+		if _, ok := slices.BinarySearch(m.s.topics, tp.Topic); !ok {
+			out = append(out, tp)
+		}
+	}
+	return out
+}
+
+// diffTopics returns the topics of before missing from after, and the
+// reverse; both are sorted.
+func diffTopics(before, after []string) (gone, added []string) {
+	for _, t := range before {
+		if _, ok := slices.BinarySearch(after, t); !ok {
+			gone = append(gone, t)
+		}
+	}
+	for _, t := range after {
+		if _, ok := slices.BinarySearch(before, t); !ok {
+			added = append(added, t)
+		}
+	}
+	return gone, added
 }
 
 // plan is the leader's job: the assignment of every member, from their

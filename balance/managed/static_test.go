@@ -25,9 +25,9 @@ func TestStaticMemberRestart(t *testing.T) {
 	a := join(t, ctx, cla, group, topic, memberOpts{session: session, instance: "instance-a"}, newRecorder("a", l))
 	rb := newRecorder("b", l)
 	b := join(t, ctx, clb, group, topic, memberOpts{session: session, instance: "instance-b"}, rb)
-	gen, owned := stablePoint(t, ctx, cla, group, topic, parts, a, b)
+	gen, owned := stablePoint(t, ctx, cla, group, allOf(parts, topic), a, b)
 	// Static members are ordered by instance id (as Java's assignors do).
-	if !slices.Equal(owned[0], []int32{0, 1}) || !slices.Equal(owned[1], []int32{2, 3}) {
+	if !slices.Equal(owned[0], tps(topic, 0, 1)) || !slices.Equal(owned[1], tps(topic, 2, 3)) {
 		t.Fatalf("range by instance id: %v, want [[0 1] [2 3]]", owned)
 	}
 	if g := a.Generation(); g.InstanceID == nil || *g.InstanceID != "instance-a" {
@@ -45,7 +45,7 @@ func TestStaticMemberRestart(t *testing.T) {
 	if got := a2.Assigned(); !slices.Equal(got, owned[0]) {
 		t.Errorf("restarted member got %v, want its old %v", got, owned[0])
 	}
-	gen2, owned2 := stablePoint(t, ctx, cla, group, topic, parts, a2, b)
+	gen2, owned2 := stablePoint(t, ctx, cla, group, allOf(parts, topic), a2, b)
 	if gen2 != gen || !slices.Equal(owned2[1], owned[1]) {
 		t.Errorf("after the restart: generation %d (was %d), b owns %v (owned %v)", gen2, gen, owned2[1], owned[1])
 	}
@@ -62,12 +62,12 @@ func TestStaticMemberRestart(t *testing.T) {
 	if got := union(ra2.since(0), "revoked"); !slices.Equal(got, owned[0]) {
 		t.Errorf("Close revoked %v, want %v", got, owned[0])
 	}
-	v, err := describe(ctx, cla, group, topic)
+	v, err := describe(ctx, cla, group)
 	if err != nil || len(v.members) != 2 || v.state != "Stable" {
 		t.Fatalf("DescribeGroups right after a static member's Close: %+v, %v; want it still there", v, err)
 	}
 	// Until its session expires; then b gets everything.
-	stablePoint(t, ctx, cla, group, topic, parts, b)
+	stablePoint(t, ctx, cla, group, allOf(parts, topic), b)
 	t.Logf("static member dropped %v after its Close (session %v)", time.Since(closed).Round(time.Millisecond), session)
 	if took := time.Since(closed); took < session-time.Second {
 		t.Errorf("the group dropped the static member after %v, before its session timeout %v: LeaveGroup sent?", took, session)

@@ -2,16 +2,21 @@
 // (kafka-clients, the reference implementation of the group protocol), for
 // java_test.go. Run as a single-file program:
 //
-//	java -cp 'kafka_2.13-<version>/lib/*' JavaMember.java BROKERS GROUP TOPIC STRATEGY
+//	java -cp 'kafka_2.13-<version>/lib/*' JavaMember.java BROKERS GROUP STRATEGY TOPIC...
+//	java -cp 'kafka_2.13-<version>/lib/*' JavaMember.java BROKERS GROUP STRATEGY --pattern REGEX
 //
-// It prints one line per rebalance callback ("assigned 0,1", "revoked 2",
-// "lost 3") and "closed" at the end; it leaves the group (close) when its
-// stdin closes.
+// It subscribes to the topics, or to the pattern (the Java client matches
+// it against the whole topic name, in metadata refreshed every second). It
+// prints one line per rebalance callback ("assigned t/0,t/1,u/0", "revoked
+// t/2", "lost u/3") and "closed" at the end; it leaves the group (close)
+// when its stdin closes.
 import java.time.Duration;
-import java.util.List;
 import java.util.Properties;
 import java.util.stream.Collectors;
+import java.util.Arrays;
 import java.util.Collection;
+import java.util.Comparator;
+import java.util.regex.Pattern;
 
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
@@ -23,8 +28,11 @@ import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 public class JavaMember {
-    static String nums(Collection<TopicPartition> ps) {
-        return ps.stream().map(TopicPartition::partition).sorted().map(String::valueOf).collect(Collectors.joining(","));
+    static String names(Collection<TopicPartition> ps) {
+        return ps.stream()
+                .sorted(Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition))
+                .map(tp -> tp.topic() + "/" + tp.partition())
+                .collect(Collectors.joining(","));
     }
 
     static synchronized void say(String s) {
@@ -34,7 +42,7 @@ public class JavaMember {
 
     public static void main(String[] args) throws Exception {
         String assignor;
-        switch (args[3]) {
+        switch (args[2]) {
             case "cooperative-sticky": assignor = CooperativeStickyAssignor.class.getName(); break;
             case "roundrobin": assignor = RoundRobinAssignor.class.getName(); break;
             default: assignor = RangeAssignor.class.getName();
@@ -49,14 +57,20 @@ public class JavaMember {
         p.put("enable.auto.commit", "false");
         p.put("client.id", "java-member");
         p.put("allow.auto.create.topics", "false");
+        p.put("metadata.max.age.ms", "1000");
         p.put("key.deserializer", ByteArrayDeserializer.class.getName());
         p.put("value.deserializer", ByteArrayDeserializer.class.getName());
         KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p);
-        c.subscribe(List.of(args[2]), new ConsumerRebalanceListener() {
-            public void onPartitionsRevoked(Collection<TopicPartition> ps) { say("revoked " + nums(ps)); }
-            public void onPartitionsAssigned(Collection<TopicPartition> ps) { say("assigned " + nums(ps)); }
-            public void onPartitionsLost(Collection<TopicPartition> ps) { say("lost " + nums(ps)); }
-        });
+        ConsumerRebalanceListener listener = new ConsumerRebalanceListener() {
+            public void onPartitionsRevoked(Collection<TopicPartition> ps) { say("revoked " + names(ps)); }
+            public void onPartitionsAssigned(Collection<TopicPartition> ps) { say("assigned " + names(ps)); }
+            public void onPartitionsLost(Collection<TopicPartition> ps) { say("lost " + names(ps)); }
+        };
+        if (args[3].equals("--pattern")) {
+            c.subscribe(Pattern.compile(args[4]), listener);
+        } else {
+            c.subscribe(Arrays.asList(args).subList(3, args.length), listener);
+        }
         Thread stdin = new Thread(() -> {
             try {
                 while (System.in.read() >= 0) {

@@ -1,0 +1,305 @@
+package managed
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testinstance"
+)
+
+// Mixed groups over several topics — gokafka members with librdkafka's
+// (kcat -G) and the Java client's, by topic list and by pattern — and the
+// checks they share: each partition owned once, each member's share, and
+// what Kafka's own kafka-consumer-groups tool sees.
+
+// ownedOnce checks that members (member id -> partitions) own every
+// partition of want exactly once between them, and nothing else.
+func ownedOnce(members map[string][]TopicPartition, want []TopicPartition) error {
+	owner := map[TopicPartition]string{}
+	for id, ps := range members {
+		for _, p := range ps {
+			if o, dup := owner[p]; dup {
+				return fmt.Errorf("partition %v assigned to %s and %s", p, o, id)
+			}
+			if _, ok := slices.BinarySearchFunc(want, p, TopicPartition.Compare); !ok {
+				return fmt.Errorf("partition %v, not among those wanted, assigned to %s", p, id)
+			}
+			owner[p] = id
+		}
+	}
+	if len(owner) != len(want) {
+		return fmt.Errorf("%d of %d partitions assigned: %v", len(owner), len(want), members)
+	}
+	return nil
+}
+
+// shares checks that one of members members (all reading every topic of
+// want) got its share by the strategy: with Range, its share of each topic
+// (a topic's P partitions split P/M or P/M+1); with RoundRobin and
+// CooperativeSticky, of the total.
+func shares(strategy balance.Strategy, want []TopicPartition, members int, ps []TopicPartition) error {
+	count := func(tps []TopicPartition, topic string) int {
+		n := 0
+		for _, p := range tps {
+			if topic == "" || p.Topic == topic {
+				n++
+			}
+		}
+		return n
+	}
+	topics := []string{""} // "": all of them
+	if strategy == balance.Range {
+		topics = topics[:0]
+		for _, p := range want {
+			if !slices.Contains(topics, p.Topic) {
+				topics = append(topics, p.Topic)
+			}
+		}
+	}
+	for _, topic := range topics {
+		total, got := count(want, topic), count(ps, topic)
+		if lo, hi := total/members, (total+members-1)/members; got < lo || got > hi {
+			what := "in all"
+			if topic != "" {
+				what = "of " + topic
+			}
+			return fmt.Errorf("assigned %v: %d partitions %s, want %d to %d", ps, got, what, lo, hi)
+		}
+	}
+	return nil
+}
+
+// toolView runs Kafka's own `kafka-consumer-groups --describe --group G
+// --members --verbose` and returns each member's partitions as it prints
+// them (CURRENT-ASSIGNMENT "t:0,1;u:2", or "-").
+func toolView(ctx context.Context, group string) (map[string][]TopicPartition, error) {
+	c := testinstance.Shared()
+	out, err := testinstance.KafkaTool(ctx, testinstance.Config{KafkaVersion: c.KafkaVersion()}, nil, "kafka-consumer-groups",
+		"--bootstrap-server", brokersEnv(), "--describe", "--group", group, "--members", "--verbose")
+	if err != nil {
+		return nil, err
+	}
+	var header []string
+	members := map[string][]TopicPartition{}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case f[0] == "GROUP":
+			header = f
+		case header == nil || len(f) != len(header):
+			return nil, fmt.Errorf("unexpected line %q in:\n%s", line, out)
+		default:
+			row := map[string]string{}
+			for i, h := range header {
+				row[h] = f[i]
+			}
+			ps, err := parseToolAssignment(row["CURRENT-ASSIGNMENT"])
+			if err != nil {
+				return nil, fmt.Errorf("%w in:\n%s", err, out)
+			}
+			members[row["CONSUMER-ID"]] = ps
+		}
+	}
+	if header == nil {
+		return nil, fmt.Errorf("no member table in:\n%s", out)
+	}
+	return members, nil
+}
+
+func parseToolAssignment(s string) ([]TopicPartition, error) {
+	var ps []TopicPartition
+	if s == "-" {
+		return nil, nil
+	}
+	for _, part := range strings.Split(s, ";") {
+		topic, list, ok := strings.Cut(part, ":")
+		if !ok {
+			return nil, fmt.Errorf("assignment %q: no topic:partitions", s)
+		}
+		for _, n := range strings.Split(list, ",") {
+			p, err := strconv.Atoi(n)
+			if err != nil {
+				return nil, fmt.Errorf("assignment %q: %w", s, err)
+			}
+			ps = append(ps, TopicPartition{Topic: topic, Partition: int32(p)})
+		}
+	}
+	slices.SortFunc(ps, TopicPartition.Compare)
+	return ps, nil
+}
+
+// checkTool polls until Kafka's own tool shows the group as DescribeGroups
+// does, with each partition of want owned exactly once. (The tool is a JVM
+// started per call: a few seconds each.)
+func checkTool(t *testing.T, ctx context.Context, cl *cluster.Cluster, group string, want []TopicPartition) {
+	t.Helper()
+	start := time.Now()
+	var why error
+	for ctx.Err() == nil {
+		tv, err := toolView(ctx, group)
+		if err == nil {
+			err = ownedOnce(tv, want)
+		}
+		if err == nil {
+			var v groupView
+			if v, err = describe(ctx, cl, group); err == nil && !maps.EqualFunc(tv, v.members, slices.Equal) {
+				err = fmt.Errorf("kafka-consumer-groups shows %v, DescribeGroups %v", tv, v.members)
+			}
+		}
+		if err == nil {
+			t.Logf("kafka-consumer-groups agrees (%v): %v", time.Since(start).Round(time.Millisecond), tv)
+			return
+		}
+		why = err
+	}
+	t.Fatalf("Kafka's tool never agreed: %v", why)
+}
+
+// mixedTopics creates three topics named prefix-x, -y, -z (2, 3 and 4
+// partitions) and returns their names and partitions.
+func mixedTopics(t *testing.T, ctx context.Context, prefix string) ([]string, []TopicPartition) {
+	t.Helper()
+	var topics []string
+	var want []TopicPartition
+	for i, n := range []int{2, 3, 4} {
+		topic := prefix + "-" + string(rune('x'+i))
+		createTopicNamed(t, ctx, topic, n)
+		topics = append(topics, topic)
+		want = append(want, allOf(n, topic)...)
+	}
+	return topics, want
+}
+
+func createTopicNamed(t *testing.T, ctx context.Context, name string, partitions int) {
+	t.Helper()
+	if err := testinstance.Shared().CreateTopic(ctx, name, partitions, -1, nil); err != nil {
+		t.Fatalf("CreateTopic %s: %v", name, err)
+	}
+}
+
+// TestKcatMixedTopics: gokafka members and librdkafka's (kcat -G) share a
+// group over three topics, each side subscribing by list or by pattern;
+// whoever leads, every partition of every topic is owned exactly once, as
+// the coordinator and Kafka's own tool report it.
+func TestKcatMixedTopics(t *testing.T) {
+	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
+		t.Run(string(s), func(t *testing.T) { testKcatMixedTopics(t, s) })
+	}
+}
+
+func testKcatMixedTopics(t *testing.T, strategy balance.Strategy) {
+	noLeaks(t)
+	ctx := testCtx(t, 4*time.Minute)
+	prefix := uniqueName(t, "mt")
+	topics, want := mixedTopics(t, ctx, prefix)
+	group := uniqueName(t, "group")
+	l := newLedger()
+	fast := cluster.Config{MetadataMaxAge: time.Second}
+	cl := newCluster(t, fast)
+	opts := memberOpts{strategy: strategy}
+	pattern := balance.Subscription{Pattern: regexp.MustCompile(regexp.QuoteMeta(prefix) + `-[xyz]`)}
+
+	// Ours (by list) leads; kcat by list joins, then ours by pattern,
+	// then kcat by pattern.
+	a := joinSub(t, ctx, newCluster(t, fast), group, balance.Subscription{Topics: topics}, opts, newRecorder("a", l))
+	k1 := startKcat(t, group, strategy, topics...)
+	waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 1, nil, a)
+	b := joinSub(t, ctx, newCluster(t, fast), group, pattern, opts, newRecorder("b", l))
+	waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 1, nil, a, b)
+	k2 := startKcat(t, group, strategy, "^"+regexp.QuoteMeta(prefix)+`-[xyz]$`)
+	v := waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 2, nil, a, b)
+	t.Logf("2 gokafka + 2 kcat: %v", v.members)
+	if !a.leads.Load() {
+		t.Errorf("a, the first member, does not lead")
+	}
+	checkTool(t, ctx, cl, group, want)
+
+	// Ours leave: kcat leads, ours rejoin under it.
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 2, nil)
+	c := joinSub(t, ctx, newCluster(t, fast), group, pattern, opts, newRecorder("c", l))
+	v = waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 2, nil, c)
+	t.Logf("kcat leader + gokafka: %v", v.members)
+	if c.leads.Load() {
+		t.Errorf("c leads; a kcat member should")
+	}
+	k1.stop(t)
+	k2.stop(t)
+	stablePoint(t, ctx, cl, group, want, c)
+	checkTool(t, ctx, cl, group, want)
+	l.check(t)
+}
+
+// TestJavaMixedTopics: gokafka members and the Java client share a group
+// over three topics: the Java member subscribes by pattern, then one by
+// list; ours by list and by pattern. Each partition is owned once, the
+// Java member's callbacks add up to what the coordinator assigned it, and
+// a cooperative Java member never revokes a partition it keeps.
+func TestJavaMixedTopics(t *testing.T) {
+	lib := kafkaLib(t)
+	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
+		t.Run(string(s), func(t *testing.T) { testJavaMixedTopics(t, lib, s) })
+	}
+}
+
+func testJavaMixedTopics(t *testing.T, lib string, strategy balance.Strategy) {
+	noLeaks(t)
+	ctx := testCtx(t, 4*time.Minute)
+	prefix := uniqueName(t, "mt")
+	topics, want := mixedTopics(t, ctx, prefix)
+	group := uniqueName(t, "group")
+	l := newLedger()
+	fast := cluster.Config{MetadataMaxAge: time.Second}
+	cl := newCluster(t, fast)
+	opts := memberOpts{strategy: strategy}
+	re := regexp.QuoteMeta(prefix) + `-[xyz]`
+
+	// The Java member (by pattern) leads; ours join, by list and by
+	// pattern.
+	j1 := startJava(t, lib, group, strategy, "--pattern", re)
+	v := waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j1.agrees)
+	before := javaOwned(v)
+	_, mark := j1.view()
+	a := joinSub(t, ctx, newCluster(t, fast), group, balance.Subscription{Topics: topics}, opts, newRecorder("a", l))
+	v = waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j1.agrees, a)
+	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
+	before = javaOwned(v)
+	_, mark = j1.view()
+	b := joinSub(t, ctx, newCluster(t, fast), group, balance.Subscription{Pattern: regexp.MustCompile(re)}, opts, newRecorder("b", l))
+	v = waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j1.agrees, a, b)
+	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
+	if a.leads.Load() || b.leads.Load() {
+		t.Errorf("one of ours leads; the Java member should")
+	}
+	t.Logf("Java leader + 2 gokafka: %v", v.members)
+	checkTool(t, ctx, cl, group, want)
+
+	// The Java member leaves; ours lead; a Java member by list joins.
+	j1.stop(t)
+	waitGroup(t, ctx, cl, group, want, strategy, "java-member", 0, nil, a, b)
+	j2 := startJava(t, lib, group, strategy, topics...)
+	v = waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j2.agrees, a, b)
+	if !a.leads.Load() && !b.leads.Load() {
+		t.Errorf("none of ours leads")
+	}
+	t.Logf("gokafka leader + Java: %v", v.members)
+	checkTool(t, ctx, cl, group, want)
+	j2.stop(t)
+	stablePoint(t, ctx, cl, group, want, a, b)
+	l.check(t)
+}

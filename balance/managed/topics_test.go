@@ -1,0 +1,120 @@
+package managed
+
+import (
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testinstance"
+)
+
+// Members over several topics: lists, patterns, topics created and deleted
+// while the group runs.
+
+// TestGrowAndShrinkTopics is TestGrowAndShrink over three topics (3, 4 and
+// 5 partitions): three members join, then leave; after each step every
+// partition of every topic has exactly one owner, and each member has its
+// share — of each topic with Range, of the total with RoundRobin and
+// CooperativeSticky (balanced across topics: 4 each of the 12, where
+// balancing each topic alone could give 5, 4 and 3).
+func TestGrowAndShrinkTopics(t *testing.T) {
+	for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
+		t.Run(string(s), func(t *testing.T) { growAndShrink(t, s, []int{3, 4, 5}) })
+	}
+}
+
+// TestPatternSubscription: members subscribed by pattern read the topics
+// whose whole name matches (not the internal ones, not those that merely
+// contain a match); a matching topic created after they joined is picked
+// up, and a deleted one dropped, within a few metadata refresh intervals
+// (cluster.Config.MetadataMaxAge, 1s here), with each partition owned once
+// throughout. One member also lists a topic the pattern does not match.
+func TestPatternSubscription(t *testing.T) {
+	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
+		t.Run(string(s), func(t *testing.T) { testPatternSubscription(t, s) })
+	}
+}
+
+func testPatternSubscription(t *testing.T, strategy balance.Strategy) {
+	noLeaks(t)
+	ctx := testCtx(t, 3*time.Minute)
+	prefix := uniqueName(t, "pt")
+	createTopicNamed(t, ctx, prefix+"-t1", 2)
+	createTopicNamed(t, ctx, prefix+"-t2", 3)
+	createTopicNamed(t, ctx, prefix+"-t1x", 2) // contains a match, is none
+	listed := createTopic(t, 2)
+	group := uniqueName(t, "group")
+	l := newLedger()
+	fast := cluster.Config{MetadataMaxAge: time.Second}
+	cla, clb := newCluster(t, fast), newCluster(t, fast)
+	// __consumer_offsets matches too, but is internal.
+	pattern := regexp.MustCompile(regexp.QuoteMeta(prefix) + `-t[0-9]|__consumer_offsets`)
+	opts := memberOpts{strategy: strategy}
+	ra, rb := newRecorder("a", l), newRecorder("b", l)
+	a := joinSub(t, ctx, cla, group, balance.Subscription{Pattern: pattern}, opts, ra)
+	b := joinSub(t, ctx, clb, group, balance.Subscription{Topics: []string{listed}, Pattern: pattern}, opts, rb)
+
+	want := slices.Concat(allOf(2, prefix+"-t1"), allOf(3, prefix+"-t2"), allOf(2, listed))
+	slices.SortFunc(want, TopicPartition.Compare)
+	_, before := stablePoint(t, ctx, cla, group, want, a, b)
+	t.Logf("subscribed: %v", before)
+	subscribed(t, cla, group, a, prefix+"-t1", prefix+"-t2")
+	subscribed(t, cla, group, b, listed, prefix+"-t1", prefix+"-t2")
+
+	step := func(what string, want []TopicPartition) {
+		t.Helper()
+		marks := []int{ra.mark(), rb.mark()}
+		start := time.Now()
+		_, owned := stablePoint(t, ctx, cla, group, want, a, b)
+		t.Logf("%s: all assigned %v later: %v", what, time.Since(start).Round(time.Millisecond), owned)
+		if took := time.Since(start); took > 20*time.Second {
+			t.Errorf("%s: took %v with a 1s metadata refresh", what, took)
+		}
+		for i, r := range []*recorder{ra, rb} {
+			evs := r.since(marks[i])
+			if lost := union(evs, "lost"); len(lost) > 0 {
+				t.Errorf("%s: %s lost %v", what, r.name, lost)
+			}
+			if strategy != balance.CooperativeSticky {
+				continue
+			}
+			for _, p := range union(evs, "revoked") {
+				if slices.Contains(before[i], p) && slices.Contains(owned[i], p) {
+					t.Errorf("%s: %s revoked %v, which it kept", what, r.name, p)
+				}
+			}
+		}
+		before = owned
+		l.check(t)
+	}
+
+	createTopicNamed(t, ctx, prefix+"-t3", 2)
+	want = slices.Concat(want, allOf(2, prefix+"-t3"))
+	slices.SortFunc(want, TopicPartition.Compare)
+	step("topic t3 created", want)
+
+	if err := testinstance.Shared().DeleteTopic(ctx, prefix+"-t2"); err != nil {
+		t.Fatalf("DeleteTopic: %v", err)
+	}
+	want = slices.DeleteFunc(want, func(p TopicPartition) bool { return p.Topic == prefix+"-t2" })
+	step("topic t2 deleted", want)
+	subscribed(t, cla, group, a, prefix+"-t1", prefix+"-t3")
+	subscribed(t, cla, group, b, listed, prefix+"-t1", prefix+"-t3")
+}
+
+// subscribed checks the topics m sent in its JoinGroup, as the coordinator
+// reports them (DescribeGroups): exactly want, in order.
+func subscribed(t *testing.T, cl *cluster.Cluster, group string, m *Member, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	v, err := describe(testCtx(t, 30*time.Second), cl, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.topics[m.ID()]; !slices.Equal(got, want) {
+		t.Errorf("member %s subscribes to %v, want %v", m.ID(), got, want)
+	}
+}
