@@ -3,7 +3,6 @@ package zookeeper
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +17,8 @@ import (
 )
 
 // Config configures a Member. The zero value of each optional field means
-// the default written next to it; Servers, Group and Topic are required.
+// the default written next to it; Servers, Group and Subscription are
+// required.
 type Config struct {
 	// Servers lists ZooKeeper's host:port addresses (an ensemble's members,
 	// or one standalone server). Required.
@@ -26,8 +26,14 @@ type Config struct {
 	// Group is the consumer group. Required. It becomes a ZooKeeper path
 	// element, so it must not contain '/' nor be "." or "..".
 	Group string
-	// Topic is the topic whose partitions the group shares. Required.
-	Topic string
+	// Subscription is what the member reads: a list of topics, a pattern
+	// (a topic matches when the whole name matches, Kafka's internal
+	// topics never do), or both. Required: at least one topic or a
+	// pattern. Members of one group may subscribe differently; each
+	// topic's partitions are shared by the members that read it. Listed
+	// topics must exist when Join is called; a pattern may match nothing
+	// yet.
+	Subscription balance.Subscription
 	// Strategy is balance.Range (default) or balance.RoundRobin.
 	// balance.CooperativeSticky needs Kafka's group coordinator and is a
 	// configuration error here.
@@ -45,10 +51,11 @@ type Config struct {
 	// up to a quarter either way. Default 500ms.
 	RebalanceBackoff time.Duration
 	// PartitionCheckInterval is how often the member asks Kafka for the
-	// topic's metadata, which is how an increase of the partition count is
-	// noticed (ZooKeeper does not know about partitions with KRaft).
-	// Any other metadata refresh of the client is noticed at once too.
-	// Default 30s.
+	// metadata of the group's topics (of every topic, while a member of
+	// the group subscribes to a pattern), which is how a changed partition
+	// count, a new topic matching a pattern and a deleted topic are
+	// noticed (ZooKeeper does not know about topics with KRaft). Any other
+	// metadata refresh of the client is noticed at once too. Default 30s.
 	PartitionCheckInterval time.Duration
 	// ConsumerID is the member's id in the group: the name of its node
 	// under /consumers/<group>/ids and the content of its owner nodes.
@@ -102,9 +109,11 @@ func (c Config) withDefaults() (Config, error) {
 	if err := pathElement(c.Group); err != nil {
 		return c, kerr.Config("Group", "%v", err)
 	}
-	if err := topicName(c.Topic); err != nil {
-		return c, kerr.Config("Topic", "%v", err)
+	sub, err := checkSubscription(c.Subscription)
+	if err != nil {
+		return c, err
 	}
+	c.Subscription = sub
 	switch c.Strategy {
 	case "":
 		c.Strategy = balance.Range
@@ -199,44 +208,4 @@ func defaultConsumerID(group string) string {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	return group + "_" + host + "-" + strconv.FormatInt(time.Now().UnixMilli(), 10) + "-" + hex.EncodeToString(b[:])
-}
-
-// subscription is the data of a member's ids node, as Kafka's old
-// high-level consumer wrote it (ZookeeperConsumerConnector.registerConsumerInZK).
-type subscription struct {
-	Version      int            `json:"version"`
-	Subscription map[string]int `json:"subscription"`
-	Pattern      string         `json:"pattern"`
-	Timestamp    string         `json:"timestamp"`
-}
-
-func subscriptionData(topic string, now time.Time) []byte {
-	b, _ := json.Marshal(subscription{
-		Version:      1,
-		Subscription: map[string]int{topic: 1},
-		Pattern:      "static",
-		Timestamp:    strconv.FormatInt(now.UnixMilli(), 10),
-	})
-	return b
-}
-
-// subscribes reports whether a member whose ids node holds data consumes
-// topic. Two formats are understood: the JSON above (Kafka's old consumer,
-// and this package), and the bare topic name (PyKafka's balanced consumer),
-// so members of either kind can share a group with this one. Anything else
-// (a wildcard "white_list"/"black_list" pattern, which only Java's regex
-// semantics can evaluate, or an unknown format) counts as subscribed, and
-// known is false so that the caller can log it: counting a member that does
-// not consume the topic leaves its share unowned, not counting one that does
-// makes both claim the same partitions; either way the logs say so.
-func subscribes(data []byte, topic string) (ok, known bool) {
-	if string(data) == topic {
-		return true, true
-	}
-	var s subscription
-	if err := json.Unmarshal(data, &s); err != nil || s.Pattern != "static" || s.Subscription == nil {
-		return true, false
-	}
-	_, ok = s.Subscription[topic]
-	return ok, true
 }

@@ -22,20 +22,20 @@ func TestMemberCrash(t *testing.T) {
 	cl := newCluster(t, nil)
 	topic := createTopic(t, nil, 12)
 	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
+	in := newInspector(t, zkAddr(nil), group)
 	l := newLedger()
 	cut := &cutter{}
 	var ms []*Member
 	var recs []*recorder
 	for i := range 3 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
+		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
 		if i == 2 {
 			cfg.dialer = cut.dial
 		}
 		r := newRecorder(t, cfg.ConsumerID, l, in)
 		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable with 3 members", func() error { return stable(in, balance.Range, 12, ms, recs) })
+	waitFor(t, 30*time.Second, "stable with 3 members", func() error { return stable(in, balance.Range, map[string]int32{topic: 12}, ms, recs) })
 	victim, vrec := ms[2], recs[2]
 	timeout := victim.cfg.SessionTimeout
 	had := victim.Assigned()
@@ -43,7 +43,7 @@ func TestMemberCrash(t *testing.T) {
 	t0 := time.Now()
 	cut.cut()
 	took := waitFor(t, timeout+20*time.Second, "survivors own everything", func() error {
-		return stable(in, balance.Range, 12, ms[:2], recs[:2])
+		return stable(in, balance.Range, map[string]int32{topic: 12}, ms[:2], recs[:2])
 	})
 	lost := vrec.eventsOf("lost")
 	if len(lost) == 0 || len(victim.Assigned()) != 0 || len(vrec.ownedSorted()) != 0 {
@@ -64,7 +64,7 @@ func TestMemberCrash(t *testing.T) {
 	l.check(t)
 
 	cut.heal()
-	took = waitFor(t, 60*time.Second, "stable with 3 members again", func() error { return stable(in, balance.Range, 12, ms, recs) })
+	took = waitFor(t, 60*time.Second, "stable with 3 members again", func() error { return stable(in, balance.Range, map[string]int32{topic: 12}, ms, recs) })
 	t.Logf("after the network came back: stable with 3 members in %s", took.Round(time.Millisecond))
 	l.check(t)
 }
@@ -76,17 +76,17 @@ func TestPartitionIncrease(t *testing.T) {
 	cl := newCluster(t, nil)
 	topic := createTopic(t, nil, 4)
 	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
+	in := newInspector(t, zkAddr(nil), group)
 	l := newLedger()
 	var ms []*Member
 	var recs []*recorder
 	for i := range 2 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group),
+		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, group),
 			PartitionCheckInterval: 300 * time.Millisecond}
 		r := newRecorder(t, cfg.ConsumerID, l, in)
 		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable over 4 partitions", func() error { return stable(in, balance.Range, 4, ms, recs) })
+	waitFor(t, 30*time.Second, "stable over 4 partitions", func() error { return stable(in, balance.Range, map[string]int32{topic: 4}, ms, recs) })
 
 	req := kmsg.NewPtrCreatePartitionsRequest()
 	rt := kmsg.NewCreatePartitionsRequestTopic()
@@ -100,7 +100,7 @@ func TestPartitionIncrease(t *testing.T) {
 	if r := resp.(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || kerr.WithMessage(r.Topics[0].ErrorCode, r.Topics[0].ErrorMessage) != nil {
 		t.Fatalf("CreatePartitions: %+v", r.Topics)
 	}
-	took := waitFor(t, 30*time.Second, "stable over 10 partitions", func() error { return stable(in, balance.Range, 10, ms, recs) })
+	took := waitFor(t, 30*time.Second, "stable over 10 partitions", func() error { return stable(in, balance.Range, map[string]int32{topic: 10}, ms, recs) })
 	t.Logf("partition count 4 -> 10: stable again %s after CreatePartitions returned (check interval 300ms)", took.Round(time.Millisecond))
 	l.check(t)
 }
@@ -120,16 +120,16 @@ func TestZooKeeperRestart(t *testing.T) {
 	cl := newCluster(t, c)
 	topic := createTopic(t, c, 6)
 	group := uniqueName(t, "group")
-	in := newInspector(t, c.ZooKeeper(), group, topic)
+	in := newInspector(t, c.ZooKeeper(), group)
 	l := newLedger()
 	var ms []*Member
 	var recs []*recorder
 	for i := range 2 {
-		cfg := Config{Servers: []string{c.ZooKeeper()}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
+		cfg := Config{Servers: []string{c.ZooKeeper()}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
 		r := newRecorder(t, cfg.ConsumerID, l, nil) // no node checks: ZooKeeper goes away
 		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 6, ms, recs) })
+	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, map[string]int32{topic: 6}, ms, recs) })
 
 	t0 := time.Now()
 	if err := c.StopZooKeeper(ctx); err != nil {
@@ -151,7 +151,7 @@ func TestZooKeeperRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("ZooKeeper serving again after %s", time.Since(t1).Round(time.Millisecond))
-	took = waitFor(t, 60*time.Second, "stable after the restart", func() error { return stable(in, balance.Range, 6, ms, recs) })
+	took = waitFor(t, 60*time.Second, "stable after the restart", func() error { return stable(in, balance.Range, map[string]int32{topic: 6}, ms, recs) })
 	t.Logf("stable %s after ZooKeeper served again", took.Round(time.Millisecond))
 	for _, r := range recs {
 		lost, assigned := r.eventsOf("lost"), r.eventsOf("assigned")
@@ -170,20 +170,20 @@ func TestCloseWhileCutOff(t *testing.T) {
 	cl := newCluster(t, nil)
 	topic := createTopic(t, nil, 4)
 	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
+	in := newInspector(t, zkAddr(nil), group)
 	l := newLedger()
 	cut := &cutter{}
 	var ms []*Member
 	var recs []*recorder
 	for i := range 2 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
+		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
 		if i == 1 {
 			cfg.dialer = cut.dial
 		}
 		r := newRecorder(t, cfg.ConsumerID, l, in)
 		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 4, ms, recs) })
+	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, map[string]int32{topic: 4}, ms, recs) })
 	recs[1].in = nil // its Revoked runs while it is cut off; the inspector is not
 	cut.cut()
 	t0 := time.Now()
@@ -198,6 +198,6 @@ func TestCloseWhileCutOff(t *testing.T) {
 	if recs[1].count("revoked") == 0 || len(recs[1].ownedSorted()) != 0 {
 		t.Errorf("closed member's Handler: revoked %d times, still has %v", recs[1].count("revoked"), recs[1].ownedSorted())
 	}
-	waitFor(t, 30*time.Second, "the other owns everything", func() error { return stable(in, balance.Range, 4, ms[:1], recs[:1]) })
+	waitFor(t, 30*time.Second, "the other owns everything", func() error { return stable(in, balance.Range, map[string]int32{topic: 4}, ms[:1], recs[:1]) })
 	l.check(t)
 }

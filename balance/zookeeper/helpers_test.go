@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -99,19 +100,18 @@ func zkAddr(c *testinstance.Cluster) string {
 
 // inspector is the test's own ZooKeeper connection, to look at the nodes.
 type inspector struct {
-	conn          *zk.Conn
-	group, topic  string
-	events        <-chan zk.Event
-	unavailableOK bool
+	conn   *zk.Conn
+	group  string
+	events <-chan zk.Event
 }
 
-func newInspector(t *testing.T, addr, group, topic string) *inspector {
+func newInspector(t *testing.T, addr, group string) *inspector {
 	t.Helper()
 	conn, events, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogInfo(false), zk.WithLogger(quietLogger{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &inspector{conn: conn, events: events, group: group, topic: topic}
+	in := &inspector{conn: conn, events: events, group: group}
 	t.Cleanup(func() {
 		conn.Close()
 		for range events { // closed once its goroutines ended
@@ -124,30 +124,41 @@ type quietLogger struct{}
 
 func (quietLogger) Printf(string, ...any) {}
 
-// owners reads /consumers/<group>/owners/<topic>: partition -> owner id.
-func (in *inspector) owners() (map[int32]string, error) {
-	dir := "/consumers/" + in.group + "/owners/" + in.topic
-	names, _, err := in.conn.Children(dir)
+// owners reads /consumers/<group>/owners/<topic>/<partition> for every
+// topic: partition -> owner id.
+func (in *inspector) owners() (map[balance.TopicPartition]string, error) {
+	root := "/consumers/" + in.group + "/owners"
+	topics, _, err := in.conn.Children(root)
 	if errors.Is(err, zk.ErrNoNode) {
-		return map[int32]string{}, nil
+		return map[balance.TopicPartition]string{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	out := map[int32]string{}
-	for _, n := range names {
-		p, ok := parsePartition(n)
-		if !ok {
-			return nil, fmt.Errorf("owner node with a non-numeric name %q", n)
-		}
-		data, _, err := in.conn.Get(dir + "/" + n)
+	out := map[balance.TopicPartition]string{}
+	for _, topic := range topics {
+		dir := root + "/" + topic
+		names, _, err := in.conn.Children(dir)
 		if errors.Is(err, zk.ErrNoNode) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		out[p] = string(data)
+		for _, n := range names {
+			p, ok := parsePartition(n)
+			if !ok {
+				return nil, fmt.Errorf("owner node with a non-numeric name %s/%q", topic, n)
+			}
+			data, _, err := in.conn.Get(dir + "/" + n)
+			if errors.Is(err, zk.ErrNoNode) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			out[balance.TopicPartition{Topic: topic, Partition: p}] = string(data)
+		}
 	}
 	return out, nil
 }
@@ -166,11 +177,11 @@ func (in *inspector) ids() ([]string, error) {
 // still has it is a violation of "never two owners".
 type ledger struct {
 	mu         sync.Mutex
-	owner      map[int32]string
+	owner      map[balance.TopicPartition]string
 	violations []string
 }
 
-func newLedger() *ledger { return &ledger{owner: map[int32]string{}} }
+func newLedger() *ledger { return &ledger{owner: map[balance.TopicPartition]string{}} }
 
 func (l *ledger) check(t *testing.T) {
 	t.Helper()
@@ -183,7 +194,7 @@ func (l *ledger) check(t *testing.T) {
 
 type event struct {
 	kind       string // "assigned", "revoked", "lost"
-	partitions []int32
+	partitions []balance.TopicPartition
 	at         time.Time
 }
 
@@ -201,15 +212,15 @@ type recorder struct {
 	revokeErr error
 
 	mu     sync.Mutex
-	owned  map[int32]bool
+	owned  map[balance.TopicPartition]bool
 	events []event
 }
 
 func newRecorder(t *testing.T, name string, l *ledger, in *inspector) *recorder {
-	return &recorder{t: t, name: name, l: l, in: in, owned: map[int32]bool{}}
+	return &recorder{t: t, name: name, l: l, in: in, owned: map[balance.TopicPartition]bool{}}
 }
 
-func (r *recorder) nodeCheck(kind string, ps []int32) {
+func (r *recorder) nodeCheck(kind string, ps []balance.TopicPartition) {
 	if r.in == nil {
 		return
 	}
@@ -220,7 +231,7 @@ func (r *recorder) nodeCheck(kind string, ps []int32) {
 	}
 	for _, p := range ps {
 		if owners[p] != r.name {
-			r.violation("%s %s(%d): owner node holds %q", r.name, kind, p, owners[p])
+			r.violation("%s %s(%v): owner node holds %q", r.name, kind, p, owners[p])
 		}
 	}
 }
@@ -231,19 +242,22 @@ func (r *recorder) violation(format string, args ...any) {
 	r.l.mu.Unlock()
 }
 
-func (r *recorder) record(kind string, ps []int32) {
+func (r *recorder) record(kind string, ps []balance.TopicPartition) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !slices.IsSortedFunc(ps, balance.TopicPartition.Compare) {
+		r.violation("%s: %s %v, not sorted", r.name, kind, ps)
+	}
 	r.events = append(r.events, event{kind, slices.Clone(ps), time.Now()})
 	for _, p := range ps {
 		if kind == "assigned" {
 			if r.owned[p] {
-				r.violation("%s: assigned %d twice", r.name, p)
+				r.violation("%s: assigned %v twice", r.name, p)
 			}
 			r.owned[p] = true
 		} else {
 			if !r.owned[p] {
-				r.violation("%s: %s %d, which it did not have", r.name, kind, p)
+				r.violation("%s: %s %v, which it did not have", r.name, kind, p)
 			}
 			delete(r.owned, p)
 		}
@@ -251,12 +265,12 @@ func (r *recorder) record(kind string, ps []int32) {
 	r.t.Logf("%s: %s %v", r.name, kind, ps)
 }
 
-func (r *recorder) Assigned(ctx context.Context, ps []int32) error {
+func (r *recorder) Assigned(ctx context.Context, ps []balance.TopicPartition) error {
 	r.nodeCheck("Assigned", ps)
 	r.l.mu.Lock()
 	for _, p := range ps {
 		if o, ok := r.l.owner[p]; ok && o != r.name {
-			r.l.violations = append(r.l.violations, fmt.Sprintf("%s assigned %d while %s has it", r.name, p, o))
+			r.l.violations = append(r.l.violations, fmt.Sprintf("%s assigned %v while %s has it", r.name, p, o))
 		}
 		r.l.owner[p] = r.name
 	}
@@ -265,7 +279,7 @@ func (r *recorder) Assigned(ctx context.Context, ps []int32) error {
 	return nil
 }
 
-func (r *recorder) drop(ps []int32) {
+func (r *recorder) drop(ps []balance.TopicPartition) {
 	r.l.mu.Lock()
 	for _, p := range ps {
 		if r.l.owner[p] == r.name {
@@ -275,7 +289,7 @@ func (r *recorder) drop(ps []int32) {
 	r.l.mu.Unlock()
 }
 
-func (r *recorder) Revoked(ctx context.Context, ps []int32) error {
+func (r *recorder) Revoked(ctx context.Context, ps []balance.TopicPartition) error {
 	r.nodeCheck("Revoked", ps)
 	if r.delay > 0 {
 		// A slow Handler (committing through a slow coordinator) is the
@@ -290,20 +304,20 @@ func (r *recorder) Revoked(ctx context.Context, ps []int32) error {
 	return r.revokeErr
 }
 
-func (r *recorder) Lost(ctx context.Context, ps []int32) error {
+func (r *recorder) Lost(ctx context.Context, ps []balance.TopicPartition) error {
 	r.drop(ps)
 	r.record("lost", ps)
 	return nil
 }
 
-func (r *recorder) ownedSorted() []int32 {
+func (r *recorder) ownedSorted() []balance.TopicPartition {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]int32, 0, len(r.owned))
+	out := make([]balance.TopicPartition, 0, len(r.owned))
 	for p := range r.owned {
 		out = append(out, p)
 	}
-	slices.Sort(out)
+	slices.SortFunc(out, balance.TopicPartition.Compare)
 	return out
 }
 
@@ -331,21 +345,50 @@ func (r *recorder) eventsOf(kind string) []event {
 	return out
 }
 
+// tps lists partitions of one topic.
+func tps(topic string, ps ...int32) []balance.TopicPartition {
+	out := make([]balance.TopicPartition, len(ps))
+	for i, p := range ps {
+		out[i] = balance.TopicPartition{Topic: topic, Partition: p}
+	}
+	return out
+}
+
+// reads lists the topics of counts that m subscribes to, by its
+// configuration (the test's own reading: listed, or whole name matching).
+func reads(m *Member, counts map[string]int32) []string {
+	var out []string
+	s := m.cfg.Subscription
+	for topic := range counts {
+		if slices.Contains(s.Topics, topic) || s.Pattern != nil && regexp.MustCompile(`^(?:`+s.Pattern.String()+`)$`).MatchString(topic) {
+			out = append(out, topic)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // stable checks that the group reached the assignment that strategy gives
-// for these members over n partitions: each member's Assigned, its
-// Handler's view and the owner nodes all agree, each partition has exactly
-// one owner, and the ids nodes are exactly these members.
-func stable(in *inspector, strategy balance.Strategy, n int, ms []*Member, recs []*recorder) error {
+// for these members over the topics of counts (topic -> partition count;
+// each member reads those its Subscription names or matches): each
+// member's Assigned, its Handler's view and the owner nodes all agree, each
+// partition of a topic someone reads has exactly one owner node, no other
+// owner node exists in the group, and the ids nodes are exactly these
+// members.
+func stable(in *inspector, strategy balance.Strategy, counts map[string]int32, ms []*Member, recs []*recorder) error {
 	var ids []string
+	var subs []balance.Subscriber
+	read := map[string]bool{}
 	for _, m := range ms {
 		ids = append(ids, m.ID())
+		ts := reads(m, counts)
+		subs = append(subs, balance.Subscriber{Key: m.ID(), Topics: ts})
+		for _, t := range ts {
+			read[t] = true
+		}
 	}
 	slices.Sort(ids)
-	all := make([]int32, n)
-	for i := range all {
-		all[i] = int32(i)
-	}
-	want := balance.Assign(strategy, ids, all)
+	want := balance.AssignTopics(strategy, subs, counts)
 	for i, m := range ms {
 		if got := m.Assigned(); !slices.Equal(got, want[m.ID()]) {
 			return fmt.Errorf("%s: Assigned() = %v, want %v", m.ID(), got, want[m.ID()])
@@ -358,13 +401,17 @@ func stable(in *inspector, strategy balance.Strategy, n int, ms []*Member, recs 
 	if err != nil {
 		return err
 	}
+	n := 0
+	for t := range read {
+		n += int(counts[t])
+	}
 	if len(owners) != n {
 		return fmt.Errorf("%d owner nodes, want %d: %v", len(owners), n, owners)
 	}
 	for id, ps := range want {
 		for _, p := range ps {
 			if owners[p] != id {
-				return fmt.Errorf("owner node of %d holds %q, want %q", p, owners[p], id)
+				return fmt.Errorf("owner node of %v holds %q, want %q", p, owners[p], id)
 			}
 		}
 	}

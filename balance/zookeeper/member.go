@@ -29,7 +29,7 @@ type Member struct {
 	log *slog.Logger
 	id  string
 
-	idsDir, idPath, ownersDir string
+	idsDir, idPath, ownersRoot string
 
 	ctx    context.Context // the goroutine's waits and Handler calls; ends when Close gives up
 	cancel context.CancelFunc
@@ -41,44 +41,50 @@ type Member struct {
 	done      chan struct{} // closed when the goroutine has ended; closeErr is set before
 	closeErr  error
 	joined    chan struct{} // closed after the first complete rebalance
+	err       error         // why the member stopped by itself; set before done closes
 
 	mu         sync.Mutex
-	assigned   []int32 // a copy of owned for Assigned
-	lastErr    error   // why the last rebalance or session attempt failed
+	assigned   []balance.TopicPartition // a copy of owned for Assigned
+	lastErr    error                    // why the last rebalance or session attempt failed
 	rebalances atomic.Int64
 
 	// Owned by the member's goroutine.
 	sess       *session
-	past       map[int64]bool // this member's earlier session ids
-	registered bool           // the ids node exists in sess
-	owned      []int32        // what the Handler has: Assigned, not yet Revoked or Lost
-	nodes      map[int32]bool // owner nodes sess holds, as far as the member knows
-	reconcile  bool           // read the owner nodes back before trusting nodes
+	past       map[int64]bool                  // this member's earlier session ids
+	registered bool                            // the ids node exists in sess
+	owned      []balance.TopicPartition        // what the Handler has: Assigned, not yet Revoked or Lost
+	nodes      map[balance.TopicPartition]bool // owner nodes sess holds, as far as the member knows
+	reconcile  bool                            // read the owner nodes back before trusting nodes
 	idsWatch   <-chan zk.Event
 	// ownerWatches: a watch on the owner node of a partition another
 	// member holds and this one wants, so that a claim retries the moment
 	// the node goes instead of after the backoff. At most one per
 	// partition (go-zookeeper keeps each until its node changes).
-	ownerWatches map[int32]<-chan zk.Event
-	subs         map[string]bool // member id -> consumes Topic (ids nodes never change)
-	partitions   int             // the partition count of the last rebalance
+	ownerWatches map[balance.TopicPartition]<-chan zk.Event
+	own          interest            // what this member reads
+	subs         map[string]interest // member id -> what it reads (ids nodes never change)
+	members      []string            // the member ids of the last rebalance, sorted
+	counts       map[string]int32    // the group's topics' partition counts at the last rebalance
+	tracked      map[string]bool     // listed topics the client's metadata covers
+	untrackAll   func()              // held while some member of the group has a pattern
 	joinedOnce   bool
 }
 
 var _ balance.Member = (*Member)(nil)
 
-// errSuperseded: newer information (membership, partition count, our own
-// registration) arrived during a rebalance; the next one starts at once.
+// errSuperseded: newer information (membership, partition counts, topics
+// matching a pattern, our own registration) arrived during a rebalance; the
+// next one starts at once.
 var errSuperseded = errors.New("rebalance superseded")
 
 // errInterrupted: the member is closing or its session is not connected.
 var errInterrupted = errors.New("rebalance interrupted")
 
 // Join connects to ZooKeeper, registers the member, runs the first
-// rebalance and returns once the member owns its share of cfg.Topic's
-// partitions (possibly none), the Handler having been told through
-// Assigned. It starts one goroutine, which runs every later rebalance and
-// calls the Handler; Close stops it.
+// rebalance and returns once the member owns its share of the partitions of
+// the topics it subscribes to (possibly none), the Handler having been told
+// through Assigned. It starts one goroutine, which runs every later
+// rebalance and calls the Handler; Close stops it.
 //
 // Join retries what may pass (ZooKeeper unreachable, partitions still
 // owned by members slow to release them) until ctx ends; a ctx without
@@ -86,8 +92,14 @@ var errInterrupted = errors.New("rebalance interrupted")
 // RebalanceBackoff + the connection wait, which covers a crashed member's
 // session running out. It then fails with ctx's error joined to the last
 // cause (ErrZooKeeper, ErrRebalanceFailed, ErrConsumerIDInUse). Invalid
-// configuration fails at once with a *kerr.ConfigError naming the field,
-// an unknown topic with kerr.ErrUnknownTopic.
+// configuration fails at once with a *kerr.ConfigError naming the field
+// (an empty Subscription, an illegal topic name), a listed topic that does
+// not exist with kerr.ErrUnknownTopic.
+//
+// While a member of the group subscribes to a pattern, this member holds
+// the client's cluster.TrackAll, so that the client's metadata covers every
+// topic; the topics listed by members are tracked (cluster.Track) and stay
+// so after Close, since other users of the client may track them too.
 func Join(ctx context.Context, cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, error) {
 	if cl == nil {
 		return nil, kerr.Config("cluster", "nil *cluster.Cluster")
@@ -104,36 +116,52 @@ func Join(ctx context.Context, cl *cluster.Cluster, cfg Config, h balance.Handle
 		ctx, cancel = context.WithTimeout(ctx, 2*cfg.SessionTimeout+time.Duration(cfg.RebalanceMaxRetries)*cfg.RebalanceBackoff+connectWait(&cfg))
 		defer cancel()
 	}
-	// The partition count comes from Kafka (KRaft keeps no topic state in
-	// ZooKeeper); RefreshTopics also makes the client's metadata loop
-	// track the topic.
-	if err := cl.RefreshTopics(ctx, cfg.Topic); err != nil {
-		return nil, err
-	}
-	if _, err := cl.Snapshot().Topic(cfg.Topic); err != nil {
-		return nil, err
-	}
 	m := &Member{
-		cfg:       cfg,
-		cl:        cl,
-		h:         h,
-		id:        cfg.ConsumerID,
-		idsDir:    "/consumers/" + cfg.Group + "/ids",
-		ownersDir: "/consumers/" + cfg.Group + "/owners/" + cfg.Topic,
-		kick:      make(chan struct{}, 1),
-		closing:   make(chan struct{}),
-		done:      make(chan struct{}),
-		joined:    make(chan struct{}),
-		past:      map[int64]bool{},
-		subs:      map[string]bool{},
+		cfg:        cfg,
+		cl:         cl,
+		h:          h,
+		id:         cfg.ConsumerID,
+		idsDir:     "/consumers/" + cfg.Group + "/ids",
+		ownersRoot: "/consumers/" + cfg.Group + "/owners",
+		kick:       make(chan struct{}, 1),
+		closing:    make(chan struct{}),
+		done:       make(chan struct{}),
+		joined:     make(chan struct{}),
+		past:       map[int64]bool{},
+		own:        ownInterest(cfg.Subscription),
+		subs:       map[string]interest{},
+		tracked:    map[string]bool{},
+	}
+	// Partition counts come from Kafka (KRaft keeps no topic state in
+	// ZooKeeper); RefreshTopics also makes the client's metadata loop
+	// track the topics.
+	if ts := cfg.Subscription.Topics; len(ts) > 0 {
+		if err := cl.RefreshTopics(ctx, ts...); err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			if _, err := cl.Snapshot().Topic(t); err != nil {
+				return nil, err
+			}
+			m.tracked[t] = true
+		}
+	}
+	if cfg.Subscription.Pattern != nil {
+		m.untrackAll = cl.TrackAll()
+		if err := cl.RefreshAll(ctx); err != nil {
+			m.untrackAll()
+			return nil, err
+		}
 	}
 	m.idPath = m.idsDir + "/" + m.id
-	m.log = cfg.Logger.With("group", cfg.Group, "topic", cfg.Topic, "member", m.id)
+	m.log = cfg.Logger.With("group", cfg.Group, "member", m.id, "subscription", describe(cfg.Subscription))
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	go m.run()
 	select {
 	case <-m.joined:
 		return m, nil
+	case <-m.done: // stopped by itself
+		return nil, fmt.Errorf("balance/zookeeper: joining group %q: %w", cfg.Group, m.err)
 	case <-ctx.Done():
 		// Close first: it interrupts a session attempt in progress, whose
 		// failure is then the last error.
@@ -169,8 +197,8 @@ func (m *Member) opTimeout() time.Duration {
 func (m *Member) ID() string { return m.id }
 
 // Assigned returns the partitions the member owns now (that the Handler
-// was given and not yet asked to give up), sorted by number.
-func (m *Member) Assigned() []int32 {
+// was given and not yet asked to give up), sorted by topic, then number.
+func (m *Member) Assigned() []balance.TopicPartition {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.assigned)
@@ -184,6 +212,25 @@ func (m *Member) Generation() offsets.Generation { return offsets.Generation{} }
 // Rebalances counts completed rebalances (those after which the member
 // owned its whole share).
 func (m *Member) Rebalances() int { return int(m.rebalances.Load()) }
+
+// Done is closed when the member has stopped: after Close, or by itself
+// (see Err).
+func (m *Member) Done() <-chan struct{} { return m.done }
+
+// Err is why the member stopped by itself; nil while it runs, and when
+// Close stopped it. The only such cause is the client's cluster closing under it
+// (kerr.ErrClosed): everything else (ZooKeeper unreachable, sessions
+// expiring, partitions held by slow members, Kafka's metadata failing) is
+// retried for as long as the member lives. Its partitions were reported
+// lost to the Handler first.
+func (m *Member) Err() error {
+	select {
+	case <-m.done:
+		return m.err
+	default:
+		return nil
+	}
+}
 
 // Close gives everything up and leaves the group: Revoked(owned) so the
 // Handler commits, then the owner nodes and the ids node are deleted, the
@@ -204,8 +251,8 @@ func (m *Member) Close(ctx context.Context) error {
 	return m.closeErr
 }
 
-func (m *Member) setOwned(owned []int32) {
-	slices.Sort(owned)
+func (m *Member) setOwned(owned []balance.TopicPartition) {
+	slices.SortFunc(owned, balance.TopicPartition.Compare)
 	m.owned = owned
 	m.mu.Lock()
 	m.assigned = slices.Clone(owned)
@@ -225,7 +272,7 @@ func (m *Member) lastError() error {
 }
 
 // run is the member's goroutine: it keeps the session, watches membership
-// and the partition count, rebalances, and on Close leaves.
+// and the metadata of the group's topics, rebalances, and on Close leaves.
 func (m *Member) run() {
 	defer close(m.done)
 	defer m.cancel()
@@ -246,6 +293,9 @@ func (m *Member) run() {
 		select {
 		case <-m.closing:
 			m.finish()
+			return
+		case <-m.cl.Closing():
+			m.stop(kerr.ErrClosed)
 			return
 		default:
 		}
@@ -292,6 +342,7 @@ func (m *Member) run() {
 		// owner nodes it could not claim: retry the moment one goes.
 		const (
 			closing = iota
+			clusterClosing
 			kick
 			timer
 			members
@@ -300,9 +351,9 @@ func (m *Member) run() {
 			owners // one case per watched owner node from here
 		)
 		cases := []reflect.SelectCase{
-			recv(m.closing), recv(m.kick), recv(wake.C), recv(m.idsWatch), recv(updated), recv(tick.C),
+			recv(m.closing), recv(m.cl.Closing()), recv(m.kick), recv(wake.C), recv(m.idsWatch), recv(updated), recv(tick.C),
 		}
-		var watched []int32
+		var watched []balance.TopicPartition
 		if due {
 			for p, w := range m.ownerWatches {
 				cases = append(cases, recv(w))
@@ -310,14 +361,14 @@ func (m *Member) run() {
 			}
 		}
 		switch i, _, _ := reflect.Select(cases); i {
-		case closing, kick, timer:
+		case closing, clusterClosing, kick, timer:
 		case members:
 			m.idsWatch = nil // one-shot: the rebalance arms the next one
 			due, retryAt = true, time.Time{}
 		case metadata:
 			updated = m.cl.Updated()
-			if n, err := m.partitionCount(); err == nil && n != m.partitions {
-				m.log.Info("zookeeper group: partition count changed", "from", m.partitions, "to", n)
+			if why := m.metadataChanged(); why != "" {
+				m.log.Info("zookeeper group: the group's topics changed", "change", why)
 				due, retryAt = true, time.Time{}
 			}
 		case ticker:
@@ -367,8 +418,8 @@ func (m *Member) keepSession() (changed bool, err error) {
 		if err != nil {
 			return false, err
 		}
-		m.sess, m.registered, m.nodes, m.idsWatch = s, false, map[int32]bool{}, nil
-		m.ownerWatches = map[int32]<-chan zk.Event{}
+		m.sess, m.registered, m.nodes, m.idsWatch = s, false, map[balance.TopicPartition]bool{}, nil
+		m.ownerWatches = map[balance.TopicPartition]<-chan zk.Event{}
 		m.reconcile = true // nodes of our past sessions may linger
 		m.log.Info("zookeeper group: session established", "session", fmt.Sprintf("0x%x", s.id), "timeout", s.Timeout())
 	}
@@ -463,38 +514,59 @@ func (m *Member) finish() {
 			m.closeErr = fmt.Errorf("balance/zookeeper: Handler.Revoked(%v): %w", revoked, err)
 		}
 	}
-	if s := m.sess; s != nil {
-		// Deleting the nodes one by one lets the others claim as soon as
-		// each is free. Closing the session deletes them too, and if
-		// ZooKeeper cannot be told, they vanish when the session expires:
-		// a failure here only delays the others, and is nothing the
-		// caller could act on, so it is logged, not returned.
-		err := errors.New("not connected")
-		if s.connected() {
-			err = nil
-			for _, p := range sortedKeys(m.nodes) {
-				if err = m.release(ctx, p); err != nil {
-					break
-				}
-			}
-			if err == nil && m.registered {
-				err = m.deleteOwn(ctx, m.idPath)
-			}
-		}
-		if err != nil {
-			m.log.Warn("zookeeper group: closing without deleting the member's nodes; they vanish when its session ends",
-				"session_timeout", s.Timeout(), "err", err)
-		}
-		m.dropSession()
-	}
+	m.leave(ctx)
 	m.log.Info("zookeeper group: left", "err", m.closeErr)
 }
 
-func sortedKeys(s map[int32]bool) []int32 {
-	out := make([]int32, 0, len(s))
-	for p := range s {
-		out = append(out, p)
+// stop ends the member by itself, for a reason no retry can fix: its
+// partitions are lost (the Handler cannot commit through a closed client),
+// it leaves the group, and Err reports err.
+func (m *Member) stop(err error) {
+	m.log.Warn("zookeeper group: stopping", "err", err)
+	m.lose()
+	m.leave(m.ctx)
+	m.err = err
+}
+
+// leave deletes the member's nodes and closes its session.
+func (m *Member) leave(ctx context.Context) {
+	if m.untrackAll != nil {
+		m.untrackAll()
+		m.untrackAll = nil
 	}
-	slices.Sort(out)
+	s := m.sess
+	if s == nil {
+		return
+	}
+	// Deleting the nodes one by one lets the others claim as soon as each
+	// is free. Closing the session deletes them too, and if ZooKeeper
+	// cannot be told, they vanish when the session expires: a failure here
+	// only delays the others, and is nothing the caller could act on, so
+	// it is logged, not returned.
+	err := errors.New("not connected")
+	if s.connected() {
+		err = nil
+		for _, tp := range sortedKeys(m.nodes) {
+			if err = m.release(ctx, tp); err != nil {
+				break
+			}
+		}
+		if err == nil && m.registered {
+			err = m.deleteOwn(ctx, m.idPath)
+		}
+	}
+	if err != nil {
+		m.log.Warn("zookeeper group: leaving without deleting the member's nodes; they vanish when its session ends",
+			"session_timeout", s.Timeout(), "err", err)
+	}
+	m.dropSession()
+}
+
+func sortedKeys(s map[balance.TopicPartition]bool) []balance.TopicPartition {
+	out := make([]balance.TopicPartition, 0, len(s))
+	for tp := range s {
+		out = append(out, tp)
+	}
+	slices.SortFunc(out, balance.TopicPartition.Compare)
 	return out
 }

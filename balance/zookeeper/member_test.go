@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"regexp"
@@ -14,12 +15,13 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
 )
 
 func TestConfigErrorsNameTheField(t *testing.T) {
-	ok := Config{Servers: []string{"127.0.0.1:2181"}, Group: "g", Topic: "t"}
+	ok := Config{Servers: []string{"127.0.0.1:2181"}, Group: "g", Subscription: topics("t")}
 	cases := []struct {
 		field string
 		edit  func(*Config)
@@ -30,9 +32,16 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"Group", func(c *Config) { c.Group = "a/b" }},
 		{"Group", func(c *Config) { c.Group = ".." }},
 		{"Group", func(c *Config) { c.Group = "a\x00b" }},
-		{"Topic", func(c *Config) { c.Topic = "" }},
-		{"Topic", func(c *Config) { c.Topic = "a b" }},
-		{"Topic", func(c *Config) { c.Topic = "a/b" }},
+		{"Subscription", func(c *Config) { c.Subscription = balance.Subscription{} }},
+		{"Subscription", func(c *Config) { c.Subscription = balance.Subscription{Topics: []string{}} }},
+		{"Subscription.Topics", func(c *Config) { c.Subscription = topics("") }},
+		{"Subscription.Topics", func(c *Config) { c.Subscription = topics("a b") }},
+		{"Subscription.Topics", func(c *Config) { c.Subscription = topics("a/b") }},
+		{"Subscription.Topics", func(c *Config) { c.Subscription = topics("ok", "a/b") }},
+		{"Subscription.Topics", func(c *Config) {
+			c.Subscription = balance.Subscription{Topics: []string{".."}, Pattern: regexp.MustCompile("x.*")}
+		}},
+		{"Subscription.Pattern", func(c *Config) { c.Subscription = balance.Subscription{Pattern: regexp.MustCompile("")} }},
 		{"Strategy", func(c *Config) { c.Strategy = balance.CooperativeSticky }},
 		{"Strategy", func(c *Config) { c.Strategy = "sticky" }},
 		{"SessionTimeout", func(c *Config) { c.SessionTimeout = -time.Second }},
@@ -58,8 +67,14 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		c.RebalanceBackoff != DefaultRebalanceBackoff || c.PartitionCheckInterval != DefaultPartitionCheckInterval || c.Logger == nil {
 		t.Errorf("defaults not applied: %+v", c)
 	}
+	// The topics are copied, sorted and deduplicated.
+	in := []string{"b", "a", "b"}
+	c, err = Config{Servers: ok.Servers, Group: "g", Subscription: balance.Subscription{Topics: in}}.withDefaults()
+	if err != nil || !slices.Equal(c.Subscription.Topics, []string{"a", "b"}) || !slices.Equal(in, []string{"b", "a", "b"}) {
+		t.Errorf("Subscription.Topics %v (from %v): %v", c.Subscription.Topics, in, err)
+	}
 	// Kafka's old consumer: <group>_<hostname>-<unix ms>-<8 hex>.
-	if !regexp.MustCompile(`^g_[^/]+-\d{13}-[0-9a-f]{8}$`).MatchString(c.ConsumerID) {
+	if c, _ := ok.withDefaults(); !regexp.MustCompile(`^g_[^/]+-\d{13}-[0-9a-f]{8}$`).MatchString(c.ConsumerID) {
 		t.Errorf("default ConsumerID %q", c.ConsumerID)
 	}
 	// Join checks its arguments before connecting anywhere.
@@ -68,24 +83,95 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 	}
 }
 
+// topics is a Subscription to a list of topics.
+func topics(ts ...string) balance.Subscription { return balance.Subscription{Topics: ts} }
+
 func TestSubscriptionFormats(t *testing.T) {
-	data := subscriptionData("events", time.UnixMilli(1700000000123))
-	if got, want := string(data), `{"version":1,"subscription":{"events":1},"pattern":"static","timestamp":"1700000000123"}`; got != want {
-		t.Errorf("subscription data\n got %s\nwant %s", got, want)
-	}
+	// What this package writes: the old consumer's JSON.
+	at := time.UnixMilli(1700000000123)
 	for _, tc := range []struct {
-		data      string
-		sub, know bool
+		sub  balance.Subscription
+		want string
 	}{
-		{string(data), true, true},
-		{`{"version":1,"subscription":{"other":1},"pattern":"static","timestamp":"1"}`, false, true},
-		{"events", true, true}, // PyKafka
-		{"other", true, false}, // unknown: counted
-		{`{"version":1,"subscription":{"ev.*":1},"pattern":"white_list","timestamp":"1"}`, true, false},
+		{topics("events"), `{"version":1,"subscription":{"events":1},"pattern":"static","timestamp":"1700000000123"}`},
+		{topics("b.x", "a"), `{"version":1,"subscription":{"a":1,"b.x":1},"pattern":"static","timestamp":"1700000000123"}`},
+		{balance.Subscription{Pattern: regexp.MustCompile(`ev-.*|<x>`)}, `{"version":1,"subscription":{"ev-.*|<x>":1},"pattern":"white_list","timestamp":"1700000000123"}`},
+		// Both: one expression that also matches each listed topic.
+		{balance.Subscription{Topics: []string{"a.b"}, Pattern: regexp.MustCompile(`ev-.*`)}, `{"version":1,"subscription":{"(?:ev-.*)|a\\.b":1},"pattern":"white_list","timestamp":"1700000000123"}`},
 	} {
-		if sub, known := subscribes([]byte(tc.data), "events"); sub != tc.sub || known != tc.know {
-			t.Errorf("subscribes(%s) = %v, %v; want %v, %v", tc.data, sub, known, tc.sub, tc.know)
+		if got := string(registrationData(tc.sub, at)); got != tc.want {
+			t.Errorf("registration of %v\n got %s\nwant %s", describe(tc.sub), got, tc.want)
 		}
+	}
+	data := registrationData(topics("events"), at)
+
+	// What other members write, read against this metadata.
+	snap := &cluster.Snapshot{Topics: map[string]*cluster.TopicMeta{
+		"events":             {Name: "events"},
+		"events-eu":          {Name: "events-eu"},
+		"other":              {Name: "other"},
+		"a.b":                {Name: "a.b"},
+		"axb":                {Name: "axb"},
+		"__consumer_offsets": {Name: "__consumer_offsets", Internal: true},
+		"gone":               {Name: "gone", Err: kerr.ErrUnknownTopic},
+	}}
+	for _, tc := range []struct {
+		data  string
+		reads []string // nil: unknown
+	}{
+		{string(data), []string{"events"}},
+		{`{"version":1,"subscription":{"other":1},"pattern":"static","timestamp":"1"}`, []string{"other"}},
+		{`{"version":1,"subscription":{"other":1,"events":1,"missing":1},"pattern":"static","timestamp":"1"}`, []string{"events", "missing", "other"}},
+		{"events", []string{"events"}}, // PyKafka: the bare topic name
+		{"other", []string{"other"}},
+		// Patterns match whole names (Java's String.matches), never
+		// internal topics nor topics the metadata does not have.
+		{`{"version":1,"subscription":{"ev.*":1},"pattern":"white_list","timestamp":"1"}`, []string{"events", "events-eu"}},
+		{`{"version":1,"subscription":{"events":1},"pattern":"white_list","timestamp":"1"}`, []string{"events"}},
+		{`{"version":1,"subscription":{".*":1},"pattern":"white_list","timestamp":"1"}`, []string{"a.b", "axb", "events", "events-eu", "other"}},
+		{`{"version":1,"subscription":{"(?:ev-.*)|a\\.b":1},"pattern":"white_list","timestamp":"1"}`, []string{"a.b"}},
+		{`{"version":1,"subscription":{"ev.*|a.b":1},"pattern":"black_list","timestamp":"1"}`, []string{"other"}},
+		// Unknown: counted as a reader of this member's topics.
+		{`{"version":1,"subscription":{"(?=ev).*":1},"pattern":"white_list","timestamp":"1"}`, nil}, // Java-only syntax
+		{`{"version":1,"subscription":{"a":1,"b":1},"pattern":"white_list","timestamp":"1"}`, nil},
+		{`{"version":1,"subscription":{},"pattern":"static","timestamp":"1"}`, nil},
+		{`{"version":1,"subscription":{"a":1},"pattern":"sometimes","timestamp":"1"}`, nil},
+		{"{not json", nil},
+		{"", nil},
+	} {
+		in, err := decodeRegistration([]byte(tc.data))
+		if tc.reads == nil {
+			if err == nil {
+				t.Errorf("decodeRegistration(%s) = %+v, want an error", tc.data, in)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("decodeRegistration(%s): %v", tc.data, err)
+			continue
+		}
+		if got := in.read(snap); !slices.Equal(got, tc.reads) {
+			t.Errorf("decodeRegistration(%s) reads %v, want %v", tc.data, got, tc.reads)
+		}
+	}
+	// What this member reads, from its own Subscription.
+	own := ownInterest(balance.Subscription{Topics: []string{"missing"}, Pattern: regexp.MustCompile(`events|a.b`)})
+	if got, want := own.read(snap), []string{"a.b", "axb", "events", "missing"}; !slices.Equal(got, want) {
+		t.Errorf("own subscription reads %v, want %v", got, want)
+	}
+	// Partition counts: unknown topics are absent; other errors keep the
+	// last count.
+	snap.Topics["events"].Partitions = make([]cluster.PartitionMeta, 3)
+	snap.Topics["broken"] = &cluster.TopicMeta{Name: "broken", Err: kerr.TopicAuthorizationFailed}
+	got := topicCounts(snap, []string{"broken", "events", "gone", "missing"}, map[string]int32{"broken": 4, "gone": 2})
+	if want := map[string]int32{"broken": 4, "events": 3}; !maps.Equal(got, want) {
+		t.Errorf("topicCounts = %v, want %v", got, want)
+	}
+	if got, want := countsChange(map[string]int32{"a": 1, "b": 2}, map[string]int32{"b": 3, "c": 1}), "topic b went from 2 to 3 partitions; topic c appeared with 1 partitions; topic a is gone"; got != want {
+		t.Errorf("countsChange = %q, want %q", got, want)
+	}
+	if got := countsChange(map[string]int32{"a": 1}, map[string]int32{"a": 1}); got != "" {
+		t.Errorf("countsChange of equal counts = %q", got)
 	}
 	for _, tc := range []struct {
 		name string
@@ -107,11 +193,11 @@ func TestGrowAndShrink(t *testing.T) {
 	cl := newCluster(t, nil)
 	topic := createTopic(t, nil, 12)
 	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
+	in := newInspector(t, zkAddr(nil), group)
 	l := newLedger()
 	suffix := fmt.Sprintf("%08x", rand.Uint32())
 	cfg := func(i int) Config {
-		return Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, suffix)}
+		return Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, suffix)}
 	}
 	var ms []*Member
 	var recs []*recorder
@@ -121,13 +207,13 @@ func TestGrowAndShrink(t *testing.T) {
 		m := join(t, cl, cfg(i), r)
 		ms = append(ms, m)
 		took := waitFor(t, 30*time.Second, fmt.Sprintf("stable with %d members", i+1), func() error {
-			return stable(in, balance.Range, 12, ms, recs)
+			return stable(in, balance.Range, map[string]int32{topic: 12}, ms, recs)
 		})
 		t.Logf("%d members: stable %s after Join returned", i+1, took)
 		l.check(t)
 	}
 	// Range by number: 0-3, 4-7, 8-11 (string order would give 0,1,10,11).
-	for i, want := range [][]int32{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10, 11}} {
+	for i, want := range [][]balance.TopicPartition{tps(topic, 0, 1, 2, 3), tps(topic, 4, 5, 6, 7), tps(topic, 8, 9, 10, 11)} {
 		if got := ms[i].Assigned(); !slices.Equal(got, want) {
 			t.Fatalf("member %d: %v, want %v", i, got, want)
 		}
@@ -135,8 +221,8 @@ func TestGrowAndShrink(t *testing.T) {
 	// m0 kept 0-3 throughout: it was only ever asked to give up 4-11.
 	for _, e := range recs[0].eventsOf("revoked") {
 		for _, p := range e.partitions {
-			if p < 4 {
-				t.Errorf("m0 revoked %d, which never moved (revoked %v)", p, e.partitions)
+			if p.Partition < 4 {
+				t.Errorf("m0 revoked %v, which never moved (revoked %v)", p, e.partitions)
 			}
 		}
 	}
@@ -152,8 +238,8 @@ func TestGrowAndShrink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sub subscription
-	if err := json.Unmarshal(data, &sub); err != nil || sub.Version != 1 || sub.Pattern != "static" || sub.Subscription[topic] != 1 || sub.Timestamp == "" {
+	var sub registration
+	if err := json.Unmarshal(data, &sub); err != nil || sub.Version != 1 || sub.Pattern != "static" || sub.Subscription[topic] != 1 || len(sub.Subscription) != 1 || sub.Timestamp == "" {
 		t.Errorf("ids node data %s (%v)", data, err)
 	}
 
@@ -168,7 +254,7 @@ func TestGrowAndShrink(t *testing.T) {
 		t.Errorf("closed member's Handler still has %v", got)
 	}
 	ms, recs = []*Member{ms[0], ms[2]}, []*recorder{recs[0], recs[2]}
-	waitFor(t, 30*time.Second, "stable after m1 left", func() error { return stable(in, balance.Range, 12, ms, recs) })
+	waitFor(t, 30*time.Second, "stable after m1 left", func() error { return stable(in, balance.Range, map[string]int32{topic: 12}, ms, recs) })
 	l.check(t)
 
 	// Everyone leaves: no node of the group's members remains.
@@ -197,22 +283,22 @@ func TestRoundRobin(t *testing.T) {
 	cl := newCluster(t, nil)
 	topic := createTopic(t, nil, 5)
 	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
+	in := newInspector(t, zkAddr(nil), group)
 	l := newLedger()
 	var ms []*Member
 	var recs []*recorder
 	for i := range 2 {
 		id := fmt.Sprintf("%s_host-%d", group, i)
 		r := newRecorder(t, id, l, in)
-		m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, Strategy: balance.RoundRobin, ConsumerID: id}, r)
+		m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), Strategy: balance.RoundRobin, ConsumerID: id}, r)
 		ms, recs = append(ms, m), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.RoundRobin, 5, ms, recs) })
+	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.RoundRobin, map[string]int32{topic: 5}, ms, recs) })
 	first := ms[0]
 	if ms[1].ID() < first.ID() {
 		first = ms[1]
 	}
-	if got := first.Assigned(); !slices.Equal(got, []int32{0, 2, 4}) {
+	if got := first.Assigned(); !slices.Equal(got, tps(topic, 0, 2, 4)) {
 		t.Errorf("first member by id has %v, want [0 2 4]", got)
 	}
 
@@ -224,7 +310,7 @@ func TestRoundRobin(t *testing.T) {
 		t.Errorf("Close: %v, want the Handler's error", err)
 	}
 	waitFor(t, 30*time.Second, "the other owns everything", func() error {
-		return stable(in, balance.RoundRobin, 5, ms[1:], recs[1:])
+		return stable(in, balance.RoundRobin, map[string]int32{topic: 5}, ms[1:], recs[1:])
 	})
 }
 
@@ -236,9 +322,9 @@ func TestSlowRevoke(t *testing.T) {
 	cl := newCluster(t, nil)
 	topic := createTopic(t, nil, 4)
 	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
+	in := newInspector(t, zkAddr(nil), group)
 	l := newLedger()
-	base := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, RebalanceMaxRetries: 2, RebalanceBackoff: 100 * time.Millisecond}
+	base := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), RebalanceMaxRetries: 2, RebalanceBackoff: 100 * time.Millisecond}
 	c0, c1 := base, base
 	c0.ConsumerID, c1.ConsumerID = "a-"+group, "b-"+group
 	r0, r1 := newRecorder(t, c0.ConsumerID, l, in), newRecorder(t, c1.ConsumerID, l, in)
@@ -246,7 +332,7 @@ func TestSlowRevoke(t *testing.T) {
 	r0.delay = 1500 * time.Millisecond // far beyond b's 2 tries 100ms apart
 	m1 := join(t, cl, c1, r1)          // returns once its first complete rebalance is done
 	ms, recs := []*Member{m0, m1}, []*recorder{r0, r1}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 4, ms, recs) })
+	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, map[string]int32{topic: 4}, ms, recs) })
 	l.check(t)
 	// b watches the nodes it could not claim: it takes them as soon as a
 	// deletes them, not at its next retry (by then 100ms doubling, and
@@ -269,9 +355,22 @@ func TestJoinErrors(t *testing.T) {
 	l := newLedger()
 
 	// Unknown topic: at once, typed.
-	_, err := Join(testCtx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Topic: uniqueName(t, "missing")}, newRecorder(t, "x", l, nil))
+	_, err := Join(testCtx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Subscription: topics(topic, uniqueName(t, "missing"))}, newRecorder(t, "x", l, nil))
 	if !errors.Is(err, kerr.ErrUnknownTopic) {
 		t.Errorf("unknown topic: %v", err)
+	}
+
+	// An empty or invalid subscription: at once, naming the field.
+	for field, sub := range map[string]balance.Subscription{
+		"Subscription":         {},
+		"Subscription.Topics":  topics(topic, "no/slash"),
+		"Subscription.Pattern": {Pattern: regexp.MustCompile("")},
+	} {
+		_, err := Join(testCtx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Subscription: sub}, newRecorder(t, "x", l, nil))
+		var ce *kerr.ConfigError
+		if !errors.As(err, &ce) || ce.Field != field {
+			t.Errorf("Join with Subscription %+v: %v, want a ConfigError for %s", sub, err, field)
+		}
 	}
 
 	// No ZooKeeper there: fails when the context ends, with the cause.
@@ -282,7 +381,7 @@ func TestJoinErrors(t *testing.T) {
 	dead := ln.Addr().String()
 	ln.Close()
 	t0 := time.Now()
-	_, err = Join(testCtx(t, 3*time.Second), cl, Config{Servers: []string{dead}, Group: uniqueName(t, "g"), Topic: topic, Logger: testLogger(t)}, newRecorder(t, "x", l, nil))
+	_, err = Join(testCtx(t, 3*time.Second), cl, Config{Servers: []string{dead}, Group: uniqueName(t, "g"), Subscription: topics(topic), Logger: testLogger(t)}, newRecorder(t, "x", l, nil))
 	if !errors.Is(err, ErrZooKeeper) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("unreachable ZooKeeper: %v", err)
 	}
@@ -293,7 +392,7 @@ func TestJoinErrors(t *testing.T) {
 
 	// A consumer id already registered by a live session.
 	group := uniqueName(t, "g")
-	cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: "same"}
+	cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: "same"}
 	join(t, cl, cfg, newRecorder(t, "same", l, nil))
 	_, err = Join(testCtx(t, 3*time.Second), cl, cfg, newRecorder(t, "same", l, nil))
 	if !errors.Is(err, ErrConsumerIDInUse) {
@@ -308,7 +407,7 @@ func TestNegotiatedTimeout(t *testing.T) {
 	noLeaks(t)
 	cl := newCluster(t, nil)
 	topic := createTopic(t, nil, 1)
-	m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Topic: topic, SessionTimeout: 60 * time.Second}, newRecorder(t, "x", newLedger(), nil))
+	m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Subscription: topics(topic), SessionTimeout: 60 * time.Second}, newRecorder(t, "x", newLedger(), nil))
 	got := m.sess.Timeout()
 	if got <= 0 || got >= 60*time.Second {
 		t.Fatalf("negotiated timeout %s: the server's cap was not picked up", got)
@@ -324,16 +423,16 @@ func TestRegistrationDeleted(t *testing.T) {
 	cl := newCluster(t, nil)
 	topic := createTopic(t, nil, 6)
 	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
+	in := newInspector(t, zkAddr(nil), group)
 	l := newLedger()
 	var ms []*Member
 	var recs []*recorder
 	for i := range 2 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
+		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
 		r := newRecorder(t, cfg.ConsumerID, l, in)
 		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 6, ms, recs) })
+	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, map[string]int32{topic: 6}, ms, recs) })
 	before := ms[1].Rebalances()
 	if err := in.conn.Delete("/consumers/"+group+"/ids/"+ms[1].ID(), -1); err != nil {
 		t.Fatal(err)
@@ -342,7 +441,7 @@ func TestRegistrationDeleted(t *testing.T) {
 		if ms[1].Rebalances() == before {
 			return errors.New("no rebalance yet")
 		}
-		return stable(in, balance.Range, 6, ms, recs)
+		return stable(in, balance.Range, map[string]int32{topic: 6}, ms, recs)
 	})
 	l.check(t)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/gokafka/kafka/balance"
 )
 
 // The member's ZooKeeper calls, each with a deadline (see do). They use the
@@ -108,7 +109,7 @@ func (m *Member) ensurePath(ctx context.Context, path string) error {
 // replaced; one held by a foreign session is ErrConsumerIDInUse.
 func (m *Member) register() error {
 	ctx := m.ctx
-	data := subscriptionData(m.cfg.Topic, time.Now())
+	data := registrationData(m.cfg.Subscription, time.Now())
 	for attempt := 0; attempt < 3; attempt++ {
 		err := m.create(ctx, m.idPath, data, zk.FlagEphemeral)
 		switch {
@@ -156,8 +157,12 @@ func (m *Member) deleteOwn(ctx context.Context, path string) error {
 	return nil
 }
 
-func (m *Member) ownerPath(p int32) string {
-	return m.ownersDir + "/" + strconv.FormatInt(int64(p), 10)
+// ownersDir is /consumers/<group>/owners/<topic>.
+func (m *Member) ownersDir(topic string) string { return m.ownersRoot + "/" + topic }
+
+// ownerPath is /consumers/<group>/owners/<topic>/<partition>.
+func (m *Member) ownerPath(tp balance.TopicPartition) string {
+	return m.ownersDir(tp.Topic) + "/" + strconv.FormatInt(int64(tp.Partition), 10)
 }
 
 // parsePartition reads an owner node's name. Names are partition numbers

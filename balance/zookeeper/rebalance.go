@@ -13,16 +13,19 @@ import (
 )
 
 // rebalance brings the member's ownership in line with the assignment of
-// the current membership and partition count. complete is false when some
-// assigned partitions could not be claimed (their owners did not let go in
-// time); the caller rebalances again later.
+// the current membership and topics. complete is false when some assigned
+// partitions could not be claimed (their owners did not let go in time);
+// the caller rebalances again later.
 //
 // Order matters for "commit before release, never two owners":
-//  1. read the members (arming the membership watch) and the partition
-//     count, and compute the assignment with the configured strategy;
+//  1. read the members (arming the membership watch) and what each reads,
+//     the topics matching patterns and the partition counts in the
+//     client's metadata, and compute the assignment with the configured
+//     strategy (balance.AssignTopics);
 //  2. Handler.Revoked for the owned partitions the assignment moves away
 //     (only those: an owner node makes ownership exclusive, so partitions
-//     that stay need not stop, unlike PyKafka's revoke-everything);
+//     that stay need not stop, unlike PyKafka's revoke-everything), those
+//     of deleted topics included;
 //  3. delete their owner nodes, which frees them for their new owners;
 //  4. claim the newly assigned partitions by creating their ephemeral owner
 //     nodes, retrying those still held by others, and call Handler.Assigned
@@ -40,19 +43,13 @@ func (m *Member) rebalance() (complete bool, err error) {
 		m.registered = false
 		return false, fmt.Errorf("%w: %s vanished", errSuperseded, m.idPath)
 	}
-	n, err := m.partitionCount()
-	if err != nil {
-		return false, err
-	}
-	m.partitions = n
-	all := make([]int32, n)
-	for i := range all {
-		all[i] = int32(i)
-	}
-	target := balance.Assign(m.cfg.Strategy, members, all)[m.id]
+	m.followMetadata(ctx, members)
+	subs, topics, counts := m.inputs(members)
+	m.members, m.counts = members, counts
+	target := balance.AssignTopics(m.cfg.Strategy, subs, counts)[m.id]
 
 	if m.reconcile {
-		if err := m.reconcileNodes(ctx); err != nil {
+		if err := m.reconcileNodes(ctx, topics); err != nil {
 			return false, err
 		}
 	}
@@ -67,9 +64,9 @@ func (m *Member) rebalance() (complete bool, err error) {
 		}
 		m.setOwned(without(m.owned, revoked))
 	}
-	for _, p := range sortedKeys(m.nodes) {
-		if !slices.Contains(target, p) {
-			if err := m.release(ctx, p); err != nil {
+	for _, tp := range sortedKeys(m.nodes) {
+		if !slices.Contains(target, tp) {
+			if err := m.release(ctx, tp); err != nil {
 				return false, err
 			}
 		}
@@ -79,15 +76,16 @@ func (m *Member) rebalance() (complete bool, err error) {
 		return false, err
 	}
 	m.rebalances.Add(1)
-	m.log.Info("zookeeper group: rebalanced", "members", len(members), "partitions", n,
+	m.log.Info("zookeeper group: rebalanced", "members", len(members), "topics", counts,
 		"assigned", m.owned, "revoked", revoked, "added", added, "took", time.Since(t0).Round(time.Millisecond))
 	return true, nil
 }
 
-// readMembers returns the sorted ids of the members that consume the topic.
-// It arms the membership watch when none is armed (a ChildrenW per event:
-// go-zookeeper keeps every armed watch channel until the event fires, so
-// arming on every read would pile them up).
+// readMembers returns the sorted ids of the group's members, having read
+// the registration of each it did not know (into subs). It arms the
+// membership watch when none is armed (a ChildrenW per event: go-zookeeper
+// keeps every armed watch channel until the event fires, so arming on every
+// read would pile them up).
 func (m *Member) readMembers(ctx context.Context) ([]string, error) {
 	var ids []string
 	var err error
@@ -107,11 +105,7 @@ func (m *Member) readMembers(ctx context.Context) ([]string, error) {
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		seen[id] = true
-		sub, ok := m.subs[id]
-		if !ok && id == m.id {
-			sub, ok = true, true
-		}
-		if !ok {
+		if _, ok := m.subs[id]; !ok && id != m.id {
 			data, _, err := m.get(ctx, m.idsDir+"/"+id)
 			if errors.Is(err, zk.ErrNoNode) {
 				continue // left meanwhile; the watch fires
@@ -119,17 +113,15 @@ func (m *Member) readMembers(ctx context.Context) ([]string, error) {
 			if err != nil {
 				return nil, err
 			}
-			var known bool
-			sub, known = subscribes(data, m.cfg.Topic)
-			if !known {
-				m.log.Warn("zookeeper group: member's subscription is not a static one; counting it as a consumer of the topic",
-					"other", id, "data", string(data))
+			in, err := decodeRegistration(data)
+			if err != nil {
+				in.unknown = true
+				m.log.Warn("zookeeper group: cannot read a member's subscription; counting it as a reader of this member's topics",
+					"other", id, "data", string(data), "err", err)
 			}
-			m.subs[id] = sub // an ids node's data never changes
+			m.subs[id] = in // an ids node's data never changes
 		}
-		if sub {
-			members = append(members, id)
-		}
+		members = append(members, id)
 	}
 	for id := range m.subs {
 		if !seen[id] {
@@ -140,19 +132,81 @@ func (m *Member) readMembers(ctx context.Context) ([]string, error) {
 	return members, nil
 }
 
-// partitionCount is the topic's partition count in the client's metadata.
-// While the topic errors (deleted, or a broker's transient error), the last
-// known count stands: partitions only disappear with their topic, and then
-// fetching them fails loudly anyway.
-func (m *Member) partitionCount() (int, error) {
-	t, err := m.cl.Snapshot().Topic(m.cfg.Topic)
-	if err != nil {
-		if m.partitions > 0 {
-			return m.partitions, nil
-		}
-		return 0, err
+// interestOf is what member id reads.
+func (m *Member) interestOf(id string) *interest {
+	if in, ok := m.subs[id]; ok && id != m.id && !in.unknown {
+		return &in
 	}
-	return len(t.Partitions), nil
+	return &m.own
+}
+
+// followMetadata makes the client's metadata cover what the members read:
+// every topic while one of them has a pattern (which this member evaluates
+// against its own metadata), and the listed topics. Failures are logged:
+// the topics concerned are left out of this rebalance, and the periodic
+// refresh brings them in at a later one.
+func (m *Member) followMetadata(ctx context.Context, members []string) {
+	all := false
+	var listed []string
+	for _, id := range members {
+		in := m.interestOf(id)
+		all = all || in.pattern != nil
+		for _, t := range in.topics {
+			if !m.tracked[t] {
+				listed = append(listed, t)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.opTimeout())
+	defer cancel()
+	switch {
+	case all && m.untrackAll == nil:
+		m.untrackAll = m.cl.TrackAll()
+		if err := m.cl.RefreshAll(ctx); err != nil {
+			m.log.Warn("zookeeper group: reading the metadata of every topic, for a member's pattern", "err", err)
+		}
+	case !all && m.untrackAll != nil:
+		m.untrackAll()
+		m.untrackAll = nil
+	}
+	if len(listed) == 0 {
+		return
+	}
+	slices.Sort(listed)
+	listed = slices.Compact(listed)
+	if err := m.cl.RefreshTopics(ctx, listed...); err != nil {
+		m.log.Warn("zookeeper group: reading the metadata of other members' topics", "topics", listed, "err", err)
+		return // tried again at the next rebalance
+	}
+	for _, t := range listed {
+		m.tracked[t] = true
+	}
+}
+
+// inputs computes, from the client's current metadata, what each member
+// reads, the union of those topics and their partition counts.
+func (m *Member) inputs(members []string) (subs []balance.Subscriber, topics []string, counts map[string]int32) {
+	snap := m.cl.Snapshot()
+	subs = make([]balance.Subscriber, 0, len(members))
+	for _, id := range members {
+		read := m.interestOf(id).read(snap)
+		subs = append(subs, balance.Subscriber{Key: id, Topics: read})
+		topics = append(topics, read...)
+	}
+	slices.Sort(topics)
+	topics = slices.Compact(topics)
+	return subs, topics, topicCounts(snap, topics, m.counts)
+}
+
+// metadataChanged says how the group's topics changed in the client's
+// metadata since the last rebalance ("" if they did not): a partition
+// count, a topic deleted, a topic created that a pattern matches.
+func (m *Member) metadataChanged() string {
+	if m.members == nil {
+		return "" // no rebalance yet
+	}
+	_, _, counts := m.inputs(m.members)
+	return countsChange(m.counts, counts)
 }
 
 // claim takes the partitions of target the member does not hold yet. It
@@ -160,33 +214,33 @@ func (m *Member) partitionCount() (int, error) {
 // and between tries checks whether newer information (members, partition
 // count, the session) supersedes this rebalance. It returns what the
 // Handler was given.
-func (m *Member) claim(ctx context.Context, members []string, target []int32) (added []int32, err error) {
+func (m *Member) claim(ctx context.Context, members []string, target []balance.TopicPartition) (added []balance.TopicPartition, err error) {
 	// Held already but not the Handler's: claimed before a loss of
 	// connection made the member declare them lost.
-	var held, pending []int32
-	for _, p := range target {
+	var held, pending []balance.TopicPartition
+	for _, tp := range target {
 		switch {
-		case m.nodes[p] && !slices.Contains(m.owned, p):
-			held = append(held, p)
-		case !m.nodes[p]:
-			pending = append(pending, p)
+		case m.nodes[tp] && !slices.Contains(m.owned, tp):
+			held = append(held, tp)
+		case !m.nodes[tp]:
+			pending = append(pending, tp)
 		}
 	}
 	added = append(added, m.assign(held)...)
-	holders := map[int32]string{}
+	holders := map[balance.TopicPartition]string{}
 	for try := 1; ; try++ {
-		var got, rest []int32
-		for _, p := range pending {
-			holder, err := m.claimOne(ctx, p)
+		var got, rest []balance.TopicPartition
+		for _, tp := range pending {
+			holder, err := m.claimOne(ctx, tp)
 			if err != nil {
 				return append(added, m.assign(got)...), err
 			}
 			if holder == "" {
-				m.nodes[p] = true
-				got = append(got, p)
+				m.nodes[tp] = true
+				got = append(got, tp)
 			} else {
-				holders[p] = holder
-				rest = append(rest, p)
+				holders[tp] = holder
+				rest = append(rest, tp)
 			}
 		}
 		// Hand over what is ours now rather than after the slowest
@@ -209,26 +263,27 @@ func (m *Member) claim(ctx context.Context, members []string, target []int32) (a
 		if !slices.Equal(now, members) {
 			return added, fmt.Errorf("%w: members changed from %v to %v", errSuperseded, members, now)
 		}
-		if n, err := m.partitionCount(); err == nil && n != m.partitions {
-			return added, fmt.Errorf("%w: partition count changed from %d to %d", errSuperseded, m.partitions, n)
+		if why := m.metadataChanged(); why != "" {
+			return added, fmt.Errorf("%w: %s", errSuperseded, why)
 		}
 	}
-	// Perhaps the owners see another partition count: a fresh look at
-	// the metadata helps whoever is behind.
+	// Perhaps the owners see other topics or partition counts: a fresh
+	// look at the metadata helps whoever is behind.
 	m.cl.TriggerRefresh()
-	who := map[int32]string{}
-	for _, p := range pending {
-		who[p] = holders[p]
+	who := map[string]string{}
+	for _, tp := range pending {
+		who[tp.String()] = holders[tp]
 	}
 	return added, fmt.Errorf("%w: after %d tries, partitions still owned by others: %v", ErrRebalanceFailed, m.cfg.RebalanceMaxRetries, who)
 }
 
 // assign tells the Handler about partitions whose nodes the member now
 // holds, and returns them.
-func (m *Member) assign(ps []int32) []int32 {
+func (m *Member) assign(ps []balance.TopicPartition) []balance.TopicPartition {
 	if len(ps) == 0 {
 		return nil
 	}
+	slices.SortFunc(ps, balance.TopicPartition.Compare)
 	m.setOwned(append(slices.Clone(m.owned), ps...))
 	if err := m.h.Assigned(m.ctx, ps); err != nil {
 		// They are ours all the same; the Handler decides what a failed
@@ -238,24 +293,24 @@ func (m *Member) assign(ps []int32) []int32 {
 	return ps
 }
 
-// claimOne tries once to create p's owner node. holder is "" when the
-// member owns p now, else the id of the member that does.
-func (m *Member) claimOne(ctx context.Context, p int32) (holder string, err error) {
-	path := m.ownerPath(p)
+// claimOne tries once to create tp's owner node. holder is "" when the
+// member owns tp now, else the id of the member that does.
+func (m *Member) claimOne(ctx context.Context, tp balance.TopicPartition) (holder string, err error) {
+	path := m.ownerPath(tp)
 	for attempt := 0; attempt < 3; attempt++ {
 		err := m.create(ctx, path, []byte(m.id), zk.FlagEphemeral)
 		switch {
 		case err == nil:
 			return "", nil
 		case errors.Is(err, zk.ErrNoNode):
-			if err := m.ensurePath(ctx, m.ownersDir); err != nil {
+			if err := m.ensurePath(ctx, m.ownersDir(tp.Topic)); err != nil {
 				return "", err
 			}
 			continue
 		case !errors.Is(err, zk.ErrNodeExists):
 			return "", err
 		}
-		data, st, err := m.readOwner(ctx, p)
+		data, st, err := m.readOwner(ctx, tp)
 		switch {
 		case errors.Is(err, zk.ErrNoNode):
 			continue // released meanwhile
@@ -277,71 +332,62 @@ func (m *Member) claimOne(ctx context.Context, p int32) (holder string, err erro
 	return "(contended)", nil
 }
 
-// readOwner reads p's owner node, arming a watch on it unless one is
+// readOwner reads tp's owner node, arming a watch on it unless one is
 // armed already.
-func (m *Member) readOwner(ctx context.Context, p int32) ([]byte, *zk.Stat, error) {
-	if w, ok := m.ownerWatches[p]; ok {
+func (m *Member) readOwner(ctx context.Context, tp balance.TopicPartition) ([]byte, *zk.Stat, error) {
+	if w, ok := m.ownerWatches[tp]; ok {
 		select {
 		case <-w: // fired: the node changed since
-			delete(m.ownerWatches, p)
+			delete(m.ownerWatches, tp)
 		default:
-			return m.get(ctx, m.ownerPath(p))
+			return m.get(ctx, m.ownerPath(tp))
 		}
 	}
-	data, st, w, err := m.getW(ctx, m.ownerPath(p))
+	data, st, w, err := m.getW(ctx, m.ownerPath(tp))
 	if err == nil {
-		m.ownerWatches[p] = w
+		m.ownerWatches[tp] = w
 	}
 	return data, st, err
 }
 
-// release deletes p's owner node if this session holds it. The Handler
-// must have revoked p before.
-func (m *Member) release(ctx context.Context, p int32) error {
-	if err := m.deleteOwn(ctx, m.ownerPath(p)); err != nil {
+// release deletes tp's owner node if this session holds it. The Handler
+// must have revoked tp before.
+func (m *Member) release(ctx context.Context, tp balance.TopicPartition) error {
+	if err := m.deleteOwn(ctx, m.ownerPath(tp)); err != nil {
 		return err
 	}
-	delete(m.nodes, p)
+	delete(m.nodes, tp)
 	return nil
 }
 
 // reconcileNodes rebuilds nodes from ZooKeeper: after a call was given up
 // on (it may have passed after all), after a loss of connection, and in a
 // new session (nodes of the member's earlier sessions may linger; they are
-// deleted, their partitions were declared lost). Owned partitions whose
-// node is no longer this session's are lost.
-func (m *Member) reconcileNodes(ctx context.Context) error {
+// deleted, their partitions were declared lost). It looks at the owner
+// nodes of topics, the topics some member reads now, and of the topics of
+// nodes and partitions the member has: a node elsewhere stands in nobody's
+// way. Owned partitions whose node is no longer this session's are lost.
+func (m *Member) reconcileNodes(ctx context.Context, topics []string) error {
 	m.reconcile = false // a call abandoned below sets it again
-	names, err := m.children(ctx, m.ownersDir)
-	if err != nil && !errors.Is(err, zk.ErrNoNode) {
-		m.reconcile = true
-		return err
+	scan := slices.Clone(topics)
+	for tp := range m.nodes {
+		scan = append(scan, tp.Topic)
 	}
-	found := map[int32]bool{}
-	for _, name := range names {
-		p, ok := parsePartition(name)
-		if !ok {
-			continue
-		}
-		data, st, err := m.get(ctx, m.ownerPath(p))
-		switch {
-		case errors.Is(err, zk.ErrNoNode):
-		case err != nil:
+	for _, tp := range m.owned {
+		scan = append(scan, tp.Topic)
+	}
+	slices.Sort(scan)
+	found := map[balance.TopicPartition]bool{}
+	for _, topic := range slices.Compact(scan) {
+		if err := m.scanOwners(ctx, topic, found); err != nil {
 			m.reconcile = true
 			return err
-		case st.EphemeralOwner == m.sess.id:
-			found[p] = true
-		case string(data) == m.id && m.past[st.EphemeralOwner]:
-			if err := m.delete(ctx, m.ownerPath(p), st.Version); err != nil && !isNodeErr(err) {
-				m.reconcile = true
-				return err
-			}
 		}
 	}
-	var lost []int32
-	for _, p := range m.owned {
-		if !found[p] {
-			lost = append(lost, p)
+	var lost []balance.TopicPartition
+	for _, tp := range m.owned {
+		if !found[tp] {
+			lost = append(lost, tp)
 		}
 	}
 	if len(lost) > 0 {
@@ -355,11 +401,40 @@ func (m *Member) reconcileNodes(ctx context.Context) error {
 	return nil
 }
 
+// scanOwners adds to found the owner nodes of topic that this session
+// holds, and deletes those of the member's earlier sessions.
+func (m *Member) scanOwners(ctx context.Context, topic string, found map[balance.TopicPartition]bool) error {
+	names, err := m.children(ctx, m.ownersDir(topic))
+	if err != nil && !errors.Is(err, zk.ErrNoNode) {
+		return err
+	}
+	for _, name := range names {
+		p, ok := parsePartition(name)
+		if !ok {
+			continue
+		}
+		tp := balance.TopicPartition{Topic: topic, Partition: p}
+		data, st, err := m.get(ctx, m.ownerPath(tp))
+		switch {
+		case errors.Is(err, zk.ErrNoNode):
+		case err != nil:
+			return err
+		case st.EphemeralOwner == m.sess.id:
+			found[tp] = true
+		case string(data) == m.id && m.past[st.EphemeralOwner]:
+			if err := m.delete(ctx, m.ownerPath(tp), st.Version); err != nil && !isNodeErr(err) {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // pause waits d between claim attempts, or less if the owner node of one
 // of the pending partitions changes (its owner let go). It returns
 // errInterrupted if the member closes or its session drops meanwhile,
 // errSuperseded if the membership changes.
-func (m *Member) pause(d time.Duration, pending []int32) error {
+func (m *Member) pause(d time.Duration, pending []balance.TopicPartition) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	const (
@@ -368,16 +443,18 @@ func (m *Member) pause(d time.Duration, pending []int32) error {
 		cancelled
 		members
 		kick
+		clusterClosing
 		owners // one case per watched pending partition from here
 	)
 	cases := []reflect.SelectCase{
 		recv(t.C), recv(m.closing), recv(m.ctx.Done()), recv(m.idsWatch) /* nil: never ready */, recv(m.kick),
+		recv(m.cl.Closing()),
 	}
-	var watched []int32
-	for _, p := range pending {
-		if w, ok := m.ownerWatches[p]; ok {
+	var watched []balance.TopicPartition
+	for _, tp := range pending {
+		if w, ok := m.ownerWatches[tp]; ok {
 			cases = append(cases, recv(w))
-			watched = append(watched, p)
+			watched = append(watched, tp)
 		}
 	}
 	for {
@@ -385,7 +462,7 @@ func (m *Member) pause(d time.Duration, pending []int32) error {
 		switch {
 		case i == timer:
 			return nil
-		case i == closing, i == cancelled:
+		case i == closing, i == cancelled, i == clusterClosing:
 			return errInterrupted
 		case i == members:
 			m.idsWatch = nil
@@ -406,8 +483,8 @@ func (m *Member) pause(d time.Duration, pending []int32) error {
 	}
 }
 
-func without(ps, drop []int32) []int32 {
-	out := make([]int32, 0, len(ps))
+func without(ps, drop []balance.TopicPartition) []balance.TopicPartition {
+	out := make([]balance.TopicPartition, 0, len(ps))
 	for _, p := range ps {
 		if !slices.Contains(drop, p) {
 			out = append(out, p)
