@@ -43,7 +43,7 @@ func (s *source) handle(r *round) {
 	if decode {
 		for i := range r.parts {
 			if sp := &r.parts[i]; sp.decode {
-				s.dec.decode(&sp.res, sp.rp, sp.offset)
+				s.dec.decode(&sp.res, sp.rp, sp.c.tp.Topic, sp.offset)
 			}
 		}
 	}
@@ -113,7 +113,7 @@ func (s *source) apply(c *cursor, sp *sentPart) bool {
 	pushed := false
 	hw := sp.rp.HighWatermark
 	if len(res.msgs) > 0 {
-		f.enqueueLocked(c, engine.Fetch{Partition: c.p, Messages: res.msgs, NextOffset: res.next, HighWatermark: hw})
+		f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, Messages: res.msgs, NextOffset: res.next, HighWatermark: hw})
 		pushed = true
 	} else if res.next > c.offset {
 		// Only control records or compacted-away offsets: tell the
@@ -123,7 +123,7 @@ func (s *source) apply(c *cursor, sp *sentPart) bool {
 			c.fetches[n-1].NextOffset = res.next
 			c.fetches[n-1].HighWatermark = hw
 		} else {
-			f.enqueueLocked(c, engine.Fetch{Partition: c.p, NextOffset: res.next, HighWatermark: hw})
+			f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw})
 			pushed = true
 		}
 	}
@@ -133,10 +133,10 @@ func (s *source) apply(c *cursor, sp *sentPart) bool {
 		// The batches before the bad one were queued above; the bad one
 		// will not decode better next time, so the root decides.
 		c.paused = true
-		f.log.Warn("fetched records do not decode", "topic", f.cfg.Topic, "partition", c.p, "offset", res.next, "err", res.err)
+		f.log.Warn("fetched records do not decode", "topic", c.tp.Topic, "partition", c.tp.Partition, "offset", res.next, "err", res.err)
 		f.enqueueLocked(c, engine.Fetch{
-			Partition: c.p, NextOffset: res.next, HighWatermark: hw,
-			Err: fmt.Errorf("kafka: fetch %s/%d at offset %d: %w", f.cfg.Topic, c.p, res.next, res.err),
+			TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw,
+			Err: fmt.Errorf("kafka: fetch %s at offset %d: %w", c.tp, res.next, res.err),
 		})
 		pushed = true
 	}
@@ -153,14 +153,14 @@ func (s *source) partitionError(c *cursor, rp *kmsg.FetchResponseTopicPartition,
 	if errors.Is(err, kerr.OffsetOutOfRange) || !kerr.IsRetriable(err) {
 		c.paused = true
 		f.enqueueLocked(c, engine.Fetch{
-			Partition: c.p, NextOffset: c.offset, HighWatermark: rp.HighWatermark,
-			Err: fmt.Errorf("kafka: fetch %s/%d at offset %d (log start %d, high watermark %d): %w",
-				f.cfg.Topic, c.p, c.offset, rp.LogStartOffset, rp.HighWatermark, err),
+			TopicPartition: c.tp, NextOffset: c.offset, HighWatermark: rp.HighWatermark,
+			Err: fmt.Errorf("kafka: fetch %s at offset %d (log start %d, high watermark %d): %w",
+				c.tp, c.offset, rp.LogStartOffset, rp.HighWatermark, err),
 		})
 		return false, true
 	}
 	c.failures++
 	c.retryAt = now.Add(f.cl.Backoff(c.failures))
-	f.log.Debug("fetch partition error, retrying", "topic", f.cfg.Topic, "partition", c.p, "broker", s.id, "failures", c.failures, "err", err)
+	f.log.Debug("fetch partition error, retrying", "topic", c.tp.Topic, "partition", c.tp.Partition, "broker", s.id, "failures", c.failures, "err", err)
 	return true, false
 }

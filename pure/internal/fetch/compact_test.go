@@ -40,19 +40,21 @@ func TestCompacted(t *testing.T) {
 	}
 	produce(t, cl, topic, 0, records.CodecNone, 50, rs)
 	produced := int64(len(rs))
+	p0 := part(topic, 0)
 
 	// readAll consumes the partition from 0 to its high watermark.
 	readAll := func() *partitionLog {
-		f := newFetcher(t, cl, testConfig(topic))
-		if err := f.Assign(testCtx(t, time.Minute), []engine.PartitionOffset{{Partition: 0, Offset: 0}}); err != nil {
+		f := newFetcher(t, cl, testConfig())
+		if err := f.Assign(testCtx(t, time.Minute), []engine.Position{at(topic, 0, 0)}); err != nil {
 			t.Fatal(err)
 		}
-		logs := map[int32]*partitionLog{}
-		consume(t, f, time.Minute, logs, func(l map[int32]*partitionLog) bool {
-			return l[0] != nil && l[0].hw > 0 && l[0].next >= l[0].hw
+		logs := partitionLogs{}
+		consume(t, f, time.Minute, logs, func(l partitionLogs) bool {
+			p := l[p0]
+			return p != nil && p.hw > 0 && p.next >= p.hw
 		})
 		f.Close()
-		return logs[0]
+		return logs[p0]
 	}
 
 	// The cleaner runs every log.cleaner.backoff.ms (15s by default) on
@@ -106,13 +108,13 @@ func TestCompacted(t *testing.T) {
 	for i := 1; i < len(l.msgs); i++ {
 		if gap := l.msgs[i].Offset - l.msgs[i-1].Offset; gap > 1 {
 			from := l.msgs[i-1].Offset + 1
-			f := newFetcher(t, cl, testConfig(topic))
-			if err := f.Assign(testCtx(t, time.Minute), []engine.PartitionOffset{{Partition: 0, Offset: from}}); err != nil {
+			f := newFetcher(t, cl, testConfig())
+			if err := f.Assign(testCtx(t, time.Minute), []engine.Position{at(topic, 0, from)}); err != nil {
 				t.Fatal(err)
 			}
-			logs := map[int32]*partitionLog{}
-			consume(t, f, time.Minute, logs, haveCounts(map[int32]int{0: 1}))
-			if got := logs[0].msgs[0].Offset; got != l.msgs[i].Offset {
+			logs := partitionLogs{}
+			consume(t, f, time.Minute, logs, haveCounts(map[engine.TopicPartition]int{p0: 1}))
+			if got := logs[p0].msgs[0].Offset; got != l.msgs[i].Offset {
 				t.Fatalf("from offset %d (a gap): first message at %d, want %d", from, got, l.msgs[i].Offset)
 			}
 			break

@@ -12,52 +12,63 @@ import (
 	"github.com/gokafka/kafka/testinstance"
 )
 
-// BenchmarkConsume measures end to end on the test cluster: consuming
-// 1,000,000 messages of 100 bytes, spread over 1 or 12 partitions, with the
-// root's default settings (QueuedMaxMessages 10000, MaxWait 100ms, no CRC
-// check) and with a deeper queue. The topic is produced once per run. The
+// BenchmarkConsume measures end to end on the test cluster: one fetcher
+// consuming 1,000,000 messages of 100 bytes, spread over 1 topic of 1 or 12
+// partitions, or over 10 topics of 12 partitions (the same messages in ten
+// times as many partitions, so every request covers several topics), with
+// the root's default settings (engine.DefaultFetcherConfig: QueuedMaxMessages
+// 10000, MaxWait 100ms, no CRC check) and with a deeper queue. The topics
+// are produced once per run. Besides msg/s it reports ns/msg; allocs/op
+// divided by the 1,000,000 messages is the allocations per message. The
 // comparison with franz-go kgo lives outside the module (see the report).
 func BenchmarkConsume(b *testing.B) {
 	const total = 1_000_000
-	for _, parts := range []int{1, 12} {
+	for _, shape := range []struct{ topics, parts int }{{1, 1}, {1, 12}, {10, 12}} {
 		// Set up in the parent benchmark: sub-benchmarks' cleanups run
 		// when each ends.
 		tc := testinstance.Shared()
 		cl := newCluster(b, tc, cluster.Config{})
-		topic := createTopic(b, tc, parts, nil)
+		var pos []engine.Position
+		for range shape.topics {
+			topic := createTopic(b, tc, shape.parts, nil)
+			for p := range shape.parts {
+				pos = append(pos, at(topic, int32(p), 0))
+			}
+		}
 		val := make([]byte, 100)
 		for i := range val {
 			val[i] = byte('a' + i%26)
 		}
-		for p := range parts {
-			n := total / parts
-			if p < total%parts {
+		for i, po := range pos {
+			n := total / len(pos)
+			if i < total%len(pos) {
 				n++
 			}
 			rs := make([]rec, n)
 			for i := range rs {
 				rs[i] = rec{value: string(val)}
 			}
-			produce(b, cl, topic, int32(p), records.CodecNone, 8000, rs)
+			produce(b, cl, po.Topic, po.Partition, records.CodecNone, 8000, rs)
 		}
 		for _, queued := range []int{10000, 100000} {
-			b.Run(fmt.Sprintf("partitions=%d/queued=%d", parts, queued), func(b *testing.B) {
-				cfg := testConfig(topic)
-				cfg.MaxWait = 100 * time.Millisecond
-				cfg.QueuedMaxMessages = queued
-				cfg.CheckCRC = false
+			b.Run(fmt.Sprintf("topics=%d/partitions=%d/queued=%d", shape.topics, shape.parts, queued), func(b *testing.B) {
+				cfg := engine.DefaultFetcherConfig() // the root's defaults, CRC checks off as there
+				cfg.QueuedMaxMessages = queued       // the default, and a deeper queue
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {
-					consumeAll(b, cl, cfg, parts, total)
+					consumeAll(b, cl, cfg, pos, total)
 				}
-				b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "msg/s")
+				msgs := float64(total) * float64(b.N)
+				b.ReportMetric(msgs/b.Elapsed().Seconds(), "msg/s")
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/msgs, "ns/msg")
 			})
 		}
 	}
 }
 
-func consumeAll(b *testing.B, cl *cluster.Cluster, cfg engine.FetcherConfig, parts, total int) {
+// consumeAll reads total messages from pos with a new fetcher.
+func consumeAll(b *testing.B, cl *cluster.Cluster, cfg engine.FetcherConfig, pos []engine.Position, total int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	fi, err := New(ctx, cl, cfg)
@@ -65,10 +76,6 @@ func consumeAll(b *testing.B, cl *cluster.Cluster, cfg engine.FetcherConfig, par
 		b.Fatal(err)
 	}
 	defer fi.Close()
-	pos := make([]engine.PartitionOffset, parts)
-	for p := range pos {
-		pos[p].Partition = int32(p)
-	}
 	if err := fi.Assign(ctx, pos); err != nil {
 		b.Fatal(err)
 	}

@@ -15,7 +15,12 @@ import (
 // position; offset is where the decoded, queued data ends. They differ
 // only while a response is between the two stages.
 type cursor struct {
-	p int32
+	tp engine.TopicPartition
+	// topicID is the topic's id in the metadata the last Assign checked
+	// (zero if the brokers do not report ids): a topic with the same name
+	// and another id was deleted and created again, and offsets of the old
+	// one mean nothing in it.
+	topicID [16]byte
 	// gen is bumped by every Assign and Unassign. A request remembers the
 	// gen and offset it was built with; its data is queued only if the
 	// gen still matches and the cursor's offset is still the requested
@@ -43,6 +48,13 @@ type cursor struct {
 
 	paused  bool // an error was reported through Poll; waits for Assign
 	removed bool // unassigned: the object is garbage once its requests end
+
+	// goneSeen counts the metadata answers in a row that say the
+	// partition's topic no longer exists; goneLast is the last one counted
+	// (a *cluster.TopicMeta, or the *cluster.Snapshot when the topic is
+	// absent from it), so that the same answer is not counted twice.
+	goneSeen int
+	goneLast any
 
 	failures int       // consecutive failed fetches, for backoff
 	retryAt  time.Time // not fetched before this (backoff after an error)
@@ -74,9 +86,21 @@ func (c *cursor) reset(offset int64) {
 	c.failures = 0
 	c.retryAt = time.Time{}
 	c.partial = false
+	c.goneSeen, c.goneLast = 0, nil
 	clear(c.fetches)
 	c.fetches = c.fetches[:0]
 	c.buffered = 0
+}
+
+// stop pauses the cursor until the next Assign, keeping the fetches queued
+// for Poll: a new generation drops the answers in flight and releases
+// their reservations.
+func (c *cursor) stop() {
+	c.gen++
+	c.fetchAt = c.offset
+	c.pending = 0
+	c.held = false
+	c.paused = true
 }
 
 // room is how many more messages the cursor may queue or reserve.

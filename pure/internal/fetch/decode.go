@@ -55,7 +55,6 @@ type decoded struct {
 // one; it is not safe for concurrent use.
 type decoder struct {
 	dec           *records.Decoder
-	topic         string
 	readCommitted bool
 
 	// For read_committed: the response's aborted transactions not yet
@@ -68,14 +67,14 @@ type decoder struct {
 func newDecoder(cfg engine.FetcherConfig) decoder {
 	return decoder{
 		dec:           records.NewDecoder(records.DecodeOptions{SkipCRC: !cfg.CheckCRC}),
-		topic:         cfg.Topic,
 		readCommitted: cfg.Isolation == engine.ReadCommitted,
 	}
 }
 
-// decode converts the records of rp, fetched from offset, into res's
-// messages (leaving res.scan alone).
-func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, offset int64) {
+// decode converts the records of rp, a partition of topic fetched from
+// offset, into res's messages (leaving res.scan alone). The messages share
+// the topic string: naming it costs no allocation.
+func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, topic string, offset int64) {
 	res.msgs, res.next, res.err = nil, offset, nil
 	data := rp.RecordBatches
 	if len(data) == 0 {
@@ -110,7 +109,7 @@ func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, off
 			}
 			m := &slab[0]
 			slab = slab[1:]
-			m.Topic = d.topic
+			m.Topic = topic
 			m.Partition = p
 			m.Offset = r.Offset
 			m.Key = r.Key

@@ -87,12 +87,12 @@ func vals(prefix string, n int) []string {
 
 func decodeFor(t *testing.T, iso engine.IsolationLevel, rp *kmsg.FetchResponseTopicPartition, offset int64) decoded {
 	t.Helper()
-	cfg := testConfig("t")
-	cfg.Isolation = iso
+	cfg := testConfig()
+	cfg.Isolation = iso // the case under test
 	d := newDecoder(cfg)
 	var res decoded
 	res.scan = scanBatches(rp.RecordBatches, offset)
-	d.decode(&res, rp, offset)
+	d.decode(&res, rp, "t", offset)
 	return res
 }
 
@@ -264,13 +264,13 @@ func BenchmarkDecode(b *testing.B) {
 			data, n := benchData(b, codec, 1<<20, 100)
 			p := kmsg.NewFetchResponseTopicPartition()
 			p.RecordBatches = data
-			d := newDecoder(testConfig("bench"))
+			d := newDecoder(testConfig())
 			b.SetBytes(int64(n * 100))
 			b.ReportAllocs()
 			b.ResetTimer()
 			var res decoded
 			for b.Loop() {
-				d.decode(&res, &p, 0)
+				d.decode(&res, &p, "bench", 0)
 				if len(res.msgs) != n {
 					b.Fatalf("%d messages, want %d", len(res.msgs), n)
 				}

@@ -1,21 +1,36 @@
-// Package fetch is the pure-Go engine's fetcher: it reads the partitions of
-// one topic that the root assigns to it, from the offsets the root chooses,
-// and hands them to Poll as engine.Fetch values. The root (SimpleConsumer,
-// balanced consumers) owns offsets, commits, resets and iteration; this
-// package only moves records from brokers to Poll, fast and without losing
-// or repeating one.
+// Package fetch is the pure-Go engine's fetcher: it reads the partitions,
+// of any number of topics, that the root assigns to it, from the offsets the
+// root chooses, and hands them to Poll as engine.Fetch values, each naming
+// its topic and partition. The root (SimpleConsumer, balanced consumers)
+// owns offsets, commits, resets and iteration; this package only moves
+// records from brokers to Poll, fast and without losing or repeating one.
+//
+// # Assignment
+//
+// Assign takes positions (topic, partition, offset) of any topics and
+// checks all of them against the client's metadata first, refreshing once
+// the topics it does not know or whose partition it does not know (topics
+// and partitions created since the last refresh). If any topic or
+// partition does not exist, or an offset is negative, the whole call is
+// refused with a typed error (matching kerr.ErrUnknownTopic,
+// kerr.ErrUnknownPartition or kerr.ErrOffsetOutOfRange) and nothing
+// changes. Assigned topics are tracked by the client's metadata loop, so
+// their leaders stay current. Unassign stops partitions of any topics;
+// the others keep fetching.
 //
 // # Actors
 //
-// A fetcher is a few goroutines around one mutex-guarded table of cursors:
+// A fetcher is a few goroutines around one mutex-guarded table of cursors,
+// keyed by topic and partition:
 //
 //   - a cursor per assigned partition (cursor.go): the next offset to
 //     fetch, the generation of the last Assign, the leader epoch it was
 //     routed with, and a queue of decoded fetches waiting for Poll;
-//   - a source per broker that leads at least one assigned partition
-//     (source.go, apply.go), in two stages of one goroutine each. The
-//     network stage sends a Fetch request covering all of the broker's
-//     fetchable cursors, reads the answer's batch headers (no
+//   - a source per broker that leads at least one assigned partition, of
+//     whatever topic (source.go, apply.go), in two stages of one goroutine
+//     each. The network stage sends one Fetch request covering all of the
+//     broker's fetchable cursors, grouped by topic as the protocol wants
+//     them, reads the answer's batch headers (no
 //     decompression) to learn where each partition continues, hands the
 //     answer to the decode stage and sends the next request at once; the
 //     decode stage turns answers into messages and queues them, in order.
@@ -24,10 +39,16 @@
 //     starts when its broker gains an assigned partition and exits when
 //     the broker has none left;
 //   - a router (router.go): one goroutine that wakes at every metadata
-//     update and moves cursors to the source of their current leader.
+//     update and moves cursors to the source of their (topic, partition)'s
+//     current leader.
 //
-// Poll takes fetches from the cursors in round-robin order, so a busy
-// partition cannot starve the others.
+// Poll takes fetches from the cursors in round-robin order, whatever their
+// topic, so a busy partition cannot starve the others.
+//
+// Answers are matched to the request by topic and partition. The wire
+// layer speaks Fetch up to v12, whose answers name topics; requests also
+// carry each topic's id from the metadata, and an answer that identifies a
+// topic by id only (Fetch v13 and later) is matched by it.
 //
 // # Correctness
 //
@@ -60,6 +81,14 @@
 // returned from Poll as a Fetch with Err set; the root resets the position
 // and assigns the partition again.
 //
+// A topic deleted while assigned is noticed by the router: once two
+// metadata answers in a row say the topic does not exist (or exists with
+// another topic id: it was deleted and created again, and the old offsets
+// mean nothing there), each of its partitions pauses and Poll returns one
+// Fetch with an Err matching kerr.ErrUnknownTopic, after what was fetched
+// before. Assigning it again is refused while the topic does not exist.
+// The other topics' partitions are not affected.
+//
 // # Memory
 //
 // QueuedMaxMessages is a threshold per partition, as PyKafka's
@@ -77,7 +106,9 @@
 //
 // Decoding is allocation-lean: per partition and response, one slab of
 // engine.Message values and one slice of pointers into it; keys, values and
-// headers alias the response buffer (or a batch's decompressed buffer).
+// headers alias the response buffer (or a batch's decompressed buffer), and
+// messages share their topic's name string. A source reuses its request,
+// topic and partition arrays from one request to the next.
 //
 // # Connections
 //

@@ -29,39 +29,44 @@ func TestBrokerFailure(t *testing.T) {
 	const parts = 6
 	topic := createTopic(t, tc, parts, nil)
 
-	want := map[int32][]rec{}
+	want := map[engine.TopicPartition][]rec{}
 	add := func(n int) {
 		for p := int32(0); p < parts; p++ {
 			var rs []rec
+			tp := part(topic, p)
 			for range n {
-				rs = append(rs, rec{value: value(p, len(want[p])+len(rs))})
+				rs = append(rs, rec{value: value(p, len(want[tp])+len(rs))})
 			}
 			produce(t, cl, topic, p, records.CodecSnappy, 100, rs)
-			want[p] = append(want[p], rs...)
+			want[tp] = append(want[tp], rs...)
 		}
 	}
-	counts := func() map[int32]int {
-		m := map[int32]int{}
-		for p, rs := range want {
-			m[p] = len(rs)
+	counts := func() map[engine.TopicPartition]int {
+		m := map[engine.TopicPartition]int{}
+		for tp, rs := range want {
+			m[tp] = len(rs)
 		}
 		return m
 	}
 	add(3000)
 
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.QueuedMaxMessages = 300 // keep the fetcher from reading everything before the kill
 	cfg.PartitionMaxBytes = 32 << 10
 	f := newFetcher(t, cl, cfg)
-	var pos []engine.PartitionOffset
+	var pos []engine.Position
 	for p := int32(0); p < parts; p++ {
-		pos = append(pos, engine.PartitionOffset{Partition: p})
+		pos = append(pos, at(topic, p, 0))
 	}
 	if err := f.Assign(ctx, pos); err != nil {
 		t.Fatal(err)
 	}
-	logs := map[int32]*partitionLog{}
-	consume(t, f, time.Minute, logs, haveCounts(map[int32]int{0: 500, 1: 500, 2: 500, 3: 500, 4: 500, 5: 500}))
+	logs := partitionLogs{}
+	early := map[engine.TopicPartition]int{}
+	for tp := range want {
+		early[tp] = 500
+	}
+	consume(t, f, time.Minute, logs, haveCounts(early))
 
 	// Kill the leader of partition 0 in the middle of fetching.
 	victim := leaderIndex(t, tc, cl, topic, 0)
@@ -74,8 +79,8 @@ func TestBrokerFailure(t *testing.T) {
 	consume(t, f, 3*time.Minute, logs, haveCounts(counts()))
 	t.Logf("everything consumed %v after the kill", time.Since(start))
 	check := func() {
-		for p := int32(0); p < parts; p++ {
-			checkValues(t, p, logs[p].msgs, want[p], 0)
+		for tp, rs := range want {
+			checkValues(t, tp, logs[tp].msgs, rs, 0)
 		}
 	}
 	check()

@@ -28,7 +28,7 @@ func TestFetchEveryPartition(t *testing.T) {
 	topic := createTopic(t, tc, 6, nil)
 	const perPartition = 3000
 	want := map[int32][]rec{}
-	counts := map[int32]int{}
+	counts := map[engine.TopicPartition]int{}
 	before := time.Now().Add(-time.Second)
 	for p := int32(0); p < 6; p++ {
 		var rs []rec
@@ -40,23 +40,23 @@ func TestFetchEveryPartition(t *testing.T) {
 			rs = append(rs, r)
 		}
 		produce(t, cl, topic, p, records.CodecNone, 250, rs)
-		want[p], counts[p] = rs, perPartition
+		want[p], counts[part(topic, p)] = rs, perPartition
 	}
 	after := time.Now().Add(time.Second)
 
-	f := newFetcher(t, cl, testConfig(topic))
-	var pos []engine.PartitionOffset
+	f := newFetcher(t, cl, testConfig())
+	var pos []engine.Position
 	for p := int32(0); p < 6; p++ {
-		pos = append(pos, engine.PartitionOffset{Partition: p, Offset: 0})
+		pos = append(pos, at(topic, p, 0))
 	}
 	if err := f.Assign(testCtx(t, time.Minute), pos); err != nil {
 		t.Fatal(err)
 	}
-	logs := map[int32]*partitionLog{}
+	logs := partitionLogs{}
 	consume(t, f, time.Minute, logs, haveCounts(counts))
 	for p := int32(0); p < 6; p++ {
-		l := logs[p]
-		checkValues(t, p, l.msgs, want[p], 0)
+		l := logs[part(topic, p)]
+		checkValues(t, part(topic, p), l.msgs, want[p], 0)
 		if l.next != perPartition {
 			t.Errorf("partition %d: NextOffset %d, want %d", p, l.next, perPartition)
 		}
@@ -101,23 +101,23 @@ func TestFetchCompressed(t *testing.T) {
 		}
 		kcatProduce(t, tc, topic, p, codec, lines)
 	}
-	f := newFetcher(t, cl, testConfig(topic))
+	f := newFetcher(t, cl, testConfig())
 	const start = 777 // inside some batch: earlier records must be dropped
-	var pos []engine.PartitionOffset
-	counts := map[int32]int{}
+	var pos []engine.Position
+	counts := map[engine.TopicPartition]int{}
 	for i := range codecs {
-		pos = append(pos, engine.PartitionOffset{Partition: int32(i), Offset: start})
-		counts[int32(i)] = n - start
+		pos = append(pos, at(topic, int32(i), start))
+		counts[part(topic, int32(i))] = n - start
 	}
 	if err := f.Assign(testCtx(t, time.Minute), pos); err != nil {
 		t.Fatal(err)
 	}
-	logs := map[int32]*partitionLog{}
+	logs := partitionLogs{}
 	consume(t, f, time.Minute, logs, haveCounts(counts))
 	for i, codec := range codecs {
 		p := int32(i)
 		t.Run(codec, func(t *testing.T) {
-			checkValues(t, p, logs[p].msgs, want[p][start:], start)
+			checkValues(t, part(topic, p), logs[part(topic, p)].msgs, want[p][start:], start)
 		})
 	}
 }
@@ -135,51 +135,52 @@ func TestFetchPartitionSubset(t *testing.T) {
 		}
 		produce(t, cl, topic, p, records.CodecNone, 100, rs)
 	}
-	f := newFetcher(t, cl, testConfig(topic))
+	f := newFetcher(t, cl, testConfig())
 	ctx := testCtx(t, time.Minute)
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 1, Offset: 0}, {Partition: 3, Offset: 100}}); err != nil {
+	p1, p3 := part(topic, 1), part(topic, 3)
+	if err := f.Assign(ctx, []engine.Position{at(topic, 1, 0), at(topic, 3, 100)}); err != nil {
 		t.Fatal(err)
 	}
-	logs := map[int32]*partitionLog{}
-	consume(t, f, time.Minute, logs, haveCounts(map[int32]int{1: n, 3: n - 100}))
-	for p := range logs {
-		if p != 1 && p != 3 {
-			t.Fatalf("got a fetch of unassigned partition %d", p)
+	logs := partitionLogs{}
+	consume(t, f, time.Minute, logs, haveCounts(map[engine.TopicPartition]int{p1: n, p3: n - 100}))
+	for tp := range logs {
+		if tp != p1 && tp != p3 {
+			t.Fatalf("got a fetch of unassigned partition %s", tp)
 		}
 	}
-	if len(logs[1].msgs) != n || len(logs[3].msgs) != n-100 || logs[3].msgs[0].Offset != 100 {
+	if len(logs[p1].msgs) != n || len(logs[p3].msgs) != n-100 || logs[p3].msgs[0].Offset != 100 {
 		t.Fatalf("wrong counts: %s", summary(logs))
 	}
 
 	// Unassign 3, produce more to both: only 1 delivers.
-	if err := f.Unassign(ctx, []int32{3}); err != nil {
+	if err := f.Unassign(ctx, []engine.TopicPartition{p3}); err != nil {
 		t.Fatal(err)
 	}
 	produce(t, cl, topic, 3, records.CodecNone, 100, []rec{{value: "late-3"}})
 	produce(t, cl, topic, 1, records.CodecNone, 100, []rec{{value: "late-1"}})
-	consume(t, f, time.Minute, logs, haveCounts(map[int32]int{1: n + 1}))
-	if got := string(logs[1].msgs[n].Value); got != "late-1" {
+	consume(t, f, time.Minute, logs, haveCounts(map[engine.TopicPartition]int{p1: n + 1}))
+	if got := string(logs[p1].msgs[n].Value); got != "late-1" {
 		t.Fatalf("partition 1: %q", got)
 	}
-	if len(logs[3].msgs) != n-100 {
-		t.Fatalf("unassigned partition 3 delivered more: %d", len(logs[3].msgs))
+	if len(logs[p3].msgs) != n-100 {
+		t.Fatalf("unassigned partition 3 delivered more: %d", len(logs[p3].msgs))
 	}
 	f.mu.Lock()
-	_, has3 := f.parts[3]
+	_, has3 := f.parts[p3]
 	f.mu.Unlock()
 	if has3 {
 		t.Fatal("partition 3 still has a cursor")
 	}
 	// Assigning a partition the topic does not have fails, changing nothing.
-	err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 0}, {Partition: 99, Offset: 0}})
+	err := f.Assign(ctx, []engine.Position{at(topic, 0, 0), at(topic, 99, 0)})
 	if !errors.Is(err, kerr.ErrUnknownPartition) {
 		t.Fatalf("Assign of partition 99: %v, want ErrUnknownPartition", err)
 	}
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: -2}}); !errors.Is(err, kerr.ErrOffsetOutOfRange) {
+	if err := f.Assign(ctx, []engine.Position{at(topic, 0, -2)}); !errors.Is(err, kerr.ErrOffsetOutOfRange) {
 		t.Fatalf("Assign at offset -2: %v", err)
 	}
 	f.mu.Lock()
-	_, has0 := f.parts[0]
+	_, has0 := f.parts[part(topic, 0)]
 	f.mu.Unlock()
 	if has0 {
 		t.Fatal("a refused Assign added partition 0")
@@ -199,21 +200,22 @@ func TestReassign(t *testing.T) {
 		want = append(want, rec{value: value(0, i)})
 	}
 	produce(t, cl, topic, 0, records.CodecNone, 100, want)
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.PartitionMaxBytes = 16 << 10 // many small fetches
 	f := newFetcher(t, cl, cfg)
 	ctx := testCtx(t, time.Minute)
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 0}}); err != nil {
+	p0 := part(topic, 0)
+	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	logs := map[int32]*partitionLog{}
-	consume(t, f, time.Minute, logs, haveCounts(map[int32]int{0: n}))
-	checkValues(t, 0, logs[0].msgs, want, 0)
+	logs := partitionLogs{}
+	consume(t, f, time.Minute, logs, haveCounts(map[engine.TopicPartition]int{p0: n}))
+	checkValues(t, p0, logs[p0].msgs, want, 0)
 
 	// Back to 10: re-delivered from there.
 	for round, off := range []int64{10, 4321, 0, 4999} {
 		epoch := uint64(10 * (round + 1))
-		if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: off, Epoch: epoch}}); err != nil {
+		if err := f.Assign(ctx, []engine.Position{{TopicPartition: p0, Offset: off, Epoch: epoch}}); err != nil {
 			t.Fatal(err)
 		}
 		// Let fetches from the new position be queued and in flight,
@@ -222,22 +224,22 @@ func TestReassign(t *testing.T) {
 			waitFor(t, "data queued", func() bool {
 				f.mu.Lock()
 				defer f.mu.Unlock()
-				return f.parts[0].buffered > 0
+				return f.parts[p0].buffered > 0
 			})
 			epoch++
-			if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: off + 1, Epoch: epoch}}); err != nil {
+			if err := f.Assign(ctx, []engine.Position{{TopicPartition: p0, Offset: off + 1, Epoch: epoch}}); err != nil {
 				t.Fatal(err)
 			}
 			off++
 		}
-		logs := map[int32]*partitionLog{}
-		consume(t, f, time.Minute, logs, haveCounts(map[int32]int{0: int(n - off)}))
-		if first := logs[0].msgs[0].Offset; first != off {
+		logs := partitionLogs{}
+		consume(t, f, time.Minute, logs, haveCounts(map[engine.TopicPartition]int{p0: int(n - off)}))
+		if first := logs[p0].msgs[0].Offset; first != off {
 			t.Fatalf("round %d: first message after Assign at %d has offset %d", round, off, first)
 		}
-		checkValues(t, 0, logs[0].msgs, want[off:], off)
-		if logs[0].epoch != epoch {
-			t.Fatalf("round %d: fetches carry epoch %d, want the Assign's %d", round, logs[0].epoch, epoch)
+		checkValues(t, p0, logs[p0].msgs, want[off:], off)
+		if logs[p0].epoch != epoch {
+			t.Fatalf("round %d: fetches carry epoch %d, want the Assign's %d", round, logs[p0].epoch, epoch)
 		}
 	}
 }
@@ -262,35 +264,36 @@ func TestOffsetOutOfRange(t *testing.T) {
 	topic := createTopic(t, tc, 2, nil)
 	produce(t, cl, topic, 0, records.CodecNone, 10, []rec{{value: "a"}, {value: "b"}, {value: "c"}})
 	produce(t, cl, topic, 1, records.CodecNone, 10, []rec{{value: "x"}})
-	f := newFetcher(t, cl, testConfig(topic))
+	f := newFetcher(t, cl, testConfig())
 	ctx := testCtx(t, time.Minute)
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 1000, Epoch: 7}, {Partition: 1, Offset: 0}}); err != nil {
+	p0, p1 := part(topic, 0), part(topic, 1)
+	if err := f.Assign(ctx, []engine.Position{{TopicPartition: p0, Offset: 1000, Epoch: 7}, at(topic, 1, 0)}); err != nil {
 		t.Fatal(err)
 	}
-	logs := map[int32]*partitionLog{}
-	consume(t, f, time.Minute, logs, func(l map[int32]*partitionLog) bool {
-		return l[0] != nil && len(l[0].errs) > 0 && l[1] != nil && len(l[1].msgs) == 1
+	logs := partitionLogs{}
+	consume(t, f, time.Minute, logs, func(l partitionLogs) bool {
+		return l[p0] != nil && len(l[p0].errs) > 0 && l[p1] != nil && len(l[p1].msgs) == 1
 	})
-	if err := logs[0].errs[0]; !errors.Is(err, kerr.OffsetOutOfRange) || logs[0].epoch != 7 {
-		t.Fatalf("partition 0 error %v with epoch %d, want OFFSET_OUT_OF_RANGE with 7", err, logs[0].epoch)
+	if err := logs[p0].errs[0]; !errors.Is(err, kerr.OffsetOutOfRange) || logs[p0].epoch != 7 {
+		t.Fatalf("partition 0 error %v with epoch %d, want OFFSET_OUT_OF_RANGE with 7", err, logs[p0].epoch)
 	}
 	f.mu.Lock()
-	paused := f.parts[0].paused
+	paused := f.parts[p0].paused
 	f.mu.Unlock()
 	if !paused {
 		t.Fatal("partition 0 not paused after OFFSET_OUT_OF_RANGE")
 	}
 	// Paused: more data does not arrive, no second error either.
 	produce(t, cl, topic, 1, records.CodecNone, 10, []rec{{value: "y"}})
-	consume(t, f, time.Minute, logs, haveCounts(map[int32]int{1: 2}))
-	if len(logs[0].errs) != 1 || len(logs[0].msgs) != 0 {
+	consume(t, f, time.Minute, logs, haveCounts(map[engine.TopicPartition]int{p1: 2}))
+	if len(logs[p0].errs) != 1 || len(logs[p0].msgs) != 0 {
 		t.Fatalf("paused partition 0 delivered: %s", summary(logs))
 	}
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 1}}); err != nil {
+	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 1)}); err != nil {
 		t.Fatal(err)
 	}
-	consume(t, f, time.Minute, logs, haveCounts(map[int32]int{0: 2}))
-	checkValues(t, 0, logs[0].msgs, []rec{{value: "b"}, {value: "c"}}, 1)
+	consume(t, f, time.Minute, logs, haveCounts(map[engine.TopicPartition]int{p0: 2}))
+	checkValues(t, p0, logs[p0].msgs, []rec{{value: "b"}, {value: "c"}}, 1)
 }
 
 // TestBoundedPrefetch checks that a slow poller holds about
@@ -318,21 +321,21 @@ func testBoundedPrefetch(t *testing.T, batch int) {
 		}
 		produce(t, cl, topic, p, records.CodecLZ4, batch, want[p])
 	}
-	cfg := testConfig(topic)
-	cfg.QueuedMaxMessages = limit
+	cfg := testConfig()
+	cfg.QueuedMaxMessages = limit // small, so that a slow poller fills it many times over
 	f := newFetcher(t, cl, cfg)
 	ctx := testCtx(t, 2*time.Minute)
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 0}, {Partition: 1, Offset: 0}, {Partition: 2, Offset: 0}}); err != nil {
+	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 0), at(topic, 1, 0), at(topic, 2, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	most := 0
 	checkBound := func() {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		for p, c := range f.parts {
+		for tp, c := range f.parts {
 			most = max(most, c.buffered+c.pending)
 			if c.buffered+c.pending > bound || c.pending < 0 {
-				t.Fatalf("partition %d holds %d messages and reserved %d, bound %d", p, c.buffered, c.pending, bound)
+				t.Fatalf("%s holds %d messages and reserved %d, bound %d", tp, c.buffered, c.pending, bound)
 			}
 		}
 	}
@@ -349,9 +352,10 @@ func testBoundedPrefetch(t *testing.T, batch int) {
 		}
 		return true
 	})
-	logs := map[int32]*partitionLog{}
-	polled := map[int32]int{}
-	for polls := 0; !haveCounts(map[int32]int{0: n, 1: n, 2: n})(logs); polls++ {
+	logs := partitionLogs{}
+	polled := map[engine.TopicPartition]int{}
+	all := map[engine.TopicPartition]int{part(topic, 0): n, part(topic, 1): n, part(topic, 2): n}
+	for polls := 0; !haveCounts(all)(logs); polls++ {
 		checkBound()
 		fe, err := f.Poll(ctx)
 		if err != nil {
@@ -360,21 +364,21 @@ func testBoundedPrefetch(t *testing.T, batch int) {
 		if len(fe.Messages) > bound {
 			t.Fatalf("a fetch of %d messages, bound %d", len(fe.Messages), bound)
 		}
-		l := logs[fe.Partition]
+		l := logs[fe.TopicPartition]
 		if l == nil {
 			l = &partitionLog{}
-			logs[fe.Partition] = l
+			logs[fe.TopicPartition] = l
 		}
 		l.msgs = append(l.msgs, fe.Messages...)
-		polled[fe.Partition] += len(fe.Messages)
+		polled[fe.TopicPartition] += len(fe.Messages)
 		// The fetcher's position (what it queued or asked for) minus
 		// what was polled.
 		f.mu.Lock()
-		c := f.parts[fe.Partition]
-		ahead := max(c.offset, c.fetchAt) - int64(polled[fe.Partition])
+		c := f.parts[fe.TopicPartition]
+		ahead := max(c.offset, c.fetchAt) - int64(polled[fe.TopicPartition])
 		f.mu.Unlock()
 		if ahead > int64(bound) {
-			t.Fatalf("partition %d: fetched %d messages ahead of the poller, bound %d", fe.Partition, ahead, bound)
+			t.Fatalf("%s: fetched %d messages ahead of the poller, bound %d", fe.TopicPartition, ahead, bound)
 		}
 		if polls%10 == 0 {
 			time.Sleep(2 * time.Millisecond) // a slow poller: give the fetcher every chance to overrun
@@ -382,7 +386,7 @@ func testBoundedPrefetch(t *testing.T, batch int) {
 	}
 	t.Logf("at most %d messages queued or reserved per partition (limit %d, batches of %d)", most, limit, batch)
 	for p := int32(0); p < 3; p++ {
-		checkValues(t, p, logs[p].msgs, want[p], 0)
+		checkValues(t, part(topic, p), logs[part(topic, p)].msgs, want[p], 0)
 	}
 }
 
@@ -402,13 +406,13 @@ func TestPollAndClose(t *testing.T) {
 	// Everything the fetcher starts, its connections' readers included,
 	// must be gone after its Close, while the cluster stays open.
 	before := goleak.IgnoreCurrent()
-	fi, err := New(testCtx(t, time.Minute), cl, testConfig(topic))
+	fi, err := New(testCtx(t, time.Minute), cl, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := fi.(*fetcher)
 	ctx := testCtx(t, time.Minute)
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 0}, {Partition: 1, Offset: 0}, {Partition: 2, Offset: 0}}); err != nil {
+	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 0), at(topic, 1, 0), at(topic, 2, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	fe, err := f.Poll(ctx)
@@ -427,7 +431,7 @@ func TestPollAndClose(t *testing.T) {
 		t.Fatal("no source goroutine runs")
 	}
 	// Unassigning everything stops every source.
-	if err := f.Unassign(ctx, []int32{0, 1, 2}); err != nil {
+	if err := f.Unassign(ctx, []engine.TopicPartition{part(topic, 0), part(topic, 1), part(topic, 2)}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "sources to stop", func() bool {
@@ -435,7 +439,7 @@ func TestPollAndClose(t *testing.T) {
 		defer f.mu.Unlock()
 		return len(f.sources) == 0
 	})
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 1}, {Partition: 1, Offset: 0}}); err != nil {
+	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 1), at(topic, 1, 0)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -457,7 +461,7 @@ func TestPollAndClose(t *testing.T) {
 	if _, err := f.Poll(ctx); !errors.Is(err, kerr.ErrClosed) {
 		t.Fatalf("Poll after Close: %v", err)
 	}
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 0}}); !errors.Is(err, kerr.ErrClosed) {
+	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 0)}); !errors.Is(err, kerr.ErrClosed) {
 		t.Fatalf("Assign after Close: %v", err)
 	}
 	if err := f.Close(); err != nil {
@@ -474,13 +478,13 @@ func TestNewErrors(t *testing.T) {
 	tc := testinstance.Shared()
 	cl := newCluster(t, tc, cluster.Config{})
 	ctx := testCtx(t, time.Minute)
-	if _, err := New(ctx, cl, testConfig(topicName(t))); !errors.Is(err, kerr.ErrUnknownTopic) {
-		t.Fatalf("New on a missing topic: %v", err)
-	}
-	cfg := testConfig("x")
-	cfg.QueuedMaxMessages = 0
+	cfg := testConfig()
+	cfg.QueuedMaxMessages = 0 // invalid: no room for a single message
 	if _, err := New(ctx, cl, cfg); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Fatalf("New with QueuedMaxMessages 0: %v", err)
+	}
+	if _, err := New(ctx, nil, testConfig()); !errors.Is(err, kerr.ErrInvalidConfig) {
+		t.Fatalf("New without a cluster: %v", err)
 	}
 }
 
@@ -499,14 +503,14 @@ func TestConnectionDrops(t *testing.T) {
 		}
 		produce(t, cl, topic, p, records.CodecZstd, 500, want[p])
 	}
-	cfg := testConfig(topic)
+	cfg := testConfig()
 	cfg.PartitionMaxBytes = 8 << 10 // many requests, so that drops hit some in flight
-	cfg.QueuedMaxMessages = 2000
+	cfg.QueuedMaxMessages = 2000    // and many rounds of them, with a poller that keeps up
 	failed := &countingHandler{msg: "fetch request failed"}
-	cfg.Logger = slog.New(failed)
+	cfg.Logger = slog.New(failed) // counts the failed requests, to show drops hit some
 	f := newFetcher(t, cl, cfg)
 	ctx := testCtx(t, 2*time.Minute)
-	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0}, {Partition: 1}, {Partition: 2}}); err != nil {
+	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 0), at(topic, 1, 0), at(topic, 2, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	stop := make(chan struct{})
@@ -536,8 +540,8 @@ func TestConnectionDrops(t *testing.T) {
 			drops++
 		}
 	}()
-	logs := map[int32]*partitionLog{}
-	consume(t, f, 2*time.Minute, logs, haveCounts(map[int32]int{0: n, 1: n, 2: n}))
+	logs := partitionLogs{}
+	consume(t, f, 2*time.Minute, logs, haveCounts(map[engine.TopicPartition]int{part(topic, 0): n, part(topic, 1): n, part(topic, 2): n}))
 	close(stop)
 	wg.Wait()
 	t.Logf("connections dropped %d times, %d requests failed", drops, failed.n.Load())
@@ -545,7 +549,7 @@ func TestConnectionDrops(t *testing.T) {
 		t.Fatal("no request failed: the test did not test anything")
 	}
 	for p := int32(0); p < 3; p++ {
-		checkValues(t, p, logs[p].msgs, want[p], 0)
+		checkValues(t, part(topic, p), logs[part(topic, p)].msgs, want[p], 0)
 	}
 }
 

@@ -37,15 +37,13 @@ type fetcher struct {
 
 	mu      sync.Mutex
 	closed  bool
-	parts   map[int32]*cursor
+	parts   map[engine.TopicPartition]*cursor
 	sources map[int32]*source // by broker id; present while running
 	brokers map[*cluster.Broker]struct{}
 	ready   readyQueue
 }
 
-// New returns a fetcher for cfg.Topic. It loads the topic's metadata if the
-// client does not have it yet (failing with an error matching
-// kerr.ErrUnknownTopic if the topic does not exist) and starts the router
+// New returns a fetcher, of no partition yet, and starts its router
 // goroutine; fetch goroutines start with Assign. Close stops them all.
 func New(ctx context.Context, cl *cluster.Cluster, cfg engine.FetcherConfig) (engine.Fetcher, error) {
 	if cl == nil {
@@ -53,16 +51,6 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.FetcherConfig) (en
 	}
 	if err := validate(&cfg); err != nil {
 		return nil, err
-	}
-	if _, err := cl.Snapshot().Topic(cfg.Topic); err != nil {
-		if err := cl.RefreshTopics(ctx, cfg.Topic); err != nil {
-			return nil, err
-		}
-		if _, err := cl.Snapshot().Topic(cfg.Topic); err != nil {
-			return nil, err
-		}
-	} else {
-		cl.Track(cfg.Topic) // keep it fresh through the periodic refresh
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -75,7 +63,7 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.FetcherConfig) (en
 		log:       log,
 		readyCh:   make(chan struct{}, 1),
 		rerouteCh: make(chan struct{}, 1),
-		parts:     map[int32]*cursor{},
+		parts:     map[engine.TopicPartition]*cursor{},
 		sources:   map[int32]*source{},
 		brokers:   map[*cluster.Broker]struct{}{},
 	}
@@ -89,8 +77,6 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.FetcherConfig) (en
 // defaults; zero values that have an obvious meaning are accepted.
 func validate(cfg *engine.FetcherConfig) error {
 	switch {
-	case cfg.Topic == "":
-		return kerr.Config("FetcherConfig.Topic", "empty topic name")
 	case cfg.MaxBytes <= 0:
 		return kerr.Config("FetcherConfig.MaxBytes", "must be positive, got %d", cfg.MaxBytes)
 	case cfg.PartitionMaxBytes <= 0:
@@ -107,11 +93,12 @@ func validate(cfg *engine.FetcherConfig) error {
 	return nil
 }
 
-// Assign starts fetching partitions at the given offsets; see engine.Fetcher.
-// The whole call is refused, changing nothing, if a partition does not exist
-// or an offset is negative.
-func (f *fetcher) Assign(ctx context.Context, positions []engine.PartitionOffset) error {
-	if err := f.checkPartitions(ctx, positions); err != nil {
+// Assign starts fetching partitions, of any topics, at the given offsets;
+// see engine.Fetcher. The whole call is refused, changing nothing, if a
+// topic or partition does not exist or an offset is negative.
+func (f *fetcher) Assign(ctx context.Context, positions []engine.Position) error {
+	snap, err := f.checkPositions(ctx, positions)
+	if err != nil {
 		return err
 	}
 	f.mu.Lock()
@@ -120,14 +107,17 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.PartitionOffset
 		return kerr.ErrClosed
 	}
 	for _, po := range positions {
-		c := f.parts[po.Partition]
+		c := f.parts[po.TopicPartition]
 		if c == nil {
-			c = &cursor{p: po.Partition, leaderEpoch: -1}
-			f.parts[po.Partition] = c
+			c = &cursor{tp: po.TopicPartition, leaderEpoch: -1}
+			f.parts[po.TopicPartition] = c
 		}
 		c.reset(po.Offset)
 		c.assignEpoch = po.Epoch
-		if f.routeLocked(c) {
+		if t := snap.Topics[po.Topic]; t != nil { // checked: present
+			c.topicID = t.ID
+		}
+		if f.routeLocked(c, f.cl.Snapshot()) {
 			c.src.wakeup() // to fetch from the new offset
 		} else {
 			f.signalReroute() // the router keeps looking for a leader
@@ -136,51 +126,90 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.PartitionOffset
 	return nil
 }
 
-// checkPartitions validates positions against the topic's metadata,
-// refreshing it once if a partition is unknown (partitions may have been
-// added since the last refresh).
-func (f *fetcher) checkPartitions(ctx context.Context, positions []engine.PartitionOffset) error {
+// checkPositions validates positions against the metadata and returns the
+// snapshot that knows every one of them. Topics that the client's metadata
+// does not know, or whose partition it does not know (partitions may have
+// been added since the last refresh), are refreshed once; every topic is
+// tracked, so that periodic refreshes keep its leaders current while it is
+// assigned.
+func (f *fetcher) checkPositions(ctx context.Context, positions []engine.Position) (*cluster.Snapshot, error) {
 	for _, po := range positions {
+		if po.Topic == "" {
+			return nil, fmt.Errorf("%w: %w: empty name (partition %d)", kerr.ErrUnknownTopic, kerr.ErrInvalidTopic, po.Partition)
+		}
 		if po.Offset < 0 {
-			return fmt.Errorf("%w: %s/%d: cannot fetch from negative offset %d", kerr.ErrOffsetOutOfRange, f.cfg.Topic, po.Partition, po.Offset)
+			return nil, fmt.Errorf("%w: %s: cannot fetch from negative offset %d", kerr.ErrOffsetOutOfRange, po.TopicPartition, po.Offset)
 		}
 	}
-	check := func() error {
-		t, err := f.cl.Snapshot().Topic(f.cfg.Topic)
-		if err != nil {
-			return err
-		}
-		for _, po := range positions {
-			if _, err := t.Partition(po.Partition); err != nil {
-				return err
+	snap := f.cl.Snapshot()
+	topics := map[string]bool{}
+	err := checkIn(snap, positions, topics)
+	if err != nil && (errors.Is(err, kerr.ErrUnknownTopic) || errors.Is(err, kerr.ErrUnknownPartition)) {
+		var stale []string
+		for t, unknown := range topics {
+			if unknown {
+				stale = append(stale, t)
 			}
 		}
-		return nil
+		if err := f.cl.RefreshTopics(ctx, stale...); err != nil {
+			return nil, err
+		}
+		snap = f.cl.Snapshot()
+		err = checkIn(snap, positions, topics)
 	}
-	err := check()
-	if err == nil || (!errors.Is(err, kerr.ErrUnknownPartition) && !errors.Is(err, kerr.ErrUnknownTopic)) {
-		return err
+	if err != nil {
+		return nil, err
 	}
-	if err := f.cl.RefreshTopics(ctx, f.cfg.Topic); err != nil {
-		return err
+	for t := range topics {
+		f.cl.Track(t)
 	}
-	return check()
+	return snap, nil
+}
+
+// checkIn checks positions against snap. It records each topic in topics,
+// true if snap does not know it or one of its partitions asked for, and
+// returns the first such error; any other error (an authorization failure,
+// which no refresh changes) it returns at once.
+func checkIn(snap *cluster.Snapshot, positions []engine.Position, topics map[string]bool) error {
+	clear(topics)
+	var first error
+	for _, po := range positions {
+		if topics[po.Topic] {
+			continue // unknown already
+		}
+		t, err := snap.Topic(po.Topic)
+		if err == nil {
+			_, err = t.Partition(po.Partition)
+		}
+		switch {
+		case err == nil:
+			topics[po.Topic] = false
+		case errors.Is(err, kerr.ErrUnknownTopic) || errors.Is(err, kerr.ErrUnknownPartition):
+			topics[po.Topic] = true
+			if first == nil {
+				first = err
+			}
+		default:
+			return err
+		}
+	}
+	return first
 }
 
 // Unassign stops fetching partitions and drops what was queued for them.
 // Partitions not assigned are ignored.
-func (f *fetcher) Unassign(ctx context.Context, partitions []int32) error {
+func (f *fetcher) Unassign(ctx context.Context, partitions []engine.TopicPartition) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return kerr.ErrClosed
 	}
-	for _, p := range partitions {
-		c := f.parts[p]
+	for _, tp := range partitions {
+		c := f.parts[tp]
 		if c == nil {
 			continue
 		}
-		delete(f.parts, p)
+		delete(f.parts, tp)
 		c.reset(-1) // new generation: results in flight are dropped
 		c.removed = true
 		if c.src != nil {

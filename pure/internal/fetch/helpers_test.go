@@ -69,18 +69,24 @@ func newCluster(t testing.TB, tc *testinstance.Cluster, cfg cluster.Config) *clu
 	return cl
 }
 
-// testConfig is a fetcher configuration with the root's likely defaults.
-func testConfig(topic string) engine.FetcherConfig {
-	return engine.FetcherConfig{
-		Topic:             topic,
-		MinBytes:          1,
-		MaxBytes:          50 << 20,
-		PartitionMaxBytes: 1 << 20,
-		MaxWait:           200 * time.Millisecond,
-		QueuedMaxMessages: 100000,
-		CheckCRC:          true,
-		ClientID:          "fetch-test",
-	}
+// testConfig is the root's default fetcher configuration, with the
+// checksums of fetched batches checked: the tests want to know that the
+// bytes they read are the bytes produced (users opt in, for speed).
+func testConfig() engine.FetcherConfig {
+	cfg := engine.DefaultFetcherConfig()
+	cfg.CheckCRC = true
+	cfg.ClientID = "fetch-test" // names the tests' connections in broker logs
+	return cfg
+}
+
+// part names partition p of topic.
+func part(topic string, p int32) engine.TopicPartition {
+	return engine.TopicPartition{Topic: topic, Partition: p}
+}
+
+// at is the position of partition p of topic at offset.
+func at(topic string, p int32, offset int64) engine.Position {
+	return engine.Position{TopicPartition: part(topic, p), Offset: offset}
 }
 
 func newFetcher(t testing.TB, cl *cluster.Cluster, cfg engine.FetcherConfig) *fetcher {
@@ -206,10 +212,14 @@ type partitionLog struct {
 	errs  []error
 }
 
+// partitionLogs are what a test consumed, by partition.
+type partitionLogs map[engine.TopicPartition]*partitionLog
+
 // consume polls f until done says the logs are complete, failing the test
 // at the deadline. Every fetch is checked: in order, no repeats, offsets
-// strictly increasing and below NextOffset.
-func consume(t testing.TB, f *fetcher, d time.Duration, logs map[int32]*partitionLog, done func(map[int32]*partitionLog) bool) {
+// strictly increasing and below NextOffset, every message of the fetch's
+// topic and partition.
+func consume(t testing.TB, f *fetcher, d time.Duration, logs partitionLogs, done func(partitionLogs) bool) {
 	t.Helper()
 	ctx := testCtx(t, d)
 	for !done(logs) {
@@ -217,10 +227,10 @@ func consume(t testing.TB, f *fetcher, d time.Duration, logs map[int32]*partitio
 		if err != nil {
 			t.Fatalf("Poll: %v (consumed so far: %s)", err, summary(logs))
 		}
-		l := logs[fe.Partition]
+		l := logs[fe.TopicPartition]
 		if l == nil {
 			l = &partitionLog{next: -1}
-			logs[fe.Partition] = l
+			logs[fe.TopicPartition] = l
 		}
 		l.epoch = fe.Epoch
 		if fe.Err != nil {
@@ -228,38 +238,38 @@ func consume(t testing.TB, f *fetcher, d time.Duration, logs map[int32]*partitio
 			continue
 		}
 		for _, m := range fe.Messages {
-			if m.Partition != fe.Partition || m.Topic != f.cfg.Topic {
-				t.Fatalf("message %s/%d@%d in a fetch of partition %d", m.Topic, m.Partition, m.Offset, fe.Partition)
+			if m.Partition != fe.Partition || m.Topic != fe.Topic {
+				t.Fatalf("message %s/%d@%d in a fetch of %s", m.Topic, m.Partition, m.Offset, fe.TopicPartition)
 			}
 			if n := len(l.msgs); n > 0 && m.Offset <= l.msgs[n-1].Offset {
-				t.Fatalf("partition %d: offset %d after %d", fe.Partition, m.Offset, l.msgs[n-1].Offset)
+				t.Fatalf("%s: offset %d after %d", fe.TopicPartition, m.Offset, l.msgs[n-1].Offset)
 			}
 			if m.Offset >= fe.NextOffset {
-				t.Fatalf("partition %d: offset %d not below NextOffset %d", fe.Partition, m.Offset, fe.NextOffset)
+				t.Fatalf("%s: offset %d not below NextOffset %d", fe.TopicPartition, m.Offset, fe.NextOffset)
 			}
 			l.msgs = append(l.msgs, m)
 		}
 		if fe.NextOffset < l.next {
-			t.Fatalf("partition %d: NextOffset went back from %d to %d", fe.Partition, l.next, fe.NextOffset)
+			t.Fatalf("%s: NextOffset went back from %d to %d", fe.TopicPartition, l.next, fe.NextOffset)
 		}
 		l.next = fe.NextOffset
 		l.hw = fe.HighWatermark
 	}
 }
 
-func summary(logs map[int32]*partitionLog) string {
+func summary(logs partitionLogs) string {
 	var sb strings.Builder
-	for p, l := range logs {
-		fmt.Fprintf(&sb, "p%d: %d msgs next %d errs %v; ", p, len(l.msgs), l.next, l.errs)
+	for tp, l := range logs {
+		fmt.Fprintf(&sb, "%s: %d msgs next %d errs %v; ", tp, len(l.msgs), l.next, l.errs)
 	}
 	return sb.String()
 }
 
 // haveCounts is a done func: every listed partition has n messages.
-func haveCounts(want map[int32]int) func(map[int32]*partitionLog) bool {
-	return func(logs map[int32]*partitionLog) bool {
-		for p, n := range want {
-			l := logs[p]
+func haveCounts(want map[engine.TopicPartition]int) func(partitionLogs) bool {
+	return func(logs partitionLogs) bool {
+		for tp, n := range want {
+			l := logs[tp]
 			if l == nil || len(l.msgs) < n {
 				return false
 			}
@@ -268,18 +278,19 @@ func haveCounts(want map[int32]int) func(map[int32]*partitionLog) bool {
 	}
 }
 
-// checkValues compares consumed values with the expected ones, in order.
-func checkValues(t testing.TB, p int32, got []*engine.Message, want []rec, firstOffset int64) {
+// checkValues compares the values consumed from tp with the expected ones,
+// in order.
+func checkValues(t testing.TB, tp engine.TopicPartition, got []*engine.Message, want []rec, firstOffset int64) {
 	t.Helper()
 	if len(got) != len(want) {
-		t.Fatalf("partition %d: %d messages, want %d", p, len(got), len(want))
+		t.Fatalf("%s: %d messages, want %d", tp, len(got), len(want))
 	}
 	for i, m := range got {
 		if string(m.Value) != want[i].value || string(m.Key) != want[i].key {
-			t.Fatalf("partition %d message %d (offset %d): %q:%q, want %q:%q", p, i, m.Offset, m.Key, m.Value, want[i].key, want[i].value)
+			t.Fatalf("%s message %d (offset %d): %q:%q, want %q:%q", tp, i, m.Offset, m.Key, m.Value, want[i].key, want[i].value)
 		}
 		if firstOffset >= 0 && m.Offset != firstOffset+int64(i) {
-			t.Fatalf("partition %d message %d: offset %d, want %d", p, i, m.Offset, firstOffset+int64(i))
+			t.Fatalf("%s message %d: offset %d, want %d", tp, i, m.Offset, firstOffset+int64(i))
 		}
 	}
 }

@@ -14,47 +14,48 @@ import (
 )
 
 // TestPollRoundRobin checks Poll's order on queued fetches alone, no
-// broker traffic: partitions take turns, each partition's fetches stay in order,
-// and a partition dropped by Assign is skipped.
+// broker traffic: partitions take turns whatever their topic, each
+// partition's fetches stay in order, and a partition dropped by Assign is
+// skipped.
 func TestPollRoundRobin(t *testing.T) {
 	cl, err := cluster.New(context.Background(), cluster.Config{Bootstrap: testinstance.Shared().Brokers()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	f := &fetcher{cl: cl, cfg: engine.FetcherConfig{QueuedMaxMessages: 100}, readyCh: make(chan struct{}, 1), parts: map[int32]*cursor{}}
+	f := &fetcher{cl: cl, cfg: testConfig(), readyCh: make(chan struct{}, 1), parts: map[engine.TopicPartition]*cursor{}}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	defer f.cancel()
-	cur := map[int32]*cursor{}
-	for _, p := range []int32{0, 1, 2, 3} {
-		cur[p] = &cursor{p: p}
-		f.parts[p] = cur[p]
+	// Partitions of two topics take turns alike.
+	a0, b0, a1, b7 := part("a", 0), part("b", 0), part("a", 1), part("b", 7)
+	for _, tp := range []engine.TopicPartition{a0, b0, a1, b7} {
+		f.parts[tp] = &cursor{tp: tp}
 	}
 	msg := &engine.Message{}
-	push := func(p int32, next int64) {
-		f.enqueueLocked(cur[p], engine.Fetch{Partition: p, NextOffset: next, Messages: []*engine.Message{msg}})
+	push := func(tp engine.TopicPartition, next int64) {
+		f.enqueueLocked(f.parts[tp], engine.Fetch{TopicPartition: tp, NextOffset: next, Messages: []*engine.Message{msg}})
 	}
-	push(0, 1)
-	push(0, 2)
-	push(0, 3)
-	push(1, 1)
-	push(2, 1)
-	push(2, 2)
-	push(3, 1)
-	cur[3].reset(0) // re-Assigned: its queued fetch is gone
+	push(a0, 1)
+	push(a0, 2)
+	push(a0, 3)
+	push(b0, 1)
+	push(a1, 1)
+	push(a1, 2)
+	push(b7, 1)
+	f.parts[b7].reset(0) // re-Assigned: its queued fetch is gone
 	var got string
 	for range 6 {
 		fe, err := f.Poll(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		got += fmt.Sprintf("%d/%d ", fe.Partition, fe.NextOffset)
+		got += fmt.Sprintf("%s@%d ", fe.TopicPartition, fe.NextOffset)
 	}
-	if want := "0/1 1/1 2/1 0/2 2/2 0/3 "; got != want {
+	if want := "a/0@1 b/0@1 a/1@1 a/0@2 a/1@2 a/0@3 "; got != want {
 		t.Fatalf("order %q, want %q", got, want)
 	}
-	if cur[0].buffered != 0 || cur[2].buffered != 0 {
-		t.Fatalf("buffered counts not drained: %d %d", cur[0].buffered, cur[2].buffered)
+	if f.parts[a0].buffered != 0 || f.parts[a1].buffered != 0 {
+		t.Fatalf("buffered counts not drained: %d %d", f.parts[a0].buffered, f.parts[a1].buffered)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()

@@ -1,30 +1,54 @@
 package fetch
 
 import (
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
 )
 
+// goneAnswers is how many metadata answers in a row must say that an
+// assigned partition's topic no longer exists before the partition fails
+// through Poll: one broker whose view lags (it has not applied the topic's
+// creation yet) must not end a partition, and the second answer comes
+// within a backoff, since a cursor without a leader makes the router ask
+// for refreshes.
+const goneAnswers = 2
+
 // route is the router goroutine: at every metadata update it moves each
-// cursor to the source of its partition's current leader. While some
-// cursor has no leader it keeps asking for refreshes, with backoff.
+// cursor to the source of its (topic, partition)'s current leader, and
+// fails the cursors whose topic was deleted. While some cursor has no
+// leader it keeps asking for refreshes, with backoff.
 func (f *fetcher) route() {
 	defer f.wg.Done()
 	leaderless := 0
 	for {
 		updated := f.cl.Updated() // before routing, so no update is missed
+		snap := f.cl.Snapshot()
 		f.mu.Lock()
 		if f.closed {
 			f.mu.Unlock()
 			return
 		}
-		n := 0
+		n, pushed := 0, false
 		for _, c := range f.parts {
-			f.routeLocked(c)
-			if c.src == nil {
+			f.routeLocked(c, snap)
+			if c.paused {
+				continue // waits for Assign, not for a leader
+			}
+			if f.goneLocked(c, snap) {
+				pushed = true
+			} else if c.src == nil {
 				n++
 			}
 		}
 		f.mu.Unlock()
+		if pushed {
+			f.signalReady()
+		}
 
 		var retry <-chan time.Time
 		var t *time.Timer
@@ -48,15 +72,14 @@ func (f *fetcher) route() {
 	}
 }
 
-// routeLocked moves c to the source of its partition's leader in the
-// current metadata, starting that source if needed, and records the leader
-// epoch. A cursor whose leader is unknown is left without a source (false);
-// the router retries it. Caller holds f.mu.
-func (f *fetcher) routeLocked(c *cursor) bool {
+// routeLocked moves c to the source of its partition's leader in snap,
+// starting that source if needed, and records the leader epoch. A cursor
+// whose leader is unknown is left without a source (false); the router
+// retries it. Caller holds f.mu.
+func (f *fetcher) routeLocked(c *cursor, snap *cluster.Snapshot) bool {
 	leader, epoch := int32(-1), int32(-1)
-	snap := f.cl.Snapshot()
-	if t, err := snap.Topic(f.cfg.Topic); err == nil {
-		if pm, err := t.Partition(c.p); err == nil && pm.Leader >= 0 {
+	if t, err := snap.Topic(c.tp.Topic); err == nil {
+		if pm, err := t.Partition(c.tp.Partition); err == nil && pm.Leader >= 0 {
 			if _, ok := snap.Brokers[pm.Leader]; ok {
 				leader, epoch = pm.Leader, pm.LeaderEpoch
 			}
@@ -72,11 +95,7 @@ func (f *fetcher) routeLocked(c *cursor) bool {
 		}
 		return true
 	}
-	if c.src != nil {
-		c.src.remove(c)
-		c.src.wakeup()
-		c.src = nil
-	}
+	f.unrouteLocked(c)
 	c.leaderEpoch = epoch
 	if leader < 0 {
 		return false
@@ -92,6 +111,69 @@ func (f *fetcher) routeLocked(c *cursor) bool {
 	c.retryAt = time.Time{} // a new leader: no reason to wait
 	s.wakeup()
 	return true
+}
+
+// unrouteLocked takes c off its source. Caller holds f.mu.
+func (f *fetcher) unrouteLocked(c *cursor) {
+	if c.src != nil {
+		c.src.remove(c)
+		c.src.wakeup() // so that it can stop if it has nothing left
+		c.src = nil
+	}
+}
+
+// goneLocked fails c through Poll once goneAnswers metadata answers in a
+// row say its topic was deleted (or deleted and created again: another
+// topic id), and reports whether it did. What was queued before stays
+// ahead of the error; the cursor pauses until the root assigns the
+// partition again, which a deleted topic refuses. Caller holds f.mu.
+func (f *fetcher) goneLocked(c *cursor, snap *cluster.Snapshot) bool {
+	answer, err := gone(c, snap)
+	if err == nil {
+		c.goneSeen, c.goneLast = 0, nil
+		return false
+	}
+	if answer == c.goneLast {
+		return false // counted already
+	}
+	c.goneSeen++
+	c.goneLast = answer
+	if c.goneSeen < goneAnswers {
+		return false
+	}
+	f.log.Warn("assigned partition's topic is gone", "topic", c.tp.Topic, "partition", c.tp.Partition, "err", err)
+	c.stop()
+	f.unrouteLocked(c)
+	f.enqueueLocked(c, engine.Fetch{
+		TopicPartition: c.tp, NextOffset: c.offset, HighWatermark: -1,
+		Err: fmt.Errorf("kafka: fetch %s at offset %d: %w", c.tp, c.offset, err),
+	})
+	return true
+}
+
+// gone returns why snap says c's partition no longer exists (nil if it
+// does not say so), and the metadata answer that says it: the topic's
+// entry, or snap itself when the topic is absent (a refresh of every topic
+// drops deleted ones).
+func gone(c *cursor, snap *cluster.Snapshot) (answer any, err error) {
+	t := snap.Topics[c.tp.Topic]
+	if t == nil {
+		return snap, fmt.Errorf("%w: %q is not in the cluster's metadata any more", kerr.ErrUnknownTopic, c.tp.Topic)
+	}
+	if t.Err != nil {
+		if errors.Is(t.Err, kerr.ErrUnknownTopic) {
+			return t, t.Err
+		}
+		return nil, nil // a transient error, or one a refresh cannot fix: not a deletion
+	}
+	var noID [16]byte // brokers before Kafka 2.8 name no topic ids
+	if c.topicID != noID && t.ID != noID && t.ID != c.topicID {
+		return t, fmt.Errorf("%w: %q was deleted and created again (topic id %x, assigned as %x)", kerr.ErrUnknownTopic, c.tp.Topic, t.ID, c.topicID)
+	}
+	if _, err := t.Partition(c.tp.Partition); err != nil {
+		return t, err // fewer partitions: deleted and created again
+	}
+	return nil, nil
 }
 
 func (f *fetcher) signalReroute() {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -20,11 +21,11 @@ const rounds = 2
 // source is the fetch actor of one broker, in two stages of one goroutine
 // each:
 //
-//   - the network stage (run) builds a Fetch request for the fetchable
-//     cursors of the partitions this broker leads, sends it, scans the
-//     answer's batch headers to advance each cursor's fetch position, and
-//     hands the answer to the decode stage; then it sends the next request
-//     at once;
+//   - the network stage (run) builds one Fetch request for the fetchable
+//     cursors of all the partitions this broker leads, of every topic,
+//     sends it, scans the answer's batch headers to advance each cursor's
+//     fetch position, and hands the answer to the decode stage; then it
+//     sends the next request at once;
 //   - the decode stage (decodeLoop) turns answers into messages and queues
 //     them, in the order they were received.
 //
@@ -47,10 +48,13 @@ type source struct {
 	free    chan *round // rounds the network stage may fill
 	decoded chan *round // rounds for the decode stage, in order
 
-	// Owned by the network stage.
-	broker *cluster.Broker // last broker object used, to close its lane at Close
-	req    *kmsg.FetchRequest
-	index  map[int32]int // partition -> position in round.parts
+	// Owned by the network stage. The request and the maps are reused from
+	// one request to the next, so building one allocates nothing once they
+	// have grown to the source's partitions.
+	broker  *cluster.Broker // last broker object used, to close its lane at Close
+	req     *kmsg.FetchRequest
+	topicAt map[string]int                // topic -> position in req.Topics, while building
+	index   map[engine.TopicPartition]int // partition -> position in round.parts, while scanning
 
 	// Owned by the decode stage.
 	dec decoder
@@ -88,9 +92,6 @@ func newSource(f *fetcher, id int32) *source {
 	req.IsolationLevel = int8(f.cfg.Isolation)
 	req.SessionID = 0
 	req.SessionEpoch = -1 // full fetches, no fetch session (KIP-227)
-	t := kmsg.NewFetchRequestTopic()
-	t.Topic = f.cfg.Topic
-	req.Topics = []kmsg.FetchRequestTopic{t}
 	s := &source{
 		f:       f,
 		id:      id,
@@ -98,7 +99,8 @@ func newSource(f *fetcher, id int32) *source {
 		free:    make(chan *round, rounds),
 		decoded: make(chan *round, rounds),
 		req:     req,
-		index:   map[int32]int{},
+		topicAt: map[string]int{},
+		index:   map[engine.TopicPartition]int{},
 		dec:     newDecoder(f.cfg),
 	}
 	for range rounds {
@@ -181,16 +183,22 @@ func (s *source) sleep(wait time.Duration) {
 	}
 }
 
-// build fills s.req and r.parts with the cursors to fetch now. It returns
-// false when the source should stop (closed, or no cursor left; it then
-// unregisters itself under the lock, so that a later Assign starts a new
-// source), and how long until a backed-off cursor may be fetched again (-1:
-// none is waiting).
+// build fills s.req and r.parts with the cursors to fetch now, grouped by
+// topic as the request wants them. It returns false when the source should
+// stop (closed, or no cursor left; it then unregisters itself under the
+// lock, so that a later Assign starts a new source), and how long until a
+// backed-off cursor may be fetched again (-1: none is waiting).
+//
+// The request's topic and partition slices keep their backing arrays from
+// one request to the next; only a topic or a partition count the source
+// never had before makes them grow.
 func (s *source) build(r *round) (time.Duration, bool) {
 	f := s.f
 	r.parts = r.parts[:0]
-	parts := s.req.Topics[0].Partitions[:0]
+	topics := s.req.Topics[:0]
+	clear(s.topicAt)
 	wait := time.Duration(-1)
+	first := -1 // the r.parts index of a partial cursor, to put first
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -215,22 +223,47 @@ func (s *source) build(r *round) (time.Duration, bool) {
 			}
 			continue
 		}
+		ti, ok := s.topicAt[c.tp.Topic]
+		if !ok {
+			ti = len(topics)
+			if ti < cap(topics) {
+				topics = topics[:ti+1] // reuse the element and its partitions' array
+			} else {
+				topics = append(topics, kmsg.NewFetchRequestTopic())
+			}
+			t := &topics[ti]
+			t.Topic = c.tp.Topic
+			t.TopicID = c.topicID // what Fetch v13+ sends instead of the name
+			t.Partitions = t.Partitions[:0]
+			s.topicAt[c.tp.Topic] = ti
+		}
 		p := kmsg.NewFetchRequestTopicPartition()
-		p.Partition = c.p
+		p.Partition = c.tp.Partition
 		p.CurrentLeaderEpoch = c.leaderEpoch
 		p.FetchOffset = c.fetchAt
 		p.PartitionMaxBytes = s.partitionBytes(c, limit)
-		parts = append(parts, p)
-		r.parts = append(r.parts, sentPart{c: c, gen: c.gen, offset: c.fetchAt, scanNext: -1})
+		topics[ti].Partitions = append(topics[ti].Partitions, p)
 		if c.partial {
-			// First in the request, where the broker returns at least
-			// one whole batch however large.
-			last := len(parts) - 1
-			parts[0], parts[last] = parts[last], parts[0]
-			r.parts[0], r.parts[last] = r.parts[last], r.parts[0]
+			first = len(r.parts)
+		}
+		r.parts = append(r.parts, sentPart{c: c, gen: c.gen, offset: c.fetchAt, scanNext: -1})
+	}
+	if first >= 0 {
+		// A partition whose last answer held only part of a batch goes
+		// first in the request, where the broker returns at least one
+		// whole batch however large.
+		c := r.parts[first].c
+		ti := s.topicAt[c.tp.Topic]
+		topics[0], topics[ti] = topics[ti], topics[0]
+		ps := topics[0].Partitions
+		for j := range ps {
+			if ps[j].Partition == c.tp.Partition {
+				ps[0], ps[j] = ps[j], ps[0]
+				break
+			}
 		}
 	}
-	s.req.Topics[0].Partitions = parts
+	s.req.Topics = topics
 	return wait, true
 }
 
@@ -282,6 +315,23 @@ func (s *source) fetch(r *round) bool {
 	return true
 }
 
+// topicNamed returns the name of the topic that the request just sent
+// identified by id, or "" (no partition matches it then). Only Fetch v13
+// and later identify topics by id alone; the wire layer speaks up to v12
+// today, whose answers carry names.
+func (s *source) topicNamed(id [16]byte) string {
+	var noID [16]byte
+	if id == noID {
+		return ""
+	}
+	for i := range s.req.Topics {
+		if s.req.Topics[i].TopicID == id {
+			return s.req.Topics[i].Topic
+		}
+	}
+	return ""
+}
+
 // fail ends a request with a request-level error (connection, broker gone):
 // every cursor in it backs off, and the metadata is refreshed in case the
 // broker no longer leads them.
@@ -290,7 +340,7 @@ func (s *source) fail(r *round, err error) {
 	if f.ctx.Err() != nil {
 		return // closing
 	}
-	f.log.Debug("fetch request failed", "broker", s.id, "topic", f.cfg.Topic, "err", err)
+	f.log.Debug("fetch request failed", "broker", s.id, "partitions", len(r.parts), "err", err)
 	f.cl.TriggerRefresh()
 	now := time.Now()
 	f.mu.Lock()
@@ -315,16 +365,17 @@ func (s *source) scan(r *round) {
 	f := s.f
 	clear(s.index)
 	for i := range r.parts {
-		s.index[r.parts[i].c.p] = i
+		s.index[r.parts[i].c.tp] = i
 	}
 	for i := range r.resp.Topics {
 		t := &r.resp.Topics[i]
-		if t.Topic != f.cfg.Topic {
-			continue
+		topic := t.Topic
+		if topic == "" {
+			topic = s.topicNamed(t.TopicID)
 		}
 		for j := range t.Partitions {
 			rp := &t.Partitions[j]
-			if k, ok := s.index[rp.Partition]; ok {
+			if k, ok := s.index[engine.TopicPartition{Topic: topic, Partition: rp.Partition}]; ok {
 				r.parts[k].rp = rp
 			}
 		}

@@ -193,17 +193,18 @@ func TestTransactions(t *testing.T) {
 	logEnd := lastBase + 2 // c5-0 and its commit marker
 
 	run := func(t *testing.T, iso engine.IsolationLevel, from int64, want []string) {
-		cfg := testConfig(topic)
-		cfg.Isolation = iso
+		cfg := testConfig()
+		cfg.Isolation = iso // the subject of the test
 		f := newFetcher(t, cl, cfg)
-		if err := f.Assign(testCtx(t, time.Minute), []engine.PartitionOffset{{Partition: 0, Offset: from}}); err != nil {
+		if err := f.Assign(testCtx(t, time.Minute), []engine.Position{at(topic, 0, from)}); err != nil {
 			t.Fatal(err)
 		}
-		logs := map[int32]*partitionLog{}
-		consume(t, f, time.Minute, logs, func(l map[int32]*partitionLog) bool {
-			return l[0] != nil && len(l[0].msgs) >= len(want) && l[0].next >= logEnd
+		p0 := part(topic, 0)
+		logs := partitionLogs{}
+		consume(t, f, time.Minute, logs, func(l partitionLogs) bool {
+			return l[p0] != nil && len(l[p0].msgs) >= len(want) && l[p0].next >= logEnd
 		})
-		l := logs[0]
+		l := logs[p0]
 		var got []string
 		for _, m := range l.msgs {
 			got = append(got, string(m.Value))
