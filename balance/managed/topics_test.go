@@ -64,12 +64,13 @@ func testPatternSubscription(t *testing.T, strategy balance.Strategy) {
 	subscribed(t, cla, group, a, prefix+"-t1", prefix+"-t2")
 	subscribed(t, cla, group, b, listed, prefix+"-t1", prefix+"-t2")
 
-	step := func(what string, want []TopicPartition) {
+	// step waits for the assignment of want after a change that started
+	// at start (the CreateTopic or DeleteTopic call, which itself waits
+	// until every broker's metadata shows the change).
+	step := func(what string, start time.Time, marks []int, want []TopicPartition) {
 		t.Helper()
-		marks := []int{ra.mark(), rb.mark()}
-		start := time.Now()
 		_, owned := stablePoint(t, ctx, cla, group, want, a, b)
-		t.Logf("%s: all assigned %v later: %v", what, time.Since(start).Round(time.Millisecond), owned)
+		t.Logf("%s: all assigned %v after the call: %v", what, time.Since(start).Round(time.Millisecond), owned)
 		if took := time.Since(start); took > 20*time.Second {
 			t.Errorf("%s: took %v with a 1s metadata refresh", what, took)
 		}
@@ -91,16 +92,18 @@ func testPatternSubscription(t *testing.T, strategy balance.Strategy) {
 		l.check(t)
 	}
 
+	start, marks := time.Now(), []int{ra.mark(), rb.mark()}
 	createTopicNamed(t, ctx, prefix+"-t3", 2)
 	want = slices.Concat(want, allOf(2, prefix+"-t3"))
 	slices.SortFunc(want, TopicPartition.Compare)
-	step("topic t3 created", want)
+	step("topic t3 created", start, marks, want)
 
+	start, marks = time.Now(), []int{ra.mark(), rb.mark()}
 	if err := testinstance.Shared().DeleteTopic(ctx, prefix+"-t2"); err != nil {
 		t.Fatalf("DeleteTopic: %v", err)
 	}
 	want = slices.DeleteFunc(want, func(p TopicPartition) bool { return p.Topic == prefix+"-t2" })
-	step("topic t2 deleted", want)
+	step("topic t2 deleted", start, marks, want)
 	subscribed(t, cla, group, a, prefix+"-t1", prefix+"-t3")
 	subscribed(t, cla, group, b, listed, prefix+"-t1", prefix+"-t3")
 }
