@@ -106,6 +106,7 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.Position) error
 	if f.closed {
 		return kerr.ErrClosed
 	}
+	now := f.cl.Snapshot() // routes by the newest leaders, which may be newer than snap
 	for _, po := range positions {
 		c := f.parts[po.TopicPartition]
 		if c == nil {
@@ -114,10 +115,10 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.Position) error
 		}
 		c.reset(po.Offset)
 		c.assignEpoch = po.Epoch
-		if t := snap.Topics[po.Topic]; t != nil { // checked: present
+		if t := snap.Topics[po.Topic]; t != nil { // present: checked
 			c.topicID = t.ID
 		}
-		if f.routeLocked(c, f.cl.Snapshot()) {
+		if f.routeLocked(c, now) {
 			c.src.wakeup() // to fetch from the new offset
 		} else {
 			f.signalReroute() // the router keeps looking for a leader

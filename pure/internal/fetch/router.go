@@ -27,12 +27,15 @@ func (f *fetcher) route() {
 	leaderless := 0
 	for {
 		updated := f.cl.Updated() // before routing, so no update is missed
-		snap := f.cl.Snapshot()
 		f.mu.Lock()
 		if f.closed {
 			f.mu.Unlock()
 			return
 		}
+		// Read under the lock: a cursor that Assign just checked against
+		// some snapshot is never judged by an older one (which might not
+		// know its topic yet).
+		snap := f.cl.Snapshot()
 		n, pushed := 0, false
 		for _, c := range f.parts {
 			f.routeLocked(c, snap)
