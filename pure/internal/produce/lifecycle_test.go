@@ -176,8 +176,8 @@ func TestCloseFlushesAndStops(t *testing.T) {
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := p.Produce(context.Background(), msg(topic, 0, "late"), rep.done); !errors.Is(err, kerr.ErrClosed) {
-		t.Fatalf("Produce after Close: %v", err)
+	if err := p.Produce(context.Background(), msg(topic, 2, "late"), rep.done); !errors.Is(err, kerr.ErrClosed) || !strings.Contains(err.Error(), topic+"/2") {
+		t.Fatalf("Produce after Close: %v, want ErrClosed naming %s/2", err, topic)
 	}
 	if err := p.Flush(context.Background()); !errors.Is(err, kerr.ErrClosed) {
 		t.Fatalf("Flush after Close: %v", err)

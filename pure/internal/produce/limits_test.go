@@ -34,8 +34,8 @@ func TestQueueFullFailFast(t *testing.T) {
 		mustProduce(t, p, msg(topic, int32(i%2), "v"), rep.done)
 	}
 	m := msg(topic, 0, "over")
-	if err := p.Produce(context.Background(), m, rep.done); !errors.Is(err, kerr.ErrQueueFull) {
-		t.Fatalf("11th Produce: %v, want ErrQueueFull", err)
+	if err := p.Produce(context.Background(), m, rep.done); !errors.Is(err, kerr.ErrQueueFull) || !strings.Contains(err.Error(), topic+"/0") {
+		t.Fatalf("11th Produce: %v, want ErrQueueFull naming %s/0", err, topic)
 	}
 	if err := p.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
 		t.Fatal(err)

@@ -139,7 +139,7 @@ func check(cfg *engine.ProducerConfig) error {
 // has checked m and stamped its timestamp (see engine.Producer).
 func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.DoneFunc) error {
 	if p.closed.Load() {
-		return kerr.ErrClosed
+		return refused(m, kerr.ErrClosed)
 	}
 	pt, err := p.partition(m.Topic, m.Partition)
 	if err != nil {
@@ -147,14 +147,14 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 	}
 	size := engine.SizeBound(m)
 	if err := p.q.Acquire(ctx, p.cfg.FailWhenFull, p.closedCh); err != nil {
-		return err
+		return refused(m, err)
 	}
 
 	pt.mu.Lock()
 	if p.closed.Load() {
 		pt.mu.Unlock()
 		p.q.Release(1)
-		return kerr.ErrClosed
+		return refused(m, kerr.ErrClosed)
 	}
 	wake := p.appendLocked(pt, m, done, size)
 	s := pt.sink
@@ -163,6 +163,12 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		s.wake()
 	}
 	return nil
+}
+
+// refused is the error of a Produce that did not accept m: err, naming the
+// message's topic and partition.
+func refused(m *engine.Message, err error) error {
+	return fmt.Errorf("kafka: producing to %s/%d: %w", m.Topic, m.Partition, err)
 }
 
 // spawn starts f on a goroutine that Close waits for, unless the producer

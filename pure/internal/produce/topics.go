@@ -53,7 +53,7 @@ func (p *Producer) addPartition(name string, id int32) (*partition, error) {
 	p.mu.Lock()
 	if p.stopping {
 		p.mu.Unlock()
-		return nil, kerr.ErrClosed
+		return nil, fmt.Errorf("kafka: producing to %s/%d: %w", name, id, kerr.ErrClosed)
 	}
 	topics := *p.topics.Load()
 	t := topics[name]
