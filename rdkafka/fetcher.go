@@ -38,10 +38,10 @@ const (
 )
 
 // fetcher is an engine.Fetcher on a confluent-kafka-go Consumer used only to
-// fetch, from partitions of any topics: the Consumer never subscribes (so never joins a group), never
-// commits and never stores offsets; it reads the partitions it is assigned
-// from the offsets it is given, and reports an offset out of range instead
-// of resetting it (auto.offset.reset=error).
+// fetch, from partitions of any topics: the Consumer never subscribes (so
+// never joins a group), never commits and never stores offsets; it reads
+// the partitions it is assigned from the offsets it is given, and reports
+// an offset out of range instead of resetting it (auto.offset.reset=error).
 //
 // Actors: librdkafka's threads fetch into its own queue (up to
 // queued.min.messages per partition); Poll takes messages from that queue
@@ -393,9 +393,8 @@ func (f *fetcher) handle(ev kafka.Event) {
 	case *kafka.Message:
 		tp := e.TopicPartition
 		// Messages come in runs of one partition: remember the last
-		// one's state rather than hash its name every time. (The topic
-		// strings compare fast: confluent-kafka-go hands out the same
-		// cached string for every message of a topic.)
+		// one's state rather than hash its topic and partition for a
+		// map lookup every time; comparing them is cheaper.
 		p := f.last
 		if p == nil || p.tp.Partition != tp.Partition || tp.Topic == nil || p.tp.Topic != *tp.Topic {
 			p = f.parts[ourTP(tp)]
