@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/internal/cluster"
 )
 
 // rebalance brings the member's ownership in line with the assignment of
@@ -44,7 +45,7 @@ func (m *Member) rebalance() (complete bool, err error) {
 		return false, fmt.Errorf("%w: %s vanished", errSuperseded, m.idPath)
 	}
 	m.followMetadata(ctx, members)
-	subs, topics, counts := m.inputs(members)
+	subs, topics, counts := m.inputs(m.cl.Snapshot(), members)
 	m.members, m.counts = members, counts
 	target := balance.AssignTopics(m.cfg.Strategy, subs, counts)[m.id]
 
@@ -183,10 +184,9 @@ func (m *Member) followMetadata(ctx context.Context, members []string) {
 	}
 }
 
-// inputs computes, from the client's current metadata, what each member
-// reads, the union of those topics and their partition counts.
-func (m *Member) inputs(members []string) (subs []balance.Subscriber, topics []string, counts map[string]int32) {
-	snap := m.cl.Snapshot()
+// inputs computes, from the metadata in snap, what each member reads, the
+// union of those topics and their partition counts.
+func (m *Member) inputs(snap *cluster.Snapshot, members []string) (subs []balance.Subscriber, topics []string, counts map[string]int32) {
 	subs = make([]balance.Subscriber, 0, len(members))
 	for _, id := range members {
 		read := m.interestOf(id).read(snap)
@@ -205,7 +205,7 @@ func (m *Member) metadataChanged() string {
 	if m.members == nil {
 		return "" // no rebalance yet
 	}
-	_, _, counts := m.inputs(m.members)
+	_, _, counts := m.inputs(m.cl.Snapshot(), m.members)
 	return countsChange(m.counts, counts)
 }
 
