@@ -97,6 +97,9 @@ type session struct {
 	// watch is the partition count of each topic at the last
 	// assignment (0: the topic did not exist); a change means a rejoin.
 	watch map[string]int
+	// matches remembers whether the pattern matches a topic name (see
+	// subscribedTopics); nil without a pattern.
+	matches map[string]bool
 	// rejoin asks for another rebalance right after this one, and why.
 	rejoin string
 }
@@ -223,6 +226,7 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 	if p := cfg.Subscription.Pattern; p != nil {
 		// The source compiled, so its anchored form does too.
 		m.pattern = regexp.MustCompile(`^(?:` + p.String() + `)$`)
+		m.s.matches = map[string]bool{}
 		m.untrack = cl.TrackAll()
 	}
 	return m, nil

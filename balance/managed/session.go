@@ -5,12 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/gokafka/kafka/balance"
-	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -112,7 +109,7 @@ func (m *Member) rebalance(reason string) error {
 func (m *Member) joinAndSync(reason string) error {
 	start := time.Now()
 	m.beat.pause()
-	m.s.topics = m.subscribedTopics()
+	m.s.topics = m.subscribedTopics(m.cl.Snapshot())
 	if m.cooperative {
 		// Partitions of topics the member no longer reads (deleted,
 		// or no longer matching the pattern) go before it rejoins, as
@@ -196,7 +193,7 @@ func (m *Member) apply(jr *kmsg.JoinGroupResponse, ps []TopicPartition, start ti
 func (m *Member) stable() (reason string, stop bool, err error) {
 	for {
 		updated := m.cl.Updated()
-		if why := m.metadataChanged(); why != "" {
+		if why := m.metadataChanged(m.cl.Snapshot()); why != "" {
 			m.log.Info("managed: rejoining", "reason", why)
 			return why, false, nil
 		}
@@ -225,88 +222,6 @@ func (m *Member) stable() (reason string, stop bool, err error) {
 			}
 		}
 	}
-}
-
-// metadataChanged describes why the metadata calls for a rejoin, or
-// returns "": the pattern matches other topics than at the last JoinGroup
-// (created or deleted), or a topic the last assignment covered has another
-// partition count (a topic that did not exist counts 0, so its creation
-// and its deletion are changes). Topics whose metadata is in error right
-// now (a leader election, say) are left alone.
-func (m *Member) metadataChanged() string {
-	snap := m.cl.Snapshot()
-	if m.pattern != nil {
-		if now := m.subscribedTopics(); !slices.Equal(now, m.s.topics) {
-			gone, added := diffTopics(m.s.topics, now)
-			return fmt.Sprintf("the subscription changed: topics %v added, %v gone", added, gone)
-		}
-	}
-	for _, topic := range slices.Sorted(maps.Keys(m.s.watch)) {
-		if n, ok := partitionsOf(snap, topic); ok && n != m.s.watch[topic] {
-			return fmt.Sprintf("topic %q has %d partitions, %d at the last assignment", topic, n, m.s.watch[topic])
-		}
-	}
-	return ""
-}
-
-// partitionsOf is a topic's partition count in snap: 0 if the metadata says
-// the topic does not exist, and ok false if it cannot tell (an error).
-func partitionsOf(snap *cluster.Snapshot, topic string) (n int, ok bool) {
-	t, err := snap.Topic(topic)
-	switch {
-	case err == nil:
-		return len(t.Partitions), true
-	case errors.Is(err, kerr.ErrUnknownTopic):
-		return 0, true
-	}
-	return 0, false
-}
-
-// subscribedTopics is what the member reads now, sorted: the listed
-// topics, and the topics of the cluster's metadata whose whole name matches
-// the pattern, except Kafka's internal topics (__consumer_offsets, ...) and
-// topics whose metadata is in error (one being created has no leaders yet;
-// it is matched at a later refresh).
-func (m *Member) subscribedTopics() []string {
-	topics := slices.Clone(m.cfg.Subscription.Topics)
-	if m.pattern != nil {
-		for name, t := range m.cl.Snapshot().Topics {
-			if !t.Internal && t.Err == nil && m.pattern.MatchString(name) {
-				topics = append(topics, name)
-			}
-		}
-		slices.Sort(topics)
-		topics = slices.Compact(topics)
-	}
-	return topics
-}
-
-// unsubscribed returns the partitions of ps whose topic is not in the
-// subscription of the last JoinGroup.
-func (m *Member) unsubscribed(ps []TopicPartition) []TopicPartition {
-	var out []TopicPartition
-	for _, tp := range ps {
-		if _, ok := slices.BinarySearch(m.s.topics, tp.Topic); !ok {
-			out = append(out, tp)
-		}
-	}
-	return out
-}
-
-// diffTopics returns the topics of before missing from after, and the
-// reverse; both are sorted.
-func diffTopics(before, after []string) (gone, added []string) {
-	for _, t := range before {
-		if _, ok := slices.BinarySearch(after, t); !ok {
-			gone = append(gone, t)
-		}
-	}
-	for _, t := range after {
-		if _, ok := slices.BinarySearch(before, t); !ok {
-			added = append(added, t)
-		}
-	}
-	return gone, added
 }
 
 // plan is the leader's job: the assignment of every member, from their
