@@ -121,3 +121,67 @@ func subscribed(t *testing.T, cl *cluster.Cluster, group string, m *Member, want
 		t.Errorf("member %s subscribes to %v, want %v", m.ID(), got, want)
 	}
 }
+
+// TestListedTopicDeleted: when a listed topic is deleted, its partitions
+// leave the assignment (the members rejoin: its partition count went to
+// 0) and the other topics stay assigned, each partition once; with
+// CooperativeSticky, a member revokes exactly what leaves it, never what
+// it keeps. Created again, the topic is assigned again.
+func TestListedTopicDeleted(t *testing.T) {
+	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
+		t.Run(string(s), func(t *testing.T) { testListedTopicDeleted(t, s) })
+	}
+}
+
+func testListedTopicDeleted(t *testing.T, strategy balance.Strategy) {
+	noLeaks(t)
+	ctx := testCtx(t, 3*time.Minute)
+	stays, goes := createTopic(t, 4), createTopic(t, 2)
+	group := uniqueName(t, "group")
+	l := newLedger()
+	fast := cluster.Config{MetadataMaxAge: time.Second}
+	cla := newCluster(t, fast)
+	sub := balance.Subscription{Topics: []string{stays, goes}}
+	opts := memberOpts{strategy: strategy}
+	ra, rb := newRecorder("a", l), newRecorder("b", l)
+	a := joinSub(t, ctx, cla, group, sub, opts, ra)
+	b := joinSub(t, ctx, newCluster(t, fast), group, sub, opts, rb)
+	both := slices.Concat(allOf(4, stays), allOf(2, goes))
+	slices.SortFunc(both, TopicPartition.Compare)
+	_, before := stablePoint(t, ctx, cla, group, both, a, b)
+
+	marks := []int{ra.mark(), rb.mark()}
+	start := time.Now()
+	if err := testinstance.Shared().DeleteTopic(ctx, goes); err != nil {
+		t.Fatalf("DeleteTopic: %v", err)
+	}
+	_, owned := stablePoint(t, ctx, cla, group, allOf(4, stays), a, b)
+	t.Logf("deleted topic dropped %v after the DeleteTopic call: %v", time.Since(start).Round(time.Millisecond), owned)
+	for i, r := range []*recorder{ra, rb} {
+		evs := r.since(marks[i])
+		if lost := union(evs, "lost"); len(lost) > 0 {
+			t.Errorf("%s lost %v", r.name, lost)
+		}
+		if strategy != balance.CooperativeSticky {
+			continue
+		}
+		// (The deletion may leave the members unbalanced: then a
+		// partition of the topic that stays moves too.)
+		for _, p := range union(evs, "revoked") {
+			if slices.Contains(owned[i], p) {
+				t.Errorf("%s revoked %v, which it kept", r.name, p)
+			}
+		}
+		gone, _ := balance.Diff(before[i], owned[i])
+		if !slices.Equal(gone, union(evs, "revoked")) {
+			t.Errorf("%s revoked %v, lost from its assignment %v", r.name, union(evs, "revoked"), gone)
+		}
+	}
+	l.check(t)
+
+	createTopicNamed(t, ctx, goes, 3)
+	both = slices.Concat(allOf(4, stays), allOf(3, goes))
+	slices.SortFunc(both, TopicPartition.Compare)
+	stablePoint(t, ctx, cla, group, both, a, b)
+	l.check(t)
+}
