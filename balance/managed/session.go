@@ -235,20 +235,34 @@ func (m *Member) plan(jr *kmsg.JoinGroupResponse) ([]kmsg.SyncGroupRequestGroupA
 		}
 		subs = append(subs, s)
 	}
-	counts := map[string]int32{}
-	watch := map[string]int{}
-	for _, topic := range topicsOf(subs) {
-		n, err := m.partitionCount(topic)
+	// Fresh partition counts of every topic the group reads, in one
+	// request: a leader assigning from stale metadata (a topic deleted a
+	// moment ago, which another member already dropped) would move
+	// partitions back and forth over the next rebalances. A failure
+	// leaves the last known metadata.
+	topics := topicsOf(subs)
+	if len(topics) > 0 { // (none would ask for every topic)
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.SessionTimeout)
+		err := m.cl.RefreshTopics(ctx, topics...)
+		cancel()
 		if err != nil {
 			if m.ctx.Err() != nil {
 				return nil, nil, m.ctx.Err()
 			}
-			m.log.Warn("managed: no metadata for a subscribed topic; not assigning it", "subscribed", topic, "err", err)
-			watch[topic] = 0 // assign it once it exists
-			continue
+			m.log.Warn("managed: refreshing the group's topics failed; assigning from the last metadata", "err", err)
 		}
-		counts[topic] = int32(n)
-		watch[topic] = n
+	}
+	snap := m.cl.Snapshot()
+	counts := map[string]int32{}
+	watch := map[string]int{}
+	for _, topic := range topics {
+		n, _ := partitionsOf(snap, topic)
+		watch[topic] = n // 0: not created yet, or in error: assign it once it exists
+		if n > 0 {
+			counts[topic] = int32(n)
+		} else {
+			m.log.Warn("managed: no partitions known for a subscribed topic; not assigning it", "subscribed", topic)
+		}
 	}
 	p := assign(m.cfg.Strategy, subs, counts)
 	out := make([]kmsg.SyncGroupRequestGroupAssignment, 0, len(subs))
@@ -260,23 +274,4 @@ func (m *Member) plan(jr *kmsg.JoinGroupResponse) ([]kmsg.SyncGroupRequestGroupA
 	}
 	m.log.Debug("managed: leader's assignment", "generation", jr.Generation, "members", len(subs), "plan", p)
 	return out, watch, nil
-}
-
-// partitionCount is a topic's partition count from the metadata, loaded if
-// the cluster does not know the topic yet (other members may subscribe to
-// other topics).
-func (m *Member) partitionCount(topic string) (int, error) {
-	if t, err := m.cl.Snapshot().Topic(topic); err == nil {
-		return len(t.Partitions), nil
-	}
-	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.SessionTimeout)
-	defer cancel()
-	if err := m.cl.RefreshTopics(ctx, topic); err != nil {
-		return 0, err
-	}
-	t, err := m.cl.Snapshot().Topic(topic)
-	if err != nil {
-		return 0, err
-	}
-	return len(t.Partitions), nil
 }
