@@ -79,19 +79,26 @@ func measure(b *testing.B, fn func()) {
 
 // BenchmarkProduce measures Produce through the engine to the brokers, to
 // one topic and, with one producer, to ten (messages round-robin over the
-// topics and their partitions): the topic costs nothing per message.
+// topics, then their partitions): the topic costs the engine nothing per
+// message. Ten topics are ten times the partitions, which costs the
+// brokers (and librdkafka: smaller batches, more of them per request), so
+// engine-60partitions writes one topic of as many partitions as the ten
+// topics have together, which tells the two costs apart.
 func BenchmarkProduce(b *testing.B) {
 	cl := newCluster(b)
 	value := make([]byte, benchValueSize)
 	b.Run("engine", func(b *testing.B) {
-		benchProduceEngine(b, cl, []string{createTopic(b, benchPartitions, nil)}, value)
+		benchProduceEngine(b, cl, []string{createTopic(b, benchPartitions, nil)}, benchPartitions, value)
 	})
 	b.Run("engine-10topics", func(b *testing.B) {
 		topics := make([]string, 10)
 		for i := range topics {
 			topics[i] = createTopic(b, benchPartitions, nil)
 		}
-		benchProduceEngine(b, cl, topics, value)
+		benchProduceEngine(b, cl, topics, benchPartitions, value)
+	})
+	b.Run("engine-60partitions", func(b *testing.B) {
+		benchProduceEngine(b, cl, []string{createTopic(b, 10*benchPartitions, nil)}, 10*benchPartitions, value)
 	})
 	for _, opaque := range []bool{false, true} {
 		name := "confluent"
@@ -103,14 +110,14 @@ func BenchmarkProduce(b *testing.B) {
 }
 
 // benchTarget is where message i of a benchmark goes: round-robin over
-// the topics, then over the partitions.
-func benchTarget(topics []string, i int) (string, int32) {
-	return topics[i%len(topics)], int32(i / len(topics) % benchPartitions)
+// the topics, then over their partitions.
+func benchTarget(topics []string, partitions, i int) (string, int32) {
+	return topics[i%len(topics)], int32(i / len(topics) % partitions)
 }
 
-func benchProduceEngine(b *testing.B, cl *cluster.Cluster, topics []string, value []byte) {
+func benchProduceEngine(b *testing.B, cl *cluster.Cluster, topics []string, partitions int, value []byte) {
 	p := startProducer(b, cl, engine.DefaultProducerConfig())
-	warmUp(b, p, topics)
+	warmUp(b, p, topics, partitions)
 	var delivered, failed atomic.Int64
 	all := make(chan struct{})
 	done := func(m *engine.Message, err error) {
@@ -129,7 +136,7 @@ func benchProduceEngine(b *testing.B, cl *cluster.Cluster, topics []string, valu
 	measure(b, func() {
 		for i := 0; i < b.N; i++ {
 			m := &ring[i%len(ring)]
-			topic, part := benchTarget(topics, i)
+			topic, part := benchTarget(topics, partitions, i)
 			*m = engine.Message{Topic: topic, Partition: part, Value: value}
 			if err := p.Produce(ctx, m, done); err != nil {
 				b.Fatal(err)
@@ -232,10 +239,10 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 
 // warmUp produces and flushes a thousand messages so that connections and
 // metadata exist before the measurement.
-func warmUp(b *testing.B, p engine.Producer, topics []string) {
+func warmUp(b *testing.B, p engine.Producer, topics []string, partitions int) {
 	rep := newReports(1000)
 	for i := range 1000 {
-		topic, part := benchTarget(topics, i)
+		topic, part := benchTarget(topics, partitions, i)
 		if err := p.Produce(context.Background(), &engine.Message{Topic: topic, Partition: part, Value: []byte("warm")}, rep.done); err != nil {
 			b.Fatal(err)
 		}
@@ -368,7 +375,7 @@ func BenchmarkProduceOffline(b *testing.B) {
 			ctx := context.Background()
 			measure(b, func() {
 				for i := range msgs {
-					topic, part := benchTarget(topics, i)
+					topic, part := benchTarget(topics, benchPartitions, i)
 					msgs[i] = engine.Message{Topic: topic, Partition: part, Value: value}
 					if err := p.Produce(ctx, &msgs[i], done); err != nil {
 						b.Fatal(err)
