@@ -112,8 +112,13 @@ func (c *Config) checkSubscription() error {
 	if len(sub.Topics) == 0 && sub.Pattern == nil {
 		return kerr.Config("Config.Subscription", "no topics and no pattern: the member would read nothing")
 	}
-	if sub.Pattern != nil && sub.Pattern.String() == "" {
-		return kerr.Config("Config.Subscription.Pattern", "the empty pattern matches no topic")
+	if sub.Pattern != nil {
+		if sub.Pattern.String() == "" {
+			return kerr.Config("Config.Subscription.Pattern", "the empty pattern matches no topic")
+		}
+		if _, err := fullMatch(sub.Pattern); err != nil {
+			return kerr.Config("Config.Subscription.Pattern", "%v", err)
+		}
 	}
 	for _, t := range sub.Topics {
 		if err := legalTopic(t); err != nil {
