@@ -30,6 +30,7 @@ type Producer struct {
 	// topics holds the partition buffers, by topic (see topics.go);
 	// copy on write, so that Produce finds a buffer without a lock.
 	topics atomic.Pointer[map[string]*topic]
+	recent recentTopics // a cache in front of topics
 	q      *engine.Queue
 
 	closed   atomic.Bool   // Close began: Produce refuses

@@ -427,3 +427,30 @@ func TestDeletedTopic(t *testing.T) {
 	}
 	t.Logf("deleted topic: %v", rep.errors()[0])
 }
+
+// TestTopicLookup: the cache in front of the topic map (recentTopics)
+// returns each name's own table, whether the name is the string the table
+// was made with or a copy, with many more topics than slots (so slots are
+// shared and overwritten).
+func TestTopicLookup(t *testing.T) {
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("topic-%d", i)
+	}
+	p := offlineProducer(testConfig(), names, 1)
+	defer p.cancel()
+	tables := *p.topics.Load()
+	for round := range 3 {
+		for i, name := range names {
+			if round == 1 {
+				name = strings.Clone(name) // same name, other bytes
+			}
+			if got := p.lookup(name); got != tables[names[i]] {
+				t.Fatalf("round %d: lookup(%q) returned the table of %v", round, name, got)
+			}
+		}
+	}
+	if got := p.lookup("topic-1000"); got != nil {
+		t.Fatalf("lookup of an unknown topic returned the table of %q", got.name)
+	}
+}
