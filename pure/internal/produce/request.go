@@ -43,6 +43,11 @@ func (p *Producer) newRequest(s *sink) *request {
 // keeps its partition list), so that building the next request allocates
 // nothing once the lists have grown to the work's size.
 func (p *Producer) freeRequest(r *request) {
+	r.reset()
+	p.requests.Put(r)
+}
+
+func (r *request) reset() {
 	clear(r.items)
 	r.items = r.items[:0]
 	r.bytes = 0
@@ -53,7 +58,6 @@ func (p *Producer) freeRequest(r *request) {
 		ts[i].Topic = ""
 	}
 	r.kreq.Topics = ts[:0]
-	p.requests.Put(r)
 }
 
 func (r *request) add(pt *partition, b *batch) {

@@ -454,3 +454,61 @@ func TestTopicLookup(t *testing.T) {
 		t.Fatalf("lookup of an unknown topic returned the table of %q", got.name)
 	}
 }
+
+// TestBuildGroupsByTopic: a request's batches, collected in any order, go
+// out grouped by topic, each topic once, partitions in order, and each
+// item knows where it sits (where its answer is expected). Building the
+// next request in the same request object allocates nothing.
+func TestBuildGroupsByTopic(t *testing.T) {
+	cfg := testConfig()
+	cfg.Idempotent = false
+	names := []string{"c", "a", "b", "d", "e", "f", "g", "h", "i", "j"}
+	p := offlineProducer(cfg, names, 3)
+	defer p.cancel()
+	// One encoded batch per partition, offered in a scrambled order.
+	var items []reqItem
+	for _, pt := range p.partitions() {
+		b := p.newBatch(time.Now(), 1024, 4)
+		b.rb.Append(0, nil, []byte("v"), nil)
+		b.msgs = append(b.msgs, pending{m: msg(pt.topic, pt.id, "v")})
+		items = append(items, reqItem{pt: pt, b: b})
+	}
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = (i * 7) % len(items) // 7 is prime to 30: a permutation
+	}
+	req := &request{kreq: kmsg.NewPtrProduceRequest()}
+	build := func() {
+		for _, i := range order {
+			req.add(items[i].pt, items[i].b)
+		}
+		if rep := p.build(req); len(rep) != 0 {
+			t.Fatalf("%d batches failed to encode", len(rep))
+		}
+	}
+	build()
+	kt := req.kreq.Topics
+	sorted := slices.Sorted(slices.Values(names))
+	if len(kt) != len(names) {
+		t.Fatalf("%d topic entries, want %d", len(kt), len(names))
+	}
+	for i, rt := range kt {
+		if rt.Topic != sorted[i] || len(rt.Partitions) != 3 {
+			t.Fatalf("entry %d: topic %q with %d partitions, want %q with 3", i, rt.Topic, len(rt.Partitions), sorted[i])
+		}
+		for j, rp := range rt.Partitions {
+			if rp.Partition != int32(j) || len(rp.Records) == 0 {
+				t.Fatalf("%s: entry %d is partition %d with %d bytes", rt.Topic, j, rp.Partition, len(rp.Records))
+			}
+		}
+	}
+	for _, it := range req.items {
+		if kt[it.ti].Topic != it.pt.topic || kt[it.ti].Partitions[it.pi].Partition != it.pt.id {
+			t.Fatalf("item %s/%d says it sits at %d/%d", it.pt.topic, it.pt.id, it.ti, it.pi)
+		}
+	}
+	req.reset()
+	if allocs := testing.AllocsPerRun(100, func() { build(); req.reset() }); allocs != 0 {
+		t.Fatalf("building a request allocates %v times", allocs)
+	}
+}
