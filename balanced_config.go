@@ -139,27 +139,18 @@ func (c *BalancedConsumerConfig) protocol() GroupProtocol {
 	return GroupProtocolClassic
 }
 
-// subscription validates Topics and Pattern.
+// subscription validates Topics and Pattern (balance.Subscription.Check,
+// the rule every coordination protocol applies).
 func (c *BalancedConsumerConfig) subscription() (balance.Subscription, error) {
-	const p = "BalancedConsumerConfig."
-	var s balance.Subscription
-	for _, t := range c.Topics {
-		if err := validTopicName(t); err != nil {
-			return s, kerr.Config(p+"Topics", "%v", err)
-		}
-		s.Topics = append(s.Topics, t)
-	}
+	s := balance.Subscription{Topics: c.Topics}
 	if c.Pattern != "" {
-		re, err := regexp.Compile("^(?:" + c.Pattern + ")$")
+		re, err := regexp.Compile(c.Pattern)
 		if err != nil {
-			return s, kerr.Config(p+"Pattern", "not a regular expression: %v", err)
+			return s, kerr.Config("BalancedConsumerConfig.Pattern", "not a regular expression: %v", err)
 		}
 		s.Pattern = re
 	}
-	if len(s.Topics) == 0 && s.Pattern == nil {
-		return s, kerr.Config(p+"Topics", "required: the topics to read, or a Pattern")
-	}
-	return s, nil
+	return s.Check("BalancedConsumerConfig")
 }
 
 func (c *BalancedConsumerConfig) validate() error {

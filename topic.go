@@ -33,20 +33,9 @@ type Partition struct {
 	Offline     []int32 // replicas on brokers that are offline
 }
 
-// validTopicName applies Kafka's rule: 1 to 249 characters from
-// [a-zA-Z0-9._-], and not "." or "..".
-func validTopicName(name string) error {
-	if name == "" || len(name) > 249 || name == "." || name == ".." {
-		return fmt.Errorf("%w: %q", ErrInvalidTopic, name)
-	}
-	for i := 0; i < len(name); i++ {
-		ch := name[i]
-		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '.' || ch == '_' || ch == '-') {
-			return fmt.Errorf("%w: %q has the character %q (allowed: letters, digits, '.', '_', '-')", ErrInvalidTopic, name, ch)
-		}
-	}
-	return nil
-}
+// validTopicName is Kafka's rule for topic names (see
+// cluster.ValidTopicName); its error matches ErrInvalidTopic.
+func validTopicName(name string) error { return cluster.ValidTopicName(name) }
 
 // Topic returns a handle on the named topic after loading its metadata. A
 // topic that does not exist is ErrUnknownTopic, unless the client was made

@@ -28,7 +28,11 @@ import (
 	"cmp"
 	"context"
 	"regexp"
+	"regexp/syntax"
 	"slices"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
 
 	"github.com/gokafka/kafka/offsets"
 )
@@ -45,6 +49,48 @@ type TopicPartition = offsets.TopicPartition
 type Subscription struct {
 	Topics  []string
 	Pattern *regexp.Regexp // nil: no pattern
+}
+
+// Check validates a subscription and returns it normalized: topics sorted,
+// without duplicates. It refuses, with a kerr.ConfigError naming field (or
+// field.Topics, field.Pattern), a subscription with neither topics nor a
+// pattern, an empty pattern, a pattern that cannot be anchored, or a topic
+// name Kafka does not allow.
+func (s Subscription) Check(field string) (Subscription, error) {
+	topics := slices.Compact(slices.Sorted(slices.Values(s.Topics)))
+	for _, t := range topics {
+		if err := cluster.ValidTopicName(t); err != nil {
+			return s, kerr.Config(field+".Topics", "%v", err)
+		}
+	}
+	if s.Pattern != nil {
+		if s.Pattern.String() == "" {
+			return s, kerr.Config(field+".Pattern", "the empty pattern matches no topic")
+		}
+		if _, err := FullMatch(s.Pattern); err != nil {
+			return s, kerr.Config(field+".Pattern", "%v", err)
+		}
+	}
+	if len(topics) == 0 && s.Pattern == nil {
+		return s, kerr.Config(field, "no topics and no pattern: the member would read nothing")
+	}
+	return Subscription{Topics: topics, Pattern: s.Pattern}, nil
+}
+
+// FullMatch returns p anchored at both ends: a topic matches a pattern when
+// its whole name does, as with Java's Pattern.matcher(topic).matches().
+func FullMatch(p *regexp.Regexp) (*regexp.Regexp, error) {
+	src := p.String()
+	if re, err := regexp.Compile(`^(?:` + src + `)$`); err == nil {
+		return re, nil
+	}
+	// A source that ends inside \Q... quotes up to its end, and would
+	// swallow the closing ")$". Its parsed form, printed, has no \Q.
+	parsed, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return nil, err
+	}
+	return regexp.Compile(`^(?:` + parsed.String() + `)$`)
 }
 
 // Handler receives a member's assignment changes. Calls are serialized and

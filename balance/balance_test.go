@@ -1,9 +1,13 @@
 package balance
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/gokafka/kafka/internal/kerr"
 )
 
 func tps(topic string, ps ...int32) []TopicPartition {
@@ -88,5 +92,35 @@ func TestDiff(t *testing.T) {
 	revoked, added := Diff(tps("t", 0, 1, 2), append(tps("t", 2, 3), tps("u", 0)...))
 	if !slices.Equal(revoked, tps("t", 0, 1)) || !slices.Equal(added, append(tps("t", 3), tps("u", 0)...)) {
 		t.Fatalf("Diff: revoked %v added %v", revoked, added)
+	}
+}
+
+// TestSubscriptionCheck: topics are sorted and deduplicated; a subscription
+// that reads nothing, an empty pattern or an illegal topic name is a typed
+// error naming the field; a pattern matches whole names, even one that ends
+// inside \Q (valid Go syntax that naive anchoring would break).
+func TestSubscriptionCheck(t *testing.T) {
+	s, err := Subscription{Topics: []string{"b", "a", "b"}}.Check("F")
+	if err != nil || !slices.Equal(s.Topics, []string{"a", "b"}) {
+		t.Fatalf("Check: %v %v", s.Topics, err)
+	}
+	for field, bad := range map[string]Subscription{
+		"F":         {},
+		"F.Topics":  {Topics: []string{"a/b"}},
+		"F.Pattern": {Pattern: regexp.MustCompile("")},
+	} {
+		var ce *kerr.ConfigError
+		if _, err := bad.Check("F"); !errors.As(err, &ce) || ce.Field != field {
+			t.Fatalf("%+v: %v, want a ConfigError for %s", bad, err, field)
+		}
+	}
+	for _, c := range []struct {
+		pattern, topic string
+		match          bool
+	}{{`ev.*`, "events", true}, {`ev`, "events", false}, {`a|b`, "ab", false}, {`t\Q.x`, "t.x", true}, {`t\Q.x`, "tax", false}} {
+		re, err := FullMatch(regexp.MustCompile(c.pattern))
+		if err != nil || re.MatchString(c.topic) != c.match {
+			t.Fatalf("FullMatch(%q) on %q: %v, err %v", c.pattern, c.topic, !c.match, err)
+		}
 	}
 }

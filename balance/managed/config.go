@@ -1,10 +1,8 @@
 package managed
 
 import (
-	"fmt"
 	"log/slog"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/gokafka/kafka/balance"
@@ -72,11 +70,13 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Group == "" {
 		return c, kerr.Config("Config.Group", "the consumer group id is required")
 	}
-	if err := c.checkSubscription(); err != nil {
+	// Check copies and sorts the topics: the caller's slice may change
+	// after Join.
+	sub, err := c.Subscription.Check("Config.Subscription")
+	if err != nil {
 		return c, err
 	}
-	// A copy, sorted: the caller's slice may change after Join.
-	c.Subscription.Topics = slices.Compact(slices.Sorted(slices.Values(c.Subscription.Topics)))
+	c.Subscription = sub
 	switch c.Strategy {
 	case "":
 		c.Strategy = balance.Range
@@ -85,7 +85,6 @@ func (c Config) withDefaults() (Config, error) {
 		return c, kerr.Config("Config.Strategy", "unknown strategy %q (want %q, %q or %q)",
 			c.Strategy, balance.Range, balance.RoundRobin, balance.CooperativeSticky)
 	}
-	var err error
 	if c.SessionTimeout, err = millis("Config.SessionTimeout", c.SessionTimeout, defaultSessionTimeout); err != nil {
 		return c, err
 	}
@@ -102,42 +101,6 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	return c, nil
-}
-
-// checkSubscription refuses a subscription that cannot name a topic: no
-// topics and no pattern, an empty pattern, or a topic name Kafka does not
-// allow (1 to 249 characters of [a-zA-Z0-9._-], not "." or "..").
-func (c *Config) checkSubscription() error {
-	sub := &c.Subscription
-	if len(sub.Topics) == 0 && sub.Pattern == nil {
-		return kerr.Config("Config.Subscription", "no topics and no pattern: the member would read nothing")
-	}
-	if sub.Pattern != nil {
-		if sub.Pattern.String() == "" {
-			return kerr.Config("Config.Subscription.Pattern", "the empty pattern matches no topic")
-		}
-		if _, err := fullMatch(sub.Pattern); err != nil {
-			return kerr.Config("Config.Subscription.Pattern", "%v", err)
-		}
-	}
-	for _, t := range sub.Topics {
-		if err := legalTopic(t); err != nil {
-			return kerr.Config("Config.Subscription.Topics", "%v", err)
-		}
-	}
-	return nil
-}
-
-func legalTopic(t string) error {
-	if t == "" || t == "." || t == ".." || len(t) > 249 {
-		return fmt.Errorf("%q is not a legal topic name", t)
-	}
-	for _, r := range t {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return fmt.Errorf("topic %q has the character %q (allowed: letters, digits, '.', '_', '-')", t, r)
-		}
-	}
-	return nil
 }
 
 // millis checks a duration that goes on the wire as int32 milliseconds: zero

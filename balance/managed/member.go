@@ -224,7 +224,7 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 	m.generation.Store(&offsets.Generation{ID: -1})
 	m.assigned.Store(new([]TopicPartition))
 	if p := cfg.Subscription.Pattern; p != nil {
-		if m.pattern, err = fullMatch(p); err != nil { // (withDefaults checked it)
+		if m.pattern, err = balance.FullMatch(p); err != nil { // (withDefaults checked it)
 			return nil, kerr.Config("Config.Subscription.Pattern", "%v", err)
 		}
 		m.s.matches = map[string]bool{}

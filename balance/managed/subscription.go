@@ -3,8 +3,6 @@ package managed
 import (
 	"errors"
 	"fmt"
-	"regexp"
-	"regexp/syntax"
 	"slices"
 
 	"github.com/gokafka/kafka/internal/cluster"
@@ -111,20 +109,4 @@ func diffTopics(before, after []string) (gone, added []string) {
 		}
 	}
 	return gone, added
-}
-
-// fullMatch returns p anchored at both ends: a topic matches a pattern when
-// its whole name does, as with Java's Pattern.matcher(topic).matches().
-func fullMatch(p *regexp.Regexp) (*regexp.Regexp, error) {
-	src := p.String()
-	if re, err := regexp.Compile(`^(?:` + src + `)$`); err == nil {
-		return re, nil
-	}
-	// A source that ends inside \Q... quotes up to its end, and would
-	// swallow the closing ")$". Its parsed form, printed, has no \Q.
-	parsed, err := syntax.Parse(src, syntax.Perl)
-	if err != nil {
-		return nil, err
-	}
-	return regexp.Compile(`^(?:` + parsed.String() + `)$`)
 }

@@ -40,7 +40,7 @@ func patternMember(t *testing.T, sub balance.Subscription) *Member {
 	}
 	m := &Member{cfg: cfg, s: session{watch: map[string]int{}}}
 	if sub.Pattern != nil {
-		if m.pattern, err = fullMatch(sub.Pattern); err != nil {
+		if m.pattern, err = balance.FullMatch(sub.Pattern); err != nil {
 			t.Fatal(err)
 		}
 		m.s.matches = map[string]bool{}
@@ -102,7 +102,7 @@ func TestFullMatch(t *testing.T) {
 		{`t\Q.x|y`, []string{"t.x|y"}, []string{"y", "t.x"}},
 		{`a$|b`, []string{"a", "b"}, []string{"ab"}},
 	} {
-		re, err := fullMatch(regexp.MustCompile(c.pattern))
+		re, err := balance.FullMatch(regexp.MustCompile(c.pattern))
 		if err != nil {
 			t.Fatalf("%q: %v", c.pattern, err)
 		}

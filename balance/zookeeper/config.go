@@ -109,7 +109,7 @@ func (c Config) withDefaults() (Config, error) {
 	if err := pathElement(c.Group); err != nil {
 		return c, kerr.Config("Group", "%v", err)
 	}
-	sub, err := checkSubscription(c.Subscription)
+	sub, err := c.Subscription.Check("Subscription")
 	if err != nil {
 		return c, err
 	}
@@ -173,25 +173,6 @@ func pathElement(s string) error {
 		if r == 0 || (r > 0 && r < 0x20) || (r >= 0x7f && r <= 0x9f) ||
 			(r >= 0xd800 && r <= 0xf8ff) || (r >= 0xfff0 && r <= 0xffff) {
 			return fmt.Errorf("%q contains the character %U, which ZooKeeper paths may not hold", s, r)
-		}
-	}
-	return nil
-}
-
-// topicName checks Kafka's topic name rules (which also make it a valid
-// ZooKeeper path element).
-func topicName(s string) error {
-	switch {
-	case s == "":
-		return errors.New("empty")
-	case s == "." || s == "..":
-		return fmt.Errorf("%q is not a legal topic name", s)
-	case len(s) > 249:
-		return fmt.Errorf("longer than 249 characters")
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return fmt.Errorf("%q contains %q; topic names use [a-zA-Z0-9._-]", s, r)
 		}
 	}
 	return nil

@@ -40,26 +40,6 @@ const (
 	kindBlackList = "black_list" // the topics whose whole name does not match
 )
 
-// checkSubscription validates a Config's Subscription and returns a copy
-// with its topics sorted and without duplicates.
-func checkSubscription(s balance.Subscription) (balance.Subscription, error) {
-	topics := slices.Clone(s.Topics)
-	slices.Sort(topics)
-	topics = slices.Compact(topics)
-	for _, t := range topics {
-		if err := topicName(t); err != nil {
-			return s, kerr.Config("Subscription.Topics", "%v", err)
-		}
-	}
-	if s.Pattern != nil && s.Pattern.String() == "" {
-		return s, kerr.Config("Subscription.Pattern", "empty pattern; a topic matches only when its whole name matches")
-	}
-	if len(topics) == 0 && s.Pattern == nil {
-		return s, kerr.Config("Subscription", "no topic and no pattern: the member would read nothing")
-	}
-	return balance.Subscription{Topics: topics, Pattern: s.Pattern}, nil
-}
-
 // registrationData is what a member with subscription s writes in its ids
 // node: "static" with the topics, as the old consumer did for a topic list;
 // "white_list" with the regular expression for a pattern, the old
@@ -122,15 +102,10 @@ type interest struct {
 func ownInterest(s balance.Subscription) interest {
 	in := interest{topics: s.Topics}
 	if s.Pattern != nil {
-		in.pattern, in.reads = fullMatch(s.Pattern), map[string]bool{}
+		in.pattern, _ = balance.FullMatch(s.Pattern) // Subscription.Check made sure it anchors
+		in.reads = map[string]bool{}
 	}
 	return in
-}
-
-// fullMatch anchors re at both ends: a topic matches a subscription
-// pattern when its whole name does, as with Java's String.matches.
-func fullMatch(re *regexp.Regexp) *regexp.Regexp {
-	return regexp.MustCompile(`^(?:` + re.String() + `)$`) // valid since re is
 }
 
 // decodeRegistration reads another member's ids node. Three forms are
@@ -140,7 +115,7 @@ func fullMatch(re *regexp.Regexp) *regexp.Regexp {
 // lacks (look-around, back-references, possessive quantifiers) fail, and
 // the registration is then unknown.
 func decodeRegistration(data []byte) (interest, error) {
-	if topicName(string(data)) == nil {
+	if cluster.ValidTopicName(string(data)) == nil {
 		return interest{topics: []string{string(data)}}, nil // PyKafka
 	}
 	var r registration
@@ -162,7 +137,11 @@ func decodeRegistration(data []byte) (interest, error) {
 			if err != nil {
 				return interest{}, fmt.Errorf("pattern %q is not one Go's regexp reads: %w", expr, err)
 			}
-			return interest{pattern: fullMatch(re), exclude: r.Pattern == kindBlackList, reads: map[string]bool{}}, nil
+			anchored, err := balance.FullMatch(re)
+			if err != nil {
+				return interest{}, fmt.Errorf("pattern %q cannot be anchored: %w", expr, err)
+			}
+			return interest{pattern: anchored, exclude: r.Pattern == kindBlackList, reads: map[string]bool{}}, nil
 		}
 	}
 	return interest{}, fmt.Errorf("unknown subscription kind %q", r.Pattern)
