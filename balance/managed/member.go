@@ -431,7 +431,7 @@ func fatal(cl *cluster.Cluster, err error) bool {
 		errors.Is(err, kerr.UnsupportedVersion),
 		errors.Is(err, kerr.ErrUnsupportedVersion),
 		errors.Is(err, kerr.ErrInvalidConfig),
-		errors.Is(err, kerr.ErrClosed) && clusterClosing(cl):
+		errors.Is(err, kerr.ErrClosed) && cl.IsClosing():
 		return true
 	}
 	return false

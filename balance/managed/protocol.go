@@ -53,7 +53,7 @@ func (c *coordinator) get(ctx context.Context) (*cluster.Broker, uint64, error) 
 
 // failed looks the coordinator up again next time if err says it moved.
 func (c *coordinator) failed(epoch uint64, err error) {
-	if !coordinatorMoved(c.cl, err) {
+	if !offsets.CoordinatorMoved(err, c.cl.IsClosing()) {
 		return
 	}
 	c.mu.Lock()
@@ -64,27 +64,6 @@ func (c *coordinator) failed(epoch uint64, err error) {
 	if g, gerr := offsets.NewGroup(c.cl, c.group, offsets.GroupOptions{}); gerr == nil {
 		c.g = g
 		c.epoch++
-	}
-}
-
-// coordinatorMoved reports whether err means the coordinator must be looked
-// up again: it said so, it is being elected, or it did not answer.
-func coordinatorMoved(cl *cluster.Cluster, err error) bool {
-	return errors.Is(err, kerr.NotCoordinator) ||
-		errors.Is(err, kerr.CoordinatorNotAvailable) ||
-		errors.Is(err, kerr.RequestTimedOut) ||
-		errors.Is(err, kerr.ErrConnection) ||
-		errors.Is(err, kerr.ErrRequestTimeout) ||
-		errors.Is(err, kerr.BrokerNotAvailable) ||
-		(errors.Is(err, kerr.ErrClosed) && !clusterClosing(cl))
-}
-
-func clusterClosing(cl *cluster.Cluster) bool {
-	select {
-	case <-cl.Closing():
-		return true
-	default:
-		return false
 	}
 }
 
@@ -252,7 +231,7 @@ func (m *Member) leaveGroup(ctx context.Context, memberID string) error {
 		if err == nil || errors.Is(err, kerr.UnknownMemberID) {
 			return nil
 		}
-		if !coordinatorMoved(m.cl, err) && !errors.Is(err, kerr.CoordinatorLoadInProgress) {
+		if !offsets.CoordinatorMoved(err, m.cl.IsClosing()) && !errors.Is(err, kerr.CoordinatorLoadInProgress) {
 			return fmt.Errorf("LeaveGroup: %w", err)
 		}
 		if serr := m.cl.Sleep(ctx, m.cl.Backoff(attempt)); serr != nil {
