@@ -13,57 +13,79 @@ import (
 )
 
 // BenchmarkConsume measures end to end on the test cluster: one fetcher
-// consuming 1,000,000 messages of 100 bytes, spread over 1 topic of 1 or 12
-// partitions, or over 10 topics of 12 partitions (the same messages in ten
-// times as many partitions, so every request covers several topics), with
-// the root's default settings (engine.DefaultFetcherConfig: QueuedMaxMessages
-// 10000, MaxWait 100ms, no CRC check) and with a deeper queue. The topics
-// are produced once per run. Besides msg/s it reports ns/msg; allocs/op
+// consuming 1,000,000 messages of 100 bytes, spread over 1 topic of 1, 12 or
+// 120 partitions, or over 10 topics of 12 partitions (so that every request
+// covers several topics; 1 topic of 120 partitions is the same partition
+// count in one topic, which tells the cost of topics from the cost of
+// partitions), with the root's default settings
+// (engine.DefaultFetcherConfig: QueuedMaxMessages 10000, MaxWait 100ms, no
+// CRC check) and with a deeper queue. Each shape's topics are produced once
+// per run, and only for shapes that -bench selects. Besides msg/s it
+// reports wall ns/msg and, where the OS tells, cpu-ns/msg (this process's
+// CPU time, which load from other processes distorts far less); allocs/op
 // divided by the 1,000,000 messages is the allocations per message. The
 // comparison with franz-go kgo lives outside the module (see the report).
 func BenchmarkConsume(b *testing.B) {
+	for _, topics := range []int{1, 10} {
+		b.Run(fmt.Sprintf("topics=%d", topics), func(b *testing.B) {
+			parts := []int{1, 12, 120}
+			if topics > 1 {
+				parts = []int{12}
+			}
+			for _, n := range parts {
+				b.Run(fmt.Sprintf("partitions=%d", n), func(b *testing.B) { benchConsume(b, topics, n) })
+			}
+		})
+	}
+}
+
+// benchConsume produces the messages of one shape, then runs the
+// sub-benchmarks that consume them (whose cleanups would run when each
+// ends: the setup belongs here).
+func benchConsume(b *testing.B, topics, parts int) {
 	const total = 1_000_000
-	for _, shape := range []struct{ topics, parts int }{{1, 1}, {1, 12}, {10, 12}} {
-		// Set up in the parent benchmark: sub-benchmarks' cleanups run
-		// when each ends.
-		tc := testinstance.Shared()
-		cl := newCluster(b, tc, cluster.Config{})
-		var pos []engine.Position
-		for range shape.topics {
-			topic := createTopic(b, tc, shape.parts, nil)
-			for p := range shape.parts {
-				pos = append(pos, at(topic, int32(p), 0))
+	tc := testinstance.Shared()
+	cl := newCluster(b, tc, cluster.Config{})
+	var pos []engine.Position
+	for range topics {
+		topic := createTopic(b, tc, parts, nil)
+		for p := range parts {
+			pos = append(pos, at(topic, int32(p), 0))
+		}
+	}
+	val := make([]byte, 100)
+	for i := range val {
+		val[i] = byte('a' + i%26)
+	}
+	for i, po := range pos {
+		n := total / len(pos)
+		if i < total%len(pos) {
+			n++
+		}
+		rs := make([]rec, n)
+		for i := range rs {
+			rs[i] = rec{value: string(val)}
+		}
+		produce(b, cl, po.Topic, po.Partition, records.CodecNone, 8000, rs)
+	}
+	for _, queued := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("queued=%d", queued), func(b *testing.B) {
+			cfg := engine.DefaultFetcherConfig() // the root's defaults, CRC checks off as there
+			cfg.QueuedMaxMessages = queued       // the default, and a deeper queue
+			b.ReportAllocs()
+			cpu0, cpuOK := cpuTime()
+			b.ResetTimer()
+			for b.Loop() {
+				consumeAll(b, cl, cfg, pos, total)
 			}
-		}
-		val := make([]byte, 100)
-		for i := range val {
-			val[i] = byte('a' + i%26)
-		}
-		for i, po := range pos {
-			n := total / len(pos)
-			if i < total%len(pos) {
-				n++
+			b.StopTimer()
+			msgs := float64(total) * float64(b.N)
+			b.ReportMetric(msgs/b.Elapsed().Seconds(), "msg/s")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/msgs, "ns/msg")
+			if cpu1, ok := cpuTime(); ok && cpuOK {
+				b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/msgs, "cpu-ns/msg")
 			}
-			rs := make([]rec, n)
-			for i := range rs {
-				rs[i] = rec{value: string(val)}
-			}
-			produce(b, cl, po.Topic, po.Partition, records.CodecNone, 8000, rs)
-		}
-		for _, queued := range []int{10000, 100000} {
-			b.Run(fmt.Sprintf("topics=%d/partitions=%d/queued=%d", shape.topics, shape.parts, queued), func(b *testing.B) {
-				cfg := engine.DefaultFetcherConfig() // the root's defaults, CRC checks off as there
-				cfg.QueuedMaxMessages = queued       // the default, and a deeper queue
-				b.ReportAllocs()
-				b.ResetTimer()
-				for b.Loop() {
-					consumeAll(b, cl, cfg, pos, total)
-				}
-				msgs := float64(total) * float64(b.N)
-				b.ReportMetric(msgs/b.Elapsed().Seconds(), "msg/s")
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/msgs, "ns/msg")
-			})
-		}
+		})
 	}
 }
 
