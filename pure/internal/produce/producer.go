@@ -37,12 +37,14 @@ type Producer struct {
 	closedCh chan struct{} // closed when Close begins
 	flushing atomic.Int32  // Flush calls in progress: linger is ignored
 
-	mu       sync.Mutex   // guards the fields below, and serializes writers of topics
-	all      []*partition // every partition buffer, of every topic; append-only
-	sinks    map[int32]*sink
-	homeless []*partition
-	stopping bool // no more goroutines may start
-	wg       sync.WaitGroup
+	mu          sync.Mutex        // guards the fields below, and serializes writers of topics
+	unpublished map[string]*topic // topics not yet in the map of topics
+	misses      int               // lookups since the last publish that found a topic in unpublished only
+	all         []*partition      // every partition buffer, of every topic; append-only
+	sinks       map[int32]*sink
+	homeless    []*partition
+	stopping    bool // no more goroutines may start
+	wg          sync.WaitGroup
 
 	routing    atomic.Bool   // the router goroutine runs
 	routerWake chan struct{} // capacity 1

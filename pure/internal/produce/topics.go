@@ -11,13 +11,18 @@ import (
 
 // topic is the producer's table of one topic's partition buffers.
 //
-// Produce finds a partition's buffer with two atomic loads and a map
-// lookup, without a lock: the map from topic name to table (Producer.topics)
-// and each table are copied on write. Writers, which create buffers, are
-// serialized by Producer.mu and run once per partition of the producer's
-// life, so the copies cost nothing in steady state. (Copying the map for
-// each new topic is quadratic in the number of topics; at 10,000 topics it
-// is a few hundred milliseconds in all, spread over their first messages.)
+// Produce finds a partition's buffer without a lock: a small cache
+// (recentTopics) or a map from topic name to table gives the table, which
+// gives the buffer. The map and each table are copied on write; writers,
+// which create buffers, are serialized by Producer.mu and run once per
+// partition of the producer's life, so the copies cost nothing in steady
+// state. A new topic's table is not copied into the map at once, which would
+// cost time quadratic in the number of topics (seconds at 10,000 topics): it
+// waits in Producer.unpublished, found there under the mutex (and from then
+// on mostly through the cache), and the map is rebuilt with all the waiting
+// topics when their number, or the lookups that needed the mutex, reach an
+// eighth of the map's size. Each topic is so copied a bounded number of
+// times on average.
 type topic struct {
 	name  string
 	parts atomic.Pointer[[]*partition] // indexed by partition id; grows
@@ -34,22 +39,53 @@ const maxPartitions = 1 << 20
 // that costs a multiplication. With a few topics or more, hashing the name
 // was a quarter of Produce's time (BenchmarkProduceTopics). A slot is
 // verified by comparing names, which for the same string compares lengths
-// and pointers only; a name built afresh for each message always misses
+// and pointers only; a name built afresh for each message mostly misses
 // and costs the map lookup.
+//
+// A name may sit in either slot of its pair, so that two names falling on
+// the same slot (with 10 topics, one producer in two would have such a
+// pair with single slots) do not evict each other at every message.
 type recentTopics [1 << recentBits]atomic.Pointer[topic]
 
-const recentBits = 6
+const recentBits = 8
 
-// lookup returns the table of topic, nil if it has none yet.
-func (p *Producer) lookup(name string) *topic {
+// pair returns the two slots where name may be cached.
+func (r *recentTopics) pair(name string) (a, b *atomic.Pointer[topic]) {
 	addr := uint64(uintptr(unsafe.Pointer(unsafe.StringData(name))))
-	slot := &p.recent[addr*0x9e3779b97f4a7c15>>(64-recentBits)]
-	if t := slot.Load(); t != nil && t.name == name {
+	i := addr * 0x9e3779b97f4a7c15 >> (64 - recentBits)
+	return &r[i], &r[i^1]
+}
+
+// get returns the cached table of name, or nil.
+func (r *recentTopics) get(name string) *topic {
+	a, b := r.pair(name)
+	if t := a.Load(); t != nil && t.name == name {
+		return t
+	}
+	if t := b.Load(); t != nil && t.name == name {
+		return t
+	}
+	return nil
+}
+
+// put caches t under name (its name, or a copy of it): in a free slot of
+// the pair if there is one, else in the first.
+func (r *recentTopics) put(name string, t *topic) {
+	a, b := r.pair(name)
+	if a.Load() != nil && b.Load() == nil {
+		a = b
+	}
+	a.Store(t)
+}
+
+// lookup returns the table of topic, nil if the map has none (yet).
+func (p *Producer) lookup(name string) *topic {
+	if t := p.recent.get(name); t != nil {
 		return t
 	}
 	t := (*p.topics.Load())[name]
 	if t != nil {
-		slot.Store(t)
+		p.recent.put(name, t)
 	}
 	return t
 }
@@ -66,9 +102,11 @@ func (p *Producer) partition(topic string, id int32) (*partition, error) {
 	return p.addPartition(topic, id)
 }
 
-// addPartition creates the buffer of name/id. A topic seen for the first
-// time is tracked in the cluster, so that its metadata (leaders, and
-// whether it still exists) is refreshed periodically.
+// addPartition returns the buffer of name/id, creating it if needed. It is
+// Produce's way when the lock-free lookup fails: for a new partition, and
+// for a topic not yet in the map. A topic seen for the first time is
+// tracked in the cluster, so that its metadata (leaders, and whether it
+// still exists) is refreshed periodically.
 func (p *Producer) addPartition(name string, id int32) (*partition, error) {
 	// The root validates both; a mistake there must be an error here,
 	// not a table of a billion entries or a topic the protocol refuses.
@@ -83,18 +121,25 @@ func (p *Producer) addPartition(name string, id int32) (*partition, error) {
 		p.mu.Unlock()
 		return nil, fmt.Errorf("kafka: producing to %s/%d: %w", name, id, kerr.ErrClosed)
 	}
-	topics := *p.topics.Load()
-	t := topics[name]
-	isNew := t == nil
-	if isNew {
-		t = &topic{name: name}
-		t.parts.Store(&[]*partition{})
-		next := maps.Clone(topics)
-		if next == nil {
-			next = map[string]*topic{}
+	published := *p.topics.Load()
+	t := published[name]
+	isNew := false
+	if t == nil {
+		if t = p.unpublished[name]; t != nil {
+			p.misses++
+		} else {
+			isNew = true
+			t = &topic{name: name}
+			t.parts.Store(&[]*partition{})
+			if p.unpublished == nil {
+				p.unpublished = map[string]*topic{}
+			}
+			p.unpublished[name] = t
 		}
-		next[name] = t
-		p.topics.Store(&next)
+		if len(p.unpublished)+p.misses >= len(published)/8+8 {
+			p.publishLocked(published)
+		}
+		p.recent.put(name, t)
 	}
 	old := *t.parts.Load()
 	if int(id) < len(old) && old[id] != nil {
@@ -127,6 +172,17 @@ func (p *Producer) addPartition(name string, id int32) (*partition, error) {
 		s.wake()
 	}
 	return pt, nil
+}
+
+// publishLocked replaces the map of topics by one that also holds the
+// unpublished topics. The caller holds p.mu.
+func (p *Producer) publishLocked(published map[string]*topic) {
+	next := make(map[string]*topic, len(published)+len(p.unpublished))
+	maps.Copy(next, published)
+	maps.Copy(next, p.unpublished)
+	p.topics.Store(&next)
+	clear(p.unpublished)
+	p.misses = 0
 }
 
 // partitions returns every partition buffer, of every topic. The slice is

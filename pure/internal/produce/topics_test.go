@@ -512,3 +512,54 @@ func TestBuildGroupsByTopic(t *testing.T) {
 		t.Fatalf("building a request allocates %v times", allocs)
 	}
 }
+
+// TestTopicTables: buffers for a thousand topics, created through the
+// producer's slow path (new topics wait unpublished, then the map is
+// rebuilt with them), are each found again, by the same string or a copy,
+// and the map is rebuilt a bounded number of times. The topics do not
+// exist; no message is sent.
+func TestTopicTables(t *testing.T) {
+	cl := newCluster(t)
+	p := newProducer(t, cl, testConfig())
+	const n = 1000
+	names := make([]string, n)
+	pts := make([]*partition, n)
+	publishes, last := 0, 0
+	start := time.Now()
+	for i := range names {
+		names[i] = fmt.Sprintf("gokafka-no-such-topic-%d", i)
+		pt, err := p.partition(names[i], int32(i%3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt.topic != names[i] || pt.id != int32(i%3) {
+			t.Fatalf("partition(%q, %d) gave %s/%d", names[i], i%3, pt.topic, pt.id)
+		}
+		pts[i] = pt
+		if m := len(*p.topics.Load()); m != last {
+			publishes++
+			last = m
+		}
+	}
+	t.Logf("%d topics in %v, map rebuilt %d times", n, time.Since(start), publishes)
+	if publishes > 60 {
+		t.Fatalf("the map of topics was rebuilt %d times for %d topics", publishes, n)
+	}
+	for round := range 2 {
+		for i, name := range names {
+			if round == 1 {
+				name = strings.Clone(name)
+			}
+			pt, err := p.partition(name, int32(i%3))
+			if err != nil || pt != pts[i] {
+				t.Fatalf("round %d: %s/%d is another buffer (%v)", round, name, i%3, err)
+			}
+		}
+	}
+	p.mu.Lock()
+	total := len(*p.topics.Load()) + len(p.unpublished)
+	p.mu.Unlock()
+	if total != n {
+		t.Fatalf("%d topic tables, want %d", total, n)
+	}
+}
