@@ -39,19 +39,20 @@ import (
 type Message struct {
 	Topic     string
 	Partition int32
-	Offset    int64
-	Key       []byte
-	Value     []byte
-	Headers   []Header
+	// PartitionSet (producing only) says that the user chose Partition, so
+	// the root does not ask the partitioner. It sits here, in Partition's
+	// padding, to keep the struct at 144 bytes.
+	PartitionSet bool
+	Offset       int64
+	Key          []byte
+	Value        []byte
+	Headers      []Header
 	// Timestamp is the record's timestamp. The root stamps messages
 	// produced without one before an engine sees them.
 	Timestamp time.Time
 	// Opaque is carried from Produce to the message's delivery report and
 	// never sent to Kafka.
 	Opaque any
-	// PartitionSet (producing only) says that the user chose Partition, so
-	// the root does not ask the partitioner.
-	PartitionSet bool
 }
 
 // TopicPartition names one partition of one topic.
