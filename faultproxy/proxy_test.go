@@ -283,6 +283,9 @@ func TestCloseStopsEverything(t *testing.T) {
 	conns[1].Write([]byte("stuck in the black hole"))
 	g.Close()
 	g.Close() // idempotent
+	if _, err := g.DialContext(context.Background(), "tcp", target); !errors.Is(err, ErrClosed) {
+		t.Fatalf("dial after Close: %v, want ErrClosed", err)
+	}
 	for _, c := range conns {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
