@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
-	"github.com/gokafka/kafka/internal/faultsuite"
+	"github.com/gokafka/kafka/cmd/soak/faultsuite"
 	"github.com/gokafka/kafka/testinstance"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/faultsuite"
+	"github.com/gokafka/kafka/cmd/soak/faultsuite"
 )
 
 // A consumer whose handler is slow holds memory bounded by its

@@ -5,7 +5,7 @@ package kafka_test
 // failures; these tests show, with counts and measured recovery times, that
 // gokafka does neither. Each test starts a private 3-broker cluster (the
 // shared one must not be broken) and runs one scenario of
-// internal/faultsuite, the code that `make soak` repeats N times; the
+// cmd/soak/faultsuite, the code that `make soak` repeats N times; the
 // scenarios' doc comments say exactly what they do and bound. Every result
 // is logged (go test -v shows the figures).
 
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/faultsuite"
+	"github.com/gokafka/kafka/cmd/soak/faultsuite"
 )
 
 // A partition leader is killed with SIGKILL while an asynchronous and a

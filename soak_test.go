@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/faultsuite"
+	"github.com/gokafka/kafka/cmd/soak/faultsuite"
 )
 
 // TestSoak is one round of `make soak` (cmd/soak): every fault scenario,
