@@ -16,6 +16,7 @@ import (
 
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -33,22 +34,6 @@ func TestMain(m *testing.M) {
 	os.Unsetenv(testinstance.EnvBrokers)
 	os.Unsetenv(testinstance.EnvZooKeeper)
 	testinstance.Main(m, testinstance.Config{Brokers: 3})
-}
-
-// eventually polls f every 100ms until it returns nil or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s still waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 func metadata(ctx context.Context, addr string, topics ...string) (*kmsg.MetadataResponse, error) {
@@ -83,7 +68,7 @@ func brokerIDs(m *kmsg.MetadataResponse) []int32 {
 // expectBrokers polls addr until its metadata lists exactly ids.
 func expectBrokers(t *testing.T, addr string, ids ...int32) {
 	t.Helper()
-	eventually(t, 30*time.Second, fmt.Sprintf("%s to list brokers %v", addr, ids), func() error {
+	testhelp.Eventually(t, 30*time.Second, fmt.Sprintf("%s to list brokers %v", addr, ids), func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		m, err := metadata(ctx, addr)
@@ -368,7 +353,7 @@ func TestCrashCleanup(t *testing.T) {
 	if dir == "" || len(pids) == 0 || !strings.Contains(string(out), "crashing on purpose") {
 		t.Fatalf("child did not start a cluster and crash:\n%s", out)
 	}
-	eventually(t, 20*time.Second, "the crashed child's JVMs to die", func() error {
+	testhelp.Eventually(t, 20*time.Second, "the crashed child's JVMs to die", func() error {
 		for _, pid := range pids {
 			if !processGone(pid) {
 				return fmt.Errorf("pid %d alive", pid)
@@ -376,7 +361,7 @@ func TestCrashCleanup(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, 20*time.Second, "the reaper to remove "+dir, func() error {
+	testhelp.Eventually(t, 20*time.Second, "the reaper to remove "+dir, func() error {
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			return fmt.Errorf("stat: %v", err)
 		}
