@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // positions is a consumer's positions, safe for concurrent use.
@@ -30,8 +31,8 @@ func (p *positions) snapshot() map[int32]Commit {
 }
 
 func TestAutoCommit(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 2)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
 	g := newGroup(t, cl)
 	pos := &positions{m: map[int32]Commit{0: At(-1), 1: At(-1)}} // nothing consumed yet
 	var errMu sync.Mutex
@@ -44,12 +45,12 @@ func TestAutoCommit(t *testing.T) {
 	stopped := false
 	defer func() {
 		if !stopped {
-			a.Stop(testCtx(t, 10*time.Second))
+			a.Stop(testhelp.Ctx(t, 10*time.Second))
 		}
 	}()
 	fetch := func(want map[int32]Commit) func() error {
 		return func() error {
-			got, err := g.Fetch(testCtx(t, 10*time.Second), topic, nil)
+			got, err := g.Fetch(testhelp.Ctx(t, 10*time.Second), topic, nil)
 			if err != nil {
 				return err
 			}
@@ -61,7 +62,7 @@ func TestAutoCommit(t *testing.T) {
 	}
 
 	// Nothing consumed: several intervals pass without a commit.
-	eventually(t, 5*time.Second, "ticks", func() error {
+	testhelp.Eventually(t, 5*time.Second, "ticks", func() error {
 		if err := fetch(map[int32]Commit{})(); err != nil {
 			return err
 		}
@@ -75,14 +76,14 @@ func TestAutoCommit(t *testing.T) {
 	}
 
 	pos.set(0, Commit{Offset: 10, LeaderEpoch: 0, Metadata: "auto"})
-	eventually(t, 10*time.Second, "first auto-commit", fetch(map[int32]Commit{0: {Offset: 10, LeaderEpoch: 0, Metadata: "auto"}}))
+	testhelp.Eventually(t, 10*time.Second, "first auto-commit", fetch(map[int32]Commit{0: {Offset: 10, LeaderEpoch: 0, Metadata: "auto"}}))
 	pos.set(0, At(12))
 	pos.set(1, At(3))
-	eventually(t, 10*time.Second, "second auto-commit", fetch(map[int32]Commit{0: At(12), 1: At(3)}))
+	testhelp.Eventually(t, 10*time.Second, "second auto-commit", fetch(map[int32]Commit{0: At(12), 1: At(3)}))
 
 	// Positions unchanged: ticks go by, commits do not.
 	n, ticks := a.commits.Load(), a.ticks.Load()
-	eventually(t, 5*time.Second, "more ticks", func() error {
+	testhelp.Eventually(t, 5*time.Second, "more ticks", func() error {
 		if a.ticks.Load() < ticks+5 {
 			return fmt.Errorf("%d ticks so far", a.ticks.Load()-ticks)
 		}
@@ -95,13 +96,13 @@ func TestAutoCommit(t *testing.T) {
 	// The final commit on Stop carries the last move.
 	pos.set(1, At(99))
 	stopped = true
-	if err := a.Stop(testCtx(t, 30*time.Second)); err != nil {
+	if err := a.Stop(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
 	if err := fetch(map[int32]Commit{0: At(12), 1: At(99)})(); err != nil {
 		t.Fatalf("after Stop: %v", err)
 	}
-	if err := a.Stop(testCtx(t, time.Second)); err != nil {
+	if err := a.Stop(testhelp.Ctx(t, time.Second)); err != nil {
 		t.Fatalf("second Stop: %v", err)
 	}
 	select {
@@ -119,15 +120,15 @@ func TestAutoCommit(t *testing.T) {
 // TestAutoCommitFinalOnly: with an interval that never ticks in the test,
 // Stop alone must commit.
 func TestAutoCommitFinalOnly(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	g := newGroup(t, cl)
 	pos := &positions{m: map[int32]Commit{0: At(5)}}
 	a := StartAutoCommit(g, topic, time.Hour, pos.snapshot, func() Generation { return Generation{} }, nil)
-	if err := a.Stop(testCtx(t, 30*time.Second)); err != nil {
+	if err := a.Stop(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	got, err := g.Fetch(testCtx(t, 10*time.Second), topic, nil)
+	got, err := g.Fetch(testhelp.Ctx(t, 10*time.Second), topic, nil)
 	if err != nil || got[0] != At(5) {
 		t.Fatalf("Fetch after Stop = %v, %v; want 5", got, err)
 	}
@@ -136,8 +137,8 @@ func TestAutoCommitFinalOnly(t *testing.T) {
 // TestAutoCommitReportsErrors: a commit the broker refuses goes to onError,
 // and the final commit's error comes back from Stop.
 func TestAutoCommitReportsErrors(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	g := newGroup(t, cl)
 	pos := &positions{m: map[int32]Commit{0: At(5)}}
 	bad := Generation{ID: 7, MemberID: "nobody"} // the group has no such member
@@ -154,16 +155,16 @@ func TestAutoCommitReportsErrors(t *testing.T) {
 			t.Fatalf("onError got %v, want a partition 0 rejection", err)
 		}
 		t.Logf("onError: %v", err)
-	case <-testCtx(t, 20*time.Second).Done():
+	case <-testhelp.Ctx(t, 20*time.Second).Done():
 		t.Fatal("onError never called")
 	}
-	if err := a.Stop(testCtx(t, 30*time.Second)); err == nil || Partitions(err)[0] == nil {
+	if err := a.Stop(testhelp.Ctx(t, 30*time.Second)); err == nil || Partitions(err)[0] == nil {
 		t.Fatalf("Stop: err = %v, want the final commit's rejection", err)
 	}
 }
 
 func TestStartAutoCommitValidates(t *testing.T) {
-	cl := newCluster(t, nil)
+	cl := testhelp.NewCluster(t, nil)
 	g := newGroup(t, cl)
 	pos := func() map[int32]Commit { return nil }
 	for name, c := range map[string]struct {
@@ -183,7 +184,7 @@ func TestStartAutoCommitValidates(t *testing.T) {
 		if !errors.Is(reported, c.want) {
 			t.Errorf("%s: onError got %v, want %v", name, reported, c.want)
 		}
-		if err := a.Stop(testCtx(t, time.Second)); !errors.Is(err, c.want) {
+		if err := a.Stop(testhelp.Ctx(t, time.Second)); !errors.Is(err, c.want) {
 			t.Errorf("%s: Stop = %v, want %v", name, err, c.want)
 		}
 		select {
@@ -193,7 +194,7 @@ func TestStartAutoCommitValidates(t *testing.T) {
 		}
 	}
 	// Without onError (and without a group to log to) it must not panic.
-	if err := StartAutoCommit(nil, "t", time.Second, pos, nil, nil).Stop(testCtx(t, time.Second)); !errors.Is(err, kerr.ErrInvalidConfig) {
+	if err := StartAutoCommit(nil, "t", time.Second, pos, nil, nil).Stop(testhelp.Ctx(t, time.Second)); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Errorf("nil group, nil onError: Stop = %v", err)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // Cross-checks with kcat (librdkafka), a client nobody here wrote.
@@ -30,10 +32,10 @@ func kcat(t *testing.T, ctx context.Context, stdin string, args ...string) strin
 // group consumer resumes from gokafka's commit, and gokafka fetches the
 // offset kcat commits when it leaves.
 func TestKcatCommittedOffsets(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testhelp.Ctx(t, 90*time.Second)
 
 	var msgs strings.Builder
 	for i := range 10 {
@@ -56,7 +58,7 @@ func TestKcatCommittedOffsets(t *testing.T) {
 		t.Fatalf("kcat consumed from the committed offset:\n%s\nwant:\n%s", out, want)
 	}
 	// kcat commits its position (10) as it leaves the group.
-	eventually(t, 20*time.Second, "kcat's commit", func() error {
+	testhelp.Eventually(t, 20*time.Second, "kcat's commit", func() error {
 		got, err := g.Fetch(ctx, topic, []int32{0})
 		if err != nil {
 			return err
@@ -71,11 +73,11 @@ func TestKcatCommittedOffsets(t *testing.T) {
 // TestKcatListForTime compares List for a time with librdkafka's
 // offsetsForTimes (kcat -o s@TIME).
 func TestKcatListForTime(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	base := time.Now().Add(-time.Hour).Truncate(time.Second).UnixMilli()
 	produce(t, cl, topic, 0, []int64{base, base + 1000, base + 2000, base + 3000})
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testhelp.Ctx(t, 60*time.Second)
 	at := base + 1500
 	got, err := List(ctx, cl, topic, nil, at)
 	if err != nil || got[0] != 2 {
@@ -90,15 +92,15 @@ func TestKcatListForTime(t *testing.T) {
 // TestListReadCommitted: a transaction kcat keeps open holds the last
 // stable offset back; read_uncommitted sees past it.
 func TestListReadCommitted(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	produceN(t, cl, topic, 0, 2) // offsets 0, 1: not transactional
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testhelp.Ctx(t, 90*time.Second)
 
 	// kcat sends stdin's lines in one transaction, committed when stdin
 	// closes.
 	cmd := exec.CommandContext(ctx, "kcat", "-b", brokersEnv(), "-P", "-t", topic, "-p", "0",
-		"-X", "transactional.id="+uniqueName(t, "txn"))
+		"-X", "transactional.id="+testhelp.UniqueName(t, "txn"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +125,7 @@ func TestListReadCommitted(t *testing.T) {
 		}
 		return got[0]
 	}
-	eventually(t, 30*time.Second, "transactional messages written", func() error {
+	testhelp.Eventually(t, 30*time.Second, "transactional messages written", func() error {
 		if n := latest(ReadUncommitted); n < 4 {
 			return fmt.Errorf("read_uncommitted end offset %d, want at least 4", n)
 		}
@@ -138,7 +140,7 @@ func TestListReadCommitted(t *testing.T) {
 		t.Fatalf("kcat: %v\n%s", err, stderr.String())
 	}
 	// Committed: the commit marker takes offset 5; both levels end at 6.
-	eventually(t, 30*time.Second, "transaction committed", func() error {
+	testhelp.Eventually(t, 30*time.Second, "transaction committed", func() error {
 		if n := latest(ReadCommitted); n != 6 {
 			return fmt.Errorf("read_committed end offset %d, want 6", n)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // TestCooperativeStickyMovesOnlyWhatMoves: when a member joins a
@@ -15,11 +16,11 @@ import (
 // gets them in the follow-up one; partitions that stay are never revoked,
 // and nobody's Handler sees a partition twice.
 func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	const parts = 6
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
+	topic := testhelp.CreateTopic(t, nil, parts)
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	l := newLedger()
 	opts := memberOpts{strategy: balance.CooperativeSticky}
 	var ms []*Member
@@ -27,7 +28,7 @@ func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
 	var owned [][]int32
 	var cl0 *cluster.Cluster
 	for i, name := range []string{"a", "b", "c"} {
-		cl := newCluster(t, cluster.Config{})
+		cl := testhelp.NewCluster(t, nil)
 		if i == 0 {
 			cl0 = cl
 		}

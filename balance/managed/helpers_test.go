@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -16,67 +15,13 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 3, NoZooKeeper: true})
-}
-
-// noLeaks fails the test if it leaves goroutines behind. Call it first:
-// cleanups run last-registered first, so its check runs after the
-// members and clusters the test opened are closed.
-func noLeaks(t *testing.T) {
-	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() {
-		if t.Failed() {
-			return // the failure is the news; leaks would follow from it
-		}
-		goleak.VerifyNone(t, ignore)
-	})
-}
-
-// testCtx is a context that ends with the test or after d.
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// uniqueName is a topic or group name no other test (or run) uses.
-func uniqueName(t *testing.T, kind string) string {
-	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
-	return fmt.Sprintf("%s-%s-%08x", kind, name, rand.Uint32())
-}
-
-// newCluster is a cluster view of its own, as a separate process would
-// have; it closes at the end of the test.
-func newCluster(t *testing.T, cfg cluster.Config) *cluster.Cluster {
-	t.Helper()
-	cfg.Bootstrap = testinstance.Shared().Brokers()
-	if cfg.RetryBackoff == 0 {
-		cfg.RetryBackoff = 50 * time.Millisecond
-	}
-	cl, err := cluster.New(testCtx(t, 30*time.Second), cfg)
-	if err != nil {
-		t.Fatalf("cluster.New: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-// createTopic creates a topic with a fresh name.
-func createTopic(t *testing.T, partitions int) string {
-	t.Helper()
-	topic := uniqueName(t, "topic")
-	if err := testinstance.Shared().CreateTopic(testCtx(t, 60*time.Second), topic, partitions, -1, nil); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	return topic
 }
 
 func allPartitions(n int) []int32 {
@@ -93,14 +38,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	if os.Getenv("GOKAFKA_TEST_LOG") == "" {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
+	return slog.New(slog.NewTextHandler(testhelp.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // ledger is the truth about who owns what, across the members of a test: a
@@ -469,20 +407,4 @@ func checkStable(ctx context.Context, cl *cluster.Cluster, group, topic string, 
 		}
 	}
 	return gen, owned, nil
-}
-
-// eventually polls cond until it returns nil or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, d, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a condition with a deadline
-	}
 }

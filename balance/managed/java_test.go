@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
-	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -27,7 +27,7 @@ import (
 // cache (resolved if needed), which holds kafka-clients.
 func kafkaLib(t *testing.T) string {
 	t.Helper()
-	if err := testinstance.Prefetch(testCtx(t, 5*time.Minute), testinstance.Config{NoZooKeeper: true}); err != nil {
+	if err := testinstance.Prefetch(testhelp.Ctx(t, 5*time.Minute), testinstance.Config{NoZooKeeper: true}); err != nil {
 		t.Fatalf("resolve the Kafka jars: %v", err)
 	}
 	version := os.Getenv(testinstance.EnvKafkaVersion)
@@ -179,13 +179,13 @@ func TestJavaMixedGroup(t *testing.T) {
 }
 
 func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	const parts = 6
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 3*time.Minute)
+	topic := testhelp.CreateTopic(t, nil, parts)
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 3*time.Minute)
 	l := newLedger()
-	cl := newCluster(t, cluster.Config{})
+	cl := testhelp.NewCluster(t, nil)
 	opts := memberOpts{strategy: strategy}
 
 	// 1. Java leads: it reads our subscriptions, we read its assignment.
@@ -194,12 +194,12 @@ func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {
 	before := javaOwned(v)
 	_, mark := j1.view()
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
-	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, ra)
+	a := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, ra)
 	v = waitGroup(t, ctx, cl, group, topic, parts, "java-member", 1, j1.agrees, a)
 	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
 	before = javaOwned(v)
 	_, mark = j1.view()
-	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, rb)
+	b := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, rb)
 	v = waitGroup(t, ctx, cl, group, topic, parts, "java-member", 1, j1.agrees, a, b)
 	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
 	if a.leads.Load() || b.leads.Load() {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -151,18 +152,18 @@ func TestKcatMixedGroup(t *testing.T) {
 }
 
 func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	const parts = 6
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 3*time.Minute)
+	topic := testhelp.CreateTopic(t, nil, parts)
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 3*time.Minute)
 	l := newLedger()
-	cl := newCluster(t, cluster.Config{})
+	cl := testhelp.NewCluster(t, nil)
 	opts := memberOpts{strategy: strategy} // kcat is told to use the same
 
 	// 1. Ours leads: it must read librdkafka's subscription, and
 	//    librdkafka must read its assignment.
-	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("a", l))
+	a := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, newRecorder("a", l))
 	k1 := startKcat(t, group, topic, strategy)
 	v := waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 1, nil, a)
 	t.Logf("gokafka leader + kcat: %v", v.members)
@@ -178,8 +179,8 @@ func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {
 
 	// 3. Now librdkafka leads: it must read our subscription, and we its
 	//    assignment.
-	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("b", l))
-	c := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("c", l))
+	b := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, newRecorder("b", l))
+	c := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, newRecorder("c", l))
 	v = waitGroup(t, ctx, cl, group, topic, parts, "rdkafka", 1, nil, b, c)
 	t.Logf("kcat leader + 2 gokafka: %v", v.members)
 	if b.leads.Load() || c.leads.Load() {

@@ -11,14 +11,15 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestJoinValidates(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, cluster.Config{})
-	ctx := testCtx(t, 30*time.Second)
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	r := newRecorder("r", newLedger())
 	good := Config{Group: "g", Topic: "t"}
 	for _, c := range []struct {
@@ -65,12 +66,12 @@ func TestJoinValidates(t *testing.T) {
 // group.min.session.timeout.ms (1s on the test cluster) is refused at once
 // with a typed error, and nothing is left running.
 func TestJoinRefusedByBroker(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, cluster.Config{})
-	topic := createTopic(t, 1)
-	ctx := testCtx(t, 30*time.Second)
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	start := time.Now()
-	_, err := Join(ctx, cl, Config{Group: uniqueName(t, "group"), Topic: topic, SessionTimeout: 500 * time.Millisecond}, newRecorder("r", newLedger()))
+	_, err := Join(ctx, cl, Config{Group: testhelp.UniqueName(t, "group"), Topic: topic, SessionTimeout: 500 * time.Millisecond}, newRecorder("r", newLedger()))
 	if !errors.Is(err, kerr.InvalidSessionTimeout) {
 		t.Fatalf("Join with a 500ms session: err = %v, want INVALID_SESSION_TIMEOUT", err)
 	}
@@ -82,12 +83,12 @@ func TestJoinRefusedByBroker(t *testing.T) {
 // TestJoinTimeout: a Join whose context ends returns its error and stops
 // everything it started.
 func TestJoinTimeout(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, cluster.Config{})
-	topic := createTopic(t, 1)
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
 	defer cancel()
-	_, err := Join(ctx, cl, Config{Group: uniqueName(t, "group"), Topic: topic}, newRecorder("r", newLedger()))
+	_, err := Join(ctx, cl, Config{Group: testhelp.UniqueName(t, "group"), Topic: topic}, newRecorder("r", newLedger()))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Join with 1ms: err = %v, want context.DeadlineExceeded", err)
 	}
@@ -102,12 +103,12 @@ func TestJoinTimeout(t *testing.T) {
 func TestGrowAndShrink(t *testing.T) {
 	for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
 		t.Run(string(s), func(t *testing.T) {
-			noLeaks(t)
-			cl := newCluster(t, cluster.Config{})
+			testhelp.NoLeaks(t)
+			cl := testhelp.NewCluster(t, nil)
 			const parts = 6
-			topic := createTopic(t, parts)
-			group := uniqueName(t, "group")
-			ctx := testCtx(t, 3*time.Minute)
+			topic := testhelp.CreateTopic(t, nil, parts)
+			group := testhelp.UniqueName(t, "group")
+			ctx := testhelp.Ctx(t, 3*time.Minute)
 			l := newLedger()
 			opts := memberOpts{strategy: s}
 
@@ -190,18 +191,18 @@ func TestGrowAndShrink(t *testing.T) {
 // partitions to the others once its session times out. The time from its
 // death to the reassignment is measured.
 func TestMemberDeath(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	const parts, session = 6, 3 * time.Second
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
+	topic := testhelp.CreateTopic(t, nil, parts)
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	l := newLedger()
 	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
 	var ms []*Member
 	var rs []*recorder
 	var cls []*cluster.Cluster
 	for _, name := range []string{"a", "b", "c"} {
-		cl := newCluster(t, cluster.Config{}) // one per member, as separate processes
+		cl := testhelp.NewCluster(t, nil) // one per member, as separate processes
 		r := newRecorder(name, l)
 		cls, rs = append(cls, cl), append(rs, r)
 		ms = append(ms, join(t, ctx, cl, group, topic, opts, r))
@@ -243,14 +244,14 @@ func TestMemberDeath(t *testing.T) {
 // session timeout reports its partitions lost (no Revoked: it cannot
 // commit), and rejoins once they do.
 func TestHeartbeatsLost(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	const parts, session = 4, 3 * time.Second
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
+	topic := testhelp.CreateTopic(t, nil, parts)
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	l := newLedger()
 	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
-	cla, clb := newCluster(t, cluster.Config{}), newCluster(t, cluster.Config{})
+	cla, clb := testhelp.NewCluster(t, nil), testhelp.NewCluster(t, nil)
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
 	a := join(t, ctx, cla, group, topic, opts, ra)
 	b := join(t, ctx, clb, group, topic, opts, rb)
@@ -259,7 +260,7 @@ func TestHeartbeatsLost(t *testing.T) {
 
 	muted := time.Now()
 	b.beat.mute.Store(true)
-	eventually(t, session+5*time.Second, "b reports its partitions lost", func() error {
+	testhelp.Eventually(t, session+5*time.Second, "b reports its partitions lost", func() error {
 		if lost := union(rb.since(mark), "lost"); !slices.Equal(lost, owned[1]) {
 			return errors.New("not yet")
 		}
@@ -281,14 +282,14 @@ func TestHeartbeatsLost(t *testing.T) {
 // (in Assigned, then in Revoked) does not get its member dropped, because
 // heartbeats go on: no rebalance storm.
 func TestSlowHandler(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	const parts, session, slow = 6, 3 * time.Second, 5 * time.Second
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 3*time.Minute)
+	topic := testhelp.CreateTopic(t, nil, parts)
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 3*time.Minute)
 	l := newLedger()
 	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
-	cla, clb, clc := newCluster(t, cluster.Config{}), newCluster(t, cluster.Config{}), newCluster(t, cluster.Config{})
+	cla, clb, clc := testhelp.NewCluster(t, nil), testhelp.NewCluster(t, nil), testhelp.NewCluster(t, nil)
 	a := join(t, ctx, cla, group, topic, opts, newRecorder("a", l))
 
 	rb := newRecorder("b", l)
@@ -304,7 +305,7 @@ func TestSlowHandler(t *testing.T) {
 	}
 	// A few more heartbeats: still the same generation.
 	beats := b.beat.accepted.Load()
-	eventually(t, 10*time.Second, "b heartbeats", func() error {
+	testhelp.Eventually(t, 10*time.Second, "b heartbeats", func() error {
 		if b.beat.accepted.Load() < beats+4 {
 			return errors.New("not yet")
 		}
@@ -330,12 +331,12 @@ func TestSlowHandler(t *testing.T) {
 // commit with a stale generation is refused (ILLEGAL_GENERATION), and the
 // Handler's Revoked commits with the generation that is ending.
 func TestCommitGenerations(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	const parts = 4
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
-	cl := newCluster(t, cluster.Config{})
+	topic := testhelp.CreateTopic(t, nil, parts)
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 2*time.Minute)
+	cl := testhelp.NewCluster(t, nil)
 	g, err := offsets.NewGroup(cl, group, offsets.GroupOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -353,7 +354,7 @@ func TestCommitGenerations(t *testing.T) {
 		}
 		return g.Commit(ctx, topic, offs, gen)
 	}
-	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, ra)
+	a := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, ra)
 	gen1 := a.Generation()
 	if gen1.ID < 1 || gen1.MemberID != a.ID() || gen1.InstanceID != nil {
 		t.Fatalf("Generation() = %+v, member %s", gen1, a.ID())
@@ -362,7 +363,7 @@ func TestCommitGenerations(t *testing.T) {
 		t.Fatalf("Commit with the member's generation: %v", err)
 	}
 
-	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, newRecorder("b", l))
+	b := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, newRecorder("b", l))
 	gen, _ := stablePoint(t, ctx, cl, group, topic, parts, a, b)
 	if gen == gen1.ID {
 		t.Fatalf("b's join did not open a new generation (%d)", gen)
@@ -386,13 +387,13 @@ func TestCommitGenerations(t *testing.T) {
 // TestPartitionsAdded: when the topic grows, the members rejoin and the
 // new partitions are assigned.
 func TestPartitionsAdded(t *testing.T) {
-	noLeaks(t)
-	topic := createTopic(t, 2)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
+	testhelp.NoLeaks(t)
+	topic := testhelp.CreateTopic(t, nil, 2)
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	l := newLedger()
 	fast := cluster.Config{MetadataMaxAge: time.Second} // how soon members see the change
-	cla, clb := newCluster(t, fast), newCluster(t, fast)
+	cla, clb := testhelp.NewCluster(t, nil, fast), testhelp.NewCluster(t, nil, fast)
 	a := join(t, ctx, cla, group, topic, memberOpts{}, newRecorder("a", l))
 	b := join(t, ctx, clb, group, topic, memberOpts{}, newRecorder("b", l))
 	stablePoint(t, ctx, cla, group, topic, 2, a, b)
@@ -419,11 +420,11 @@ func TestPartitionsAdded(t *testing.T) {
 // TestTopicCreatedLater: a member of a topic that does not exist yet joins
 // with nothing, and gets the partitions once the topic is created.
 func TestTopicCreatedLater(t *testing.T) {
-	noLeaks(t)
-	topic := uniqueName(t, "topic")
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, time.Minute)
-	cl := newCluster(t, cluster.Config{MetadataMaxAge: time.Second})
+	testhelp.NoLeaks(t)
+	topic := testhelp.UniqueName(t, "topic")
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, time.Minute)
+	cl := testhelp.NewCluster(t, nil, cluster.Config{MetadataMaxAge: time.Second})
 	a := join(t, ctx, cl, group, topic, memberOpts{}, newRecorder("a", newLedger()))
 	if got := a.Assigned(); len(got) != 0 {
 		t.Fatalf("member of a missing topic owns %v", got)
@@ -439,16 +440,16 @@ func TestTopicCreatedLater(t *testing.T) {
 // on the other connection) and the others complete the rebalance without
 // it.
 func TestCloseDuringRebalance(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	const parts = 4
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
+	topic := testhelp.CreateTopic(t, nil, parts)
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	l := newLedger()
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
-	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, ra)
-	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, rb)
-	stablePoint(t, ctx, newCluster(t, cluster.Config{}), group, topic, parts, a, b)
+	a := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, ra)
+	b := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, rb)
+	stablePoint(t, ctx, testhelp.NewCluster(t, nil), group, topic, parts, a, b)
 	markA := ra.mark()
 	rb.slow(0, 6*time.Second) // b takes its time to revoke: a waits in JoinGroup
 
@@ -457,13 +458,13 @@ func TestCloseDuringRebalance(t *testing.T) {
 		err error
 	}
 	cc := make(chan joined, 1)
-	clc := newCluster(t, cluster.Config{})
+	clc := testhelp.NewCluster(t, nil)
 	rc := newRecorder("c", l)
 	go func() {
 		m, err := joinErr(t, ctx, clc, group, topic, memberOpts{}, rc)
 		cc <- joined{m, err}
 	}()
-	eventually(t, 20*time.Second, "a revokes and rejoins", func() error {
+	testhelp.Eventually(t, 20*time.Second, "a revokes and rejoins", func() error {
 		if len(union(ra.since(markA), "revoked")) == 0 {
 			return errors.New("not yet")
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -18,10 +19,10 @@ import (
 // twice meanwhile. When its network comes back it finds its session
 // expired, registers anew and gets its share back.
 func TestMemberCrash(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 12)
-	group := uniqueName(t, "group")
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 12)
+	group := testhelp.UniqueName(t, "group")
 	in := newInspector(t, zkAddr(nil), group, topic)
 	l := newLedger()
 	cut := &cutter{}
@@ -35,14 +36,14 @@ func TestMemberCrash(t *testing.T) {
 		r := newRecorder(t, cfg.ConsumerID, l, in)
 		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable with 3 members", func() error { return stable(in, balance.Range, 12, ms, recs) })
+	testhelp.Eventually(t, 30*time.Second, "stable with 3 members", func() error { return stable(in, balance.Range, 12, ms, recs) })
 	victim, vrec := ms[2], recs[2]
 	timeout := victim.cfg.SessionTimeout
 	had := victim.Assigned()
 
 	t0 := time.Now()
 	cut.cut()
-	took := waitFor(t, timeout+20*time.Second, "survivors own everything", func() error {
+	took := testhelp.Eventually(t, timeout+20*time.Second, "survivors own everything", func() error {
 		return stable(in, balance.Range, 12, ms[:2], recs[:2])
 	})
 	lost := vrec.eventsOf("lost")
@@ -64,7 +65,7 @@ func TestMemberCrash(t *testing.T) {
 	l.check(t)
 
 	cut.heal()
-	took = waitFor(t, 60*time.Second, "stable with 3 members again", func() error { return stable(in, balance.Range, 12, ms, recs) })
+	took = testhelp.Eventually(t, 60*time.Second, "stable with 3 members again", func() error { return stable(in, balance.Range, 12, ms, recs) })
 	t.Logf("after the network came back: stable with 3 members in %s", took.Round(time.Millisecond))
 	l.check(t)
 }
@@ -72,10 +73,10 @@ func TestMemberCrash(t *testing.T) {
 // TestPartitionIncrease: more partitions in Kafka's metadata make the
 // members rebalance over the new count.
 func TestPartitionIncrease(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 4)
-	group := uniqueName(t, "group")
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 4)
+	group := testhelp.UniqueName(t, "group")
 	in := newInspector(t, zkAddr(nil), group, topic)
 	l := newLedger()
 	var ms []*Member
@@ -86,21 +87,21 @@ func TestPartitionIncrease(t *testing.T) {
 		r := newRecorder(t, cfg.ConsumerID, l, in)
 		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable over 4 partitions", func() error { return stable(in, balance.Range, 4, ms, recs) })
+	testhelp.Eventually(t, 30*time.Second, "stable over 4 partitions", func() error { return stable(in, balance.Range, 4, ms, recs) })
 
 	req := kmsg.NewPtrCreatePartitionsRequest()
 	rt := kmsg.NewCreatePartitionsRequestTopic()
 	rt.Topic, rt.Count = topic, 10
 	req.Topics = append(req.Topics, rt)
 	req.TimeoutMillis = 30000
-	resp, err := cl.AnyRequest(testCtx(t, 30*time.Second), req)
+	resp, err := cl.AnyRequest(testhelp.Ctx(t, 30*time.Second), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := resp.(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || kerr.WithMessage(r.Topics[0].ErrorCode, r.Topics[0].ErrorMessage) != nil {
 		t.Fatalf("CreatePartitions: %+v", r.Topics)
 	}
-	took := waitFor(t, 30*time.Second, "stable over 10 partitions", func() error { return stable(in, balance.Range, 10, ms, recs) })
+	took := testhelp.Eventually(t, 30*time.Second, "stable over 10 partitions", func() error { return stable(in, balance.Range, 10, ms, recs) })
 	t.Logf("partition count 4 -> 10: stable again %s after CreatePartitions returned (check interval 300ms)", took.Round(time.Millisecond))
 	l.check(t)
 }
@@ -110,16 +111,16 @@ func TestPartitionIncrease(t *testing.T) {
 // ZooKeeper is back they register (or resume) and own everything again.
 // A cluster of its own: stopping the shared cluster's ZooKeeper is refused.
 func TestZooKeeperRestart(t *testing.T) {
-	noLeaks(t)
-	ctx := testCtx(t, 5*time.Minute)
+	testhelp.NoLeaks(t)
+	ctx := testhelp.Ctx(t, 5*time.Minute)
 	c, err := testinstance.Start(ctx, testinstance.Config{Brokers: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	cl := newCluster(t, c)
-	topic := createTopic(t, c, 6)
-	group := uniqueName(t, "group")
+	cl := testhelp.NewCluster(t, c)
+	topic := testhelp.CreateTopic(t, c, 6)
+	group := testhelp.UniqueName(t, "group")
 	in := newInspector(t, c.ZooKeeper(), group, topic)
 	l := newLedger()
 	var ms []*Member
@@ -129,14 +130,14 @@ func TestZooKeeperRestart(t *testing.T) {
 		r := newRecorder(t, cfg.ConsumerID, l, nil) // no node checks: ZooKeeper goes away
 		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 6, ms, recs) })
+	testhelp.Eventually(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 6, ms, recs) })
 
 	t0 := time.Now()
 	if err := c.StopZooKeeper(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("ZooKeeper stopped in %s", time.Since(t0).Round(time.Millisecond))
-	took := waitFor(t, 30*time.Second, "members declare their partitions lost", func() error {
+	took := testhelp.Eventually(t, 30*time.Second, "members declare their partitions lost", func() error {
 		for i, m := range ms {
 			if got := m.Assigned(); len(got) != 0 || len(recs[i].ownedSorted()) != 0 {
 				return fmt.Errorf("%s still has %v", m.ID(), got)
@@ -151,7 +152,7 @@ func TestZooKeeperRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("ZooKeeper serving again after %s", time.Since(t1).Round(time.Millisecond))
-	took = waitFor(t, 60*time.Second, "stable after the restart", func() error { return stable(in, balance.Range, 6, ms, recs) })
+	took = testhelp.Eventually(t, 60*time.Second, "stable after the restart", func() error { return stable(in, balance.Range, 6, ms, recs) })
 	t.Logf("stable %s after ZooKeeper served again", took.Round(time.Millisecond))
 	for _, r := range recs {
 		lost, assigned := r.eventsOf("lost"), r.eventsOf("assigned")
@@ -166,10 +167,10 @@ func TestZooKeeperRestart(t *testing.T) {
 // still revokes (the Handler commits), stops everything and returns
 // promptly; the others get its partitions once its session expires.
 func TestCloseWhileCutOff(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 4)
-	group := uniqueName(t, "group")
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 4)
+	group := testhelp.UniqueName(t, "group")
 	in := newInspector(t, zkAddr(nil), group, topic)
 	l := newLedger()
 	cut := &cutter{}
@@ -183,11 +184,11 @@ func TestCloseWhileCutOff(t *testing.T) {
 		r := newRecorder(t, cfg.ConsumerID, l, in)
 		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 4, ms, recs) })
+	testhelp.Eventually(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 4, ms, recs) })
 	recs[1].in = nil // its Revoked runs while it is cut off; the inspector is not
 	cut.cut()
 	t0 := time.Now()
-	if err := ms[1].Close(testCtx(t, 20*time.Second)); err != nil {
+	if err := ms[1].Close(testhelp.Ctx(t, 20*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(t0)
@@ -198,6 +199,6 @@ func TestCloseWhileCutOff(t *testing.T) {
 	if recs[1].count("revoked") == 0 || len(recs[1].ownedSorted()) != 0 {
 		t.Errorf("closed member's Handler: revoked %d times, still has %v", recs[1].count("revoked"), recs[1].ownedSorted())
 	}
-	waitFor(t, 30*time.Second, "the other owns everything", func() error { return stable(in, balance.Range, 4, ms[:1], recs[:1]) })
+	testhelp.Eventually(t, 30*time.Second, "the other owns everything", func() error { return stable(in, balance.Range, 4, ms[:1], recs[:1]) })
 	l.check(t)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -17,36 +16,12 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 1})
-}
-
-// noLeaks fails the test if goroutines started after this call are still
-// running once every later cleanup has run (cleanups run last-in first-out,
-// so this one runs after the members, connections and clusters closed).
-func noLeaks(t *testing.T) {
-	t.Helper()
-	before := goleak.IgnoreCurrent()
-	// testinstance starts JVMs from one goroutine locked to its thread for
-	// the life of the process (see its sysproc_linux.go): not a leak.
-	spawner := goleak.IgnoreTopFunction("github.com/gokafka/kafka/testinstance.startCmd.func1.1")
-	t.Cleanup(func() { goleak.VerifyNone(t, before, spawner) })
-}
-
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func uniqueName(t *testing.T, kind string) string {
-	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
-	return fmt.Sprintf("%s-%s-%08x", kind, name, rand.Uint32())
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -54,40 +29,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	if os.Getenv("ZKTEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// newCluster connects to the brokers of c (the shared cluster when nil).
-func newCluster(t *testing.T, c *testinstance.Cluster) *cluster.Cluster {
-	t.Helper()
-	if c == nil {
-		c = testinstance.Shared()
-	}
-	cl, err := cluster.New(testCtx(t, 30*time.Second), cluster.Config{Bootstrap: c.Brokers(), RetryBackoff: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("cluster.New: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-func createTopic(t *testing.T, c *testinstance.Cluster, partitions int) string {
-	t.Helper()
-	if c == nil {
-		c = testinstance.Shared()
-	}
-	topic := uniqueName(t, "topic")
-	if err := c.CreateTopic(testCtx(t, 60*time.Second), topic, partitions, 1, nil); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	return topic
+	return slog.New(slog.NewTextHandler(testhelp.LogWriter(t), &slog.HandlerOptions{Level: level}))
 }
 
 func zkAddr(c *testinstance.Cluster) string {
@@ -378,27 +320,6 @@ func stable(in *inspector, strategy balance.Strategy, n int, ms []*Member, recs 
 	return nil
 }
 
-// waitFor polls cond until it returns nil or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() error) time.Duration {
-	t.Helper()
-	t0 := time.Now()
-	deadline := t0.Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return time.Since(t0)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %s: %v", what, d, err)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("%s: test ended: %v", what, err)
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-}
-
 // cutter is a ZooKeeper dialer whose connections the test can cut, and
 // whose new dials it can refuse: a crashed or partitioned member, as the
 // ZooKeeper server sees it.
@@ -443,7 +364,7 @@ func join(t *testing.T, cl *cluster.Cluster, cfg Config, h balance.Handler) *Mem
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
 	}
-	m, err := Join(testCtx(t, 60*time.Second), cl, cfg, h)
+	m, err := Join(testhelp.Ctx(t, 60*time.Second), cl, cfg, h)
 	if err != nil {
 		t.Fatalf("Join(%s): %v", cfg.ConsumerID, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 func TestConfigErrorsNameTheField(t *testing.T) {
@@ -103,10 +104,10 @@ func TestSubscriptionFormats(t *testing.T) {
 // has one owner, in the Handlers and in ZooKeeper, and ranges follow
 // partition numbers. Only what moves is revoked.
 func TestGrowAndShrink(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 12)
-	group := uniqueName(t, "group")
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 12)
+	group := testhelp.UniqueName(t, "group")
 	in := newInspector(t, zkAddr(nil), group, topic)
 	l := newLedger()
 	suffix := fmt.Sprintf("%08x", rand.Uint32())
@@ -120,7 +121,7 @@ func TestGrowAndShrink(t *testing.T) {
 		recs = append(recs, r)
 		m := join(t, cl, cfg(i), r)
 		ms = append(ms, m)
-		took := waitFor(t, 30*time.Second, fmt.Sprintf("stable with %d members", i+1), func() error {
+		took := testhelp.Eventually(t, 30*time.Second, fmt.Sprintf("stable with %d members", i+1), func() error {
 			return stable(in, balance.Range, 12, ms, recs)
 		})
 		t.Logf("%d members: stable %s after Join returned", i+1, took)
@@ -158,22 +159,22 @@ func TestGrowAndShrink(t *testing.T) {
 	}
 
 	// The middle member leaves: the others share its partitions.
-	if err := ms[1].Close(testCtx(t, 30*time.Second)); err != nil {
+	if err := ms[1].Close(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if err := ms[1].Close(testCtx(t, 30*time.Second)); err != nil { // idempotent
+	if err := ms[1].Close(testhelp.Ctx(t, 30*time.Second)); err != nil { // idempotent
 		t.Fatal(err)
 	}
 	if got := recs[1].ownedSorted(); len(got) != 0 || recs[1].count("revoked") == 0 {
 		t.Errorf("closed member's Handler still has %v", got)
 	}
 	ms, recs = []*Member{ms[0], ms[2]}, []*recorder{recs[0], recs[2]}
-	waitFor(t, 30*time.Second, "stable after m1 left", func() error { return stable(in, balance.Range, 12, ms, recs) })
+	testhelp.Eventually(t, 30*time.Second, "stable after m1 left", func() error { return stable(in, balance.Range, 12, ms, recs) })
 	l.check(t)
 
 	// Everyone leaves: no node of the group's members remains.
 	for _, m := range ms {
-		if err := m.Close(testCtx(t, 30*time.Second)); err != nil {
+		if err := m.Close(testhelp.Ctx(t, 30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -193,10 +194,10 @@ func TestGrowAndShrink(t *testing.T) {
 
 // TestRoundRobin: partitions dealt in turn, with generated consumer ids.
 func TestRoundRobin(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 5)
-	group := uniqueName(t, "group")
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 5)
+	group := testhelp.UniqueName(t, "group")
 	in := newInspector(t, zkAddr(nil), group, topic)
 	l := newLedger()
 	var ms []*Member
@@ -207,7 +208,7 @@ func TestRoundRobin(t *testing.T) {
 		m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, Strategy: balance.RoundRobin, ConsumerID: id}, r)
 		ms, recs = append(ms, m), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.RoundRobin, 5, ms, recs) })
+	testhelp.Eventually(t, 30*time.Second, "stable", func() error { return stable(in, balance.RoundRobin, 5, ms, recs) })
 	first := ms[0]
 	if ms[1].ID() < first.ID() {
 		first = ms[1]
@@ -220,10 +221,10 @@ func TestRoundRobin(t *testing.T) {
 	// released all the same.
 	errCommit := errors.New("commit failed")
 	recs[0].revokeErr = errCommit
-	if err := ms[0].Close(testCtx(t, 30*time.Second)); !errors.Is(err, errCommit) {
+	if err := ms[0].Close(testhelp.Ctx(t, 30*time.Second)); !errors.Is(err, errCommit) {
 		t.Errorf("Close: %v, want the Handler's error", err)
 	}
-	waitFor(t, 30*time.Second, "the other owns everything", func() error {
+	testhelp.Eventually(t, 30*time.Second, "the other owns everything", func() error {
 		return stable(in, balance.RoundRobin, 5, ms[1:], recs[1:])
 	})
 }
@@ -232,10 +233,10 @@ func TestRoundRobin(t *testing.T) {
 // claims fail for a while; the newcomer logs it, rebalances again later and
 // gets them, and nobody owns a partition twice.
 func TestSlowRevoke(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 4)
-	group := uniqueName(t, "group")
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 4)
+	group := testhelp.UniqueName(t, "group")
 	in := newInspector(t, zkAddr(nil), group, topic)
 	l := newLedger()
 	base := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, RebalanceMaxRetries: 2, RebalanceBackoff: 100 * time.Millisecond}
@@ -246,7 +247,7 @@ func TestSlowRevoke(t *testing.T) {
 	r0.delay = 1500 * time.Millisecond // far beyond b's 2 tries 100ms apart
 	m1 := join(t, cl, c1, r1)          // returns once its first complete rebalance is done
 	ms, recs := []*Member{m0, m1}, []*recorder{r0, r1}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 4, ms, recs) })
+	testhelp.Eventually(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 4, ms, recs) })
 	l.check(t)
 	// b watches the nodes it could not claim: it takes them as soon as a
 	// deletes them, not at its next retry (by then 100ms doubling, and
@@ -263,13 +264,13 @@ func TestSlowRevoke(t *testing.T) {
 }
 
 func TestJoinErrors(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 2)
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
 	l := newLedger()
 
 	// Unknown topic: at once, typed.
-	_, err := Join(testCtx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Topic: uniqueName(t, "missing")}, newRecorder(t, "x", l, nil))
+	_, err := Join(testhelp.Ctx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: testhelp.UniqueName(t, "g"), Topic: testhelp.UniqueName(t, "missing")}, newRecorder(t, "x", l, nil))
 	if !errors.Is(err, kerr.ErrUnknownTopic) {
 		t.Errorf("unknown topic: %v", err)
 	}
@@ -282,7 +283,7 @@ func TestJoinErrors(t *testing.T) {
 	dead := ln.Addr().String()
 	ln.Close()
 	t0 := time.Now()
-	_, err = Join(testCtx(t, 3*time.Second), cl, Config{Servers: []string{dead}, Group: uniqueName(t, "g"), Topic: topic, Logger: testLogger(t)}, newRecorder(t, "x", l, nil))
+	_, err = Join(testhelp.Ctx(t, 3*time.Second), cl, Config{Servers: []string{dead}, Group: testhelp.UniqueName(t, "g"), Topic: topic, Logger: testLogger(t)}, newRecorder(t, "x", l, nil))
 	if !errors.Is(err, ErrZooKeeper) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("unreachable ZooKeeper: %v", err)
 	}
@@ -292,10 +293,10 @@ func TestJoinErrors(t *testing.T) {
 	t.Logf("unreachable ZooKeeper: %v", err)
 
 	// A consumer id already registered by a live session.
-	group := uniqueName(t, "g")
+	group := testhelp.UniqueName(t, "g")
 	cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: "same"}
 	join(t, cl, cfg, newRecorder(t, "same", l, nil))
-	_, err = Join(testCtx(t, 3*time.Second), cl, cfg, newRecorder(t, "same", l, nil))
+	_, err = Join(testhelp.Ctx(t, 3*time.Second), cl, cfg, newRecorder(t, "same", l, nil))
 	if !errors.Is(err, ErrConsumerIDInUse) {
 		t.Errorf("duplicate consumer id: %v", err)
 	}
@@ -305,10 +306,10 @@ func TestJoinErrors(t *testing.T) {
 // granted (testinstance's ZooKeeper has tickTime 500ms, so at most 10s),
 // which go-zookeeper only reveals in a log line.
 func TestNegotiatedTimeout(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 1)
-	m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Topic: topic, SessionTimeout: 60 * time.Second}, newRecorder(t, "x", newLedger(), nil))
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: testhelp.UniqueName(t, "g"), Topic: topic, SessionTimeout: 60 * time.Second}, newRecorder(t, "x", newLedger(), nil))
 	got := m.sess.Timeout()
 	if got <= 0 || got >= 60*time.Second {
 		t.Fatalf("negotiated timeout %s: the server's cap was not picked up", got)
@@ -320,10 +321,10 @@ func TestNegotiatedTimeout(t *testing.T) {
 // operator's cleanup script, say). The member notices at the membership
 // event, registers again, and the group settles with it.
 func TestRegistrationDeleted(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 6)
-	group := uniqueName(t, "group")
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 6)
+	group := testhelp.UniqueName(t, "group")
 	in := newInspector(t, zkAddr(nil), group, topic)
 	l := newLedger()
 	var ms []*Member
@@ -333,12 +334,12 @@ func TestRegistrationDeleted(t *testing.T) {
 		r := newRecorder(t, cfg.ConsumerID, l, in)
 		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 6, ms, recs) })
+	testhelp.Eventually(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 6, ms, recs) })
 	before := ms[1].Rebalances()
 	if err := in.conn.Delete("/consumers/"+group+"/ids/"+ms[1].ID(), -1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "registered again", func() error {
+	testhelp.Eventually(t, 30*time.Second, "registered again", func() error {
 		if ms[1].Rebalances() == before {
 			return errors.New("no rebalance yet")
 		}
