@@ -17,6 +17,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // The benchmarks compare the engine with confluent-kafka-go used directly,
@@ -77,11 +78,11 @@ func measure(b *testing.B, fn func()) {
 }
 
 func BenchmarkProduce(b *testing.B) {
-	cl := newCluster(b)
+	cl := testhelp.NewCluster(b, nil)
 	value := make([]byte, benchValueSize)
 	b.Run("engine", func(b *testing.B) {
-		topic := createTopic(b, benchPartitions, nil)
-		p := startProducer(b, cl, producerConfig(topic))
+		topic := testhelp.CreateTopic(b, nil, benchPartitions)
+		p := startProducer(b, cl, testhelp.ProducerConfig(topic))
 		warmUp(b, p)
 		var delivered, failed atomic.Int64
 		all := make(chan struct{})
@@ -97,7 +98,7 @@ func BenchmarkProduce(b *testing.B) {
 		// Messages are reused from a ring twice as long as MaxQueued: a
 		// message is reported before its slot comes round again, and the
 		// measurement is the engine's, not the allocation of messages.
-		ring := make([]engine.Message, 2*producerConfig("").MaxQueued)
+		ring := make([]engine.Message, 2*testhelp.ProducerConfig("").MaxQueued)
 		measure(b, func() {
 			for i := 0; i < b.N; i++ {
 				m := &ring[i%len(ring)]
@@ -126,8 +127,8 @@ func BenchmarkProduce(b *testing.B) {
 // their DoneFunc), which costs confluent-kafka-go a map insert and lookup.
 func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaque bool) {
 	{
-		topic := createTopic(b, benchPartitions, nil)
-		props, err := producerProps(cl, producerConfig(topic))
+		topic := testhelp.CreateTopic(b, nil, benchPartitions)
+		props, err := producerProps(cl, testhelp.ProducerConfig(topic))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -180,7 +181,7 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 		}
 		delivered.Store(0)
 		target.Store(int64(b.N))
-		ring := make([]int, 2*producerConfig("").MaxQueued)
+		ring := make([]int, 2*testhelp.ProducerConfig("").MaxQueued)
 		measure(b, func() {
 			for i := 0; i < b.N; i++ {
 				// One message reused: librdkafka copies it, the best case
@@ -212,13 +213,13 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 // warmUp produces and flushes a thousand messages so that connections and
 // metadata exist before the measurement.
 func warmUp(b *testing.B, p engine.Producer) {
-	rep := newReports(1000)
+	rep := testhelp.NewReports(1000)
 	for i := range 1000 {
-		if err := p.Produce(context.Background(), &engine.Message{Partition: int32(i % benchPartitions), Value: []byte("warm")}, rep.done); err != nil {
+		if err := p.Produce(context.Background(), &engine.Message{Partition: int32(i % benchPartitions), Value: []byte("warm")}, rep.Done); err != nil {
 			b.Fatal(err)
 		}
 	}
-	rep.wait(b, time.Minute)
+	rep.Wait(b, time.Minute)
 }
 
 // filled caches topics that hold n messages of benchValueSize bytes.
@@ -233,32 +234,32 @@ func filledTopic(b *testing.B, cl *cluster.Cluster, n int) string {
 	if t, ok := filled.topics[n]; ok {
 		return t
 	}
-	topic := createTopic(b, benchPartitions, nil)
-	p, err := rdkafkaEngine(b).NewProducer(context.Background(), cl, producerConfig(topic))
+	topic := testhelp.CreateTopic(b, nil, benchPartitions)
+	p, err := rdkafkaEngine(b).NewProducer(context.Background(), cl, testhelp.ProducerConfig(topic))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Close(context.Background())
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	value := make([]byte, benchValueSize)
 	for i := range n {
-		if err := p.Produce(context.Background(), &engine.Message{Partition: int32(i % benchPartitions), Value: value}, rep.done); err != nil {
+		if err := p.Produce(context.Background(), &engine.Message{Partition: int32(i % benchPartitions), Value: value}, rep.Done); err != nil {
 			b.Fatal(err)
 		}
 	}
-	rep.wait(b, 10*time.Minute)
-	if len(rep.errs) > 0 {
-		b.Fatal(rep.errs[0])
+	rep.Wait(b, 10*time.Minute)
+	if len(rep.Errors()) > 0 {
+		b.Fatal(rep.Errors()[0])
 	}
 	filled.topics[n] = topic
 	return topic
 }
 
 func BenchmarkFetch(b *testing.B) {
-	cl := newCluster(b)
+	cl := testhelp.NewCluster(b, nil)
 	b.Run("engine", func(b *testing.B) {
 		topic := filledTopic(b, cl, b.N)
-		f := startFetcher(b, cl, fetcherConfig(topic))
+		f := startFetcher(b, cl, testhelp.FetcherConfig(topic))
 		ctx := context.Background()
 		measure(b, func() {
 			assignAll(b, f, benchPartitions, 0, 1)
@@ -279,7 +280,7 @@ func BenchmarkFetch(b *testing.B) {
 	})
 	b.Run("confluent", func(b *testing.B) {
 		topic := filledTopic(b, cl, b.N)
-		props, err := fetcherProps(cl, fetcherConfig(topic))
+		props, err := fetcherProps(cl, testhelp.FetcherConfig(topic))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -322,7 +323,7 @@ func BenchmarkFetch(b *testing.B) {
 // measurement. It compares the engine's Produce with confluent-kafka-go's,
 // with and without an Opaque.
 func BenchmarkProduceOffline(b *testing.B) {
-	cl := newCluster(b)
+	cl := testhelp.NewCluster(b, nil)
 	value := make([]byte, benchValueSize)
 	cfg := unreachable("nowhere")
 	cfg.MaxQueued = 1 << 24 // never full: b.N messages stay queued

@@ -12,6 +12,7 @@ import (
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -20,7 +21,7 @@ import (
 // the broker, not what a client makes of it.
 func rawBatches(t *testing.T, cl *cluster.Cluster, topic string) []records.BatchInfo {
 	t.Helper()
-	ctx := testCtx(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	if err := cl.RefreshTopics(ctx, topic); err != nil {
 		t.Fatal(err)
 	}
@@ -74,29 +75,29 @@ func rawBatches(t *testing.T, cl *cluster.Cluster, topic string) []records.Batch
 // on the broker that the batches carry that codec, and reads the messages
 // back with the engine's fetcher and with kcat.
 func TestCompressionCodecs(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	for _, codec := range []records.Codec{records.CodecNone, records.CodecGzip, records.CodecSnappy, records.CodecLZ4, records.CodecZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
-			topic := createTopic(t, 1, nil)
-			cfg := producerConfig(topic)
+			topic := testhelp.CreateTopic(t, nil, 1)
+			cfg := testhelp.ProducerConfig(topic)
 			cfg.Compression = codec
 			if codec == records.CodecZstd {
 				cfg.CompressionLevel = 5
 			}
 			const n = 300
 			p := startProducer(t, cl, cfg)
-			rep := newReports(n)
+			rep := testhelp.NewReports(n)
 			value := func(i int) []byte {
 				return bytes.Repeat(fmt.Appendf(nil, "compressible-%d-", i%10), 20)
 			}
 			for i := range n {
-				if err := p.Produce(t.Context(), &engine.Message{Key: fmt.Appendf(nil, "k%d", i), Value: value(i)}, rep.done); err != nil {
+				if err := p.Produce(t.Context(), &engine.Message{Key: fmt.Appendf(nil, "k%d", i), Value: value(i)}, rep.Done); err != nil {
 					t.Fatal(err)
 				}
 			}
-			rep.wait(t, time.Minute)
-			if len(rep.errs) > 0 {
-				t.Fatal(rep.errs[0])
+			rep.Wait(t, time.Minute)
+			if len(rep.Errors()) > 0 {
+				t.Fatal(rep.Errors()[0])
 			}
 			infos := rawBatches(t, cl, topic)
 			if len(infos) == 0 {
@@ -107,7 +108,7 @@ func TestCompressionCodecs(t *testing.T) {
 					t.Fatalf("batch at %d has codec %v, want %v", info.BaseOffset, info.Codec, codec)
 				}
 			}
-			f := startFetcher(t, cl, fetcherConfig(topic))
+			f := startFetcher(t, cl, testhelp.FetcherConfig(topic))
 			assignAll(t, f, 1, 0, 1)
 			got := map[int32]*consumed{}
 			pollUntil(t, f, time.Minute, 1, got, func() bool { return total(got) >= n })

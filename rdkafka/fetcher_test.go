@@ -12,7 +12,7 @@ import (
 
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
-	"go.uber.org/goleak"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // produceLines writes n messages "key-p-i:value-p-i" to a partition with
@@ -32,7 +32,7 @@ func assignAll(t testing.TB, f engine.Fetcher, parts int, offset int64, epoch ui
 	for p := range parts {
 		pos = append(pos, engine.PartitionOffset{Partition: int32(p), Offset: offset, Epoch: epoch})
 	}
-	if err := f.Assign(testCtx(t, time.Minute), pos); err != nil {
+	if err := f.Assign(testhelp.Ctx(t, time.Minute), pos); err != nil {
 		t.Fatalf("Assign: %v", err)
 	}
 }
@@ -40,15 +40,15 @@ func assignAll(t testing.TB, f engine.Fetcher, parts int, offset int64, epoch ui
 // TestFetchKcatData reads what kcat wrote: every message once, in order,
 // with key, value, headers, timestamp, and the high watermark.
 func TestFetchKcatData(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	const parts, n = 3, 400
-	topic := createTopic(t, parts, nil)
+	topic := testhelp.CreateTopic(t, nil, parts)
 	before := time.Now().Add(-time.Second)
 	for p := range int32(parts) {
 		produceLines(t, topic, p, 0, n, "-H", "h1=x", "-H", "h2=y")
 	}
 	after := time.Now().Add(time.Second)
-	f := startFetcher(t, cl, fetcherConfig(topic))
+	f := startFetcher(t, cl, testhelp.FetcherConfig(topic))
 	assignAll(t, f, parts, 0, 7)
 	got := map[int32]*consumed{}
 	pollUntil(t, f, time.Minute, 7, got, func() bool { return total(got) >= parts*n })
@@ -85,19 +85,19 @@ func TestFetchKcatData(t *testing.T) {
 // one at the new offset, every fetch carries the new epoch, and the other
 // partition goes on undisturbed.
 func TestReassignRedelivers(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	const n = 2000
-	topic := createTopic(t, 2, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
 	// Batches of 20 messages, so that fetches are small.
 	produceLines(t, topic, 0, 0, n, "-X", "batch.num.messages=20")
 	produceLines(t, topic, 1, 0, n, "-X", "batch.num.messages=20")
-	cfg := fetcherConfig(topic)
+	cfg := testhelp.FetcherConfig(topic)
 	// Small fetches and a small prefetch: many fetches per partition,
 	// and much of each partition buffered when it is moved.
 	cfg.QueuedMaxMessages = 100
 	cfg.PartitionMaxBytes = 1024
 	f := startFetcher(t, cl, cfg)
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: 0, Epoch: 1}, {Partition: 1, Offset: 0, Epoch: 1}}); err != nil {
 		t.Fatal(err)
 	}
@@ -172,13 +172,13 @@ func TestReassignRedelivers(t *testing.T) {
 // until assigned again, and reads normally once it is; the other partition
 // is not disturbed.
 func TestOutOfRange(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 3, nil)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 3)
 	for p := range int32(3) {
 		produceLines(t, topic, p, 0, 20)
 	}
-	f := startFetcher(t, cl, fetcherConfig(topic))
-	ctx := testCtx(t, 2*time.Minute)
+	f := startFetcher(t, cl, testhelp.FetcherConfig(topic))
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	if err := f.Assign(ctx, []engine.PartitionOffset{
 		{Partition: 0, Offset: 100, Epoch: 3},
 		{Partition: 1, Offset: 0, Epoch: 4},
@@ -244,12 +244,12 @@ func TestOutOfRange(t *testing.T) {
 // TestUnassign: an unassigned partition delivers nothing more, even what
 // was already fetched, while the others go on.
 func TestUnassign(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 2, nil)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
 	produceLines(t, topic, 0, 0, 300)
 	produceLines(t, topic, 1, 0, 300)
-	f := startFetcher(t, cl, fetcherConfig(topic))
-	ctx := testCtx(t, 2*time.Minute)
+	f := startFetcher(t, cl, testhelp.FetcherConfig(topic))
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	assignAll(t, f, 2, 0, 1)
 	// Wait until partition 0 has delivered something: librdkafka has
 	// then fetched (and the engine perhaps buffered) more of it.
@@ -287,9 +287,9 @@ func TestUnassign(t *testing.T) {
 // TestPollHonoursContext: Poll on a quiet partition returns soon after its
 // ctx is cancelled or times out.
 func TestPollHonoursContext(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
-	f := startFetcher(t, cl, fetcherConfig(topic))
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	f := startFetcher(t, cl, testhelp.FetcherConfig(topic))
 	assignAll(t, f, 1, 0, 1)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
@@ -331,11 +331,10 @@ func TestPollHonoursContext(t *testing.T) {
 // idempotent, makes every method fail with ErrClosed, and leaves no
 // goroutine behind.
 func TestFetcherClose(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	cl := newCluster(t)
-	defer cl.Close() // before goleak looks
-	topic := createTopic(t, 1, nil)
-	f, err := rdkafkaEngine(t).NewFetcher(t.Context(), cl, fetcherConfig(topic))
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	f, err := rdkafkaEngine(t).NewFetcher(t.Context(), cl, testhelp.FetcherConfig(topic))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,9 +377,9 @@ func TestFetcherClose(t *testing.T) {
 // TestAssignRejectsBadPositions: negative offsets and duplicate partitions
 // fail with typed errors and assign nothing.
 func TestAssignRejectsBadPositions(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
-	f := startFetcher(t, cl, fetcherConfig(topic))
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	f := startFetcher(t, cl, testhelp.FetcherConfig(topic))
 	ctx := t.Context()
 	if err := f.Assign(ctx, []engine.PartitionOffset{{Partition: 0, Offset: -2}}); !errors.Is(err, kerr.ErrOffsetOutOfRange) {
 		t.Fatalf("negative offset: %v", err)

@@ -15,7 +15,7 @@ import (
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
-	"go.uber.org/goleak"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // testMessage is message i of the round-trip tests: every third has
@@ -39,33 +39,32 @@ func testMessage(i, partitions int, base time.Time) *engine.Message {
 // to three partitions through the engine interface, then checks the
 // delivery reports, what kcat reads, and what the engine's fetcher reads.
 func TestProduceRoundTrip(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	cl := newCluster(t)
-	defer cl.Close() // before goleak looks
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
 	const parts, n = 3, 3000
-	topic := createTopic(t, parts, nil)
-	p := startProducer(t, cl, producerConfig(topic))
+	topic := testhelp.CreateTopic(t, nil, parts)
+	p := startProducer(t, cl, testhelp.ProducerConfig(topic))
 	base := time.UnixMilli(1700000000000)
 	sent := make([]*engine.Message, n)
 	stamped := make([]time.Time, n) // timestamps before Produce (zero: stamp)
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	before := time.Now().Truncate(time.Millisecond)
 	for i := range n {
 		sent[i] = testMessage(i, parts, base)
 		stamped[i] = sent[i].Timestamp
-		if err := p.Produce(t.Context(), sent[i], rep.done); err != nil {
+		if err := p.Produce(t.Context(), sent[i], rep.Done); err != nil {
 			t.Fatalf("Produce %d: %v", i, err)
 		}
 	}
-	rep.wait(t, time.Minute)
+	rep.Wait(t, time.Minute)
 	after := time.Now()
-	if len(rep.errs) > 0 {
-		t.Fatalf("%d deliveries failed, first: %v", len(rep.errs), rep.errs[0])
+	if len(rep.Errors()) > 0 {
+		t.Fatalf("%d deliveries failed, first: %v", len(rep.Errors()), rep.Errors()[0])
 	}
 	// Reports: the message itself, partition kept, offsets 0..n/parts-1
 	// in each partition (one idempotent producer, nothing else writes).
 	offs := map[int32][]int64{}
-	for _, m := range rep.ok {
+	for _, m := range rep.Acked() {
 		offs[m.Partition] = append(offs[m.Partition], m.Offset)
 	}
 	for part := int32(0); part < parts; part++ {
@@ -118,7 +117,7 @@ func TestProduceRoundTrip(t *testing.T) {
 	}
 
 	// The fetcher reads the same, null header included.
-	f := startFetcher(t, cl, fetcherConfig(topic))
+	f := startFetcher(t, cl, testhelp.FetcherConfig(topic))
 	var pos []engine.PartitionOffset
 	for part := int32(0); part < parts; part++ {
 		pos = append(pos, engine.PartitionOffset{Partition: part, Offset: 0, Epoch: 1})
@@ -163,13 +162,13 @@ func TestProduceRoundTrip(t *testing.T) {
 // one that only librdkafka's own limit (raised through RdkafkaConfig here)
 // refuses.
 func TestProduceOversizeFailsAlone(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
-	cfg := producerConfig(topic)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	cfg := testhelp.ProducerConfig(topic)
 	cfg.MaxMessageBytes = 10000
 	p := startProducer(t, cl, cfg)
-	rep := newReports(2)
-	if err := p.Produce(t.Context(), &engine.Message{Value: []byte("before")}, rep.done); err != nil {
+	rep := testhelp.NewReports(2)
+	if err := p.Produce(t.Context(), &engine.Message{Value: []byte("before")}, rep.Done); err != nil {
 		t.Fatal(err)
 	}
 	// 9990 bytes of value encode to just over 10000.
@@ -186,12 +185,12 @@ func TestProduceOversizeFailsAlone(t *testing.T) {
 	if size := records.RecordSize(nil, fits.Value, nil, 0, 0); size > 10000 {
 		t.Fatalf("test message encodes to %d bytes, want <= 10000", size)
 	}
-	if err := p.Produce(t.Context(), fits, rep.done); err != nil {
+	if err := p.Produce(t.Context(), fits, rep.Done); err != nil {
 		t.Fatalf("Produce of a message at the limit: %v", err)
 	}
-	rep.wait(t, time.Minute)
-	if len(rep.errs) > 0 {
-		t.Fatalf("deliveries failed: %v", rep.errs)
+	rep.Wait(t, time.Minute)
+	if len(rep.Errors()) > 0 {
+		t.Fatalf("deliveries failed: %v", rep.Errors())
 	}
 	if recs := kcatConsume(t, topic); len(recs) != 2 || *recs[0].Payload != "before" || len(*recs[1].Payload) != 9980 {
 		t.Fatalf("kcat read %d messages, want the 2 accepted", len(recs))
@@ -209,13 +208,13 @@ func TestProduceOversizeFailsAlone(t *testing.T) {
 	if !errors.As(err, &ke) {
 		t.Fatalf("%v: librdkafka's error is not in the chain", err)
 	}
-	rep2 := newReports(1)
-	if err := p2.Produce(t.Context(), &engine.Message{Value: []byte("small")}, rep2.done); err != nil {
+	rep2 := testhelp.NewReports(1)
+	if err := p2.Produce(t.Context(), &engine.Message{Value: []byte("small")}, rep2.Done); err != nil {
 		t.Fatal(err)
 	}
-	rep2.wait(t, time.Minute)
-	if len(rep2.errs) > 0 {
-		t.Fatal(rep2.errs[0])
+	rep2.Wait(t, time.Minute)
+	if len(rep2.Errors()) > 0 {
+		t.Fatal(rep2.Errors()[0])
 	}
 }
 
@@ -233,11 +232,11 @@ func blockingDone(release <-chan struct{}) (engine.DoneFunc, <-chan error) {
 // held up (the DoneFunc blocks), then checks both modes: ErrQueueFull at
 // once, or blocking until a report frees a slot or ctx ends.
 func TestQueueFull(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	for _, failFast := range []bool{true, false} {
 		t.Run(fmt.Sprintf("FailWhenFull=%v", failFast), func(t *testing.T) {
-			cfg := producerConfig(topic)
+			cfg := testhelp.ProducerConfig(topic)
 			cfg.MaxQueued = 3
 			cfg.FailWhenFull = failFast
 			p := startProducer(t, cl, cfg)
@@ -290,7 +289,7 @@ func TestQueueFull(t *testing.T) {
 			} else {
 				close(release)
 			}
-			if err := p.Flush(testCtx(t, time.Minute)); err != nil {
+			if err := p.Flush(testhelp.Ctx(t, time.Minute)); err != nil {
 				t.Fatal(err)
 			}
 			if err := p.Produce(t.Context(), &engine.Message{Value: []byte("after")}, func(*engine.Message, error) {}); err != nil {
@@ -303,9 +302,9 @@ func TestQueueFull(t *testing.T) {
 // TestProduceWaitingForRoomStopsAtClose: a Produce blocked on a full
 // queue fails with ErrClosed when the producer closes.
 func TestProduceWaitingForRoomStopsAtClose(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
-	cfg := producerConfig(topic)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	cfg := testhelp.ProducerConfig(topic)
 	cfg.MaxQueued = 1
 	p := startProducer(t, cl, cfg)
 	release := make(chan struct{})
@@ -339,33 +338,33 @@ func TestProduceWaitingForRoomStopsAtClose(t *testing.T) {
 // still returns after every message was reported, because librdkafka sends
 // at once while flushing.
 func TestFlushIgnoresLinger(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 2, nil)
-	cfg := producerConfig(topic)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
+	cfg := testhelp.ProducerConfig(topic)
 	cfg.Linger = 30 * time.Second
 	p := startProducer(t, cl, cfg)
-	if err := p.Flush(testCtx(t, 5*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 5*time.Second)); err != nil {
 		t.Fatalf("Flush with nothing queued: %v", err)
 	}
 	const n = 500
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	for i := range n {
-		if err := p.Produce(t.Context(), &engine.Message{Partition: int32(i % 2), Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Partition: int32(i % 2), Value: []byte(fmt.Sprint(i))}, rep.Done); err != nil {
 			t.Fatal(err)
 		}
 	}
 	start := time.Now()
-	if err := p.Flush(testCtx(t, 10*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 10*time.Second)); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
-	if got := rep.count(); got != n {
+	if got := rep.Count(); got != n {
 		t.Fatalf("Flush returned with %d of %d messages reported", got, n)
 	}
 	t.Logf("Flush of %d messages took %v (linger %v)", n, time.Since(start), cfg.Linger)
-	if len(rep.errs) > 0 {
-		t.Fatal(rep.errs[0])
+	if len(rep.Errors()) > 0 {
+		t.Fatal(rep.Errors()[0])
 	}
-	if err := p.Close(testCtx(t, 10*time.Second)); err != nil {
+	if err := p.Close(testhelp.Ctx(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Flush(t.Context()); !errors.Is(err, kerr.ErrClosed) {
@@ -379,7 +378,7 @@ func TestFlushIgnoresLinger(t *testing.T) {
 // unreachable is a producer configuration whose librdkafka instance talks
 // to no broker (a port nothing listens on), so messages stay queued.
 func unreachable(topic string) engine.ProducerConfig {
-	cfg := producerConfig(topic)
+	cfg := testhelp.ProducerConfig(topic)
 	cfg.Raw = map[string]any{"bootstrap.servers": "127.0.0.1:1"}
 	return cfg
 }
@@ -388,17 +387,16 @@ func unreachable(topic string) engine.ProducerConfig {
 // before Close's ctx ends are reported with ErrClosed, Close says so,
 // Flush honours its ctx, and no goroutine is left behind.
 func TestCloseFailsQueuedWithErrClosed(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	cl := newCluster(t)
-	defer cl.Close() // before goleak looks
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
 	p, err := rdkafkaEngine(t).NewProducer(t.Context(), cl, unreachable("nowhere"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const n = 50
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	for i := range n {
-		if err := p.Produce(t.Context(), &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.Done); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -415,11 +413,11 @@ func TestCloseFailsQueuedWithErrClosed(t *testing.T) {
 	if !errors.Is(err, kerr.ErrClosed) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Close: %v, want ErrClosed and DeadlineExceeded", err)
 	}
-	rep.wait(t, 10*time.Second)
-	if len(rep.errs) != n {
-		t.Fatalf("%d of %d messages failed", len(rep.errs), n)
+	rep.Wait(t, 10*time.Second)
+	if len(rep.Errors()) != n {
+		t.Fatalf("%d of %d messages failed", len(rep.Errors()), n)
 	}
-	for _, err := range rep.errs {
+	for _, err := range rep.Errors() {
 		if !errors.Is(err, kerr.ErrClosed) {
 			t.Fatalf("queued message failed with %v, want ErrClosed", err)
 		}
@@ -432,47 +430,47 @@ func TestCloseFailsQueuedWithErrClosed(t *testing.T) {
 // TestDeliveryTimeout: messages librdkafka could not deliver within
 // DeliveryTimeout fail with ErrDeliveryTimeout.
 func TestDeliveryTimeout(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	cfg := unreachable("nowhere")
 	cfg.DeliveryTimeout = 500 * time.Millisecond
 	p := startProducer(t, cl, cfg)
-	rep := newReports(3)
+	rep := testhelp.NewReports(3)
 	for i := range 3 {
-		if err := p.Produce(t.Context(), &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.Done); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rep.wait(t, 30*time.Second)
-	for _, err := range rep.errs {
+	rep.Wait(t, 30*time.Second)
+	for _, err := range rep.Errors() {
 		if !errors.Is(err, kerr.ErrDeliveryTimeout) {
 			t.Fatalf("undeliverable message: %v, want ErrDeliveryTimeout", err)
 		}
 	}
-	if len(rep.errs) != 3 {
-		t.Fatalf("%d of 3 messages failed", len(rep.errs))
+	if len(rep.Errors()) != 3 {
+		t.Fatalf("%d of 3 messages failed", len(rep.Errors()))
 	}
 }
 
 // TestProduceAcksNone: with acks=0 the offset reported is -1.
 func TestProduceAcksNone(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
-	cfg := producerConfig(topic)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	cfg := testhelp.ProducerConfig(topic)
 	cfg.Acks, cfg.Idempotent = engine.AcksNone, false
 	p := startProducer(t, cl, cfg)
-	rep := newReports(10)
+	rep := testhelp.NewReports(10)
 	for i := range 10 {
-		if err := p.Produce(t.Context(), &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Value: []byte(fmt.Sprint(i))}, rep.Done); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rep.wait(t, time.Minute)
-	for _, m := range rep.ok {
+	rep.Wait(t, time.Minute)
+	for _, m := range rep.Acked() {
 		if m.Offset != -1 {
 			t.Fatalf("acks=0: offset %d reported, want -1", m.Offset)
 		}
 	}
-	if len(rep.errs) > 0 {
-		t.Fatal(rep.errs[0])
+	if len(rep.Errors()) > 0 {
+		t.Fatal(rep.Errors()[0])
 	}
 }

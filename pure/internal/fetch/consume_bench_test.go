@@ -9,13 +9,14 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
 // BenchmarkConsume measures end to end on the test cluster: consuming
 // 1,000,000 messages of 100 bytes, spread over 1 or 12 partitions, with the
-// root's default settings (QueuedMaxMessages 10000, MaxWait 100ms, no CRC
-// check) and with a deeper queue. The topic is produced once per run. The
+// root's default settings (engine.DefaultFetcherConfig) and with a deeper
+// queue. The topic is produced once per run. The
 // comparison with franz-go kgo lives outside the module (see the report).
 func BenchmarkConsume(b *testing.B) {
 	const total = 1_000_000
@@ -23,8 +24,8 @@ func BenchmarkConsume(b *testing.B) {
 		// Set up in the parent benchmark: sub-benchmarks' cleanups run
 		// when each ends.
 		tc := testinstance.Shared()
-		cl := newCluster(b, tc, cluster.Config{})
-		topic := createTopic(b, tc, parts, nil)
+		cl := testhelp.NewCluster(b, tc)
+		topic := testhelp.CreateTopic(b, tc, parts)
 		val := make([]byte, 100)
 		for i := range val {
 			val[i] = byte('a' + i%26)
@@ -42,10 +43,8 @@ func BenchmarkConsume(b *testing.B) {
 		}
 		for _, queued := range []int{10000, 100000} {
 			b.Run(fmt.Sprintf("partitions=%d/queued=%d", parts, queued), func(b *testing.B) {
-				cfg := testConfig(topic)
-				cfg.MaxWait = 100 * time.Millisecond
-				cfg.QueuedMaxMessages = queued
-				cfg.CheckCRC = false
+				cfg := testhelp.FetcherConfig(topic)
+				cfg.QueuedMaxMessages = queued // the default, then a deeper queue
 				b.ReportAllocs()
 				b.ResetTimer()
 				for b.Loop() {

@@ -9,6 +9,7 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -25,9 +26,9 @@ func TestBrokerFailure(t *testing.T) {
 		t.Fatalf("start cluster: %v", err)
 	}
 	defer tc.Close()
-	cl := newCluster(t, tc, cluster.Config{MetadataMinAge: 50 * time.Millisecond})
+	cl := testhelp.NewCluster(t, tc, cluster.Config{MetadataMinAge: 50 * time.Millisecond})
 	const parts = 6
-	topic := createTopic(t, tc, parts, nil)
+	topic := testhelp.CreateTopic(t, tc, parts)
 
 	want := map[int32][]rec{}
 	add := func(n int) {
@@ -49,9 +50,9 @@ func TestBrokerFailure(t *testing.T) {
 	}
 	add(3000)
 
-	cfg := testConfig(topic)
-	cfg.QueuedMaxMessages = 300 // keep the fetcher from reading everything before the kill
-	cfg.PartitionMaxBytes = 32 << 10
+	cfg := testhelp.FetcherConfig(topic)
+	cfg.QueuedMaxMessages = 300      // keep the fetcher from reading everything before the kill
+	cfg.PartitionMaxBytes = 32 << 10 // small fetches, so that some are in flight at the kill
 	f := newFetcher(t, cl, cfg)
 	var pos []engine.PartitionOffset
 	for p := int32(0); p < parts; p++ {
@@ -105,7 +106,7 @@ func TestBrokerFailure(t *testing.T) {
 // leaderIndex returns the testinstance index of the broker leading p.
 func leaderIndex(t *testing.T, tc *testinstance.Cluster, cl *cluster.Cluster, topic string, p int32) int {
 	t.Helper()
-	if err := cl.RefreshTopics(testCtx(t, time.Minute), topic); err != nil {
+	if err := cl.RefreshTopics(testhelp.Ctx(t, time.Minute), topic); err != nil {
 		t.Fatal(err)
 	}
 	_, pm, err := cl.Leader(topic, p)

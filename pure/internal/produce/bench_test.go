@@ -10,6 +10,7 @@ import (
 
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -54,9 +55,9 @@ func (p *Producer) drainOffline(all bool) {
 }
 
 func benchConfig() engine.ProducerConfig {
-	cfg := testConfig("bench")
-	cfg.MaxQueued = 1 << 30
-	cfg.Linger = time.Hour
+	cfg := testhelp.ProducerConfig("bench")
+	cfg.MaxQueued = 1 << 30 // the benchmark loop never waits for room
+	cfg.Linger = time.Hour  // batches close on size only: the loop measures the append path
 	return cfg
 }
 
@@ -139,9 +140,9 @@ func BenchmarkProduceCluster(b *testing.B) {
 	for _, parts := range []int{1, 12} {
 		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
 			tc := testinstance.Shared()
-			cl := newCluster(b)
-			topic := newTopic(b, tc, cl, parts, nil)
-			p := newProducer(b, cl, testConfig(topic))
+			cl := testhelp.NewCluster(b, nil)
+			topic := newTopic(b, tc, cl, parts)
+			p := newProducer(b, cl, testhelp.ProducerConfig(topic))
 			ctx := context.Background()
 			var failed atomic.Int64
 			done := func(_ *engine.Message, err error) {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"regexp"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +11,7 @@ import (
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -25,78 +23,31 @@ func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 3, NoZooKeeper: true})
 }
 
-// newClusterFor connects a cluster view to brokers; it closes with the test.
-func newClusterFor(t testing.TB, brokers []string, mod func(*cluster.Config)) *cluster.Cluster {
+// newTopic creates a topic (testhelp.CreateTopic, configs as key, value
+// pairs) and waits until the cluster view cl knows its leaders.
+func newTopic(t testing.TB, tc *testinstance.Cluster, cl *cluster.Cluster, partitions int, configs ...string) string {
 	t.Helper()
-	cfg := cluster.Config{Bootstrap: brokers, MetadataMinAge: 50 * time.Millisecond}
-	if mod != nil {
-		mod(&cfg)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cl, err := cluster.New(ctx, cfg)
-	if err != nil {
-		t.Fatalf("cluster.New: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-func newCluster(t testing.TB) *cluster.Cluster {
-	return newClusterFor(t, testinstance.Shared().Brokers(), nil)
-}
-
-var unsafeTopic = regexp.MustCompile(`[^a-zA-Z0-9._-]`)
-
-// newTopic creates a topic with a unique name on tc and waits for the
-// cluster view to know its leaders.
-func newTopic(t testing.TB, tc *testinstance.Cluster, cl *cluster.Cluster, partitions int, configs map[string]string) string {
-	t.Helper()
-	name := unsafeTopic.ReplaceAllString(t.Name(), "_") + "-" + fmt.Sprint(rand.Uint32())
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	rf := min(3, tc.NumBrokers())
-	// The name is unique, so "already exists" means an attempt of ours
-	// that timed out on a loaded machine did create it.
-	if err := tc.CreateTopic(ctx, name, partitions, rf, configs); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		t.Fatalf("CreateTopic %s: %v", name, err)
-	}
-	for {
-		if err := cl.RefreshTopics(ctx, name); err == nil {
-			if tm, err := cl.Snapshot().Topic(name); err == nil && len(tm.Partitions) == partitions {
-				ok := true
-				for _, p := range tm.Partitions {
-					ok = ok && p.Leader >= 0
-				}
-				if ok {
-					return name
-				}
+	name := testhelp.CreateTopic(t, tc, partitions, configs...)
+	ctx := testhelp.Ctx(t, time.Minute)
+	testhelp.Eventually(t, time.Minute, "leaders of "+name+" known", func() error {
+		if err := cl.RefreshTopics(ctx, name); err != nil {
+			return err
+		}
+		tm, err := cl.Snapshot().Topic(name)
+		if err != nil {
+			return err
+		}
+		if len(tm.Partitions) != partitions {
+			return fmt.Errorf("%d partitions", len(tm.Partitions))
+		}
+		for _, p := range tm.Partitions {
+			if p.Leader < 0 {
+				return fmt.Errorf("partition %d without a leader", p.ID)
 			}
 		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("topic %s: leaders not known in time", name)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// testConfig is the root's default configuration for topic.
-func testConfig(topic string) engine.ProducerConfig {
-	return engine.ProducerConfig{
-		Topic:           topic,
-		Acks:            engine.AcksAll,
-		Idempotent:      true,
-		Linger:          5 * time.Millisecond,
-		BatchBytes:      1 << 20,
-		MaxMessageBytes: 1 << 20,
-		MaxQueued:       100000,
-		DeliveryTimeout: 2 * time.Minute,
-		RequestTimeout:  30 * time.Second,
-		RetryBackoff:    100 * time.Millisecond,
-		MaxInFlight:     5,
-		ClientID:        "gokafka-produce-test",
-	}
+		return nil
+	})
+	return name
 }
 
 func newProducer(t testing.TB, cl *cluster.Cluster, cfg engine.ProducerConfig) *Producer {
@@ -112,56 +63,6 @@ func newProducer(t testing.TB, cl *cluster.Cluster, cfg engine.ProducerConfig) *
 		p.Close(ctx)
 	})
 	return p
-}
-
-// reports collects delivery reports.
-type reports struct {
-	mu    sync.Mutex
-	n     int
-	byP   map[int32][]*engine.Message // successes, in report order
-	errs  []error
-	errOf map[*engine.Message]error
-	all   chan struct{} // closed when n reaches want
-	want  int
-}
-
-func newReports(want int) *reports {
-	return &reports{byP: map[int32][]*engine.Message{}, errOf: map[*engine.Message]error{}, all: make(chan struct{}), want: want}
-}
-
-func (r *reports) done(m *engine.Message, err error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, dup := r.errOf[m]; dup {
-		panic(fmt.Sprintf("message reported twice: %q", m.Value))
-	}
-	r.errOf[m] = err
-	if err == nil {
-		r.byP[m.Partition] = append(r.byP[m.Partition], m)
-	} else {
-		r.errs = append(r.errs, err)
-	}
-	r.n++
-	if r.n == r.want {
-		close(r.all)
-	}
-}
-
-func (r *reports) wait(t testing.TB, d time.Duration) {
-	t.Helper()
-	select {
-	case <-r.all:
-	case <-time.After(d):
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		t.Fatalf("only %d of %d messages reported after %v", r.n, r.want, d)
-	}
-}
-
-func (r *reports) errors() []error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]error(nil), r.errs...)
 }
 
 // fetched is a record read back from the broker, with its batch's producer
@@ -272,15 +173,9 @@ func highWatermark(t testing.TB, cl *cluster.Cluster, topic string, p int32) int
 	}
 }
 
-func ctxTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func mustProduce(t testing.TB, p *Producer, m *engine.Message, done engine.DoneFunc) {
 	t.Helper()
-	if err := p.Produce(ctxTimeout(t, 30*time.Second), m, done); err != nil {
+	if err := p.Produce(testhelp.Ctx(t, 30*time.Second), m, done); err != nil {
 		t.Fatalf("Produce: %v", err)
 	}
 }
@@ -292,16 +187,4 @@ func isAny(err error, targets ...error) bool {
 		}
 	}
 	return false
-}
-
-// waitFor polls cond until it holds, failing the test after 30 seconds.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -38,32 +39,32 @@ func testMessage(i int, partition int32) *engine.Message {
 
 func TestRoundTripCodecs(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	for _, codec := range []records.Codec{records.CodecNone, records.CodecGzip, records.CodecSnappy, records.CodecLZ4, records.CodecZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
 			const parts, n = 3, 1500
-			topic := newTopic(t, tc, cl, parts, nil)
-			cfg := testConfig(topic)
+			topic := newTopic(t, tc, cl, parts)
+			cfg := testhelp.ProducerConfig(topic)
 			cfg.Compression = codec
 			cfg.BatchBytes = 16 << 10 // several batches per partition
 			p := newProducer(t, cl, cfg)
-			rep := newReports(n)
+			rep := testhelp.NewReports(n)
 			sent := make([]*engine.Message, n)
 			before := time.Now()
 			for i := range n {
 				sent[i] = testMessage(i, int32(i%parts))
-				mustProduce(t, p, sent[i], rep.done)
+				mustProduce(t, p, sent[i], rep.Done)
 			}
-			if err := p.Flush(ctxTimeout(t, 60*time.Second)); err != nil {
+			if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 				t.Fatalf("Flush: %v", err)
 			}
-			rep.wait(t, time.Second) // Flush returned: all reported
-			if errs := rep.errors(); len(errs) > 0 {
+			rep.Wait(t, time.Second) // Flush returned: all reported
+			if errs := rep.Errors(); len(errs) > 0 {
 				t.Fatalf("%d messages failed, first: %v", len(errs), errs[0])
 			}
 			for part := int32(0); part < parts; part++ {
 				got := fetchAll(t, cl, topic, part, n/parts)
-				acked := rep.byP[part]
+				acked := rep.AckedOf(part)
 				if len(acked) != n/parts || len(got) != n/parts {
 					t.Fatalf("partition %d: %d acked, %d fetched, want %d", part, len(acked), len(got), n/parts)
 				}
@@ -114,17 +115,17 @@ func TestRoundTripCodecs(t *testing.T) {
 // producer ID, and base sequences that continue batch after batch.
 func TestIdempotentSequences(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 1, nil)
-	cfg := testConfig(topic)
-	cfg.BatchBytes = 4 << 10
+	cl := testhelp.NewCluster(t, nil)
+	topic := newTopic(t, tc, cl, 1)
+	cfg := testhelp.ProducerConfig(topic)
+	cfg.BatchBytes = 4 << 10 // many batches, so that sequences must continue across them
 	p := newProducer(t, cl, cfg)
 	const n = 2000
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	for i := range n {
-		mustProduce(t, p, &engine.Message{Value: []byte(fmt.Sprintf("%06d", i))}, rep.done)
+		mustProduce(t, p, &engine.Message{Value: []byte(fmt.Sprintf("%06d", i))}, rep.Done)
 	}
-	if err := p.Flush(ctxTimeout(t, 60*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	got := fetchAll(t, cl, topic, 0, n)
@@ -151,7 +152,7 @@ func TestIdempotentSequences(t *testing.T) {
 
 func TestAcks(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	for _, acks := range []engine.Acks{engine.AcksNone, engine.AcksLeader, engine.AcksAll} {
 		for _, idem := range []bool{false, true} {
 			if idem && acks != engine.AcksAll {
@@ -159,22 +160,22 @@ func TestAcks(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("acks=%d/idempotent=%v", acks, idem), func(t *testing.T) {
 				const parts, n = 2, 1000
-				topic := newTopic(t, tc, cl, parts, nil)
-				cfg := testConfig(topic)
+				topic := newTopic(t, tc, cl, parts)
+				cfg := testhelp.ProducerConfig(topic)
 				cfg.Acks, cfg.Idempotent = acks, idem
 				p := newProducer(t, cl, cfg)
-				rep := newReports(n)
+				rep := testhelp.NewReports(n)
 				for i := range n {
-					mustProduce(t, p, &engine.Message{Partition: int32(i % parts), Value: []byte(fmt.Sprint(i))}, rep.done)
+					mustProduce(t, p, &engine.Message{Partition: int32(i % parts), Value: []byte(fmt.Sprint(i))}, rep.Done)
 				}
-				if err := p.Flush(ctxTimeout(t, 60*time.Second)); err != nil {
+				if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 					t.Fatal(err)
 				}
-				if errs := rep.errors(); len(errs) > 0 {
+				if errs := rep.Errors(); len(errs) > 0 {
 					t.Fatalf("%d failed: %v", len(errs), errs[0])
 				}
 				for part := int32(0); part < parts; part++ {
-					for j, m := range rep.byP[part] {
+					for j, m := range rep.AckedOf(part) {
 						want := int64(j)
 						if acks == engine.AcksNone {
 							want = -1
@@ -206,14 +207,14 @@ func TestAcks(t *testing.T) {
 // reports of a partition come in offset order.
 func TestOrderUnderConcurrency(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	const parts, goroutines, each = 4, 8, 2500
-	topic := newTopic(t, tc, cl, parts, nil)
-	cfg := testConfig(topic)
-	cfg.BatchBytes = 8 << 10
-	cfg.Linger = 0
+	topic := newTopic(t, tc, cl, parts)
+	cfg := testhelp.ProducerConfig(topic)
+	cfg.BatchBytes = 8 << 10 // many small batches in flight at once:
+	cfg.Linger = 0           // the order is at stake between them
 	p := newProducer(t, cl, cfg)
-	rep := newReports(goroutines * each)
+	rep := testhelp.NewReports(goroutines * each)
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Add(1)
@@ -221,7 +222,7 @@ func TestOrderUnderConcurrency(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				m := &engine.Message{Partition: int32((g + i) % parts), Value: []byte(fmt.Sprintf("%d:%d", g, i))}
-				if err := p.Produce(context.Background(), m, rep.done); err != nil {
+				if err := p.Produce(context.Background(), m, rep.Done); err != nil {
 					t.Errorf("Produce: %v", err)
 					return
 				}
@@ -229,15 +230,15 @@ func TestOrderUnderConcurrency(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := p.Flush(ctxTimeout(t, 60*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if errs := rep.errors(); len(errs) > 0 {
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatalf("%d failed: %v", len(errs), errs[0])
 	}
 	total := 0
 	for part := int32(0); part < parts; part++ {
-		acked := rep.byP[part]
+		acked := rep.AckedOf(part)
 		for j := 1; j < len(acked); j++ {
 			if acked[j].Offset != acked[j-1].Offset+1 {
 				t.Fatalf("partition %d: report %d has offset %d after %d", part, j, acked[j].Offset, acked[j-1].Offset)
@@ -269,23 +270,23 @@ func TestKcat(t *testing.T) {
 		t.Fatalf("kcat not installed: %v", err)
 	}
 	tc := testinstance.Shared()
-	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 1, nil)
-	cfg := testConfig(topic)
-	cfg.Compression = records.CodecLZ4
+	cl := testhelp.NewCluster(t, nil)
+	topic := newTopic(t, tc, cl, 1)
+	cfg := testhelp.ProducerConfig(topic)
+	cfg.Compression = records.CodecLZ4 // kcat must read our LZ4 frames
 	p := newProducer(t, cl, cfg)
 	const n = 300
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	var want []string
 	for i := range n {
 		k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
 		want = append(want, k+" "+v)
-		mustProduce(t, p, &engine.Message{Key: []byte(k), Value: []byte(v)}, rep.done)
+		mustProduce(t, p, &engine.Message{Key: []byte(k), Value: []byte(v)}, rep.Done)
 	}
-	if err := p.Flush(ctxTimeout(t, 60*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := testhelp.Ctx(t, 60*time.Second)
 	out, err := exec.CommandContext(ctx, kcat, "-b", tc.BootstrapServers(), "-C", "-t", topic, "-e", "-q", "-f", "%k %s\n").Output()
 	if err != nil {
 		t.Fatalf("kcat: %v", err)
