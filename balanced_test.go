@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -119,8 +120,8 @@ func TestBalancedConsumersShareAndHandOver(t *testing.T) {
 				client := newClient(t)
 				const partitions = 12
 				topic := newTopic(t, client, partitions)
-				group := uniqueName(t, "g")
-				ctx := ctxFor(t, 4*time.Minute)
+				group := testhelp.UniqueName(t, "g")
+				ctx := testhelp.Ctx(t, 4*time.Minute)
 				runCtx, stop := context.WithCancel(ctx)
 				defer stop()
 
@@ -155,7 +156,7 @@ func TestBalancedConsumersShareAndHandOver(t *testing.T) {
 					}
 					members = append(members, m)
 					consumeInto(runCtx, m, &ta, &wg)
-					owner := waitExclusive(t, ctxFor(t, 30*time.Second), partitions, members)
+					owner := waitExclusive(t, testhelp.Ctx(t, 30*time.Second), partitions, members)
 					perMember := map[int]int{}
 					for _, o := range owner {
 						perMember[o]++
@@ -172,7 +173,7 @@ func TestBalancedConsumersShareAndHandOver(t *testing.T) {
 				if err := members[0].Close(ctx); err != nil {
 					t.Fatal(err)
 				}
-				waitExclusive(t, ctxFor(t, 30*time.Second), partitions, members[1:])
+				waitExclusive(t, testhelp.Ctx(t, 30*time.Second), partitions, members[1:])
 
 				stop()
 				prodWG.Wait()
@@ -254,8 +255,8 @@ func TestKilledMemberLosesItsPartitions(t *testing.T) {
 				client := newClient(t)
 				const partitions = 6
 				topic := newTopic(t, client, partitions)
-				group := uniqueName(t, "g")
-				ctx := ctxFor(t, 3*time.Minute)
+				group := testhelp.UniqueName(t, "g")
+				ctx := testhelp.Ctx(t, 3*time.Minute)
 
 				survivor, err := topic.NewBalancedConsumer(ctx, balancedConfig(t, mode, e, group))
 				if err != nil {
@@ -360,8 +361,8 @@ func TestBalancedConfigErrors(t *testing.T) {
 func TestFencedStaticMemberFailsConsume(t *testing.T) {
 	client := newClient(t)
 	topic := newTopic(t, client, 2)
-	group := uniqueName(t, "g")
-	ctx := ctxFor(t, time.Minute)
+	group := testhelp.UniqueName(t, "g")
+	ctx := testhelp.Ctx(t, time.Minute)
 	cfg := balancedConfig(t, groupMode{"managed", true}, engines[0], group)
 	cfg.InstanceID = "static-1"
 	first, err := topic.NewBalancedConsumer(ctx, cfg)

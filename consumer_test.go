@@ -9,16 +9,17 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 func TestGroupStopsAndResumesWhereItLeftOff(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engineCase) {
 		client := newClient(t)
 		topic := newTopic(t, client, 3)
-		group := uniqueName(t, "g")
+		group := testhelp.UniqueName(t, "g")
 		const n = 300
 		produce(t, topic, kafka.ProducerConfig{Partitioner: kafka.NewRoundRobinPartitioner(), UseRdkafka: e.rdkafka}, n, keyed)
-		ctx := ctxFor(t, 2*time.Minute)
+		ctx := testhelp.Ctx(t, 2*time.Minute)
 
 		c1, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: e.rdkafka})
 		if err != nil {
@@ -64,9 +65,9 @@ func TestAutoCommitCommitsOnClose(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engineCase) {
 		client := newClient(t)
 		topic := newTopic(t, client, 1)
-		group := uniqueName(t, "g")
+		group := testhelp.UniqueName(t, "g")
 		produce(t, topic, kafka.ProducerConfig{UseRdkafka: e.rdkafka}, 50, keyed)
-		ctx := ctxFor(t, time.Minute)
+		ctx := testhelp.Ctx(t, time.Minute)
 		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, AutoCommit: true, AutoCommitInterval: time.Hour, UseRdkafka: e.rdkafka})
 		if err != nil {
 			t.Fatal(err)
@@ -96,9 +97,9 @@ func TestAutoCommitCommitsOnClose(t *testing.T) {
 func TestAutoCommitInterval(t *testing.T) {
 	client := newClient(t)
 	topic := newTopic(t, client, 1)
-	group := uniqueName(t, "g")
+	group := testhelp.UniqueName(t, "g")
 	produce(t, topic, kafka.ProducerConfig{}, 20, keyed)
-	ctx := ctxFor(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, AutoCommit: true, AutoCommitInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -126,14 +127,14 @@ func TestIterationEndsAfterConsumerTimeout(t *testing.T) {
 		topic := newTopic(t, client, 2)
 		produce(t, topic, kafka.ProducerConfig{UseRdkafka: e.rdkafka}, 40, keyed)
 		const timeout = 700 * time.Millisecond
-		c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{ConsumerTimeout: timeout, UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{ConsumerTimeout: timeout, UseRdkafka: e.rdkafka})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close(context.Background())
 		count := 0
 		var lastAt time.Time
-		for _, err := range c.Messages(ctxFor(t, time.Minute)) {
+		for _, err := range c.Messages(testhelp.Ctx(t, time.Minute)) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +147,7 @@ func TestIterationEndsAfterConsumerTimeout(t *testing.T) {
 		if waited := time.Since(lastAt); waited < timeout {
 			t.Fatalf("iteration ended %v after the last message, before ConsumerTimeout %v", waited, timeout)
 		}
-		if _, err := c.Consume(ctxFor(t, time.Minute)); !errors.Is(err, kafka.ErrConsumerTimeout) {
+		if _, err := c.Consume(testhelp.Ctx(t, time.Minute)); !errors.Is(err, kafka.ErrConsumerTimeout) {
 			t.Fatalf("Consume on an idle topic: %v, want ErrConsumerTimeout", err)
 		}
 	})
@@ -157,7 +158,7 @@ func TestPartitionSubset(t *testing.T) {
 		client := newClient(t)
 		topic := newTopic(t, client, 4)
 		produce(t, topic, kafka.ProducerConfig{Partitioner: kafka.NewRoundRobinPartitioner(), UseRdkafka: e.rdkafka}, 400, keyed)
-		c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{Partitions: []int32{3, 1}, ConsumerTimeout: 2 * time.Second, UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{Partitions: []int32{3, 1}, ConsumerTimeout: 2 * time.Second, UseRdkafka: e.rdkafka})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +167,7 @@ func TestPartitionSubset(t *testing.T) {
 			t.Fatalf("Partitions() = %v", got)
 		}
 		count := map[int32]int{}
-		for m, err := range c.Messages(ctxFor(t, time.Minute)) {
+		for m, err := range c.Messages(testhelp.Ctx(t, time.Minute)) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +179,7 @@ func TestPartitionSubset(t *testing.T) {
 	})
 	client := newClient(t)
 	topic := newTopic(t, client, 2)
-	_, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{Partitions: []int32{5}})
+	_, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{Partitions: []int32{5}})
 	var ce *kafka.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "ConsumerConfig.Partitions" {
 		t.Fatalf("partition 5 of 2: %v", err)
@@ -195,8 +196,8 @@ func TestResetOffsets(t *testing.T) {
 			m.Timestamp = base.Add(time.Duration(i) * time.Second)
 			return m
 		})
-		ctx := ctxFor(t, time.Minute)
-		group := uniqueName(t, "g")
+		ctx := testhelp.Ctx(t, time.Minute)
+		group := testhelp.UniqueName(t, "g")
 
 		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: e.rdkafka})
 		if err != nil {
@@ -271,8 +272,8 @@ func TestOutOfRangeOffsetIsReset(t *testing.T) {
 		client := newClient(t)
 		topic := newTopic(t, client, 1)
 		produce(t, topic, kafka.ProducerConfig{UseRdkafka: e.rdkafka}, 10, keyed)
-		ctx := ctxFor(t, time.Minute)
-		group := uniqueName(t, "g")
+		ctx := testhelp.Ctx(t, time.Minute)
+		group := testhelp.UniqueName(t, "g")
 		// Commit an offset past the end, as if retention had moved on.
 		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: e.rdkafka})
 		if err != nil {
@@ -311,7 +312,7 @@ func TestCompactedTopic(t *testing.T) {
 		client := newClient(t)
 		topic := newTopic(t, client, 1, "cleanup.policy", "compact", "segment.ms", "100",
 			"min.cleanable.dirty.ratio", "0.01", "delete.retention.ms", "100", "min.compaction.lag.ms", "0")
-		ctx := ctxFor(t, 3*time.Minute)
+		ctx := testhelp.Ctx(t, 3*time.Minute)
 		p, err := topic.NewProducer(kafka.ProducerConfig{Sync: true, UseRdkafka: e.rdkafka})
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // kcat (librdkafka's CLI) is a client nobody here wrote: what it writes,
@@ -23,7 +24,7 @@ func TestKcatProducesGokafkaConsumes(t *testing.T) {
 			fmt.Fprintf(&in, "key-%d:value-%d\n", i, i)
 		}
 		kcat(t, in.String(), "-P", "-t", topic.Name(), "-K:", "-z", "lz4", "-H", "source=kcat")
-		c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{UseRdkafka: e.rdkafka})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -79,7 +80,7 @@ func TestHashingPartitionerMatchesKcat(t *testing.T) {
 		fmt.Fprintf(&in, "user-%d:%d\n", i*7919, i)
 	}
 	kcat(t, in.String(), "-P", "-t", topic.Name(), "-K:", "-X", "topic.partitioner=murmur2")
-	c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{})
+	c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,8 +130,8 @@ func TestEnginesInteroperate(t *testing.T) {
 		t.Run(dir.from.name+"-to-"+dir.to.name, func(t *testing.T) {
 			topic := newTopic(t, client, 3)
 			produce(t, topic, kafka.ProducerConfig{Partitioner: kafka.HashingPartitioner, UseRdkafka: dir.from.rdkafka}, 300, keyed)
-			ctx := ctxFor(t, time.Minute)
-			group := uniqueName(t, "g")
+			ctx := testhelp.Ctx(t, time.Minute)
+			group := testhelp.UniqueName(t, "g")
 			first, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: dir.from.rdkafka})
 			if err != nil {
 				t.Fatal(err)

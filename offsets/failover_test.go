@@ -101,11 +101,7 @@ func (c *committer) waitCommits(t *testing.T, old int32, n int) {
 // It needs brokers it may stop, so it starts its own cluster.
 func TestCoordinatorMoves(t *testing.T) {
 	ctx := testhelp.Ctx(t, 5*time.Minute)
-	kc, err := testinstance.Start(ctx, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
-	if err != nil {
-		t.Fatalf("testinstance.Start: %v", err)
-	}
-	defer kc.Close()
+	kc := testhelp.PrivateCluster(t, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
 	cl := testhelp.NewCluster(t, kc)
 	topic := testhelp.UniqueName(t, "topic")
 	if err := kc.CreateTopic(ctx, topic, 3, 3, nil); err != nil {

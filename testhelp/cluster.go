@@ -101,3 +101,20 @@ func NewCluster(t testing.TB, tc *testinstance.Cluster, cfg ...cluster.Config) *
 	t.Cleanup(cl.Close)
 	return cl
 }
+
+// PrivateCluster starts a cluster of the test's own (testinstance.Start
+// with cfg) for a test that stops, kills or restarts brokers, which the
+// shared cluster must never suffer, and closes it when the test ends. The
+// test fails if the cluster is not up within 5 minutes (it takes about 10 s
+// on two cores once the jars are cached).
+func PrivateCluster(t testing.TB, cfg testinstance.Config) *testinstance.Cluster {
+	t.Helper()
+	t0 := time.Now()
+	c, err := testinstance.Start(Ctx(t, 5*time.Minute), cfg)
+	if err != nil {
+		t.Fatalf("starting a private cluster: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	t.Logf("private cluster %s up in %v", c.BootstrapServers(), time.Since(t0).Round(time.Millisecond))
+	return c
+}

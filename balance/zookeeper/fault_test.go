@@ -113,11 +113,7 @@ func TestPartitionIncrease(t *testing.T) {
 func TestZooKeeperRestart(t *testing.T) {
 	testhelp.NoLeaks(t)
 	ctx := testhelp.Ctx(t, 5*time.Minute)
-	c, err := testinstance.Start(ctx, testinstance.Config{Brokers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c := testhelp.PrivateCluster(t, testinstance.Config{Brokers: 1})
 	cl := testhelp.NewCluster(t, c)
 	topic := testhelp.CreateTopic(t, c, 6)
 	group := testhelp.UniqueName(t, "group")

@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"context"
 	"os"
 	"testing"
 	"time"
@@ -19,13 +18,8 @@ import (
 // and in order. It needs a cluster of its own (brokers of the shared one
 // cannot be stopped when it is external).
 func TestBrokerFailure(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	tc, err := testinstance.Start(ctx, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
-	if err != nil {
-		t.Fatalf("start cluster: %v", err)
-	}
-	defer tc.Close()
+	ctx := testhelp.Ctx(t, 8*time.Minute)
+	tc := testhelp.PrivateCluster(t, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
 	cl := testhelp.NewCluster(t, tc, cluster.Config{MetadataMinAge: 50 * time.Millisecond})
 	const parts = 6
 	topic := testhelp.CreateTopic(t, tc, parts)

@@ -22,13 +22,8 @@ import (
 //
 // It needs a cluster whose brokers it may kill, so it starts its own.
 func TestLeaderKill(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	tc, err := testinstance.Start(ctx, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
-	if err != nil {
-		t.Fatalf("starting a private cluster: %v", err)
-	}
-	defer tc.Close()
+	ctx := testhelp.Ctx(t, 10*time.Minute)
+	tc := testhelp.PrivateCluster(t, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
 	cl := testhelp.NewCluster(t, tc)
 	const parts, each = 3, 20000
 	topic := newTopic(t, tc, cl, parts, "min.insync.replicas", "2")
