@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/kerr"
-	"github.com/gokafka/kafka/internal/wire"
 	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -36,26 +35,6 @@ func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 3})
 }
 
-func metadata(ctx context.Context, addr string, topics ...string) (*kmsg.MetadataResponse, error) {
-	conn, err := wire.Dial(ctx, addr, wire.Options{ClientID: "testinstance-test"})
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = []kmsg.MetadataRequestTopic{}
-	for _, t := range topics {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(t)
-		req.Topics = append(req.Topics, rt)
-	}
-	resp, err := conn.Request(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	return resp.(*kmsg.MetadataResponse), nil
-}
-
 func brokerIDs(m *kmsg.MetadataResponse) []int32 {
 	var ids []int32
 	for _, b := range m.Brokers {
@@ -71,7 +50,7 @@ func expectBrokers(t *testing.T, addr string, ids ...int32) {
 	testhelp.Eventually(t, 30*time.Second, fmt.Sprintf("%s to list brokers %v", addr, ids), func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		m, err := metadata(ctx, addr)
+		m, err := testinstance.Metadata(ctx, addr)
 		if err != nil {
 			return err
 		}
@@ -100,7 +79,7 @@ func TestBrokers(t *testing.T) {
 		if !strings.HasPrefix(addr, "127.0.0.1:") {
 			t.Fatalf("broker address %q", addr)
 		}
-		m, err := metadata(t.Context(), addr)
+		m, err := testinstance.Metadata(t.Context(), addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +104,7 @@ func TestCreateTopic(t *testing.T) {
 	}
 	// CreateTopic waited, so every broker already knows all partitions.
 	for _, addr := range c.Brokers() {
-		m, err := metadata(ctx, addr, topic)
+		m, err := testinstance.Metadata(ctx, addr, topic)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,7 +246,7 @@ func TestExternalCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Closing the handle left the real cluster alone.
-	if _, err := metadata(ctx, s.Broker(0)); err != nil {
+	if _, err := testinstance.Metadata(ctx, s.Broker(0)); err != nil {
 		t.Fatal(err)
 	}
 }
