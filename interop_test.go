@@ -23,7 +23,7 @@ func TestKcatProducesGokafkaConsumes(t *testing.T) {
 		for i := 0; i < 200; i++ {
 			fmt.Fprintf(&in, "key-%d:value-%d\n", i, i)
 		}
-		kcat(t, in.String(), "-P", "-t", topic.Name(), "-K:", "-z", "lz4", "-H", "source=kcat")
+		testhelp.Kcat(t, nil, in.String(), "-P", "-t", topic.Name(), "-K:", "-z", "lz4", "-H", "source=kcat")
 		c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{UseRdkafka: e.rdkafka})
 		if err != nil {
 			t.Fatal(err)
@@ -51,7 +51,7 @@ func TestGokafkaProducesKcatConsumes(t *testing.T) {
 			m.Headers = []kafka.Header{{Key: "n", Value: []byte(strconv.Itoa(i))}}
 			return m
 		})
-		out := kcat(t, "", "-C", "-t", topic.Name(), "-e", "-q", "-f", "%k|%s|%h\n")
+		out := testhelp.Kcat(t, nil, "", "-C", "-t", topic.Name(), "-e", "-q", "-f", "%k|%s|%h\n")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		if len(lines) != 200 {
 			t.Fatalf("kcat read %d messages, want 200:\n%s", len(lines), out)
@@ -79,7 +79,7 @@ func TestHashingPartitionerMatchesKcat(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		fmt.Fprintf(&in, "user-%d:%d\n", i*7919, i)
 	}
-	kcat(t, in.String(), "-P", "-t", topic.Name(), "-K:", "-X", "topic.partitioner=murmur2")
+	testhelp.Kcat(t, nil, in.String(), "-P", "-t", topic.Name(), "-K:", "-X", "topic.partitioner=murmur2")
 	c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +102,7 @@ func TestHashingPartitionerMatchesKcat(t *testing.T) {
 		produce(t, topic, kafka.ProducerConfig{Partitioner: kafka.HashingPartitioner, UseRdkafka: e.rdkafka}, 300, func(i int) *kafka.Message {
 			return &kafka.Message{Key: []byte(fmt.Sprintf("user-%d", i*7919)), Value: []byte(strconv.Itoa(i))}
 		})
-		out := kcat(t, "", "-C", "-t", topic.Name(), "-e", "-q", "-f", "%k %p\n")
+		out := testhelp.Kcat(t, nil, "", "-C", "-t", topic.Name(), "-e", "-q", "-f", "%k %p\n")
 		byKey := map[string]string{}
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 			f := strings.Fields(l)

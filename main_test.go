@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -127,19 +125,4 @@ func consumeN(t *testing.T, c interface {
 		out = append(out, m)
 	}
 	return out
-}
-
-// kcat runs kcat against the shared cluster with stdin and returns stdout.
-func kcat(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	ctx := testhelp.Ctx(t, 60*time.Second)
-	cmd := exec.CommandContext(ctx, "kcat", append([]string{"-b", brokers()}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kcat %v: %v\n%s", args, err, stderr.String())
-	}
-	return string(out)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"os"
 	"testing"
 	"time"
 
@@ -218,12 +217,4 @@ func (m *member) leave(t *testing.T) {
 	if _, err := coord.Request(ctx, req); err != nil {
 		t.Logf("leave: LeaveGroup: %v", err)
 	}
-}
-
-// brokersEnv is the shared cluster's bootstrap list, for kcat.
-func brokersEnv() string {
-	if b := os.Getenv(testinstance.EnvBrokers); b != "" {
-		return b
-	}
-	return testinstance.Shared().BootstrapServers()
 }

@@ -2,7 +2,6 @@ package offsets
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os/exec"
@@ -11,22 +10,10 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/testhelp"
+	"github.com/gokafka/kafka/testinstance"
 )
 
 // Cross-checks with kcat (librdkafka), a client nobody here wrote.
-
-// kcat runs kcat with args and stdin, and returns its stdout.
-func kcat(t *testing.T, ctx context.Context, stdin string, args ...string) string {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, "kcat", append([]string{"-b", brokersEnv()}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("kcat %s: %v\nstderr:\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
-}
 
 // TestKcatCommittedOffsets: kcat produces, gokafka lists and commits, kcat's
 // group consumer resumes from gokafka's commit, and gokafka fetches the
@@ -41,7 +28,7 @@ func TestKcatCommittedOffsets(t *testing.T) {
 	for i := range 10 {
 		fmt.Fprintf(&msgs, "m%d\n", i)
 	}
-	kcat(t, ctx, msgs.String(), "-P", "-t", topic, "-p", "0")
+	testhelp.Kcat(t, nil, msgs.String(), "-P", "-t", topic, "-p", "0")
 	if got, err := List(ctx, cl, topic, nil, Latest); err != nil || got[0] != 10 {
 		t.Fatalf("List(Latest) after kcat produced 10 = %v, %v; want 10", got, err)
 	}
@@ -53,7 +40,7 @@ func TestKcatCommittedOffsets(t *testing.T) {
 	// kcat's group consumer must start at 7. Without a committed offset
 	// it would start at the end (auto.offset.reset=latest) and print
 	// nothing.
-	out := kcat(t, ctx, "", "-G", g.ID(), "-c", "3", "-e", "-q", "-f", "%o %s\n", topic)
+	out := testhelp.Kcat(t, nil, "", "-G", g.ID(), "-c", "3", "-e", "-q", "-f", "%o %s\n", topic)
 	if want := "7 m7\n8 m8\n9 m9\n"; out != want {
 		t.Fatalf("kcat consumed from the committed offset:\n%s\nwant:\n%s", out, want)
 	}
@@ -83,7 +70,7 @@ func TestKcatListForTime(t *testing.T) {
 	if err != nil || got[0] != 2 {
 		t.Fatalf("List(base+1500) = %v, %v; want 2", got, err)
 	}
-	out := kcat(t, ctx, "", "-C", "-t", topic, "-p", "0", "-o", fmt.Sprintf("s@%d", at), "-c", "1", "-e", "-q", "-f", "%o %T\n")
+	out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-p", "0", "-o", fmt.Sprintf("s@%d", at), "-c", "1", "-e", "-q", "-f", "%o %T\n")
 	if want := fmt.Sprintf("2 %d\n", base+2000); out != want {
 		t.Fatalf("kcat -o s@%d read %q, want %q", at, out, want)
 	}
@@ -99,7 +86,7 @@ func TestListReadCommitted(t *testing.T) {
 
 	// kcat sends stdin's lines in one transaction, committed when stdin
 	// closes.
-	cmd := exec.CommandContext(ctx, "kcat", "-b", brokersEnv(), "-P", "-t", topic, "-p", "0",
+	cmd := exec.CommandContext(ctx, "kcat", "-b", testinstance.Shared().BootstrapServers(), "-P", "-t", topic, "-p", "0",
 		"-X", "transactional.id="+testhelp.UniqueName(t, "txn"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

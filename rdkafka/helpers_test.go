@@ -4,11 +4,9 @@ package rdkafka
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -65,16 +63,9 @@ type kcatRecord struct {
 // kcatConsume reads a whole topic with kcat.
 func kcatConsume(t testing.TB, topic string) []kcatRecord {
 	t.Helper()
-	ctx := testhelp.Ctx(t, 2*time.Minute)
-	cmd := exec.CommandContext(ctx, "kcat", "-b", testinstance.Shared().BootstrapServers(), "-C", "-t", topic, "-e", "-J", "-q")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kcat -C: %v: %s", err, stderr.String())
-	}
+	out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-e", "-J", "-q")
 	var recs []kcatRecord
-	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
 		var r kcatRecord
@@ -92,13 +83,8 @@ func kcatProduce(t testing.TB, topic string, partition int32, lines []string, ex
 	t.Helper()
 	// Idempotence: on a loaded machine a retried request must not write
 	// a message twice, or the tests' expectations of the log break.
-	args := []string{"-b", testinstance.Shared().BootstrapServers(), "-P", "-t", topic, "-p", fmt.Sprint(partition), "-K:", "-X", "enable.idempotence=true"}
-	args = append(args, extra...)
-	cmd := exec.CommandContext(testhelp.Ctx(t, 2*time.Minute), "kcat", args...)
-	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("kcat -P: %v: %s", err, out)
-	}
+	args := append([]string{"-P", "-t", topic, "-p", fmt.Sprint(partition), "-K:", "-X", "enable.idempotence=true"}, extra...)
+	testhelp.Kcat(t, nil, strings.Join(lines, "\n")+"\n", args...)
 }
 
 // consumed is what a fetcher returned for one partition.

@@ -67,7 +67,7 @@ type javaMember struct {
 func startJava(t *testing.T, lib, group, topic string, strategy balance.Strategy) *javaMember {
 	t.Helper()
 	cmd := exec.Command("java", "-cp", filepath.Join(lib, "*"), filepath.Join("testdata", "JavaMember.java"),
-		brokersEnv(), group, topic, string(strategy))
+		testinstance.Shared().BootstrapServers(), group, topic, string(strategy))
 	j := &javaMember{cmd: cmd, stderr: &lockedBuffer{}, read: make(chan struct{})}
 	var err error
 	if j.stdin, err = cmd.StdinPipe(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -49,16 +48,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func brokersEnv() string {
-	if b := os.Getenv(testinstance.EnvBrokers); b != "" {
-		return b
-	}
-	return testinstance.Shared().BootstrapServers()
-}
-
 func startKcat(t *testing.T, group, topic string, strategy balance.Strategy) *kcatMember {
 	t.Helper()
-	cmd := exec.Command("kcat", "-b", brokersEnv(), "-G", group,
+	cmd := exec.Command("kcat", "-b", testinstance.Shared().BootstrapServers(), "-G", group,
 		"-X", "partition.assignment.strategy="+string(strategy),
 		"-X", "session.timeout.ms=6000",
 		"-X", "heartbeat.interval.ms=500",

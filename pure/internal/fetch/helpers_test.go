@@ -1,11 +1,9 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -123,18 +121,11 @@ func isRoutingErr(err error) bool {
 // kcatProduce pipes "key:value" lines into kcat, compressed with codec.
 func kcatProduce(t testing.TB, tc *testinstance.Cluster, topic string, p int32, codec string, lines []string) {
 	t.Helper()
-	args := []string{"-b", tc.BootstrapServers(), "-P", "-t", topic, "-p", fmt.Sprint(p), "-K:",
-		"-X", "acks=all", "-X", "linger.ms=5"}
+	args := []string{"-P", "-t", topic, "-p", fmt.Sprint(p), "-K:", "-X", "acks=all", "-X", "linger.ms=5"}
 	if codec != "" {
 		args = append(args, "-z", codec)
 	}
-	cmd := exec.CommandContext(testhelp.Ctx(t, 2*time.Minute), "kcat", args...)
-	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("kcat %v: %v\n%s", args, err, out.String())
-	}
+	testhelp.Kcat(t, tc, strings.Join(lines, "\n")+"\n", args...)
 }
 
 // partitionLog is what a test consumed from one partition.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -265,10 +264,6 @@ func TestOrderUnderConcurrency(t *testing.T) {
 
 // TestKcat cross-checks a round trip with librdkafka's kcat.
 func TestKcat(t *testing.T) {
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		t.Fatalf("kcat not installed: %v", err)
-	}
 	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
 	topic := newTopic(t, tc, cl, 1)
@@ -286,12 +281,8 @@ func TestKcat(t *testing.T) {
 	if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	ctx := testhelp.Ctx(t, 60*time.Second)
-	out, err := exec.CommandContext(ctx, kcat, "-b", tc.BootstrapServers(), "-C", "-t", topic, "-e", "-q", "-f", "%k %s\n").Output()
-	if err != nil {
-		t.Fatalf("kcat: %v", err)
-	}
-	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	out := testhelp.Kcat(t, tc, "", "-C", "-t", topic, "-e", "-q", "-f", "%k %s\n")
+	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if !slices.Equal(got, want) {
 		t.Fatalf("kcat read %d lines, first %q; want %d, first %q", len(got), got[:min(3, len(got))], len(want), want[:3])
 	}
