@@ -24,11 +24,16 @@
 //		testhelp.Eventually(t, 30*time.Second, "group stable", func() error { ... })
 //	}
 //
+// PrivateCluster starts a cluster of the test's own, for the tests that
+// stop, kill or restart brokers; Kcat runs librdkafka's CLI against a
+// cluster, to cross-check gokafka with a client nobody here wrote.
+//
 // ProducerConfig and FetcherConfig are the engines' defaults (the root's:
 // engine.DefaultProducerConfig and DefaultFetcherConfig) for a topic; engine
 // tests start from them and override, with a comment, what a test needs.
 // Reports collects delivery reports (an engine.DoneFunc) and fails loudly on
-// a message reported twice.
+// a message reported twice. Ledger keeps who owns which partition across
+// the members of a consumer group, and catches two owners at once.
 //
 // # The fake broker
 //

@@ -16,12 +16,8 @@ import (
 // gets them in the follow-up one; partitions that stay are never revoked,
 // and nobody's Handler sees a partition twice.
 func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
-	testhelp.NoLeaks(t)
 	const parts = 6
-	topic := testhelp.CreateTopic(t, nil, parts)
-	group := testhelp.UniqueName(t, "group")
-	ctx := testhelp.Ctx(t, 2*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 2*time.Minute)
 	opts := memberOpts{strategy: balance.CooperativeSticky}
 	var ms []*Member
 	var rs []*recorder
@@ -45,7 +41,7 @@ func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
 		before := owned
 		_, owned = stablePoint(t, ctx, cl0, group, topic, parts, ms...)
 		t.Logf("%s joined: %v", name, owned)
-		l.check(t)
+		l.Check(t)
 		var moved []int32
 		for j := range before {
 			evs := rs[j].since(marks[j])
@@ -88,5 +84,5 @@ func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
 			t.Errorf("c left: %s was assigned %v, want %v", rs[j].name, added, want)
 		}
 	}
-	l.check(t)
+	l.Check(t)
 }

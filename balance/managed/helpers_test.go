@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +21,16 @@ import (
 
 func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 3, NoZooKeeper: true})
+}
+
+// setup is how most tests begin: a goroutine-leak check (first, so that it
+// runs after every other cleanup), a fresh topic of parts partitions and a
+// group name, a context that ends after d, and the ledger of the members'
+// Handlers.
+func setup(t *testing.T, parts int, d time.Duration) (topic, group string, ctx context.Context, l *testhelp.Ledger) {
+	t.Helper()
+	testhelp.NoLeaks(t)
+	return testhelp.CreateTopic(t, nil, parts), testhelp.UniqueName(t, "group"), testhelp.Ctx(t, d), testhelp.NewLedger()
 }
 
 func allPartitions(n int) []int32 {
@@ -41,60 +50,6 @@ func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testhelp.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// ledger is the truth about who owns what, across the members of a test: a
-// partition is taken in Assigned and released at the end of Revoked or
-// Lost. Taking a partition another member holds is a violation of "each
-// partition has exactly one owner".
-type ledger struct {
-	mu         sync.Mutex
-	owner      map[int32]string
-	violations []string
-}
-
-func newLedger() *ledger { return &ledger{owner: map[int32]string{}} }
-
-func (l *ledger) take(who string, ps []int32) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, p := range ps {
-		if o, ok := l.owner[p]; ok && o != who {
-			l.violations = append(l.violations, fmt.Sprintf("%s assigned partition %d while %s owns it", who, p, o))
-		}
-		l.owner[p] = who
-	}
-}
-
-func (l *ledger) release(who string, ps []int32) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, p := range ps {
-		if l.owner[p] == who {
-			delete(l.owner, p)
-		}
-	}
-}
-
-// forget releases everything who holds: a member "killed" by a test never
-// says so itself.
-func (l *ledger) forget(who string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for p, o := range l.owner {
-		if o == who {
-			delete(l.owner, p)
-		}
-	}
-}
-
-func (l *ledger) check(t *testing.T) {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.violations) > 0 {
-		t.Fatalf("ownership violations:\n%s", strings.Join(l.violations, "\n"))
-	}
-}
-
 // event is one Handler call.
 type event struct {
 	kind       string // "revoked", "assigned", "lost"
@@ -105,7 +60,7 @@ type event struct {
 // recorder is a Handler that records its calls and keeps the ledger.
 type recorder struct {
 	name   string
-	ledger *ledger
+	ledger *testhelp.Ledger
 
 	// onRevoked, if set before Join, runs in Revoked (e.g. to commit).
 	onRevoked func(ctx context.Context, ps []int32, gen offsets.Generation) error
@@ -131,7 +86,7 @@ func (r *recorder) delays() (assigned, revoked time.Duration) {
 	return r.slowAssigned, r.slowRevoked
 }
 
-func newRecorder(name string, l *ledger) *recorder {
+func newRecorder(name string, l *testhelp.Ledger) *recorder {
 	r := &recorder{name: name, ledger: l}
 	return r
 }
@@ -174,12 +129,12 @@ func (r *recorder) Revoked(ctx context.Context, ps []int32) error {
 	if _, d := r.delays(); d > 0 {
 		sleepCtx(ctx, d)
 	}
-	r.ledger.release(r.name, ps)
+	r.ledger.Release(r.name, ps)
 	return err
 }
 
 func (r *recorder) Assigned(ctx context.Context, ps []int32) error {
-	r.ledger.take(r.name, ps)
+	r.ledger.Take(r.name, ps)
 	r.add("assigned", ps)
 	if d, _ := r.delays(); d > 0 && len(ps) > 0 {
 		sleepCtx(ctx, d)
@@ -189,7 +144,7 @@ func (r *recorder) Assigned(ctx context.Context, ps []int32) error {
 
 func (r *recorder) Lost(ctx context.Context, ps []int32) error {
 	r.add("lost", ps)
-	r.ledger.release(r.name, ps)
+	r.ledger.Release(r.name, ps)
 	return nil
 }
 

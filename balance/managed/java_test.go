@@ -179,12 +179,8 @@ func TestJavaMixedGroup(t *testing.T) {
 }
 
 func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {
-	testhelp.NoLeaks(t)
 	const parts = 6
-	topic := testhelp.CreateTopic(t, nil, parts)
-	group := testhelp.UniqueName(t, "group")
-	ctx := testhelp.Ctx(t, 3*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 3*time.Minute)
 	cl := testhelp.NewCluster(t, nil)
 	opts := memberOpts{strategy: strategy}
 
@@ -233,7 +229,7 @@ func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {
 	}
 	j2.stop(t)
 	stablePoint(t, ctx, cl, group, topic, parts, a, b)
-	l.check(t)
+	l.Check(t)
 }
 
 // checkJavaRevocations: an eager Java member revokes everything at a

@@ -144,12 +144,8 @@ func TestKcatMixedGroup(t *testing.T) {
 }
 
 func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {
-	testhelp.NoLeaks(t)
 	const parts = 6
-	topic := testhelp.CreateTopic(t, nil, parts)
-	group := testhelp.UniqueName(t, "group")
-	ctx := testhelp.Ctx(t, 3*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 3*time.Minute)
 	cl := testhelp.NewCluster(t, nil)
 	opts := memberOpts{strategy: strategy} // kcat is told to use the same
 
@@ -188,5 +184,5 @@ func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {
 	k2.stop(t)
 	_, owned := stablePoint(t, ctx, cl, group, topic, parts, b, c)
 	t.Logf("after both kcats left: %v", owned)
-	l.check(t)
+	l.Check(t)
 }

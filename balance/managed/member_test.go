@@ -20,7 +20,7 @@ func TestJoinValidates(t *testing.T) {
 	testhelp.NoLeaks(t)
 	cl := testhelp.NewCluster(t, nil)
 	ctx := testhelp.Ctx(t, 30*time.Second)
-	r := newRecorder("r", newLedger())
+	r := newRecorder("r", testhelp.NewLedger())
 	good := Config{Group: "g", Topic: "t"}
 	for _, c := range []struct {
 		field string
@@ -71,7 +71,7 @@ func TestJoinRefusedByBroker(t *testing.T) {
 	topic := testhelp.CreateTopic(t, nil, 1)
 	ctx := testhelp.Ctx(t, 30*time.Second)
 	start := time.Now()
-	_, err := Join(ctx, cl, Config{Group: testhelp.UniqueName(t, "group"), Topic: topic, SessionTimeout: 500 * time.Millisecond}, newRecorder("r", newLedger()))
+	_, err := Join(ctx, cl, Config{Group: testhelp.UniqueName(t, "group"), Topic: topic, SessionTimeout: 500 * time.Millisecond}, newRecorder("r", testhelp.NewLedger()))
 	if !errors.Is(err, kerr.InvalidSessionTimeout) {
 		t.Fatalf("Join with a 500ms session: err = %v, want INVALID_SESSION_TIMEOUT", err)
 	}
@@ -88,7 +88,7 @@ func TestJoinTimeout(t *testing.T) {
 	topic := testhelp.CreateTopic(t, nil, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
 	defer cancel()
-	_, err := Join(ctx, cl, Config{Group: testhelp.UniqueName(t, "group"), Topic: topic}, newRecorder("r", newLedger()))
+	_, err := Join(ctx, cl, Config{Group: testhelp.UniqueName(t, "group"), Topic: topic}, newRecorder("r", testhelp.NewLedger()))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Join with 1ms: err = %v, want context.DeadlineExceeded", err)
 	}
@@ -109,7 +109,7 @@ func TestGrowAndShrink(t *testing.T) {
 			topic := testhelp.CreateTopic(t, nil, parts)
 			group := testhelp.UniqueName(t, "group")
 			ctx := testhelp.Ctx(t, 3*time.Minute)
-			l := newLedger()
+			l := testhelp.NewLedger()
 			opts := memberOpts{strategy: s}
 
 			var ms []*Member
@@ -119,7 +119,7 @@ func TestGrowAndShrink(t *testing.T) {
 			step := func(what string) {
 				t.Helper()
 				gen, owned := stablePoint(t, ctx, cl, group, topic, parts, ms...)
-				l.check(t)
+				l.Check(t)
 				t.Logf("%s: generation %d, %v", what, gen, owned)
 				for i, r := range rs {
 					evs := r.since(marks[i])
@@ -191,12 +191,8 @@ func TestGrowAndShrink(t *testing.T) {
 // partitions to the others once its session times out. The time from its
 // death to the reassignment is measured.
 func TestMemberDeath(t *testing.T) {
-	testhelp.NoLeaks(t)
 	const parts, session = 6, 3 * time.Second
-	topic := testhelp.CreateTopic(t, nil, parts)
-	group := testhelp.UniqueName(t, "group")
-	ctx := testhelp.Ctx(t, 2*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 2*time.Minute)
 	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
 	var ms []*Member
 	var rs []*recorder
@@ -212,7 +208,7 @@ func TestMemberDeath(t *testing.T) {
 
 	died := time.Now()
 	kill(t, ms[2])
-	l.forget("c")
+	l.Forget("c")
 	// Poll the survivors' own view first, for the timing.
 	for {
 		if a, b := ms[0].Assigned(), ms[1].Assigned(); len(a)+len(b) == parts && ms[0].Generation().ID == ms[1].Generation().ID && ms[0].Generation().ID > gen {
@@ -232,7 +228,7 @@ func TestMemberDeath(t *testing.T) {
 		t.Errorf("reassignment took %v, more than the session timeout %v plus 3s", took, session)
 	}
 	stablePoint(t, ctx, cls[0], group, topic, parts, ms[:2]...)
-	l.check(t)
+	l.Check(t)
 	for i := range 2 {
 		if lost := union(rs[i].since(mark[i]), "lost"); len(lost) > 0 {
 			t.Errorf("survivor %s lost %v", rs[i].name, lost)
@@ -244,12 +240,8 @@ func TestMemberDeath(t *testing.T) {
 // session timeout reports its partitions lost (no Revoked: it cannot
 // commit), and rejoins once they do.
 func TestHeartbeatsLost(t *testing.T) {
-	testhelp.NoLeaks(t)
 	const parts, session = 4, 3 * time.Second
-	topic := testhelp.CreateTopic(t, nil, parts)
-	group := testhelp.UniqueName(t, "group")
-	ctx := testhelp.Ctx(t, 2*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 2*time.Minute)
 	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
 	cla, clb := testhelp.NewCluster(t, nil), testhelp.NewCluster(t, nil)
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
@@ -275,19 +267,15 @@ func TestHeartbeatsLost(t *testing.T) {
 	if len(owned[0]) != 2 || len(owned[1]) != 2 {
 		t.Errorf("after b rejoined: %v", owned)
 	}
-	l.check(t)
+	l.Check(t)
 }
 
 // TestSlowHandler: a Handler that blocks longer than the session timeout
 // (in Assigned, then in Revoked) does not get its member dropped, because
 // heartbeats go on: no rebalance storm.
 func TestSlowHandler(t *testing.T) {
-	testhelp.NoLeaks(t)
 	const parts, session, slow = 6, 3 * time.Second, 5 * time.Second
-	topic := testhelp.CreateTopic(t, nil, parts)
-	group := testhelp.UniqueName(t, "group")
-	ctx := testhelp.Ctx(t, 3*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 3*time.Minute)
 	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
 	cla, clb, clc := testhelp.NewCluster(t, nil), testhelp.NewCluster(t, nil), testhelp.NewCluster(t, nil)
 	a := join(t, ctx, cla, group, topic, opts, newRecorder("a", l))
@@ -323,7 +311,7 @@ func TestSlowHandler(t *testing.T) {
 	if gen2 != gen+1 || a.Rebalances() != 3 || b.Rebalances() != 2 {
 		t.Errorf("after c joined: generation %d (want %d), rebalances a %d (want 3), b %d (want 2)", gen2, gen+1, a.Rebalances(), b.Rebalances())
 	}
-	l.check(t)
+	l.Check(t)
 	rb.slow(0, 0) // and a prompt Close
 }
 
@@ -341,7 +329,7 @@ func TestCommitGenerations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLedger()
+	l := testhelp.NewLedger()
 	ra := newRecorder("a", l)
 	var revokedWith []offsets.Generation
 	ra.onRevoked = func(ctx context.Context, ps []int32, gen offsets.Generation) error {
@@ -387,11 +375,7 @@ func TestCommitGenerations(t *testing.T) {
 // TestPartitionsAdded: when the topic grows, the members rejoin and the
 // new partitions are assigned.
 func TestPartitionsAdded(t *testing.T) {
-	testhelp.NoLeaks(t)
-	topic := testhelp.CreateTopic(t, nil, 2)
-	group := testhelp.UniqueName(t, "group")
-	ctx := testhelp.Ctx(t, 2*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, 2, 2*time.Minute)
 	fast := cluster.Config{MetadataMaxAge: time.Second} // how soon members see the change
 	cla, clb := testhelp.NewCluster(t, nil, fast), testhelp.NewCluster(t, nil, fast)
 	a := join(t, ctx, cla, group, topic, memberOpts{}, newRecorder("a", l))
@@ -414,7 +398,7 @@ func TestPartitionsAdded(t *testing.T) {
 	start := time.Now()
 	_, owned := stablePoint(t, ctx, cla, group, topic, 4, a, b)
 	t.Logf("4 partitions assigned %v after CreatePartitions: %v", time.Since(start).Round(time.Millisecond), owned)
-	l.check(t)
+	l.Check(t)
 }
 
 // TestTopicCreatedLater: a member of a topic that does not exist yet joins
@@ -425,7 +409,7 @@ func TestTopicCreatedLater(t *testing.T) {
 	group := testhelp.UniqueName(t, "group")
 	ctx := testhelp.Ctx(t, time.Minute)
 	cl := testhelp.NewCluster(t, nil, cluster.Config{MetadataMaxAge: time.Second})
-	a := join(t, ctx, cl, group, topic, memberOpts{}, newRecorder("a", newLedger()))
+	a := join(t, ctx, cl, group, topic, memberOpts{}, newRecorder("a", testhelp.NewLedger()))
 	if got := a.Assigned(); len(got) != 0 {
 		t.Fatalf("member of a missing topic owns %v", got)
 	}
@@ -440,12 +424,8 @@ func TestTopicCreatedLater(t *testing.T) {
 // on the other connection) and the others complete the rebalance without
 // it.
 func TestCloseDuringRebalance(t *testing.T) {
-	testhelp.NoLeaks(t)
 	const parts = 4
-	topic := testhelp.CreateTopic(t, nil, parts)
-	group := testhelp.UniqueName(t, "group")
-	ctx := testhelp.Ctx(t, 2*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 2*time.Minute)
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
 	a := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, ra)
 	b := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, rb)
@@ -484,5 +464,5 @@ func TestCloseDuringRebalance(t *testing.T) {
 	}
 	rb.slow(0, 0)
 	stablePoint(t, ctx, clc, group, topic, parts, b, j.m)
-	l.check(t)
+	l.Check(t)
 }

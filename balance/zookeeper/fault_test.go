@@ -19,24 +19,15 @@ import (
 // twice meanwhile. When its network comes back it finds its session
 // expired, registers anew and gets its share back.
 func TestMemberCrash(t *testing.T) {
-	testhelp.NoLeaks(t)
-	cl := testhelp.NewCluster(t, nil)
-	topic := testhelp.CreateTopic(t, nil, 12)
-	group := testhelp.UniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
-	l := newLedger()
+	f := newFixture(t, nil, 12)
+	in, l := f.in, f.l
 	cut := &cutter{}
-	var ms []*Member
-	var recs []*recorder
-	for i := range 3 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
+	ms, recs := f.join(3, func(i int, cfg *Config) {
 		if i == 2 {
 			cfg.dialer = cut.dial
 		}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
-	testhelp.Eventually(t, 30*time.Second, "stable with 3 members", func() error { return stable(in, balance.Range, 12, ms, recs) })
+	})
+	f.waitStable(30*time.Second, "stable with 3 members", balance.Range, 12, ms, recs)
 	victim, vrec := ms[2], recs[2]
 	timeout := victim.cfg.SessionTimeout
 	had := victim.Assigned()
@@ -62,48 +53,36 @@ func TestMemberCrash(t *testing.T) {
 	if took < timeout/2 {
 		t.Errorf("partitions moved after %s, before the session (%s) can have expired", took, timeout)
 	}
-	l.check(t)
+	l.Check(t)
 
 	cut.heal()
 	took = testhelp.Eventually(t, 60*time.Second, "stable with 3 members again", func() error { return stable(in, balance.Range, 12, ms, recs) })
 	t.Logf("after the network came back: stable with 3 members in %s", took.Round(time.Millisecond))
-	l.check(t)
+	l.Check(t)
 }
 
 // TestPartitionIncrease: more partitions in Kafka's metadata make the
 // members rebalance over the new count.
 func TestPartitionIncrease(t *testing.T) {
-	testhelp.NoLeaks(t)
-	cl := testhelp.NewCluster(t, nil)
-	topic := testhelp.CreateTopic(t, nil, 4)
-	group := testhelp.UniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
-	l := newLedger()
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group),
-			PartitionCheckInterval: 300 * time.Millisecond}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
-	testhelp.Eventually(t, 30*time.Second, "stable over 4 partitions", func() error { return stable(in, balance.Range, 4, ms, recs) })
+	f := newFixture(t, nil, 4)
+	ms, recs := f.join(2, func(_ int, cfg *Config) { cfg.PartitionCheckInterval = 300 * time.Millisecond })
+	f.waitStable(30*time.Second, "stable over 4 partitions", balance.Range, 4, ms, recs)
 
 	req := kmsg.NewPtrCreatePartitionsRequest()
 	rt := kmsg.NewCreatePartitionsRequestTopic()
-	rt.Topic, rt.Count = topic, 10
+	rt.Topic, rt.Count = f.topic, 10
 	req.Topics = append(req.Topics, rt)
 	req.TimeoutMillis = 30000
-	resp, err := cl.AnyRequest(testhelp.Ctx(t, 30*time.Second), req)
+	resp, err := f.cl.AnyRequest(testhelp.Ctx(t, 30*time.Second), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := resp.(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || kerr.WithMessage(r.Topics[0].ErrorCode, r.Topics[0].ErrorMessage) != nil {
 		t.Fatalf("CreatePartitions: %+v", r.Topics)
 	}
-	took := testhelp.Eventually(t, 30*time.Second, "stable over 10 partitions", func() error { return stable(in, balance.Range, 10, ms, recs) })
+	took := f.waitStable(30*time.Second, "stable over 10 partitions", balance.Range, 10, ms, recs)
 	t.Logf("partition count 4 -> 10: stable again %s after CreatePartitions returned (check interval 300ms)", took.Round(time.Millisecond))
-	l.check(t)
+	f.l.Check(t)
 }
 
 // TestZooKeeperRestart: ZooKeeper stops under running members. They
@@ -111,22 +90,13 @@ func TestPartitionIncrease(t *testing.T) {
 // ZooKeeper is back they register (or resume) and own everything again.
 // A cluster of its own: stopping the shared cluster's ZooKeeper is refused.
 func TestZooKeeperRestart(t *testing.T) {
-	testhelp.NoLeaks(t)
+	testhelp.NoLeaks(t) // before the private cluster, whose cleanup comes first
 	ctx := testhelp.Ctx(t, 5*time.Minute)
 	c := testhelp.PrivateCluster(t, testinstance.Config{Brokers: 1})
-	cl := testhelp.NewCluster(t, c)
-	topic := testhelp.CreateTopic(t, c, 6)
-	group := testhelp.UniqueName(t, "group")
-	in := newInspector(t, c.ZooKeeper(), group, topic)
-	l := newLedger()
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		cfg := Config{Servers: []string{c.ZooKeeper()}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
-		r := newRecorder(t, cfg.ConsumerID, l, nil) // no node checks: ZooKeeper goes away
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
-	testhelp.Eventually(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 6, ms, recs) })
+	f := newFixture(t, c, 6)
+	f.nodeChecks = false // ZooKeeper goes away
+	ms, recs := f.join(2, nil)
+	f.waitStable(30*time.Second, "stable", balance.Range, 6, ms, recs)
 
 	t0 := time.Now()
 	if err := c.StopZooKeeper(ctx); err != nil {
@@ -148,7 +118,7 @@ func TestZooKeeperRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("ZooKeeper serving again after %s", time.Since(t1).Round(time.Millisecond))
-	took = testhelp.Eventually(t, 60*time.Second, "stable after the restart", func() error { return stable(in, balance.Range, 6, ms, recs) })
+	took = f.waitStable(60*time.Second, "stable after the restart", balance.Range, 6, ms, recs)
 	t.Logf("stable %s after ZooKeeper served again", took.Round(time.Millisecond))
 	for _, r := range recs {
 		lost, assigned := r.eventsOf("lost"), r.eventsOf("assigned")
@@ -156,31 +126,21 @@ func TestZooKeeperRestart(t *testing.T) {
 			t.Errorf("%s: want Lost then Assigned; lost %v, assigned %v", r.name, lost, assigned)
 		}
 	}
-	l.check(t)
+	f.l.Check(t)
 }
 
 // TestCloseWhileCutOff: Close on a member that cannot reach ZooKeeper
 // still revokes (the Handler commits), stops everything and returns
 // promptly; the others get its partitions once its session expires.
 func TestCloseWhileCutOff(t *testing.T) {
-	testhelp.NoLeaks(t)
-	cl := testhelp.NewCluster(t, nil)
-	topic := testhelp.CreateTopic(t, nil, 4)
-	group := testhelp.UniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
-	l := newLedger()
+	f := newFixture(t, nil, 4)
 	cut := &cutter{}
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
+	ms, recs := f.join(2, func(i int, cfg *Config) {
 		if i == 1 {
 			cfg.dialer = cut.dial
 		}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
-	testhelp.Eventually(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 4, ms, recs) })
+	})
+	f.waitStable(30*time.Second, "stable", balance.Range, 4, ms, recs)
 	recs[1].in = nil // its Revoked runs while it is cut off; the inspector is not
 	cut.cut()
 	t0 := time.Now()
@@ -195,6 +155,6 @@ func TestCloseWhileCutOff(t *testing.T) {
 	if recs[1].count("revoked") == 0 || len(recs[1].ownedSorted()) != 0 {
 		t.Errorf("closed member's Handler: revoked %d times, still has %v", recs[1].count("revoked"), recs[1].ownedSorted())
 	}
-	testhelp.Eventually(t, 30*time.Second, "the other owns everything", func() error { return stable(in, balance.Range, 4, ms[:1], recs[:1]) })
-	l.check(t)
+	f.waitStable(30*time.Second, "the other owns everything", balance.Range, 4, ms[:1], recs[:1])
+	f.l.Check(t)
 }

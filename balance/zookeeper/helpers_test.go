@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +36,67 @@ func zkAddr(c *testinstance.Cluster) string {
 		c = testinstance.Shared()
 	}
 	return c.ZooKeeper()
+}
+
+// fixture is the setting of most tests: a cluster view, a fresh topic and
+// group, the test's inspector of the group's nodes, and the ledger its
+// members' Handlers keep.
+type fixture struct {
+	t            *testing.T
+	cl           *cluster.Cluster
+	zk           string // ZooKeeper's address
+	topic, group string
+	in           *inspector
+	l            *testhelp.Ledger
+	// nodeChecks makes the members' recorders check the owner nodes in
+	// Assigned and Revoked (see recorder); off where ZooKeeper goes away.
+	nodeChecks bool
+}
+
+// newFixture checks for goroutine leaks (first: its check runs after every
+// other cleanup), and sets up a topic of parts partitions and a group on tc
+// (the shared cluster when nil).
+func newFixture(t *testing.T, tc *testinstance.Cluster, parts int) *fixture {
+	t.Helper()
+	testhelp.NoLeaks(t)
+	f := &fixture{t: t, cl: testhelp.NewCluster(t, tc), zk: zkAddr(tc), topic: testhelp.CreateTopic(t, tc, parts),
+		group: testhelp.UniqueName(t, "group"), l: testhelp.NewLedger(), nodeChecks: true}
+	f.in = newInspector(t, f.zk, f.group, f.topic)
+	return f
+}
+
+// config is member i's configuration: consumer id m<i>-<group>.
+func (f *fixture) config(i int) Config {
+	return Config{Servers: []string{f.zk}, Group: f.group, Topic: f.topic, ConsumerID: fmt.Sprintf("m%d-%s", i, f.group)}
+}
+
+// join starts n members, each with a recorder; mod, if not nil, adjusts
+// member i's configuration first.
+func (f *fixture) join(n int, mod func(i int, cfg *Config)) ([]*Member, []*recorder) {
+	f.t.Helper()
+	var ms []*Member
+	var recs []*recorder
+	for i := range n {
+		cfg := f.config(i)
+		if mod != nil {
+			mod(i, &cfg)
+		}
+		in := f.in
+		if !f.nodeChecks {
+			in = nil
+		}
+		r := newRecorder(f.t, cfg.ConsumerID, f.l, in)
+		ms, recs = append(ms, join(f.t, f.cl, cfg, r)), append(recs, r)
+	}
+	return ms, recs
+}
+
+// waitStable waits (up to d) until ms, whose Handlers are recs, settle on
+// strategy's assignment of parts partitions (see stable), and returns how
+// long that took.
+func (f *fixture) waitStable(d time.Duration, what string, strategy balance.Strategy, parts int, ms []*Member, recs []*recorder) time.Duration {
+	f.t.Helper()
+	return testhelp.Eventually(f.t, d, what, func() error { return stable(f.in, strategy, parts, ms, recs) })
 }
 
 // inspector is the test's own ZooKeeper connection, to look at the nodes.
@@ -103,40 +163,21 @@ func (in *inspector) ids() ([]string, error) {
 	return ids, err
 }
 
-// ledger is shared by the recorders of one test: who has each partition,
-// as the Handlers see it. A partition Assigned to one Handler while another
-// still has it is a violation of "never two owners".
-type ledger struct {
-	mu         sync.Mutex
-	owner      map[int32]string
-	violations []string
-}
-
-func newLedger() *ledger { return &ledger{owner: map[int32]string{}} }
-
-func (l *ledger) check(t *testing.T) {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.violations) > 0 {
-		t.Fatalf("ownership violations:\n%s", strings.Join(l.violations, "\n"))
-	}
-}
-
 type event struct {
 	kind       string // "assigned", "revoked", "lost"
 	partitions []int32
 	at         time.Time
 }
 
-// recorder is a balance.Handler that records its calls, keeps the ledger,
-// and checks the owner nodes while it is called: in Assigned and Revoked
-// the node must hold its id (ownership is exclusive, and released only
-// after Revoked returned).
+// recorder is a balance.Handler that records its calls, keeps the ledger
+// (shared by the recorders of one test: who has each partition, as the
+// Handlers see it), and checks the owner nodes while it is called: in
+// Assigned and Revoked the node must hold its id (ownership is exclusive,
+// and released only after Revoked returned).
 type recorder struct {
 	t     *testing.T
 	name  string
-	l     *ledger
+	l     *testhelp.Ledger
 	in    *inspector // nil: no node checks (ZooKeeper may be down)
 	delay time.Duration
 	// revokeErr is what Revoked returns (a failed commit).
@@ -147,7 +188,7 @@ type recorder struct {
 	events []event
 }
 
-func newRecorder(t *testing.T, name string, l *ledger, in *inspector) *recorder {
+func newRecorder(t *testing.T, name string, l *testhelp.Ledger, in *inspector) *recorder {
 	return &recorder{t: t, name: name, l: l, in: in, owned: map[int32]bool{}}
 }
 
@@ -157,20 +198,14 @@ func (r *recorder) nodeCheck(kind string, ps []int32) {
 	}
 	owners, err := r.in.owners()
 	if err != nil {
-		r.violation("%s %s: reading owners: %v", r.name, kind, err)
+		r.l.Violation("%s %s: reading owners: %v", r.name, kind, err)
 		return
 	}
 	for _, p := range ps {
 		if owners[p] != r.name {
-			r.violation("%s %s(%d): owner node holds %q", r.name, kind, p, owners[p])
+			r.l.Violation("%s %s(%d): owner node holds %q", r.name, kind, p, owners[p])
 		}
 	}
-}
-
-func (r *recorder) violation(format string, args ...any) {
-	r.l.mu.Lock()
-	r.l.violations = append(r.l.violations, fmt.Sprintf(format, args...))
-	r.l.mu.Unlock()
 }
 
 func (r *recorder) record(kind string, ps []int32) {
@@ -180,12 +215,12 @@ func (r *recorder) record(kind string, ps []int32) {
 	for _, p := range ps {
 		if kind == "assigned" {
 			if r.owned[p] {
-				r.violation("%s: assigned %d twice", r.name, p)
+				r.l.Violation("%s: assigned %d twice", r.name, p)
 			}
 			r.owned[p] = true
 		} else {
 			if !r.owned[p] {
-				r.violation("%s: %s %d, which it did not have", r.name, kind, p)
+				r.l.Violation("%s: %s %d, which it did not have", r.name, kind, p)
 			}
 			delete(r.owned, p)
 		}
@@ -195,26 +230,9 @@ func (r *recorder) record(kind string, ps []int32) {
 
 func (r *recorder) Assigned(ctx context.Context, ps []int32) error {
 	r.nodeCheck("Assigned", ps)
-	r.l.mu.Lock()
-	for _, p := range ps {
-		if o, ok := r.l.owner[p]; ok && o != r.name {
-			r.l.violations = append(r.l.violations, fmt.Sprintf("%s assigned %d while %s has it", r.name, p, o))
-		}
-		r.l.owner[p] = r.name
-	}
-	r.l.mu.Unlock()
+	r.l.Take(r.name, ps)
 	r.record("assigned", ps)
 	return nil
-}
-
-func (r *recorder) drop(ps []int32) {
-	r.l.mu.Lock()
-	for _, p := range ps {
-		if r.l.owner[p] == r.name {
-			delete(r.l.owner, p)
-		}
-	}
-	r.l.mu.Unlock()
 }
 
 func (r *recorder) Revoked(ctx context.Context, ps []int32) error {
@@ -227,13 +245,13 @@ func (r *recorder) Revoked(ctx context.Context, ps []int32) error {
 		case <-ctx.Done():
 		}
 	}
-	r.drop(ps)
+	r.l.Release(r.name, ps)
 	r.record("revoked", ps)
 	return r.revokeErr
 }
 
 func (r *recorder) Lost(ctx context.Context, ps []int32) error {
-	r.drop(ps)
+	r.l.Release(r.name, ps)
 	r.record("lost", ps)
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"regexp"
 	"slices"
@@ -64,7 +63,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		t.Errorf("default ConsumerID %q", c.ConsumerID)
 	}
 	// Join checks its arguments before connecting anywhere.
-	if _, err := Join(t.Context(), nil, ok, newRecorder(t, "x", newLedger(), nil)); !errors.Is(err, kerr.ErrInvalidConfig) {
+	if _, err := Join(t.Context(), nil, ok, newRecorder(t, "x", testhelp.NewLedger(), nil)); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Errorf("Join with a nil cluster: %v", err)
 	}
 }
@@ -104,28 +103,17 @@ func TestSubscriptionFormats(t *testing.T) {
 // has one owner, in the Handlers and in ZooKeeper, and ranges follow
 // partition numbers. Only what moves is revoked.
 func TestGrowAndShrink(t *testing.T) {
-	testhelp.NoLeaks(t)
-	cl := testhelp.NewCluster(t, nil)
-	topic := testhelp.CreateTopic(t, nil, 12)
-	group := testhelp.UniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
-	l := newLedger()
-	suffix := fmt.Sprintf("%08x", rand.Uint32())
-	cfg := func(i int) Config {
-		return Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, suffix)}
-	}
+	f := newFixture(t, nil, 12)
+	in, l, group, topic := f.in, f.l, f.group, f.topic
 	var ms []*Member
 	var recs []*recorder
 	for i := range 3 {
-		r := newRecorder(t, cfg(i).ConsumerID, l, in)
+		r := newRecorder(t, f.config(i).ConsumerID, l, in)
 		recs = append(recs, r)
-		m := join(t, cl, cfg(i), r)
-		ms = append(ms, m)
-		took := testhelp.Eventually(t, 30*time.Second, fmt.Sprintf("stable with %d members", i+1), func() error {
-			return stable(in, balance.Range, 12, ms, recs)
-		})
+		ms = append(ms, join(t, f.cl, f.config(i), r))
+		took := f.waitStable(30*time.Second, fmt.Sprintf("stable with %d members", i+1), balance.Range, 12, ms, recs)
 		t.Logf("%d members: stable %s after Join returned", i+1, took)
-		l.check(t)
+		l.Check(t)
 	}
 	// Range by number: 0-3, 4-7, 8-11 (string order would give 0,1,10,11).
 	for i, want := range [][]int32{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10, 11}} {
@@ -169,8 +157,8 @@ func TestGrowAndShrink(t *testing.T) {
 		t.Errorf("closed member's Handler still has %v", got)
 	}
 	ms, recs = []*Member{ms[0], ms[2]}, []*recorder{recs[0], recs[2]}
-	testhelp.Eventually(t, 30*time.Second, "stable after m1 left", func() error { return stable(in, balance.Range, 12, ms, recs) })
-	l.check(t)
+	f.waitStable(30*time.Second, "stable after m1 left", balance.Range, 12, ms, recs)
+	l.Check(t)
 
 	// Everyone leaves: no node of the group's members remains.
 	for _, m := range ms {
@@ -189,26 +177,16 @@ func TestGrowAndShrink(t *testing.T) {
 	if len(owners) != 0 || len(ids) != 0 {
 		t.Errorf("after Close: owners %v, ids %v", owners, ids)
 	}
-	l.check(t)
+	l.Check(t)
 }
 
 // TestRoundRobin: partitions dealt in turn, with generated consumer ids.
 func TestRoundRobin(t *testing.T) {
-	testhelp.NoLeaks(t)
-	cl := testhelp.NewCluster(t, nil)
-	topic := testhelp.CreateTopic(t, nil, 5)
-	group := testhelp.UniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
-	l := newLedger()
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		id := fmt.Sprintf("%s_host-%d", group, i)
-		r := newRecorder(t, id, l, in)
-		m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, Strategy: balance.RoundRobin, ConsumerID: id}, r)
-		ms, recs = append(ms, m), append(recs, r)
-	}
-	testhelp.Eventually(t, 30*time.Second, "stable", func() error { return stable(in, balance.RoundRobin, 5, ms, recs) })
+	f := newFixture(t, nil, 5)
+	ms, recs := f.join(2, func(i int, cfg *Config) {
+		cfg.Strategy, cfg.ConsumerID = balance.RoundRobin, fmt.Sprintf("%s_host-%d", f.group, i)
+	})
+	f.waitStable(30*time.Second, "stable", balance.RoundRobin, 5, ms, recs)
 	first := ms[0]
 	if ms[1].ID() < first.ID() {
 		first = ms[1]
@@ -224,31 +202,25 @@ func TestRoundRobin(t *testing.T) {
 	if err := ms[0].Close(testhelp.Ctx(t, 30*time.Second)); !errors.Is(err, errCommit) {
 		t.Errorf("Close: %v, want the Handler's error", err)
 	}
-	testhelp.Eventually(t, 30*time.Second, "the other owns everything", func() error {
-		return stable(in, balance.RoundRobin, 5, ms[1:], recs[1:])
-	})
+	f.waitStable(30*time.Second, "the other owns everything", balance.RoundRobin, 5, ms[1:], recs[1:])
 }
 
 // TestSlowRevoke: a member slow to give partitions up makes the newcomer's
 // claims fail for a while; the newcomer logs it, rebalances again later and
 // gets them, and nobody owns a partition twice.
 func TestSlowRevoke(t *testing.T) {
-	testhelp.NoLeaks(t)
-	cl := testhelp.NewCluster(t, nil)
-	topic := testhelp.CreateTopic(t, nil, 4)
-	group := testhelp.UniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
-	l := newLedger()
-	base := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, RebalanceMaxRetries: 2, RebalanceBackoff: 100 * time.Millisecond}
-	c0, c1 := base, base
-	c0.ConsumerID, c1.ConsumerID = "a-"+group, "b-"+group
-	r0, r1 := newRecorder(t, c0.ConsumerID, l, in), newRecorder(t, c1.ConsumerID, l, in)
-	m0 := join(t, cl, c0, r0)
+	f := newFixture(t, nil, 4)
+	c0, c1 := f.config(0), f.config(1)
+	c0.RebalanceMaxRetries, c0.RebalanceBackoff = 2, 100*time.Millisecond
+	c1.RebalanceMaxRetries, c1.RebalanceBackoff = 2, 100*time.Millisecond
+	r0, r1 := newRecorder(t, "a-"+f.group, f.l, f.in), newRecorder(t, "b-"+f.group, f.l, f.in)
+	c0.ConsumerID, c1.ConsumerID = r0.name, r1.name
+	m0 := join(t, f.cl, c0, r0)
 	r0.delay = 1500 * time.Millisecond // far beyond b's 2 tries 100ms apart
-	m1 := join(t, cl, c1, r1)          // returns once its first complete rebalance is done
+	m1 := join(t, f.cl, c1, r1)        // returns once its first complete rebalance is done
 	ms, recs := []*Member{m0, m1}, []*recorder{r0, r1}
-	testhelp.Eventually(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 4, ms, recs) })
-	l.check(t)
+	f.waitStable(30*time.Second, "stable", balance.Range, 4, ms, recs)
+	f.l.Check(t)
 	// b watches the nodes it could not claim: it takes them as soon as a
 	// deletes them, not at its next retry (by then 100ms doubling, and
 	// growing).
@@ -267,7 +239,7 @@ func TestJoinErrors(t *testing.T) {
 	testhelp.NoLeaks(t)
 	cl := testhelp.NewCluster(t, nil)
 	topic := testhelp.CreateTopic(t, nil, 2)
-	l := newLedger()
+	l := testhelp.NewLedger()
 
 	// Unknown topic: at once, typed.
 	_, err := Join(testhelp.Ctx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: testhelp.UniqueName(t, "g"), Topic: testhelp.UniqueName(t, "missing")}, newRecorder(t, "x", l, nil))
@@ -309,7 +281,7 @@ func TestNegotiatedTimeout(t *testing.T) {
 	testhelp.NoLeaks(t)
 	cl := testhelp.NewCluster(t, nil)
 	topic := testhelp.CreateTopic(t, nil, 1)
-	m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: testhelp.UniqueName(t, "g"), Topic: topic, SessionTimeout: 60 * time.Second}, newRecorder(t, "x", newLedger(), nil))
+	m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: testhelp.UniqueName(t, "g"), Topic: topic, SessionTimeout: 60 * time.Second}, newRecorder(t, "x", testhelp.NewLedger(), nil))
 	got := m.sess.Timeout()
 	if got <= 0 || got >= 60*time.Second {
 		t.Fatalf("negotiated timeout %s: the server's cap was not picked up", got)
@@ -321,20 +293,10 @@ func TestNegotiatedTimeout(t *testing.T) {
 // operator's cleanup script, say). The member notices at the membership
 // event, registers again, and the group settles with it.
 func TestRegistrationDeleted(t *testing.T) {
-	testhelp.NoLeaks(t)
-	cl := testhelp.NewCluster(t, nil)
-	topic := testhelp.CreateTopic(t, nil, 6)
-	group := testhelp.UniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group, topic)
-	l := newLedger()
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Topic: topic, ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
-	testhelp.Eventually(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, 6, ms, recs) })
+	f := newFixture(t, nil, 6)
+	in, l, group := f.in, f.l, f.group
+	ms, recs := f.join(2, nil)
+	f.waitStable(30*time.Second, "stable", balance.Range, 6, ms, recs)
 	before := ms[1].Rebalances()
 	if err := in.conn.Delete("/consumers/"+group+"/ids/"+ms[1].ID(), -1); err != nil {
 		t.Fatal(err)
@@ -345,7 +307,7 @@ func TestRegistrationDeleted(t *testing.T) {
 		}
 		return stable(in, balance.Range, 6, ms, recs)
 	})
-	l.check(t)
+	l.Check(t)
 }
 
 // TestReadClock: only answers to requests move lastReply, whatever the
