@@ -10,10 +10,8 @@ import (
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
-	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
 	"github.com/gokafka/kafka/testhelp"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // rawBatches fetches partition 0 of topic from offset 0 with a plain Fetch
@@ -21,47 +19,12 @@ import (
 // the broker, not what a client makes of it.
 func rawBatches(t *testing.T, cl *cluster.Cluster, topic string) []records.BatchInfo {
 	t.Helper()
-	ctx := testhelp.Ctx(t, time.Minute)
-	if err := cl.RefreshTopics(ctx, topic); err != nil {
+	if err := cl.RefreshTopics(testhelp.Ctx(t, time.Minute), topic); err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := cl.Leader(topic, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm, err := cl.Snapshot().Topic(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID = -1
-	req.MaxWaitMillis = 500
-	req.MinBytes = 1
-	req.MaxBytes = 50 << 20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = topic, tm.ID
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = 0, 0, 50<<20
-	rp.CurrentLeaderEpoch, rp.LogStartOffset = -1, -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := b.Request(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fr := resp.(*kmsg.FetchResponse)
-	if err := kerr.ForCode(fr.ErrorCode); err != nil {
-		t.Fatal(err)
-	}
-	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
-		t.Fatalf("fetch response: %d topics", len(fr.Topics))
-	}
-	fp := fr.Topics[0].Partitions[0]
-	if err := kerr.ForCode(fp.ErrorCode); err != nil {
-		t.Fatal(err)
-	}
+	fp := testhelp.FetchRaw(t, cl, topic, 0, 0)
 	var infos []records.BatchInfo
-	err = records.DecodeBatches(fp.RecordBatches, records.DecodeOptions{}, func(info *records.BatchInfo, _ []records.Record) error {
+	err := records.DecodeBatches(fp.RecordBatches, records.DecodeOptions{}, func(info *records.BatchInfo, _ []records.Record) error {
 		infos = append(infos, *info)
 		return nil
 	})

@@ -85,47 +85,8 @@ func fetchAll(t testing.TB, cl *cluster.Cluster, topic string, p int32, n int) [
 		if time.Now().After(deadline) {
 			t.Fatalf("%s/%d: fetched %d of %d records", topic, p, len(out), n)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		br, _, err := cl.Leader(topic, p)
-		if err != nil {
-			cancel()
-			cl.TriggerRefresh()
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		req := kmsg.NewPtrFetchRequest()
-		req.MaxWaitMillis = 200
-		req.MinBytes = 1
-		req.MaxBytes = 16 << 20
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = topic
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition = p
-		rp.FetchOffset = offset
-		rp.PartitionMaxBytes = 8 << 20
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp, err := br.RequestOn(ctx, "test-fetch", req)
-		cancel()
-		if err != nil {
-			cl.TriggerRefresh()
-			time.Sleep(100 * time.Millisecond)
-			continue
-		}
-		fr := resp.(*kmsg.FetchResponse)
-		if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
-			t.Fatalf("fetch %s/%d: unexpected response shape", topic, p)
-		}
-		fp := fr.Topics[0].Partitions[0]
-		if err := kerr.ForCode(fp.ErrorCode); err != nil {
-			if kerr.IsRetriable(err) {
-				cl.TriggerRefresh()
-				time.Sleep(100 * time.Millisecond)
-				continue
-			}
-			t.Fatalf("fetch %s/%d: %v", topic, p, err)
-		}
-		err = records.DecodeBatches(fp.RecordBatches, records.DecodeOptions{}, func(info *records.BatchInfo, recs []records.Record) error {
+		fp := testhelp.FetchRaw(t, cl, topic, p, offset)
+		err := records.DecodeBatches(fp.RecordBatches, records.DecodeOptions{}, func(info *records.BatchInfo, recs []records.Record) error {
 			for _, r := range recs {
 				if r.Offset < offset {
 					continue
