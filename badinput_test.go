@@ -319,12 +319,12 @@ func TestBadInputConsumers(t *testing.T) {
 			}
 		}
 
-		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: []int32{0}, AutoOffsetReset: kafka.ResetNone,
+		_, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: []int32{0}, AutoOffsetReset: kafka.ResetNone,
 			ResetOffsetOnStart: false, UseRdkafka: e.rdkafka, ConsumerTimeout: 20 * time.Second})
 		if !errors.Is(err, kafka.ErrOffsetOutOfRange) {
 			t.Fatalf("ResetNone without a group or committed offset: %v, want ErrOffsetOutOfRange", err)
 		}
-		c, err = topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: []int32{0}, UseRdkafka: e.rdkafka, ConsumerTimeout: 20 * time.Second})
+		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: []int32{0}, UseRdkafka: e.rdkafka, ConsumerTimeout: 20 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -155,12 +155,10 @@ func TestFetchOutcomeForms(t *testing.T) {
 	v7.Version = 7
 	rt := kmsg.NewOffsetFetchResponseTopic()
 	rt.Topic = "t"
-	for _, p := range []kmsg.OffsetFetchResponseTopicPartition{
+	rt.Partitions = []kmsg.OffsetFetchResponseTopicPartition{
 		{Partition: 0, Offset: 5, LeaderEpoch: 1, Metadata: &meta},
 		{Partition: 1, Offset: -1, LeaderEpoch: -1},
 		{Partition: 2, Offset: -1, ErrorCode: kerr.UnstableOffsetCommit.Code},
-	} {
-		rt.Partitions = append(rt.Partitions, p)
 	}
 	v7.Topics = []kmsg.OffsetFetchResponseTopic{rt}
 

@@ -33,14 +33,6 @@ func setup(t *testing.T, parts int, d time.Duration) (topic, group string, ctx c
 	return testhelp.CreateTopic(t, nil, parts), testhelp.UniqueName(t, "group"), testhelp.Ctx(t, d), testhelp.NewLedger()
 }
 
-func allPartitions(n int) []int32 {
-	ps := make([]int32, n)
-	for i := range ps {
-		ps[i] = int32(i)
-	}
-	return ps
-}
-
 // testLogger writes the members' logs to the test log when -v and
 // GOKAFKA_TEST_LOG are set; otherwise it discards them.
 func testLogger(t *testing.T) *slog.Logger {

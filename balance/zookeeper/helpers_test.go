@@ -101,10 +101,9 @@ func (f *fixture) waitStable(d time.Duration, what string, strategy balance.Stra
 
 // inspector is the test's own ZooKeeper connection, to look at the nodes.
 type inspector struct {
-	conn          *zk.Conn
-	group, topic  string
-	events        <-chan zk.Event
-	unavailableOK bool
+	conn         *zk.Conn
+	group, topic string
+	events       <-chan zk.Event
 }
 
 func newInspector(t *testing.T, addr, group, topic string) *inspector {

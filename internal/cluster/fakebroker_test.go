@@ -20,8 +20,8 @@ import (
 // another bootstrap broker is healthy, and leaves no goroutine behind.
 
 // bootstrap is cluster.New on fake brokers, with their own timeouts: the
-// error (what these tests are about) and how long it took.
-func bootstrap(t *testing.T, requestTimeout time.Duration, addrs ...string) (*cluster.Cluster, error, time.Duration) {
+// time it took and the error (what these tests are about).
+func bootstrap(t *testing.T, requestTimeout time.Duration, addrs ...string) (*cluster.Cluster, time.Duration, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -37,7 +37,7 @@ func bootstrap(t *testing.T, requestTimeout time.Duration, addrs ...string) (*cl
 	if err == nil {
 		t.Cleanup(cl.Close)
 	}
-	return cl, err, time.Since(start)
+	return cl, time.Since(start), err
 }
 
 // metadataHandler answers Metadata with whatever f makes of the default
@@ -81,7 +81,7 @@ func TestFakeBootstrapMetadataFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := testhelp.StartFakeBroker(t, tc.h)
-			_, err, d := bootstrap(t, 500*time.Millisecond, b.Addr())
+			_, d, err := bootstrap(t, 500*time.Millisecond, b.Addr())
 			if !errors.Is(err, kerr.ErrNoBrokers) || !errors.Is(err, tc.want) {
 				t.Fatalf("%v, want ErrNoBrokers wrapping %v", err, tc.want)
 			}
@@ -114,7 +114,7 @@ func TestFakeBootstrapFallsBackToAHealthyBroker(t *testing.T) {
 	t.Cleanup(func() { l.Close(); <-done })
 	good := testhelp.StartFakeBroker(t, nil)
 	good.AddTopic("t", 3)
-	cl, err, _ := bootstrap(t, time.Second, l.Addr().String(), good.Addr())
+	cl, _, err := bootstrap(t, time.Second, l.Addr().String(), good.Addr())
 	if err != nil {
 		t.Fatalf("a healthy second bootstrap broker: %v", err)
 	}
@@ -158,7 +158,7 @@ func TestFakeMetadataWithAbsurdContents(t *testing.T) {
 		}
 		c.Respond(r, resp)
 	}))
-	cl, err, _ := bootstrap(t, time.Second, b.Addr())
+	cl, _, err := bootstrap(t, time.Second, b.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +178,7 @@ func TestFakeMetadataWithAbsurdContents(t *testing.T) {
 		t.Fatalf("known topic after a corrupt partition list: %v, %v", tm, err)
 	}
 	// A topic first seen that way is a typed error.
-	cl2, err, _ := bootstrap(t, time.Second, b.Addr())
+	cl2, _, err := bootstrap(t, time.Second, b.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func TestFakeCloseDuringARefresh(t *testing.T) {
 		}
 		c.WaitClosed()
 	}))
-	cl, err, _ := bootstrap(t, 30*time.Second, b.Addr())
+	cl, _, err := bootstrap(t, 30*time.Second, b.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,8 +45,8 @@ func onMetadata(f func(c *testhelp.FakeConn, r *testhelp.FakeRequest)) testhelp.
 	}
 }
 
-// request sends a Metadata request and returns its error and duration.
-func request(t *testing.T, c *wire.Conn) (error, time.Duration) {
+// request sends a Metadata request and returns its duration and error.
+func request(t *testing.T, c *wire.Conn) (time.Duration, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -58,7 +58,7 @@ func request(t *testing.T, c *wire.Conn) (error, time.Duration) {
 	if ctx.Err() != nil {
 		t.Fatalf("the request ran into the test's 30s context: %v", err)
 	}
-	return err, time.Since(start)
+	return time.Since(start), err
 }
 
 // wantDead checks that err is want, and that the connection is dead with
@@ -110,7 +110,7 @@ func TestFakeTruncatedFrame(t *testing.T) {
 		c.Write(full[:len(full)/2])
 		c.Close()
 	}))
-	err, _ := request(t, c)
+	_, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrConnection)
 
 	// Half a frame, and the broker stays: the request timeout.
@@ -119,7 +119,7 @@ func TestFakeTruncatedFrame(t *testing.T) {
 		c.Write(full[:len(full)/2])
 		c.WaitClosed()
 	}))
-	err, d := request(t, c)
+	d, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrRequestTimeout)
 	if d < 400*time.Millisecond || d > 5*time.Second {
 		t.Fatalf("timed out after %v with a 500ms request timeout", d)
@@ -132,7 +132,7 @@ func TestFakeWrongCorrelationID(t *testing.T) {
 		r.CorrID += 7
 		c.Respond(r, kmsg.NewPtrMetadataResponse())
 	}))
-	err, _ := request(t, c)
+	_, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrCorruptResponse)
 }
 
@@ -149,7 +149,7 @@ func TestFakeSizePrefixLies(t *testing.T) {
 		c.Write(full)
 		c.WaitClosed()
 	}))
-	err, _ := request(t, c)
+	_, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrCorruptResponse)
 
 	// Longer than the frame, the broker stays: the request timeout.
@@ -159,7 +159,7 @@ func TestFakeSizePrefixLies(t *testing.T) {
 		c.Write(full)
 		c.WaitClosed()
 	}))
-	err, _ = request(t, c)
+	_, err = request(t, c)
 	wantDead(t, c, err, kerr.ErrRequestTimeout)
 
 	// Sizes that no frame has: negative, zero, less than a correlation
@@ -172,7 +172,7 @@ func TestFakeSizePrefixLies(t *testing.T) {
 			c.Write(testhelp.RawFrame(tc.size, binary.BigEndian.AppendUint32(nil, uint32(r.CorrID))))
 			c.WaitClosed()
 		}))
-		err, d := request(t, c)
+		d, err := request(t, c)
 		wantDead(t, c, err, kerr.ErrCorruptResponse)
 		if d > 5*time.Second {
 			t.Fatalf("size %d: %v to fail", tc.size, d)
@@ -196,7 +196,7 @@ func TestFakeGarbageBody(t *testing.T) {
 				c.Write(testhelp.ResponseFrame(r.CorrID, false, body))
 				c.WaitClosed()
 			}))
-			err, _ := request(t, c)
+			_, err := request(t, c)
 			wantDead(t, c, err, kerr.ErrCorruptResponse)
 		})
 	}
@@ -214,7 +214,7 @@ func TestFakeAbsurdArrayLengths(t *testing.T) {
 		c.Write(testhelp.ResponseFrame(r.CorrID, true, body))
 		c.WaitClosed()
 	}))
-	err, _ := request(t, c)
+	_, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrCorruptResponse)
 
 	// A Fetch response whose partition says it holds 2^31-1 aborted
@@ -280,7 +280,7 @@ func TestFakeSlowLoris(t *testing.T) {
 		c.WriteSlowly(testhelp.EncodeResponse(r, c.Broker().Metadata(r)), 200*time.Millisecond)
 		c.WaitClosed()
 	}))
-	err, d := request(t, c)
+	d, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrRequestTimeout)
 	if d > 3*time.Second {
 		t.Fatalf("slow-loris response held the request %v past a 500ms timeout", d)
@@ -363,7 +363,7 @@ func TestFakeContextEndsOneCallOnly(t *testing.T) {
 
 func TestFakeHandshakeFailures(t *testing.T) {
 	testhelp.NoLeaks(t)
-	dial := func(opts wire.Options, h testhelp.FakeHandler) (error, time.Duration) {
+	dial := func(opts wire.Options, h testhelp.FakeHandler) (time.Duration, error) {
 		t.Helper()
 		b := testhelp.StartFakeBroker(t, h)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -377,7 +377,7 @@ func TestFakeHandshakeFailures(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatalf("Dial ran into the test's context: %v", err)
 		}
-		return err, time.Since(start)
+		return time.Since(start), err
 	}
 	apiVersions := func(code int16, maxApiVersions int16) testhelp.FakeHandler {
 		return func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
@@ -397,23 +397,23 @@ func TestFakeHandshakeFailures(t *testing.T) {
 	}
 
 	// Hangs up on the first request.
-	err, _ := dial(wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool { c.Close(); return true })
+	_, err := dial(wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool { c.Close(); return true })
 	if !errors.Is(err, kerr.ErrConnection) {
 		t.Fatalf("hang-up: %v", err)
 	}
 	// Never answers: the dial timeout.
-	err, d := dial(wire.Options{DialTimeout: 300 * time.Millisecond}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool { c.WaitClosed(); return true })
+	d, err := dial(wire.Options{DialTimeout: 300 * time.Millisecond}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool { c.WaitClosed(); return true })
 	if !errors.Is(err, kerr.ErrConnection) || d > 3*time.Second {
 		t.Fatalf("silent broker: %v after %v", err, d)
 	}
 	// UNSUPPORTED_VERSION while claiming to support the version asked.
-	if err, _ := dial(wire.Options{}, apiVersions(kerr.UnsupportedVersion.Code, 4)); !errors.Is(err, kerr.ErrUnsupportedVersion) {
+	if _, err := dial(wire.Options{}, apiVersions(kerr.UnsupportedVersion.Code, 4)); !errors.Is(err, kerr.ErrUnsupportedVersion) {
 		t.Fatalf("UNSUPPORTED_VERSION for a supported version: %v", err)
 	}
 	// UNSUPPORTED_VERSION with a negative version range, then a normal
 	// answer to whatever comes next: no request goes out at version -1.
 	unsupported := apiVersions(kerr.UnsupportedVersion.Code, -1)
-	if err, _ := dial(wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
+	if _, err := dial(wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 		if r.CorrID == 1 {
 			return unsupported(c, r)
 		}
@@ -425,11 +425,11 @@ func TestFakeHandshakeFailures(t *testing.T) {
 		t.Fatalf("UNSUPPORTED_VERSION with max version -1: %v", err)
 	}
 	// Another error code.
-	if err, _ := dial(wire.Options{}, apiVersions(kerr.ClusterAuthorizationFailed.Code, 4)); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+	if _, err := dial(wire.Options{}, apiVersions(kerr.ClusterAuthorizationFailed.Code, 4)); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
 		t.Fatalf("CLUSTER_AUTHORIZATION_FAILED: %v", err)
 	}
 	// An ApiVersions answer too short to hold an error code.
-	if err, _ := dial(wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
+	if _, err := dial(wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 		c.Write(testhelp.ResponseFrame(r.CorrID, false, []byte{0}))
 		c.WaitClosed()
 		return true
@@ -438,7 +438,7 @@ func TestFakeHandshakeFailures(t *testing.T) {
 	}
 	// The client expects TLS, the broker speaks plaintext (reads the
 	// ClientHello as a 369 MB request and hangs up).
-	err, d = dial(wire.Options{TLS: &tls.Config{}}, nil)
+	d, err = dial(wire.Options{TLS: &tls.Config{}}, nil)
 	if !errors.Is(err, kerr.ErrAuthentication) && !errors.Is(err, kerr.ErrConnection) || d > 5*time.Second {
 		t.Fatalf("TLS to a plaintext broker: %v after %v", err, d)
 	}

@@ -2,7 +2,6 @@ package produce
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -139,13 +138,4 @@ func mustProduce(t testing.TB, p *Producer, m *engine.Message, done engine.DoneF
 	if err := p.Produce(testhelp.Ctx(t, 30*time.Second), m, done); err != nil {
 		t.Fatalf("Produce: %v", err)
 	}
-}
-
-func isAny(err error, targets ...error) bool {
-	for _, tg := range targets {
-		if errors.Is(err, tg) {
-			return true
-		}
-	}
-	return false
 }
