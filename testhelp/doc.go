@@ -6,9 +6,10 @@
 //
 // It must stay importable from the internal tests of every package below
 // the root, so it imports no package of this module but internal/cluster,
-// internal/engine, internal/kerr, internal/wire and testinstance (never the
-// root, offsets, balance or an engine). Tests of internal/cluster and
-// internal/wire that use it are external (package cluster_test, wire_test).
+// internal/engine, internal/kerr and testinstance (never the root, offsets,
+// balance, an engine or internal/records). The tests that use it in the
+// packages it imports, and in those they import (internal/wire), are
+// external (package cluster_test, wire_test, testinstance_test).
 //
 // # On the real cluster
 //
