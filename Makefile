@@ -8,7 +8,23 @@ INSTANCE = $(BIN)/kafka-instance -brokers $(BROKERS) -kafka-version $(KAFKA_VERS
 
 .PHONY: all build test test-short test-nocgo test-compat demo cluster lint bench bench-quick soak clean
 
+# Targets run in the order written: the prerequisite checks below first.
+.NOTPARALLEL:
+
 all: lint build test
+
+# What the targets that run a cluster need, checked (and installed where
+# apt-get may) by .ci/prereqs before they start: java and mvn for the
+# cluster, kcat for the interop tests, gcc for the librdkafka engine.
+NEEDS_CLUSTER = go java mvn
+NEEDS_TESTS   = $(NEEDS_CLUSTER) kcat
+.PHONY: prereqs-cluster prereqs-tests prereqs-tests-cgo
+prereqs-cluster:
+	@.ci/prereqs $(NEEDS_CLUSTER)
+prereqs-tests:
+	@.ci/prereqs $(NEEDS_TESTS)
+prereqs-tests-cgo:
+	@.ci/prereqs $(NEEDS_TESTS) gcc
 
 $(BIN)/kafka-instance: FORCE
 	@mkdir -p $(BIN)
@@ -21,26 +37,26 @@ build:
 	$(GO) vet -tags nordkafka ./...
 
 ## test: the whole suite, both engines, with -race, against a real cluster it starts and stops.
-test: build $(BIN)/kafka-instance
+test: prereqs-tests-cgo build $(BIN)/kafka-instance
 	$(INSTANCE) -exec -- $(GO) test -race -count=1 -timeout 25m ./...
 	# Without the engine (no cgo, or -tags nordkafka): UseRdkafka's typed error.
 	CGO_ENABLED=0 $(GO) test -count=1 ./rdkafka/
 	$(GO) test -count=1 -tags nordkafka ./rdkafka/
 
 ## test-nocgo: the suite without cgo (pure engine only; rdkafka tests assert the typed error).
-test-nocgo: $(BIN)/kafka-instance
+test-nocgo: prereqs-tests $(BIN)/kafka-instance
 	$(INSTANCE) -exec -- env CGO_ENABLED=0 $(GO) test -count=1 -timeout 20m ./...
 
 ## test-compat: the suite against Kafka 3.9.
-test-compat: $(BIN)/kafka-instance
+test-compat: prereqs-tests-cgo $(BIN)/kafka-instance
 	$(BIN)/kafka-instance -brokers $(BROKERS) -kafka-version 3.9.1 -exec -- $(GO) test -race -count=1 -timeout 25m . ./offsets/... ./pure/...
 
 ## demo: the main job on a throwaway local cluster.
-demo: $(BIN)/kafka-instance
+demo: prereqs-cluster $(BIN)/kafka-instance
 	$(INSTANCE) -exec -- $(GO) run ./cmd/demo
 
 ## cluster: a throwaway cluster in the foreground (Ctrl-C stops it).
-cluster: $(BIN)/kafka-instance
+cluster: prereqs-cluster $(BIN)/kafka-instance
 	$(INSTANCE) -export-hosts $(BIN)/cluster.env
 
 lint:
@@ -60,7 +76,7 @@ bench-quick:
 ## leader change and a whole-cluster restart, network faults through a TCP proxy) SOAK_N times (default
 ## 20) on a throwaway cluster, both engines; prints the totals sent, acknowledged, read, lost, duplicated.
 SOAK_N ?= 20
-soak:
+soak: prereqs-cluster
 	$(GO) run ./cmd/soak -n $(SOAK_N) $(SOAK_FLAGS)
 
 clean:

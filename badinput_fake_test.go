@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.uber.org/goleak"
 )
 
 // Deterministic error injection with franz-go's kfake: a fake cluster in
@@ -29,14 +29,13 @@ import (
 // the test then checks that no goroutine is left.
 func fakeCluster(t *testing.T) (*kfake.Cluster, *kafka.Client) {
 	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
+	testhelp.NoLeaks(t)
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(kc.Close)
-	client, err := kafka.NewClient(ctxFor(t, 10*time.Second), kc.ListenAddrs()[0],
+	client, err := kafka.NewClient(testhelp.Ctx(t, 10*time.Second), kc.ListenAddrs()[0],
 		kafka.WithRequestTimeout(5*time.Second), kafka.WithRetryBackoff(10*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -178,7 +177,7 @@ func metadataWithTopicError(kc *kfake.Cluster, req *kmsg.MetadataRequest, code i
 
 func fakeTopic(t *testing.T, client *kafka.Client) *kafka.Topic {
 	t.Helper()
-	topic, err := client.Topic(ctxFor(t, 10*time.Second), "t")
+	topic, err := client.Topic(testhelp.Ctx(t, 10*time.Second), "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,13 +189,13 @@ func fakeTopic(t *testing.T, client *kafka.Client) *kafka.Topic {
 // never seen with GROUP_ID_NOT_FOUND rather than "no offset".
 func primeGroup(t *testing.T, topic *kafka.Topic, group string) {
 	t.Helper()
-	ctx := ctxFor(t, 10*time.Second)
-	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, Partitions: []int32{0}, ResetOffsetOnStart: true})
+	ctx := testhelp.Ctx(t, 10*time.Second)
+	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, Partitions: []int32{0}, ConsumerOptions: kafka.ConsumerOptions{ResetOffsetOnStart: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close(ctx)
-	if err := c.ResetOffsets(ctx, map[int32]int64{0: 1}); err != nil {
+	if err := c.ResetOffsets(ctx, at(topic, map[int32]int64{0: 1})); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.CommitOffsets(ctx); err != nil {
@@ -225,7 +224,7 @@ func TestFakeProduceRetriesRetriableErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer p.Close(context.Background())
-			ctx := ctxFor(t, 30*time.Second)
+			ctx := testhelp.Ctx(t, 30*time.Second)
 			injected := inject(kc, 0, tc.codes...)
 			if err := p.Produce(ctx, []byte("through")); err != nil {
 				t.Fatalf("after %d injected failures: %v", injected.Load(), err)
@@ -249,7 +248,7 @@ func TestFakeProduceRetriesRetriableErrors(t *testing.T) {
 func TestFakeProduceErrorsAreTypedAndBounded(t *testing.T) {
 	kc, client := fakeCluster(t)
 	topic := fakeTopic(t, client)
-	ctx := ctxFor(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 
 	// Not retriable: fails at once with the broker's error.
 	p, err := topic.NewProducer(kafka.ProducerConfig{Sync: true, Partitioner: toPartition0, DeliveryTimeout: 30 * time.Second})
@@ -311,12 +310,12 @@ func TestFakeFetchRetriesAndTypedErrors(t *testing.T) {
 			topic := fakeTopic(t, client)
 			produce(t, topic, kafka.ProducerConfig{Partitioner: toPartition0}, 5, keyed)
 			injected := inject(kc, 1, tc.codes...)
-			c, err := topic.NewSimpleConsumer(ctxFor(t, 10*time.Second), kafka.ConsumerConfig{Partitions: []int32{0}, ConsumerTimeout: 20 * time.Second})
+			c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, 10*time.Second), kafka.ConsumerConfig{Partitions: []int32{0}, ConsumerOptions: kafka.ConsumerOptions{ConsumerTimeout: 20 * time.Second}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer c.Close(context.Background())
-			ctx := ctxFor(t, 30*time.Second)
+			ctx := testhelp.Ctx(t, 30*time.Second)
 			if tc.want != nil {
 				start := time.Now()
 				if m, err := c.Consume(ctx); !errors.Is(err, tc.want) {
@@ -358,7 +357,7 @@ func TestFakeCommitRetriesAndTypedErrors(t *testing.T) {
 			topic := fakeTopic(t, client)
 			produce(t, topic, kafka.ProducerConfig{Partitioner: toPartition0}, 5, keyed)
 			primeGroup(t, topic, "g")
-			ctx := ctxFor(t, 30*time.Second)
+			ctx := testhelp.Ctx(t, 30*time.Second)
 			injected := inject(kc, tc.key, tc.codes...)
 			c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: "g", Partitions: []int32{0}})
 			if err != nil {
@@ -381,7 +380,7 @@ func TestFakeCommitRetriesAndTypedErrors(t *testing.T) {
 			}
 			committed, err := c.FetchOffsets(ctx)
 			// Started at the primed offset 1, consumed 1, 2, 3.
-			if err != nil || committed[0] != 4 {
+			if err != nil || committed[tp(topic, 0)] != 4 {
 				t.Fatalf("committed offsets %v, %v, want partition 0 at 4", committed, err)
 			}
 		})
@@ -393,7 +392,7 @@ func TestFakeCommitRetriableForeverIsBounded(t *testing.T) {
 	topic := fakeTopic(t, client)
 	produce(t, topic, kafka.ProducerConfig{Partitioner: toPartition0}, 2, keyed)
 	primeGroup(t, topic, "g")
-	c, err := topic.NewSimpleConsumer(ctxFor(t, 10*time.Second), kafka.ConsumerConfig{ConsumerGroup: "g", Partitions: []int32{0}})
+	c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, 10*time.Second), kafka.ConsumerConfig{ConsumerGroup: "g", Partitions: []int32{0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -415,7 +414,7 @@ func TestFakeCommitRetriableForeverIsBounded(t *testing.T) {
 
 func TestFakeMetadataTopicErrors(t *testing.T) {
 	kc, client := fakeCluster(t)
-	ctx := ctxFor(t, 30*time.Second)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	// A leader election in progress: Topic polls until there is one.
 	var n atomic.Int32
 	kc.ControlKey(3, func(req kmsg.Request) (kmsg.Response, error, bool) {

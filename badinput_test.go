@@ -15,17 +15,18 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // Bad input, on the real cluster and both engines: every bad input gets a
 // typed error (errors.Is-able) within its timeout — no panic, no hang.
 // Faults a real broker cannot be made to produce (corrupt frames, lying
-// sizes) are injected by internal/fakebroker in internal/wire and
+// sizes) are injected by testhelp.FakeBroker in internal/wire and
 // internal/cluster.
 
 func TestBadInputTopicNames(t *testing.T) {
 	client := newClient(t)
-	ctx := ctxFor(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	bad := []string{
 		"", ".", "..",
 		strings.Repeat("x", 250), strings.Repeat("y", 1000),
@@ -53,7 +54,7 @@ func TestBadInputTopicNames(t *testing.T) {
 		}
 	}
 	// The broker agrees that a 249-character name is legal.
-	long := uniqueName(t, "t")
+	long := testhelp.UniqueName(t, "t")
 	long += strings.Repeat("l", 249-len(long))
 	topic, err := client.CreateTopic(ctx, long, kafka.TopicConfig{Partitions: 1, ReplicationFactor: 1})
 	if err != nil {
@@ -111,7 +112,7 @@ func TestBadInputNilAndEmptyKeysAndValues(t *testing.T) {
 			if reader.rdkafka && !rdkafkaCompiled(t, topic) {
 				continue
 			}
-			c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{UseRdkafka: reader.rdkafka})
+			c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: reader.rdkafka}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,7 +145,7 @@ func TestBadInputNilAndEmptyKeysAndValues(t *testing.T) {
 func TestBadInputOversizeMessages(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engineCase) {
 		client := newClient(t)
-		ctx := ctxFor(t, 2*time.Minute)
+		ctx := testhelp.Ctx(t, 2*time.Minute)
 
 		// Over our MaxMessageBytes: refused before it is queued, however
 		// the bytes are spread over key, value and headers.
@@ -212,10 +213,10 @@ func TestBadInputOversizeMessages(t *testing.T) {
 
 func TestBadInputUnknownAndDeletedTopic(t *testing.T) {
 	client := newClient(t)
-	ctx := ctxFor(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	// Auto-create is off by default: a missing topic is ErrUnknownTopic,
 	// and asking does not create it.
-	missing := uniqueName(t, "missing")
+	missing := testhelp.UniqueName(t, "missing")
 	for range 2 {
 		if _, err := client.Topic(ctx, missing); !errors.Is(err, kafka.ErrUnknownTopic) {
 			t.Fatalf("unknown topic: %v, want ErrUnknownTopic", err)
@@ -234,7 +235,7 @@ func TestBadInputUnknownAndDeletedTopic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx := ctxFor(t, 2*time.Minute)
+		ctx := testhelp.Ctx(t, 2*time.Minute)
 		if err := p.Produce(ctx, []byte("before")); err != nil {
 			t.Fatal(err)
 		}
@@ -278,7 +279,7 @@ func containsString(ss []string, s string) bool {
 func TestBadInputPartitioner(t *testing.T) {
 	client := newClient(t)
 	topic := newTopic(t, client, 2)
-	ctx := ctxFor(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	for _, chosen := range []int32{-1, 2, 1 << 30} {
 		p, err := topic.NewProducer(kafka.ProducerConfig{Partitioner: func(*kafka.Message, int32) int32 { return chosen }})
 		if err != nil {
@@ -307,35 +308,37 @@ func TestBadInputConsumers(t *testing.T) {
 		client := newClient(t)
 		topic := newTopic(t, client, 2)
 		produce(t, topic, kafka.ProducerConfig{Partitioner: func(*kafka.Message, int32) int32 { return 0 }, UseRdkafka: e.rdkafka}, 3, keyed)
-		ctx := ctxFor(t, 2*time.Minute)
+		ctx := testhelp.Ctx(t, 2*time.Minute)
 
 		// Partitions that do not exist, and an empty list.
 		for _, parts := range [][]int32{{-1}, {2}, {0, 7}, {1 << 30}, {}} {
-			_, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: parts, UseRdkafka: e.rdkafka})
+			_, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: parts, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 			var ce *kafka.ConfigError
 			if !errors.As(err, &ce) || ce.Field != "ConsumerConfig.Partitions" || !errors.Is(err, kafka.ErrInvalidConfig) {
 				t.Errorf("Partitions %v: %v, want a ConfigError on ConsumerConfig.Partitions", parts, err)
 			}
 		}
 
-		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: []int32{0}, AutoOffsetReset: kafka.ResetNone,
-			ResetOffsetOnStart: false, UseRdkafka: e.rdkafka, ConsumerTimeout: 20 * time.Second})
+		_, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{
+			Partitions:      []int32{0},
+			ConsumerOptions: kafka.ConsumerOptions{AutoOffsetReset: kafka.ResetNone, ResetOffsetOnStart: false, UseRdkafka: e.rdkafka, ConsumerTimeout: 20 * time.Second},
+		})
 		if !errors.Is(err, kafka.ErrOffsetOutOfRange) {
 			t.Fatalf("ResetNone without a group or committed offset: %v, want ErrOffsetOutOfRange", err)
 		}
-		c, err = topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: []int32{0}, UseRdkafka: e.rdkafka, ConsumerTimeout: 20 * time.Second})
+		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: []int32{0}, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka, ConsumerTimeout: 20 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		// Offsets: negative ones other than the two special values, and
 		// partitions the consumer does not read.
 		for _, target := range []map[int32]int64{{0: -3}, {0: -1 << 62}} {
-			if err := c.ResetOffsets(ctx, target); !errors.Is(err, kafka.ErrOffsetOutOfRange) {
+			if err := c.ResetOffsets(ctx, at(topic, target)); !errors.Is(err, kafka.ErrOffsetOutOfRange) {
 				t.Errorf("ResetOffsets(%v): %v, want ErrOffsetOutOfRange", target, err)
 			}
 		}
 		for _, target := range []map[int32]int64{{1: 0}, {5: 0}, {-1: 0}} {
-			if err := c.ResetOffsets(ctx, target); !errors.Is(err, kafka.ErrUnknownPartition) {
+			if err := c.ResetOffsets(ctx, at(topic, target)); !errors.Is(err, kafka.ErrUnknownPartition) {
 				t.Errorf("ResetOffsets(%v): %v, want ErrUnknownPartition", target, err)
 			}
 		}
@@ -383,7 +386,7 @@ func TestBadInputConsumers(t *testing.T) {
 		for m, err := range c.Messages(ctx) {
 			t.Errorf("Messages after Close yielded %v, %v", m, err)
 		}
-		if err := c.ResetOffsets(ctx, map[int32]int64{0: 0}); !errors.Is(err, kafka.ErrClosed) {
+		if err := c.ResetOffsets(ctx, at(topic, map[int32]int64{0: 0})); !errors.Is(err, kafka.ErrClosed) {
 			t.Errorf("ResetOffsets after Close: %v, want ErrClosed", err)
 		}
 		if err := c.Close(ctx); err != nil {
@@ -392,12 +395,12 @@ func TestBadInputConsumers(t *testing.T) {
 
 		// An offset past the end: ResetEarliest (the default) moves back
 		// to the start (ResetNone is TestBadInputOffsetPastTheEndWithResetNone).
-		strict, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: []int32{0}, UseRdkafka: e.rdkafka, ConsumerTimeout: 30 * time.Second})
+		strict, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Partitions: []int32{0}, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka, ConsumerTimeout: 30 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer strict.Close(context.Background())
-		if err := strict.ResetOffsets(ctx, map[int32]int64{0: 1000}); err != nil {
+		if err := strict.ResetOffsets(ctx, at(topic, map[int32]int64{0: 1000})); err != nil {
 			t.Fatal(err)
 		}
 		if m, err := strict.Consume(ctx); err != nil || m.Offset != 0 {
@@ -435,23 +438,25 @@ func TestBadInputOffsetPastTheEndWithResetNone(t *testing.T) {
 		client := newClient(t)
 		topic := newTopic(t, client, 1)
 		produce(t, topic, kafka.ProducerConfig{UseRdkafka: e.rdkafka}, 3, keyed)
-		ctx := ctxFor(t, 2*time.Minute)
-		group := uniqueName(t, "g")
+		ctx := testhelp.Ctx(t, 2*time.Minute)
+		group := testhelp.UniqueName(t, "g")
 		// Commit a position past the end under a group, then start a
 		// ResetNone consumer from it.
-		setter, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: e.rdkafka})
+		setter, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := setter.ResetOffsets(ctx, map[int32]int64{0: 1000}); err != nil {
+		if err := setter.ResetOffsets(ctx, at(topic, map[int32]int64{0: 1000})); err != nil {
 			t.Fatal(err)
 		}
 		if err := setter.CommitOffsets(ctx); err != nil {
 			t.Fatal(err)
 		}
 		setter.Close(ctx)
-		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, AutoOffsetReset: kafka.ResetNone,
-			ConsumerTimeout: 30 * time.Second, UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{
+			ConsumerGroup:   group,
+			ConsumerOptions: kafka.ConsumerOptions{AutoOffsetReset: kafka.ResetNone, ConsumerTimeout: 30 * time.Second, UseRdkafka: e.rdkafka},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -475,7 +480,7 @@ func TestBadInputBootstrapServers(t *testing.T) {
 	check := func(name, addr string, causes ...error) {
 		t.Helper()
 		start := time.Now()
-		c, err := kafka.NewClient(ctxFor(t, 30*time.Second), addr, kafka.WithDialTimeout(dialTimeout), kafka.WithRequestTimeout(dialTimeout))
+		c, err := kafka.NewClient(testhelp.Ctx(t, 30*time.Second), addr, kafka.WithDialTimeout(dialTimeout), kafka.WithRequestTimeout(dialTimeout))
 		if err == nil {
 			c.Close()
 			t.Fatalf("%s: NewClient succeeded", name)
@@ -542,7 +547,7 @@ func TestBadInputBootstrapServers(t *testing.T) {
 
 	// The reverse: TLS to the real, plaintext brokers.
 	start := time.Now()
-	_, err := kafka.NewClient(ctxFor(t, 30*time.Second), brokers(), kafka.WithDialTimeout(dialTimeout),
+	_, err := kafka.NewClient(testhelp.Ctx(t, 30*time.Second), brokers(), kafka.WithDialTimeout(dialTimeout),
 		kafka.WithTLS(&tls.Config{InsecureSkipVerify: true}))
 	if !errors.Is(err, kafka.ErrNoBrokers) || !errors.Is(err, kafka.ErrAuthentication) && !errors.Is(err, kafka.ErrConnection) {
 		t.Errorf("TLS client, plaintext brokers: %v, want ErrNoBrokers wrapping ErrAuthentication or ErrConnection", err)

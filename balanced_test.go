@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -28,11 +29,10 @@ var groupModes = []groupMode{{"zookeeper", false}, {"managed", true}}
 
 func balancedConfig(t *testing.T, mode groupMode, e engineCase, group string) kafka.BalancedConsumerConfig {
 	cfg := kafka.BalancedConsumerConfig{
-		Group:          group,
-		Managed:        mode.managed,
-		SessionTimeout: 3 * time.Second,
-		AutoCommit:     true,
-		UseRdkafka:     e.rdkafka,
+		Group:           group,
+		Managed:         mode.managed,
+		SessionTimeout:  3 * time.Second,
+		ConsumerOptions: kafka.ConsumerOptions{AutoCommit: true, UseRdkafka: e.rdkafka},
 	}
 	if mode.managed {
 		cfg.HeartbeatInterval = 500 * time.Millisecond
@@ -44,10 +44,10 @@ func balancedConfig(t *testing.T, mode groupMode, e engineCase, group string) ka
 
 // waitExclusive polls until the members together own every partition
 // exactly once, and returns the owner of each partition.
-func waitExclusive(t *testing.T, ctx context.Context, partitions int, members []*kafka.BalancedConsumer) map[int32]int {
+func waitExclusive(t *testing.T, ctx context.Context, partitions int, members []*kafka.BalancedConsumer) map[kafka.TopicPartition]int {
 	t.Helper()
 	for {
-		owner := map[int32]int{}
+		owner := map[kafka.TopicPartition]int{}
 		ok := true
 		for i, m := range members {
 			for _, p := range m.Partitions() {
@@ -119,8 +119,8 @@ func TestBalancedConsumersShareAndHandOver(t *testing.T) {
 				client := newClient(t)
 				const partitions = 12
 				topic := newTopic(t, client, partitions)
-				group := uniqueName(t, "g")
-				ctx := ctxFor(t, 4*time.Minute)
+				group := testhelp.UniqueName(t, "g")
+				ctx := testhelp.Ctx(t, 4*time.Minute)
 				runCtx, stop := context.WithCancel(ctx)
 				defer stop()
 
@@ -155,7 +155,7 @@ func TestBalancedConsumersShareAndHandOver(t *testing.T) {
 					}
 					members = append(members, m)
 					consumeInto(runCtx, m, &ta, &wg)
-					owner := waitExclusive(t, ctxFor(t, 30*time.Second), partitions, members)
+					owner := waitExclusive(t, testhelp.Ctx(t, 30*time.Second), partitions, members)
 					perMember := map[int]int{}
 					for _, o := range owner {
 						perMember[o]++
@@ -172,7 +172,7 @@ func TestBalancedConsumersShareAndHandOver(t *testing.T) {
 				if err := members[0].Close(ctx); err != nil {
 					t.Fatal(err)
 				}
-				waitExclusive(t, ctxFor(t, 30*time.Second), partitions, members[1:])
+				waitExclusive(t, testhelp.Ctx(t, 30*time.Second), partitions, members[1:])
 
 				stop()
 				prodWG.Wait()
@@ -254,8 +254,8 @@ func TestKilledMemberLosesItsPartitions(t *testing.T) {
 				client := newClient(t)
 				const partitions = 6
 				topic := newTopic(t, client, partitions)
-				group := uniqueName(t, "g")
-				ctx := ctxFor(t, 3*time.Minute)
+				group := testhelp.UniqueName(t, "g")
+				ctx := testhelp.Ctx(t, 3*time.Minute)
 
 				survivor, err := topic.NewBalancedConsumer(ctx, balancedConfig(t, mode, e, group))
 				if err != nil {
@@ -309,7 +309,7 @@ func TestKilledMemberLosesItsPartitions(t *testing.T) {
 				// dead member's partitions reaches the survivor.
 				var theirs []int32
 				for p := int32(0); p < partitions; p++ {
-					if !slices.Contains(lost, p) {
+					if !slices.Contains(lost, tp(topic, p)) {
 						theirs = append(theirs, p)
 					}
 				}
@@ -341,7 +341,11 @@ func TestBalancedConfigErrors(t *testing.T) {
 		cfg   kafka.BalancedConsumerConfig
 	}{
 		{"BalancedConsumerConfig.Group", kafka.BalancedConsumerConfig{Managed: true}},
-		{"BalancedConsumerConfig.ZooKeeper", kafka.BalancedConsumerConfig{Group: "g"}},
+		{"BalancedConsumerConfig.ZooKeeper", kafka.BalancedConsumerConfig{Group: "g", Protocol: kafka.GroupProtocolZooKeeper}},
+		{"BalancedConsumerConfig.ZooKeeper", kafka.BalancedConsumerConfig{Group: "g", Protocol: kafka.GroupProtocolClassic, ZooKeeper: "127.0.0.1:1"}},
+		{"BalancedConsumerConfig.Managed", kafka.BalancedConsumerConfig{Group: "g", Managed: true, Protocol: kafka.GroupProtocolZooKeeper}},
+		{"BalancedConsumerConfig.Protocol", kafka.BalancedConsumerConfig{Group: "g", Protocol: 9}},
+		{"BalancedConsumerConfig.Topics", kafka.BalancedConsumerConfig{Group: "g", Topics: []string{"x"}}}, // a Topic's consumer reads its own
 		{"BalancedConsumerConfig.Strategy", kafka.BalancedConsumerConfig{Group: "g", ZooKeeper: "127.0.0.1:1", Strategy: kafka.CooperativeStickyStrategy}},
 		{"BalancedConsumerConfig.Strategy", kafka.BalancedConsumerConfig{Group: "g", Managed: true, Strategy: "sticky-ish"}},
 		{"BalancedConsumerConfig.InstanceID", kafka.BalancedConsumerConfig{Group: "g", ZooKeeper: "127.0.0.1:1", InstanceID: "a"}},
@@ -353,6 +357,18 @@ func TestBalancedConfigErrors(t *testing.T) {
 			t.Errorf("%+v: got %v, want a ConfigError for %s", tc.cfg, err, tc.field)
 		}
 	}
+	// A client's consumer needs topics or a pattern, and a legal pattern.
+	for field, cfg := range map[string]kafka.BalancedConsumerConfig{
+		"BalancedConsumerConfig":         {Group: "g"},
+		"BalancedConsumerConfig.Topics":  {Group: "g", Topics: []string{"bad name"}},
+		"BalancedConsumerConfig.Pattern": {Group: "g", Pattern: "a["},
+	} {
+		_, err := client.NewBalancedConsumer(context.Background(), cfg)
+		var ce *kafka.ConfigError
+		if !errors.As(err, &ce) || ce.Field != field {
+			t.Errorf("%+v: got %v, want a ConfigError for %s", cfg, err, field)
+		}
+	}
 }
 
 // A static member whose instance id is taken by another member is fenced:
@@ -360,8 +376,8 @@ func TestBalancedConfigErrors(t *testing.T) {
 func TestFencedStaticMemberFailsConsume(t *testing.T) {
 	client := newClient(t)
 	topic := newTopic(t, client, 2)
-	group := uniqueName(t, "g")
-	ctx := ctxFor(t, time.Minute)
+	group := testhelp.UniqueName(t, "g")
+	ctx := testhelp.Ctx(t, time.Minute)
 	cfg := balancedConfig(t, groupMode{"managed", true}, engines[0], group)
 	cfg.InstanceID = "static-1"
 	first, err := topic.NewBalancedConsumer(ctx, cfg)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
-	"go.uber.org/goleak"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 func TestClientSeesTheCluster(t *testing.T) {
@@ -33,7 +33,7 @@ func TestClientSeesTheCluster(t *testing.T) {
 		t.Fatal("empty cluster id")
 	}
 	topic := newTopic(t, client, 5)
-	names, err := client.Topics(ctxFor(t, time.Minute))
+	names, err := client.Topics(testhelp.Ctx(t, time.Minute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestClientSeesTheCluster(t *testing.T) {
 		}
 	}
 	// Another client sees the same topic by name.
-	same, err := newClient(t).Topic(ctxFor(t, time.Minute), topic.Name())
+	same, err := newClient(t).Topic(testhelp.Ctx(t, time.Minute), topic.Name())
 	if err != nil || len(same.Partitions()) != 5 {
 		t.Fatalf("Topic(%q): %v, %v", topic.Name(), same, err)
 	}
@@ -59,7 +59,7 @@ func TestClientSeesTheCluster(t *testing.T) {
 func TestTopicOffsets(t *testing.T) {
 	client := newClient(t)
 	topic := newTopic(t, client, 2)
-	ctx := ctxFor(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	earliest, err := topic.EarliestOffsets(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -92,13 +92,13 @@ func TestTopicOffsets(t *testing.T) {
 
 func TestTopicErrors(t *testing.T) {
 	client := newClient(t)
-	ctx := ctxFor(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	for _, bad := range []string{"", ".", "..", "has space", "sl/ash", strings.Repeat("x", 250)} {
 		if _, err := client.Topic(ctx, bad); !errors.Is(err, kafka.ErrInvalidTopic) {
 			t.Errorf("Topic(%q): %v, want ErrInvalidTopic", bad, err)
 		}
 	}
-	missing := uniqueName(t, "missing")
+	missing := testhelp.UniqueName(t, "missing")
 	if _, err := client.Topic(ctx, missing); !errors.Is(err, kafka.ErrUnknownTopic) {
 		t.Fatalf("unknown topic without auto-create: %v, want ErrUnknownTopic", err)
 	}
@@ -113,7 +113,7 @@ func TestTopicErrors(t *testing.T) {
 	if _, err := client.CreateTopic(ctx, missing, kafka.TopicConfig{Partitions: 1}); !errors.Is(err, kafka.ErrTopicAlreadyExists) {
 		t.Fatalf("creating an existing topic: %v", err)
 	}
-	if _, err := client.CreateTopic(ctx, uniqueName(t, "rf"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 9}); !errors.Is(err, kafka.ErrInvalidReplicationFactor) {
+	if _, err := client.CreateTopic(ctx, testhelp.UniqueName(t, "rf"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 9}); !errors.Is(err, kafka.ErrInvalidReplicationFactor) {
 		t.Fatalf("replication factor 9 on 3 brokers: %v", err)
 	}
 	if err := client.DeleteTopic(ctx, missing); err != nil {
@@ -133,7 +133,7 @@ func TestBootstrapFailuresAreTypedAndBounded(t *testing.T) {
 	closed := l.Addr().String()
 	l.Close()
 	start := time.Now()
-	_, err = kafka.NewClient(ctxFor(t, 20*time.Second), closed)
+	_, err = kafka.NewClient(testhelp.Ctx(t, 20*time.Second), closed)
 	if !errors.Is(err, kafka.ErrNoBrokers) || !errors.Is(err, kafka.ErrConnection) {
 		t.Fatalf("closed port: %v, want ErrNoBrokers wrapping ErrConnection", err)
 	}
@@ -163,7 +163,7 @@ func TestBootstrapFailuresAreTypedAndBounded(t *testing.T) {
 			}()
 		}
 	}()
-	_, err = kafka.NewClient(ctxFor(t, 20*time.Second), http400.Addr().String())
+	_, err = kafka.NewClient(testhelp.Ctx(t, 20*time.Second), http400.Addr().String())
 	if !errors.Is(err, kafka.ErrNoBrokers) || !errors.Is(err, kafka.ErrCorruptResponse) {
 		t.Fatalf("HTTP server answering 400: %v, want ErrNoBrokers wrapping ErrCorruptResponse", err)
 	}
@@ -173,7 +173,7 @@ func TestBootstrapFailuresAreTypedAndBounded(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer srv.Close()
 	start = time.Now()
-	_, err = kafka.NewClient(ctxFor(t, 20*time.Second), strings.TrimPrefix(srv.URL, "http://"), kafka.WithDialTimeout(time.Second))
+	_, err = kafka.NewClient(testhelp.Ctx(t, 20*time.Second), strings.TrimPrefix(srv.URL, "http://"), kafka.WithDialTimeout(time.Second))
 	if !errors.Is(err, kafka.ErrNoBrokers) || !errors.Is(err, kafka.ErrConnection) {
 		t.Fatalf("silent HTTP server: %v, want ErrNoBrokers wrapping ErrConnection", err)
 	}
@@ -217,12 +217,12 @@ func TestBootstrapFailuresAreTypedAndBounded(t *testing.T) {
 }
 
 func TestCloseStopsEverything(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	client, err := kafka.NewClient(ctxFor(t, 30*time.Second), brokers())
+	testhelp.NoLeaks(t)
+	client, err := kafka.NewClient(testhelp.Ctx(t, 30*time.Second), brokers())
 	if err != nil {
 		t.Fatal(err)
 	}
-	topic, err := client.CreateTopic(ctxFor(t, time.Minute), uniqueName(t, "t"), kafka.TopicConfig{Partitions: 3, ReplicationFactor: 3})
+	topic, err := client.CreateTopic(testhelp.Ctx(t, time.Minute), testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 3, ReplicationFactor: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,13 +230,13 @@ func TestCloseStopsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := ctxFor(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	for i := 0; i < 100; i++ {
 		if err := p.Produce(ctx, []byte("x")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: uniqueName(t, "g"), AutoCommit: true})
+	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: testhelp.UniqueName(t, "g"), ConsumerOptions: kafka.ConsumerOptions{AutoCommit: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func (c *consumerCore) seek(ctx context.Context, positions map[TopicPartition]in
 			c.ready, c.readyPart = nil, nil
 		}
 		if !ps.paused {
-			list = append(list, engine.Position{TopicPartition: tp, Offset: off, Epoch: ps.epoch})
+			list = append(list, engine.Position{TopicPartition: engine.TopicPartition(tp), Offset: off, Epoch: ps.epoch})
 		}
 	}
 	if len(list) == 0 {
@@ -168,11 +168,11 @@ func (c *consumerCore) pause(ctx context.Context, tps []TopicPartition, paused b
 		if paused {
 			stop = append(stop, tp)
 		} else {
-			start = append(start, engine.Position{TopicPartition: tp, Offset: ps.pos, Epoch: ps.epoch})
+			start = append(start, engine.Position{TopicPartition: engine.TopicPartition(tp), Offset: ps.pos, Epoch: ps.epoch})
 		}
 	}
 	if len(stop) > 0 {
-		return c.fetcher.Unassign(ctx, stop)
+		return c.fetcher.Unassign(ctx, toEngine(stop))
 	}
 	if len(start) > 0 {
 		return c.fetcher.Assign(ctx, start)
@@ -228,7 +228,7 @@ func (c *consumerCore) release(ctx context.Context, tps []TopicPartition, keep b
 	if c.closed || len(unassign) == 0 {
 		return pos, nil
 	}
-	return pos, c.fetcher.Unassign(ctx, unassign)
+	return pos, c.fetcher.Unassign(ctx, toEngine(unassign))
 }
 
 // forget drops the positions release kept.
@@ -344,8 +344,9 @@ func (c *consumerCore) finishReady() {
 
 // install makes a Fetch's messages ready, or handles its error.
 func (c *consumerCore) install(ctx context.Context, f engine.Fetch) error {
+	tp := TopicPartition(f.TopicPartition)
 	c.mu.Lock()
-	ps := c.parts[f.TopicPartition]
+	ps := c.parts[tp]
 	if ps == nil || ps.epoch != f.Epoch || ps.paused {
 		c.mu.Unlock()
 		return nil // revoked, moved or paused since: stale
@@ -369,14 +370,14 @@ func (c *consumerCore) install(ctx context.Context, f engine.Fetch) error {
 	if c.cfg.AutoOffsetReset == ResetNone {
 		return fmt.Errorf("%s at offset %d, and AutoOffsetReset is ResetNone: %w", f.TopicPartition, pos, f.Err)
 	}
-	start, err := c.startOffsets(ctx, []TopicPartition{f.TopicPartition}, true)
+	start, err := c.startOffsets(ctx, []TopicPartition{tp}, true)
 	if err != nil {
 		return err
 	}
 	c.client.cfg.logger.Warn("kafka: offset out of range, reset", "topic", f.Topic,
-		"partition", f.Partition, "from", pos, "to", start[f.TopicPartition])
+		"partition", f.Partition, "from", pos, "to", start[tp])
 	c.mu.Lock()
-	stale := c.parts[f.TopicPartition] != ps || ps.epoch != f.Epoch
+	stale := c.parts[tp] != ps || ps.epoch != f.Epoch
 	c.mu.Unlock()
 	if stale {
 		return nil
@@ -467,4 +468,14 @@ func (c *consumerCore) close(ctx context.Context) error {
 	}
 	errs = append(errs, c.fetcher.Close())
 	return errors.Join(errs...)
+}
+
+// toEngine converts partitions for the engine contract, which has its own
+// TopicPartition type with the same fields.
+func toEngine(tps []TopicPartition) []engine.TopicPartition {
+	out := make([]engine.TopicPartition, len(tps))
+	for i, tp := range tps {
+		out[i] = engine.TopicPartition(tp)
+	}
+	return out
 }

@@ -9,18 +9,19 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 func TestGroupStopsAndResumesWhereItLeftOff(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engineCase) {
 		client := newClient(t)
 		topic := newTopic(t, client, 3)
-		group := uniqueName(t, "g")
+		group := testhelp.UniqueName(t, "g")
 		const n = 300
 		produce(t, topic, kafka.ProducerConfig{Partitioner: kafka.NewRoundRobinPartitioner(), UseRdkafka: e.rdkafka}, n, keyed)
-		ctx := ctxFor(t, 2*time.Minute)
+		ctx := testhelp.Ctx(t, 2*time.Minute)
 
-		c1, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: e.rdkafka})
+		c1, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,22 +35,22 @@ func TestGroupStopsAndResumesWhereItLeftOff(t *testing.T) {
 			t.Fatal(err)
 		}
 		for p, off := range held {
-			if off >= 0 && committed[p] != off+1 {
-				t.Fatalf("partition %d: held %d, committed %d (want held+1)", p, off, committed[p])
+			if committed[p] != off {
+				t.Fatalf("%s: held %d, committed %d (both are the next offset to read)", p, off, committed[p])
 			}
 		}
 		if err := c1.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
 
-		c2, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: e.rdkafka})
+		c2, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c2.Close(context.Background())
 		rest := consumeN(t, c2, n-120)
 		for _, m := range rest {
-			if want := committed[m.Partition]; m.Offset < want {
+			if want := committed[tp(topic, m.Partition)]; m.Offset < want {
 				t.Fatalf("resumed consumer read p%d@%d, before the committed %d", m.Partition, m.Offset, want)
 			}
 		}
@@ -64,10 +65,10 @@ func TestAutoCommitCommitsOnClose(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engineCase) {
 		client := newClient(t)
 		topic := newTopic(t, client, 1)
-		group := uniqueName(t, "g")
+		group := testhelp.UniqueName(t, "g")
 		produce(t, topic, kafka.ProducerConfig{UseRdkafka: e.rdkafka}, 50, keyed)
-		ctx := ctxFor(t, time.Minute)
-		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, AutoCommit: true, AutoCommitInterval: time.Hour, UseRdkafka: e.rdkafka})
+		ctx := testhelp.Ctx(t, time.Minute)
+		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{AutoCommit: true, AutoCommitInterval: time.Hour, UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +76,7 @@ func TestAutoCommitCommitsOnClose(t *testing.T) {
 		if err := c.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
-		check, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: e.rdkafka})
+		check, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,8 +85,8 @@ func TestAutoCommitCommitsOnClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := msgs[29].Offset + 1; committed[0] != want {
-			t.Fatalf("committed %d on close, want last consumed + 1 = %d", committed[0], want)
+		if want := msgs[29].Offset + 1; committed[tp(topic, 0)] != want {
+			t.Fatalf("committed %d on close, want last consumed + 1 = %d", committed[tp(topic, 0)], want)
 		}
 		if m := consumeN(t, check, 1)[0]; m.Offset != msgs[29].Offset+1 {
 			t.Fatalf("next consumer starts at %d, want %d", m.Offset, msgs[29].Offset+1)
@@ -96,10 +97,10 @@ func TestAutoCommitCommitsOnClose(t *testing.T) {
 func TestAutoCommitInterval(t *testing.T) {
 	client := newClient(t)
 	topic := newTopic(t, client, 1)
-	group := uniqueName(t, "g")
+	group := testhelp.UniqueName(t, "g")
 	produce(t, topic, kafka.ProducerConfig{}, 20, keyed)
-	ctx := ctxFor(t, time.Minute)
-	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, AutoCommit: true, AutoCommitInterval: 100 * time.Millisecond})
+	ctx := testhelp.Ctx(t, time.Minute)
+	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{AutoCommit: true, AutoCommitInterval: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestAutoCommitInterval(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if committed[0] == last.Offset+1 {
+		if committed[tp(topic, 0)] == last.Offset+1 {
 			return
 		}
 		if ctx.Err() != nil {
@@ -126,14 +127,14 @@ func TestIterationEndsAfterConsumerTimeout(t *testing.T) {
 		topic := newTopic(t, client, 2)
 		produce(t, topic, kafka.ProducerConfig{UseRdkafka: e.rdkafka}, 40, keyed)
 		const timeout = 700 * time.Millisecond
-		c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{ConsumerTimeout: timeout, UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{ConsumerTimeout: timeout, UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close(context.Background())
 		count := 0
 		var lastAt time.Time
-		for _, err := range c.Messages(ctxFor(t, time.Minute)) {
+		for _, err := range c.Messages(testhelp.Ctx(t, time.Minute)) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +147,7 @@ func TestIterationEndsAfterConsumerTimeout(t *testing.T) {
 		if waited := time.Since(lastAt); waited < timeout {
 			t.Fatalf("iteration ended %v after the last message, before ConsumerTimeout %v", waited, timeout)
 		}
-		if _, err := c.Consume(ctxFor(t, time.Minute)); !errors.Is(err, kafka.ErrConsumerTimeout) {
+		if _, err := c.Consume(testhelp.Ctx(t, time.Minute)); !errors.Is(err, kafka.ErrConsumerTimeout) {
 			t.Fatalf("Consume on an idle topic: %v, want ErrConsumerTimeout", err)
 		}
 	})
@@ -157,16 +158,16 @@ func TestPartitionSubset(t *testing.T) {
 		client := newClient(t)
 		topic := newTopic(t, client, 4)
 		produce(t, topic, kafka.ProducerConfig{Partitioner: kafka.NewRoundRobinPartitioner(), UseRdkafka: e.rdkafka}, 400, keyed)
-		c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{Partitions: []int32{3, 1}, ConsumerTimeout: 2 * time.Second, UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{Partitions: []int32{3, 1}, ConsumerOptions: kafka.ConsumerOptions{ConsumerTimeout: 2 * time.Second, UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close(context.Background())
-		if got := c.Partitions(); !slices.Equal(got, []int32{1, 3}) {
+		if got := c.Partitions(); !slices.Equal(got, []kafka.TopicPartition{tp(topic, 1), tp(topic, 3)}) {
 			t.Fatalf("Partitions() = %v", got)
 		}
 		count := map[int32]int{}
-		for m, err := range c.Messages(ctxFor(t, time.Minute)) {
+		for m, err := range c.Messages(testhelp.Ctx(t, time.Minute)) {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,7 +179,7 @@ func TestPartitionSubset(t *testing.T) {
 	})
 	client := newClient(t)
 	topic := newTopic(t, client, 2)
-	_, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{Partitions: []int32{5}})
+	_, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{Partitions: []int32{5}})
 	var ce *kafka.ConfigError
 	if !errors.As(err, &ce) || ce.Field != "ConsumerConfig.Partitions" {
 		t.Fatalf("partition 5 of 2: %v", err)
@@ -195,10 +196,10 @@ func TestResetOffsets(t *testing.T) {
 			m.Timestamp = base.Add(time.Duration(i) * time.Second)
 			return m
 		})
-		ctx := ctxFor(t, time.Minute)
-		group := uniqueName(t, "g")
+		ctx := testhelp.Ctx(t, time.Minute)
+		group := testhelp.UniqueName(t, "g")
 
-		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,16 +209,16 @@ func TestResetOffsets(t *testing.T) {
 		}
 		consumeN(t, c, 20) // prefetched messages must not survive a reset
 
-		if err := c.ResetOffsets(ctx, map[int32]int64{0: 70}); err != nil {
+		if err := c.ResetOffsets(ctx, at(topic, map[int32]int64{0: 70})); err != nil {
 			t.Fatal(err)
 		}
-		if held := c.HeldOffsets()[0]; held != 69 {
-			t.Fatalf("held offset after reset to 70: %d, want 69", held)
+		if held := c.HeldOffsets()[tp(topic, 0)]; held != 70 {
+			t.Fatalf("held offset after reset to 70: %d, want 70 (the position: the next offset to read)", held)
 		}
 		if m := consumeN(t, c, 1)[0]; m.Offset != 70 {
 			t.Fatalf("after reset to 70, read %d", m.Offset)
 		}
-		if err := c.ResetOffsets(ctx, map[int32]int64{0: kafka.OffsetEarliest}); err != nil {
+		if err := c.ResetOffsets(ctx, at(topic, map[int32]int64{0: kafka.OffsetEarliest})); err != nil {
 			t.Fatal(err)
 		}
 		if m := consumeN(t, c, 1)[0]; m.Offset != 0 {
@@ -229,25 +230,25 @@ func TestResetOffsets(t *testing.T) {
 		if m := consumeN(t, c, 1)[0]; m.Offset != 42 {
 			t.Fatalf("after reset to the time of message 42, read %d", m.Offset)
 		}
-		if err := c.ResetOffsets(ctx, map[int32]int64{0: kafka.OffsetLatest}); err != nil {
+		if err := c.ResetOffsets(ctx, at(topic, map[int32]int64{0: kafka.OffsetLatest})); err != nil {
 			t.Fatal(err)
 		}
-		if held := c.HeldOffsets()[0]; held != 99 {
-			t.Fatalf("held offset after reset to latest: %d, want 99", held)
+		if held := c.HeldOffsets()[tp(topic, 0)]; held != 100 {
+			t.Fatalf("held offset after reset to latest: %d, want 100 (the position)", held)
 		}
 		// Commit the reset position, then check a new consumer starts there.
 		if err := c.CommitOffsets(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := c.FetchOffsets(ctx); got[0] != 100 {
+		if got, _ := c.FetchOffsets(ctx); got[tp(topic, 0)] != 100 {
 			t.Fatalf("committed %v after reset to latest", got)
 		}
-		if err := c.ResetOffsets(ctx, map[int32]int64{7: 0}); !errors.Is(err, kafka.ErrUnknownPartition) {
+		if err := c.ResetOffsets(ctx, at(topic, map[int32]int64{7: 0})); !errors.Is(err, kafka.ErrUnknownPartition) {
 			t.Fatalf("reset of a partition not consumed: %v", err)
 		}
 
 		// AutoOffsetReset latest and ResetOffsetOnStart.
-		late, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{AutoOffsetReset: kafka.ResetLatest, ConsumerTimeout: time.Second, UseRdkafka: e.rdkafka})
+		late, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{AutoOffsetReset: kafka.ResetLatest, ConsumerTimeout: time.Second, UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,7 +256,7 @@ func TestResetOffsets(t *testing.T) {
 		if m, err := late.Consume(ctx); !errors.Is(err, kafka.ErrConsumerTimeout) {
 			t.Fatalf("a ResetLatest consumer read %v, %v from a topic with no new messages", m, err)
 		}
-		again, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ResetOffsetOnStart: true, UseRdkafka: e.rdkafka})
+		again, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{ResetOffsetOnStart: true, UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -271,14 +272,14 @@ func TestOutOfRangeOffsetIsReset(t *testing.T) {
 		client := newClient(t)
 		topic := newTopic(t, client, 1)
 		produce(t, topic, kafka.ProducerConfig{UseRdkafka: e.rdkafka}, 10, keyed)
-		ctx := ctxFor(t, time.Minute)
-		group := uniqueName(t, "g")
+		ctx := testhelp.Ctx(t, time.Minute)
+		group := testhelp.UniqueName(t, "g")
 		// Commit an offset past the end, as if retention had moved on.
-		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.ResetOffsets(ctx, map[int32]int64{0: 5000}); err != nil {
+		if err := c.ResetOffsets(ctx, at(topic, map[int32]int64{0: 5000})); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.CommitOffsets(ctx); err != nil {
@@ -286,7 +287,7 @@ func TestOutOfRangeOffsetIsReset(t *testing.T) {
 		}
 		c.Close(ctx)
 
-		reset, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: e.rdkafka})
+		reset, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,7 +296,7 @@ func TestOutOfRangeOffsetIsReset(t *testing.T) {
 			t.Fatalf("out of range with ResetEarliest: read %d, want 0", m.Offset)
 		}
 
-		strict, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, AutoOffsetReset: kafka.ResetNone, UseRdkafka: e.rdkafka})
+		strict, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{AutoOffsetReset: kafka.ResetNone, UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -311,7 +312,7 @@ func TestCompactedTopic(t *testing.T) {
 		client := newClient(t)
 		topic := newTopic(t, client, 1, "cleanup.policy", "compact", "segment.ms", "100",
 			"min.cleanable.dirty.ratio", "0.01", "delete.retention.ms", "100", "min.compaction.lag.ms", "0")
-		ctx := ctxFor(t, 3*time.Minute)
+		ctx := testhelp.Ctx(t, 3*time.Minute)
 		p, err := topic.NewProducer(kafka.ProducerConfig{Sync: true, UseRdkafka: e.rdkafka})
 		if err != nil {
 			t.Fatal(err)
@@ -329,7 +330,7 @@ func TestCompactedTopic(t *testing.T) {
 		}
 		// Wait (polling the log) until the cleaner has removed offsets.
 		for {
-			c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerTimeout: 2 * time.Second, UseRdkafka: e.rdkafka})
+			c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{ConsumerTimeout: 2 * time.Second, UseRdkafka: e.rdkafka}})
 			if err != nil {
 				t.Fatal(err)
 			}

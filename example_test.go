@@ -36,8 +36,10 @@ func Example() {
 	}
 
 	consumer, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{
-		ConsumerGroup:   "example",
-		ConsumerTimeout: 5 * time.Second, // stop iterating when idle
+		ConsumerGroup: "example",
+		ConsumerOptions: kafka.ConsumerOptions{
+			ConsumerTimeout: 5 * time.Second, // stop iterating when idle
+		},
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -147,7 +149,10 @@ func ExampleSimpleConsumer_ResetOffsets() {
 	}
 	defer consumer.Close(ctx)
 	// Partition 0 from its beginning, partition 1 from offset 1000.
-	if err := consumer.ResetOffsets(ctx, map[int32]int64{0: kafka.OffsetEarliest, 1: 1000}); err != nil {
+	if err := consumer.ResetOffsets(ctx, map[kafka.TopicPartition]int64{
+		{Topic: "events", Partition: 0}: kafka.OffsetEarliest,
+		{Topic: "events", Partition: 1}: 1000,
+	}); err != nil {
 		log.Fatal(err)
 	}
 	// Or everything from an hour ago.
@@ -182,12 +187,14 @@ func ExampleTopic_NewBalancedConsumer() {
 	}
 
 	consumer, err := topic.NewBalancedConsumer(ctx, kafka.BalancedConsumerConfig{
-		Group:      "billing",
-		ZooKeeper:  "127.0.0.1:2181",
-		AutoCommit: true, // commits last consumed + 1, and before a partition is handed over
-		OnAssign: func(ctx context.Context, partitions []int32, start map[int32]int64) (map[int32]int64, error) {
+		Group:     "billing",
+		ZooKeeper: "127.0.0.1:2181",
+		OnAssign: func(ctx context.Context, partitions []kafka.TopicPartition, start map[kafka.TopicPartition]int64) (map[kafka.TopicPartition]int64, error) {
 			log.Printf("now reading partitions %v from %v", partitions, start)
 			return nil, nil // keep the committed offsets
+		},
+		ConsumerOptions: kafka.ConsumerOptions{
+			AutoCommit: true, // commits last consumed + 1, and before a partition is handed over
 		},
 	})
 	if err != nil {
@@ -220,14 +227,16 @@ func ExampleTopic_NewBalancedConsumer_managed() {
 
 	consumer, err := topic.NewBalancedConsumer(ctx, kafka.BalancedConsumerConfig{
 		Group:          "billing",
-		Managed:        true,
+		Protocol:       kafka.GroupProtocolClassic, // or Managed: true, PyKafka's spelling
 		Strategy:       kafka.CooperativeStickyStrategy,
 		InstanceID:     "billing-1",
 		SessionTimeout: 10 * time.Second,
-		UseRdkafka:     false, // true: librdkafka fetches, gokafka still runs the group
-		OnRevoke: func(ctx context.Context, partitions []int32) error {
+		OnRevoke: func(ctx context.Context, partitions []kafka.TopicPartition) error {
 			log.Printf("handing over partitions %v", partitions)
 			return nil
+		},
+		ConsumerOptions: kafka.ConsumerOptions{
+			UseRdkafka: false, // true: librdkafka fetches, gokafka still runs the group
 		},
 	})
 	if err != nil {

@@ -6,7 +6,8 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
-	"github.com/gokafka/kafka/internal/faultsuite"
+	"github.com/gokafka/kafka/cmd/soak/faultsuite"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -15,14 +16,7 @@ import (
 // suffer. The cluster closes when the test ends.
 func faultEnv(t *testing.T) *faultsuite.Env {
 	t.Helper()
-	ctx := ctxFor(t, 3*time.Minute)
-	t0 := time.Now()
-	c, err := testinstance.Start(ctx, testinstance.Config{Brokers: 3, NoZooKeeper: true, StopTimeout: 15 * time.Second})
-	if err != nil {
-		t.Fatalf("starting a private cluster: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	t.Logf("private cluster %s up in %v", c.BootstrapServers(), time.Since(t0).Round(time.Millisecond))
+	c := testhelp.PrivateCluster(t, testinstance.Config{Brokers: 3, NoZooKeeper: true, StopTimeout: 15 * time.Second})
 	return &faultsuite.Env{Cluster: c, Logf: func(format string, args ...any) {
 		t.Logf(time.Now().Format("15:04:05.000 ")+format, args...)
 	}}
@@ -34,20 +28,20 @@ func faultEnv(t *testing.T) *faultsuite.Env {
 // private cluster, sparing the shared one.
 func faultEngines(t *testing.T, env *faultsuite.Env) []faultsuite.Engine {
 	t.Helper()
-	ctx := ctxFor(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	client, err := kafka.NewClient(ctx, env.Cluster.BootstrapServers())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	probe, err := client.CreateTopic(ctx, uniqueName(t, "probe"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 1})
+	probe, err := client.CreateTopic(ctx, testhelp.UniqueName(t, "probe"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rdkafkaCompiled(t, probe) {
 		return []faultsuite.Engine{faultsuite.Pure, faultsuite.Rdkafka}
 	}
-	_, err = probe.NewSimpleConsumer(ctx, kafka.ConsumerConfig{UseRdkafka: true})
+	_, err = probe.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: true}})
 	if !errors.Is(err, kafka.ErrEngineNotEnabled) {
 		t.Fatalf("consumer with UseRdkafka in a build without the engine: %v", err)
 	}

@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/faultsuite"
+	"github.com/gokafka/kafka/cmd/soak/faultsuite"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // A consumer whose handler is slow holds memory bounded by its
@@ -19,7 +20,7 @@ import (
 func TestFaultSlowConsumerMemoryBounded(t *testing.T) {
 	const partitions, size, perPartition = 12, 1024, 15000
 	client := newClient(t)
-	ctx := ctxFor(t, 8*time.Minute)
+	ctx := testhelp.Ctx(t, 8*time.Minute)
 	t0 := time.Now()
 	topic, err := faultsuite.FillTopic(ctx, client, partitions, perPartition, size)
 	if err != nil {

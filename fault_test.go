@@ -5,7 +5,7 @@ package kafka_test
 // failures; these tests show, with counts and measured recovery times, that
 // gokafka does neither. Each test starts a private 3-broker cluster (the
 // shared one must not be broken) and runs one scenario of
-// internal/faultsuite, the code that `make soak` repeats N times; the
+// cmd/soak/faultsuite, the code that `make soak` repeats N times; the
 // scenarios' doc comments say exactly what they do and bound. Every result
 // is logged (go test -v shows the figures).
 
@@ -13,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/faultsuite"
+	"github.com/gokafka/kafka/cmd/soak/faultsuite"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // A partition leader is killed with SIGKILL while an asynchronous and a
@@ -25,7 +26,7 @@ import (
 func TestFaultLeaderKillDuringProduce(t *testing.T) {
 	env := faultEnv(t)
 	engines := faultEngines(t, env)
-	results, err := faultsuite.LeaderKill(ctxFor(t, 8*time.Minute), env, engines)
+	results, err := faultsuite.LeaderKill(testhelp.Ctx(t, 8*time.Minute), env, engines)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestFaultLeaderKillDuringProduce(t *testing.T) {
 // `go run ./cmd/soak -n 1 -scenarios leader-kill-expiry -expiry-engines rdkafka`).
 func TestFaultLeaderKillExpiry(t *testing.T) {
 	env := faultEnv(t)
-	results, err := faultsuite.LeaderKillExpiry(ctxFor(t, 8*time.Minute), env, []faultsuite.Engine{faultsuite.Pure})
+	results, err := faultsuite.LeaderKillExpiry(testhelp.Ctx(t, 8*time.Minute), env, []faultsuite.Engine{faultsuite.Pure})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestFaultLeaderKillExpiry(t *testing.T) {
 func TestFaultConsumeAcrossLeaderChange(t *testing.T) {
 	env := faultEnv(t)
 	engines := faultEngines(t, env)
-	results, err := faultsuite.ConsumeLeaderChange(ctxFor(t, 8*time.Minute), env, engines)
+	results, err := faultsuite.ConsumeLeaderChange(testhelp.Ctx(t, 8*time.Minute), env, engines)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +81,7 @@ func TestFaultConsumeAcrossLeaderChange(t *testing.T) {
 func TestFaultConsumeAcrossClusterRestart(t *testing.T) {
 	env := faultEnv(t)
 	engines := faultEngines(t, env)
-	results, err := faultsuite.ConsumeClusterRestart(ctxFor(t, 8*time.Minute), env, engines)
+	results, err := faultsuite.ConsumeClusterRestart(testhelp.Ctx(t, 8*time.Minute), env, engines)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func TestFaultConsumeAcrossClusterRestart(t *testing.T) {
 // its recovery.
 func TestFaultNetwork(t *testing.T) {
 	env := faultEnv(t)
-	results, err := faultsuite.NetworkFaults(ctxFor(t, 8*time.Minute), env)
+	results, err := faultsuite.NetworkFaults(testhelp.Ctx(t, 8*time.Minute), env)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // kcat (librdkafka's CLI) is a client nobody here wrote: what it writes,
@@ -22,8 +23,8 @@ func TestKcatProducesGokafkaConsumes(t *testing.T) {
 		for i := 0; i < 200; i++ {
 			fmt.Fprintf(&in, "key-%d:value-%d\n", i, i)
 		}
-		kcat(t, in.String(), "-P", "-t", topic.Name(), "-K:", "-z", "lz4", "-H", "source=kcat")
-		c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{UseRdkafka: e.rdkafka})
+		testhelp.Kcat(t, nil, in.String(), "-P", "-t", topic.Name(), "-K:", "-z", "lz4", "-H", "source=kcat")
+		c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +51,7 @@ func TestGokafkaProducesKcatConsumes(t *testing.T) {
 			m.Headers = []kafka.Header{{Key: "n", Value: []byte(strconv.Itoa(i))}}
 			return m
 		})
-		out := kcat(t, "", "-C", "-t", topic.Name(), "-e", "-q", "-f", "%k|%s|%h\n")
+		out := testhelp.Kcat(t, nil, "", "-C", "-t", topic.Name(), "-e", "-q", "-f", "%k|%s|%h\n")
 		lines := strings.Split(strings.TrimSpace(out), "\n")
 		if len(lines) != 200 {
 			t.Fatalf("kcat read %d messages, want 200:\n%s", len(lines), out)
@@ -78,8 +79,8 @@ func TestHashingPartitionerMatchesKcat(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		fmt.Fprintf(&in, "user-%d:%d\n", i*7919, i)
 	}
-	kcat(t, in.String(), "-P", "-t", topic.Name(), "-K:", "-X", "topic.partitioner=murmur2")
-	c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{})
+	testhelp.Kcat(t, nil, in.String(), "-P", "-t", topic.Name(), "-K:", "-X", "topic.partitioner=murmur2")
+	c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestHashingPartitionerMatchesKcat(t *testing.T) {
 		produce(t, topic, kafka.ProducerConfig{Partitioner: kafka.HashingPartitioner, UseRdkafka: e.rdkafka}, 300, func(i int) *kafka.Message {
 			return &kafka.Message{Key: []byte(fmt.Sprintf("user-%d", i*7919)), Value: []byte(strconv.Itoa(i))}
 		})
-		out := kcat(t, "", "-C", "-t", topic.Name(), "-e", "-q", "-f", "%k %p\n")
+		out := testhelp.Kcat(t, nil, "", "-C", "-t", topic.Name(), "-e", "-q", "-f", "%k %p\n")
 		byKey := map[string]string{}
 		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 			f := strings.Fields(l)
@@ -129,9 +130,9 @@ func TestEnginesInteroperate(t *testing.T) {
 		t.Run(dir.from.name+"-to-"+dir.to.name, func(t *testing.T) {
 			topic := newTopic(t, client, 3)
 			produce(t, topic, kafka.ProducerConfig{Partitioner: kafka.HashingPartitioner, UseRdkafka: dir.from.rdkafka}, 300, keyed)
-			ctx := ctxFor(t, time.Minute)
-			group := uniqueName(t, "g")
-			first, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: dir.from.rdkafka})
+			ctx := testhelp.Ctx(t, time.Minute)
+			group := testhelp.UniqueName(t, "g")
+			first, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: dir.from.rdkafka}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -144,15 +145,15 @@ func TestEnginesInteroperate(t *testing.T) {
 				t.Fatal(err)
 			}
 			first.Close(ctx)
-			second, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, UseRdkafka: dir.to.rdkafka})
+			second, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: dir.to.rdkafka}})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer second.Close(context.Background())
 			b := consumeN(t, second, 200)
 			for _, m := range b {
-				if m.Offset < committed[m.Partition] {
-					t.Fatalf("%s resumed p%d at %d, before %s's commit %d", dir.to.name, m.Partition, m.Offset, dir.from.name, committed[m.Partition])
+				if m.Offset < committed[tp(topic, m.Partition)] {
+					t.Fatalf("%s resumed p%d at %d, before %s's commit %d", dir.to.name, m.Partition, m.Offset, dir.from.name, committed[tp(topic, m.Partition)])
 				}
 			}
 			all := byValue(t, append(a, b...))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // produceTo writes n messages "<topic>:<i>" round-robin over the topic's
@@ -23,7 +24,7 @@ func produceTo(t *testing.T, client *kafka.Client, topic string, partitions int3
 	for i := 0; i < n; i++ {
 		msgs = append(msgs, &kafka.Message{Topic: topic, Partition: int32(i) % partitions, PartitionSet: true, Value: []byte(fmt.Sprintf("%s:%d", topic, i))})
 	}
-	ctx := ctxFor(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	if err := p.ProduceSync(ctx, msgs...).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func TestSimpleConsumerManyTopics(t *testing.T) {
 		a, b := newTopic(t, client, 3), newTopic(t, client, 2)
 		produceTo(t, client, a.Name(), 3, 90)
 		produceTo(t, client, b.Name(), 2, 40)
-		ctx := ctxFor(t, time.Minute)
+		ctx := testhelp.Ctx(t, time.Minute)
 		c, err := client.NewSimpleConsumer(ctx, kafka.ConsumerConfig{
 			Topics:          map[string][]int32{a.Name(): nil, b.Name(): {1}},
 			ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka},
@@ -93,7 +94,7 @@ func TestPauseResume(t *testing.T) {
 		client := newClient(t)
 		topic := newTopic(t, client, 2)
 		produceTo(t, client, topic.Name(), 2, 40) // 20 per partition
-		ctx := ctxFor(t, time.Minute)
+		ctx := testhelp.Ctx(t, time.Minute)
 		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka, ConsumerTimeout: 2 * time.Second}})
 		if err != nil {
 			t.Fatal(err)
@@ -159,7 +160,7 @@ func TestPauseResume(t *testing.T) {
 func TestIterationEndReasons(t *testing.T) {
 	client := newClient(t)
 	topic := newTopic(t, client, 1)
-	c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{ConsumerTimeout: 200 * time.Millisecond}})
+	c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{ConsumerTimeout: 200 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,9 +192,9 @@ func TestIterationEndReasons(t *testing.T) {
 	// A fatal error is yielded, and Err says it too: a ResetNone consumer
 	// moved past the end of its partition.
 	produceTo(t, client, topic.Name(), 1, 3)
-	group := uniqueName(t, "g")
+	group := testhelp.UniqueName(t, "g")
 	tp := kafka.TopicPartition{Topic: topic.Name(), Partition: 0}
-	ctx = ctxFor(t, time.Minute)
+	ctx = testhelp.Ctx(t, time.Minute)
 	if _, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{AutoOffsetReset: kafka.ResetNone}}); !errors.Is(err, kafka.ErrOffsetOutOfRange) {
 		t.Fatalf("ResetNone with nothing committed: %v", err)
 	}

@@ -10,13 +10,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -70,8 +70,8 @@ func TestBalancedManyTopics(t *testing.T) {
 				topics[name] = n
 				names = append(names, name)
 			}
-			group := uniqueName(t, "g")
-			ctx := ctxFor(t, 3*time.Minute)
+			group := testhelp.UniqueName(t, "g")
+			ctx := testhelp.Ctx(t, 3*time.Minute)
 			var members []*kafka.BalancedConsumer
 			for _, e := range engines {
 				cfg := balancedConfig(t, mode, e, group)
@@ -127,8 +127,8 @@ func TestBalancedPattern(t *testing.T) {
 	for _, mode := range groupModes {
 		t.Run(mode.name, func(t *testing.T) {
 			client := newClient(t, kafka.WithMetadataMaxAge(time.Second))
-			prefix := uniqueName(t, "pat")
-			ctx := ctxFor(t, 3*time.Minute)
+			prefix := testhelp.UniqueName(t, "pat")
+			ctx := testhelp.Ctx(t, 3*time.Minute)
 			create := func(name string, n int32) {
 				t.Helper()
 				if _, err := client.CreateTopic(ctx, name, kafka.TopicConfig{Partitions: n, ReplicationFactor: 3}); err != nil {
@@ -137,7 +137,7 @@ func TestBalancedPattern(t *testing.T) {
 			}
 			create(prefix+"-a", 2)
 			create(prefix+"-x-other", 1) // matches the prefix, not the pattern
-			cfg := balancedConfig(t, mode, engines[0], uniqueName(t, "g"))
+			cfg := balancedConfig(t, mode, engines[0], testhelp.UniqueName(t, "g"))
 			cfg.Pattern = regexp.QuoteMeta(prefix) + `-[a-z]`
 			m, err := client.NewBalancedConsumer(ctx, cfg)
 			if err != nil {
@@ -176,10 +176,10 @@ func TestBalancedPattern(t *testing.T) {
 // produced then is read by exactly one member.
 func TestMixedGroupManyTopics(t *testing.T) {
 	client := newClient(t)
-	prefix := uniqueName(t, "mix")
+	prefix := testhelp.UniqueName(t, "mix")
 	topics := map[string]int32{prefix + "-a": 4, prefix + "-b": 3, prefix + "-c": 2}
 	var names []string
-	ctx := ctxFor(t, 4*time.Minute)
+	ctx := testhelp.Ctx(t, 4*time.Minute)
 	for name, n := range topics {
 		if _, err := client.CreateTopic(ctx, name, kafka.TopicConfig{Partitions: n, ReplicationFactor: 3}); err != nil {
 			t.Fatal(err)
@@ -187,7 +187,7 @@ func TestMixedGroupManyTopics(t *testing.T) {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	group := uniqueName(t, "g")
+	group := testhelp.UniqueName(t, "g")
 	var ta tally
 	var wg sync.WaitGroup
 	readCtx, stop := context.WithCancel(ctx)
@@ -225,18 +225,23 @@ func TestMixedGroupManyTopics(t *testing.T) {
 			defer wg.Done()
 			lines := bufio.NewScanner(out)
 			for lines.Scan() {
-				ta.add(&kafka.Message{Value: []byte(lines.Text())})
+				if strings.HasPrefix(lines.Text(), prefix) { // values are "<topic>:<i>"; the tools print other lines too
+					ta.add(&kafka.Message{Value: []byte(lines.Text())})
+				} else {
+					t.Logf("%s: %s", name, lines.Text())
+				}
 			}
 		}()
 	}
 	for i := 0; i < 2; i++ {
-		reader("kcat", exec.CommandContext(readCtx, "kcat", append([]string{"-b", brokers(), "-G", group, "-q", "-f", "%s\n",
-			"-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"}, names...)...))
+		reader("kcat", exec.CommandContext(readCtx, "kcat", append([]string{"-b", brokers(), "-G", group, "-q", "-u", "-f", "%s\n",
+			"-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500", "-X", "auto.offset.reset=earliest"}, names...)...))
 	}
 	lib := kafkaToolsCommand(t)
 	reader("java console consumer", exec.CommandContext(readCtx, lib[0], append(lib[1:],
 		"--bootstrap-server", brokers(), "--group", group, "--include", regexp.QuoteMeta(prefix)+"-.*",
-		"--consumer-property", "session.timeout.ms=6000", "--consumer-property", "heartbeat.interval.ms=500")...))
+		"--consumer-property", "session.timeout.ms=6000", "--consumer-property", "heartbeat.interval.ms=500",
+		"--consumer-property", "auto.offset.reset=earliest")...))
 
 	// Kafka's own view: five members, each partition owned once.
 	want := allPartitions(topics)
@@ -284,7 +289,7 @@ func TestMixedGroupManyTopics(t *testing.T) {
 // stays up).
 func kafkaToolsCommand(t *testing.T) []string {
 	t.Helper()
-	lib, err := testinstance.KafkaLib(ctxFor(t, 5*time.Minute), testinstance.Config{})
+	lib, err := testinstance.KafkaLib(testhelp.Ctx(t, 5*time.Minute), testinstance.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,32 +297,19 @@ func kafkaToolsCommand(t *testing.T) []string {
 		"-cp", filepath.Join(lib, "*"), testinstance.KafkaTools["kafka-console-consumer"]}
 }
 
-// describeMembers runs Kafka's consumer-groups tool and returns how many
-// members own each partition and how many members the group has.
+// describeMembers asks Kafka's consumer-groups tool how many members own
+// each partition, and how many members the group has.
 func describeMembers(t *testing.T, ctx context.Context, group string) (map[kafka.TopicPartition]int, int) {
 	t.Helper()
-	out, err := testinstance.KafkaTool(ctx, testinstance.Config{}, nil, "kafka-consumer-groups",
-		"--bootstrap-server", brokers(), "--describe", "--group", group, "--members", "--verbose")
+	members, err := testhelp.GroupMembers[kafka.TopicPartition](ctx, group)
 	if err != nil {
-		return nil, 0 // the group may not exist yet
+		return nil, 0 // the group may not be formed yet
 	}
 	owners := map[kafka.TopicPartition]int{}
-	members := 0
-	// Lines: GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS ASSIGNMENT,
-	// where ASSIGNMENT is "topic(0,1),topic2(3)" or "-".
-	assignment := regexp.MustCompile(`([A-Za-z0-9._-]+)\(([0-9,]+)\)`)
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 6 || f[0] != group {
-			continue
-		}
-		members++
-		for _, m := range assignment.FindAllStringSubmatch(f[len(f)-1], -1) {
-			for _, p := range strings.Split(m[2], ",") {
-				n, _ := strconv.Atoi(p)
-				owners[kafka.TopicPartition{Topic: m[1], Partition: int32(n)}]++
-			}
+	for _, ps := range members {
+		for _, tp := range ps {
+			owners[tp]++
 		}
 	}
-	return owners, members
+	return owners, len(members)
 }

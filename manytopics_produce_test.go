@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // kcatRecord is one record as kcat prints it with -f '%p %o %k %s\n'.
@@ -23,7 +24,7 @@ type kcatRecord struct {
 // kcatRead reads a whole topic with kcat, a client nobody here wrote.
 func kcatRead(t *testing.T, topic string, want int) []kcatRecord {
 	t.Helper()
-	out := kcat(t, "", "-C", "-t", topic, "-e", "-q", "-f", "%p %o %k %s\n")
+	out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-e", "-q", "-f", "%p %o %k %s\n")
 	var recs []kcatRecord
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if line == "" {
@@ -54,7 +55,7 @@ func TestProducerManyTopics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx := ctxFor(t, 2*time.Minute)
+		ctx := testhelp.Ctx(t, 2*time.Minute)
 		const n = 900
 		var mu sync.Mutex
 		reported := map[string]kafka.TopicPartition{} // value -> where
@@ -123,7 +124,7 @@ func TestProducerMessageErrorsFailAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer p.Close(context.Background())
-		ctx := ctxFor(t, time.Minute)
+		ctx := testhelp.Ctx(t, time.Minute)
 		good := func(i int) *kafka.Message {
 			return &kafka.Message{Topic: topic.Name(), Value: []byte("good" + strconv.Itoa(i))}
 		}
@@ -134,7 +135,7 @@ func TestProducerMessageErrorsFailAlone(t *testing.T) {
 		msgs := []*kafka.Message{
 			good(0),
 			{Value: []byte("no topic")},
-			{Topic: uniqueName(t, "missing"), Value: []byte("unknown topic")},
+			{Topic: testhelp.UniqueName(t, "missing"), Value: []byte("unknown topic")},
 			badPartition,
 			{Topic: topic.Name(), Value: make([]byte, 3000)},
 			{Topic: "bad name!", Value: []byte("illegal topic name")},
@@ -207,7 +208,7 @@ func TestProduceSyncWaitsForEveryMessage(t *testing.T) {
 		}
 		msgs = append(msgs, &kafka.Message{Topic: topic.Name(), Value: []byte(fmt.Sprint(i))})
 	}
-	res := p.ProduceSync(ctxFor(t, time.Minute), msgs...)
+	res := p.ProduceSync(testhelp.Ctx(t, time.Minute), msgs...)
 	if err := res.Err(); err != nil {
 		t.Fatal(err)
 	}

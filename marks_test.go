@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -81,7 +82,7 @@ func TestMarksNeverPassUnprocessed(t *testing.T) {
 		client := newClient(t)
 		topic := newTopic(t, client, 3)
 		produceTo(t, client, topic.Name(), 3, 3000)
-		group := uniqueName(t, "g")
+		group := testhelp.UniqueName(t, "g")
 		child := exec.Command(os.Args[0], "-test.run=^$")
 		child.Env = append(os.Environ(), "BROKERS="+testinstance.Shared().BootstrapServers(),
 			marksChildEnv+"="+strings.Join([]string{topic.Name(), group, strconv.FormatBool(e.rdkafka)}, "|"))
@@ -129,7 +130,7 @@ func TestMarksNeverPassUnprocessed(t *testing.T) {
 		child.Wait()
 
 		// The group's committed offsets, read by a consumer of the group.
-		ctx := ctxFor(t, time.Minute)
+		ctx := testhelp.Ctx(t, time.Minute)
 		check, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group})
 		if err != nil {
 			t.Fatal(err)
@@ -165,8 +166,8 @@ func TestGroupResetOffsetsAnytime(t *testing.T) {
 			client := newClient(t)
 			topic := newTopic(t, client, 2)
 			produceTo(t, client, topic.Name(), 2, 20)
-			ctx := ctxFor(t, 2*time.Minute)
-			cfg := balancedConfig(t, mode, engines[0], uniqueName(t, "g"))
+			ctx := testhelp.Ctx(t, 2*time.Minute)
+			cfg := balancedConfig(t, mode, engines[0], testhelp.UniqueName(t, "g"))
 			m, err := topic.NewBalancedConsumer(ctx, cfg)
 			if err != nil {
 				t.Fatal(err)

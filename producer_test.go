@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 func keyed(i int) *kafka.Message {
@@ -43,7 +44,7 @@ func TestProduceConsumeRoundTripEachCodec(t *testing.T) {
 					m.Headers = []kafka.Header{{Key: "i", Value: []byte(strconv.Itoa(i))}, {Key: "codec", Value: []byte(codec.String())}}
 					return m
 				})
-				c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{UseRdkafka: e.rdkafka})
+				c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -75,7 +76,7 @@ func TestSyncProduceReturnsAfterAck(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer p.Close(context.Background())
-		ctx := ctxFor(t, time.Minute)
+		ctx := testhelp.Ctx(t, time.Minute)
 		// Several goroutines in sync mode: each Produce returns with the
 		// message acknowledged, offsets unique per partition.
 		var mu sync.Mutex
@@ -146,7 +147,7 @@ func TestDeliveryReportsAndCallback(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx := ctxFor(t, time.Minute)
+		ctx := testhelp.Ctx(t, time.Minute)
 		const n = 300
 		for i := 0; i < n; i++ {
 			if err := p.Produce(ctx, []byte(strconv.Itoa(i)), kafka.WithOpaque(i)); err != nil {
@@ -200,7 +201,7 @@ func TestHashingPartitionerKeepsKeyOrder(t *testing.T) {
 			k, seq := i%keys, i/keys
 			return &kafka.Message{Key: []byte("key-" + strconv.Itoa(k)), Value: []byte(strconv.Itoa(seq))}
 		})
-		c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +235,7 @@ func TestQueueFullBlocksOrFails(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx := ctxFor(t, time.Minute)
+		ctx := testhelp.Ctx(t, time.Minute)
 		var full error
 		for i := 0; i < 100 && full == nil; i++ {
 			full = p.Produce(ctx, []byte("x"))
@@ -280,7 +281,7 @@ func TestOversizeMessageFailsAlone(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx := ctxFor(t, time.Minute)
+		ctx := testhelp.Ctx(t, time.Minute)
 		if err := p.Produce(ctx, []byte("before")); err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +313,7 @@ func TestOneMebibyteMessages(t *testing.T) {
 		produce(t, topic, kafka.ProducerConfig{MaxMessageBytes: 2 << 20, BatchBytes: 2 << 20, UseRdkafka: e.rdkafka}, n, func(i int) *kafka.Message {
 			return &kafka.Message{Key: []byte{byte(i)}, Value: big(i)}
 		})
-		c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,7 +340,7 @@ func TestHeadersAndTimestamps(t *testing.T) {
 			return m
 		})
 		after := time.Now().Add(time.Second)
-		c, err := topic.NewSimpleConsumer(ctxFor(t, time.Minute), kafka.ConsumerConfig{UseRdkafka: e.rdkafka})
+		c, err := topic.NewSimpleConsumer(testhelp.Ctx(t, time.Minute), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,7 +371,7 @@ func TestAcksLevels(t *testing.T) {
 				produce(t, topic, kafka.ProducerConfig{Acks: acks, UseRdkafka: e.rdkafka}, 100, keyed)
 				// With fewer than all acks the high watermark follows
 				// replication, after the producer is done: poll for it.
-				ctx := ctxFor(t, 30*time.Second)
+				ctx := testhelp.Ctx(t, 30*time.Second)
 				for {
 					latest, err := topic.LatestOffsets(ctx)
 					if err != nil {
@@ -398,7 +399,7 @@ func TestFlushDeliversLingeringMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer p.Close(context.Background())
-		ctx := ctxFor(t, 30*time.Second)
+		ctx := testhelp.Ctx(t, 30*time.Second)
 		for i := 0; i < 50; i++ {
 			if err := p.Produce(ctx, []byte("m")); err != nil {
 				t.Fatal(err)

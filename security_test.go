@@ -16,6 +16,7 @@ import (
 
 	"github.com/gokafka/kafka"
 	"github.com/gokafka/kafka/rdkafka"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -72,7 +73,7 @@ func (s *syncBuffer) String() string {
 
 func startSecureCluster(t *testing.T) *secureEnv {
 	t.Helper()
-	ctx := ctxFor(t, 5*time.Minute)
+	ctx := testhelp.Ctx(t, 5*time.Minute)
 	c, err := testinstance.Start(ctx, testinstance.Config{
 		Brokers: 1, NoZooKeeper: true,
 		Security: &testinstance.SecurityConfig{
@@ -136,7 +137,7 @@ func (e *secureEnv) newClient(ctx context.Context, listener string, opts ...kafk
 
 func (e *secureEnv) mustClient(t *testing.T, listener string, opts ...kafka.ClientOption) *kafka.Client {
 	t.Helper()
-	c, err := e.newClient(ctxFor(t, 60*time.Second), listener, opts...)
+	c, err := e.newClient(testhelp.Ctx(t, 60*time.Second), listener, opts...)
 	if err != nil {
 		t.Fatalf("NewClient on %s: %v", listener, err)
 	}
@@ -158,7 +159,7 @@ func saslLogin(m kafka.SASLMechanism, password string) kafka.SASLConfig {
 // administration works over the secured listener too).
 func secureTopic(t *testing.T, client *kafka.Client) *kafka.Topic {
 	t.Helper()
-	topic, err := client.CreateTopic(ctxFor(t, 60*time.Second), uniqueName(t, "t"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 1})
+	topic, err := client.CreateTopic(testhelp.Ctx(t, 60*time.Second), testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 1})
 	if err != nil {
 		t.Fatalf("CreateTopic: %v", err)
 	}
@@ -171,7 +172,7 @@ func roundTrip(t *testing.T, client *kafka.Client, e engineCase) {
 	t.Helper()
 	topic := secureTopic(t, client)
 	const n = 20
-	ctx := ctxFor(t, 2*time.Minute)
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	p, err := topic.NewProducer(kafka.ProducerConfig{Sync: true, UseRdkafka: e.rdkafka})
 	if err != nil {
 		t.Fatalf("NewProducer: %v", err)
@@ -184,7 +185,7 @@ func roundTrip(t *testing.T, client *kafka.Client, e engineCase) {
 	if err := p.Close(ctx); err != nil {
 		t.Fatalf("producer Close: %v", err)
 	}
-	cons, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{UseRdkafka: e.rdkafka})
+	cons, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 	if err != nil {
 		t.Fatalf("NewSimpleConsumer: %v", err)
 	}
@@ -207,7 +208,7 @@ func engineAvailable(t *testing.T, e engineCase, client *kafka.Client) bool {
 	if _, err := topic.NewProducer(kafka.ProducerConfig{UseRdkafka: true}); !errors.Is(err, kafka.ErrEngineNotEnabled) {
 		t.Fatalf("UseRdkafka without the engine: %v", err)
 	}
-	if _, err := topic.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{UseRdkafka: true}); !errors.Is(err, kafka.ErrEngineNotEnabled) {
+	if _, err := topic.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: true}}); !errors.Is(err, kafka.ErrEngineNotEnabled) {
 		t.Fatalf("UseRdkafka without the engine: %v", err)
 	}
 	return false
@@ -340,7 +341,7 @@ func pureFailures(t *testing.T, env *secureEnv) {
 		// ...and cannot reach librdkafka.
 		topic := secureTopic(t, client)
 		_, perr := topic.NewProducer(kafka.ProducerConfig{UseRdkafka: true})
-		_, cerr := topic.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{UseRdkafka: true})
+		_, cerr := topic.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: true}})
 		for _, err := range []error{perr, cerr} {
 			var ce *kafka.ConfigError
 			switch {
@@ -369,7 +370,7 @@ func rdkafkaFailures(t *testing.T, env *secureEnv) {
 		roundTrip(t, client, engineCase{"pure", false})
 		topic := secureTopic(t, client)
 		_, perr := topic.NewProducer(kafka.ProducerConfig{UseRdkafka: true})
-		_, cerr := topic.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{UseRdkafka: true})
+		_, cerr := topic.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: true}})
 		for _, err := range []error{perr, cerr} {
 			var ce *kafka.ConfigError
 			if !errors.As(err, &ce) || ce.Field != "TLSConfig.ServerName" {
@@ -425,13 +426,13 @@ func rdkafkaFailures(t *testing.T, env *secureEnv) {
 			if err != nil {
 				t.Fatalf("NewProducer: %v", err)
 			}
-			ctx := ctxFor(t, time.Minute)
+			ctx := testhelp.Ctx(t, time.Minute)
 			start := time.Now()
 			err = p.Produce(ctx, []byte("never delivered"))
 			check("Produce", err, time.Since(start), deliveryTimeout+10*time.Second)
-			p.Close(ctxFor(t, 30*time.Second))
+			p.Close(testhelp.Ctx(t, 30*time.Second))
 
-			cons, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{UseRdkafka: true, RdkafkaConfig: raw})
+			cons, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: true, RdkafkaConfig: raw}})
 			if err != nil {
 				t.Fatalf("NewSimpleConsumer: %v", err)
 			}
@@ -476,7 +477,7 @@ func TestSecurityConfigValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		// An address nobody listens on: validation must fail first.
-		_, err := kafka.NewClient(ctxFor(t, 10*time.Second), "127.0.0.1:1", c.opt)
+		_, err := kafka.NewClient(testhelp.Ctx(t, 10*time.Second), "127.0.0.1:1", c.opt)
 		var ce *kafka.ConfigError
 		if !errors.As(err, &ce) || ce.Field != c.field || !errors.Is(err, kafka.ErrInvalidConfig) {
 			t.Errorf("want a ConfigError on %s, got %v", c.field, err)

@@ -1,11 +1,11 @@
 package kafka_test
 
 import (
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/faultsuite"
+	"github.com/gokafka/kafka/cmd/soak/faultsuite"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // TestSoak is one round of `make soak` (cmd/soak): every fault scenario,
@@ -15,7 +15,7 @@ import (
 func TestSoak(t *testing.T) {
 	env := faultEnv(t)
 	engines := faultEngines(t, env)
-	totals := faultsuite.Soak(ctxFor(t, 15*time.Minute), env, 1, faultsuite.RoundConfig{Engines: engines}, testWriter{t})
+	totals := faultsuite.Soak(testhelp.Ctx(t, 15*time.Minute), env, 1, faultsuite.RoundConfig{Engines: engines}, testhelp.LogWriter(t))
 	t.Log(totals.String())
 	if !totals.Clean() {
 		t.Errorf("soak round: %d violations, %d errors", totals.Violations, totals.Errors)
@@ -28,12 +28,4 @@ func TestSoak(t *testing.T) {
 	if want := 3*len(engines) + 2 + 2*(1+len(engines)) + 4; totals.Results != want {
 		t.Errorf("%d results, want %d", totals.Results, want)
 	}
-}
-
-// testWriter sends the soak's lines to the test log.
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(b), "\n"))
-	return len(b), nil
 }

@@ -53,14 +53,14 @@ func (c *Client) Topic(ctx context.Context, name string) (*Topic, error) {
 // such for the retry backoff, so that producing to a topic that does not
 // exist costs one metadata request per backoff, not one per message.
 func (c *Client) loadTopic(ctx context.Context, name string) (*cluster.TopicMeta, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
 	if t, err := c.cluster.Snapshot().Topic(name); err == nil && len(t.Partitions) > 0 {
 		c.cluster.Track(name)
 		return t, nil
 	}
 	if err := validTopicName(name); err != nil {
-		return nil, err
-	}
-	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
 	if c.missing.recent(name) {

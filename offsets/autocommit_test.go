@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // positions is a consumer's positions, safe for concurrent use.
@@ -36,8 +37,8 @@ func (p *positions) snapshot() map[TopicPartition]Commit {
 }
 
 func TestAutoCommit(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 2)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
 	g := newGroup(t, cl)
 	pos := &positions{m: on(topic, map[int32]Commit{0: At(-1), 1: At(-1)})} // nothing consumed yet
 	var errMu sync.Mutex
@@ -50,12 +51,12 @@ func TestAutoCommit(t *testing.T) {
 	stopped := false
 	defer func() {
 		if !stopped {
-			a.Stop(testCtx(t, 10*time.Second))
+			a.Stop(testhelp.Ctx(t, 10*time.Second))
 		}
 	}()
 	fetch := func(want map[int32]Commit) func() error {
 		return func() error {
-			got, err := g.Fetch(testCtx(t, 10*time.Second), tps(topic, 0, 1))
+			got, err := g.Fetch(testhelp.Ctx(t, 10*time.Second), tps(topic, 0, 1))
 			if err != nil {
 				return err
 			}
@@ -67,7 +68,7 @@ func TestAutoCommit(t *testing.T) {
 	}
 
 	// Nothing consumed: several intervals pass without a commit.
-	eventually(t, 5*time.Second, "ticks", func() error {
+	testhelp.Eventually(t, 5*time.Second, "ticks", func() error {
 		if err := fetch(map[int32]Commit{})(); err != nil {
 			return err
 		}
@@ -81,14 +82,14 @@ func TestAutoCommit(t *testing.T) {
 	}
 
 	pos.set(part(topic, 0), Commit{Offset: 10, LeaderEpoch: 0, Metadata: "auto"})
-	eventually(t, 10*time.Second, "first auto-commit", fetch(map[int32]Commit{0: {Offset: 10, LeaderEpoch: 0, Metadata: "auto"}}))
+	testhelp.Eventually(t, 10*time.Second, "first auto-commit", fetch(map[int32]Commit{0: {Offset: 10, LeaderEpoch: 0, Metadata: "auto"}}))
 	pos.set(part(topic, 0), At(12))
 	pos.set(part(topic, 1), At(3))
-	eventually(t, 10*time.Second, "second auto-commit", fetch(map[int32]Commit{0: At(12), 1: At(3)}))
+	testhelp.Eventually(t, 10*time.Second, "second auto-commit", fetch(map[int32]Commit{0: At(12), 1: At(3)}))
 
 	// Positions unchanged: ticks go by, commits do not.
 	n, ticks := a.commits.Load(), a.ticks.Load()
-	eventually(t, 5*time.Second, "more ticks", func() error {
+	testhelp.Eventually(t, 5*time.Second, "more ticks", func() error {
 		if a.ticks.Load() < ticks+5 {
 			return fmt.Errorf("%d ticks so far", a.ticks.Load()-ticks)
 		}
@@ -101,13 +102,13 @@ func TestAutoCommit(t *testing.T) {
 	// The final commit on Stop carries the last move.
 	pos.set(part(topic, 1), At(99))
 	stopped = true
-	if err := a.Stop(testCtx(t, 30*time.Second)); err != nil {
+	if err := a.Stop(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
 	if err := fetch(map[int32]Commit{0: At(12), 1: At(99)})(); err != nil {
 		t.Fatalf("after Stop: %v", err)
 	}
-	if err := a.Stop(testCtx(t, time.Second)); err != nil {
+	if err := a.Stop(testhelp.Ctx(t, time.Second)); err != nil {
 		t.Fatalf("second Stop: %v", err)
 	}
 	select {
@@ -125,15 +126,15 @@ func TestAutoCommit(t *testing.T) {
 // TestAutoCommitFinalOnly: with an interval that never ticks in the test,
 // Stop alone must commit.
 func TestAutoCommitFinalOnly(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	g := newGroup(t, cl)
 	pos := &positions{m: on(topic, map[int32]Commit{0: At(5)})}
 	a := StartAutoCommit(g, time.Hour, pos.snapshot, func() Generation { return Generation{} }, nil)
-	if err := a.Stop(testCtx(t, 30*time.Second)); err != nil {
+	if err := a.Stop(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	got, err := g.Fetch(testCtx(t, 10*time.Second), tps(topic, 0))
+	got, err := g.Fetch(testhelp.Ctx(t, 10*time.Second), tps(topic, 0))
 	if err != nil || got[part(topic, 0)] != At(5) {
 		t.Fatalf("Fetch after Stop = %v, %v; want 5", got, err)
 	}
@@ -142,8 +143,8 @@ func TestAutoCommitFinalOnly(t *testing.T) {
 // TestAutoCommitReportsErrors: a commit the broker refuses goes to onError,
 // and the final commit's error comes back from Stop.
 func TestAutoCommitReportsErrors(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	g := newGroup(t, cl)
 	pos := &positions{m: on(topic, map[int32]Commit{0: At(5)})}
 	bad := Generation{ID: 7, MemberID: "nobody"} // the group has no such member
@@ -160,16 +161,16 @@ func TestAutoCommitReportsErrors(t *testing.T) {
 			t.Fatalf("onError got %v, want a partition 0 rejection", err)
 		}
 		t.Logf("onError: %v", err)
-	case <-testCtx(t, 20*time.Second).Done():
+	case <-testhelp.Ctx(t, 20*time.Second).Done():
 		t.Fatal("onError never called")
 	}
-	if err := a.Stop(testCtx(t, 30*time.Second)); err == nil || Partitions(err)[part(topic, 0)] == nil {
+	if err := a.Stop(testhelp.Ctx(t, 30*time.Second)); err == nil || Partitions(err)[part(topic, 0)] == nil {
 		t.Fatalf("Stop: err = %v, want the final commit's rejection", err)
 	}
 }
 
 func TestStartAutoCommitValidates(t *testing.T) {
-	cl := newCluster(t, nil)
+	cl := testhelp.NewCluster(t, nil)
 	g := newGroup(t, cl)
 	pos := func() map[TopicPartition]Commit { return nil }
 	for name, c := range map[string]struct {
@@ -187,7 +188,7 @@ func TestStartAutoCommitValidates(t *testing.T) {
 		if !errors.Is(reported, c.want) {
 			t.Errorf("%s: onError got %v, want %v", name, reported, c.want)
 		}
-		if err := a.Stop(testCtx(t, time.Second)); !errors.Is(err, c.want) {
+		if err := a.Stop(testhelp.Ctx(t, time.Second)); !errors.Is(err, c.want) {
 			t.Errorf("%s: Stop = %v, want %v", name, err, c.want)
 		}
 		select {
@@ -199,11 +200,11 @@ func TestStartAutoCommitValidates(t *testing.T) {
 	// A topic is no longer an argument: an empty topic name in a snapshot
 	// fails that partition's commit.
 	a := StartAutoCommit(g, time.Hour, func() map[TopicPartition]Commit { return map[TopicPartition]Commit{part("", 0): At(1)} }, nil, nil)
-	if err := a.Stop(testCtx(t, 10*time.Second)); !errors.Is(err, kerr.ErrInvalidTopic) || Partitions(err)[part("", 0)] == nil {
+	if err := a.Stop(testhelp.Ctx(t, 10*time.Second)); !errors.Is(err, kerr.ErrInvalidTopic) || Partitions(err)[part("", 0)] == nil {
 		t.Errorf("empty topic in the positions: Stop = %v, want kerr.ErrInvalidTopic for /0", err)
 	}
 	// Without onError (and without a group to log to) it must not panic.
-	if err := StartAutoCommit(nil, time.Second, pos, nil, nil).Stop(testCtx(t, time.Second)); !errors.Is(err, kerr.ErrInvalidConfig) {
+	if err := StartAutoCommit(nil, time.Second, pos, nil, nil).Stop(testhelp.Ctx(t, time.Second)); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Errorf("nil group, nil onError: Stop = %v", err)
 	}
 }
@@ -212,21 +213,21 @@ func TestStartAutoCommitValidates(t *testing.T) {
 // topics, each commit one request; a partition the consumer gives up is
 // forgotten, so that its position, should it come back, is committed again.
 func TestAutoCommitTopics(t *testing.T) {
-	cl := newCluster(t, nil)
-	a1, b1 := createTopic(t, 2), createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	a1, b1 := testhelp.CreateTopic(t, nil, 2), testhelp.CreateTopic(t, nil, 1)
 	g := newGroup(t, cl)
 	pos := &positions{m: map[TopicPartition]Commit{part(a1, 0): At(4), part(a1, 1): At(-1), part(b1, 0): At(7)}}
 	a := StartAutoCommit(g, 20*time.Millisecond, pos.snapshot, nil, func(err error) { t.Errorf("onError: %v", err) })
 	stopped := false
 	defer func() {
 		if !stopped {
-			a.Stop(testCtx(t, 10*time.Second))
+			a.Stop(testhelp.Ctx(t, 10*time.Second))
 		}
 	}()
 	all := []TopicPartition{part(a1, 0), part(a1, 1), part(b1, 0)}
 	fetch := func(want map[TopicPartition]Commit) func() error {
 		return func() error {
-			got, err := g.Fetch(testCtx(t, 10*time.Second), all)
+			got, err := g.Fetch(testhelp.Ctx(t, 10*time.Second), all)
 			if err != nil {
 				return err
 			}
@@ -236,7 +237,7 @@ func TestAutoCommitTopics(t *testing.T) {
 			return nil
 		}
 	}
-	eventually(t, 10*time.Second, "auto-commit of two topics", fetch(map[TopicPartition]Commit{part(a1, 0): At(4), part(b1, 0): At(7)}))
+	testhelp.Eventually(t, 10*time.Second, "auto-commit of two topics", fetch(map[TopicPartition]Commit{part(a1, 0): At(4), part(b1, 0): At(7)}))
 	if n := a.commits.Load(); n != 1 {
 		t.Fatalf("%d commits for one change of two topics, want 1", n)
 	}
@@ -244,7 +245,7 @@ func TestAutoCommitTopics(t *testing.T) {
 	// b/0 revoked: forgotten once a tick has passed without it.
 	pos.drop(part(b1, 0))
 	ticks := a.ticks.Load()
-	eventually(t, 5*time.Second, "two ticks", func() error {
+	testhelp.Eventually(t, 5*time.Second, "two ticks", func() error {
 		if a.ticks.Load() < ticks+2 {
 			return fmt.Errorf("%d ticks so far", a.ticks.Load()-ticks)
 		}
@@ -256,7 +257,7 @@ func TestAutoCommitTopics(t *testing.T) {
 	}
 	// Back at the same position: committed again, for it was forgotten.
 	pos.set(part(b1, 0), At(7))
-	eventually(t, 5*time.Second, "a commit of the returned partition", func() error {
+	testhelp.Eventually(t, 5*time.Second, "a commit of the returned partition", func() error {
 		if a.commits.Load() == n {
 			return fmt.Errorf("no commit yet")
 		}
@@ -265,7 +266,7 @@ func TestAutoCommitTopics(t *testing.T) {
 
 	pos.set(part(a1, 1), At(2))
 	stopped = true
-	if err := a.Stop(testCtx(t, 30*time.Second)); err != nil {
+	if err := a.Stop(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
 	if err := fetch(map[TopicPartition]Commit{part(a1, 0): At(4), part(a1, 1): At(2), part(b1, 0): At(7)})(); err != nil {

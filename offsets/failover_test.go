@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -78,7 +79,7 @@ func (c *committer) stop(t *testing.T) int64 {
 // than old.
 func (c *committer) waitCommits(t *testing.T, old int32, n int) {
 	t.Helper()
-	eventually(t, 90*time.Second, fmt.Sprintf("%d commits through a coordinator other than %d", n, old), func() error {
+	testhelp.Eventually(t, 90*time.Second, fmt.Sprintf("%d commits through a coordinator other than %d", n, old), func() error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		moved := 0
@@ -99,14 +100,10 @@ func (c *committer) waitCommits(t *testing.T, old int32, n int) {
 // coordinator, and the offsets read back must be the last ones committed.
 // It needs brokers it may stop, so it starts its own cluster.
 func TestCoordinatorMoves(t *testing.T) {
-	ctx := testCtx(t, 5*time.Minute)
-	kc, err := testinstance.Start(ctx, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
-	if err != nil {
-		t.Fatalf("testinstance.Start: %v", err)
-	}
-	defer kc.Close()
-	cl := newCluster(t, kc)
-	topic := uniqueName(t, "topic")
+	ctx := testhelp.Ctx(t, 5*time.Minute)
+	kc := testhelp.PrivateCluster(t, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
+	cl := testhelp.NewCluster(t, kc)
+	topic := testhelp.UniqueName(t, "topic")
 	if err := kc.CreateTopic(ctx, topic, 3, 3, nil); err != nil {
 		t.Fatalf("CreateTopic: %v", err)
 	}
@@ -120,7 +117,7 @@ func TestCoordinatorMoves(t *testing.T) {
 		return i
 	}
 	coordinator := func() int32 {
-		b, err := g.Coordinator(testCtx(t, 60*time.Second))
+		b, err := g.Coordinator(testhelp.Ctx(t, 60*time.Second))
 		if err != nil {
 			t.Fatalf("Coordinator: %v", err)
 		}
@@ -128,7 +125,7 @@ func TestCoordinatorMoves(t *testing.T) {
 	}
 	check := func(last int64) {
 		t.Helper()
-		got, err := g.Fetch(testCtx(t, 60*time.Second), tps(topic, 0, 1, 2))
+		got, err := g.Fetch(testhelp.Ctx(t, 60*time.Second), tps(topic, 0, 1, 2))
 		want := on(topic, map[int32]Commit{0: At(last), 1: At(last), 2: At(last)})
 		if err != nil || !maps.Equal(got, want) {
 			t.Fatalf("Fetch = %v, %v; want %v", got, err, want)
@@ -147,7 +144,7 @@ func TestCoordinatorMoves(t *testing.T) {
 	}
 	c.waitCommits(t, first, 5)
 	check(c.stop(t))
-	if got, err := List(testCtx(t, 60*time.Second), cl, tps(topic, 0), Latest); err != nil || got[part(topic, 0)] != 5 {
+	if got, err := List(testhelp.Ctx(t, 60*time.Second), cl, tps(topic, 0), Latest); err != nil || got[part(topic, 0)] != 5 {
 		t.Fatalf("List(Latest) with a broker down = %v, %v; want 5", got, err)
 	}
 	if err := kc.StartBroker(ctx, stopped); err != nil {

@@ -8,10 +8,11 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 func TestNewGroupValidates(t *testing.T) {
-	cl := newCluster(t, nil)
+	cl := testhelp.NewCluster(t, nil)
 	if _, err := NewGroup(cl, "", GroupOptions{}); !errors.Is(err, kerr.ErrNoGroup) {
 		t.Errorf("empty group id: err = %v, want kerr.ErrNoGroup", err)
 	}
@@ -19,7 +20,7 @@ func TestNewGroupValidates(t *testing.T) {
 		t.Errorf("nil cluster: err = %v, want kerr.ErrInvalidConfig", err)
 	}
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 10*time.Second)
+	ctx := testhelp.Ctx(t, 10*time.Second)
 	if err := g.Commit(ctx, on("", map[int32]Commit{0: At(1)}), Generation{}); !errors.Is(err, kerr.ErrInvalidTopic) {
 		t.Errorf("Commit to empty topic: err = %v, want kerr.ErrInvalidTopic", err)
 	}
@@ -41,9 +42,9 @@ func TestNewGroupValidates(t *testing.T) {
 }
 
 func TestCoordinatorFoundAndCached(t *testing.T) {
-	cl := newCluster(t, nil)
+	cl := testhelp.NewCluster(t, nil)
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	b, err := g.Coordinator(ctx)
 	if err != nil {
 		t.Fatalf("Coordinator: %v", err)
@@ -77,10 +78,10 @@ func TestCoordinatorFoundAndCached(t *testing.T) {
 }
 
 func TestCommitThenFetch(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 3)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 3)
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testhelp.Ctx(t, 60*time.Second)
 
 	want := on(topic, map[int32]Commit{
 		0: {Offset: 42, LeaderEpoch: 0, Metadata: "consumer-a"},
@@ -114,10 +115,10 @@ func TestCommitThenFetch(t *testing.T) {
 }
 
 func TestFetchNothingCommitted(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 2)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	got, err := g.Fetch(ctx, tps(topic, 0, 1))
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
@@ -140,10 +141,10 @@ func TestFetchNothingCommitted(t *testing.T) {
 }
 
 func TestCommitMetadataTooLarge(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 2)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	start := time.Now()
 	err := g.Commit(ctx, on(topic, map[int32]Commit{
 		0: {Offset: 1, LeaderEpoch: -1, Metadata: strings.Repeat("x", 5000)}, // offset.metadata.max.bytes is 4096
@@ -169,10 +170,10 @@ func TestCommitMetadataTooLarge(t *testing.T) {
 // TestCommitGenerations commits against a group with an active member made
 // of raw JoinGroup/SyncGroup requests.
 func TestCommitGenerations(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testhelp.Ctx(t, 60*time.Second)
 	offs := on(topic, map[int32]Commit{0: At(3)})
 
 	m := join(t, g, topic)
@@ -216,12 +217,12 @@ func TestCommitGenerations(t *testing.T) {
 // topic or partition does not exist, Commit fails at once instead of
 // retrying until its deadline.
 func TestCommitUnknownTopicOrPartition(t *testing.T) {
-	cl := newCluster(t, nil)
+	cl := testhelp.NewCluster(t, nil)
 	g := newGroup(t, cl)
-	topic := createTopic(t, 1)
-	ctx := testCtx(t, 30*time.Second)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	start := time.Now()
-	err := g.Commit(ctx, on(uniqueName(t, "missing"), map[int32]Commit{0: At(1)}), Generation{})
+	err := g.Commit(ctx, on(testhelp.UniqueName(t, "missing"), map[int32]Commit{0: At(1)}), Generation{})
 	if !errors.Is(err, kerr.ErrUnknownTopic) || !errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.Errorf("Commit to a missing topic: err = %v, want kerr.ErrUnknownTopic", err)
 	}

@@ -5,14 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-	"math/rand/v2"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -21,56 +19,14 @@ func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 3, NoZooKeeper: true})
 }
 
-// testCtx is a context that ends with the test or after d.
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// uniqueName is a topic or group name no other test (or run) uses.
-func uniqueName(t *testing.T, kind string) string {
-	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
-	return fmt.Sprintf("%s-%s-%08x", kind, name, rand.Uint32())
-}
-
-// newCluster connects to the brokers of c (the shared test cluster when c
-// is nil) and closes the connection at the end of the test.
-func newCluster(t *testing.T, c *testinstance.Cluster) *cluster.Cluster {
-	t.Helper()
-	if c == nil {
-		c = testinstance.Shared()
-	}
-	cl, err := cluster.New(testCtx(t, 30*time.Second), cluster.Config{
-		Bootstrap:    c.Brokers(),
-		RetryBackoff: 50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatalf("cluster.New: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
 // newGroup is a Group with a fresh group id.
 func newGroup(t *testing.T, cl *cluster.Cluster) *Group {
 	t.Helper()
-	g, err := NewGroup(cl, uniqueName(t, "group"), GroupOptions{})
+	g, err := NewGroup(cl, testhelp.UniqueName(t, "group"), GroupOptions{})
 	if err != nil {
 		t.Fatalf("NewGroup: %v", err)
 	}
 	return g
-}
-
-// createTopic creates a topic with a fresh name on the shared cluster.
-func createTopic(t *testing.T, partitions int) string {
-	t.Helper()
-	topic := uniqueName(t, "topic")
-	if err := testinstance.Shared().CreateTopic(testCtx(t, 60*time.Second), topic, partitions, -1, nil); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	return topic
 }
 
 // recordBatch builds an uncompressed record batch (magic 2) of one record per
@@ -120,7 +76,7 @@ func recordBatch(timestamps []int64) []byte {
 // Produce request to the partition's leader, and returns the base offset.
 func produce(t *testing.T, cl *cluster.Cluster, topic string, partition int32, timestamps []int64) int64 {
 	t.Helper()
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	if err := cl.RefreshTopics(ctx, topic); err != nil {
 		t.Fatalf("RefreshTopics: %v", err)
 	}
@@ -174,7 +130,7 @@ type member struct {
 // SyncGroup (CompletingRebalance). The member leaves at the end of the test.
 func join(t *testing.T, g *Group, topic string) *member {
 	t.Helper()
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testhelp.Ctx(t, 60*time.Second)
 	coord, err := g.Coordinator(ctx)
 	if err != nil {
 		t.Fatalf("Coordinator: %v", err)
@@ -214,7 +170,7 @@ func join(t *testing.T, g *Group, topic string) *member {
 // itself), which makes the group Stable.
 func (m *member) sync(t *testing.T, topic string) {
 	t.Helper()
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	coord, err := m.g.Coordinator(ctx)
 	if err != nil {
 		t.Fatalf("Coordinator: %v", err)
@@ -260,29 +216,5 @@ func (m *member) leave(t *testing.T) {
 	req.Members = []kmsg.LeaveGroupRequestMember{lm}
 	if _, err := coord.Request(ctx, req); err != nil {
 		t.Logf("leave: LeaveGroup: %v", err)
-	}
-}
-
-// brokersEnv is the shared cluster's bootstrap list, for kcat.
-func brokersEnv() string {
-	if b := os.Getenv(testinstance.EnvBrokers); b != "" {
-		return b
-	}
-	return testinstance.Shared().BootstrapServers()
-}
-
-// eventually polls cond until it returns nil or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, d, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a condition with a deadline
 	}
 }

@@ -2,44 +2,33 @@ package offsets
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gokafka/kafka/testhelp"
+	"github.com/gokafka/kafka/testinstance"
 )
 
 // Cross-checks with kcat (librdkafka), a client nobody here wrote.
-
-// kcat runs kcat with args and stdin, and returns its stdout.
-func kcat(t *testing.T, ctx context.Context, stdin string, args ...string) string {
-	t.Helper()
-	cmd := exec.CommandContext(ctx, "kcat", append([]string{"-b", brokersEnv()}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("kcat %s: %v\nstderr:\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	return stdout.String()
-}
 
 // TestKcatCommittedOffsets: kcat produces, gokafka lists and commits, kcat's
 // group consumer resumes from gokafka's commit, and gokafka fetches the
 // offset kcat commits when it leaves.
 func TestKcatCommittedOffsets(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testhelp.Ctx(t, 90*time.Second)
 
 	var msgs strings.Builder
 	for i := range 10 {
 		fmt.Fprintf(&msgs, "m%d\n", i)
 	}
-	kcat(t, ctx, msgs.String(), "-P", "-t", topic, "-p", "0")
+	testhelp.Kcat(t, nil, msgs.String(), "-P", "-t", topic, "-p", "0")
 	if got, err := List(ctx, cl, tps(topic, 0), Latest); err != nil || got[part(topic, 0)] != 10 {
 		t.Fatalf("List(Latest) after kcat produced 10 = %v, %v; want 10", got, err)
 	}
@@ -51,12 +40,12 @@ func TestKcatCommittedOffsets(t *testing.T) {
 	// kcat's group consumer must start at 7. Without a committed offset
 	// it would start at the end (auto.offset.reset=latest) and print
 	// nothing.
-	out := kcat(t, ctx, "", "-G", g.ID(), "-c", "3", "-e", "-q", "-f", "%o %s\n", topic)
+	out := testhelp.Kcat(t, nil, "", "-G", g.ID(), "-c", "3", "-e", "-q", "-f", "%o %s\n", topic)
 	if want := "7 m7\n8 m8\n9 m9\n"; out != want {
 		t.Fatalf("kcat consumed from the committed offset:\n%s\nwant:\n%s", out, want)
 	}
 	// kcat commits its position (10) as it leaves the group.
-	eventually(t, 20*time.Second, "kcat's commit", func() error {
+	testhelp.Eventually(t, 20*time.Second, "kcat's commit", func() error {
 		got, err := g.Fetch(ctx, tps(topic, 0))
 		if err != nil {
 			return err
@@ -71,17 +60,17 @@ func TestKcatCommittedOffsets(t *testing.T) {
 // TestKcatListForTime compares List for a time with librdkafka's
 // offsetsForTimes (kcat -o s@TIME).
 func TestKcatListForTime(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	base := time.Now().Add(-time.Hour).Truncate(time.Second).UnixMilli()
 	produce(t, cl, topic, 0, []int64{base, base + 1000, base + 2000, base + 3000})
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testhelp.Ctx(t, 60*time.Second)
 	at := base + 1500
 	got, err := List(ctx, cl, tps(topic, 0), at)
 	if err != nil || got[part(topic, 0)] != 2 {
 		t.Fatalf("List(base+1500) = %v, %v; want 2", got, err)
 	}
-	out := kcat(t, ctx, "", "-C", "-t", topic, "-p", "0", "-o", fmt.Sprintf("s@%d", at), "-c", "1", "-e", "-q", "-f", "%o %T\n")
+	out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-p", "0", "-o", fmt.Sprintf("s@%d", at), "-c", "1", "-e", "-q", "-f", "%o %T\n")
 	if want := fmt.Sprintf("2 %d\n", base+2000); out != want {
 		t.Fatalf("kcat -o s@%d read %q, want %q", at, out, want)
 	}
@@ -90,15 +79,15 @@ func TestKcatListForTime(t *testing.T) {
 // TestListReadCommitted: a transaction kcat keeps open holds the last
 // stable offset back; read_uncommitted sees past it.
 func TestListReadCommitted(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 1)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	produceN(t, cl, topic, 0, 2) // offsets 0, 1: not transactional
-	ctx := testCtx(t, 90*time.Second)
+	ctx := testhelp.Ctx(t, 90*time.Second)
 
 	// kcat sends stdin's lines in one transaction, committed when stdin
 	// closes.
-	cmd := exec.CommandContext(ctx, "kcat", "-b", brokersEnv(), "-P", "-t", topic, "-p", "0",
-		"-X", "transactional.id="+uniqueName(t, "txn"))
+	cmd := exec.CommandContext(ctx, "kcat", "-b", testinstance.Shared().BootstrapServers(), "-P", "-t", topic, "-p", "0",
+		"-X", "transactional.id="+testhelp.UniqueName(t, "txn"))
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +112,7 @@ func TestListReadCommitted(t *testing.T) {
 		}
 		return got[part(topic, 0)]
 	}
-	eventually(t, 30*time.Second, "transactional messages written", func() error {
+	testhelp.Eventually(t, 30*time.Second, "transactional messages written", func() error {
 		if n := latest(ReadUncommitted); n < 4 {
 			return fmt.Errorf("read_uncommitted end offset %d, want at least 4", n)
 		}
@@ -138,7 +127,7 @@ func TestListReadCommitted(t *testing.T) {
 		t.Fatalf("kcat: %v\n%s", err, stderr.String())
 	}
 	// Committed: the commit marker takes offset 5; both levels end at 6.
-	eventually(t, 30*time.Second, "transaction committed", func() error {
+	testhelp.Eventually(t, 30*time.Second, "transaction committed", func() error {
 		if n := latest(ReadCommitted); n != 6 {
 			return fmt.Errorf("read_committed end offset %d, want 6", n)
 		}

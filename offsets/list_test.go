@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 func TestListEmptyTopic(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 3)
-	ctx := testCtx(t, 30*time.Second)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 3)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	zero := on(topic, map[int32]int64{0: 0, 1: 0, 2: 0})
 	for _, ts := range []int64{Earliest, Latest, 0, time.Now().UnixMilli()} {
 		got, err := List(ctx, cl, tps(topic, 0, 1, 2), ts)
@@ -23,12 +24,12 @@ func TestListEmptyTopic(t *testing.T) {
 }
 
 func TestListAfterProduce(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 3)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 3)
 	produceN(t, cl, topic, 0, 10)
 	produceN(t, cl, topic, 2, 3)
 	produceN(t, cl, topic, 2, 4)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 
 	got, err := List(ctx, cl, tps(topic, 0, 1, 2), Latest)
 	if want := on(topic, map[int32]int64{0: 10, 1: 0, 2: 7}); err != nil || !maps.Equal(got, want) {
@@ -45,14 +46,14 @@ func TestListAfterProduce(t *testing.T) {
 }
 
 func TestListForTime(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 2)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
 	// Five records one second apart, an hour ago; timestamps are the
 	// producer's (CreateTime, the topic default).
 	base := time.Now().Add(-time.Hour).Truncate(time.Second).UnixMilli()
 	ts := []int64{base, base + 1000, base + 2000, base + 3000, base + 4000}
 	produce(t, cl, topic, 0, ts)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 
 	cases := []struct {
 		at   int64
@@ -81,9 +82,9 @@ func TestListForTime(t *testing.T) {
 }
 
 func TestListBadInput(t *testing.T) {
-	cl := newCluster(t, nil)
-	topic := createTopic(t, 2)
-	ctx := testCtx(t, 30*time.Second)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 
 	if _, err := List(ctx, cl, tps(topic, 0), -3); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Errorf("List(-3): err = %v, want kerr.ErrInvalidConfig", err)
@@ -102,7 +103,7 @@ func TestListBadInput(t *testing.T) {
 	}
 
 	start := time.Now()
-	if _, err := List(ctx, cl, tps(uniqueName(t, "missing"), 0), Latest); !errors.Is(err, kerr.ErrUnknownTopic) {
+	if _, err := List(ctx, cl, tps(testhelp.UniqueName(t, "missing"), 0), Latest); !errors.Is(err, kerr.ErrUnknownTopic) {
 		t.Errorf("List of a missing topic: err = %v, want kerr.ErrUnknownTopic", err)
 	}
 	if time.Since(start) > 10*time.Second {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -23,10 +24,10 @@ import (
 // consumer of the three topics (librdkafka) must start each partition at the
 // offset committed.
 func TestCommitFetchTopics(t *testing.T) {
-	cl := newCluster(t, nil)
-	topics := []string{createTopic(t, 2), createTopic(t, 1), createTopic(t, 3)}
+	cl := testhelp.NewCluster(t, nil)
+	topics := []string{testhelp.CreateTopic(t, nil, 2), testhelp.CreateTopic(t, nil, 1), testhelp.CreateTopic(t, nil, 3)}
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 120*time.Second)
+	ctx := testhelp.Ctx(t, 120*time.Second)
 
 	// Ten messages in every partition; commit a different offset in each.
 	const n = 10
@@ -66,7 +67,7 @@ func TestCommitFetchTopics(t *testing.T) {
 		total += n - int(c.Offset)
 	}
 	args := []string{"-G", g.ID(), "-c", strconv.Itoa(total), "-e", "-q", "-f", "%t %p %o\n"}
-	out := kcat(t, ctx, "", append(args, topics...)...)
+	out := testhelp.Kcat(t, nil, "", append(args, topics...)...)
 	t.Logf("kcat read %d messages of %d partitions of 3 topics", strings.Count(out, "\n"), len(want))
 	read := map[TopicPartition][]int64{}
 	for line := range strings.Lines(out) {
@@ -98,11 +99,11 @@ func TestCommitFetchTopics(t *testing.T) {
 // partitions of a topic that does not exist (and one partition a topic does
 // not have) fail at once, alone; the rest is committed.
 func TestCommitMissingTopicFailsAlone(t *testing.T) {
-	cl := newCluster(t, nil)
-	a, b := createTopic(t, 2), createTopic(t, 1)
-	missing := uniqueName(t, "missing")
+	cl := testhelp.NewCluster(t, nil)
+	a, b := testhelp.CreateTopic(t, nil, 2), testhelp.CreateTopic(t, nil, 1)
+	missing := testhelp.UniqueName(t, "missing")
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testhelp.Ctx(t, 60*time.Second)
 	good := map[TopicPartition]Commit{part(a, 0): At(3), part(a, 1): At(4), part(b, 0): At(5)}
 	offs := maps.Clone(good)
 	offs[part(missing, 0)] = At(1)
@@ -147,9 +148,9 @@ func TestCommitMissingTopicFailsAlone(t *testing.T) {
 func groupOffsets(t *testing.T, group string) map[TopicPartition]int64 {
 	t.Helper()
 	c := testinstance.Shared()
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	out, err := testinstance.KafkaTool(ctx, testinstance.Config{KafkaVersion: c.KafkaVersion()}, nil, "kafka-consumer-groups",
-		"--bootstrap-server", brokersEnv(), "--describe", "--group", group)
+		"--bootstrap-server", testinstance.Shared().BootstrapServers(), "--describe", "--group", group)
 	if err != nil {
 		t.Fatalf("kafka-consumer-groups: %v", err)
 	}
@@ -174,14 +175,14 @@ func groupOffsets(t *testing.T, group string) map[TopicPartition]int64 {
 // each kind of query, with a missing topic and a missing partition among
 // them that fail alone.
 func TestListTopics(t *testing.T) {
-	cl := newCluster(t, nil)
-	a, b, c := createTopic(t, 3), createTopic(t, 1), createTopic(t, 2)
+	cl := testhelp.NewCluster(t, nil)
+	a, b, c := testhelp.CreateTopic(t, nil, 3), testhelp.CreateTopic(t, nil, 1), testhelp.CreateTopic(t, nil, 2)
 	base := time.Now().Add(-time.Hour).Truncate(time.Second).UnixMilli()
 	produce(t, cl, a, 0, []int64{base, base + 1000, base + 2000})
 	produce(t, cl, a, 2, []int64{base + 3000})
 	produce(t, cl, b, 0, []int64{base, base + 500, base + 1000, base + 1500})
 	produce(t, cl, c, 1, []int64{base + 1000, base + 2000})
-	ctx := testCtx(t, 60*time.Second)
+	ctx := testhelp.Ctx(t, 60*time.Second)
 	all := append(append(tps(a, 0, 1, 2), tps(b, 0)...), tps(c, 0, 1)...)
 
 	for _, q := range []struct {
@@ -201,7 +202,7 @@ func TestListTopics(t *testing.T) {
 		}
 	}
 
-	missing := uniqueName(t, "missing")
+	missing := testhelp.UniqueName(t, "missing")
 	start := time.Now()
 	got, err := List(ctx, cl, append(all, part(missing, 0), part(c, 2)), Latest)
 	if took := time.Since(start); took > 10*time.Second {
@@ -219,9 +220,9 @@ func TestListTopics(t *testing.T) {
 // TestListOneRequestPerLeader: a List round sends one ListOffsets to each
 // leader, covering every partition it leads, whatever their topics.
 func TestListOneRequestPerLeader(t *testing.T) {
-	cl := newCluster(t, nil)
-	topics := []string{createTopic(t, 4), createTopic(t, 3), createTopic(t, 5)}
-	ctx := testCtx(t, 30*time.Second)
+	cl := testhelp.NewCluster(t, nil)
+	topics := []string{testhelp.CreateTopic(t, nil, 4), testhelp.CreateTopic(t, nil, 3), testhelp.CreateTopic(t, nil, 5)}
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	var all []TopicPartition
 	for i, topic := range topics {
 		for p := range int32([]int{4, 3, 5}[i]) {
@@ -325,7 +326,7 @@ func TestCoordinatorMoved(t *testing.T) {
 			t.Errorf("CoordinatorMoved(%v, closing %v) = %v, want %v", c.err, c.closing, got, c.want)
 		}
 	}
-	cl := newCluster(t, nil)
+	cl := testhelp.NewCluster(t, nil)
 	if cl.IsClosing() {
 		t.Fatal("IsClosing of an open cluster")
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -37,9 +38,9 @@ func each(err error) func(ps []TopicPartition) (map[TopicPartition]error, error)
 }
 
 func TestSettleRetriesOnlyRetriablePartitions(t *testing.T) {
-	cl := newCluster(t, nil)
+	cl := testhelp.NewCluster(t, nil)
 	g := newGroup(t, cl)
-	ctx := testCtx(t, 30*time.Second)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	coord, err := g.Coordinator(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -79,9 +80,9 @@ func TestSettleRetriesOnlyRetriablePartitions(t *testing.T) {
 }
 
 func TestSettleGivesUpWithTheLastError(t *testing.T) {
-	cl := newCluster(t, nil)
+	cl := testhelp.NewCluster(t, nil)
 	g := newGroup(t, cl)
-	if _, err := g.Coordinator(testCtx(t, 30*time.Second)); err != nil {
+	if _, err := g.Coordinator(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
@@ -104,9 +105,9 @@ func TestSettleGivesUpWithTheLastError(t *testing.T) {
 }
 
 func TestSettleStopsWhenTheClusterCloses(t *testing.T) {
-	cl := newCluster(t, nil)
+	cl := testhelp.NewCluster(t, nil)
 	g := newGroup(t, cl)
-	if _, err := g.Coordinator(testCtx(t, 30*time.Second)); err != nil {
+	if _, err := g.Coordinator(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	s := &script{rounds: []func([]TopicPartition) (map[TopicPartition]error, error){
@@ -115,7 +116,7 @@ func TestSettleStopsWhenTheClusterCloses(t *testing.T) {
 			return each(kerr.RequestTimedOut)(ps)
 		},
 	}}
-	failed := settle(testCtx(t, 30*time.Second), g, "test", tps("t", 0), s.round)
+	failed := settle(testhelp.Ctx(t, 30*time.Second), g, "test", tps("t", 0), s.round)
 	if !errors.Is(failed[part("t", 0)], kerr.ErrClosed) {
 		t.Fatalf("failed = %v, want kerr.ErrClosed", failed)
 	}
@@ -245,9 +246,9 @@ func TestPartitionErrors(t *testing.T) {
 }
 
 func TestCoordinatorLookupRetries(t *testing.T) {
-	cl := newCluster(t, nil)
+	cl := testhelp.NewCluster(t, nil)
 	ref := newGroup(t, cl)
-	want, err := ref.Coordinator(testCtx(t, 30*time.Second))
+	want, err := ref.Coordinator(testhelp.Ctx(t, 30*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,19 +269,19 @@ func TestCoordinatorLookupRetries(t *testing.T) {
 	// Not available, loading, a node our metadata does not know: all
 	// retried until the real answer.
 	g, calls := lookup(kerr.CoordinatorNotAvailable, kerr.CoordinatorLoadInProgress, int32(9999), want.ID)
-	if b, err := g.Coordinator(testCtx(t, 30*time.Second)); err != nil || b != want {
+	if b, err := g.Coordinator(testhelp.Ctx(t, 30*time.Second)); err != nil || b != want {
 		t.Fatalf("Coordinator = %v, %v; want %v", b, err, want)
 	}
 	if *calls != 4 {
 		t.Fatalf("%d lookups, want 4", *calls)
 	}
-	if _, err := g.Coordinator(testCtx(t, 30*time.Second)); err != nil || *calls != 4 {
+	if _, err := g.Coordinator(testhelp.Ctx(t, 30*time.Second)); err != nil || *calls != 4 {
 		t.Fatalf("cached Coordinator: %v after %d lookups, want no new lookup", err, *calls)
 	}
 
 	// Not retriable: at once.
 	g, calls = lookup(kerr.GroupAuthorizationFailed, want.ID)
-	if _, err := g.Coordinator(testCtx(t, 30*time.Second)); !errors.Is(err, kerr.GroupAuthorizationFailed) || *calls != 1 {
+	if _, err := g.Coordinator(testhelp.Ctx(t, 30*time.Second)); !errors.Is(err, kerr.GroupAuthorizationFailed) || *calls != 1 {
 		t.Fatalf("Coordinator: %v after %d lookups, want GROUP_AUTHORIZATION_FAILED after 1", err, *calls)
 	}
 
@@ -298,7 +299,7 @@ func TestCoordinatorLookupRetries(t *testing.T) {
 	errs := make(chan error, 10)
 	for range 10 {
 		go func() {
-			_, err := g.Coordinator(testCtx(t, 30*time.Second))
+			_, err := g.Coordinator(testhelp.Ctx(t, 30*time.Second))
 			errs <- err
 		}()
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/wire"
-	"github.com/gokafka/kafka/testinstance"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // cappedCluster connects with request versions capped (API key -> version),
@@ -17,16 +17,7 @@ import (
 // broker too.
 func cappedCluster(t *testing.T, caps map[int16]int16) *cluster.Cluster {
 	t.Helper()
-	cl, err := cluster.New(testCtx(t, 30*time.Second), cluster.Config{
-		Bootstrap:    testinstance.Shared().Brokers(),
-		RetryBackoff: 50 * time.Millisecond,
-		Conn:         wire.Options{MaxVersions: caps},
-	})
-	if err != nil {
-		t.Fatalf("cluster.New: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
+	return testhelp.NewCluster(t, nil, cluster.Config{Conn: wire.Options{MaxVersions: caps}})
 }
 
 // TestVersions commits and fetches with every OffsetCommit (v2-v9),
@@ -35,8 +26,8 @@ func cappedCluster(t *testing.T, caps map[int16]int16) *cluster.Cluster {
 // Versions the broker no longer serves must fail with
 // kerr.ErrUnsupportedVersion rather than anything worse.
 func TestVersions(t *testing.T) {
-	topic := createTopic(t, 1)
-	produceN(t, newCluster(t, nil), topic, 0, 3)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	produceN(t, testhelp.NewCluster(t, nil), topic, 0, 3)
 	const (
 		offsetCommit    = 8
 		offsetFetch     = 9
@@ -50,7 +41,7 @@ func TestVersions(t *testing.T) {
 		name := fmt.Sprintf("commit-v%d-fetch-v%d-find-v%d-list-v%d", commitV, fetchV, findV, listV)
 		t.Run(name, func(t *testing.T) {
 			cl := cappedCluster(t, map[int16]int16{offsetCommit: commitV, offsetFetch: fetchV, findCoordinator: findV, listOffsets: listV})
-			ctx := testCtx(t, 30*time.Second)
+			ctx := testhelp.Ctx(t, 30*time.Second)
 
 			got, err := List(ctx, cl, tps(topic, 0), Latest)
 			switch {

@@ -18,6 +18,7 @@ import (
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // The benchmarks compare the engine with confluent-kafka-go used directly,
@@ -85,20 +86,20 @@ func measure(b *testing.B, fn func()) {
 // engine-60partitions writes one topic of as many partitions as the ten
 // topics have together, which tells the two costs apart.
 func BenchmarkProduce(b *testing.B) {
-	cl := newCluster(b)
+	cl := testhelp.NewCluster(b, nil)
 	value := make([]byte, benchValueSize)
 	b.Run("engine", func(b *testing.B) {
-		benchProduceEngine(b, cl, []string{createTopic(b, benchPartitions, nil)}, benchPartitions, value)
+		benchProduceEngine(b, cl, []string{testhelp.CreateTopic(b, nil, benchPartitions)}, benchPartitions, value)
 	})
 	b.Run("engine-10topics", func(b *testing.B) {
 		topics := make([]string, 10)
 		for i := range topics {
-			topics[i] = createTopic(b, benchPartitions, nil)
+			topics[i] = testhelp.CreateTopic(b, nil, benchPartitions)
 		}
 		benchProduceEngine(b, cl, topics, benchPartitions, value)
 	})
 	b.Run("engine-60partitions", func(b *testing.B) {
-		benchProduceEngine(b, cl, []string{createTopic(b, 10*benchPartitions, nil)}, 10*benchPartitions, value)
+		benchProduceEngine(b, cl, []string{testhelp.CreateTopic(b, nil, 10*benchPartitions)}, 10*benchPartitions, value)
 	})
 	for _, opaque := range []bool{false, true} {
 		name := "confluent"
@@ -116,7 +117,7 @@ func benchTarget(topics []string, partitions, i int) (string, int32) {
 }
 
 func benchProduceEngine(b *testing.B, cl *cluster.Cluster, topics []string, partitions int, value []byte) {
-	p := startProducer(b, cl, engine.DefaultProducerConfig())
+	p := startProducer(b, cl, testhelp.ProducerConfig())
 	warmUp(b, p, topics, partitions)
 	var delivered, failed atomic.Int64
 	all := make(chan struct{})
@@ -132,7 +133,7 @@ func benchProduceEngine(b *testing.B, cl *cluster.Cluster, topics []string, part
 	// Messages are reused from a ring twice as long as MaxQueued: a
 	// message is reported before its slot comes round again, and the
 	// measurement is the engine's, not the allocation of messages.
-	ring := make([]engine.Message, 2*engine.DefaultProducerConfig().MaxQueued)
+	ring := make([]engine.Message, 2*testhelp.ProducerConfig().MaxQueued)
 	measure(b, func() {
 		for i := 0; i < b.N; i++ {
 			m := &ring[i%len(ring)]
@@ -154,8 +155,8 @@ func benchProduceEngine(b *testing.B, cl *cluster.Cluster, topics []string, part
 // their DoneFunc), which costs confluent-kafka-go a map insert and lookup.
 func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaque bool) {
 	{
-		topic := createTopic(b, benchPartitions, nil)
-		props, err := producerProps(cl, engine.DefaultProducerConfig())
+		topic := testhelp.CreateTopic(b, nil, benchPartitions)
+		props, err := producerProps(cl, testhelp.ProducerConfig())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -208,7 +209,7 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 		}
 		delivered.Store(0)
 		target.Store(int64(b.N))
-		ring := make([]int, 2*engine.DefaultProducerConfig().MaxQueued)
+		ring := make([]int, 2*testhelp.ProducerConfig().MaxQueued)
 		measure(b, func() {
 			for i := 0; i < b.N; i++ {
 				// One message reused: librdkafka copies it, the best case
@@ -240,14 +241,14 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 // warmUp produces and flushes a thousand messages so that connections and
 // metadata exist before the measurement.
 func warmUp(b *testing.B, p engine.Producer, topics []string, partitions int) {
-	rep := newReports(1000)
+	rep := testhelp.NewReports(1000)
 	for i := range 1000 {
 		topic, part := benchTarget(topics, partitions, i)
-		if err := p.Produce(context.Background(), &engine.Message{Topic: topic, Partition: part, Value: []byte("warm")}, rep.done); err != nil {
+		if err := p.Produce(context.Background(), &engine.Message{Topic: topic, Partition: part, Value: []byte("warm")}, rep.Done); err != nil {
 			b.Fatal(err)
 		}
 	}
-	rep.wait(b, time.Minute)
+	rep.Wait(b, time.Minute)
 }
 
 // filled caches topics that hold n messages of benchValueSize bytes.
@@ -262,32 +263,32 @@ func filledTopic(b *testing.B, cl *cluster.Cluster, n int) string {
 	if t, ok := filled.topics[n]; ok {
 		return t
 	}
-	topic := createTopic(b, benchPartitions, nil)
-	p, err := rdkafkaEngine(b).NewProducer(context.Background(), cl, engine.DefaultProducerConfig())
+	topic := testhelp.CreateTopic(b, nil, benchPartitions)
+	p, err := rdkafkaEngine(b).NewProducer(context.Background(), cl, testhelp.ProducerConfig())
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer p.Close(context.Background())
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	value := make([]byte, benchValueSize)
 	for i := range n {
-		if err := p.Produce(context.Background(), &engine.Message{Topic: topic, Partition: int32(i % benchPartitions), Value: value}, rep.done); err != nil {
+		if err := p.Produce(context.Background(), &engine.Message{Topic: topic, Partition: int32(i % benchPartitions), Value: value}, rep.Done); err != nil {
 			b.Fatal(err)
 		}
 	}
-	rep.wait(b, 10*time.Minute)
-	if len(rep.errs) > 0 {
-		b.Fatal(rep.errs[0])
+	rep.Wait(b, 10*time.Minute)
+	if len(rep.Errors()) > 0 {
+		b.Fatal(rep.Errors()[0])
 	}
 	filled.topics[n] = topic
 	return topic
 }
 
 func BenchmarkFetch(b *testing.B) {
-	cl := newCluster(b)
+	cl := testhelp.NewCluster(b, nil)
 	b.Run("engine", func(b *testing.B) {
 		topic := filledTopic(b, cl, b.N)
-		f := startFetcher(b, cl, engine.DefaultFetcherConfig())
+		f := startFetcher(b, cl, testhelp.FetcherConfig())
 		ctx := context.Background()
 		measure(b, func() {
 			assignAll(b, f, topic, benchPartitions, 0, 1)
@@ -308,7 +309,7 @@ func BenchmarkFetch(b *testing.B) {
 	})
 	b.Run("confluent", func(b *testing.B) {
 		topic := filledTopic(b, cl, b.N)
-		props, err := fetcherProps(cl, engine.DefaultFetcherConfig())
+		props, err := fetcherProps(cl, testhelp.FetcherConfig())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -351,7 +352,7 @@ func BenchmarkFetch(b *testing.B) {
 // measurement. It compares the engine's Produce, to one topic and to ten,
 // with confluent-kafka-go's, with and without an Opaque.
 func BenchmarkProduceOffline(b *testing.B) {
-	cl := newCluster(b)
+	cl := testhelp.NewCluster(b, nil)
 	value := make([]byte, benchValueSize)
 	cfg := unreachable()
 	cfg.MaxQueued = 1 << 24 // never full: b.N messages stay queued

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // TestBuildsWithoutEngine builds, vets and tests this package the two ways
@@ -29,7 +31,7 @@ func TestBuildsWithoutEngine(t *testing.T) {
 		{nil, []string{"vet", "-tags", "nordkafka", pkg}},
 		{nil, []string{"test", "-count=1", "-tags", "nordkafka", "-run", "TestStub", pkg}},
 	} {
-		ctx := testCtx(t, 5*time.Minute)
+		ctx := testhelp.Ctx(t, 5*time.Minute)
 		cmd := exec.CommandContext(ctx, gobin, tc.args...)
 		cmd.Env = append(os.Environ(), tc.env...)
 		out, err := cmd.CombinedOutput()

@@ -10,9 +10,8 @@ import (
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
-	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
-	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // rawBatches fetches partition 0 of topic from offset 0 with a plain Fetch
@@ -20,47 +19,12 @@ import (
 // the broker, not what a client makes of it.
 func rawBatches(t *testing.T, cl *cluster.Cluster, topic string) []records.BatchInfo {
 	t.Helper()
-	ctx := testCtx(t, time.Minute)
-	if err := cl.RefreshTopics(ctx, topic); err != nil {
+	if err := cl.RefreshTopics(testhelp.Ctx(t, time.Minute), topic); err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := cl.Leader(topic, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm, err := cl.Snapshot().Topic(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID = -1
-	req.MaxWaitMillis = 500
-	req.MinBytes = 1
-	req.MaxBytes = 50 << 20
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = topic, tm.ID
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = 0, 0, 50<<20
-	rp.CurrentLeaderEpoch, rp.LogStartOffset = -1, -1
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp, err := b.Request(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fr := resp.(*kmsg.FetchResponse)
-	if err := kerr.ForCode(fr.ErrorCode); err != nil {
-		t.Fatal(err)
-	}
-	if len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
-		t.Fatalf("fetch response: %d topics", len(fr.Topics))
-	}
-	fp := fr.Topics[0].Partitions[0]
-	if err := kerr.ForCode(fp.ErrorCode); err != nil {
-		t.Fatal(err)
-	}
+	fp := testhelp.FetchRaw(t, cl, topic, 0, 0)
 	var infos []records.BatchInfo
-	err = records.DecodeBatches(fp.RecordBatches, records.DecodeOptions{}, func(info *records.BatchInfo, _ []records.Record) error {
+	err := records.DecodeBatches(fp.RecordBatches, records.DecodeOptions{}, func(info *records.BatchInfo, _ []records.Record) error {
 		infos = append(infos, *info)
 		return nil
 	})
@@ -74,29 +38,29 @@ func rawBatches(t *testing.T, cl *cluster.Cluster, topic string) []records.Batch
 // on the broker that the batches carry that codec, and reads the messages
 // back with the engine's fetcher and with kcat.
 func TestCompressionCodecs(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	for _, codec := range []records.Codec{records.CodecNone, records.CodecGzip, records.CodecSnappy, records.CodecLZ4, records.CodecZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
-			topic := createTopic(t, 1, nil)
-			cfg := engine.DefaultProducerConfig()
+			topic := testhelp.CreateTopic(t, nil, 1)
+			cfg := testhelp.ProducerConfig()
 			cfg.Compression = codec // what the test is about
 			if codec == records.CodecZstd {
 				cfg.CompressionLevel = 5
 			}
 			const n = 300
 			p := startProducer(t, cl, cfg)
-			rep := newReports(n)
+			rep := testhelp.NewReports(n)
 			value := func(i int) []byte {
 				return bytes.Repeat(fmt.Appendf(nil, "compressible-%d-", i%10), 20)
 			}
 			for i := range n {
-				if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Key: fmt.Appendf(nil, "k%d", i), Value: value(i)}, rep.done); err != nil {
+				if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Key: fmt.Appendf(nil, "k%d", i), Value: value(i)}, rep.Done); err != nil {
 					t.Fatal(err)
 				}
 			}
-			rep.wait(t, time.Minute)
-			if len(rep.errs) > 0 {
-				t.Fatal(rep.errs[0])
+			rep.Wait(t, time.Minute)
+			if len(rep.Errors()) > 0 {
+				t.Fatal(rep.Errors()[0])
 			}
 			infos := rawBatches(t, cl, topic)
 			if len(infos) == 0 {
@@ -107,7 +71,7 @@ func TestCompressionCodecs(t *testing.T) {
 					t.Fatalf("batch at %d has codec %v, want %v", info.BaseOffset, info.Codec, codec)
 				}
 			}
-			f := startFetcher(t, cl, engine.DefaultFetcherConfig())
+			f := startFetcher(t, cl, testhelp.FetcherConfig())
 			assignAll(t, f, topic, 1, 0, 1)
 			got := map[engine.TopicPartition]*consumed{}
 			pollUntil(t, f, time.Minute, 1, got, func() bool { return total(got) >= n })

@@ -13,6 +13,7 @@ import (
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // TestRegistered: importing the package registers the engine under
@@ -33,9 +34,9 @@ func TestRegistered(t *testing.T) {
 // TestProducerProps: every field of the producer configuration reaches
 // its librdkafka property, and RdkafkaConfig overrides last.
 func TestProducerProps(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	// Every field away from its default, so that each one shows.
-	cfg := engine.DefaultProducerConfig()
+	cfg := testhelp.ProducerConfig()
 	cfg.Acks = engine.RequireLeader
 	cfg.Idempotent = false
 	cfg.Linger = 2500 * time.Microsecond
@@ -95,9 +96,9 @@ func TestProducerProps(t *testing.T) {
 
 // TestFetcherProps: the fetcher's properties, and the ones it reserves.
 func TestFetcherProps(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	// Every field away from its default, so that each one shows.
-	cfg := engine.DefaultFetcherConfig()
+	cfg := testhelp.FetcherConfig()
 	cfg.MinBytes = 10
 	cfg.MaxBytes = 500 // below librdkafka's minimum message.max.bytes
 	cfg.PartitionMaxBytes = 4096
@@ -151,7 +152,7 @@ func TestFetcherProps(t *testing.T) {
 // TestConfigErrors: what librdkafka refuses fails construction with a
 // *kerr.ConfigError naming the gokafka field.
 func TestConfigErrors(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	e := rdkafkaEngine(t)
 	ctx := t.Context()
 	for _, tc := range []struct {
@@ -166,7 +167,7 @@ func TestConfigErrors(t *testing.T) {
 		{"raw go", func(c *engine.ProducerConfig) { c.Raw = map[string]any{"go.delivery.reports": false} }, `ProducerConfig.RdkafkaConfig["go.delivery.reports"]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := engine.DefaultProducerConfig()
+			cfg := testhelp.ProducerConfig()
 			tc.edit(&cfg)
 			p, err := e.NewProducer(ctx, cl, cfg)
 			if err == nil {
@@ -180,7 +181,7 @@ func TestConfigErrors(t *testing.T) {
 			t.Log(err)
 		})
 	}
-	fcfg := engine.DefaultFetcherConfig()
+	fcfg := testhelp.FetcherConfig()
 	fcfg.Raw = map[string]any{"fetch.wait.max.ms": -5}
 	if _, err := e.NewFetcher(ctx, cl, fcfg); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Fatalf("NewFetcher with a bad raw value: %v", err)

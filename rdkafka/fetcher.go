@@ -491,8 +491,12 @@ func (f *fetcher) checkRanges(ctx context.Context) {
 	slices.SortFunc(tps, engine.TopicPartition.Compare)
 	cctx, cancel := context.WithTimeout(ctx, rangeTimeout)
 	defer cancel()
-	low, lerr := offsets.List(cctx, f.cl, tps, offsets.Earliest)
-	high, herr := offsets.List(cctx, f.cl, tps, offsets.Latest)
+	ask := make([]offsets.TopicPartition, len(tps))
+	for i, tp := range tps {
+		ask[i] = offsets.TopicPartition(tp)
+	}
+	low, lerr := offsets.List(cctx, f.cl, ask, offsets.Earliest)
+	high, herr := offsets.List(cctx, f.cl, ask, offsets.Latest)
 	if err := errors.Join(lerr, herr); err != nil {
 		f.log.Warn("gokafka: rdkafka: cannot check which partitions are out of range", "err", err)
 		if len(low) < len(tps) || len(high) < len(tps) {
@@ -505,7 +509,7 @@ func (f *fetcher) checkRanges(ctx context.Context) {
 	found := 0
 	var restart []kafka.TopicPartition
 	for _, p := range cand {
-		lo, hi := low[p.tp], high[p.tp]
+		lo, hi := low[offsets.TopicPartition(p.tp)], high[offsets.TopicPartition(p.tp)]
 		if p.next < lo || p.next > hi {
 			f.fail(p, fmt.Errorf("%w: %s: offset %d is outside the log [%d, %d]", kerr.OffsetOutOfRange, p.tp, p.next, lo, hi))
 			found++

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
-	"go.uber.org/goleak"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // produceLines writes n messages "key-p-i:value-p-i" to a partition with
@@ -34,7 +34,7 @@ func assignAll(t testing.TB, f engine.Fetcher, topic string, parts int, offset i
 	for p := range parts {
 		pos = append(pos, engine.Position{TopicPartition: engine.TopicPartition{Topic: topic, Partition: int32(p)}, Offset: offset, Epoch: epoch})
 	}
-	if err := f.Assign(testCtx(t, time.Minute), pos); err != nil {
+	if err := f.Assign(testhelp.Ctx(t, time.Minute), pos); err != nil {
 		t.Fatalf("Assign: %v", err)
 	}
 }
@@ -42,15 +42,15 @@ func assignAll(t testing.TB, f engine.Fetcher, topic string, parts int, offset i
 // TestFetchKcatData reads what kcat wrote: every message once, in order,
 // with key, value, headers, timestamp, and the high watermark.
 func TestFetchKcatData(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	const parts, n = 3, 400
-	topic := createTopic(t, parts, nil)
+	topic := testhelp.CreateTopic(t, nil, parts)
 	before := time.Now().Add(-time.Second)
 	for p := range int32(parts) {
 		produceLines(t, topic, p, 0, n, "-H", "h1=x", "-H", "h2=y")
 	}
 	after := time.Now().Add(time.Second)
-	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
+	f := startFetcher(t, cl, testhelp.FetcherConfig())
 	assignAll(t, f, topic, parts, 0, 7)
 	got := map[engine.TopicPartition]*consumed{}
 	pollUntil(t, f, time.Minute, 7, got, func() bool { return total(got) >= parts*n })
@@ -87,19 +87,19 @@ func TestFetchKcatData(t *testing.T) {
 // one at the new offset, every fetch carries the new epoch, and the other
 // partition goes on undisturbed.
 func TestReassignRedelivers(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	const n = 2000
-	topic := createTopic(t, 2, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
 	// Batches of 20 messages, so that fetches are small.
 	produceLines(t, topic, 0, 0, n, "-X", "batch.num.messages=20")
 	produceLines(t, topic, 1, 0, n, "-X", "batch.num.messages=20")
-	cfg := engine.DefaultFetcherConfig()
+	cfg := testhelp.FetcherConfig()
 	// Small fetches and a small prefetch: many fetches per partition,
 	// and much of each partition buffered when it is moved.
 	cfg.QueuedMaxMessages = 100
 	cfg.PartitionMaxBytes = 1024
 	f := startFetcher(t, cl, cfg)
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	tp0, tp1 := engine.TopicPartition{Topic: topic, Partition: 0}, engine.TopicPartition{Topic: topic, Partition: 1}
 	assignAll(t, f, topic, 2, 0, 1)
 	epoch := uint64(1)
@@ -177,8 +177,8 @@ func TestReassignRedelivers(t *testing.T) {
 // partitions are not disturbed, among them the same partition numbers of
 // another topic (the state is per topic and partition).
 func TestOutOfRange(t *testing.T) {
-	cl := newCluster(t)
-	a, b := createTopic(t, 3, nil), createTopic(t, 3, nil)
+	cl := testhelp.NewCluster(t, nil)
+	a, b := testhelp.CreateTopic(t, nil, 3), testhelp.CreateTopic(t, nil, 3)
 	for p := range int32(3) {
 		produceLines(t, a, p, 0, 20)
 		produceLines(t, b, p, 0, 20)
@@ -186,8 +186,8 @@ func TestOutOfRange(t *testing.T) {
 	tp := func(topic string, p int32) engine.TopicPartition {
 		return engine.TopicPartition{Topic: topic, Partition: p}
 	}
-	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
-	ctx := testCtx(t, 2*time.Minute)
+	f := startFetcher(t, cl, testhelp.FetcherConfig())
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	epochs := map[engine.TopicPartition]uint64{tp(a, 0): 3, tp(a, 1): 4, tp(a, 2): 5, tp(b, 0): 6, tp(b, 2): 7}
 	if err := f.Assign(ctx, []engine.Position{
 		{TopicPartition: tp(a, 0), Offset: 100, Epoch: 3},
@@ -261,12 +261,12 @@ func TestOutOfRange(t *testing.T) {
 // TestUnassign: an unassigned partition delivers nothing more, even what
 // was already fetched, while the others go on.
 func TestUnassign(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 2, nil)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
 	produceLines(t, topic, 0, 0, 300)
 	produceLines(t, topic, 1, 0, 300)
-	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
-	ctx := testCtx(t, 2*time.Minute)
+	f := startFetcher(t, cl, testhelp.FetcherConfig())
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	assignAll(t, f, topic, 2, 0, 1)
 	tp0, tp1 := engine.TopicPartition{Topic: topic, Partition: 0}, engine.TopicPartition{Topic: topic, Partition: 1}
 	// Wait until partition 0 has delivered something: librdkafka has
@@ -305,9 +305,9 @@ func TestUnassign(t *testing.T) {
 // TestPollHonoursContext: Poll on a quiet partition returns soon after its
 // ctx is cancelled or times out.
 func TestPollHonoursContext(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
-	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	f := startFetcher(t, cl, testhelp.FetcherConfig())
 	assignAll(t, f, topic, 1, 0, 1)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
@@ -349,11 +349,10 @@ func TestPollHonoursContext(t *testing.T) {
 // idempotent, makes every method fail with ErrClosed, and leaves no
 // goroutine behind.
 func TestFetcherClose(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	cl := newCluster(t)
-	defer cl.Close() // before goleak looks
-	topic := createTopic(t, 1, nil)
-	f, err := rdkafkaEngine(t).NewFetcher(t.Context(), cl, engine.DefaultFetcherConfig())
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	f, err := rdkafkaEngine(t).NewFetcher(t.Context(), cl, testhelp.FetcherConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,9 +398,9 @@ func TestFetcherClose(t *testing.T) {
 // errors (before any metadata request) and assign nothing; so does a
 // cancelled ctx.
 func TestAssignRejectsBadPositions(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
-	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	f := startFetcher(t, cl, testhelp.FetcherConfig())
 	ctx := t.Context()
 	tp := engine.TopicPartition{Topic: topic, Partition: 0}
 	for _, tc := range []struct {

@@ -16,7 +16,7 @@ import (
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
-	"go.uber.org/goleak"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // testMessage is message i of the round-trip tests: every third has
@@ -45,30 +45,29 @@ func testMessage(topic string, i, partitions int, base time.Time, clock *engine.
 // to three partitions through the engine interface, then checks the
 // delivery reports, what kcat reads, and what the engine's fetcher reads.
 func TestProduceRoundTrip(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	cl := newCluster(t)
-	defer cl.Close() // before goleak looks
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
 	const parts, n = 3, 3000
-	topic := createTopic(t, parts, nil)
-	p := startProducer(t, cl, engine.DefaultProducerConfig())
+	topic := testhelp.CreateTopic(t, nil, parts)
+	p := startProducer(t, cl, testhelp.ProducerConfig())
 	base := time.UnixMilli(1700000000000)
 	var clock engine.Clock
 	sent := make([]*engine.Message, n)
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	for i := range n {
 		sent[i] = testMessage(topic, i, parts, base, &clock)
-		if err := p.Produce(t.Context(), sent[i], rep.done); err != nil {
+		if err := p.Produce(t.Context(), sent[i], rep.Done); err != nil {
 			t.Fatalf("Produce %d: %v", i, err)
 		}
 	}
-	rep.wait(t, time.Minute)
-	if len(rep.errs) > 0 {
-		t.Fatalf("%d deliveries failed, first: %v", len(rep.errs), rep.errs[0])
+	rep.Wait(t, time.Minute)
+	if len(rep.Errors()) > 0 {
+		t.Fatalf("%d deliveries failed, first: %v", len(rep.Errors()), rep.Errors()[0])
 	}
 	// Reports: the message itself, partition kept, offsets 0..n/parts-1
 	// in each partition (one idempotent producer, nothing else writes).
 	offs := map[int32][]int64{}
-	for _, m := range rep.ok {
+	for _, m := range rep.Acked() {
 		offs[m.Partition] = append(offs[m.Partition], m.Offset)
 	}
 	for part := int32(0); part < parts; part++ {
@@ -118,7 +117,7 @@ func TestProduceRoundTrip(t *testing.T) {
 	}
 
 	// The fetcher reads the same, null header included.
-	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
+	f := startFetcher(t, cl, testhelp.FetcherConfig())
 	assignAll(t, f, topic, parts, 0, 1)
 	got := map[engine.TopicPartition]*consumed{}
 	pollUntil(t, f, time.Minute, 1, got, func() bool { return total(got) >= n })
@@ -159,13 +158,13 @@ func TestProduceRoundTrip(t *testing.T) {
 // through RdkafkaConfig here) refuses fails alone at Produce with
 // ErrMessageTooLarge, naming its partition.
 func TestProduceSizeLimits(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
-	cfg := engine.DefaultProducerConfig()
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	cfg := testhelp.ProducerConfig()
 	cfg.MaxMessageBytes = 10000 // a limit a test message can reach
 	p := startProducer(t, cl, cfg)
-	rep := newReports(2)
-	if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("before")}, rep.done); err != nil {
+	rep := testhelp.NewReports(2)
+	if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("before")}, rep.Done); err != nil {
 		t.Fatal(err)
 	}
 	// The largest value the root lets through, and one byte more.
@@ -176,12 +175,12 @@ func TestProduceSizeLimits(t *testing.T) {
 	if err := engine.CheckSize(fits, cfg.MaxMessageBytes); err != nil {
 		t.Fatalf("test message: %v", err)
 	}
-	if err := p.Produce(t.Context(), fits, rep.done); err != nil {
+	if err := p.Produce(t.Context(), fits, rep.Done); err != nil {
 		t.Fatalf("Produce of a message at the limit (%d bytes of value): %v", len(fits.Value), err)
 	}
-	rep.wait(t, time.Minute)
-	if len(rep.errs) > 0 {
-		t.Fatalf("deliveries failed: %v", rep.errs)
+	rep.Wait(t, time.Minute)
+	if len(rep.Errors()) > 0 {
+		t.Fatalf("deliveries failed: %v", rep.Errors())
 	}
 	if recs := kcatConsume(t, topic); len(recs) != 2 || *recs[0].Payload != "before" || len(*recs[1].Payload) != len(fits.Value) {
 		t.Fatalf("kcat read %d messages, want the 2 accepted", len(recs))
@@ -202,13 +201,13 @@ func TestProduceSizeLimits(t *testing.T) {
 	if !strings.Contains(err.Error(), topic+"/0") {
 		t.Fatalf("%v: the error does not name the partition %s/0", err, topic)
 	}
-	rep2 := newReports(1)
-	if err := p2.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("small")}, rep2.done); err != nil {
+	rep2 := testhelp.NewReports(1)
+	if err := p2.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("small")}, rep2.Done); err != nil {
 		t.Fatal(err)
 	}
-	rep2.wait(t, time.Minute)
-	if len(rep2.errs) > 0 {
-		t.Fatal(rep2.errs[0])
+	rep2.Wait(t, time.Minute)
+	if len(rep2.Errors()) > 0 {
+		t.Fatal(rep2.Errors()[0])
 	}
 }
 
@@ -226,11 +225,11 @@ func blockingDone(release <-chan struct{}) (engine.DoneFunc, <-chan error) {
 // held up (the DoneFunc blocks), then checks both modes: ErrQueueFull at
 // once, or blocking until a report frees a slot or ctx ends.
 func TestQueueFull(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	for _, failFast := range []bool{true, false} {
 		t.Run(fmt.Sprintf("FailWhenFull=%v", failFast), func(t *testing.T) {
-			cfg := engine.DefaultProducerConfig()
+			cfg := testhelp.ProducerConfig()
 			cfg.MaxQueued = 3 // so that three held reports fill it
 			cfg.FailWhenFull = failFast
 			p := startProducer(t, cl, cfg)
@@ -283,7 +282,7 @@ func TestQueueFull(t *testing.T) {
 			} else {
 				close(release)
 			}
-			if err := p.Flush(testCtx(t, time.Minute)); err != nil {
+			if err := p.Flush(testhelp.Ctx(t, time.Minute)); err != nil {
 				t.Fatal(err)
 			}
 			if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte("after")}, func(*engine.Message, error) {}); err != nil {
@@ -296,9 +295,9 @@ func TestQueueFull(t *testing.T) {
 // TestProduceWaitingForRoomStopsAtClose: a Produce blocked on a full
 // queue fails with ErrClosed when the producer closes.
 func TestProduceWaitingForRoomStopsAtClose(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
-	cfg := engine.DefaultProducerConfig()
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	cfg := testhelp.ProducerConfig()
 	cfg.MaxQueued = 1 // one held report fills it
 	p := startProducer(t, cl, cfg)
 	release := make(chan struct{})
@@ -334,33 +333,33 @@ func TestProduceWaitingForRoomStopsAtClose(t *testing.T) {
 // still returns after every message was reported, because librdkafka sends
 // at once while flushing.
 func TestFlushIgnoresLinger(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 2, nil)
-	cfg := engine.DefaultProducerConfig()
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
+	cfg := testhelp.ProducerConfig()
 	cfg.Linger = 30 * time.Second // far longer than Flush's ctx
 	p := startProducer(t, cl, cfg)
-	if err := p.Flush(testCtx(t, 5*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 5*time.Second)); err != nil {
 		t.Fatalf("Flush with nothing queued: %v", err)
 	}
 	const n = 500
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	for i := range n {
-		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Partition: int32(i % 2), Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Partition: int32(i % 2), Value: []byte(fmt.Sprint(i))}, rep.Done); err != nil {
 			t.Fatal(err)
 		}
 	}
 	start := time.Now()
-	if err := p.Flush(testCtx(t, 10*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 10*time.Second)); err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
-	if got := rep.count(); got != n {
+	if got := rep.Count(); got != n {
 		t.Fatalf("Flush returned with %d of %d messages reported", got, n)
 	}
 	t.Logf("Flush of %d messages took %v (linger %v)", n, time.Since(start), cfg.Linger)
-	if len(rep.errs) > 0 {
-		t.Fatal(rep.errs[0])
+	if len(rep.Errors()) > 0 {
+		t.Fatal(rep.Errors()[0])
 	}
-	if err := p.Close(testCtx(t, 10*time.Second)); err != nil {
+	if err := p.Close(testhelp.Ctx(t, 10*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if err := p.Flush(t.Context()); !errors.Is(err, kerr.ErrClosed) {
@@ -374,7 +373,7 @@ func TestFlushIgnoresLinger(t *testing.T) {
 // unreachable is a producer configuration whose librdkafka instance talks
 // to no broker (a port nothing listens on), so messages stay queued.
 func unreachable() engine.ProducerConfig {
-	cfg := engine.DefaultProducerConfig()
+	cfg := testhelp.ProducerConfig()
 	cfg.Raw = map[string]any{"bootstrap.servers": "127.0.0.1:1"}
 	return cfg
 }
@@ -383,18 +382,17 @@ func unreachable() engine.ProducerConfig {
 // before Close's ctx ends are reported with ErrClosed, Close says so,
 // Flush honours its ctx, and no goroutine is left behind.
 func TestCloseFailsQueuedWithErrClosed(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	cl := newCluster(t)
-	defer cl.Close() // before goleak looks
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
 	p, err := rdkafkaEngine(t).NewProducer(t.Context(), cl, unreachable())
 	if err != nil {
 		t.Fatal(err)
 	}
 	const topic = "nowhere"
 	const n = 50
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	for i := range n {
-		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte(fmt.Sprint(i))}, rep.Done); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -411,11 +409,11 @@ func TestCloseFailsQueuedWithErrClosed(t *testing.T) {
 	if !errors.Is(err, kerr.ErrClosed) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Close: %v, want ErrClosed and DeadlineExceeded", err)
 	}
-	rep.wait(t, 10*time.Second)
-	if len(rep.errs) != n {
-		t.Fatalf("%d of %d messages failed", len(rep.errs), n)
+	rep.Wait(t, 10*time.Second)
+	if len(rep.Errors()) != n {
+		t.Fatalf("%d of %d messages failed", len(rep.Errors()), n)
 	}
-	for _, err := range rep.errs {
+	for _, err := range rep.Errors() {
 		if !errors.Is(err, kerr.ErrClosed) {
 			t.Fatalf("queued message failed with %v, want ErrClosed", err)
 		}
@@ -428,48 +426,48 @@ func TestCloseFailsQueuedWithErrClosed(t *testing.T) {
 // TestDeliveryTimeout: messages librdkafka could not deliver within
 // DeliveryTimeout fail with ErrDeliveryTimeout.
 func TestDeliveryTimeout(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	cfg := unreachable()
 	cfg.DeliveryTimeout = 500 * time.Millisecond // the test waits for it to expire
 	p := startProducer(t, cl, cfg)
 	const topic = "nowhere"
-	rep := newReports(3)
+	rep := testhelp.NewReports(3)
 	for i := range 3 {
-		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte(fmt.Sprint(i))}, rep.Done); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rep.wait(t, 30*time.Second)
-	for _, err := range rep.errs {
+	rep.Wait(t, 30*time.Second)
+	for _, err := range rep.Errors() {
 		if !errors.Is(err, kerr.ErrDeliveryTimeout) {
 			t.Fatalf("undeliverable message: %v, want ErrDeliveryTimeout", err)
 		}
 	}
-	if len(rep.errs) != 3 {
-		t.Fatalf("%d of 3 messages failed", len(rep.errs))
+	if len(rep.Errors()) != 3 {
+		t.Fatalf("%d of 3 messages failed", len(rep.Errors()))
 	}
 }
 
 // TestProduceAcksNone: with acks=0 the offset reported is -1.
 func TestProduceAcksNone(t *testing.T) {
-	cl := newCluster(t)
-	topic := createTopic(t, 1, nil)
-	cfg := engine.DefaultProducerConfig()
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	cfg := testhelp.ProducerConfig()
 	cfg.Acks, cfg.Idempotent = engine.RequireNone, false // idempotence needs acks=all
 	p := startProducer(t, cl, cfg)
-	rep := newReports(10)
+	rep := testhelp.NewReports(10)
 	for i := range 10 {
-		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte(fmt.Sprint(i))}, rep.done); err != nil {
+		if err := p.Produce(t.Context(), &engine.Message{Topic: topic, Value: []byte(fmt.Sprint(i))}, rep.Done); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rep.wait(t, time.Minute)
-	for _, m := range rep.ok {
+	rep.Wait(t, time.Minute)
+	for _, m := range rep.Acked() {
 		if m.Offset != -1 {
 			t.Fatalf("acks=0: offset %d reported, want -1", m.Offset)
 		}
 	}
-	if len(rep.errs) > 0 {
-		t.Fatal(rep.errs[0])
+	if len(rep.Errors()) > 0 {
+		t.Fatal(rep.Errors()[0])
 	}
 }

@@ -4,19 +4,16 @@ package rdkafka
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
-	"github.com/gokafka/kafka/testinstance"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // kcatPos is where kcat found a message.
@@ -29,16 +26,9 @@ type kcatPos struct {
 // with `kcat -C -t topic -e -f '%p %o %s\n'`.
 func kcatAt(t testing.TB, topic string) map[string]kcatPos {
 	t.Helper()
-	cmd := exec.CommandContext(testCtx(t, 2*time.Minute), "kcat", "-b", testinstance.Shared().BootstrapServers(),
-		"-C", "-t", topic, "-e", "-q", "-f", `%p %o %s\n`)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kcat -C -t %s: %v: %s", topic, err, stderr.String())
-	}
+	out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-e", "-q", "-f", `%p %o %s\n`)
 	at := map[string]kcatPos{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
 		var p int32
 		var o int64
@@ -60,14 +50,14 @@ func kcatAt(t testing.TB, topic string) map[string]kcatPos {
 // the message, offsets are dense from 0 in each partition, and every batch
 // on the brokers carries the same producer ID.
 func TestProduceThreeTopics(t *testing.T) {
-	cl := newCluster(t)
-	topics := []string{createTopic(t, 1, nil), createTopic(t, 2, nil), createTopic(t, 3, nil)}
+	cl := testhelp.NewCluster(t, nil)
+	topics := []string{testhelp.CreateTopic(t, nil, 1), testhelp.CreateTopic(t, nil, 2), testhelp.CreateTopic(t, nil, 3)}
 	parts := map[string]int{topics[0]: 1, topics[1]: 2, topics[2]: 3}
-	p := startProducer(t, cl, engine.DefaultProducerConfig())
+	p := startProducer(t, cl, testhelp.ProducerConfig())
 	const n = 1200
 	var clock engine.Clock
 	sent := make([]*engine.Message, n)
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	for i := range n {
 		topic := topics[i%3]
 		sent[i] = &engine.Message{
@@ -77,13 +67,13 @@ func TestProduceThreeTopics(t *testing.T) {
 			Value:     fmt.Appendf(nil, "v%d", i),
 			Timestamp: clock.Now(), // as the root stamps it
 		}
-		if err := p.Produce(t.Context(), sent[i], rep.done); err != nil {
+		if err := p.Produce(t.Context(), sent[i], rep.Done); err != nil {
 			t.Fatalf("Produce %d to %s/%d: %v", i, topic, sent[i].Partition, err)
 		}
 	}
-	rep.wait(t, time.Minute)
-	if len(rep.errs) > 0 {
-		t.Fatalf("%d deliveries failed, first: %v", len(rep.errs), rep.errs[0])
+	rep.Wait(t, time.Minute)
+	if len(rep.Errors()) > 0 {
+		t.Fatalf("%d deliveries failed, first: %v", len(rep.Errors()), rep.Errors()[0])
 	}
 	// Dense offsets per partition: each one was written once.
 	seen := map[engine.TopicPartition]map[int64]bool{}
@@ -149,8 +139,8 @@ func TestProduceThreeTopics(t *testing.T) {
 // offset order per partition, each in a Fetch of its own topic and
 // partition; then nothing more.
 func TestFetchThreeTopics(t *testing.T) {
-	cl := newCluster(t)
-	topics := []string{createTopic(t, 1, nil), createTopic(t, 2, nil), createTopic(t, 3, nil)}
+	cl := testhelp.NewCluster(t, nil)
+	topics := []string{testhelp.CreateTopic(t, nil, 1), testhelp.CreateTopic(t, nil, 2), testhelp.CreateTopic(t, nil, 3)}
 	const n = 150 // per partition
 	var pos []engine.Position
 	for ti, topic := range topics {
@@ -163,8 +153,8 @@ func TestFetchThreeTopics(t *testing.T) {
 			pos = append(pos, engine.Position{TopicPartition: engine.TopicPartition{Topic: topic, Partition: p}, Epoch: 1})
 		}
 	}
-	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
-	if err := f.Assign(testCtx(t, time.Minute), pos); err != nil {
+	f := startFetcher(t, cl, testhelp.FetcherConfig())
+	if err := f.Assign(testhelp.Ctx(t, time.Minute), pos); err != nil {
 		t.Fatalf("Assign %d partitions of 3 topics: %v", len(pos), err)
 	}
 	got := map[engine.TopicPartition]*consumed{}
@@ -201,20 +191,20 @@ func TestFetchThreeTopics(t *testing.T) {
 // old epoch. A topic the client's metadata does not know yet, but the
 // cluster has, is looked up and assigned.
 func TestAssignRefusedAtomically(t *testing.T) {
-	cl := newCluster(t)
-	a := createTopic(t, 2, nil)
+	cl := testhelp.NewCluster(t, nil)
+	a := testhelp.CreateTopic(t, nil, 2)
 	produceLines(t, a, 0, 0, 10)
 	produceLines(t, a, 1, 0, 10)
 	a0, a1 := engine.TopicPartition{Topic: a, Partition: 0}, engine.TopicPartition{Topic: a, Partition: 1}
-	f := startFetcher(t, cl, engine.DefaultFetcherConfig())
-	ctx := testCtx(t, 2*time.Minute)
+	f := startFetcher(t, cl, testhelp.FetcherConfig())
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	if err := f.Assign(ctx, []engine.Position{{TopicPartition: a0, Epoch: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	got := map[engine.TopicPartition]*consumed{}
 	pollUntil(t, f, time.Minute, 1, got, func() bool { return total(got) >= 10 })
 
-	missing := fmt.Sprintf("%s-missing-%08x", a, rand.Uint32())
+	missing := testhelp.UniqueName(t, "missing") // never created
 	for _, tc := range []struct {
 		name string
 		bad  engine.Position
@@ -255,7 +245,7 @@ func TestAssignRefusedAtomically(t *testing.T) {
 	}
 
 	// A topic created after the client last looked: Assign looks it up.
-	b := createTopic(t, 1, nil)
+	b := testhelp.CreateTopic(t, nil, 1)
 	if _, err := cl.Snapshot().Topic(b); err == nil {
 		t.Fatalf("the client's metadata knows %s already: the test needs a topic it has not seen", b)
 	}

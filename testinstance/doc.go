@@ -39,6 +39,17 @@
 //
 // Outside TestMain, Start and Close manage a cluster directly.
 //
+// # Faults
+//
+// StopBroker, KillBroker (SIGKILL) and StartBroker, and their ZooKeeper
+// twins, break the cluster itself; run them on a cluster the test started
+// with Start, never on Shared(), whose other tests would suffer too. For
+// faults of the network between a client and the brokers (latency,
+// connection resets, black holes, one broker unreachable), put package
+// faultproxy in between: faultproxy.NewGroup(c.Brokers()...) and
+// kafka.WithDialer(group.DialContext). Its package doc shows the two
+// together.
+//
 // The Kafka version is Config.KafkaVersion, else $GOKAFKA_KAFKA_VERSION, else
 // 4.3.1; a compatibility run of every package against Kafka 3.9 is
 //
@@ -120,7 +131,8 @@
 // (*PortInUseError, or a node whose log shows a bind failure; Start retries
 // with new ports), ErrProcessExited (*ProcessExitError with the tail of the
 // node's log), ErrExternalCluster, ErrNoZooKeeper and ErrClosed. Broker error
-// codes (e.g. creating a topic that exists) match internal/kerr values.
+// codes (e.g. creating a topic that exists) match gokafka's broker error
+// values (kafka.ErrTopicAlreadyExists and the like).
 //
 // # Security listeners
 //

@@ -18,3 +18,6 @@ func PIDs(c *Cluster) []int {
 
 // ProcessAlive exposes processAlive.
 var ProcessAlive = processAlive
+
+// Metadata exposes metadata: what the readiness checks ask a broker.
+var Metadata = metadata

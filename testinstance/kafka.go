@@ -13,10 +13,14 @@ import (
 )
 
 // JVM flags sized for three brokers and a ZooKeeper on a 2-core machine: a
-// small serial-GC heap, and C1 only (faster start, less CPU while warming up).
+// serial-GC heap that starts small, and C1 only (faster start, less CPU
+// while warming up). The heap may grow to 1 GiB: a cluster that a whole
+// test suite shares holds thousands of partitions by the end, and at 512 MiB
+// two brokers of a cluster shared by an afternoon's tests died of
+// OutOfMemoryError.
 var (
 	kafkaJVMFlags = []string{
-		"-Xms256m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-Xms256m", "-Xmx1g", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-XX:+ExitOnOutOfMemoryError", "-XX:-UsePerfData",
 		"-Djava.net.preferIPv4Stack=true", "-Djava.awt.headless=true",
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/sasl"
 	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -29,7 +30,7 @@ func TestSecurityListeners(t *testing.T) {
 	defer cancel()
 	const user, password = "alice", "alice-Secret-1"
 	c, err := testinstance.Start(ctx, testinstance.Config{
-		Brokers: 1, NoZooKeeper: true, Log: testWriter{t},
+		Brokers: 1, NoZooKeeper: true, Log: testhelp.LogWriter(t),
 		Security: &testinstance.SecurityConfig{
 			Users: []testinstance.User{{Name: user, Password: password}},
 			Listeners: []testinstance.Listener{
@@ -149,11 +150,4 @@ func TestSecurityConfigValidation(t *testing.T) {
 			t.Errorf("%+v: want a Security validation error, got %v", s, err)
 		}
 	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -1,21 +1,11 @@
-//go:build unix && !linux
+//go:build unix
 
 package testinstance
 
 import (
 	"os"
-	"os/exec"
 	"syscall"
 )
-
-// setProcessGroup puts the child in its own process group. There is no
-// parent-death signal outside Linux: a Go process killed with SIGKILL leaves
-// its Java children running there.
-func setProcessGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-}
-
-func startCmd(cmd *exec.Cmd) error { return cmd.Start() }
 
 // signalGroup sends SIGKILL (kill) or SIGTERM to the process group of p.
 func signalGroup(p *os.Process, kill bool) error {
@@ -32,6 +22,7 @@ func signalGroup(p *os.Process, kill bool) error {
 	return nil
 }
 
+// processAlive reports whether a process with this pid exists.
 func processAlive(pid int) bool {
 	err := syscall.Kill(pid, 0)
 	return err == nil || err == syscall.EPERM

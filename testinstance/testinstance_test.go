@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/kerr"
-	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -35,42 +35,6 @@ func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 3})
 }
 
-// eventually polls f every 100ms until it returns nil or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s still waiting for %s: %v", timeout, what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func metadata(ctx context.Context, addr string, topics ...string) (*kmsg.MetadataResponse, error) {
-	conn, err := wire.Dial(ctx, addr, wire.Options{ClientID: "testinstance-test"})
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	req := kmsg.NewPtrMetadataRequest()
-	req.Topics = []kmsg.MetadataRequestTopic{}
-	for _, t := range topics {
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(t)
-		req.Topics = append(req.Topics, rt)
-	}
-	resp, err := conn.Request(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	return resp.(*kmsg.MetadataResponse), nil
-}
-
 func brokerIDs(m *kmsg.MetadataResponse) []int32 {
 	var ids []int32
 	for _, b := range m.Brokers {
@@ -83,10 +47,10 @@ func brokerIDs(m *kmsg.MetadataResponse) []int32 {
 // expectBrokers polls addr until its metadata lists exactly ids.
 func expectBrokers(t *testing.T, addr string, ids ...int32) {
 	t.Helper()
-	eventually(t, 30*time.Second, fmt.Sprintf("%s to list brokers %v", addr, ids), func() error {
+	testhelp.Eventually(t, 30*time.Second, fmt.Sprintf("%s to list brokers %v", addr, ids), func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		m, err := metadata(ctx, addr)
+		m, err := testinstance.Metadata(ctx, addr)
 		if err != nil {
 			return err
 		}
@@ -115,7 +79,7 @@ func TestBrokers(t *testing.T) {
 		if !strings.HasPrefix(addr, "127.0.0.1:") {
 			t.Fatalf("broker address %q", addr)
 		}
-		m, err := metadata(t.Context(), addr)
+		m, err := testinstance.Metadata(t.Context(), addr)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +104,7 @@ func TestCreateTopic(t *testing.T) {
 	}
 	// CreateTopic waited, so every broker already knows all partitions.
 	for _, addr := range c.Brokers() {
-		m, err := metadata(ctx, addr, topic)
+		m, err := testinstance.Metadata(ctx, addr, topic)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +246,7 @@ func TestExternalCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Closing the handle left the real cluster alone.
-	if _, err := metadata(ctx, s.Broker(0)); err != nil {
+	if _, err := testinstance.Metadata(ctx, s.Broker(0)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -368,7 +332,7 @@ func TestCrashCleanup(t *testing.T) {
 	if dir == "" || len(pids) == 0 || !strings.Contains(string(out), "crashing on purpose") {
 		t.Fatalf("child did not start a cluster and crash:\n%s", out)
 	}
-	eventually(t, 20*time.Second, "the crashed child's JVMs to die", func() error {
+	testhelp.Eventually(t, 20*time.Second, "the crashed child's JVMs to die", func() error {
 		for _, pid := range pids {
 			if !processGone(pid) {
 				return fmt.Errorf("pid %d alive", pid)
@@ -376,7 +340,7 @@ func TestCrashCleanup(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, 20*time.Second, "the reaper to remove "+dir, func() error {
+	testhelp.Eventually(t, 20*time.Second, "the reaper to remove "+dir, func() error {
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			return fmt.Errorf("stat: %v", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -54,11 +55,7 @@ func KafkaTool(ctx context.Context, cfg Config, stdin []byte, tool string, args 
 	if err != nil {
 		return nil, err
 	}
-	cmdArgs := append([]string{
-		"-Xms64m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-XX:-UsePerfData",
-		"-Djava.net.preferIPv4Stack=true", "-Dlog4j2.level=warn",
-		"-cp", filepath.Join(lib, "*"), class,
-	}, args...)
+	cmdArgs := slices.Concat(toolJVMFlags, []string{"-Dlog4j2.level=warn", "-cp", filepath.Join(lib, "*"), class}, args)
 	cmd := exec.CommandContext(ctx, java, cmdArgs...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)

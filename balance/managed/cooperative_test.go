@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // TestCooperativeStickyMovesOnlyWhatMoves: when a member joins a
@@ -15,19 +16,15 @@ import (
 // gets them in the follow-up one; partitions that stay are never revoked,
 // and nobody's Handler sees a partition twice.
 func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
-	noLeaks(t)
 	const parts = 6
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 2*time.Minute)
 	opts := memberOpts{strategy: balance.CooperativeSticky}
 	var ms []*Member
 	var rs []*recorder
 	var owned [][]TopicPartition
 	var cl0 *cluster.Cluster
 	for i, name := range []string{"a", "b", "c"} {
-		cl := newCluster(t, cluster.Config{})
+		cl := testhelp.NewCluster(t, nil)
 		if i == 0 {
 			cl0 = cl
 		}
@@ -44,7 +41,7 @@ func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
 		before := owned
 		_, owned = stablePoint(t, ctx, cl0, group, allOf(parts, topic), ms...)
 		t.Logf("%s joined: %v", name, owned)
-		l.check(t)
+		l.Check(t)
 		var moved []TopicPartition
 		for j := range before {
 			evs := rs[j].since(marks[j])
@@ -87,5 +84,5 @@ func TestCooperativeStickyMovesOnlyWhatMoves(t *testing.T) {
 			t.Errorf("c left: %s was assigned %v, want %v", rs[j].name, added, want)
 		}
 	}
-	l.check(t)
+	l.Check(t)
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,67 +14,23 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 3, NoZooKeeper: true})
 }
 
-// noLeaks fails the test if it leaves goroutines behind. Call it first:
-// cleanups run last-registered first, so its check runs after the
-// members and clusters the test opened are closed.
-func noLeaks(t *testing.T) {
+// setup is how most tests begin: a goroutine-leak check (first, so that it
+// runs after every other cleanup), a fresh topic of parts partitions and a
+// group name, a context that ends after d, and the ledger of the members'
+// Handlers.
+func setup(t *testing.T, parts int, d time.Duration) (topic, group string, ctx context.Context, l *testhelp.Ledger[TopicPartition]) {
 	t.Helper()
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() {
-		if t.Failed() {
-			return // the failure is the news; leaks would follow from it
-		}
-		goleak.VerifyNone(t, ignore)
-	})
-}
-
-// testCtx is a context that ends with the test or after d.
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// uniqueName is a topic or group name no other test (or run) uses.
-func uniqueName(t *testing.T, kind string) string {
-	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
-	return fmt.Sprintf("%s-%s-%08x", kind, name, rand.Uint32())
-}
-
-// newCluster is a cluster view of its own, as a separate process would
-// have; it closes at the end of the test.
-func newCluster(t *testing.T, cfg cluster.Config) *cluster.Cluster {
-	t.Helper()
-	cfg.Bootstrap = testinstance.Shared().Brokers()
-	if cfg.RetryBackoff == 0 {
-		cfg.RetryBackoff = 50 * time.Millisecond
-	}
-	cl, err := cluster.New(testCtx(t, 30*time.Second), cfg)
-	if err != nil {
-		t.Fatalf("cluster.New: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-// createTopic creates a topic with a fresh name.
-func createTopic(t *testing.T, partitions int) string {
-	t.Helper()
-	topic := uniqueName(t, "topic")
-	if err := testinstance.Shared().CreateTopic(testCtx(t, 60*time.Second), topic, partitions, -1, nil); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	return topic
+	testhelp.NoLeaks(t)
+	return testhelp.CreateTopic(t, nil, parts), testhelp.UniqueName(t, "group"), testhelp.Ctx(t, d), testhelp.NewLedger[TopicPartition]()
 }
 
 // tps lists partitions of one topic.
@@ -106,68 +60,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	if os.Getenv("GOKAFKA_TEST_LOG") == "" {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSuffix(string(p), "\n"))
-	return len(p), nil
-}
-
-// ledger is the truth about who owns what, across the members of a test: a
-// partition is taken in Assigned and released at the end of Revoked or
-// Lost. Taking a partition another member holds is a violation of "each
-// partition has exactly one owner".
-type ledger struct {
-	mu         sync.Mutex
-	owner      map[TopicPartition]string
-	violations []string
-}
-
-func newLedger() *ledger { return &ledger{owner: map[TopicPartition]string{}} }
-
-func (l *ledger) take(who string, ps []TopicPartition) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, p := range ps {
-		if o, ok := l.owner[p]; ok && o != who {
-			l.violations = append(l.violations, fmt.Sprintf("%s assigned partition %v while %s owns it", who, p, o))
-		}
-		l.owner[p] = who
-	}
-}
-
-func (l *ledger) release(who string, ps []TopicPartition) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, p := range ps {
-		if l.owner[p] == who {
-			delete(l.owner, p)
-		}
-	}
-}
-
-// forget releases everything who holds: a member "killed" by a test never
-// says so itself.
-func (l *ledger) forget(who string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for p, o := range l.owner {
-		if o == who {
-			delete(l.owner, p)
-		}
-	}
-}
-
-func (l *ledger) check(t *testing.T) {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.violations) > 0 {
-		t.Fatalf("ownership violations:\n%s", strings.Join(l.violations, "\n"))
-	}
+	return slog.New(slog.NewTextHandler(testhelp.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // event is one Handler call.
@@ -180,7 +73,7 @@ type event struct {
 // recorder is a Handler that records its calls and keeps the ledger.
 type recorder struct {
 	name   string
-	ledger *ledger
+	ledger *testhelp.Ledger[TopicPartition]
 
 	// onRevoked, if set before Join, runs in Revoked (e.g. to commit).
 	onRevoked func(ctx context.Context, ps []TopicPartition, gen offsets.Generation) error
@@ -206,7 +99,7 @@ func (r *recorder) delays() (assigned, revoked time.Duration) {
 	return r.slowAssigned, r.slowRevoked
 }
 
-func newRecorder(name string, l *ledger) *recorder {
+func newRecorder(name string, l *testhelp.Ledger[TopicPartition]) *recorder {
 	r := &recorder{name: name, ledger: l}
 	return r
 }
@@ -249,12 +142,12 @@ func (r *recorder) Revoked(ctx context.Context, ps []TopicPartition) error {
 	if _, d := r.delays(); d > 0 {
 		sleepCtx(ctx, d)
 	}
-	r.ledger.release(r.name, ps)
+	r.ledger.Release(r.name, ps)
 	return err
 }
 
 func (r *recorder) Assigned(ctx context.Context, ps []TopicPartition) error {
-	r.ledger.take(r.name, ps)
+	r.ledger.Take(r.name, ps)
 	r.add("assigned", ps)
 	if d, _ := r.delays(); d > 0 && len(ps) > 0 {
 		sleepCtx(ctx, d)
@@ -264,7 +157,7 @@ func (r *recorder) Assigned(ctx context.Context, ps []TopicPartition) error {
 
 func (r *recorder) Lost(ctx context.Context, ps []TopicPartition) error {
 	r.add("lost", ps)
-	r.ledger.release(r.name, ps)
+	r.ledger.Release(r.name, ps)
 	return nil
 }
 
@@ -495,20 +388,4 @@ func checkStable(ctx context.Context, cl *cluster.Cluster, group string, want []
 		}
 	}
 	return gen, owned, nil
-}
-
-// eventually polls cond until it returns nil or d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, d, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a condition with a deadline
-	}
 }

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
-	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -27,7 +27,7 @@ import (
 // cache (resolved if needed), which holds kafka-clients.
 func kafkaLib(t *testing.T) string {
 	t.Helper()
-	if err := testinstance.Prefetch(testCtx(t, 5*time.Minute), testinstance.Config{NoZooKeeper: true}); err != nil {
+	if err := testinstance.Prefetch(testhelp.Ctx(t, 5*time.Minute), testinstance.Config{NoZooKeeper: true}); err != nil {
 		t.Fatalf("resolve the Kafka jars: %v", err)
 	}
 	version := os.Getenv(testinstance.EnvKafkaVersion)
@@ -68,7 +68,7 @@ type javaMember struct {
 // if topics are "--pattern", REGEX.
 func startJava(t *testing.T, lib, group string, strategy balance.Strategy, topics ...string) *javaMember {
 	t.Helper()
-	args := []string{"-cp", filepath.Join(lib, "*"), filepath.Join("testdata", "JavaMember.java"), brokersEnv(), group, string(strategy)}
+	args := []string{"-cp", filepath.Join(lib, "*"), filepath.Join("testdata", "JavaMember.java"), testinstance.Shared().BootstrapServers(), group, string(strategy)}
 	cmd := exec.Command("java", append(args, topics...)...)
 	j := &javaMember{cmd: cmd, stderr: &lockedBuffer{}, read: make(chan struct{})}
 	var err error
@@ -182,13 +182,9 @@ func TestJavaMixedGroup(t *testing.T) {
 }
 
 func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {
-	noLeaks(t)
 	const parts = 6
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 3*time.Minute)
-	l := newLedger()
-	cl := newCluster(t, cluster.Config{})
+	topic, group, ctx, l := setup(t, parts, 3*time.Minute)
+	cl := testhelp.NewCluster(t, nil)
 	opts := memberOpts{strategy: strategy}
 
 	// 1. Java leads: it reads our subscriptions, we read its assignment.
@@ -197,12 +193,12 @@ func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {
 	before := javaOwned(v)
 	_, mark := j1.view()
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
-	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, ra)
+	a := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, ra)
 	v = waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "java-member", 1, j1.agrees, a)
 	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
 	before = javaOwned(v)
 	_, mark = j1.view()
-	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, rb)
+	b := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, rb)
 	v = waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "java-member", 1, j1.agrees, a, b)
 	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
 	if a.leads.Load() || b.leads.Load() {
@@ -236,7 +232,7 @@ func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {
 	}
 	j2.stop(t)
 	stablePoint(t, ctx, cl, group, allOf(parts, topic), a, b)
-	l.check(t)
+	l.Check(t)
 }
 
 // checkJavaRevocations: an eager Java member revokes everything at a

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -48,19 +48,12 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func brokersEnv() string {
-	if b := os.Getenv(testinstance.EnvBrokers); b != "" {
-		return b
-	}
-	return testinstance.Shared().BootstrapServers()
-}
-
 // startKcat starts `kcat -G group topics...`; a topic starting with "^" is
 // a regular expression (librdkafka's pattern subscription), matched against
 // metadata refreshed every second.
 func startKcat(t *testing.T, group string, strategy balance.Strategy, topics ...string) *kcatMember {
 	t.Helper()
-	args := []string{"-b", brokersEnv(), "-G", group,
+	args := []string{"-b", testinstance.Shared().BootstrapServers(), "-G", group,
 		"-X", "partition.assignment.strategy=" + string(strategy),
 		"-X", "session.timeout.ms=6000",
 		"-X", "heartbeat.interval.ms=500",
@@ -153,18 +146,14 @@ func TestKcatMixedGroup(t *testing.T) {
 }
 
 func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {
-	noLeaks(t)
 	const parts = 6
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 3*time.Minute)
-	l := newLedger()
-	cl := newCluster(t, cluster.Config{})
+	topic, group, ctx, l := setup(t, parts, 3*time.Minute)
+	cl := testhelp.NewCluster(t, nil)
 	opts := memberOpts{strategy: strategy} // kcat is told to use the same
 
 	// 1. Ours leads: it must read librdkafka's subscription, and
 	//    librdkafka must read its assignment.
-	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("a", l))
+	a := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, newRecorder("a", l))
 	k1 := startKcat(t, group, strategy, topic)
 	v := waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "rdkafka", 1, nil, a)
 	t.Logf("gokafka leader + kcat: %v", v.members)
@@ -180,8 +169,8 @@ func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {
 
 	// 3. Now librdkafka leads: it must read our subscription, and we its
 	//    assignment.
-	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("b", l))
-	c := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("c", l))
+	b := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, newRecorder("b", l))
+	c := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, newRecorder("c", l))
 	v = waitGroup(t, ctx, cl, group, allOf(parts, topic), strategy, "rdkafka", 1, nil, b, c)
 	t.Logf("kcat leader + 2 gokafka: %v", v.members)
 	if b.leads.Load() || c.leads.Load() {
@@ -197,5 +186,5 @@ func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {
 	k2.stop(t)
 	_, owned := stablePoint(t, ctx, cl, group, allOf(parts, topic), b, c)
 	t.Logf("after both kcats left: %v", owned)
-	l.check(t)
+	l.Check(t)
 }

@@ -13,15 +13,16 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestJoinValidates(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, cluster.Config{})
-	ctx := testCtx(t, 30*time.Second)
-	r := newRecorder("r", newLedger())
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	ctx := testhelp.Ctx(t, 30*time.Second)
+	r := newRecorder("r", testhelp.NewLedger[TopicPartition]())
 	good := Config{Group: "g", Subscription: balance.Subscription{Topics: []string{"t"}}}
 	for _, c := range []struct {
 		field string
@@ -89,12 +90,12 @@ func TestJoinValidates(t *testing.T) {
 // group.min.session.timeout.ms (1s on the test cluster) is refused at once
 // with a typed error, and nothing is left running.
 func TestJoinRefusedByBroker(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, cluster.Config{})
-	topic := createTopic(t, 1)
-	ctx := testCtx(t, 30*time.Second)
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	ctx := testhelp.Ctx(t, 30*time.Second)
 	start := time.Now()
-	_, err := Join(ctx, cl, Config{Group: uniqueName(t, "group"), Subscription: balance.Subscription{Topics: []string{topic}}, SessionTimeout: 500 * time.Millisecond}, newRecorder("r", newLedger()))
+	_, err := Join(ctx, cl, Config{Group: testhelp.UniqueName(t, "group"), Subscription: balance.Subscription{Topics: []string{topic}}, SessionTimeout: 500 * time.Millisecond}, newRecorder("r", testhelp.NewLedger[TopicPartition]()))
 	if !errors.Is(err, kerr.InvalidSessionTimeout) {
 		t.Fatalf("Join with a 500ms session: err = %v, want INVALID_SESSION_TIMEOUT", err)
 	}
@@ -106,12 +107,12 @@ func TestJoinRefusedByBroker(t *testing.T) {
 // TestJoinTimeout: a Join whose context ends returns its error and stops
 // everything it started.
 func TestJoinTimeout(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, cluster.Config{})
-	topic := createTopic(t, 1)
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Millisecond)
 	defer cancel()
-	_, err := Join(ctx, cl, Config{Group: uniqueName(t, "group"), Subscription: balance.Subscription{Topics: []string{topic}}}, newRecorder("r", newLedger()))
+	_, err := Join(ctx, cl, Config{Group: testhelp.UniqueName(t, "group"), Subscription: balance.Subscription{Topics: []string{topic}}}, newRecorder("r", testhelp.NewLedger[TopicPartition]()))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Join with 1ms: err = %v, want context.DeadlineExceeded", err)
 	}
@@ -133,19 +134,19 @@ func TestGrowAndShrink(t *testing.T) {
 // counts, each member reading all of them. Every member gets its share
 // (see shares): of each topic with Range, of the total otherwise.
 func growAndShrink(t *testing.T, s balance.Strategy, counts []int) {
-	noLeaks(t)
-	cl := newCluster(t, cluster.Config{})
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
 	var want []TopicPartition
 	var topics []string
 	for _, n := range counts {
-		topic := createTopic(t, n)
+		topic := testhelp.CreateTopic(t, nil, n)
 		topics = append(topics, topic)
 		want = append(want, allOf(n, topic)...)
 	}
 	slices.SortFunc(want, TopicPartition.Compare)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 3*time.Minute)
-	l := newLedger()
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 3*time.Minute)
+	l := testhelp.NewLedger[TopicPartition]()
 	opts := memberOpts{strategy: s}
 
 	var ms []*Member
@@ -155,7 +156,7 @@ func growAndShrink(t *testing.T, s balance.Strategy, counts []int) {
 	step := func(what string) {
 		t.Helper()
 		gen, owned := stablePoint(t, ctx, cl, group, want, ms...)
-		l.check(t)
+		l.Check(t)
 		t.Logf("%s: generation %d, %v", what, gen, owned)
 		for i, o := range owned {
 			if err := shares(s, want, len(owned), o); err != nil {
@@ -228,18 +229,14 @@ func growAndShrink(t *testing.T, s balance.Strategy, counts []int) {
 // partitions to the others once its session times out. The time from its
 // death to the reassignment is measured.
 func TestMemberDeath(t *testing.T) {
-	noLeaks(t)
 	const parts, session = 6, 3 * time.Second
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 2*time.Minute)
 	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
 	var ms []*Member
 	var rs []*recorder
 	var cls []*cluster.Cluster
 	for _, name := range []string{"a", "b", "c"} {
-		cl := newCluster(t, cluster.Config{}) // one per member, as separate processes
+		cl := testhelp.NewCluster(t, nil) // one per member, as separate processes
 		r := newRecorder(name, l)
 		cls, rs = append(cls, cl), append(rs, r)
 		ms = append(ms, join(t, ctx, cl, group, topic, opts, r))
@@ -249,7 +246,7 @@ func TestMemberDeath(t *testing.T) {
 
 	died := time.Now()
 	kill(t, ms[2])
-	l.forget("c")
+	l.Forget("c")
 	// Poll the survivors' own view first, for the timing.
 	for {
 		if a, b := ms[0].Assigned(), ms[1].Assigned(); len(a)+len(b) == parts && ms[0].Generation().ID == ms[1].Generation().ID && ms[0].Generation().ID > gen {
@@ -269,7 +266,7 @@ func TestMemberDeath(t *testing.T) {
 		t.Errorf("reassignment took %v, more than the session timeout %v plus 3s", took, session)
 	}
 	stablePoint(t, ctx, cls[0], group, allOf(parts, topic), ms[:2]...)
-	l.check(t)
+	l.Check(t)
 	for i := range 2 {
 		if lost := union(rs[i].since(mark[i]), "lost"); len(lost) > 0 {
 			t.Errorf("survivor %s lost %v", rs[i].name, lost)
@@ -281,14 +278,10 @@ func TestMemberDeath(t *testing.T) {
 // session timeout reports its partitions lost (no Revoked: it cannot
 // commit), and rejoins once they do.
 func TestHeartbeatsLost(t *testing.T) {
-	noLeaks(t)
 	const parts, session = 4, 3 * time.Second
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 2*time.Minute)
 	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
-	cla, clb := newCluster(t, cluster.Config{}), newCluster(t, cluster.Config{})
+	cla, clb := testhelp.NewCluster(t, nil), testhelp.NewCluster(t, nil)
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
 	a := join(t, ctx, cla, group, topic, opts, ra)
 	b := join(t, ctx, clb, group, topic, opts, rb)
@@ -297,7 +290,7 @@ func TestHeartbeatsLost(t *testing.T) {
 
 	muted := time.Now()
 	b.beat.mute.Store(true)
-	eventually(t, session+5*time.Second, "b reports its partitions lost", func() error {
+	testhelp.Eventually(t, session+5*time.Second, "b reports its partitions lost", func() error {
 		if lost := union(rb.since(mark), "lost"); !slices.Equal(lost, owned[1]) {
 			return errors.New("not yet")
 		}
@@ -312,21 +305,17 @@ func TestHeartbeatsLost(t *testing.T) {
 	if len(owned[0]) != 2 || len(owned[1]) != 2 {
 		t.Errorf("after b rejoined: %v", owned)
 	}
-	l.check(t)
+	l.Check(t)
 }
 
 // TestSlowHandler: a Handler that blocks longer than the session timeout
 // (in Assigned, then in Revoked) does not get its member dropped, because
 // heartbeats go on: no rebalance storm.
 func TestSlowHandler(t *testing.T) {
-	noLeaks(t)
 	const parts, session, slow = 6, 3 * time.Second, 5 * time.Second
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 3*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 3*time.Minute)
 	opts := memberOpts{session: session, heartbeat: 500 * time.Millisecond}
-	cla, clb, clc := newCluster(t, cluster.Config{}), newCluster(t, cluster.Config{}), newCluster(t, cluster.Config{})
+	cla, clb, clc := testhelp.NewCluster(t, nil), testhelp.NewCluster(t, nil), testhelp.NewCluster(t, nil)
 	a := join(t, ctx, cla, group, topic, opts, newRecorder("a", l))
 
 	rb := newRecorder("b", l)
@@ -342,7 +331,7 @@ func TestSlowHandler(t *testing.T) {
 	}
 	// A few more heartbeats: still the same generation.
 	beats := b.beat.accepted.Load()
-	eventually(t, 10*time.Second, "b heartbeats", func() error {
+	testhelp.Eventually(t, 10*time.Second, "b heartbeats", func() error {
 		if b.beat.accepted.Load() < beats+4 {
 			return errors.New("not yet")
 		}
@@ -360,7 +349,7 @@ func TestSlowHandler(t *testing.T) {
 	if gen2 != gen+1 || a.Rebalances() != 3 || b.Rebalances() != 2 {
 		t.Errorf("after c joined: generation %d (want %d), rebalances a %d (want 3), b %d (want 2)", gen2, gen+1, a.Rebalances(), b.Rebalances())
 	}
-	l.check(t)
+	l.Check(t)
 	rb.slow(0, 0) // and a prompt Close
 }
 
@@ -368,17 +357,17 @@ func TestSlowHandler(t *testing.T) {
 // commit with a stale generation is refused (ILLEGAL_GENERATION), and the
 // Handler's Revoked commits with the generation that is ending.
 func TestCommitGenerations(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	const parts = 4
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
-	cl := newCluster(t, cluster.Config{})
+	topic := testhelp.CreateTopic(t, nil, parts)
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, 2*time.Minute)
+	cl := testhelp.NewCluster(t, nil)
 	g, err := offsets.NewGroup(cl, group, offsets.GroupOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := newLedger()
+	l := testhelp.NewLedger[TopicPartition]()
 	ra := newRecorder("a", l)
 	var revokedWith []offsets.Generation
 	ra.onRevoked = func(ctx context.Context, ps []TopicPartition, gen offsets.Generation) error {
@@ -391,7 +380,7 @@ func TestCommitGenerations(t *testing.T) {
 		}
 		return g.Commit(ctx, offs, gen)
 	}
-	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, ra)
+	a := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, ra)
 	gen1 := a.Generation()
 	if gen1.ID < 1 || gen1.MemberID != a.ID() || gen1.InstanceID != nil {
 		t.Fatalf("Generation() = %+v, member %s", gen1, a.ID())
@@ -400,7 +389,7 @@ func TestCommitGenerations(t *testing.T) {
 		t.Fatalf("Commit with the member's generation: %v", err)
 	}
 
-	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, newRecorder("b", l))
+	b := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, newRecorder("b", l))
 	gen, _ := stablePoint(t, ctx, cl, group, allOf(parts, topic), a, b)
 	if gen == gen1.ID {
 		t.Fatalf("b's join did not open a new generation (%d)", gen)
@@ -424,13 +413,9 @@ func TestCommitGenerations(t *testing.T) {
 // TestPartitionsAdded: when the topic grows, the members rejoin and the
 // new partitions are assigned.
 func TestPartitionsAdded(t *testing.T) {
-	noLeaks(t)
-	topic := createTopic(t, 2)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, 2, 2*time.Minute)
 	fast := cluster.Config{MetadataMaxAge: time.Second} // how soon members see the change
-	cla, clb := newCluster(t, fast), newCluster(t, fast)
+	cla, clb := testhelp.NewCluster(t, nil, fast), testhelp.NewCluster(t, nil, fast)
 	a := join(t, ctx, cla, group, topic, memberOpts{}, newRecorder("a", l))
 	b := join(t, ctx, clb, group, topic, memberOpts{}, newRecorder("b", l))
 	stablePoint(t, ctx, cla, group, allOf(2, topic), a, b)
@@ -451,18 +436,18 @@ func TestPartitionsAdded(t *testing.T) {
 	start := time.Now()
 	_, owned := stablePoint(t, ctx, cla, group, allOf(4, topic), a, b)
 	t.Logf("4 partitions assigned %v after CreatePartitions: %v", time.Since(start).Round(time.Millisecond), owned)
-	l.check(t)
+	l.Check(t)
 }
 
 // TestTopicCreatedLater: a member of a topic that does not exist yet joins
 // with nothing, and gets the partitions once the topic is created.
 func TestTopicCreatedLater(t *testing.T) {
-	noLeaks(t)
-	topic := uniqueName(t, "topic")
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, time.Minute)
-	cl := newCluster(t, cluster.Config{MetadataMaxAge: time.Second})
-	a := join(t, ctx, cl, group, topic, memberOpts{}, newRecorder("a", newLedger()))
+	testhelp.NoLeaks(t)
+	topic := testhelp.UniqueName(t, "topic")
+	group := testhelp.UniqueName(t, "group")
+	ctx := testhelp.Ctx(t, time.Minute)
+	cl := testhelp.NewCluster(t, nil, cluster.Config{MetadataMaxAge: time.Second})
+	a := join(t, ctx, cl, group, topic, memberOpts{}, newRecorder("a", testhelp.NewLedger[TopicPartition]()))
 	if got := a.Assigned(); len(got) != 0 {
 		t.Fatalf("member of a missing topic owns %v", got)
 	}
@@ -477,16 +462,12 @@ func TestTopicCreatedLater(t *testing.T) {
 // on the other connection) and the others complete the rebalance without
 // it.
 func TestCloseDuringRebalance(t *testing.T) {
-	noLeaks(t)
 	const parts = 4
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, 2*time.Minute)
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
-	a := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, ra)
-	b := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, memberOpts{}, rb)
-	stablePoint(t, ctx, newCluster(t, cluster.Config{}), group, allOf(parts, topic), a, b)
+	a := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, ra)
+	b := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, rb)
+	stablePoint(t, ctx, testhelp.NewCluster(t, nil), group, allOf(parts, topic), a, b)
 	markA := ra.mark()
 	rb.slow(0, 6*time.Second) // b takes its time to revoke: a waits in JoinGroup
 
@@ -495,13 +476,13 @@ func TestCloseDuringRebalance(t *testing.T) {
 		err error
 	}
 	cc := make(chan joined, 1)
-	clc := newCluster(t, cluster.Config{})
+	clc := testhelp.NewCluster(t, nil)
 	rc := newRecorder("c", l)
 	go func() {
 		m, err := joinErr(t, ctx, clc, group, balance.Subscription{Topics: []string{topic}}, memberOpts{}, rc)
 		cc <- joined{m, err}
 	}()
-	eventually(t, 20*time.Second, "a revokes and rejoins", func() error {
+	testhelp.Eventually(t, 20*time.Second, "a revokes and rejoins", func() error {
 		if len(union(ra.since(markA), "revoked")) == 0 {
 			return errors.New("not yet")
 		}
@@ -521,5 +502,5 @@ func TestCloseDuringRebalance(t *testing.T) {
 	}
 	rb.slow(0, 0)
 	stablePoint(t, ctx, clc, group, allOf(parts, topic), b, j.m)
-	l.check(t)
+	l.Check(t)
 }

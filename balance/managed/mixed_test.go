@@ -6,13 +6,12 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -78,66 +77,6 @@ func shares(strategy balance.Strategy, want []TopicPartition, members int, ps []
 	return nil
 }
 
-// toolView runs Kafka's own `kafka-consumer-groups --describe --group G
-// --members --verbose` and returns each member's partitions as it prints
-// them (CURRENT-ASSIGNMENT "t:0,1;u:2", or "-").
-func toolView(ctx context.Context, group string) (map[string][]TopicPartition, error) {
-	c := testinstance.Shared()
-	out, err := testinstance.KafkaTool(ctx, testinstance.Config{KafkaVersion: c.KafkaVersion()}, nil, "kafka-consumer-groups",
-		"--bootstrap-server", brokersEnv(), "--describe", "--group", group, "--members", "--verbose")
-	if err != nil {
-		return nil, err
-	}
-	var header []string
-	members := map[string][]TopicPartition{}
-	for _, line := range strings.Split(string(out), "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) == 0:
-		case f[0] == "GROUP":
-			header = f
-		case header == nil || len(f) != len(header):
-			return nil, fmt.Errorf("unexpected line %q in:\n%s", line, out)
-		default:
-			row := map[string]string{}
-			for i, h := range header {
-				row[h] = f[i]
-			}
-			ps, err := parseToolAssignment(row["CURRENT-ASSIGNMENT"])
-			if err != nil {
-				return nil, fmt.Errorf("%w in:\n%s", err, out)
-			}
-			members[row["CONSUMER-ID"]] = ps
-		}
-	}
-	if header == nil {
-		return nil, fmt.Errorf("no member table in:\n%s", out)
-	}
-	return members, nil
-}
-
-func parseToolAssignment(s string) ([]TopicPartition, error) {
-	var ps []TopicPartition
-	if s == "-" {
-		return nil, nil
-	}
-	for _, part := range strings.Split(s, ";") {
-		topic, list, ok := strings.Cut(part, ":")
-		if !ok {
-			return nil, fmt.Errorf("assignment %q: no topic:partitions", s)
-		}
-		for _, n := range strings.Split(list, ",") {
-			p, err := strconv.Atoi(n)
-			if err != nil {
-				return nil, fmt.Errorf("assignment %q: %w", s, err)
-			}
-			ps = append(ps, TopicPartition{Topic: topic, Partition: int32(p)})
-		}
-	}
-	slices.SortFunc(ps, TopicPartition.Compare)
-	return ps, nil
-}
-
 // checkTool polls until Kafka's own tool shows the group as DescribeGroups
 // does, with each partition of want owned exactly once. (The tool is a JVM
 // started per call: a few seconds each.)
@@ -146,7 +85,7 @@ func checkTool(t *testing.T, ctx context.Context, cl *cluster.Cluster, group str
 	start := time.Now()
 	var why error
 	for ctx.Err() == nil {
-		tv, err := toolView(ctx, group)
+		tv, err := testhelp.GroupMembers[TopicPartition](ctx, group)
 		if err == nil {
 			err = ownedOnce(tv, want)
 		}
@@ -198,23 +137,23 @@ func TestKcatMixedTopics(t *testing.T) {
 }
 
 func testKcatMixedTopics(t *testing.T, strategy balance.Strategy) {
-	noLeaks(t)
-	ctx := testCtx(t, 4*time.Minute)
-	prefix := uniqueName(t, "mt")
+	testhelp.NoLeaks(t)
+	ctx := testhelp.Ctx(t, 4*time.Minute)
+	prefix := testhelp.UniqueName(t, "mt")
 	topics, want := mixedTopics(t, ctx, prefix)
-	group := uniqueName(t, "group")
-	l := newLedger()
+	group := testhelp.UniqueName(t, "group")
+	l := testhelp.NewLedger[TopicPartition]()
 	fast := cluster.Config{MetadataMaxAge: time.Second}
-	cl := newCluster(t, fast)
+	cl := testhelp.NewCluster(t, nil, fast)
 	opts := memberOpts{strategy: strategy}
 	pattern := balance.Subscription{Pattern: regexp.MustCompile(regexp.QuoteMeta(prefix) + `-[xyz]`)}
 
 	// Ours (by list) leads; kcat by list joins, then ours by pattern,
 	// then kcat by pattern.
-	a := joinSub(t, ctx, newCluster(t, fast), group, balance.Subscription{Topics: topics}, opts, newRecorder("a", l))
+	a := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, balance.Subscription{Topics: topics}, opts, newRecorder("a", l))
 	k1 := startKcat(t, group, strategy, topics...)
 	waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 1, nil, a)
-	b := joinSub(t, ctx, newCluster(t, fast), group, pattern, opts, newRecorder("b", l))
+	b := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, pattern, opts, newRecorder("b", l))
 	waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 1, nil, a, b)
 	k2 := startKcat(t, group, strategy, "^"+regexp.QuoteMeta(prefix)+`-[xyz]$`)
 	v := waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 2, nil, a, b)
@@ -232,7 +171,7 @@ func testKcatMixedTopics(t *testing.T, strategy balance.Strategy) {
 		t.Fatal(err)
 	}
 	waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 2, nil)
-	c := joinSub(t, ctx, newCluster(t, fast), group, pattern, opts, newRecorder("c", l))
+	c := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, pattern, opts, newRecorder("c", l))
 	v = waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 2, nil, c)
 	t.Logf("kcat leader + gokafka: %v", v.members)
 	if c.leads.Load() {
@@ -242,7 +181,7 @@ func testKcatMixedTopics(t *testing.T, strategy balance.Strategy) {
 	k2.stop(t)
 	stablePoint(t, ctx, cl, group, want, c)
 	checkTool(t, ctx, cl, group, want)
-	l.check(t)
+	l.Check(t)
 }
 
 // TestJavaMixedTopics: gokafka members and the Java client share a group
@@ -258,14 +197,14 @@ func TestJavaMixedTopics(t *testing.T) {
 }
 
 func testJavaMixedTopics(t *testing.T, lib string, strategy balance.Strategy) {
-	noLeaks(t)
-	ctx := testCtx(t, 4*time.Minute)
-	prefix := uniqueName(t, "mt")
+	testhelp.NoLeaks(t)
+	ctx := testhelp.Ctx(t, 4*time.Minute)
+	prefix := testhelp.UniqueName(t, "mt")
 	topics, want := mixedTopics(t, ctx, prefix)
-	group := uniqueName(t, "group")
-	l := newLedger()
+	group := testhelp.UniqueName(t, "group")
+	l := testhelp.NewLedger[TopicPartition]()
 	fast := cluster.Config{MetadataMaxAge: time.Second}
-	cl := newCluster(t, fast)
+	cl := testhelp.NewCluster(t, nil, fast)
 	opts := memberOpts{strategy: strategy}
 	re := regexp.QuoteMeta(prefix) + `-[xyz]`
 
@@ -275,12 +214,12 @@ func testJavaMixedTopics(t *testing.T, lib string, strategy balance.Strategy) {
 	v := waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j1.agrees)
 	before := javaOwned(v)
 	_, mark := j1.view()
-	a := joinSub(t, ctx, newCluster(t, fast), group, balance.Subscription{Topics: topics}, opts, newRecorder("a", l))
+	a := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, balance.Subscription{Topics: topics}, opts, newRecorder("a", l))
 	v = waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j1.agrees, a)
 	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
 	before = javaOwned(v)
 	_, mark = j1.view()
-	b := joinSub(t, ctx, newCluster(t, fast), group, balance.Subscription{Pattern: regexp.MustCompile(re)}, opts, newRecorder("b", l))
+	b := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, balance.Subscription{Pattern: regexp.MustCompile(re)}, opts, newRecorder("b", l))
 	v = waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j1.agrees, a, b)
 	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
 	if a.leads.Load() || b.leads.Load() {
@@ -301,5 +240,5 @@ func testJavaMixedTopics(t *testing.T, lib string, strategy balance.Strategy) {
 	checkTool(t, ctx, cl, group, want)
 	j2.stop(t)
 	stablePoint(t, ctx, cl, group, want, a, b)
-	l.check(t)
+	l.Check(t)
 }

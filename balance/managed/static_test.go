@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // TestStaticMemberRestart: a static member (InstanceID) that dies and comes
@@ -15,13 +15,9 @@ import (
 // members see nothing: no revocation, no new generation. Close sends no
 // LeaveGroup, so the group keeps the member until its session expires.
 func TestStaticMemberRestart(t *testing.T) {
-	noLeaks(t)
 	const parts, session = 4, 6 * time.Second
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, 2*time.Minute)
-	l := newLedger()
-	cla, clb := newCluster(t, cluster.Config{}), newCluster(t, cluster.Config{})
+	topic, group, ctx, l := setup(t, parts, 2*time.Minute)
+	cla, clb := testhelp.NewCluster(t, nil), testhelp.NewCluster(t, nil)
 	a := join(t, ctx, cla, group, topic, memberOpts{session: session, instance: "instance-a"}, newRecorder("a", l))
 	rb := newRecorder("b", l)
 	b := join(t, ctx, clb, group, topic, memberOpts{session: session, instance: "instance-b"}, rb)
@@ -36,9 +32,9 @@ func TestStaticMemberRestart(t *testing.T) {
 	markB, rebB := rb.mark(), b.Rebalances()
 
 	kill(t, a) // a's process dies
-	l.forget("a")
+	l.Forget("a")
 	ra2 := newRecorder("a", l) // and restarts, same instance id
-	cla2 := newCluster(t, cluster.Config{})
+	cla2 := testhelp.NewCluster(t, nil)
 	start := time.Now()
 	a2 := join(t, ctx, cla2, group, topic, memberOpts{session: session, instance: "instance-a"}, ra2)
 	t.Logf("restarted static member back in %v", time.Since(start).Round(time.Millisecond))
@@ -52,7 +48,7 @@ func TestStaticMemberRestart(t *testing.T) {
 	if evs := rb.since(markB); len(evs) > 0 || b.Rebalances() != rebB {
 		t.Errorf("b was disturbed by a's restart: %+v, rebalances %d -> %d", evs, rebB, b.Rebalances())
 	}
-	l.check(t)
+	l.Check(t)
 
 	// Close: Revoked, but no LeaveGroup — the group still counts a2.
 	if err := a2.Close(ctx); err != nil {
@@ -78,20 +74,16 @@ func TestStaticMemberRestart(t *testing.T) {
 // takes over; the first is fenced, reports its partitions lost and stops
 // with kerr.FencedInstanceID.
 func TestStaticMemberFenced(t *testing.T) {
-	noLeaks(t)
 	const parts = 2
-	topic := createTopic(t, parts)
-	group := uniqueName(t, "group")
-	ctx := testCtx(t, time.Minute)
-	l := newLedger()
+	topic, group, ctx, l := setup(t, parts, time.Minute)
 	opts := memberOpts{instance: "same"}
 	r1 := newRecorder("first", l)
-	first := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, r1)
+	first := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, r1)
 	if len(first.Assigned()) != parts {
 		t.Fatalf("first owns %v", first.Assigned())
 	}
-	l.forget("first") // the takeover is not a clean hand-over, by design
-	second := join(t, ctx, newCluster(t, cluster.Config{}), group, topic, opts, newRecorder("second", l))
+	l.Forget("first") // the takeover is not a clean hand-over, by design
+	second := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, opts, newRecorder("second", l))
 	select {
 	case <-first.Done():
 	case <-ctx.Done():

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -39,17 +40,17 @@ func TestPatternSubscription(t *testing.T) {
 }
 
 func testPatternSubscription(t *testing.T, strategy balance.Strategy) {
-	noLeaks(t)
-	ctx := testCtx(t, 3*time.Minute)
-	prefix := uniqueName(t, "pt")
+	testhelp.NoLeaks(t)
+	ctx := testhelp.Ctx(t, 3*time.Minute)
+	prefix := testhelp.UniqueName(t, "pt")
 	createTopicNamed(t, ctx, prefix+"-t1", 2)
 	createTopicNamed(t, ctx, prefix+"-t2", 3)
 	createTopicNamed(t, ctx, prefix+"-t1x", 2) // contains a match, is none
-	listed := createTopic(t, 2)
-	group := uniqueName(t, "group")
-	l := newLedger()
+	listed := testhelp.CreateTopic(t, nil, 2)
+	group := testhelp.UniqueName(t, "group")
+	l := testhelp.NewLedger[TopicPartition]()
 	fast := cluster.Config{MetadataMaxAge: time.Second}
-	cla, clb := newCluster(t, fast), newCluster(t, fast)
+	cla, clb := testhelp.NewCluster(t, nil, fast), testhelp.NewCluster(t, nil, fast)
 	// __consumer_offsets matches too, but is internal.
 	pattern := regexp.MustCompile(regexp.QuoteMeta(prefix) + `-t[0-9]|__consumer_offsets`)
 	opts := memberOpts{strategy: strategy}
@@ -89,7 +90,7 @@ func testPatternSubscription(t *testing.T, strategy balance.Strategy) {
 			}
 		}
 		before = owned
-		l.check(t)
+		l.Check(t)
 	}
 
 	start, marks := time.Now(), []int{ra.mark(), rb.mark()}
@@ -113,7 +114,7 @@ func testPatternSubscription(t *testing.T, strategy balance.Strategy) {
 func subscribed(t *testing.T, cl *cluster.Cluster, group string, m *Member, want ...string) {
 	t.Helper()
 	slices.Sort(want)
-	v, err := describe(testCtx(t, 30*time.Second), cl, group)
+	v, err := describe(testhelp.Ctx(t, 30*time.Second), cl, group)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,18 +135,18 @@ func TestListedTopicDeleted(t *testing.T) {
 }
 
 func testListedTopicDeleted(t *testing.T, strategy balance.Strategy) {
-	noLeaks(t)
-	ctx := testCtx(t, 3*time.Minute)
-	stays, goes := createTopic(t, 4), createTopic(t, 2)
-	group := uniqueName(t, "group")
-	l := newLedger()
+	testhelp.NoLeaks(t)
+	ctx := testhelp.Ctx(t, 3*time.Minute)
+	stays, goes := testhelp.CreateTopic(t, nil, 4), testhelp.CreateTopic(t, nil, 2)
+	group := testhelp.UniqueName(t, "group")
+	l := testhelp.NewLedger[TopicPartition]()
 	fast := cluster.Config{MetadataMaxAge: time.Second}
-	cla := newCluster(t, fast)
+	cla := testhelp.NewCluster(t, nil, fast)
 	sub := balance.Subscription{Topics: []string{stays, goes}}
 	opts := memberOpts{strategy: strategy}
 	ra, rb := newRecorder("a", l), newRecorder("b", l)
 	a := joinSub(t, ctx, cla, group, sub, opts, ra)
-	b := joinSub(t, ctx, newCluster(t, fast), group, sub, opts, rb)
+	b := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, sub, opts, rb)
 	both := slices.Concat(allOf(4, stays), allOf(2, goes))
 	slices.SortFunc(both, TopicPartition.Compare)
 	_, before := stablePoint(t, ctx, cla, group, both, a, b)
@@ -177,11 +178,11 @@ func testListedTopicDeleted(t *testing.T, strategy balance.Strategy) {
 			t.Errorf("%s revoked %v, lost from its assignment %v", r.name, union(evs, "revoked"), gone)
 		}
 	}
-	l.check(t)
+	l.Check(t)
 
 	createTopicNamed(t, ctx, goes, 3)
 	both = slices.Concat(allOf(4, stays), allOf(3, goes))
 	slices.SortFunc(both, TopicPartition.Compare)
 	stablePoint(t, ctx, cla, group, both, a, b)
-	l.check(t)
+	l.Check(t)
 }

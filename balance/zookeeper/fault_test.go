@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -18,32 +19,24 @@ import (
 // twice meanwhile. When its network comes back it finds its session
 // expired, registers anew and gets its share back.
 func TestMemberCrash(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 12)
-	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group)
-	l := newLedger()
+	f := newFixture(t, nil, 12)
+	in, l := f.in, f.l
+	counts := map[string]int32{f.topic: 12}
 	cut := &cutter{}
-	var ms []*Member
-	var recs []*recorder
-	for i := range 3 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
+	ms, recs := f.join(3, func(i int, cfg *Config) {
 		if i == 2 {
 			cfg.dialer = cut.dial
 		}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
-	waitFor(t, 30*time.Second, "stable with 3 members", func() error { return stable(in, balance.Range, map[string]int32{topic: 12}, ms, recs) })
+	})
+	f.waitStable(30*time.Second, "stable with 3 members", balance.Range, counts, ms, recs)
 	victim, vrec := ms[2], recs[2]
 	timeout := victim.cfg.SessionTimeout
 	had := victim.Assigned()
 
 	t0 := time.Now()
 	cut.cut()
-	took := waitFor(t, timeout+20*time.Second, "survivors own everything", func() error {
-		return stable(in, balance.Range, map[string]int32{topic: 12}, ms[:2], recs[:2])
+	took := testhelp.Eventually(t, timeout+20*time.Second, "survivors own everything", func() error {
+		return stable(in, balance.Range, counts, ms[:2], recs[:2])
 	})
 	lost := vrec.eventsOf("lost")
 	if len(lost) == 0 || len(victim.Assigned()) != 0 || len(vrec.ownedSorted()) != 0 {
@@ -61,48 +54,36 @@ func TestMemberCrash(t *testing.T) {
 	if took < timeout/2 {
 		t.Errorf("partitions moved after %s, before the session (%s) can have expired", took, timeout)
 	}
-	l.check(t)
+	l.Check(t)
 
 	cut.heal()
-	took = waitFor(t, 60*time.Second, "stable with 3 members again", func() error { return stable(in, balance.Range, map[string]int32{topic: 12}, ms, recs) })
+	took = testhelp.Eventually(t, 60*time.Second, "stable with 3 members again", func() error { return stable(in, balance.Range, counts, ms, recs) })
 	t.Logf("after the network came back: stable with 3 members in %s", took.Round(time.Millisecond))
-	l.check(t)
+	l.Check(t)
 }
 
 // TestPartitionIncrease: more partitions in Kafka's metadata make the
 // members rebalance over the new count.
 func TestPartitionIncrease(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 4)
-	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group)
-	l := newLedger()
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, group),
-			PartitionCheckInterval: 300 * time.Millisecond}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
-	waitFor(t, 30*time.Second, "stable over 4 partitions", func() error { return stable(in, balance.Range, map[string]int32{topic: 4}, ms, recs) })
+	f := newFixture(t, nil, 4)
+	ms, recs := f.join(2, func(_ int, cfg *Config) { cfg.PartitionCheckInterval = 300 * time.Millisecond })
+	f.waitStable(30*time.Second, "stable over 4 partitions", balance.Range, map[string]int32{f.topic: 4}, ms, recs)
 
 	req := kmsg.NewPtrCreatePartitionsRequest()
 	rt := kmsg.NewCreatePartitionsRequestTopic()
-	rt.Topic, rt.Count = topic, 10
+	rt.Topic, rt.Count = f.topic, 10
 	req.Topics = append(req.Topics, rt)
 	req.TimeoutMillis = 30000
-	resp, err := cl.AnyRequest(testCtx(t, 30*time.Second), req)
+	resp, err := f.cl.AnyRequest(testhelp.Ctx(t, 30*time.Second), req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r := resp.(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || kerr.WithMessage(r.Topics[0].ErrorCode, r.Topics[0].ErrorMessage) != nil {
 		t.Fatalf("CreatePartitions: %+v", r.Topics)
 	}
-	took := waitFor(t, 30*time.Second, "stable over 10 partitions", func() error { return stable(in, balance.Range, map[string]int32{topic: 10}, ms, recs) })
+	took := f.waitStable(30*time.Second, "stable over 10 partitions", balance.Range, map[string]int32{f.topic: 10}, ms, recs)
 	t.Logf("partition count 4 -> 10: stable again %s after CreatePartitions returned (check interval 300ms)", took.Round(time.Millisecond))
-	l.check(t)
+	f.l.Check(t)
 }
 
 // TestZooKeeperRestart: ZooKeeper stops under running members. They
@@ -110,33 +91,20 @@ func TestPartitionIncrease(t *testing.T) {
 // ZooKeeper is back they register (or resume) and own everything again.
 // A cluster of its own: stopping the shared cluster's ZooKeeper is refused.
 func TestZooKeeperRestart(t *testing.T) {
-	noLeaks(t)
-	ctx := testCtx(t, 5*time.Minute)
-	c, err := testinstance.Start(ctx, testinstance.Config{Brokers: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	cl := newCluster(t, c)
-	topic := createTopic(t, c, 6)
-	group := uniqueName(t, "group")
-	in := newInspector(t, c.ZooKeeper(), group)
-	l := newLedger()
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		cfg := Config{Servers: []string{c.ZooKeeper()}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
-		r := newRecorder(t, cfg.ConsumerID, l, nil) // no node checks: ZooKeeper goes away
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, map[string]int32{topic: 6}, ms, recs) })
+	testhelp.NoLeaks(t) // before the private cluster, whose cleanup comes first
+	ctx := testhelp.Ctx(t, 5*time.Minute)
+	c := testhelp.PrivateCluster(t, testinstance.Config{Brokers: 1})
+	f := newFixture(t, c, 6)
+	f.nodeChecks = false // ZooKeeper goes away
+	ms, recs := f.join(2, nil)
+	f.waitStable(30*time.Second, "stable", balance.Range, map[string]int32{f.topic: 6}, ms, recs)
 
 	t0 := time.Now()
 	if err := c.StopZooKeeper(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("ZooKeeper stopped in %s", time.Since(t0).Round(time.Millisecond))
-	took := waitFor(t, 30*time.Second, "members declare their partitions lost", func() error {
+	took := testhelp.Eventually(t, 30*time.Second, "members declare their partitions lost", func() error {
 		for i, m := range ms {
 			if got := m.Assigned(); len(got) != 0 || len(recs[i].ownedSorted()) != 0 {
 				return fmt.Errorf("%s still has %v", m.ID(), got)
@@ -151,7 +119,7 @@ func TestZooKeeperRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("ZooKeeper serving again after %s", time.Since(t1).Round(time.Millisecond))
-	took = waitFor(t, 60*time.Second, "stable after the restart", func() error { return stable(in, balance.Range, map[string]int32{topic: 6}, ms, recs) })
+	took = f.waitStable(60*time.Second, "stable after the restart", balance.Range, map[string]int32{f.topic: 6}, ms, recs)
 	t.Logf("stable %s after ZooKeeper served again", took.Round(time.Millisecond))
 	for _, r := range recs {
 		lost, assigned := r.eventsOf("lost"), r.eventsOf("assigned")
@@ -159,35 +127,25 @@ func TestZooKeeperRestart(t *testing.T) {
 			t.Errorf("%s: want Lost then Assigned; lost %v, assigned %v", r.name, lost, assigned)
 		}
 	}
-	l.check(t)
+	f.l.Check(t)
 }
 
 // TestCloseWhileCutOff: Close on a member that cannot reach ZooKeeper
 // still revokes (the Handler commits), stops everything and returns
 // promptly; the others get its partitions once its session expires.
 func TestCloseWhileCutOff(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 4)
-	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group)
-	l := newLedger()
+	f := newFixture(t, nil, 4)
 	cut := &cutter{}
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
+	ms, recs := f.join(2, func(i int, cfg *Config) {
 		if i == 1 {
 			cfg.dialer = cut.dial
 		}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, map[string]int32{topic: 4}, ms, recs) })
+	})
+	f.waitStable(30*time.Second, "stable", balance.Range, map[string]int32{f.topic: 4}, ms, recs)
 	recs[1].in = nil // its Revoked runs while it is cut off; the inspector is not
 	cut.cut()
 	t0 := time.Now()
-	if err := ms[1].Close(testCtx(t, 20*time.Second)); err != nil {
+	if err := ms[1].Close(testhelp.Ctx(t, 20*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	took := time.Since(t0)
@@ -198,6 +156,6 @@ func TestCloseWhileCutOff(t *testing.T) {
 	if recs[1].count("revoked") == 0 || len(recs[1].ownedSorted()) != 0 {
 		t.Errorf("closed member's Handler: revoked %d times, still has %v", recs[1].count("revoked"), recs[1].ownedSorted())
 	}
-	waitFor(t, 30*time.Second, "the other owns everything", func() error { return stable(in, balance.Range, map[string]int32{topic: 4}, ms[:1], recs[:1]) })
-	l.check(t)
+	f.waitStable(30*time.Second, "the other owns everything", balance.Range, map[string]int32{f.topic: 4}, ms[:1], recs[:1])
+	f.l.Check(t)
 }

@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"os"
 	"regexp"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,36 +16,12 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 1})
-}
-
-// noLeaks fails the test if goroutines started after this call are still
-// running once every later cleanup has run (cleanups run last-in first-out,
-// so this one runs after the members, connections and clusters closed).
-func noLeaks(t *testing.T) {
-	t.Helper()
-	before := goleak.IgnoreCurrent()
-	// testinstance starts JVMs from one goroutine locked to its thread for
-	// the life of the process (see its sysproc_linux.go): not a leak.
-	spawner := goleak.IgnoreTopFunction("github.com/gokafka/kafka/testinstance.startCmd.func1.1")
-	t.Cleanup(func() { goleak.VerifyNone(t, before, spawner) })
-}
-
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-func uniqueName(t *testing.T, kind string) string {
-	name := strings.NewReplacer("/", "-", " ", "-").Replace(t.Name())
-	return fmt.Sprintf("%s-%s-%08x", kind, name, rand.Uint32())
 }
 
 func testLogger(t *testing.T) *slog.Logger {
@@ -55,40 +29,7 @@ func testLogger(t *testing.T) *slog.Logger {
 	if os.Getenv("ZKTEST_DEBUG") != "" {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: level}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
-// newCluster connects to the brokers of c (the shared cluster when nil).
-func newCluster(t *testing.T, c *testinstance.Cluster) *cluster.Cluster {
-	t.Helper()
-	if c == nil {
-		c = testinstance.Shared()
-	}
-	cl, err := cluster.New(testCtx(t, 30*time.Second), cluster.Config{Bootstrap: c.Brokers(), RetryBackoff: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatalf("cluster.New: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-func createTopic(t *testing.T, c *testinstance.Cluster, partitions int) string {
-	t.Helper()
-	if c == nil {
-		c = testinstance.Shared()
-	}
-	topic := uniqueName(t, "topic")
-	if err := c.CreateTopic(testCtx(t, 60*time.Second), topic, partitions, 1, nil); err != nil {
-		t.Fatalf("CreateTopic: %v", err)
-	}
-	return topic
+	return slog.New(slog.NewTextHandler(testhelp.LogWriter(t), &slog.HandlerOptions{Level: level}))
 }
 
 func zkAddr(c *testinstance.Cluster) string {
@@ -96,6 +37,83 @@ func zkAddr(c *testinstance.Cluster) string {
 		c = testinstance.Shared()
 	}
 	return c.ZooKeeper()
+}
+
+// fixture is the setting of most tests: a cluster view, a group, the
+// test's inspector of the group's nodes, the ledger its members' Handlers
+// keep, and (newFixture) a fresh topic.
+type fixture struct {
+	t  *testing.T
+	cl *cluster.Cluster
+	zk string // ZooKeeper's address
+	// topic is the topic newFixture created, which config subscribes to;
+	// "" for newGroup, whose tests create and subscribe to their own.
+	topic, group string
+	in           *inspector
+	l            *testhelp.Ledger[balance.TopicPartition]
+	// nodeChecks makes the members' recorders check the owner nodes in
+	// Assigned and Revoked (see recorder); off where ZooKeeper goes away.
+	nodeChecks bool
+}
+
+// newGroup checks for goroutine leaks (first: its check runs after every
+// other cleanup), and sets up a group on tc (the shared cluster when nil),
+// without a topic.
+func newGroup(t *testing.T, tc *testinstance.Cluster) *fixture {
+	t.Helper()
+	testhelp.NoLeaks(t)
+	f := &fixture{t: t, cl: testhelp.NewCluster(t, tc), zk: zkAddr(tc), group: testhelp.UniqueName(t, "group"),
+		l: testhelp.NewLedger[balance.TopicPartition](), nodeChecks: true}
+	f.in = newInspector(t, f.zk, f.group)
+	return f
+}
+
+// newFixture is newGroup with a topic of parts partitions, which config
+// subscribes to.
+func newFixture(t *testing.T, tc *testinstance.Cluster, parts int) *fixture {
+	t.Helper()
+	f := newGroup(t, tc)
+	f.topic = testhelp.CreateTopic(t, tc, parts)
+	return f
+}
+
+// config is member i's configuration: consumer id m<i>-<group>, subscribed
+// to the fixture's topic (to nothing, for newGroup: set Subscription).
+func (f *fixture) config(i int) Config {
+	cfg := Config{Servers: []string{f.zk}, Group: f.group, ConsumerID: fmt.Sprintf("m%d-%s", i, f.group)}
+	if f.topic != "" {
+		cfg.Subscription = topics(f.topic)
+	}
+	return cfg
+}
+
+// join starts n members, each with a recorder; mod, if not nil, adjusts
+// member i's configuration first.
+func (f *fixture) join(n int, mod func(i int, cfg *Config)) ([]*Member, []*recorder) {
+	f.t.Helper()
+	var ms []*Member
+	var recs []*recorder
+	for i := range n {
+		cfg := f.config(i)
+		if mod != nil {
+			mod(i, &cfg)
+		}
+		in := f.in
+		if !f.nodeChecks {
+			in = nil
+		}
+		r := newRecorder(f.t, cfg.ConsumerID, f.l, in)
+		ms, recs = append(ms, join(f.t, f.cl, cfg, r)), append(recs, r)
+	}
+	return ms, recs
+}
+
+// waitStable waits (up to d) until ms, whose Handlers are recs, settle on
+// strategy's assignment of the topics of counts (topic -> partition count;
+// see stable), and returns how long that took.
+func (f *fixture) waitStable(d time.Duration, what string, strategy balance.Strategy, counts map[string]int32, ms []*Member, recs []*recorder) time.Duration {
+	f.t.Helper()
+	return testhelp.Eventually(f.t, d, what, func() error { return stable(f.in, strategy, counts, ms, recs) })
 }
 
 // inspector is the test's own ZooKeeper connection, to look at the nodes.
@@ -172,40 +190,21 @@ func (in *inspector) ids() ([]string, error) {
 	return ids, err
 }
 
-// ledger is shared by the recorders of one test: who has each partition,
-// as the Handlers see it. A partition Assigned to one Handler while another
-// still has it is a violation of "never two owners".
-type ledger struct {
-	mu         sync.Mutex
-	owner      map[balance.TopicPartition]string
-	violations []string
-}
-
-func newLedger() *ledger { return &ledger{owner: map[balance.TopicPartition]string{}} }
-
-func (l *ledger) check(t *testing.T) {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.violations) > 0 {
-		t.Fatalf("ownership violations:\n%s", strings.Join(l.violations, "\n"))
-	}
-}
-
 type event struct {
 	kind       string // "assigned", "revoked", "lost"
 	partitions []balance.TopicPartition
 	at         time.Time
 }
 
-// recorder is a balance.Handler that records its calls, keeps the ledger,
-// and checks the owner nodes while it is called: in Assigned and Revoked
-// the node must hold its id (ownership is exclusive, and released only
-// after Revoked returned).
+// recorder is a balance.Handler that records its calls, keeps the ledger
+// (shared by the recorders of one test: who has each partition, as the
+// Handlers see it), and checks the owner nodes while it is called: in
+// Assigned and Revoked the node must hold its id (ownership is exclusive,
+// and released only after Revoked returned).
 type recorder struct {
 	t     *testing.T
 	name  string
-	l     *ledger
+	l     *testhelp.Ledger[balance.TopicPartition]
 	in    *inspector // nil: no node checks (ZooKeeper may be down)
 	delay time.Duration
 	// revokeErr is what Revoked returns (a failed commit).
@@ -216,7 +215,7 @@ type recorder struct {
 	events []event
 }
 
-func newRecorder(t *testing.T, name string, l *ledger, in *inspector) *recorder {
+func newRecorder(t *testing.T, name string, l *testhelp.Ledger[balance.TopicPartition], in *inspector) *recorder {
 	return &recorder{t: t, name: name, l: l, in: in, owned: map[balance.TopicPartition]bool{}}
 }
 
@@ -226,38 +225,32 @@ func (r *recorder) nodeCheck(kind string, ps []balance.TopicPartition) {
 	}
 	owners, err := r.in.owners()
 	if err != nil {
-		r.violation("%s %s: reading owners: %v", r.name, kind, err)
+		r.l.Violation("%s %s: reading owners: %v", r.name, kind, err)
 		return
 	}
 	for _, p := range ps {
 		if owners[p] != r.name {
-			r.violation("%s %s(%v): owner node holds %q", r.name, kind, p, owners[p])
+			r.l.Violation("%s %s(%v): owner node holds %q", r.name, kind, p, owners[p])
 		}
 	}
-}
-
-func (r *recorder) violation(format string, args ...any) {
-	r.l.mu.Lock()
-	r.l.violations = append(r.l.violations, fmt.Sprintf(format, args...))
-	r.l.mu.Unlock()
 }
 
 func (r *recorder) record(kind string, ps []balance.TopicPartition) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !slices.IsSortedFunc(ps, balance.TopicPartition.Compare) {
-		r.violation("%s: %s %v, not sorted", r.name, kind, ps)
+		r.l.Violation("%s: %s %v, not sorted", r.name, kind, ps)
 	}
 	r.events = append(r.events, event{kind, slices.Clone(ps), time.Now()})
 	for _, p := range ps {
 		if kind == "assigned" {
 			if r.owned[p] {
-				r.violation("%s: assigned %v twice", r.name, p)
+				r.l.Violation("%s: assigned %v twice", r.name, p)
 			}
 			r.owned[p] = true
 		} else {
 			if !r.owned[p] {
-				r.violation("%s: %s %v, which it did not have", r.name, kind, p)
+				r.l.Violation("%s: %s %v, which it did not have", r.name, kind, p)
 			}
 			delete(r.owned, p)
 		}
@@ -267,26 +260,9 @@ func (r *recorder) record(kind string, ps []balance.TopicPartition) {
 
 func (r *recorder) Assigned(ctx context.Context, ps []balance.TopicPartition) error {
 	r.nodeCheck("Assigned", ps)
-	r.l.mu.Lock()
-	for _, p := range ps {
-		if o, ok := r.l.owner[p]; ok && o != r.name {
-			r.l.violations = append(r.l.violations, fmt.Sprintf("%s assigned %v while %s has it", r.name, p, o))
-		}
-		r.l.owner[p] = r.name
-	}
-	r.l.mu.Unlock()
+	r.l.Take(r.name, ps)
 	r.record("assigned", ps)
 	return nil
-}
-
-func (r *recorder) drop(ps []balance.TopicPartition) {
-	r.l.mu.Lock()
-	for _, p := range ps {
-		if r.l.owner[p] == r.name {
-			delete(r.l.owner, p)
-		}
-	}
-	r.l.mu.Unlock()
 }
 
 func (r *recorder) Revoked(ctx context.Context, ps []balance.TopicPartition) error {
@@ -299,13 +275,13 @@ func (r *recorder) Revoked(ctx context.Context, ps []balance.TopicPartition) err
 		case <-ctx.Done():
 		}
 	}
-	r.drop(ps)
+	r.l.Release(r.name, ps)
 	r.record("revoked", ps)
 	return r.revokeErr
 }
 
 func (r *recorder) Lost(ctx context.Context, ps []balance.TopicPartition) error {
-	r.drop(ps)
+	r.l.Release(r.name, ps)
 	r.record("lost", ps)
 	return nil
 }
@@ -425,27 +401,6 @@ func stable(in *inspector, strategy balance.Strategy, counts map[string]int32, m
 	return nil
 }
 
-// waitFor polls cond until it returns nil or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() error) time.Duration {
-	t.Helper()
-	t0 := time.Now()
-	deadline := t0.Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return time.Since(t0)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %s: %v", what, d, err)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("%s: test ended: %v", what, err)
-		case <-time.After(25 * time.Millisecond):
-		}
-	}
-}
-
 // cutter is a ZooKeeper dialer whose connections the test can cut, and
 // whose new dials it can refuse: a crashed or partitioned member, as the
 // ZooKeeper server sees it.
@@ -490,7 +445,7 @@ func join(t *testing.T, cl *cluster.Cluster, cfg Config, h balance.Handler) *Mem
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
 	}
-	m, err := Join(testCtx(t, 60*time.Second), cl, cfg, h)
+	m, err := Join(testhelp.Ctx(t, 60*time.Second), cl, cfg, h)
 	if err != nil {
 		t.Fatalf("Join(%s): %v", cfg.ConsumerID, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"net"
 	"regexp"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 func TestConfigErrorsNameTheField(t *testing.T) {
@@ -78,7 +78,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		t.Errorf("default ConsumerID %q", c.ConsumerID)
 	}
 	// Join checks its arguments before connecting anywhere.
-	if _, err := Join(t.Context(), nil, ok, newRecorder(t, "x", newLedger(), nil)); !errors.Is(err, kerr.ErrInvalidConfig) {
+	if _, err := Join(t.Context(), nil, ok, newRecorder(t, "x", testhelp.NewLedger[balance.TopicPartition](), nil)); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Errorf("Join with a nil cluster: %v", err)
 	}
 }
@@ -189,28 +189,18 @@ func TestSubscriptionFormats(t *testing.T) {
 // has one owner, in the Handlers and in ZooKeeper, and ranges follow
 // partition numbers. Only what moves is revoked.
 func TestGrowAndShrink(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 12)
-	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group)
-	l := newLedger()
-	suffix := fmt.Sprintf("%08x", rand.Uint32())
-	cfg := func(i int) Config {
-		return Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, suffix)}
-	}
+	f := newFixture(t, nil, 12)
+	in, l, group, topic := f.in, f.l, f.group, f.topic
+	counts := map[string]int32{topic: 12}
 	var ms []*Member
 	var recs []*recorder
 	for i := range 3 {
-		r := newRecorder(t, cfg(i).ConsumerID, l, in)
+		r := newRecorder(t, f.config(i).ConsumerID, l, in)
 		recs = append(recs, r)
-		m := join(t, cl, cfg(i), r)
-		ms = append(ms, m)
-		took := waitFor(t, 30*time.Second, fmt.Sprintf("stable with %d members", i+1), func() error {
-			return stable(in, balance.Range, map[string]int32{topic: 12}, ms, recs)
-		})
+		ms = append(ms, join(t, f.cl, f.config(i), r))
+		took := f.waitStable(30*time.Second, fmt.Sprintf("stable with %d members", i+1), balance.Range, counts, ms, recs)
 		t.Logf("%d members: stable %s after Join returned", i+1, took)
-		l.check(t)
+		l.Check(t)
 	}
 	// Range by number: 0-3, 4-7, 8-11 (string order would give 0,1,10,11).
 	for i, want := range [][]balance.TopicPartition{tps(topic, 0, 1, 2, 3), tps(topic, 4, 5, 6, 7), tps(topic, 8, 9, 10, 11)} {
@@ -244,22 +234,22 @@ func TestGrowAndShrink(t *testing.T) {
 	}
 
 	// The middle member leaves: the others share its partitions.
-	if err := ms[1].Close(testCtx(t, 30*time.Second)); err != nil {
+	if err := ms[1].Close(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if err := ms[1].Close(testCtx(t, 30*time.Second)); err != nil { // idempotent
+	if err := ms[1].Close(testhelp.Ctx(t, 30*time.Second)); err != nil { // idempotent
 		t.Fatal(err)
 	}
 	if got := recs[1].ownedSorted(); len(got) != 0 || recs[1].count("revoked") == 0 {
 		t.Errorf("closed member's Handler still has %v", got)
 	}
 	ms, recs = []*Member{ms[0], ms[2]}, []*recorder{recs[0], recs[2]}
-	waitFor(t, 30*time.Second, "stable after m1 left", func() error { return stable(in, balance.Range, map[string]int32{topic: 12}, ms, recs) })
-	l.check(t)
+	f.waitStable(30*time.Second, "stable after m1 left", balance.Range, counts, ms, recs)
+	l.Check(t)
 
 	// Everyone leaves: no node of the group's members remains.
 	for _, m := range ms {
-		if err := m.Close(testCtx(t, 30*time.Second)); err != nil {
+		if err := m.Close(testhelp.Ctx(t, 30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -274,26 +264,18 @@ func TestGrowAndShrink(t *testing.T) {
 	if len(owners) != 0 || len(ids) != 0 {
 		t.Errorf("after Close: owners %v, ids %v", owners, ids)
 	}
-	l.check(t)
+	l.Check(t)
 }
 
 // TestRoundRobin: partitions dealt in turn, with generated consumer ids.
 func TestRoundRobin(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 5)
-	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group)
-	l := newLedger()
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		id := fmt.Sprintf("%s_host-%d", group, i)
-		r := newRecorder(t, id, l, in)
-		m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), Strategy: balance.RoundRobin, ConsumerID: id}, r)
-		ms, recs = append(ms, m), append(recs, r)
-	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.RoundRobin, map[string]int32{topic: 5}, ms, recs) })
+	f := newFixture(t, nil, 5)
+	topic := f.topic
+	counts := map[string]int32{topic: 5}
+	ms, recs := f.join(2, func(i int, cfg *Config) {
+		cfg.Strategy, cfg.ConsumerID = balance.RoundRobin, fmt.Sprintf("%s_host-%d", f.group, i)
+	})
+	f.waitStable(30*time.Second, "stable", balance.RoundRobin, counts, ms, recs)
 	first := ms[0]
 	if ms[1].ID() < first.ID() {
 		first = ms[1]
@@ -306,34 +288,28 @@ func TestRoundRobin(t *testing.T) {
 	// released all the same.
 	errCommit := errors.New("commit failed")
 	recs[0].revokeErr = errCommit
-	if err := ms[0].Close(testCtx(t, 30*time.Second)); !errors.Is(err, errCommit) {
+	if err := ms[0].Close(testhelp.Ctx(t, 30*time.Second)); !errors.Is(err, errCommit) {
 		t.Errorf("Close: %v, want the Handler's error", err)
 	}
-	waitFor(t, 30*time.Second, "the other owns everything", func() error {
-		return stable(in, balance.RoundRobin, map[string]int32{topic: 5}, ms[1:], recs[1:])
-	})
+	f.waitStable(30*time.Second, "the other owns everything", balance.RoundRobin, counts, ms[1:], recs[1:])
 }
 
 // TestSlowRevoke: a member slow to give partitions up makes the newcomer's
 // claims fail for a while; the newcomer logs it, rebalances again later and
 // gets them, and nobody owns a partition twice.
 func TestSlowRevoke(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 4)
-	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group)
-	l := newLedger()
-	base := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), RebalanceMaxRetries: 2, RebalanceBackoff: 100 * time.Millisecond}
-	c0, c1 := base, base
-	c0.ConsumerID, c1.ConsumerID = "a-"+group, "b-"+group
-	r0, r1 := newRecorder(t, c0.ConsumerID, l, in), newRecorder(t, c1.ConsumerID, l, in)
-	m0 := join(t, cl, c0, r0)
+	f := newFixture(t, nil, 4)
+	c0, c1 := f.config(0), f.config(1)
+	c0.RebalanceMaxRetries, c0.RebalanceBackoff = 2, 100*time.Millisecond
+	c1.RebalanceMaxRetries, c1.RebalanceBackoff = 2, 100*time.Millisecond
+	r0, r1 := newRecorder(t, "a-"+f.group, f.l, f.in), newRecorder(t, "b-"+f.group, f.l, f.in)
+	c0.ConsumerID, c1.ConsumerID = r0.name, r1.name
+	m0 := join(t, f.cl, c0, r0)
 	r0.delay = 1500 * time.Millisecond // far beyond b's 2 tries 100ms apart
-	m1 := join(t, cl, c1, r1)          // returns once its first complete rebalance is done
+	m1 := join(t, f.cl, c1, r1)        // returns once its first complete rebalance is done
 	ms, recs := []*Member{m0, m1}, []*recorder{r0, r1}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, map[string]int32{topic: 4}, ms, recs) })
-	l.check(t)
+	f.waitStable(30*time.Second, "stable", balance.Range, map[string]int32{f.topic: 4}, ms, recs)
+	f.l.Check(t)
 	// b watches the nodes it could not claim: it takes them as soon as a
 	// deletes them, not at its next retry (by then 100ms doubling, and
 	// growing).
@@ -349,13 +325,13 @@ func TestSlowRevoke(t *testing.T) {
 }
 
 func TestJoinErrors(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 2)
-	l := newLedger()
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 2)
+	l := testhelp.NewLedger[balance.TopicPartition]()
 
 	// Unknown topic: at once, typed.
-	_, err := Join(testCtx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Subscription: topics(topic, uniqueName(t, "missing"))}, newRecorder(t, "x", l, nil))
+	_, err := Join(testhelp.Ctx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: testhelp.UniqueName(t, "g"), Subscription: topics(topic, testhelp.UniqueName(t, "missing"))}, newRecorder(t, "x", l, nil))
 	if !errors.Is(err, kerr.ErrUnknownTopic) {
 		t.Errorf("unknown topic: %v", err)
 	}
@@ -366,7 +342,7 @@ func TestJoinErrors(t *testing.T) {
 		"Subscription.Topics":  topics(topic, "no/slash"),
 		"Subscription.Pattern": {Pattern: regexp.MustCompile("")},
 	} {
-		_, err := Join(testCtx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Subscription: sub}, newRecorder(t, "x", l, nil))
+		_, err := Join(testhelp.Ctx(t, 30*time.Second), cl, Config{Servers: []string{zkAddr(nil)}, Group: testhelp.UniqueName(t, "g"), Subscription: sub}, newRecorder(t, "x", l, nil))
 		var ce *kerr.ConfigError
 		if !errors.As(err, &ce) || ce.Field != field {
 			t.Errorf("Join with Subscription %+v: %v, want a ConfigError for %s", sub, err, field)
@@ -381,7 +357,7 @@ func TestJoinErrors(t *testing.T) {
 	dead := ln.Addr().String()
 	ln.Close()
 	t0 := time.Now()
-	_, err = Join(testCtx(t, 3*time.Second), cl, Config{Servers: []string{dead}, Group: uniqueName(t, "g"), Subscription: topics(topic), Logger: testLogger(t)}, newRecorder(t, "x", l, nil))
+	_, err = Join(testhelp.Ctx(t, 3*time.Second), cl, Config{Servers: []string{dead}, Group: testhelp.UniqueName(t, "g"), Subscription: topics(topic), Logger: testLogger(t)}, newRecorder(t, "x", l, nil))
 	if !errors.Is(err, ErrZooKeeper) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("unreachable ZooKeeper: %v", err)
 	}
@@ -391,10 +367,10 @@ func TestJoinErrors(t *testing.T) {
 	t.Logf("unreachable ZooKeeper: %v", err)
 
 	// A consumer id already registered by a live session.
-	group := uniqueName(t, "g")
+	group := testhelp.UniqueName(t, "g")
 	cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: "same"}
 	join(t, cl, cfg, newRecorder(t, "same", l, nil))
-	_, err = Join(testCtx(t, 3*time.Second), cl, cfg, newRecorder(t, "same", l, nil))
+	_, err = Join(testhelp.Ctx(t, 3*time.Second), cl, cfg, newRecorder(t, "same", l, nil))
 	if !errors.Is(err, ErrConsumerIDInUse) {
 		t.Errorf("duplicate consumer id: %v", err)
 	}
@@ -404,10 +380,10 @@ func TestJoinErrors(t *testing.T) {
 // granted (testinstance's ZooKeeper has tickTime 500ms, so at most 10s),
 // which go-zookeeper only reveals in a log line.
 func TestNegotiatedTimeout(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 1)
-	m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: uniqueName(t, "g"), Subscription: topics(topic), SessionTimeout: 60 * time.Second}, newRecorder(t, "x", newLedger(), nil))
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	m := join(t, cl, Config{Servers: []string{zkAddr(nil)}, Group: testhelp.UniqueName(t, "g"), Subscription: topics(topic), SessionTimeout: 60 * time.Second}, newRecorder(t, "x", testhelp.NewLedger[balance.TopicPartition](), nil))
 	got := m.sess.Timeout()
 	if got <= 0 || got >= 60*time.Second {
 		t.Fatalf("negotiated timeout %s: the server's cap was not picked up", got)
@@ -419,31 +395,21 @@ func TestNegotiatedTimeout(t *testing.T) {
 // operator's cleanup script, say). The member notices at the membership
 // event, registers again, and the group settles with it.
 func TestRegistrationDeleted(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	topic := createTopic(t, nil, 6)
-	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group)
-	l := newLedger()
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(topic), ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, map[string]int32{topic: 6}, ms, recs) })
+	f := newFixture(t, nil, 6)
+	in, l, group, topic := f.in, f.l, f.group, f.topic
+	ms, recs := f.join(2, nil)
+	f.waitStable(30*time.Second, "stable", balance.Range, map[string]int32{topic: 6}, ms, recs)
 	before := ms[1].Rebalances()
 	if err := in.conn.Delete("/consumers/"+group+"/ids/"+ms[1].ID(), -1); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "registered again", func() error {
+	testhelp.Eventually(t, 30*time.Second, "registered again", func() error {
 		if ms[1].Rebalances() == before {
 			return errors.New("no rebalance yet")
 		}
 		return stable(in, balance.Range, map[string]int32{topic: 6}, ms, recs)
 	})
-	l.check(t)
+	l.Check(t)
 }
 
 // TestReadClock: only answers to requests move lastReply, whatever the

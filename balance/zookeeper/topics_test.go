@@ -4,14 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"regexp"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -19,21 +20,14 @@ import (
 // Members over several topics, on the shared cluster. stable checks the
 // owner nodes in ZooKeeper, not only the members' own view.
 
-func createNamedTopic(t *testing.T, name string, partitions int) {
-	t.Helper()
-	if err := testinstance.Shared().CreateTopic(testCtx(t, 60*time.Second), name, partitions, 1, nil); err != nil {
-		t.Fatalf("CreateTopic(%s): %v", name, err)
-	}
-}
-
 // threeTopics creates topics <base>-a, -b and -c (sorted in that order)
 // with 4, 3 and 5 partitions.
 func threeTopics(t *testing.T) (a, b, c string, counts map[string]int32) {
-	base := uniqueName(t, "topic")
+	base := testhelp.UniqueName(t, "topic")
 	a, b, c = base+"-a", base+"-b", base+"-c"
 	counts = map[string]int32{a: 4, b: 3, c: 5}
 	for _, name := range []string{a, b, c} {
-		createNamedTopic(t, name, int(counts[name]))
+		testhelp.CreateNamedTopic(t, nil, name, int(counts[name]))
 	}
 	return a, b, c, counts
 }
@@ -70,25 +64,19 @@ func concat(parts ...[]balance.TopicPartition) []balance.TopicPartition {
 func TestManyTopics(t *testing.T) {
 	for _, strategy := range []balance.Strategy{balance.Range, balance.RoundRobin} {
 		t.Run(string(strategy), func(t *testing.T) {
-			noLeaks(t)
-			cl := newCluster(t, nil)
+			f := newGroup(t, nil)
+			in, l, group := f.in, f.l, f.group
 			a, b, c, counts := threeTopics(t)
-			group := uniqueName(t, "group")
-			in := newInspector(t, zkAddr(nil), group)
-			l := newLedger()
-			suffix := fmt.Sprintf("%08x", rand.Uint32())
 			var ms []*Member
 			var recs []*recorder
 			for i := range 3 {
-				cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(c, a, b), Strategy: strategy,
-					ConsumerID: fmt.Sprintf("m%d-%s", i, suffix)}
+				cfg := f.config(i)
+				cfg.Subscription, cfg.Strategy = topics(c, a, b), strategy
 				r := newRecorder(t, cfg.ConsumerID, l, in)
-				ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-				took := waitFor(t, 30*time.Second, fmt.Sprintf("stable with %d members", i+1), func() error {
-					return stable(in, strategy, counts, ms, recs)
-				})
+				ms, recs = append(ms, join(t, f.cl, cfg, r)), append(recs, r)
+				took := f.waitStable(30*time.Second, fmt.Sprintf("stable with %d members", i+1), strategy, counts, ms, recs)
 				t.Logf("%d members: stable %s after Join returned", i+1, took)
-				l.check(t)
+				l.Check(t)
 			}
 			// The assignment written out, from the owner nodes.
 			m0, m1, m2 := ms[0].ID(), ms[1].ID(), ms[2].ID()
@@ -120,7 +108,7 @@ func TestManyTopics(t *testing.T) {
 
 			// Members leave: the middle one, then the first.
 			for _, leaving := range []int{1, 0} {
-				if err := ms[leaving].Close(testCtx(t, 30*time.Second)); err != nil {
+				if err := ms[leaving].Close(testhelp.Ctx(t, 30*time.Second)); err != nil {
 					t.Fatal(err)
 				}
 				if got := recs[leaving].ownedSorted(); len(got) != 0 {
@@ -130,11 +118,9 @@ func TestManyTopics(t *testing.T) {
 					t.Errorf("Err() after Close = %v, want nil", err)
 				}
 				ms, recs = slices.Delete(ms, leaving, leaving+1), slices.Delete(recs, leaving, leaving+1)
-				took := waitFor(t, 30*time.Second, fmt.Sprintf("stable with %d members", len(ms)), func() error {
-					return stable(in, strategy, counts, ms, recs)
-				})
+				took := f.waitStable(30*time.Second, fmt.Sprintf("stable with %d members", len(ms)), strategy, counts, ms, recs)
 				t.Logf("%d members: stable %s after Close returned", len(ms), took)
-				l.check(t)
+				l.Check(t)
 			}
 			if err := ownersAre(in, map[string][]balance.TopicPartition{m2: concat(tps(a, 0, 1, 2, 3), tps(b, 0, 1, 2), tps(c, 0, 1, 2, 3, 4))}); err != nil {
 				t.Fatal(err)
@@ -149,28 +135,19 @@ func TestManyTopics(t *testing.T) {
 func TestOverlappingSubscriptions(t *testing.T) {
 	for _, strategy := range []balance.Strategy{balance.Range, balance.RoundRobin} {
 		t.Run(string(strategy), func(t *testing.T) {
-			noLeaks(t)
-			cl := newCluster(t, nil)
-			base := uniqueName(t, "topic")
+			f := newGroup(t, nil)
+			in, l := f.in, f.l
+			base := testhelp.UniqueName(t, "topic")
 			a, b, c := base+"-a", base+"-b", base+"-c"
 			counts := map[string]int32{a: 4, b: 6, c: 3}
 			for _, name := range []string{a, b, c} {
-				createNamedTopic(t, name, int(counts[name]))
+				testhelp.CreateNamedTopic(t, nil, name, int(counts[name]))
 			}
-			group := uniqueName(t, "group")
-			in := newInspector(t, zkAddr(nil), group)
-			l := newLedger()
-			suffix := fmt.Sprintf("%08x", rand.Uint32())
 			subs := []balance.Subscription{topics(a, b), topics(b, c), topics(c)}
-			var ms []*Member
-			var recs []*recorder
-			for i, sub := range subs {
-				cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: sub, Strategy: strategy,
-					ConsumerID: fmt.Sprintf("m%d-%s", i, suffix), PartitionCheckInterval: 300 * time.Millisecond}
-				r := newRecorder(t, cfg.ConsumerID, l, in)
-				ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-			}
-			waitFor(t, 30*time.Second, "stable", func() error { return stable(in, strategy, counts, ms, recs) })
+			ms, recs := f.join(len(subs), func(i int, cfg *Config) {
+				cfg.Subscription, cfg.Strategy, cfg.PartitionCheckInterval = subs[i], strategy, 300*time.Millisecond
+			})
+			f.waitStable(30*time.Second, "stable", strategy, counts, ms, recs)
 			m0, m1, m2 := ms[0].ID(), ms[1].ID(), ms[2].ID()
 			// a: m0 alone; b: m0 and m1; c: m1 and m2.
 			want := map[string][]balance.TopicPartition{
@@ -190,14 +167,14 @@ func TestOverlappingSubscriptions(t *testing.T) {
 			if err := ownersAre(in, want); err != nil {
 				t.Fatal(err)
 			}
-			l.check(t)
+			l.Check(t)
 
 			// m1 leaves: b goes to m0 alone, c to m2 alone.
-			if err := ms[1].Close(testCtx(t, 30*time.Second)); err != nil {
+			if err := ms[1].Close(testhelp.Ctx(t, 30*time.Second)); err != nil {
 				t.Fatal(err)
 			}
 			ms, recs = []*Member{ms[0], ms[2]}, []*recorder{recs[0], recs[2]}
-			waitFor(t, 30*time.Second, "stable after m1 left", func() error {
+			testhelp.Eventually(t, 30*time.Second, "stable after m1 left", func() error {
 				if err := stable(in, strategy, counts, ms, recs); err != nil {
 					return err
 				}
@@ -206,16 +183,16 @@ func TestOverlappingSubscriptions(t *testing.T) {
 					m2: tps(c, 0, 1, 2),
 				})
 			})
-			l.check(t)
+			l.Check(t)
 
 			// b is deleted: m0 is left with a (no pattern here: the
 			// metadata reports b unknown rather than leaving it out).
 			revokedBefore := len(recs[0].eventsOf("revoked"))
-			if err := testinstance.Shared().DeleteTopic(testCtx(t, 60*time.Second), b); err != nil {
+			if err := testinstance.Shared().DeleteTopic(testhelp.Ctx(t, 60*time.Second), b); err != nil {
 				t.Fatal(err)
 			}
 			delete(counts, b)
-			waitFor(t, 30*time.Second, "stable after b was deleted", func() error {
+			testhelp.Eventually(t, 30*time.Second, "stable after b was deleted", func() error {
 				if err := stable(in, strategy, counts, ms, recs); err != nil {
 					return err
 				}
@@ -227,7 +204,7 @@ func TestOverlappingSubscriptions(t *testing.T) {
 			if n := recs[0].count("lost"); n != 0 {
 				t.Errorf("m0 lost partitions %d times", n)
 			}
-			l.check(t)
+			l.Check(t)
 		})
 	}
 }
@@ -240,32 +217,23 @@ func TestOverlappingSubscriptions(t *testing.T) {
 // so the static member only computes the same assignment if it evaluates
 // its peers' patterns on its own metadata.
 func TestPatternSubscription(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	base := uniqueName(t, "pat")
+	f := newGroup(t, nil)
+	in, l, group := f.in, f.l, f.group
+	base := testhelp.UniqueName(t, "pat")
 	// t0, created later, sorts first: RoundRobin deals its partitions
 	// first, which moves the static member's share too.
 	t0, t1, t2, partial := base+"-0", base+"-1", base+"-2", base+"-1x"
-	createNamedTopic(t, t1, 3)
-	createNamedTopic(t, t2, 2)
-	createNamedTopic(t, partial, 2)
+	testhelp.CreateNamedTopic(t, nil, t1, 3)
+	testhelp.CreateNamedTopic(t, nil, t2, 2)
+	testhelp.CreateNamedTopic(t, nil, partial, 2)
 	pattern := regexp.MustCompile(regexp.QuoteMeta(base) + `-\d+`)
-	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group)
-	l := newLedger()
-	suffix := fmt.Sprintf("%08x", rand.Uint32())
 	const check = 300 * time.Millisecond
 	subs := []balance.Subscription{{Pattern: pattern}, {Pattern: pattern}, topics(t1, t2)}
-	var ms []*Member
-	var recs []*recorder
-	for i, sub := range subs {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: sub, Strategy: balance.RoundRobin,
-			PartitionCheckInterval: check, ConsumerID: fmt.Sprintf("m%d-%s", i, suffix)}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
+	ms, recs := f.join(len(subs), func(i int, cfg *Config) {
+		cfg.Subscription, cfg.Strategy, cfg.PartitionCheckInterval = subs[i], balance.RoundRobin, check
+	})
 	counts := map[string]int32{t1: 3, t2: 2}
-	waitFor(t, 30*time.Second, "stable over two topics", func() error { return stable(in, balance.RoundRobin, counts, ms, recs) })
+	f.waitStable(30*time.Second, "stable over two topics", balance.RoundRobin, counts, ms, recs)
 	// Dealt over t1/0..2, t2/0..1: m0, m1, m2 for t1; t2 skips m2.
 	m0, m1, m2 := ms[0].ID(), ms[1].ID(), ms[2].ID()
 	if err := ownersAre(in, map[string][]balance.TopicPartition{
@@ -273,7 +241,7 @@ func TestPatternSubscription(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	l.check(t)
+	l.Check(t)
 	// The old consumer's wildcard registration.
 	data, _, err := in.conn.Get("/consumers/" + group + "/ids/" + m0)
 	if err != nil {
@@ -286,10 +254,10 @@ func TestPatternSubscription(t *testing.T) {
 
 	// A topic created now that matches.
 	start := time.Now()
-	createNamedTopic(t, t0, 4)
+	testhelp.CreateNamedTopic(t, nil, t0, 4)
 	created := time.Since(start)
 	counts[t0] = 4
-	took := waitFor(t, 30*time.Second, "stable with the new topic", func() error {
+	took := testhelp.Eventually(t, 30*time.Second, "stable with the new topic", func() error {
 		if err := stable(in, balance.RoundRobin, counts, ms, recs); err != nil {
 			return err
 		}
@@ -299,7 +267,7 @@ func TestPatternSubscription(t *testing.T) {
 	})
 	t.Logf("MEASURED: topic created (CreateTopic took %s); the group owned its partitions %s later (check interval %s)",
 		created.Round(time.Millisecond), took.Round(time.Millisecond), check)
-	l.check(t)
+	l.Check(t)
 
 	// A topic deleted: its partitions are revoked, their nodes deleted.
 	owned := map[balance.TopicPartition]string{}
@@ -313,11 +281,11 @@ func TestPatternSubscription(t *testing.T) {
 	if len(owned) != 2 {
 		t.Fatalf("owners of %s: %v", t2, owned)
 	}
-	if err := testinstance.Shared().DeleteTopic(testCtx(t, 60*time.Second), t2); err != nil {
+	if err := testinstance.Shared().DeleteTopic(testhelp.Ctx(t, 60*time.Second), t2); err != nil {
 		t.Fatal(err)
 	}
 	delete(counts, t2)
-	waitFor(t, 30*time.Second, "stable without the deleted topic", func() error { return stable(in, balance.RoundRobin, counts, ms, recs) })
+	f.waitStable(30*time.Second, "stable without the deleted topic", balance.RoundRobin, counts, ms, recs)
 	for tp, owner := range owned {
 		var r *recorder
 		for _, rec := range recs {
@@ -333,28 +301,26 @@ func TestPatternSubscription(t *testing.T) {
 			t.Errorf("%s owned %v of the deleted topic: revoked %v, lost %v", owner, tp, r.eventsOf("revoked"), r.eventsOf("lost"))
 		}
 	}
-	l.check(t)
+	l.Check(t)
 }
 
 // TestClusterClosed: the client's cluster closes under a member. It stops
 // by itself: its partitions are lost (no commit through a closed client),
 // Done is closed, Err says why, and the others take its partitions.
 func TestClusterClosed(t *testing.T) {
-	noLeaks(t)
+	f := newGroup(t, nil)
 	a, b, c, counts := threeTopics(t)
-	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group)
-	l := newLedger()
+	// A cluster view for each member: m1's is closed under it.
+	cls := []*cluster.Cluster{f.cl, testhelp.NewCluster(t, nil)}
 	var ms []*Member
 	var recs []*recorder
-	var cls []interface{ Close() }
-	for i := range 2 {
-		cl := newCluster(t, nil)
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(a, b, c), ConsumerID: fmt.Sprintf("m%d-%s", i, group)}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs, cls = append(ms, join(t, cl, cfg, r)), append(recs, r), append(cls, cl)
+	for i, cl := range cls {
+		cfg := f.config(i)
+		cfg.Subscription = topics(a, b, c)
+		r := newRecorder(t, cfg.ConsumerID, f.l, f.in)
+		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
 	}
-	waitFor(t, 30*time.Second, "stable", func() error { return stable(in, balance.Range, counts, ms, recs) })
+	f.waitStable(30*time.Second, "stable", balance.Range, counts, ms, recs)
 	had := ms[1].Assigned()
 	select {
 	case <-ms[1].Done():
@@ -377,40 +343,32 @@ func TestClusterClosed(t *testing.T) {
 	if len(lost) != 1 || !slices.Equal(lost[0].partitions, had) || recs[1].count("revoked") != 0 {
 		t.Errorf("Lost calls %v, Revoked %v; want one Lost(%v)", lost, recs[1].eventsOf("revoked"), had)
 	}
-	waitFor(t, 30*time.Second, "the other owns everything", func() error { return stable(in, balance.Range, counts, ms[:1], recs[:1]) })
-	if err := ms[1].Close(testCtx(t, 10*time.Second)); err != nil {
+	f.waitStable(30*time.Second, "the other owns everything", balance.Range, counts, ms[:1], recs[:1])
+	if err := ms[1].Close(testhelp.Ctx(t, 10*time.Second)); err != nil {
 		t.Errorf("Close after stopping: %v", err)
 	}
 	if err := ms[1].Err(); !errors.Is(err, kerr.ErrClosed) {
 		t.Errorf("Err() after Close = %v, still want kerr.ErrClosed", err)
 	}
-	l.check(t)
+	f.l.Check(t)
 }
 
 // TestPartitionCountChange: more partitions for one of the group's topics
 // make the members rebalance over the new counts. With RoundRobin the
 // partitions of the next topic are dealt differently too.
 func TestPartitionCountChange(t *testing.T) {
-	noLeaks(t)
-	cl := newCluster(t, nil)
-	base := uniqueName(t, "topic")
+	f := newGroup(t, nil)
+	in := f.in
+	base := testhelp.UniqueName(t, "topic")
 	a, b := base+"-a", base+"-b"
 	counts := map[string]int32{a: 2, b: 3}
-	createNamedTopic(t, a, 2)
-	createNamedTopic(t, b, 3)
-	group := uniqueName(t, "group")
-	in := newInspector(t, zkAddr(nil), group)
-	l := newLedger()
-	var ms []*Member
-	var recs []*recorder
-	for i := range 2 {
-		cfg := Config{Servers: []string{zkAddr(nil)}, Group: group, Subscription: topics(a, b), Strategy: balance.RoundRobin,
-			ConsumerID: fmt.Sprintf("m%d-%s", i, group), PartitionCheckInterval: 300 * time.Millisecond}
-		r := newRecorder(t, cfg.ConsumerID, l, in)
-		ms, recs = append(ms, join(t, cl, cfg, r)), append(recs, r)
-	}
+	testhelp.CreateNamedTopic(t, nil, a, 2)
+	testhelp.CreateNamedTopic(t, nil, b, 3)
+	ms, recs := f.join(2, func(_ int, cfg *Config) {
+		cfg.Subscription, cfg.Strategy, cfg.PartitionCheckInterval = topics(a, b), balance.RoundRobin, 300*time.Millisecond
+	})
 	m0, m1 := ms[0].ID(), ms[1].ID()
-	waitFor(t, 30*time.Second, "stable", func() error {
+	testhelp.Eventually(t, 30*time.Second, "stable", func() error {
 		if err := stable(in, balance.RoundRobin, counts, ms, recs); err != nil {
 			return err
 		}
@@ -422,7 +380,7 @@ func TestPartitionCountChange(t *testing.T) {
 	rt.Topic, rt.Count = a, 3
 	req.Topics = append(req.Topics, rt)
 	req.TimeoutMillis = 30000
-	resp, err := cl.AnyRequest(testCtx(t, 30*time.Second), req)
+	resp, err := f.cl.AnyRequest(testhelp.Ctx(t, 30*time.Second), req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -430,12 +388,12 @@ func TestPartitionCountChange(t *testing.T) {
 		t.Fatalf("CreatePartitions: %+v", r.Topics)
 	}
 	counts[a] = 3
-	took := waitFor(t, 30*time.Second, "stable over 3 partitions of a", func() error {
+	took := testhelp.Eventually(t, 30*time.Second, "stable over 3 partitions of a", func() error {
 		if err := stable(in, balance.RoundRobin, counts, ms, recs); err != nil {
 			return err
 		}
 		return ownersAre(in, map[string][]balance.TopicPartition{m0: concat(tps(a, 0, 2), tps(b, 1)), m1: concat(tps(a, 1), tps(b, 0, 2))})
 	})
 	t.Logf("partitions of %s 2 -> 3: stable again %s after CreatePartitions returned (check interval 300ms)", a, took.Round(time.Millisecond))
-	l.check(t)
+	f.l.Check(t)
 }

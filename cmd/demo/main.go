@@ -73,8 +73,7 @@ func run(brokers string, count, size int, partitions int32, rdkafka bool) error 
 
 	consumer, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{
 		ConsumerGroup:   "demo",
-		ConsumerTimeout: 10 * time.Second,
-		UseRdkafka:      rdkafka,
+		ConsumerOptions: kafka.ConsumerOptions{ConsumerTimeout: 10 * time.Second, UseRdkafka: rdkafka},
 	})
 	if err != nil {
 		return err

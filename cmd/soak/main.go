@@ -10,8 +10,8 @@
 // engine, the kill -9 again with a DeliveryTimeout shorter than the
 // failover, and network faults through a TCP proxy per broker (latency,
 // resets, an unreachable broker, black holes, Close in a black hole). The
-// scenarios are those of the root package's fault tests
-// (internal/faultsuite), so the soak proves what the tests prove, N times
+// scenarios are those of the root package's fault tests; they live in
+// cmd/soak/faultsuite, so the soak proves what the tests prove, N times
 // over. Every result is printed as it comes; the last lines are the totals
 // of messages sent, acknowledged, read, lost and duplicated, and the spread
 // of every recovery time. The exit status is 1 if anything was lost,
@@ -38,7 +38,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
-	"github.com/gokafka/kafka/internal/faultsuite"
+	"github.com/gokafka/kafka/cmd/soak/faultsuite"
 	_ "github.com/gokafka/kafka/rdkafka" // both engines; compiles to nothing without cgo
 	"github.com/gokafka/kafka/testinstance"
 )

@@ -53,8 +53,7 @@ type Broker struct {
 type lane struct {
 	conn     *wire.Conn
 	dialing  chan struct{} // non-nil while a dial is in progress; closed when it ends
-	dialErr  error
-	failures int // consecutive failed dials, for backoff
+	failures int           // consecutive failed dials, for backoff
 	retryAt  time.Time
 }
 

@@ -9,26 +9,19 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
-	"github.com/gokafka/kafka/internal/fakebroker"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.uber.org/goleak"
 )
 
 // The cluster layer against fake brokers that answer Metadata badly: each
 // case ends in a typed error within its timeout, or in a usable cluster when
 // another bootstrap broker is healthy, and leaves no goroutine behind.
 
-func leakCheck(t *testing.T) {
-	t.Helper()
-	// Goroutines that were there before (a shared cluster's, started by
-	// TestMain) are not the test's.
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
-func newCluster(t *testing.T, requestTimeout time.Duration, addrs ...string) (*cluster.Cluster, error, time.Duration) {
+// bootstrap is cluster.New on fake brokers, with their own timeouts: the
+// time it took and the error (what these tests are about).
+func bootstrap(t *testing.T, requestTimeout time.Duration, addrs ...string) (*cluster.Cluster, time.Duration, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -44,13 +37,13 @@ func newCluster(t *testing.T, requestTimeout time.Duration, addrs ...string) (*c
 	if err == nil {
 		t.Cleanup(cl.Close)
 	}
-	return cl, err, time.Since(start)
+	return cl, time.Since(start), err
 }
 
 // metadataHandler answers Metadata with whatever f makes of the default
 // answer.
-func metadataHandler(f func(c *fakebroker.Conn, r *fakebroker.Request, resp *kmsg.MetadataResponse)) fakebroker.Handler {
-	return func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+func metadataHandler(f func(c *testhelp.FakeConn, r *testhelp.FakeRequest, resp *kmsg.MetadataResponse)) testhelp.FakeHandler {
+	return func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 		if r.Key != 3 {
 			return false
 		}
@@ -60,35 +53,35 @@ func metadataHandler(f func(c *fakebroker.Conn, r *fakebroker.Request, resp *kms
 }
 
 func TestFakeBootstrapMetadataFailures(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	for _, tc := range []struct {
 		name string
-		h    fakebroker.Handler
+		h    testhelp.FakeHandler
 		want error
 	}{
-		{"garbage", metadataHandler(func(c *fakebroker.Conn, r *fakebroker.Request, _ *kmsg.MetadataResponse) {
-			c.Write(fakebroker.Frame(r.CorrID, true, []byte("garbage, not metadata")))
+		{"garbage", metadataHandler(func(c *testhelp.FakeConn, r *testhelp.FakeRequest, _ *kmsg.MetadataResponse) {
+			c.Write(testhelp.ResponseFrame(r.CorrID, true, []byte("garbage, not metadata")))
 			c.WaitClosed()
 		}), kerr.ErrCorruptResponse},
-		{"hang-up", metadataHandler(func(c *fakebroker.Conn, _ *fakebroker.Request, _ *kmsg.MetadataResponse) {
+		{"hang-up", metadataHandler(func(c *testhelp.FakeConn, _ *testhelp.FakeRequest, _ *kmsg.MetadataResponse) {
 			c.Close()
 		}), kerr.ErrConnection},
-		{"silence", metadataHandler(func(c *fakebroker.Conn, _ *fakebroker.Request, _ *kmsg.MetadataResponse) {
+		{"silence", metadataHandler(func(c *testhelp.FakeConn, _ *testhelp.FakeRequest, _ *kmsg.MetadataResponse) {
 			c.WaitClosed()
 		}), kerr.ErrRequestTimeout},
-		{"slow-loris", metadataHandler(func(c *fakebroker.Conn, r *fakebroker.Request, resp *kmsg.MetadataResponse) {
-			c.WriteSlowly(fakebroker.Encode(r, resp), 100*time.Millisecond)
+		{"slow-loris", metadataHandler(func(c *testhelp.FakeConn, r *testhelp.FakeRequest, resp *kmsg.MetadataResponse) {
+			c.WriteSlowly(testhelp.EncodeResponse(r, resp), 100*time.Millisecond)
 			c.WaitClosed()
 		}), kerr.ErrRequestTimeout},
-		{"wrong correlation id", metadataHandler(func(c *fakebroker.Conn, r *fakebroker.Request, resp *kmsg.MetadataResponse) {
+		{"wrong correlation id", metadataHandler(func(c *testhelp.FakeConn, r *testhelp.FakeRequest, resp *kmsg.MetadataResponse) {
 			r.CorrID++
 			c.Respond(r, resp)
 			c.WaitClosed()
 		}), kerr.ErrCorruptResponse},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := fakebroker.Start(t, tc.h)
-			_, err, d := newCluster(t, 500*time.Millisecond, b.Addr())
+			b := testhelp.StartFakeBroker(t, tc.h)
+			_, d, err := bootstrap(t, 500*time.Millisecond, b.Addr())
 			if !errors.Is(err, kerr.ErrNoBrokers) || !errors.Is(err, tc.want) {
 				t.Fatalf("%v, want ErrNoBrokers wrapping %v", err, tc.want)
 			}
@@ -100,7 +93,7 @@ func TestFakeBootstrapMetadataFailures(t *testing.T) {
 }
 
 func TestFakeBootstrapFallsBackToAHealthyBroker(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// The first bootstrap address hangs up at once, the second is healthy:
 	// the cluster comes up through the second.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -119,9 +112,9 @@ func TestFakeBootstrapFallsBackToAHealthyBroker(t *testing.T) {
 		}
 	}()
 	t.Cleanup(func() { l.Close(); <-done })
-	good := fakebroker.Start(t, nil)
+	good := testhelp.StartFakeBroker(t, nil)
 	good.AddTopic("t", 3)
-	cl, err, _ := newCluster(t, time.Second, l.Addr().String(), good.Addr())
+	cl, _, err := bootstrap(t, time.Second, l.Addr().String(), good.Addr())
 	if err != nil {
 		t.Fatalf("a healthy second bootstrap broker: %v", err)
 	}
@@ -134,11 +127,11 @@ func TestFakeBootstrapFallsBackToAHealthyBroker(t *testing.T) {
 }
 
 func TestFakeMetadataWithAbsurdContents(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	var mode atomic.Int32 // 0: honest; then one of the lies below
-	b := fakebroker.Start(t, nil)
+	b := testhelp.StartFakeBroker(t, nil)
 	b.AddTopic("t", 2)
-	b.SetHandler(metadataHandler(func(c *fakebroker.Conn, r *fakebroker.Request, resp *kmsg.MetadataResponse) {
+	b.SetHandler(metadataHandler(func(c *testhelp.FakeConn, r *testhelp.FakeRequest, resp *kmsg.MetadataResponse) {
 		for i := range resp.Topics {
 			rt := &resp.Topics[i]
 			if rt.Topic == nil || *rt.Topic != "t" {
@@ -165,7 +158,7 @@ func TestFakeMetadataWithAbsurdContents(t *testing.T) {
 		}
 		c.Respond(r, resp)
 	}))
-	cl, err, _ := newCluster(t, time.Second, b.Addr())
+	cl, _, err := bootstrap(t, time.Second, b.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +178,7 @@ func TestFakeMetadataWithAbsurdContents(t *testing.T) {
 		t.Fatalf("known topic after a corrupt partition list: %v, %v", tm, err)
 	}
 	// A topic first seen that way is a typed error.
-	cl2, err, _ := newCluster(t, time.Second, b.Addr())
+	cl2, _, err := bootstrap(t, time.Second, b.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,18 +231,18 @@ func TestFakeMetadataWithAbsurdContents(t *testing.T) {
 }
 
 func TestFakeCloseDuringARefresh(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// The broker answers the bootstrap, then never again: a refresh in
 	// flight when the cluster closes ends at once, not at the timeout.
 	var calls atomic.Int32
-	b := fakebroker.Start(t, metadataHandler(func(c *fakebroker.Conn, r *fakebroker.Request, resp *kmsg.MetadataResponse) {
+	b := testhelp.StartFakeBroker(t, metadataHandler(func(c *testhelp.FakeConn, r *testhelp.FakeRequest, resp *kmsg.MetadataResponse) {
 		if calls.Add(1) == 1 {
 			c.Respond(r, resp)
 			return
 		}
 		c.WaitClosed()
 	}))
-	cl, err, _ := newCluster(t, 30*time.Second, b.Addr())
+	cl, _, err := bootstrap(t, 30*time.Second, b.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,16 +22,17 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
-	"github.com/gokafka/kafka/offsets"
 )
 
 // Message is one Kafka record. The root package re-exports it as
@@ -55,8 +56,28 @@ type Message struct {
 	Opaque any
 }
 
-// TopicPartition names one partition of one topic.
-type TopicPartition = offsets.TopicPartition
+// TopicPartition names one partition of one topic. It has the fields of the
+// public kafka.TopicPartition (offsets.TopicPartition), which the root
+// converts to and from; it is defined here so that the engine contract
+// depends on no public package (and test helpers that use it can serve
+// the tests of package offsets).
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// String is "topic/partition".
+func (tp TopicPartition) String() string {
+	return tp.Topic + "/" + strconv.FormatInt(int64(tp.Partition), 10)
+}
+
+// Compare orders by topic, then by partition number.
+func (tp TopicPartition) Compare(other TopicPartition) int {
+	if c := cmp.Compare(tp.Topic, other.Topic); c != 0 {
+		return c
+	}
+	return cmp.Compare(tp.Partition, other.Partition)
+}
 
 // Header is a record header. Keys need not be unique.
 type Header = records.Header

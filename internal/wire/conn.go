@@ -273,15 +273,6 @@ func (p *Pending) Wait(ctx context.Context) (kmsg.Response, error) {
 	return resp, nil
 }
 
-// roundTrip sends req at the version already set on it.
-func (c *Conn) roundTrip(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
-	p, err := c.sendPending(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	return p.Wait(ctx)
-}
-
 // serverWait is how long the broker itself may hold req before answering.
 func serverWait(req kmsg.Request) time.Duration {
 	switch r := req.(type) {

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/fakebroker"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -97,16 +97,16 @@ func FuzzConnResponse(f *testing.F) {
 		// broker advertising less would.
 		capped := int16(version) % (req.MaxVersion() + 1)
 
-		b := fakebroker.New(func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+		b := testhelp.NewFakeBroker(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 			if r.Key == 18 && mode != modeHandshake && r.CorrID == 1 {
 				return false // a good handshake
 			}
 			switch mode {
 			case modeBody, modeHandshake:
-				c.Write(fakebroker.RawFrame(int32(4+len(data)), binary.BigEndian.AppendUint32(nil, uint32(r.CorrID))))
+				c.Write(testhelp.RawFrame(int32(4+len(data)), binary.BigEndian.AppendUint32(nil, uint32(r.CorrID))))
 				c.Write(data)
 			case modeFrame:
-				c.Write(fakebroker.RawFrame(int32(len(data)), data))
+				c.Write(testhelp.RawFrame(int32(len(data)), data))
 			case modeStream:
 				c.Write(data)
 				c.Close()

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -17,14 +17,14 @@ import (
 // there.
 func TestCompacted(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	topic := createTopic(t, tc, 1, map[string]string{
-		"cleanup.policy":            "compact",
-		"segment.ms":                "100",
-		"min.cleanable.dirty.ratio": "0.01",
-		"min.compaction.lag.ms":     "0",
-		"delete.retention.ms":       "100",
-	})
+	cl := testhelp.NewCluster(t, tc)
+	topic := testhelp.CreateTopic(t, tc, 1,
+		"cleanup.policy", "compact",
+		"segment.ms", "100",
+		"min.cleanable.dirty.ratio", "0.01",
+		"min.compaction.lag.ms", "0",
+		"delete.retention.ms", "100",
+	)
 	const keys = 10
 	latest := map[string]string{}
 	var rs []rec
@@ -44,8 +44,8 @@ func TestCompacted(t *testing.T) {
 
 	// readAll consumes the partition from 0 to its high watermark.
 	readAll := func() *partitionLog {
-		f := newFetcher(t, cl, testConfig())
-		if err := f.Assign(testCtx(t, time.Minute), []engine.Position{at(topic, 0, 0)}); err != nil {
+		f := newFetcher(t, cl, testhelp.FetcherConfig())
+		if err := f.Assign(testhelp.Ctx(t, time.Minute), []engine.Position{at(topic, 0, 0)}); err != nil {
 			t.Fatal(err)
 		}
 		logs := partitionLogs{}
@@ -73,7 +73,7 @@ func TestCompacted(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the log was not compacted in time: %d messages up to offset %d", len(l.msgs), l.next)
 		}
-		if err := cl.Sleep(testCtx(t, time.Minute), 500*time.Millisecond); err != nil {
+		if err := cl.Sleep(testhelp.Ctx(t, time.Minute), 500*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -108,8 +108,8 @@ func TestCompacted(t *testing.T) {
 	for i := 1; i < len(l.msgs); i++ {
 		if gap := l.msgs[i].Offset - l.msgs[i-1].Offset; gap > 1 {
 			from := l.msgs[i-1].Offset + 1
-			f := newFetcher(t, cl, testConfig())
-			if err := f.Assign(testCtx(t, time.Minute), []engine.Position{at(topic, 0, from)}); err != nil {
+			f := newFetcher(t, cl, testhelp.FetcherConfig())
+			if err := f.Assign(testhelp.Ctx(t, time.Minute), []engine.Position{at(topic, 0, from)}); err != nil {
 				t.Fatal(err)
 			}
 			logs := partitionLogs{}

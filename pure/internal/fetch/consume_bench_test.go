@@ -9,6 +9,7 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -45,10 +46,10 @@ func BenchmarkConsume(b *testing.B) {
 func benchConsume(b *testing.B, topics, parts int) {
 	const total = 1_000_000
 	tc := testinstance.Shared()
-	cl := newCluster(b, tc, cluster.Config{})
+	cl := testhelp.NewCluster(b, tc)
 	var pos []engine.Position
 	for range topics {
-		topic := createTopic(b, tc, parts, nil)
+		topic := testhelp.CreateTopic(b, tc, parts)
 		for p := range parts {
 			pos = append(pos, at(topic, int32(p), 0))
 		}
@@ -70,8 +71,8 @@ func benchConsume(b *testing.B, topics, parts int) {
 	}
 	for _, queued := range []int{10000, 100000} {
 		b.Run(fmt.Sprintf("queued=%d", queued), func(b *testing.B) {
-			cfg := engine.DefaultFetcherConfig() // the root's defaults, CRC checks off as there
-			cfg.QueuedMaxMessages = queued       // the default, and a deeper queue
+			cfg := testhelp.FetcherConfig() // the root's defaults, CRC checks off as there
+			cfg.QueuedMaxMessages = queued  // the default, and a deeper queue
 			b.ReportAllocs()
 			cpu0, cpuOK := cpuTime()
 			b.ResetTimer()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -87,8 +88,9 @@ func vals(prefix string, n int) []string {
 
 func decodeFor(t *testing.T, iso engine.IsolationLevel, rp *kmsg.FetchResponseTopicPartition, offset int64) decoded {
 	t.Helper()
-	cfg := testConfig()
+	cfg := testhelp.FetcherConfig()
 	cfg.Isolation = iso // the case under test
+	cfg.CheckCRC = true // TestDecodeCorrupt flips a byte that only the CRC catches
 	d := newDecoder(cfg)
 	var res decoded
 	res.scan = scanBatches(rp.RecordBatches, offset)
@@ -264,7 +266,7 @@ func BenchmarkDecode(b *testing.B) {
 			data, n := benchData(b, codec, 1<<20, 100)
 			p := kmsg.NewFetchResponseTopicPartition()
 			p.RecordBatches = data
-			d := newDecoder(testConfig())
+			d := newDecoder(testhelp.FetcherConfig())
 			b.SetBytes(int64(n * 100))
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"context"
 	"os"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -18,16 +18,11 @@ import (
 // and in order. It needs a cluster of its own (brokers of the shared one
 // cannot be stopped when it is external).
 func TestBrokerFailure(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	tc, err := testinstance.Start(ctx, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
-	if err != nil {
-		t.Fatalf("start cluster: %v", err)
-	}
-	defer tc.Close()
-	cl := newCluster(t, tc, cluster.Config{MetadataMinAge: 50 * time.Millisecond})
+	ctx := testhelp.Ctx(t, 8*time.Minute)
+	tc := testhelp.PrivateCluster(t, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
+	cl := testhelp.NewCluster(t, tc, cluster.Config{MetadataMinAge: 50 * time.Millisecond})
 	const parts = 6
-	topic := createTopic(t, tc, parts, nil)
+	topic := testhelp.CreateTopic(t, tc, parts)
 
 	want := map[engine.TopicPartition][]rec{}
 	add := func(n int) {
@@ -50,9 +45,9 @@ func TestBrokerFailure(t *testing.T) {
 	}
 	add(3000)
 
-	cfg := testConfig()
-	cfg.QueuedMaxMessages = 300 // keep the fetcher from reading everything before the kill
-	cfg.PartitionMaxBytes = 32 << 10
+	cfg := testhelp.FetcherConfig()
+	cfg.QueuedMaxMessages = 300      // keep the fetcher from reading everything before the kill
+	cfg.PartitionMaxBytes = 32 << 10 // small fetches, so that some are in flight at the kill
 	f := newFetcher(t, cl, cfg)
 	var pos []engine.Position
 	for p := int32(0); p < parts; p++ {
@@ -110,7 +105,7 @@ func TestBrokerFailure(t *testing.T) {
 // leaderIndex returns the testinstance index of the broker leading p.
 func leaderIndex(t *testing.T, tc *testinstance.Cluster, cl *cluster.Cluster, topic string, p int32) int {
 	t.Helper()
-	if err := cl.RefreshTopics(testCtx(t, time.Minute), topic); err != nil {
+	if err := cl.RefreshTopics(testhelp.Ctx(t, time.Minute), topic); err != nil {
 		t.Fatal(err)
 	}
 	_, pm, err := cl.Leader(topic, p)

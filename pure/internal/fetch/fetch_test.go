@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"go.uber.org/goleak"
 )
@@ -24,8 +24,8 @@ import (
 func TestFetchEveryPartition(t *testing.T) {
 	t.Logf("cluster: %s", clusterKind())
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	topic := createTopic(t, tc, 6, nil)
+	cl := testhelp.NewCluster(t, tc)
+	topic := testhelp.CreateTopic(t, tc, 6)
 	const perPartition = 3000
 	want := map[int32][]rec{}
 	counts := map[engine.TopicPartition]int{}
@@ -44,12 +44,12 @@ func TestFetchEveryPartition(t *testing.T) {
 	}
 	after := time.Now().Add(time.Second)
 
-	f := newFetcher(t, cl, testConfig())
+	f := newFetcher(t, cl, testhelp.FetcherConfig())
 	var pos []engine.Position
 	for p := int32(0); p < 6; p++ {
 		pos = append(pos, at(topic, p, 0))
 	}
-	if err := f.Assign(testCtx(t, time.Minute), pos); err != nil {
+	if err := f.Assign(testhelp.Ctx(t, time.Minute), pos); err != nil {
 		t.Fatal(err)
 	}
 	logs := partitionLogs{}
@@ -86,9 +86,9 @@ func TestFetchEveryPartition(t *testing.T) {
 // one codec per partition, starting in the middle of a batch.
 func TestFetchCompressed(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
+	cl := testhelp.NewCluster(t, tc)
 	codecs := []string{"none", "gzip", "snappy", "lz4", "zstd"}
-	topic := createTopic(t, tc, len(codecs), nil)
+	topic := testhelp.CreateTopic(t, tc, len(codecs))
 	const n = 2000
 	want := map[int32][]rec{}
 	for i, codec := range codecs {
@@ -101,7 +101,7 @@ func TestFetchCompressed(t *testing.T) {
 		}
 		kcatProduce(t, tc, topic, p, codec, lines)
 	}
-	f := newFetcher(t, cl, testConfig())
+	f := newFetcher(t, cl, testhelp.FetcherConfig())
 	const start = 777 // inside some batch: earlier records must be dropped
 	var pos []engine.Position
 	counts := map[engine.TopicPartition]int{}
@@ -109,7 +109,7 @@ func TestFetchCompressed(t *testing.T) {
 		pos = append(pos, at(topic, int32(i), start))
 		counts[part(topic, int32(i))] = n - start
 	}
-	if err := f.Assign(testCtx(t, time.Minute), pos); err != nil {
+	if err := f.Assign(testhelp.Ctx(t, time.Minute), pos); err != nil {
 		t.Fatal(err)
 	}
 	logs := partitionLogs{}
@@ -125,8 +125,8 @@ func TestFetchCompressed(t *testing.T) {
 // TestFetchPartitionSubset assigns some partitions only, then drops one.
 func TestFetchPartitionSubset(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	topic := createTopic(t, tc, 4, nil)
+	cl := testhelp.NewCluster(t, tc)
+	topic := testhelp.CreateTopic(t, tc, 4)
 	const n = 500
 	for p := int32(0); p < 4; p++ {
 		var rs []rec
@@ -135,8 +135,8 @@ func TestFetchPartitionSubset(t *testing.T) {
 		}
 		produce(t, cl, topic, p, records.CodecNone, 100, rs)
 	}
-	f := newFetcher(t, cl, testConfig())
-	ctx := testCtx(t, time.Minute)
+	f := newFetcher(t, cl, testhelp.FetcherConfig())
+	ctx := testhelp.Ctx(t, time.Minute)
 	p1, p3 := part(topic, 1), part(topic, 3)
 	if err := f.Assign(ctx, []engine.Position{at(topic, 1, 0), at(topic, 3, 100)}); err != nil {
 		t.Fatal(err)
@@ -192,18 +192,18 @@ func TestFetchPartitionSubset(t *testing.T) {
 // even with a full queue and requests in flight.
 func TestReassign(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	topic := createTopic(t, tc, 1, nil)
+	cl := testhelp.NewCluster(t, tc)
+	topic := testhelp.CreateTopic(t, tc, 1)
 	const n = 5000
 	var want []rec
 	for i := range n {
 		want = append(want, rec{value: value(0, i)})
 	}
 	produce(t, cl, topic, 0, records.CodecNone, 100, want)
-	cfg := testConfig()
+	cfg := testhelp.FetcherConfig()
 	cfg.PartitionMaxBytes = 16 << 10 // many small fetches
 	f := newFetcher(t, cl, cfg)
-	ctx := testCtx(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	p0 := part(topic, 0)
 	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 0)}); err != nil {
 		t.Fatal(err)
@@ -221,7 +221,7 @@ func TestReassign(t *testing.T) {
 		// Let fetches from the new position be queued and in flight,
 		// then move again before polling: none of them may surface.
 		if round%2 == 0 {
-			waitFor(t, "data queued", func() bool {
+			testhelp.WaitUntil(t, 30*time.Second, "data queued", func() bool {
 				f.mu.Lock()
 				defer f.mu.Unlock()
 				return f.parts[p0].buffered > 0
@@ -244,28 +244,16 @@ func TestReassign(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds, failing after 30s.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestOffsetOutOfRange checks that an offset past the end is reported
 // through Poll, the partition pauses, and a new Assign resumes it.
 func TestOffsetOutOfRange(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	topic := createTopic(t, tc, 2, nil)
+	cl := testhelp.NewCluster(t, tc)
+	topic := testhelp.CreateTopic(t, tc, 2)
 	produce(t, cl, topic, 0, records.CodecNone, 10, []rec{{value: "a"}, {value: "b"}, {value: "c"}})
 	produce(t, cl, topic, 1, records.CodecNone, 10, []rec{{value: "x"}})
-	f := newFetcher(t, cl, testConfig())
-	ctx := testCtx(t, time.Minute)
+	f := newFetcher(t, cl, testhelp.FetcherConfig())
+	ctx := testhelp.Ctx(t, time.Minute)
 	p0, p1 := part(topic, 0), part(topic, 1)
 	if err := f.Assign(ctx, []engine.Position{{TopicPartition: p0, Offset: 1000, Epoch: 7}, at(topic, 1, 0)}); err != nil {
 		t.Fatal(err)
@@ -309,8 +297,8 @@ func TestBoundedPrefetch(t *testing.T) {
 
 func testBoundedPrefetch(t *testing.T, batch int) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	topic := createTopic(t, tc, 3, nil)
+	cl := testhelp.NewCluster(t, tc)
+	topic := testhelp.CreateTopic(t, tc, 3)
 	const n = 6000
 	const limit = 500
 	bound := limit + batch
@@ -321,10 +309,10 @@ func testBoundedPrefetch(t *testing.T, batch int) {
 		}
 		produce(t, cl, topic, p, records.CodecLZ4, batch, want[p])
 	}
-	cfg := testConfig()
+	cfg := testhelp.FetcherConfig()
 	cfg.QueuedMaxMessages = limit // small, so that a slow poller fills it many times over
 	f := newFetcher(t, cl, cfg)
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 0), at(topic, 1, 0), at(topic, 2, 0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -341,7 +329,7 @@ func testBoundedPrefetch(t *testing.T, batch int) {
 	}
 	// Before polling: the queues fill past half the limit, and fetching
 	// stops there.
-	waitFor(t, "queues to fill", func() bool {
+	testhelp.WaitUntil(t, 30*time.Second, "queues to fill", func() bool {
 		checkBound()
 		f.mu.Lock()
 		defer f.mu.Unlock()
@@ -394,24 +382,20 @@ func testBoundedPrefetch(t *testing.T, batch int) {
 // returns ErrClosed after Close (also when blocked in it), Close is
 // idempotent, and no goroutine is left behind.
 func TestPollAndClose(t *testing.T) {
-	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	testhelp.NoLeaks(t)
 	tc := testinstance.Shared()
-	topic := createTopic(t, tc, 3, nil)
-	cl, err := cluster.New(testCtx(t, time.Minute), cluster.Config{Bootstrap: tc.Brokers()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	topic := testhelp.CreateTopic(t, tc, 3)
+	cl := testhelp.NewCluster(t, tc)
 	produce(t, cl, topic, 0, records.CodecNone, 10, []rec{{value: "a"}})
 	// Everything the fetcher starts, its connections' readers included,
 	// must be gone after its Close, while the cluster stays open.
 	before := goleak.IgnoreCurrent()
-	fi, err := New(testCtx(t, time.Minute), cl, testConfig())
+	fi, err := New(testhelp.Ctx(t, time.Minute), cl, testhelp.FetcherConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	f := fi.(*fetcher)
-	ctx := testCtx(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 0), at(topic, 1, 0), at(topic, 2, 0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +418,7 @@ func TestPollAndClose(t *testing.T) {
 	if err := f.Unassign(ctx, []engine.TopicPartition{part(topic, 0), part(topic, 1), part(topic, 2)}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "sources to stop", func() bool {
+	testhelp.WaitUntil(t, 30*time.Second, "sources to stop", func() bool {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		return len(f.sources) == 0
@@ -470,20 +454,19 @@ func TestPollAndClose(t *testing.T) {
 	if err := goleak.Find(before); err != nil {
 		t.Fatalf("goroutines left after Close (lanes not closed?): %v", err)
 	}
-	cl.Close()
 }
 
 // TestNewErrors checks the constructor's validation.
 func TestNewErrors(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	ctx := testCtx(t, time.Minute)
-	cfg := testConfig()
+	cl := testhelp.NewCluster(t, tc)
+	ctx := testhelp.Ctx(t, time.Minute)
+	cfg := testhelp.FetcherConfig()
 	cfg.QueuedMaxMessages = 0 // invalid: no room for a single message
 	if _, err := New(ctx, cl, cfg); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Fatalf("New with QueuedMaxMessages 0: %v", err)
 	}
-	if _, err := New(ctx, nil, testConfig()); !errors.Is(err, kerr.ErrInvalidConfig) {
+	if _, err := New(ctx, nil, testhelp.FetcherConfig()); !errors.Is(err, kerr.ErrInvalidConfig) {
 		t.Fatalf("New without a cluster: %v", err)
 	}
 }
@@ -493,8 +476,8 @@ func TestNewErrors(t *testing.T) {
 // and carries on, and every message still arrives exactly once, in order.
 func TestConnectionDrops(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	topic := createTopic(t, tc, 3, nil)
+	cl := testhelp.NewCluster(t, tc)
+	topic := testhelp.CreateTopic(t, tc, 3)
 	const n = 20000
 	want := map[int32][]rec{}
 	for p := int32(0); p < 3; p++ {
@@ -503,13 +486,13 @@ func TestConnectionDrops(t *testing.T) {
 		}
 		produce(t, cl, topic, p, records.CodecZstd, 500, want[p])
 	}
-	cfg := testConfig()
+	cfg := testhelp.FetcherConfig()
 	cfg.PartitionMaxBytes = 8 << 10 // many requests, so that drops hit some in flight
 	cfg.QueuedMaxMessages = 2000    // and many rounds of them, with a poller that keeps up
 	failed := &countingHandler{msg: "fetch request failed"}
 	cfg.Logger = slog.New(failed) // counts the failed requests, to show drops hit some
 	f := newFetcher(t, cl, cfg)
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	if err := f.Assign(ctx, []engine.Position{at(topic, 0, 0), at(topic, 1, 0), at(topic, 2, 0)}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,9 @@
 package fetch
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,67 +12,13 @@ import (
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 3, NoZooKeeper: true})
-}
-
-// testCtx is a context that ends with the test (or after d).
-func testCtx(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-var nonTopicChars = regexp.MustCompile(`[^a-zA-Z0-9._-]+`)
-
-// topicName is unique per call: the test's name plus a random suffix.
-func topicName(t testing.TB) string {
-	name := nonTopicChars.ReplaceAllString(t.Name(), "_")
-	if len(name) > 150 {
-		name = name[:150]
-	}
-	return fmt.Sprintf("%s-%x", name, rand.Uint32())
-}
-
-// createTopic makes a topic with replication factor 3 (or the cluster's
-// size if smaller) and returns its name.
-func createTopic(t testing.TB, tc *testinstance.Cluster, partitions int, configs map[string]string) string {
-	t.Helper()
-	name := topicName(t)
-	ctx := testCtx(t, 2*time.Minute)
-	if err := tc.CreateTopic(ctx, name, partitions, min(3, tc.NumBrokers()), configs); err != nil {
-		t.Fatalf("create topic: %v", err)
-	}
-	return name
-}
-
-// newCluster connects a cluster view to tc, closed with the test.
-func newCluster(t testing.TB, tc *testinstance.Cluster, cfg cluster.Config) *cluster.Cluster {
-	t.Helper()
-	cfg.Bootstrap = tc.Brokers()
-	if cfg.Conn.ClientID == "" {
-		cfg.Conn.ClientID = "fetch-test"
-	}
-	cl, err := cluster.New(testCtx(t, time.Minute), cfg)
-	if err != nil {
-		t.Fatalf("cluster.New: %v", err)
-	}
-	t.Cleanup(cl.Close)
-	return cl
-}
-
-// testConfig is the root's default fetcher configuration, with the
-// checksums of fetched batches checked: the tests want to know that the
-// bytes they read are the bytes produced (users opt in, for speed).
-func testConfig() engine.FetcherConfig {
-	cfg := engine.DefaultFetcherConfig()
-	cfg.CheckCRC = true
-	cfg.ClientID = "fetch-test" // names the tests' connections in broker logs
-	return cfg
 }
 
 // part names partition p of topic.
@@ -91,7 +33,7 @@ func at(topic string, p int32, offset int64) engine.Position {
 
 func newFetcher(t testing.TB, cl *cluster.Cluster, cfg engine.FetcherConfig) *fetcher {
 	t.Helper()
-	f, err := New(testCtx(t, time.Minute), cl, cfg)
+	f, err := New(testhelp.Ctx(t, time.Minute), cl, cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -113,7 +55,7 @@ func value(p int32, i int) string { return fmt.Sprintf("p%d-m%06d", p, i) }
 // first record.
 func produce(t testing.TB, cl *cluster.Cluster, topic string, p int32, codec records.Codec, batchSize int, recs []rec) int64 {
 	t.Helper()
-	ctx := testCtx(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	b := records.NewBuilder(codec, 0)
 	first := int64(-1)
 	ts := time.Now().UnixMilli()
@@ -189,18 +131,11 @@ func isRoutingErr(err error) bool {
 // kcatProduce pipes "key:value" lines into kcat, compressed with codec.
 func kcatProduce(t testing.TB, tc *testinstance.Cluster, topic string, p int32, codec string, lines []string) {
 	t.Helper()
-	args := []string{"-b", tc.BootstrapServers(), "-P", "-t", topic, "-p", fmt.Sprint(p), "-K:",
-		"-X", "acks=all", "-X", "linger.ms=5"}
+	args := []string{"-P", "-t", topic, "-p", fmt.Sprint(p), "-K:", "-X", "acks=all", "-X", "linger.ms=5"}
 	if codec != "" {
 		args = append(args, "-z", codec)
 	}
-	cmd := exec.CommandContext(testCtx(t, 2*time.Minute), "kcat", args...)
-	cmd.Stdin = strings.NewReader(strings.Join(lines, "\n") + "\n")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("kcat %v: %v\n%s", args, err, out.String())
-	}
+	testhelp.Kcat(t, tc, strings.Join(lines, "\n")+"\n", args...)
 }
 
 // partitionLog is what a test consumed from one partition.
@@ -221,7 +156,7 @@ type partitionLogs map[engine.TopicPartition]*partitionLog
 // topic and partition.
 func consume(t testing.TB, f *fetcher, d time.Duration, logs partitionLogs, done func(partitionLogs) bool) {
 	t.Helper()
-	ctx := testCtx(t, d)
+	ctx := testhelp.Ctx(t, d)
 	for !done(logs) {
 		fe, err := f.Poll(ctx)
 		if err != nil {

@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
-	"github.com/gokafka/kafka/testinstance"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // TestPollRoundRobin checks Poll's order on queued fetches alone, no
@@ -18,12 +17,8 @@ import (
 // partition's fetches stay in order, and a partition dropped by Assign is
 // skipped.
 func TestPollRoundRobin(t *testing.T) {
-	cl, err := cluster.New(context.Background(), cluster.Config{Bootstrap: testinstance.Shared().Brokers()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	f := &fetcher{cl: cl, cfg: testConfig(), readyCh: make(chan struct{}, 1), parts: map[engine.TopicPartition]*cursor{}}
+	cl := testhelp.NewCluster(t, nil)
+	f := &fetcher{cl: cl, cfg: testhelp.FetcherConfig(), readyCh: make(chan struct{}, 1), parts: map[engine.TopicPartition]*cursor{}}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	defer f.cancel()
 	// Partitions of two topics take turns alike.

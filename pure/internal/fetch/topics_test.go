@@ -13,6 +13,7 @@ import (
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -42,11 +43,11 @@ func produceTopic(t testing.TB, cl *cluster.Cluster, topic string, counts []int)
 // per topic.
 func TestFetchManyTopics(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
+	cl := testhelp.NewCluster(t, tc)
 	want := map[engine.TopicPartition][]rec{}
 	var pos []engine.Position
 	for i, counts := range [][]int{{1000, 2000, 1500}, {3000, 10, 700, 2500}, {1, 1200, 0, 900, 1800}} {
-		topic := createTopic(t, tc, len(counts), nil)
+		topic := testhelp.CreateTopic(t, tc, len(counts))
 		for tp, rs := range produceTopic(t, cl, topic, counts) {
 			want[tp] = rs
 			// Some partitions start in the middle: positions are per
@@ -54,8 +55,8 @@ func TestFetchManyTopics(t *testing.T) {
 			pos = append(pos, engine.Position{TopicPartition: tp, Offset: int64(i * len(rs) / 4)})
 		}
 	}
-	f := newFetcher(t, cl, testConfig())
-	ctx := testCtx(t, 2*time.Minute)
+	f := newFetcher(t, cl, testhelp.FetcherConfig())
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	if err := f.Assign(ctx, pos); err != nil {
 		t.Fatal(err)
 	}
@@ -132,19 +133,19 @@ func checkSourcesPerBroker(t *testing.T, f *fetcher) {
 // by the one refresh Assign makes.
 func TestAssignRefusedWhole(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	a := createTopic(t, tc, 2, nil)
+	cl := testhelp.NewCluster(t, tc)
+	a := testhelp.CreateTopic(t, tc, 2)
 	want := produceTopic(t, cl, a, []int{20, 20})
 	a0, a1 := part(a, 0), part(a, 1)
-	f := newFetcher(t, cl, testConfig())
-	ctx := testCtx(t, 2*time.Minute)
+	f := newFetcher(t, cl, testhelp.FetcherConfig())
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	if err := f.Assign(ctx, []engine.Position{at(a, 0, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	logs := partitionLogs{}
 	consume(t, f, time.Minute, logs, haveCounts(map[engine.TopicPartition]int{a0: 20}))
 
-	missing := topicName(t)
+	missing := testhelp.UniqueName(t, "topic")
 	f.mu.Lock()
 	gen := f.parts[a0].gen
 	f.mu.Unlock()
@@ -186,7 +187,7 @@ func TestAssignRefusedWhole(t *testing.T) {
 	}
 
 	// A topic created now: the client has not seen it, Assign refreshes.
-	b := createTopic(t, tc, 1, nil)
+	b := testhelp.CreateTopic(t, tc, 1)
 	if _, err := cl.Snapshot().Topic(b); err == nil {
 		t.Fatalf("the client knows %s already: the test would not test the refresh", b)
 	}
@@ -204,10 +205,10 @@ func TestAssignRefusedWhole(t *testing.T) {
 // of the unassigned topic arrives.
 func TestUnassignOneTopic(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	topics := []string{createTopic(t, tc, 3, nil), createTopic(t, tc, 3, nil), createTopic(t, tc, 3, nil)}
-	f := newFetcher(t, cl, testConfig())
-	ctx := testCtx(t, 2*time.Minute)
+	cl := testhelp.NewCluster(t, tc)
+	topics := []string{testhelp.CreateTopic(t, tc, 3), testhelp.CreateTopic(t, tc, 3), testhelp.CreateTopic(t, tc, 3)}
+	f := newFetcher(t, cl, testhelp.FetcherConfig())
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	var pos []engine.Position
 	counts := map[engine.TopicPartition]int{}
 	for _, topic := range topics {
@@ -231,7 +232,7 @@ func TestUnassignOneTopic(t *testing.T) {
 		delete(counts, tp)
 	}
 	// Unassigning what is not assigned is ignored.
-	if err := f.Unassign(ctx, append(gone, part(topics[0], 99), part(topicName(t), 0))); err != nil {
+	if err := f.Unassign(ctx, append(gone, part(topics[0], 99), part(testhelp.UniqueName(t, "topic"), 0))); err != nil {
 		t.Fatalf("Unassign of unassigned partitions: %v", err)
 	}
 	f.mu.Lock()
@@ -280,24 +281,24 @@ func TestTopicDeleted(t *testing.T) {
 
 func testTopicDeleted(t *testing.T, others int) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	doomed := createTopic(t, tc, 2, nil)
+	cl := testhelp.NewCluster(t, tc)
+	doomed := testhelp.CreateTopic(t, tc, 2)
 	produceTopic(t, cl, doomed, []int{10, 10})
 	pos := []engine.Position{at(doomed, 0, 0), at(doomed, 1, 0)}
 	counts := map[engine.TopicPartition]int{part(doomed, 0): 10, part(doomed, 1): 10}
 	var kept []string
 	for range others {
-		topic := createTopic(t, tc, 1, nil)
+		topic := testhelp.CreateTopic(t, tc, 1)
 		produceTopic(t, cl, topic, []int{10})
 		kept = append(kept, topic)
 		pos = append(pos, at(topic, 0, 0))
 		counts[part(topic, 0)] = 10
 	}
-	cfg := testConfig()
+	cfg := testhelp.FetcherConfig()
 	warned := &countingHandler{msg: "assigned partition's topic is gone"}
 	cfg.Logger = slog.New(warned) // counts the warnings: one per partition
 	f := newFetcher(t, cl, cfg)
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	if err := f.Assign(ctx, pos); err != nil {
 		t.Fatal(err)
 	}
@@ -388,7 +389,7 @@ func TestGone(t *testing.T) {
 		}
 	}
 
-	f := &fetcher{cfg: testConfig(), log: slog.New(slog.DiscardHandler), readyCh: make(chan struct{}, 1)}
+	f := &fetcher{cfg: testhelp.FetcherConfig(), log: slog.New(slog.DiscardHandler), readyCh: make(chan struct{}, 1)}
 	deleted := meta([16]byte{}, 0, unknown)
 	s1, s2 := snapOf(deleted), snapOf(deleted) // two snapshots, one answer about the topic
 	if f.goneLocked(c, s1) || f.goneLocked(c, s2) || f.goneLocked(c, s1) {
@@ -412,7 +413,7 @@ func TestGone(t *testing.T) {
 // gives their ids (v13 and later); and no allocation to build a request once
 // the source has built one of that shape.
 func TestBuildManyTopics(t *testing.T) {
-	f := &fetcher{cfg: testConfig(), sources: map[int32]*source{}}
+	f := &fetcher{cfg: testhelp.FetcherConfig(), sources: map[int32]*source{}}
 	s := newSource(f, 1)
 	ids := map[string][16]byte{"a": {0xa}, "b": {0xb}, "c": {0xc}}
 	var cs []*cursor

@@ -12,6 +12,7 @@ import (
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
 	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -33,9 +34,9 @@ type txnProducer struct {
 
 func newTxnProducer(t testing.TB, tc *testinstance.Cluster) *txnProducer {
 	t.Helper()
-	cl := newCluster(t, tc, cluster.Config{Conn: wire.Options{MaxVersions: map[int16]int16{0: 11, 24: 3, 26: 4}}})
+	cl := testhelp.NewCluster(t, tc, cluster.Config{Conn: wire.Options{MaxVersions: map[int16]int16{0: 11, 24: 3, 26: 4}}})
 	tp := &txnProducer{t: t, cl: cl, id: fmt.Sprintf("fetch-test-%x", rand.Uint64()), seq: map[int32]int32{}, added: map[int32]bool{}}
-	ctx := testCtx(t, time.Minute)
+	ctx := testhelp.Ctx(t, time.Minute)
 	tp.retry(ctx, "FindCoordinator", func() error {
 		req := kmsg.NewPtrFindCoordinatorRequest()
 		req.CoordinatorKey = tp.id
@@ -94,7 +95,7 @@ func (tp *txnProducer) retry(ctx context.Context, what string, fn func() error) 
 // opened implicitly) as one batch and returns its base offset.
 func (tp *txnProducer) produce(topic string, p int32, values ...string) int64 {
 	tp.t.Helper()
-	ctx := testCtx(tp.t, time.Minute)
+	ctx := testhelp.Ctx(tp.t, time.Minute)
 	if !tp.added[p] {
 		tp.retry(ctx, "AddPartitionsToTxn", func() error {
 			req := kmsg.NewPtrAddPartitionsToTxnRequest()
@@ -136,7 +137,7 @@ func (tp *txnProducer) produce(topic string, p int32, values ...string) int64 {
 // end commits or aborts the open transaction.
 func (tp *txnProducer) end(commit bool) {
 	tp.t.Helper()
-	ctx := testCtx(tp.t, time.Minute)
+	ctx := testhelp.Ctx(tp.t, time.Minute)
 	tp.retry(ctx, "EndTxn", func() error {
 		req := kmsg.NewPtrEndTxnRequest()
 		req.TransactionalID = tp.id
@@ -157,8 +158,8 @@ func (tp *txnProducer) end(commit bool) {
 // commit marker), and read_committed drops exactly the aborted records.
 func TestTransactions(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t, tc, cluster.Config{})
-	topic := createTopic(t, tc, 1, nil)
+	cl := testhelp.NewCluster(t, tc)
+	topic := testhelp.CreateTopic(t, tc, 1)
 	tp := newTxnProducer(t, tc)
 
 	var committed, all []string
@@ -193,10 +194,10 @@ func TestTransactions(t *testing.T) {
 	logEnd := lastBase + 2 // c5-0 and its commit marker
 
 	run := func(t *testing.T, iso engine.IsolationLevel, from int64, want []string) {
-		cfg := testConfig()
+		cfg := testhelp.FetcherConfig()
 		cfg.Isolation = iso // the subject of the test
 		f := newFetcher(t, cl, cfg)
-		if err := f.Assign(testCtx(t, time.Minute), []engine.Position{at(topic, 0, from)}); err != nil {
+		if err := f.Assign(testhelp.Ctx(t, time.Minute), []engine.Position{at(topic, 0, from)}); err != nil {
 			t.Fatal(err)
 		}
 		p0 := part(topic, 0)

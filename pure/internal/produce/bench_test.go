@@ -11,6 +11,7 @@ import (
 
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -65,9 +66,9 @@ func (p *Producer) drainOffline(all bool) {
 }
 
 func benchConfig() engine.ProducerConfig {
-	cfg := testConfig()
-	cfg.MaxQueued = 1 << 30
-	cfg.Linger = time.Hour
+	cfg := testhelp.ProducerConfig()
+	cfg.MaxQueued = 1 << 30 // the benchmark loop never waits for room
+	cfg.Linger = time.Hour  // batches close on size only: the loop measures the append path
 	return cfg
 }
 
@@ -226,12 +227,12 @@ func BenchmarkProduceCluster(b *testing.B) {
 	for _, c := range []struct{ topics, parts int }{{1, 1}, {1, 12}, {3, 4}} {
 		b.Run(fmt.Sprintf("topics=%d/partitions=%d", c.topics, c.parts), func(b *testing.B) {
 			tc := testinstance.Shared()
-			cl := newCluster(b)
+			cl := testhelp.NewCluster(b, nil)
 			topics := make([]string, c.topics)
 			for i := range topics {
-				topics[i] = newTopic(b, tc, cl, c.parts, nil)
+				topics[i] = newTopic(b, tc, cl, c.parts)
 			}
-			p := newProducer(b, cl, testConfig())
+			p := newProducer(b, cl, testhelp.ProducerConfig())
 			ctx := context.Background()
 			var failed atomic.Int64
 			done := func(_ *engine.Message, err error) {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -76,9 +78,9 @@ func leaderAddr(t *testing.T, cl *cluster.Cluster, topic string, p int32) (int32
 // (the timed-out batches left a hole in the sequence).
 func TestUnreachableLeader(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	const parts = 6
-	topic := newTopic(t, tc, cl, parts, nil)
+	topic := newTopic(t, tc, cl, parts)
 	leader0, addr0 := leaderAddr(t, cl, topic, 0)
 	var others []int32
 	for p := int32(1); p < parts; p++ {
@@ -91,26 +93,26 @@ func TestUnreachableLeader(t *testing.T) {
 	}
 
 	np := newPartitioner()
-	pcl := newClusterFor(t, tc.Brokers(), func(c *cluster.Config) {
-		c.Conn.Dialer = np.dial
-		c.RetryBackoffMax = 200 * time.Millisecond // redial soon after the partition heals
+	pcl := testhelp.NewCluster(t, tc, cluster.Config{
+		Conn:            wire.Options{Dialer: np.dial},
+		RetryBackoffMax: 200 * time.Millisecond, // redial soon after the partition heals
 	})
-	if err := pcl.RefreshTopics(ctxTimeout(t, 10*time.Second), topic); err != nil {
+	if err := pcl.RefreshTopics(testhelp.Ctx(t, 10*time.Second), topic); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig()
-	cfg.DeliveryTimeout = 3 * time.Second
+	cfg := testhelp.ProducerConfig()
+	cfg.DeliveryTimeout = 3 * time.Second // shorter than the partition, so that messages expire in it
 	p := newProducer(t, pcl, cfg)
 
 	// Phase 1: the leader is reachable.
-	rep := newReports(10)
+	rep := testhelp.NewReports(10)
 	for i := range 10 {
-		mustProduce(t, p, msg(topic, 0, fmt.Sprint("before-", i)), rep.done)
+		mustProduce(t, p, msg(topic, 0, fmt.Sprint("before-", i)), rep.Done)
 	}
-	if err := p.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if errs := rep.errors(); len(errs) > 0 {
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatal(errs[0])
 	}
 
@@ -118,13 +120,13 @@ func TestUnreachableLeader(t *testing.T) {
 	np.block(addr0, true)
 	start := time.Now()
 	n := 10 + 10*len(others)
-	rep = newReports(n + 1)
+	rep = testhelp.NewReports(n + 1)
 	for i := range 10 {
-		mustProduce(t, p, msg(topic, 0, fmt.Sprint("lost-", i)), rep.done)
+		mustProduce(t, p, msg(topic, 0, fmt.Sprint("lost-", i)), rep.Done)
 	}
 	for _, o := range others {
 		for i := range 10 {
-			mustProduce(t, p, msg(topic, o, fmt.Sprint("ok-", i)), rep.done)
+			mustProduce(t, p, msg(topic, o, fmt.Sprint("ok-", i)), rep.Done)
 		}
 	}
 	// Flush cannot finish while partition 0 is cut off; its ctx ends it.
@@ -134,11 +136,11 @@ func TestUnreachableLeader(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Flush with an unreachable leader: %v, want DeadlineExceeded", err)
 	}
-	mustProduce(t, p, msg(topic, 0, "lost-after-flush"), rep.done)
-	rep.wait(t, 30*time.Second)
+	mustProduce(t, p, msg(topic, 0, "lost-after-flush"), rep.Done)
+	rep.Wait(t, 30*time.Second)
 	elapsed := time.Since(start)
 	failed := 0
-	for m, err := range rep.errOf {
+	for m, err := range rep.Results() {
 		switch {
 		case m.Partition == 0 && errors.Is(err, kerr.ErrDeliveryTimeout):
 			failed++
@@ -158,14 +160,14 @@ func TestUnreachableLeader(t *testing.T) {
 	// Phase 3: healed. The next batch's sequence follows the lost ones,
 	// which the broker never saw: the producer must recover, not fail.
 	np.block(addr0, false)
-	rep = newReports(10)
+	rep = testhelp.NewReports(10)
 	for i := range 10 {
-		mustProduce(t, p, msg(topic, 0, fmt.Sprint("after-", i)), rep.done)
+		mustProduce(t, p, msg(topic, 0, fmt.Sprint("after-", i)), rep.Done)
 	}
-	if err := p.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if errs := rep.errors(); len(errs) > 0 {
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatalf("after the partition healed: %v", errs[0])
 	}
 	got := fetchAll(t, cl, topic, 0, 20)
@@ -193,23 +195,23 @@ func TestUnreachableLeader(t *testing.T) {
 // with ErrClosed when its context ends, and stops every goroutine.
 func TestCloseGivesUp(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 1, nil)
+	cl := testhelp.NewCluster(t, nil)
+	topic := newTopic(t, tc, cl, 1)
 	_, addr := leaderAddr(t, cl, topic, 0)
 	np := newPartitioner()
-	pcl := newClusterFor(t, tc.Brokers(), func(c *cluster.Config) { c.Conn.Dialer = np.dial })
-	if err := pcl.RefreshTopics(ctxTimeout(t, 10*time.Second), topic); err != nil {
+	pcl := testhelp.NewCluster(t, tc, cluster.Config{Conn: wire.Options{Dialer: np.dial}})
+	if err := pcl.RefreshTopics(testhelp.Ctx(t, 10*time.Second), topic); err != nil {
 		t.Fatal(err)
 	}
 	np.block(addr, true)
-	ep, err := New(context.Background(), pcl, testConfig())
+	ep, err := New(context.Background(), pcl, testhelp.ProducerConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := ep.(*Producer)
-	rep := newReports(50)
+	rep := testhelp.NewReports(50)
 	for i := range 50 {
-		mustProduce(t, p, msg(topic, 0, fmt.Sprint(i)), rep.done)
+		mustProduce(t, p, msg(topic, 0, fmt.Sprint(i)), rep.Done)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
@@ -221,8 +223,8 @@ func TestCloseGivesUp(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Close took %v with a 500ms context", d)
 	}
-	rep.wait(t, time.Second)
-	for m, err := range rep.errOf {
+	rep.Wait(t, time.Second)
+	for m, err := range rep.Results() {
 		if !errors.Is(err, kerr.ErrClosed) {
 			t.Fatalf("message %q: %v, want ErrClosed", m.Value, err)
 		}
@@ -233,26 +235,26 @@ func TestCloseGivesUp(t *testing.T) {
 // TestUnknownTopic: messages for a topic that does not exist wait for it
 // (it may be being created) and fail at the delivery timeout, saying why.
 func TestUnknownTopic(t *testing.T) {
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	topic := fmt.Sprintf("gokafka-no-such-topic-%d", time.Now().UnixNano())
-	cfg := testConfig()
-	cfg.DeliveryTimeout = time.Second
+	cfg := testhelp.ProducerConfig()
+	cfg.DeliveryTimeout = time.Second // the failure under test, without waiting two minutes
 	p := newProducer(t, cl, cfg)
-	rep := newReports(3)
+	rep := testhelp.NewReports(3)
 	start := time.Now()
 	for i := range 3 {
-		mustProduce(t, p, msg(topic, int32(i), "v"), rep.done)
+		mustProduce(t, p, msg(topic, int32(i), "v"), rep.Done)
 	}
-	rep.wait(t, 30*time.Second)
+	rep.Wait(t, 30*time.Second)
 	if d := time.Since(start); d < time.Second {
 		t.Fatalf("failed after %v, before the delivery timeout", d)
 	}
-	for _, err := range rep.errors() {
+	for _, err := range rep.Errors() {
 		if !errors.Is(err, kerr.ErrDeliveryTimeout) || !strings.Contains(err.Error(), "unknown topic") || !strings.Contains(err.Error(), topic+"/") {
 			t.Fatalf("error %v; want ErrDeliveryTimeout naming the unknown topic and partition", err)
 		}
 	}
-	if len(rep.errors()) != 3 {
-		t.Fatalf("%d failures, want 3", len(rep.errors()))
+	if len(rep.Errors()) != 3 {
+		t.Fatalf("%d failures, want 3", len(rep.Errors()))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -21,33 +22,28 @@ import (
 //
 // It needs a cluster whose brokers it may kill, so it starts its own.
 func TestLeaderKill(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	tc, err := testinstance.Start(ctx, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
-	if err != nil {
-		t.Fatalf("starting a private cluster: %v", err)
-	}
-	defer tc.Close()
-	cl := newClusterFor(t, tc.Brokers(), nil)
+	ctx := testhelp.Ctx(t, 10*time.Minute)
+	tc := testhelp.PrivateCluster(t, testinstance.Config{Brokers: 3, NoZooKeeper: true, Log: os.Stderr})
+	cl := testhelp.NewCluster(t, tc)
 	const parts, each = 3, 20000
-	topic := newTopic(t, tc, cl, parts, map[string]string{"min.insync.replicas": "2"})
+	topic := newTopic(t, tc, cl, parts, "min.insync.replicas", "2")
 	victim, _ := leaderAddr(t, cl, topic, 0)
 	victimIdx := slices.Index(tc.NodeIDs(), victim)
 	if victimIdx < 0 {
 		t.Fatalf("leader %d is not among nodes %v", victim, tc.NodeIDs())
 	}
 
-	cfg := testConfig()
+	cfg := testhelp.ProducerConfig()
 	cfg.BatchBytes = 16 << 10 // many batches, so some are in flight at the kill
-	cfg.MaxQueued = 5000
+	cfg.MaxQueued = 5000      // Produce blocks, so that messages are still queued at the kill
 	p := newProducer(t, cl, cfg)
-	rep := newReports(parts * each)
+	rep := testhelp.NewReports(parts * each)
 	var acked atomic.Int64
 	done := func(m *engine.Message, err error) {
 		if err == nil {
 			acked.Add(1)
 		}
-		rep.done(m, err)
+		rep.Done(m, err)
 	}
 	sent := make([][]*engine.Message, parts)
 	var wg sync.WaitGroup
@@ -65,16 +61,16 @@ func TestLeaderKill(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "a third of the messages acknowledged", func() bool { return acked.Load() > parts*each/3 })
+	testhelp.WaitUntil(t, 30*time.Second, "a third of the messages acknowledged", func() bool { return acked.Load() > parts*each/3 })
 	t.Logf("killing broker %d (leader of partition 0) with %d of %d acknowledged", victim, acked.Load(), parts*each)
 	if err := tc.KillBroker(victimIdx); err != nil {
 		t.Fatal(err)
 	}
 	killedAt := time.Now()
 	wg.Wait()
-	rep.wait(t, 3*time.Minute)
+	rep.Wait(t, 3*time.Minute)
 	t.Logf("all reported %v after the kill", time.Since(killedAt).Round(time.Millisecond))
-	if errs := rep.errors(); len(errs) > 0 {
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatalf("%d messages failed, first: %v", len(errs), errs[0])
 	}
 	for part := range parts {

@@ -14,6 +14,8 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -59,27 +61,25 @@ func noGoroutinesLeft(t *testing.T) {
 
 func TestFlushWaitsForEveryEarlierMessage(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 3, nil)
-	cfg := testConfig()
+	cl := testhelp.NewCluster(t, nil)
+	topic := newTopic(t, tc, cl, 3)
+	cfg := testhelp.ProducerConfig()
 	cfg.Linger = lingerForever // only Flush sends
 	cfg.DeliveryTimeout = 2 * lingerForever
 	p := newProducer(t, cl, cfg)
 	const n = 300
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	for i := range n {
-		mustProduce(t, p, msg(topic, int32(i%3), "v"), rep.done)
+		mustProduce(t, p, msg(topic, int32(i%3), "v"), rep.Done)
 	}
-	if err := p.Flush(ctxTimeout(t, 30*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	rep.mu.Lock()
-	got := rep.n
-	rep.mu.Unlock()
+	got := rep.Count()
 	if got != n {
 		t.Fatalf("Flush returned with %d of %d messages reported", got, n)
 	}
-	if errs := rep.errors(); len(errs) > 0 {
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatal(errs[0])
 	}
 }
@@ -89,9 +89,9 @@ func TestFlushWaitsForEveryEarlierMessage(t *testing.T) {
 // to a partition whose leader is cut off, does not hold it.
 func TestFlushIgnoresLaterMessages(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	const parts = 6
-	topic := newTopic(t, tc, cl, parts, nil)
+	topic := newTopic(t, tc, cl, parts)
 	leaderA, _ := leaderAddr(t, cl, topic, 0)
 	b := int32(-1)
 	var addrB string
@@ -104,31 +104,29 @@ func TestFlushIgnoresLaterMessages(t *testing.T) {
 		t.Fatalf("every partition of %s is led by broker %d", topic, leaderA)
 	}
 	np := newPartitioner()
-	pcl := newClusterFor(t, tc.Brokers(), func(c *cluster.Config) { c.Conn.Dialer = np.dial })
-	if err := pcl.RefreshTopics(ctxTimeout(t, 10*time.Second), topic); err != nil {
+	pcl := testhelp.NewCluster(t, tc, cluster.Config{Conn: wire.Options{Dialer: np.dial}})
+	if err := pcl.RefreshTopics(testhelp.Ctx(t, 10*time.Second), topic); err != nil {
 		t.Fatal(err)
 	}
 	np.block(addrB, true)
-	cfg := testConfig()
-	cfg.Linger = lingerForever
+	cfg := testhelp.ProducerConfig()
+	cfg.Linger = lingerForever // only Flush sends
 	cfg.DeliveryTimeout = 2 * lingerForever
 	p := newProducer(t, pcl, cfg)
-	rep := newReports(101)
+	rep := testhelp.NewReports(101)
 	for range 100 {
-		mustProduce(t, p, msg(topic, 0, "before"), rep.done)
+		mustProduce(t, p, msg(topic, 0, "before"), rep.Done)
 	}
 	flushed := make(chan error, 1)
-	go func() { flushed <- p.Flush(ctxTimeout(t, 30*time.Second)) }()
-	waitFor(t, "Flush to start", func() bool { return p.flushing.Load() > 0 })
+	go func() { flushed <- p.Flush(testhelp.Ctx(t, 30*time.Second)) }()
+	testhelp.WaitUntil(t, 30*time.Second, "Flush to start", func() bool { return p.flushing.Load() > 0 })
 	late := msg(topic, b, "during")
-	mustProduce(t, p, late, rep.done)
+	mustProduce(t, p, late, rep.Done)
 	if err := <-flushed; err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
-	rep.mu.Lock()
-	n := rep.n
-	_, lateDone := rep.errOf[late]
-	rep.mu.Unlock()
+	n := rep.Count()
+	_, lateDone := rep.Result(late)
 	if n != 100 || lateDone {
 		t.Fatalf("Flush returned with %d reports (the late message reported: %v); want the 100 earlier ones only", n, lateDone)
 	}
@@ -137,9 +135,7 @@ func TestFlushIgnoresLaterMessages(t *testing.T) {
 	if err := p.Close(ctx); !errors.Is(err, kerr.ErrClosed) {
 		t.Fatalf("Close with the late message stuck: %v", err)
 	}
-	rep.mu.Lock()
-	lateErr := rep.errOf[late]
-	rep.mu.Unlock()
+	lateErr, _ := rep.Result(late)
 	if !errors.Is(lateErr, kerr.ErrClosed) {
 		t.Fatalf("late message: %v, want ErrClosed", lateErr)
 	}
@@ -147,9 +143,9 @@ func TestFlushIgnoresLaterMessages(t *testing.T) {
 
 func TestCloseFlushesAndStops(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 3, nil)
-	cfg := testConfig()
+	cl := testhelp.NewCluster(t, nil)
+	topic := newTopic(t, tc, cl, 3)
+	cfg := testhelp.ProducerConfig()
 	cfg.Linger = lingerForever
 	cfg.DeliveryTimeout = 2 * lingerForever
 	ep, err := New(context.Background(), cl, cfg)
@@ -158,25 +154,25 @@ func TestCloseFlushesAndStops(t *testing.T) {
 	}
 	p := ep.(*Producer)
 	const n = 300
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	for i := range n {
-		mustProduce(t, p, msg(topic, int32(i%3), fmt.Sprint(i)), rep.done)
+		mustProduce(t, p, msg(topic, int32(i%3), fmt.Sprint(i)), rep.Done)
 	}
 	if ownGoroutines() == 0 {
 		t.Fatal("no producer goroutine runs with messages queued")
 	}
-	if err := p.Close(ctxTimeout(t, 30*time.Second)); err != nil {
+	if err := p.Close(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	rep.wait(t, time.Second)
-	if errs := rep.errors(); len(errs) > 0 {
+	rep.Wait(t, time.Second)
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatalf("Close did not deliver: %v", errs[0])
 	}
 	noGoroutinesLeft(t)
 	if err := p.Close(context.Background()); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if err := p.Produce(context.Background(), msg(topic, 2, "late"), rep.done); !errors.Is(err, kerr.ErrClosed) || !strings.Contains(err.Error(), topic+"/2") {
+	if err := p.Produce(context.Background(), msg(topic, 2, "late"), rep.Done); !errors.Is(err, kerr.ErrClosed) || !strings.Contains(err.Error(), topic+"/2") {
 		t.Fatalf("Produce after Close: %v, want ErrClosed naming %s/2", err, topic)
 	}
 	if err := p.Flush(context.Background()); !errors.Is(err, kerr.ErrClosed) {
@@ -195,19 +191,19 @@ func TestSinkIdleExit(t *testing.T) {
 	sinkIdle = 100 * time.Millisecond
 	t.Cleanup(func() { sinkIdle = old })
 	tc := testinstance.Shared()
-	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 3, nil)
-	p := newProducer(t, cl, testConfig())
+	cl := testhelp.NewCluster(t, nil)
+	topic := newTopic(t, tc, cl, 3)
+	p := newProducer(t, cl, testhelp.ProducerConfig())
 	for round := range 2 {
-		rep := newReports(30)
+		rep := testhelp.NewReports(30)
 		for i := range 30 {
-			mustProduce(t, p, msg(topic, int32(i%3), "v"), rep.done)
+			mustProduce(t, p, msg(topic, int32(i%3), "v"), rep.Done)
 		}
-		rep.wait(t, 30*time.Second)
-		if errs := rep.errors(); len(errs) > 0 {
+		rep.Wait(t, 30*time.Second)
+		if errs := rep.Errors(); len(errs) > 0 {
 			t.Fatalf("round %d: %v", round, errs[0])
 		}
-		waitFor(t, "idle sinks to exit", func() bool { return ownGoroutines() == 0 })
+		testhelp.WaitUntil(t, 30*time.Second, "idle sinks to exit", func() bool { return ownGoroutines() == 0 })
 	}
 }
 
@@ -215,9 +211,9 @@ func TestSinkIdleExit(t *testing.T) {
 // ErrClosed or is reported, exactly once.
 func TestConcurrentProduceAndClose(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 2, nil)
-	p := newProducer(t, cl, testConfig())
+	cl := testhelp.NewCluster(t, nil)
+	topic := newTopic(t, tc, cl, 2)
+	p := newProducer(t, cl, testhelp.ProducerConfig())
 	var accepted, reported atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -238,8 +234,8 @@ func TestConcurrentProduceAndClose(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "some messages", func() bool { return accepted.Load() > 2000 })
-	if err := p.Close(ctxTimeout(t, 30*time.Second)); err != nil {
+	testhelp.WaitUntil(t, 30*time.Second, "some messages", func() bool { return accepted.Load() > 2000 })
+	if err := p.Close(testhelp.Ctx(t, 30*time.Second)); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	wg.Wait()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -39,31 +39,31 @@ func testMessage(topic string, i int, partition int32) *engine.Message {
 
 func TestRoundTripCodecs(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	for _, codec := range []records.Codec{records.CodecNone, records.CodecGzip, records.CodecSnappy, records.CodecLZ4, records.CodecZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
 			const parts, n = 3, 1500
-			topic := newTopic(t, tc, cl, parts, nil)
-			cfg := testConfig()
+			topic := newTopic(t, tc, cl, parts)
+			cfg := testhelp.ProducerConfig()
 			cfg.Compression = codec
 			cfg.BatchBytes = 16 << 10 // several batches per partition
 			p := newProducer(t, cl, cfg)
-			rep := newReports(n)
+			rep := testhelp.NewReports(n)
 			sent := make([]*engine.Message, n)
 			for i := range n {
 				sent[i] = testMessage(topic, i, int32(i%parts))
-				mustProduce(t, p, sent[i], rep.done)
+				mustProduce(t, p, sent[i], rep.Done)
 			}
-			if err := p.Flush(ctxTimeout(t, 60*time.Second)); err != nil {
+			if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 				t.Fatalf("Flush: %v", err)
 			}
-			rep.wait(t, time.Second) // Flush returned: all reported
-			if errs := rep.errors(); len(errs) > 0 {
+			rep.Wait(t, time.Second) // Flush returned: all reported
+			if errs := rep.Errors(); len(errs) > 0 {
 				t.Fatalf("%d messages failed, first: %v", len(errs), errs[0])
 			}
 			for part := int32(0); part < parts; part++ {
 				got := fetchAll(t, cl, topic, part, n/parts)
-				acked := rep.acked(topic, part)
+				acked := rep.AckedOf(topic, part)
 				if len(acked) != n/parts || len(got) != n/parts {
 					t.Fatalf("partition %d: %d acked, %d fetched, want %d", part, len(acked), len(got), n/parts)
 				}
@@ -110,17 +110,17 @@ func TestRoundTripCodecs(t *testing.T) {
 // producer ID, and base sequences that continue batch after batch.
 func TestIdempotentSequences(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 1, nil)
-	cfg := testConfig()
-	cfg.BatchBytes = 4 << 10
+	cl := testhelp.NewCluster(t, nil)
+	topic := newTopic(t, tc, cl, 1)
+	cfg := testhelp.ProducerConfig()
+	cfg.BatchBytes = 4 << 10 // many batches, so that sequences must continue across them
 	p := newProducer(t, cl, cfg)
 	const n = 2000
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	for i := range n {
-		mustProduce(t, p, msg(topic, 0, fmt.Sprintf("%06d", i)), rep.done)
+		mustProduce(t, p, msg(topic, 0, fmt.Sprintf("%06d", i)), rep.Done)
 	}
-	if err := p.Flush(ctxTimeout(t, 60*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	got := fetchAll(t, cl, topic, 0, n)
@@ -147,7 +147,7 @@ func TestIdempotentSequences(t *testing.T) {
 
 func TestAcks(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	for _, acks := range []engine.RequiredAcks{engine.RequireNone, engine.RequireLeader, engine.RequireAll} {
 		for _, idem := range []bool{false, true} {
 			if idem && acks != engine.RequireAll {
@@ -155,22 +155,22 @@ func TestAcks(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("acks=%d/idempotent=%v", acks, idem), func(t *testing.T) {
 				const parts, n = 2, 1000
-				topic := newTopic(t, tc, cl, parts, nil)
-				cfg := testConfig()
+				topic := newTopic(t, tc, cl, parts)
+				cfg := testhelp.ProducerConfig()
 				cfg.Acks, cfg.Idempotent = acks, idem
 				p := newProducer(t, cl, cfg)
-				rep := newReports(n)
+				rep := testhelp.NewReports(n)
 				for i := range n {
-					mustProduce(t, p, msg(topic, int32(i%parts), fmt.Sprint(i)), rep.done)
+					mustProduce(t, p, msg(topic, int32(i%parts), fmt.Sprint(i)), rep.Done)
 				}
-				if err := p.Flush(ctxTimeout(t, 60*time.Second)); err != nil {
+				if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 					t.Fatal(err)
 				}
-				if errs := rep.errors(); len(errs) > 0 {
+				if errs := rep.Errors(); len(errs) > 0 {
 					t.Fatalf("%d failed: %v", len(errs), errs[0])
 				}
 				for part := int32(0); part < parts; part++ {
-					for j, m := range rep.acked(topic, part) {
+					for j, m := range rep.AckedOf(topic, part) {
 						want := int64(j)
 						if acks == engine.RequireNone {
 							want = -1
@@ -202,14 +202,14 @@ func TestAcks(t *testing.T) {
 // reports of a partition come in offset order.
 func TestOrderUnderConcurrency(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	const parts, goroutines, each = 4, 8, 2500
-	topic := newTopic(t, tc, cl, parts, nil)
-	cfg := testConfig()
-	cfg.BatchBytes = 8 << 10
-	cfg.Linger = 0
+	topic := newTopic(t, tc, cl, parts)
+	cfg := testhelp.ProducerConfig()
+	cfg.BatchBytes = 8 << 10 // many small batches in flight at once:
+	cfg.Linger = 0           // the order is at stake between them
 	p := newProducer(t, cl, cfg)
-	rep := newReports(goroutines * each)
+	rep := testhelp.NewReports(goroutines * each)
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Add(1)
@@ -217,7 +217,7 @@ func TestOrderUnderConcurrency(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				m := msg(topic, int32((g+i)%parts), fmt.Sprintf("%d:%d", g, i))
-				if err := p.Produce(context.Background(), m, rep.done); err != nil {
+				if err := p.Produce(context.Background(), m, rep.Done); err != nil {
 					t.Errorf("Produce: %v", err)
 					return
 				}
@@ -225,15 +225,15 @@ func TestOrderUnderConcurrency(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if err := p.Flush(ctxTimeout(t, 60*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if errs := rep.errors(); len(errs) > 0 {
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatalf("%d failed: %v", len(errs), errs[0])
 	}
 	total := 0
 	for part := int32(0); part < parts; part++ {
-		acked := rep.acked(topic, part)
+		acked := rep.AckedOf(topic, part)
 		for j := 1; j < len(acked); j++ {
 			if acked[j].Offset != acked[j-1].Offset+1 {
 				t.Fatalf("partition %d: report %d has offset %d after %d", part, j, acked[j].Offset, acked[j-1].Offset)
@@ -260,35 +260,27 @@ func TestOrderUnderConcurrency(t *testing.T) {
 
 // TestKcat cross-checks a round trip with librdkafka's kcat.
 func TestKcat(t *testing.T) {
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		t.Fatalf("kcat not installed: %v", err)
-	}
 	tc := testinstance.Shared()
-	cl := newCluster(t)
-	topic := newTopic(t, tc, cl, 1, nil)
-	cfg := testConfig()
-	cfg.Compression = records.CodecLZ4
+	cl := testhelp.NewCluster(t, nil)
+	topic := newTopic(t, tc, cl, 1)
+	cfg := testhelp.ProducerConfig()
+	cfg.Compression = records.CodecLZ4 // kcat must read our LZ4 frames
 	p := newProducer(t, cl, cfg)
 	const n = 300
-	rep := newReports(n)
+	rep := testhelp.NewReports(n)
 	var want []string
 	for i := range n {
 		k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
 		want = append(want, k+" "+v)
 		m := msg(topic, 0, v)
 		m.Key = []byte(k)
-		mustProduce(t, p, m, rep.done)
+		mustProduce(t, p, m, rep.Done)
 	}
-	if err := p.Flush(ctxTimeout(t, 60*time.Second)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	ctx := ctxTimeout(t, 60*time.Second)
-	out, err := exec.CommandContext(ctx, kcat, "-b", tc.BootstrapServers(), "-C", "-t", topic, "-e", "-q", "-f", "%k %s\n").Output()
-	if err != nil {
-		t.Fatalf("kcat: %v", err)
-	}
-	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	out := testhelp.Kcat(t, tc, "", "-C", "-t", topic, "-e", "-q", "-f", "%k %s\n")
+	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	if !slices.Equal(got, want) {
 		t.Fatalf("kcat read %d lines, first %q; want %d, first %q", len(got), got[:min(3, len(got))], len(want), want[:3])
 	}

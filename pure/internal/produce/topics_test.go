@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,8 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -114,24 +115,28 @@ func (s *produceSniffer) frame(f []byte) {
 // messages to a partition keep their order; and Produce requests carry
 // batches of several topics, each topic once.
 func TestManyTopics(t *testing.T) {
-	kcat, err := exec.LookPath("kcat")
-	if err != nil {
-		t.Fatalf("kcat not installed: %v", err)
-	}
 	tc := testinstance.Shared()
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	const ntopics, parts, goroutines, each = 3, 4, 6, 4000
 	topics := make([]string, ntopics)
 	for i := range topics {
-		topics[i] = newTopic(t, tc, cl, parts, nil)
+		topics[i] = newTopic(t, tc, cl, parts)
 	}
 	sniff := &produceSniffer{}
-	pcl := newClusterFor(t, tc.Brokers(), func(c *cluster.Config) { c.Conn.Dialer = sniff.dial })
-	cfg := testConfig()
+	pcl := testhelp.NewCluster(t, tc, cluster.Config{Conn: wire.Options{Dialer: sniff.dial}})
+	// The view learns every topic's leaders before the first message, so
+	// that all topics can be sent from the start: otherwise each becomes
+	// sendable at its own metadata refresh, and the first topic's batches
+	// may all have gone, alone, before the others could join them (1 run
+	// in 5 sent only one-topic requests).
+	if err := pcl.RefreshTopics(testhelp.Ctx(t, 10*time.Second), topics...); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testhelp.ProducerConfig()
 	cfg.BatchBytes = 4 << 10 // many batches per partition, so many requests
 	p := newProducer(t, pcl, cfg)
 
-	rep := newReports(goroutines * each)
+	rep := testhelp.NewReports(goroutines * each)
 	var wg sync.WaitGroup
 	for g := range goroutines {
 		wg.Add(1)
@@ -142,7 +147,7 @@ func TestManyTopics(t *testing.T) {
 				// topic, each from a different starting point.
 				k := g + i
 				m := msg(topics[k%ntopics], int32(k/ntopics%parts), fmt.Sprintf("%d:%d", g, i))
-				if err := p.Produce(context.Background(), m, rep.done); err != nil {
+				if err := p.Produce(context.Background(), m, rep.Done); err != nil {
 					t.Errorf("Produce: %v", err)
 					return
 				}
@@ -150,8 +155,8 @@ func TestManyTopics(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	rep.wait(t, 2*time.Minute)
-	if errs := rep.errors(); len(errs) > 0 {
+	rep.Wait(t, 2*time.Minute)
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatalf("%d messages failed, first: %v", len(errs), errs[0])
 	}
 
@@ -160,7 +165,7 @@ func TestManyTopics(t *testing.T) {
 	byValue := map[string]*engine.Message{}
 	for _, topic := range topics {
 		for part := int32(0); part < parts; part++ {
-			acked := rep.acked(topic, part)
+			acked := rep.AckedOf(topic, part)
 			if len(acked) == 0 {
 				t.Fatalf("%s/%d: no message acknowledged", topic, part)
 			}
@@ -185,12 +190,8 @@ func TestManyTopics(t *testing.T) {
 	// An independent reader finds each message where its report said.
 	read := 0
 	for _, topic := range topics {
-		ctx := ctxTimeout(t, 60*time.Second)
-		out, err := exec.CommandContext(ctx, kcat, "-b", tc.BootstrapServers(), "-C", "-t", topic, "-e", "-q", "-f", "%p %o %s\n").Output()
-		if err != nil {
-			t.Fatalf("kcat %s: %v", topic, err)
-		}
-		for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		out := testhelp.Kcat(t, tc, "", "-C", "-t", topic, "-e", "-q", "-f", "%p %o %s\n")
+		for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
 			var part int32
 			var off int64
 			var value string
@@ -264,24 +265,24 @@ func TestManyTopics(t *testing.T) {
 // sequence (it checks them) under each producer ID.
 func TestSequenceHoleAcrossTopics(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
+	cl := testhelp.NewCluster(t, nil)
 	const ntopics, parts, goroutines, each = 3, 2, 3, 3000
 	topics := make([]string, ntopics)
 	for i := range topics {
-		topics[i] = newTopic(t, tc, cl, parts, nil)
+		topics[i] = newTopic(t, tc, cl, parts)
 	}
-	cfg := testConfig()
-	cfg.BatchBytes = 2 << 10 // many batches, some in flight at the reset
-	cfg.Linger = time.Millisecond
+	cfg := testhelp.ProducerConfig()
+	cfg.BatchBytes = 2 << 10      // many batches, some in flight at the reset
+	cfg.Linger = time.Millisecond // batches leave soon after they open: more in flight at the reset
 	p := newProducer(t, cl, cfg)
 
-	rep := newReports(goroutines*each + 1 + ntopics*parts)
+	rep := testhelp.NewReports(goroutines*each + 1 + ntopics*parts)
 	var ok atomic.Int64
 	done := func(m *engine.Message, err error) {
 		if err == nil {
 			ok.Add(1)
 		}
-		rep.done(m, err)
+		rep.Done(m, err)
 	}
 	var wg sync.WaitGroup
 	for g := range goroutines {
@@ -298,7 +299,7 @@ func TestSequenceHoleAcrossTopics(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "a third of the messages acknowledged", func() bool { return ok.Load() > goroutines*each/3 })
+	testhelp.WaitUntil(t, 30*time.Second, "a third of the messages acknowledged", func() bool { return ok.Load() > goroutines*each/3 })
 	// The hole: skip 7 sequence numbers of the first topic's partition 0.
 	first := p.pid.Load()
 	pt, err := p.partition(topics[0], 0)
@@ -317,10 +318,10 @@ func TestSequenceHoleAcrossTopics(t *testing.T) {
 	// and Flush: the broker has refused a batch and the producer moved
 	// to a new ID.
 	mustProduce(t, p, msg(topics[0], 0, "z"), done)
-	if err := p.Flush(ctxTimeout(t, 2*time.Minute)); err != nil {
+	if err := p.Flush(testhelp.Ctx(t, 2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
-	if errs := rep.errors(); len(errs) > 0 {
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatalf("%d messages failed, first: %v", len(errs), errs[0])
 	}
 	second := p.pid.Load().id
@@ -334,14 +335,14 @@ func TestSequenceHoleAcrossTopics(t *testing.T) {
 			mustProduce(t, p, msg(topic, part, "z"), done)
 		}
 	}
-	rep.wait(t, time.Minute)
-	if errs := rep.errors(); len(errs) > 0 {
+	rep.Wait(t, time.Minute)
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatalf("%d messages failed, first: %v", len(errs), errs[0])
 	}
 
 	for _, topic := range topics {
 		for part := int32(0); part < parts; part++ {
-			want := rep.acked(topic, part)
+			want := rep.AckedOf(topic, part)
 			got := fetchAll(t, cl, topic, part, len(want))
 			if len(got) != len(want) {
 				t.Fatalf("%s/%d: %d records, %d acknowledged", topic, part, len(got), len(want))
@@ -377,41 +378,41 @@ func TestSequenceHoleAcrossTopics(t *testing.T) {
 // names the topic, and the other topic goes on.
 func TestDeletedTopic(t *testing.T) {
 	tc := testinstance.Shared()
-	cl := newCluster(t)
-	doomed := newTopic(t, tc, cl, 1, nil)
-	other := newTopic(t, tc, cl, 1, nil)
-	cfg := testConfig()
-	cfg.DeliveryTimeout = 2 * time.Second
+	cl := testhelp.NewCluster(t, nil)
+	doomed := newTopic(t, tc, cl, 1)
+	other := newTopic(t, tc, cl, 1)
+	cfg := testhelp.ProducerConfig()
+	cfg.DeliveryTimeout = 2 * time.Second // the deleted topic's failure, without waiting two minutes
 	p := newProducer(t, cl, cfg)
 
-	rep := newReports(2)
-	mustProduce(t, p, msg(doomed, 0, "before"), rep.done)
-	mustProduce(t, p, msg(other, 0, "before"), rep.done)
-	rep.wait(t, 30*time.Second)
-	if errs := rep.errors(); len(errs) > 0 {
+	rep := testhelp.NewReports(2)
+	mustProduce(t, p, msg(doomed, 0, "before"), rep.Done)
+	mustProduce(t, p, msg(other, 0, "before"), rep.Done)
+	rep.Wait(t, 30*time.Second)
+	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatal(errs[0])
 	}
 
-	if err := tc.DeleteTopic(ctxTimeout(t, 60*time.Second), doomed); err != nil {
+	if err := tc.DeleteTopic(testhelp.Ctx(t, 60*time.Second), doomed); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the metadata to lose "+doomed, func() bool {
-		if err := cl.RefreshTopics(ctxTimeout(t, 10*time.Second), doomed); err != nil {
+	testhelp.WaitUntil(t, 30*time.Second, "the metadata to lose "+doomed, func() bool {
+		if err := cl.RefreshTopics(testhelp.Ctx(t, 10*time.Second), doomed); err != nil {
 			return false
 		}
 		_, err := cl.Snapshot().Topic(doomed)
 		return errors.Is(err, kerr.ErrUnknownTopic)
 	})
 	const n = 10
-	rep = newReports(2 * n)
+	rep = testhelp.NewReports(2 * n)
 	start := time.Now()
 	for i := range n {
-		mustProduce(t, p, msg(doomed, 0, fmt.Sprint("after-", i)), rep.done)
-		mustProduce(t, p, msg(other, 0, fmt.Sprint("after-", i)), rep.done)
+		mustProduce(t, p, msg(doomed, 0, fmt.Sprint("after-", i)), rep.Done)
+		mustProduce(t, p, msg(other, 0, fmt.Sprint("after-", i)), rep.Done)
 	}
-	rep.wait(t, 30*time.Second)
+	rep.Wait(t, 30*time.Second)
 	elapsed := time.Since(start)
-	for m, err := range rep.errOf {
+	for m, err := range rep.Results() {
 		switch {
 		case m.Topic == other && err != nil:
 			t.Fatalf("%s (not deleted) %q: %v", other, m.Value, err)
@@ -419,13 +420,13 @@ func TestDeletedTopic(t *testing.T) {
 			t.Fatalf("%s (deleted) %q: %v; want ErrDeliveryTimeout naming %s/0", doomed, m.Value, err, doomed)
 		}
 	}
-	if got := len(rep.acked(other, 0)); got != n {
+	if got := len(rep.AckedOf(other, 0)); got != n {
 		t.Fatalf("%s: %d acknowledged, want %d", other, got, n)
 	}
 	if elapsed < cfg.DeliveryTimeout {
 		t.Fatalf("the deleted topic's messages failed after %v, before the delivery timeout", elapsed)
 	}
-	t.Logf("deleted topic: %v", rep.errors()[0])
+	t.Logf("deleted topic: %v", rep.Errors()[0])
 }
 
 // TestTopicLookup: the cache in front of the topic map (recentTopics)
@@ -437,7 +438,7 @@ func TestTopicLookup(t *testing.T) {
 	for i := range names {
 		names[i] = fmt.Sprintf("topic-%d", i)
 	}
-	p := offlineProducer(testConfig(), names, 1)
+	p := offlineProducer(testhelp.ProducerConfig(), names, 1)
 	defer p.cancel()
 	tables := *p.topics.Load()
 	for round := range 3 {
@@ -460,8 +461,8 @@ func TestTopicLookup(t *testing.T) {
 // item knows where it sits (where its answer is expected). Building the
 // next request in the same request object allocates nothing.
 func TestBuildGroupsByTopic(t *testing.T) {
-	cfg := testConfig()
-	cfg.Idempotent = false
+	cfg := testhelp.ProducerConfig()
+	cfg.Idempotent = false // no producer ID: the request is built offline
 	names := []string{"c", "a", "b", "d", "e", "f", "g", "h", "i", "j"}
 	p := offlineProducer(cfg, names, 3)
 	defer p.cancel()
@@ -519,8 +520,8 @@ func TestBuildGroupsByTopic(t *testing.T) {
 // and the map is rebuilt a bounded number of times. The topics do not
 // exist; no message is sent.
 func TestTopicTables(t *testing.T) {
-	cl := newCluster(t)
-	p := newProducer(t, cl, testConfig())
+	cl := testhelp.NewCluster(t, nil)
+	p := newProducer(t, cl, testhelp.ProducerConfig())
 	const n = 1000
 	names := make([]string, n)
 	pts := make([]*partition, n)

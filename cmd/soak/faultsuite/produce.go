@@ -145,7 +145,7 @@ func leaderKill(ctx context.Context, env *Env, engines []Engine, o killOptions) 
 		if !o.consumers {
 			break
 		}
-		r, err := startReader(ctx, vs[0].topic, kafka.ConsumerConfig{UseRdkafka: eng.Rdkafka})
+		r, err := startReader(ctx, vs[0].topic, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: eng.Rdkafka}})
 		if err != nil {
 			return nil, fmt.Errorf("%s consumer: %w", eng.Name, err)
 		}

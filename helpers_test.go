@@ -3,22 +3,25 @@ package kafka_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gokafka/kafka"
 	_ "github.com/gokafka/kafka/rdkafka" // both engines run the same suite
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
 func TestMain(m *testing.M) {
+	// This binary may be re-executed as a consumer process that a test
+	// kills with SIGKILL.
 	if os.Getenv(childEnv) != "" {
-		runChildConsumer() // this binary was re-executed as a consumer process
+		runChildConsumer()
+		return
+	}
+	if os.Getenv(marksChildEnv) != "" {
+		runMarksChild()
 		return
 	}
 	testinstance.Main(m, testinstance.Config{Brokers: 3})
@@ -57,7 +60,7 @@ func forEachEngine(t *testing.T, f func(t *testing.T, e engineCase)) {
 				client := newClient(t)
 				probe := newTopic(t, client, 1)
 				if !rdkafkaCompiled(t, probe) {
-					_, err := probe.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{UseRdkafka: true})
+					_, err := probe.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: true}})
 					if !errors.Is(err, kafka.ErrEngineNotEnabled) {
 						t.Fatalf("consumer with UseRdkafka in a build without the engine: %v", err)
 					}
@@ -69,36 +72,16 @@ func forEachEngine(t *testing.T, f func(t *testing.T, e engineCase)) {
 	}
 }
 
-func ctxFor(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func brokers() string { return testinstance.Shared().BootstrapServers() }
 
 func newClient(t *testing.T, opts ...kafka.ClientOption) *kafka.Client {
 	t.Helper()
-	c, err := kafka.NewClient(ctxFor(t, 30*time.Second), brokers(), opts...)
+	c, err := kafka.NewClient(testhelp.Ctx(t, 30*time.Second), brokers(), opts...)
 	if err != nil {
 		t.Fatalf("NewClient: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// uniqueName makes a topic or group name that no other test uses.
-func uniqueName(t *testing.T, kind string) string {
-	n := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' {
-			return r
-		}
-		return '-'
-	}, t.Name())
-	if len(n) > 120 {
-		n = n[len(n)-120:]
-	}
-	return fmt.Sprintf("%s-%s-%08x", kind, n, rand.Uint32())
 }
 
 func newTopic(t *testing.T, c *kafka.Client, partitions int32, configs ...string) *kafka.Topic {
@@ -107,7 +90,7 @@ func newTopic(t *testing.T, c *kafka.Client, partitions int32, configs ...string
 	for i := 0; i+1 < len(configs); i += 2 {
 		cfg.Configs[configs[i]] = configs[i+1]
 	}
-	topic, err := c.CreateTopic(ctxFor(t, 60*time.Second), uniqueName(t, "t"), cfg)
+	topic, err := c.CreateTopic(testhelp.Ctx(t, 60*time.Second), testhelp.UniqueName(t, "t"), cfg)
 	if err != nil {
 		t.Fatalf("CreateTopic: %v", err)
 	}
@@ -118,7 +101,7 @@ func newTopic(t *testing.T, c *kafka.Client, partitions int32, configs ...string
 // test on any error.
 func produce(t *testing.T, topic *kafka.Topic, cfg kafka.ProducerConfig, n int, value func(i int) *kafka.Message) {
 	t.Helper()
-	ctx := ctxFor(t, 2*time.Minute)
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	p, err := topic.NewProducer(cfg)
 	if err != nil {
 		t.Fatalf("NewProducer: %v", err)
@@ -138,7 +121,7 @@ func consumeN(t *testing.T, c interface {
 	Consume(context.Context) (*kafka.Message, error)
 }, n int) []*kafka.Message {
 	t.Helper()
-	ctx := ctxFor(t, 2*time.Minute)
+	ctx := testhelp.Ctx(t, 2*time.Minute)
 	out := make([]*kafka.Message, 0, n)
 	for len(out) < n {
 		m, err := c.Consume(ctx)
@@ -150,17 +133,16 @@ func consumeN(t *testing.T, c interface {
 	return out
 }
 
-// kcat runs kcat against the shared cluster with stdin and returns stdout.
-func kcat(t *testing.T, stdin string, args ...string) string {
-	t.Helper()
-	ctx := ctxFor(t, 60*time.Second)
-	cmd := exec.CommandContext(ctx, "kcat", append([]string{"-b", brokers()}, args...)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("kcat %v: %v\n%s", args, err, stderr.String())
+// tp names partition p of topic.
+func tp(topic *kafka.Topic, p int32) kafka.TopicPartition {
+	return kafka.TopicPartition{Topic: topic.Name(), Partition: p}
+}
+
+// at keys offsets of topic's partitions by TopicPartition.
+func at(topic *kafka.Topic, offsets map[int32]int64) map[kafka.TopicPartition]int64 {
+	out := make(map[kafka.TopicPartition]int64, len(offsets))
+	for p, o := range offsets {
+		out[tp(topic, p)] = o
 	}
-	return string(out)
+	return out
 }

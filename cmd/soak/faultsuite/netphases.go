@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
-	"github.com/gokafka/kafka/internal/faultproxy"
+	"github.com/gokafka/kafka/faultproxy"
 	"go.uber.org/goleak"
 )
 

@@ -2,12 +2,12 @@ package wire_test
 
 import (
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -57,11 +57,8 @@ func TestApiVersionsAndMetadataOnARealCluster(t *testing.T) {
 	}
 
 	// kcat, librdkafka's CLI, sees the same three brokers.
-	out, err := exec.CommandContext(ctx, "kcat", "-b", cl.BootstrapServers(), "-L").CombinedOutput()
-	if err != nil {
-		t.Fatalf("kcat -L: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), " 3 brokers:") {
+	out := testhelp.Kcat(t, cl, "", "-L")
+	if !strings.Contains(out, " 3 brokers:") {
 		t.Fatalf("kcat -L does not list 3 brokers:\n%s", out)
 	}
 }
@@ -74,16 +71,9 @@ func TestKcatRoundTrip(t *testing.T) {
 	if err := cl.CreateTopic(ctx, topic, 1, 3, nil); err != nil {
 		t.Fatal(err)
 	}
-	produce := exec.CommandContext(ctx, "kcat", "-b", cl.BootstrapServers(), "-P", "-t", topic, "-K:")
-	produce.Stdin = strings.NewReader("a:1\nb:2\nc:3\n")
-	if out, err := produce.CombinedOutput(); err != nil {
-		t.Fatalf("kcat -P: %v\n%s", err, out)
-	}
-	out, err := exec.CommandContext(ctx, "kcat", "-b", cl.BootstrapServers(), "-C", "-t", topic, "-e", "-q", "-f", "%k=%s\n").Output()
-	if err != nil {
-		t.Fatalf("kcat -C: %v", err)
-	}
-	if string(out) != "a=1\nb=2\nc=3\n" {
+	testhelp.Kcat(t, cl, "a:1\nb:2\nc:3\n", "-P", "-t", topic, "-K:")
+	out := testhelp.Kcat(t, cl, "", "-C", "-t", topic, "-e", "-q", "-f", "%k=%s\n")
+	if out != "a=1\nb=2\nc=3\n" {
 		t.Fatalf("kcat read back %q", out)
 	}
 	// And our connection sees the three records in the partition.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // echoServer answers every connection with what it reads, until closed.
@@ -55,13 +55,6 @@ func echoServer(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// noLeaks checks, after every cleanup of the test has run (they run last
-// registered first), that no goroutine started since this call is left.
-func noLeaks(t *testing.T) {
-	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before) })
-}
-
 func newGroup(t *testing.T, targets ...string) *Group {
 	t.Helper()
 	g, err := NewGroup(targets...)
@@ -102,7 +95,7 @@ func roundTrip(c net.Conn, msg []byte, timeout time.Duration) error {
 }
 
 func TestForwardsInOrderWithLatency(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	target := echoServer(t)
 	g := newGroup(t, target)
 	c := dial(t, g, target)
@@ -157,7 +150,7 @@ func TestForwardsInOrderWithLatency(t *testing.T) {
 }
 
 func TestBlackHoleHoldsThenDelivers(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	target := echoServer(t)
 	g := newGroup(t, target)
 	old := dial(t, g, target)
@@ -200,7 +193,7 @@ func isTimeout(err error) bool {
 }
 
 func TestResetClosesCurrentConnections(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	target := echoServer(t)
 	g := newGroup(t, target)
 	c := dial(t, g, target)
@@ -257,7 +250,7 @@ func TestTargetDownClosesClient(t *testing.T) {
 }
 
 func TestCloseStopsEverything(t *testing.T) {
-	noLeaks(t)
+	testhelp.NoLeaks(t)
 	target := echoServer(t)
 	g, err := NewGroup(target, target) // the duplicate is ignored
 	if err != nil {
@@ -283,6 +276,9 @@ func TestCloseStopsEverything(t *testing.T) {
 	conns[1].Write([]byte("stuck in the black hole"))
 	g.Close()
 	g.Close() // idempotent
+	if _, err := g.DialContext(context.Background(), "tcp", target); !errors.Is(err, ErrClosed) {
+		t.Fatalf("dial after Close: %v, want ErrClosed", err)
+	}
 	for _, c := range conns {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {

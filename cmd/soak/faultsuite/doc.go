@@ -5,7 +5,9 @@
 // run, and that count what became of every message. The root package's
 // fault tests (fault_test.go) run each scenario once and assert on it;
 // cmd/soak (make soak) repeats them all N times and prints the totals. Both
-// run this code, so the soak proves what the tests prove, N times over.
+// run this code, so the soak proves what the tests prove, N times over. It
+// lives under cmd/soak, as the soak command's scenario library, because it
+// drives package kafka's public API, which no library package may import.
 //
 // # What is counted
 //

@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// ErrClosed is returned by operations on a closed Proxy or Group.
+// ErrClosed is returned by Group.DialContext once the Group (or the
+// target's Proxy) is closed.
 var ErrClosed = errors.New("faultproxy: closed")
 
 // chunkSize is the most one read takes from a connection; queueChunks is how
@@ -145,6 +146,12 @@ func (p *Proxy) Close() error {
 	}
 	p.wg.Wait()
 	return nil
+}
+
+func (p *Proxy) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
 }
 
 // state returns what a writer must honour before forwarding a chunk.

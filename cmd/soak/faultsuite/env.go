@@ -154,10 +154,8 @@ func waitUntil(ctx context.Context, d time.Duration, what string, cond func() bo
 // hold lets a fault last d (the length of the fault is what the experiment
 // sets; nothing waits here for a condition), or until ctx ends.
 func hold(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-time.After(d): // collected once unreachable (Go 1.23+), even if ctx ends first
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

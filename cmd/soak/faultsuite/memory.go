@@ -144,7 +144,7 @@ func MeasureConsumerMemory(ctx context.Context, topic *kafka.Topic, cfg MemoryCo
 	}
 	sample() // twice: pooled buffers survive one GC
 	res.BaselineHeap, res.BaselineRSS = sample()
-	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{UseRdkafka: cfg.Engine.Rdkafka, QueuedMaxMessages: cfg.QueuedMaxMessages})
+	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: cfg.Engine.Rdkafka, QueuedMaxMessages: cfg.QueuedMaxMessages}})
 	if err != nil {
 		return res, err
 	}

@@ -10,31 +10,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gokafka/kafka/internal/fakebroker"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/wire"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"go.uber.org/goleak"
 )
 
 // Each test here connects a Conn to a fake broker that completes the
 // handshake and then misbehaves in one way, and checks that the Conn returns
 // the typed error within its timeout, and leaves no goroutine behind.
 
-// leakCheck registers, before anything else is cleaned up, a check that the
-// test left no goroutine running (cleanups run last-registered first).
-func leakCheck(t *testing.T) {
-	t.Helper()
-	// Goroutines that were there before (a shared cluster's, started by
-	// TestMain) are not the test's.
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) })
-}
-
 // dialFake starts a fake broker with h and dials it over TCP.
-func dialFake(t *testing.T, opts wire.Options, h fakebroker.Handler) (*wire.Conn, *fakebroker.Broker) {
+func dialFake(t *testing.T, opts wire.Options, h testhelp.FakeHandler) (*wire.Conn, *testhelp.FakeBroker) {
 	t.Helper()
-	b := fakebroker.Start(t, h)
+	b := testhelp.StartFakeBroker(t, h)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := wire.Dial(ctx, b.Addr(), opts)
@@ -46,8 +35,8 @@ func dialFake(t *testing.T, opts wire.Options, h fakebroker.Handler) (*wire.Conn
 }
 
 // onMetadata misbehaves, with f, on Metadata requests only.
-func onMetadata(f func(c *fakebroker.Conn, r *fakebroker.Request)) fakebroker.Handler {
-	return func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+func onMetadata(f func(c *testhelp.FakeConn, r *testhelp.FakeRequest)) testhelp.FakeHandler {
+	return func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 		if r.Key != 3 {
 			return false
 		}
@@ -56,8 +45,8 @@ func onMetadata(f func(c *fakebroker.Conn, r *fakebroker.Request)) fakebroker.Ha
 	}
 }
 
-// request sends a Metadata request and returns its error and duration.
-func request(t *testing.T, c *wire.Conn) (error, time.Duration) {
+// request sends a Metadata request and returns its duration and error.
+func request(t *testing.T, c *wire.Conn) (time.Duration, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -69,7 +58,7 @@ func request(t *testing.T, c *wire.Conn) (error, time.Duration) {
 	if ctx.Err() != nil {
 		t.Fatalf("the request ran into the test's 30s context: %v", err)
 	}
-	return err, time.Since(start)
+	return time.Since(start), err
 }
 
 // wantDead checks that err is want, and that the connection is dead with
@@ -93,10 +82,10 @@ func wantDead(t *testing.T, c *wire.Conn, err, want error) {
 }
 
 func TestFakeValidResponses(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// The positive control of the fuzz target: valid answers of every
 	// kind decode.
-	c, _ := dialFake(t, wire.Options{}, func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+	c, _ := dialFake(t, wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 		if r.Key == 18 && r.CorrID == 1 {
 			return false
 		}
@@ -114,23 +103,23 @@ func TestFakeValidResponses(t *testing.T) {
 }
 
 func TestFakeTruncatedFrame(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// Half a frame, then the broker hangs up: a connection error.
-	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
-		full := fakebroker.Encode(r, kmsg.NewPtrMetadataResponse())
+	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
+		full := testhelp.EncodeResponse(r, kmsg.NewPtrMetadataResponse())
 		c.Write(full[:len(full)/2])
 		c.Close()
 	}))
-	err, _ := request(t, c)
+	_, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrConnection)
 
 	// Half a frame, and the broker stays: the request timeout.
-	c, _ = dialFake(t, wire.Options{RequestTimeout: 500 * time.Millisecond}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
-		full := fakebroker.Encode(r, kmsg.NewPtrMetadataResponse())
+	c, _ = dialFake(t, wire.Options{RequestTimeout: 500 * time.Millisecond}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
+		full := testhelp.EncodeResponse(r, kmsg.NewPtrMetadataResponse())
 		c.Write(full[:len(full)/2])
 		c.WaitClosed()
 	}))
-	err, d := request(t, c)
+	d, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrRequestTimeout)
 	if d < 400*time.Millisecond || d > 5*time.Second {
 		t.Fatalf("timed out after %v with a 500ms request timeout", d)
@@ -138,39 +127,39 @@ func TestFakeTruncatedFrame(t *testing.T) {
 }
 
 func TestFakeWrongCorrelationID(t *testing.T) {
-	leakCheck(t)
-	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
+	testhelp.NoLeaks(t)
+	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
 		r.CorrID += 7
 		c.Respond(r, kmsg.NewPtrMetadataResponse())
 	}))
-	err, _ := request(t, c)
+	_, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrCorruptResponse)
 }
 
 func TestFakeSizePrefixLies(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// Shorter than the frame: the body is cut and does not decode.
-	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
+	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
 		resp := kmsg.NewPtrMetadataResponse()
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.Host = "a-host-name-long-enough-to-cut"
 		resp.Brokers = append(resp.Brokers, mb)
-		full := fakebroker.Encode(r, resp)
+		full := testhelp.EncodeResponse(r, resp)
 		binary.BigEndian.PutUint32(full, 12)
 		c.Write(full)
 		c.WaitClosed()
 	}))
-	err, _ := request(t, c)
+	_, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrCorruptResponse)
 
 	// Longer than the frame, the broker stays: the request timeout.
-	c, _ = dialFake(t, wire.Options{RequestTimeout: 300 * time.Millisecond}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
-		full := fakebroker.Encode(r, kmsg.NewPtrMetadataResponse())
+	c, _ = dialFake(t, wire.Options{RequestTimeout: 300 * time.Millisecond}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
+		full := testhelp.EncodeResponse(r, kmsg.NewPtrMetadataResponse())
 		binary.BigEndian.PutUint32(full, uint32(len(full)+100))
 		c.Write(full)
 		c.WaitClosed()
 	}))
-	err, _ = request(t, c)
+	_, err = request(t, c)
 	wantDead(t, c, err, kerr.ErrRequestTimeout)
 
 	// Sizes that no frame has: negative, zero, less than a correlation
@@ -179,11 +168,11 @@ func TestFakeSizePrefixLies(t *testing.T) {
 		size int32
 		max  int32
 	}{{-1, 0}, {-2147483648, 0}, {0, 0}, {3, 0}, {256<<20 + 1, 0}, {2147483647, 0}, {1025, 1024}} {
-		c, _ = dialFake(t, wire.Options{MaxResponseBytes: tc.max}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
-			c.Write(fakebroker.RawFrame(tc.size, binary.BigEndian.AppendUint32(nil, uint32(r.CorrID))))
+		c, _ = dialFake(t, wire.Options{MaxResponseBytes: tc.max}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
+			c.Write(testhelp.RawFrame(tc.size, binary.BigEndian.AppendUint32(nil, uint32(r.CorrID))))
 			c.WaitClosed()
 		}))
-		err, d := request(t, c)
+		d, err := request(t, c)
 		wantDead(t, c, err, kerr.ErrCorruptResponse)
 		if d > 5*time.Second {
 			t.Fatalf("size %d: %v to fail", tc.size, d)
@@ -192,7 +181,7 @@ func TestFakeSizePrefixLies(t *testing.T) {
 }
 
 func TestFakeGarbageBody(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	for name, body := range map[string][]byte{
 		"empty":     {},
 		"one byte":  {0x42},
@@ -203,34 +192,34 @@ func TestFakeGarbageBody(t *testing.T) {
 		"array len": {0, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff},
 	} {
 		t.Run(name, func(t *testing.T) {
-			c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
-				c.Write(fakebroker.Frame(r.CorrID, false, body))
+			c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
+				c.Write(testhelp.ResponseFrame(r.CorrID, false, body))
 				c.WaitClosed()
 			}))
-			err, _ := request(t, c)
+			_, err := request(t, c)
 			wantDead(t, c, err, kerr.ErrCorruptResponse)
 		})
 	}
 }
 
 func TestFakeAbsurdArrayLengths(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// A Metadata v12 body whose broker array claims 2^31-2 entries (compact
 	// arrays store length+1), with a few bytes behind it: kmsg must refuse
 	// it rather than allocate.
-	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
+	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
 		body := []byte{0, 0, 0, 0} // throttle
 		body = binary.AppendUvarint(body, 0x7fffffff)
 		body = append(body, make([]byte, 64)...)
-		c.Write(fakebroker.Frame(r.CorrID, true, body))
+		c.Write(testhelp.ResponseFrame(r.CorrID, true, body))
 		c.WaitClosed()
 	}))
-	err, _ := request(t, c)
+	_, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrCorruptResponse)
 
 	// A Fetch response whose partition says it holds 2^31-1 aborted
 	// transactions.
-	c, _ = dialFake(t, wire.Options{MaxVersions: map[int16]int16{1: 4}}, func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+	c, _ = dialFake(t, wire.Options{MaxVersions: map[int16]int16{1: 4}}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 		if r.Key != 1 {
 			return false
 		}
@@ -238,7 +227,7 @@ func TestFakeAbsurdArrayLengths(t *testing.T) {
 		body = append(body, 0, 1, 't', 0, 0, 0, 1)
 		body = append(body, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) // partition, code, hwm, lso
 		body = append(body, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3)                                  // aborted transactions
-		c.Write(fakebroker.Frame(r.CorrID, false, body))
+		c.Write(testhelp.ResponseFrame(r.CorrID, false, body))
 		c.WaitClosed()
 		return true
 	})
@@ -247,14 +236,14 @@ func TestFakeAbsurdArrayLengths(t *testing.T) {
 }
 
 func TestFakeUnsolicitedResponse(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// A frame right after the handshake, while nothing is in flight.
-	c, _ := dialFake(t, wire.Options{}, func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+	c, _ := dialFake(t, wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 		if r.Key != 18 {
 			return false
 		}
 		c.Respond(r, c.Broker().ApiVersions(r))
-		c.Write(fakebroker.Frame(999, false, []byte{0, 0}))
+		c.Write(testhelp.ResponseFrame(999, false, []byte{0, 0}))
 		c.WaitClosed()
 		return true
 	})
@@ -267,7 +256,7 @@ func TestFakeUnsolicitedResponse(t *testing.T) {
 
 	// Two answers to one request: the first is used, the second kills the
 	// connection.
-	c, _ = dialFake(t, wire.Options{}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
+	c, _ = dialFake(t, wire.Options{}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
 		c.Respond(r, c.Broker().Metadata(r))
 		c.Respond(r, c.Broker().Metadata(r))
 		c.WaitClosed()
@@ -284,22 +273,22 @@ func TestFakeUnsolicitedResponse(t *testing.T) {
 }
 
 func TestFakeSlowLoris(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// A valid response at a byte every 200ms would take seconds; the
 	// request timeout (an absolute deadline, not an idle one) ends it.
-	c, _ := dialFake(t, wire.Options{RequestTimeout: 500 * time.Millisecond}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
-		c.WriteSlowly(fakebroker.Encode(r, c.Broker().Metadata(r)), 200*time.Millisecond)
+	c, _ := dialFake(t, wire.Options{RequestTimeout: 500 * time.Millisecond}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
+		c.WriteSlowly(testhelp.EncodeResponse(r, c.Broker().Metadata(r)), 200*time.Millisecond)
 		c.WaitClosed()
 	}))
-	err, d := request(t, c)
+	d, err := request(t, c)
 	wantDead(t, c, err, kerr.ErrRequestTimeout)
 	if d > 3*time.Second {
 		t.Fatalf("slow-loris response held the request %v past a 500ms timeout", d)
 	}
 
 	// During the handshake the dial timeout bounds it.
-	b := fakebroker.Start(t, func(c *fakebroker.Conn, r *fakebroker.Request) bool {
-		c.WriteSlowly(fakebroker.Encode(r, c.Broker().ApiVersions(r)), 200*time.Millisecond)
+	b := testhelp.StartFakeBroker(t, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
+		c.WriteSlowly(testhelp.EncodeResponse(r, c.Broker().ApiVersions(r)), 200*time.Millisecond)
 		c.WaitClosed()
 		return true
 	})
@@ -314,12 +303,12 @@ func TestFakeSlowLoris(t *testing.T) {
 }
 
 func TestFakePipelinedCallsShareTheCause(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// Ten requests in flight, the broker reads them all and hangs up:
 	// every caller gets the connection error, none waits for a timeout.
 	const n = 10
 	var seen atomic.Int32
-	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
+	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
 		if seen.Add(1) == n {
 			c.Close()
 		}
@@ -346,13 +335,13 @@ func TestFakePipelinedCallsShareTheCause(t *testing.T) {
 }
 
 func TestFakeContextEndsOneCallOnly(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// The first Metadata is answered late: its caller's context ends
 	// first, the connection stays usable, and the late answer is dropped
 	// rather than given to the next call.
 	var first atomic.Bool
 	release := make(chan struct{})
-	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *fakebroker.Conn, r *fakebroker.Request) {
+	c, _ := dialFake(t, wire.Options{}, onMetadata(func(c *testhelp.FakeConn, r *testhelp.FakeRequest) {
 		if !first.Swap(true) {
 			<-release
 		}
@@ -373,10 +362,10 @@ func TestFakeContextEndsOneCallOnly(t *testing.T) {
 }
 
 func TestFakeHandshakeFailures(t *testing.T) {
-	leakCheck(t)
-	dial := func(opts wire.Options, h fakebroker.Handler) (error, time.Duration) {
+	testhelp.NoLeaks(t)
+	dial := func(opts wire.Options, h testhelp.FakeHandler) (time.Duration, error) {
 		t.Helper()
-		b := fakebroker.Start(t, h)
+		b := testhelp.StartFakeBroker(t, h)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		start := time.Now()
@@ -388,10 +377,10 @@ func TestFakeHandshakeFailures(t *testing.T) {
 		if ctx.Err() != nil {
 			t.Fatalf("Dial ran into the test's context: %v", err)
 		}
-		return err, time.Since(start)
+		return time.Since(start), err
 	}
-	apiVersions := func(code int16, maxApiVersions int16) fakebroker.Handler {
-		return func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+	apiVersions := func(code int16, maxApiVersions int16) testhelp.FakeHandler {
+		return func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 			resp := c.Broker().ApiVersions(r)
 			resp.ErrorCode = code
 			for i := range resp.ApiKeys {
@@ -408,23 +397,23 @@ func TestFakeHandshakeFailures(t *testing.T) {
 	}
 
 	// Hangs up on the first request.
-	err, _ := dial(wire.Options{}, func(c *fakebroker.Conn, r *fakebroker.Request) bool { c.Close(); return true })
+	_, err := dial(wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool { c.Close(); return true })
 	if !errors.Is(err, kerr.ErrConnection) {
 		t.Fatalf("hang-up: %v", err)
 	}
 	// Never answers: the dial timeout.
-	err, d := dial(wire.Options{DialTimeout: 300 * time.Millisecond}, func(c *fakebroker.Conn, r *fakebroker.Request) bool { c.WaitClosed(); return true })
+	d, err := dial(wire.Options{DialTimeout: 300 * time.Millisecond}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool { c.WaitClosed(); return true })
 	if !errors.Is(err, kerr.ErrConnection) || d > 3*time.Second {
 		t.Fatalf("silent broker: %v after %v", err, d)
 	}
 	// UNSUPPORTED_VERSION while claiming to support the version asked.
-	if err, _ := dial(wire.Options{}, apiVersions(kerr.UnsupportedVersion.Code, 4)); !errors.Is(err, kerr.ErrUnsupportedVersion) {
+	if _, err := dial(wire.Options{}, apiVersions(kerr.UnsupportedVersion.Code, 4)); !errors.Is(err, kerr.ErrUnsupportedVersion) {
 		t.Fatalf("UNSUPPORTED_VERSION for a supported version: %v", err)
 	}
 	// UNSUPPORTED_VERSION with a negative version range, then a normal
 	// answer to whatever comes next: no request goes out at version -1.
 	unsupported := apiVersions(kerr.UnsupportedVersion.Code, -1)
-	if err, _ := dial(wire.Options{}, func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+	if _, err := dial(wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 		if r.CorrID == 1 {
 			return unsupported(c, r)
 		}
@@ -436,12 +425,12 @@ func TestFakeHandshakeFailures(t *testing.T) {
 		t.Fatalf("UNSUPPORTED_VERSION with max version -1: %v", err)
 	}
 	// Another error code.
-	if err, _ := dial(wire.Options{}, apiVersions(kerr.ClusterAuthorizationFailed.Code, 4)); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
+	if _, err := dial(wire.Options{}, apiVersions(kerr.ClusterAuthorizationFailed.Code, 4)); !errors.Is(err, kerr.ClusterAuthorizationFailed) {
 		t.Fatalf("CLUSTER_AUTHORIZATION_FAILED: %v", err)
 	}
 	// An ApiVersions answer too short to hold an error code.
-	if err, _ := dial(wire.Options{}, func(c *fakebroker.Conn, r *fakebroker.Request) bool {
-		c.Write(fakebroker.Frame(r.CorrID, false, []byte{0}))
+	if _, err := dial(wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
+		c.Write(testhelp.ResponseFrame(r.CorrID, false, []byte{0}))
 		c.WaitClosed()
 		return true
 	}); !errors.Is(err, kerr.ErrCorruptResponse) {
@@ -449,16 +438,16 @@ func TestFakeHandshakeFailures(t *testing.T) {
 	}
 	// The client expects TLS, the broker speaks plaintext (reads the
 	// ClientHello as a 369 MB request and hangs up).
-	err, d = dial(wire.Options{TLS: &tls.Config{}}, nil)
+	d, err = dial(wire.Options{TLS: &tls.Config{}}, nil)
 	if !errors.Is(err, kerr.ErrAuthentication) && !errors.Is(err, kerr.ErrConnection) || d > 5*time.Second {
 		t.Fatalf("TLS to a plaintext broker: %v after %v", err, d)
 	}
 }
 
 func TestFakeUnsupportedAPI(t *testing.T) {
-	leakCheck(t)
+	testhelp.NoLeaks(t)
 	// A broker that does not list Metadata at all.
-	c, _ := dialFake(t, wire.Options{}, func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+	c, _ := dialFake(t, wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 		if r.Key != 18 {
 			return false
 		}
@@ -479,7 +468,7 @@ func TestFakeUnsupportedAPI(t *testing.T) {
 		t.Fatalf("an unsupported API killed the connection: %v", c.Err())
 	}
 	// A Produce range entirely below what gokafka speaks (v3+).
-	c, _ = dialFake(t, wire.Options{}, func(c *fakebroker.Conn, r *fakebroker.Request) bool {
+	c, _ = dialFake(t, wire.Options{}, func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 		if r.Key != 18 {
 			return false
 		}

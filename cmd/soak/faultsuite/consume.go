@@ -129,7 +129,7 @@ func consumeThrough(ctx context.Context, env *Env, engines []Engine, f consumeFa
 		}
 	}()
 	for _, eng := range engines {
-		r, err := startReader(ctx, topic, kafka.ConsumerConfig{UseRdkafka: eng.Rdkafka})
+		r, err := startReader(ctx, topic, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: eng.Rdkafka}})
 		if err != nil {
 			return nil, fmt.Errorf("%s consumer: %w", eng.Name, err)
 		}

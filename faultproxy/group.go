@@ -42,11 +42,15 @@ func NewGroup(targets ...string) (*Group, error) {
 
 // DialContext connects to addr's proxy instead of addr. It has the
 // signature kafka.WithDialer takes. An address without a proxy fails with
-// ErrNotProxied rather than bypassing the faults.
+// ErrNotProxied rather than bypassing the faults; after Close it fails with
+// ErrClosed.
 func (g *Group) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	p := g.byTarget[addr]
 	if p == nil {
 		return nil, fmt.Errorf("%w: %s (proxied: %s)", ErrNotProxied, addr, strings.Join(g.Targets(), ","))
+	}
+	if p.isClosed() {
+		return nil, fmt.Errorf("%w: proxy of %s", ErrClosed, addr)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, network, p.Addr())

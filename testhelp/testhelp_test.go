@@ -1,0 +1,119 @@
+package testhelp_test
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/testhelp"
+)
+
+// Kafka's rule for topic names: at most 249 of [a-zA-Z0-9._-].
+var validTopic = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+
+func TestUniqueName(t *testing.T) {
+	long := strings.Repeat("x", 300)
+	for _, sub := range []string{"plain", "with spaces, commas=and/slashes", "ünïcode_and_underscores", long} {
+		t.Run(sub, func(t *testing.T) {
+			a, b := testhelp.UniqueName(t, "topic"), testhelp.UniqueName(t, "topic")
+			if !validTopic.MatchString(a) || strings.Contains(a, "_") {
+				t.Errorf("%q is not a valid topic name without '_'", a)
+			}
+			if a == b {
+				t.Errorf("two calls gave %q", a)
+			}
+			if !strings.HasPrefix(a, "topic-") {
+				t.Errorf("%q does not start with its kind", a)
+			}
+		})
+	}
+}
+
+func TestWaitUntil(t *testing.T) {
+	start := time.Now()
+	took := testhelp.WaitUntil(t, 10*time.Second, "the clock", func() bool { return time.Since(start) > 50*time.Millisecond })
+	if took < 50*time.Millisecond || took > 5*time.Second {
+		t.Errorf("WaitUntil took %v for a 50 ms condition", took)
+	}
+}
+
+func TestReports(t *testing.T) {
+	r := testhelp.NewReports(4)
+	a, b, c := &engine.Message{Topic: "t", Partition: 1}, &engine.Message{Topic: "t", Partition: 0}, &engine.Message{Topic: "t", Partition: 1}
+	u := &engine.Message{Topic: "u", Partition: 1} // same partition, another topic
+	r.Done(a, nil)
+	r.Done(b, errors.New("refused"))
+	r.Done(u, nil)
+	r.Done(c, nil)
+	r.Wait(t, time.Second)
+	if got := r.AckedOf("t", 1); len(got) != 2 || got[0] != a || got[1] != c {
+		t.Errorf("AckedOf(t, 1) = %v", got)
+	}
+	if got := r.AckedOf("u", 1); len(got) != 1 || got[0] != u {
+		t.Errorf("AckedOf(u, 1) = %v", got)
+	}
+	if err, ok := r.Result(b); !ok || err == nil {
+		t.Errorf("Result(b) = %v, %v", err, ok)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a message reported twice did not panic")
+		}
+	}()
+	r.Done(a, nil)
+}
+
+func TestLedger(t *testing.T) {
+	a0, b0 := engine.TopicPartition{Topic: "a", Partition: 0}, engine.TopicPartition{Topic: "b", Partition: 0}
+	l := testhelp.NewLedger[engine.TopicPartition]()
+	l.Take("m1", []engine.TopicPartition{a0})
+	l.Take("m2", []engine.TopicPartition{b0})    // same partition number, another topic: no conflict
+	l.Release("m2", []engine.TopicPartition{a0}) // not m2's: m1 keeps it
+	l.Take("m1", []engine.TopicPartition{a0})    // again, by its owner: no conflict
+	l.Check(t)
+	l.Take("m2", []engine.TopicPartition{a0}) // m1 still owns it
+	l.Forget("m1")
+	l.Take("m3", []engine.TopicPartition{b0}) // m2 still owns it
+	ft := &fatalRecorder{TB: t}
+	func() {
+		defer func() { recover() }() // Fatalf's Goexit, played by a panic
+		l.Check(ft)
+	}()
+	if !strings.Contains(ft.msg, "m2 assigned a/0 while m1 owns it") || !strings.Contains(ft.msg, "m3 assigned b/0 while m2 owns it") {
+		t.Errorf("Check reported %q", ft.msg)
+	}
+}
+
+// fatalRecorder records what Fatalf says instead of ending the test.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Helper() {}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	panic("fatal")
+}
+
+// TestParseToolAssignment: the consumer-groups tool's assignment column,
+// sorted by topic and partition number (10 after 9).
+func TestParseToolAssignment(t *testing.T) {
+	got, err := testhelp.ParseToolAssignment[engine.TopicPartition]("b:10,9;a:1")
+	want := []engine.TopicPartition{{Topic: "a", Partition: 1}, {Topic: "b", Partition: 9}, {Topic: "b", Partition: 10}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("%v, %v; want %v", got, err, want)
+	}
+	if got, err := testhelp.ParseToolAssignment[engine.TopicPartition]("-"); err != nil || got != nil {
+		t.Fatalf("no assignment: %v, %v", got, err)
+	}
+	if _, err := testhelp.ParseToolAssignment[engine.TopicPartition]("a:x"); err == nil {
+		t.Fatal("a bad partition parsed")
+	}
+}
