@@ -106,6 +106,44 @@ type Producer interface {
 	Close(ctx context.Context) error
 }
 
+// TxnProducer is the producer an engine returns for a ProducerConfig with a
+// TransactionalID. The root keeps the transaction's state machine (no
+// Produce outside a transaction, no Begin inside one, ...) and calls these
+// in a valid order only; one transaction is open at a time.
+type TxnProducer interface {
+	Producer
+	// BeginTxn opens a transaction. The first call initializes the
+	// producer's transactional state: it finds the transaction
+	// coordinator and gets a producer id and epoch for the
+	// TransactionalID (InitProducerID), which fences any older producer
+	// with the same id: that one's next request fails with an error
+	// matching kerr.ErrProducerFenced.
+	BeginTxn(ctx context.Context) error
+	// SendOffsets adds consumer offsets of a group to the open
+	// transaction: they are committed if, and only if, the transaction
+	// is. The membership fields let the group coordinator refuse a member
+	// that lost its partitions (KIP-447).
+	SendOffsets(ctx context.Context, c GroupCommit) error
+	// EndTxn waits until every message produced in the transaction is
+	// acknowledged, then commits the transaction (commit) or aborts it.
+	// A commit is refused with an error matching kerr.ErrAbortRequired
+	// when a message or an offset of the transaction failed; the caller
+	// must then abort. Fatal errors (kerr.ErrProducerFenced, an
+	// authorization failure) leave the producer unusable but for Close.
+	EndTxn(ctx context.Context, commit bool) error
+}
+
+// GroupCommit is what SendOffsets adds to a transaction: the next offset to
+// read of each partition, for a consumer group, with the committing
+// member's generation (zero values for a simple consumer).
+type GroupCommit struct {
+	Group      string
+	Generation int32 // -1: none
+	MemberID   string
+	InstanceID string
+	Offsets    map[TopicPartition]int64
+}
+
 // RequiredAcks is the acks field of a Produce request, valued as the
 // protocol values it (the root's kafka.Acks is the user-facing form, whose
 // zero value means all).
@@ -137,6 +175,13 @@ type ProducerConfig struct {
 	Logger           *slog.Logger
 	Security         Security       // for engines that open their own connections
 	Raw              map[string]any // engine-specific overrides (librdkafka properties)
+
+	// TransactionalID, when set, makes the producer transactional: NewProducer
+	// returns a TxnProducer. The root validated it (idempotent, acks=all).
+	TransactionalID string
+	// TransactionTimeout is how long the transaction coordinator lets a
+	// transaction stay open before it aborts it.
+	TransactionTimeout time.Duration
 }
 
 // DefaultProducerConfig is the producer configuration with every default

@@ -111,6 +111,23 @@ var (
 	// that errors.Is matches the broker's answer and the client's own
 	// checks (a negative offset, ResetNone with nothing committed) alike.
 	ErrOffsetOutOfRange = OffsetOutOfRange
+	// ErrUnsupported: the cluster, or the engine, cannot do what was
+	// asked (a protocol the brokers lack, a feature an engine lacks); the
+	// message says which.
+	ErrUnsupported = errors.New("kafka: not supported")
+	// ErrProducerFenced: another producer with the same transactional id
+	// started, so this one may not write any more (fatal; Close it).
+	// Kafka's PRODUCER_FENCED and, for a transactional producer,
+	// INVALID_PRODUCER_EPOCH are wrapped with it.
+	ErrProducerFenced = errors.New("kafka: producer fenced by a newer producer with the same transactional id")
+	// ErrNoTransaction: a transactional producer was asked to produce,
+	// commit, abort or add offsets outside a transaction.
+	ErrNoTransaction = errors.New("kafka: no transaction is open")
+	// ErrTransactionOpen: BeginTransaction while a transaction is open.
+	ErrTransactionOpen = errors.New("kafka: a transaction is already open")
+	// ErrAbortRequired: the transaction cannot commit (a message or an
+	// offset of it failed, or it timed out); abort it, then go on.
+	ErrAbortRequired = errors.New("kafka: the transaction failed and must be aborted")
 	// ErrRebalanced: the partition is not, or no longer, owned by this
 	// group member.
 	ErrRebalanced = errors.New("kafka: partition not owned by this member (revoked by a rebalance, or never assigned)")
