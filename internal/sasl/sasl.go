@@ -53,24 +53,28 @@ func New(mech Mechanism, user, password string) (*Authenticator, error) {
 	default:
 		return nil, kerr.Config("SASLConfig.Mechanism", "%q is not supported (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)", string(mech))
 	}
-	switch {
-	case user == "":
-		return nil, kerr.Config("SASLConfig.Username", "empty")
-	case !utf8.ValidString(user):
-		return nil, kerr.Config("SASLConfig.Username", "not valid UTF-8")
-	case mech == Plain && strings.IndexByte(user, 0) >= 0:
-		// PLAIN separates its fields with NUL bytes.
-		return nil, kerr.Config("SASLConfig.Username", "contains a NUL byte, which PLAIN cannot carry")
+	if err := checkCredential("SASLConfig.Username", user, mech); err != nil {
+		return nil, err
 	}
-	switch {
-	case password == "":
-		return nil, kerr.Config("SASLConfig.Password", "empty")
-	case !utf8.ValidString(password):
-		return nil, kerr.Config("SASLConfig.Password", "not valid UTF-8")
-	case mech == Plain && strings.IndexByte(password, 0) >= 0:
-		return nil, kerr.Config("SASLConfig.Password", "contains a NUL byte, which PLAIN cannot carry")
+	if err := checkCredential("SASLConfig.Password", password, mech); err != nil {
+		return nil, err
 	}
 	return &Authenticator{mech: mech, user: user, password: password}, nil
+}
+
+// checkCredential is the rule for a user name and a password alike:
+// non-empty UTF-8, and no NUL byte with PLAIN, which separates its fields
+// with NUL bytes. The error names field and never holds the value.
+func checkCredential(field, v string, mech Mechanism) error {
+	switch {
+	case v == "":
+		return kerr.Config(field, "empty")
+	case !utf8.ValidString(v):
+		return kerr.Config(field, "not valid UTF-8")
+	case mech == Plain && strings.IndexByte(v, 0) >= 0:
+		return kerr.Config(field, "contains a NUL byte, which PLAIN cannot carry")
+	}
+	return nil
 }
 
 // Mechanism returns the mechanism.
