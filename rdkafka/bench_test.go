@@ -150,6 +150,25 @@ func benchProduceEngine(b *testing.B, cl *cluster.Cluster, topics []string, part
 	}
 }
 
+// confluentClient opens a confluent-kafka-go producer or consumer (open)
+// directly on the properties the engine derived (props, or their error),
+// and discards its logs, which the engine would forward.
+func confluentClient[C interface{ Logs() chan kafka.LogEvent }](b *testing.B, open func(*kafka.ConfigMap) (C, error), props *props, err error) C {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, err := open(&props.m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		for range c.Logs() {
+		}
+	}()
+	return c
+}
+
 // benchProduceConfluent produces with confluent-kafka-go directly. With
 // opaque, every message carries an Opaque (as the engine's do, to find
 // their DoneFunc), which costs confluent-kafka-go a map insert and lookup.
@@ -157,18 +176,8 @@ func benchProduceConfluent(b *testing.B, cl *cluster.Cluster, value []byte, opaq
 	{
 		topic := testhelp.CreateTopic(b, nil, benchPartitions)
 		props, err := producerProps(cl, testhelp.ProducerConfig())
-		if err != nil {
-			b.Fatal(err)
-		}
-		rd, err := kafka.NewProducer(&props.m)
-		if err != nil {
-			b.Fatal(err)
-		}
+		rd := confluentClient(b, kafka.NewProducer, props, err)
 		defer rd.Close()
-		go func() {
-			for range rd.Logs() {
-			}
-		}()
 		var delivered, failed atomic.Int64
 		target := atomic.Int64{}
 		target.Store(-1)
@@ -310,18 +319,8 @@ func BenchmarkFetch(b *testing.B) {
 	b.Run("confluent", func(b *testing.B) {
 		topic := filledTopic(b, cl, b.N)
 		props, err := fetcherProps(cl, testhelp.FetcherConfig())
-		if err != nil {
-			b.Fatal(err)
-		}
-		c, err := kafka.NewConsumer(&props.m)
-		if err != nil {
-			b.Fatal(err)
-		}
+		c := confluentClient(b, kafka.NewConsumer, props, err)
 		defer c.Close()
-		go func() {
-			for range c.Logs() {
-			}
-		}()
 		measure(b, func() {
 			var tps []kafka.TopicPartition
 			for p := range int32(benchPartitions) {
@@ -398,18 +397,8 @@ func BenchmarkProduceOffline(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			props, err := producerProps(cl, cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rd, err := kafka.NewProducer(&props.m)
-			if err != nil {
-				b.Fatal(err)
-			}
+			rd := confluentClient(b, kafka.NewProducer, props, err)
 			defer rd.Close()
-			go func() {
-				for range rd.Logs() {
-				}
-			}()
 			topic := "nowhere"
 			km := kafka.Message{TopicPartition: kafka.TopicPartition{Topic: &topic}, Value: value}
 			ops := make([]int, b.N)

@@ -93,14 +93,8 @@ const messageOverhead = 512
 
 // producerProps maps a producer configuration onto librdkafka properties.
 func producerProps(cl *cluster.Cluster, cfg engine.ProducerConfig) (*props, error) {
-	p := newProps()
-	servers, err := bootstrapServers(cl)
+	p, err := clientProps(cl, cfg.ClientID, cfg.Security)
 	if err != nil {
-		return nil, err
-	}
-	p.set("bootstrap.servers", "Client hosts", servers)
-	p.common(cfg.ClientID)
-	if err := p.security(cfg.Security); err != nil { // security.go
 		return nil, err
 	}
 	switch cfg.Acks {
@@ -168,14 +162,8 @@ var consumerReserved = map[string]string{
 // fetcherProps maps a fetcher configuration onto librdkafka properties: a
 // consumer that only fetches, from partitions and offsets it is told.
 func fetcherProps(cl *cluster.Cluster, cfg engine.FetcherConfig) (*props, error) {
-	p := newProps()
-	servers, err := bootstrapServers(cl)
+	p, err := clientProps(cl, cfg.ClientID, cfg.Security)
 	if err != nil {
-		return nil, err
-	}
-	p.set("bootstrap.servers", "Client hosts", servers)
-	p.common(cfg.ClientID)
-	if err := p.security(cfg.Security); err != nil { // security.go
 		return nil, err
 	}
 	// confluent-kafka-go insists on a group.id. The fetcher never
@@ -227,8 +215,15 @@ func fetcherProps(cl *cluster.Cluster, cfg engine.FetcherConfig) (*props, error)
 	return p, nil
 }
 
-// common sets what producers and fetchers share.
-func (p *props) common(clientID string) {
+// clientProps starts the properties of a producer or a fetcher with what
+// both share: the brokers, the client's identity and its security.
+func clientProps(cl *cluster.Cluster, clientID string, sec engine.Security) (*props, error) {
+	p := newProps()
+	servers, err := bootstrapServers(cl)
+	if err != nil {
+		return nil, err
+	}
+	p.set("bootstrap.servers", "Client hosts", servers)
 	if clientID != "" {
 		p.set("client.id", "Client client ID", clientID)
 	}
@@ -250,6 +245,10 @@ func (p *props) common(clientID string) {
 	// librdkafka logs through a queue that the engine forwards to the
 	// client's slog.Logger, instead of writing to stderr.
 	p.m["go.logs.channel.enable"] = true
+	if err := p.security(sec); err != nil { // security.go
+		return nil, err
+	}
+	return p, nil
 }
 
 // applyRaw applies the user's librdkafka properties last, so they override

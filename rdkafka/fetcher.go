@@ -153,12 +153,10 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.Position) error
 	if err := f.validate(ctx, positions); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return kerr.ErrClosed
+	if err := f.lockToReassign(); err != nil {
+		return err
 	}
-	f.last = nil
+	defer f.mu.Unlock()
 	var fresh, moved, resume []kafka.TopicPartition
 	for _, po := range positions {
 		tp := rdTP(po.TopicPartition, po.Offset)
@@ -201,6 +199,19 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.Position) error
 			delete(f.paused, ourTP(tp))
 		}
 	}
+	return nil
+}
+
+// lockToReassign takes mu for a change of the assignment, unless the
+// fetcher is closed (ErrClosed, mu not held). It forgets last, whose
+// partition the change may drop.
+func (f *fetcher) lockToReassign() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return kerr.ErrClosed
+	}
+	f.last = nil
 	return nil
 }
 
@@ -256,12 +267,10 @@ func (f *fetcher) Unassign(ctx context.Context, partitions []engine.TopicPartiti
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return kerr.ErrClosed
+	if err := f.lockToReassign(); err != nil {
+		return err
 	}
-	f.last = nil
+	defer f.mu.Unlock()
 	var tps []kafka.TopicPartition
 	for _, tp := range partitions {
 		if f.parts[tp] != nil {
