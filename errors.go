@@ -33,6 +33,11 @@ var (
 	ErrEngineNotEnabled   = kerr.ErrEngineNotEnabled   // UseRdkafka without the rdkafka engine compiled in
 	ErrAuthentication     = kerr.ErrAuthentication     // TLS or SASL authentication failed
 	ErrOffsetOutOfRange   = kerr.ErrOffsetOutOfRange   // the broker's OFFSET_OUT_OF_RANGE, also for the client's own checks
+	ErrUnsupported        = kerr.ErrUnsupported        // the cluster or the engine cannot do it (the message says which)
+	ErrProducerFenced     = kerr.ErrProducerFenced     // a newer producer with the same TransactionalID took over: fatal
+	ErrNoTransaction      = kerr.ErrNoTransaction      // a transactional producer used outside a transaction
+	ErrTransactionOpen    = kerr.ErrTransactionOpen    // BeginTransaction with a transaction open
+	ErrAbortRequired      = kerr.ErrAbortRequired      // the transaction failed: AbortTransaction, then go on
 	ErrRebalanced         = kerr.ErrRebalanced         // a group consumer does not (any longer) own the partition
 )
 

@@ -40,6 +40,7 @@ type Producer struct {
 	clock       engine.Clock
 	reports     chan DeliveryReport
 	done        engine.DoneFunc // for asynchronous messages
+	txn         *txnState       // nil unless TransactionalID is set (txn.go)
 
 	// known holds the topics this producer has produced to, so that each
 	// is tracked by the client's metadata refresh (new partitions are
@@ -106,6 +107,14 @@ func (c *Client) newProducer(cfg ProducerConfig, topic string) (*Producer, error
 	}
 	p.done = p.report
 	p.known.Store(&map[string]struct{}{})
+	if ecfg.TransactionalID != "" {
+		te, ok := ep.(engine.TxnProducer)
+		if !ok {
+			ep.Close(context.Background())
+			return nil, fmt.Errorf("%w: the %s engine has no transactions", ErrUnsupported, cfg.Engine)
+		}
+		p.txn = &txnState{eng: te}
+	}
 	if err := c.adopt(p); err != nil {
 		ep.Close(context.Background())
 		return nil, err
@@ -266,6 +275,15 @@ func (p *Producer) enqueue(ctx context.Context, m *Message, done engine.DoneFunc
 	if m.Timestamp.IsZero() {
 		m.Timestamp = p.clock.Now()
 	}
+	if p.txn != nil {
+		// Inside the transaction's read lock: a commit waits until the
+		// message is handed over, and covers it.
+		p.txn.mu.RLock()
+		defer p.txn.mu.RUnlock()
+		if err := p.txn.check(); err != nil {
+			return err
+		}
+	}
 	return p.eng.Produce(ctx, m, done)
 }
 
@@ -355,6 +373,13 @@ func (p *Producer) Flush(ctx context.Context) error {
 // Flush. Calling Close again returns the first result.
 func (p *Producer) Close(ctx context.Context) error {
 	p.closeOnce.Do(func() {
+		var abortErr error
+		if p.txn != nil {
+			// An open transaction is aborted: nothing half-visible.
+			if abortErr = p.AbortTransaction(ctx); errors.Is(abortErr, ErrNoTransaction) {
+				abortErr = nil
+			}
+		}
 		p.closed.Store(true)
 		stop := context.AfterFunc(ctx, func() { close(p.abandoned) })
 		err := p.eng.Close(ctx)
@@ -363,7 +388,7 @@ func (p *Producer) Close(ctx context.Context) error {
 			close(p.reports)
 		}
 		p.client.release(p)
-		p.closeErr = errors.Join(err, p.takeFailures())
+		p.closeErr = errors.Join(abortErr, err, p.takeFailures())
 	})
 	return p.closeErr
 }

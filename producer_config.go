@@ -149,6 +149,18 @@ type ProducerConfig struct {
 	// Default 5, which is also the most idempotence allows.
 	MaxInFlight int
 
+	// TransactionalID makes the producer transactional: its messages are
+	// written in transactions (BeginTransaction, CommitTransaction,
+	// AbortTransaction) that read_committed consumers see whole or not at
+	// all, and consumer offsets can be committed inside them
+	// (SendOffsets). A producer that starts with the same id fences this
+	// one. Needs AcksAll and idempotence. Default: none.
+	TransactionalID string
+	// TransactionTimeout is how long the transaction coordinator lets a
+	// transaction stay open before it aborts it (at most the brokers'
+	// transaction.max.timeout.ms, 15 minutes by default). Default 1 minute.
+	TransactionTimeout time.Duration
+
 	// Engine runs this producer on another engine than the client's
 	// (WithEngine). Default: the client's.
 	Engine Engine
@@ -224,6 +236,23 @@ func (c ProducerConfig) engineConfig(client *Client) (engine.ProducerConfig, err
 		if d.in > 0 {
 			*d.out = d.in
 		}
+	}
+	if c.TransactionalID != "" {
+		switch {
+		case c.Acks != AcksAll:
+			return e, kerr.Config("ProducerConfig.TransactionalID", "a transactional producer needs AcksAll, got %v", c.Acks)
+		case c.DisableIdempotence:
+			return e, kerr.Config("ProducerConfig.TransactionalID", "a transactional producer needs idempotence (DisableIdempotence is set)")
+		}
+		e.TransactionalID = c.TransactionalID
+	}
+	switch {
+	case c.TransactionTimeout < 0:
+		return e, kerr.Config("ProducerConfig.TransactionTimeout", "must not be negative, got %v", c.TransactionTimeout)
+	case c.TransactionTimeout > 0 && c.TransactionalID == "":
+		return e, kerr.Config("ProducerConfig.TransactionTimeout", "needs a TransactionalID")
+	case c.TransactionTimeout > 0:
+		e.TransactionTimeout = c.TransactionTimeout
 	}
 	if e.DeliveryTimeout < e.Linger {
 		return e, kerr.Config("ProducerConfig.DeliveryTimeout", "%v is shorter than Linger %v", e.DeliveryTimeout, e.Linger)

@@ -200,6 +200,8 @@ func DefaultProducerConfig() ProducerConfig {
 		RequestTimeout:  30 * time.Second,
 		RetryBackoff:    100 * time.Millisecond,
 		MaxInFlight:     5, // also the most idempotence allows
+		// Java's transaction.timeout.ms.
+		TransactionTimeout: time.Minute,
 	}
 }
 

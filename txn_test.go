@@ -1,0 +1,138 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
+)
+
+// TestTransactionConfigErrors: a transactional id needs acks=all and
+// idempotence; a transaction timeout needs a transactional id.
+func TestTransactionConfigErrors(t *testing.T) {
+	client := newClient(t)
+	for field, cfg := range map[string]kafka.ProducerConfig{
+		"ProducerConfig.TransactionalID":     {TransactionalID: "x", Acks: kafka.AcksLeader},
+		"ProducerConfig.TransactionalID ":    {TransactionalID: "x", DisableIdempotence: true},
+		"ProducerConfig.TransactionTimeout":  {TransactionTimeout: time.Second},
+		"ProducerConfig.TransactionTimeout ": {TransactionalID: "x", TransactionTimeout: -1},
+	} {
+		_, err := client.NewProducer(cfg)
+		var ce *kafka.ConfigError
+		if !errors.As(err, &ce) || ce.Field != strings.TrimSpace(field) {
+			t.Errorf("%+v: %v, want a ConfigError for %s", cfg, err, field)
+		}
+	}
+}
+
+// readCommitted reads a topic with kcat as a read_committed consumer, a
+// client nobody here wrote, and returns the values.
+func readCommitted(t *testing.T, topic string) []string {
+	t.Helper()
+	out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-e", "-q", "-X", "isolation.level=read_committed", "-f", "%s\n")
+	var vals []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l != "" {
+			vals = append(vals, l)
+		}
+	}
+	return vals
+}
+
+// TestTransactionStateErrors: producing, committing or sending offsets
+// outside a transaction, and beginning one twice, are typed errors; a
+// committed transaction over two topics is visible to a read_committed
+// reader, an aborted one is not, and Close aborts an open one.
+func TestTransactionStateErrors(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engineCase) {
+		client := newClient(t)
+		a, b := newTopic(t, client, 2), newTopic(t, client, 3)
+		p, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "txn"), UseRdkafka: e.rdkafka})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := testhelp.Ctx(t, 2*time.Minute)
+		msg := func(topic *kafka.Topic, v string) *kafka.Message {
+			return &kafka.Message{Topic: topic.Name(), Value: []byte(v)}
+		}
+		if err := p.ProduceMessage(ctx, msg(a, "outside")); !errors.Is(err, kafka.ErrNoTransaction) {
+			t.Fatalf("Produce outside a transaction: %v", err)
+		}
+		if err := p.CommitTransaction(ctx); !errors.Is(err, kafka.ErrNoTransaction) {
+			t.Fatalf("Commit without Begin: %v", err)
+		}
+		if err := p.AbortTransaction(ctx); !errors.Is(err, kafka.ErrNoTransaction) {
+			t.Fatalf("Abort without Begin: %v", err)
+		}
+		if err := p.BeginTransaction(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.BeginTransaction(ctx); !errors.Is(err, kafka.ErrTransactionOpen) {
+			t.Fatalf("Begin twice: %v", err)
+		}
+		for i := 0; i < 10; i++ {
+			if err := p.ProduceMessage(ctx, msg(a, fmt.Sprint("c", i))); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.ProduceMessage(ctx, msg(b, fmt.Sprint("c", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.CommitTransaction(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.BeginTransaction(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ProduceMessage(ctx, msg(a, "aborted")); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.AbortTransaction(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.BeginTransaction(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ProduceMessage(ctx, msg(b, "closed")); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Close(ctx); err != nil { // aborts the open transaction
+			t.Fatal(err)
+		}
+		// A last committed transaction, so the topics' last stable
+		// offsets are past the aborted ones and the reader's -e ends.
+		q, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "txn2"), UseRdkafka: e.rdkafka})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close(context.Background())
+		if err := q.BeginTransaction(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.ProduceSync(ctx, msg(a, "end"), msg(b, "end")).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := q.CommitTransaction(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, topic := range []*kafka.Topic{a, b} {
+			got := map[string]int{}
+			for _, v := range readCommitted(t, topic.Name()) {
+				got[v]++
+			}
+			want := map[string]int{"end": 1}
+			for i := 0; i < 10; i++ {
+				want[fmt.Sprint("c", i)] = 1
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("%s read_committed: %v, want c0..c9 and end once each (nothing aborted, closed or outside)", topic.Name(), got)
+			}
+		}
+	})
+}
