@@ -496,43 +496,22 @@ func TestBadInputBootstrapServers(t *testing.T) {
 			t.Errorf("%s: failed after %v with a %v dial timeout", name, d, dialTimeout)
 		}
 	}
-	serve := func(handle func(net.Conn)) string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		t.Cleanup(func() { l.Close(); wg.Wait() })
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				wg.Add(1)
-				go func() { defer wg.Done(); handle(c) }()
-			}
-		}()
-		return l.Addr().String()
-	}
 
-	check("closes right after accept", serve(func(c net.Conn) { c.Close() }), kafka.ErrConnection)
-	check("resets right after accept", serve(func(c net.Conn) {
+	check("closes right after accept", testhelp.Serve(t, func(c net.Conn) { c.Close() }), kafka.ErrConnection)
+	check("resets right after accept", testhelp.Serve(t, func(c net.Conn) {
 		c.(*net.TCPConn).SetLinger(0)
 		c.Close()
 	}), kafka.ErrConnection)
-	check("closes after reading the request", serve(func(c net.Conn) {
+	check("closes after reading the request", testhelp.Serve(t, func(c net.Conn) {
 		c.Read(make([]byte, 512))
 		c.Close()
 	}), kafka.ErrConnection)
-	check("sends a banner (SSH) on accept", serve(func(c net.Conn) {
+	check("sends a banner (SSH) on accept", testhelp.Serve(t, func(c net.Conn) {
 		defer c.Close()
 		c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n"))
 		c.Read(make([]byte, 512))
 	}), kafka.ErrCorruptResponse)
-	check("answers with a TLS alert", serve(func(c net.Conn) {
+	check("answers with a TLS alert", testhelp.Serve(t, func(c net.Conn) {
 		defer c.Close()
 		c.Read(make([]byte, 512))
 		c.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46})

@@ -126,14 +126,8 @@ func TestTopicErrors(t *testing.T) {
 
 func TestBootstrapFailuresAreTypedAndBounded(t *testing.T) {
 	// A closed port.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
 	start := time.Now()
-	_, err = kafka.NewClient(testhelp.Ctx(t, 20*time.Second), closed)
+	_, err := kafka.NewClient(testhelp.Ctx(t, 20*time.Second), testhelp.ClosedAddr(t))
 	if !errors.Is(err, kafka.ErrNoBrokers) || !errors.Is(err, kafka.ErrConnection) {
 		t.Fatalf("closed port: %v, want ErrNoBrokers wrapping ErrConnection", err)
 	}
@@ -143,27 +137,14 @@ func TestBootstrapFailuresAreTypedAndBounded(t *testing.T) {
 
 	// A server that speaks HTTP and answers whatever it reads with a 400,
 	// which a Kafka client reads as a 1.2 GB frame.
-	http400, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer http400.Close()
-	go func() {
-		for {
-			c, err := http400.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 512)
-				if _, err := c.Read(buf); err == nil {
-					c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
-				}
-			}()
+	http400 := testhelp.Serve(t, func(c net.Conn) {
+		defer c.Close()
+		buf := make([]byte, 512)
+		if _, err := c.Read(buf); err == nil {
+			c.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
 		}
-	}()
-	_, err = kafka.NewClient(testhelp.Ctx(t, 20*time.Second), http400.Addr().String())
+	})
+	_, err = kafka.NewClient(testhelp.Ctx(t, 20*time.Second), http400)
 	if !errors.Is(err, kafka.ErrNoBrokers) || !errors.Is(err, kafka.ErrCorruptResponse) {
 		t.Fatalf("HTTP server answering 400: %v, want ErrNoBrokers wrapping ErrCorruptResponse", err)
 	}
@@ -182,24 +163,11 @@ func TestBootstrapFailuresAreTypedAndBounded(t *testing.T) {
 	}
 
 	// A server that accepts and never answers: the context bounds it.
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	silent := testhelp.Serve(t, func(net.Conn) {}) // connections stay open until the test ends
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start = time.Now()
-	if _, err := kafka.NewClient(ctx, silent.Addr().String()); err == nil {
+	if _, err := kafka.NewClient(ctx, silent); err == nil {
 		t.Fatal("silent server: no error")
 	}
 	if d := time.Since(start); d > 5*time.Second {

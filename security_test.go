@@ -339,10 +339,7 @@ func pureFailures(t *testing.T, env *secureEnv) {
 		client := env.mustClient(t, lnTLS, kafka.WithTLS(&tls.Config{InsecureSkipVerify: true}))
 		roundTrip(t, client, engineCase{"pure", false})
 		// ...and cannot reach librdkafka.
-		topic := secureTopic(t, client)
-		_, perr := topic.NewProducer(kafka.ProducerConfig{UseRdkafka: true})
-		_, cerr := topic.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: true}})
-		for _, err := range []error{perr, cerr} {
+		for _, err := range rdkafkaRefusals(t, client) {
 			var ce *kafka.ConfigError
 			switch {
 			case !rdkafka.Enabled:
@@ -354,6 +351,15 @@ func pureFailures(t *testing.T, env *secureEnv) {
 			}
 		}
 	})
+}
+
+// rdkafkaRefusals starts a librdkafka producer and consumer of a topic of
+// client, whose settings librdkafka cannot honour, and returns their errors.
+func rdkafkaRefusals(t *testing.T, client *kafka.Client) []error {
+	topic := secureTopic(t, client)
+	_, perr := topic.NewProducer(kafka.ProducerConfig{UseRdkafka: true})
+	_, cerr := topic.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: true}})
+	return []error{perr, cerr}
 }
 
 // rdkafkaFailures: librdkafka opens its own connections, so the client
@@ -368,10 +374,7 @@ func rdkafkaFailures(t *testing.T, env *secureEnv) {
 		// check the broker's own host name, so it refuses.
 		client := env.mustClient(t, lnTLS, kafka.WithTLSConfig(kafka.TLSConfig{CAPEM: env.caPEM, ServerName: "127.0.0.1"}))
 		roundTrip(t, client, engineCase{"pure", false})
-		topic := secureTopic(t, client)
-		_, perr := topic.NewProducer(kafka.ProducerConfig{UseRdkafka: true})
-		_, cerr := topic.NewSimpleConsumer(context.Background(), kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: true}})
-		for _, err := range []error{perr, cerr} {
+		for _, err := range rdkafkaRefusals(t, client) {
 			var ce *kafka.ConfigError
 			if !errors.As(err, &ce) || ce.Field != "TLSConfig.ServerName" {
 				t.Errorf("UseRdkafka with a ServerName: want a ConfigError on TLSConfig.ServerName, got %v", err)

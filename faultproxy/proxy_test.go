@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,42 +16,10 @@ import (
 // echoServer answers every connection with what it reads, until closed.
 func echoServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				io.Copy(c, c)
-				c.Close()
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	return testhelp.Serve(t, func(c net.Conn) {
+		io.Copy(c, c)
+		c.Close()
 	})
-	return ln.Addr().String()
 }
 
 func newGroup(t *testing.T, targets ...string) *Group {
@@ -235,12 +202,7 @@ func TestDialerRefusesUnproxied(t *testing.T) {
 }
 
 func TestTargetDownClosesClient(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	target := testhelp.ClosedAddr(t)
 	g := newGroup(t, target)
 	c := dial(t, g, target)
 	c.SetReadDeadline(time.Now().Add(15 * time.Second))

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"regexp"
 	"slices"
 	"testing"
@@ -350,12 +349,7 @@ func TestJoinErrors(t *testing.T) {
 	}
 
 	// No ZooKeeper there: fails when the context ends, with the cause.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	ln.Close()
+	dead := testhelp.ClosedAddr(t)
 	t0 := time.Now()
 	_, err = Join(testhelp.Ctx(t, 3*time.Second), cl, Config{Servers: []string{dead}, Group: testhelp.UniqueName(t, "g"), Subscription: topics(topic), Logger: testLogger(t)}, newRecorder(t, "x", l, nil))
 	if !errors.Is(err, ErrZooKeeper) || !errors.Is(err, context.DeadlineExceeded) {

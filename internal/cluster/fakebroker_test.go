@@ -96,25 +96,10 @@ func TestFakeBootstrapFallsBackToAHealthyBroker(t *testing.T) {
 	testhelp.NoLeaks(t)
 	// The first bootstrap address hangs up at once, the second is healthy:
 	// the cluster comes up through the second.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { l.Close(); <-done })
+	hangsUp := testhelp.Serve(t, func(c net.Conn) { c.Close() })
 	good := testhelp.StartFakeBroker(t, nil)
 	good.AddTopic("t", 3)
-	cl, _, err := bootstrap(t, time.Second, l.Addr().String(), good.Addr())
+	cl, _, err := bootstrap(t, time.Second, hangsUp, good.Addr())
 	if err != nil {
 		t.Fatalf("a healthy second bootstrap broker: %v", err)
 	}
