@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,24 +50,7 @@ type secureEnv struct {
 	otherCAPEM, otherCertPEM, otherKeyPEM []byte
 	// logs collects what every client of the tests logged; TestSecurity
 	// scans it for secrets at the end.
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testhelp.Buffer
 }
 
 func startSecureCluster(t *testing.T) *secureEnv {
@@ -90,7 +72,7 @@ func startSecureCluster(t *testing.T) *secureEnv {
 		t.Fatalf("secure cluster: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	env := &secureEnv{cluster: c, caPEM: c.CA().CertPEM, logs: &syncBuffer{}}
+	env := &secureEnv{cluster: c, caPEM: c.CA().CertPEM, logs: &testhelp.Buffer{}}
 	if env.certPEM, env.keyPEM, err = c.CA().Issue("gokafka-test-client"); err != nil {
 		t.Fatal(err)
 	}

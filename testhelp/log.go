@@ -1,8 +1,10 @@
 package testhelp
 
 import (
+	"bytes"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -18,4 +20,25 @@ func (w logWriter) Write(p []byte) (int, error) {
 	w.t.Helper()
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// Buffer is a bytes.Buffer that a process or a logger may write to while
+// the test reads it: Write and String are safe concurrently. The zero value
+// is empty and ready.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String is what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -54,7 +54,7 @@ func kafkaLib(t *testing.T) string {
 type javaMember struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *lockedBuffer
+	stderr *testhelp.Buffer
 	read   chan struct{} // closed when stdout ends
 
 	mu     sync.Mutex
@@ -70,7 +70,7 @@ func startJava(t *testing.T, lib, group string, strategy balance.Strategy, topic
 	t.Helper()
 	args := []string{"-cp", filepath.Join(lib, "*"), filepath.Join("testdata", "JavaMember.java"), testinstance.Shared().BootstrapServers(), group, string(strategy)}
 	cmd := exec.Command("java", append(args, topics...)...)
-	j := &javaMember{cmd: cmd, stderr: &lockedBuffer{}, read: make(chan struct{})}
+	j := &javaMember{cmd: cmd, stderr: &testhelp.Buffer{}, read: make(chan struct{})}
 	var err error
 	if j.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)

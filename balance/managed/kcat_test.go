@@ -1,7 +1,6 @@
 package managed
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
@@ -26,26 +25,9 @@ import (
 // leaves the group as it closes).
 type kcatMember struct {
 	cmd    *exec.Cmd
-	stderr *lockedBuffer
+	stderr *testhelp.Buffer
 	done   chan error
 	once   sync.Once
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startKcat starts `kcat -G group topics...`; a topic starting with "^" is
@@ -60,7 +42,7 @@ func startKcat(t *testing.T, group string, strategy balance.Strategy, topics ...
 		"-X", "topic.metadata.refresh.interval.ms=1000",
 		"-q"}
 	cmd := exec.Command("kcat", append(args, topics...)...)
-	k := &kcatMember{cmd: cmd, stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	k := &kcatMember{cmd: cmd, stderr: &testhelp.Buffer{}, done: make(chan error, 1)}
 	cmd.Stdout = k.stderr
 	cmd.Stderr = k.stderr
 	if err := cmd.Start(); err != nil {
