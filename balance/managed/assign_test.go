@@ -68,7 +68,7 @@ func TestAssignOrdersStaticMembersFirst(t *testing.T) {
 		{memberID: "z-static", instanceID: &b, topics: []string{"t"}, generation: -1},
 		{memberID: "y-static", instanceID: &z, topics: []string{"t"}, generation: -1},
 	}
-	for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
+	for _, s := range allStrategies {
 		got := assign(s, subs, map[string]int32{"t": 3})
 		want := mkPlan(map[string]map[string][]int32{"z-static": {"t": {0}}, "y-static": {"t": {1}}, "a-dynamic": {"t": {2}}})
 		if !equalPlans(got, want) {
@@ -81,7 +81,7 @@ func TestAssignOrdersStaticMembersFirst(t *testing.T) {
 // counts) is assigned to nobody, by any strategy, and the others still are.
 func TestAssignUnknownTopics(t *testing.T) {
 	subs := []subscription{sub("a", "known", "missing"), sub("b", "known")}
-	for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
+	for _, s := range allStrategies {
 		got := assign(s, subs, map[string]int32{"known": 2})
 		want := mkPlan(map[string]map[string][]int32{"a": {"known": {0}}, "b": {"known": {1}}})
 		if !equalPlans(got, want) {

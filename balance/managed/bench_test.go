@@ -62,7 +62,7 @@ func BenchmarkAssign(b *testing.B) {
 		for i := range size.members {
 			subs = append(subs, sub(fmt.Sprintf("member-%03d", i), topics...))
 		}
-		for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
+		for _, s := range allStrategies {
 			in := subs
 			if s == balance.CooperativeSticky {
 				first := assign(s, subs[:len(subs)-1], counts)

@@ -23,6 +23,20 @@ func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 3, NoZooKeeper: true})
 }
 
+// The strategies of the tests: every one, or one per protocol (eager
+// Range and CooperativeSticky) for the longer tests.
+var (
+	allStrategies       = []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky}
+	eagerAndCooperative = []balance.Strategy{balance.Range, balance.CooperativeSticky}
+)
+
+// forEachStrategy runs test once per strategy, as a subtest named after it.
+func forEachStrategy(t *testing.T, strategies []balance.Strategy, test func(t *testing.T, s balance.Strategy)) {
+	for _, s := range strategies {
+		t.Run(string(s), func(t *testing.T) { test(t, s) })
+	}
+}
+
 // setup is how most tests begin: a goroutine-leak check (first, so that it
 // runs after every other cleanup), a fresh topic of parts partitions and a
 // group name, a context that ends after d, and the ledger of the members'

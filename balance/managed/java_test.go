@@ -176,9 +176,7 @@ func javaOwned(v groupView) []TopicPartition {
 
 func TestJavaMixedGroup(t *testing.T) {
 	lib := kafkaLib(t)
-	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
-		t.Run(string(s), func(t *testing.T) { testJavaMixedGroup(t, lib, s) })
-	}
+	forEachStrategy(t, eagerAndCooperative, func(t *testing.T, s balance.Strategy) { testJavaMixedGroup(t, lib, s) })
 }
 
 func testJavaMixedGroup(t *testing.T, lib string, strategy balance.Strategy) {

@@ -122,9 +122,7 @@ func checkMixed(v groupView, want []TopicPartition, strategy balance.Strategy, p
 }
 
 func TestKcatMixedGroup(t *testing.T) {
-	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
-		t.Run(string(s), func(t *testing.T) { testKcatMixedGroup(t, s) })
-	}
+	forEachStrategy(t, eagerAndCooperative, testKcatMixedGroup)
 }
 
 func testKcatMixedGroup(t *testing.T, strategy balance.Strategy) {

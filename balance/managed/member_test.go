@@ -125,9 +125,7 @@ func TestJoinTimeout(t *testing.T) {
 // never revoke a partition they keep. All members share one cluster view,
 // as consumers of one client do.
 func TestGrowAndShrink(t *testing.T) {
-	for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
-		t.Run(string(s), func(t *testing.T) { growAndShrink(t, s, []int{6}) })
-	}
+	forEachStrategy(t, allStrategies, func(t *testing.T, s balance.Strategy) { growAndShrink(t, s, []int{6}) })
 }
 
 // growAndShrink is TestGrowAndShrink over topics of these partition

@@ -119,6 +119,57 @@ func mixedTopics(t *testing.T, ctx context.Context, prefix string) ([]string, []
 	return topics, want
 }
 
+// mixed is a group over the three topics of mixedTopics that gokafka
+// members share with another client's: every member's view of the cluster,
+// and the one that checks the group, refresh metadata every second.
+type mixed struct {
+	ctx      context.Context
+	prefix   string           // of the topics' names
+	topics   []string         // prefix-x, -y and -z
+	want     []TopicPartition // their partitions
+	group    string
+	strategy balance.Strategy
+	l        *testhelp.Ledger[TopicPartition]
+	cl       *cluster.Cluster // the checks' view
+}
+
+// startMixed creates the topics; the group has no member yet.
+func startMixed(t *testing.T, strategy balance.Strategy) *mixed {
+	t.Helper()
+	testhelp.NoLeaks(t)
+	ctx := testhelp.Ctx(t, 4*time.Minute)
+	prefix := testhelp.UniqueName(t, "mt")
+	topics, want := mixedTopics(t, ctx, prefix)
+	return &mixed{
+		ctx: ctx, prefix: prefix, topics: topics, want: want,
+		group:    testhelp.UniqueName(t, "group"),
+		strategy: strategy,
+		l:        testhelp.NewLedger[TopicPartition](),
+		cl:       testhelp.NewCluster(t, nil, mixedCluster),
+	}
+}
+
+var mixedCluster = cluster.Config{MetadataMaxAge: time.Second}
+
+// join starts a gokafka member, on a cluster view of its own, recording
+// into the ledger under name.
+func (m *mixed) join(t *testing.T, name string, sub balance.Subscription) *Member {
+	t.Helper()
+	return joinSub(t, m.ctx, testhelp.NewCluster(t, nil, mixedCluster), m.group, sub, memberOpts{strategy: m.strategy}, newRecorder(name, m.l))
+}
+
+// wait is waitGroup on the group: foreign members of the other client
+// (client ids starting with prefix) beside ours.
+func (m *mixed) wait(t *testing.T, prefix string, foreign int, extra func(groupView) error, ours ...*Member) groupView {
+	t.Helper()
+	return waitGroup(t, m.ctx, m.cl, m.group, m.want, m.strategy, prefix, foreign, extra, ours...)
+}
+
+func (m *mixed) checkTool(t *testing.T) {
+	t.Helper()
+	checkTool(t, m.ctx, m.cl, m.group, m.want)
+}
+
 func createTopicNamed(t *testing.T, ctx context.Context, name string, partitions int) {
 	t.Helper()
 	if err := testinstance.Shared().CreateTopic(ctx, name, partitions, -1, nil); err != nil {
@@ -131,57 +182,47 @@ func createTopicNamed(t *testing.T, ctx context.Context, name string, partitions
 // whoever leads, every partition of every topic is owned exactly once, as
 // the coordinator and Kafka's own tool report it.
 func TestKcatMixedTopics(t *testing.T) {
-	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
-		t.Run(string(s), func(t *testing.T) { testKcatMixedTopics(t, s) })
-	}
+	forEachStrategy(t, eagerAndCooperative, testKcatMixedTopics)
 }
 
 func testKcatMixedTopics(t *testing.T, strategy balance.Strategy) {
-	testhelp.NoLeaks(t)
-	ctx := testhelp.Ctx(t, 4*time.Minute)
-	prefix := testhelp.UniqueName(t, "mt")
-	topics, want := mixedTopics(t, ctx, prefix)
-	group := testhelp.UniqueName(t, "group")
-	l := testhelp.NewLedger[TopicPartition]()
-	fast := cluster.Config{MetadataMaxAge: time.Second}
-	cl := testhelp.NewCluster(t, nil, fast)
-	opts := memberOpts{strategy: strategy}
-	pattern := balance.Subscription{Pattern: regexp.MustCompile(regexp.QuoteMeta(prefix) + `-[xyz]`)}
+	m := startMixed(t, strategy)
+	pattern := balance.Subscription{Pattern: regexp.MustCompile(regexp.QuoteMeta(m.prefix) + `-[xyz]`)}
 
 	// Ours (by list) leads; kcat by list joins, then ours by pattern,
 	// then kcat by pattern.
-	a := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, balance.Subscription{Topics: topics}, opts, newRecorder("a", l))
-	k1 := startKcat(t, group, strategy, topics...)
-	waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 1, nil, a)
-	b := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, pattern, opts, newRecorder("b", l))
-	waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 1, nil, a, b)
-	k2 := startKcat(t, group, strategy, "^"+regexp.QuoteMeta(prefix)+`-[xyz]$`)
-	v := waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 2, nil, a, b)
+	a := m.join(t, "a", balance.Subscription{Topics: m.topics})
+	k1 := startKcat(t, m.group, strategy, m.topics...)
+	m.wait(t, "rdkafka", 1, nil, a)
+	b := m.join(t, "b", pattern)
+	m.wait(t, "rdkafka", 1, nil, a, b)
+	k2 := startKcat(t, m.group, strategy, "^"+regexp.QuoteMeta(m.prefix)+`-[xyz]$`)
+	v := m.wait(t, "rdkafka", 2, nil, a, b)
 	t.Logf("2 gokafka + 2 kcat: %v", v.members)
 	if !a.leads.Load() {
 		t.Errorf("a, the first member, does not lead")
 	}
-	checkTool(t, ctx, cl, group, want)
+	m.checkTool(t)
 
 	// Ours leave: kcat leads, ours rejoin under it.
-	if err := a.Close(ctx); err != nil {
+	if err := a.Close(m.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Close(ctx); err != nil {
+	if err := b.Close(m.ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 2, nil)
-	c := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, pattern, opts, newRecorder("c", l))
-	v = waitGroup(t, ctx, cl, group, want, strategy, "rdkafka", 2, nil, c)
+	m.wait(t, "rdkafka", 2, nil)
+	c := m.join(t, "c", pattern)
+	v = m.wait(t, "rdkafka", 2, nil, c)
 	t.Logf("kcat leader + gokafka: %v", v.members)
 	if c.leads.Load() {
 		t.Errorf("c leads; a kcat member should")
 	}
 	k1.stop(t)
 	k2.stop(t)
-	stablePoint(t, ctx, cl, group, want, c)
-	checkTool(t, ctx, cl, group, want)
-	l.Check(t)
+	stablePoint(t, m.ctx, m.cl, m.group, m.want, c)
+	m.checkTool(t)
+	m.l.Check(t)
 }
 
 // TestJavaMixedTopics: gokafka members and the Java client share a group
@@ -191,54 +232,44 @@ func testKcatMixedTopics(t *testing.T, strategy balance.Strategy) {
 // a cooperative Java member never revokes a partition it keeps.
 func TestJavaMixedTopics(t *testing.T) {
 	lib := kafkaLib(t)
-	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
-		t.Run(string(s), func(t *testing.T) { testJavaMixedTopics(t, lib, s) })
-	}
+	forEachStrategy(t, eagerAndCooperative, func(t *testing.T, s balance.Strategy) { testJavaMixedTopics(t, lib, s) })
 }
 
 func testJavaMixedTopics(t *testing.T, lib string, strategy balance.Strategy) {
-	testhelp.NoLeaks(t)
-	ctx := testhelp.Ctx(t, 4*time.Minute)
-	prefix := testhelp.UniqueName(t, "mt")
-	topics, want := mixedTopics(t, ctx, prefix)
-	group := testhelp.UniqueName(t, "group")
-	l := testhelp.NewLedger[TopicPartition]()
-	fast := cluster.Config{MetadataMaxAge: time.Second}
-	cl := testhelp.NewCluster(t, nil, fast)
-	opts := memberOpts{strategy: strategy}
-	re := regexp.QuoteMeta(prefix) + `-[xyz]`
+	m := startMixed(t, strategy)
+	re := regexp.QuoteMeta(m.prefix) + `-[xyz]`
 
 	// The Java member (by pattern) leads; ours join, by list and by
 	// pattern.
-	j1 := startJava(t, lib, group, strategy, "--pattern", re)
-	v := waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j1.agrees)
+	j1 := startJava(t, lib, m.group, strategy, "--pattern", re)
+	v := m.wait(t, "java-member", 1, j1.agrees)
 	before := javaOwned(v)
 	_, mark := j1.view()
-	a := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, balance.Subscription{Topics: topics}, opts, newRecorder("a", l))
-	v = waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j1.agrees, a)
+	a := m.join(t, "a", balance.Subscription{Topics: m.topics})
+	v = m.wait(t, "java-member", 1, j1.agrees, a)
 	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
 	before = javaOwned(v)
 	_, mark = j1.view()
-	b := joinSub(t, ctx, testhelp.NewCluster(t, nil, fast), group, balance.Subscription{Pattern: regexp.MustCompile(re)}, opts, newRecorder("b", l))
-	v = waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j1.agrees, a, b)
+	b := m.join(t, "b", balance.Subscription{Pattern: regexp.MustCompile(re)})
+	v = m.wait(t, "java-member", 1, j1.agrees, a, b)
 	checkJavaRevocations(t, strategy, j1.since(mark), before, javaOwned(v))
 	if a.leads.Load() || b.leads.Load() {
 		t.Errorf("one of ours leads; the Java member should")
 	}
 	t.Logf("Java leader + 2 gokafka: %v", v.members)
-	checkTool(t, ctx, cl, group, want)
+	m.checkTool(t)
 
 	// The Java member leaves; ours lead; a Java member by list joins.
 	j1.stop(t)
-	waitGroup(t, ctx, cl, group, want, strategy, "java-member", 0, nil, a, b)
-	j2 := startJava(t, lib, group, strategy, topics...)
-	v = waitGroup(t, ctx, cl, group, want, strategy, "java-member", 1, j2.agrees, a, b)
+	m.wait(t, "java-member", 0, nil, a, b)
+	j2 := startJava(t, lib, m.group, strategy, m.topics...)
+	v = m.wait(t, "java-member", 1, j2.agrees, a, b)
 	if !a.leads.Load() && !b.leads.Load() {
 		t.Errorf("none of ours leads")
 	}
 	t.Logf("gokafka leader + Java: %v", v.members)
-	checkTool(t, ctx, cl, group, want)
+	m.checkTool(t)
 	j2.stop(t)
-	stablePoint(t, ctx, cl, group, want, a, b)
-	l.Check(t)
+	stablePoint(t, m.ctx, m.cl, m.group, m.want, a, b)
+	m.l.Check(t)
 }

@@ -22,9 +22,7 @@ import (
 // CooperativeSticky (balanced across topics: 4 each of the 12, where
 // balancing each topic alone could give 5, 4 and 3).
 func TestGrowAndShrinkTopics(t *testing.T) {
-	for _, s := range []balance.Strategy{balance.Range, balance.RoundRobin, balance.CooperativeSticky} {
-		t.Run(string(s), func(t *testing.T) { growAndShrink(t, s, []int{3, 4, 5}) })
-	}
+	forEachStrategy(t, allStrategies, func(t *testing.T, s balance.Strategy) { growAndShrink(t, s, []int{3, 4, 5}) })
 }
 
 // TestPatternSubscription: members subscribed by pattern read the topics
@@ -34,9 +32,7 @@ func TestGrowAndShrinkTopics(t *testing.T) {
 // (cluster.Config.MetadataMaxAge, 1s here), with each partition owned once
 // throughout. One member also lists a topic the pattern does not match.
 func TestPatternSubscription(t *testing.T) {
-	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
-		t.Run(string(s), func(t *testing.T) { testPatternSubscription(t, s) })
-	}
+	forEachStrategy(t, eagerAndCooperative, testPatternSubscription)
 }
 
 func testPatternSubscription(t *testing.T, strategy balance.Strategy) {
@@ -129,9 +125,7 @@ func subscribed(t *testing.T, cl *cluster.Cluster, group string, m *Member, want
 // CooperativeSticky, a member revokes exactly what leaves it, never what
 // it keeps. Created again, the topic is assigned again.
 func TestListedTopicDeleted(t *testing.T) {
-	for _, s := range []balance.Strategy{balance.Range, balance.CooperativeSticky} {
-		t.Run(string(s), func(t *testing.T) { testListedTopicDeleted(t, s) })
-	}
+	forEachStrategy(t, eagerAndCooperative, testListedTopicDeleted)
 }
 
 func testListedTopicDeleted(t *testing.T, strategy balance.Strategy) {
