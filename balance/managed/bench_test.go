@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/gokafka/kafka/balance"
-	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // Benchmarks of the member's work that grows with topics: neither runs per
@@ -17,14 +17,7 @@ import (
 // the partition counts it watches. A cluster of 2,000 topics of 12
 // partitions, 100 of which match.
 func BenchmarkMetadataCheck(b *testing.B) {
-	snap := &cluster.Snapshot{Topics: map[string]*cluster.TopicMeta{}}
-	for i := range 2000 {
-		name := fmt.Sprintf("other-%04d", i)
-		if i < 100 {
-			name = fmt.Sprintf("events-%04d", i)
-		}
-		snap.Topics[name] = &cluster.TopicMeta{Name: name, Partitions: make([]cluster.PartitionMeta, 12)}
-	}
+	snap := testhelp.ManyTopics(2000, 100, 12)
 	m := &Member{
 		cfg:     Config{Subscription: balance.Subscription{Topics: []string{"events-0000"}}},
 		pattern: regexp.MustCompile(`^(?:events-\d+)$`),

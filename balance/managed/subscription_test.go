@@ -9,26 +9,11 @@ import (
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // Unit tests of what a member reads and what makes it rejoin, on metadata
 // snapshots written by hand; no broker involved.
-
-// snapshot is metadata with these topics: name -> partition count; a
-// negative count is a topic in error.
-func snapshot(topics map[string]int) *cluster.Snapshot {
-	s := &cluster.Snapshot{Topics: map[string]*cluster.TopicMeta{}}
-	for name, n := range topics {
-		t := &cluster.TopicMeta{Name: name, Internal: name == "__consumer_offsets"}
-		if n < 0 {
-			t.Err = kerr.LeaderNotAvailable
-		} else {
-			t.Partitions = make([]cluster.PartitionMeta, n)
-		}
-		s.Topics[name] = t
-	}
-	return s
-}
 
 // patternMember is a member with sub, as newMember sets it up, without a
 // cluster.
@@ -52,7 +37,7 @@ func patternMember(t *testing.T, sub balance.Subscription) *Member {
 // whose whole name matches, sorted, without internal topics and without
 // topics whose metadata is in error.
 func TestSubscribedTopics(t *testing.T) {
-	snap := snapshot(map[string]int{
+	snap := testhelp.Snapshot(map[string]int{
 		"events-1": 3, "events-2": 1, "events-2x": 1, "old-events-1": 1,
 		"events-new": -1, "__consumer_offsets": 50, "listed": 2,
 	})
@@ -80,7 +65,7 @@ func TestSubscribedTopicsMemo(t *testing.T) {
 		for j := range 10 {
 			topics[string(rune('a'+j))+string(rune('0'+i%10))+string(rune('A'+i/10))] = 1
 		}
-		m.subscribedTopics(snapshot(topics))
+		m.subscribedTopics(testhelp.Snapshot(topics))
 		if len(m.s.matches) > 2*10+64+10 {
 			t.Fatalf("after %d snapshots of 10 topics, %d names remembered", i+1, len(m.s.matches))
 		}
@@ -129,7 +114,7 @@ func TestFullMatch(t *testing.T) {
 func TestMetadataChanged(t *testing.T) {
 	m := patternMember(t, balance.Subscription{Topics: []string{"listed"}, Pattern: regexp.MustCompile(`p-.*`)})
 	base := map[string]int{"listed": 2, "p-1": 3, "other": 1}
-	m.s.topics = m.subscribedTopics(snapshot(base))
+	m.s.topics = m.subscribedTopics(testhelp.Snapshot(base))
 	m.s.watch = map[string]int{"listed": 2, "p-1": 3, "leaders-only": 4}
 	with := func(change map[string]int) *cluster.Snapshot {
 		topics := map[string]int{"leaders-only": 4}
@@ -143,7 +128,7 @@ func TestMetadataChanged(t *testing.T) {
 				topics[k] = v
 			}
 		}
-		return snapshot(topics)
+		return testhelp.Snapshot(topics)
 	}
 	for _, c := range []struct {
 		what   string
@@ -165,13 +150,13 @@ func TestMetadataChanged(t *testing.T) {
 			t.Errorf("%s: metadataChanged = %q, want a rejoin: %v", c.what, why, c.rejoin)
 		}
 	}
-	if n, ok := partitionsOf(snapshot(map[string]int{"x": -1}), "x"); ok || n != 0 {
+	if n, ok := partitionsOf(testhelp.Snapshot(map[string]int{"x": -1}), "x"); ok || n != 0 {
 		t.Errorf("a topic in error: %d, %v", n, ok)
 	}
-	if _, err := snapshot(nil).Topic("gone"); !errors.Is(err, kerr.ErrUnknownTopic) {
+	if _, err := testhelp.Snapshot(nil).Topic("gone"); !errors.Is(err, kerr.ErrUnknownTopic) {
 		t.Fatalf("the snapshot of a missing topic: %v", err)
 	}
-	if n, ok := partitionsOf(snapshot(nil), "gone"); !ok || n != 0 {
+	if n, ok := partitionsOf(testhelp.Snapshot(nil), "gone"); !ok || n != 0 {
 		t.Errorf("a missing topic: %d, %v; want 0, true", n, ok)
 	}
 }

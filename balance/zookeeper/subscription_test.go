@@ -7,6 +7,7 @@ import (
 
 	"github.com/gokafka/kafka/balance"
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 // BenchmarkMetadataCheck measures what a member does at every metadata
@@ -15,14 +16,7 @@ import (
 // last rebalance. A cluster of 2,000 topics of 12 partitions; a group of 3
 // members, two with a pattern matching 100 of them, one with 10 listed.
 func BenchmarkMetadataCheck(b *testing.B) {
-	snap := &cluster.Snapshot{Topics: map[string]*cluster.TopicMeta{}}
-	for i := range 2000 {
-		name := fmt.Sprintf("other-%04d", i)
-		if i < 100 {
-			name = fmt.Sprintf("events-%04d", i)
-		}
-		snap.Topics[name] = &cluster.TopicMeta{Name: name, Partitions: make([]cluster.PartitionMeta, 12)}
-	}
+	snap := testhelp.ManyTopics(2000, 100, 12)
 	var listed []string
 	for i := range 10 {
 		listed = append(listed, fmt.Sprintf("events-%04d", i))
