@@ -3,6 +3,7 @@ package managed
 import (
 	"cmp"
 	"encoding/binary"
+	"iter"
 	"slices"
 
 	"github.com/gokafka/kafka/balance"
@@ -108,20 +109,35 @@ func assign(strategy balance.Strategy, subs []subscription, counts map[string]in
 	return p
 }
 
+// byTopic yields the partition numbers of ps topic by topic, as the
+// consumer protocol lists them (a topic, then its partitions). ps is
+// sorted, so that each topic comes once.
+func byTopic(ps []TopicPartition) iter.Seq2[string, []int32] {
+	return func(yield func(string, []int32) bool) {
+		for i := 0; i < len(ps); {
+			j := i
+			var parts []int32
+			for ; j < len(ps) && ps[j].Topic == ps[i].Topic; j++ {
+				parts = append(parts, ps[j].Partition)
+			}
+			if !yield(ps[i].Topic, parts) {
+				return
+			}
+			i = j
+		}
+	}
+}
+
 // encodeAssignment is a member's SyncGroup assignment in the consumer
 // protocol (ConsumerMemberAssignment); ps is sorted, so topics come in
 // order.
 func encodeAssignment(ps []TopicPartition) []byte {
 	a := kmsg.NewConsumerMemberAssignment()
 	a.Version = 3 // what the Java client writes; the layout is the same since v0
-	for _, tp := range ps {
-		if n := len(a.Topics); n == 0 || a.Topics[n-1].Topic != tp.Topic {
-			at := kmsg.NewConsumerMemberAssignmentTopic()
-			at.Topic = tp.Topic
-			a.Topics = append(a.Topics, at)
-		}
-		at := &a.Topics[len(a.Topics)-1]
-		at.Partitions = append(at.Partitions, tp.Partition)
+	for topic, parts := range byTopic(ps) {
+		at := kmsg.NewConsumerMemberAssignmentTopic()
+		at.Topic, at.Partitions = topic, parts
+		a.Topics = append(a.Topics, at)
 	}
 	return a.AppendTo(nil)
 }

@@ -107,14 +107,10 @@ func (m *Member) subscription() []byte {
 	meta.Version = 3 // v1 owned partitions, v2 generation, v3 rack (none)
 	meta.Topics = m.s.topics
 	meta.Generation = m.s.genID
-	for _, tp := range m.s.owned { // sorted: a topic's partitions are together
-		if n := len(meta.OwnedPartitions); n == 0 || meta.OwnedPartitions[n-1].Topic != tp.Topic {
-			op := kmsg.NewConsumerMemberMetadataOwnedPartition()
-			op.Topic = tp.Topic
-			meta.OwnedPartitions = append(meta.OwnedPartitions, op)
-		}
-		op := &meta.OwnedPartitions[len(meta.OwnedPartitions)-1]
-		op.Partitions = append(op.Partitions, tp.Partition)
+	for topic, parts := range byTopic(m.s.owned) { // sorted
+		op := kmsg.NewConsumerMemberMetadataOwnedPartition()
+		op.Topic, op.Partitions = topic, parts
+		meta.OwnedPartitions = append(meta.OwnedPartitions, op)
 	}
 	return meta.AppendTo(nil)
 }
