@@ -30,6 +30,8 @@ import (
 	"regexp"
 	"regexp/syntax"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
@@ -147,6 +149,27 @@ const (
 	// (incremental rebalancing, KIP-429). Managed groups only.
 	CooperativeSticky Strategy = "cooperative-sticky"
 )
+
+// Check returns s, or Range for the zero Strategy (the default), or a
+// kerr.ConfigError naming field when s is not among the strategies a
+// protocol supports.
+func (s Strategy) Check(field string, supported ...Strategy) (Strategy, error) {
+	if s == "" {
+		return Range, nil
+	}
+	if slices.Contains(supported, s) {
+		return s, nil
+	}
+	want := make([]string, len(supported))
+	for i, x := range supported {
+		want[i] = strconv.Quote(string(x))
+	}
+	list := want[len(want)-1]
+	if len(want) > 1 {
+		list = strings.Join(want[:len(want)-1], ", ") + " or " + list
+	}
+	return s, kerr.Config(field, "unknown strategy %q (want %s)", s, list)
+}
 
 // Subscriber is one member as an assignor sees it: Key orders the members
 // (the member id, or for static members of a Kafka-managed group their

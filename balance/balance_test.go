@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gokafka/kafka/internal/kerr"
@@ -121,6 +122,32 @@ func TestSubscriptionCheck(t *testing.T) {
 		re, err := FullMatch(regexp.MustCompile(c.pattern))
 		if err != nil || re.MatchString(c.topic) != c.match {
 			t.Fatalf("FullMatch(%q) on %q: %v, err %v", c.pattern, c.topic, !c.match, err)
+		}
+	}
+}
+
+// TestStrategyCheck: the zero Strategy is Range; one the protocol does not
+// support is a ConfigError on the field, listing those it does.
+func TestStrategyCheck(t *testing.T) {
+	for _, c := range []struct {
+		in, want  Strategy
+		supported []Strategy
+		msg       string // in the error; "" for none
+	}{
+		{"", Range, []Strategy{Range, RoundRobin}, ""},
+		{RoundRobin, RoundRobin, []Strategy{Range, RoundRobin}, ""},
+		{"sticky", "sticky", []Strategy{Range, RoundRobin, CooperativeSticky}, `unknown strategy "sticky" (want "range", "roundrobin" or "cooperative-sticky")`},
+		{CooperativeSticky, CooperativeSticky, []Strategy{Range}, `(want "range")`},
+	} {
+		got, err := c.in.Check("F", c.supported...)
+		var ce *kerr.ConfigError
+		switch {
+		case got != c.want:
+			t.Errorf("%q.Check = %q, want %q", c.in, got, c.want)
+		case c.msg == "" && err != nil:
+			t.Errorf("%q.Check: %v", c.in, err)
+		case c.msg != "" && (!errors.As(err, &ce) || ce.Field != "F" || !strings.Contains(err.Error(), c.msg)):
+			t.Errorf("%q.Check: %v, want a ConfigError on F saying %s", c.in, err, c.msg)
 		}
 	}
 }

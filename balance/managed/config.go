@@ -77,13 +77,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	c.Subscription = sub
-	switch c.Strategy {
-	case "":
-		c.Strategy = balance.Range
-	case balance.Range, balance.RoundRobin, balance.CooperativeSticky:
-	default:
-		return c, kerr.Config("Config.Strategy", "unknown strategy %q (want %q, %q or %q)",
-			c.Strategy, balance.Range, balance.RoundRobin, balance.CooperativeSticky)
+	if c.Strategy, err = c.Strategy.Check("Config.Strategy", balance.Range, balance.RoundRobin, balance.CooperativeSticky); err != nil {
+		return c, err
 	}
 	if c.SessionTimeout, err = millis("Config.SessionTimeout", c.SessionTimeout, defaultSessionTimeout); err != nil {
 		return c, err

@@ -114,14 +114,11 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	c.Subscription = sub
-	switch c.Strategy {
-	case "":
-		c.Strategy = balance.Range
-	case balance.Range, balance.RoundRobin:
-	case balance.CooperativeSticky:
+	if c.Strategy == balance.CooperativeSticky {
 		return c, kerr.Config("Strategy", "%q needs Kafka's group coordinator (balance/managed); ZooKeeper groups support %q and %q", c.Strategy, balance.Range, balance.RoundRobin)
-	default:
-		return c, kerr.Config("Strategy", "unknown strategy %q (want %q or %q)", c.Strategy, balance.Range, balance.RoundRobin)
+	}
+	if c.Strategy, err = c.Strategy.Check("Strategy", balance.Range, balance.RoundRobin); err != nil {
+		return c, err
 	}
 	switch {
 	case c.SessionTimeout == 0:
