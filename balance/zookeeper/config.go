@@ -120,29 +120,17 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Strategy, err = c.Strategy.Check("Strategy", balance.Range, balance.RoundRobin); err != nil {
 		return c, err
 	}
-	switch {
-	case c.SessionTimeout == 0:
-		c.SessionTimeout = DefaultSessionTimeout
-	case c.SessionTimeout < time.Millisecond:
-		return c, kerr.Config("SessionTimeout", "%s is not a usable session timeout", c.SessionTimeout)
+	if c.SessionTimeout, err = orDefault("SessionTimeout", c.SessionTimeout, DefaultSessionTimeout, time.Millisecond); err != nil {
+		return c, err
 	}
-	switch {
-	case c.RebalanceMaxRetries == 0:
-		c.RebalanceMaxRetries = DefaultRebalanceMaxRetries
-	case c.RebalanceMaxRetries < 0:
-		return c, kerr.Config("RebalanceMaxRetries", "%d, want at least 1", c.RebalanceMaxRetries)
+	if c.RebalanceMaxRetries, err = orDefault("RebalanceMaxRetries", c.RebalanceMaxRetries, DefaultRebalanceMaxRetries, 1); err != nil {
+		return c, err
 	}
-	switch {
-	case c.RebalanceBackoff == 0:
-		c.RebalanceBackoff = DefaultRebalanceBackoff
-	case c.RebalanceBackoff < 0:
-		return c, kerr.Config("RebalanceBackoff", "negative: %s", c.RebalanceBackoff)
+	if c.RebalanceBackoff, err = orDefault("RebalanceBackoff", c.RebalanceBackoff, DefaultRebalanceBackoff, 0); err != nil {
+		return c, err
 	}
-	switch {
-	case c.PartitionCheckInterval == 0:
-		c.PartitionCheckInterval = DefaultPartitionCheckInterval
-	case c.PartitionCheckInterval < 0:
-		return c, kerr.Config("PartitionCheckInterval", "negative: %s", c.PartitionCheckInterval)
+	if c.PartitionCheckInterval, err = orDefault("PartitionCheckInterval", c.PartitionCheckInterval, DefaultPartitionCheckInterval, 0); err != nil {
+		return c, err
 	}
 	if c.ConsumerID == "" {
 		c.ConsumerID = defaultConsumerID(c.Group)
@@ -153,6 +141,18 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c, nil
+}
+
+// orDefault is v, or def when v is zero (unset); a v below least is a
+// ConfigError naming field.
+func orDefault[T int | time.Duration](field string, v, def, least T) (T, error) {
+	switch {
+	case v == 0:
+		return def, nil
+	case v < least:
+		return v, kerr.Config(field, "%v, want at least %v", v, least)
+	}
+	return v, nil
 }
 
 // pathElement checks that s can be one element of a ZooKeeper path.
