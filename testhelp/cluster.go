@@ -12,6 +12,7 @@ import (
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/testinstance"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Ctx is a context that ends with the test (just before its cleanups run),
@@ -81,6 +82,24 @@ func CreateNamedTopic(t testing.TB, tc *testinstance.Cluster, name string, parti
 	err := tc.CreateTopic(Ctx(t, 2*time.Minute), name, partitions, min(3, tc.NumBrokers()), cfg)
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		t.Fatalf("CreateTopic %s: %v", name, err)
+	}
+}
+
+// AddPartitions raises topic's partition count to count (CreatePartitions
+// through cl); the test fails if Kafka refuses.
+func AddPartitions(t testing.TB, cl *cluster.Cluster, topic string, count int32) {
+	t.Helper()
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = topic, count
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 30000
+	resp, err := cl.AnyRequest(Ctx(t, 30*time.Second), req)
+	if err != nil {
+		t.Fatalf("CreatePartitions %s to %d: %v", topic, count, err)
+	}
+	if r := resp.(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || kerr.WithMessage(r.Topics[0].ErrorCode, r.Topics[0].ErrorMessage) != nil {
+		t.Fatalf("CreatePartitions %s to %d: %+v", topic, count, r.Topics)
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/gokafka/kafka/offsets"
 	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestJoinValidates(t *testing.T) {
@@ -418,19 +417,7 @@ func TestPartitionsAdded(t *testing.T) {
 	b := join(t, ctx, clb, group, topic, memberOpts{}, newRecorder("b", l))
 	stablePoint(t, ctx, cla, group, allOf(2, topic), a, b)
 
-	req := kmsg.NewPtrCreatePartitionsRequest()
-	rt := kmsg.NewCreatePartitionsRequestTopic()
-	rt.Topic = topic
-	rt.Count = 4
-	req.Topics = []kmsg.CreatePartitionsRequestTopic{rt}
-	req.TimeoutMillis = 30000
-	resp, err := cla.AnyRequest(ctx, req)
-	if err != nil {
-		t.Fatalf("CreatePartitions: %v", err)
-	}
-	if r := resp.(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || kerr.ForCode(r.Topics[0].ErrorCode) != nil {
-		t.Fatalf("CreatePartitions: %+v", r.Topics)
-	}
+	testhelp.AddPartitions(t, cla, topic, 4)
 	start := time.Now()
 	_, owned := stablePoint(t, ctx, cla, group, allOf(4, topic), a, b)
 	t.Logf("4 partitions assigned %v after CreatePartitions: %v", time.Since(start).Round(time.Millisecond), owned)

@@ -6,10 +6,8 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
-	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestMemberCrash: a member's ZooKeeper connection is cut and it cannot
@@ -69,18 +67,7 @@ func TestPartitionIncrease(t *testing.T) {
 	ms, recs := f.join(2, func(_ int, cfg *Config) { cfg.PartitionCheckInterval = 300 * time.Millisecond })
 	f.waitStable(30*time.Second, "stable over 4 partitions", balance.Range, map[string]int32{f.topic: 4}, ms, recs)
 
-	req := kmsg.NewPtrCreatePartitionsRequest()
-	rt := kmsg.NewCreatePartitionsRequestTopic()
-	rt.Topic, rt.Count = f.topic, 10
-	req.Topics = append(req.Topics, rt)
-	req.TimeoutMillis = 30000
-	resp, err := f.cl.AnyRequest(testhelp.Ctx(t, 30*time.Second), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := resp.(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || kerr.WithMessage(r.Topics[0].ErrorCode, r.Topics[0].ErrorMessage) != nil {
-		t.Fatalf("CreatePartitions: %+v", r.Topics)
-	}
+	testhelp.AddPartitions(t, f.cl, f.topic, 10)
 	took := f.waitStable(30*time.Second, "stable over 10 partitions", balance.Range, map[string]int32{f.topic: 10}, ms, recs)
 	t.Logf("partition count 4 -> 10: stable again %s after CreatePartitions returned (check interval 300ms)", took.Round(time.Millisecond))
 	f.l.Check(t)

@@ -14,7 +14,6 @@ import (
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Members over several topics, on the shared cluster. stable checks the
@@ -375,18 +374,7 @@ func TestPartitionCountChange(t *testing.T) {
 		return ownersAre(in, map[string][]balance.TopicPartition{m0: concat(tps(a, 0), tps(b, 0, 2)), m1: concat(tps(a, 1), tps(b, 1))})
 	})
 
-	req := kmsg.NewPtrCreatePartitionsRequest()
-	rt := kmsg.NewCreatePartitionsRequestTopic()
-	rt.Topic, rt.Count = a, 3
-	req.Topics = append(req.Topics, rt)
-	req.TimeoutMillis = 30000
-	resp, err := f.cl.AnyRequest(testhelp.Ctx(t, 30*time.Second), req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r := resp.(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || kerr.WithMessage(r.Topics[0].ErrorCode, r.Topics[0].ErrorMessage) != nil {
-		t.Fatalf("CreatePartitions: %+v", r.Topics)
-	}
+	testhelp.AddPartitions(t, f.cl, a, 3)
 	counts[a] = 3
 	took := testhelp.Eventually(t, 30*time.Second, "stable over 3 partitions of a", func() error {
 		if err := stable(in, balance.RoundRobin, counts, ms, recs); err != nil {
