@@ -10,6 +10,7 @@ package kafka_test
 // is logged (go test -v shows the figures).
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -63,29 +64,28 @@ func TestFaultLeaderKillExpiry(t *testing.T) {
 }
 
 // Consumers of each engine read live data while the leader of some of
-// their partitions stops (gracefully) and comes back: no offset skipped or
-// read twice, every acknowledged message read, and reading resumes on the
-// moved partitions within the bound.
-func TestFaultConsumeAcrossLeaderChange(t *testing.T) {
-	env := faultEnv(t)
-	engines := faultEngines(t, env)
-	results, err := faultsuite.ConsumeLeaderChange(testhelp.Ctx(t, 8*time.Minute), env, engines)
-	if err != nil {
-		t.Fatal(err)
+// their partitions stops (gracefully) and comes back, or across a restart
+// of every broker: no offset skipped or read twice, every acknowledged
+// message read, and reading resumes on the moved partitions (or once the
+// cluster is back) within the bound.
+func TestFaultConsume(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		scenario func(context.Context, *faultsuite.Env, []faultsuite.Engine) ([]faultsuite.Result, error)
+	}{
+		{"AcrossLeaderChange", faultsuite.ConsumeLeaderChange},
+		{"AcrossClusterRestart", faultsuite.ConsumeClusterRestart},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := faultEnv(t)
+			engines := faultEngines(t, env)
+			results, err := tc.scenario(testhelp.Ctx(t, 8*time.Minute), env, engines)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkResults(t, results, 1+len(engines))
+		})
 	}
-	checkResults(t, results, 1+len(engines))
-}
-
-// The same across a restart of every broker: consumers resume, within the
-// bound after the cluster is back, without a gap.
-func TestFaultConsumeAcrossClusterRestart(t *testing.T) {
-	env := faultEnv(t)
-	engines := faultEngines(t, env)
-	results, err := faultsuite.ConsumeClusterRestart(testhelp.Ctx(t, 8*time.Minute), env, engines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkResults(t, results, 1+len(engines))
 }
 
 // The pure engine through a TCP proxy per broker (kafka.WithDialer maps
