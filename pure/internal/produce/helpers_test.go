@@ -3,6 +3,7 @@ package produce
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,6 +138,25 @@ func highWatermark(t testing.TB, cl *cluster.Cluster, topic string, p int32) int
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// produceConcurrently starts goroutines goroutines that produce each
+// messages apiece, with done as their DoneFunc: message i of goroutine g is
+// next(g, i). A refused Produce fails the test and ends its goroutine. The
+// returned wait waits for them all.
+func produceConcurrently(t testing.TB, p *Producer, goroutines, each int, done engine.DoneFunc, next func(g, i int) *engine.Message) (wait func()) {
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				if err := p.Produce(context.Background(), next(g, i), done); err != nil {
+					t.Errorf("Produce: %v", err)
+					return
+				}
+			}
+		})
+	}
+	return wg.Wait
 }
 
 func mustProduce(t testing.TB, p *Producer, m *engine.Message, done engine.DoneFunc) {

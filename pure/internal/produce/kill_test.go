@@ -1,11 +1,9 @@
 package produce
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -46,28 +44,18 @@ func TestLeaderKill(t *testing.T) {
 		rep.Done(m, err)
 	}
 	sent := make([][]*engine.Message, parts)
-	var wg sync.WaitGroup
-	for part := range parts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				m := msg(topic, int32(part), fmt.Sprintf("%d:%06d", part, i))
-				sent[part] = append(sent[part], m)
-				if err := p.Produce(context.Background(), m, done); err != nil {
-					t.Errorf("Produce: %v", err)
-					return
-				}
-			}
-		}()
-	}
+	wait := produceConcurrently(t, p, parts, each, done, func(part, i int) *engine.Message { // a goroutine per partition
+		m := msg(topic, int32(part), fmt.Sprintf("%d:%06d", part, i))
+		sent[part] = append(sent[part], m)
+		return m
+	})
 	testhelp.WaitUntil(t, 30*time.Second, "a third of the messages acknowledged", func() bool { return acked.Load() > parts*each/3 })
 	t.Logf("killing broker %d (leader of partition 0) with %d of %d acknowledged", victim, acked.Load(), parts*each)
 	if err := tc.KillBroker(victimIdx); err != nil {
 		t.Fatal(err)
 	}
 	killedAt := time.Now()
-	wg.Wait()
+	wait()
 	rep.Wait(t, 3*time.Minute)
 	t.Logf("all reported %v after the kill", time.Since(killedAt).Round(time.Millisecond))
 	if errs := rep.Errors(); len(errs) > 0 {

@@ -60,9 +60,8 @@ func noGoroutinesLeft(t *testing.T) {
 }
 
 func TestFlushWaitsForEveryEarlierMessage(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
-	topic := newTopic(t, tc, cl, 3)
+	topic := newTopic(t, nil, cl, 3)
 	cfg := testhelp.ProducerConfig()
 	cfg.Linger = lingerForever // only Flush sends
 	cfg.DeliveryTimeout = 2 * lingerForever
@@ -142,9 +141,8 @@ func TestFlushIgnoresLaterMessages(t *testing.T) {
 }
 
 func TestCloseFlushesAndStops(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
-	topic := newTopic(t, tc, cl, 3)
+	topic := newTopic(t, nil, cl, 3)
 	cfg := testhelp.ProducerConfig()
 	cfg.Linger = lingerForever
 	cfg.DeliveryTimeout = 2 * lingerForever
@@ -190,9 +188,8 @@ func TestSinkIdleExit(t *testing.T) {
 	old := sinkIdle
 	sinkIdle = 100 * time.Millisecond
 	t.Cleanup(func() { sinkIdle = old })
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
-	topic := newTopic(t, tc, cl, 3)
+	topic := newTopic(t, nil, cl, 3)
 	p := newProducer(t, cl, testhelp.ProducerConfig())
 	for round := range 2 {
 		rep := testhelp.NewReports(30)
@@ -210,9 +207,8 @@ func TestSinkIdleExit(t *testing.T) {
 // TestConcurrentProduceAndClose: Produce racing with Close either fails with
 // ErrClosed or is reported, exactly once.
 func TestConcurrentProduceAndClose(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
-	topic := newTopic(t, tc, cl, 2)
+	topic := newTopic(t, nil, cl, 2)
 	p := newProducer(t, cl, testhelp.ProducerConfig())
 	var accepted, reported atomic.Int64
 	var wg sync.WaitGroup

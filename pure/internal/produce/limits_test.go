@@ -13,7 +13,6 @@ import (
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/testhelp"
-	"github.com/gokafka/kafka/testinstance"
 )
 
 // lingerForever keeps batches unsent until a Flush, so a test controls
@@ -21,9 +20,8 @@ import (
 const lingerForever = time.Hour
 
 func TestQueueFullFailFast(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
-	topic := newTopic(t, tc, cl, 2)
+	topic := newTopic(t, nil, cl, 2)
 	cfg := testhelp.ProducerConfig()
 	cfg.MaxQueued = 10 // the queue under test, full after 10 messages
 	cfg.FailWhenFull = true
@@ -58,9 +56,8 @@ func TestQueueFullFailFast(t *testing.T) {
 }
 
 func TestQueueFullBlocks(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
-	topic := newTopic(t, tc, cl, 1)
+	topic := newTopic(t, nil, cl, 1)
 	cfg := testhelp.ProducerConfig()
 	cfg.MaxQueued = 10         // the queue under test, full after 10 messages
 	cfg.Linger = lingerForever // nothing leaves the queue until Flush
@@ -120,9 +117,8 @@ func TestQueueFullBlocks(t *testing.T) {
 // builds. Batches the broker refuses are split; a message that is too large
 // for the topic on its own fails alone with MESSAGE_TOO_LARGE.
 func TestBrokerTooLarge(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
-	topic := newTopic(t, tc, cl, 1, "max.message.bytes", "4000")
+	topic := newTopic(t, nil, cl, 1, "max.message.bytes", "4000")
 	cfg := testhelp.ProducerConfig()
 	cfg.BatchBytes = 64 << 10          // more than the topic's 4000 bytes
 	cfg.Linger = 50 * time.Millisecond // so that batches fill up

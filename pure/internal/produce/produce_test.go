@@ -2,11 +2,9 @@ package produce
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,12 +36,11 @@ func testMessage(topic string, i int, partition int32) *engine.Message {
 }
 
 func TestRoundTripCodecs(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
 	for _, codec := range []records.Codec{records.CodecNone, records.CodecGzip, records.CodecSnappy, records.CodecLZ4, records.CodecZstd} {
 		t.Run(codec.String(), func(t *testing.T) {
 			const parts, n = 3, 1500
-			topic := newTopic(t, tc, cl, parts)
+			topic := newTopic(t, nil, cl, parts)
 			cfg := testhelp.ProducerConfig()
 			cfg.Compression = codec
 			cfg.BatchBytes = 16 << 10 // several batches per partition
@@ -109,9 +106,8 @@ func TestRoundTripCodecs(t *testing.T) {
 // TestIdempotentSequences checks the stamps the broker stored: one
 // producer ID, and base sequences that continue batch after batch.
 func TestIdempotentSequences(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
-	topic := newTopic(t, tc, cl, 1)
+	topic := newTopic(t, nil, cl, 1)
 	cfg := testhelp.ProducerConfig()
 	cfg.BatchBytes = 4 << 10 // many batches, so that sequences must continue across them
 	p := newProducer(t, cl, cfg)
@@ -146,7 +142,6 @@ func TestIdempotentSequences(t *testing.T) {
 }
 
 func TestAcks(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
 	for _, acks := range []engine.RequiredAcks{engine.RequireNone, engine.RequireLeader, engine.RequireAll} {
 		for _, idem := range []bool{false, true} {
@@ -155,7 +150,7 @@ func TestAcks(t *testing.T) {
 			}
 			t.Run(fmt.Sprintf("acks=%d/idempotent=%v", acks, idem), func(t *testing.T) {
 				const parts, n = 2, 1000
-				topic := newTopic(t, tc, cl, parts)
+				topic := newTopic(t, nil, cl, parts)
 				cfg := testhelp.ProducerConfig()
 				cfg.Acks, cfg.Idempotent = acks, idem
 				p := newProducer(t, cl, cfg)
@@ -201,30 +196,17 @@ func TestAcks(t *testing.T) {
 // partitions; each goroutine's messages must land in its order, and
 // reports of a partition come in offset order.
 func TestOrderUnderConcurrency(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
 	const parts, goroutines, each = 4, 8, 2500
-	topic := newTopic(t, tc, cl, parts)
+	topic := newTopic(t, nil, cl, parts)
 	cfg := testhelp.ProducerConfig()
 	cfg.BatchBytes = 8 << 10 // many small batches in flight at once:
 	cfg.Linger = 0           // the order is at stake between them
 	p := newProducer(t, cl, cfg)
 	rep := testhelp.NewReports(goroutines * each)
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				m := msg(topic, int32((g+i)%parts), fmt.Sprintf("%d:%d", g, i))
-				if err := p.Produce(context.Background(), m, rep.Done); err != nil {
-					t.Errorf("Produce: %v", err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	produceConcurrently(t, p, goroutines, each, rep.Done, func(g, i int) *engine.Message {
+		return msg(topic, int32((g+i)%parts), fmt.Sprintf("%d:%d", g, i))
+	})()
 	if err := p.Flush(testhelp.Ctx(t, 60*time.Second)); err != nil {
 		t.Fatal(err)
 	}

@@ -137,24 +137,12 @@ func TestManyTopics(t *testing.T) {
 	p := newProducer(t, pcl, cfg)
 
 	rep := testhelp.NewReports(goroutines * each)
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				// Every goroutine writes to every partition of every
-				// topic, each from a different starting point.
-				k := g + i
-				m := msg(topics[k%ntopics], int32(k/ntopics%parts), fmt.Sprintf("%d:%d", g, i))
-				if err := p.Produce(context.Background(), m, rep.Done); err != nil {
-					t.Errorf("Produce: %v", err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	produceConcurrently(t, p, goroutines, each, rep.Done, func(g, i int) *engine.Message {
+		// Every goroutine writes to every partition of every topic,
+		// each from a different starting point.
+		k := g + i
+		return msg(topics[k%ntopics], int32(k/ntopics%parts), fmt.Sprintf("%d:%d", g, i))
+	})()
 	rep.Wait(t, 2*time.Minute)
 	if errs := rep.Errors(); len(errs) > 0 {
 		t.Fatalf("%d messages failed, first: %v", len(errs), errs[0])
@@ -264,12 +252,11 @@ func TestManyTopics(t *testing.T) {
 // lost, duplicated or reordered, and the broker accepted every batch's
 // sequence (it checks them) under each producer ID.
 func TestSequenceHoleAcrossTopics(t *testing.T) {
-	tc := testinstance.Shared()
 	cl := testhelp.NewCluster(t, nil)
 	const ntopics, parts, goroutines, each = 3, 2, 3, 3000
 	topics := make([]string, ntopics)
 	for i := range topics {
-		topics[i] = newTopic(t, tc, cl, parts)
+		topics[i] = newTopic(t, nil, cl, parts)
 	}
 	cfg := testhelp.ProducerConfig()
 	cfg.BatchBytes = 2 << 10      // many batches, some in flight at the reset
@@ -284,21 +271,10 @@ func TestSequenceHoleAcrossTopics(t *testing.T) {
 		}
 		rep.Done(m, err)
 	}
-	var wg sync.WaitGroup
-	for g := range goroutines {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				k := g + i
-				m := msg(topics[k%ntopics], int32(k/ntopics%parts), fmt.Sprintf("%d:%05d", g, i))
-				if err := p.Produce(context.Background(), m, done); err != nil {
-					t.Errorf("Produce: %v", err)
-					return
-				}
-			}
-		}()
-	}
+	wait := produceConcurrently(t, p, goroutines, each, done, func(g, i int) *engine.Message {
+		k := g + i
+		return msg(topics[k%ntopics], int32(k/ntopics%parts), fmt.Sprintf("%d:%05d", g, i))
+	})
 	testhelp.WaitUntil(t, 30*time.Second, "a third of the messages acknowledged", func() bool { return ok.Load() > goroutines*each/3 })
 	// The hole: skip 7 sequence numbers of the first topic's partition 0.
 	first := p.pid.Load()
@@ -313,7 +289,7 @@ func TestSequenceHoleAcrossTopics(t *testing.T) {
 	}
 	pt.nextSeq = addSeq(pt.nextSeq, 7)
 	pt.mu.Unlock()
-	wg.Wait()
+	wait()
 	// One more batch there, in case the hole came after its last one,
 	// and Flush: the broker has refused a batch and the producer moved
 	// to a new ID.
