@@ -130,4 +130,5 @@ var (
 	UnknownSubscriptionID              = def(117, "UNKNOWN_SUBSCRIPTION_ID", false, "client sent a push telemetry request with an invalid or outdated subscription ID")
 	TelemetryTooLarge                  = def(118, "TELEMETRY_TOO_LARGE", false, "client sent a push telemetry request larger than the maximum size the broker will accept")
 	TransactionAbortable               = def(120, "TRANSACTION_ABORTABLE", false, "the server encountered an error with the transaction")
+	InvalidRegularExpression           = def(128, "INVALID_REGULAR_EXPRESSION", false, "the regular expression is not valid")
 )
