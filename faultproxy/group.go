@@ -63,24 +63,12 @@ func (g *Group) Proxy(target string) *Proxy { return g.byTarget[target] }
 func (g *Group) Proxies() []*Proxy { return g.proxies }
 
 // Targets lists the proxied addresses.
-func (g *Group) Targets() []string {
-	out := make([]string, len(g.proxies))
-	for i, p := range g.proxies {
-		out[i] = p.Target()
-	}
-	return out
-}
+func (g *Group) Targets() []string { return each(g, (*Proxy).Target) }
 
 // Addrs lists the proxies' own addresses, comma-separated (usable as
 // bootstrap servers by a client that does not remap addresses; it will
 // still dial the brokers' advertised addresses afterwards).
-func (g *Group) Addrs() string {
-	out := make([]string, len(g.proxies))
-	for i, p := range g.proxies {
-		out[i] = p.Addr()
-	}
-	return strings.Join(out, ",")
-}
+func (g *Group) Addrs() string { return strings.Join(each(g, (*Proxy).Addr), ",") }
 
 // SetLatency sets every proxy's latency.
 func (g *Group) SetLatency(d time.Duration) {
@@ -105,31 +93,13 @@ func (g *Group) Heal() {
 
 // Reset resets every connection of every proxy and returns how many it
 // closed.
-func (g *Group) Reset() int {
-	n := 0
-	for _, p := range g.proxies {
-		n += p.Reset()
-	}
-	return n
-}
+func (g *Group) Reset() int { return sum(g, (*Proxy).Reset) }
 
 // Accepted is the total of the proxies' accepted connections.
-func (g *Group) Accepted() int64 {
-	var n int64
-	for _, p := range g.proxies {
-		n += p.Accepted()
-	}
-	return n
-}
+func (g *Group) Accepted() int64 { return sum(g, (*Proxy).Accepted) }
 
 // Active is the total of the proxies' current connections.
-func (g *Group) Active() int {
-	n := 0
-	for _, p := range g.proxies {
-		n += p.Active()
-	}
-	return n
-}
+func (g *Group) Active() int { return sum(g, (*Proxy).Active) }
 
 // Close closes every proxy and waits for their goroutines.
 func (g *Group) Close() error {
@@ -137,4 +107,22 @@ func (g *Group) Close() error {
 		p.Close()
 	}
 	return nil
+}
+
+// each is f of every proxy, in order.
+func each[T any](g *Group, f func(*Proxy) T) []T {
+	out := make([]T, len(g.proxies))
+	for i, p := range g.proxies {
+		out[i] = f(p)
+	}
+	return out
+}
+
+// sum is the total of f over the proxies.
+func sum[N int | int64](g *Group, f func(*Proxy) N) N {
+	var n N
+	for _, p := range g.proxies {
+		n += f(p)
+	}
+	return n
 }

@@ -61,14 +61,23 @@ func roundTrip(c net.Conn, msg []byte, timeout time.Duration) error {
 	return nil
 }
 
-func TestForwardsInOrderWithLatency(t *testing.T) {
+// echoThroughProxy is how most tests begin: a goroutine-leak check, an echo
+// server behind a group of one proxy, and a connection through the proxy
+// that has made a round trip (so that the proxy accepted it).
+func echoThroughProxy(t *testing.T) (g *Group, target string, c net.Conn) {
+	t.Helper()
 	testhelp.NoLeaks(t)
-	target := echoServer(t)
-	g := newGroup(t, target)
-	c := dial(t, g, target)
+	target = echoServer(t)
+	g = newGroup(t, target)
+	c = dial(t, g, target)
 	if err := roundTrip(c, []byte("hello"), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	return g, target, c
+}
+
+func TestForwardsInOrderWithLatency(t *testing.T) {
+	g, _, c := echoThroughProxy(t)
 	if g.Accepted() != 1 || g.Active() != 1 {
 		t.Fatalf("accepted %d active %d, want 1 and 1", g.Accepted(), g.Active())
 	}
@@ -117,13 +126,7 @@ func TestForwardsInOrderWithLatency(t *testing.T) {
 }
 
 func TestBlackHoleHoldsThenDelivers(t *testing.T) {
-	testhelp.NoLeaks(t)
-	target := echoServer(t)
-	g := newGroup(t, target)
-	old := dial(t, g, target)
-	if err := roundTrip(old, []byte("before"), 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	g, target, old := echoThroughProxy(t)
 	g.BlackHole()
 	// The existing connection stays open and goes silent.
 	if err := roundTrip(old, []byte("held-1"), 300*time.Millisecond); !isTimeout(err) {
@@ -160,13 +163,7 @@ func isTimeout(err error) bool {
 }
 
 func TestResetClosesCurrentConnections(t *testing.T) {
-	testhelp.NoLeaks(t)
-	target := echoServer(t)
-	g := newGroup(t, target)
-	c := dial(t, g, target)
-	if err := roundTrip(c, []byte("x"), 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	g, target, c := echoThroughProxy(t)
 	if n := g.Reset(); n != 1 {
 		t.Fatalf("Reset closed %d connections, want 1", n)
 	}
