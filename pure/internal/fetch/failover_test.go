@@ -63,6 +63,17 @@ func TestBrokerFailure(t *testing.T) {
 	}
 	consume(t, f, time.Minute, logs, haveCounts(early))
 
+	// After each fault, n more messages per partition, and every message
+	// must arrive, once and in order, within d.
+	addAndCheck := func(n int, d time.Duration) {
+		t.Helper()
+		add(n)
+		consume(t, f, d, logs, haveCounts(counts()))
+		for tp, rs := range want {
+			checkValues(t, tp, logs[tp].msgs, rs, 0)
+		}
+	}
+
 	// Kill the leader of partition 0 in the middle of fetching.
 	victim := leaderIndex(t, tc, cl, topic, 0)
 	t.Logf("killing broker index %d (leader of partition 0)", victim)
@@ -70,23 +81,14 @@ func TestBrokerFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	add(1000) // produced while leaders move
-	consume(t, f, 3*time.Minute, logs, haveCounts(counts()))
+	addAndCheck(1000, 3*time.Minute) // produced while leaders move
 	t.Logf("everything consumed %v after the kill", time.Since(start))
-	check := func() {
-		for tp, rs := range want {
-			checkValues(t, tp, logs[tp].msgs, rs, 0)
-		}
-	}
-	check()
 
 	t.Logf("restarting broker index %d", victim)
 	if err := tc.StartBroker(ctx, victim); err != nil {
 		t.Fatal(err)
 	}
-	add(500)
-	consume(t, f, 2*time.Minute, logs, haveCounts(counts()))
-	check()
+	addAndCheck(500, 2*time.Minute)
 
 	// A graceful stop of another leader: controlled shutdown moves its
 	// partitions first.
@@ -95,9 +97,7 @@ func TestBrokerFailure(t *testing.T) {
 	if err := tc.StopBroker(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	add(500)
-	consume(t, f, 2*time.Minute, logs, haveCounts(counts()))
-	check()
+	addAndCheck(500, 2*time.Minute)
 	f.Close()
 	cl.Close()
 }
