@@ -154,150 +154,21 @@ type TopicConfig struct {
 	Configs map[string]string
 }
 
-// CreateTopic creates a topic and waits until every partition has a leader.
-// An existing topic is an error matching ErrTopicAlreadyExists.
+// CreateTopic creates a topic and waits until every partition has a leader
+// on every broker. An existing topic is an error matching
+// ErrTopicAlreadyExists. It is CreateTopics for one topic.
 func (c *Client) CreateTopic(ctx context.Context, name string, cfg TopicConfig) (*Topic, error) {
-	if err := validTopicName(name); err != nil {
+	if _, err := c.CreateTopics(ctx, NewTopic{Name: name, TopicConfig: cfg}); err != nil {
 		return nil, err
 	}
-	if cfg.Partitions < 0 {
-		return nil, kerr.Config("TopicConfig.Partitions", "must not be negative, got %d", cfg.Partitions)
-	}
-	if cfg.ReplicationFactor < 0 {
-		return nil, kerr.Config("TopicConfig.ReplicationFactor", "must not be negative, got %d", cfg.ReplicationFactor)
-	}
-	if err := c.checkOpen(); err != nil {
-		return nil, err
-	}
-	req := kmsg.NewPtrCreateTopicsRequest()
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic = name
-	rt.NumPartitions = -1
-	rt.ReplicationFactor = -1
-	if cfg.Partitions > 0 {
-		rt.NumPartitions = cfg.Partitions
-	}
-	if cfg.ReplicationFactor > 0 {
-		rt.ReplicationFactor = cfg.ReplicationFactor
-	}
-	for k, v := range cfg.Configs {
-		rc := kmsg.NewCreateTopicsRequestTopicConfig()
-		rc.Name, rc.Value = k, kmsg.StringPtr(v)
-		rt.Configs = append(rt.Configs, rc)
-	}
-	req.Topics = append(req.Topics, rt)
-	req.TimeoutMillis = 30000
-	if d, ok := ctx.Deadline(); ok {
-		req.TimeoutMillis = int32(max(time.Until(d), time.Millisecond) / time.Millisecond)
-	}
-	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response, retry bool) error {
-		for _, t := range resp.(*kmsg.CreateTopicsResponse).Topics {
-			if retry && t.ErrorCode == kerr.TopicAlreadyExists.Code {
-				// An earlier attempt that failed (NOT_CONTROLLER from a
-				// controller losing leadership, a lost connection) may
-				// have created it: the checks below confirm the topic.
-				continue
-			}
-			if err := kerr.WithMessage(t.ErrorCode, t.ErrorMessage); err != nil {
-				return fmt.Errorf("create topic %q: %w", t.Topic, err)
-			}
-		}
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	// Every broker must know the topic and its leaders, so that producers
-	// and consumers created next find it wherever they ask.
-	if err := c.untilAllBrokers(ctx, name, func(t *kmsg.MetadataResponseTopic) bool {
-		if t.ErrorCode != 0 || len(t.Partitions) == 0 {
-			return false
-		}
-		for _, p := range t.Partitions {
-			if p.ErrorCode != 0 || p.Leader < 0 {
-				return false
-			}
-		}
-		return true
-	}); err != nil {
-		return nil, err
-	}
-	if err := c.cluster.RefreshTopics(ctx, name); err != nil {
-		return nil, err
-	}
-	c.missing.forget(name)
 	return &Topic{client: c, name: name}, nil
 }
 
-// DeleteTopic deletes a topic and waits until the metadata no longer lists it.
+// DeleteTopic deletes a topic and waits until the metadata no longer lists
+// it. It is DeleteTopics for one topic.
 func (c *Client) DeleteTopic(ctx context.Context, name string) error {
-	if err := validTopicName(name); err != nil {
-		return err
-	}
-	if err := c.checkOpen(); err != nil {
-		return err
-	}
-	req := kmsg.NewPtrDeleteTopicsRequest()
-	req.TopicNames = []string{name}
-	rt := kmsg.NewDeleteTopicsRequestTopic()
-	rt.Topic = kmsg.StringPtr(name)
-	req.Topics = append(req.Topics, rt)
-	req.TimeoutMillis = 30000
-	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response, retry bool) error {
-		for _, t := range resp.(*kmsg.DeleteTopicsResponse).Topics {
-			if retry && t.ErrorCode == kerr.UnknownTopicOrPartition.Code {
-				continue // an earlier, failed attempt may have deleted it
-			}
-			if err := kerr.WithMessage(t.ErrorCode, t.ErrorMessage); err != nil {
-				return fmt.Errorf("delete topic %q: %w", name, err)
-			}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	c.cluster.Untrack(name)
-	// Brokers learn of the deletion one by one: wait until none lists the
-	// topic, so that a Topic call right after cannot find it.
-	err := c.untilAllBrokers(ctx, name, func(t *kmsg.MetadataResponseTopic) bool {
-		return t.ErrorCode == kerr.UnknownTopicOrPartition.Code
-	})
-	c.cluster.Untrack(name)
+	_, err := c.DeleteTopics(ctx, name)
 	return err
-}
-
-// untilAllBrokers asks every broker for the topic's metadata until each
-// answer satisfies ok.
-func (c *Client) untilAllBrokers(ctx context.Context, name string, ok func(*kmsg.MetadataResponseTopic) bool) error {
-	for attempt := 1; ; attempt++ {
-		agreed := true
-		for id := range c.cluster.Snapshot().Brokers {
-			b, err := c.cluster.Broker(id)
-			if err != nil {
-				agreed = false
-				break
-			}
-			req := kmsg.NewPtrMetadataRequest()
-			rt := kmsg.NewMetadataRequestTopic()
-			rt.Topic = kmsg.StringPtr(name)
-			req.Topics = append(req.Topics, rt)
-			resp, err := b.Request(ctx, req)
-			if err != nil {
-				agreed = false
-				break
-			}
-			topics := resp.(*kmsg.MetadataResponse).Topics
-			if len(topics) != 1 || !ok(&topics[0]) {
-				agreed = false
-				break
-			}
-		}
-		if agreed {
-			return nil
-		}
-		if err := c.cluster.Sleep(ctx, c.cluster.Backoff(attempt)); err != nil {
-			return err
-		}
-	}
 }
 
 // controllerRequest sends an admin request to the controller (in KRaft mode

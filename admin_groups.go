@@ -1,0 +1,375 @@
+package kafka
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/offsets"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// GroupType is the protocol of a group, as Kafka names it.
+type GroupType string
+
+// The group types of Kafka 4.x (ListGroups v5+).
+const (
+	// GroupClassic: the JoinGroup/SyncGroup protocol of the Java client
+	// before 4.0, librdkafka, kcat -G, and gokafka's managed members.
+	GroupClassic GroupType = "classic"
+	// GroupConsumer: KIP-848's protocol, where the coordinator assigns
+	// (Java's group.protocol=consumer).
+	GroupConsumer GroupType = "consumer"
+	// GroupShare: a share group (KIP-932).
+	GroupShare GroupType = "share"
+	// GroupStreams: a Kafka Streams group (KIP-1071).
+	GroupStreams GroupType = "streams"
+)
+
+// GroupListing is one group of ListGroups.
+type GroupListing struct {
+	ID string
+	// Type is the group's protocol; empty from a broker that does not
+	// tell (before Kafka 3.8).
+	Type GroupType
+	// State is Kafka's name for it: Stable, Empty, PreparingRebalance,
+	// CompletingRebalance, Dead (classic); Stable, Empty, Assigning,
+	// Reconciling, NotReady (consumer, share).
+	State string
+	// ProtocolType is what the members say they are: "consumer" for
+	// consumer groups, "connect" for Kafka Connect workers, ...
+	ProtocolType string
+	Coordinator  int32 // the broker that coordinates the group
+}
+
+// ListGroupsOptions filter ListGroups. The zero value lists every group.
+type ListGroupsOptions struct {
+	Types  []GroupType // only groups of these types
+	States []string    // only groups in these states (Kafka's names, any case)
+}
+
+// ListGroups lists the cluster's groups, sorted by id, asking every broker
+// for those it coordinates (ListGroups). Filters are applied by the
+// brokers where they can (Kafka 3.8+ for types). A broker that fails makes
+// the call fail, with the groups of the others.
+func (c *Client) ListGroups(ctx context.Context, opts ListGroupsOptions) ([]GroupListing, error) {
+	brokers, err := c.liveBrokers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var out []GroupListing
+	var errs []error
+	for _, b := range brokers {
+		wg.Go(func() {
+			req := kmsg.NewPtrListGroupsRequest()
+			req.StatesFilter = opts.States
+			for _, t := range opts.Types {
+				req.TypesFilter = append(req.TypesFilter, string(t))
+			}
+			resp, err := c.brokerRequest(ctx, b.ID, req)
+			if err == nil {
+				r := resp.(*kmsg.ListGroupsResponse)
+				if err = kerr.ForCode(r.ErrorCode); err == nil {
+					mu.Lock()
+					for _, g := range r.Groups {
+						l := GroupListing{ID: g.Group, Type: GroupType(g.GroupType), State: g.GroupState, ProtocolType: g.ProtocolType, Coordinator: b.ID}
+						if keepGroup(l, opts, r.Version) {
+							out = append(out, l)
+						}
+					}
+					mu.Unlock()
+				}
+			}
+			if err != nil {
+				mu.Lock()
+				errs = append(errs, &AdminError{Op: "list groups of", Item: fmt.Sprintf("broker %d", b.ID), Err: err})
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	slices.SortFunc(out, func(a, b GroupListing) int { return cmp.Compare(a.ID, b.ID) })
+	return out, errors.Join(errs...)
+}
+
+// keepGroup applies the filters a broker of version v could not.
+func keepGroup(l GroupListing, opts ListGroupsOptions, v int16) bool {
+	if v < 5 && len(opts.Types) > 0 && !slices.Contains(opts.Types, GroupClassic) {
+		return false // before v5 every group is classic
+	}
+	return true
+}
+
+// GroupMember is one member of a group.
+type GroupMember struct {
+	ID         string
+	InstanceID string // static membership; empty for none
+	ClientID   string
+	Host       string // as Kafka reports it, e.g. "/127.0.0.1"
+	// Assignment is what the member owns, sorted.
+	Assignment []TopicPartition
+	// SubscribedTopics are what a consumer or share group member reads
+	// (classic members keep it in their protocol metadata: nil).
+	SubscribedTopics []string
+}
+
+// GroupDescription is one group of DescribeGroups.
+type GroupDescription struct {
+	ID    string
+	Type  GroupType
+	State string // see GroupListing.State
+	// ProtocolType is "consumer" for a classic consumer group ("" for
+	// consumer and share groups, which have none).
+	ProtocolType string
+	// Protocol is the assignor: range, roundrobin, cooperative-sticky
+	// (classic, chosen by the members); uniform, range, simple (consumer
+	// and share groups, chosen by the coordinator).
+	Protocol    string
+	Coordinator int32 // the coordinating broker
+	Epoch       int32 // the group epoch of a consumer or share group; -1 for classic
+	Members     []GroupMember
+	Err         error
+}
+
+// DescribeGroups describes the groups, in the order given: type, state,
+// protocol, members with their client ids, hosts and assignments. Each
+// group is asked of its coordinator, with the API of its type
+// (ConsumerGroupDescribe for consumer groups, ShareGroupDescribe for share
+// groups, DescribeGroups for classic ones). A group that does not exist
+// fails alone with ErrUnknownGroup.
+func (c *Client) DescribeGroups(ctx context.Context, ids ...string) ([]GroupDescription, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	ie := itemErrors{op: "describe group"}
+	out := make([]GroupDescription, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() { out[i] = c.describeGroup(ctx, id) })
+	}
+	wg.Wait()
+	for _, d := range out {
+		ie.add(d.ID, d.Err)
+	}
+	return out, ie.err()
+}
+
+// describeGroup describes one group: as a consumer group, else as a
+// classic one, else as a share group; the first API that knows it answers.
+func (c *Client) describeGroup(ctx context.Context, id string) GroupDescription {
+	d := GroupDescription{ID: id, Epoch: -1}
+	g, err := offsets.NewGroup(c.cluster, id, offsets.GroupOptions{Timeout: -1})
+	if err != nil {
+		d.Err = err
+		return d
+	}
+	found := false
+	for _, try := range []func(context.Context, *cluster.Broker, *GroupDescription) (bool, error){describeConsumerGroup, describeClassicGroup, describeShareGroup} {
+		err = g.Do(ctx, "describe", func(ctx context.Context, coord *cluster.Broker) error {
+			d.Coordinator = coord.ID
+			var ferr error
+			found, ferr = try(ctx, coord, &d)
+			return ferr
+		})
+		if err != nil || found {
+			break
+		}
+	}
+	switch {
+	case err != nil:
+		d.Err = err
+	case !found:
+		d.Err = fmt.Errorf("%w: %q", ErrUnknownGroup, id)
+	}
+	return d
+}
+
+// notThisType reports whether err means that the group is not of the API's
+// type (or that the broker lacks the API): try the next one.
+func notThisType(err error) bool {
+	return errors.Is(err, kerr.GroupIDNotFound) || errors.Is(err, ErrUnsupportedVersion) || errors.Is(err, kerr.UnsupportedVersion)
+}
+
+func describeConsumerGroup(ctx context.Context, coord *cluster.Broker, d *GroupDescription) (bool, error) {
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{d.ID}
+	resp, err := coord.Request(ctx, req)
+	if err != nil {
+		if notThisType(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	for _, g := range resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
+		if g.Group != d.ID {
+			continue
+		}
+		if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
+			if notThisType(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		d.Type, d.State, d.Protocol, d.Epoch = GroupConsumer, g.State, g.AssignorName, g.Epoch
+		d.Members = nil
+		for _, m := range g.Members {
+			gm := GroupMember{ID: m.MemberID, InstanceID: deref(m.InstanceID), ClientID: m.ClientID, Host: m.ClientHost, SubscribedTopics: m.SubscribedTopics}
+			for _, t := range m.Assignment.TopicPartitions {
+				for _, p := range t.Partitions {
+					gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
+				}
+			}
+			slices.SortFunc(gm.Assignment, TopicPartition.Compare)
+			d.Members = append(d.Members, gm)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: group missing from the ConsumerGroupDescribe response", ErrCorruptResponse)
+}
+
+func describeClassicGroup(ctx context.Context, coord *cluster.Broker, d *GroupDescription) (bool, error) {
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{d.ID}
+	resp, err := coord.Request(ctx, req)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range resp.(*kmsg.DescribeGroupsResponse).Groups {
+		if g.Group != d.ID {
+			continue
+		}
+		if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
+			if notThisType(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		if g.State == "Dead" {
+			return false, nil // what a classic coordinator says of a group it does not know
+		}
+		d.Type, d.State, d.ProtocolType, d.Protocol = GroupClassic, g.State, g.ProtocolType, g.Protocol
+		d.Members = nil
+		for _, m := range g.Members {
+			gm := GroupMember{ID: m.MemberID, InstanceID: deref(m.InstanceID), ClientID: m.ClientID, Host: m.ClientHost}
+			if g.ProtocolType == "consumer" && len(m.MemberAssignment) > 0 {
+				var a kmsg.ConsumerMemberAssignment
+				if err := a.ReadFrom(m.MemberAssignment); err == nil {
+					for _, t := range a.Topics {
+						for _, p := range t.Partitions {
+							gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
+						}
+					}
+				}
+			}
+			slices.SortFunc(gm.Assignment, TopicPartition.Compare)
+			d.Members = append(d.Members, gm)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: group missing from the DescribeGroups response", ErrCorruptResponse)
+}
+
+func describeShareGroup(ctx context.Context, coord *cluster.Broker, d *GroupDescription) (bool, error) {
+	req := kmsg.NewPtrShareGroupDescribeRequest()
+	req.GroupIDs = []string{d.ID}
+	resp, err := coord.Request(ctx, req)
+	if err != nil {
+		if notThisType(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	for _, g := range resp.(*kmsg.ShareGroupDescribeResponse).Groups {
+		if g.GroupID != d.ID {
+			continue
+		}
+		if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
+			if notThisType(err) {
+				return false, nil
+			}
+			return false, err
+		}
+		d.Type, d.State, d.Protocol, d.Epoch = GroupShare, g.GroupState, g.Assignor, g.GroupEpoch
+		d.Members = nil
+		for _, m := range g.Members {
+			gm := GroupMember{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, SubscribedTopics: m.SubscribedTopicNames}
+			for _, t := range m.Assignment.TopicPartitions {
+				for _, p := range t.Partitions {
+					gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
+				}
+			}
+			slices.SortFunc(gm.Assignment, TopicPartition.Compare)
+			d.Members = append(d.Members, gm)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: group missing from the ShareGroupDescribe response", ErrCorruptResponse)
+}
+
+// GroupResult is the outcome of one group of DeleteGroups.
+type GroupResult struct {
+	ID  string
+	Err error
+}
+
+// DeleteGroups deletes groups and their committed offsets, each at its
+// coordinator. A group with members fails alone with ErrNonEmptyGroup, one
+// that does not exist with ErrUnknownGroup.
+func (c *Client) DeleteGroups(ctx context.Context, ids ...string) ([]GroupResult, error) {
+	if err := c.checkOpen(); err != nil {
+		return nil, err
+	}
+	ie := itemErrors{op: "delete group"}
+	out := make([]GroupResult, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		out[i].ID = id
+		wg.Go(func() {
+			g, err := offsets.NewGroup(c.cluster, id, offsets.GroupOptions{Timeout: -1})
+			if err != nil {
+				out[i].Err = err
+				return
+			}
+			var itemErr error
+			err = g.Do(ctx, "delete", func(ctx context.Context, coord *cluster.Broker) error {
+				req := kmsg.NewPtrDeleteGroupsRequest()
+				req.Groups = []string{id}
+				resp, err := coord.Request(ctx, req)
+				if err != nil {
+					return err
+				}
+				for _, rg := range resp.(*kmsg.DeleteGroupsResponse).Groups {
+					if rg.Group != id {
+						continue
+					}
+					err := kerr.WithMessage(rg.ErrorCode, rg.ErrorMessage)
+					if offsets.CoordinatorMoved(err, false) || errors.Is(err, kerr.CoordinatorLoadInProgress) {
+						return err // Do retries
+					}
+					itemErr = err
+					return nil
+				}
+				return fmt.Errorf("%w: group missing from the DeleteGroups response", ErrCorruptResponse)
+			})
+			if err == nil {
+				err = itemErr
+			}
+			if errors.Is(err, kerr.GroupIDNotFound) {
+				err = fmt.Errorf("%w: %q", ErrUnknownGroup, id)
+			}
+			out[i].Err = err
+		})
+	}
+	wg.Wait()
+	for _, r := range out {
+		ie.add(r.ID, r.Err)
+	}
+	return out, ie.err()
+}
