@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	kafka "github.com/gokafka/kafka"
@@ -67,6 +68,24 @@ func (b *bench) createTopic(ctx context.Context, name string, partitions int) er
 	})
 }
 
+// createTopics creates topics (as createTopic), a few at a time.
+func (b *bench) createTopics(ctx context.Context, names []string, partitions int) error {
+	errs := make([]error, len(names))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = b.createTopic(ctx, name, partitions)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
 // deleteTopic deletes a topic; one already gone (a retried request whose
 // first attempt went through) is fine.
 func (b *bench) deleteTopic(ctx context.Context, name string) error {
@@ -75,6 +94,15 @@ func (b *bench) deleteTopic(ctx context.Context, name string) error {
 		return nil
 	}
 	return err
+}
+
+// deleteTopics deletes topics, logging what it could not delete.
+func (b *bench) deleteTopics(ctx context.Context, names []string) {
+	for _, name := range names {
+		if err := b.deleteTopic(ctx, name); err != nil {
+			logf("deleting %s: %v", name, err)
+		}
+	}
 }
 
 // waitQuiet waits, up to max, until the rest of the machine (everything but
@@ -106,14 +134,15 @@ func (b *bench) waitQuiet(ctx context.Context, max time.Duration) float64 {
 	}
 }
 
-// endOffsets returns the high watermark of every partition of topic,
-// indexed by partition. Right after a topic is created the admin client's
-// metadata may still be stale (NOT_LEADER_OR_FOLLOWER and the like): it
-// refreshes and retries for a while.
-func (b *bench) endOffsets(ctx context.Context, topic string, partitions int) ([]int64, error) {
+// endOffsets returns the high watermark of every partition of topics,
+// indexed by topic index x partitions + partition. Right after a topic is
+// created the admin client's metadata may still be stale
+// (NOT_LEADER_OR_FOLLOWER and the like): it refreshes and retries for a
+// while.
+func (b *bench) endOffsets(ctx context.Context, topics []string, partitions int) ([]int64, error) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		out, err := b.listEnd(ctx, topic, partitions)
+		out, err := b.listEnd(ctx, topics, partitions)
 		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
 			return out, err
 		}
@@ -125,39 +154,44 @@ func (b *bench) endOffsets(ctx context.Context, topic string, partitions int) ([
 	}
 }
 
-func (b *bench) listEnd(ctx context.Context, topic string, partitions int) ([]int64, error) {
+func (b *bench) listEnd(ctx context.Context, topics []string, partitions int) ([]int64, error) {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
-	t := kmsg.NewListOffsetsRequestTopic()
-	t.Topic = topic
-	for p := range int32(partitions) {
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition = p
-		rp.Timestamp = -1 // latest
-		rp.CurrentLeaderEpoch = -1
-		t.Partitions = append(t.Partitions, rp)
+	index := map[string]int{}
+	for i, topic := range topics {
+		index[topic] = i
+		t := kmsg.NewListOffsetsRequestTopic()
+		t.Topic = topic
+		for p := range int32(partitions) {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition = p
+			rp.Timestamp = -1 // latest
+			rp.CurrentLeaderEpoch = -1
+			t.Partitions = append(t.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, t)
 	}
-	req.Topics = append(req.Topics, t)
-	out := make([]int64, partitions)
+	out := make([]int64, len(topics)*partitions)
 	seen := 0
 	for _, sh := range b.admin.RequestSharded(ctx, req) {
 		if sh.Err != nil {
 			return nil, fmt.Errorf("ListOffsets: %w", sh.Err)
 		}
 		for _, rt := range sh.Resp.(*kmsg.ListOffsetsResponse).Topics {
+			ti, ok := index[rt.Topic]
 			for _, rp := range rt.Partitions {
 				if rp.ErrorCode != 0 {
-					return nil, fmt.Errorf("ListOffsets %s[%d]: error code %d", topic, rp.Partition, rp.ErrorCode)
+					return nil, fmt.Errorf("ListOffsets %s[%d]: error code %d", rt.Topic, rp.Partition, rp.ErrorCode)
 				}
-				if int(rp.Partition) < partitions {
-					out[rp.Partition] = rp.Offset
+				if ok && int(rp.Partition) < partitions {
+					out[ti*partitions+int(rp.Partition)] = rp.Offset
 					seen++
 				}
 			}
 		}
 	}
-	if seen != partitions {
-		return nil, fmt.Errorf("ListOffsets %s: %d of %d partitions answered", topic, seen, partitions)
+	if seen != len(out) {
+		return nil, fmt.Errorf("ListOffsets %s: %d of %d partitions answered", strings.Join(topics, ","), seen, len(out))
 	}
 	return out, nil
 }

@@ -55,17 +55,17 @@ func (h *harness) warmup(ctx context.Context, all bool) {
 		clients = []clientDef{h.reference}
 	}
 	for _, c := range clients {
-		topic := topicName("warmup", c.Name)
-		if err := h.createTopic(ctx, topic, pr.Partitions); err != nil {
+		topics := []string{topicName("warmup", c.Name)}
+		if err := h.createTopics(ctx, topics, pr.Partitions); err != nil {
 			logf("warm-up: %v", err)
 			continue
 		}
-		r := h.produceRun(ctx, c, pr, topic)
+		r := h.produceRun(ctx, c, pr, topics)
 		logf("warm-up %s produce: %s", c.Name, r.summary())
 		if r.Err == "" {
 			cs := pr
 			cs.Mode, cs.Acks = "consume", ""
-			exp, err := h.endOffsets(ctx, topic, cs.Partitions)
+			exp, err := h.endOffsets(ctx, topics, cs.Partitions)
 			// Read what the topic holds: a client without idempotence may
 			// have written duplicates.
 			cs.Count = 0
@@ -73,68 +73,118 @@ func (h *harness) warmup(ctx context.Context, all bool) {
 				cs.Count += n
 			}
 			if err == nil {
-				r := h.runClient(ctx, h.binFor(c), c, cs, topic, exp)
+				r := h.runClient(ctx, h.binFor(c), c, cs, topics, exp)
 				logf("warm-up %s consume: %s", c.Name, r.summary())
 			}
 		}
-		h.deleteTopic(ctx, topic)
+		h.deleteTopics(ctx, topics)
 	}
 }
 
-// scenario runs settings.Runs measured runs of every client.
-func (h *harness) scenario(ctx context.Context, sc Scenario) []Run {
-	if sc.Mode == "consume" {
-		return h.consumeScenario(ctx, sc)
-	}
-	// One topic per client, fresh at the start of the scenario; each run
-	// appends to it and is checked by how much the topic grew.
-	topics := map[string]string{}
-	var out []Run
-	for _, c := range h.peers {
-		t := topicName(sc.ID(), c.Name)
-		if err := h.createTopic(ctx, t, sc.Partitions); err != nil {
-			out = append(out, Run{Client: c.Name, Scenario: sc.Name(), Err: err.Error()})
-			continue
-		}
-		topics[c.Name] = t
-	}
+// supports says whether client c can run sc: the Java perf tools read and
+// write one topic only.
+func supports(c clientDef, sc Scenario) bool {
+	return !c.Java || sc.NumTopics() == 1
+}
+
+// prepared is a scenario ready to run: its topics made (one set per client
+// for producing, one seeded set for consuming).
+type prepared struct {
+	sc       Scenario
+	topics   map[string][]string // produce: client -> its topics
+	seeded   []string            // consume: the topics every client reads
+	expected []int64             // consume: messages per topic-partition
+	failed   []Run               // the runs it could not prepare
+}
+
+// scenarios runs settings.Runs measured runs of every client in each of
+// scs, interleaved: in every round each client, in an order rotated every
+// round, runs every scenario back to back (in an order also rotated every
+// round), so that the scenarios of the set are compared under the same
+// load. Their topics are all made first and deleted at the end.
+func (h *harness) scenarios(ctx context.Context, scs []Scenario) []Run {
+	var preps []*prepared
 	defer func() {
-		for _, t := range topics {
-			if err := h.deleteTopic(context.WithoutCancel(ctx), t); err != nil {
-				logf("deleting %s: %v", t, err)
+		for _, p := range preps {
+			var all []string
+			for _, ts := range p.topics {
+				all = append(all, ts...)
 			}
+			h.deleteTopics(context.WithoutCancel(ctx), append(all, p.seeded...))
 		}
 	}()
+	var out []Run
+	for _, sc := range scs {
+		p := &prepared{sc: sc, topics: map[string][]string{}}
+		preps = append(preps, p)
+		if sc.Mode == "consume" {
+			h.seed(ctx, p)
+		} else {
+			// One set of topics per client, fresh at the start of the
+			// scenario; each run appends to it and is checked by how much
+			// the topics grew.
+			for _, c := range h.peers {
+				if !supports(c, sc) {
+					continue
+				}
+				ts := sc.topicNames(topicName(sc.ID(), c.Name))
+				if err := h.createTopics(ctx, ts, sc.Partitions); err != nil {
+					p.failed = append(p.failed, Run{Client: c.Name, Scenario: sc.Name(), Err: err.Error()})
+					continue
+				}
+				p.topics[c.Name] = ts
+			}
+		}
+		out = append(out, p.failed...)
+	}
 	for r := range settings.Runs {
 		for _, c := range rotated(h.peers, r) {
-			t, ok := topics[c.Name]
-			if !ok || ctx.Err() != nil {
-				continue
+			for i := range preps {
+				p := preps[(i+r)%len(preps)]
+				if !supports(c, p.sc) || ctx.Err() != nil {
+					continue
+				}
+				var run Run
+				switch {
+				case p.sc.Mode == "produce":
+					ts, ok := p.topics[c.Name]
+					if !ok {
+						continue
+					}
+					run = h.produceRun(ctx, c, p.sc, ts)
+				case p.seeded != nil:
+					run = h.runClient(ctx, h.binFor(c), c, p.sc, p.seeded, p.expected)
+				default:
+					continue // seeding failed: in p.failed
+				}
+				run.Index = r
+				name := c.Name
+				if len(preps) > 1 {
+					name += ", " + p.sc.Shape()
+				}
+				logf("  %-24s run %d: %s", name, r+1, run.summary())
+				out = append(out, run)
 			}
-			run := h.produceRun(ctx, c, sc, t)
-			run.Index = r
-			logf("  %-16s run %d: %s", c.Name, r+1, run.summary())
-			out = append(out, run)
 		}
 	}
 	return out
 }
 
-// produceRun runs one produce and checks, by the topic's end offsets, that
-// the topic grew by at least as many messages as were acknowledged.
-func (h *harness) produceRun(ctx context.Context, c clientDef, sc Scenario, topic string) Run {
-	before, err := h.endOffsets(ctx, topic, sc.Partitions)
+// produceRun runs one produce and checks, by the topics' end offsets, that
+// they grew by at least as many messages as were acknowledged.
+func (h *harness) produceRun(ctx context.Context, c clientDef, sc Scenario, topics []string) Run {
+	before, err := h.endOffsets(ctx, topics, sc.Partitions)
 	if err != nil {
 		return Run{Client: c.Name, Scenario: sc.Name(), Err: err.Error()}
 	}
-	r := h.runClient(ctx, h.binFor(c), c, sc, topic, nil)
+	r := h.runClient(ctx, h.binFor(c), c, sc, topics, nil)
 	// End offsets are high watermarks: with acks=1 the leader acknowledges
 	// before the followers have the messages, and the high watermark
 	// catches up a moment later. Poll until it covers what was
 	// acknowledged, or a deadline says messages are missing.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		after, err := h.endOffsets(ctx, topic, sc.Partitions)
+		after, err := h.endOffsets(ctx, topics, sc.Partitions)
 		if err != nil {
 			if r.Err == "" {
 				r.Err = err.Error()
@@ -151,56 +201,54 @@ func (h *harness) produceRun(ctx context.Context, c clientDef, sc Scenario, topi
 		time.Sleep(100 * time.Millisecond)
 	}
 	if r.Err == "" && r.Written < sc.Count {
-		r.Err = fmt.Sprintf("the client reported %d messages acknowledged but the topic grew by %d: messages lost", r.Messages, r.Written)
+		r.Err = fmt.Sprintf("the client reported %d messages acknowledged but the topics grew by %d: messages lost", r.Messages, r.Written)
 	}
 	return r
 }
 
-// consumeScenario seeds a topic with sc.Count messages (produced by the
-// reference client, with the scenario's compression), then has every client
-// read it from the start, settings.Runs times each.
-func (h *harness) consumeScenario(ctx context.Context, sc Scenario) []Run {
-	topic := topicName(sc.ID())
-	fail := func(err error) []Run {
-		var out []Run
+// seed makes the topics of a consume scenario and fills them with sc.Count
+// messages (produced by the reference client, with the scenario's
+// compression; with several topics, round robin over them), which every
+// client then reads from the start.
+func (h *harness) seed(ctx context.Context, p *prepared) {
+	sc := p.sc
+	fail := func(err error) {
 		for _, c := range h.peers {
-			out = append(out, Run{Client: c.Name, Scenario: sc.Name(), Err: "seeding: " + err.Error()})
+			if supports(c, sc) {
+				p.failed = append(p.failed, Run{Client: c.Name, Scenario: sc.Name(), Err: "seeding: " + err.Error()})
+			}
 		}
-		return out
 	}
-	if err := h.createTopic(ctx, topic, sc.Partitions); err != nil {
-		return fail(err)
+	topics := sc.topicNames(topicName(sc.ID()))
+	if err := h.createTopics(ctx, topics, sc.Partitions); err != nil {
+		fail(err)
+		return
 	}
-	defer h.deleteTopic(context.WithoutCancel(ctx), topic)
+	p.seeded = topics // deleted at the end, even if seeding fails below
 	seed := sc
-	seed.Mode, seed.Acks = "produce", "all"
-	if r := h.produceRun(ctx, h.reference, seed, topic); r.Err != "" {
-		return fail(errors.New(r.Err))
+	seed.Mode, seed.Acks, seed.Group = "produce", "all", false
+	if r := h.produceRun(ctx, h.reference, seed, topics); r.Err != "" {
+		p.seeded = nil
+		h.deleteTopics(context.WithoutCancel(ctx), topics)
+		fail(errors.New(r.Err))
+		return
 	}
-	expected, err := h.endOffsets(ctx, topic, sc.Partitions)
-	if err != nil {
-		return fail(err)
-	}
+	expected, err := h.endOffsets(ctx, topics, sc.Partitions)
 	var total int64
 	for _, n := range expected {
 		total += n
 	}
-	if total != sc.Count {
-		return fail(fmt.Errorf("the topic holds %d messages, want %d", total, sc.Count))
+	if err == nil && total != sc.Count {
+		err = fmt.Errorf("the topics hold %d messages, want %d", total, sc.Count)
 	}
-	var out []Run
-	for r := range settings.Runs {
-		for _, c := range rotated(h.peers, r) {
-			if ctx.Err() != nil {
-				continue
-			}
-			run := h.runClient(ctx, h.binFor(c), c, sc, topic, expected)
-			run.Index = r
-			logf("  %-16s run %d: %s", c.Name, r+1, run.summary())
-			out = append(out, run)
-		}
+	if err != nil {
+		p.seeded = nil
+		h.deleteTopics(context.WithoutCancel(ctx), topics)
+		fail(err)
+		return
 	}
-	return out
+	p.expected = expected
+	logf("  seeded %d topic(s) of %d partitions with %d messages", len(topics), sc.Partitions, total)
 }
 
 func (r Run) summary() string {

@@ -5,6 +5,7 @@
 //
 //	go run . -quick            # make bench-quick: under 5 minutes
 //	go run .                   # make bench: the full matrix
+//	go run . -topics           # make bench BENCH_FLAGS=-topics: 10 topics against 1
 package main
 
 import (
@@ -51,11 +52,19 @@ var settings = Settings{
 		"Keyless messages, each client's default partitioner for them (franz-go: sticky; librdkafka: sticky for 10 ms; gokafka: sticky for 10 ms, its default; sarama: random; kafka-go: round-robin, as configured).",
 		"At most 100 000 messages in flight per producer: the client's own bound where it has one (gokafka, franz-go, librdkafka), the harness's loop otherwise (sarama, kafka-go).",
 		"kafka-go is handed 1 000 messages per WriteMessages call (Async), the way its documentation writes batches; the others get one message per call.",
-		"Consumers read every partition from the earliest offset without a consumer group (confluent-kafka-go needs a group.id: a random one, never joined), fetch max wait 100 ms, 1 MiB per partition per fetch.",
+		"Consumers read every partition from the earliest offset, without a consumer group unless the scenario says group (confluent-kafka-go needs a group.id: a random one, never joined), fetch max wait 100 ms, 1 MiB per partition per fetch.",
 		"CPU is user+sys of the client's whole process (getrusage of the child: start-up, connections and shutdown included) divided by the messages of the run; peak RSS is its ru_maxrss.",
 		"Each run is a new process; runs of one scenario interleave the clients, in an order rotated every run, so that drift on the broker side spreads over all of them.",
 		"Brokers share the 2 cores with the client: a client that spends less CPU leaves more to the brokers.",
 	},
+}
+
+// topicsNotes are the settings of the many-topics scenarios (-topics).
+var topicsNotes = []string{
+	"Many topics (tNxpM: N topics of M partitions each; p12 alone is one topic): a producer sends message i to topic i mod N, every message naming its topic, through one producer (gokafka: Client.NewProducer, and Topic.NewProducer for one topic; franz-go: one kgo.Client; sarama: one AsyncProducer; kafka-go: one Writer; confluent: one Producer).",
+	"Group consume (\"group\"): one member alone in a group of its own (a fresh group id per run, reading from the earliest offsets, committing nothing): gokafka's BalancedConsumer (Kafka's classic protocol, range), franz-go kgo.ConsumerGroup, sarama ConsumerGroup, kafka-go's group Reader (GroupTopics, FetchMessage), confluent Subscribe. Its measured section starts at the first message read, leaving out the join, which costs the same whatever the volume; CPU per message still counts the whole process, join included.",
+	"The one-topic and the many-topic scenario of a mode run interleaved: in every round each client runs both back to back, the order of the two alternating from round to round, so that their ratio is taken under the same load.",
+	"The harness's per-message bookkeeping finds a message's topic from the two-digit index that ends its name (one comparison), so serving several topics costs the clients nothing extra in the harness.",
 }
 
 const runTimeout = 4 * time.Minute
@@ -77,15 +86,16 @@ func main() {
 func run() int {
 	var (
 		quick   = flag.Bool("quick", false, "the quick subset (100 B, 12 partitions, acks=all, no compression) instead of the full matrix")
-		runs    = flag.Int("runs", 0, "measured runs per client and scenario (default 2 with -quick, 5 otherwise)")
+		topics  = flag.Bool("topics", false, "the many-topics scenarios instead of the full matrix: a producer over 10 topics of 12 partitions and a group consumer over them, each interleaved with the same work on 1 topic of 12")
+		runs    = flag.Int("runs", 0, "measured runs per client and scenario (default 2 with -quick, 3 with -topics, 5 otherwise)")
 		scale   = flag.Float64("scale", 1, "multiply every scenario's message count")
 		clients = flag.String("clients", "", "comma-separated clients to run (default all: "+clientNames(allClients)+")")
 		only    = flag.String("only", "", "run only scenarios whose name matches this `regexp` (e.g. 'produce 100B')")
 		brokers = flag.String("brokers", "", "use this running cluster (comma-separated) instead of starting one; for trying the harness out, not for figures")
 		outDir  = flag.String("out", "results", "`dir` for latest.md, latest.json and the charts")
-		warmup  = flag.Bool("warmup", true, "unmeasured produce and consume runs first: one per client, or with -quick one by the reference client")
+		warmup  = flag.Bool("warmup", true, "unmeasured produce and consume runs first: one per client, or with -quick and -topics one by the reference client")
 		quiet   = flag.Duration("quiet-wait", 3*time.Second, "before each run, wait up to this long for other work on the machine to drop below half a core (0: do not wait)")
-		java    = flag.String("java", "auto", "run the Java client's perf tools: on, off, or auto (on with -quick, off for the full matrix, to keep it near 45 minutes; needs java and mvn)")
+		java    = flag.String("java", "auto", "run the Java client's perf tools: on, off, or auto (on with -quick, off for the full matrix, to keep it near 45 minutes, and with -topics; needs java and mvn; one topic only)")
 		noJava  = flag.Bool("no-java", false, "same as -java off")
 	)
 	replot := flag.String("replot", "", "only rewrite the markdown and the charts from this `latest.json` (into -out)")
@@ -100,16 +110,34 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *quick && *topics {
+		fmt.Fprintln(os.Stderr, "bench: -quick and -topics are two matrices: pick one")
+		return 2
+	}
 	settings.Runs = *runs
 	if settings.Runs <= 0 {
-		settings.Runs = map[bool]int{true: 2, false: 5}[*quick]
+		settings.Runs = 5
+		switch {
+		case *quick:
+			settings.Runs = 2
+		case *topics:
+			settings.Runs = 3
+		}
 	}
 	settings.Warmup = *warmup
 	quietWait = *quiet
 	settings.QuietWait = *quiet
-	matrix := fullMatrix(*scale)
-	if *quick {
-		matrix = quickMatrix(*scale)
+	// The matrix is a list of sets of scenarios; the scenarios of a set
+	// run interleaved (one set per scenario, except with -topics).
+	var matrix [][]Scenario
+	switch {
+	case *quick:
+		matrix = single(quickMatrix(*scale))
+	case *topics:
+		matrix = topicsMatrix(*scale)
+		settings.Notes = append(settings.Notes, topicsNotes...)
+	default:
+		matrix = single(fullMatrix(*scale))
 	}
 	if *only != "" {
 		re, err := regexp.Compile(*only)
@@ -117,7 +145,14 @@ func run() int {
 			fmt.Fprintln(os.Stderr, "bench: -only:", err)
 			return 2
 		}
-		matrix = slices.DeleteFunc(matrix, func(s Scenario) bool { return !re.MatchString(s.Name()) })
+		for i := range matrix {
+			matrix[i] = slices.DeleteFunc(matrix[i], func(s Scenario) bool { return !re.MatchString(s.Name()) })
+		}
+		matrix = slices.DeleteFunc(matrix, func(set []Scenario) bool { return len(set) == 0 })
+	}
+	nScenarios := 0
+	for _, set := range matrix {
+		nScenarios += len(set)
 	}
 	peers := allClients
 	if *clients != "" {
@@ -139,7 +174,7 @@ func run() int {
 		return 2
 	}
 
-	report := &Report{Settings: settings, Quick: *quick, Started: time.Now().UTC()}
+	report := &Report{Settings: settings, Quick: *quick, Topics: *topics, Started: time.Now().UTC()}
 	report.Machine = describeMachine()
 
 	binDir, err := os.MkdirTemp("", "gokafka-bench-")
@@ -167,7 +202,7 @@ func run() int {
 	}
 	defer b.Close()
 	report.Machine.Kafka = b.version
-	logf("cluster %s (Kafka %s); %d scenarios x %d clients x %d runs", strings.Join(b.cluster.Brokers(), ","), b.version, len(matrix), len(peers), settings.Runs)
+	logf("cluster %s (Kafka %s); %d scenarios x %d clients x %d runs", strings.Join(b.cluster.Brokers(), ","), b.version, nScenarios, len(peers), settings.Runs)
 
 	h := &harness{bench: b, bin: binDir, peers: peers, reference: clientByName(reference)}
 	withJava := *java == "on" || (*java == "auto" && *quick)
@@ -185,15 +220,25 @@ func run() int {
 	}
 	report.Clients = h.peers
 	if *warmup {
-		h.warmup(ctx, !*quick)
+		h.warmup(ctx, !*quick && !*topics)
 	}
-	for i, sc := range matrix {
+	done := 0
+	for _, set := range matrix {
 		if ctx.Err() != nil {
 			break
 		}
-		logf("scenario %d/%d: %s, %d messages", i+1, len(matrix), sc.Name(), sc.Count)
-		report.Scenarios = append(report.Scenarios, sc)
-		report.Runs = append(report.Runs, h.scenario(ctx, sc)...)
+		var names []string
+		for _, sc := range set {
+			names = append(names, fmt.Sprintf("%s, %d messages", sc.Name(), sc.Count))
+		}
+		which := fmt.Sprint(done + 1)
+		if len(set) > 1 {
+			which = fmt.Sprintf("%d-%d", done+1, done+len(set))
+		}
+		done += len(set)
+		logf("scenario %s/%d: %s", which, nScenarios, strings.Join(names, " | interleaved with | "))
+		report.Scenarios = append(report.Scenarios, set...)
+		report.Runs = append(report.Runs, h.scenarios(ctx, set)...)
 	}
 	report.Finished = time.Now().UTC()
 	report.Interrupted = ctx.Err() != nil
@@ -201,7 +246,7 @@ func run() int {
 
 	// Quick and full results are kept side by side; latest.md and
 	// latest.json at the top are whichever ran last.
-	dir := filepath.Join(*outDir, map[bool]string{true: "quick", false: "full"}[*quick])
+	dir := filepath.Join(*outDir, report.kind())
 	if *only != "" || *clients != "" {
 		dir = filepath.Join(*outDir, "partial")
 	}
@@ -225,6 +270,15 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// single makes each scenario a set of its own.
+func single(scs []Scenario) [][]Scenario {
+	var out [][]Scenario
+	for _, sc := range scs {
+		out = append(out, []Scenario{sc})
+	}
+	return out
 }
 
 func clientNames(cs []clientDef) string {

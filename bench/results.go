@@ -13,6 +13,7 @@ import (
 // Report is everything one harness invocation measured.
 type Report struct {
 	Quick         bool                         `json:"quick"`
+	Topics        bool                         `json:"topics,omitempty"` // the many-topics scenarios (-topics)
 	Started       time.Time                    `json:"started"`
 	Finished      time.Time                    `json:"finished"`
 	Interrupted   bool                         `json:"interrupted,omitempty"`
@@ -24,7 +25,38 @@ type Report struct {
 	Clients       []clientDef                  `json:"clients"`
 	Scenarios     []Scenario                   `json:"scenarios"`
 	Results       []Result                     `json:"results"`
-	Runs          []Run                        `json:"runs"`
+	// TopicsRows compare, per client, each scenario on several topics
+	// with the same one on one topic (-topics).
+	TopicsRows []TopicsRow `json:"topics_comparison,omitempty"`
+	Runs       []Run       `json:"runs"`
+}
+
+// kind is the folder under results/ for this matrix.
+func (r *Report) kind() string {
+	switch {
+	case r.Quick:
+		return "quick"
+	case r.Topics:
+		return "topics"
+	}
+	return "full"
+}
+
+// TopicsRow is one client's figures for the same work on one topic and on
+// several (the scenarios of one Family).
+type TopicsRow struct {
+	Client string `json:"client"`
+	One    string `json:"one_topic"`   // scenario name
+	Many   string `json:"many_topics"` // scenario name
+	Topics int    `json:"topics"`      // of the many-topic scenario
+	Work   string `json:"work"`        // both, as the table shows them
+	// Ratio is many-topic msg/s over one-topic msg/s, run by run (the
+	// two ran back to back in each round): median and min-max.
+	Ratio    Spread `json:"msgs_per_sec_ratio"`
+	CPURatio Spread `json:"cpu_per_msg_ratio"`
+	// RatioVsRef is Ratio's median over the reference client's.
+	RatioVsRef float64 `json:"ratio_vs_franz_go,omitempty"`
+	Rounds     int     `json:"rounds"` // rounds in which both runs succeeded
 }
 
 // Spread is a median with the smallest and largest value of the runs.
@@ -143,6 +175,62 @@ func (r *Report) aggregate() {
 		}
 		r.Results = append(r.Results, rows...)
 	}
+	r.TopicsRows = r.topicsRows()
+}
+
+// topicsRows pairs each scenario on several topics with the scenario of its
+// family on one topic, client by client, and takes their ratios round by
+// round.
+func (r *Report) topicsRows() []TopicsRow {
+	var out []TopicsRow
+	for _, many := range r.Scenarios {
+		if many.NumTopics() == 1 {
+			continue
+		}
+		i := slices.IndexFunc(r.Scenarios, func(sc Scenario) bool { return sc.NumTopics() == 1 && sc.Family() == many.Family() })
+		if i < 0 {
+			continue
+		}
+		one := r.Scenarios[i]
+		var rows []TopicsRow
+		for _, c := range r.Clients {
+			row := TopicsRow{Client: c.Name, One: one.Name(), Many: many.Name(), Topics: many.NumTopics(),
+				Work: strings.Replace(one.Name(), " "+one.Shape()+" ", " "+one.Shape()+" → "+many.Shape()+" ", 1)}
+			var mps, cpu []float64
+			for _, a := range r.Runs {
+				if a.Client != c.Name || a.Scenario != one.Name() || a.Index < 0 || a.Err != "" {
+					continue
+				}
+				for _, b := range r.Runs {
+					if b.Client == c.Name && b.Scenario == many.Name() && b.Index == a.Index && b.Err == "" {
+						mps = append(mps, (float64(b.Messages)/b.Elapsed.Seconds())/(float64(a.Messages)/a.Elapsed.Seconds()))
+						cpu = append(cpu, (float64(b.CPU)/float64(b.Messages))/(float64(a.CPU)/float64(a.Messages)))
+					}
+				}
+			}
+			if len(mps) == 0 {
+				continue
+			}
+			row.Ratio, row.CPURatio, row.Rounds = spread(mps), spread(cpu), len(mps)
+			rows = append(rows, row)
+		}
+		if ref := slices.IndexFunc(rows, func(x TopicsRow) bool { return x.Client == reference }); ref >= 0 {
+			for i := range rows {
+				rows[i].RatioVsRef = rows[i].Ratio.Median / rows[ref].Ratio.Median
+			}
+		}
+		out = append(out, rows...)
+	}
+	return out
+}
+
+// result is the aggregate of client in scenario, if any.
+func (r *Report) result(client, scenario string) (Result, bool) {
+	i := slices.IndexFunc(r.Results, func(x Result) bool { return x.Client == client && x.Scenario == scenario && x.RunsOK > 0 })
+	if i < 0 {
+		return Result{}, false
+	}
+	return r.Results[i], true
 }
 
 func (r *Report) failures() int {
@@ -175,8 +263,11 @@ func (r *Report) write(dir string) error {
 func (r *Report) markdown() string {
 	var b strings.Builder
 	kind := "full matrix (`make bench`)"
-	if r.Quick {
+	switch {
+	case r.Quick:
 		kind = "quick subset (`make bench-quick`)"
+	case r.Topics:
+		kind = "many topics (`make bench BENCH_FLAGS=-topics`)"
 	}
 	fmt.Fprintf(&b, "# gokafka benchmark: %s\n\n", kind)
 	fmt.Fprintf(&b, "Measured %s, %s, by `bench/` (see bench/README.md for method and caveats).\n",
@@ -200,7 +291,7 @@ func (r *Report) markdown() string {
 	fmt.Fprintf(&b, "\n## Settings\n\n")
 	fmt.Fprintf(&b, "- Producers: linger %s, batch up to %d KiB, acks as in the scenario, at most %d messages in flight; topics replicated on %d brokers, min.insync.replicas %d.\n",
 		s.Linger, s.BatchBytes>>10, s.MaxQueued, s.Replication, s.MinISR)
-	fmt.Fprintf(&b, "- %d measured runs per client and scenario (median, with min-max)%s.\n", s.Runs, warmupNote(s.Warmup, r.Quick))
+	fmt.Fprintf(&b, "- %d measured runs per client and scenario (median, with min-max)%s.\n", s.Runs, warmupNote(s.Warmup, r.Quick || r.Topics))
 	if s.QuietWait > 0 {
 		fmt.Fprintf(&b, "- Before each run the harness waits (up to %s) for other work on the machine to drop below half a core.\n", s.QuietWait)
 	}
@@ -244,6 +335,9 @@ func (r *Report) markdown() string {
 			float64(res.PeakRSS)/(1<<20), bcpu,
 			ratio(res.ThroughputVsRef), ratio(res.CPUVsRef), res.OtherLoad.Median)
 	}
+	if len(r.TopicsRows) > 0 {
+		b.WriteString(r.topicsMarkdown())
+	}
 	var dups []string
 	for _, res := range r.Results {
 		if res.Duplicates > 0 {
@@ -270,7 +364,7 @@ func (r *Report) markdown() string {
 			}
 		}
 	}
-	b.WriteString("\nCharts (next to the latest.md of results/quick or results/full): produce-throughput.png, produce-cpu.png, consume-throughput.png, consume-cpu.png (median, whiskers min-max). Every run's raw figures are in latest.json.\n")
+	b.WriteString("\nCharts (next to the latest.md of results/quick, results/full or results/topics): produce-throughput.png, produce-cpu.png, consume-throughput.png, consume-cpu.png (median, whiskers min-max). Every run's raw figures are in latest.json.\n")
 	return b.String()
 }
 
@@ -323,4 +417,38 @@ func warmupNote(warmup, quick bool) string {
 		return ", after an unmeasured warm-up of the brokers (the reference client produces and consumes 300 000 messages)"
 	}
 	return ", after one unmeasured warm-up run (produce and consume) per client"
+}
+
+// topicsMarkdown is the many-topics table: each client's figures on one
+// topic and on several, and their ratio.
+func (r *Report) topicsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("\n## Many topics against one\n\n")
+	b.WriteString("The same messages on one topic and spread over several (same partitions per topic), run back to back in each round. " +
+		"ratio: many-topic msg/s over one-topic msg/s, taken round by round (median, min-max); " +
+		"ratio vs franz-go: the client's ratio over franz-go's (1.00x: serving several topics costs it what it costs franz-go).\n\n")
+	b.WriteString("| client | work | 1 topic msg/s (min-max) | N topics msg/s (min-max) | ratio (min-max) | ratio vs franz-go | CPU µs/msg 1 → N | broker CPU µs/msg 1 → N | other load 1 / N |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	for _, row := range r.TopicsRows {
+		one, ok1 := r.result(row.Client, row.One)
+		many, ok2 := r.result(row.Client, row.Many)
+		if !ok1 || !ok2 {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s (%s-%s) | %s (%s-%s) | %.2f (%.2f-%.2f) | %s | %.2f → %.2f | %s → %s | %.2f / %.2f |\n",
+			row.Client, row.Work,
+			num(one.MsgsPerSec), num(one.MsgsPerSecSpread.Min), num(one.MsgsPerSecSpread.Max),
+			num(many.MsgsPerSec), num(many.MsgsPerSecSpread.Min), num(many.MsgsPerSecSpread.Max),
+			row.Ratio.Median, row.Ratio.Min, row.Ratio.Max, ratio(row.RatioVsRef),
+			one.CPUusPerMsg, many.CPUusPerMsg, brokerCPU(one), brokerCPU(many),
+			one.OtherLoad.Median, many.OtherLoad.Median)
+	}
+	return b.String()
+}
+
+func brokerCPU(res Result) string {
+	if res.BrokerCPUusPerMsg.Max <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", res.BrokerCPUusPerMsg.Median)
 }

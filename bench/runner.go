@@ -103,11 +103,11 @@ type Run struct {
 //
 // bin is the directory of the Go client programs, or for the Java client
 // its classpath.
-func (b *bench) runClient(ctx context.Context, bin string, c clientDef, sc Scenario, topic string, expected []int64) Run {
+func (b *bench) runClient(ctx context.Context, bin string, c clientDef, sc Scenario, topics []string, expected []int64) Run {
 	args := []string{
 		"-mode", sc.Mode,
 		"-brokers", strings.Join(b.cluster.Brokers(), ","),
-		"-topic", topic,
+		"-topic", strings.Join(topics, ","),
 		"-partitions", strconv.Itoa(sc.Partitions),
 		"-count", strconv.FormatInt(sc.Count, 10),
 		"-size", strconv.Itoa(sc.Size),
@@ -118,6 +118,9 @@ func (b *bench) runClient(ctx context.Context, bin string, c clientDef, sc Scena
 		"-max-queued", strconv.Itoa(settings.MaxQueued),
 		"-timeout", runTimeout.String(),
 	}
+	if sc.Group {
+		args = append(args, "-group")
+	}
 	if expected != nil {
 		var f []string
 		for _, n := range expected {
@@ -126,7 +129,7 @@ func (b *bench) runClient(ctx context.Context, bin string, c clientDef, sc Scena
 		args = append(args, "-expected", strings.Join(f, ","))
 	}
 	if c.Java {
-		return b.runJava(ctx, bin, sc, topic, expected)
+		return b.runJava(ctx, bin, sc, topics[0], expected)
 	}
 	r := Run{Client: c.Name, Scenario: sc.Name()}
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, c.Name), args...)

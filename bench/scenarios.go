@@ -7,21 +7,48 @@ import (
 
 // Scenario is one cell of the matrix: what every client is asked to do.
 type Scenario struct {
-	Mode        string `json:"mode"` // "produce" or "consume"
-	Size        int    `json:"size"` // value bytes
-	Partitions  int    `json:"partitions"`
-	Acks        string `json:"acks,omitempty"` // produce only: "all" or "1"
-	Compression string `json:"compression"`    // "none" or "lz4"
-	Count       int64  `json:"count"`          // messages per run
+	Mode       string `json:"mode"`             // "produce" or "consume"
+	Size       int    `json:"size"`             // value bytes
+	Partitions int    `json:"partitions"`       // of each topic
+	Topics     int    `json:"topics,omitempty"` // 0 or 1: one topic
+	Acks       string `json:"acks,omitempty"`   // produce only: "all" or "1"
+	// Group: consume through a consumer group (one member, a fresh group
+	// per run) instead of reading every partition directly.
+	Group       bool   `json:"group,omitempty"`
+	Compression string `json:"compression"` // "none" or "lz4"
+	Count       int64  `json:"count"`       // messages per run, over all topics
+}
+
+// NumTopics is the number of topics the scenario writes or reads.
+func (s Scenario) NumTopics() int { return max(1, s.Topics) }
+
+// Shape is the topics and partitions as names show them: "p12" for one
+// topic of 12 partitions, "t10xp12" for 10 topics of 12 each.
+func (s Scenario) Shape() string {
+	if s.NumTopics() > 1 {
+		return fmt.Sprintf("t%dxp%d", s.Topics, s.Partitions)
+	}
+	return fmt.Sprintf("p%d", s.Partitions)
 }
 
 // Name is the scenario as the tables print it.
 func (s Scenario) Name() string {
-	acks := ""
+	how := ""
 	if s.Mode == "produce" {
-		acks = " acks=" + s.Acks
+		how = " acks=" + s.Acks
 	}
-	return fmt.Sprintf("%s %s p%d%s %s", s.Mode, sizeName(s.Size), s.Partitions, acks, s.Compression)
+	if s.Group {
+		how = " group"
+	}
+	return fmt.Sprintf("%s %s %s%s %s", s.Mode, sizeName(s.Size), s.Shape(), how, s.Compression)
+}
+
+// Family is the scenario with its number of topics left out: the
+// scenarios of one family differ only in how many topics carry the same
+// messages (see Report.topicsRows).
+func (s Scenario) Family() Scenario {
+	s.Topics = 0
+	return s
 }
 
 // Short is Name without the mode, for chart axes.
@@ -31,11 +58,28 @@ func (s Scenario) Short() string {
 
 // ID is the scenario as topic names carry it.
 func (s Scenario) ID() string {
-	id := fmt.Sprintf("%s-%d-p%d-%s", s.Mode, s.Size, s.Partitions, s.Compression)
+	id := fmt.Sprintf("%s-%d-%s-%s", s.Mode, s.Size, s.Shape(), s.Compression)
 	if s.Mode == "produce" {
 		id += "-acks" + s.Acks
 	}
+	if s.Group {
+		id += "-group"
+	}
 	return id
+}
+
+// topicNames are the names of a scenario's topics, from a base name: the
+// base itself for one topic; for several, the base with "-t00", "-t01", ...
+// (workload.Tally relies on that two-digit index at the end).
+func (s Scenario) topicNames(base string) []string {
+	if s.NumTopics() == 1 {
+		return []string{base}
+	}
+	out := make([]string, s.Topics)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-t%02d", base, i)
+	}
+	return out
 }
 
 func sizeName(n int) string {
@@ -89,6 +133,35 @@ func fullMatrix(scale float64) []Scenario {
 				}
 			}
 		}
+	}
+	return out
+}
+
+// manyTopics and topicsScale are the shape and the volume of the many-topics
+// scenarios (-topics): 10 topics of 12 partitions against 1 of 12, five times
+// the quick volume (produce 1 000 000, consume 4 000 000 messages per run:
+// a group consumer reads 100 B messages at millions per second, and 1 000 000
+// of them would be a run of a fifth of a second).
+const (
+	manyTopics  = 10
+	topicsScale = 5
+)
+
+// topicsMatrix is `-topics` (make bench BENCH_FLAGS=-topics): 100 B
+// messages, acks=all, no compression; a producer over 10 topics of 12
+// partitions and a group consumer over the same 10 topics, each beside the
+// same work on 1 topic of 12 partitions. Each mode's pair runs interleaved
+// (every client runs both back to back, in alternating order), so that the
+// ratio of the two is measured under the same load.
+func topicsMatrix(scale float64) [][]Scenario {
+	var out [][]Scenario
+	for _, sc := range []Scenario{
+		{Mode: "produce", Size: 100, Partitions: 12, Acks: "all", Compression: "none", Count: count("produce", 100, scale*topicsScale)},
+		{Mode: "consume", Size: 100, Partitions: 12, Group: true, Compression: "none", Count: count("consume", 100, scale*topicsScale)},
+	} {
+		many := sc
+		many.Topics = manyTopics
+		out = append(out, []Scenario{sc, many})
 	}
 	return out
 }

@@ -51,7 +51,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 				if ev.TopicPartition.Error != nil {
 					t.Failed(ev.TopicPartition.Error)
 				} else {
-					t.Acked(ev.TopicPartition.Partition, len(ev.Value))
+					t.Acked(*ev.TopicPartition.Topic, ev.TopicPartition.Partition, len(ev.Value))
 				}
 			case kafka.Error:
 				if ev.IsFatal() {
@@ -60,14 +60,19 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 			}
 		}
 	}()
-	topic := s.Topic
+	// Message i goes to topic i mod len(Topics), as TopicCycle does.
+	topics := make([]*string, len(s.Topics))
+	for j := range topics {
+		topics[j] = &s.Topics[j]
+	}
+	ti := 0
 	t.Start()
 	for i := int64(0); i < s.Count; {
 		if err := t.WaitRoom(ctx, i); err != nil {
 			return err
 		}
 		err := p.Produce(&kafka.Message{
-			TopicPartition: kafka.TopicPartition{Topic: &topic, Partition: kafka.PartitionAny},
+			TopicPartition: kafka.TopicPartition{Topic: topics[ti], Partition: kafka.PartitionAny},
 			Value:          s.Value(i),
 		}, nil)
 		if err != nil {
@@ -80,6 +85,9 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 			return fmt.Errorf("produce #%d: %w", i, err)
 		}
 		i++
+		if ti++; ti == len(topics) {
+			ti = 0
+		}
 	}
 	for p.Flush(100) > 0 {
 		if ctx.Err() != nil {
@@ -93,8 +101,9 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	c, err := kafka.NewConsumer(&kafka.ConfigMap{
 		"bootstrap.servers": strings.Join(s.Brokers, ","),
 		"client.id":         "bench",
-		// confluent-kafka-go requires a group.id; the consumer is assigned
-		// partitions explicitly and never joins or commits to it.
+		// confluent-kafka-go requires a group.id; without -group the
+		// consumer is assigned partitions explicitly and never joins it;
+		// with it, it subscribes. It never commits.
 		"group.id":           fmt.Sprintf("bench-%x", rand.Uint64()),
 		"enable.auto.commit": false,
 		"auto.offset.reset":  "earliest",
@@ -112,13 +121,20 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	}
 	defer c.Close()
 	t.Start()
-	topic := s.Topic
-	var parts []kafka.TopicPartition
-	for p := range int32(s.Partitions) {
-		parts = append(parts, kafka.TopicPartition{Topic: &topic, Partition: p, Offset: kafka.OffsetBeginning})
-	}
-	if err := c.Assign(parts); err != nil {
-		return err
+	if s.Group {
+		if err := c.SubscribeTopics(s.Topics, nil); err != nil {
+			return err
+		}
+	} else {
+		var parts []kafka.TopicPartition
+		for i := range s.Topics {
+			for p := range int32(s.Partitions) {
+				parts = append(parts, kafka.TopicPartition{Topic: &s.Topics[i], Partition: p, Offset: kafka.OffsetBeginning})
+			}
+		}
+		if err := c.Assign(parts); err != nil {
+			return err
+		}
 	}
 	for t.Count() < s.Count {
 		if ctx.Err() != nil {
@@ -129,7 +145,7 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 			if ev.TopicPartition.Error != nil {
 				return ev.TopicPartition.Error
 			}
-			t.Consumed(ev.TopicPartition.Partition, len(ev.Value))
+			t.Consumed(*ev.TopicPartition.Topic, ev.TopicPartition.Partition, len(ev.Value))
 		case kafka.Error:
 			if ev.IsFatal() || ev.Code() == kafka.ErrUnknownTopicOrPart {
 				return ev

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/gokafka/kafka/bench/internal/workload"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -18,7 +19,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.Brokers...),
 		kgo.ClientID("bench"),
-		kgo.DefaultProduceTopic(s.Topic),
+		kgo.DefaultProduceTopic(s.Topics[0]),
 		kgo.ProducerLinger(s.Linger),
 		kgo.ProducerBatchMaxBytes(int32(s.BatchBytes)),
 		kgo.MaxBufferedRecords(s.MaxQueued),
@@ -51,11 +52,18 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 			t.Failed(err)
 			return
 		}
-		t.Acked(r.Partition, len(r.Value))
+		t.Acked(r.Topic, r.Partition, len(r.Value))
 	}
 	t.Start()
-	for i := range s.Count {
-		cl.Produce(ctx, &kgo.Record{Value: s.Value(i)}, promise)
+	if len(s.Topics) == 1 {
+		for i := range s.Count {
+			cl.Produce(ctx, &kgo.Record{Value: s.Value(i)}, promise)
+		}
+	} else {
+		topics := s.Cycle()
+		for i := range s.Count {
+			cl.Produce(ctx, &kgo.Record{Topic: topics.Next(), Value: s.Value(i)}, promise)
+		}
 	}
 	if err := cl.Flush(ctx); err != nil {
 		return err
@@ -64,14 +72,18 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 }
 
 func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
-	// No group: a direct consumer of every partition from the start.
-	cl, err := kgo.NewClient(
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.Brokers...),
 		kgo.ClientID("bench"),
-		kgo.ConsumeTopics(s.Topic),
+		kgo.ConsumeTopics(s.Topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxWait(workload.FetchMaxWait),
-	)
+	}
+	if s.Group {
+		// A group of its own, read from the start, no commits.
+		opts = append(opts, kgo.ConsumerGroup(fmt.Sprintf("bench-franz-%x", rand.Uint64())), kgo.DisableAutoCommit())
+	} // else no group: a direct consumer of every partition from the start
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
@@ -87,7 +99,7 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 		if ferr != nil {
 			return ferr
 		}
-		fs.EachRecord(func(r *kgo.Record) { t.Consumed(r.Partition, len(r.Value)) })
+		fs.EachRecord(func(r *kgo.Record) { t.Consumed(r.Topic, r.Partition, len(r.Value)) })
 	}
 	return nil
 }

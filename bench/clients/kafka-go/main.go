@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 
 	"github.com/gokafka/kafka/bench/internal/workload"
@@ -24,7 +25,6 @@ const chunk = 1000
 func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	w := &kgo.Writer{
 		Addr:         kgo.TCP(s.Brokers...),
-		Topic:        s.Topic,
 		Balancer:     &kgo.RoundRobin{},
 		BatchTimeout: s.Linger,
 		BatchBytes:   int64(s.BatchBytes),
@@ -36,7 +36,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 				if err != nil {
 					t.Failed(err)
 				} else {
-					t.Acked(int32(msgs[i].Partition), len(msgs[i].Value))
+					t.Acked(msgs[i].Topic, int32(msgs[i].Partition), len(msgs[i].Value))
 				}
 			}
 		},
@@ -58,6 +58,14 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	default:
 		return fmt.Errorf("compression %q", s.Compression)
 	}
+	// One topic: the Writer's. Several: each message names its own (a
+	// Writer with a Topic refuses messages that do).
+	var topics *workload.TopicCycle
+	if len(s.Topics) == 1 {
+		w.Topic = s.Topics[0]
+	} else {
+		topics = s.Cycle()
+	}
 	t.Start()
 	var err error
 	for sent := int64(0); sent < s.Count && err == nil; {
@@ -68,6 +76,9 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 		msgs := make([]kgo.Message, n)
 		for j := range msgs {
 			msgs[j].Value = s.Value(sent + int64(j))
+			if topics != nil {
+				msgs[j].Topic = topics.Next()
+			}
 		}
 		err = w.WriteMessages(ctx, msgs...)
 		sent += n
@@ -79,16 +90,20 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 }
 
 func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
+	if s.Group {
+		return consumeGroup(ctx, s, t)
+	}
 	// Without a group, a kafka-go Reader reads one partition: one each.
 	t.Start()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, s.Partitions)
-	for p := range s.Partitions {
+	errs := make(chan error, len(s.Topics)*s.Partitions)
+	for i := range len(s.Topics) * s.Partitions {
+		topic, p := s.Topics[i/s.Partitions], i%s.Partitions
 		r := kgo.NewReader(kgo.ReaderConfig{
 			Brokers:   s.Brokers,
-			Topic:     s.Topic,
+			Topic:     topic,
 			Partition: p,
 			MinBytes:  1,
 			MaxBytes:  1 << 20,
@@ -108,11 +123,11 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 				m, err := r.FetchMessage(ctx)
 				if err != nil {
 					if ctx.Err() == nil {
-						errs <- fmt.Errorf("partition %d: %w", p, err)
+						errs <- fmt.Errorf("%s[%d]: %w", topic, p, err)
 					}
 					return
 				}
-				t.Consumed(int32(m.Partition), len(m.Value))
+				t.Consumed(m.Topic, int32(m.Partition), len(m.Value))
 			}
 		}()
 	}
@@ -126,4 +141,27 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// consumeGroup reads through one group Reader (kafka-go's consumer group:
+// GroupTopics, from the first offset); FetchMessage does not commit.
+func consumeGroup(ctx context.Context, s workload.Spec, t *workload.Tally) error {
+	r := kgo.NewReader(kgo.ReaderConfig{
+		Brokers:     s.Brokers,
+		GroupID:     fmt.Sprintf("bench-kafkago-%x", rand.Uint64()),
+		GroupTopics: s.Topics,
+		StartOffset: kgo.FirstOffset,
+		MinBytes:    1,
+		MaxBytes:    1 << 20,
+		MaxWait:     workload.FetchMaxWait,
+	})
+	defer r.Close()
+	for t.Count() < s.Count {
+		m, err := r.FetchMessage(ctx)
+		if err != nil {
+			return err
+		}
+		t.Consumed(m.Topic, int32(m.Partition), len(m.Value))
+	}
+	return nil
 }

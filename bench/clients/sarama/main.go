@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 
 	"github.com/IBM/sarama"
@@ -59,7 +60,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	go func() {
 		defer wg.Done()
 		for m := range p.Successes() {
-			t.Acked(m.Partition, m.Value.Length())
+			t.Acked(m.Topic, m.Partition, m.Value.Length())
 		}
 	}()
 	go func() {
@@ -68,6 +69,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 			t.Failed(e)
 		}
 	}()
+	topics := s.Cycle()
 	t.Start()
 	var sendErr error
 	for i := range s.Count {
@@ -76,7 +78,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 			break
 		}
 		select {
-		case p.Input() <- &sarama.ProducerMessage{Topic: s.Topic, Value: sarama.ByteEncoder(s.Value(i))}:
+		case p.Input() <- &sarama.ProducerMessage{Topic: topics.Next(), Value: sarama.ByteEncoder(s.Value(i))}:
 		case <-ctx.Done():
 			sendErr = ctx.Err()
 		}
@@ -97,6 +99,9 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	cfg.Consumer.Return.Errors = true
 	cfg.Consumer.MaxWaitTime = workload.FetchMaxWait
 	cfg.Consumer.Fetch.Default = 1 << 20
+	if s.Group {
+		return consumeGroup(ctx, s, t, cfg)
+	}
 	c, err := sarama.NewConsumer(s.Brokers, cfg)
 	if err != nil {
 		return err
@@ -106,9 +111,9 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, s.Partitions)
-	for p := range int32(s.Partitions) {
-		pc, err := c.ConsumePartition(s.Topic, p, sarama.OffsetOldest)
+	errs := make(chan error, len(s.Topics)*s.Partitions)
+	for i := range len(s.Topics) * s.Partitions {
+		pc, err := c.ConsumePartition(s.Topics[i/s.Partitions], int32(i%s.Partitions), sarama.OffsetOldest)
 		if err != nil {
 			cancel()
 			wg.Wait()
@@ -121,7 +126,7 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 			for {
 				select {
 				case m := <-pc.Messages():
-					t.Consumed(m.Partition, len(m.Value))
+					t.Consumed(m.Topic, m.Partition, len(m.Value))
 				case e := <-pc.Errors():
 					errs <- e
 					return
@@ -144,4 +149,66 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	default:
 	}
 	return err
+}
+
+// consumeGroup reads through a sarama ConsumerGroup of its own (from the
+// oldest offsets, no commits): one goroutine per claimed partition.
+func consumeGroup(ctx context.Context, s workload.Spec, t *workload.Tally, cfg *sarama.Config) error {
+	cfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	cfg.Consumer.Offsets.AutoCommit.Enable = false
+	g, err := sarama.NewConsumerGroup(s.Brokers, fmt.Sprintf("bench-sarama-%x", rand.Uint64()), cfg)
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 1)
+	go func() {
+		// Consume returns at every rebalance; a member alone in its
+		// group has one, unless the session ends.
+		for ctx.Err() == nil {
+			if err := g.Consume(ctx, s.Topics, handler{t}); err != nil && ctx.Err() == nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	go func() {
+		for e := range g.Errors() {
+			select {
+			case errs <- e:
+			default:
+			}
+		}
+	}()
+	select {
+	case <-t.Done():
+		return nil
+	case err := <-errs:
+		return err
+	case <-ctx.Done():
+		return workload.Wait(ctx, t)
+	}
+}
+
+type handler struct{ t *workload.Tally }
+
+func (handler) Setup(sarama.ConsumerGroupSession) error   { return nil }
+func (handler) Cleanup(sarama.ConsumerGroupSession) error { return nil }
+
+func (h handler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sarama.ConsumerGroupClaim) error {
+	for {
+		select {
+		case m, ok := <-claim.Messages():
+			if !ok {
+				return nil
+			}
+			h.t.Consumed(m.Topic, m.Partition, len(m.Value))
+		case <-h.t.Done():
+			return nil
+		case <-sess.Context().Done():
+			return nil
+		}
+	}
 }

@@ -1,11 +1,19 @@
 // Package gokafkaclient drives gokafka for the benchmark; the pure and the
 // librdkafka client programs share it and differ only in UseRdkafka (and in
 // the rdkafka program's blank import of the engine).
+//
+// Each run uses the API a user would write for its shape: one topic, the
+// topic's producer and consumers (Topic.NewProducer, Topic.NewSimpleConsumer,
+// Topic.NewBalancedConsumer); several topics, the client's
+// (Client.NewProducer with Message.Topic, Client.NewSimpleConsumer,
+// Client.NewBalancedConsumer over the topic list). Both are views of the
+// same machinery.
 package gokafkaclient
 
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 
 	kafka "github.com/gokafka/kafka"
@@ -25,12 +33,16 @@ func New(name string, useRdkafka bool) workload.Client {
 	}
 }
 
-func topic(ctx context.Context, s workload.Spec) (*kafka.Client, *kafka.Topic, error) {
+// connect returns a client and, for a one-topic run, its Topic.
+func connect(ctx context.Context, s workload.Spec) (*kafka.Client, *kafka.Topic, error) {
 	client, err := kafka.NewClient(ctx, strings.Join(s.Brokers, ","), kafka.WithClientID("bench"))
 	if err != nil {
 		return nil, nil, err
 	}
-	tp, err := client.Topic(ctx, s.Topic)
+	if len(s.Topics) > 1 {
+		return client, nil, nil
+	}
+	tp, err := client.Topic(ctx, s.Topics[0])
 	if err != nil {
 		client.Close()
 		return nil, nil, err
@@ -39,7 +51,7 @@ func topic(ctx context.Context, s workload.Spec) (*kafka.Client, *kafka.Topic, e
 }
 
 func produce(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka bool) error {
-	client, tp, err := topic(ctx, s)
+	client, tp, err := connect(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -54,7 +66,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka
 				t.Failed(r.Err)
 				return
 			}
-			t.Acked(r.Message.Partition, len(r.Message.Value))
+			t.Acked(r.Message.Topic, r.Message.Partition, len(r.Message.Value))
 		},
 	}
 	switch s.Acks {
@@ -74,13 +86,33 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka
 	default:
 		return fmt.Errorf("compression %q", s.Compression)
 	}
-	p, err := tp.NewProducer(cfg)
+	if tp != nil {
+		p, err := tp.NewProducer(cfg)
+		if err != nil {
+			return err
+		}
+		t.Start()
+		for i := range s.Count {
+			if err := p.Produce(ctx, s.Value(i)); err != nil {
+				p.Close(ctx)
+				return fmt.Errorf("produce #%d: %w", i, err)
+			}
+		}
+		if err := p.Close(ctx); err != nil {
+			return err
+		}
+		return workload.Wait(ctx, t)
+	}
+	// Several topics: one producer for all of them, the message names
+	// its topic.
+	p, err := client.NewProducer(cfg)
 	if err != nil {
 		return err
 	}
+	topics := s.Cycle()
 	t.Start()
 	for i := range s.Count {
-		if err := p.Produce(ctx, s.Value(i)); err != nil {
+		if err := p.ProduceMessage(ctx, &kafka.Message{Topic: topics.Next(), Value: s.Value(i)}); err != nil {
 			p.Close(ctx)
 			return fmt.Errorf("produce #%d: %w", i, err)
 		}
@@ -91,17 +123,46 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka
 	return workload.Wait(ctx, t)
 }
 
+// messages is what the simple and the balanced consumer share.
+type messages interface {
+	Consume(ctx context.Context) (*kafka.Message, error)
+	Close(ctx context.Context) error
+}
+
 func consume(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka bool) error {
-	client, tp, err := topic(ctx, s)
+	client, tp, err := connect(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
-	t.Start()
-	c, err := tp.NewSimpleConsumer(ctx, kafka.ConsumerConfig{
+	opts := kafka.ConsumerOptions{
 		UseRdkafka:      useRdkafka,
 		AutoOffsetReset: kafka.ResetEarliest,
-	})
+	}
+	t.Start() // a group run's section starts at its first message instead
+	var c messages
+	switch {
+	case s.Group:
+		// A group of its own, read from the start, no commits.
+		cfg := kafka.BalancedConsumerConfig{
+			Group:           fmt.Sprintf("bench-gokafka-%x", rand.Uint64()),
+			ConsumerOptions: opts,
+		}
+		if tp != nil {
+			c, err = tp.NewBalancedConsumer(ctx, cfg)
+		} else {
+			cfg.Topics = s.Topics
+			c, err = client.NewBalancedConsumer(ctx, cfg)
+		}
+	case tp != nil:
+		c, err = tp.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: opts})
+	default:
+		all := map[string][]int32{}
+		for _, name := range s.Topics {
+			all[name] = nil // every partition
+		}
+		c, err = client.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Topics: all, ConsumerOptions: opts})
+	}
 	if err != nil {
 		return err
 	}
@@ -111,7 +172,7 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka
 		if err != nil {
 			return err
 		}
-		t.Consumed(m.Partition, len(m.Value))
+		t.Consumed(m.Topic, m.Partition, len(m.Value))
 	}
 	return nil
 }

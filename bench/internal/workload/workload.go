@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -27,10 +28,20 @@ import (
 
 // Spec is one run, as the harness describes it on the command line.
 type Spec struct {
-	Mode        string // "produce" or "consume"
-	Brokers     []string
-	Topic       string
-	Partitions  int
+	Mode    string // "produce" or "consume"
+	Brokers []string
+	// Topics are the run's topics, each of Partitions partitions: one,
+	// or several for the many-topics scenarios. A producer sends message
+	// i to Topics[i mod len(Topics)] (TopicCycle); a consumer reads them
+	// all.
+	Topics     []string
+	Partitions int
+	// Group makes a consume run read through a consumer group (a fresh
+	// group id per run, no commits) instead of assigning every partition
+	// directly. Its measured section starts at the first message read, so
+	// that the group join, which takes the same time whatever the volume,
+	// is left out (as the Java tool's fetch time leaves it out).
+	Group       bool
 	Count       int64  // messages to produce, or to consume
 	Size        int    // value bytes per message
 	Acks        string // "all" or "1"
@@ -40,9 +51,28 @@ type Spec struct {
 	MaxQueued   int // messages produced and not yet acknowledged
 	Timeout     time.Duration
 	// Expected is, for consume runs, the number of messages in each
-	// partition (index = partition id); the run fails if the client read
-	// any other number from a partition.
+	// partition (index = topic index x Partitions + partition id); the run
+	// fails if the client read any other number from a partition.
 	Expected []int64
+}
+
+// TopicCycle hands out a run's topics round robin: message i goes to topic
+// i mod len(Topics), without a division per message.
+type TopicCycle struct {
+	topics []string
+	i      int
+}
+
+// Cycle returns a TopicCycle over s.Topics.
+func (s Spec) Cycle() *TopicCycle { return &TopicCycle{topics: s.Topics} }
+
+// Next returns the next message's topic.
+func (c *TopicCycle) Next() string {
+	t := c.topics[c.i]
+	if c.i++; c.i == len(c.topics) {
+		c.i = 0
+	}
+	return t
 }
 
 // Idempotent reports whether the run asks for the idempotent producer:
@@ -57,7 +87,7 @@ type Result struct {
 	// CPUSectionNs is user+sys CPU of the whole process (every thread,
 	// C threads included) during the measured section only.
 	CPUSectionNs int64   `json:"cpu_section_ns"`
-	PerPartition []int64 `json:"per_partition,omitempty"`
+	PerPartition []int64 `json:"per_partition,omitempty"` // topic index x partitions + partition
 	Errors       int64   `json:"errors"`
 	FirstError   string  `json:"first_error,omitempty"`
 	Note         string  `json:"note,omitempty"`
@@ -71,9 +101,11 @@ type Client struct {
 	// for each (t.Start must be called right before the first message is
 	// handed to the library).
 	Produce func(ctx context.Context, s Spec, t *Tally) error
-	// Consume reads s.Count messages from the start of every partition,
-	// calling t.Consumed for each, and returns once s.Count were read (or
-	// on error). It calls t.Start right before it begins fetching.
+	// Consume reads s.Count messages from the start of every partition of
+	// every topic, calling t.Consumed for each, and returns once s.Count
+	// were read (or on error). It calls t.Start right before it begins
+	// fetching; with s.Group it joins a group of its own (GroupID) and
+	// the measured section starts at the first message instead.
 	Consume func(ctx context.Context, s Spec, t *Tally) error
 	// Library, if set, names the underlying library and version beyond
 	// the Go module (librdkafka's version, for instance).
@@ -83,54 +115,96 @@ type Client struct {
 // Tally counts outcomes from any goroutine and remembers the first error.
 type Tally struct {
 	spec      Spec
+	index     map[string]int // topic name -> index in spec.Topics
 	acked     atomic.Int64
 	failed    atomic.Int64
 	bytes     atomic.Int64
-	perPart   []atomic.Int64
+	perPart   []atomic.Int64 // topic index x partitions + partition
 	firstErr  atomic.Pointer[string]
 	started   atomic.Bool
-	start     time.Time
-	startCPU  time.Duration
+	start     atomic.Int64 // since epoch, monotonic
+	startCPU  atomic.Int64
 	done      chan struct{}
 	doneFired atomic.Bool
 	waiting   atomic.Bool   // a producer loop waits in WaitRoom
 	room      chan struct{} // poked when waiting and a message is recorded
 }
 
+// epoch is what the measured section's start is kept relative to (a
+// monotonic reading, in an atomic).
+var epoch = time.Now()
+
 func newTally(s Spec) *Tally {
-	return &Tally{spec: s, perPart: make([]atomic.Int64, max(s.Partitions, 1)), done: make(chan struct{}), room: make(chan struct{}, 1)}
+	t := &Tally{spec: s, index: map[string]int{}, done: make(chan struct{}), room: make(chan struct{}, 1)}
+	for i, name := range s.Topics {
+		t.index[name] = i
+	}
+	t.perPart = make([]atomic.Int64, max(len(s.Topics), 1)*max(s.Partitions, 1))
+	return t
 }
 
 // Start marks the beginning of the measured section. Calls after the
-// first are ignored.
+// first are ignored, and so are all calls in a group consume run (Spec.Group),
+// whose section starts at the first message read.
 func (t *Tally) Start() {
+	if t.spec.Group && t.spec.Mode == "consume" {
+		return
+	}
+	t.begin()
+}
+
+func (t *Tally) begin() {
 	if t.started.Swap(true) {
 		return
 	}
-	t.startCPU = processCPU()
-	t.start = time.Now()
+	t.startCPU.Store(int64(processCPU()))
+	t.start.Store(int64(time.Since(epoch)))
 }
 
-// Acked records a delivered message.
-func (t *Tally) Acked(partition int32, size int) { t.record(partition, size) }
+// Acked records a delivered message of topic.
+func (t *Tally) Acked(topic string, partition int32, size int) { t.record(topic, partition, size) }
 
-// Consumed records a consumed message. Values of the wrong size count as
-// errors (the harness wrote every value with the same size).
-func (t *Tally) Consumed(partition int32, size int) {
+// Consumed records a consumed message of topic. Values of the wrong size
+// count as errors (the harness wrote every value with the same size).
+func (t *Tally) Consumed(topic string, partition int32, size int) {
+	if t.spec.Group && !t.started.Load() {
+		t.begin()
+	}
 	if size != t.spec.Size {
-		t.Failed(fmt.Errorf("partition %d: value of %d bytes, want %d", partition, size, t.spec.Size))
+		t.Failed(fmt.Errorf("%s[%d]: value of %d bytes, want %d", topic, partition, size, t.spec.Size))
 		return
 	}
-	t.record(partition, size)
+	t.record(topic, partition, size)
 }
 
-func (t *Tally) record(partition int32, size int) {
-	if partition >= 0 && int(partition) < len(t.perPart) {
-		t.perPart[partition].Add(1)
-	} else {
-		t.Failed(fmt.Errorf("message in partition %d of a %d-partition topic", partition, len(t.perPart)))
+// topicIndex is topic's index in Spec.Topics, or -1. It costs next to
+// nothing per message: with one topic the name is not looked at (the
+// library was given no other), and the harness ends the names of several
+// with their two-digit index ("-t07"), which is checked against the name
+// before the map is asked.
+func (t *Tally) topicIndex(topic string) int {
+	if len(t.spec.Topics) <= 1 {
+		return 0
+	}
+	if n := len(topic); n >= 2 {
+		i := int(topic[n-2]-'0')*10 + int(topic[n-1]-'0')
+		if i >= 0 && i < len(t.spec.Topics) && t.spec.Topics[i] == topic {
+			return i
+		}
+	}
+	if i, ok := t.index[topic]; ok {
+		return i
+	}
+	return -1
+}
+
+func (t *Tally) record(topic string, partition int32, size int) {
+	ti := t.topicIndex(topic)
+	if ti < 0 || partition < 0 || int(partition) >= t.spec.Partitions {
+		t.Failed(fmt.Errorf("message in %s[%d], not one of the run's %d topics of %d partitions", topic, partition, len(t.spec.Topics), t.spec.Partitions))
 		return
 	}
+	t.perPart[ti*t.spec.Partitions+int(partition)].Add(1)
 	t.bytes.Add(int64(size))
 	if t.acked.Add(1) == t.spec.Count {
 		t.fire()
@@ -239,8 +313,10 @@ func Main(c Client) {
 	var brokers, expected string
 	flag.StringVar(&s.Mode, "mode", "produce", "produce or consume")
 	flag.StringVar(&brokers, "brokers", os.Getenv("BROKERS"), "comma-separated bootstrap brokers")
-	flag.StringVar(&s.Topic, "topic", "", "topic")
-	flag.IntVar(&s.Partitions, "partitions", 1, "number of partitions of the topic")
+	var topics string
+	flag.StringVar(&topics, "topic", "", "topic, or comma-separated topics")
+	flag.IntVar(&s.Partitions, "partitions", 1, "number of partitions of each topic")
+	flag.BoolVar(&s.Group, "group", false, "consume: through a consumer group of the run's own (measured from the first message read)")
 	flag.Int64Var(&s.Count, "count", 100000, "messages")
 	flag.IntVar(&s.Size, "size", 100, "value bytes")
 	flag.StringVar(&s.Acks, "acks", "all", "all or 1")
@@ -257,6 +333,9 @@ func Main(c Client) {
 		return
 	}
 	s.Brokers = strings.Split(brokers, ",")
+	if topics != "" {
+		s.Topics = strings.Split(topics, ",")
+	}
 	if expected != "" {
 		for _, f := range strings.Split(expected, ",") {
 			var n int64
@@ -273,7 +352,7 @@ func Main(c Client) {
 }
 
 func run(c Client, s Spec) (Result, bool) {
-	if s.Topic == "" || s.Count <= 0 || s.Size <= 0 || s.Size >= len(payload) || len(s.Brokers) == 0 || s.Brokers[0] == "" {
+	if len(s.Topics) == 0 || slices.Contains(s.Topics, "") || s.Partitions <= 0 || s.Count <= 0 || s.Size <= 0 || s.Size >= len(payload) || len(s.Brokers) == 0 || s.Brokers[0] == "" {
 		return Result{Errors: 1, FirstError: "bad flags: need -brokers, -topic, -count > 0 and -size > 0"}, false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
@@ -288,13 +367,13 @@ func run(c Client, s Spec) (Result, bool) {
 	default:
 		err = fmt.Errorf("unknown -mode %q", s.Mode)
 	}
-	end := time.Now()
+	end := time.Since(epoch)
 	cpu := processCPU()
 	res := Result{
 		Messages:     t.acked.Load(),
 		Bytes:        t.bytes.Load(),
-		ElapsedNs:    end.Sub(t.start).Nanoseconds(),
-		CPUSectionNs: (cpu - t.startCPU).Nanoseconds(),
+		ElapsedNs:    int64(end) - t.start.Load(),
+		CPUSectionNs: int64(cpu) - t.startCPU.Load(),
 		Errors:       t.failed.Load(),
 	}
 	if !t.started.Load() {
@@ -314,10 +393,15 @@ func run(c Client, s Spec) (Result, bool) {
 	}
 	ok := res.Errors == 0 && res.Messages == s.Count
 	if ok && s.Mode == "consume" && s.Expected != nil {
-		for p, want := range s.Expected {
-			if p >= len(res.PerPartition) || res.PerPartition[p] != want {
+		for i, want := range s.Expected {
+			if i >= len(res.PerPartition) || res.PerPartition[i] != want {
 				ok = false
-				res.FirstError = fmt.Sprintf("partition %d: consumed %v messages, the topic holds %d", p, res.PerPartition, want)
+				got := int64(-1)
+				if i < len(res.PerPartition) {
+					got = res.PerPartition[i]
+				}
+				res.FirstError = fmt.Sprintf("%s[%d]: consumed %d messages, the partition holds %d (all partitions: %v)",
+					s.Topics[min(i/s.Partitions, len(s.Topics)-1)], i%s.Partitions, got, want, res.PerPartition)
 				break
 			}
 		}

@@ -3,13 +3,14 @@ package workload
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 )
 
 func spec(count int64) Spec {
-	return Spec{Mode: "produce", Brokers: []string{"x:1"}, Topic: "t", Partitions: 2, Count: count, Size: 100, MaxQueued: 10, Timeout: 5 * time.Second}
+	return Spec{Mode: "produce", Brokers: []string{"x:1"}, Topics: []string{"t"}, Partitions: 2, Count: count, Size: 100, MaxQueued: 10, Timeout: 5 * time.Second}
 }
 
 func TestValueSizeAndStability(t *testing.T) {
@@ -20,7 +21,7 @@ func TestValueSizeAndStability(t *testing.T) {
 			t.Fatalf("Value(%d): len %d cap %d, want %d", i, len(v), cap(v), s.Size)
 		}
 	}
-	if string(s.Value(7)) != string(s.Value(7)) || string(s.Value(7)) == string(s.Value(8)) {
+	if a, b := s.Value(7), s.Value(7); string(a) != string(b) || string(a) == string(s.Value(8)) {
 		t.Fatal("values must be deterministic and differ between messages")
 	}
 }
@@ -29,7 +30,7 @@ func TestRunAccountsForEveryMessage(t *testing.T) {
 	ok := Client{Produce: func(ctx context.Context, s Spec, tl *Tally) error {
 		tl.Start()
 		for i := range s.Count {
-			tl.Acked(int32(i%2), s.Size)
+			tl.Acked("t", int32(i%2), s.Size)
 		}
 		return Wait(ctx, tl)
 	}}
@@ -41,7 +42,7 @@ func TestRunAccountsForEveryMessage(t *testing.T) {
 	lossy := Client{Produce: func(ctx context.Context, s Spec, tl *Tally) error {
 		tl.Start()
 		for range s.Count - 1 {
-			tl.Acked(0, s.Size)
+			tl.Acked("t", 0, s.Size)
 		}
 		tl.Failed(errors.New("boom"))
 		return Wait(ctx, tl)
@@ -56,7 +57,7 @@ func TestConsumeChecksPartitionsAndSizes(t *testing.T) {
 	c := Client{Consume: func(ctx context.Context, s Spec, tl *Tally) error {
 		tl.Start()
 		for range s.Count {
-			tl.Consumed(0, s.Size) // all from partition 0
+			tl.Consumed("t", 0, s.Size) // all from partition 0
 		}
 		return nil
 	}}
@@ -73,7 +74,7 @@ func TestConsumeChecksPartitionsAndSizes(t *testing.T) {
 	short := Client{Consume: func(ctx context.Context, s Spec, tl *Tally) error {
 		tl.Start()
 		for range s.Count {
-			tl.Consumed(1, s.Size-1)
+			tl.Consumed("t", 1, s.Size-1)
 		}
 		return nil
 	}}
@@ -97,7 +98,7 @@ func TestWaitRoomBoundsInFlight(t *testing.T) {
 		t.Fatalf("WaitRoom returned (%v) with 10 in flight and a bound of 10", err)
 	case <-time.After(50 * time.Millisecond):
 	}
-	tl.Acked(0, 100)
+	tl.Acked("t", 0, 100)
 	if err := <-released; err != nil {
 		t.Fatal(err)
 	}
@@ -105,5 +106,68 @@ func TestWaitRoomBoundsInFlight(t *testing.T) {
 	defer cancelShort()
 	if err := tl.WaitRoom(short, 20); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("WaitRoom must honour ctx: %v", err)
+	}
+}
+
+func TestManyTopics(t *testing.T) {
+	s := spec(60)
+	s.Mode = "consume"
+	s.Topics = []string{"bench-x-t00", "bench-x-t01", "other"} // the last one without an index: found in the map
+	s.Expected = []int64{10, 10, 10, 10, 10, 10}
+	c := Client{Consume: func(ctx context.Context, s Spec, tl *Tally) error {
+		tl.Start()
+		cyc := s.Cycle()
+		for i := range s.Count {
+			tl.Consumed(cyc.Next(), int32(i/3%2), s.Size)
+		}
+		return nil
+	}}
+	res, good := run(c, s)
+	if !good || len(res.PerPartition) != 6 {
+		t.Fatalf("three topics: ok=%v %+v", good, res)
+	}
+	stray := Client{Consume: func(ctx context.Context, s Spec, tl *Tally) error {
+		for range s.Count {
+			tl.Consumed("bench-x-t02", 0, s.Size) // ends like an index, is not a topic of the run
+		}
+		return nil
+	}}
+	if res, good := run(stray, s); good || !strings.Contains(res.FirstError, "bench-x-t02[0]") {
+		t.Fatalf("a message of a topic the run does not have must fail it: ok=%v %+v", good, res)
+	}
+}
+
+func TestGroupRunStartsAtFirstMessage(t *testing.T) {
+	s := spec(10)
+	s.Mode, s.Group = "consume", true
+	c := Client{Consume: func(ctx context.Context, s Spec, tl *Tally) error {
+		tl.Start() // ignored: a group run starts at its first message
+		time.Sleep(200 * time.Millisecond)
+		for range s.Count {
+			tl.Consumed("t", 0, s.Size)
+		}
+		return nil
+	}}
+	res, good := run(c, s)
+	if !good || res.ElapsedNs <= 0 || res.ElapsedNs >= int64(100*time.Millisecond) {
+		t.Fatalf("the join (200 ms here) must be left out: ok=%v elapsed %v", good, time.Duration(res.ElapsedNs))
+	}
+}
+
+func BenchmarkTallyAcked(b *testing.B) {
+	for _, n := range []int{1, 10} {
+		s := spec(1 << 62)
+		s.Topics = nil
+		for i := range n {
+			s.Topics = append(s.Topics, fmt.Sprintf("bench-0a1b2c-produce-100-t%dxp2-none-acksall-franz-go-t%02d", n, i))
+		}
+		b.Run(fmt.Sprintf("topics=%d", n), func(b *testing.B) {
+			tl := newTally(s)
+			cyc := s.Cycle()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				tl.Acked(cyc.Next(), int32(i&1), 100)
+			}
+		})
 	}
 }
