@@ -1,0 +1,416 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/testhelp"
+)
+
+// startReader starts an outside group member (kcat -G, Kafka's console
+// consumer), whose output the test ignores, and stops it with the test or
+// when stop is called.
+func startReader(t *testing.T, name string, cmd *exec.Cmd) (stop func()) {
+	t.Helper()
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var once sync.Once
+	stop = func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// lagView is GroupLag's answer in the shape of Kafka's tool's.
+func lagView(l *kafka.GroupLag) map[kafka.TopicPartition]testhelp.ToolOffset {
+	out := map[kafka.TopicPartition]testhelp.ToolOffset{}
+	for _, p := range l.Partitions {
+		out[p.TopicPartition] = testhelp.ToolOffset{Committed: p.Committed, LogEnd: p.LogEnd, Lag: p.Lag, MemberID: p.MemberID, Host: p.Host, ClientID: p.ClientID}
+	}
+	return out
+}
+
+// sameLag polls until GroupLag and kafka-consumer-groups --describe agree
+// on every partition (twice the same answer from gokafka around the
+// tool's, so that a commit in between cannot fake agreement), and cond
+// holds of the agreed view.
+func sameLag(t *testing.T, client *kafka.Client, group string, cond func(map[kafka.TopicPartition]testhelp.ToolOffset) error) map[kafka.TopicPartition]testhelp.ToolOffset {
+	t.Helper()
+	ctx := testhelp.Ctx(t, 2*time.Minute)
+	var agreed map[kafka.TopicPartition]testhelp.ToolOffset
+	testhelp.Eventually(t, 2*time.Minute, "GroupLag equal to kafka-consumer-groups --describe", func() error {
+		before, err := client.GroupLag(ctx, group)
+		if err != nil {
+			return err
+		}
+		tool, err := testhelp.GroupOffsets[kafka.TopicPartition](ctx, nil, group)
+		if err != nil {
+			return err
+		}
+		after, err := client.GroupLag(ctx, group)
+		if err != nil {
+			return err
+		}
+		ours := lagView(after)
+		if fmt.Sprint(lagView(before)) != fmt.Sprint(ours) {
+			return errors.New("the group moved during the comparison")
+		}
+		if fmt.Sprint(ours) != fmt.Sprint(tool) {
+			return fmt.Errorf("gokafka %v\nkafka-consumer-groups %v", ours, tool)
+		}
+		if err := cond(ours); err != nil {
+			return err
+		}
+		agreed = ours
+		return nil
+	})
+	return agreed
+}
+
+// TestGroupLagMatchesKafkaTool: a classic group whose members are gokafka
+// (both engines), kcat -G and Kafka's console consumer. The gokafka members
+// commit half of what they read, the others all of it: GroupLag's
+// committed offsets, log end offsets, lag and owners equal what Kafka's
+// kafka-consumer-groups --describe prints, with the members live and
+// after they left and more was produced.
+func TestGroupLagMatchesKafkaTool(t *testing.T) {
+	client := newClient(t)
+	topic := newTopic(t, client, 6)
+	group := testhelp.UniqueName(t, "g")
+	ctx := testhelp.Ctx(t, 4*time.Minute)
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+
+	var members []*kafka.BalancedConsumer
+	for _, e := range engines {
+		cfg := balancedConfig(t, groupModes[1], e, group)
+		cfg.AutoCommit = false
+		cfg.Topics = []string{topic.Name()}
+		m, err := client.NewBalancedConsumer(ctx, cfg)
+		if errors.Is(err, kafka.ErrEngineNotEnabled) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(context.Background())
+		members = append(members, m)
+	}
+	stops := []func(){
+		startReader(t, "kcat", exec.CommandContext(readCtx, "kcat", "-b", brokers(), "-G", group, "-q", "-X", "session.timeout.ms=6000",
+			"-X", "heartbeat.interval.ms=500", "-X", "auto.offset.reset=earliest", "-X", "auto.commit.interval.ms=200", topic.Name())),
+	}
+	lib := kafkaToolsCommand(t)
+	stops = append(stops, startReader(t, "java console consumer", exec.CommandContext(readCtx, lib[0], append(lib[1:],
+		"--bootstrap-server", brokers(), "--group", group, "--topic", topic.Name(),
+		"--consumer-property", "session.timeout.ms=6000", "--consumer-property", "heartbeat.interval.ms=500",
+		"--consumer-property", "auto.offset.reset=earliest", "--consumer-property", "auto.commit.interval.ms=200")...)))
+
+	// Kafka's view: every member in, each partition owned once.
+	want := len(members) + 2
+	testhelp.Eventually(t, 2*time.Minute, "a stable group of every member", func() error {
+		owners, n := describeMembers(t, ctx, group)
+		if n != want || len(owners) != 6 {
+			return fmt.Errorf("%d members (want %d) own %v", n, want, owners)
+		}
+		return nil
+	})
+	// The gokafka members commit offset 5 of each partition they read
+	// to the end (10 messages each).
+	var wg sync.WaitGroup
+	for _, m := range members {
+		wg.Go(func() {
+			half := map[int32]*kafka.Message{}
+			for msg, err := range m.Messages(readCtx) {
+				if err != nil {
+					return
+				}
+				if msg.Offset == 4 {
+					half[msg.Partition] = msg
+				}
+				if msg.Offset == 9 && half[msg.Partition] != nil {
+					if err := m.CommitMessages(readCtx, half[msg.Partition]); err != nil {
+						t.Errorf("commit: %v", err)
+					}
+				}
+			}
+		})
+	}
+	produceTo(t, client, topic.Name(), 6, 60)
+	gokafkaOwned := map[kafka.TopicPartition]bool{}
+	for _, m := range members {
+		for _, tp := range m.Partitions() {
+			gokafkaOwned[tp] = true
+		}
+	}
+	sameLag(t, client, group, func(v map[kafka.TopicPartition]testhelp.ToolOffset) error {
+		if len(v) != 6 {
+			return fmt.Errorf("%d partitions", len(v))
+		}
+		for tp, o := range v {
+			wantLag := int64(0)
+			if gokafkaOwned[tp] {
+				wantLag = 5
+			}
+			if o.LogEnd != 10 || o.Lag != wantLag || o.MemberID == "" || o.ClientID == "" || o.Host == "" {
+				return fmt.Errorf("%s: %+v, want lag %d and an owner", tp, o, wantLag)
+			}
+		}
+		return nil
+	})
+
+	// Members gone, more produced: the lag grows by one per partition.
+	stopReading()
+	wg.Wait()
+	for _, m := range members {
+		m.Close(ctx)
+	}
+	for _, stop := range stops {
+		stop()
+	}
+	testhelp.Eventually(t, time.Minute, "the group empty", func() error {
+		d, err := client.DescribeGroups(ctx, group)
+		if err != nil {
+			return err
+		}
+		if len(d[0].Members) != 0 {
+			return fmt.Errorf("%d members left", len(d[0].Members))
+		}
+		return nil
+	})
+	produceTo(t, client, topic.Name(), 6, 6)
+	sameLag(t, client, group, func(v map[kafka.TopicPartition]testhelp.ToolOffset) error {
+		for tp, o := range v {
+			if o.LogEnd != 11 || o.MemberID != "" || (o.Lag != 1 && o.Lag != 6) {
+				return fmt.Errorf("%s: %+v", tp, o)
+			}
+		}
+		return nil
+	})
+}
+
+// produceAt produces n messages per partition of topic, each with the
+// timestamp at(i), i counting from 0 in each partition.
+func produceAt(t *testing.T, client *kafka.Client, topic string, partitions int32, n int, at func(i int) time.Time) {
+	t.Helper()
+	p, err := client.NewProducer(kafka.ProducerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []*kafka.Message
+	for i := 0; i < n; i++ {
+		for part := int32(0); part < partitions; part++ {
+			msgs = append(msgs, &kafka.Message{Topic: topic, Partition: part, PartitionSet: true, Timestamp: at(i), Value: fmt.Appendf(nil, "%d:%d", part, i)})
+		}
+	}
+	ctx := testhelp.Ctx(t, time.Minute)
+	if err := p.ProduceSync(ctx, msgs...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestResetGroupOffsets: each target (offset, shift back and past the end,
+// earliest, latest, a time), a dry run that commits nothing, a shift
+// without a committed offset, and the refusal while a member is live.
+func TestResetGroupOffsets(t *testing.T) {
+	client := newClient(t)
+	topic := newTopic(t, client, 3).Name()
+	group := testhelp.UniqueName(t, "g")
+	ctx := testhelp.Ctx(t, 3*time.Minute)
+	base := time.Now().Add(-2 * time.Hour).Truncate(time.Millisecond)
+	produceAt(t, client, topic, 3, 10, func(i int) time.Time {
+		if i < 6 {
+			return base
+		}
+		return base.Add(time.Hour)
+	})
+	all := map[string][]int32{topic: nil}
+	check := func(r kafka.GroupOffsetReset, want int64) {
+		t.Helper()
+		res, err := client.ResetGroupOffsets(ctx, group, r)
+		if err != nil || len(res) != 3 {
+			t.Fatalf("reset %+v: %v %+v", r, err, res)
+		}
+		for _, x := range res {
+			if x.New != want {
+				t.Fatalf("reset %+v: %+v, want %d", r, x, want)
+			}
+		}
+		got, err := client.CommittedOffsets(ctx, group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range res {
+			if r.DryRun && got[x.TopicPartition] != x.Previous || !r.DryRun && got[x.TopicPartition] != want {
+				t.Fatalf("reset %+v: committed %v", r, got)
+			}
+		}
+	}
+	check(kafka.GroupOffsetReset{To: kafka.ResetToOffset, Offset: 3, Topics: all}, 3)
+	check(kafka.GroupOffsetReset{To: kafka.ResetShiftBy, Shift: -2}, 1)
+	check(kafka.GroupOffsetReset{To: kafka.ResetShiftBy, Shift: 100}, 10)
+	check(kafka.GroupOffsetReset{To: kafka.ResetToEarliest, DryRun: true}, 0)
+	check(kafka.GroupOffsetReset{To: kafka.ResetToEarliest}, 0)
+	check(kafka.GroupOffsetReset{To: kafka.ResetToLatest}, 10)
+	check(kafka.GroupOffsetReset{To: kafka.ResetToTime, Time: base.Add(time.Minute)}, 6)
+	check(kafka.GroupOffsetReset{To: kafka.ResetToTime, Time: time.Now()}, 10)
+
+	res, err := client.ResetGroupOffsets(ctx, testhelp.UniqueName(t, "new"), kafka.GroupOffsetReset{To: kafka.ResetShiftBy, Shift: 1, Topics: all})
+	if !errors.Is(err, kafka.ErrNoCommittedOffset) || len(res) != 3 || !errors.Is(res[0].Err, kafka.ErrNoCommittedOffset) {
+		t.Fatalf("shift without committed offsets: %v %+v", err, res)
+	}
+	if _, err := client.ResetGroupOffsets(ctx, group, kafka.GroupOffsetReset{To: kafka.ResetToLatest, Topics: map[string][]int32{topic + "-missing": nil}}); !errors.Is(err, kafka.ErrUnknownTopic) {
+		t.Fatalf("reset of an unknown topic: %v", err)
+	}
+
+	cfg := balancedConfig(t, groupModes[1], engines[0], group)
+	cfg.Topics = []string{topic}
+	m, err := client.NewBalancedConsumer(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	waitAssigned(t, ctx, []kafka.TopicPartition{{Topic: topic, Partition: 0}, {Topic: topic, Partition: 1}, {Topic: topic, Partition: 2}}, m)
+	if _, err := client.ResetGroupOffsets(ctx, group, kafka.GroupOffsetReset{To: kafka.ResetToEarliest}); !errors.Is(err, kafka.ErrGroupNotEmpty) {
+		t.Fatalf("reset with a live member: %v", err)
+	}
+}
+
+// TestDeleteGroupOffsetsAndGroups: deleting one partition's offset, the
+// broker's refusals while a member reads the topic or is in the group, a
+// group that does not exist, and the group's deletion once empty.
+func TestDeleteGroupOffsetsAndGroups(t *testing.T) {
+	client := newClient(t)
+	topic := newTopic(t, client, 2).Name()
+	group := testhelp.UniqueName(t, "g")
+	ctx := testhelp.Ctx(t, 3*time.Minute)
+	if _, err := client.ResetGroupOffsets(ctx, group, kafka.GroupOffsetReset{To: kafka.ResetToOffset, Offset: 0, Topics: map[string][]int32{topic: nil}}); err != nil {
+		t.Fatal(err)
+	}
+	p0, p1 := kafka.TopicPartition{Topic: topic, Partition: 0}, kafka.TopicPartition{Topic: topic, Partition: 1}
+	res, err := client.DeleteGroupOffsets(ctx, group, p1)
+	if err != nil || len(res) != 1 || res[0].Err != nil {
+		t.Fatalf("DeleteGroupOffsets: %v %+v", err, res)
+	}
+	got, err := client.CommittedOffsets(ctx, group)
+	if err != nil || len(got) != 1 || got[p0] != 0 {
+		t.Fatalf("committed after deleting p1: %v %v", got, err)
+	}
+
+	cfg := balancedConfig(t, groupModes[1], engines[0], group)
+	cfg.Topics = []string{topic}
+	m, err := client.NewBalancedConsumer(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAssigned(t, ctx, []kafka.TopicPartition{p0, p1}, m)
+	if _, err := client.DeleteGroupOffsets(ctx, group, p0); !errors.Is(err, kafka.ErrGroupSubscribed) {
+		t.Fatalf("DeleteGroupOffsets of a topic a member reads: %v", err)
+	}
+	del, err := client.DeleteGroups(ctx, group, testhelp.UniqueName(t, "none"))
+	if !errors.Is(del[0].Err, kafka.ErrNonEmptyGroup) || !errors.Is(del[1].Err, kafka.ErrUnknownGroup) || !errors.Is(err, kafka.ErrUnknownGroup) {
+		t.Fatalf("DeleteGroups of a live and an unknown group: %v %+v", err, del)
+	}
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if del, err := client.DeleteGroups(ctx, group); err != nil || del[0].Err != nil {
+		t.Fatalf("DeleteGroups: %v %+v", err, del)
+	}
+	if _, err := client.GroupLag(ctx, group); !errors.Is(err, kafka.ErrUnknownGroup) {
+		t.Fatalf("GroupLag of a deleted group: %v", err)
+	}
+}
+
+// TestListAndDescribeGroups: a classic group of a gokafka member and a
+// consumer group (KIP-848) of Kafka's console consumer, listed with their
+// types and states and described with their members, as Kafka's tool sees
+// them.
+func TestListAndDescribeGroups(t *testing.T) {
+	client := newClient(t)
+	topic := newTopic(t, client, 3).Name()
+	ctx := testhelp.Ctx(t, 3*time.Minute)
+	classic, modern := testhelp.UniqueName(t, "classic"), testhelp.UniqueName(t, "consumer")
+
+	cfg := balancedConfig(t, groupModes[1], engines[0], classic)
+	cfg.Topics = []string{topic}
+	m, err := client.NewBalancedConsumer(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	lib := kafkaToolsCommand(t)
+	startReader(t, "java console consumer", exec.CommandContext(ctx, lib[0], append(lib[1:],
+		"--bootstrap-server", brokers(), "--group", modern, "--topic", topic, "--consumer-property", "group.protocol=consumer")...))
+
+	var descs []kafka.GroupDescription
+	testhelp.Eventually(t, 2*time.Minute, "both groups stable", func() error {
+		descs, err = client.DescribeGroups(ctx, classic, modern)
+		if err != nil {
+			return err
+		}
+		for _, d := range descs {
+			var owned []kafka.TopicPartition
+			for _, mem := range d.Members {
+				owned = append(owned, mem.Assignment...)
+			}
+			if d.State != "Stable" || len(owned) != 3 {
+				return fmt.Errorf("%s: %s, owned %v", d.ID, d.State, owned)
+			}
+		}
+		return nil
+	})
+	c, n := descs[0], descs[1]
+	if c.Type != kafka.GroupClassic || c.ProtocolType != "consumer" || c.Protocol != "range" || len(c.Members) != 1 || c.Members[0].ID != m.MemberID() ||
+		!strings.HasPrefix(c.Members[0].Host, "/127.0.0.1") || c.Members[0].ClientID == "" {
+		t.Fatalf("classic group: %+v", c)
+	}
+	if n.Type != kafka.GroupConsumer || n.Epoch <= 0 || len(n.Members) != 1 || n.Members[0].ClientID == "" || !slices.Equal(n.Members[0].SubscribedTopics, []string{topic}) {
+		t.Fatalf("consumer group: %+v", n)
+	}
+	for _, d := range descs {
+		tool, err := testhelp.GroupMembers[kafka.TopicPartition](ctx, d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tool) != 1 || !slices.Equal(tool[d.Members[0].ID], d.Members[0].Assignment) {
+			t.Fatalf("%s: kafka-consumer-groups --members %v, gokafka %+v", d.ID, tool, d.Members)
+		}
+	}
+
+	list, err := client.ListGroups(ctx, kafka.ListGroupsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]kafka.GroupListing{}
+	for _, l := range list {
+		byID[l.ID] = l
+	}
+	if l := byID[classic]; l.Type != kafka.GroupClassic || l.State != "Stable" || l.ProtocolType != "consumer" {
+		t.Fatalf("ListGroups: classic %+v", l)
+	}
+	if l := byID[modern]; l.Type != kafka.GroupConsumer || !strings.EqualFold(l.State, "Stable") {
+		t.Fatalf("ListGroups: consumer %+v", l)
+	}
+	only, err := client.ListGroups(ctx, kafka.ListGroupsOptions{Types: []kafka.GroupType{kafka.GroupConsumer}})
+	if err != nil || !slices.ContainsFunc(only, func(l kafka.GroupListing) bool { return l.ID == modern }) ||
+		slices.ContainsFunc(only, func(l kafka.GroupListing) bool { return l.Type != kafka.GroupConsumer }) {
+		t.Fatalf("ListGroups of consumer groups: %v %+v", err, only)
+	}
+	if _, err := client.DescribeGroups(ctx, testhelp.UniqueName(t, "none")); !errors.Is(err, kafka.ErrUnknownGroup) {
+		t.Fatalf("DescribeGroups of an unknown group: %v", err)
+	}
+}
