@@ -24,9 +24,10 @@ type Cluster struct {
 	reaper    *reaper
 	ca        *CA // of the TLS listeners (security.go), nil without
 
-	external      bool
-	externalAddrs []string
-	externalZK    string
+	external        bool
+	externalAddrs   []string
+	externalZK      string
+	externalVersion string // BROKERS_KAFKA_VERSION, or ""
 
 	mu     sync.Mutex // guards the procs of nodes and zk, and closed
 	nodes  []*kafkaNode
@@ -257,10 +258,11 @@ func (c *Cluster) LogFile(i int) string {
 	return c.nodes[i].logPath()
 }
 
-// KafkaVersion returns the Kafka version the cluster runs ("" if external).
+// KafkaVersion returns the Kafka version the cluster runs; for an external
+// cluster, what BROKERS_KAFKA_VERSION said when it was found ("" if unset).
 func (c *Cluster) KafkaVersion() string {
 	if c.external {
-		return ""
+		return c.externalVersion
 	}
 	return c.cfg.KafkaVersion
 }

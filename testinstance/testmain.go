@@ -14,10 +14,13 @@ import (
 
 // Environment variables naming an external cluster that FromEnv and Main
 // use instead of starting one: BROKERS="host:port,host:port",
-// ZOOKEEPER="host:port". `kafka-instance -export-hosts FILE` writes both.
+// ZOOKEEPER="host:port", and BROKERS_KAFKA_VERSION, the Kafka version it
+// runs if its starter says (Cluster.KafkaVersion). `kafka-instance
+// -export-hosts FILE` writes them, and -exec sets them for its command.
 const (
-	EnvBrokers   = "BROKERS"
-	EnvZooKeeper = "ZOOKEEPER"
+	EnvBrokers        = "BROKERS"
+	EnvZooKeeper      = "ZOOKEEPER"
+	EnvBrokersVersion = "BROKERS_KAFKA_VERSION"
 )
 
 var (
@@ -57,7 +60,7 @@ func Connect(brokers []string, zooKeeper string) *Cluster {
 			addrs = append(addrs, b)
 		}
 	}
-	c := &Cluster{external: true, externalAddrs: addrs, externalZK: zooKeeper}
+	c := &Cluster{external: true, externalAddrs: addrs, externalZK: zooKeeper, externalVersion: strings.TrimSpace(os.Getenv(EnvBrokersVersion))}
 	c.cfg, _ = Config{}.withDefaults()
 	return c
 }

@@ -138,7 +138,7 @@ func run() int {
 func runCommand(ctx context.Context, c *testinstance.Cluster, args []string) int {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), testinstance.EnvBrokers+"="+c.BootstrapServers())
+	cmd.Env = append(os.Environ(), testinstance.EnvBrokers+"="+c.BootstrapServers(), testinstance.EnvBrokersVersion+"="+c.KafkaVersion())
 	if zk := c.ZooKeeper(); zk != "" {
 		cmd.Env = append(cmd.Env, testinstance.EnvZooKeeper+"="+zk)
 	}
@@ -169,7 +169,8 @@ func runCommand(ctx context.Context, c *testinstance.Cluster, args []string) int
 
 // writeExport writes the env file atomically (temp file + rename).
 func writeExport(path string, c *testinstance.Cluster) error {
-	content := testinstance.EnvBrokers + "=" + c.BootstrapServers() + "\n"
+	content := testinstance.EnvBrokers + "=" + c.BootstrapServers() + "\n" +
+		testinstance.EnvBrokersVersion + "=" + c.KafkaVersion() + "\n"
 	if zk := c.ZooKeeper(); zk != "" {
 		content += testinstance.EnvZooKeeper + "=" + zk + "\n"
 	}
