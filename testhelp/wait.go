@@ -2,6 +2,7 @@ package testhelp
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,8 +56,21 @@ var spawner = goleak.IgnoreTopFunction("github.com/gokafka/kafka/testinstance.st
 // test: cleanups run last registered first, so its check runs after the
 // clusters, producers and members the test opened are closed. (goleak
 // retries for a while, so goroutines that are ending do not count.)
+//
+// A second call in the same test does nothing: the first one's place in the
+// cleanup order is the right one (a helper that calls it after the test
+// opened a private cluster would check before that cluster closes).
 func NoLeaks(t testing.TB) {
 	t.Helper()
+	if _, dup := leakChecked.LoadOrStore(t, true); dup {
+		return
+	}
 	before := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, before, spawner) })
+	t.Cleanup(func() {
+		leakChecked.Delete(t)
+		goleak.VerifyNone(t, before, spawner)
+	})
 }
+
+// leakChecked holds the tests whose NoLeaks check is registered.
+var leakChecked sync.Map

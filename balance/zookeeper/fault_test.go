@@ -106,6 +106,9 @@ func TestZooKeeperRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("ZooKeeper serving again after %s", time.Since(t1).Round(time.Millisecond))
+	// The test's own connection lost its session with the restart: look
+	// at the nodes through a new one.
+	f.in = newInspector(t, f.zk, f.group)
 	took = f.waitStable(60*time.Second, "stable after the restart", balance.Range, map[string]int32{f.topic: 6}, ms, recs)
 	t.Logf("stable %s after ZooKeeper served again", took.Round(time.Millisecond))
 	for _, r := range recs {
