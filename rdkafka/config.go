@@ -131,6 +131,17 @@ func producerProps(cl *cluster.Cluster, cfg engine.ProducerConfig) (*props, erro
 	// librdkafka requires max >= base.
 	p.set("retry.backoff.max.ms", "ProducerConfig.RetryBackoff", ms(max(time.Second, cfg.RetryBackoff)))
 	p.set("max.in.flight.requests.per.connection", "ProducerConfig.MaxInFlight", strconv.Itoa(cfg.MaxInFlight))
+	if cfg.TransactionalID != "" {
+		if cfg.TransactionTimeout <= 0 {
+			return nil, kerr.Config("ProducerConfig.TransactionTimeout", "must be positive with a TransactionalID (defaults not applied?)")
+		}
+		p.set("transactional.id", "ProducerConfig.TransactionalID", cfg.TransactionalID)
+		p.set("transaction.timeout.ms", "ProducerConfig.TransactionTimeout", ms(cfg.TransactionTimeout))
+		// librdkafka refuses a message.timeout.ms above the
+		// transaction timeout: a message cannot outlive its
+		// transaction, which the coordinator aborts by then.
+		p.set("delivery.timeout.ms", "ProducerConfig.DeliveryTimeout", ms(min(cfg.DeliveryTimeout, cfg.TransactionTimeout)))
+	}
 
 	// The Go binding's own knobs. Delivery reports carry only the
 	// Opaque back: the engine still holds the message, so copying key
@@ -141,10 +152,17 @@ func producerProps(cl *cluster.Cluster, cfg engine.ProducerConfig) (*props, erro
 	// only smooths bursts (MaxQueued bounds the messages anyway).
 	p.m["go.events.channel.size"] = min(cfg.MaxQueued, 1<<16)
 	p.m["go.produce.channel.size"] = 0 // ProduceChannel is never used
-	if err := p.applyRaw(cfg.Raw, producerRaw, nil); err != nil {
+	if err := p.applyRaw(cfg.Raw, producerRaw, producerReserved); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// producerReserved are the properties a producer's Raw may not set: whether
+// the producer is transactional decides which interface the engine returns
+// (engine.TxnProducer), so it follows ProducerConfig.TransactionalID only.
+var producerReserved = map[string]string{
+	"transactional.id": "use ProducerConfig.TransactionalID, which makes the producer transactional",
 }
 
 // consumerReserved are the properties that make the fetcher what the

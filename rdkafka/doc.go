@@ -86,14 +86,15 @@
 // acks, enable.idempotence, linger.ms, batch.size, message.max.bytes,
 // queue.buffering.max.messages, compression.type and compression.level,
 // delivery.timeout.ms, request.timeout.ms, retry.backoff.ms,
-// max.in.flight.requests.per.connection and client.id for producers;
+// max.in.flight.requests.per.connection and client.id for producers, and
+// transactional.id and transaction.timeout.ms for transactional ones;
 // fetch.min.bytes, fetch.max.bytes, max.partition.fetch.bytes,
 // fetch.wait.max.ms, queued.min.messages (QueuedMaxMessages: the prefetch
 // bound per partition), isolation.level and check.crcs for consumers.
 // bootstrap.servers lists the brokers the client knows. RdkafkaConfig is
 // applied last and overrides all of these, except the properties the
-// contract depends on (confluent-kafka-go's go.* settings, and for
-// consumers group.id, enable.auto.commit, enable.auto.offset.store,
+// contract depends on (confluent-kafka-go's go.* settings,
+// transactional.id for producers, and for consumers group.id, enable.auto.commit, enable.auto.offset.store,
 // auto.offset.reset and enable.partition.eof), which it refuses with a
 // *kafka.ConfigError. A value librdkafka refuses fails NewProducer or
 // NewSimpleConsumer with a *kafka.ConfigError naming the gokafka field it
@@ -133,6 +134,78 @@
 // written by it (librdkafka can no longer learn whether it was). Close
 // returns once every message was reported, so a DoneFunc (DeliveryReports
 // reader, OnDelivery callback) that blocks delays it.
+//
+// # Transactions
+//
+// A producer with a TransactionalID is transactional: librdkafka's
+// transactional producer, on the same produce path as any other (no cost
+// is added per message, and none to producers without transactions).
+// librdkafka speaks the protocol, and it speaks the classic one, on Kafka
+// 3.x and 4.x alike (Kafka 4 serves classic clients; librdkafka 2.11 has no
+// "transactions v2", KIP-890 part 2): FindCoordinator for the transaction
+// coordinator, InitProducerID (v3+, which lets librdkafka bump the epoch
+// after an abortable failure, KIP-360), AddPartitionsToTxn before the
+// first batch to a partition, AddOffsetsToTxn and TxnOffsetCommit (v3, with
+// the group generation) for offsets, and EndTxn.
+//
+// The first BeginTransaction initializes the transactions
+// (InitTransactions), which fences an older producer with the same
+// transactional id and aborts its open transaction. librdkafka's init,
+// commit and abort go on in the background when a call's ctx ends, and a
+// later call resumes them; the engine calls them in slices of a quarter
+// second, so a call ends soon after its ctx (deadline or cancellation). A
+// commit first waits until every message of the transaction was reported,
+// then commits. An abort drops the messages not yet sent (their reports
+// fail with kafka.ErrAbortRequired), waits for those in flight, and aborts.
+// Retriable errors are retried within ctx. A commit or abort whose ctx ended
+// leaves the transaction open and the operation going on in librdkafka:
+// call the same one again to resume it (librdkafka refuses the other one
+// meanwhile, and the engine returns that refusal).
+//
+// librdkafka's error classes become gokafka's: fatal errors leave the
+// producer unusable but for Close, fenced ones (a newer producer with the
+// same transactional id: librdkafka's _FENCED, PRODUCER_FENCED,
+// INVALID_PRODUCER_EPOCH) matching kafka.ErrProducerFenced; abortable ones
+// match kafka.ErrAbortRequired and the broker code that caused them (a
+// refused message's MESSAGE_TOO_LARGE, a stale member's
+// ILLEGAL_GENERATION): abort, then go on. A Produce that librdkafka refuses
+// because the transaction failed matches kafka.ErrAbortRequired too.
+//
+// A message's delivery timeout is at most the transaction timeout
+// (librdkafka refuses more: the coordinator aborts the transaction by
+// then). Close with a transaction open aborts it, within Close's ctx and
+// the transaction timeout; the coordinator would abort it after the
+// transaction timeout anyway, but later messages to its partitions stay
+// invisible to read_committed readers until then.
+//
+// # Offsets in a transaction, with the group generation
+//
+// Offsets sent in a transaction carry the group member's generation and
+// member id (KIP-447), so that the group coordinator refuses a member that
+// lost its partitions. confluent-kafka-go takes them in a
+// ConsumerGroupMetadata that only its own consumer makes (or, for tests,
+// one with a group id alone, which nothing fences), while gokafka's group
+// layer is Go. The engine builds the metadata itself with librdkafka's
+// public C function for it, rd_kafka_consumer_group_metadata_new_with_genid
+// (declared by the engine, linked from the librdkafka that
+// confluent-kafka-go links in), serializes it with librdkafka's
+// rd_kafka_consumer_group_metadata_write, and gives the bytes to
+// confluent-kafka-go's SendOffsetsToTransaction, which reads them back with
+// rd_kafka_consumer_group_metadata_read: the round trip librdkafka documents
+// for bindings, within one process and one librdkafka. The tests prove on
+// a real cluster that offsets of the current generation commit and those
+// of an older one are refused (ILLEGAL_GENERATION).
+//
+// The limits: the bytes go into the unexported field of confluent-kafka-go's
+// ConsumerGroupMetadata (its only field, serialized []byte, in v2.11); the
+// engine checks that shape by reflection and, should a later
+// confluent-kafka-go change it, fails SendOffsets with kafka.ErrUnsupported
+// (and its tests fail) rather than send offsets without the generation.
+// librdkafka's metadata carries printable ASCII only: a group, member or
+// instance id with other bytes fails with kafka.ErrUnsupported. Offsets
+// without a generation (-1, no member id: a simple consumer's, or a
+// ZooKeeper-coordinated group's) are committed unfenced, as Kafka allows.
+// An offset's leader epoch is not sent.
 //
 // # Goroutines
 //

@@ -65,6 +65,10 @@ func sentinelFor(code kafka.ErrorCode) error {
 		return kerr.ErrCorruptResponse
 	case kafka.ErrUnsupportedFeature, kafka.ErrNotImplemented:
 		return kerr.ErrUnsupportedVersion
+	case kafka.ErrFenced:
+		// librdkafka's name for PRODUCER_FENCED and, for a
+		// transactional producer, INVALID_PRODUCER_EPOCH.
+		return kerr.ErrProducerFenced
 	}
 	return nil
 }
@@ -105,4 +109,54 @@ func fatalError(err error, rd interface{ GetFatalError() error }) error {
 		return fmt.Errorf("rdkafka: fatal error, the instance is unusable: %w", mapError(fe))
 	}
 	return mapError(err)
+}
+
+// fencedCode reports whether a librdkafka code means that a newer producer
+// with the same transactional id took over: librdkafka's own _FENCED, or
+// the broker codes it stands for.
+func fencedCode(code kafka.ErrorCode) bool {
+	return code == kafka.ErrFenced || code == kafka.ErrProducerFenced || code == kafka.ErrInvalidProducerEpoch
+}
+
+// txnError gives an error of a transactional producer (from a transactional
+// call or a delivery report) its transaction meaning, on top of mapError's:
+//
+//   - fenced (librdkafka's _FENCED, PRODUCER_FENCED, INVALID_PRODUCER_EPOCH,
+//     directly or as the cause of a _FATAL): kerr.ErrProducerFenced, and the
+//     broker code when there is one;
+//   - other fatal errors: the cause, saying that the producer is unusable;
+//   - abortable (librdkafka's TxnRequiresAbort): kerr.ErrAbortRequired, and
+//     the cause (the broker code, e.g. kerr.IllegalGeneration for offsets of
+//     a stale group member).
+func txnError(err error, rd interface{ GetFatalError() error }) error {
+	var ke kafka.Error
+	if !errors.As(err, &ke) {
+		return err
+	}
+	cause, fatal := ke, ke.IsFatal()
+	if ke.Code() == kafka.ErrFatal {
+		fatal = true
+		var fe kafka.Error
+		if errors.As(rd.GetFatalError(), &fe) {
+			cause = fe
+		}
+	}
+	switch {
+	case fencedCode(cause.Code()):
+		if cause.Code() == kafka.ErrFenced {
+			return mapError(cause) // already ErrProducerFenced
+		}
+		return fmt.Errorf("%w: %w", kerr.ErrProducerFenced, mapError(cause))
+	case fatal:
+		return fmt.Errorf("rdkafka: fatal error, the producer is unusable but for Close: %w", mapError(cause))
+	case ke.TxnRequiresAbort():
+		return fmt.Errorf("%w: %w", kerr.ErrAbortRequired, mapError(ke))
+	}
+	return mapError(ke)
+}
+
+// purgeCode reports whether a delivery failed because librdkafka purged the
+// message from its queues.
+func purgeCode(code kafka.ErrorCode) bool {
+	return code == kafka.ErrPurgeQueue || code == kafka.ErrPurgeInflight
 }

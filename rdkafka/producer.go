@@ -71,6 +71,7 @@ type producer struct {
 	cfg engine.ProducerConfig
 	rd  *kafka.Producer
 	log *slog.Logger
+	txn bool // transactional (cfg.TransactionalID): errors get their transaction meaning
 
 	// queue counts the messages accepted and not yet reported
 	// (MaxQueued). A message holds its slot for the whole time its
@@ -108,6 +109,7 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 		cfg:         cfg,
 		rd:          rd,
 		log:         logger(cfg.Logger, "producer"),
+		txn:         cfg.TransactionalID != "",
 		queue:       engine.NewQueue(cfg.MaxQueued),
 		gens:        newGenerations(),
 		closing:     make(chan struct{}),
@@ -167,7 +169,7 @@ func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 				continue
 			}
 		} else {
-			err = fmt.Errorf("rdkafka: producing to %s/%d: %w", m.Topic, m.Partition, produceError(err))
+			err = fmt.Errorf("rdkafka: producing to %s/%d: %w", m.Topic, m.Partition, p.produceError(err))
 		}
 		r.gen.exit(1)
 		p.queue.Release(1)
@@ -291,7 +293,7 @@ func (p *producer) deliver(km *kafka.Message, s *settled) {
 	var err error
 	if e := km.TopicPartition.Error; e != nil {
 		// Error path only: naming the partition costs an allocation.
-		err = fmt.Errorf("rdkafka: producing to %s/%d: %w", m.Topic, m.Partition, p.auth.explain(fatalError(e, p.rd)))
+		err = fmt.Errorf("rdkafka: producing to %s/%d: %w", m.Topic, m.Partition, p.auth.explain(p.reportError(e)))
 		m.Offset = -1
 	} else {
 		p.auth.ok()
@@ -369,14 +371,24 @@ func (p *producer) flusher() {
 // Close implements engine.Producer: flush within ctx, then fail what is
 // left with kerr.ErrClosed (purging librdkafka's queues so that it reports
 // them), then destroy librdkafka's handle and wait for our goroutines.
-func (p *producer) Close(ctx context.Context) error {
+func (p *producer) Close(ctx context.Context) error { return p.close(ctx, nil) }
+
+// close is Close; before it flushes, and once Produce refuses new messages,
+// it runs before (the transactional producer's abort of an open
+// transaction), whose error it returns with the flush's.
+func (p *producer) close(ctx context.Context, before func(context.Context) error) error {
 	p.closeOnce.Do(func() {
 		p.closed.Store(true)
 		close(p.closing)
+		var errs []error
+		if before != nil {
+			errs = append(errs, before(ctx))
+		}
 		if err := p.flush(ctx); err != nil {
 			n := p.queue.Len()
-			p.closeErr = fmt.Errorf("%w: flush interrupted, %d message(s) failed with ErrClosed: %w", kerr.ErrClosed, n, err)
+			errs = append(errs, fmt.Errorf("%w: flush interrupted, %d message(s) failed with ErrClosed: %w", kerr.ErrClosed, n, err))
 		}
+		p.closeErr = errors.Join(errs...)
 		// Fails what the flush did not wait for: everything if ctx
 		// ended, else only a Produce that raced with Close.
 		p.purge()
@@ -395,6 +407,42 @@ func (p *producer) Close(ctx context.Context) error {
 		p.wg.Wait()
 	})
 	return p.closeErr
+}
+
+// produceError maps an error of librdkafka's produce call (error path
+// only). A fatal error is resolved to its cause; in a transactional
+// producer, librdkafka's _STATE means that the transaction cannot take
+// more messages: it failed and must be aborted (the root produces inside a
+// transaction only).
+func (p *producer) produceError(err error) error {
+	var ke kafka.Error
+	if errors.As(err, &ke) {
+		switch {
+		case p.txn && ke.Code() == kafka.ErrState:
+			return fmt.Errorf("%w: librdkafka takes no more messages in this transaction (librdkafka: %w)", kerr.ErrAbortRequired, ke)
+		case p.txn && (ke.IsFatal() || ke.Code() == kafka.ErrFatal):
+			return txnError(err, p.rd)
+		case ke.Code() == kafka.ErrFatal:
+			return fatalError(err, p.rd)
+		}
+	}
+	return produceError(err)
+}
+
+// reportError maps the error of a failed delivery report (error path
+// only). In a transactional producer, a message that librdkafka purged
+// while the producer is open was dropped with its transaction: librdkafka
+// purges a transaction's messages when the transaction fails (an abortable
+// error) and when it is aborted; Close's purges stay kerr.ErrClosed.
+func (p *producer) reportError(err error) error {
+	if !p.txn {
+		return fatalError(err, p.rd)
+	}
+	var ke kafka.Error
+	if errors.As(err, &ke) && purgeCode(ke.Code()) && !p.closed.Load() {
+		return fmt.Errorf("%w: the message was dropped with its transaction, which failed or is being aborted (librdkafka: %w)", kerr.ErrAbortRequired, ke)
+	}
+	return txnError(err, p.rd)
 }
 
 // purge fails every message still in librdkafka (as kafka.ErrPurgeQueue or

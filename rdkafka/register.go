@@ -35,9 +35,17 @@ type rdEngine struct{}
 // NewProducer implements engine.Engine. It starts librdkafka's threads,
 // confluent-kafka-go's poller goroutine and two goroutines of its own; the
 // producer's Close stops them. Construction does no network wait: librdkafka
-// connects in the background.
+// connects in the background. With a TransactionalID the producer is an
+// engine.TxnProducer (txn.go).
 func (rdEngine) NewProducer(_ context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (engine.Producer, error) {
-	return newProducer(cl, cfg)
+	p, err := newProducer(cl, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.TransactionalID != "" {
+		return newTxnProducer(p), nil
+	}
+	return p, nil
 }
 
 // NewFetcher implements engine.Engine. It starts librdkafka's threads and
