@@ -35,6 +35,9 @@
 // engine.DefaultProducerConfig and DefaultFetcherConfig), for any number of
 // topics; engine tests start from them and override, with a comment, what a
 // test needs.
+// AddPartitions grows a topic; Snapshot and ManyTopics are cluster metadata
+// written by hand, for unit tests and benchmarks of what reads it.
+//
 // Reports collects delivery reports (an engine.DoneFunc) and fails loudly on
 // a message reported twice. Ledger keeps who owns which partition across
 // the members of a consumer group, and catches two owners at once;
@@ -73,4 +76,9 @@
 //
 // For fuzzing, NewFakeBroker gives a broker without a listener and DialPipe
 // (a wire.Options.Dialer) connects to it in memory.
+//
+// Below the protocol, Serve is a TCP server whose connections a function
+// answers (a server that hangs up, speaks HTTP or never answers), and
+// ClosedAddr an address where nothing listens. Buffer collects what a
+// process or a logger writes while the test reads it.
 package testhelp
