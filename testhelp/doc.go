@@ -34,8 +34,9 @@
 // ProducerConfig and FetcherConfig are the engines' defaults (the root's:
 // engine.DefaultProducerConfig and DefaultFetcherConfig), for any number of
 // topics; engine tests start from them and override, with a comment, what a
-// test needs. AddPartitions grows a topic; Snapshot and ManyTopics are cluster metadata
-// written by hand, for unit tests and benchmarks of what reads it.
+// test needs. AddPartitions grows a topic; Snapshot and ManyTopics are
+// cluster metadata written by hand, for unit tests and benchmarks of what
+// reads it.
 //
 // Reports collects delivery reports (an engine.DoneFunc) and fails loudly on
 // a message reported twice. Ledger keeps who owns which partition across
