@@ -111,6 +111,9 @@ func tps(topic string, ps ...int32) []TopicPartition {
 	return out
 }
 
+// subOf is the subscription to one topic.
+func subOf(topic string) balance.Subscription { return balance.Subscription{Topics: []string{topic}} }
+
 // allOf lists the partitions 0..n-1 of each topic, sorted.
 func allOf(n int, topics ...string) []TopicPartition {
 	var out []TopicPartition

@@ -42,3 +42,29 @@ func TestJoinAndLeave(t *testing.T) {
 	}
 	l.Check(t)
 }
+
+// TestKilledMember: a member that vanishes (no revoke, no leave) keeps its
+// partitions until the group's session timeout; then the coordinator gives
+// them to the others.
+func TestKilledMember(t *testing.T) {
+	if !supported(t) {
+		return
+	}
+	const parts = 4
+	topic, group, ctx, l := setup(t, parts, 2*time.Minute)
+	cl := testhelp.NewCluster(t, nil)
+	ra, rb := newRecorder("a", l), newRecorder("b", l)
+	a := join(t, ctx, testhelp.NewCluster(t, nil), group, topic, memberOpts{}, ra)
+	b := join(t, ctx, cl, group, topic, memberOpts{}, rb)
+	stablePoint(t, ctx, cl, group, allOf(parts, topic), a, b)
+	kill(t, a)
+	l.Forget("a")
+	start := time.Now()
+	stablePoint(t, ctx, cl, group, allOf(parts, topic), b)
+	took := time.Since(start)
+	t.Logf("the killed member's partitions moved after %v (session timeout %v)", took.Round(time.Millisecond), testSession)
+	if took < testSession-time.Second {
+		t.Errorf("the partitions moved after %v, before the session timeout %v", took, testSession)
+	}
+	l.Check(t)
+}
