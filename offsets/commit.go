@@ -45,8 +45,17 @@ func At(offset int64) Commit { return Commit{Offset: offset, LeaderEpoch: -1} }
 // (UNKNOWN_MEMBER_ID) or made during a rebalance (REBALANCE_IN_PROGRESS), so
 // that a consumer that lost its partitions cannot overwrite the offsets of
 // the one that took them over.
+//
+// A member of a group on the consumer protocol (KIP-848, balance/consumer)
+// has no generations: ID is its member epoch, which OffsetCommit v9 and
+// newer carry in the same field (GenerationIDOrMemberEpoch; Kafka refuses a
+// consumer-protocol member's commit at an older version). The coordinator
+// takes a commit at the member's current epoch; one at an older epoch only
+// for partitions the member owned since that epoch (Kafka 4.3, KIP-1251;
+// Kafka 4.0-4.2 take the current epoch only), and refuses the others with
+// STALE_MEMBER_EPOCH; a member it dropped gets UNKNOWN_MEMBER_ID.
 type Generation struct {
-	ID         int32   // ignored (sent as -1) while MemberID is empty
+	ID         int32   // generation id, or member epoch; ignored (sent as -1) while MemberID is empty
 	MemberID   string  // empty: simple commit
 	InstanceID *string // static membership (KIP-345), or nil
 }
@@ -73,7 +82,7 @@ func (gen Generation) id() int32 {
 // Partitions); the others are committed. The errors a group member must
 // react to match with errors.Is: kerr.IllegalGeneration,
 // kerr.UnknownMemberID, kerr.RebalanceInProgress, kerr.FencedInstanceID,
-// and kerr.OffsetMetadataTooLarge for metadata past the broker's limit. A
+// kerr.StaleMemberEpoch (consumer protocol), and kerr.OffsetMetadataTooLarge for metadata past the broker's limit. A
 // topic or partition that the cluster's metadata confirms does not exist
 // fails at once, alone, with kerr.ErrUnknownTopic or
 // kerr.ErrUnknownPartition; an empty topic name with kerr.ErrInvalidTopic, a
