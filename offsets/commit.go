@@ -82,7 +82,8 @@ func (gen Generation) id() int32 {
 // Partitions); the others are committed. The errors a group member must
 // react to match with errors.Is: kerr.IllegalGeneration,
 // kerr.UnknownMemberID, kerr.RebalanceInProgress, kerr.FencedInstanceID,
-// kerr.StaleMemberEpoch (consumer protocol), and kerr.OffsetMetadataTooLarge for metadata past the broker's limit. A
+// kerr.StaleMemberEpoch (consumer protocol), and
+// kerr.OffsetMetadataTooLarge for metadata past the broker's limit. A
 // topic or partition that the cluster's metadata confirms does not exist
 // fails at once, alone, with kerr.ErrUnknownTopic or
 // kerr.ErrUnknownPartition; an empty topic name with kerr.ErrInvalidTopic, a
