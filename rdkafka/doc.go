@@ -171,6 +171,10 @@
 // ILLEGAL_GENERATION): abort, then go on. A Produce that librdkafka refuses
 // because the transaction failed matches kafka.ErrAbortRequired too.
 //
+// A transaction that outlives the transaction timeout is aborted by the
+// coordinator, which bumps the producer's epoch: librdkafka then finds the
+// producer fenced, and the commit fails with kafka.ErrProducerFenced (fatal:
+// close the producer and start a new one with the same transactional id).
 // A message's delivery timeout is at most the transaction timeout
 // (librdkafka refuses more: the coordinator aborts the transaction by
 // then). Close with a transaction open aborts it, within Close's ctx and

@@ -143,10 +143,13 @@ func txnError(err error, rd interface{ GetFatalError() error }) error {
 	}
 	switch {
 	case fencedCode(cause.Code()):
+		// The coordinator bumps the epoch when it aborts a transaction
+		// that outlived the transaction timeout, which looks the same.
+		const why = "(a newer producer with the same transactional id started, or the coordinator aborted a transaction that outlived the transaction timeout)"
 		if cause.Code() == kafka.ErrFenced {
-			return mapError(cause) // already ErrProducerFenced
+			return fmt.Errorf("rdkafka: fenced %s: %w", why, mapError(cause)) // mapError: ErrProducerFenced
 		}
-		return fmt.Errorf("%w: %w", kerr.ErrProducerFenced, mapError(cause))
+		return fmt.Errorf("rdkafka: fenced %s: %w: %w", why, kerr.ErrProducerFenced, mapError(cause))
 	case fatal:
 		return fmt.Errorf("rdkafka: fatal error, the producer is unusable but for Close: %w", mapError(cause))
 	case ke.TxnRequiresAbort():

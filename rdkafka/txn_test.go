@@ -669,3 +669,46 @@ func TestTxnErrorMapping(t *testing.T) {
 		t.Errorf("fatal, not fenced: %v", err)
 	}
 }
+
+// TestTxnTimedOut: a transaction that outlives the transaction timeout is
+// aborted by the coordinator (a later transaction on its partition becomes
+// visible to read_committed readers, which it could not while the first was
+// open); its commit then fails typed, and none of its messages is visible.
+func TestTxnTimedOut(t *testing.T) {
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	ctx := testhelp.Ctx(t, 3*time.Minute)
+	cfg := txnConfig(testhelp.UniqueName(t, "tid"))
+	cfg.TransactionTimeout = 2 * time.Second
+	p := startProducer(t, cl, cfg).(engine.TxnProducer)
+	if err := p.BeginTxn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep := testhelp.NewReports(5)
+	produceValues(t, p, topic, 1, values("expired", 5), rep)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkReports(t, rep, "the expiring transaction")
+
+	later := startTxn(t, cl, testhelp.UniqueName(t, "tid2"))
+	if err := later.BeginTxn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lrep := testhelp.NewReports(5)
+	produceValues(t, later, topic, 1, values("later", 5), lrep)
+	if err := later.EndTxn(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	checkReports(t, lrep, "the later transaction")
+	// Visible once the coordinator aborted the first transaction.
+	waitKcat(t, topic, true, values("later", 5))
+
+	err := p.EndTxn(ctx, true)
+	t.Logf("commit of the expired transaction: %v", err)
+	if !errors.Is(err, kerr.ErrProducerFenced) && !errors.Is(err, kerr.ErrAbortRequired) {
+		t.Fatalf("commit of a transaction the coordinator aborted: %v, want ErrProducerFenced or ErrAbortRequired", err)
+	}
+	waitKcat(t, topic, true, values("later", 5))
+}
