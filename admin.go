@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gokafka/kafka/internal/kerr"
@@ -73,7 +74,9 @@ type AdminError struct {
 	Err  error
 }
 
-func (e *AdminError) Error() string { return fmt.Sprintf("kafka: %s %s: %v", e.Op, e.Item, e.Err) }
+func (e *AdminError) Error() string {
+	return fmt.Sprintf("kafka: %s %s: %s", e.Op, e.Item, strings.TrimPrefix(e.Err.Error(), "kafka: "))
+}
 
 func (e *AdminError) Unwrap() error { return e.Err }
 
