@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -57,10 +56,10 @@ type PipelineConfig struct {
 //
 // Only a Kafka-coordinated group (GroupProtocolClassic) gives that last
 // guarantee; with ZooKeeper, Kafka's coordinator does not know the group's
-// generations and cannot refuse a stale member's offsets. The librdkafka
-// engine cannot add the Go group layer's offsets to its transactions
-// (NewPipeline fails with ErrUnsupported for a Producer with UseRdkafka);
-// the consumer may use either engine.
+// generations and cannot refuse a stale member's offsets. Both engines run
+// pipelines: the librdkafka engine's transactions carry the Go group
+// layer's generation and member id too (see the rdkafka package doc), on
+// Kafka's classic transaction protocol, the only one librdkafka speaks.
 //
 // A Pipeline runs one Run at a time; Close it when done.
 type Pipeline struct {
@@ -96,11 +95,6 @@ func (c *Client) NewPipeline(ctx context.Context, cfg PipelineConfig) (*Pipeline
 	}
 	if cfg.Consumer.Isolation == ReadUncommitted {
 		cfg.Consumer.Isolation = ReadCommitted
-	}
-	if eng, err := c.engineFor("PipelineConfig.Producer", cfg.Producer.Engine, cfg.Producer.UseRdkafka); err != nil {
-		return nil, err
-	} else if eng != pureEngine {
-		return nil, fmt.Errorf("%w: the librdkafka engine cannot commit the Go group layer's offsets in its transactions; PipelineConfig.Producer must use the pure engine", ErrUnsupported)
 	}
 	prod, err := c.NewProducer(cfg.Producer)
 	if err != nil {
