@@ -40,7 +40,7 @@ type Config struct {
 	// (SubscribedTopicRegex) and matched by the broker against whole topic
 	// names, with RE2J, whose syntax is Go's (RE2) but for a few rarely
 	// used forms; one the broker cannot compile makes Join fail with
-	// kerr.InvalidRegularExpression. See the package doc for when the
+	// kerr.InvalidRegularExpression (and kerr.ErrInvalidConfig). See the package doc for when the
 	// broker notices new matching topics.
 	Subscription balance.Subscription
 	// ServerAssignor is the assignor the member asks the coordinator to

@@ -147,8 +147,12 @@ func (b *heartbeater) send(req *kmsg.ConsumerGroupHeartbeatRequest) (*kmsg.Consu
 	r := resp.(*kmsg.ConsumerGroupHeartbeatResponse)
 	if err := kerr.WithMessage(r.ErrorCode, r.ErrorMessage); err != nil {
 		m.coord.failed(err)
-		if isUnsupported(err) {
+		switch {
+		case isUnsupported(err):
 			err = errUnsupported("the coordinator of group %q refuses the consumer group protocol (%v): the broker's group.coordinator.rebalance.protocols must include \"consumer\"", m.cfg.Group, err)
+		case errors.Is(err, kerr.InvalidRegularExpression):
+			// Go compiled it; the broker's RE2J did not.
+			err = fmt.Errorf("%w: %w", kerr.Config("Config.Subscription.Pattern", "the broker cannot compile %s", m.cfg.Subscription.Pattern), err)
 		}
 		return r, fmt.Errorf("ConsumerGroupHeartbeat: %w", err)
 	}

@@ -26,12 +26,10 @@ func TestMain(m *testing.M) {
 	testinstance.Main(m, testinstance.Config{Brokers: 3, NoZooKeeper: true})
 }
 
-// The group settings of the tests (the broker's defaults are 5s and 45s,
-// which would make every test wait): set on each test's group with
-// setGroupConfig, within the minimums testinstance lowers.
+// The group settings of the tests (testhelp.FastConsumerGroup).
 const (
-	testHeartbeat = 500 * time.Millisecond
-	testSession   = 6 * time.Second
+	testHeartbeat = testhelp.FastHeartbeat
+	testSession   = testhelp.FastSession
 )
 
 // supported reports whether the shared cluster has the consumer protocol
@@ -70,36 +68,15 @@ func setup(t *testing.T, parts int, d time.Duration) (topic, group string, ctx c
 	testhelp.NoLeaks(t)
 	ctx = testhelp.Ctx(t, d)
 	group = testhelp.UniqueName(t, "group")
-	setGroupConfig(t, ctx, group, testHeartbeat, testSession)
+	setGroupConfig(t, ctx, group)
 	return testhelp.CreateTopic(t, nil, parts), group, ctx, testhelp.NewLedger[TopicPartition]()
 }
 
-// setGroupConfig sets a group's heartbeat interval and session timeout
-// (IncrementalAlterConfigs on the GROUP resource, KIP-848's group
-// configs); the group need not exist yet.
-func setGroupConfig(t *testing.T, ctx context.Context, group string, heartbeat, session time.Duration) {
+// setGroupConfig gives group the tests' heartbeat interval and session
+// timeout.
+func setGroupConfig(t *testing.T, ctx context.Context, group string) {
 	t.Helper()
-	cl := testhelp.NewCluster(t, nil)
-	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	r := kmsg.NewIncrementalAlterConfigsRequestResource()
-	r.ResourceType = kmsg.ConfigResourceTypeGroupConfig
-	r.ResourceName = group
-	for k, v := range map[string]time.Duration{"consumer.heartbeat.interval.ms": heartbeat, "consumer.session.timeout.ms": session} {
-		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-		c.Name = k
-		c.Value = kmsg.StringPtr(strconv.FormatInt(v.Milliseconds(), 10))
-		r.Configs = append(r.Configs, c)
-	}
-	req.Resources = append(req.Resources, r)
-	resp, err := cl.AnyRequest(ctx, req)
-	if err != nil {
-		t.Fatalf("IncrementalAlterConfigs: %v", err)
-	}
-	for _, rr := range resp.(*kmsg.IncrementalAlterConfigsResponse).Resources {
-		if err := kerr.WithMessage(rr.ErrorCode, rr.ErrorMessage); err != nil {
-			t.Fatalf("IncrementalAlterConfigs %s: %v", group, err)
-		}
-	}
+	testhelp.FastConsumerGroup(t, ctx, testhelp.NewCluster(t, nil), group)
 }
 
 // tps lists partitions of one topic.

@@ -24,7 +24,7 @@ func TestPattern(t *testing.T) {
 	ctx := testhelp.Ctx(t, 3*time.Minute)
 	base := testhelp.UniqueName(t, "topic")
 	group := testhelp.UniqueName(t, "group")
-	setGroupConfig(t, ctx, group, testHeartbeat, testSession)
+	setGroupConfig(t, ctx, group)
 	l := testhelp.NewLedger[TopicPartition]()
 	testhelp.CreateNamedTopic(t, nil, base+"-a", 2)
 	testhelp.CreateNamedTopic(t, nil, "x"+base+"-b", 2) // contains a match, is none
@@ -56,8 +56,8 @@ func TestBadPattern(t *testing.T) {
 	l := testhelp.NewLedger[TopicPartition]()
 	group := testhelp.UniqueName(t, "group")
 	_, err := joinErr(t, ctx, cl, group, balance.Subscription{Pattern: regexp.MustCompile(`orders-\p{Adlam}+`)}, memberOpts{}, newRecorder("a", l))
-	if !errors.Is(err, kerr.InvalidRegularExpression) {
-		t.Fatalf("a pattern RE2J refuses: want InvalidRegularExpression, got %v", err)
+	if !errors.Is(err, kerr.InvalidRegularExpression) || !errors.Is(err, kerr.ErrInvalidConfig) {
+		t.Fatalf("a pattern RE2J refuses: want InvalidRegularExpression and ErrInvalidConfig, got %v", err)
 	}
 	t.Logf("refused: %v", err)
 	_, err = joinErr(t, ctx, cl, group, balance.Subscription{Pattern: regexp.MustCompile(``)}, memberOpts{}, newRecorder("b", l))
