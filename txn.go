@@ -126,7 +126,9 @@ func (p *Producer) CommitTransaction(ctx context.Context) error {
 
 // AbortTransaction discards the transaction: none of its messages or
 // offsets will ever be visible to read_committed consumers. It waits for
-// the messages in flight first.
+// the messages in flight first. Messages not yet sent may be reported
+// failed (ErrAbortRequired) rather than written and aborted, depending on
+// the engine; either way none is visible.
 func (p *Producer) AbortTransaction(ctx context.Context) error {
 	return p.endTransaction(ctx, false)
 }
@@ -150,6 +152,10 @@ func (p *Producer) endTransaction(ctx context.Context, commit bool) error {
 		return err
 	}
 	t.open, t.mustAbort = false, nil
+	// The transaction's outcome is the report of its messages: those that
+	// failed or were dropped with an abort are not news for Flush or
+	// Close. (EndTxn returned after every one of them was reported.)
+	p.takeFailures()
 	return nil
 }
 
