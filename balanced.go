@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/balance/consumer"
 	"github.com/gokafka/kafka/balance/managed"
 	"github.com/gokafka/kafka/balance/zookeeper"
 	"github.com/gokafka/kafka/offsets"
@@ -20,10 +21,13 @@ import (
 // share the partitions of the topics they read, each partition read by
 // exactly one member, and hand partitions over when members join or leave —
 // PyKafka's balanced consumer. The group is coordinated by ZooKeeper (the
-// layout of Kafka's old high-level consumer) or by Kafka itself (the classic
-// protocol of the Java client and librdkafka, which can share the group).
-// Members may read different topics: each topic's partitions are shared by
-// the members that read it.
+// layout of Kafka's old high-level consumer) or by Kafka itself: with the
+// classic protocol of the Java client and librdkafka, which can share the
+// group, or with Kafka 4's consumer protocol (GroupProtocolConsumer,
+// KIP-848), where the broker assigns and a member joining or leaving stops
+// no other partition's consumption (Java consumers with
+// group.protocol=consumer can share the group). Members may read different
+// topics: each topic's partitions are shared by the members that read it.
 //
 // It reads like a SimpleConsumer (Consume, Messages) over whatever
 // partitions it owns at the moment. Before a partition leaves it, the
@@ -109,7 +113,18 @@ func (c *Client) newBalancedConsumer(ctx context.Context, cfg BalancedConsumerCo
 	h := balancedHandler{bc}
 	var m balance.Member
 	log := c.cfg.logger
-	if cfg.protocol() == GroupProtocolClassic {
+	switch cfg.protocol() {
+	case GroupProtocolConsumer:
+		m, err = consumer.Join(ctx, c.cluster, consumer.Config{
+			Group:            cfg.Group,
+			Subscription:     sub,
+			ServerAssignor:   consumer.ServerAssignor(cfg.Strategy), // RangeStrategy, UniformStrategy: the broker's names
+			RebalanceTimeout: cfg.RebalanceTimeout,
+			InstanceID:       cfg.InstanceID,
+			ClientID:         c.cfg.clientID,
+			Logger:           log,
+		}, h)
+	case GroupProtocolClassic:
 		m, err = managed.Join(ctx, c.cluster, managed.Config{
 			Group:             cfg.Group,
 			Subscription:      sub,
@@ -121,7 +136,7 @@ func (c *Client) newBalancedConsumer(ctx context.Context, cfg BalancedConsumerCo
 			ClientID:          c.cfg.clientID,
 			Logger:            log,
 		}, h)
-	} else {
+	default:
 		var servers []string
 		for _, s := range strings.Split(cfg.ZooKeeper, ",") {
 			if s = strings.TrimSpace(s); s != "" {

@@ -11,7 +11,9 @@ import (
 )
 
 // Strategy is how a balanced consumer group splits partitions among its
-// members. Partitions are ordered by topic and number, members by id.
+// members. Partitions are ordered by topic and number, members by id. With
+// GroupProtocolConsumer the broker splits them, and Strategy names the
+// assignor it runs: RangeStrategy or UniformStrategy.
 type Strategy = balance.Strategy
 
 // Assignment strategies.
@@ -26,11 +28,18 @@ const (
 	// lets members keep consuming the others during a rebalance (Kafka's
 	// incremental rebalancing). Classic Kafka protocol only.
 	CooperativeStickyStrategy = balance.CooperativeSticky
+	// UniformStrategy is the broker's "uniform" assignor, the default of
+	// GroupProtocolConsumer (and only valid there): the partitions of all
+	// topics spread evenly, each kept where it is when it can — what
+	// CooperativeStickyStrategy is to the classic protocol. With that
+	// protocol RangeStrategy is the broker's "range" assignor.
+	UniformStrategy Strategy = "uniform"
 )
 
 // GroupProtocol is how a consumer group is coordinated. The zero value,
 // GroupProtocolDefault, is ZooKeeper when BalancedConsumerConfig.ZooKeeper
-// is set, else Kafka's classic protocol.
+// is set, else Kafka's classic protocol. (GroupProtocolConsumer is never the
+// default: Kafka 3.x lacks it, and the Java client too defaults to classic.)
 type GroupProtocol int8
 
 const (
@@ -44,6 +53,18 @@ const (
 	// client and librdkafka speak, so they can be members of the same
 	// group.
 	GroupProtocolClassic
+	// GroupProtocolConsumer is Kafka's consumer group protocol (KIP-848,
+	// Kafka 4.0 and newer; the Java client's group.protocol=consumer, with
+	// which it shares groups): the broker assigns the partitions, and a
+	// member joining or leaving moves only the partitions that must move,
+	// while every other partition is read on without a pause. The session
+	// timeout and heartbeat interval are the broker's (the group's
+	// consumer.session.timeout.ms and consumer.heartbeat.interval.ms, else
+	// group.consumer.*), and the pattern is matched by the broker (see
+	// BalancedConsumerConfig.Pattern). Members of a classic group move to
+	// it by restarting with it (see balance/consumer). On a cluster without
+	// it, NewBalancedConsumer fails with ErrUnsupported.
+	GroupProtocolConsumer
 )
 
 func (p GroupProtocol) String() string {
@@ -54,6 +75,8 @@ func (p GroupProtocol) String() string {
 		return "zookeeper"
 	case GroupProtocolClassic:
 		return "classic"
+	case GroupProtocolConsumer:
+		return "consumer"
 	}
 	return "invalid"
 }
@@ -73,7 +96,11 @@ type BalancedConsumerConfig struct {
 	// whole name matches it, Kafka's internal topics excepted: topics
 	// created later that match are picked up, and deleted ones dropped,
 	// within the client's metadata refresh interval
-	// (WithMetadataMaxAge).
+	// (WithMetadataMaxAge). With GroupProtocolConsumer the broker matches
+	// it, with RE2J (Go's syntax but for rare forms; one it refuses fails
+	// with ErrInvalidConfig and the broker's INVALID_REGULAR_EXPRESSION),
+	// notices new topics on its own schedule (seconds), and does not
+	// leave Kafka's internal topics out.
 	Pattern string
 
 	// Protocol coordinates the group. Default: ZooKeeper when ZooKeeper
@@ -84,21 +111,30 @@ type BalancedConsumerConfig struct {
 	// ZooKeeper is the comma-separated host:port list of the ZooKeeper
 	// ensemble of a GroupProtocolZooKeeper group.
 	ZooKeeper string
-	// Strategy splits partitions among members. Default RangeStrategy.
+	// Strategy splits partitions among members. Default RangeStrategy;
+	// with GroupProtocolConsumer, the broker's default assignor (uniform,
+	// unless group.consumer.assignors says otherwise), and only
+	// RangeStrategy and UniformStrategy are valid.
 	Strategy Strategy
 
 	// SessionTimeout: a member not heard from for this long is dropped
 	// and its partitions reassigned. ZooKeeper session or group session.
-	// Default 10s classic, 6s with ZooKeeper.
+	// Default 10s classic, 6s with ZooKeeper. Not with
+	// GroupProtocolConsumer, where the broker decides.
 	SessionTimeout time.Duration
-	// HeartbeatInterval (classic). Default 3s.
+	// HeartbeatInterval (classic). Default 3s. (GroupProtocolConsumer
+	// heartbeats at the interval the broker dictates.)
 	HeartbeatInterval time.Duration
-	// RebalanceTimeout (classic): how long members have to revoke and
-	// rejoin during a rebalance. Default 60s.
+	// RebalanceTimeout (classic, consumer): how long members have to
+	// revoke (and, classic, rejoin) during a rebalance; a consumer-protocol
+	// member that takes longer is fenced. Default 60s.
 	RebalanceTimeout time.Duration
-	// InstanceID (classic) makes the member static (KIP-345): restarted
-	// within SessionTimeout with the same id, it gets its partitions back
-	// without a rebalance.
+	// InstanceID (classic, consumer) makes the member static (KIP-345):
+	// restarted within the session timeout with the same id, it gets its
+	// partitions back without a rebalance. With GroupProtocolConsumer,
+	// Close leaves with epoch -2: the broker keeps the partitions for the
+	// member until its session times out, and a second member with the
+	// id waits until the first has left.
 	InstanceID string
 	// RebalanceMaxRetries and RebalanceBackoff (ZooKeeper) bound the
 	// attempts to claim a partition another member has not released yet.
@@ -160,22 +196,33 @@ func (c *BalancedConsumerConfig) validate() error {
 	}
 	proto := c.protocol()
 	switch {
-	case c.Protocol < GroupProtocolDefault || c.Protocol > GroupProtocolClassic:
+	case c.Protocol < GroupProtocolDefault || c.Protocol > GroupProtocolConsumer:
 		return kerr.Config(p+"Protocol", "unknown value %d", c.Protocol)
-	case c.Managed && c.Protocol == GroupProtocolZooKeeper:
-		return kerr.Config(p+"Managed", "contradicts Protocol: GroupProtocolZooKeeper")
+	case c.Managed && c.Protocol != GroupProtocolDefault && c.Protocol != GroupProtocolClassic:
+		return kerr.Config(p+"Managed", "contradicts Protocol: %s (Managed is the classic protocol)", c.Protocol)
 	case proto == GroupProtocolZooKeeper && strings.TrimSpace(c.ZooKeeper) == "":
 		return kerr.Config(p+"ZooKeeper", "required by GroupProtocolZooKeeper")
 	case proto != GroupProtocolZooKeeper && c.ZooKeeper != "":
 		return kerr.Config(p+"ZooKeeper", "a %s group does not use ZooKeeper", proto)
-	case proto != GroupProtocolClassic && c.InstanceID != "":
-		return kerr.Config(p+"InstanceID", "static membership needs GroupProtocolClassic")
+	case proto == GroupProtocolZooKeeper && c.InstanceID != "":
+		return kerr.Config(p+"InstanceID", "static membership needs GroupProtocolClassic or GroupProtocolConsumer")
+	case proto == GroupProtocolConsumer && c.SessionTimeout != 0:
+		return kerr.Config(p+"SessionTimeout", "the broker's with GroupProtocolConsumer: the group's consumer.session.timeout.ms, else group.consumer.session.timeout.ms")
+	case proto == GroupProtocolConsumer && c.HeartbeatInterval != 0:
+		return kerr.Config(p+"HeartbeatInterval", "the broker's with GroupProtocolConsumer: the group's consumer.heartbeat.interval.ms, else group.consumer.heartbeat.interval.ms")
 	}
 	switch c.Strategy {
-	case "", RangeStrategy, RoundRobinStrategy:
-	case CooperativeStickyStrategy:
-		if proto != GroupProtocolClassic {
+	case "", RangeStrategy:
+	case RoundRobinStrategy, CooperativeStickyStrategy:
+		if proto == GroupProtocolConsumer {
+			return kerr.Config(p+"Strategy", "%s is a client-side assignor: with GroupProtocolConsumer the broker assigns (RangeStrategy or UniformStrategy; UniformStrategy is sticky)", c.Strategy)
+		}
+		if c.Strategy == CooperativeStickyStrategy && proto != GroupProtocolClassic {
 			return kerr.Config(p+"Strategy", "%s needs GroupProtocolClassic", c.Strategy)
+		}
+	case UniformStrategy:
+		if proto != GroupProtocolConsumer {
+			return kerr.Config(p+"Strategy", "%s is the broker's assignor: it needs GroupProtocolConsumer", c.Strategy)
 		}
 	default:
 		return kerr.Config(p+"Strategy", "unknown strategy %q", c.Strategy)
