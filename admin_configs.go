@@ -304,7 +304,9 @@ type AlterConfigsOptions struct {
 // (IncrementalAlterConfigs): only the values named change, each set,
 // deleted (back to its default), appended to or subtracted from. Results
 // are in the order given; a resource the broker refuses (an unknown topic,
-// a value that is not valid: ErrInvalidConfigValue) fails alone.
+// a value that is not valid: ErrInvalidConfigValue) fails alone. A topic's
+// changes are visible on every broker (DescribeConfigs) when AlterConfigs
+// returns.
 func (c *Client) AlterConfigs(ctx context.Context, opts AlterConfigsOptions, alterations ...ConfigAlteration) ([]ConfigResult, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
@@ -371,10 +373,79 @@ func (c *Client) AlterConfigs(ctx context.Context, opts AlterConfigsOptions, alt
 		})
 	}
 	wg.Wait()
+	if !opts.ValidateOnly {
+		var done []ConfigAlteration
+		for _, a := range alterations {
+			if i, ok := index[a.ConfigResource]; ok && out[i].Err == nil && a.Type == ConfigTopic {
+				done = append(done, a)
+			}
+		}
+		if err := c.untilConfigsVisible(ctx, done); err != nil {
+			for _, a := range done {
+				out[index[a.ConfigResource]].Err = fmt.Errorf("altered, but not every broker shows it yet: %w", err)
+			}
+		}
+	}
 	for i, r := range out {
 		if _, ok := index[r.ConfigResource]; ok {
 			ie.add(r.String(), out[i].Err)
 		}
 	}
 	return out, ie.err()
+}
+
+// untilConfigsVisible asks every broker for the altered topics' configs
+// until each shows the values set and no longer sets the ones deleted:
+// brokers learn of a change from the controller one by one, and a
+// DescribeConfigs right after AlterConfigs must not read the old values.
+func (c *Client) untilConfigsVisible(ctx context.Context, alts []ConfigAlteration) error {
+	if len(alts) == 0 {
+		return nil
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	for _, a := range alts {
+		rr := kmsg.NewDescribeConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceType(a.Type), a.Name
+		for _, ch := range a.Changes {
+			rr.ConfigNames = append(rr.ConfigNames, ch.Name)
+		}
+		req.Resources = append(req.Resources, rr)
+	}
+	visible := func(resp *kmsg.DescribeConfigsResponse) bool {
+		for i, rr := range resp.Resources {
+			if i >= len(alts) || rr.ErrorCode != 0 {
+				return false
+			}
+			got := map[string]kmsg.DescribeConfigsResponseResourceConfig{}
+			for _, e := range rr.Configs {
+				got[e.Name] = e
+			}
+			for _, ch := range alts[i].Changes {
+				e, ok := got[ch.Name]
+				switch {
+				case ch.Op == ConfigSet && (!ok || deref(e.Value) != ch.Value):
+					return false
+				case ch.Op == ConfigDelete && ok && ConfigSource(e.Source) == ConfigSourceDynamicTopic:
+					return false
+				}
+			}
+		}
+		return len(resp.Resources) == len(alts)
+	}
+	for attempt := 1; ; attempt++ {
+		all := true
+		for _, b := range c.Brokers() {
+			resp, err := c.brokerRequest(ctx, b.ID, req)
+			if err != nil || !visible(resp.(*kmsg.DescribeConfigsResponse)) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return nil
+		}
+		if err := c.cluster.Sleep(ctx, c.cluster.Backoff(attempt)); err != nil {
+			return err
+		}
+	}
 }
