@@ -68,6 +68,26 @@
 // Java client and librdkafka put it; keyless messages stick to one
 // partition of their topic for 10 ms (Java's default partitioner).
 //
+// # Administration
+//
+// The Client also administers the cluster, as Kafka's kafka-topics,
+// kafka-configs, kafka-consumer-groups and kafka-acls tools do: topics
+// (ListTopics, DescribeTopics, CreateTopics, DeleteTopics,
+// CreatePartitions, DeleteRecords), configs (DescribeConfigs with the
+// source of each value, incremental AlterConfigs), groups (ListGroups,
+// DescribeGroups, GroupLag, ResetGroupOffsets, DeleteGroupOffsets,
+// DeleteGroups), the cluster (DescribeCluster, APIVersions) and ACLs
+// (CreateACLs, DescribeACLs, DeleteACLs). Calls over several items return
+// one result per item, each with its own error:
+//
+//	lag, err := client.GroupLag(ctx, "billing")
+//	for _, p := range lag.Partitions {
+//		fmt.Println(p.Topic, p.Partition, p.Committed, p.LogEnd, p.Lag)
+//	}
+//
+// The gokafka command (cmd/gokafka, a module of its own) offers the same on
+// the command line.
+//
 // # Errors
 //
 // Every error can be inspected with errors.Is: client conditions have

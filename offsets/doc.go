@@ -51,7 +51,10 @@
 // A partition the group never committed is absent from Fetch's map; the
 // consumer then applies its reset policy (List Earliest or Latest).
 // FetchAll returns every offset the group committed, of every topic, for
-// tools that do not know the group's topics.
+// tools that do not know the group's topics; DeleteOffsets removes some
+// (OffsetDelete), and Do sends any other request to the group's
+// coordinator with the same retries (the root's admin calls describe and
+// delete groups with it).
 //
 // # Simple commits and group members
 //
