@@ -69,6 +69,16 @@ func (b *Broker) Request(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 	return b.RequestOn(ctx, laneFor(req), req)
 }
 
+// RequestAtMost is Request at version most or lower, for callers to whom a
+// newer version would mean something else (see wire.Versions.PickAtMost).
+func (b *Broker) RequestAtMost(ctx context.Context, req kmsg.Request, most int16) (kmsg.Response, error) {
+	c, err := b.conn(ctx, laneFor(req))
+	if err != nil {
+		return nil, err
+	}
+	return c.RequestAtMost(ctx, req, most)
+}
+
 // RequestOn sends req on a named lane. Consumers use their own fetch lane so
 // that two consumers in one client do not wait on each other's long polls.
 func (b *Broker) RequestOn(ctx context.Context, laneName string, req kmsg.Request) (kmsg.Response, error) {

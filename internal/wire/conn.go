@@ -223,7 +223,22 @@ type Pending struct {
 // Send several times gets its requests processed in that order, which is
 // what lets a producer keep several batches of one partition in flight.
 func (c *Conn) Send(ctx context.Context, req kmsg.Request) (*Pending, error) {
-	v, err := c.versions.Pick(req)
+	return c.SendAtMost(ctx, req, req.MaxVersion())
+}
+
+// RequestAtMost is Request at version most or lower (see
+// Versions.PickAtMost).
+func (c *Conn) RequestAtMost(ctx context.Context, req kmsg.Request, most int16) (kmsg.Response, error) {
+	p, err := c.SendAtMost(ctx, req, most)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// SendAtMost is Send at version most or lower (see Versions.PickAtMost).
+func (c *Conn) SendAtMost(ctx context.Context, req kmsg.Request, most int16) (*Pending, error) {
+	v, err := c.versions.PickAtMost(req, most)
 	if err != nil {
 		return nil, err
 	}
