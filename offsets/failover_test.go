@@ -44,9 +44,7 @@ func startCommitter(g *Group, topic string) *committer {
 			c.mu.Lock()
 			if err == nil {
 				c.last, c.ok = off, c.ok+1
-				g.mu.Lock()
-				c.coords[g.coordID]++
-				g.mu.Unlock()
+				c.coords[g.coord.CachedID()]++
 			} else {
 				c.errs = append(c.errs, err)
 			}

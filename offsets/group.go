@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // GroupOptions configure a Group. The zero value is the default.
@@ -32,15 +30,9 @@ type Group struct {
 	id   string
 	opts GroupOptions
 
-	// lookup is a one-slot semaphore: one FindCoordinator at a time, so
-	// that a hundred commits failing with NOT_COORDINATOR cost one lookup.
-	// A channel rather than a mutex so that waiting honours ctx.
-	lookup chan struct{}
-
-	mu      sync.Mutex
-	coordID int32 // the coordinator's node id; -1 while unknown
-
-	find func(context.Context) (int32, error) // findCoordinator; tests script it
+	// coord finds and caches the coordinator (one lookup at a time, so
+	// that a hundred commits failing with NOT_COORDINATOR cost one).
+	coord *cluster.Coordinator
 }
 
 // NewGroup returns the offset store of consumer group id. It sends nothing:
@@ -58,9 +50,7 @@ func NewGroup(cl *cluster.Cluster, id string, opts GroupOptions) (*Group, error)
 	if opts.Timeout == 0 {
 		opts.Timeout = DefaultTimeout
 	}
-	g := &Group{cl: cl, id: id, opts: opts, lookup: make(chan struct{}, 1), coordID: -1}
-	g.find = g.findCoordinator
-	return g, nil
+	return &Group{cl: cl, id: id, opts: opts, coord: cluster.NewCoordinator(cl, cluster.GroupCoordinator, id)}, nil
 }
 
 // ID is the consumer group id.
@@ -78,113 +68,22 @@ func (g *Group) Coordinator(ctx context.Context) (*cluster.Broker, error) {
 	return g.coordinator(ctx)
 }
 
+// coordinator is the lookup of cluster.Coordinator (the one home of its
+// rules), within the caller's bounds.
 func (g *Group) coordinator(ctx context.Context) (*cluster.Broker, error) {
-	if b := g.cached(); b != nil {
-		return b, nil
-	}
-	select {
-	case g.lookup <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("kafka: find the coordinator of group %q: %w", g.id, gaveUp(ctx, nil))
-	}
-	defer func() { <-g.lookup }()
-	var last error
-	for attempt := 1; ; attempt++ {
-		if b := g.cached(); b != nil { // found by whoever held the slot before us
-			return b, nil
-		}
-		id, err := g.find(ctx)
-		if err == nil {
-			var b *cluster.Broker
-			if b, err = g.cl.Broker(id); err == nil {
-				g.mu.Lock()
-				g.coordID = id
-				g.mu.Unlock()
-				return b, nil
-			}
-			// A coordinator our metadata does not know yet (a broker
-			// that just joined): refresh the metadata and ask again.
-			g.cl.TriggerRefresh()
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("kafka: find the coordinator of group %q: %w", g.id, gaveUp(ctx, last))
-		}
-		if !retriable(g.cl, err) {
-			return nil, fmt.Errorf("kafka: find the coordinator of group %q: %w", g.id, err)
-		}
-		last = err
-		g.cl.Logger().Debug("offsets: coordinator lookup failed, retrying", "group", g.id, "attempt", attempt, "err", err)
-		if serr := sleep(ctx, g.cl, attempt); serr != nil {
-			if errors.Is(serr, kerr.ErrClosed) {
-				return nil, serr
-			}
-			return nil, fmt.Errorf("kafka: find the coordinator of group %q: %w", g.id, gaveUp(ctx, last))
-		}
-	}
+	return g.coord.Broker(ctx)
 }
 
 // cached returns the cached coordinator, or nil.
-func (g *Group) cached() *cluster.Broker {
-	g.mu.Lock()
-	id := g.coordID
-	g.mu.Unlock()
-	if id < 0 {
-		return nil
-	}
-	// Resolve the id each time rather than caching the *Broker: the
-	// cluster replaces a broker whose address changed and drops one that
-	// left the metadata.
-	b, err := g.cl.Broker(id)
-	if err != nil {
-		g.forget(id)
-		return nil
-	}
-	return b
-}
+func (g *Group) cached() *cluster.Broker { return g.coord.Cached() }
 
-// forget drops the cached coordinator if it is still id: a lookup that
-// finished since the failed request must not be thrown away.
-func (g *Group) forget(id int32) {
-	g.mu.Lock()
-	if g.coordID == id {
-		g.coordID = -1
-	}
-	g.mu.Unlock()
-}
+// forget drops the cached coordinator if it is still id.
+func (g *Group) forget(id int32) { g.coord.Forget(id) }
 
 // findCoordinator sends one FindCoordinator request (key type group) to any
 // broker and returns the coordinator's node id.
 func (g *Group) findCoordinator(ctx context.Context) (int32, error) {
-	req := kmsg.NewPtrFindCoordinatorRequest()
-	req.CoordinatorType = 0 // group
-	// The wire layer picks the version; fill both forms (v0-v3 and v4+)
-	// and let the encoder write the one it needs.
-	req.CoordinatorKey = g.id
-	req.CoordinatorKeys = []string{g.id}
-	resp, err := g.cl.AnyRequest(ctx, req)
-	if err != nil {
-		return -1, err
-	}
-	return parseFindCoordinator(resp.(*kmsg.FindCoordinatorResponse), g.id)
-}
-
-func parseFindCoordinator(resp *kmsg.FindCoordinatorResponse, key string) (int32, error) {
-	if resp.Version < 4 {
-		if err := kerr.WithMessage(resp.ErrorCode, resp.ErrorMessage); err != nil {
-			return -1, err
-		}
-		return resp.NodeID, nil
-	}
-	for _, c := range resp.Coordinators {
-		if c.Key != key {
-			continue
-		}
-		if err := kerr.WithMessage(c.ErrorCode, c.ErrorMessage); err != nil {
-			return -1, err
-		}
-		return c.NodeID, nil
-	}
-	return -1, fmt.Errorf("%w: FindCoordinator response does not mention group %q", kerr.ErrCorruptResponse, key)
+	return g.cl.FindCoordinator(ctx, cluster.GroupCoordinator, g.id)
 }
 
 // CoordinatorMoved reports whether err, from a request to a group's
@@ -197,18 +96,10 @@ func parseFindCoordinator(resp *kmsg.FindCoordinatorResponse, key string) (int32
 // coordinator): the coordinator is the right one, only not ready yet.
 //
 // closing says whether the caller's own client is shutting down: kerr.ErrClosed
-// then means that shutdown, not a broker gone, and nothing moved. It is the
-// one rule for every user of a group coordinator in gokafka (this package
-// and the Kafka-managed group members of balance/managed).
-func CoordinatorMoved(err error, closing bool) bool {
-	return errors.Is(err, kerr.NotCoordinator) ||
-		errors.Is(err, kerr.CoordinatorNotAvailable) ||
-		errors.Is(err, kerr.BrokerNotAvailable) ||
-		errors.Is(err, kerr.RequestTimedOut) ||
-		errors.Is(err, kerr.ErrConnection) ||
-		errors.Is(err, kerr.ErrRequestTimeout) ||
-		(errors.Is(err, kerr.ErrClosed) && !closing)
-}
+// then means that shutdown, not a broker gone, and nothing moved. The rule
+// itself lives in the cluster layer, for every coordinator (groups and
+// transactional ids alike).
+func CoordinatorMoved(err error, closing bool) bool { return cluster.CoordinatorMoved(err, closing) }
 
 // moved is CoordinatorMoved for this group's cluster.
 func (g *Group) moved(err error) bool { return CoordinatorMoved(err, g.cl.IsClosing()) }

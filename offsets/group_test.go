@@ -57,9 +57,7 @@ func TestCoordinatorFoundAndCached(t *testing.T) {
 	if err != nil || id != b.ID {
 		t.Fatalf("FindCoordinator again: %d, %v; want %d", id, err, b.ID)
 	}
-	g.mu.Lock()
-	cached := g.coordID
-	g.mu.Unlock()
+	cached := g.coord.CachedID()
 	if cached != b.ID {
 		t.Fatalf("cached coordinator id = %d, want %d", cached, b.ID)
 	}

@@ -3,11 +3,9 @@ package offsets
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
-	"github.com/gokafka/kafka/internal/kerr"
 )
 
 // DefaultTimeout bounds a Coordinator, Commit, Fetch, FetchAll or List call
@@ -17,17 +15,9 @@ import (
 const DefaultTimeout = 60 * time.Second
 
 // gaveUp is the error of a partition still failing retriably when ctx ended:
-// both the context's error and the last broker error stay errors.Is-able.
-func gaveUp(ctx context.Context, last error) error {
-	cause := context.Cause(ctx)
-	if cause == nil {
-		cause = ctx.Err()
-	}
-	if last == nil {
-		return cause
-	}
-	return fmt.Errorf("%w (gave up retrying; last error: %w)", cause, last)
-}
+// both the context's error and the last broker error stay errors.Is-able
+// (cluster.GaveUp, the one home of the rule).
+func gaveUp(ctx context.Context, last error) error { return cluster.GaveUp(ctx, last) }
 
 // permanentError marks an error that kerr calls retriable but that retrying
 // cannot fix in this context.
@@ -43,18 +33,15 @@ func isContextErr(err error) bool {
 }
 
 // retriable reports whether a request-level or partition-level error may go
-// away on retry. A broker that answers kerr.ErrClosed while the cluster is
-// open was dropped from the metadata (it shut down, or moved): the next
-// attempt routes elsewhere.
+// away on retry (cluster.Retriable: a retriable code, a lost connection, a
+// broker dropped from the metadata while the cluster is open), unless it
+// was marked permanent here.
 func retriable(cl *cluster.Cluster, err error) bool {
 	var pe *permanentError
 	if errors.As(err, &pe) {
 		return false
 	}
-	if errors.Is(err, kerr.ErrClosed) {
-		return !cl.IsClosing()
-	}
-	return kerr.IsRetriable(err)
+	return cl.Retriable(err)
 }
 
 // withTimeout applies d to a context that has no deadline; d < 0 leaves ctx
