@@ -52,7 +52,7 @@
 // consumer then applies its reset policy (List Earliest or Latest).
 // FetchAll returns every offset the group committed, of every topic, for
 // tools that do not know the group's topics; DeleteOffsets removes some
-// (OffsetDelete), and Do sends any other request to the group's
+// (OffsetDelete), and Request sends any other request to the group's
 // coordinator with the same retries (the root's admin calls describe and
 // delete groups with it).
 //
@@ -68,6 +68,17 @@
 // (kerr.RebalanceInProgress), so that a consumer that lost a partition
 // cannot overwrite the offsets of the consumer that took it over. Those
 // errors are returned, never retried: the member must rejoin.
+//
+// # Offsets in a transaction
+//
+// TxnCommit stores offsets inside a producer's transaction (TxnOffsetCommit,
+// KIP-98, with the member's generation of KIP-447): they become the group's
+// committed offsets when the transaction commits, and vanish if it aborts.
+// The transactional producer calls it with its transactional id, producer
+// id and epoch (Txn); with the classic protocol it has added the group to
+// the transaction first (AddOffsetsToTxn), with transactions v2 (KIP-890,
+// Txn.V2) TxnOffsetCommit v5 does that itself. Outcomes and retries are
+// Commit's.
 //
 // # Retries
 //
