@@ -50,6 +50,9 @@ type batch struct {
 	lastErr error // why the last send failed, for ErrDeliveryTimeout
 
 	// The outcome, set when the batch completes, read by its reporter.
+	// dropped: it failed because its transaction failed or aborted (its
+	// error is the transaction's, not news about it).
+	dropped    bool
 	err        error
 	baseOffset int64
 	appendTime int64 // LogAppendTime topics: the broker's timestamp, else -1
@@ -85,7 +88,7 @@ func (p *Producer) newBatch(now time.Time, hint, count int) *batch {
 		b, _ = p.batches.Get().(*batch)
 	}
 	if b == nil {
-		b = &batch{rb: records.NewBuilder(p.cfg.Compression, p.cfg.CompressionLevel)}
+		b = &batch{rb: p.newBuilder()}
 	}
 	if hint = min(hint, p.cfg.BatchBytes); hint > b.rbCap {
 		p.prime(b, hint)
@@ -96,6 +99,15 @@ func (p *Producer) newBatch(now time.Time, hint, count int) *batch {
 	b.created = now
 	b.deadline = now.Add(p.cfg.DeliveryTimeout)
 	return b
+}
+
+// newBuilder returns a record batch builder for this producer: its codec,
+// and the transactional flag for a transactional producer (Reset keeps
+// both).
+func (p *Producer) newBuilder() *records.Builder {
+	rb := records.NewBuilder(p.cfg.Compression, p.cfg.CompressionLevel)
+	rb.SetTransactional(p.tx != nil)
+	return rb
 }
 
 // recycle takes back a reported batch. Its buffers are kept unless a
@@ -110,7 +122,7 @@ func (p *Producer) recycle(b *batch) {
 	size := b.rb.EncodedSize()
 	if size > 2*p.cfg.BatchBytes {
 		// The builder keeps its buffer on Reset; do not pin a huge one.
-		b.rb = records.NewBuilder(p.cfg.Compression, p.cfg.CompressionLevel)
+		b.rb = p.newBuilder()
 		size, b.rbCap = 0, 0
 	} else {
 		b.rb.Reset()

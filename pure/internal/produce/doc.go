@@ -28,6 +28,10 @@
 //     them at once, so under load requests follow each other without a
 //     hand-off, and the messages are reported on another goroutine
 //     meanwhile.
+//   - A transactional producer (txn.go) adds, with the classic protocol, an
+//     adder goroutine that runs while partitions wait to join the open
+//     transaction (AddPartitionsToTxn); the requests to the transaction
+//     coordinator run in the caller's goroutine otherwise.
 //   - A router (router.go), a goroutine that runs while some partition has
 //     no usable leader: a partition whose send failed with a retriable
 //     error leaves its sink, waits out a backoff and a metadata refresh,
@@ -77,9 +81,84 @@
 // Flush or Close of its own producer: they wait for reports, including the
 // one that is calling them.
 //
+// # Transactions
+//
+// With a TransactionalID, New returns a *TxnProducer (engine.TxnProducer,
+// txn.go): every message belongs to the open transaction (Produce outside
+// one fails with kerr.ErrNoTransaction), its batches are flagged
+// transactional, and BeginTxn, SendOffsets and EndTxn run one at a time.
+// The first BeginTxn finds the transaction coordinator (FindCoordinator,
+// key type 1, cluster.Coordinator) and gets the id's producer ID and epoch
+// (InitProducerID with the transactional id and TransactionTimeout), which
+// fences older producers of the id and aborts what they left open; as in
+// Java's client, NOT_COORDINATOR and COORDINATOR_NOT_AVAILABLE send it to
+// look the coordinator up again, and COORDINATOR_LOAD_IN_PROGRESS and
+// CONCURRENT_TRANSACTIONS (the previous transaction still completing) are
+// retried with backoff, until the call's context ends. Then it picks the
+// protocol, for the producer's life:
+//
+//   - Transactions v2 (KIP-890), where the cluster has finalized
+//     transaction.version 2 and the coordinator speaks EndTxn v5: Produce
+//     v12, with which the partition leader adds its partition to the
+//     transaction; TxnOffsetCommit v5 alone for offsets; EndTxn v5, which
+//     bumps the epoch and returns the next transaction's producer ID and
+//     epoch, under which the next batches start again at sequence 0.
+//   - The classic protocol (KIP-98; Kafka 3.9, or 4.x without
+//     transaction.version 2): a partition's first message of a
+//     transaction queues it for the adder, a goroutine that sends one
+//     AddPartitionsToTxn for all the partitions waiting (retried on
+//     CONCURRENT_TRANSACTIONS) while the sinks hold their batches;
+//     AddOffsetsToTxn before TxnOffsetCommit (v4 at most); Produce v11 and
+//     EndTxn v4 at most. The epoch stays from one transaction to the next
+//     and the sequences go on; after a failed transaction, the abort is
+//     followed by an epoch bump (KIP-360: InitProducerID v3+ with the
+//     current ID and epoch), so that nothing of it lands later.
+//
+// EndTxn(commit) waits for every message of the transaction;
+// EndTxn(abort) fails those not sent yet (their DoneFunc gets an error
+// matching kerr.ErrAbortRequired) and waits only for those in flight. A
+// transaction the coordinator never heard of ends without EndTxn. Close
+// aborts an open transaction, within its context.
+//
+// Errors follow Java's client. Fatal ones leave the producer unusable: every
+// later call and every queued message fails with the error, which matches
+// kerr.ErrProducerFenced for PRODUCER_FENCED and for INVALID_PRODUCER_EPOCH
+// from the coordinator, and otherwise the broker's code
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED, CLUSTER_AUTHORIZATION_FAILED,
+// INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE, and any answer of the
+// coordinator it has no rule for). Abortable ones fail the transaction
+// only: a batch that failed (any broker error, a delivery timeout,
+// INVALID_PRODUCER_EPOCH from a partition leader), a SendOffsets that failed
+// (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID, or a context
+// that ended: its offsets may be in the transaction in part),
+// TRANSACTION_ABORTABLE, UNKNOWN_PRODUCER_ID. The queued messages fail,
+// Produce and SendOffsets refuse, EndTxn(commit) returns an error matching
+// kerr.ErrAbortRequired, and once EndTxn(abort) succeeds the producer goes
+// on.
+//
+// A transaction open longer than TransactionTimeout is aborted by its
+// coordinator (which looks every
+// transaction.abort.timed.out.transaction.cleanup.interval.ms, 10 s by
+// default), which bumps the epoch; nothing of it is visible. The next
+// request fails, and the error is mapped as Java's client 4.3 maps it
+// (kafka-clients 4.3.1 against Kafka 4.3.1, measured; the tests check the
+// same for this producer):
+//
+//   - Transactions v2: a commit is answered INVALID_TXN_STATE, fatal (Java
+//     throws InvalidTxnStateException and stays in error). A message
+//     produced after the timeout fails with INVALID_PRODUCER_EPOCH, which
+//     is abortable: the abort is accepted (the coordinator takes it for a
+//     retry of its own abort, with the new epoch) and the producer goes on.
+//   - Classic protocol: the coordinator answers PRODUCER_FENCED to the
+//     commit and to the abort alike, so the producer is fenced (fatal);
+//     a message produced after the timeout fails first, abortable, and the
+//     abort then meets the fence.
+//
 // # Cost per message
 //
-// In steady state Produce allocates nothing, whatever the number of topics:
+// In steady state Produce allocates nothing, whatever the number of topics
+// (a transactional producer included: joining a transaction is once per
+// partition and transaction):
 // batches and their buffers are reused, sized from the partition's previous
 // batch, and so are requests with their lists of topics and partitions.
 // Finding a message's partition buffer takes a lookup by topic name, which

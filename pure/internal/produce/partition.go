@@ -63,6 +63,12 @@ type partition struct {
 
 	produced uint64 // messages appended, ever
 	finished uint64 // messages reported, ever
+
+	// Transactional producers only (see txn.go): the transaction the
+	// partition has messages in (joined), and the one the transaction
+	// coordinator has it in (added; classic protocol: AddPartitionsToTxn
+	// before the first batch). Transactions are numbered from 1.
+	joined, added uint64
 }
 
 // appendLocked encodes m into the partition's open batch, opening a new
@@ -182,6 +188,11 @@ func (p *Producer) report(pt *partition) {
 		pt.mu.Unlock()
 
 		b.report(pt.id)
+		if b.err != nil && p.tx != nil && !b.dropped {
+			// Before finished moves on, so that EndTxn's flush
+			// sees the transaction failed.
+			p.tx.batchFailed(b.err)
+		}
 		n := len(b.msgs)
 		p.recycle(b)
 

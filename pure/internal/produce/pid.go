@@ -24,6 +24,11 @@ func (p *Producer) producerID(ctx context.Context) (*producerID, error) {
 	if id := p.pid.Load(); id != nil {
 		return id, nil
 	}
+	if p.tx != nil {
+		// A transactional producer gets its ID from its transaction
+		// coordinator, in BeginTxn, before anything is produced.
+		return nil, fmt.Errorf("%w: transactional producer %q has no producer ID", kerr.ErrNoTransaction, p.cfg.TransactionalID)
+	}
 	p.pidMu.Lock()
 	defer p.pidMu.Unlock()
 	if id := p.pid.Load(); id != nil {

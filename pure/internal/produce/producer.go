@@ -2,6 +2,7 @@ package produce
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -64,6 +65,10 @@ type Producer struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// tx is the transaction state of a transactional producer (nil
+	// otherwise): see txn.go. The non-transactional paths test it once.
+	tx *txn
 }
 
 // New returns a producer on cl for any topic. It does no network round
@@ -76,6 +81,9 @@ type Producer struct {
 // idle), a sender per Produce request in flight (it sends the next ready
 // request itself, and reports on a short-lived goroutine meanwhile), and a
 // router while some partition is looking for its leader.
+//
+// With cfg.TransactionalID set, New returns a *TxnProducer (an
+// engine.TxnProducer); it too sends nothing until its first BeginTxn.
 func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (engine.Producer, error) {
 	if err := check(&cfg); err != nil {
 		return nil, err
@@ -96,6 +104,10 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (e
 	p.free.budget = max(freeBudgetMin, freeBudgetBatches*cfg.BatchBytes)
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	p.topics.Store(&map[string]*topic{})
+	if cfg.TransactionalID != "" {
+		p.tx = newTxn(p)
+		return &TxnProducer{p}, nil
+	}
 	return p, nil
 }
 
@@ -133,6 +145,10 @@ func check(cfg *engine.ProducerConfig) error {
 		return kerr.Config("ProducerConfig.RequestTimeout", "must be positive and fit in int32 milliseconds")
 	case cfg.RetryBackoff <= 0:
 		return kerr.Config("ProducerConfig.RetryBackoff", "must be positive")
+	case cfg.TransactionalID != "" && !cfg.Idempotent:
+		return kerr.Config("ProducerConfig.Idempotent", "a transactional producer is idempotent")
+	case cfg.TransactionalID != "" && (cfg.TransactionTimeout <= 0 || cfg.TransactionTimeout/time.Millisecond > 1<<31-1):
+		return kerr.Config("ProducerConfig.TransactionTimeout", "must be positive and fit in int32 milliseconds")
 	}
 	return nil
 }
@@ -143,6 +159,11 @@ func check(cfg *engine.ProducerConfig) error {
 func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.DoneFunc) error {
 	if p.closed.Load() {
 		return refused(m, kerr.ErrClosed)
+	}
+	if p.tx != nil {
+		if err := p.tx.produceErr(); err != nil {
+			return refused(m, err)
+		}
 	}
 	pt, err := p.partition(m.Topic, m.Partition)
 	if err != nil {
@@ -158,6 +179,18 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		pt.mu.Unlock()
 		p.q.Release(1)
 		return refused(m, kerr.ErrClosed)
+	}
+	if p.tx != nil {
+		// Checked again under the partition's lock, which EndTxn and
+		// the failure paths take after changing the state: a message
+		// either joins the transaction before they look, or is
+		// refused.
+		if err := p.tx.produceErr(); err != nil {
+			pt.mu.Unlock()
+			p.q.Release(1)
+			return refused(m, err)
+		}
+		p.tx.joinLocked(pt)
 	}
 	wake := p.appendLocked(pt, m, done, size)
 	s := pt.sink
@@ -271,6 +304,12 @@ func (p *Producer) close(ctx context.Context) error {
 		//lint:ignore SA2001 the empty section is the barrier
 		pt.mu.Unlock()
 	}
+	var txErr error
+	if p.tx != nil {
+		// An open transaction is aborted, not flushed: what it has
+		// not sent fails, and nothing of it becomes visible.
+		txErr = p.tx.closeAbort(ctx)
+	}
 	err := p.flush(ctx)
 
 	p.mu.Lock()
@@ -297,7 +336,7 @@ func (p *Producer) close(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%w: %d message(s) not delivered when the close context ended: %w", kerr.ErrClosed, failed, err)
+		err = fmt.Errorf("%w: %d message(s) not delivered when the close context ended: %w", kerr.ErrClosed, failed, err)
 	}
-	return nil
+	return errors.Join(txErr, err)
 }

@@ -81,6 +81,9 @@ func (p *Producer) build(req *request) (reporters []*partition) {
 	kreq := req.kreq
 	kreq.Acks = int16(p.cfg.Acks)
 	kreq.TimeoutMillis = int32(p.cfg.RequestTimeout / time.Millisecond)
+	if p.tx != nil {
+		kreq.TransactionID = &p.tx.id
+	}
 	// The sink's scan visits partitions in its own (rotating) order, in
 	// which a topic's partitions need not be adjacent.
 	slices.SortFunc(req.items, compareItems)
@@ -165,9 +168,12 @@ func (s *sink) roundTrip(req *request) (reporters []*partition) {
 	var err error
 	if len(live) > 0 {
 		b, berr := p.cl.Broker(s.id)
-		if berr != nil {
+		switch {
+		case berr != nil:
 			err = berr
-		} else {
+		case p.tx != nil:
+			resp, err = b.RequestAtMost(p.ctx, req.kreq, p.tx.produceMost())
+		default:
 			resp, err = b.Request(p.ctx, req.kreq)
 		}
 	}
@@ -192,6 +198,11 @@ func (s *sink) roundTrip(req *request) (reporters []*partition) {
 			}
 		}
 		if p.handle(it, rp, ierr, now) {
+			reporters = append(reporters, it.pt)
+		}
+		if p.tx != nil && p.tx.dropping() != nil && p.tx.drop(it.pt) {
+			// The transaction failed or is aborting while this
+			// batch was in flight: what queued behind it goes now.
 			reporters = append(reporters, it.pt)
 		}
 	}
@@ -248,6 +259,13 @@ func (p *Producer) handle(it reqItem, rp *kmsg.ProduceResponseTopicPartition, er
 	case p.ctx.Err() != nil:
 		// Close gave up: in-flight batches fail with the rest.
 		return pt.completeLocked(b, fmt.Errorf("%w: %s/%d: producer closed before the broker answered", kerr.ErrClosed, pt.topic, pt.id), -1, -1)
+
+	case p.tx != nil && isSequenceError(err):
+		// In a transaction the producer ID and epoch are the
+		// transaction's: a sequence or epoch the broker refuses fails
+		// the batch, and with it the transaction (see txn.go), which
+		// restarts the sequences when it aborts.
+		return pt.completeLocked(b, p.brokerError(pt, err), -1, -1)
 
 	case p.cfg.Idempotent && isSequenceError(err):
 		// The broker lost our sequence (or we left a hole in it): the

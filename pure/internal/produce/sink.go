@@ -167,6 +167,10 @@ func (s *sink) collect(req *request, id *producerID, now time.Time, sc *scan) {
 			pt.mu.Unlock()
 			continue
 		}
+		if p.tx != nil && !p.tx.sendableLocked(pt, sc) {
+			pt.mu.Unlock()
+			continue
+		}
 		b := pt.batches[0]
 		if !b.sealed && !flushing && len(pt.batches) == 1 && p.cfg.Linger > 0 {
 			if at := b.created.Add(p.cfg.Linger); now.Before(at) {
@@ -178,6 +182,13 @@ func (s *sink) collect(req *request, id *producerID, now time.Time, sc *scan) {
 		b.sealed = true
 		pt.inflight = true
 		pt.lastBytes, pt.lastCount = b.rb.EncodedSize(), len(b.msgs)
+		if p.tx != nil {
+			// The transaction's producer ID and epoch as of now:
+			// EndTxn (transactions v2) and the epoch bump after an
+			// abort change them while no batch exists, so a batch
+			// that exists was produced under the current ones.
+			id = p.pid.Load()
+		}
 		if id != nil {
 			pt.stampLocked(b, id)
 		}

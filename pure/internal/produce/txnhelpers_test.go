@@ -1,0 +1,342 @@
+package produce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
+	"github.com/gokafka/kafka/testinstance"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// protocols runs f for both transaction protocols: "v2" (skipped where the
+// cluster has not finalized transaction.version 2, as on Kafka 3.9) and
+// "classic" (the client's choice on such clusters, forced elsewhere: the
+// brokers serve the classic protocol to clients that speak it).
+func protocols(t *testing.T, f func(t *testing.T, classic bool)) {
+	for _, classic := range []bool{false, true} {
+		name := "v2"
+		if classic {
+			name = "classic"
+		}
+		t.Run(name, func(t *testing.T) { f(t, classic) })
+	}
+}
+
+// txnConfig is a transactional producer's configuration as the root makes
+// it: the defaults, a transactional id, a transaction timeout.
+func txnConfig(t testing.TB) engine.ProducerConfig {
+	cfg := testhelp.ProducerConfig()
+	cfg.TransactionalID = testhelp.UniqueName(t, "txn")
+	cfg.TransactionTimeout = time.Minute
+	return cfg
+}
+
+// newTxnProducer returns a transactional producer, closed at the end of the
+// test, that speaks the classic protocol if classic is set.
+func newTxnProducer(t testing.TB, cl *cluster.Cluster, cfg engine.ProducerConfig, classic bool) *TxnProducer {
+	t.Helper()
+	ep, err := New(context.Background(), cl, cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	tp, ok := ep.(*TxnProducer)
+	if !ok {
+		t.Fatalf("New with a TransactionalID returned %T, want *TxnProducer", ep)
+	}
+	tp.tx.forceOld = classic
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		tp.Close(ctx)
+	})
+	return tp
+}
+
+// begin is BeginTxn that fails the test on error and, the first time,
+// skips it if it wants transactions v2 and the cluster has not them.
+func begin(t testing.TB, tp *TxnProducer, classic bool) {
+	t.Helper()
+	if err := tp.BeginTxn(testhelp.Ctx(t, time.Minute)); err != nil {
+		t.Fatalf("BeginTxn: %v", err)
+	}
+	if !classic && !tp.tx.v2.Load() {
+		t.Skip("the cluster has not finalized transaction.version 2 (KIP-890)")
+	}
+}
+
+func endTxn(t testing.TB, tp *TxnProducer, commit bool) {
+	t.Helper()
+	if err := tp.EndTxn(testhelp.Ctx(t, time.Minute), commit); err != nil {
+		t.Fatalf("EndTxn(commit=%v): %v", commit, err)
+	}
+}
+
+// produceValues produces one message per value, round robin over the
+// partitions of topics (each with parts partitions), and returns the
+// reports.
+func produceValues(t testing.TB, tp *TxnProducer, topics []string, parts int, values []string) *testhelp.Reports {
+	t.Helper()
+	rep := testhelp.NewReports(len(values))
+	for i, v := range values {
+		mustProduce(t, tp.Producer, msg(topics[i%len(topics)], int32(i/len(topics)%parts), v), rep.Done)
+	}
+	return rep
+}
+
+// values returns n distinct values named after prefix.
+func values(prefix string, n int) []string {
+	vs := make([]string, n)
+	for i := range vs {
+		vs[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return vs
+}
+
+// allAcked waits for every report and fails the test on an error.
+func allAcked(t testing.TB, rep *testhelp.Reports, what string) {
+	t.Helper()
+	rep.Wait(t, time.Minute)
+	if errs := rep.Errors(); len(errs) > 0 {
+		t.Fatalf("%s: %d message(s) failed, the first with %v", what, len(errs), errs[0])
+	}
+}
+
+// kcatValues reads topics to their end with kcat (librdkafka) at the
+// isolation level given, and returns the values, sorted. read_committed
+// stops at the last stable offset.
+func kcatValues(t testing.TB, level string, topics ...string) []string {
+	t.Helper()
+	var vs []string
+	for _, topic := range topics {
+		out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-e", "-q", "-f", `%s\n`, "-X", "isolation.level="+level)
+		for _, line := range strings.Split(out, "\n") {
+			if line != "" {
+				vs = append(vs, line)
+			}
+		}
+	}
+	slices.Sort(vs)
+	return vs
+}
+
+// valueLine matches the values these tests produce; Kafka's console
+// consumer also prints log lines on stdout, which never match.
+var valueLine = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+
+// consoleValues reads the topics matching include with Kafka's console
+// consumer, read_committed, until it has n messages or none came for 10 s,
+// and returns the values, sorted.
+func consoleValues(t testing.TB, include string, n int) []string {
+	t.Helper()
+	c := testinstance.Shared()
+	out, err := testinstance.KafkaTool(testhelp.Ctx(t, 3*time.Minute), testinstance.Config{KafkaVersion: c.KafkaVersion()}, nil,
+		"kafka-console-consumer", "--bootstrap-server", c.BootstrapServers(), "--include", include,
+		"--from-beginning", "--isolation-level", "read_committed", "--max-messages", fmt.Sprint(n), "--timeout-ms", "10000")
+	if err != nil && !strings.Contains(err.Error()+string(out), "TimeoutException") {
+		t.Fatalf("console consumer: %v", err)
+	}
+	var vs []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if valueLine.MatchString(line) {
+			vs = append(vs, line)
+		}
+	}
+	slices.Sort(vs)
+	return vs
+}
+
+// checkCommitted checks that read_committed readers nobody here wrote
+// (kcat, and, if console, Kafka's console consumer, which is asked for one
+// message more so that an extra one is read rather than left behind) read
+// exactly want from topics.
+func checkCommitted(t testing.TB, want []string, console bool, topics ...string) {
+	t.Helper()
+	want = slices.Sorted(slices.Values(want))
+	if got := kcatValues(t, "read_committed", topics...); !slices.Equal(got, want) {
+		t.Fatalf("kcat (read_committed) read %d values, want %d: %s", len(got), len(want), diff(got, want))
+	}
+	if console {
+		include := strings.Join(topics, "|")
+		if got := consoleValues(t, include, len(want)+1); !slices.Equal(got, want) {
+			t.Fatalf("Kafka's console consumer (read_committed) read %d values, want %d: %s", len(got), len(want), diff(got, want))
+		}
+	}
+}
+
+// diff names a few values that are in one list and not the other.
+func diff(got, want []string) string {
+	var extra, missing []string
+	for _, v := range got {
+		if !slices.Contains(want, v) && len(extra) < 5 {
+			extra = append(extra, v)
+		}
+	}
+	for _, v := range want {
+		if !slices.Contains(got, v) && len(missing) < 5 {
+			missing = append(missing, v)
+		}
+	}
+	return fmt.Sprintf("unexpected %q, missing %q", extra, missing)
+}
+
+// txnState asks the transaction coordinator (DescribeTransactions, Kafka
+// 3.0+) for the state of tp's transactional id: "Ongoing",
+// "PrepareAbort", "CompleteAbort", "CompleteCommit", "Empty", ...
+func txnState(t testing.TB, tp *TxnProducer) string {
+	t.Helper()
+	ctx := testhelp.Ctx(t, 30*time.Second)
+	for {
+		b, err := tp.tx.coord.Broker(ctx)
+		if err == nil {
+			req := kmsg.NewPtrDescribeTransactionsRequest()
+			req.TransactionalIDs = []string{tp.tx.id}
+			var resp kmsg.Response
+			if resp, err = b.Request(ctx, req); err == nil {
+				st := resp.(*kmsg.DescribeTransactionsResponse).TransactionStates
+				if len(st) != 1 {
+					t.Fatalf("DescribeTransactions answered %d states", len(st))
+				}
+				if err = kerr.ForCode(st[0].ErrorCode); err == nil {
+					return st[0].State
+				}
+				tp.tx.coord.Failed(b, err)
+			}
+		}
+		if !kerr.IsRetriable(err) || ctx.Err() != nil {
+			t.Fatalf("DescribeTransactions: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // the coordinator moves or loads: ask again
+	}
+}
+
+// lastStable returns partition p's last stable offset and high watermark:
+// equal once no transaction is open on it.
+func lastStable(t testing.TB, cl *cluster.Cluster, topic string, p int32) (lso, hwm int64) {
+	t.Helper()
+	ctx := testhelp.Ctx(t, 30*time.Second)
+	list := func(isolation int8) int64 {
+		for {
+			br, _, err := cl.Leader(topic, p)
+			if err == nil {
+				req := kmsg.NewPtrListOffsetsRequest()
+				req.IsolationLevel = isolation
+				rt := kmsg.NewListOffsetsRequestTopic()
+				rt.Topic = topic
+				rp := kmsg.NewListOffsetsRequestTopicPartition()
+				rp.Partition, rp.Timestamp = p, -1
+				rt.Partitions = append(rt.Partitions, rp)
+				req.Topics = append(req.Topics, rt)
+				var resp kmsg.Response
+				if resp, err = br.Request(ctx, req); err == nil {
+					lp := resp.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+					if err = kerr.ForCode(lp.ErrorCode); err == nil {
+						return lp.Offset
+					}
+				}
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("ListOffsets %s/%d: %v", topic, p, err)
+			}
+			time.Sleep(100 * time.Millisecond) // leader moving: ask again
+		}
+	}
+	return list(1), list(0)
+}
+
+// joinGroup makes a classic consumer group of one member, which owns every
+// partition of topic, and returns its generation and member id. Each call
+// with the member id of an earlier one rejoins: a new generation.
+func joinGroup(t testing.TB, cl *cluster.Cluster, group, topic, memberID string) (int32, string) {
+	t.Helper()
+	ctx := testhelp.Ctx(t, time.Minute)
+	coord := cluster.NewCoordinator(cl, cluster.GroupCoordinator, group)
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Topics = []string{topic}
+	var gen int32
+	for {
+		b, err := coord.Broker(ctx)
+		if err != nil {
+			t.Fatalf("group coordinator: %v", err)
+		}
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.MemberID, req.ProtocolType = group, memberID, "consumer"
+		req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 30000, 30000
+		proto := kmsg.NewJoinGroupRequestProtocol()
+		proto.Name, proto.Metadata = "range", meta.AppendTo(nil)
+		req.Protocols = append(req.Protocols, proto)
+		resp, err := b.Request(ctx, req)
+		if err == nil {
+			r := resp.(*kmsg.JoinGroupResponse)
+			err = kerr.ForCode(r.ErrorCode)
+			if errors.Is(err, kerr.MemberIDRequired) {
+				memberID = r.MemberID
+				continue
+			}
+			if err == nil {
+				memberID, gen = r.MemberID, r.Generation
+				break
+			}
+		}
+		coord.Failed(b, err)
+		if !kerr.IsRetriable(err) || ctx.Err() != nil {
+			t.Fatalf("JoinGroup: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // coordinator loading or moving: ask again
+	}
+	tm, err := cl.Snapshot().Topic(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	asg := kmsg.NewConsumerMemberAssignment()
+	at := kmsg.NewConsumerMemberAssignmentTopic()
+	at.Topic = topic
+	for _, p := range tm.Partitions {
+		at.Partitions = append(at.Partitions, p.ID)
+	}
+	asg.Topics = append(asg.Topics, at)
+	b, err := coord.Broker(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrSyncGroupRequest()
+	req.Group, req.Generation, req.MemberID = group, gen, memberID
+	req.ProtocolType, req.Protocol = kmsg.StringPtr("consumer"), kmsg.StringPtr("range")
+	sa := kmsg.NewSyncGroupRequestGroupAssignment()
+	sa.MemberID, sa.MemberAssignment = memberID, asg.AppendTo(nil)
+	req.GroupAssignment = append(req.GroupAssignment, sa)
+	resp, err := b.Request(ctx, req)
+	if err == nil {
+		err = kerr.ForCode(resp.(*kmsg.SyncGroupResponse).ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("SyncGroup: %v", err)
+	}
+	return gen, memberID
+}
+
+// leaveGroup takes the member out of the group (for the cleanup).
+func leaveGroup(cl *cluster.Cluster, group, memberID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := cluster.NewCoordinator(cl, cluster.GroupCoordinator, group).Broker(ctx)
+	if err != nil {
+		return
+	}
+	req := kmsg.NewPtrLeaveGroupRequest()
+	req.Group = group
+	m := kmsg.NewLeaveGroupRequestMember()
+	m.MemberID = memberID
+	req.Members = append(req.Members, m)
+	req.MemberID = memberID
+	b.Request(ctx, req)
+}
