@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -171,13 +170,16 @@ func (c *Client) describeGroup(ctx context.Context, id string) GroupDescription 
 		return d
 	}
 	found := false
-	for _, try := range []func(context.Context, *cluster.Broker, *GroupDescription) (bool, error){describeConsumerGroup, describeClassicGroup, describeShareGroup} {
-		err = g.Do(ctx, "describe", func(ctx context.Context, coord *cluster.Broker) error {
-			d.Coordinator = coord.ID
-			var ferr error
-			found, ferr = try(ctx, coord, &d)
-			return ferr
+	for _, try := range []func(*GroupDescription) (kmsg.Request, func(kmsg.Response) (bool, error)){describeConsumerGroup, describeClassicGroup, describeShareGroup} {
+		req, parse := try(&d)
+		d.Coordinator, err = g.Request(ctx, "describe", req, func(resp kmsg.Response) error {
+			var perr error
+			found, perr = parse(resp)
+			return perr
 		})
+		if notThisType(err) {
+			err, found = nil, false // the broker lacks the API: try the next
+		}
 		if err != nil || found {
 			break
 		}
@@ -197,120 +199,108 @@ func notThisType(err error) bool {
 	return errors.Is(err, kerr.GroupIDNotFound) || errors.Is(err, ErrUnsupportedVersion) || errors.Is(err, kerr.UnsupportedVersion)
 }
 
-func describeConsumerGroup(ctx context.Context, coord *cluster.Broker, d *GroupDescription) (bool, error) {
+func describeConsumerGroup(d *GroupDescription) (kmsg.Request, func(kmsg.Response) (bool, error)) {
 	req := kmsg.NewPtrConsumerGroupDescribeRequest()
 	req.Groups = []string{d.ID}
-	resp, err := coord.Request(ctx, req)
-	if err != nil {
-		if notThisType(err) {
-			return false, nil
-		}
-		return false, err
-	}
-	for _, g := range resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
-		if g.Group != d.ID {
-			continue
-		}
-		if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
-			if notThisType(err) {
-				return false, nil
+	return req, func(resp kmsg.Response) (bool, error) {
+		for _, g := range resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
+			if g.Group != d.ID {
+				continue
 			}
-			return false, err
-		}
-		d.Type, d.State, d.Protocol, d.Epoch = GroupConsumer, g.State, g.AssignorName, g.Epoch
-		d.Members = nil
-		for _, m := range g.Members {
-			gm := GroupMember{ID: m.MemberID, InstanceID: deref(m.InstanceID), ClientID: m.ClientID, Host: m.ClientHost, SubscribedTopics: m.SubscribedTopics}
-			for _, t := range m.Assignment.TopicPartitions {
-				for _, p := range t.Partitions {
-					gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
+			if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
+				if notThisType(err) {
+					return false, nil
 				}
+				return false, err
 			}
-			slices.SortFunc(gm.Assignment, TopicPartition.Compare)
-			d.Members = append(d.Members, gm)
+			d.Type, d.State, d.Protocol, d.Epoch = GroupConsumer, g.State, g.AssignorName, g.Epoch
+			d.Members = nil
+			for _, m := range g.Members {
+				gm := GroupMember{ID: m.MemberID, InstanceID: deref(m.InstanceID), ClientID: m.ClientID, Host: m.ClientHost, SubscribedTopics: m.SubscribedTopics}
+				for _, t := range m.Assignment.TopicPartitions {
+					for _, p := range t.Partitions {
+						gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
+					}
+				}
+				slices.SortFunc(gm.Assignment, TopicPartition.Compare)
+				d.Members = append(d.Members, gm)
+			}
+			return true, nil
 		}
-		return true, nil
+		return false, fmt.Errorf("%w: group missing from the ConsumerGroupDescribe response", ErrCorruptResponse)
 	}
-	return false, fmt.Errorf("%w: group missing from the ConsumerGroupDescribe response", ErrCorruptResponse)
 }
 
-func describeClassicGroup(ctx context.Context, coord *cluster.Broker, d *GroupDescription) (bool, error) {
+func describeClassicGroup(d *GroupDescription) (kmsg.Request, func(kmsg.Response) (bool, error)) {
 	req := kmsg.NewPtrDescribeGroupsRequest()
 	req.Groups = []string{d.ID}
-	resp, err := coord.Request(ctx, req)
-	if err != nil {
-		return false, err
-	}
-	for _, g := range resp.(*kmsg.DescribeGroupsResponse).Groups {
-		if g.Group != d.ID {
-			continue
-		}
-		if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
-			if notThisType(err) {
-				return false, nil
+	return req, func(resp kmsg.Response) (bool, error) {
+		for _, g := range resp.(*kmsg.DescribeGroupsResponse).Groups {
+			if g.Group != d.ID {
+				continue
 			}
-			return false, err
-		}
-		if g.State == "Dead" {
-			return false, nil // what a classic coordinator says of a group it does not know
-		}
-		d.Type, d.State, d.ProtocolType, d.Protocol = GroupClassic, g.State, g.ProtocolType, g.Protocol
-		d.Members = nil
-		for _, m := range g.Members {
-			gm := GroupMember{ID: m.MemberID, InstanceID: deref(m.InstanceID), ClientID: m.ClientID, Host: m.ClientHost}
-			if g.ProtocolType == "consumer" && len(m.MemberAssignment) > 0 {
-				var a kmsg.ConsumerMemberAssignment
-				if err := a.ReadFrom(m.MemberAssignment); err == nil {
-					for _, t := range a.Topics {
-						for _, p := range t.Partitions {
-							gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
+			if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
+				if notThisType(err) {
+					return false, nil
+				}
+				return false, err
+			}
+			if g.State == "Dead" {
+				return false, nil // what a classic coordinator says of a group it does not know
+			}
+			d.Type, d.State, d.ProtocolType, d.Protocol = GroupClassic, g.State, g.ProtocolType, g.Protocol
+			d.Members = nil
+			for _, m := range g.Members {
+				gm := GroupMember{ID: m.MemberID, InstanceID: deref(m.InstanceID), ClientID: m.ClientID, Host: m.ClientHost}
+				if g.ProtocolType == "consumer" && len(m.MemberAssignment) > 0 {
+					var a kmsg.ConsumerMemberAssignment
+					if err := a.ReadFrom(m.MemberAssignment); err == nil {
+						for _, t := range a.Topics {
+							for _, p := range t.Partitions {
+								gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
+							}
 						}
 					}
 				}
+				slices.SortFunc(gm.Assignment, TopicPartition.Compare)
+				d.Members = append(d.Members, gm)
 			}
-			slices.SortFunc(gm.Assignment, TopicPartition.Compare)
-			d.Members = append(d.Members, gm)
+			return true, nil
 		}
-		return true, nil
+		return false, fmt.Errorf("%w: group missing from the DescribeGroups response", ErrCorruptResponse)
 	}
-	return false, fmt.Errorf("%w: group missing from the DescribeGroups response", ErrCorruptResponse)
 }
 
-func describeShareGroup(ctx context.Context, coord *cluster.Broker, d *GroupDescription) (bool, error) {
+func describeShareGroup(d *GroupDescription) (kmsg.Request, func(kmsg.Response) (bool, error)) {
 	req := kmsg.NewPtrShareGroupDescribeRequest()
 	req.GroupIDs = []string{d.ID}
-	resp, err := coord.Request(ctx, req)
-	if err != nil {
-		if notThisType(err) {
-			return false, nil
-		}
-		return false, err
-	}
-	for _, g := range resp.(*kmsg.ShareGroupDescribeResponse).Groups {
-		if g.GroupID != d.ID {
-			continue
-		}
-		if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
-			if notThisType(err) {
-				return false, nil
+	return req, func(resp kmsg.Response) (bool, error) {
+		for _, g := range resp.(*kmsg.ShareGroupDescribeResponse).Groups {
+			if g.GroupID != d.ID {
+				continue
 			}
-			return false, err
-		}
-		d.Type, d.State, d.Protocol, d.Epoch = GroupShare, g.GroupState, g.Assignor, g.GroupEpoch
-		d.Members = nil
-		for _, m := range g.Members {
-			gm := GroupMember{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, SubscribedTopics: m.SubscribedTopicNames}
-			for _, t := range m.Assignment.TopicPartitions {
-				for _, p := range t.Partitions {
-					gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
+			if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
+				if notThisType(err) {
+					return false, nil
 				}
+				return false, err
 			}
-			slices.SortFunc(gm.Assignment, TopicPartition.Compare)
-			d.Members = append(d.Members, gm)
+			d.Type, d.State, d.Protocol, d.Epoch = GroupShare, g.GroupState, g.Assignor, g.GroupEpoch
+			d.Members = nil
+			for _, m := range g.Members {
+				gm := GroupMember{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, SubscribedTopics: m.SubscribedTopicNames}
+				for _, t := range m.Assignment.TopicPartitions {
+					for _, p := range t.Partitions {
+						gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
+					}
+				}
+				slices.SortFunc(gm.Assignment, TopicPartition.Compare)
+				d.Members = append(d.Members, gm)
+			}
+			return true, nil
 		}
-		return true, nil
+		return false, fmt.Errorf("%w: group missing from the ShareGroupDescribe response", ErrCorruptResponse)
 	}
-	return false, fmt.Errorf("%w: group missing from the ShareGroupDescribe response", ErrCorruptResponse)
 }
 
 // GroupResult is the outcome of one group of DeleteGroups.
@@ -338,20 +328,16 @@ func (c *Client) DeleteGroups(ctx context.Context, ids ...string) ([]GroupResult
 				return
 			}
 			var itemErr error
-			err = g.Do(ctx, "delete", func(ctx context.Context, coord *cluster.Broker) error {
-				req := kmsg.NewPtrDeleteGroupsRequest()
-				req.Groups = []string{id}
-				resp, err := coord.Request(ctx, req)
-				if err != nil {
-					return err
-				}
+			req := kmsg.NewPtrDeleteGroupsRequest()
+			req.Groups = []string{id}
+			_, err = g.Request(ctx, "delete", req, func(resp kmsg.Response) error {
 				for _, rg := range resp.(*kmsg.DeleteGroupsResponse).Groups {
 					if rg.Group != id {
 						continue
 					}
 					err := kerr.WithMessage(rg.ErrorCode, rg.ErrorMessage)
 					if offsets.CoordinatorMoved(err, false) || errors.Is(err, kerr.CoordinatorLoadInProgress) {
-						return err // Do retries
+						return err // Request retries
 					}
 					itemErr = err
 					return nil

@@ -47,9 +47,10 @@ func lagView(l *kafka.GroupLag) map[kafka.TopicPartition]testhelp.ToolOffset {
 // holds of the agreed view.
 func sameLag(t *testing.T, client *kafka.Client, group string, cond func(map[kafka.TopicPartition]testhelp.ToolOffset) error) map[kafka.TopicPartition]testhelp.ToolOffset {
 	t.Helper()
-	ctx := testhelp.Ctx(t, 2*time.Minute)
+	// Each look runs a JVM: minutes on a loaded two-core machine.
+	ctx := testhelp.Ctx(t, 5*time.Minute)
 	var agreed map[kafka.TopicPartition]testhelp.ToolOffset
-	testhelp.Eventually(t, 2*time.Minute, "GroupLag equal to kafka-consumer-groups --describe", func() error {
+	testhelp.Eventually(t, 4*time.Minute, "GroupLag equal to kafka-consumer-groups --describe", func() error {
 		before, err := client.GroupLag(ctx, group)
 		if err != nil {
 			return err
@@ -88,7 +89,7 @@ func TestGroupLagMatchesKafkaTool(t *testing.T) {
 	client := newClient(t)
 	topic := newTopic(t, client, 6)
 	group := testhelp.UniqueName(t, "g")
-	ctx := testhelp.Ctx(t, 4*time.Minute)
+	ctx := testhelp.Ctx(t, 8*time.Minute)
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
 

@@ -12,24 +12,32 @@ import (
 // Requests to a group's coordinator other than commits and fetches: the
 // admin calls (describe a group, delete its offsets or the group).
 
-// Do sends one request to the group's coordinator through send, and
-// retries it as Commit does: while send's error says the coordinator moved
-// or is loading (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, a lost
-// connection, ...; see CoordinatorMoved), the coordinator is looked up again
-// and send called again, with backoff, until ctx ends (or
-// GroupOptions.Timeout passes when ctx has no deadline). send must return
-// the group-level error of the response (kerr.ForCode of its code), so
-// that Do can tell what to retry; any other error ends the call.
-func (g *Group) Do(ctx context.Context, op string, send func(ctx context.Context, coord *cluster.Broker) error) error {
+// Request sends req to the group's coordinator and gives the response to
+// check, retrying as Commit does: while check's error (or the request's)
+// says the coordinator moved or is loading (NOT_COORDINATOR,
+// COORDINATOR_LOAD_IN_PROGRESS, a lost connection, ...; see
+// CoordinatorMoved), the coordinator is looked up again and req sent again,
+// with backoff, until ctx ends (or GroupOptions.Timeout passes when ctx has
+// no deadline). check must return the group-level error of the response
+// (kerr.ForCode of its code) so that Request can tell what to retry; any
+// other error ends the call. It returns the node id of the coordinator that
+// answered last. The root's admin calls describe and delete groups with it.
+func (g *Group) Request(ctx context.Context, op string, req kmsg.Request, check func(kmsg.Response) error) (coordinator int32, err error) {
 	ctx, cancel := withTimeout(ctx, g.opts.Timeout)
 	defer cancel()
+	coordinator = -1
 	failed := settle(ctx, g, op, []wholeGroup{{}}, func(ctx context.Context, coord *cluster.Broker, _ []wholeGroup) (map[wholeGroup]error, error) {
-		return map[wholeGroup]error{{}: send(ctx, coord)}, nil
+		coordinator = coord.ID
+		resp, err := coord.Request(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		return map[wholeGroup]error{{}: check(resp)}, nil
 	})
 	if err := failed[wholeGroup{}]; err != nil {
-		return fmt.Errorf("kafka: %s for group %q: %w", op, g.id, err)
+		return coordinator, fmt.Errorf("kafka: %s for group %q: %w", op, g.id, err)
 	}
-	return nil
+	return coordinator, nil
 }
 
 // DeleteOffsets removes the group's committed offsets of the given
