@@ -49,7 +49,7 @@ func TestTxnCommitAbort(t *testing.T) {
 
 		committed := slices.Concat(first, last)
 		checkCommitted(t, committed, true, topics...)
-		if got := kcatValues(t, "read_uncommitted", topics...); len(got) != len(committed)+len(aborted) {
+		if got := kcatValues(t, nil, "read_uncommitted", topics...); len(got) != len(committed)+len(aborted) {
 			t.Fatalf("kcat (read_uncommitted) read %d values, want %d: the aborted messages are in the log", len(got), len(committed)+len(aborted))
 		}
 
@@ -267,6 +267,9 @@ func TestTxnFencing(t *testing.T) {
 		}
 		if err := old.EndTxn(ctx, false); !errors.Is(err, kerr.ErrProducerFenced) {
 			t.Fatalf("old producer's EndTxn(abort) after the fence: %v, want ErrProducerFenced", err)
+		}
+		if err := old.SendOffsets(ctx, engine.GroupCommit{Group: "g", Offsets: map[engine.TopicPartition]int64{{Topic: topic}: 1}}); !errors.Is(err, kerr.ErrProducerFenced) {
+			t.Fatalf("old producer's SendOffsets after the fence: %v, want ErrProducerFenced", err)
 		}
 
 		young1 := values("young", 10)

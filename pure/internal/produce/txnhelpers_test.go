@@ -111,14 +111,14 @@ func allAcked(t testing.TB, rep *testhelp.Reports, what string) {
 	}
 }
 
-// kcatValues reads topics to their end with kcat (librdkafka) at the
-// isolation level given, and returns the values, sorted. read_committed
-// stops at the last stable offset.
-func kcatValues(t testing.TB, level string, topics ...string) []string {
+// kcatValues reads topics of tc (the shared cluster if nil) to their end
+// with kcat (librdkafka) at the isolation level given, and returns the
+// values, sorted. read_committed stops at the last stable offset.
+func kcatValues(t testing.TB, tc *testinstance.Cluster, level string, topics ...string) []string {
 	t.Helper()
 	var vs []string
 	for _, topic := range topics {
-		out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-e", "-q", "-f", `%s\n`, "-X", "isolation.level="+level)
+		out := testhelp.Kcat(t, tc, "", "-C", "-t", topic, "-e", "-q", "-f", `%s\n`, "-X", "isolation.level="+level)
 		for _, line := range strings.Split(out, "\n") {
 			if line != "" {
 				vs = append(vs, line)
@@ -134,11 +134,14 @@ func kcatValues(t testing.TB, level string, topics ...string) []string {
 var valueLine = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
 
 // consoleValues reads the topics matching include with Kafka's console
-// consumer, read_committed, until it has n messages or none came for 10 s,
-// and returns the values, sorted.
-func consoleValues(t testing.TB, include string, n int) []string {
+// consumer, read_committed, from tc (the shared cluster if nil), until it
+// has n messages or none came for 10 s, and returns the values, sorted.
+func consoleValues(t testing.TB, tc *testinstance.Cluster, include string, n int) []string {
 	t.Helper()
-	c := testinstance.Shared()
+	c := tc
+	if c == nil {
+		c = testinstance.Shared()
+	}
 	out, err := testinstance.KafkaTool(testhelp.Ctx(t, 3*time.Minute), testinstance.Config{KafkaVersion: c.KafkaVersion()}, nil,
 		"kafka-console-consumer", "--bootstrap-server", c.BootstrapServers(), "--include", include,
 		"--from-beginning", "--isolation-level", "read_committed", "--max-messages", fmt.Sprint(n), "--timeout-ms", "10000")
@@ -158,16 +161,22 @@ func consoleValues(t testing.TB, include string, n int) []string {
 // checkCommitted checks that read_committed readers nobody here wrote
 // (kcat, and, if console, Kafka's console consumer, which is asked for one
 // message more so that an extra one is read rather than left behind) read
-// exactly want from topics.
+// exactly want from topics of the shared cluster.
 func checkCommitted(t testing.TB, want []string, console bool, topics ...string) {
 	t.Helper()
+	checkCommittedOn(t, nil, want, console, topics...)
+}
+
+// checkCommittedOn is checkCommitted on tc (the shared cluster if nil).
+func checkCommittedOn(t testing.TB, tc *testinstance.Cluster, want []string, console bool, topics ...string) {
+	t.Helper()
 	want = slices.Sorted(slices.Values(want))
-	if got := kcatValues(t, "read_committed", topics...); !slices.Equal(got, want) {
+	if got := kcatValues(t, tc, "read_committed", topics...); !slices.Equal(got, want) {
 		t.Fatalf("kcat (read_committed) read %d values, want %d: %s", len(got), len(want), diff(got, want))
 	}
 	if console {
 		include := strings.Join(topics, "|")
-		if got := consoleValues(t, include, len(want)+1); !slices.Equal(got, want) {
+		if got := consoleValues(t, tc, include, len(want)+1); !slices.Equal(got, want) {
 			t.Fatalf("Kafka's console consumer (read_committed) read %d values, want %d: %s", len(got), len(want), diff(got, want))
 		}
 	}
