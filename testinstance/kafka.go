@@ -116,6 +116,9 @@ func brokerProperties(cfg Config, nodes []*kafkaNode, n *kafkaNode) map[string]s
 		"broker.heartbeat.interval.ms":                     "1000",
 		"broker.session.timeout.ms":                        "6000",
 	}
+	for k, v := range shareBrokerProperties(cfg.KafkaVersion) {
+		p[k] = v
+	}
 	addListenerProperties(cfg, n, p)
 	for k, v := range cfg.BrokerProperties {
 		p[k] = v
@@ -152,6 +155,7 @@ func (c *Cluster) prepareNode(ctx context.Context, n *kafkaNode, clusterID strin
 		"-cp", filepath.Join(c.kafkaLib, "*"),
 		"kafka.tools.StorageTool", "format", "-t", clusterID, "-c", n.configPath())
 	args = append(args, c.scramFormatArgs()...)
+	args = append(args, shareFormatArgs(c.cfg.KafkaVersion)...)
 	return runTool(ctx, c.cfg, n.name()+" storage format", n.logPath(), c.java, args)
 }
 

@@ -18,6 +18,9 @@ var KafkaTools = map[string]string{
 	"kafka-console-producer": "org.apache.kafka.tools.ConsoleProducer",
 	"kafka-topics":           "org.apache.kafka.tools.TopicCommand",
 	"kafka-get-offsets":      "org.apache.kafka.tools.GetOffsetShell",
+	// Share groups (Kafka 4.1 and later).
+	"kafka-share-groups":           "org.apache.kafka.tools.consumer.group.ShareGroupCommand",
+	"kafka-console-share-consumer": "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
 }
 
 // KafkaLib returns the folder of cfg's Kafka jars (resolved into the cache

@@ -44,10 +44,14 @@ type Message struct {
 	// the root does not ask the partitioner. It sits here, in Partition's
 	// padding, to keep the struct at 144 bytes.
 	PartitionSet bool
-	Offset       int64
-	Key          []byte
-	Value        []byte
-	Headers      []Header
+	// DeliveryCount (share groups only) is how many times the record has
+	// been delivered to a member of the group, this delivery included; 0
+	// for other consumers. It also sits in Partition's padding.
+	DeliveryCount int16
+	Offset        int64
+	Key           []byte
+	Value         []byte
+	Headers       []Header
 	// Timestamp is the record's timestamp. The root stamps messages
 	// produced without one before an engine sees them.
 	Timestamp time.Time
