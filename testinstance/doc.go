@@ -87,6 +87,21 @@
 // C1 compiler only; three brokers and ZooKeeper start in about 10 seconds on
 // two cores.
 //
+// # Share groups
+//
+// Share groups (KIP-932, Kafka 4.1 and later) are a feature of the cluster,
+// share.version, chosen when storage is formatted: Start formats Kafka 4.1
+// and newer with share.version=1 (4.2 and later would enable it anyway) and
+// sets their broker configs (share.go): heartbeats every second
+// (group.share.heartbeat.interval.ms, down to 500ms allowed) so that members
+// learn their assignment quickly, 10s sessions (group.share.session.timeout.ms,
+// down to 1s allowed) so that a killed member leaves quickly, record locks
+// down to 1s allowed (group.share.min.record.lock.duration.ms; the default
+// stays Kafka's 30s, and a test sets its group's share.record.lock.duration.ms),
+// and the __share_group_state topic with 3 partitions, replicated min(3, N)
+// times with min.insync.replicas min(2, N), like __consumer_offsets. Kafka
+// 3.9 gets none of this: it has no share groups.
+//
 // # Readiness
 //
 // A listening port is not a ready broker. Start returns once every broker
