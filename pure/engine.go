@@ -23,6 +23,7 @@ import (
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/pure/internal/fetch"
 	"github.com/gokafka/kafka/pure/internal/produce"
+	"github.com/gokafka/kafka/pure/internal/share"
 )
 
 // Engine is the pure-Go engine. Its zero value is ready to use.
@@ -36,4 +37,10 @@ func (Engine) NewProducer(ctx context.Context, cl *cluster.Cluster, cfg engine.P
 // NewFetcher implements engine.Engine.
 func (Engine) NewFetcher(ctx context.Context, cl *cluster.Cluster, cfg engine.FetcherConfig) (engine.Fetcher, error) {
 	return fetch.New(ctx, cl, cfg)
+}
+
+// NewShareFetcher implements engine.ShareEngine: the pure engine reads for
+// share groups (see pure/internal/share).
+func (Engine) NewShareFetcher(ctx context.Context, cl *cluster.Cluster, cfg engine.ShareFetcherConfig) (engine.ShareFetcher, error) {
+	return share.New(ctx, cl, cfg)
 }
