@@ -176,7 +176,14 @@ func (c *SimpleConsumer) Messages(ctx context.Context) iter.Seq2[*Message, error
 // yielded. It is nil until one ended.
 func (c *SimpleConsumer) Err() error { return c.core.err() }
 
-func messages(ctx context.Context, core *consumerCore) iter.Seq2[*Message, error] {
+// consumeEnder is what messages iterates over: a consumer core, or a
+// share consumer.
+type consumeEnder interface {
+	consume(ctx context.Context) (*Message, error)
+	endedWith(err error)
+}
+
+func messages(ctx context.Context, core consumeEnder) iter.Seq2[*Message, error] {
 	return func(yield func(*Message, error) bool) {
 		for {
 			m, err := core.consume(ctx)

@@ -46,6 +46,29 @@
 // at-least-once. Pause, Resume and ResetOffsets work on owned partitions at
 // any time; OnAssign, OnRevoke and OnLost tell what moves.
 //
+// # Share groups
+//
+// A ShareConsumer is a member of a share group (KIP-932, queues): the
+// members read the same partitions together, however many there are, and
+// the brokers hand each record to one member at a time, locked for it until
+// the member acknowledges it — accepted, released (delivered again, with
+// a higher Message.DeliveryCount) or rejected. It reads like the other
+// consumers; by default every record handed out is accepted at the next
+// fetch, and Acknowledge decides record by record:
+//
+//	queue, err := client.NewShareConsumer(ctx, kafka.ShareConsumerConfig{
+//		Group: "workers", Topics: []string{"jobs"}, AutoOffsetReset: kafka.ShareResetEarliest,
+//	})
+//	for msg, err := range queue.Messages(ctx) {
+//		if err != nil { ... }
+//		if !process(msg) {
+//			queue.Acknowledge(msg, kafka.ReleaseType) // someone tries again
+//		}
+//	}
+//
+// Share groups need Kafka 4.1 or newer and the pure engine; elsewhere
+// NewShareConsumer fails with an error matching ErrUnsupported.
+//
 // # Engines
 //
 // Two engines sit behind the same API. The pure-Go engine is the default and
