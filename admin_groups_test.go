@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -420,4 +421,80 @@ func TestListAndDescribeGroups(t *testing.T) {
 	if _, err := client.DescribeGroups(ctx, testhelp.UniqueName(t, "none")); !errors.Is(err, kafka.ErrUnknownGroup) {
 		t.Fatalf("DescribeGroups of an unknown group: %v", err)
 	}
+}
+
+// TestShareGroupLag: a share group (KIP-932) of a gokafka member is listed
+// and described with its type, and GroupLag's start offsets and lag equal
+// what Kafka's kafka-share-groups --describe prints, once the member has
+// acknowledged what it read, and after more was produced.
+func TestShareGroupLag(t *testing.T) {
+	client := newClient(t)
+	if strings.HasPrefix(testinstance.Shared().KafkaVersion(), "3.") {
+		// No share groups before Kafka 4.1, nor ShareGroupDescribe: the
+		// describer that needs it gives way.
+		if _, err := client.DescribeGroups(testhelp.Ctx(t, time.Minute), testhelp.UniqueName(t, "none")); !errors.Is(err, kafka.ErrUnknownGroup) {
+			t.Fatalf("DescribeGroups of an unknown group on Kafka 3.9: %v", err)
+		}
+		return
+	}
+	topic := newTopic(t, client, 2).Name()
+	group := testhelp.UniqueName(t, "share")
+	ctx := testhelp.Ctx(t, 5*time.Minute)
+	produceTo(t, client, topic, 2, 10)
+	m, err := client.NewShareConsumer(ctx, kafka.ShareConsumerConfig{Group: group, Topics: []string{topic}, AutoOffsetReset: kafka.ShareResetEarliest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		if _, err := m.Consume(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := client.DescribeGroups(ctx, group)
+	if err != nil || d[0].Type != kafka.GroupShare || len(d[0].Members) != 1 || d[0].Members[0].ID != m.MemberID() {
+		t.Fatalf("DescribeGroups of a share group: %v %+v", err, d)
+	}
+	if err := m.Close(ctx); err != nil { // accepts the records handed out
+		t.Fatal(err)
+	}
+	only, err := client.ListGroups(ctx, kafka.ListGroupsOptions{Types: []kafka.GroupType{kafka.GroupShare}})
+	if err != nil || !slices.ContainsFunc(only, func(l kafka.GroupListing) bool { return l.ID == group && l.Type == kafka.GroupShare }) {
+		t.Fatalf("ListGroups of share groups: %v %+v", err, only)
+	}
+
+	same := func(wantLag int64) {
+		t.Helper()
+		testhelp.Eventually(t, 3*time.Minute, "GroupLag equal to kafka-share-groups --describe", func() error {
+			lag, err := client.GroupLag(ctx, group)
+			if err != nil {
+				return err
+			}
+			out, err := testinstance.KafkaTool(ctx, testinstance.Config{KafkaVersion: testinstance.Shared().KafkaVersion()}, nil,
+				"kafka-share-groups", "--bootstrap-server", brokers(), "--describe", "--group", group)
+			if err != nil {
+				return err
+			}
+			tool := map[int32]string{}
+			for _, line := range strings.Split(string(out), "\n") {
+				if f := strings.Fields(line); len(f) == 5 && f[0] == group {
+					p, _ := strconv.Atoi(f[2])
+					tool[int32(p)] = f[3] + " " + f[4]
+				}
+			}
+			var total int64
+			for _, p := range lag.Partitions {
+				if got := fmt.Sprintf("%d %d", p.Committed, p.Lag); tool[p.Partition] != got {
+					return fmt.Errorf("partition %d: gokafka %s, kafka-share-groups %q", p.Partition, got, tool[p.Partition])
+				}
+				total += p.Lag
+			}
+			if len(lag.Partitions) != 2 || len(tool) != 2 || total != wantLag || lag.Type != kafka.GroupShare {
+				return fmt.Errorf("gokafka %+v (total lag %d, want %d), kafka-share-groups %v", lag, total, wantLag, tool)
+			}
+			return nil
+		})
+	}
+	same(0)
+	produceTo(t, client, topic, 2, 4)
+	same(4)
 }

@@ -10,15 +10,18 @@ import (
 
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // PartitionLag is one partition of a group's lag, as kafka-consumer-groups
-// --describe prints it.
+// --describe prints it (kafka-share-groups --describe for a share group).
 type PartitionLag struct {
 	TopicPartition
 	// Committed is the group's committed offset: the next offset its
 	// consumers will read. -1 when the group has none for the partition
-	// (a member owns it but has not committed yet).
+	// (a member owns it but has not committed yet). For a share group, it
+	// is the share-partition's start offset, the oldest offset not yet
+	// acknowledged by the group (Kafka's START-OFFSET).
 	Committed int64
 	// LogStart and LogEnd are the partition's oldest offset and the offset
 	// of the next message produced (the high watermark), -1 if unknown.
@@ -62,8 +65,10 @@ func (g *GroupLag) TotalLag() int64 {
 // and the log start and end offsets of all those partitions (ListOffsets,
 // read_uncommitted, as Kafka's tool does), and returns per partition the
 // committed offset, the lag (log end minus committed) and the member that
-// owns it. A group that does not exist (no member, no committed offset)
-// is ErrUnknownGroup. Partitions whose offsets cannot be listed carry
+// owns it. For a share group the offsets are the share-partitions' start
+// offsets (DescribeShareGroupOffsets), and the lag Kafka's count of what
+// is not yet acknowledged where it reports one (4.2+). A group that does
+// not exist (no member, no committed offset) is ErrUnknownGroup. Partitions whose offsets cannot be listed carry
 // their own Err; the error returned then joins them.
 func (c *Client) GroupLag(ctx context.Context, group string) (*GroupLag, error) {
 	desc, err := c.DescribeGroups(ctx, group)
@@ -75,7 +80,13 @@ func (c *Client) GroupLag(ctx context.Context, group string) (*GroupLag, error) 
 	default:
 		return nil, err
 	}
-	committed, err := c.CommittedOffsets(ctx, group)
+	var committed map[TopicPartition]int64
+	var shareLag map[TopicPartition]int64
+	if desc[0].Type == GroupShare {
+		committed, shareLag, err = c.shareGroupOffsets(ctx, group)
+	} else {
+		committed, err = c.CommittedOffsets(ctx, group)
+	}
 	if err != nil && len(committed) == 0 && offsets.Partitions(err) == nil {
 		return nil, err
 	}
@@ -116,6 +127,9 @@ func (c *Client) GroupLag(ctx context.Context, group string) (*GroupLag, error) 
 		}
 		if pl.Committed >= 0 && pl.LogEnd >= 0 {
 			pl.Lag = max(pl.LogEnd-pl.Committed, 0)
+		}
+		if lag, ok := shareLag[tp]; ok && lag >= 0 {
+			pl.Lag = lag // Kafka's own count (4.2+): what is not yet acknowledged
 		}
 		if m, ok := owner[tp]; ok {
 			pl.MemberID, pl.ClientID, pl.Host = m.ID, m.ClientID, m.Host
@@ -213,6 +227,9 @@ func (c *Client) ResetGroupOffsets(ctx context.Context, group string, r GroupOff
 	desc, err := c.DescribeGroups(ctx, group)
 	if err != nil && !errors.Is(err, ErrUnknownGroup) {
 		return nil, err
+	}
+	if desc[0].Type == GroupShare {
+		return nil, fmt.Errorf("%w: group %q is a share group, whose offsets this call does not reset", ErrUnsupported, group)
 	}
 	if d := desc[0]; d.Err == nil && len(d.Members) > 0 {
 		return nil, fmt.Errorf("%w: group %q is %s with %d members: stop them first", ErrGroupNotEmpty, group, d.State, len(d.Members))
@@ -370,4 +387,54 @@ func (c *Client) DeleteGroupOffsets(ctx context.Context, group string, partition
 		}
 	}
 	return out, ie.err()
+}
+
+// shareGroupOffsets reads a share group's start offset of every partition
+// it has state for (DescribeShareGroupOffsets, Kafka 4.1+), and the lag
+// Kafka reports for each (v1, 4.2+; -1 before).
+func (c *Client) shareGroupOffsets(ctx context.Context, group string) (start, lag map[TopicPartition]int64, err error) {
+	g, err := offsets.NewGroup(c.cluster, group, offsets.GroupOptions{Timeout: -1})
+	if err != nil {
+		return nil, nil, err
+	}
+	req := kmsg.NewPtrDescribeShareGroupOffsetsRequest()
+	rg := kmsg.NewDescribeShareGroupOffsetsRequestGroup()
+	rg.GroupID = group // nil Topics: every topic-partition
+	req.Groups = []kmsg.DescribeShareGroupOffsetsRequestGroup{rg}
+	ie := itemErrors{op: "share offset of"}
+	_, err = g.Request(ctx, "describe share offsets", req, func(resp kmsg.Response) error {
+		r := resp.(*kmsg.DescribeShareGroupOffsetsResponse)
+		start, lag = map[TopicPartition]int64{}, map[TopicPartition]int64{}
+		ie.errs = nil
+		for _, rg := range r.Groups {
+			if rg.GroupID != group {
+				continue
+			}
+			if err := kerr.WithMessage(rg.ErrorCode, rg.ErrorMessage); err != nil {
+				return err
+			}
+			for _, t := range rg.Topics {
+				for _, p := range t.Partitions {
+					tp := TopicPartition{Topic: t.Topic, Partition: p.Partition}
+					if perr := kerr.WithMessage(p.ErrorCode, p.ErrorMessage); perr != nil {
+						ie.add(tp.String(), perr)
+						continue
+					}
+					if p.StartOffset < 0 {
+						continue // no state yet
+					}
+					start[tp] = p.StartOffset
+					lag[tp] = -1
+					if r.Version >= 1 {
+						lag[tp] = p.Lag
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return start, lag, ie.err()
 }
