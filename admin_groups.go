@@ -79,7 +79,7 @@ func (c *Client) ListGroups(ctx context.Context, opts ListGroupsOptions) ([]Grou
 					mu.Lock()
 					for _, g := range r.Groups {
 						l := GroupListing{ID: g.Group, Type: GroupType(g.GroupType), State: g.GroupState, ProtocolType: g.ProtocolType, Coordinator: b.ID}
-						if keepGroup(l, opts, r.Version) {
+						if keepGroup(opts, r.Version) {
 							out = append(out, l)
 						}
 					}
@@ -99,7 +99,7 @@ func (c *Client) ListGroups(ctx context.Context, opts ListGroupsOptions) ([]Grou
 }
 
 // keepGroup applies the filters a broker of version v could not.
-func keepGroup(l GroupListing, opts ListGroupsOptions, v int16) bool {
+func keepGroup(opts ListGroupsOptions, v int16) bool {
 	if v < 5 && len(opts.Types) > 0 && !slices.Contains(opts.Types, GroupClassic) {
 		return false // before v5 every group is classic
 	}

@@ -140,12 +140,11 @@ partitions, -n after N messages; else Ctrl-C stops.`,
 				}
 			}
 			out := bufio.NewWriter(a.stdout)
-			printed, err := a.consumeLoop(ctx, cons, out, tmpl, count, tps, end)
+			err = a.consumeLoop(ctx, cons, out, tmpl, count, tps, end)
 			ferr := out.Flush()
 			cctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 			defer cancel()
 			cerr := cons.Close(cctx) // commits, with -g
-			_ = printed
 			if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 				err = nil // Ctrl-C: the usual way to stop
 			}
@@ -164,7 +163,7 @@ partitions, -n after N messages; else Ctrl-C stops.`,
 
 // consumeLoop prints messages until count, the end (when end is not nil)
 // or ctx.
-func (a *app) consumeLoop(ctx context.Context, cons consumer, out *bufio.Writer, tmpl []formatPart, count int64, tps []kafka.TopicPartition, end map[int32]int64) (int64, error) {
+func (a *app) consumeLoop(ctx context.Context, cons consumer, out *bufio.Writer, tmpl []formatPart, count int64, tps []kafka.TopicPartition, end map[int32]int64) error {
 	var n int64
 	atEnd := func() bool {
 		if end == nil {
@@ -184,18 +183,18 @@ func (a *app) consumeLoop(ctx context.Context, cons consumer, out *bufio.Writer,
 	}
 	for count == 0 || n < count {
 		if atEnd() {
-			return n, nil
+			return nil
 		}
 		m, err := cons.Consume(ctx)
 		if errors.Is(err, kafka.ErrConsumerTimeout) {
 			continue // with -e: look at the end again
 		}
 		if err != nil {
-			return n, err
+			return err
 		}
 		if a.output == "json" {
 			if err := writeJSON(out, m); err != nil {
-				return n, err
+				return err
 			}
 		} else {
 			writeFormatted(out, tmpl, m)
@@ -203,11 +202,11 @@ func (a *app) consumeLoop(ctx context.Context, cons consumer, out *bufio.Writer,
 		n++
 		if out.Buffered() > 32<<10 {
 			if err := out.Flush(); err != nil {
-				return n, err
+				return err
 			}
 		}
 	}
-	return n, nil
+	return nil
 }
 
 func containsInt32(v []int32, x int32) bool {
