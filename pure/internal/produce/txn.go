@@ -120,6 +120,9 @@ func newTxn(p *Producer) *txn {
 
 // lock takes ctl, unless ctx ends or the producer is closed first.
 func (t *txn) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err // not a coin toss with a free ctl
+	}
 	select {
 	case t.ctl <- struct{}{}:
 	case <-ctx.Done():
@@ -437,18 +440,22 @@ func (t *txn) endLocked(ctx context.Context, commit bool) error {
 		want = endCommit
 	}
 	if t.ending != 0 && t.ending != want {
+		// The coordinator may have the first decision already.
 		return fmt.Errorf("%w: transactional producer %q: an earlier %s of this transaction was cut short; repeat it",
 			kerr.ErrTransactionOpen, t.id, map[int8]string{endCommit: "commit", endAbort: "abort"}[t.ending])
 	}
 	if f := t.failure.Load(); commit && f != nil {
 		return f.err
 	}
+	if errp := t.dropping(); commit && errp != nil {
+		// An abort cut short has failed messages already.
+		return fmt.Errorf("%w: transactional producer %q: an abort of this transaction is under way", kerr.ErrAbortRequired, t.id)
+	}
 
 	// No more messages join; then the transaction's messages settle. An
 	// abort fails those not sent yet (they must not be written) and
 	// waits for those in flight, whose outcome must be known before the
 	// markers are written.
-	t.ending = want
 	t.open.Store(false)
 	if !commit && t.dropping() == nil {
 		err := fmt.Errorf("kafka: the transaction of %q was aborted before the message was sent: %w", t.id, kerr.ErrAbortRequired)
@@ -464,6 +471,7 @@ func (t *txn) endLocked(ctx context.Context, commit bool) error {
 		return f.err
 	}
 
+	t.ending = want
 	err := t.endTxn(ctx, commit)
 	switch {
 	case err == nil:

@@ -531,3 +531,50 @@ func TestTxnMisuse(t *testing.T) {
 		t.Fatal("a producer without TransactionalID implements engine.TxnProducer")
 	}
 }
+
+// TestTxnEndInterrupted: an EndTxn whose context ends first (here while a
+// message waits for a partition that does not exist yet) leaves the
+// transaction to another call: a commit cut short commits when called again
+// (the partition has come), or becomes an abort.
+func TestTxnEndInterrupted(t *testing.T) {
+	cl := testhelp.NewCluster(t, nil)
+	protocols(t, func(t *testing.T, classic bool) {
+		topic := newTopic(t, nil, cl, 2)
+		tp := newTxnProducer(t, cl, txnConfig(t), classic)
+		short := func() context.Context {
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			t.Cleanup(cancel)
+			return ctx
+		}
+
+		// Cut short, then aborted.
+		begin(t, tp, classic)
+		rep := produceValues(t, tp, []string{topic}, 2, values("aborted", 4))
+		waiting := testhelp.NewReports(1)
+		mustProduce(t, tp.Producer, msg(topic, 2, "nowhere"), waiting.Done)
+		if err := tp.EndTxn(short(), true); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("EndTxn(commit) while a message waits: %v, want context.DeadlineExceeded", err)
+		}
+		endTxn(t, tp, false)
+		rep.Wait(t, time.Minute)
+		waiting.Wait(t, time.Minute)
+		if errs := waiting.Errors(); len(errs) != 1 || !errors.Is(errs[0], kerr.ErrAbortRequired) {
+			t.Fatalf("the waiting message after the abort: %v, want it failed with ErrAbortRequired", errs)
+		}
+
+		// Cut short, then committed once the partition exists.
+		begin(t, tp, classic)
+		kept := values("kept", 4)
+		rep = produceValues(t, tp, []string{topic}, 2, kept)
+		waiting = testhelp.NewReports(1)
+		mustProduce(t, tp.Producer, msg(topic, 2, "late-partition"), waiting.Done)
+		if err := tp.EndTxn(short(), true); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("EndTxn(commit) while a message waits: %v, want context.DeadlineExceeded", err)
+		}
+		testhelp.AddPartitions(t, cl, topic, 3)
+		endTxn(t, tp, true)
+		allAcked(t, rep, "committed after a retry")
+		allAcked(t, waiting, "the message to the new partition")
+		checkCommitted(t, append(kept, "late-partition"), false, topic)
+	})
+}
