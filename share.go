@@ -480,7 +480,7 @@ func releaseRest(h *held) []engine.ShareAck {
 		return nil
 	}
 	rest := held{}
-	rest.add(engine.ShareFetch{TopicPartition: engine.TopicPartition(b.tp), Messages: b.msgs[b.next:], LockDeadline: b.deadline})
+	rest.add(engine.ShareFetch{TopicPartition: engine.TopicPartition(b.tp), Messages: b.msgs[b.next:], LockDeadline: b.deadline, Session: b.session})
 	b.next = len(b.msgs)
 	h.cur = nil
 	h.drop(b)

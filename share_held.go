@@ -17,6 +17,7 @@ type heldBatch struct {
 	next     int        // msgs[:next] were handed out
 	open     int        // handed out and not acknowledged
 	deadline time.Time  // when the acquisition locks expire
+	session  uint64     // the share session that acquired them, for their acknowledgements
 }
 
 // held is the share consumer's table of acquired records: the batch being
@@ -35,6 +36,7 @@ func (h *held) add(f engine.ShareFetch) {
 		msgs:     f.Messages,
 		types:    make([]AckType, len(f.Messages)),
 		deadline: f.LockDeadline,
+		session:  f.Session,
 	}
 	h.cur = b
 	h.batches = append(h.batches, b)
@@ -94,7 +96,7 @@ func (h *held) acknowledge(m *Message, t AckType, now time.Time) (engine.ShareAc
 		b.open--
 		h.open--
 		h.drop(b)
-		return engine.ShareAck{TopicPartition: engine.TopicPartition(tp), FirstOffset: m.Offset, LastOffset: m.Offset, Type: t}, nil
+		return engine.ShareAck{TopicPartition: engine.TopicPartition(tp), FirstOffset: m.Offset, LastOffset: m.Offset, Type: t, Session: b.session}, nil
 	}
 	return engine.ShareAck{}, fmt.Errorf("%w: %s offset %d is not a record this consumer handed out and holds", ErrNotAcquired, tp, m.Offset)
 }
@@ -120,12 +122,12 @@ func (h *held) settle(t, rest AckType) []engine.ShareAck {
 			}
 			b.types[i] = typ
 			m := b.msgs[i]
-			if n := len(acks); n > 0 && acks[n-1].Type == typ && acks[n-1].Topic == m.Topic &&
+			if n := len(acks); n > 0 && acks[n-1].Type == typ && acks[n-1].Session == b.session && acks[n-1].Topic == m.Topic &&
 				acks[n-1].Partition == m.Partition && acks[n-1].LastOffset+1 == m.Offset {
 				acks[n-1].LastOffset = m.Offset
 				continue
 			}
-			acks = append(acks, engine.ShareAck{TopicPartition: engine.TopicPartition(b.tp), FirstOffset: m.Offset, LastOffset: m.Offset, Type: typ})
+			acks = append(acks, engine.ShareAck{TopicPartition: engine.TopicPartition(b.tp), FirstOffset: m.Offset, LastOffset: m.Offset, Type: typ, Session: b.session})
 		}
 		h.open -= b.open
 		b.open = 0

@@ -58,11 +58,14 @@ func (t AckType) String() string {
 }
 
 // ShareAck acknowledges the records at offsets FirstOffset..LastOffset of
-// one partition, all with one Type.
+// one partition, all with one Type. Session is the ShareFetch's that
+// delivered them: acknowledgements go to the share session that acquired
+// the records, and fail, unsent, once it has ended.
 type ShareAck struct {
 	TopicPartition
 	FirstOffset, LastOffset int64
 	Type                    AckType
+	Session                 uint64
 }
 
 // ShareAckResult is the outcome of a ShareAck: Err is nil once the
@@ -102,6 +105,12 @@ type ShareFetch struct {
 	// as the client reckons it (from the answer's arrival): after it, the
 	// broker may deliver them to another member.
 	LockDeadline time.Time
+	// Session names the share session that acquired the records, for
+	// their ShareAcks. A session ends with its connection (the broker
+	// then releases what it acquired), or when the broker forgets it:
+	// records of an ended session are no longer the member's, and are
+	// delivered again.
+	Session uint64
 	// Err is an error the engine cannot handle itself (not a leader move,
 	// not a lost connection), such as an authorization failure.
 	Err error

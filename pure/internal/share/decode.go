@@ -15,8 +15,8 @@ import (
 // span offsets that hold no record, so it is not trusted for more.
 const slabMax = 1024
 
-// decode turns one partition's answer into the messages of the records
-// acquired for this member, in offset order, each with its range's
+// decode turns one partition's answer, of the share session session, into
+// the messages of the records acquired for this member, in offset order, each with its range's
 // delivery count. Records of the answer outside the acquired ranges belong
 // to other members (or were acknowledged already) and are skipped.
 //
@@ -26,7 +26,7 @@ const slabMax = 1024
 // was cut short) or after a batch that does not decode, as released, so
 // that they are delivered again. The returned error is the decoding
 // error, after the messages before it.
-func (s *source) decode(tp engine.TopicPartition, id [16]byte, rp *kmsg.ShareFetchResponseTopicPartition) ([]*engine.Message, []pendingAck, error) {
+func (s *source) decode(tp engine.TopicPartition, id [16]byte, session uint64, rp *kmsg.ShareFetchResponseTopicPartition) ([]*engine.Message, []pendingAck, error) {
 	acq := acquired(rp.AcquiredRecords)
 	if len(acq) == 0 {
 		return nil, nil, nil
@@ -47,7 +47,7 @@ func (s *source) decode(tp engine.TopicPartition, id [16]byte, rp *kmsg.ShareFet
 			acks[n-1].LastOffset = last
 			return
 		}
-		acks = append(acks, pendingAck{ShareAck: engine.ShareAck{TopicPartition: tp, FirstOffset: first, LastOffset: last, Type: t}, topicID: id})
+		acks = append(acks, pendingAck{ShareAck: engine.ShareAck{TopicPartition: tp, FirstOffset: first, LastOffset: last, Type: t, Session: session}, topicID: id})
 	}
 	// skipTo acknowledges the unfilled offsets of the ranges that end
 	// before off as gaps, and moves to the range that may hold off.

@@ -35,7 +35,7 @@ func acq(first, last int64, count int16) kmsg.ShareFetchResponseTopicPartitionAc
 func decodeOf(data []byte, ranges ...kmsg.ShareFetchResponseTopicPartitionAcquiredRecord) ([]*engine.Message, []pendingAck, error) {
 	s := &source{dec: records.NewDecoder(records.DecodeOptions{})}
 	rp := &kmsg.ShareFetchResponseTopicPartition{Records: data, AcquiredRecords: ranges}
-	return s.decode(engine.TopicPartition{Topic: "t"}, [16]byte{1}, rp)
+	return s.decode(engine.TopicPartition{Topic: "t"}, [16]byte{1}, 7, rp)
 }
 
 type got struct {
@@ -63,8 +63,8 @@ type ackRange struct {
 func acksOf(acks []pendingAck) []ackRange {
 	var out []ackRange
 	for _, a := range acks {
-		if a.user || a.topicID != [16]byte{1} {
-			panic("decode's acks are the engine's own, with the topic id")
+		if a.user || a.topicID != [16]byte{1} || a.Session != 7 {
+			panic("decode's acks are the engine's own, with the topic id and the session")
 		}
 		out = append(out, ackRange{a.FirstOffset, a.LastOffset, a.Type})
 	}

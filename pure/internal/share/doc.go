@@ -43,20 +43,32 @@
 //     A leader move ends the acquisitions of the old leader: their
 //     acknowledgements fail, and the records are delivered again.
 //
-// Acknowledge queues acknowledgements with the source of each partition;
-// each one's outcome is reported exactly once to the Acked callback, from
-// the source's goroutine: accepted, refused by the broker (the lock had
-// expired: INVALID_RECORD_STATE), or failed (a lost connection or session:
-// the records come back when their locks expire). Flush waits for the
-// outcomes of what was queued before it.
+// Acknowledge queues acknowledgements with the source whose session
+// acquired their records; each one's outcome is reported exactly once to
+// the Acked callback, from the source's goroutine: accepted, refused by
+// the broker (the lock had expired: INVALID_RECORD_STATE), or failed (a
+// lost connection or session: the records come back to the group). Flush
+// waits for the outcomes of what was queued before it.
+//
+// # Sessions end
+//
+// The broker ends a share session when its connection closes, releasing
+// what the member acquired in it, and may forget one (an answer saying the
+// session is unknown, or its epoch wrong). Either way the records acquired
+// in it are no longer the member's: the broker may have delivered them to
+// someone else already. So each session has a token (ShareFetch.Session),
+// which the acknowledgements of its records carry back (ShareAck.Session):
+// a source that finds its connection changed, or its session refused,
+// opens a new session under a new token, drops the fetches of the old one
+// that Poll has not taken, and fails the acknowledgements of the old one
+// unsent. Sending them would be worse than useless: the member id is the
+// same, so the broker would take them for the records' new delivery.
 //
 // # Errors
 //
-// A lost connection, or an answer that says the session is unknown or its
-// epoch wrong, resets the session: the next request opens a new one, and
-// acknowledgements of records acquired in the old one fail. Partition
-// errors that mean "ask someone else" (NOT_LEADER_OR_FOLLOWER, ...) lead
-// to a metadata refresh and a backoff; the router moves the partition.
+// Partition errors that mean "ask someone else" (NOT_LEADER_OR_FOLLOWER,
+// ...) lead to a metadata refresh and a backoff; the router moves the
+// partition.
 // Other errors, which retrying does not fix (an authorization failure),
 // are returned from Poll as a ShareFetch with Err.
 //

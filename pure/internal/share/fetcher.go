@@ -33,12 +33,14 @@ type fetcher struct {
 	readyCh   chan struct{} // capacity 1: a fetch was queued
 	rerouteCh chan struct{} // capacity 1: a partition needs routing
 
-	mu      sync.Mutex
-	closed  bool
-	parts   map[engine.TopicPartition]*part
-	sources map[int32]*source
-	brokers map[*cluster.Broker]struct{} // whose lane to close
-	ready   []readyFetch                 // FIFO; at most one answer's worth per source
+	mu       sync.Mutex
+	closed   bool
+	parts    map[engine.TopicPartition]*part
+	sources  map[int32]*source
+	sessions map[uint64]*source           // by the token of each source's current session
+	tokens   uint64                       // the last session token given
+	brokers  map[*cluster.Broker]struct{} // whose lane to close
+	ready    []readyFetch                 // FIFO; at most one answer's worth per source
 }
 
 // part is one assigned partition.
@@ -91,6 +93,7 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ShareFetcherConfig
 		rerouteCh: make(chan struct{}, 1),
 		parts:     map[engine.TopicPartition]*part{},
 		sources:   map[int32]*source{},
+		sessions:  map[uint64]*source{},
 		brokers:   map[*cluster.Broker]struct{}{},
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
@@ -211,19 +214,35 @@ func (f *fetcher) enqueueLocked(s *source, fe engine.ShareFetch) {
 	f.signal(f.readyCh)
 }
 
-// Acknowledge queues acks with the source of each partition's leader: the
-// partition's own source while it is assigned, else the leader's in the
-// metadata. An ack no source can take (no leader known, no session with
-// it) fails at once: its records go back to the group when their locks
-// expire.
+// Acknowledge queues acks with the source whose share session acquired
+// their records (ShareAck.Session). An ack whose session has ended fails
+// at once, unsent: its records were released when the session ended, and
+// the broker may have delivered them again already.
 func (f *fetcher) Acknowledge(acks []engine.ShareAck) {
+	if len(acks) == 0 {
+		return
+	}
 	var failed []engine.ShareAckResult
 	f.mu.Lock()
 	snap := f.cl.Snapshot()
 	for _, a := range acks {
-		s, id, err := f.ackSourceLocked(a.TopicPartition, snap)
+		s := f.sessions[a.Session]
+		var id [16]byte
+		err := errNoSession
+		if f.closed {
+			err = kerr.ErrClosed
+		} else if s != nil {
+			err = nil
+			if p := f.parts[a.TopicPartition]; p != nil {
+				id = p.topicID
+			} else if t, terr := snap.Topic(a.Topic); terr == nil {
+				id = t.ID
+			} else {
+				err = terr
+			}
+		}
 		if err != nil {
-			failed = append(failed, engine.ShareAckResult{ShareAck: a, Err: err})
+			failed = append(failed, engine.ShareAckResult{ShareAck: a, Err: fmt.Errorf("share acknowledge %s: %w", a.TopicPartition, err)})
 			continue
 		}
 		s.queueLocked(pendingAck{ShareAck: a, topicID: id, user: true})
@@ -234,26 +253,12 @@ func (f *fetcher) Acknowledge(acks []engine.ShareAck) {
 	}
 }
 
-// ackSourceLocked picks where an ack of tp goes. Caller holds f.mu.
-func (f *fetcher) ackSourceLocked(tp engine.TopicPartition, snap *cluster.Snapshot) (*source, [16]byte, error) {
-	if f.closed {
-		return nil, [16]byte{}, kerr.ErrClosed
-	}
-	if p := f.parts[tp]; p != nil && p.src != nil {
-		return p.src, p.topicID, nil
-	}
-	t, err := snap.Topic(tp.Topic)
-	if err != nil {
-		return nil, [16]byte{}, err
-	}
-	pm, err := t.Partition(tp.Partition)
-	if err != nil {
-		return nil, [16]byte{}, err
-	}
-	if s := f.sources[pm.Leader]; s != nil {
-		return s, t.ID, nil
-	}
-	return nil, [16]byte{}, fmt.Errorf("%w: no share session with broker %d, the leader of %s", kerr.ShareSessionNotFound, pm.Leader, tp)
+// newSessionLocked gives s the token of a new session. Caller holds f.mu.
+func (f *fetcher) newSessionLocked(s *source) {
+	delete(f.sessions, s.token)
+	f.tokens++
+	s.token = f.tokens
+	f.sessions[s.token] = s
 }
 
 // Flush waits until every user ack queued before the call has been
@@ -409,6 +414,7 @@ func (f *fetcher) routeLocked(p *part, snap *cluster.Snapshot) bool {
 	if s == nil {
 		s = newSource(f, leader)
 		f.sources[leader] = s
+		f.newSessionLocked(s)
 		f.wg.Add(1)
 		go s.run()
 	}

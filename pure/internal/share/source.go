@@ -1,18 +1,16 @@
 package share
 
 import (
-	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/internal/wire"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -42,6 +40,7 @@ type source struct {
 	done chan struct{} // closed when run returns
 
 	// Guarded by f.mu.
+	token    uint64                          // the current session's, for ShareFetch.Session
 	parts    map[engine.TopicPartition]*part // assigned and led by this broker
 	acks     []pendingAck
 	queued   int           // fetches of this source in f.ready
@@ -50,6 +49,7 @@ type source struct {
 	reported chan struct{} // closed and replaced when rep grows
 
 	// The goroutine's own.
+	conn     *wire.Conn                     // the connection the session lives on
 	epoch    int32                          // the session's next epoch; 0: no session
 	session  map[tidp]engine.TopicPartition // partitions in the broker's session
 	failures int
@@ -83,7 +83,8 @@ func (s *source) queueLocked(a pendingAck) {
 	s.wakeup()
 	if n := len(s.acks); n > 0 {
 		last := &s.acks[n-1]
-		if last.user == a.user && last.TopicPartition == a.TopicPartition && last.Type == a.Type && last.LastOffset+1 == a.FirstOffset {
+		if last.user == a.user && last.TopicPartition == a.TopicPartition && last.Type == a.Type &&
+			last.Session == a.Session && last.LastOffset+1 == a.FirstOffset {
 			last.LastOffset = a.LastOffset
 			return
 		}
@@ -94,8 +95,12 @@ func (s *source) queueLocked(a pendingAck) {
 	s.acks = append(s.acks, a)
 }
 
-// releaseLocked queues the release of a fetch's records. Caller holds f.mu.
+// releaseLocked queues the release of a fetch's records, if their session
+// is still the current one. Caller holds f.mu.
 func (s *source) releaseLocked(fe engine.ShareFetch) {
+	if fe.Session != s.token {
+		return // ended: the broker released them
+	}
 	p := s.parts[fe.TopicPartition]
 	var id [16]byte
 	if p != nil {
@@ -104,7 +109,7 @@ func (s *source) releaseLocked(fe engine.ShareFetch) {
 		id = t.ID
 	}
 	for _, r := range ranges(fe.Messages) {
-		s.queueLocked(pendingAck{ShareAck: engine.ShareAck{TopicPartition: fe.TopicPartition, FirstOffset: r[0], LastOffset: r[1], Type: engine.AckRelease}, topicID: id})
+		s.queueLocked(pendingAck{ShareAck: engine.ShareAck{TopicPartition: fe.TopicPartition, FirstOffset: r[0], LastOffset: r[1], Type: engine.AckRelease, Session: fe.Session}, topicID: id})
 	}
 }
 
@@ -126,15 +131,24 @@ type plan struct {
 	closing bool
 	fetch   bool
 	flush   bool // Flush waits for these acks: do not hold them in a long poll
+	token   uint64
 	want    map[tidp]engine.TopicPartition
-	acks    []pendingAck
+	acks    []pendingAck // of the current session
+	stale   []pendingAck // of sessions that ended: they fail unsent
 }
 
 func (s *source) plan() plan {
 	f := s.f
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	pl := plan{closing: f.isClosing(), acks: s.acks, flush: s.rep < s.flushTo}
+	pl := plan{closing: f.isClosing(), flush: s.rep < s.flushTo, token: s.token}
+	for _, a := range s.acks {
+		if a.Session == s.token {
+			pl.acks = append(pl.acks, a)
+		} else if a.user {
+			pl.stale = append(pl.stale, a)
+		}
+	}
 	s.acks = nil
 	if !pl.closing {
 		pl.want = make(map[tidp]engine.TopicPartition, len(s.parts))
@@ -152,6 +166,25 @@ func (s *source) run() {
 	defer close(s.done)
 	for {
 		pl := s.plan()
+		s.fail(pl.stale, errNoSession)
+		work := pl.closing || pl.fetch || len(pl.acks) > 0 || s.epoch > 0 && len(pl.want) == 0 && len(s.session) > 0
+		if work && s.epoch > 0 {
+			if err := s.connect(); err != nil {
+				// Unreachable: whatever the session held is lost.
+				s.log("share: connect", err)
+				s.resetSession()
+				s.fail(pl.acks, err)
+				if pl.closing {
+					return
+				}
+				s.backoff()
+				continue
+			}
+			if s.epoch == 0 {
+				s.fail(pl.acks, errNoSession) // a new connection: the session ended with the old one
+				continue
+			}
+		}
 		switch {
 		case pl.closing:
 			s.finish(pl.acks)
@@ -199,10 +232,52 @@ func (s *source) finish(acks []pendingAck) {
 	s.acknowledge(acks, true)
 }
 
-// resetSession forgets the session: the next request opens a new one.
+// resetSession forgets the session: the next request opens a new one,
+// under a new token. What the old one acquired is no longer the member's
+// (the broker released it, or will when the session expires): the
+// fetches of it not polled yet are dropped, and acknowledgements of it
+// fail, unsent.
 func (s *source) resetSession() {
 	s.epoch = 0
 	clear(s.session)
+	f := s.f
+	f.mu.Lock()
+	f.newSessionLocked(s)
+	kept := f.ready[:0]
+	for _, rf := range f.ready {
+		if rf.src == s {
+			s.queued--
+			continue
+		}
+		kept = append(kept, rf)
+	}
+	clear(f.ready[len(kept):])
+	f.ready = kept
+	if s.queued == 0 {
+		s.wakeup()
+	}
+	f.mu.Unlock()
+}
+
+// connect makes sure the session's connection is the lane's live one. The
+// broker ends a share session when its connection closes, so a new
+// connection means a new session.
+func (s *source) connect() error {
+	b, err := s.f.broker(s.id)
+	if err != nil {
+		return err
+	}
+	c, err := b.Conn(s.f.ctx, s.f.lane)
+	if err != nil {
+		return err
+	}
+	if c != s.conn {
+		if s.conn != nil && s.epoch != 0 {
+			s.resetSession()
+		}
+		s.conn = c
+	}
+	return nil
 }
 
 // bumpEpoch advances the session epoch after an answered request.
@@ -214,13 +289,13 @@ func (s *source) bumpEpoch() {
 	}
 }
 
-// request sends req to the broker on the fetcher's lane.
+// request sends req on the session's connection (connecting first if
+// there is none: a session being opened).
 func (s *source) request(req kmsg.Request) (kmsg.Response, error) {
-	b, err := s.f.broker(s.id)
-	if err != nil {
+	if err := s.connect(); err != nil {
 		return nil, err
 	}
-	return b.RequestOn(s.f.ctx, s.f.lane, req)
+	return s.conn.Request(s.f.ctx, req)
 }
 
 // backoff waits before the next attempt after a failure, or until Close.
@@ -239,318 +314,6 @@ func (s *source) backoff() {
 // sessionError reports whether err says the broker lost our session.
 func sessionError(err error) bool {
 	return errors.Is(err, kerr.ShareSessionNotFound) || errors.Is(err, kerr.InvalidShareSessionEpoch)
-}
-
-// fetch sends one ShareFetch: it adds the wanted partitions the session
-// lacks, forgets those it no longer wants, and carries the acks of
-// partitions in the session (others go in a ShareAcknowledge after).
-func (s *source) fetch(pl plan) {
-	cfg := s.f.cfg
-	req := kmsg.NewPtrShareFetchRequest()
-	req.GroupID = &cfg.Group
-	req.MemberID = &cfg.MemberID
-	req.ShareSessionEpoch = s.epoch
-	req.MaxWaitMillis = int32(cfg.MaxWait.Milliseconds())
-	req.MinBytes = cfg.MinBytes
-	req.MaxBytes = cfg.MaxBytes
-	req.MaxRecords = cfg.MaxRecords
-	req.BatchSize = cfg.MaxRecords
-	if !pl.fetch {
-		req.MaxWaitMillis = 0 // only forgetting: nothing to wait for
-	}
-	names := make(map[tidp]engine.TopicPartition, len(pl.want)+len(s.session))
-	topicIdx := map[[16]byte]int{}
-	partIdx := map[tidp]int{}
-	add := func(k tidp, tp engine.TopicPartition) *kmsg.ShareFetchRequestTopicPartition {
-		names[k] = tp
-		ti, ok := topicIdx[k.id]
-		if !ok {
-			ti = len(req.Topics)
-			topicIdx[k.id] = ti
-			req.Topics = append(req.Topics, kmsg.ShareFetchRequestTopic{TopicID: k.id})
-		}
-		t := &req.Topics[ti]
-		pi, ok := partIdx[k]
-		if !ok {
-			pi = len(t.Partitions)
-			partIdx[k] = pi
-			t.Partitions = append(t.Partitions, kmsg.ShareFetchRequestTopicPartition{Partition: k.p})
-		}
-		return &t.Partitions[pi]
-	}
-	if pl.fetch {
-		for k, tp := range pl.want {
-			if _, in := s.session[k]; !in {
-				add(k, tp)
-			}
-		}
-	}
-	for k, tp := range s.session {
-		names[k] = tp
-		if _, ok := pl.want[k]; !ok || !pl.fetch {
-			appendForget(req, k)
-		}
-	}
-	// Acks ride along for partitions in the session or joining it; a
-	// session being opened (epoch 0) takes none.
-	var carried, rest []pendingAck
-	for _, a := range pl.acks {
-		k := tidp{a.topicID, a.Partition}
-		_, inSession := s.session[k]
-		_, wanted := pl.want[k]
-		if s.epoch == 0 || !(inSession || wanted && pl.fetch) {
-			rest = append(rest, a)
-			continue
-		}
-		carried = append(carried, a)
-	}
-	sortAcks(carried)
-	for _, a := range carried {
-		rp := add(tidp{a.topicID, a.Partition}, a.TopicPartition)
-		if n := len(rp.AcknowledgementBatches); n > 0 && continues(rp.AcknowledgementBatches[n-1].LastOffset, rp.AcknowledgementBatches[n-1].AcknowledgeTypes, a) {
-			rp.AcknowledgementBatches[n-1].LastOffset = a.LastOffset
-			continue
-		}
-		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch{
-			FirstOffset: a.FirstOffset, LastOffset: a.LastOffset, AcknowledgeTypes: []int8{int8(a.Type)},
-		})
-	}
-	resp, err := s.request(req)
-	if err != nil {
-		// Whether the broker saw it is unknown: its session epoch may
-		// have moved on. Start a new session.
-		s.log("share fetch failed", err)
-		s.resetSession()
-		s.fail(carried, err)
-		s.requeue(rest)
-		s.backoff()
-		return
-	}
-	r := resp.(*kmsg.ShareFetchResponse)
-	if err := kerr.WithMessage(r.ErrorCode, r.ErrorMessage); err != nil {
-		s.log("share fetch refused", err)
-		if sessionError(err) {
-			s.resetSession()
-		}
-		s.fail(carried, err)
-		s.requeue(rest)
-		if !sessionError(err) && !kerr.IsRetriable(err) {
-			s.failWanted(pl.want, err)
-		}
-		s.backoff()
-		return
-	}
-	s.bumpEpoch()
-	for i := range req.Topics {
-		for _, p := range req.Topics[i].Partitions {
-			k := tidp{req.Topics[i].TopicID, p.Partition}
-			s.session[k] = names[k]
-		}
-	}
-	for _, t := range req.ForgottenTopicsData {
-		for _, p := range t.Partitions {
-			delete(s.session, tidp{t.TopicID, p})
-		}
-	}
-	lock := time.Duration(max(r.AcquisitionLockTimeoutMillis, 1000)) * time.Millisecond
-	deadline := time.Now().Add(lock)
-	results := s.ackResults(carried, func(put func(tidp, int16, *string)) {
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				put(tidp{t.TopicID, p.Partition}, p.AcknowledgeErrorCode, p.AcknowledgeErrorMessage)
-			}
-		}
-	})
-	var fetches []engine.ShareFetch
-	var gaps []pendingAck
-	errs := 0
-	for ti := range r.Topics {
-		t := &r.Topics[ti]
-		for pi := range t.Partitions {
-			rp := &t.Partitions[pi]
-			k := tidp{t.TopicID, rp.Partition}
-			tp, ok := names[k]
-			if !ok {
-				continue // not asked for
-			}
-			if err := kerr.WithMessage(rp.ErrorCode, rp.ErrorMessage); err != nil {
-				if kerr.IsRetriable(err) || errors.Is(err, kerr.NotLeaderOrFollower) || errors.Is(err, kerr.FencedLeaderEpoch) {
-					errs++ // a leader move: the router follows the metadata
-					continue
-				}
-				fetches = append(fetches, engine.ShareFetch{TopicPartition: tp, Err: fmt.Errorf("share fetch %s: %w", tp, err)})
-				continue
-			}
-			msgs, g, err := s.decode(tp, k.id, rp)
-			gaps = append(gaps, g...)
-			if len(msgs) > 0 {
-				fetches = append(fetches, engine.ShareFetch{TopicPartition: tp, Messages: msgs, LockDeadline: deadline})
-			}
-			if err != nil {
-				fetches = append(fetches, engine.ShareFetch{TopicPartition: tp, Err: fmt.Errorf("share fetch %s: %w", tp, err)})
-			}
-		}
-	}
-	f := s.f
-	f.mu.Lock()
-	for _, fe := range fetches {
-		if f.closed {
-			s.releaseLocked(fe) // Close came meanwhile: nobody will Poll it
-			continue
-		}
-		f.enqueueLocked(s, fe)
-	}
-	// Gaps go first: they free the broker's acquisition count at once.
-	s.acks = append(gaps, s.acks...)
-	s.acks = append(s.acks, rest...)
-	f.mu.Unlock()
-	s.report(results)
-	if errs > 0 && len(fetches) == 0 {
-		s.backoff()
-	} else {
-		s.failures = 0
-	}
-}
-
-func appendForget(req *kmsg.ShareFetchRequest, k tidp) {
-	for i := range req.ForgottenTopicsData {
-		if req.ForgottenTopicsData[i].TopicID == k.id {
-			req.ForgottenTopicsData[i].Partitions = append(req.ForgottenTopicsData[i].Partitions, k.p)
-			return
-		}
-	}
-	req.ForgottenTopicsData = append(req.ForgottenTopicsData, kmsg.ShareFetchRequestForgottenTopicsData{TopicID: k.id, Partitions: []int32{k.p}})
-}
-
-// failWanted queues an error fetch for each wanted partition, so that Poll
-// reports an error retrying does not fix (an authorization failure).
-func (s *source) failWanted(want map[tidp]engine.TopicPartition, err error) {
-	f := s.f
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed || s.queued > 0 {
-		return // reported already, and not polled yet
-	}
-	for _, tp := range want {
-		f.enqueueLocked(s, engine.ShareFetch{TopicPartition: tp, Err: fmt.Errorf("share fetch %s: %w", tp, err)})
-	}
-}
-
-// acknowledge sends acks in one ShareAcknowledge; with final, at epoch -1,
-// which closes the session.
-func (s *source) acknowledge(acks []pendingAck, final bool) {
-	if s.epoch == 0 {
-		s.fail(acks, errNoSession)
-		return
-	}
-	cfg := s.f.cfg
-	req := kmsg.NewPtrShareAcknowledgeRequest()
-	req.GroupID = &cfg.Group
-	req.MemberID = &cfg.MemberID
-	req.ShareSessionEpoch = s.epoch
-	if final {
-		req.ShareSessionEpoch = -1
-	}
-	topicIdx := map[[16]byte]int{}
-	partIdx := map[tidp]int{}
-	sortAcks(acks)
-	for _, a := range acks {
-		k := tidp{a.topicID, a.Partition}
-		ti, ok := topicIdx[k.id]
-		if !ok {
-			ti = len(req.Topics)
-			topicIdx[k.id] = ti
-			req.Topics = append(req.Topics, kmsg.ShareAcknowledgeRequestTopic{TopicID: k.id})
-		}
-		t := &req.Topics[ti]
-		pi, ok := partIdx[k]
-		if !ok {
-			pi = len(t.Partitions)
-			partIdx[k] = pi
-			t.Partitions = append(t.Partitions, kmsg.ShareAcknowledgeRequestTopicPartition{Partition: k.p})
-		}
-		bs := t.Partitions[pi].AcknowledgementBatches
-		if n := len(bs); n > 0 && continues(bs[n-1].LastOffset, bs[n-1].AcknowledgeTypes, a) {
-			bs[n-1].LastOffset = a.LastOffset
-			continue
-		}
-		t.Partitions[pi].AcknowledgementBatches = append(bs, kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch{
-			FirstOffset: a.FirstOffset, LastOffset: a.LastOffset, AcknowledgeTypes: []int8{int8(a.Type)},
-		})
-	}
-	resp, err := s.request(req)
-	if err == nil {
-		r := resp.(*kmsg.ShareAcknowledgeResponse)
-		if err = kerr.WithMessage(r.ErrorCode, r.ErrorMessage); err == nil {
-			if final {
-				s.resetSession()
-			} else {
-				s.bumpEpoch()
-			}
-			s.failures = 0
-			s.report(s.ackResults(acks, func(put func(tidp, int16, *string)) {
-				for _, t := range r.Topics {
-					for _, p := range t.Partitions {
-						put(tidp{t.TopicID, p.Partition}, p.ErrorCode, p.ErrorMessage)
-					}
-				}
-			}))
-			return
-		}
-	}
-	s.log("share acknowledge failed", err)
-	s.resetSession()
-	s.fail(acks, err)
-	if !final {
-		s.backoff()
-	}
-}
-
-// sortAcks orders acks by partition, then offset: the brokers refuse a
-// partition's acknowledgement batches out of order (INVALID_REQUEST), and
-// they are queued in the order records were acknowledged, which a record
-// delivered again breaks.
-func sortAcks(acks []pendingAck) {
-	slices.SortStableFunc(acks, func(a, b pendingAck) int {
-		if c := bytes.Compare(a.topicID[:], b.topicID[:]); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(a.Partition, b.Partition); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.FirstOffset, b.FirstOffset)
-	})
-}
-
-// continues reports whether a extends a wire batch that ends at last with
-// types: the next offsets, the same single type.
-func continues(last int64, types []int8, a pendingAck) bool {
-	return last+1 == a.FirstOffset && len(types) == 1 && types[0] == int8(a.Type)
-}
-
-// ackResults matches the acks a request carried with the answer's
-// per-partition outcomes.
-func (s *source) ackResults(acks []pendingAck, answer func(put func(tidp, int16, *string))) []engine.ShareAckResult {
-	if len(acks) == 0 {
-		return nil
-	}
-	outcome := map[tidp]error{}
-	answer(func(k tidp, code int16, msg *string) { outcome[k] = kerr.WithMessage(code, msg) })
-	out := make([]engine.ShareAckResult, 0, len(acks))
-	for _, a := range acks {
-		err, ok := outcome[tidp{a.topicID, a.Partition}]
-		if !ok {
-			err = fmt.Errorf("%w: the broker's answer leaves out %s, whose acknowledgements it carried", kerr.ErrCorruptResponse, a.TopicPartition)
-		}
-		if !a.user {
-			if err != nil {
-				s.log("internal acknowledgement failed", err)
-			}
-			continue
-		}
-		out = append(out, engine.ShareAckResult{ShareAck: a.ShareAck, Err: err})
-	}
-	return out
 }
 
 // fail reports acks as failed with err.
