@@ -341,10 +341,10 @@ func (c *ShareConsumer) consumeOne(ctx context.Context) (*Message, error) {
 }
 
 // next hands out the next record held, if any. Otherwise it returns what
-// implicit acknowledgement accepts, to send, and says when (explicit
-// acknowledgement) the consumer must wait for acknowledgements before it
-// fetches more: wait is the earliest lock deadline then, zero when it may
-// fetch.
+// implicit acknowledgement accepts, to send. With explicit
+// acknowledgement, it says when the consumer holds MaxUnacknowledged
+// records and must wait for acknowledgements before it hands out or
+// fetches more: wait is then the earliest lock deadline (zero otherwise).
 func (c *ShareConsumer) next() (m *Message, acks []engine.ShareAck, wait time.Time, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -355,22 +355,20 @@ func (c *ShareConsumer) next() (m *Message, acks []engine.ShareAck, wait time.Ti
 		return nil, nil, wait, ErrClosed
 	}
 	now := time.Now()
+	if c.cfg.ExplicitAcknowledgement {
+		if first := c.held.expire(now); c.held.open >= c.cfg.MaxUnacknowledged {
+			return nil, nil, first, nil
+		}
+	}
 	m, skipped := c.held.next(now)
 	if skipped > 0 {
 		c.client.cfg.logger.Warn("kafka: share records not handed out: their acquisition locks expired",
 			"group", c.cfg.Group, "records", skipped)
 	}
-	if m != nil {
+	if m != nil || c.cfg.ExplicitAcknowledgement {
 		return m, nil, wait, nil
 	}
-	if !c.cfg.ExplicitAcknowledgement {
-		return nil, c.held.settle(AcceptType, 0), wait, nil
-	}
-	first := c.held.expire(now)
-	if c.held.open >= c.cfg.MaxUnacknowledged {
-		return nil, nil, first, nil
-	}
-	return nil, nil, wait, nil
+	return nil, c.held.settle(AcceptType, 0), wait, nil
 }
 
 // waitForAcks waits until an Acknowledge, the lock deadline until (after

@@ -142,14 +142,18 @@ func (h *held) settle(t, rest AckType) []engine.ShareAck {
 	return acks
 }
 
-// expire forgets the batches whose locks expired (explicit
-// acknowledgement: their records are no longer ours to acknowledge), and
-// returns the earliest deadline of those left (zero if none).
+// expire forgets the batches whose locks expired, the current one too
+// (explicit acknowledgement: their records are no longer ours to hand out
+// or acknowledge), and returns the earliest deadline of the batches left
+// with records handed out and not acknowledged (zero if none).
 func (h *held) expire(now time.Time) time.Time {
 	var first time.Time
 	h.batches = slices.DeleteFunc(h.batches, func(b *heldBatch) bool {
-		if b != h.cur && now.After(b.deadline) {
+		if now.After(b.deadline) {
 			h.open -= b.open
+			if b == h.cur {
+				h.cur = nil // the rest is not ours to hand out either
+			}
 			return true
 		}
 		if b.open > 0 && (first.IsZero() || b.deadline.Before(first)) {

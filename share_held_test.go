@@ -138,4 +138,10 @@ func TestHeldExplicit(t *testing.T) {
 	if h.open != 0 || len(h.batches) != 0 {
 		t.Fatalf("open %d, %d batches", h.open, len(h.batches))
 	}
+	// The batch being handed out expires too: its rest is not ours.
+	h.add(fetchOf(0, now.Add(time.Second), 20, 21))
+	h.next(now)
+	if first := h.expire(now.Add(2 * time.Second)); !first.IsZero() || h.cur != nil || h.open != 0 || len(h.batches) != 0 {
+		t.Fatalf("after the current batch expired: first %v, cur %v, open %d, %d batches", first, h.cur, h.open, len(h.batches))
+	}
 }

@@ -328,3 +328,30 @@ func TestShareConsumerConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestShareMaxUnacknowledged: with explicit acknowledgement, a consumer
+// holding MaxUnacknowledged records hands out no more (Consume waits, here
+// until ConsumerTimeout) until one is acknowledged.
+func TestShareMaxUnacknowledged(t *testing.T) {
+	testhelp.NoLeaks(t)
+	client := newClient(t)
+	if !shareGroups(t, client) {
+		return
+	}
+	topic := newTopic(t, client, 1)
+	produceTo(t, client, topic.Name(), 1, 100)
+	c := newShareConsumer(t, client, testhelp.UniqueName(t, "sg"), topic.Name(), kafka.ShareConsumerConfig{
+		ExplicitAcknowledgement: true, MaxUnacknowledged: 10, MaxRecords: 5, ConsumerTimeout: 2 * time.Second,
+	})
+	ctx := testhelp.Ctx(t, time.Minute)
+	held := consumeN(t, c, 10)
+	if m, err := c.Consume(ctx); !errors.Is(err, kafka.ErrConsumerTimeout) {
+		t.Fatalf("the 11th record while 10 are held: %v, %v; want ErrConsumerTimeout", m, err)
+	}
+	if err := c.Acknowledge(held[0], kafka.AcceptType); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Consume(ctx); err != nil {
+		t.Fatalf("after an acknowledgement: %v", err)
+	}
+}
