@@ -138,8 +138,16 @@ type ACL struct {
 	Permission   ACLPermission // zero: allow (in CreateACLs), any (in filters)
 }
 
+// String is "ALLOW User:alice READ TOPIC:orders (LITERAL) from *"; a
+// filter's zero fields print as ANY or *.
 func (a ACL) String() string {
-	return fmt.Sprintf("%s %s %s:%q (%s) from %s on %s", a.Permission, a.Principal, a.ResourceType, a.ResourceName, a.Pattern, orAny(a.Host), a.Operation)
+	perm, rt, pat, op := a.Permission.String(), a.ResourceType.String(), a.Pattern.String(), a.Operation.String()
+	for _, s := range []*string{&perm, &rt, &pat, &op} {
+		if *s == "UNKNOWN" {
+			*s = "ANY"
+		}
+	}
+	return fmt.Sprintf("%s %s %s %s:%s (%s) from %s", perm, orAny(a.Principal), op, rt, orAny(a.ResourceName), pat, orAny(a.Host))
 }
 
 func orAny(s string) string {
@@ -262,7 +270,9 @@ type ACLDeleteResult struct {
 }
 
 // DeleteACLs deletes every ACL that matches each filter, and returns what
-// each deleted, in the order given.
+// each matched, in the order given. The filters of one call are matched
+// against the ACLs as they were before it: an ACL that two filters match
+// is reported by both.
 func (c *Client) DeleteACLs(ctx context.Context, filters ...ACL) ([]ACLDeleteResult, error) {
 	if err := c.checkOpen(); err != nil {
 		return nil, err
