@@ -2,6 +2,7 @@ package testhelp
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -20,7 +21,10 @@ const (
 
 // SetGroupConfig sets configs of a group — the group configs of KIP-848
 // (consumer.heartbeat.interval.ms, consumer.session.timeout.ms, ...) — with
-// IncrementalAlterConfigs on its GROUP resource, through cl. The group need
+// IncrementalAlterConfigs on its GROUP resource, through cl, and returns
+// once every broker describes them so (the controller commits them, and the
+// brokers apply them a moment later: a coordinator that has not would give
+// the group's first member the default heartbeat interval). The group need
 // not exist yet. kv are name, value pairs.
 func SetGroupConfig(t testing.TB, ctx context.Context, cl *cluster.Cluster, group string, kv ...string) {
 	t.Helper()
@@ -46,6 +50,38 @@ func SetGroupConfig(t testing.TB, ctx context.Context, cl *cluster.Cluster, grou
 			t.Fatalf("SetGroupConfig %s: %v", group, err)
 		}
 	}
+	want := map[string]string{}
+	for i := 0; i < len(kv); i += 2 {
+		want[kv[i]] = kv[i+1]
+	}
+	Eventually(t, 30*time.Second, "every broker describes the group's configs", func() error {
+		for id := range cl.Snapshot().Brokers {
+			b, err := cl.Broker(id)
+			if err != nil {
+				return err
+			}
+			d := kmsg.NewPtrDescribeConfigsRequest()
+			dr := kmsg.NewDescribeConfigsRequestResource()
+			dr.ResourceType = kmsg.ConfigResourceTypeGroupConfig
+			dr.ResourceName = group
+			d.Resources = append(d.Resources, dr)
+			resp, err := b.Request(ctx, d)
+			if err != nil {
+				return err
+			}
+			for _, rr := range resp.(*kmsg.DescribeConfigsResponse).Resources {
+				if err := kerr.WithMessage(rr.ErrorCode, rr.ErrorMessage); err != nil {
+					return err
+				}
+				for _, c := range rr.Configs {
+					if w, ok := want[c.Name]; ok && (c.Value == nil || *c.Value != w) {
+						return fmt.Errorf("broker %d: %s = %v", id, c.Name, c.Value)
+					}
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // FastConsumerGroup gives a consumer-protocol group FastHeartbeat and
