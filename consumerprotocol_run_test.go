@@ -317,4 +317,3 @@ func pauseTable(results map[string][]pauseSample, order []string) string {
 	}
 	return b.String()
 }
-
