@@ -272,7 +272,7 @@ func TestShareAcknowledgeNotHeld(t *testing.T) {
 // TestShareConsumerRdkafka: the librdkafka engine has no share groups; the
 // typed error says so, whether or not the engine is compiled in.
 func TestShareConsumerRdkafka(t *testing.T) {
-	client := newClient(t)
+	kc, client := fakeCluster(t)
 	ctx := testhelp.Ctx(t, time.Minute)
 	cfg := kafka.ShareConsumerConfig{Group: testhelp.UniqueName(t, "sg"), Topics: []string{"t"}, UseRdkafka: true}
 	if _, err := client.NewShareConsumer(ctx, cfg); !errors.Is(err, kafka.ErrUnsupported) {
@@ -282,7 +282,11 @@ func TestShareConsumerRdkafka(t *testing.T) {
 	if _, err := client.NewShareConsumer(ctx, cfg); !errors.Is(err, kafka.ErrUnsupported) {
 		t.Errorf("Engine: EngineRdkafka: %v, want ErrUnsupported", err)
 	}
-	rdClient := newClient(t, kafka.WithEngine(kafka.EngineRdkafka))
+	rdClient, err := kafka.NewClient(ctx, kc.ListenAddrs()[0], kafka.WithEngine(kafka.EngineRdkafka))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdClient.Close()
 	cfg.Engine = kafka.EngineDefault
 	if _, err := rdClient.NewShareConsumer(ctx, cfg); !errors.Is(err, kafka.ErrUnsupported) {
 		t.Errorf("a client whose engine is rdkafka: %v, want ErrUnsupported", err)
