@@ -119,6 +119,14 @@ func brokerProperties(cfg Config, nodes []*kafkaNode, n *kafkaNode) map[string]s
 	for k, v := range shareBrokerProperties(cfg.KafkaVersion) {
 		p[k] = v
 	}
+	// Consumer groups (KIP-848): a classic group whose members restart
+	// with the consumer protocol one at a time is converted while its
+	// classic members are still in it ("upgrade"), and back when the last
+	// consumer-protocol member leaves ("downgrade"); empty groups convert
+	// either way under any policy. It is Kafka 4's default, written here
+	// because the migration tests of the root package depend on it (Kafka
+	// 3.9 has the setting too, for its early-access consumer protocol).
+	p["group.consumer.migration.policy"] = "bidirectional"
 	addListenerProperties(cfg, n, p)
 	for k, v := range cfg.BrokerProperties {
 		p[k] = v
