@@ -1,16 +1,20 @@
 // Package balance is consumer-group membership for gokafka's balanced
 // consumers: which member of a group reads which partitions of a topic, and
-// the hand-over when members join or leave. It has two implementations with
-// one contract:
+// the hand-over when members join or leave. It has three implementations
+// with one contract:
 //
 //   - balance/zookeeper coordinates through ZooKeeper, with the layout of
 //     Kafka's old high-level consumer (/consumers/<group>/ids/<id> and
 //     /consumers/<group>/owners/<topic>/<partition>), as PyKafka's balanced
 //     consumer does;
 //   - balance/managed lets Kafka's group coordinator run the group
-//     (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) with the standard
-//     "consumer" protocol, so Java and librdkafka consumers can share a
-//     group with gokafka.
+//     (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) with the classic
+//     protocol, so Java and librdkafka consumers can share a group with
+//     gokafka;
+//   - balance/consumer speaks Kafka 4's consumer group protocol (KIP-848,
+//     ConsumerGroupHeartbeat): the broker assigns, and members reconcile
+//     with it incrementally; Java consumers with group.protocol=consumer
+//     share its groups.
 //
 // A Member runs in its own goroutine and tells its Handler, one call at a
 // time, when partitions are revoked, assigned or lost. The root package's
@@ -44,7 +48,8 @@ type TopicPartition = offsets.TopicPartition
 
 // Subscription is what a member reads: the listed topics, plus every topic
 // whose whole name matches Pattern (Kafka's internal topics excepted, as the
-// Java client excludes them). A pattern is evaluated against the cluster's
+// Java client excludes them; balance/consumer leaves the pattern to the
+// broker, which does not). A pattern is evaluated against the cluster's
 // metadata, which the member keeps refreshing in full, so topics created
 // later that match are picked up within the metadata refresh interval and
 // deleted ones are dropped.

@@ -42,6 +42,9 @@
 // a message reported twice. Ledger keeps who owns which partition across
 // the members of a consumer group, and catches two owners at once;
 // GroupMembers asks Kafka's own consumer-groups tool who owns what.
+// SetGroupConfig sets a group's configs (KIP-848's consumer.* group
+// configs); FastConsumerGroup gives a consumer-protocol group the short
+// heartbeats and sessions of the tests.
 //
 // # The fake broker
 //

@@ -58,15 +58,17 @@
 // The coordinator gives each member an epoch, raised as the member
 // reconciles. Generation returns it as the generation of commits
 // (offsets.Generation: OffsetCommit v9 and newer carry it as
-// GenerationIDOrMemberEpoch, with the member id). The coordinator refuses a
-// commit from a member it does not know (kerr.UnknownMemberID) and, on
-// Kafka 4.3 (KIP-1251), a commit of a partition the member does not own,
-// or with an epoch older than the one the partition was assigned at
-// (kerr.StaleMemberEpoch): a member that lost its partitions cannot
-// overwrite the offsets of their new owner. (Kafka 4.0-4.2 compare the
-// epoch with the member's current one: a commit racing a heartbeat that
-// raised it fails with kerr.StaleMemberEpoch, and an auto-commit tries
-// again at its next interval.)
+// GenerationIDOrMemberEpoch, with the member id), and follows every
+// heartbeat's answer. The coordinator takes a commit at the member's
+// current epoch; on Kafka 4.3 (KIP-1251) also one at an older epoch, for the
+// partitions the member has owned since that epoch, and refuses it for the
+// others with kerr.StaleMemberEpoch; a member it does not know (any more)
+// gets kerr.UnknownMemberID. A member that lost its partitions — fenced,
+// or cut off until its session expired — can therefore not overwrite the
+// offsets of their new owner. (Kafka 4.0-4.2 take the current epoch only:
+// a commit racing a heartbeat that raised it fails with
+// kerr.StaleMemberEpoch, and an auto-commit tries again at its next
+// interval.)
 //
 // # Fencing and rejoining
 //
