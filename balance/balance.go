@@ -16,6 +16,10 @@
 //     with it incrementally; Java consumers with group.protocol=consumer
 //     share its groups.
 //
+// balance/share implements the same contract for share groups (KIP-932,
+// ShareGroupHeartbeat), whose members read partitions together rather than
+// one member each; the root package's ShareConsumer uses it.
+//
 // A Member runs in its own goroutine and tells its Handler, one call at a
 // time, when partitions are revoked, assigned or lost. The root package's
 // BalancedConsumer is the Handler: it commits before partitions leave,
