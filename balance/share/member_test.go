@@ -140,7 +140,9 @@ func answer(epoch int32, assigned map[string][]int32) *kmsg.ShareGroupHeartbeatR
 }
 
 func step(epoch int32, assigned map[string][]int32) func(*kmsg.ShareGroupHeartbeatRequest) *kmsg.ShareGroupHeartbeatResponse {
-	return func(*kmsg.ShareGroupHeartbeatRequest) *kmsg.ShareGroupHeartbeatResponse { return answer(epoch, assigned) }
+	return func(*kmsg.ShareGroupHeartbeatRequest) *kmsg.ShareGroupHeartbeatResponse {
+		return answer(epoch, assigned)
+	}
 }
 
 func fail(code int16) func(*kmsg.ShareGroupHeartbeatRequest) *kmsg.ShareGroupHeartbeatResponse {
