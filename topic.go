@@ -161,6 +161,11 @@ func (c *Client) CreateTopic(ctx context.Context, name string, cfg TopicConfig) 
 	if _, err := c.CreateTopics(ctx, NewTopic{Name: name, TopicConfig: cfg}); err != nil {
 		return nil, err
 	}
+	// The handle reads the client's metadata, which keeps the topic
+	// refreshed from now on.
+	if err := c.cluster.RefreshTopics(ctx, name); err != nil {
+		return nil, err
+	}
 	return &Topic{client: c, name: name}, nil
 }
 
