@@ -290,7 +290,9 @@ func (c *BalancedConsumer) Err() error { return c.core.err() }
 // classic Kafka group the commit carries the member's generation: after a
 // rebalance took a partition away, its commit is refused
 // (ErrIllegalGeneration or ErrUnknownMemberID) rather than overwriting the
-// new owner's progress.
+// new owner's progress. With GroupProtocolConsumer it carries the member
+// epoch, and a fenced member's commit is refused the same way
+// (ErrUnknownMemberID, or the broker's STALE_MEMBER_EPOCH).
 func (c *BalancedConsumer) CommitOffsets(ctx context.Context) error {
 	return c.core.commit(ctx, nil)
 }
