@@ -407,14 +407,16 @@ func TestShareMemberKilled(t *testing.T) {
 	topic := newTopic(t, client, 2)
 	produceTo(t, client, topic.Name(), 2, total)
 	group := testhelp.UniqueName(t, "sg")
-	// Short locks, so that the dead member's records come back quickly;
-	// set before the child joins (the group config is the group's).
+	// Short locks and sessions, so that the dead member's records come
+	// back quickly and the dead member leaves the group quickly; set
+	// before the child joins (the configs are the group's).
 	const lock = 3 * time.Second
 	ledger := newAcceptLedger()
 	setup := newShareConsumer(t, client, group, topic.Name(), kafka.ShareConsumerConfig{RecordLockDuration: lock})
 	if err := setup.Close(testhelp.Ctx(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	testhelp.SetGroupConfig(t, testhelp.Ctx(t, time.Minute), testhelp.NewCluster(t, nil), group, "share.session.timeout.ms", "3000")
 
 	child := exec.Command(os.Args[0], "-test.run=^$")
 	child.Env = append(os.Environ(), "BROKERS="+testinstance.Shared().BootstrapServers(), shareChildEnv+"="+topic.Name()+"|"+group)
@@ -451,7 +453,7 @@ func TestShareMemberKilled(t *testing.T) {
 	}
 
 	// The dead member stays in the group until its session times out
-	// (group.share.session.timeout.ms), with its share of the partitions:
+	// (share.session.timeout.ms, 3s here), with its share of the partitions:
 	// the survivor reads until it has had every record, however long
 	// that takes.
 	c := newShareConsumer(t, client, group, topic.Name(), kafka.ShareConsumerConfig{OnAcknowledged: ledger.add})
