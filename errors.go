@@ -38,6 +38,7 @@ var (
 	ErrNoTransaction      = kerr.ErrNoTransaction      // a transactional producer used outside a transaction
 	ErrTransactionOpen    = kerr.ErrTransactionOpen    // BeginTransaction with a transaction open
 	ErrAbortRequired      = kerr.ErrAbortRequired      // the transaction failed: AbortTransaction, then go on
+	ErrTransactionAborted = kerr.ErrTransactionAborted // a message dropped unwritten with its aborted transaction
 	ErrRebalanced         = kerr.ErrRebalanced         // a group consumer does not (any longer) own the partition
 )
 

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/gokafka/kafka/internal/engine"
-	"github.com/gokafka/kafka/internal/kerr"
 )
 
 // Transactions
@@ -28,11 +27,17 @@ import (
 //
 // Errors: a newer producer with the same TransactionalID fences this one
 // (ErrProducerFenced, fatal: Close it). A message or an offset of the
-// transaction that failed, or a transaction the coordinator aborted for
-// being open longer than TransactionTimeout, makes CommitTransaction fail
-// with ErrAbortRequired: abort, then go on (a producer whose broker cannot
-// recover the epoch reports that as fatal instead). Producing outside a
-// transaction is ErrNoTransaction.
+// transaction that failed makes CommitTransaction fail with
+// ErrAbortRequired: abort, then go on. A transaction the coordinator
+// aborted for being open longer than TransactionTimeout cannot be told
+// from a fence at commit time (Kafka answers both alike), so, as with the
+// Java client, that commit fails for good (ErrProducerFenced, or the
+// coordinator's INVALID_TXN_STATE with transactions v2); a message produced
+// after the timeout only fails the transaction. Any error other than
+// ErrAbortRequired and a context's ends the producer: every later call
+// returns it. Messages dropped unwritten with an aborted transaction
+// report ErrTransactionAborted. Producing outside a transaction is
+// ErrNoTransaction.
 
 // txnState is a transactional producer's state machine. Produce holds mu
 // for reading while it hands a message to the engine; Begin, SendOffsets,
@@ -69,13 +74,16 @@ func (t *txnState) outcome(err error) error {
 		errors.Is(err, ErrUnsupported), errors.Is(err, ErrInvalidConfig):
 		// Interrupted, or refused before anything was done: the
 		// transaction is as it was.
-	case errors.Is(err, ErrProducerFenced), errors.Is(err, ErrClosed),
-		errors.Is(err, kerr.TransactionalIDAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
-		t.fatal = err
-	default:
+	case errors.Is(err, ErrAbortRequired):
 		// A message or an offset of the transaction failed, or the
 		// coordinator aborted it: only an abort can follow.
 		t.mustAbort = err
+	default:
+		// The engines mark every error after which an abort lets the
+		// producer go on with ErrAbortRequired; any other (fenced, an
+		// authorization refused, a state the coordinator rejects) ends
+		// the transactional producer.
+		t.fatal = err
 	}
 	return err
 }

@@ -440,7 +440,7 @@ func (p *producer) reportError(err error) error {
 	}
 	var ke kafka.Error
 	if errors.As(err, &ke) && purgeCode(ke.Code()) && !p.closed.Load() {
-		return fmt.Errorf("%w: the message was dropped with its transaction, which failed or is being aborted (librdkafka: %w)", kerr.ErrAbortRequired, ke)
+		return fmt.Errorf("%w: librdkafka dropped it with its transaction (librdkafka: %w)", kerr.ErrTransactionAborted, ke)
 	}
 	return txnError(err, p.rd)
 }

@@ -312,7 +312,7 @@ func TestTxnAbortAfterFailedMessage(t *testing.T) {
 		}
 	}
 	for _, e := range rep.Errors() {
-		if !errors.Is(e, kerr.MessageTooLarge) && !errors.Is(e, kerr.ErrAbortRequired) {
+		if !errors.Is(e, kerr.MessageTooLarge) && !errors.Is(e, kerr.ErrTransactionAborted) {
 			t.Fatalf("a message of the failed transaction reported %v", e)
 		}
 	}

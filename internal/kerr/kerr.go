@@ -117,8 +117,10 @@ var (
 	ErrUnsupported = errors.New("kafka: not supported")
 	// ErrProducerFenced: another producer with the same transactional id
 	// started, so this one may not write any more (fatal; Close it).
-	// Kafka's PRODUCER_FENCED and, for a transactional producer,
-	// INVALID_PRODUCER_EPOCH are wrapped with it.
+	// Kafka's PRODUCER_FENCED, and INVALID_PRODUCER_EPOCH when the
+	// transaction coordinator answers it, are wrapped with it (from a
+	// partition leader, INVALID_PRODUCER_EPOCH only fails the
+	// transaction, as with the Java client).
 	ErrProducerFenced = errors.New("kafka: producer fenced by a newer producer with the same transactional id")
 	// ErrNoTransaction: a transactional producer was asked to produce,
 	// commit, abort or add offsets outside a transaction.
@@ -128,6 +130,9 @@ var (
 	// ErrAbortRequired: the transaction cannot commit (a message or an
 	// offset of it failed, or it timed out); abort it, then go on.
 	ErrAbortRequired = errors.New("kafka: the transaction failed and must be aborted")
+	// ErrTransactionAborted: the message was dropped unwritten because its
+	// transaction was aborted (or failed): the report of such a message.
+	ErrTransactionAborted = errors.New("kafka: the message's transaction was aborted before it was written")
 	// ErrRebalanced: the partition is not, or no longer, owned by this
 	// group member.
 	ErrRebalanced = errors.New("kafka: partition not owned by this member (revoked by a rebalance, or never assigned)")

@@ -458,7 +458,7 @@ func (t *txn) endLocked(ctx context.Context, commit bool) error {
 	// markers are written.
 	t.open.Store(false)
 	if !commit && t.dropping() == nil {
-		err := fmt.Errorf("kafka: the transaction of %q was aborted before the message was sent: %w", t.id, kerr.ErrAbortRequired)
+		err := fmt.Errorf("%w: transactional producer %q", kerr.ErrTransactionAborted, t.id)
 		t.dropErr.Store(&err)
 	}
 	t.dropAll() // also the barrier: Produce checks open under each partition's lock

@@ -558,8 +558,8 @@ func TestTxnEndInterrupted(t *testing.T) {
 		endTxn(t, tp, false)
 		rep.Wait(t, time.Minute)
 		waiting.Wait(t, time.Minute)
-		if errs := waiting.Errors(); len(errs) != 1 || !errors.Is(errs[0], kerr.ErrAbortRequired) {
-			t.Fatalf("the waiting message after the abort: %v, want it failed with ErrAbortRequired", errs)
+		if errs := waiting.Errors(); len(errs) != 1 || !errors.Is(errs[0], kerr.ErrTransactionAborted) {
+			t.Fatalf("the waiting message after the abort: %v, want it failed with ErrTransactionAborted", errs)
 		}
 
 		// Cut short, then committed once the partition exists.

@@ -18,18 +18,33 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// protocols runs f for both transaction protocols: "v2" (skipped where the
-// cluster has not finalized transaction.version 2, as on Kafka 3.9) and
-// "classic" (the client's choice on such clusters, forced elsewhere: the
-// brokers serve the classic protocol to clients that speak it).
+// protocols runs f for both transaction protocols: "v2" and "classic"
+// (forced: brokers serve the classic protocol to clients that speak it).
+// On a cluster without transactions v2 (Kafka 3.x) the "v2" case instead
+// proves that the producer falls back to the classic protocol.
 func protocols(t *testing.T, f func(t *testing.T, classic bool)) {
-	for _, classic := range []bool{false, true} {
-		name := "v2"
-		if classic {
-			name = "classic"
+	t.Run("v2", func(t *testing.T) {
+		if clusterHasTxnV2() {
+			f(t, false)
+			return
 		}
-		t.Run(name, func(t *testing.T) { f(t, classic) })
-	}
+		tp := newTxnProducer(t, testhelp.NewCluster(t, nil), txnConfig(t), false)
+		if err := tp.BeginTxn(testhelp.Ctx(t, time.Minute)); err != nil {
+			t.Fatalf("BeginTxn: %v", err)
+		}
+		if tp.tx.v2.Load() {
+			t.Fatalf("transactions v2 chosen on Kafka %s", testinstance.Shared().KafkaVersion())
+		}
+		endTxn(t, tp, false)
+	})
+	t.Run("classic", func(t *testing.T) { f(t, true) })
+}
+
+// clusterHasTxnV2 reports whether the test cluster finalizes
+// transaction.version 2 (KIP-890): Kafka 4.x does, 3.x does not.
+func clusterHasTxnV2() bool {
+	v := testinstance.Shared().KafkaVersion()
+	return v == "" || !strings.HasPrefix(v, "3.")
 }
 
 // txnConfig is a transactional producer's configuration as the root makes
@@ -62,15 +77,15 @@ func newTxnProducer(t testing.TB, cl *cluster.Cluster, cfg engine.ProducerConfig
 	return tp
 }
 
-// begin is BeginTxn that fails the test on error and, the first time,
-// skips it if it wants transactions v2 and the cluster has not them.
+// begin is BeginTxn that fails the test on error, or if the producer did
+// not choose the protocol the test asked for.
 func begin(t testing.TB, tp *TxnProducer, classic bool) {
 	t.Helper()
 	if err := tp.BeginTxn(testhelp.Ctx(t, time.Minute)); err != nil {
 		t.Fatalf("BeginTxn: %v", err)
 	}
-	if !classic && !tp.tx.v2.Load() {
-		t.Skip("the cluster has not finalized transaction.version 2 (KIP-890)")
+	if v2 := tp.tx.v2.Load(); v2 == classic {
+		t.Fatalf("the producer speaks transactions v2: %v, want %v", v2, !classic)
 	}
 }
 
