@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,18 +101,28 @@ func (f *fatalRecorder) Fatalf(format string, args ...any) {
 	panic("fatal")
 }
 
-// TestParseToolAssignment: the consumer-groups tool's assignment column,
-// sorted by topic and partition number (10 after 9).
-func TestParseToolAssignment(t *testing.T) {
-	got, err := testhelp.ParseToolAssignment[engine.TopicPartition]("b:10,9;a:1")
-	want := []engine.TopicPartition{{Topic: "a", Partition: 1}, {Topic: "b", Partition: 9}, {Topic: "b", Partition: 10}}
-	if err != nil || !slices.Equal(got, want) {
-		t.Fatalf("%v, %v; want %v", got, err, want)
+// TestParseToolTable: the tables of kafka-consumer-groups as Kafka 4.3
+// (a KIP-848 member) and 3.9 print them.
+func TestParseToolTable(t *testing.T) {
+	out43 := `
+GROUP           CONSUMER-ID                                  HOST            CLIENT-ID       #PARTITIONS     CURRENT-EPOCH   CURRENT-ASSIGNMENT       TARGET-EPOCH    TARGET-ASSIGNMENT
+g               rdkafka-1651a999                             /127.0.0.1      rdkafka         3               -               t:0,1,2                  -               -
+`
+	out39 := `Consumer group 'g' has no active members.
+
+GROUP           TOPIC           PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG             CONSUMER-ID     HOST            CLIENT-ID
+g               t               0          5               7               2               -               -               -
+g               t               10         -               3               -               m-1             /127.0.0.1      c
+`
+	rows, err := testhelp.ParseToolTable(out43)
+	if err != nil || len(rows) != 1 || rows[0]["CONSUMER-ID"] != "rdkafka-1651a999" || rows[0]["CURRENT-ASSIGNMENT"] != "t:0,1,2" {
+		t.Fatalf("4.3 members view: %v, %v", rows, err)
 	}
-	if got, err := testhelp.ParseToolAssignment[engine.TopicPartition]("-"); err != nil || got != nil {
-		t.Fatalf("no assignment: %v, %v", got, err)
+	rows, err = testhelp.ParseToolTable(out39)
+	if err != nil || len(rows) != 2 || rows[1]["PARTITION"] != "10" || rows[1]["CONSUMER-ID"] != "m-1" || rows[0]["LAG"] != "2" {
+		t.Fatalf("3.9 offsets view: %v, %v", rows, err)
 	}
-	if _, err := testhelp.ParseToolAssignment[engine.TopicPartition]("a:x"); err == nil {
-		t.Fatal("a bad partition parsed")
+	if _, err := testhelp.ParseToolTable("GROUP A B\ng 1\n"); err == nil {
+		t.Fatal("a short row parsed")
 	}
 }
