@@ -186,7 +186,15 @@ func checkCommitted(t testing.TB, want []string, console bool, topics ...string)
 func checkCommittedOn(t testing.TB, tc *testinstance.Cluster, want []string, console bool, topics ...string) {
 	t.Helper()
 	want = slices.Sorted(slices.Values(want))
-	if got := kcatValues(t, tc, "read_committed", topics...); !slices.Equal(got, want) {
+	// A committed transaction becomes visible when the coordinator has
+	// written its markers, which it does after answering EndTxn: poll.
+	var got []string
+	deadline := time.Now().Add(30 * time.Second)
+	for got = kcatValues(t, tc, "read_committed", topics...); !slices.Equal(got, want) && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		got = kcatValues(t, tc, "read_committed", topics...)
+	}
+	if !slices.Equal(got, want) {
 		t.Fatalf("kcat (read_committed) read %d values, want %d: %s", len(got), len(want), diff(got, want))
 	}
 	if console {
