@@ -97,6 +97,7 @@ func run() int {
 		quiet   = flag.Duration("quiet-wait", 3*time.Second, "before each run, wait up to this long for other work on the machine to drop below half a core (0: do not wait)")
 		java    = flag.String("java", "auto", "run the Java client's perf tools: on, off, or auto (on with -quick, off for the full matrix, to keep it near 45 minutes, and with -topics; needs java and mvn; one topic only)")
 		noJava  = flag.Bool("no-java", false, "same as -java off")
+		null    = flag.Bool("null", false, "the client-ceiling matrix instead: gokafka-pure and franz-go (or -clients) against an in-process null broker, one core per client (see null.go); writes results/null")
 	)
 	replot := flag.String("replot", "", "only rewrite the markdown and the charts from this `latest.json` (into -out)")
 	flag.Parse()
@@ -110,6 +111,9 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if *null {
+		return runNull(ctx, *runs, *scale, *clients, *only, *outDir)
+	}
 	if *quick && *topics {
 		fmt.Fprintln(os.Stderr, "bench: -quick and -topics are two matrices: pick one")
 		return 2
