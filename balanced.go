@@ -110,7 +110,8 @@ func (c *Client) newBalancedConsumer(ctx context.Context, cfg BalancedConsumerCo
 	}
 	bc := &BalancedConsumer{core: core, cfg: cfg, topic: topic, joined: make(chan struct{}), watchDone: make(chan struct{})}
 	core.generation = bc.generation
-	h := balancedHandler{bc}
+	h := hookedHandler(balancedHandler{bc}, c.cfg.hookSet, cfg.Group)
+	joinStart := time.Now()
 	var m balance.Member
 	log := c.cfg.logger
 	switch cfg.protocol() {
@@ -153,6 +154,9 @@ func (c *Client) newBalancedConsumer(ctx context.Context, cfg BalancedConsumerCo
 			RebalanceBackoff:    cfg.RebalanceBackoff,
 			Logger:              log,
 		}, h)
+	}
+	if hooks := c.cfg.hookSet; hooks != nil {
+		hooks.rebalanced(RebalanceEvent{Group: cfg.Group, Kind: RebalanceJoined, Took: time.Since(joinStart), Err: err})
 	}
 	if err != nil {
 		core.close(ctx)

@@ -41,6 +41,9 @@ type consumerCore struct {
 	// consumeMu lets one Consume at a time install fetched messages.
 	consumeMu sync.Mutex
 
+	hooks *hookSet   // the client's; nil without hooks (consumer_hooks.go)
+	lags  []LagEvent // lag events found under mu, raised after it (lag hooks only)
+
 	mu         sync.Mutex
 	parts      map[TopicPartition]*partState
 	ready      []*Message // rest of the fetch being handed out
@@ -68,14 +71,16 @@ type partState struct {
 }
 
 func newConsumerCore(ctx context.Context, client *Client, cfg resolvedConsumer, notOwned error) (*consumerCore, error) {
-	c := &consumerCore{client: client, cfg: cfg, parts: map[TopicPartition]*partState{}, notOwned: notOwned}
+	c := &consumerCore{client: client, cfg: cfg, parts: map[TopicPartition]*partState{}, notOwned: notOwned, hooks: client.cfg.hookSet}
 	if cfg.group != "" {
 		var err error
-		if c.group, err = offsets.NewGroup(client.cluster, cfg.group, offsets.GroupOptions{}); err != nil {
+		if c.group, err = offsets.NewGroup(client.cluster, cfg.group, offsets.GroupOptions{OnCommit: c.hooks.onCommit(cfg.group)}); err != nil {
 			return nil, err
 		}
 	}
-	f, err := cfg.eng.NewFetcher(ctx, client.cluster, cfg.fetch)
+	fcfg := cfg.fetch
+	fcfg.Observer = c.hooks.fetchObserver()
+	f, err := cfg.eng.NewFetcher(ctx, client.cluster, fcfg)
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +266,9 @@ func (c *consumerCore) consume(ctx context.Context) (*Message, error) {
 		c.ended = err
 		c.mu.Unlock()
 	}
+	if c.hooks != nil {
+		c.consumedHooks(m)
+	}
 	return m, err
 }
 
@@ -336,8 +344,13 @@ func (c *consumerCore) next() (*Message, error) {
 // NextOffset, past transaction markers and compacted-away offsets after the
 // last message. Caller holds c.mu.
 func (c *consumerCore) finishReady() {
-	if ps := c.readyPart; ps != nil && ps.epoch == c.readyEpoch && c.readyNext > ps.pos {
-		ps.pos = c.readyNext
+	if ps := c.readyPart; ps != nil && ps.epoch == c.readyEpoch {
+		if c.readyNext > ps.pos {
+			ps.pos = c.readyNext
+		}
+		if c.hooks != nil {
+			c.noteLag(ps)
+		}
 	}
 	c.ready, c.readyPart = nil, nil
 }
@@ -353,6 +366,9 @@ func (c *consumerCore) install(ctx context.Context, f engine.Fetch) error {
 	}
 	if f.HighWatermark >= 0 {
 		ps.hw = f.HighWatermark
+		if c.hooks != nil {
+			c.noteLag(ps)
+		}
 	}
 	if f.Err == nil {
 		c.ready, c.readyPart, c.readyEpoch, c.readyNext = f.Messages, ps, f.Epoch, f.NextOffset

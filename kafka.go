@@ -50,7 +50,9 @@ type clientConfig struct {
 	sasl             wire.Authenticator
 	security         securityConfig // WithTLSConfig and WithSASL data, for engines (security.go)
 	dialer           func(ctx context.Context, network, addr string) (net.Conn, error)
-	err              error // first invalid option
+	hooks            []Hook   // WithHooks (hooks.go)
+	hookSet          *hookSet // hooks sorted by NewClient; nil without hooks
+	err              error    // first invalid option
 }
 
 // ClientOption configures NewClient.
@@ -179,6 +181,11 @@ func NewClient(ctx context.Context, hosts string, opts ...ClientOption) (*Client
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
+	cfg.hookSet = newHookSet(cfg.hooks, cfg.logger)
+	var clusterHooks cluster.Hooks
+	if cfg.hookSet.brokerHooks() {
+		clusterHooks = cfg.hookSet
+	}
 	cl, err := cluster.New(ctx, cluster.Config{
 		Bootstrap: bootstrap,
 		Conn: wire.Options{
@@ -192,6 +199,7 @@ func NewClient(ctx context.Context, hosts string, opts ...ClientOption) (*Client
 		MetadataMaxAge: cfg.metadataMaxAge,
 		RetryBackoff:   cfg.retryBackoff,
 		Logger:         cfg.logger,
+		Hooks:          clusterHooks,
 	})
 	if err != nil {
 		return nil, err

@@ -40,6 +40,7 @@ type Producer struct {
 	clock       engine.Clock
 	reports     chan DeliveryReport
 	done        engine.DoneFunc // for asynchronous messages
+	hooks       *hookSet        // the client's; nil without hooks
 	txn         *txnState       // nil unless TransactionalID is set (txn.go)
 
 	// known holds the topics this producer has produced to, so that each
@@ -81,6 +82,7 @@ func (c *Client) newProducer(cfg ProducerConfig, topic string) (*Producer, error
 	if err != nil {
 		return nil, err
 	}
+	ecfg.Observer = c.cfg.hookSet.produceObserver()
 	eng, err := c.engineFor("ProducerConfig", cfg.Engine, cfg.UseRdkafka)
 	if err != nil {
 		return nil, err
@@ -97,7 +99,7 @@ func (c *Client) newProducer(cfg ProducerConfig, topic string) (*Producer, error
 	}
 	p := &Producer{
 		client: c, topic: topic, cfg: cfg, maxBytes: ecfg.MaxMessageBytes, eng: ep,
-		partitioner: cfg.Partitioner, abandoned: make(chan struct{}),
+		partitioner: cfg.Partitioner, abandoned: make(chan struct{}), hooks: c.cfg.hookSet,
 	}
 	if p.partitioner == nil {
 		p.partitioner = NewStickyPartitioner(0)
@@ -284,7 +286,22 @@ func (p *Producer) enqueue(ctx context.Context, m *Message, done engine.DoneFunc
 			return err
 		}
 	}
+	if p.hooks != nil {
+		return p.produceHooked(ctx, m, done)
+	}
 	return p.eng.Produce(ctx, m, done)
+}
+
+// produceHooked is the end of enqueue when hooks are registered: every
+// message the produced hooks see gets one delivered event, even one the
+// engine refuses.
+func (p *Producer) produceHooked(ctx context.Context, m *Message, done engine.DoneFunc) error {
+	p.hooks.recordProduced(m)
+	err := p.eng.Produce(ctx, m, done)
+	if err != nil {
+		p.hooks.recordDelivered(m, err)
+	}
+	return err
 }
 
 // partitions returns the partition count of topic, loading its metadata
@@ -320,6 +337,9 @@ func (p *Producer) report(m *Message, err error) { p.deliver(m, err, false) }
 // or, when neither exists and the caller is not waiting (told), the failure
 // tally that Flush returns.
 func (p *Producer) deliver(m *Message, err error, told bool) {
+	if p.hooks != nil {
+		p.hooks.recordDelivered(m, err)
+	}
 	if p.cfg.OnDelivery != nil {
 		p.cfg.OnDelivery(DeliveryReport{Message: m, Err: err})
 		told = true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
@@ -96,13 +97,16 @@ func (g *Group) Commit(ctx context.Context, offsets map[TopicPartition]Commit, g
 
 // commit is Commit returning the failed partitions, for the auto-committer
 // that needs to know which partitions did commit.
-func (g *Group) commit(ctx context.Context, offsets map[TopicPartition]Commit, gen Generation) map[TopicPartition]error {
+func (g *Group) commit(ctx context.Context, offsets map[TopicPartition]Commit, gen Generation) (failed map[TopicPartition]error) {
 	if len(offsets) == 0 {
 		return nil
 	}
+	if g.opts.OnCommit != nil {
+		defer func(start time.Time) { g.opts.OnCommit(offsets, failed, time.Since(start)) }(time.Now())
+	}
 	ctx, cancel := withTimeout(ctx, g.opts.Timeout)
 	defer cancel()
-	failed := map[TopicPartition]error{}
+	failed = map[TopicPartition]error{}
 	tps := make([]TopicPartition, 0, len(offsets))
 	for tp, c := range offsets {
 		if err := checkPartition(tp); err != nil {

@@ -16,6 +16,11 @@ type GroupOptions struct {
 	// has no deadline (a context with a deadline is used as it is). Zero
 	// means DefaultTimeout; negative means no bound but the context's.
 	Timeout time.Duration
+	// OnCommit, when set, is called at the end of every Commit (and of
+	// every commit of an AutoCommitter) that sent something: the offsets
+	// sent, those that failed with why (empty: all committed), and how
+	// long it took. It runs on the committing goroutine.
+	OnCommit func(sent map[TopicPartition]Commit, failed map[TopicPartition]error, took time.Duration)
 }
 
 // Group stores the offsets of one consumer group: it finds the group's

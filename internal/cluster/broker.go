@@ -47,6 +47,8 @@ type Broker struct {
 	mu     sync.Mutex
 	lanes  map[string]*lane
 	closed bool
+
+	obs brokerObs // counters and hooks of its connections (observe.go)
 }
 
 // lane is one connection slot of a broker.
@@ -58,7 +60,9 @@ type lane struct {
 }
 
 func newBroker(cl *Cluster, id int32, addr string, rack *string) *Broker {
-	return &Broker{ID: id, Addr: addr, Rack: rack, cl: cl, lanes: map[string]*lane{}}
+	b := &Broker{ID: id, Addr: addr, Rack: rack, cl: cl, lanes: map[string]*lane{}}
+	b.obs.b = b
+	return b
 }
 
 // Request sends req on the lane that suits it (see Lanes) and returns the
@@ -147,7 +151,11 @@ func (b *Broker) conn(ctx context.Context, laneName string) (*wire.Conn, error) 
 			}
 		}
 		if err == nil {
-			c, err = wire.Dial(ctx, b.Addr, b.cl.cfg.Conn)
+			opts := b.cl.cfg.Conn
+			opts.Observer = &b.obs
+			start := time.Now()
+			c, err = wire.Dial(ctx, b.Addr, opts)
+			b.obs.connected(time.Since(start), err)
 		}
 
 		b.mu.Lock()

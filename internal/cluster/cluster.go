@@ -44,6 +44,9 @@ type Config struct {
 	RetryBackoff    time.Duration
 	RetryBackoffMax time.Duration
 	Logger          *slog.Logger
+	// Hooks, when set, is told of every connection, request and response
+	// (observe.go).
+	Hooks Hooks
 }
 
 // DefaultRetryBackoff is Config.RetryBackoff's default.

@@ -179,6 +179,7 @@ type ProducerConfig struct {
 	Logger           *slog.Logger
 	Security         Security       // for engines that open their own connections
 	Raw              map[string]any // engine-specific overrides (librdkafka properties)
+	Observer         BatchObserver  // nil: nobody listens (observe.go)
 
 	// TransactionalID, when set, makes the producer transactional: NewProducer
 	// returns a TxnProducer. The root validated it (idempotent, acks=all).
@@ -242,6 +243,7 @@ type FetcherConfig struct {
 	Logger            *slog.Logger
 	Security          Security // for engines that open their own connections
 	Raw               map[string]any
+	Observer          BatchObserver // nil: nobody listens (observe.go)
 }
 
 // DefaultFetcherConfig is the fetch configuration with every default

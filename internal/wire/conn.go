@@ -54,6 +54,9 @@ type Options struct {
 	// MaxVersions caps request versions per API key, below what the broker
 	// advertises (for brokers or fakes that mis-advertise).
 	MaxVersions map[int16]int16
+	// Observer, when set, is told of every request, response and the
+	// connection's death (see Observer).
+	Observer Observer
 }
 
 // Authenticator performs SASL authentication on a freshly negotiated
@@ -100,6 +103,8 @@ type Conn struct {
 
 type call struct {
 	corrID       int32
+	key          int16     // the request's API key, for the Observer
+	sent         time.Time // when the request was written, for the Observer
 	flexibleResp bool
 	deadline     time.Time
 	done         chan result // buffered: the reader never blocks on a caller
@@ -272,7 +277,11 @@ func (p *Pending) Wait(ctx context.Context) (kmsg.Response, error) {
 	select {
 	case res = <-p.cl.done:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		res.err = ctx.Err()
+	}
+	obs := p.c.opts.Observer
+	if obs != nil {
+		obs.ResponseRead(p.cl.key, len(res.body), time.Since(p.cl.sent), res.err)
 	}
 	if res.err != nil {
 		return nil, res.err
@@ -284,6 +293,9 @@ func (p *Pending) Wait(ctx context.Context) (kmsg.Response, error) {
 		err = fmt.Errorf("%w: %s v%d from %s: %w", kerr.ErrCorruptResponse, kmsg.NameForKey(p.req.Key()), p.req.GetVersion(), p.c.addr, err)
 		p.c.kill(err)
 		return nil, err
+	}
+	if obs != nil {
+		observeThrottle(obs, p.cl.key, resp)
 	}
 	return resp, nil
 }
@@ -323,6 +335,7 @@ func (c *Conn) send(ctx context.Context, req kmsg.Request, noResponse bool) (*ca
 	if !noResponse {
 		cl = &call{
 			corrID:       c.corrID,
+			key:          req.Key(),
 			flexibleResp: req.IsFlexible() && req.Key() != 18, // ApiVersions answers with header v0
 			deadline:     deadline,
 			done:         make(chan result, 1),
@@ -339,10 +352,19 @@ func (c *Conn) send(ctx context.Context, req kmsg.Request, noResponse bool) (*ca
 		c.mu.Unlock()
 	}
 	c.nc.SetWriteDeadline(writeDeadline)
+	if cl != nil && c.opts.Observer != nil {
+		cl.sent = time.Now()
+	}
 	if _, err := c.nc.Write(c.wbuf); err != nil {
 		err = fmt.Errorf("%w: write to %s: %w", kerr.ErrConnection, c.addr, err)
 		c.kill(err)
+		if c.opts.Observer != nil {
+			c.opts.Observer.RequestWritten(req.Key(), len(c.wbuf), err)
+		}
 		return nil, err
+	}
+	if c.opts.Observer != nil {
+		c.opts.Observer.RequestWritten(req.Key(), len(c.wbuf), nil)
 	}
 	c.keepWriteBuffer()
 	return cl, nil
@@ -468,6 +490,9 @@ func (c *Conn) kill(err error) {
 		cl.done <- result{err: err}
 	}
 	c.nc.Close()
+	if c.opts.Observer != nil {
+		c.opts.Observer.Disconnected(err)
+	}
 }
 
 // skipTags skips a tagged-field section (KIP-482) at the start of b.

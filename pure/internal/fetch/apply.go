@@ -44,6 +44,9 @@ func (s *source) handle(r *round) {
 		for i := range r.parts {
 			if sp := &r.parts[i]; sp.decode {
 				s.dec.decode(&sp.res, sp.rp, sp.c.tp.Topic, sp.offset)
+				if f.cfg.Observer != nil {
+					observeBatch(f.cfg.Observer, s.id, sp)
+				}
 			}
 		}
 	}

@@ -166,6 +166,10 @@ func (s *sink) roundTrip(req *request) (reporters []*partition) {
 
 	var resp kmsg.Response
 	var err error
+	var sent time.Time
+	if p.cfg.Observer != nil {
+		sent = time.Now()
+	}
 	if len(live) > 0 {
 		b, berr := p.cl.Broker(s.id)
 		switch {
@@ -179,6 +183,9 @@ func (s *sink) roundTrip(req *request) (reporters []*partition) {
 	}
 
 	now := time.Now()
+	if p.cfg.Observer != nil {
+		observeBatches(p.cfg.Observer, s.id, live, now.Sub(sent), err)
+	}
 	var pr *kmsg.ProduceResponse
 	if err == nil && resp != nil {
 		pr = resp.(*kmsg.ProduceResponse)
