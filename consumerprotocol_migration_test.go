@@ -27,7 +27,11 @@ func groupType(t *testing.T, ctx context.Context, group string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := g.Coordinator(ctx)
+	id, err := g.Coordinator(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cl.Broker(id)
 	if err != nil {
 		t.Fatal(err)
 	}

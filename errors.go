@@ -6,10 +6,21 @@ import "github.com/gokafka/kafka/internal/kerr"
 // the protocol's, Retriable says whether the client may retry. Each code has
 // one *BrokerError value, so errors.Is(err, kafka.ErrNotLeaderOrFollower)
 // holds however the error was wrapped; errors.As gives the code of any.
+// Its fields (an alias shows none in go doc):
+//
+//	Code        int16
+//	Name        string // the protocol's name, e.g. NOT_LEADER_OR_FOLLOWER
+//	Retriable   bool   // whether retrying the same request may succeed
+//	Description string
 type BrokerError = kerr.Error
 
 // ConfigError reports an invalid configuration field by name; it matches
-// ErrInvalidConfig.
+// ErrInvalidConfig. Its fields (an alias shows none in go doc):
+//
+//	Field  string // the field, e.g. "ProducerConfig.Linger"
+//	Reason string // what is wrong with its value
+//
+// errors.As(err, &ce) with ce a *ConfigError reads them.
 type ConfigError = kerr.ConfigError
 
 // Client-side errors.

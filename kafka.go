@@ -27,12 +27,21 @@ type Client struct {
 	cfg     clientConfig
 	cluster *cluster.Cluster
 
+	// clusterHandle makes a *Client what offsets.NewGroup, offsets.List
+	// and balance's Join take (offsets.Cluster), without an exported
+	// field or method.
+	clusterHandle
+
 	missing missingTopics // topics recently found not to exist
 
 	mu       sync.Mutex
 	children map[closer]struct{}
 	closed   bool
 }
+
+// clusterHandle is cluster.Handle under a name that keeps the embedded
+// field unexported.
+type clusterHandle = cluster.Handle
 
 // closer is a producer or consumer owned by a client.
 type closer interface{ Close(context.Context) error }
@@ -204,7 +213,7 @@ func NewClient(ctx context.Context, hosts string, opts ...ClientOption) (*Client
 	if err != nil {
 		return nil, err
 	}
-	return &Client{cfg: cfg, cluster: cl, children: map[closer]struct{}{}}, nil
+	return &Client{cfg: cfg, cluster: cl, clusterHandle: cluster.NewHandle(cl), children: map[closer]struct{}{}}, nil
 }
 
 // Close closes the producers and consumers created from this client that

@@ -20,12 +20,13 @@
 // A partition is a log: offsets number its messages from the log start
 // offset (the oldest still kept) up to the log end offset (the offset the
 // next message produced will get). List asks the partitions' leaders for
-// one of them, or for the first offset at or after a time:
+// one of them, or for the first offset at or after a time (client is the
+// *kafka.Client whose connections the requests use: an offsets.Cluster):
 //
 //	tps := []offsets.TopicPartition{{Topic: "events", Partition: 0}, {Topic: "audit", Partition: 0}}
-//	end, err := offsets.List(ctx, cl, tps, offsets.Latest)
-//	start, err := offsets.List(ctx, cl, tps, offsets.Earliest)
-//	since, err := offsets.List(ctx, cl, tps, time.Now().Add(-time.Hour).UnixMilli())
+//	end, err := offsets.List(ctx, client, tps, offsets.Latest)
+//	start, err := offsets.List(ctx, client, tps, offsets.Earliest)
+//	since, err := offsets.List(ctx, client, tps, time.Now().Add(-time.Hour).UnixMilli())
 //
 // The caller names the partitions (their count comes from the cluster
 // metadata); there is no "every partition of the topic" form.
@@ -43,7 +44,7 @@
 // consumer restarting from a commit starts reading at the committed offset.
 // Committing 41 would read message 41 again after each restart.
 //
-//	g, err := offsets.NewGroup(cl, "billing", offsets.GroupOptions{})
+//	g, err := offsets.NewGroup(client, "billing", offsets.GroupOptions{})
 //	events0 := offsets.TopicPartition{Topic: "events", Partition: 0}
 //	err = g.Commit(ctx, map[offsets.TopicPartition]offsets.Commit{events0: offsets.At(last + 1)}, offsets.Generation{})
 //	committed, err := g.Fetch(ctx, []offsets.TopicPartition{events0}) // committed[events0].Offset == last+1

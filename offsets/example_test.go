@@ -10,12 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gokafka/kafka/internal/cluster"
-	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka"
 	"github.com/gokafka/kafka/offsets"
 )
 
-var cl *cluster.Cluster // the client's cluster view
+var client *kafka.Client // from kafka.NewClient
 
 // A consumer that assigns its own partitions, of two topics, commits what it
 // processed (the next offset to read) in one call and resumes from it after
@@ -23,7 +22,7 @@ var cl *cluster.Cluster // the client's cluster view
 func ExampleGroup_Commit() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	g, err := offsets.NewGroup(cl, "billing", offsets.GroupOptions{})
+	g, err := offsets.NewGroup(client, "billing", offsets.GroupOptions{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -55,14 +54,14 @@ func ExampleGroup_Commit() {
 // A group member reacts to the errors that mean it lost its partitions.
 func ExampleGroup_Commit_member() {
 	ctx := context.Background()
-	g, _ := offsets.NewGroup(cl, "billing", offsets.GroupOptions{})
+	g, _ := offsets.NewGroup(client, "billing", offsets.GroupOptions{})
 	gen := offsets.Generation{ID: 12, MemberID: "consumer-1-8c6f..."} // from JoinGroup
 	err := g.Commit(ctx, map[offsets.TopicPartition]offsets.Commit{
 		{Topic: "invoices", Partition: 3}: {Offset: 1000, LeaderEpoch: 5},
 		{Topic: "refunds", Partition: 1}:  {Offset: 20, LeaderEpoch: 5},
 	}, gen)
 	switch {
-	case errors.Is(err, kerr.RebalanceInProgress), errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.UnknownMemberID):
+	case errors.Is(err, kafka.ErrRebalanceInProgress), errors.Is(err, kafka.ErrIllegalGeneration), errors.Is(err, kafka.ErrUnknownMemberID):
 		// Rejoin the group; do not retry the commit.
 	case err != nil:
 		for tp, pe := range offsets.Partitions(err) {
@@ -75,13 +74,13 @@ func ExampleGroup_Commit_member() {
 // how far each partition lags behind its log end.
 func ExampleGroup_FetchAll() {
 	ctx := context.Background()
-	g, _ := offsets.NewGroup(cl, "billing", offsets.GroupOptions{})
+	g, _ := offsets.NewGroup(client, "billing", offsets.GroupOptions{})
 	committed, err := g.FetchAll(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}
 	tps := slices.SortedFunc(maps.Keys(committed), offsets.TopicPartition.Compare)
-	end, err := offsets.List(ctx, cl, tps, offsets.Latest)
+	end, err := offsets.List(ctx, client, tps, offsets.Latest)
 	if err != nil {
 		log.Printf("some end offsets unknown: %v", err)
 	}
@@ -101,12 +100,12 @@ func ExampleList() {
 			tps = append(tps, offsets.TopicPartition{Topic: topic, Partition: p})
 		}
 	}
-	earliest, err := offsets.List(ctx, cl, tps, offsets.Earliest)
+	earliest, err := offsets.List(ctx, client, tps, offsets.Earliest)
 	if err != nil {
 		log.Fatal(err)
 	}
-	latest, _ := offsets.List(ctx, cl, tps, offsets.Latest)
-	hourAgo, _ := offsets.List(ctx, cl, tps, time.Now().Add(-time.Hour).UnixMilli())
+	latest, _ := offsets.List(ctx, client, tps, offsets.Latest)
+	hourAgo, _ := offsets.List(ctx, client, tps, time.Now().Add(-time.Hour).UnixMilli())
 	for _, tp := range tps {
 		fmt.Printf("%s: %d messages kept, %d in the last hour\n", tp, latest[tp]-earliest[tp], latest[tp]-hourAgo[tp])
 	}
@@ -115,7 +114,7 @@ func ExampleList() {
 // A consumer of several topics commits its positions every five seconds,
 // and once more as it stops.
 func ExampleStartAutoCommit() {
-	g, _ := offsets.NewGroup(cl, "billing", offsets.GroupOptions{})
+	g, _ := offsets.NewGroup(client, "billing", offsets.GroupOptions{})
 	var mu sync.Mutex
 	positions := map[offsets.TopicPartition]offsets.Commit{} // the consumer updates it as it goes
 	snapshot := func() map[offsets.TopicPartition]offsets.Commit {

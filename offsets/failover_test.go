@@ -115,11 +115,11 @@ func TestCoordinatorMoves(t *testing.T) {
 		return i
 	}
 	coordinator := func() int32 {
-		b, err := g.Coordinator(testhelp.Ctx(t, 60*time.Second))
+		id, err := g.Coordinator(testhelp.Ctx(t, 60*time.Second))
 		if err != nil {
 			t.Fatalf("Coordinator: %v", err)
 		}
-		return b.ID
+		return id
 	}
 	check := func(last int64) {
 		t.Helper()

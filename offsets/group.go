@@ -45,9 +45,10 @@ type Group struct {
 //
 // An empty id fails with kerr.ErrNoGroup; a nil cluster with
 // kerr.ErrInvalidConfig.
-func NewGroup(cl *cluster.Cluster, id string, opts GroupOptions) (*Group, error) {
-	if cl == nil {
-		return nil, kerr.Config("cluster", "nil *cluster.Cluster")
+func NewGroup(c Cluster, id string, opts GroupOptions) (*Group, error) {
+	cl, err := cluster.From(c)
+	if err != nil {
+		return nil, err
 	}
 	if id == "" {
 		return nil, fmt.Errorf("%w: the consumer group id is empty", kerr.ErrNoGroup)
@@ -61,16 +62,21 @@ func NewGroup(cl *cluster.Cluster, id string, opts GroupOptions) (*Group, error)
 // ID is the consumer group id.
 func (g *Group) ID() string { return g.id }
 
-// Coordinator returns the group's coordinator broker. The answer is cached
+// Coordinator returns the node id of the group's coordinator broker (as
+// Kafka's tools and kafka.Client.Brokers name brokers). The answer is cached
 // until a request to it fails in a way that says it moved (see
 // CoordinatorMoved). While the cluster answers COORDINATOR_NOT_AVAILABLE or
 // COORDINATOR_LOAD_IN_PROGRESS (a new group's offsets partition is still
 // loading, a coordinator is being elected) it retries with backoff until ctx
 // ends or GroupOptions.Timeout passes.
-func (g *Group) Coordinator(ctx context.Context) (*cluster.Broker, error) {
+func (g *Group) Coordinator(ctx context.Context) (int32, error) {
 	ctx, cancel := withTimeout(ctx, g.opts.Timeout)
 	defer cancel()
-	return g.coordinator(ctx)
+	b, err := g.coordinator(ctx)
+	if err != nil {
+		return -1, err
+	}
+	return b.ID, nil
 }
 
 // coordinator is the lookup of cluster.Coordinator (the one home of its

@@ -131,7 +131,7 @@ type member struct {
 func join(t *testing.T, g *Group, topic string) *member {
 	t.Helper()
 	ctx := testhelp.Ctx(t, 60*time.Second)
-	coord, err := g.Coordinator(ctx)
+	coord, err := g.coordinator(ctx)
 	if err != nil {
 		t.Fatalf("Coordinator: %v", err)
 	}
@@ -171,7 +171,7 @@ func join(t *testing.T, g *Group, topic string) *member {
 func (m *member) sync(t *testing.T, topic string) {
 	t.Helper()
 	ctx := testhelp.Ctx(t, 30*time.Second)
-	coord, err := m.g.Coordinator(ctx)
+	coord, err := m.g.coordinator(ctx)
 	if err != nil {
 		t.Fatalf("Coordinator: %v", err)
 	}
@@ -203,7 +203,7 @@ func (m *member) sync(t *testing.T, topic string) {
 func (m *member) leave(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	coord, err := m.g.Coordinator(ctx)
+	coord, err := m.g.coordinator(ctx)
 	if err != nil {
 		t.Logf("leave: Coordinator: %v", err)
 		return

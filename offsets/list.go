@@ -77,14 +77,15 @@ func WithIsolation(iso Isolation) ListOption {
 //
 // List loads the metadata of the topics cl does not know yet, and cl keeps
 // them refreshed from then on.
-func List(ctx context.Context, cl *cluster.Cluster, partitions []TopicPartition, timestampMs int64, opts ...ListOption) (map[TopicPartition]int64, error) {
+func List(ctx context.Context, c Cluster, partitions []TopicPartition, timestampMs int64, opts ...ListOption) (map[TopicPartition]int64, error) {
 	var cfg listConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
+	cl, err := cluster.From(c)
 	switch {
-	case cl == nil:
-		return nil, kerr.Config("cluster", "nil *cluster.Cluster")
+	case err != nil:
+		return nil, err
 	case timestampMs < 0 && timestampMs != Earliest && timestampMs != Latest:
 		return nil, kerr.Config("timestampMs", "%d is neither Earliest (-2), Latest (-1) nor a time (>= 0)", timestampMs)
 	case cfg.isolation != ReadUncommitted && cfg.isolation != ReadCommitted:

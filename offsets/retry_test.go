@@ -41,7 +41,7 @@ func TestSettleRetriesOnlyRetriablePartitions(t *testing.T) {
 	cl := testhelp.NewCluster(t, nil)
 	g := newGroup(t, cl)
 	ctx := testhelp.Ctx(t, 30*time.Second)
-	coord, err := g.Coordinator(ctx)
+	coord, err := g.coordinator(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,9 +240,9 @@ func TestCoordinatorLookupRetries(t *testing.T) {
 
 	// Not available, loading, a node our metadata does not know: all
 	// retried until the real answer.
-	g, calls := lookup(kerr.CoordinatorNotAvailable, kerr.CoordinatorLoadInProgress, int32(9999), want.ID)
-	if b, err := g.Coordinator(testhelp.Ctx(t, 30*time.Second)); err != nil || b != want {
-		t.Fatalf("Coordinator = %v, %v; want %v", b, err, want)
+	g, calls := lookup(kerr.CoordinatorNotAvailable, kerr.CoordinatorLoadInProgress, int32(9999), want)
+	if id, err := g.Coordinator(testhelp.Ctx(t, 30*time.Second)); err != nil || id != want {
+		t.Fatalf("Coordinator = %v, %v; want %v", id, err, want)
 	}
 	if *calls != 4 {
 		t.Fatalf("%d lookups, want 4", *calls)
@@ -252,7 +252,7 @@ func TestCoordinatorLookupRetries(t *testing.T) {
 	}
 
 	// Not retriable: at once.
-	g, calls = lookup(kerr.GroupAuthorizationFailed, want.ID)
+	g, calls = lookup(kerr.GroupAuthorizationFailed, want)
 	if _, err := g.Coordinator(testhelp.Ctx(t, 30*time.Second)); !errors.Is(err, kerr.GroupAuthorizationFailed) || *calls != 1 {
 		t.Fatalf("Coordinator: %v after %d lookups, want GROUP_AUTHORIZATION_FAILED after 1", err, *calls)
 	}
@@ -267,7 +267,7 @@ func TestCoordinatorLookupRetries(t *testing.T) {
 	}
 
 	// Concurrent callers share one lookup.
-	g, calls = lookup(kerr.CoordinatorLoadInProgress, want.ID)
+	g, calls = lookup(kerr.CoordinatorLoadInProgress, want)
 	errs := make(chan error, 10)
 	for range 10 {
 		go func() {

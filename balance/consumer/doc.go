@@ -7,7 +7,7 @@
 // balance/managed is for the classic protocol and balance/zookeeper for
 // ZooKeeper groups.
 //
-//	m, err := consumer.Join(ctx, cl, consumer.Config{
+//	m, err := consumer.Join(ctx, client, consumer.Config{
 //		Group:        "billing",
 //		Subscription: balance.Subscription{Topics: []string{"orders", "refunds"}},
 //	}, handler)

@@ -242,7 +242,11 @@ func (c *coordinator) get(ctx context.Context, lane string) (*cluster.Broker, er
 	c.mu.Lock()
 	g := c.g
 	c.mu.Unlock()
-	b, err := g.Coordinator(ctx)
+	id, err := g.Coordinator(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.cl.Broker(id)
 	if err != nil {
 		return nil, err
 	}

@@ -295,7 +295,11 @@ func describe(ctx context.Context, cl *cluster.Cluster, group string) (groupView
 	if err != nil {
 		return groupView{}, err
 	}
-	b, err := g.Coordinator(ctx)
+	id, err := g.Coordinator(ctx)
+	if err != nil {
+		return groupView{}, err
+	}
+	b, err := cl.Broker(id)
 	if err != nil {
 		return groupView{}, err
 	}

@@ -111,14 +111,15 @@ const (
 // kind that the broker cannot convert), and ctx's error (with the last
 // retried error, kerr.UnreleasedInstanceID for a static member whose id is
 // still held) when the join does not complete in time.
-func Join(ctx context.Context, cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, error) {
-	if cl == nil {
-		return nil, kerr.Config("cluster", "nil *cluster.Cluster")
+func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler) (*Member, error) {
+	cl, err := cluster.From(c)
+	if err != nil {
+		return nil, err
 	}
 	if h == nil {
 		return nil, kerr.Config("Handler", "nil balance.Handler")
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err = cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}

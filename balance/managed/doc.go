@@ -5,7 +5,7 @@
 // The root package's BalancedConsumer uses it when Managed is set; it is
 // the balance.Member contract over Kafka instead of ZooKeeper.
 //
-//	m, err := managed.Join(ctx, cl, managed.Config{
+//	m, err := managed.Join(ctx, client, managed.Config{
 //		Group:        "billing",
 //		Subscription: balance.Subscription{Topics: []string{"orders", "refunds"}},
 //	}, handler)

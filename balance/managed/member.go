@@ -128,14 +128,15 @@ var _ balance.Member = (*Member)(nil)
 // kerr.GroupAuthorizationFailed, kerr.GroupMaxSizeReached), and ctx's
 // error (with the last retried error) when the coordinator cannot be
 // reached in time.
-func Join(ctx context.Context, cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, error) {
-	if cl == nil {
-		return nil, kerr.Config("cluster", "nil *cluster.Cluster")
+func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler) (*Member, error) {
+	cl, err := cluster.From(c)
+	if err != nil {
+		return nil, err
 	}
 	if h == nil {
 		return nil, kerr.Config("Handler", "nil balance.Handler")
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err = cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}

@@ -47,7 +47,11 @@ func (c *coordinator) get(ctx context.Context) (*cluster.Broker, uint64, error) 
 	c.mu.Lock()
 	g, epoch := c.g, c.epoch
 	c.mu.Unlock()
-	b, err := g.Coordinator(ctx)
+	id, err := g.Coordinator(ctx)
+	if err != nil {
+		return nil, epoch, err
+	}
+	b, err := c.cl.Broker(id)
 	return b, epoch, err
 }
 

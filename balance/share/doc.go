@@ -5,7 +5,7 @@
 // one member at a time (see pure/internal/share for that side). The root
 // package's ShareConsumer uses it.
 //
-//	m, err := share.Join(ctx, cl, share.Config{Group: "jobs", Topics: []string{"tasks"}}, handler)
+//	m, err := share.Join(ctx, client, share.Config{Group: "jobs", Topics: []string{"tasks"}}, handler)
 //	defer m.Close(ctx)
 //
 // # The protocol

@@ -102,14 +102,15 @@ var _ balance.Member = (*Member)(nil)
 // (kerr.GroupAuthorizationFailed, kerr.TopicAuthorizationFailed,
 // kerr.GroupMaxSizeReached, a refused GroupConfig), and ctx's error (with
 // the last retried error) when the coordinator cannot be reached in time.
-func Join(ctx context.Context, cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, error) {
-	if cl == nil {
-		return nil, kerr.Config("cluster", "nil *cluster.Cluster")
+func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler) (*Member, error) {
+	cl, err := cluster.From(c)
+	if err != nil {
+		return nil, err
 	}
 	if h == nil {
 		return nil, kerr.Config("Handler", "nil balance.Handler")
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err = cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +220,7 @@ func (m *Member) checkSupported(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return Supported(c)
+	return supported(c)
 }
 
 // ID is the member id (Config.MemberID): a share group member names itself.

@@ -19,13 +19,13 @@ import (
 // speaks: Kafka 4.0's v0 was an early-access form that Kafka 4.1 dropped.
 const minVersion = 1
 
-// Supported returns nil if the broker behind c speaks share groups, from
+// supported returns nil if the broker behind c speaks share groups, from
 // what it announced in ApiVersions: ShareGroupHeartbeat, ShareFetch and
 // ShareAcknowledge at v1 or newer (Kafka 4.1 and later), and, when the
 // broker reports the cluster's finalized feature levels, share.version 1
 // or higher (share groups enabled). Otherwise it returns an error matching
 // kerr.ErrUnsupported that says what is missing.
-func Supported(c *wire.Conn) error {
+func supported(c *wire.Conn) error {
 	v := c.Versions()
 	for _, key := range []int16{76, 78, 79} { // ShareGroupHeartbeat, ShareFetch, ShareAcknowledge
 		max, ok := v.Max(key)
@@ -56,7 +56,7 @@ func (m *Member) request(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 	m.lanesMu.Unlock()
 	conn, err := b.Conn(ctx, m.lane)
 	if err == nil {
-		if err = Supported(conn); err != nil {
+		if err = supported(conn); err != nil {
 			return nil, b, err
 		}
 		var resp kmsg.Response

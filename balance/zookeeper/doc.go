@@ -3,7 +3,7 @@
 // the members of a group agree, without any broker's help, on which of them
 // reads which partitions of the topics they subscribe to.
 //
-//	m, err := zookeeper.Join(ctx, cl, zookeeper.Config{
+//	m, err := zookeeper.Join(ctx, client, zookeeper.Config{
 //		Servers: []string{"zk1:2181"}, Group: "billing",
 //		Subscription: balance.Subscription{Topics: []string{"orders", "refunds"}},
 //	}, handler)

@@ -100,14 +100,15 @@ var errInterrupted = errors.New("rebalance interrupted")
 // the client's cluster.TrackAll, so that the client's metadata covers every
 // topic; the topics listed by members are tracked (cluster.Track) and stay
 // so after Close, since other users of the client may track them too.
-func Join(ctx context.Context, cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, error) {
-	if cl == nil {
-		return nil, kerr.Config("cluster", "nil *cluster.Cluster")
+func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler) (*Member, error) {
+	cl, err := cluster.From(c)
+	if err != nil {
+		return nil, err
 	}
 	if h == nil {
 		return nil, kerr.Config("Handler", "nil balance.Handler")
 	}
-	cfg, err := cfg.withDefaults()
+	cfg, err = cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
