@@ -107,9 +107,10 @@ type FetchBatchHook interface {
 }
 
 // RecordProducedHook is told of each message a producer accepted, just
-// before the engine takes it (its topic, partition and timestamp are set).
-// It may add headers to m. Every message it sees gets exactly one
-// OnRecordDelivered later.
+// before the engine takes it (its topic, partition and timestamp are set),
+// so before Produce waits for room in a full queue. It may add headers to
+// m. Every message it sees gets exactly one OnRecordDelivered later (with
+// Produce's error if the engine refused it).
 type RecordProducedHook interface {
 	OnRecordProduced(m *Message)
 }
