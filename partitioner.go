@@ -51,12 +51,16 @@ func HashingPartitioner(m *Message, numPartitions int32) int32 {
 // topic sticks on its own. d of zero or less means 10 ms (librdkafka's
 // sticky.partitioning.linger.ms). Each producer needs its own.
 func NewStickyPartitioner(d time.Duration) Partitioner {
+	return newSticky(d).partition
+}
+
+func newSticky(d time.Duration) *sticky {
 	if d <= 0 {
 		d = 10 * time.Millisecond
 	}
 	s := &sticky{start: time.Now(), stick: d}
 	s.topics.Store(&map[string]*stickyTopic{})
-	return s.partition
+	return s
 }
 
 // sticky is the state of NewStickyPartitioner: per topic, the partition of
@@ -104,8 +108,15 @@ func (s *sticky) partition(m *Message, numPartitions int32) int32 {
 	if m.Key != nil {
 		return HashingPartitioner(m, numPartitions)
 	}
+	return s.partitionAt(m, numPartitions, time.Since(s.start))
+}
+
+// partitionAt is partition for a keyless message at now (monotonic, since
+// s.start). The producer that owns the default partitioner passes the time
+// it stamps the message with: one clock read per message instead of two
+// (a read costs 25 to over 100 ns, as much as the rest of the choice).
+func (s *sticky) partitionAt(m *Message, numPartitions int32, now time.Duration) int32 {
 	st := s.topic(m.Topic)
-	now := time.Since(s.start)
 	old := st.cur.Load()
 	if old != nil && now < old.until && old.partition < numPartitions {
 		return old.partition

@@ -119,3 +119,23 @@ func BenchmarkMurmur2(b *testing.B) {
 		murmur2(key)
 	}
 }
+
+// TestStickyPartitionAt: the producer's default partitioner takes the
+// time from the stamp's clock reading; a choice holds for the stick and
+// moves to another partition after it, whatever the wall clock says.
+func TestStickyPartitionAt(t *testing.T) {
+	s := newSticky(10 * time.Millisecond)
+	m := &Message{Topic: "t"}
+	first := s.partitionAt(m, 12, 0)
+	for _, at := range []time.Duration{time.Millisecond, 9 * time.Millisecond} {
+		if got := s.partitionAt(m, 12, at); got != first {
+			t.Fatalf("at %v: partition %d, want %d (stuck since 0)", at, got, first)
+		}
+	}
+	if got := s.partitionAt(m, 12, 11*time.Millisecond); got == first {
+		t.Fatalf("at 11ms: still partition %d after a 10ms stick", got)
+	}
+	if got := s.partitionAt(&Message{Topic: "other"}, 3, 11*time.Millisecond); got < 0 || got >= 3 {
+		t.Fatalf("other topic: partition %d of 3", got)
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
+	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 )
 
@@ -61,6 +63,13 @@ type Producer struct {
 	// abandoned is closed when Close's ctx ends, so that a report nobody
 	// reads any more cannot hold Close forever.
 	abandoned chan struct{}
+
+	// sticky is the default partitioner when cfg.Partitioner is nil:
+	// enqueue hands it the stamp's clock reading (sticky.partitionAt).
+	sticky *sticky
+	// count caches the partition count of the producer's own topic for
+	// the metadata snapshot it was read from (see partitions).
+	count atomic.Pointer[topicCount]
 }
 
 // NewProducer creates a producer for any topic: each message names its
@@ -102,7 +111,8 @@ func (c *Client) newProducer(cfg ProducerConfig, topic string) (*Producer, error
 		partitioner: cfg.Partitioner, abandoned: make(chan struct{}), hooks: c.cfg.hookSet,
 	}
 	if p.partitioner == nil {
-		p.partitioner = NewStickyPartitioner(0)
+		p.sticky = newSticky(0)
+		p.partitioner = p.sticky.partition
 	}
 	if cfg.DeliveryReports {
 		p.reports = make(chan DeliveryReport, ecfg.MaxQueued)
@@ -261,8 +271,18 @@ func (p *Producer) enqueue(ctx context.Context, m *Message, done engine.DoneFunc
 	if err != nil {
 		return err
 	}
+	// The stamp, read before the partitioner so that the default one
+	// uses the same clock reading; set on m once m is accepted.
+	var now time.Time
+	if m.Timestamp.IsZero() {
+		now = p.clock.Now()
+	}
 	if !m.PartitionSet {
-		m.Partition = p.partitioner(m, n)
+		if p.sticky != nil && m.Key == nil && !now.IsZero() {
+			m.Partition = p.sticky.partitionAt(m, n, now.Sub(p.sticky.start))
+		} else {
+			m.Partition = p.partitioner(m, n)
+		}
 	}
 	if m.Partition < 0 || m.Partition >= n {
 		who := "the partitioner chose"
@@ -275,7 +295,7 @@ func (p *Producer) enqueue(ctx context.Context, m *Message, done engine.DoneFunc
 		return err
 	}
 	if m.Timestamp.IsZero() {
-		m.Timestamp = p.clock.Now()
+		m.Timestamp = now
 	}
 	if p.txn != nil {
 		// Inside the transaction's read lock: a commit waits until the
@@ -304,11 +324,25 @@ func (p *Producer) produceHooked(ctx context.Context, m *Message, done engine.Do
 	return err
 }
 
+// topicCount is a partition count as of a metadata snapshot.
+type topicCount struct {
+	snap  *cluster.Snapshot
+	topic string
+	n     int32
+}
+
 // partitions returns the partition count of topic, loading its metadata
 // (or creating it, where the client auto-creates topics) the first time.
 func (p *Producer) partitions(ctx context.Context, topic string) (int32, error) {
+	snap := p.client.cluster.Snapshot()
+	if c := p.count.Load(); c != nil && c.snap == snap && c.topic == topic {
+		return c.n, nil // the producer's own topic, metadata unchanged
+	}
 	if _, ok := (*p.known.Load())[topic]; ok {
-		if t, err := p.client.cluster.Snapshot().Topic(topic); err == nil && len(t.Partitions) > 0 {
+		if t, err := snap.Topic(topic); err == nil && len(t.Partitions) > 0 {
+			if topic == p.topic {
+				p.count.Store(&topicCount{snap: snap, topic: topic, n: int32(len(t.Partitions))})
+			}
 			return int32(len(t.Partitions)), nil
 		}
 	}
