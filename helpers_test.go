@@ -24,6 +24,10 @@ func TestMain(m *testing.M) {
 		runMarksChild()
 		return
 	}
+	if os.Getenv(pipelineChildEnv) != "" {
+		runPipelineChild()
+		return
+	}
 	testinstance.Main(m, testinstance.Config{Brokers: 3})
 }
 
