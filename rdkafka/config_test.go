@@ -92,6 +92,19 @@ func TestProducerProps(t *testing.T) {
 	if p.m["queue.buffering.max.ms"] != "0" || p.m["linger.ms"] != nil {
 		t.Errorf("Linger 0: queue.buffering.max.ms %v, linger.ms %v", p.m["queue.buffering.max.ms"], p.m["linger.ms"])
 	}
+	// An idempotent producer gives librdkafka one request in flight per
+	// connection (maxInFlight: its broker threads spin otherwise), unless
+	// RdkafkaConfig says otherwise.
+	cfg.Acks, cfg.Idempotent = engine.RequireAll, true
+	p, _ = producerProps(cl, cfg)
+	if p.m["max.in.flight"] != "1" {
+		t.Errorf("idempotent: max.in.flight %v, want 1", p.m["max.in.flight"])
+	}
+	cfg.Raw = map[string]any{"max.in.flight": 5}
+	p, _ = producerProps(cl, cfg)
+	if p.m["max.in.flight"] != "5" {
+		t.Errorf("idempotent with RdkafkaConfig max.in.flight 5: max.in.flight %v", p.m["max.in.flight"])
+	}
 }
 
 // TestFetcherProps: the fetcher's properties, and the ones it reserves.
