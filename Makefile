@@ -36,11 +36,14 @@ build:
 	CGO_ENABLED=0 $(GO) build ./...
 	$(GO) vet -tags nordkafka ./...
 	cd cmd/gokafka && $(GO) build -o $(BIN)/gokafka . && $(GO) vet ./...
+	for p in $(PLUGINS); do (cd $$p && $(GO) vet ./...) || exit 1; done
 
 ## test: the whole suite, both engines, with -race, against a real cluster it starts and stops;
-## then, on the same cluster, the gokafka command's module (cmd/gokafka, a module of its own).
+## then, on the same cluster, the modules of their own: the gokafka command (cmd/gokafka) and the
+## Prometheus and OpenTelemetry hooks (plugin/kprom, plugin/kotel).
+PLUGINS = plugin/kprom plugin/kotel
 test: prereqs-tests-cgo build $(BIN)/kafka-instance
-	$(INSTANCE) -exec -- sh -c '$(GO) test -race -count=1 -timeout 25m ./... && cd cmd/gokafka && $(GO) test -race -count=1 -timeout 10m ./...'
+	$(INSTANCE) -exec -- sh -c '$(GO) test -race -count=1 -timeout 25m ./... && cd cmd/gokafka && $(GO) test -race -count=1 -timeout 10m ./... $(foreach p,$(PLUGINS),&& cd $(CURDIR)/$(p) && $(GO) test -race -count=1 -timeout 5m ./...)'
 	# Without the engine (no cgo, or -tags nordkafka): UseRdkafka's typed error.
 	CGO_ENABLED=0 $(GO) test -count=1 ./rdkafka/
 	$(GO) test -count=1 -tags nordkafka ./rdkafka/
@@ -66,6 +69,7 @@ lint:
 	$(GO) vet ./...
 	CGO_ENABLED=0 $(GO) vet ./...
 	cd cmd/gokafka && $(GO) vet ./...
+	for p in $(PLUGINS); do (cd $$p && $(GO) vet ./...) || exit 1; done
 
 ## bench: the full benchmark matrix against peer clients on a fresh local cluster (~45 min); results in bench/results/.
 bench:

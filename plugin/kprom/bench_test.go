@@ -1,0 +1,90 @@
+package kprom_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/plugin/kprom"
+	"github.com/gokafka/kafka/testhelp"
+)
+
+// The root package's per-message benchmarks (bench_perf_test.go there),
+// with the Prometheus hook registered ("prom") and without ("none"), in one
+// run so that the two see the same cluster load.
+
+func benchClient(b *testing.B, opts ...kafka.ClientOption) *kafka.Topic {
+	ctx := testhelp.Ctx(b, time.Minute)
+	c, err := kafka.NewClient(ctx, brokers(), opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	topic, err := c.CreateTopic(ctx, testhelp.UniqueName(b, "bench"), kafka.TopicConfig{Partitions: 3, ReplicationFactor: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return topic
+}
+
+func variants(b *testing.B, f func(b *testing.B, opts ...kafka.ClientOption)) {
+	b.Run("none", func(b *testing.B) { f(b) })
+	b.Run("prom", func(b *testing.B) { f(b, kafka.WithHooks(kprom.New("bench"))) })
+}
+
+func BenchmarkProduce(b *testing.B) {
+	variants(b, func(b *testing.B, opts ...kafka.ClientOption) {
+		topic := benchClient(b, opts...)
+		ctx := testhelp.Ctx(b, 5*time.Minute)
+		p, err := topic.NewProducer(kafka.ProducerConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Close(ctx)
+		value := make([]byte, 100)
+		msgs := make([]kafka.Message, b.N)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range msgs {
+			msgs[i].Value = value
+			if err := p.ProduceMessage(ctx, &msgs[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := p.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+func BenchmarkConsume(b *testing.B) {
+	variants(b, func(b *testing.B, opts ...kafka.ClientOption) {
+		topic := benchClient(b, opts...)
+		ctx := testhelp.Ctx(b, 5*time.Minute)
+		p, err := topic.NewProducer(kafka.ProducerConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		value := make([]byte, 100)
+		for i := 0; i < b.N; i++ {
+			if err := p.ProduceMessage(ctx, &kafka.Message{Value: value}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := p.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close(ctx)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := c.Consume(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
