@@ -80,8 +80,10 @@ bench-quick:
 	cd bench && $(GO) run . -quick $(BENCH_FLAGS)
 
 ## soak: the fault scenarios (kill -9 of a leader under async and sync producers, consumers across a
-## leader change and a whole-cluster restart, network faults through a TCP proxy) SOAK_N times (default
-## 20) on a throwaway cluster, both engines; prints the totals sent, acknowledged, read, lost, duplicated.
+## leader change and a whole-cluster restart, network faults through a TCP proxy, the exactly-once
+## pipeline with a member and the transaction coordinator killed) SOAK_N times (default 20) on a
+## throwaway cluster, both engines; prints the totals sent, acknowledged, read, lost, duplicated.
+## SOAK_FLAGS=-scenarios=pipeline runs one scenario.
 SOAK_N ?= 20
 soak: prereqs-cluster
 	$(GO) run ./cmd/soak -n $(SOAK_N) $(SOAK_FLAGS)

@@ -9,7 +9,11 @@
 // change and across a restart of the whole cluster; and, for the pure
 // engine, the kill -9 again with a DeliveryTimeout shorter than the
 // failover, and network faults through a TCP proxy per broker (latency,
-// resets, an unreachable broker, black holes, Close in a black hole). The
+// resets, an unreachable broker, black holes, Close in a black hole); and
+// the exactly-once pipeline: 200 000 messages through three Pipeline
+// members (this program, re-executed), one killed with SIGKILL, then the
+// transaction coordinator killed with SIGKILL, the output read back by
+// kcat as a read_committed reader. The
 // scenarios are those of the root package's fault tests; they live in
 // cmd/soak/faultsuite, so the soak proves what the tests prove, N times
 // over. Every result is printed as it comes; the last lines are the totals
@@ -30,6 +34,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"slices"
 	"strconv"
@@ -44,6 +49,14 @@ import (
 )
 
 func main() {
+	if spec := os.Getenv(faultsuite.PipelineMemberEnv); spec != "" {
+		// Started by the pipeline scenario as one of its members.
+		if err := faultsuite.RunPipelineMember(spec); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		return
+	}
 	defaultN := 20
 	if s := os.Getenv("SOAK_N"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -142,7 +155,7 @@ func pickEngines(ctx context.Context, brokers, list string) ([]faultsuite.Engine
 }
 
 func runSoak(ctx context.Context, rounds int, engineList, expiryList, scenarioList string, verbose bool) error {
-	cfg := faultsuite.RoundConfig{}
+	cfg := faultsuite.RoundConfig{MemberCommand: func() *exec.Cmd { return exec.Command(os.Args[0]) }}
 	if scenarioList != "" {
 		for _, name := range strings.Split(scenarioList, ",") {
 			name = strings.TrimSpace(name)

@@ -52,6 +52,11 @@
 //     with ErrDeliveryTimeout rather than hang), and a Close in a black
 //     hole; no goroutine left after Close. librdkafka opens its own
 //     connections, which no dialer reaches, so it has no part here.
+//   - PipelineKill: kafka.Pipeline's exactly-once proof — three members
+//     (child processes, engines mixed) copy 200 000 numbered messages from
+//     a 12-partition topic to another while one member is killed with
+//     SIGKILL and then the transaction coordinator broker is killed; kcat,
+//     as a read_committed reader, must read every input exactly once.
 //   - MeasureConsumerMemory: a slow consumer's memory against its
 //     QueuedMaxMessages (no fault; any cluster will do).
 //

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
 )
 
 // ScenarioNames lists the scenarios of a round, in the order they run.
-var ScenarioNames = []string{"leader-kill", "leader-kill-expiry", "consume-leader-change", "consume-cluster-restart", "network"}
+var ScenarioNames = []string{"leader-kill", "leader-kill-expiry", "consume-leader-change", "consume-cluster-restart", "network", "pipeline"}
 
 // RoundConfig says what a round runs.
 type RoundConfig struct {
@@ -23,6 +24,10 @@ type RoundConfig struct {
 	ExpiryEngines []Engine
 	// Scenarios restricts the round to these names (nil: all).
 	Scenarios []string
+	// MemberCommand makes the command that runs this program as a
+	// pipeline member (see PipelineMemberEnv); the pipeline scenario
+	// starts its members with it, and is left out without it.
+	MemberCommand func() *exec.Cmd
 }
 
 // Round runs every scenario once, in the order of ScenarioNames. A scenario
@@ -45,10 +50,14 @@ func Round(ctx context.Context, env *Env, cfg RoundConfig) ([]Result, error) {
 			return ConsumeClusterRestart(ctx, env, cfg.Engines)
 		},
 		"network": NetworkFaults,
+		"pipeline": func(ctx context.Context, env *Env) ([]Result, error) {
+			return PipelineKill(ctx, env, cfg.Engines, cfg.MemberCommand)
+		},
 	}
 	skip := map[string]bool{
 		"leader-kill-expiry": len(expiry) == 0,
 		"network":            !slices.Contains(cfg.Engines, Pure),
+		"pipeline":           cfg.MemberCommand == nil,
 	}
 	var results []Result
 	var errs []error
