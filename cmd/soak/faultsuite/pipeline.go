@@ -80,7 +80,7 @@ func RunPipelineMember(spec string) error {
 	})
 	if !errors.Is(err, context.Canceled) {
 		p.Close(context.Background())
-		return fmt.Errorf("Run: %w", err)
+		return fmt.Errorf("faultsuite: pipeline member: %w", err)
 	}
 	return p.Close(context.Background())
 }
@@ -390,7 +390,7 @@ func txnCoordinator(ctx context.Context, client *kafka.Client, id string) (int32
 		return 0, fmt.Errorf("faultsuite: describing __transaction_state: %v", ds)
 	}
 	var h int32
-	for _, c := range []rune(id) { // Java's String.hashCode, for ids in the BMP
+	for _, c := range id { // Java's String.hashCode, for ids in the BMP
 		h = 31*h + int32(c)
 	}
 	if h == -1<<31 {
