@@ -29,7 +29,7 @@ type BrokerStats struct {
 	Connected    bool   // some connection to it is open
 	InFlight     int    // requests written whose response has not come
 	Requests     uint64 // requests written
-	Errors       uint64 // requests not written, or whose response did not come
+	Errors       uint64 // requests not written, or whose connection failed before the response (a caller that gave up waiting is not counted)
 	BytesWritten uint64
 	BytesRead    uint64
 	Throttles    uint64 // responses that asked the client to wait

@@ -5,6 +5,9 @@
 //	demo: produced 100000 consumed 100000 in 3.2s (31000 msg/s)
 //	demo: group demo committed 100000, lag 0 (gokafka groups lag demo)
 //
+// and a summary of what a hook counted and of client.Stats() (per broker:
+// requests, bytes, latency percentiles).
+//
 // It talks to the brokers in $BROKERS (as `make demo` sets them, after
 // starting a throwaway cluster), or to -brokers.
 package main
@@ -43,7 +46,8 @@ func main() {
 func run(brokers string, count, size int, partitions int32, rdkafka bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	client, err := kafka.NewClient(ctx, brokers, kafka.WithClientID("gokafka-demo"))
+	hook := &tally{}
+	client, err := kafka.NewClient(ctx, brokers, kafka.WithClientID("gokafka-demo"), kafka.WithHooks(hook))
 	if err != nil {
 		return err
 	}
@@ -120,5 +124,6 @@ func run(brokers string, count, size int, partitions int32, rdkafka bool) error 
 	if behind != 0 || committed != int64(count) {
 		return fmt.Errorf("group demo: committed %d, lag %d; want %d and 0", committed, behind, count)
 	}
+	summary(hook, client.Stats())
 	return nil
 }

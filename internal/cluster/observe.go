@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"context"
+	"errors"
 	"math"
 	"sync/atomic"
 	"time"
@@ -35,7 +37,7 @@ type BrokerStats struct {
 	Connected    bool
 	InFlight     int // requests written, response not yet read, over all lanes
 	Requests     uint64
-	Errors       uint64 // requests that failed to be written or got no response
+	Errors       uint64 // requests that failed to be written, or whose connection failed before the response
 	BytesWritten uint64
 	BytesRead    uint64
 	Throttles    uint64
@@ -75,9 +77,13 @@ func (o *brokerObs) RequestWritten(key int16, bytes int, err error) {
 }
 
 func (o *brokerObs) ResponseRead(key int16, bytes int, latency time.Duration, err error) {
-	if err != nil {
+	switch {
+	case abandoned(err):
+		// The waiter gave up (a consumer closing in a long poll): not
+		// the broker's failure.
+	case err != nil:
 		o.errors.Add(1)
-	} else {
+	default:
 		o.bytesIn.Add(uint64(bytes))
 		o.latency[latencyBucket(latency)].Add(1)
 	}
@@ -144,4 +150,10 @@ func (c *Cluster) Stats() []BrokerStats {
 		out = append(out, b.stats())
 	}
 	return out
+}
+
+// abandoned reports whether a response did not come because its waiter's
+// context ended.
+func abandoned(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }

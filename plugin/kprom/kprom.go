@@ -36,6 +36,8 @@
 package kprom
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -89,7 +91,7 @@ func New(namespace string) *Metrics {
 	m.writeBytes = counter("write_bytes_total", "Bytes of requests written to a broker.", "node_id")
 	m.readBytes = counter("read_bytes_total", "Bytes of responses read from a broker.", "node_id")
 	m.requests = counter("requests_total", "Requests answered by a broker.", "node_id", "api")
-	m.requestErrors = counter("request_errors_total", "Requests not written, or whose response did not come.", "node_id", "api")
+	m.requestErrors = counter("request_errors_total", "Requests not written, or whose connection failed before the response.", "node_id", "api")
 	m.requestDuration = histogram("request_duration_seconds", "Time from a request written to its response read (Fetch long-polls included).",
 		prometheus.ExponentialBuckets(0.0005, 2, 16), "node_id", "api")
 	m.throttles = counter("throttles_total", "Responses asking the client to wait (quotas).", "node_id")
@@ -178,6 +180,9 @@ func (m *Metrics) OnBrokerWrite(e kafka.BrokerWriteEvent) {
 // OnBrokerRead implements kafka.BrokerReadHook.
 func (m *Metrics) OnBrokerRead(e kafka.BrokerReadEvent) {
 	n, api := node(e.Broker), kafka.APIKeyName(e.APIKey)
+	if errors.Is(e.Err, context.Canceled) || errors.Is(e.Err, context.DeadlineExceeded) {
+		return // the caller gave up waiting (a consumer closing mid long-poll)
+	}
 	if e.Err != nil {
 		m.requestErrors.WithLabelValues(n, api).Inc()
 		return
