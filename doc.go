@@ -111,6 +111,16 @@
 // The gokafka command (cmd/gokafka, a module of its own) offers the same on
 // the command line.
 //
+// # Observability
+//
+// WithHooks registers hooks: values implementing any of the small hook
+// interfaces (RecordDeliveredHook, BrokerReadHook, RebalanceHook, LagHook,
+// ...) that the client calls where each event happens; see Hook for the
+// rules (a slow hook slows its path and loses nothing, a panicking one is
+// recovered and logged once). The modules plugin/kprom and plugin/kotel are
+// hooks for Prometheus and OpenTelemetry. Client.Stats is a snapshot of the
+// queues, in-flight requests and per-broker latency.
+//
 // # Errors
 //
 // Every error can be inspected with errors.Is: client conditions have
