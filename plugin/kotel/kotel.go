@@ -17,6 +17,9 @@
 //	m, err := consumer.Consume(ctx)
 //	ctx = tr.Extract(ctx, m) // continue the producer's trace while processing
 //
+// Meter (NewMeter) is a second hook, for OpenTelemetry metrics: record
+// counts, request durations, rebalances and consumer lag.
+//
 // A record produced without Inject starts a trace of its own (or continues
 // one whose context its headers already carry, such as a record copied
 // from a consumed one). Span names follow OpenTelemetry's messaging
