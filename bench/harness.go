@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -84,6 +85,9 @@ func (h *harness) warmup(ctx context.Context, all bool) {
 // supports says whether client c can run sc: the Java perf tools read and
 // write one topic only.
 func supports(c clientDef, sc Scenario) bool {
+	if sc.Rate > 0 {
+		return slices.Contains(latencyClients, c.Name)
+	}
 	return !c.Java || sc.NumTopics() == 1
 }
 

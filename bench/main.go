@@ -87,6 +87,7 @@ func run() int {
 	var (
 		quick   = flag.Bool("quick", false, "the quick subset (100 B, 12 partitions, acks=all, no compression) instead of the full matrix")
 		topics  = flag.Bool("topics", false, "the many-topics scenarios instead of the full matrix: a producer over 10 topics of 12 partitions and a group consumer over them, each interleaved with the same work on 1 topic of 12")
+		latency = flag.Bool("latency", false, "the produce latency scenarios instead of the full matrix: 100 B at 1 000 and 10 000 msg/s, p50/p99/p999 from produce call to delivery report (gokafka both engines, confluent, franz-go)")
 		runs    = flag.Int("runs", 0, "measured runs per client and scenario (default 2 with -quick, 3 with -topics, 5 otherwise)")
 		scale   = flag.Float64("scale", 1, "multiply every scenario's message count")
 		clients = flag.String("clients", "", "comma-separated clients to run (default all: "+clientNames(allClients)+")")
@@ -124,7 +125,7 @@ func run() int {
 		switch {
 		case *quick:
 			settings.Runs = 2
-		case *topics:
+		case *topics, *latency:
 			settings.Runs = 3
 		}
 	}
@@ -140,6 +141,9 @@ func run() int {
 	case *topics:
 		matrix = topicsMatrix(*scale)
 		settings.Notes = append(settings.Notes, topicsNotes...)
+	case *latency:
+		matrix = latencyMatrix(*scale)
+		settings.Notes = append(settings.Notes, latencyNotes...)
 	default:
 		matrix = single(fullMatrix(*scale))
 	}
@@ -178,7 +182,7 @@ func run() int {
 		return 2
 	}
 
-	report := &Report{Settings: settings, Quick: *quick, Topics: *topics, Started: time.Now().UTC()}
+	report := &Report{Settings: settings, Quick: *quick, Topics: *topics, Latency: *latency, Started: time.Now().UTC()}
 	report.Machine = describeMachine()
 
 	binDir, err := os.MkdirTemp("", "gokafka-bench-")
@@ -224,7 +228,7 @@ func run() int {
 	}
 	report.Clients = h.peers
 	if *warmup {
-		h.warmup(ctx, !*quick && !*topics)
+		h.warmup(ctx, !*quick && !*topics && !*latency)
 	}
 	done := 0
 	for _, set := range matrix {
@@ -262,7 +266,14 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
+	if err := report.writeLatency(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		return 1
+	}
 	fmt.Println(report.markdown())
+	if report.Latency {
+		fmt.Println(report.latencyMarkdown())
+	}
 	logf("wrote %s and %s", filepath.Join(dir, "latest.md"), filepath.Join(*outDir, "latest.md"))
 	if len(report.NotBuilt) > 0 {
 		// Not an error: a machine without a C compiler cannot build the
@@ -308,6 +319,9 @@ func replotFrom(path, dir string) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	r.aggregate()
+	if err := r.writeLatency(dir); err != nil {
+		return err
+	}
 	return r.write(dir)
 }
 

@@ -13,7 +13,8 @@ import (
 // Report is everything one harness invocation measured.
 type Report struct {
 	Quick         bool                         `json:"quick"`
-	Topics        bool                         `json:"topics,omitempty"` // the many-topics scenarios (-topics)
+	Topics        bool                         `json:"topics,omitempty"`  // the many-topics scenarios (-topics)
+	Latency       bool                         `json:"latency,omitempty"` // the latency scenarios (-latency)
 	Started       time.Time                    `json:"started"`
 	Finished      time.Time                    `json:"finished"`
 	Interrupted   bool                         `json:"interrupted,omitempty"`
@@ -38,6 +39,8 @@ func (r *Report) kind() string {
 		return "quick"
 	case r.Topics:
 		return "topics"
+	case r.Latency:
+		return "latency"
 	}
 	return "full"
 }

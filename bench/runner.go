@@ -95,6 +95,8 @@ type Run struct {
 	Bytes    int64         `json:"bytes"`
 	Written  int64         `json:"written,omitempty"` // produce: messages the topic grew by
 	Err      string        `json:"error,omitempty"`
+	// Latency is a latency run's figures (Scenario.Rate, latency.go).
+	Latency *workload.LatencyResult `json:"latency,omitempty"`
 }
 
 // runClient runs one client process and returns what it measured, with
@@ -121,6 +123,9 @@ func (b *bench) runClient(ctx context.Context, bin string, c clientDef, sc Scena
 	if sc.Group {
 		args = append(args, "-group")
 	}
+	if sc.Rate > 0 {
+		args = append(args, "-rate", strconv.Itoa(sc.Rate))
+	}
 	if expected != nil {
 		var f []string
 		for _, n := range expected {
@@ -146,6 +151,7 @@ func (b *bench) runClient(ctx context.Context, bin string, c clientDef, sc Scena
 	r.Elapsed = time.Duration(res.ElapsedNs)
 	r.CPUSect = time.Duration(res.CPUSectionNs)
 	r.Messages, r.Bytes = res.Messages, res.Bytes
+	r.Latency = res.Latency
 	switch {
 	case err != nil || res.Errors > 0 || res.Messages != sc.Count:
 		r.Err = fmt.Sprintf("%d of %d messages, %d errors: %s", res.Messages, sc.Count, res.Errors, res.FirstError)

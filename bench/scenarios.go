@@ -17,6 +17,9 @@ type Scenario struct {
 	Group       bool   `json:"group,omitempty"`
 	Compression string `json:"compression"` // "none" or "lz4"
 	Count       int64  `json:"count"`       // messages per run, over all topics
+	// Rate, if positive, makes a produce scenario a latency scenario
+	// (latency.go): Rate messages per second, each one's latency timed.
+	Rate int `json:"rate,omitempty"`
 }
 
 // NumTopics is the number of topics the scenario writes or reads.
@@ -39,6 +42,9 @@ func (s Scenario) Name() string {
 	}
 	if s.Group {
 		how = " group"
+	}
+	if s.Rate > 0 {
+		how += fmt.Sprintf(" @%d/s", s.Rate)
 	}
 	return fmt.Sprintf("%s %s %s%s %s", s.Mode, sizeName(s.Size), s.Shape(), how, s.Compression)
 }
@@ -64,6 +70,9 @@ func (s Scenario) ID() string {
 	}
 	if s.Group {
 		id += "-group"
+	}
+	if s.Rate > 0 {
+		id += fmt.Sprintf("-r%d", s.Rate)
 	}
 	return id
 }

@@ -51,7 +51,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 				if ev.TopicPartition.Error != nil {
 					t.Failed(ev.TopicPartition.Error)
 				} else {
-					t.Acked(*ev.TopicPartition.Topic, ev.TopicPartition.Partition, len(ev.Value))
+					t.AckedValue(*ev.TopicPartition.Topic, ev.TopicPartition.Partition, ev.Value)
 				}
 			case kafka.Error:
 				if ev.IsFatal() {
@@ -67,13 +67,17 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 	}
 	ti := 0
 	t.Start()
+	var value []byte // of message i, kept while librdkafka's queue is full
 	for i := int64(0); i < s.Count; {
 		if err := t.WaitRoom(ctx, i); err != nil {
 			return err
 		}
+		if value == nil {
+			value = t.Value(ctx, i)
+		}
 		err := p.Produce(&kafka.Message{
 			TopicPartition: kafka.TopicPartition{Topic: topics[ti], Partition: kafka.PartitionAny},
-			Value:          s.Value(i),
+			Value:          value,
 		}, nil)
 		if err != nil {
 			if ke, ok := err.(kafka.Error); ok && ke.Code() == kafka.ErrQueueFull {
@@ -85,6 +89,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 			return fmt.Errorf("produce #%d: %w", i, err)
 		}
 		i++
+		value = nil
 		if ti++; ti == len(topics) {
 			ti = 0
 		}

@@ -52,17 +52,17 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 			t.Failed(err)
 			return
 		}
-		t.Acked(r.Topic, r.Partition, len(r.Value))
+		t.AckedValue(r.Topic, r.Partition, r.Value)
 	}
 	t.Start()
 	if len(s.Topics) == 1 {
 		for i := range s.Count {
-			cl.Produce(ctx, &kgo.Record{Value: s.Value(i)}, promise)
+			cl.Produce(ctx, &kgo.Record{Value: t.Value(ctx, i)}, promise)
 		}
 	} else {
 		topics := s.Cycle()
 		for i := range s.Count {
-			cl.Produce(ctx, &kgo.Record{Topic: topics.Next(), Value: s.Value(i)}, promise)
+			cl.Produce(ctx, &kgo.Record{Topic: topics.Next(), Value: t.Value(ctx, i)}, promise)
 		}
 	}
 	if err := cl.Flush(ctx); err != nil {

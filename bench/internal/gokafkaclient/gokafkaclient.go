@@ -66,7 +66,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka
 				t.Failed(r.Err)
 				return
 			}
-			t.Acked(r.Message.Topic, r.Message.Partition, len(r.Message.Value))
+			t.AckedValue(r.Message.Topic, r.Message.Partition, r.Message.Value)
 		},
 	}
 	switch s.Acks {
@@ -93,7 +93,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka
 		}
 		t.Start()
 		for i := range s.Count {
-			if err := p.Produce(ctx, s.Value(i)); err != nil {
+			if err := p.Produce(ctx, t.Value(ctx, i)); err != nil {
 				p.Close(ctx)
 				return fmt.Errorf("produce #%d: %w", i, err)
 			}
@@ -112,7 +112,7 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka
 	topics := s.Cycle()
 	t.Start()
 	for i := range s.Count {
-		if err := p.ProduceMessage(ctx, &kafka.Message{Topic: topics.Next(), Value: s.Value(i)}); err != nil {
+		if err := p.ProduceMessage(ctx, &kafka.Message{Topic: topics.Next(), Value: t.Value(ctx, i)}); err != nil {
 			p.Close(ctx)
 			return fmt.Errorf("produce #%d: %w", i, err)
 		}

@@ -54,6 +54,9 @@ type Spec struct {
 	// partition (index = topic index x Partitions + partition id); the run
 	// fails if the client read any other number from a partition.
 	Expected []int64
+	// Rate, if positive, makes a produce run a latency run (latency.go):
+	// Rate messages per second, each one's latency recorded.
+	Rate int
 }
 
 // TopicCycle hands out a run's topics round robin: message i goes to topic
@@ -91,6 +94,8 @@ type Result struct {
 	Errors       int64   `json:"errors"`
 	FirstError   string  `json:"first_error,omitempty"`
 	Note         string  `json:"note,omitempty"`
+	// Latency is a latency run's figures (Spec.Rate > 0).
+	Latency *LatencyResult `json:"latency,omitempty"`
 }
 
 // Client is what a client program implements.
@@ -128,6 +133,7 @@ type Tally struct {
 	doneFired atomic.Bool
 	waiting   atomic.Bool   // a producer loop waits in WaitRoom
 	room      chan struct{} // poked when waiting and a message is recorded
+	lat       *latency      // latency runs only (latency.go)
 }
 
 // epoch is what the measured section's start is kept relative to (a
@@ -140,6 +146,9 @@ func newTally(s Spec) *Tally {
 		t.index[name] = i
 	}
 	t.perPart = make([]atomic.Int64, max(len(s.Topics), 1)*max(s.Partitions, 1))
+	if s.Rated() {
+		t.lat = &latency{sent: make([]int64, s.Count), lat: make([]int64, s.Count)}
+	}
 	return t
 }
 
@@ -325,6 +334,7 @@ func Main(c Client) {
 	flag.IntVar(&s.BatchBytes, "batch-bytes", 1<<20, "largest record batch")
 	flag.IntVar(&s.MaxQueued, "max-queued", 100000, "messages in flight (produced, not acknowledged)")
 	flag.DurationVar(&s.Timeout, "timeout", 5*time.Minute, "bound on the whole run")
+	flag.IntVar(&s.Rate, "rate", 0, "produce: a latency run at this many messages per second (0: as fast as possible)")
 	flag.StringVar(&expected, "expected", "", "consume: comma-separated message count per partition")
 	version := flag.Bool("version", false, "print the client's library versions and exit")
 	flag.Parse()
@@ -352,7 +362,7 @@ func Main(c Client) {
 }
 
 func run(c Client, s Spec) (Result, bool) {
-	if len(s.Topics) == 0 || slices.Contains(s.Topics, "") || s.Partitions <= 0 || s.Count <= 0 || s.Size <= 0 || s.Size >= len(payload) || len(s.Brokers) == 0 || s.Brokers[0] == "" {
+	if len(s.Topics) == 0 || slices.Contains(s.Topics, "") || s.Partitions <= 0 || s.Count <= 0 || s.Size <= 0 || s.Size >= len(payload) || (s.Rated() && s.Size < stampBytes) || len(s.Brokers) == 0 || s.Brokers[0] == "" {
 		return Result{Errors: 1, FirstError: "bad flags: need -brokers, -topic, -count > 0 and -size > 0"}, false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
@@ -378,6 +388,9 @@ func run(c Client, s Spec) (Result, bool) {
 	}
 	if !t.started.Load() {
 		res.ElapsedNs, res.CPUSectionNs = 0, 0
+	}
+	if t.lat != nil {
+		res.Latency = t.lat.result(s.Rate)
 	}
 	for i := range t.perPart {
 		res.PerPartition = append(res.PerPartition, t.perPart[i].Load())

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Latency scenarios (-latency): each client produces at a fixed rate
+// instead of as fast as it can, and each message's latency is the time from
+// the moment the program handed it to the library (just before the
+// produce call) to the moment its delivery report reached the program
+// (internal/workload/latency.go). The rates are far below what any client
+// can do, so the figure is what a steady stream of messages waits for:
+// linger, the trip to the leader and the replicas (acks=all), and whatever
+// the library adds between its network code and the program. Both rates of
+// a round run back to back for every client, in a rotated order, so that
+// clients and rates share the same load.
+
+// latencyRates are the messages per second of the latency scenarios.
+var latencyRates = []int{1000, 10000}
+
+// latencySeconds is how long each latency run sends for.
+const latencySeconds = 10
+
+// latencyClients are the clients whose programs stamp and time messages.
+var latencyClients = []string{"gokafka-pure", "gokafka-rdkafka", "confluent", "franz-go"}
+
+// latencyMatrix is -latency: 100 B, 12 partitions, acks=all (idempotent),
+// no compression, linger 5 ms, at each rate of latencyRates; one set, so
+// that the rates interleave.
+func latencyMatrix(scale float64) [][]Scenario {
+	var set []Scenario
+	for _, rate := range latencyRates {
+		n := max(int64(1000), int64(float64(rate*latencySeconds)*scale))
+		set = append(set, Scenario{Mode: "produce", Size: 100, Partitions: 12, Acks: "all", Compression: "none", Count: n, Rate: rate})
+	}
+	return [][]Scenario{set}
+}
+
+// latencyNotes are the latency scenarios' settings, printed with them.
+var latencyNotes = []string{
+	"Latency (@N/s): the client produces N messages per second (the harness's loop waits for each message's turn), and a message's latency is the time from just before its produce call to its delivery report reaching the program; the send time rides in the message's first 16 bytes. p50/p99/p999 over every message of the run; 'steady p99' leaves out the messages sent in the first second (connections, metadata, producer id).",
+}
+
+// latencyMarkdown is the table of the latency scenarios: per client and
+// rate, the median over runs of each percentile, with the runs' min-max.
+func (r *Report) latencyMarkdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Produce latency (acks=all, idempotent, linger %s, 100 B, 12 partitions)\n\n", r.Settings.Linger)
+	fmt.Fprintf(&b, "Medians over the runs, [min-max] in brackets; milliseconds. %s\n\n", latencyNotes[0])
+	fmt.Fprintf(&b, "Load average when the harness started: %s (this machine has %d cores). Latency measures waiting, and on a loaded machine waiting for a core dominates it: read the figures of one run side by side, not across runs.\n\n", r.Machine.LoadAvg, r.Machine.Cores)
+	b.WriteString("| client | rate | runs | p50 | p99 | p999 | max | steady p99 | CPU µs/msg | other load (cores) |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, sc := range r.Scenarios {
+		if sc.Rate == 0 {
+			continue
+		}
+		for _, c := range r.Clients {
+			var p50, p99, p999, mx, st, cpu, other []float64
+			for _, run := range r.Runs {
+				if run.Client != c.Name || run.Scenario != sc.Name() || run.Err != "" || run.Latency == nil || run.Index < 0 {
+					continue
+				}
+				l := run.Latency
+				ms := func(ns int64) float64 { return float64(ns) / float64(time.Millisecond) }
+				p50 = append(p50, ms(l.P50))
+				p99 = append(p99, ms(l.P99))
+				p999 = append(p999, ms(l.P999))
+				mx = append(mx, ms(l.Max))
+				st = append(st, ms(l.SteadyP99))
+				cpu = append(cpu, float64(run.CPU.Microseconds())/float64(max(run.Messages, 1)))
+				if run.OtherCPU >= 0 && run.Wall > 0 {
+					other = append(other, run.OtherCPU.Seconds()/run.Wall.Seconds())
+				}
+			}
+			if len(p50) == 0 {
+				continue
+			}
+			f := func(v []float64) string {
+				s := spread(v)
+				return fmt.Sprintf("%.1f [%.1f-%.1f]", s.Median, s.Min, s.Max)
+			}
+			o := "?"
+			if len(other) > 0 {
+				s := spread(other)
+				o = fmt.Sprintf("%.1f [%.1f-%.1f]", s.Median, s.Min, s.Max)
+			}
+			fmt.Fprintf(&b, "| %s | %d/s | %d | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, sc.Rate, len(p50), f(p50), f(p99), f(p999), f(mx), f(st), f(cpu), o)
+		}
+	}
+	return b.String()
+}
+
+// writeLatency writes latency.md into dir.
+func (r *Report) writeLatency(dir string) error {
+	if !slices.ContainsFunc(r.Scenarios, func(s Scenario) bool { return s.Rate > 0 }) {
+		return nil
+	}
+	return os.WriteFile(filepath.Join(dir, "latency.md"), []byte(r.latencyMarkdown()), 0o644)
+}
