@@ -55,6 +55,10 @@ type source struct {
 	req     *kmsg.FetchRequest
 	topicAt map[string]int                // topic -> position in req.Topics, while building
 	index   map[engine.TopicPartition]int // partition -> position in round.parts, while scanning
+	sess    *session                      // the fetch session with the broker (session.go)
+	// partialFirst: the request just built puts first a partition whose
+	// last answer held only part of a batch (see build).
+	partialFirst bool
 
 	// Owned by the decode stage.
 	dec decoder
@@ -90,8 +94,7 @@ func newSource(f *fetcher, id int32) *source {
 	req.MinBytes = f.cfg.MinBytes
 	req.MaxBytes = f.cfg.MaxBytes
 	req.IsolationLevel = int8(f.cfg.Isolation)
-	req.SessionID = 0
-	req.SessionEpoch = -1 // full fetches, no fetch session (KIP-227)
+	// SessionID and SessionEpoch: set per request by the session.
 	s := &source{
 		f:       f,
 		id:      id,
@@ -102,6 +105,7 @@ func newSource(f *fetcher, id int32) *source {
 		topicAt: map[string]int{},
 		index:   map[engine.TopicPartition]int{},
 		dec:     newDecoder(f.cfg),
+		sess:    newSession(),
 	}
 	for range rounds {
 		s.free <- &round{}
@@ -160,7 +164,7 @@ func (s *source) run() {
 			s.sleep(wait)
 			continue
 		}
-		if !s.fetch(r) {
+		if !s.fetch(r, s.sess.request(s.req, s.partialFirst)) {
 			s.free <- r
 			continue
 		}
@@ -264,6 +268,7 @@ func (s *source) build(r *round) (time.Duration, bool) {
 		}
 	}
 	s.req.Topics = topics
+	s.partialFirst = first >= 0
 	return wait, true
 }
 
@@ -285,9 +290,16 @@ func (s *source) partitionBytes(c *cursor, limit int) int32 {
 	return int32(want)
 }
 
-// fetch sends the request built in r and scans the answer. It reports
-// whether r now holds an answer for the decode stage.
-func (s *source) fetch(r *round) bool {
+// testOnRequest, when set (by tests), sees every Fetch request a source
+// sends, with the broker's id and the full request it stands for (the
+// same one unless req is a fetch session's incremental request), before
+// it is sent.
+var testOnRequest func(broker int32, req, full *kmsg.FetchRequest)
+
+// fetch sends req (the request built in r, or its incremental form in the
+// fetch session) and scans the answer. It reports whether r now holds an
+// answer for the decode stage.
+func (s *source) fetch(r *round, req *kmsg.FetchRequest) bool {
 	f := s.f
 	b, err := f.cl.Broker(s.id)
 	if err != nil {
@@ -300,16 +312,26 @@ func (s *source) fetch(r *round) bool {
 		f.brokers[b] = struct{}{}
 		f.mu.Unlock()
 	}
-	resp, err := b.RequestOn(f.ctx, f.lane, s.req)
+	if testOnRequest != nil {
+		testOnRequest(s.id, req, s.req)
+	}
+	resp, err := b.RequestOn(f.ctx, f.lane, req)
 	if err != nil {
+		s.sess.failed(err)
 		s.fail(r, err)
 		return false
 	}
 	fr := resp.(*kmsg.FetchResponse)
 	if err := kerr.ForCode(fr.ErrorCode); err != nil {
-		s.fail(r, err) // a request-level error (fetch sessions only, which we do not use)
+		// A request-level error: the fetch session's, or the broker's.
+		if s.sess.failed(err) {
+			f.log.Debug("fetch session ended", "broker", s.id, "err", err)
+			return false // sent again at once, full
+		}
+		s.fail(r, err)
 		return false
 	}
+	s.sess.answered(fr)
 	r.resp = fr
 	s.scan(r)
 	return true
