@@ -43,7 +43,7 @@ build:
 ## Prometheus and OpenTelemetry hooks (plugin/kprom, plugin/kotel).
 PLUGINS = plugin/kprom plugin/kotel
 test: prereqs-tests-cgo build $(BIN)/kafka-instance
-	$(INSTANCE) -exec -- sh -c '$(GO) test -race -count=1 -timeout 25m ./... && cd cmd/gokafka && $(GO) test -race -count=1 -timeout 10m ./... $(foreach p,$(PLUGINS),&& cd $(CURDIR)/$(p) && $(GO) test -race -count=1 -timeout 5m ./...)'
+	$(INSTANCE) -exec -- sh -c '$(GO) test -race -count=1 -timeout 40m ./... && cd cmd/gokafka && $(GO) test -race -count=1 -timeout 10m ./... $(foreach p,$(PLUGINS),&& cd $(CURDIR)/$(p) && $(GO) test -race -count=1 -timeout 5m ./...)'
 	# Without the engine (no cgo, or -tags nordkafka): UseRdkafka's typed error.
 	CGO_ENABLED=0 $(GO) test -count=1 ./rdkafka/
 	$(GO) test -count=1 -tags nordkafka ./rdkafka/
