@@ -133,6 +133,16 @@ type ProducerConfig struct {
 	// delivered. When the queue is full, Produce blocks, or fails with
 	// ErrQueueFull if FailWhenQueueFull is set. Default 100000.
 	MaxQueuedMessages int
+	// MaxQueuedBytes bounds the bytes of the messages produced and not
+	// yet delivered (key, value and headers, plus a few bytes of record
+	// overhead each), beside MaxQueuedMessages: whichever is reached
+	// first makes Produce block, or fail with ErrQueueFull. So the
+	// producer's memory stays near the bound whatever the message size.
+	// A message larger than the bound is accepted when nothing else is
+	// queued. Default 0: no byte bound. Pure engine only: with librdkafka
+	// it is a configuration error (set queue.buffering.max.kbytes in
+	// RdkafkaConfig instead).
+	MaxQueuedBytes int
 	// FailWhenQueueFull makes Produce fail fast instead of blocking.
 	FailWhenQueueFull bool
 
@@ -215,6 +225,12 @@ func (c ProducerConfig) engineConfig(client *Client) (engine.ProducerConfig, err
 	if err := positiveOrZero("ProducerConfig.MaxQueuedMessages", c.MaxQueuedMessages, &e.MaxQueued); err != nil {
 		return e, err
 	}
+	if err := positiveOrZero("ProducerConfig.MaxQueuedBytes", c.MaxQueuedBytes, &e.MaxQueuedBytes); err != nil {
+		return e, err
+	}
+	if e.MaxQueuedBytes > 0 && client.runsRdkafka(c.Engine, c.UseRdkafka) {
+		return e, kerr.Config("ProducerConfig.MaxQueuedBytes", "not supported by the librdkafka engine: set queue.buffering.max.kbytes in RdkafkaConfig")
+	}
 	if err := positiveOrZero("ProducerConfig.MaxInFlight", c.MaxInFlight, &e.MaxInFlight); err != nil {
 		return e, err
 	}
@@ -262,6 +278,13 @@ func (c ProducerConfig) engineConfig(client *Client) (engine.ProducerConfig, err
 
 // positiveOrZero copies v into *out when positive, keeps the default for
 // zero and rejects negatives.
+// runsRdkafka reports whether a producer or consumer configured with
+// chosen and useRdkafka runs on librdkafka (see engineFor; an invalid
+// choice is engineFor's error).
+func (c *Client) runsRdkafka(chosen Engine, useRdkafka bool) bool {
+	return useRdkafka || chosen == EngineRdkafka || (chosen == EngineDefault && c.cfg.engine == EngineRdkafka)
+}
+
 func positiveOrZero(field string, v int, out *int) error {
 	if v < 0 {
 		return kerr.Config(field, "must not be negative, got %d", v)

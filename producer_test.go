@@ -430,6 +430,8 @@ func TestProducerConfigErrorsNameTheField(t *testing.T) {
 		{"ProducerConfig.BatchBytes", kafka.ProducerConfig{BatchBytes: -1}},
 		{"ProducerConfig.BatchBytes", kafka.ProducerConfig{BatchBytes: 10}},
 		{"ProducerConfig.MaxQueuedMessages", kafka.ProducerConfig{MaxQueuedMessages: -5}},
+		{"ProducerConfig.MaxQueuedBytes", kafka.ProducerConfig{MaxQueuedBytes: -1}},
+		{"ProducerConfig.MaxQueuedBytes", kafka.ProducerConfig{MaxQueuedBytes: 1 << 20, UseRdkafka: true}},
 		{"ProducerConfig.MaxInFlight", kafka.ProducerConfig{MaxInFlight: 6}},
 		{"ProducerConfig.DeliveryTimeout", kafka.ProducerConfig{DeliveryTimeout: -time.Second}},
 		{"ProducerConfig.DeliveryTimeout", kafka.ProducerConfig{DeliveryTimeout: time.Millisecond, Linger: time.Second}},

@@ -168,6 +168,7 @@ type ProducerConfig struct {
 	BatchBytes       int           // max bytes of one record batch
 	MaxMessageBytes  int           // max encoded size of one record
 	MaxQueued        int           // messages queued or in flight, at most
+	MaxQueuedBytes   int           // their bytes (SizeBound each), at most; 0: no bound
 	FailWhenFull     bool          // Produce fails with ErrQueueFull instead of blocking
 	Compression      records.Codec
 	CompressionLevel int

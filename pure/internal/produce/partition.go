@@ -187,19 +187,26 @@ func (p *Producer) report(pt *partition) {
 		pt.doneQ = pt.doneQ[:len(pt.doneQ)-1]
 		pt.mu.Unlock()
 
+		// The bytes to give back, counted before the DoneFuncs run: a
+		// message may be reused once reported.
+		n, size := len(b.msgs), 0
+		if p.qb != nil {
+			for i := range b.msgs {
+				size += engine.SizeBound(b.msgs[i].m)
+			}
+		}
 		b.report(pt.id)
 		if b.err != nil && p.tx != nil && !b.dropped {
 			// Before finished moves on, so that EndTxn's flush
 			// sees the transaction failed.
 			p.tx.batchFailed(b.err)
 		}
-		n := len(b.msgs)
 		p.recycle(b)
 
 		pt.mu.Lock()
 		pt.finished += uint64(n)
 		pt.mu.Unlock()
-		p.q.Release(n)
+		p.release(n, size)
 		if p.flushing.Load() > 0 {
 			p.notifyFlush()
 		}

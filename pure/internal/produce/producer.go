@@ -33,6 +33,7 @@ type Producer struct {
 	topics atomic.Pointer[map[string]*topic]
 	recent recentTopics // a cache in front of topics
 	q      *engine.Queue
+	qb     *byteBudget // MaxQueuedBytes; nil without (budget.go)
 
 	closed   atomic.Bool   // Close began: Produce refuses
 	closedCh chan struct{} // closed when Close begins
@@ -100,6 +101,9 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (e
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxQueuedBytes > 0 {
+		p.qb = newByteBudget(cfg.MaxQueuedBytes)
 	}
 	p.free.budget = max(freeBudgetMin, freeBudgetBatches*cfg.BatchBytes)
 	p.ctx, p.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -173,11 +177,17 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 	if err := p.q.Acquire(ctx, p.cfg.FailWhenFull, p.closedCh); err != nil {
 		return refused(m, err)
 	}
+	if p.qb != nil {
+		if err := p.qb.acquire(ctx, int64(size), p.cfg.FailWhenFull, p.closedCh); err != nil {
+			p.q.Release(1)
+			return refused(m, err)
+		}
+	}
 
 	pt.mu.Lock()
 	if p.closed.Load() {
 		pt.mu.Unlock()
-		p.q.Release(1)
+		p.release(1, size)
 		return refused(m, kerr.ErrClosed)
 	}
 	if p.tx != nil {
@@ -187,7 +197,7 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		// refused.
 		if err := p.tx.produceErr(); err != nil {
 			pt.mu.Unlock()
-			p.q.Release(1)
+			p.release(1, size)
 			return refused(m, err)
 		}
 		p.tx.joinLocked(pt)
@@ -199,6 +209,15 @@ func (p *Producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		s.wake()
 	}
 	return nil
+}
+
+// release gives back the queue slots and budget bytes of n messages of
+// size bytes (engine.SizeBound) in all.
+func (p *Producer) release(n, size int) {
+	p.q.Release(n)
+	if p.qb != nil {
+		p.qb.release(int64(size))
+	}
 }
 
 // refused is the error of a Produce that did not accept m: err, naming the
