@@ -44,7 +44,12 @@ import (
 // connections and builds its own batches, so OnProduceBatch and
 // OnFetchBatch are not called for its producers and consumers, and the
 // broker hooks see only the client's own requests (metadata, groups,
-// offsets), not librdkafka's produce and fetch traffic.
+// offsets), not librdkafka's produce and fetch traffic. What librdkafka
+// does tell, in its statistics (which an rdkafka producer of a client with
+// hooks turns on, once a second), is mapped: each broker's largest
+// throttle of the second becomes an OnBrokerThrottle (APIKey -1), and its
+// request counts and round-trip percentiles show in Client.Stats
+// (ProducerStats.Brokers). An rdkafka consumer's statistics are not mapped.
 //
 // With no hooks registered, no hook code runs: the per-message paths cost
 // what they cost before hooks existed (see bench_perf_test.go).
@@ -168,7 +173,7 @@ type BrokerDisconnectEvent struct {
 type BrokerThrottleEvent struct {
 	Broker   int32
 	Addr     string
-	APIKey   int16 // the request's API key (APIKeyName)
+	APIKey   int16 // the request's API key (APIKeyName); -1 from librdkafka's statistics, which do not say
 	Throttle time.Duration
 }
 

@@ -43,6 +43,7 @@ type Producer struct {
 	reports     chan DeliveryReport
 	done        engine.DoneFunc // for asynchronous messages
 	hooks       *hookSet        // the client's; nil without hooks
+	windows     *brokerWindows  // the engine's own brokers, if it reports them (windows.go)
 	txn         *txnState       // nil unless TransactionalID is set (txn.go)
 
 	// known holds the topics this producer has produced to, so that each
@@ -92,6 +93,10 @@ func (c *Client) newProducer(cfg ProducerConfig, topic string) (*Producer, error
 		return nil, err
 	}
 	ecfg.Observer = c.cfg.hookSet.produceObserver()
+	windows := c.cfg.hookSet.windowsObserver()
+	if windows != nil {
+		ecfg.Windows = windows
+	}
 	eng, err := c.engineFor("ProducerConfig", cfg.Engine, cfg.UseRdkafka)
 	if err != nil {
 		return nil, err
@@ -109,6 +114,7 @@ func (c *Client) newProducer(cfg ProducerConfig, topic string) (*Producer, error
 	p := &Producer{
 		client: c, topic: topic, cfg: cfg, maxBytes: ecfg.MaxMessageBytes, eng: ep,
 		partitioner: cfg.Partitioner, abandoned: make(chan struct{}), hooks: c.cfg.hookSet,
+		windows: windows,
 	}
 	if p.partitioner == nil {
 		p.sticky = newSticky(0)

@@ -51,6 +51,13 @@ type ProducerStats struct {
 	// BufferedBytes is the size of the batches holding them (before
 	// compression); -1 with the rdkafka engine, which does not say.
 	BufferedBytes int64
+	// Brokers is, for an engine with connections of its own (rdkafka),
+	// its brokers as its last statistics report described them (once a
+	// second; latency percentiles over that second; Throttles not
+	// counted). Only for clients with hooks, which turn the statistics
+	// on; nil otherwise and for the pure engine, whose traffic is in
+	// Stats.Brokers.
+	Brokers []BrokerStats
 }
 
 // ConsumerStats is one consumer's partitions.
@@ -146,7 +153,7 @@ func percentile(hist []uint64, q float64) time.Duration {
 }
 
 func (p *Producer) stats() ProducerStats {
-	s := ProducerStats{Topic: p.topic, BufferedBytes: -1}
+	s := ProducerStats{Topic: p.topic, BufferedBytes: -1, Brokers: p.windows.brokers()}
 	if qs, ok := p.eng.(engine.QueueStater); ok {
 		st := qs.QueueStats()
 		s.Queued, s.QueueMax, s.BufferedBytes = st.Messages, st.Max, st.Bytes

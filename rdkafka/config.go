@@ -117,6 +117,9 @@ func producerProps(cl *cluster.Cluster, cfg engine.ProducerConfig) (*props, erro
 	p.set("message.max.bytes", "ProducerConfig.MaxMessageBytes",
 		clamp(max(cfg.MaxMessageBytes+messageOverhead, cfg.BatchBytes), 1000, 1000000000))
 	p.set("queue.buffering.max.messages", "ProducerConfig.MaxQueuedMessages", strconv.Itoa(cfg.MaxQueued))
+	if cfg.Windows != nil {
+		p.m["statistics.interval.ms"] = int(statsInterval / time.Millisecond) // windows.go
+	}
 	if !cfg.Compression.Valid() {
 		return nil, kerr.Config("ProducerConfig.Compression", "unknown codec %d", cfg.Compression)
 	}

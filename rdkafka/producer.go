@@ -240,6 +240,8 @@ func (p *producer) event(ev kafka.Event, s *settled) {
 		}
 		p.auth.observe(e) // explains the delivery timeouts that follow
 		p.log.Log(context.Background(), level, "gokafka: librdkafka producer error", "err", mapError(e))
+	case *kafka.Stats:
+		p.windows(e.String()) // only when cfg.Windows is set (windows.go)
 	}
 }
 

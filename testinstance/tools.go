@@ -18,6 +18,8 @@ var KafkaTools = map[string]string{
 	"kafka-console-producer": "org.apache.kafka.tools.ConsoleProducer",
 	"kafka-topics":           "org.apache.kafka.tools.TopicCommand",
 	"kafka-get-offsets":      "org.apache.kafka.tools.GetOffsetShell",
+	// Configs and quotas (kafka-configs.sh runs the broker jar's class).
+	"kafka-configs": "kafka.admin.ConfigCommand",
 	// Share groups (Kafka 4.1 and later).
 	"kafka-share-groups":           "org.apache.kafka.tools.consumer.group.ShareGroupCommand",
 	"kafka-console-share-consumer": "org.apache.kafka.tools.consumer.ConsoleShareConsumer",

@@ -178,9 +178,10 @@ type ProducerConfig struct {
 	MaxInFlight      int // Produce requests in flight per broker
 	ClientID         string
 	Logger           *slog.Logger
-	Security         Security       // for engines that open their own connections
-	Raw              map[string]any // engine-specific overrides (librdkafka properties)
-	Observer         BatchObserver  // nil: nobody listens (observe.go)
+	Security         Security             // for engines that open their own connections
+	Raw              map[string]any       // engine-specific overrides (librdkafka properties)
+	Observer         BatchObserver        // nil: nobody listens (observe.go)
+	Windows          BrokerWindowObserver // nil: nobody listens (observe.go)
 
 	// TransactionalID, when set, makes the producer transactional: NewProducer
 	// returns a TxnProducer. The root validated it (idempotent, acks=all).

@@ -47,3 +47,31 @@ type QueueStats struct {
 	Max      int
 	Bytes    int64
 }
+
+// BrokerWindowObserver is told, by an engine that keeps its own broker
+// connections (librdkafka), what it measured of each broker over its last
+// statistics interval. nil in a config: nobody listens, and the engine
+// does not turn its statistics on.
+type BrokerWindowObserver interface {
+	BrokerWindows(ws []BrokerWindow)
+}
+
+// BrokerWindow is one broker as an engine's own connections saw it:
+// counters since the engine started, latency and throttle over the last
+// interval.
+type BrokerWindow struct {
+	Broker       int32
+	Addr         string
+	Connected    bool
+	InFlight     int    // requests sent, response not yet received
+	Requests     uint64 // requests sent
+	Errors       uint64 // send and receive errors
+	BytesWritten uint64
+	BytesRead    uint64
+	Connects     uint64
+	Disconnects  uint64
+	// Round-trip time percentiles over the interval (zero without
+	// requests), and the largest throttle a broker asked for in it.
+	RTTP50, RTTP90, RTTP99 time.Duration
+	ThrottleMax            time.Duration
+}
