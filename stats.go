@@ -47,7 +47,7 @@ type BrokerStats struct {
 type ProducerStats struct {
 	Topic    string // the producer's topic; empty for Client.NewProducer's
 	Queued   int    // messages accepted and not yet reported
-	QueueMax int    // ProducerConfig.MaxQueuedMessagesMessages
+	QueueMax int    // ProducerConfig.MaxQueuedMessages
 	// BufferedBytes is the size of the batches holding them (before
 	// compression); -1 with the rdkafka engine, which does not say.
 	BufferedBytes int64
