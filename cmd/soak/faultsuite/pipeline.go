@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -45,7 +47,8 @@ const PipelineMemberEnv = "GOKAFKA_SOAK_PIPELINE_MEMBER"
 // value of PipelineMemberEnv) says: a kafka.Pipeline that copies every
 // message of the input topic to the output topic, until its standard input
 // closes (then it closes the pipeline and returns nil) or it is killed. It
-// prints "started" once it has joined the group.
+// prints "started" once it has joined the group, and "assigned P,P,..." and
+// "revoked P,P,..." as partitions of the input arrive and leave.
 func RunPipelineMember(spec string) error {
 	f := strings.Split(spec, "|") // brokers|in|out|group|transactional id|rdkafka
 	if len(f) != 6 {
@@ -68,6 +71,18 @@ func RunPipelineMember(spec string) error {
 			Group: group, Topics: []string{in},
 			SessionTimeout: pipelineSession, HeartbeatInterval: time.Second,
 			ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: rdkafka},
+			OnAssign: func(_ context.Context, tps []kafka.TopicPartition, _ map[kafka.TopicPartition]int64) (map[kafka.TopicPartition]int64, error) {
+				fmt.Println("assigned", partitionList(tps))
+				return nil, nil
+			},
+			OnRevoke: func(_ context.Context, tps []kafka.TopicPartition) error {
+				fmt.Println("revoked", partitionList(tps))
+				return nil
+			},
+			OnLost: func(_ context.Context, tps []kafka.TopicPartition) error {
+				fmt.Println("revoked", partitionList(tps))
+				return nil
+			},
 		},
 		Producer: kafka.ProducerConfig{TransactionalID: id, TransactionTimeout: pipelineTxnTimeout, UseRdkafka: rdkafka},
 	})
@@ -85,6 +100,18 @@ func RunPipelineMember(spec string) error {
 	return p.Close(context.Background())
 }
 
+// partitionList is "P,P,..." (or "-" for none).
+func partitionList(tps []kafka.TopicPartition) string {
+	if len(tps) == 0 {
+		return "-"
+	}
+	ps := make([]string, len(tps))
+	for i, tp := range tps {
+		ps[i] = strconv.Itoa(int(tp.Partition))
+	}
+	return strings.Join(ps, ",")
+}
+
 // member is one pipeline member's process.
 type member struct {
 	name    string
@@ -93,10 +120,50 @@ type member struct {
 	started atomic.Bool
 	done    chan struct{} // its stdout ended
 	last    atomic.Value  // the last line it printed other than "started"
+
+	mu    sync.Mutex
+	owned map[int32]bool // the partitions it said it owns
+}
+
+// owns reports whether the member said it owns partition p.
+func (m *member) owns(p int32) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.owned[p]
+}
+
+// partitions are the partitions it said it owns.
+func (m *member) partitions() []int32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []int32
+	for p := range m.owned {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// track applies an "assigned ..." or "revoked ..." line.
+func (m *member) track(line string) {
+	what, list, _ := strings.Cut(line, " ")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, f := range strings.Split(list, ",") {
+		p, err := strconv.Atoi(f)
+		if err != nil {
+			continue
+		}
+		if what == "assigned" {
+			m.owned[int32(p)] = true
+		} else {
+			delete(m.owned, int32(p))
+		}
+	}
 }
 
 func startMember(env *Env, command func() *exec.Cmd, name, spec string) (*member, error) {
-	m := &member{name: name, cmd: command(), done: make(chan struct{})}
+	m := &member{name: name, cmd: command(), done: make(chan struct{}), owned: map[int32]bool{}}
 	m.cmd.Env = append(os.Environ(), PipelineMemberEnv+"="+spec)
 	m.cmd.Stderr = io.Discard
 	if env.Logf != nil {
@@ -116,10 +183,13 @@ func startMember(env *Env, command func() *exec.Cmd, name, spec string) (*member
 		defer close(m.done)
 		lines := bufio.NewScanner(stdout)
 		for lines.Scan() {
-			if lines.Text() == "started" {
+			switch l := lines.Text(); {
+			case l == "started":
 				m.started.Store(true)
-			} else {
-				m.last.Store(lines.Text())
+			case strings.HasPrefix(l, "assigned "), strings.HasPrefix(l, "revoked "):
+				m.track(l)
+			default:
+				m.last.Store(l)
 			}
 		}
 	}()
@@ -156,8 +226,12 @@ func (m *member) stop() error {
 // a client nobody here wrote) reads the input, and the output as a
 // read_committed reader: every input must be there exactly once (lost,
 // duplicated and foreign records are violations). Timings: each fault to
-// progress on every input partition (the group's committed offsets moving
-// past where they were), and the last fault to the whole input committed.
+// progress on every input partition — the group's committed offsets moving
+// past where they were at the fault, or, for the killed member's
+// partitions, past where they were when a survivor got them (members print
+// their assignments) — and the end of the input to all of it committed.
+// A killed member that owned no partition is a violation: it proved
+// nothing.
 func PipelineKill(ctx context.Context, env *Env, engines []Engine, command func() *exec.Cmd) (results []Result, err error) {
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
@@ -240,9 +314,34 @@ func PipelineKill(ctx context.Context, env *Env, engines []Engine, command func(
 	if err := victim.cmd.Process.Kill(); err != nil {
 		return nil, err
 	}
-	env.logf("pipeline: killed member %s (SIGKILL)", victim.name)
-	res.note("SIGKILL member %s at %d inputs", victim.name, produced.Load())
-	awaitProgress(ctx, client, group, in, before, time.Now(), &res, "member SIGKILL to progress on every input partition")
+	killedAt := time.Now()
+	orphans := victim.partitions()
+	env.logf("pipeline: killed member %s (SIGKILL), owner of %v", victim.name, orphans)
+	res.note("SIGKILL member %s, owner of partitions %v, at %d inputs", victim.name, orphans, produced.Load())
+	if len(orphans) == 0 {
+		res.problem("the killed member owned no partition: its kill proved nothing")
+	}
+	// The victim's partitions have recovered once a survivor owns them
+	// and has committed past where they were when it got them (a commit
+	// the victim had in flight may land after its death: it is no
+	// progress of the survivors').
+	baseline := map[int32]int64{}
+	awaitProgress(ctx, client, group, in, killedAt, &res, "member SIGKILL to progress on every input partition",
+		func(p int32, now map[kafka.TopicPartition]int64) (int64, bool) {
+			tp := kafka.TopicPartition{Topic: in.Name(), Partition: p}
+			if !slices.Contains(orphans, p) {
+				return before[tp], true
+			}
+			if b, ok := baseline[p]; ok {
+				return b, true
+			}
+			if (members[0].owns(p) || members[2].owns(p)) && now != nil {
+				if o, ok := now[tp]; ok {
+					baseline[p] = o
+				}
+			}
+			return 0, false
+		})
 
 	// Fault 2: the transaction coordinator of the first member killed.
 	if err := reached(pipelineMessages / 2); err != nil {
@@ -256,14 +355,19 @@ func PipelineKill(ctx context.Context, env *Env, engines []Engine, command func(
 	if err != nil {
 		return nil, err
 	}
-	before = committedOffsets(ctx, client, group)
 	if err := env.Cluster.KillBroker(idx); err != nil {
 		return nil, err
 	}
-	killedAt := time.Now()
+	killedAt = time.Now()
+	// Read after the kill: a commit that the coordinator finished before
+	// it died is not progress after the fault.
+	before = committedOffsets(ctx, client, group)
 	env.logf("pipeline: killed broker %d, transaction coordinator of member m0", coord)
 	res.note("kill -9 broker %d (m0's transaction coordinator) at %d inputs", coord, produced.Load())
-	awaitProgress(ctx, client, group, in, before, killedAt, &res, "coordinator kill -9 to progress on every input partition")
+	awaitProgress(ctx, client, group, in, killedAt, &res, "coordinator kill -9 to progress on every input partition",
+		func(p int32, _ map[kafka.TopicPartition]int64) (int64, bool) {
+			return before[kafka.TopicPartition{Topic: in.Name(), Partition: p}], true
+		})
 	if err := env.Cluster.StartBroker(ctx, idx); err != nil {
 		return nil, fmt.Errorf("restarting broker %d: %w", coord, errors.Join(err, env.StartAll(context.WithoutCancel(ctx))))
 	}
@@ -353,23 +457,27 @@ func committedOffsets(ctx context.Context, client *kafka.Client, group string) m
 }
 
 // awaitProgress waits until the group's committed offset of every input
-// partition has moved past before (or reached the input's end), and
+// partition has moved past its baseline (or reached the input's end), and
 // records the time since the fault as name; past 3x the bound it records a
-// problem instead.
-func awaitProgress(ctx context.Context, client *kafka.Client, group string, in *kafka.Topic, before map[kafka.TopicPartition]int64, fault time.Time, res *Result, name string) {
+// problem instead. baseline says, given the committed offsets of this
+// poll, where a partition must move from, or that it cannot count yet.
+func awaitProgress(ctx context.Context, client *kafka.Client, group string, in *kafka.Topic, fault time.Time, res *Result, name string, baseline func(p int32, now map[kafka.TopicPartition]int64) (int64, bool)) {
 	err := waitUntil(ctx, 3*pipelineRecoveryBound, name, func() bool {
 		now := committedOffsets(ctx, client, group)
 		ends, err := in.LatestOffsets(ctx)
 		if err != nil {
 			return false
 		}
+		done := true
 		for p, end := range ends {
 			tp := kafka.TopicPartition{Topic: in.Name(), Partition: p}
-			if o, ok := now[tp]; !ok || (o <= before[tp] && o < end) {
-				return false
+			b, ok := baseline(p, now) // called for every partition: it may note a baseline
+			o, read := now[tp]
+			if !ok || !read || (o <= b && o < end) {
+				done = false
 			}
 		}
-		return true
+		return done
 	})
 	if err != nil {
 		res.problem("%v", err)
