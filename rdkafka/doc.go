@@ -284,4 +284,24 @@
 //
 // A batch's buffer lives as long as any of its messages: a consumer that
 // keeps one message keeps its batch's bytes (at most maxDrain messages).
+//
+// Side by side in one bench -quick run (100 B, 12 partitions, 3 runs each,
+// load average 22-33; medians, min-max): producing, this engine 3.81 µs
+// per message (3.75-4.52), raw confluent-kafka-go 9.66 (7.59-16.34), the
+// pure engine 1.14; consuming, 0.85 (0.83-0.92), 1.78 (1.68-1.79) and 0.32.
+// What keeps producing at three times the pure engine's CPU is on the Go
+// side of confluent-kafka-go's Producer (the opaque map, a *kafka.Message
+// and a channel send per delivery report) plus librdkafka's own threads;
+// what keeps consuming at 2.7 times is mostly librdkafka's per-message work
+// (its op per message, allocated by the fetch thread and freed in the batch
+// call) and its fetch threads.
+//
+// Connections: each producer and each consumer of this engine is its own
+// librdkafka instance with its own connections, beside the client's Go
+// ones. Counted with ss on one client and the 3-broker cluster (12
+// partitions, every producer having written one message, every consumer
+// reading all partitions): the client alone 2 sockets; with 1, 3 and 10
+// producers 4, 7 and 18; with as many consumers besides, 10, 21 and 60.
+// One instance per client for all its producers and one for all its
+// fetchers is not done.
 package rdkafka
