@@ -20,7 +20,6 @@ import (
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
 	"github.com/gokafka/kafka/testhelp"
-	"github.com/gokafka/kafka/testinstance"
 )
 
 // txnTimeout is the tests' transaction timeout: longer than any test waits
@@ -113,39 +112,13 @@ func diff(got, want []string) string {
 	return fmt.Sprintf("unexpected %q, missing %q", extra, missing)
 }
 
-// consoleCommitted reads the topics matching include with Kafka's console
-// consumer, read_committed, until it has n messages or none came for 15 s,
-// and returns the values, sorted. (The tool logs its timeout on stdout, and
-// some versions exit non-zero on it: the values are the lines of letters,
-// digits and dashes only, which no log line is.)
-var valueLine = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
-
-func consoleCommitted(t testing.TB, include string, n int) []string {
-	t.Helper()
-	c := testinstance.Shared()
-	out, err := testinstance.KafkaTool(testhelp.Ctx(t, 3*time.Minute), testinstance.Config{KafkaVersion: c.KafkaVersion()}, nil,
-		"kafka-console-consumer", "--bootstrap-server", c.BootstrapServers(), "--include", include,
-		"--from-beginning", "--isolation-level", "read_committed", "--max-messages", fmt.Sprint(n), "--timeout-ms", "15000")
-	if err != nil && !strings.Contains(err.Error()+string(out), "TimeoutException") {
-		t.Fatalf("console consumer: %v", err)
-	}
-	var vs []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if valueLine.MatchString(line) {
-			vs = append(vs, line)
-		}
-	}
-	slices.Sort(vs)
-	return vs
-}
-
 // checkConsole checks that Kafka's console consumer reads exactly want
 // (read_committed) from the topics matching include. It asks for one
 // message more than want, so that an extra one (an aborted message shown)
 // is read rather than left behind.
 func checkConsole(t testing.TB, include string, want []string) {
 	t.Helper()
-	got := consoleCommitted(t, include, len(want)+1)
+	got := testhelp.ConsoleCommitted(t, nil, include, len(want)+1, 15*time.Second)
 	want = slices.Sorted(slices.Values(want))
 	if !slices.Equal(got, want) {
 		t.Fatalf("Kafka's console consumer (read_committed) read %d values, want %d: %s", len(got), len(want), diff(got, want))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -144,35 +143,6 @@ func kcatValues(t testing.TB, tc *testinstance.Cluster, level string, topics ...
 	return vs
 }
 
-// valueLine matches the values these tests produce; Kafka's console
-// consumer also prints log lines on stdout, which never match.
-var valueLine = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
-
-// consoleValues reads the topics matching include with Kafka's console
-// consumer, read_committed, from tc (the shared cluster if nil), until it
-// has n messages or none came for 10 s, and returns the values, sorted.
-func consoleValues(t testing.TB, tc *testinstance.Cluster, include string, n int) []string {
-	t.Helper()
-	c := tc
-	if c == nil {
-		c = testinstance.Shared()
-	}
-	out, err := testinstance.KafkaTool(testhelp.Ctx(t, 3*time.Minute), testinstance.Config{KafkaVersion: c.KafkaVersion()}, nil,
-		"kafka-console-consumer", "--bootstrap-server", c.BootstrapServers(), "--include", include,
-		"--from-beginning", "--isolation-level", "read_committed", "--max-messages", fmt.Sprint(n), "--timeout-ms", "10000")
-	if err != nil && !strings.Contains(err.Error()+string(out), "TimeoutException") {
-		t.Fatalf("console consumer: %v", err)
-	}
-	var vs []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if valueLine.MatchString(line) {
-			vs = append(vs, line)
-		}
-	}
-	slices.Sort(vs)
-	return vs
-}
-
 // checkCommitted checks that read_committed readers nobody here wrote
 // (kcat, and, if console, Kafka's console consumer, which is asked for one
 // message more so that an extra one is read rather than left behind) read
@@ -199,7 +169,7 @@ func checkCommittedOn(t testing.TB, tc *testinstance.Cluster, want []string, con
 	}
 	if console {
 		include := strings.Join(topics, "|")
-		if got := consoleValues(t, tc, include, len(want)+1); !slices.Equal(got, want) {
+		if got := testhelp.ConsoleCommitted(t, tc, include, len(want)+1, 10*time.Second); !slices.Equal(got, want) {
 			t.Fatalf("Kafka's console consumer (read_committed) read %d values, want %d: %s", len(got), len(want), diff(got, want))
 		}
 	}
