@@ -71,12 +71,17 @@ type sticky struct {
 	stick  time.Duration
 	topics atomic.Pointer[map[string]*stickyTopic]
 	mu     sync.Mutex // serializes adding topics
+	// last is the topic of the previous call: a producer of one topic
+	// (or of runs of messages to one) then compares a name, often the
+	// same string, instead of hashing it.
+	last atomic.Pointer[stickyTopic]
 }
 
 // stickyTopic is one topic's current choice. Producing goroutines race to
 // replace an expired choice; the loser uses the winner's.
 type stickyTopic struct {
-	cur atomic.Pointer[stickyChoice]
+	name string
+	cur  atomic.Pointer[stickyChoice]
 }
 
 type stickyChoice struct {
@@ -85,7 +90,11 @@ type stickyChoice struct {
 }
 
 func (s *sticky) topic(name string) *stickyTopic {
+	if st := s.last.Load(); st != nil && st.name == name {
+		return st
+	}
 	if st := (*s.topics.Load())[name]; st != nil {
+		s.last.Store(st)
 		return st
 	}
 	s.mu.Lock()
@@ -98,7 +107,7 @@ func (s *sticky) topic(name string) *stickyTopic {
 	for k, v := range old {
 		topics[k] = v
 	}
-	st := &stickyTopic{}
+	st := &stickyTopic{name: name}
 	topics[name] = st
 	s.topics.Store(&topics)
 	return st
