@@ -41,11 +41,11 @@ type session struct {
 	epoch    int32 // of the next request: 0 = full, creating a session
 	disabled bool  // full fetches without a session (epoch -1)
 
-	// parts is what the broker holds, as the last request sent left it;
-	// mark tells the partitions of the request being built from the
-	// ones to forget.
+	// parts is what the broker holds, as the last request sent left it.
 	parts map[engine.TopicPartition]sessPart
-	mark  uint64
+	// present is scratch space for the rare request that forgets
+	// partitions: the ones it still fetches.
+	present map[engine.TopicPartition]struct{}
 
 	// sentFull: the request in flight is full (epoch 0, or no session).
 	sentFull bool
@@ -61,12 +61,12 @@ type sessPart struct {
 	offset      int64
 	maxBytes    int32
 	leaderEpoch int32
-	mark        uint64
 }
 
 func newSession() *session {
 	return &session{
 		parts:     map[engine.TopicPartition]sessPart{},
+		present:   map[engine.TopicPartition]struct{}{},
 		incr:      kmsg.NewPtrFetchRequest(),
 		forgotten: map[string]int{},
 	}
@@ -92,7 +92,6 @@ func (ss *session) request(full *kmsg.FetchRequest, forceFull bool) *kmsg.FetchR
 		ss.sentFull = true
 		return full
 	}
-	ss.mark++
 	if ss.epoch == 0 || forceFull {
 		// A full request opens a new session; with ss.id set, it also
 		// closes the old one.
@@ -102,7 +101,7 @@ func (ss *session) request(full *kmsg.FetchRequest, forceFull bool) *kmsg.FetchR
 			for j := range t.Partitions {
 				p := &t.Partitions[j]
 				ss.parts[engine.TopicPartition{Topic: t.Topic, Partition: p.Partition}] = sessPart{
-					offset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, leaderEpoch: p.CurrentLeaderEpoch, mark: ss.mark,
+					offset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, leaderEpoch: p.CurrentLeaderEpoch,
 				}
 			}
 		}
@@ -117,19 +116,20 @@ func (ss *session) request(full *kmsg.FetchRequest, forceFull bool) *kmsg.FetchR
 	in.IsolationLevel, in.Rack = full.IsolationLevel, full.Rack
 	in.SessionID, in.SessionEpoch = ss.id, ss.epoch
 	topics := in.Topics[:0]
+	listed := 0 // partitions of full
 	for i := range full.Topics {
 		t := &full.Topics[i]
 		var it *kmsg.FetchRequestTopic
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
 			tp := engine.TopicPartition{Topic: t.Topic, Partition: p.Partition}
+			listed++
 			old, ok := ss.parts[tp]
-			now := sessPart{offset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, leaderEpoch: p.CurrentLeaderEpoch, mark: ss.mark}
-			ss.parts[tp] = now
-			old.mark = ss.mark
+			now := sessPart{offset: p.FetchOffset, maxBytes: p.PartitionMaxBytes, leaderEpoch: p.CurrentLeaderEpoch}
 			if ok && old == now {
 				continue // the broker has it as it is
 			}
+			ss.parts[tp] = now
 			if it == nil {
 				n := len(topics)
 				if n < cap(topics) {
@@ -147,30 +147,47 @@ func (ss *session) request(full *kmsg.FetchRequest, forceFull bool) *kmsg.FetchR
 	in.Topics = topics
 
 	forgotten := in.ForgottenTopics[:0]
+	if len(ss.parts) > listed {
+		ss.forget(full, &forgotten)
+	}
+	in.ForgottenTopics = forgotten
+	ss.sentFull = false
+	return in
+}
+
+// forget removes from the session the partitions full no longer lists,
+// and appends them to forgotten.
+func (ss *session) forget(full *kmsg.FetchRequest, forgotten *[]kmsg.FetchRequestForgottenTopic) {
+	clear(ss.present)
+	for i := range full.Topics {
+		t := &full.Topics[i]
+		for j := range t.Partitions {
+			ss.present[engine.TopicPartition{Topic: t.Topic, Partition: t.Partitions[j].Partition}] = struct{}{}
+		}
+	}
+	fs := *forgotten
 	clear(ss.forgotten)
-	for tp, sp := range ss.parts {
-		if sp.mark == ss.mark {
+	for tp := range ss.parts {
+		if _, ok := ss.present[tp]; ok {
 			continue
 		}
 		delete(ss.parts, tp)
 		fi, ok := ss.forgotten[tp.Topic]
 		if !ok {
-			fi = len(forgotten)
-			if fi < cap(forgotten) {
-				forgotten = forgotten[:fi+1]
+			fi = len(fs)
+			if fi < cap(fs) {
+				fs = fs[:fi+1]
 			} else {
-				forgotten = append(forgotten, kmsg.NewFetchRequestForgottenTopic())
+				fs = append(fs, kmsg.NewFetchRequestForgottenTopic())
 			}
-			forgotten[fi].Topic = tp.Topic
-			forgotten[fi].TopicID = ss.topicID(full, tp.Topic)
-			forgotten[fi].Partitions = forgotten[fi].Partitions[:0]
+			fs[fi].Topic = tp.Topic
+			fs[fi].TopicID = ss.topicID(full, tp.Topic)
+			fs[fi].Partitions = fs[fi].Partitions[:0]
 			ss.forgotten[tp.Topic] = fi
 		}
-		forgotten[fi].Partitions = append(forgotten[fi].Partitions, tp.Partition)
+		fs[fi].Partitions = append(fs[fi].Partitions, tp.Partition)
 	}
-	in.ForgottenTopics = forgotten
-	ss.sentFull = false
-	return in
+	*forgotten = fs
 }
 
 // topicID is the id of topic in the full request, or zero (a topic none of

@@ -377,3 +377,89 @@ func TestFetchSessionRequestBytes(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkSessionRequest measures building a fetch session's incremental
+// request from the full one of 240 partitions, 12 of which moved since the
+// last request (the rest idle): what sessions add to each request on the
+// client side. It allocates nothing once the session's lists have grown.
+func BenchmarkSessionRequest(b *testing.B) {
+	full := kmsg.NewPtrFetchRequest()
+	for ti := range 10 {
+		t := kmsg.NewFetchRequestTopic()
+		t.Topic = fmt.Sprintf("topic-%02d", ti)
+		for p := range int32(24) {
+			pt := kmsg.NewFetchRequestTopicPartition()
+			pt.Partition, pt.FetchOffset, pt.PartitionMaxBytes = p, 1000, 1<<20
+			t.Partitions = append(t.Partitions, pt)
+		}
+		full.Topics = append(full.Topics, t)
+	}
+	ss := newSession()
+	ss.request(full, false)
+	ss.answered(&kmsg.FetchResponse{SessionID: 9})
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		for j := range 12 { // 12 partitions moved
+			full.Topics[j%10].Partitions[j].FetchOffset += int64(i + 1)
+		}
+		req := ss.request(full, false)
+		if n := len(req.Topics); n != 10 || req.SessionEpoch <= 0 {
+			b.Fatalf("incremental request of %d topics at epoch %d", n, req.SessionEpoch)
+		}
+		ss.answered(&kmsg.FetchResponse{SessionID: 9})
+	}
+}
+
+// TestSessionForgets: a partition the source stops fetching (unassigned,
+// or its queue full) is forgotten in the next incremental request, and
+// listed again in full when it comes back; unchanged partitions are left
+// out, changed ones listed.
+func TestSessionForgets(t *testing.T) {
+	mk := func(offsets map[int32]int64) *kmsg.FetchRequest {
+		full := kmsg.NewPtrFetchRequest()
+		tt := kmsg.NewFetchRequestTopic()
+		tt.Topic = "t"
+		for p := range int32(3) {
+			if o, ok := offsets[p]; ok {
+				pt := kmsg.NewFetchRequestTopicPartition()
+				pt.Partition, pt.FetchOffset, pt.PartitionMaxBytes = p, o, 1<<20
+				tt.Partitions = append(tt.Partitions, pt)
+			}
+		}
+		full.Topics = append(full.Topics, tt)
+		return full
+	}
+	listed := func(req *kmsg.FetchRequest) (ps []int32, forgotten []int32) {
+		for _, t := range req.Topics {
+			for _, p := range t.Partitions {
+				ps = append(ps, p.Partition)
+			}
+		}
+		for _, t := range req.ForgottenTopics {
+			forgotten = append(forgotten, t.Partitions...)
+		}
+		return ps, forgotten
+	}
+	ss := newSession()
+	if req := ss.request(mk(map[int32]int64{0: 5, 1: 5, 2: 5}), false); req.SessionEpoch != 0 || len(req.Topics[0].Partitions) != 3 {
+		t.Fatalf("first request: epoch %d, %d partitions", req.SessionEpoch, len(req.Topics[0].Partitions))
+	}
+	ss.answered(&kmsg.FetchResponse{SessionID: 3})
+	for _, step := range []struct {
+		offsets           map[int32]int64
+		listed, forgotten string
+	}{
+		{map[int32]int64{0: 9, 1: 5}, "[0]", "[2]"},      // 0 moved, 1 idle, 2 dropped
+		{map[int32]int64{0: 9, 1: 5}, "[]", "[]"},        // nothing changed
+		{map[int32]int64{0: 9, 1: 5, 2: 5}, "[2]", "[]"}, // 2 back
+	} {
+		req := ss.request(mk(step.offsets), false)
+		ps, fg := listed(req)
+		if req.SessionID != 3 || req.SessionEpoch <= 0 || fmt.Sprint(ps) != step.listed || fmt.Sprint(fg) != step.forgotten {
+			t.Fatalf("offsets %v: session %d epoch %d, listed %v forgotten %v; want listed %s forgotten %s",
+				step.offsets, req.SessionID, req.SessionEpoch, ps, fg, step.listed, step.forgotten)
+		}
+		ss.answered(&kmsg.FetchResponse{SessionID: 3})
+	}
+}
