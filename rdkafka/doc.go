@@ -248,7 +248,9 @@
 // (RdkafkaConfig can override it): librdkafka's backpressure then holds a
 // ready batch without waking up, and as it sends one request per partition
 // anyway, nothing is lost but the overlap of two partitions' requests on one
-// connection. Measured: 0.09-0.12 ms per message at 1 000 msg/s instead of
+// connection — which can lengthen the wait of a partition's batch behind
+// another's when acks are slow (a cost not measured on a quiet machine: on
+// this one, at load 30-45, the latencies of every client were seconds). Measured: 0.09-0.12 ms per message at 1 000 msg/s instead of
 // 0.77-1.0, 4 µs instead of 9 at full speed, throughput unchanged within
 // the noise. After that, at full speed (7.4 µs per message on a run at
 // load 40): librdkafka's own threads 21 % (batching, protocol 7 %;
