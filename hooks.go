@@ -128,8 +128,8 @@ type RecordDeliveredHook interface {
 	OnRecordDelivered(m *Message, err error)
 }
 
-// RecordConsumedHook is told of each message a consumer hands out, before
-// Consume returns it (or Messages yields it).
+// RecordConsumedHook is told of each message a consumer (simple, balanced
+// or share) hands out, before Consume returns it (or Messages yields it).
 type RecordConsumedHook interface {
 	OnRecordConsumed(m *Message)
 }

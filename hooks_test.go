@@ -554,3 +554,33 @@ func TestWithHooksRefusesNonHooks(t *testing.T) {
 		t.Fatalf("err = %T, want *kafka.ConfigError", err)
 	}
 }
+
+// TestHooksShareConsumer: a share group's consumer raises OnRecordConsumed
+// for each record it hands out.
+func TestHooksShareConsumer(t *testing.T) {
+	testhelp.NoLeaks(t)
+	rec := newRecorder()
+	client := newClient(t, kafka.WithHooks(rec))
+	if !shareGroups(t, client) {
+		return
+	}
+	topic := newTopic(t, client, 2)
+	produceTo(t, client, topic.Name(), 2, 200)
+	c := newShareConsumer(t, client, testhelp.UniqueName(t, "sg"), topic.Name(), kafka.ShareConsumerConfig{ConsumerTimeout: 3 * time.Second})
+	ctx := testhelp.Ctx(t, 2*time.Minute)
+	n := 0
+	for _, err := range c.Messages(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if err := c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec.locked(func() {
+		if n != 200 || rec.consumed != n {
+			t.Errorf("handed out %d of 200, consumed hook %d", n, rec.consumed)
+		}
+	})
+}

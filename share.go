@@ -198,6 +198,9 @@ func (c *ShareConsumer) Consume(ctx context.Context) (*Message, error) {
 	if err != nil {
 		c.endedWith(err)
 	}
+	if h := c.client.cfg.hookSet; h != nil && m != nil {
+		h.recordConsumed(m)
+	}
 	return m, err
 }
 
