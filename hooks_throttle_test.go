@@ -50,7 +50,7 @@ func setProducerQuota(t *testing.T, clientID string, rate int) {
 }
 
 // TestHookThrottle: a client id with a produce quota of 10 KB/s (set with
-// kafka-configs) producing 130 KB is throttled by the brokers; the throttle
+// kafka-configs) producing past it is throttled by the brokers; the throttle
 // hook hears of it on both engines — from the pure engine's responses,
 // and from librdkafka's statistics for the rdkafka engine, whose producer
 // stats then show its own view of the brokers (requests, round trips).
@@ -58,27 +58,32 @@ func setProducerQuota(t *testing.T, clientID string, rate int) {
 func TestHookThrottle(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engineCase) {
 		testhelp.NoLeaks(t)
-		const n, size = 130, 1000 // 130 KB: 1.3 times the quota over Kafka's 10 s quota window
+		const size, round, most = 1000, 10, 500 // 1 KB messages, 10 KB a round, 500 KB at most
 		clientID := testhelp.UniqueName(t, "quota")
 		setProducerQuota(t, clientID, 10000)
 		t.Cleanup(func() { setProducerQuota(t, clientID, 0) })
 		h := &throttles{}
 		client := newClient(t, kafka.WithClientID(clientID), kafka.WithHooks(h))
-		topic := newTopic(t, client, 3)
+		topic := newTopic(t, client, 1) // quotas are per broker: one leader takes it all
 		ctx := testhelp.Ctx(t, 2*time.Minute)
 		p, err := topic.NewProducer(kafka.ProducerConfig{UseRdkafka: e.rdkafka, BatchBytes: 16 << 10})
 		if err != nil {
 			t.Fatal(err)
 		}
-		results := p.ProduceSync(ctx, func() []*kafka.Message {
-			msgs := make([]*kafka.Message, n)
+		// Kafka measures a client's rate over a window of about 10 s and
+		// applies a new quota within moments: produce rounds of 10 KB
+		// until a throttle is heard of (about 100 KB, 10 s, after the
+		// quota took effect; librdkafka tells once a second).
+		n := 0
+		for h.count() == 0 && n < most {
+			msgs := make([]*kafka.Message, round)
 			for i := range msgs {
 				msgs[i] = &kafka.Message{Value: make([]byte, size)}
 			}
-			return msgs
-		}()...)
-		if err := results.Err(); err != nil {
-			t.Fatal(err)
+			if err := p.ProduceSync(ctx, msgs...).Err(); err != nil {
+				t.Fatal(err)
+			}
+			n += round
 		}
 		if e.rdkafka {
 			// librdkafka reports throttles in its statistics, once a
@@ -111,7 +116,7 @@ func TestHookThrottle(t *testing.T) {
 				t.Errorf("throttle event %+v", ev)
 			}
 		}
-		t.Logf("%d throttle events, first %+v", len(h.events), h.events[0])
+		t.Logf("%d throttle events after %d KB, first %+v", len(h.events), n*size/1000, h.events[0])
 		h.mu.Unlock()
 	})
 }
