@@ -107,17 +107,23 @@ func (p *Producer) appendLocked(pt *partition, m *engine.Message, done engine.Do
 }
 
 // sizeHint is the room to give pt's next batch, in bytes and messages:
-// four times its last one (batch sizes swing with load and round trips),
-// or a full BatchBytes once batches are large.
+// twice its last one (batch sizes swing with load and round trips; one
+// that outgrows its room grows by appends), at most BatchBytes.
+//
+// Twice, not more: a producer over many topics keeps a batch open on a
+// partition of each, every one of them small, and the room given beyond
+// what is used is allocated, zeroed (prime) and held all the same. With
+// four times the last batch, and a full BatchBytes once batches passed a
+// sixteenth of it, a producer over 10 topics of 12 partitions (250 000 x
+// 100 B, acks=all, the shared dev cluster) spent 2.1-2.7 us of CPU per
+// message and held 220-230 MiB of heap, against 1.0-1.2 us and 83-87 MiB
+// over one topic; with twice, 1.7-1.9 us and 115-123 MiB, one topic
+// unchanged (0.9-1.4 us, 3 interleaved runs each, load average 8-14).
 func (p *Producer) sizeHint(pt *partition) (bytes, count int) {
 	if pt.lastBytes == 0 {
 		return 16 << 10, 64
 	}
-	f := 4.0
-	if pt.lastBytes >= p.cfg.BatchBytes/16 {
-		f = float64(p.cfg.BatchBytes) / float64(pt.lastBytes)
-	}
-	return int(f * float64(pt.lastBytes)), int(f * float64(pt.lastCount))
+	return min(2*pt.lastBytes, p.cfg.BatchBytes), 2 * pt.lastCount
 }
 
 // completeLocked removes the head batch (which must be b) and queues it for
