@@ -157,7 +157,7 @@
 // second, so a call ends soon after its ctx (deadline or cancellation). A
 // commit first waits until every message of the transaction was reported,
 // then commits. An abort drops the messages not yet sent (their reports
-// fail with kafka.ErrAbortRequired), waits for those in flight, and aborts.
+// fail with kafka.ErrTransactionAborted), waits for those in flight, and aborts.
 // Retriable errors are retried within ctx. A commit or abort whose ctx ended
 // leaves the transaction open and the operation going on in librdkafka:
 // call the same one again to resume it (librdkafka refuses the other one

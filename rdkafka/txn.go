@@ -156,7 +156,7 @@ func (t *txnProducer) SendOffsets(ctx context.Context, c engine.GroupCommit) err
 // started resumes).
 //
 // Abort: librdkafka's AbortTransaction purges the messages not yet sent
-// (their reports fail with kerr.ErrAbortRequired), waits for those in
+// (their reports fail with kerr.ErrTransactionAborted), waits for those in
 // flight, and aborts; EndTxn returns once every message was reported.
 func (t *txnProducer) EndTxn(ctx context.Context, commit bool) error {
 	if t.closed.Load() {
