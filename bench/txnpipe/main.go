@@ -237,7 +237,7 @@ func franzPlain(ctx context.Context, brokers, in, out, group string) error {
 
 func franzTxn(ctx context.Context, brokers, in, out, group string) error {
 	s, err := kgo.NewGroupTransactSession(append(franzOpts(brokers, in, group),
-		kgo.TransactionalID(group), kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.RequireStableFetchOffsets())...)
+		kgo.TransactionalID(group), kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
 	if err != nil {
 		return err
 	}
