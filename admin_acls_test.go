@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/rdkafka"
 	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
@@ -140,39 +141,48 @@ func TestAuthorization(t *testing.T) {
 	// (IDEMPOTENT_WRITE on the cluster, or WRITE on some topic); one with
 	// acks=1 is refused the write itself.
 	//
-	// The pure engine only: the librdkafka engine does not meet this yet
-	// (its producer reports librdkafka's fatal idempotence error as
-	// ErrClosed, "Purged in queue", and its fetcher retries
-	// TOPIC_AUTHORIZATION_FAILED until the context ends), which is the
-	// rdkafka package's to fix.
+	// Both engines: librdkafka's connections are its own, so the write
+	// count of refused covers the pure engine's requests only.
 	allow(kafka.ACL{ResourceType: kafka.ACLTopic, ResourceName: topic, Operation: kafka.ACLOpDescribe})
-	for _, pc := range []struct {
-		name string
-		cfg  kafka.ProducerConfig
-		want error
-	}{
-		{"Produce idempotent", kafka.ProducerConfig{Sync: true}, kafka.ErrClusterAuthorization},
-		{"Produce acks=1", kafka.ProducerConfig{Sync: true, Acks: kafka.AcksLeader}, kafka.ErrTopicAuthorization},
-	} {
-		p, err := bob.NewProducer(pc.cfg)
-		if err != nil {
-			t.Fatal(err)
+	for _, e := range engines {
+		engine := kafka.EnginePure
+		if e.rdkafka {
+			engine = kafka.EngineRdkafka
+			if !rdkafka.Enabled { // a build without cgo: the typed refusal
+				if _, err := bob.NewProducer(kafka.ProducerConfig{Engine: engine}); !errors.Is(err, kafka.ErrEngineNotEnabled) {
+					t.Fatalf("EngineRdkafka without the engine: %v", err)
+				}
+				continue
+			}
 		}
-		refused(pc.name, pc.want, func(ctx context.Context) error {
-			return p.Produce(ctx, []byte("v"), kafka.ToTopic(topic), kafka.ToPartition(0))
-		})
-		p.Close(context.Background())
-	}
-	refused("Consume", kafka.ErrTopicAuthorization, func(ctx context.Context) error {
-		c, err := bob.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Topics: map[string][]int32{topic: nil},
-			ConsumerOptions: kafka.ConsumerOptions{AutoOffsetReset: kafka.ResetEarliest}})
-		if err != nil {
+		for _, pc := range []struct {
+			name string
+			cfg  kafka.ProducerConfig
+			want error
+		}{
+			{"Produce idempotent", kafka.ProducerConfig{Sync: true, Engine: engine}, kafka.ErrClusterAuthorization},
+			{"Produce acks=1", kafka.ProducerConfig{Sync: true, Acks: kafka.AcksLeader, Engine: engine}, kafka.ErrTopicAuthorization},
+		} {
+			p, err := bob.NewProducer(pc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused(e.name+": "+pc.name, pc.want, func(ctx context.Context) error {
+				return p.Produce(ctx, []byte("v"), kafka.ToTopic(topic), kafka.ToPartition(0))
+			})
+			p.Close(context.Background())
+		}
+		refused(e.name+": Consume", kafka.ErrTopicAuthorization, func(ctx context.Context) error {
+			c, err := bob.NewSimpleConsumer(ctx, kafka.ConsumerConfig{Topics: map[string][]int32{topic: nil},
+				ConsumerOptions: kafka.ConsumerOptions{AutoOffsetReset: kafka.ResetEarliest, Engine: engine}})
+			if err != nil {
+				return err
+			}
+			defer c.Close(context.Background())
+			_, err = c.Consume(ctx)
 			return err
-		}
-		defer c.Close(context.Background())
-		_, err = c.Consume(ctx)
-		return err
-	})
+		})
+	}
 
 	// Reading the topic and describing the group (to fetch its offsets),
 	// not reading the group: commits are refused.

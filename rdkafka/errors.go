@@ -158,6 +158,17 @@ func txnError(err error, rd interface{ GetFatalError() error }) error {
 	return mapError(ke)
 }
 
+// authorizationCode reports whether a librdkafka code is a broker's refusal
+// for want of an ACL, which retrying does not cure.
+func authorizationCode(code kafka.ErrorCode) bool {
+	switch code {
+	case kafka.ErrTopicAuthorizationFailed, kafka.ErrGroupAuthorizationFailed, kafka.ErrClusterAuthorizationFailed,
+		kafka.ErrTransactionalIDAuthorizationFailed:
+		return true
+	}
+	return false
+}
+
 // purgeCode reports whether a delivery failed because librdkafka purged the
 // message from its queues.
 func purgeCode(code kafka.ErrorCode) bool {

@@ -472,6 +472,12 @@ func (f *fetcher) partitionError(p *fpart, tp kafka.TopicPartition, err error) {
 		f.fail(p, fmt.Errorf("%w: %s at offset %d: %w", kerr.OffsetOutOfRange, p.tp, p.next, mapError(err)))
 		return
 	}
+	if p != nil && !p.failed && errors.As(err, &ke) && authorizationCode(ke.Code()) {
+		// librdkafka would fetch again and again, refused every time:
+		// the partition fails, typed, as with the pure engine.
+		f.fail(p, fmt.Errorf("rdkafka: %s: %w", p.tp, mapError(err)))
+		return
+	}
 	t := ourTP(tp)
 	f.log.Warn("gokafka: librdkafka partition error", "topic", t.Topic, "partition", t.Partition, "err", mapError(err))
 }

@@ -425,15 +425,26 @@ func (p *producer) produceError(err error) error {
 }
 
 // reportError maps the error of a failed delivery report (error path
-// only). In a transactional producer, a message that librdkafka purged
+// only). A message that librdkafka purged because the instance turned fatal
+// fails with the fatal error's cause. In a transactional producer, a message that librdkafka purged
 // while the producer is open was dropped with its transaction: librdkafka
 // purges a transaction's messages when the transaction fails (an abortable
 // error) and when it is aborted; Close's purges stay kerr.ErrClosed.
 func (p *producer) reportError(err error) error {
+	var ke kafka.Error
+	if !p.txn && errors.As(err, &ke) && purgeCode(ke.Code()) && !p.closed.Load() {
+		// librdkafka purges every message when the instance turns
+		// fatal (an idempotent producer refused its producer id for
+		// want of IDEMPOTENT_WRITE, say): the report is that cause,
+		// not a Close. (A transactional producer's purged messages
+		// were dropped with their transaction, below.)
+		if fe := p.rd.GetFatalError(); fe != nil {
+			return fmt.Errorf("rdkafka: fatal error, the instance is unusable: %w", mapError(fe))
+		}
+	}
 	if !p.txn {
 		return fatalError(err, p.rd)
 	}
-	var ke kafka.Error
 	if errors.As(err, &ke) && purgeCode(ke.Code()) && !p.closed.Load() {
 		return fmt.Errorf("%w: librdkafka dropped it with its transaction (librdkafka: %w)", kerr.ErrTransactionAborted, ke)
 	}
