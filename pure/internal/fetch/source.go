@@ -68,10 +68,6 @@ type source struct {
 type round struct {
 	parts []sentPart
 	resp  *kmsg.FetchResponse
-	// The byte budget's share of the round (budget.go): the request's
-	// MaxBytes while it is in flight, then the bytes its scan reserved
-	// until the decode stage queues them. Guarded by f.mu.
-	inflight, reserved int64
 }
 
 // sentPart is one partition of a round: the cursor state the request was
@@ -169,7 +165,6 @@ func (s *source) run() {
 			continue
 		}
 		if !s.fetch(r, s.sess.request(s.req, s.partialFirst)) {
-			s.unreserve(r)
 			s.free <- r
 			continue
 		}
@@ -218,10 +213,6 @@ func (s *source) build(r *round) (time.Duration, bool) {
 		return 0, false
 	}
 	limit := f.cfg.QueuedMaxMessages
-	left, ok := f.budgetLeftLocked()
-	if !ok {
-		return -1, true // the byte budget is spent: Poll wakes us
-	}
 	now := time.Now()
 	n := len(s.cursors)
 	s.rot++
@@ -255,9 +246,6 @@ func (s *source) build(r *round) (time.Duration, bool) {
 		p.CurrentLeaderEpoch = c.leaderEpoch
 		p.FetchOffset = c.fetchAt
 		p.PartitionMaxBytes = s.partitionBytes(c, limit)
-		if int64(p.PartitionMaxBytes) > left {
-			p.PartitionMaxBytes = int32(max(left, int64(c.batchBytes)))
-		}
 		topics[ti].Partitions = append(topics[ti].Partitions, p)
 		if c.partial {
 			first = len(r.parts)
@@ -281,7 +269,6 @@ func (s *source) build(r *round) (time.Duration, bool) {
 	}
 	s.req.Topics = topics
 	s.partialFirst = first >= 0
-	s.reserveLocked(r, left)
 	return wait, true
 }
 
@@ -425,7 +412,6 @@ func (s *source) scan(r *round) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	defer f.settleLocked(r)
 	for i := range r.parts {
 		sp := &r.parts[i]
 		c := sp.c
