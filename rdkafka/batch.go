@@ -17,21 +17,6 @@ package rdkafka
 // reads from the Consumer (consumerHandle, a checked reflection, as
 // groupmeta.go does for the group metadata).
 //
-// Statistics (statistics.interval.ms, only when the root listens:
-// engine.FetcherConfig.Windows) reach a consumer as an op on librdkafka's
-// main queue, which confluent-kafka-go forwards to the consumer queue
-// (rd_kafka_poll_set_consumer); rd_kafka_consume_batch_queue serves such
-// ops itself: without a stats_cb it destroys them, so the batch path would
-// swallow every emission (seen: a consumer taking batches for 1s with a
-// 100ms interval, then polled, had 0 statistics events; polled only, 8).
-// confluent-kafka-go takes statistics as events and sets no stats_cb, and
-// a configuration cannot be changed once confluent-kafka-go has built the
-// instance from it, so the batcher installs its stats_cb on the running
-// instance's configuration (rd_kafka_conf, documented read-only: the one
-// field written is read by librdkafka only where it serves a queue, on
-// the serving thread). The callback keeps the JSON in a thread-local that
-// gokafka_take hands over, and the fetcher gives it to parseWindows.
-//
 // The declarations below are the engine's own, written from librdkafka's
 // documented C API (rdkafka.h's rd_kafka_message_t is a public struct with
 // a documented layout; the others are functions), not copied from its
@@ -73,28 +58,6 @@ size_t rd_kafka_header_cnt(const gokafka_hdrs *hdrs);
 int rd_kafka_header_get_all(const gokafka_hdrs *hdrs, size_t idx, const char **namep, const void **valuep, size_t *sizep);
 const char *rd_kafka_topic_name(const gokafka_rkt *rkt);
 int rd_kafka_fatal_error(gokafka_rk *rk, char *errstr, size_t errstr_size);
-typedef struct gokafka_conf gokafka_conf; // rd_kafka_conf_t
-const gokafka_conf *rd_kafka_conf(gokafka_rk *rk);
-void rd_kafka_conf_set_stats_cb(gokafka_conf *conf, int (*stats_cb)(gokafka_rk *rk, char *json, size_t json_len, void *opaque));
-void rd_kafka_mem_free(void *rk, void *ptr);
-
-// gokafka_stats is the last statistics emission that the serving thread
-// met inside rd_kafka_consume_batch_queue (which calls stats_cb there,
-// on the caller's thread), until gokafka_take hands it over.
-static __thread char *gokafka_stats;
-
-static int gokafka_stats_cb(gokafka_rk *rk, char *json, size_t json_len, void *opaque) {
-	if (gokafka_stats)
-		rd_kafka_mem_free(rk, gokafka_stats); // an older emission of the same take
-	gokafka_stats = json;
-	return 1; // kept: gokafka_take's caller frees it
-}
-
-// gokafka_stats_on installs gokafka_stats_cb on a running instance. See
-// the note on statistics in batch.go.
-static void gokafka_stats_on(gokafka_rk *rk) {
-	rd_kafka_conf_set_stats_cb((gokafka_conf *)rd_kafka_conf(rk), gokafka_stats_cb);
-}
 
 // One message of a batch as Go reads it: offsets into the batch buffer,
 // -1 lengths for NULL.
@@ -122,12 +85,8 @@ static size_t gokafka_len(const void *p, size_t n) { return p ? n : 0; }
 // batch's buffer stays bounded whatever the message size). It adds up the
 // bytes and headers that gokafka_fill will copy.
 static ssize_t gokafka_take(gokafka_rkq *q, int timeout_ms, gokafka_rkmsg **msgs, size_t max,
-			    size_t budget, size_t *bytes, size_t *hdrs, char **stats) {
+			    size_t budget, size_t *bytes, size_t *hdrs) {
 	ssize_t n = 0;
-	if (gokafka_stats) { // left by another serving of this thread's (librdkafka's close)
-		rd_kafka_mem_free(NULL, gokafka_stats);
-		gokafka_stats = NULL;
-	}
 	size_t taken = 0;
 	if (timeout_ms != 0) {
 		n = rd_kafka_consume_batch_queue(q, 0, msgs, 1);
@@ -151,8 +110,6 @@ static ssize_t gokafka_take(gokafka_rkq *q, int timeout_ms, gokafka_rkmsg **msgs
 				break;
 		}
 	}
-	*stats = gokafka_stats;
-	gokafka_stats = NULL;
 	*bytes = 0;
 	*hdrs = 0;
 	const gokafka_rkt *last = NULL;
@@ -299,15 +256,10 @@ type batcher struct {
 	topic string
 }
 
-// newBatcher makes a batcher for c; with stats, take returns librdkafka's
-// statistics emissions too.
-func newBatcher(c *kafka.Consumer, stats bool) (*batcher, error) {
+func newBatcher(c *kafka.Consumer) (*batcher, error) {
 	rk, err := consumerHandle(c)
 	if err != nil {
 		return nil, err
-	}
-	if stats {
-		C.gokafka_stats_on(rk)
 	}
 	q := C.rd_kafka_queue_get_consumer(rk)
 	if q == nil {
@@ -344,24 +296,17 @@ type fetched struct {
 }
 
 // take waits up to wait for messages and returns them, each key, value and
-// header a slice of one buffer for the whole batch, and the last
-// statistics emission met meanwhile ("" if none). The slice is reused by
+// header a slice of one buffer for the whole batch. The slice is reused by
 // the next call.
-func (b *batcher) take(wait time.Duration, out []fetched) ([]fetched, string) {
+func (b *batcher) take(wait time.Duration, out []fetched) []fetched {
 	msec := C.int(0)
 	if wait > 0 {
 		msec = C.int(max(1, wait/time.Millisecond))
 	}
 	var nbytes, nhdrs C.size_t
-	var cstats *C.char
-	n := int(C.gokafka_take(b.q, msec, b.msgs, C.size_t(maxDrain), C.size_t(batchBudget), &nbytes, &nhdrs, &cstats))
-	var stats string
-	if cstats != nil {
-		stats = C.GoString(cstats)
-		C.rd_kafka_mem_free(unsafe.Pointer(b.rk), unsafe.Pointer(cstats))
-	}
+	n := int(C.gokafka_take(b.q, msec, b.msgs, C.size_t(maxDrain), C.size_t(batchBudget), &nbytes, &nhdrs))
 	if n <= 0 {
-		return out[:0], stats
+		return out[:0]
 	}
 	buf := make([]byte, max(int(nbytes), 1))
 	if int(nhdrs) > len(b.hdrs) {
@@ -402,7 +347,7 @@ func (b *batcher) take(wait time.Duration, out []fetched) ([]fetched, string) {
 		}
 		out = append(out, f)
 	}
-	return out, stats
+	return out
 }
 
 // slice is buf[off:off+n], nil for n < 0 (NULL in C), capped so that an
