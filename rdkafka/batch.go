@@ -7,8 +7,7 @@ package rdkafka
 // confluent-kafka-go's Consumer.Poll takes one message per call: a cgo
 // crossing, a *kafka.Message, a copy of the key and of the value (C.GoBytes)
 // and of every header, per message. The fetcher takes them instead with
-// librdkafka's rd_kafka_consume_batch_queue, up to maxDrain at once (or
-// batchBudget bytes), and
+// librdkafka's rd_kafka_consume_batch_queue, up to maxDrain at once, and
 // copies every key, value and header of the batch into one Go buffer in a
 // second crossing: two crossings and two allocations (the buffer and the
 // descriptors) per batch, instead of several per message. Everything else
@@ -67,47 +66,30 @@ typedef struct {
 	int32_t partition;
 	int32_t err;
 	int32_t tstype;
-	int64_t topic_off, topic_len; // the topic name, copied once per run of one topic
-	int64_t key_off, key_len;
-	int64_t val_off, val_len;
-	int64_t hdr_first, hdr_cnt; // into the header descriptors
+	int32_t topic_off, topic_len; // the topic name, copied once per run of one topic
+	int32_t key_off, key_len;
+	int32_t val_off, val_len;
+	int32_t hdr_first, hdr_cnt; // into the header descriptors
 } gokafka_desc;
 
 typedef struct {
-	int64_t key_off, key_len, val_off, val_len;
+	int32_t key_off, key_len, val_off, val_len;
 } gokafka_hdesc;
 
 static size_t gokafka_len(const void *p, size_t n) { return p ? n : 0; }
 
 // gokafka_take takes up to max messages: what is queued, or if nothing is,
-// waits up to timeout_ms for one and then takes what followed it; in
-// chunks of 64, until about budget bytes of keys and values are taken (a
-// batch's buffer stays bounded whatever the message size). It adds up the
-// bytes and headers that gokafka_fill will copy.
+// waits up to timeout_ms for one and then takes what followed it. It adds
+// up the bytes and headers that gokafka_fill will copy.
 static ssize_t gokafka_take(gokafka_rkq *q, int timeout_ms, gokafka_rkmsg **msgs, size_t max,
-			    size_t budget, size_t *bytes, size_t *hdrs) {
-	ssize_t n = 0;
-	size_t taken = 0;
-	if (timeout_ms != 0) {
-		n = rd_kafka_consume_batch_queue(q, 0, msgs, 1);
-		if (n == 0)
-			n = rd_kafka_consume_batch_queue(q, timeout_ms, msgs, 1);
-		if (n < 0)
-			n = 0;
-		if (n == 1)
-			taken = gokafka_len(msgs[0]->payload, msgs[0]->len) + gokafka_len(msgs[0]->key, msgs[0]->key_len);
-	}
-	if (timeout_ms == 0 || n == 1) {
-		while ((size_t)n < max && taken < budget) {
-			size_t chunk = max - (size_t)n < 64 ? max - (size_t)n : 64;
-			ssize_t m = rd_kafka_consume_batch_queue(q, 0, msgs + n, chunk);
-			if (m <= 0)
-				break;
-			for (ssize_t i = n; i < n + m; i++)
-				taken += gokafka_len(msgs[i]->payload, msgs[i]->len) + gokafka_len(msgs[i]->key, msgs[i]->key_len);
-			n += m;
-			if ((size_t)m < chunk)
-				break;
+			    size_t *bytes, size_t *hdrs) {
+	ssize_t n = rd_kafka_consume_batch_queue(q, 0, msgs, max);
+	if (n == 0 && timeout_ms != 0) {
+		n = rd_kafka_consume_batch_queue(q, timeout_ms, msgs, 1);
+		if (n == 1 && max > 1) {
+			ssize_t m = rd_kafka_consume_batch_queue(q, 0, msgs + 1, max - 1);
+			if (m > 0)
+				n += m;
 		}
 	}
 	*bytes = 0;
@@ -134,12 +116,12 @@ static ssize_t gokafka_take(gokafka_rkq *q, int timeout_ms, gokafka_rkmsg **msgs
 	return n;
 }
 
-static int64_t gokafka_put(char *buf, size_t *at, const void *p, size_t n) {
+static int32_t gokafka_put(char *buf, size_t *at, const void *p, size_t n) {
 	if (!p)
 		return -1;
 	memcpy(buf + *at, p, n);
 	*at += n;
-	return (int64_t)n;
+	return (int32_t)n;
 }
 
 // gokafka_fill describes and copies the n messages that gokafka_take took
@@ -147,7 +129,7 @@ static int64_t gokafka_put(char *buf, size_t *at, const void *p, size_t n) {
 static void gokafka_fill(gokafka_rkmsg **msgs, size_t n, gokafka_desc *desc, gokafka_hdesc *hdesc, char *buf) {
 	size_t at = 0, h = 0;
 	const gokafka_rkt *last = NULL;
-	int64_t topic_off = 0, topic_len = 0;
+	int32_t topic_off = 0, topic_len = 0;
 	for (size_t i = 0; i < n; i++) {
 		gokafka_rkmsg *m = msgs[i];
 		gokafka_desc *d = &desc[i];
@@ -158,18 +140,18 @@ static void gokafka_fill(gokafka_rkmsg **msgs, size_t n, gokafka_desc *desc, gok
 		d->ts = m->err == 0 ? rd_kafka_message_timestamp(m, &d->tstype) : -1;
 		if (m->rkt && m->rkt != last) {
 			const char *t = rd_kafka_topic_name(m->rkt);
-			topic_off = (int64_t)at;
+			topic_off = (int32_t)at;
 			topic_len = gokafka_put(buf, &at, t, strlen(t));
 			last = m->rkt;
 		}
 		d->topic_off = m->rkt ? topic_off : 0;
 		d->topic_len = m->rkt ? topic_len : -1;
-		d->key_off = (int64_t)at;
+		d->key_off = (int32_t)at;
 		d->key_len = gokafka_put(buf, &at, m->key, m->key_len);
 		// For an error, the payload is librdkafka's error string.
-		d->val_off = (int64_t)at;
+		d->val_off = (int32_t)at;
 		d->val_len = gokafka_put(buf, &at, m->payload, m->len);
-		d->hdr_first = (int64_t)h;
+		d->hdr_first = (int32_t)h;
 		d->hdr_cnt = 0;
 		gokafka_hdrs *hs = NULL;
 		if (m->err == 0 && rd_kafka_message_headers(m, &hs) == 0 && hs) {
@@ -179,9 +161,9 @@ static void gokafka_fill(gokafka_rkmsg **msgs, size_t n, gokafka_desc *desc, gok
 				if (rd_kafka_header_get_all(hs, j, &name, &val, &size) != 0)
 					continue;
 				gokafka_hdesc *x = &hdesc[h++];
-				x->key_off = (int64_t)at;
+				x->key_off = (int32_t)at;
 				x->key_len = gokafka_put(buf, &at, name, strlen(name));
-				x->val_off = (int64_t)at;
+				x->val_off = (int32_t)at;
 				x->val_len = gokafka_put(buf, &at, val, size);
 				d->hdr_cnt++;
 			}
@@ -204,10 +186,6 @@ import (
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
 )
-
-// batchBudget bounds the keys and values of one batch (and so the buffer
-// that its messages keep alive), give or take 64 messages.
-const batchBudget = 4 << 20
 
 // rdErrFatal is librdkafka's RD_KAFKA_RESP_ERR__FATAL.
 const rdErrFatal = -150
@@ -304,7 +282,7 @@ func (b *batcher) take(wait time.Duration, out []fetched) []fetched {
 		msec = C.int(max(1, wait/time.Millisecond))
 	}
 	var nbytes, nhdrs C.size_t
-	n := int(C.gokafka_take(b.q, msec, b.msgs, C.size_t(maxDrain), C.size_t(batchBudget), &nbytes, &nhdrs))
+	n := int(C.gokafka_take(b.q, msec, b.msgs, C.size_t(maxDrain), &nbytes, &nhdrs))
 	if n <= 0 {
 		return out[:0]
 	}
@@ -352,7 +330,7 @@ func (b *batcher) take(wait time.Duration, out []fetched) []fetched {
 
 // slice is buf[off:off+n], nil for n < 0 (NULL in C), capped so that an
 // append by the user cannot run into the next message.
-func slice(buf []byte, off, n C.int64_t) []byte {
+func slice(buf []byte, off, n C.int32_t) []byte {
 	if n < 0 {
 		return nil
 	}

@@ -269,8 +269,7 @@
 // yet.
 //
 // Consuming: the fetcher takes fetched messages with
-// rd_kafka_consume_batch_queue, up to 4 096 messages or about 4 MiB of
-// keys and values per batch, and copies every
+// rd_kafka_consume_batch_queue, up to 4 096 per call, and copies every
 // key, value and header of a batch into one Go buffer (batch.go: two cgo
 // crossings and two allocations per batch). Before, through
 // confluent-kafka-go's Poll: 1.7-1.8 µs per message, of which librdkafka
@@ -286,8 +285,7 @@
 // scheduling 14 %, gokafka's code 7 %, cgo crossings 2 %.
 //
 // A batch's buffer lives as long as any of its messages: a consumer that
-// keeps one message keeps its batch's bytes (at most about 4 MiB, or 64
-// messages more).
+// keeps one message keeps its batch's bytes (at most maxDrain messages).
 //
 // Side by side in one bench -quick run (100 B, 12 partitions, 3 runs each,
 // load average 22-33; medians, min-max): producing, this engine 3.81 µs
