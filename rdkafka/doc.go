@@ -86,8 +86,7 @@
 // acks, enable.idempotence, linger.ms, batch.size, message.max.bytes,
 // queue.buffering.max.messages, compression.type and compression.level,
 // delivery.timeout.ms, request.timeout.ms, retry.backoff.ms,
-// max.in.flight.requests.per.connection (1 for an idempotent producer:
-// see Performance) and client.id for producers, and
+// max.in.flight.requests.per.connection and client.id for producers, and
 // transactional.id and transaction.timeout.ms for transactional ones;
 // fetch.min.bytes, fetch.max.bytes, max.partition.fetch.bytes,
 // fetch.wait.max.ms, queued.min.messages (QueuedMaxMessages: the prefetch
@@ -219,8 +218,7 @@
 // of the reports and forwards logs, one runs librdkafka's flush while a
 // Flush waits. A fetcher runs librdkafka's threads and one goroutine that
 // forwards logs; Poll takes messages from librdkafka in the caller's
-// goroutine, a batch at a time. Close stops all of them and destroys the
-// librdkafka instance.
+// goroutine. Close stops all of them and destroys the librdkafka instance.
 //
 // # Performance: where the CPU goes, and what the engine changed
 //
@@ -268,29 +266,22 @@
 // off the queue that confluent-kafka-go's poller owns, which is not done
 // yet.
 //
-// Consuming: the fetcher takes fetched messages with
-// rd_kafka_consume_batch_queue, up to 4 096 per call, and copies every
-// key, value and header of a batch into one Go buffer (batch.go: two cgo
-// crossings and two allocations per batch). Before, through
-// confluent-kafka-go's Poll: 1.7-1.8 µs per message, of which librdkafka
-// called per message from Go (poll, its op allocation and free,
-// clock_gettime) 27 %, Go allocation and GC 22 % (a *kafka.Message and two
-// copies per message), cgo crossings and pointer checks 13 %, scheduling
-// 11 %, librdkafka's own threads 15 %. After: 0.80-0.88 µs per message
-// (raw confluent-kafka-go 1.55-1.8 in the same runs): librdkafka's own
-// fetch threads 31 % (decoding record batches 15 %, sockets 16 %),
-// librdkafka's batch call from Go 29 % (its per-message op, freed by
-// rd_kafka_message_destroy, and its header lookup: librdkafka's own
-// per-message work, the floor of this design), Go allocation and GC 13 %,
-// scheduling 14 %, gokafka's code 7 %, cgo crossings 2 %.
-//
-// A batch's buffer lives as long as any of its messages: a consumer that
-// keeps one message keeps its batch's bytes (at most maxDrain messages).
+// Consuming, through confluent-kafka-go's Poll: 1.7-1.8 µs per message,
+// of which librdkafka called per message from Go (poll, its op allocation
+// and free, clock_gettime) 27 %, Go allocation and GC 22 % (a
+// *kafka.Message and two copies per message), cgo crossings and pointer
+// checks 13 %, scheduling 11 %, librdkafka's own threads 15 %. Taking
+// messages a batch at a time through our own cgo call
+// (rd_kafka_consume_batch_queue, one Go buffer per batch) brought it to
+// 0.80-0.88 µs, but was taken out again: on that path client-level errors
+// (an authentication failure) never reached the fetcher, and TestSecurity's
+// wrong-password and untrusted-certificate cases waited out their
+// contexts instead of failing with ErrAuthentication.
 //
 // Side by side in one bench -quick run (100 B, 12 partitions, 3 runs each,
 // load average 22-33; medians, min-max): producing, this engine 3.81 µs
 // per message (3.75-4.52), raw confluent-kafka-go 9.66 (7.59-16.34), the
-// pure engine 1.14; consuming, 0.85 (0.83-0.92), 1.78 (1.68-1.79) and 0.32.
+// pure engine 1.14; consuming (with the batch path, since taken out), 0.85 (0.83-0.92), 1.78 (1.68-1.79) and 0.32.
 // What keeps producing at three times the pure engine's CPU is on the Go
 // side of confluent-kafka-go's Producer (the opaque map, a *kafka.Message
 // and a channel send per delivery report) plus librdkafka's own threads;
