@@ -156,6 +156,15 @@ func (s *source) fetch(pl plan) {
 					errs++ // a leader move: the router follows the metadata
 					continue
 				}
+				if errors.Is(err, kerr.UnknownServerError) {
+					// A broker's unexpected failure on one partition,
+					// not a refusal: fetch again, as Java's consumer does
+					// for a Fetch. (Kafka 4.3 answered it in CI for a
+					// partition of a topic created 0.7 s earlier.)
+					s.log("share fetch partition error, fetching again", err)
+					errs++
+					continue
+				}
 				fetches = append(fetches, engine.ShareFetch{TopicPartition: tp, Err: fmt.Errorf("share fetch %s: %w", tp, err)})
 				continue
 			}
