@@ -28,8 +28,8 @@ func NewHandle(c *Cluster) Handle { return Handle{c} }
 func (h Handle) clusterOf() *Cluster { return h.c }
 
 // From returns p's cluster. A nil Provider, a nil pointer, or one that
-// holds no cluster (a zero kafka.Client), fails with kerr.ErrInvalidConfig naming the
-// "cluster" argument.
+// holds no cluster (a zero kafka.Client) fails with kerr.ErrInvalidConfig
+// naming the "cluster" argument.
 func From(p Provider) (*Cluster, error) {
 	var c *Cluster
 	// A nil *kafka.Client is a non-nil Provider whose method would
