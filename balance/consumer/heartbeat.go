@@ -105,7 +105,7 @@ func (b *heartbeater) run() {
 				m.log.Info("consumer: joined", "epoch", resp.MemberEpoch, "interval", interval)
 			}
 		case what == retrySoon || what == retryJoining:
-			m.retried(err)
+			m.life.Retried(err)
 			failures++
 			next = m.cl.Backoff(failures)
 			m.log.Debug("consumer: heartbeat failed, retrying", "err", err, "attempt", failures)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/balance/internal/lifecycle"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
@@ -59,23 +60,16 @@ type Member struct {
 	assigned   atomic.Pointer[[]TopicPartition]
 	interval   atomic.Int64 // the coordinator's heartbeat interval, ns
 	rebalances atomic.Int64
-	lastErr    atomic.Pointer[error] // the last error retried, for Join's timeout message
 
 	// hctx is what Handler calls get; it ends only when Close's own ctx
 	// does, so that a Revoked in progress can finish its commit.
 	hctx    context.Context
 	hcancel context.CancelFunc
 
-	closeOnce sync.Once
-	closing   chan struct{}   // closed when Close starts
-	closeCtx  context.Context // Close's ctx, set before closing is closed
-	abandoned atomic.Bool     // tests: stop without revoking or leaving, like a crash
-
-	firstOnce sync.Once
-	first     chan struct{} // closed once the first assignment is applied, or the loop ends
-	done      chan struct{} // closed when both goroutines have stopped
-	err       error         // why the member stopped by itself; set before done is closed
-	closeErr  error         // what Close's leave ran into; set before done is closed
+	// life is Close, Done and Err; Joined once the first assignment is
+	// reconciled, Exit when both goroutines have stopped.
+	life      *lifecycle.State
+	abandoned atomic.Bool // tests: stop without revoking or leaving, like a crash
 }
 
 var _ balance.Member = (*Member)(nil)
@@ -141,28 +135,10 @@ func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler)
 	}
 	m.beat.start()
 	go m.run()
-	select {
-	case <-m.first:
-		select {
-		case <-m.done:
-			if m.err != nil {
-				return nil, m.err
-			}
-		default:
-		}
-		return m, nil
-	case <-ctx.Done():
-		err := fmt.Errorf("consumer: join group %q: %w", cfg.Group, ctx.Err())
-		if last := m.lastErr.Load(); last != nil {
-			err = fmt.Errorf("%w (last error: %w)", err, *last)
-		}
-		// Leave, so that the group does not keep partitions for a
-		// member that is gone.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
-		defer cancel()
-		m.Close(cctx)
+	if err := m.life.AwaitJoin(ctx, fmt.Sprintf("consumer: join group %q", cfg.Group), leaveTimeout); err != nil {
 		return nil, err
 	}
+	return m, nil
 }
 
 func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, error) {
@@ -183,20 +159,18 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 	}
 	id := newMemberID()
 	m := &Member{
-		cl:      cl,
-		cfg:     cfg,
-		h:       h,
-		log:     log.With("member", id),
-		id:      id,
-		coord:   coord,
-		lane:    "consumer-group/" + id,
-		s:       newState(cfg, id),
-		kick:    make(chan struct{}, 1),
-		closing: make(chan struct{}),
-		first:   make(chan struct{}),
-		done:    make(chan struct{}),
+		cl:    cl,
+		cfg:   cfg,
+		h:     h,
+		log:   log.With("member", id),
+		id:    id,
+		coord: coord,
+		lane:  "consumer-group/" + id,
+		s:     newState(cfg, id),
+		kick:  make(chan struct{}, 1),
 	}
 	m.hctx, m.hcancel = context.WithCancel(context.Background())
+	m.life = lifecycle.New(nil, m.hcancel)
 	m.beat = newHeartbeater(m)
 	m.publish()
 	if cfg.Subscription.Pattern != nil {
@@ -246,20 +220,13 @@ func (m *Member) HeartbeatInterval() time.Duration { return time.Duration(m.inte
 
 // Done is closed when the member has stopped: after Close, or by itself
 // after an error retrying cannot fix (see Err).
-func (m *Member) Done() <-chan struct{} { return m.done }
+func (m *Member) Done() <-chan struct{} { return m.life.Done() }
 
 // Err is why the member stopped by itself — kerr.ErrClosed (the cluster
 // closed), kerr.ErrUnsupported (the coordinator lost the consumer
 // protocol), or a refusal that retrying cannot fix — or nil while it runs
 // or after a Close. Its partitions were reported lost to the Handler.
-func (m *Member) Err() error {
-	select {
-	case <-m.done:
-		return m.err
-	default:
-		return nil
-	}
-}
+func (m *Member) Err() error { return m.life.Err() }
 
 // Close ends the membership: the Handler's Revoked gets every partition
 // the member owns (so it can commit), a heartbeat with epoch -1 leaves the
@@ -271,23 +238,7 @@ func (m *Member) Err() error {
 // Close is idempotent; every call waits for the same shutdown. It returns
 // ctx's error if ctx ends first, or what the leave ran into. Do not call it
 // from a Handler method: the shutdown waits for that method to return.
-func (m *Member) Close(ctx context.Context) error {
-	m.closeOnce.Do(func() {
-		m.closeCtx = ctx
-		close(m.closing)
-		stop := context.AfterFunc(ctx, m.hcancel)
-		go func() { // stop watching ctx once the member is gone
-			<-m.done
-			stop()
-		}()
-	})
-	select {
-	case <-m.done:
-		return m.closeErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (m *Member) Close(ctx context.Context) error { return m.life.Close(ctx) }
 
 // publish makes the state's generation, owned partitions and interval
 // visible to other goroutines. Called with mu held (or before the
@@ -308,10 +259,6 @@ func (m *Member) wakeLoop() {
 	default:
 	}
 }
-
-// retried remembers an error being retried, for Join's message if it
-// times out.
-func (m *Member) retried(err error) { m.lastErr.Store(&err) }
 
 // resolve names a topic id from the cluster's metadata, indexing each
 // snapshot once, and only when a lookup needs it. Called with mu held.

@@ -23,7 +23,7 @@ const leaveTimeout = 30 * time.Second
 func (m *Member) run() {
 	defer m.exit()
 	for {
-		if m.stopping() {
+		if m.life.Stopping() {
 			// Close comes before further reconciliation: it revokes
 			// what is owned, whatever the coordinator wants.
 			m.finish()
@@ -44,7 +44,7 @@ func (m *Member) run() {
 				m.cl.TriggerRefresh()
 			}
 			select {
-			case <-m.closing:
+			case <-m.life.Closing():
 			case <-m.cl.Closing():
 				m.fail(kerr.ErrClosed)
 				return
@@ -56,11 +56,11 @@ func (m *Member) run() {
 		m.apply(st)
 		switch st.kind {
 		case stepFail:
-			m.err = fmt.Errorf("consumer: group %q: %w", m.cfg.Group, st.err)
+			m.life.Fail(fmt.Errorf("consumer: group %q: %w", m.cfg.Group, st.err))
 			m.log.Error("consumer: the member stops", "err", st.err)
 			return
 		case stepAssign:
-			m.firstOnce.Do(func() { close(m.first) })
+			m.life.Joined()
 		}
 	}
 }
@@ -96,17 +96,8 @@ func (m *Member) apply(st step) {
 	}
 	m.publish()
 	m.mu.Unlock()
-	if st.kind != stepFail && !m.stopping() {
+	if st.kind != stepFail && !m.life.Stopping() {
 		m.beat.now()
-	}
-}
-
-func (m *Member) stopping() bool {
-	select {
-	case <-m.closing:
-		return true
-	default:
-		return false
 	}
 }
 
@@ -120,7 +111,7 @@ func (m *Member) fail(err error) {
 	st := m.s.next(m.resolve)
 	m.mu.Unlock()
 	m.apply(st)
-	m.err = fmt.Errorf("consumer: group %q: %w", m.cfg.Group, err)
+	m.life.Fail(fmt.Errorf("consumer: group %q: %w", m.cfg.Group, err))
 	m.log.Error("consumer: the member stops", "err", err)
 }
 
@@ -153,14 +144,14 @@ func (m *Member) finish() {
 	if !joined {
 		return
 	}
-	ctx := m.closeCtx
+	ctx := m.life.CloseCtx()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, leaveTimeout)
 		defer cancel()
 	}
 	if err := m.leave(ctx); err != nil {
-		m.closeErr = fmt.Errorf("consumer: leave group %q: %w", m.cfg.Group, err)
+		m.life.SetCloseErr(fmt.Errorf("consumer: leave group %q: %w", m.cfg.Group, err))
 		m.log.Warn("consumer: leaving the group failed", "err", err)
 		return
 	}
@@ -176,10 +167,7 @@ func (m *Member) exit() {
 	if m.untrack != nil {
 		m.untrack()
 	}
-	// done before first: a Join that sees first closed by a failure then
-	// finds done closed too, and returns the error.
-	close(m.done)
-	m.firstOnce.Do(func() { close(m.first) })
+	m.life.Exit()
 }
 
 // errUnsupported says that the coordinator cannot run this member's group.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/balance/internal/lifecycle"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
@@ -58,8 +59,7 @@ type Member struct {
 	generation atomic.Pointer[offsets.Generation]
 	assigned   atomic.Pointer[[]TopicPartition]
 	rebalances atomic.Int64
-	leads      atomic.Bool           // led the last rebalance, for tests and logs
-	lastErr    atomic.Pointer[error] // the last error the loop retried, for Join's timeout message
+	leads      atomic.Bool // led the last rebalance, for tests and logs
 
 	// s is the membership loop's own state: only its goroutine touches it.
 	s session
@@ -72,16 +72,10 @@ type Member struct {
 	hctx    context.Context
 	hcancel context.CancelFunc
 
-	closeOnce sync.Once
-	closing   chan struct{}   // closed when Close starts
-	closeCtx  context.Context // Close's ctx, set before closing is closed
-	abandoned atomic.Bool     // tests: stop without revoking or leaving, like a crash
-
-	firstOnce sync.Once
-	first     chan struct{} // closed once the first assignment is applied, or the loop ends
-	done      chan struct{} // closed when the loop and the heartbeater have stopped
-	err       error         // why the loop stopped by itself; set before done is closed
-	closeErr  error         // what Close's revoke and leave ran into; set before done is closed
+	// life is Close, Done and Err; Joined once the first assignment is
+	// applied, Exit when the loop and the heartbeater have stopped.
+	life      *lifecycle.State
+	abandoned atomic.Bool // tests: stop without revoking or leaving, like a crash
 }
 
 // session is the membership loop's state.
@@ -159,27 +153,10 @@ func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler)
 	}
 	m.beat.start()
 	go m.run()
-	select {
-	case <-m.first:
-		select {
-		case <-m.done:
-			if m.err != nil {
-				return nil, m.err
-			}
-		default:
-		}
-		return m, nil
-	case <-ctx.Done():
-		err := fmt.Errorf("managed: join group %q: %w", cfg.Group, ctx.Err())
-		if last := m.lastErr.Load(); last != nil {
-			err = fmt.Errorf("%w (last error: %w)", err, *last)
-		}
-		// Leave, so the group does not wait for a member that is gone.
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.SessionTimeout)
-		defer cancel()
-		m.Close(cctx)
+	if err := m.life.AwaitJoin(ctx, fmt.Sprintf("managed: join group %q", cfg.Group), cfg.SessionTimeout); err != nil {
 		return nil, err
 	}
+	return m, nil
 }
 
 func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, error) {
@@ -210,9 +187,6 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 		coord:       coord,
 		laneBrokers: map[*cluster.Broker]struct{}{},
 		s:           session{genID: -1},
-		closing:     make(chan struct{}),
-		first:       make(chan struct{}),
-		done:        make(chan struct{}),
 	}
 	if cfg.InstanceID != "" {
 		id := cfg.InstanceID
@@ -220,6 +194,7 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.hctx, m.hcancel = context.WithCancel(context.Background())
+	m.life = lifecycle.New(m.cancel, m.hcancel)
 	m.beat = newHeartbeater(m)
 	m.memberID.Store(new(string))
 	m.generation.Store(&offsets.Generation{ID: -1})
@@ -256,20 +231,13 @@ func (m *Member) Rebalances() int { return int(m.rebalances.Load()) }
 
 // Done is closed when the member has stopped: after Close, or by itself
 // after an error retrying cannot fix (see Err).
-func (m *Member) Done() <-chan struct{} { return m.done }
+func (m *Member) Done() <-chan struct{} { return m.life.Done() }
 
 // Err is why the member stopped by itself — kerr.FencedInstanceID (another
 // process took its instance id), kerr.ErrClosed (the cluster closed), or
 // another refusal that retrying cannot fix — or nil while it runs or after
 // a Close. Its partitions were reported lost to the Handler.
-func (m *Member) Err() error {
-	select {
-	case <-m.done:
-		return m.err
-	default:
-		return nil
-	}
-}
+func (m *Member) Err() error { return m.life.Err() }
 
 // Close ends the membership: the Handler's Revoked gets every partition
 // the member owns (so it can commit), LeaveGroup tells the coordinator to
@@ -282,33 +250,7 @@ func (m *Member) Err() error {
 // ctx's error if ctx ends first, or what the LeaveGroup ran into. Do not
 // call it from a Handler method: the shutdown waits for that method to
 // return, so such a Close can only end with ctx.
-func (m *Member) Close(ctx context.Context) error {
-	m.closeOnce.Do(func() {
-		m.closeCtx = ctx
-		close(m.closing)
-		m.cancel()
-		stop := context.AfterFunc(ctx, m.hcancel)
-		go func() { // stop watching ctx once the member is gone
-			<-m.done
-			stop()
-		}()
-	})
-	select {
-	case <-m.done:
-		return m.closeErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (m *Member) stopping() bool {
-	select {
-	case <-m.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (m *Member) Close(ctx context.Context) error { return m.life.Close(ctx) }
 
 // exit runs last in the loop's goroutine: it stops the heartbeater, closes
 // the member's connections and marks the member done.
@@ -319,10 +261,7 @@ func (m *Member) exit() {
 	if m.untrack != nil {
 		m.untrack()
 	}
-	// done before first: a Join that sees first closed by a failure then
-	// finds done closed too, and returns the error.
-	close(m.done)
-	m.firstOnce.Do(func() { close(m.first) })
+	m.life.Exit()
 }
 
 // finish is the loop's part of Close: revoke everything (the Handler
@@ -331,7 +270,7 @@ func (m *Member) finish() {
 	if m.abandoned.Load() {
 		return // a simulated crash: say nothing to anyone
 	}
-	ctx := m.closeCtx
+	ctx := m.life.CloseCtx()
 	if len(m.s.owned) > 0 {
 		// Heartbeats go on meanwhile, so the commits in Revoked still
 		// belong to a live generation.
@@ -349,7 +288,7 @@ func (m *Member) finish() {
 		defer cancel()
 	}
 	if err := m.leaveGroup(ctx, m.s.memberID); err != nil {
-		m.closeErr = fmt.Errorf("managed: leave group %q: %w", m.cfg.Group, err)
+		m.life.SetCloseErr(fmt.Errorf("managed: leave group %q: %w", m.cfg.Group, err))
 		m.log.Warn("managed: leaving the group failed", "err", err)
 		return
 	}
@@ -359,7 +298,7 @@ func (m *Member) finish() {
 // fail stops the member after an error retrying cannot fix: its partitions
 // are lost to the Handler (another member may have them already).
 func (m *Member) fail(err error) {
-	m.err = fmt.Errorf("managed: group %q: %w", m.cfg.Group, err)
+	m.life.Fail(fmt.Errorf("managed: group %q: %w", m.cfg.Group, err))
 	m.log.Error("managed: the member stops", "err", err)
 	m.lose(err)
 }
@@ -412,12 +351,6 @@ func (m *Member) setMemberID(id string) {
 func (m *Member) setGeneration(gen int32) {
 	m.s.genID = gen
 	m.generation.Store(&offsets.Generation{ID: gen, MemberID: m.s.memberID, InstanceID: m.instanceID})
-}
-
-// retried remembers an error the loop is retrying, for Join's message if
-// it times out.
-func (m *Member) retried(err error) {
-	m.lastErr.Store(&err)
 }
 
 // fatal reports whether err is one that rejoining cannot fix.

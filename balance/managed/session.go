@@ -22,19 +22,19 @@ func (m *Member) run() {
 	defer m.exit()
 	reason := "joining"
 	for {
-		if m.stopping() {
+		if m.life.Stopping() {
 			m.finish()
 			return
 		}
 		if err := m.rebalance(reason); err != nil {
-			if m.stopping() {
+			if m.life.Stopping() {
 				m.finish()
 				return
 			}
 			m.fail(err)
 			return
 		}
-		m.firstOnce.Do(func() { close(m.first) })
+		m.life.Joined()
 		if m.s.rejoin != "" {
 			reason, m.s.rejoin = m.s.rejoin, ""
 			continue
@@ -70,7 +70,7 @@ func (m *Member) rebalance(reason string) error {
 		if m.ctx.Err() != nil || fatal(m.cl, err) {
 			return err
 		}
-		m.retried(err)
+		m.life.Retried(err)
 		level := slog.LevelInfo
 		now := true // the coordinator told us what to do: rejoin at once
 		switch {
@@ -198,7 +198,7 @@ func (m *Member) stable() (reason string, stop bool, err error) {
 			return why, false, nil
 		}
 		select {
-		case <-m.closing:
+		case <-m.life.Closing():
 			return "", true, nil
 		case <-m.cl.Closing():
 			return "", false, kerr.ErrClosed

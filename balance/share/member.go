@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/balance/internal/lifecycle"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
@@ -56,7 +57,6 @@ type Member struct {
 	epoch      atomic.Int32
 	assigned   atomic.Pointer[[]TopicPartition]
 	rebalances atomic.Int64
-	lastErr    atomic.Pointer[error] // the last error the loop retried, for Join's timeout message
 
 	// The loop's own state: only its goroutine touches it.
 	owned     []TopicPartition // sorted
@@ -72,16 +72,10 @@ type Member struct {
 	hctx    context.Context
 	hcancel context.CancelFunc
 
-	closeOnce sync.Once
-	closing   chan struct{}   // closed when Close starts
-	closeCtx  context.Context // Close's ctx, set before closing is closed
-	abandoned atomic.Bool     // tests: stop without revoking or leaving, like a crash
-
-	firstOnce sync.Once
-	first     chan struct{} // closed after the first heartbeat answered, or when the loop ends
-	done      chan struct{} // closed when the loop has stopped
-	err       error         // why the loop stopped by itself; set before done is closed
-	closeErr  error         // what Close's leave ran into; set before done is closed
+	// life is Close, Done and Err; Joined after the first heartbeat
+	// answered, Exit when the loop has stopped.
+	life      *lifecycle.State
+	abandoned atomic.Bool // tests: stop without revoking or leaving, like a crash
 }
 
 var _ balance.Member = (*Member)(nil)
@@ -128,13 +122,11 @@ func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler)
 		laneBrokers: map[*cluster.Broker]struct{}{},
 		subscribe:   true,
 		interval:    defaultInterval,
-		closing:     make(chan struct{}),
-		first:       make(chan struct{}),
-		done:        make(chan struct{}),
 	}
 	m.assigned.Store(new([]TopicPartition))
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.hctx, m.hcancel = context.WithCancel(context.Background())
+	m.life = lifecycle.New(m.cancel, m.hcancel)
 	// The assignment names topics by id: load (and track) the subscribed
 	// topics' metadata to map them. A failure is not final; the loop
 	// refreshes again when an id is unknown.
@@ -148,26 +140,10 @@ func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler)
 		return nil, err
 	}
 	go m.run()
-	select {
-	case <-m.first:
-		select {
-		case <-m.done:
-			if m.err != nil {
-				return nil, m.err
-			}
-		default:
-		}
-		return m, nil
-	case <-ctx.Done():
-		err := fmt.Errorf("share: join group %q: %w", cfg.Group, ctx.Err())
-		if last := m.lastErr.Load(); last != nil {
-			err = fmt.Errorf("%w (last error: %w)", err, *last)
-		}
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
-		defer cancel()
-		m.Close(cctx)
+	if err := m.life.AwaitJoin(ctx, fmt.Sprintf("share: join group %q", cfg.Group), leaveTimeout); err != nil {
 		return nil, err
 	}
+	return m, nil
 }
 
 // prepare checks that the cluster speaks share groups and sets the
@@ -244,53 +220,20 @@ func (m *Member) Rebalances() int { return int(m.rebalances.Load()) }
 
 // Done is closed when the member has stopped: after Close, or by itself
 // after an error retrying cannot fix (see Err).
-func (m *Member) Done() <-chan struct{} { return m.done }
+func (m *Member) Done() <-chan struct{} { return m.life.Done() }
 
 // Err is why the member stopped by itself (kerr.ErrUnsupported,
 // kerr.GroupAuthorizationFailed, kerr.ErrClosed when the cluster closed,
 // ...), or nil while it runs or after a Close. Its partitions were
 // reported lost to the Handler.
-func (m *Member) Err() error {
-	select {
-	case <-m.done:
-		return m.err
-	default:
-		return nil
-	}
-}
+func (m *Member) Err() error { return m.life.Err() }
 
 // Close ends the membership: the Handler's Revoked gets every partition
 // the member reads, a heartbeat with epoch -1 leaves the group, and the
 // goroutine stops. It waits for all that or for ctx; a Handler call in
 // progress gets a context that ends with ctx. Idempotent. Do not call it
 // from a Handler method.
-func (m *Member) Close(ctx context.Context) error {
-	m.closeOnce.Do(func() {
-		m.closeCtx = ctx
-		close(m.closing)
-		m.cancel()
-		stop := context.AfterFunc(ctx, m.hcancel)
-		go func() {
-			<-m.done
-			stop()
-		}()
-	})
-	select {
-	case <-m.done:
-		return m.closeErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (m *Member) stopping() bool {
-	select {
-	case <-m.closing:
-		return true
-	default:
-		return false
-	}
-}
+func (m *Member) Close(ctx context.Context) error { return m.life.Close(ctx) }
 
 // run is the member's goroutine: heartbeat, apply what the answer says,
 // wait the interval, again.
@@ -298,7 +241,7 @@ func (m *Member) run() {
 	defer m.exit()
 	failures, waiting := 0, 0
 	for {
-		if m.stopping() {
+		if m.life.Stopping() {
 			m.finish()
 			return
 		}
@@ -308,7 +251,7 @@ func (m *Member) run() {
 			failures = 0
 			m.subscribe = false
 			m.apply(resp)
-			m.firstOnce.Do(func() { close(m.first) })
+			m.life.Joined()
 			wait := m.interval
 			if m.target == nil {
 				// Joined, no assignment yet: the coordinator computes it
@@ -319,7 +262,7 @@ func (m *Member) run() {
 			}
 			m.wait(wait)
 			continue
-		case m.stopping():
+		case m.life.Stopping():
 			continue
 		case fatal(m.cl, err):
 			m.fail(err)
@@ -336,7 +279,7 @@ func (m *Member) run() {
 			waiting = 0
 		}
 		m.subscribe = true
-		m.lastErr.Store(&err)
+		m.life.Retried(err)
 		failures++
 		m.log.Debug("share: heartbeat failed, retrying", "err", err, "attempt", failures)
 		m.wait(m.cl.Backoff(failures))
@@ -349,7 +292,7 @@ func (m *Member) wait(d time.Duration) {
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-m.closing:
+	case <-m.life.Closing():
 	}
 }
 
@@ -454,7 +397,7 @@ func (m *Member) lose(why error) {
 
 // fail stops the member after an error retrying cannot fix.
 func (m *Member) fail(err error) {
-	m.err = fmt.Errorf("share: group %q: %w", m.cfg.Group, err)
+	m.life.Fail(fmt.Errorf("share: group %q: %w", m.cfg.Group, err))
 	m.log.Error("share: the member stops", "err", err)
 	m.lose(err)
 }
@@ -474,7 +417,7 @@ func (m *Member) finish() {
 	if m.epoch.Load() <= 0 {
 		return // never joined, or fenced: nothing to leave
 	}
-	ctx := m.closeCtx
+	ctx := m.life.CloseCtx()
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, leaveTimeout)
@@ -488,11 +431,11 @@ func (m *Member) finish() {
 			return
 		}
 		if !retriable(err) {
-			m.closeErr = fmt.Errorf("share: leave group %q: %w", m.cfg.Group, err)
+			m.life.SetCloseErr(fmt.Errorf("share: leave group %q: %w", m.cfg.Group, err))
 			return
 		}
 		if serr := m.cl.Sleep(ctx, m.cl.Backoff(attempt)); serr != nil {
-			m.closeErr = fmt.Errorf("share: leave group %q: %w (last error: %w)", m.cfg.Group, serr, err)
+			m.life.SetCloseErr(fmt.Errorf("share: leave group %q: %w (last error: %w)", m.cfg.Group, serr, err))
 			return
 		}
 	}
@@ -502,8 +445,7 @@ func (m *Member) finish() {
 func (m *Member) exit() {
 	m.closeLanes()
 	m.hcancel()
-	close(m.done)
-	m.firstOnce.Do(func() { close(m.first) })
+	m.life.Exit()
 }
 
 // retriable reports whether a request that failed with err may succeed

@@ -451,7 +451,7 @@ func join(t *testing.T, cl *cluster.Cluster, cfg Config, h balance.Handler) *Mem
 	}
 	t.Cleanup(func() {
 		select {
-		case <-m.done: // closed by the test, which checked the result
+		case <-m.Done(): // closed by the test, which checked the result
 			return
 		default:
 		}

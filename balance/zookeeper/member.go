@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/balance/internal/lifecycle"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
@@ -35,13 +36,9 @@ type Member struct {
 	cancel context.CancelFunc
 	kick   chan struct{} // session state changed (see session.onEvent)
 
-	closeOnce sync.Once
-	closing   chan struct{} // closed by Close; closeCtx is set before
-	closeCtx  context.Context
-	done      chan struct{} // closed when the goroutine has ended; closeErr is set before
-	closeErr  error
-	joined    chan struct{} // closed after the first complete rebalance
-	err       error         // why the member stopped by itself; set before done closes
+	// life is Close, Done and Err; Exit when the goroutine has ended.
+	life   *lifecycle.State
+	joined chan struct{} // closed after the first complete rebalance
 
 	mu         sync.Mutex
 	assigned   []balance.TopicPartition // a copy of owned for Assigned
@@ -125,14 +122,15 @@ func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler)
 		idsDir:     "/consumers/" + cfg.Group + "/ids",
 		ownersRoot: "/consumers/" + cfg.Group + "/owners",
 		kick:       make(chan struct{}, 1),
-		closing:    make(chan struct{}),
-		done:       make(chan struct{}),
 		joined:     make(chan struct{}),
 		past:       map[int64]bool{},
 		own:        ownInterest(cfg.Subscription),
 		subs:       map[string]interest{},
 		tracked:    map[string]bool{},
 	}
+	// Close cancels the goroutine's waits and Handler calls only if its
+	// ctx ends first.
+	m.life = lifecycle.New(nil, func() { m.cancel() })
 	// Partition counts come from Kafka (KRaft keeps no topic state in
 	// ZooKeeper); RefreshTopics also makes the client's metadata loop
 	// track the topics.
@@ -161,8 +159,8 @@ func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler)
 	select {
 	case <-m.joined:
 		return m, nil
-	case <-m.done: // stopped by itself
-		return nil, fmt.Errorf("balance/zookeeper: joining group %q: %w", cfg.Group, m.err)
+	case <-m.life.Done(): // stopped by itself
+		return nil, fmt.Errorf("balance/zookeeper: joining group %q: %w", cfg.Group, m.life.Err())
 	case <-ctx.Done():
 		// Close first: it interrupts a session attempt in progress, whose
 		// failure is then the last error.
@@ -216,7 +214,7 @@ func (m *Member) Rebalances() int { return int(m.rebalances.Load()) }
 
 // Done is closed when the member has stopped: after Close, or by itself
 // (see Err).
-func (m *Member) Done() <-chan struct{} { return m.done }
+func (m *Member) Done() <-chan struct{} { return m.life.Done() }
 
 // Err is why the member stopped by itself; nil while it runs, and when
 // Close stopped it. The only such cause is the client's cluster closing under it
@@ -224,33 +222,18 @@ func (m *Member) Done() <-chan struct{} { return m.done }
 // expiring, partitions held by slow members, Kafka's metadata failing) is
 // retried for as long as the member lives. Its partitions were reported
 // lost to the Handler first.
-func (m *Member) Err() error {
-	select {
-	case <-m.done:
-		return m.err
-	default:
-		return nil
-	}
-}
+func (m *Member) Err() error { return m.life.Err() }
 
 // Close gives everything up and leaves the group: Revoked(owned) so the
 // Handler commits, then the owner nodes and the ids node are deleted, the
 // ZooKeeper session is closed, and the goroutine ends. The error is the
 // Handler's: ZooKeeper trouble is only logged, since the nodes vanish with
 // the session anyway (at the latest when it expires). If ctx ends first,
-// the Handler's context is cancelled and Close still waits for the
-// goroutine, which returns promptly unless the Handler ignores its context;
-// ctx's error is returned then. Idempotent: later calls wait for the first
-// to finish and return its result.
-func (m *Member) Close(ctx context.Context) error {
-	m.closeOnce.Do(func() {
-		m.closeCtx = ctx
-		context.AfterFunc(ctx, m.cancel)
-		close(m.closing)
-	})
-	<-m.done
-	return m.closeErr
-}
+// Close returns ctx's error at once and the Handler's context is
+// cancelled: the goroutine ends soon after (Done), unless the Handler
+// ignores its context. Idempotent: every call waits for the same shutdown,
+// each bounded by its own ctx.
+func (m *Member) Close(ctx context.Context) error { return m.life.Close(ctx) }
 
 func (m *Member) setOwned(owned []balance.TopicPartition) {
 	slices.SortFunc(owned, balance.TopicPartition.Compare)
@@ -275,7 +258,7 @@ func (m *Member) lastError() error {
 // run is the member's goroutine: it keeps the session, watches membership
 // and the metadata of the group's topics, rebalances, and on Close leaves.
 func (m *Member) run() {
-	defer close(m.done)
+	defer m.life.Exit()
 	defer m.cancel()
 	tick := time.NewTicker(m.cfg.PartitionCheckInterval)
 	defer tick.Stop()
@@ -292,7 +275,7 @@ func (m *Member) run() {
 	}
 	for {
 		select {
-		case <-m.closing:
+		case <-m.life.Closing():
 			m.finish()
 			return
 		case <-m.cl.Closing():
@@ -352,7 +335,7 @@ func (m *Member) run() {
 			owners // one case per watched owner node from here
 		)
 		cases := []reflect.SelectCase{
-			recv(m.closing), recv(m.cl.Closing()), recv(m.kick), recv(wake.C), recv(m.idsWatch), recv(updated), recv(tick.C),
+			recv(m.life.Closing()), recv(m.cl.Closing()), recv(m.kick), recv(wake.C), recv(m.idsWatch), recv(updated), recv(tick.C),
 		}
 		var watched []balance.TopicPartition
 		if due {
@@ -415,7 +398,7 @@ func (m *Member) keepSession() (changed bool, err error) {
 		m.dropSession()
 	}
 	if m.sess == nil {
-		s, err := openSession(m.ctx, &m.cfg, connectWait(&m.cfg), m.kick, m.closing)
+		s, err := openSession(m.ctx, &m.cfg, connectWait(&m.cfg), m.kick, m.life.Closing())
 		if err != nil {
 			return false, err
 		}
@@ -505,18 +488,18 @@ func (m *Member) dropSession() {
 
 // finish is Close's work, on the member's goroutine.
 func (m *Member) finish() {
-	ctx := m.closeCtx
+	ctx := m.life.CloseCtx()
 	if len(m.owned) > 0 {
 		revoked := m.owned
 		m.log.Info("zookeeper group: closing, revoking", "partitions", revoked)
 		err := m.h.Revoked(ctx, revoked)
 		m.setOwned(nil)
 		if err != nil {
-			m.closeErr = fmt.Errorf("balance/zookeeper: Handler.Revoked(%v): %w", revoked, err)
+			m.life.SetCloseErr(fmt.Errorf("balance/zookeeper: Handler.Revoked(%v): %w", revoked, err))
 		}
 	}
 	m.leave(ctx)
-	m.log.Info("zookeeper group: left", "err", m.closeErr)
+	m.log.Info("zookeeper group: left", "err", m.life.CloseErr())
 }
 
 // stop ends the member by itself, for a reason no retry can fix: its
@@ -526,7 +509,7 @@ func (m *Member) stop(err error) {
 	m.log.Warn("zookeeper group: stopping", "err", err)
 	m.lose()
 	m.leave(m.ctx)
-	m.err = err
+	m.life.Fail(err)
 }
 
 // leave deletes the member's nodes and closes its session.

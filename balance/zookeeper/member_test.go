@@ -450,3 +450,65 @@ func TestReadClock(t *testing.T) {
 
 // chunkEnd is the end offset of the chunk holding byte a.
 func chunkEnd(a, chunk, n int) int { return min((a/chunk+1)*chunk, n) }
+
+// stuckRevoke is a Handler whose Revoked ignores its context and waits
+// for release: the worst a Handler can do to Close.
+type stuckRevoke struct {
+	*recorder
+	release chan struct{}
+}
+
+func (s stuckRevoke) Revoked(ctx context.Context, ps []balance.TopicPartition) error {
+	<-s.release
+	return s.recorder.Revoked(ctx, ps)
+}
+
+// TestCloseExpiredCtx: Close returns ctx's error at once when its ctx has
+// ended, even while the Handler's Revoked holds the goroutine; the
+// goroutine ends (Done) once Revoked returns, and a later Close returns
+// the same shutdown's result.
+func TestCloseExpiredCtx(t *testing.T) {
+	f := newFixture(t, nil, 2)
+	cfg := f.config(0)
+	h := stuckRevoke{newRecorder(t, cfg.ConsumerID, f.l, f.in), make(chan struct{})}
+	m := join(t, f.cl, cfg, h)
+	if got := m.Assigned(); len(got) != 2 {
+		t.Fatalf("Assigned %v, want both partitions", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	res := make(chan error, 1)
+	start := time.Now()
+	go func() { res <- m.Close(ctx) }()
+	returned := false
+	select {
+	case err := <-res:
+		returned = true
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Close(expired ctx) = %v, want context.Canceled", err)
+		}
+		t.Logf("Close returned in %s", time.Since(start).Round(time.Microsecond))
+	case <-time.After(5 * time.Second):
+		t.Errorf("Close(expired ctx) still waits after 5s (for the Handler)")
+	}
+	select {
+	case <-m.Done():
+		t.Errorf("Done before the Handler's Revoked returned")
+	default:
+	}
+	close(h.release)
+	if !returned {
+		<-res // the Close goroutine's: it ends with the member
+	}
+	select {
+	case <-m.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("not Done 30s after Revoked was released")
+	}
+	if err := m.Close(context.Background()); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if n := h.count("revoked"); n != 1 {
+		t.Errorf("%d Revoked calls, want 1", n)
+	}
+}
