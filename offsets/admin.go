@@ -55,15 +55,7 @@ func (g *Group) Request(ctx context.Context, op string, req kmsg.Request, check 
 func (g *Group) DeleteOffsets(ctx context.Context, partitions []TopicPartition) error {
 	ctx, cancel := withTimeout(ctx, g.opts.Timeout)
 	defer cancel()
-	failed := map[TopicPartition]error{}
-	var tps []TopicPartition
-	for _, tp := range dedupe(partitions) {
-		if err := checkPartition(tp); err != nil {
-			failed[tp] = err
-			continue
-		}
-		tps = append(tps, tp)
-	}
+	tps, failed := checkPartitions(partitions)
 	for tp, err := range settle(ctx, g, "delete", tps, func(ctx context.Context, coord *cluster.Broker, tps []TopicPartition) (map[TopicPartition]error, error) {
 		req := kmsg.NewPtrOffsetDeleteRequest()
 		req.Group = g.id

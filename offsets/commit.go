@@ -106,8 +106,27 @@ func (g *Group) commit(ctx context.Context, offsets map[TopicPartition]Commit, g
 	}
 	ctx, cancel := withTimeout(ctx, g.opts.Timeout)
 	defer cancel()
+	tps, failed := checkCommits(offsets)
+	for tp, err := range settle(ctx, g, "commit", tps, func(ctx context.Context, coord *cluster.Broker, tps []TopicPartition) (map[TopicPartition]error, error) {
+		resp, err := coord.Request(ctx, g.commitRequest(offsets, tps, gen))
+		if err != nil {
+			return nil, err
+		}
+		outcome := commitOutcome(resp.(*kmsg.OffsetCommitResponse))
+		confirmUnknown(ctx, g.cl, outcome)
+		return outcome, nil
+	}) {
+		failed[tp] = err
+	}
+	return failed
+}
+
+// checkCommits splits offsets into the partitions to send and those that
+// fail before anything is sent (checkPartition, a negative offset), for
+// Commit and TxnCommit.
+func checkCommits(offsets map[TopicPartition]Commit) (tps []TopicPartition, failed map[TopicPartition]error) {
 	failed = map[TopicPartition]error{}
-	tps := make([]TopicPartition, 0, len(offsets))
+	tps = make([]TopicPartition, 0, len(offsets))
 	for tp, c := range offsets {
 		if err := checkPartition(tp); err != nil {
 			failed[tp] = err
@@ -122,18 +141,21 @@ func (g *Group) commit(ctx context.Context, offsets map[TopicPartition]Commit, g
 		}
 		tps = append(tps, tp)
 	}
-	for tp, err := range settle(ctx, g, "commit", tps, func(ctx context.Context, coord *cluster.Broker, tps []TopicPartition) (map[TopicPartition]error, error) {
-		resp, err := coord.Request(ctx, g.commitRequest(offsets, tps, gen))
-		if err != nil {
-			return nil, err
+	return tps, failed
+}
+
+// checkPartitions is partitions without repeats, split into those to send
+// and those that fail checkPartition, for Fetch and DeleteOffsets.
+func checkPartitions(partitions []TopicPartition) (tps []TopicPartition, failed map[TopicPartition]error) {
+	failed = map[TopicPartition]error{}
+	for _, tp := range dedupe(partitions) {
+		if err := checkPartition(tp); err != nil {
+			failed[tp] = err
+			continue
 		}
-		outcome := commitOutcome(resp.(*kmsg.OffsetCommitResponse))
-		confirmUnknown(ctx, g.cl, outcome)
-		return outcome, nil
-	}) {
-		failed[tp] = err
+		tps = append(tps, tp)
 	}
-	return failed
+	return tps, failed
 }
 
 // checkPartition refuses what no broker could have: an empty topic name, a
@@ -155,28 +177,37 @@ func (g *Group) commitRequest(offsets map[TopicPartition]Commit, tps []TopicPart
 	req.Generation = gen.id()
 	req.MemberID = gen.MemberID
 	req.InstanceID = gen.InstanceID
+	req.Topics = commitTopics(offsets, tps, func(topic string, ps []kmsg.OffsetCommitRequestTopicPartition) kmsg.OffsetCommitRequestTopic {
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic, rt.Partitions = topic, ps
+		return rt
+	}, func(p int32, c Commit, meta *string) kmsg.OffsetCommitRequestTopicPartition {
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p, c.Offset, c.LeaderEpoch, meta
+		return rp
+	})
+	return req
+}
+
+// commitTopics is the topics of a commit request (OffsetCommit or
+// TxnOffsetCommit) for partitions tps, grouped by topic: part makes a
+// partition's entry from its Commit, topic a topic's from its entries.
+func commitTopics[T, P any](offsets map[TopicPartition]Commit, tps []TopicPartition, topic func(string, []P) T, part func(p int32, c Commit, meta *string) P) []T {
 	topics := byTopic(tps)
-	req.Topics = make([]kmsg.OffsetCommitRequestTopic, 0, len(topics))
+	out := make([]T, 0, len(topics))
 	// Every partition's metadata is a *string: point into one slice
 	// rather than allocating a string header per partition.
 	metas := make([]string, 0, len(tps))
 	for _, t := range topics {
-		rt := kmsg.NewOffsetCommitRequestTopic()
-		rt.Topic = t.topic
-		rt.Partitions = make([]kmsg.OffsetCommitRequestTopicPartition, 0, len(t.parts))
+		ps := make([]P, 0, len(t.parts))
 		for _, p := range t.parts {
 			c := offsets[TopicPartition{Topic: t.topic, Partition: p}]
-			rp := kmsg.NewOffsetCommitRequestTopicPartition()
-			rp.Partition = p
-			rp.Offset = c.Offset
-			rp.LeaderEpoch = c.LeaderEpoch
 			metas = append(metas, c.Metadata)
-			rp.Metadata = &metas[len(metas)-1]
-			rt.Partitions = append(rt.Partitions, rp)
+			ps = append(ps, part(p, c, &metas[len(metas)-1]))
 		}
-		req.Topics = append(req.Topics, rt)
+		out = append(out, topic(t.topic, ps))
 	}
-	return req
+	return out
 }
 
 // commitOutcome reads each partition's error from an OffsetCommit response.

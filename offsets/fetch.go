@@ -39,15 +39,7 @@ func (g *Group) Fetch(ctx context.Context, partitions []TopicPartition) (map[Top
 // the failed partitions.
 func (g *Group) fetch(ctx context.Context, partitions []TopicPartition) (map[TopicPartition]Commit, map[TopicPartition]error) {
 	got := map[TopicPartition]Commit{}
-	failed := map[TopicPartition]error{}
-	var tps []TopicPartition
-	for _, tp := range dedupe(partitions) {
-		if err := checkPartition(tp); err != nil {
-			failed[tp] = err
-			continue
-		}
-		tps = append(tps, tp)
-	}
+	tps, failed := checkPartitions(partitions)
 	for tp, err := range settle(ctx, g, "fetch", tps, func(ctx context.Context, coord *cluster.Broker, tps []TopicPartition) (map[TopicPartition]error, error) {
 		resp, err := coord.Request(ctx, g.fetchRequest(tps))
 		if err != nil {

@@ -55,19 +55,7 @@ func (g *Group) TxnCommit(ctx context.Context, offsets map[TopicPartition]Commit
 	}
 	ctx, cancel := withTimeout(ctx, g.opts.Timeout)
 	defer cancel()
-	failed := map[TopicPartition]error{}
-	tps := make([]TopicPartition, 0, len(offsets))
-	for tp, c := range offsets {
-		if err := checkPartition(tp); err != nil {
-			failed[tp] = err
-			continue
-		}
-		if c.Offset < 0 {
-			failed[tp] = kerr.Config("Commit.Offset", "negative offset %d", c.Offset)
-			continue
-		}
-		tps = append(tps, tp)
-	}
+	tps, failed := checkCommits(offsets)
 	most := int16(txnCommitV2 - 1)
 	if txn.V2 {
 		most = txnCommitV2
@@ -108,24 +96,14 @@ func (g *Group) txnCommitRequest(offsets map[TopicPartition]Commit, tps []TopicP
 	req.Generation = gen.id()
 	req.MemberID = gen.MemberID
 	req.InstanceID = gen.InstanceID
-	topics := byTopic(tps)
-	req.Topics = make([]kmsg.TxnOffsetCommitRequestTopic, 0, len(topics))
-	metas := make([]string, 0, len(tps))
-	for _, t := range topics {
+	req.Topics = commitTopics(offsets, tps, func(topic string, ps []kmsg.TxnOffsetCommitRequestTopicPartition) kmsg.TxnOffsetCommitRequestTopic {
 		rt := kmsg.NewTxnOffsetCommitRequestTopic()
-		rt.Topic = t.topic
-		rt.Partitions = make([]kmsg.TxnOffsetCommitRequestTopicPartition, 0, len(t.parts))
-		for _, p := range t.parts {
-			c := offsets[TopicPartition{Topic: t.topic, Partition: p}]
-			rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
-			rp.Partition = p
-			rp.Offset = c.Offset
-			rp.LeaderEpoch = c.LeaderEpoch
-			metas = append(metas, c.Metadata)
-			rp.Metadata = &metas[len(metas)-1]
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
-	}
+		rt.Topic, rt.Partitions = topic, ps
+		return rt
+	}, func(p int32, c Commit, meta *string) kmsg.TxnOffsetCommitRequestTopicPartition {
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = p, c.Offset, c.LeaderEpoch, meta
+		return rp
+	})
 	return req
 }
