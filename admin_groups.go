@@ -203,31 +203,19 @@ func describeConsumerGroup(d *GroupDescription) (kmsg.Request, func(kmsg.Respons
 	req := kmsg.NewPtrConsumerGroupDescribeRequest()
 	req.Groups = []string{d.ID}
 	return req, func(resp kmsg.Response) (bool, error) {
-		for _, g := range resp.(*kmsg.ConsumerGroupDescribeResponse).Groups {
-			if g.Group != d.ID {
-				continue
-			}
-			if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
-				if notThisType(err) {
-					return false, nil
-				}
-				return false, err
-			}
-			d.Type, d.State, d.Protocol, d.Epoch = GroupConsumer, g.State, g.AssignorName, g.Epoch
-			d.Members = nil
-			for _, m := range g.Members {
-				gm := GroupMember{ID: m.MemberID, InstanceID: deref(m.InstanceID), ClientID: m.ClientID, Host: m.ClientHost, SubscribedTopics: m.SubscribedTopics}
-				for _, t := range m.Assignment.TopicPartitions {
-					for _, p := range t.Partitions {
-						gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
-					}
-				}
-				slices.SortFunc(gm.Assignment, TopicPartition.Compare)
-				d.Members = append(d.Members, gm)
-			}
-			return true, nil
+		g, err := groupIn(resp.(*kmsg.ConsumerGroupDescribeResponse).Groups, d.ID, "ConsumerGroupDescribe", func(g *kmsg.ConsumerGroupDescribeResponseGroup) (string, int16, *string) {
+			return g.Group, g.ErrorCode, g.ErrorMessage
+		})
+		if g == nil {
+			return false, err
 		}
-		return false, fmt.Errorf("%w: group missing from the ConsumerGroupDescribe response", ErrCorruptResponse)
+		d.Type, d.State, d.Protocol, d.Epoch = GroupConsumer, g.State, g.AssignorName, g.Epoch
+		d.Members = nil
+		for _, m := range g.Members {
+			d.Members = append(d.Members, GroupMember{ID: m.MemberID, InstanceID: deref(m.InstanceID), ClientID: m.ClientID, Host: m.ClientHost, SubscribedTopics: m.SubscribedTopics,
+				Assignment: assignment(m.Assignment.TopicPartitions, func(t *kmsg.AssignmentTopicPartition) (string, []int32) { return t.Topic, t.Partitions })})
+		}
+		return true, nil
 	}
 }
 
@@ -235,39 +223,25 @@ func describeClassicGroup(d *GroupDescription) (kmsg.Request, func(kmsg.Response
 	req := kmsg.NewPtrDescribeGroupsRequest()
 	req.Groups = []string{d.ID}
 	return req, func(resp kmsg.Response) (bool, error) {
-		for _, g := range resp.(*kmsg.DescribeGroupsResponse).Groups {
-			if g.Group != d.ID {
-				continue
-			}
-			if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
-				if notThisType(err) {
-					return false, nil
-				}
-				return false, err
-			}
-			if g.State == "Dead" {
-				return false, nil // what a classic coordinator says of a group it does not know
-			}
-			d.Type, d.State, d.ProtocolType, d.Protocol = GroupClassic, g.State, g.ProtocolType, g.Protocol
-			d.Members = nil
-			for _, m := range g.Members {
-				gm := GroupMember{ID: m.MemberID, InstanceID: deref(m.InstanceID), ClientID: m.ClientID, Host: m.ClientHost}
-				if g.ProtocolType == "consumer" && len(m.MemberAssignment) > 0 {
-					var a kmsg.ConsumerMemberAssignment
-					if err := a.ReadFrom(m.MemberAssignment); err == nil {
-						for _, t := range a.Topics {
-							for _, p := range t.Partitions {
-								gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
-							}
-						}
-					}
-				}
-				slices.SortFunc(gm.Assignment, TopicPartition.Compare)
-				d.Members = append(d.Members, gm)
-			}
-			return true, nil
+		g, err := groupIn(resp.(*kmsg.DescribeGroupsResponse).Groups, d.ID, "DescribeGroups", func(g *kmsg.DescribeGroupsResponseGroup) (string, int16, *string) {
+			return g.Group, g.ErrorCode, g.ErrorMessage
+		})
+		if g == nil || g.State == "Dead" { // Dead: what a classic coordinator says of a group it does not know
+			return false, err
 		}
-		return false, fmt.Errorf("%w: group missing from the DescribeGroups response", ErrCorruptResponse)
+		d.Type, d.State, d.ProtocolType, d.Protocol = GroupClassic, g.State, g.ProtocolType, g.Protocol
+		d.Members = nil
+		for _, m := range g.Members {
+			gm := GroupMember{ID: m.MemberID, InstanceID: deref(m.InstanceID), ClientID: m.ClientID, Host: m.ClientHost}
+			if g.ProtocolType == "consumer" && len(m.MemberAssignment) > 0 {
+				var a kmsg.ConsumerMemberAssignment
+				if err := a.ReadFrom(m.MemberAssignment); err == nil {
+					gm.Assignment = assignment(a.Topics, func(t *kmsg.ConsumerMemberAssignmentTopic) (string, []int32) { return t.Topic, t.Partitions })
+				}
+			}
+			d.Members = append(d.Members, gm)
+		}
+		return true, nil
 	}
 }
 
@@ -275,32 +249,58 @@ func describeShareGroup(d *GroupDescription) (kmsg.Request, func(kmsg.Response) 
 	req := kmsg.NewPtrShareGroupDescribeRequest()
 	req.GroupIDs = []string{d.ID}
 	return req, func(resp kmsg.Response) (bool, error) {
-		for _, g := range resp.(*kmsg.ShareGroupDescribeResponse).Groups {
-			if g.GroupID != d.ID {
-				continue
-			}
-			if err := kerr.WithMessage(g.ErrorCode, g.ErrorMessage); err != nil {
-				if notThisType(err) {
-					return false, nil
-				}
-				return false, err
-			}
-			d.Type, d.State, d.Protocol, d.Epoch = GroupShare, g.GroupState, g.Assignor, g.GroupEpoch
-			d.Members = nil
-			for _, m := range g.Members {
-				gm := GroupMember{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, SubscribedTopics: m.SubscribedTopicNames}
-				for _, t := range m.Assignment.TopicPartitions {
-					for _, p := range t.Partitions {
-						gm.Assignment = append(gm.Assignment, TopicPartition{Topic: t.Topic, Partition: p})
-					}
-				}
-				slices.SortFunc(gm.Assignment, TopicPartition.Compare)
-				d.Members = append(d.Members, gm)
-			}
-			return true, nil
+		g, err := groupIn(resp.(*kmsg.ShareGroupDescribeResponse).Groups, d.ID, "ShareGroupDescribe", func(g *kmsg.ShareGroupDescribeResponseGroup) (string, int16, *string) {
+			return g.GroupID, g.ErrorCode, g.ErrorMessage
+		})
+		if g == nil {
+			return false, err
 		}
-		return false, fmt.Errorf("%w: group missing from the ShareGroupDescribe response", ErrCorruptResponse)
+		d.Type, d.State, d.Protocol, d.Epoch = GroupShare, g.GroupState, g.Assignor, g.GroupEpoch
+		d.Members = nil
+		for _, m := range g.Members {
+			d.Members = append(d.Members, GroupMember{ID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, SubscribedTopics: m.SubscribedTopicNames,
+				Assignment: assignment(m.Assignment.TopicPartitions, func(t *kmsg.ShareGroupDescribeResponseGroupMemberAssignmentTopicPartition) (string, []int32) {
+					return t.Topic, t.Partitions
+				})})
+		}
+		return true, nil
 	}
+}
+
+// groupIn finds group id among the groups of a describe answer (api names
+// it) and checks its error code: nil and a nil error if the coordinator
+// does not know the group as the API's type (notThisType), nil and the
+// error if it refused, nil and ErrCorruptResponse if the answer lacks the
+// group. of reads a group's id, error code and message.
+func groupIn[G any](groups []G, id, api string, of func(*G) (string, int16, *string)) (*G, error) {
+	for i := range groups {
+		name, code, msg := of(&groups[i])
+		if name != id {
+			continue
+		}
+		if err := kerr.WithMessage(code, msg); err != nil {
+			if notThisType(err) {
+				return nil, nil
+			}
+			return nil, err
+		}
+		return &groups[i], nil
+	}
+	return nil, fmt.Errorf("%w: group missing from the %s response", ErrCorruptResponse, api)
+}
+
+// assignment is a member's assignment as a sorted list: of reads an
+// answer's topic entry (name, partitions).
+func assignment[T any](topics []T, of func(*T) (string, []int32)) []TopicPartition {
+	var out []TopicPartition
+	for i := range topics {
+		topic, ps := of(&topics[i])
+		for _, p := range ps {
+			out = append(out, TopicPartition{Topic: topic, Partition: p})
+		}
+	}
+	slices.SortFunc(out, TopicPartition.Compare)
+	return out
 }
 
 // GroupResult is the outcome of one group of DeleteGroups.
