@@ -188,9 +188,30 @@ func (t *txnProducer) EndTxn(ctx context.Context, commit bool) error {
 	return err
 }
 
+// abortSettle is how long an abort first lets the transaction's messages
+// be reported (see abort).
+const abortSettle = 2 * time.Second
+
 // abort aborts the open transaction and waits for the reports of its
 // messages.
+//
+// It first gives the messages up to abortSettle to be reported, because of
+// a librdkafka bug (confluentinc/librdkafka#4849, open in 2.11.1): a
+// transaction begun right after a commit sees its AddPartitionsToTxn
+// refused with CONCURRENT_TRANSACTIONS while the coordinator still writes
+// the commit's markers, and an abort in that window sends EndTxn(ABORT)
+// although no partition was registered; the coordinator, whose state is
+// still CompleteCommit, answers INVALID_TXN_STATE, which librdkafka makes
+// fatal. Seen in the pipeline test at every rebalance that revoked a
+// member right after its commit. Once a message of a partition is reported
+// its partition was registered (librdkafka sends nothing before), so the
+// abort then finds the transaction Ongoing. Messages still unreported
+// after abortSettle (their partitions refused for good, or the broker
+// down) are purged by the abort as before.
 func (t *txnProducer) abort(ctx context.Context, stop <-chan struct{}) error {
+	sctx, cancel := context.WithTimeout(ctx, abortSettle)
+	_ = t.flush(sctx) // bounded; what is left is purged below
+	cancel()
 	err := t.call(ctx, "abort transaction", true, stop, t.rd.AbortTransaction)
 	if ferr := t.flush(ctx); ferr != nil && err == nil {
 		err = fmt.Errorf("rdkafka: abort transaction: waiting for the reports of its messages: %w", ferr)
