@@ -12,9 +12,8 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
-	"github.com/gokafka/kafka/balance/internal/lifecycle"
+	"github.com/gokafka/kafka/balance/internal/membership"
 	"github.com/gokafka/kafka/internal/cluster"
-	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
 )
 
@@ -68,7 +67,7 @@ type Member struct {
 
 	// life is Close, Done and Err; Joined once the first assignment is
 	// reconciled, Exit when both goroutines have stopped.
-	life      *lifecycle.State
+	life      *membership.State
 	abandoned atomic.Bool // tests: stop without revoking or leaving, like a crash
 }
 
@@ -106,14 +105,7 @@ const (
 // retried error, kerr.UnreleasedInstanceID for a static member whose id is
 // still held) when the join does not complete in time.
 func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler) (*Member, error) {
-	cl, err := cluster.From(c)
-	if err != nil {
-		return nil, err
-	}
-	if h == nil {
-		return nil, kerr.Config("Handler", "nil balance.Handler")
-	}
-	cfg, err = cfg.withDefaults()
+	cl, cfg, err := membership.Start(c, h, cfg, Config.withDefaults)
 	if err != nil {
 		return nil, err
 	}
@@ -146,17 +138,7 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = cl.Logger()
-	}
-	log = log.With("group", cfg.Group, "topics", cfg.Subscription.Topics)
-	if p := cfg.Subscription.Pattern; p != nil {
-		log = log.With("pattern", p.String())
-	}
-	if cfg.ClientID != "" {
-		log = log.With("client", cfg.ClientID)
-	}
+	log := membership.Logger(cfg.Logger, cl, cfg.Group, cfg.Subscription, cfg.ClientID)
 	id := newMemberID()
 	m := &Member{
 		cl:    cl,
@@ -170,7 +152,7 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 		kick:  make(chan struct{}, 1),
 	}
 	m.hctx, m.hcancel = context.WithCancel(context.Background())
-	m.life = lifecycle.New(nil, m.hcancel)
+	m.life = membership.New(nil, m.hcancel)
 	m.beat = newHeartbeater(m)
 	m.publish()
 	if cfg.Subscription.Pattern != nil {

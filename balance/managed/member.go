@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
-	"github.com/gokafka/kafka/balance/internal/lifecycle"
+	"github.com/gokafka/kafka/balance/internal/membership"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
@@ -74,7 +74,7 @@ type Member struct {
 
 	// life is Close, Done and Err; Joined once the first assignment is
 	// applied, Exit when the loop and the heartbeater have stopped.
-	life      *lifecycle.State
+	life      *membership.State
 	abandoned atomic.Bool // tests: stop without revoking or leaving, like a crash
 }
 
@@ -123,14 +123,7 @@ var _ balance.Member = (*Member)(nil)
 // error (with the last retried error) when the coordinator cannot be
 // reached in time.
 func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler) (*Member, error) {
-	cl, err := cluster.From(c)
-	if err != nil {
-		return nil, err
-	}
-	if h == nil {
-		return nil, kerr.Config("Handler", "nil balance.Handler")
-	}
-	cfg, err = cfg.withDefaults()
+	cl, cfg, err := membership.Start(c, h, cfg, Config.withDefaults)
 	if err != nil {
 		return nil, err
 	}
@@ -164,17 +157,7 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 	if err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = cl.Logger()
-	}
-	log = log.With("group", cfg.Group, "topics", cfg.Subscription.Topics)
-	if p := cfg.Subscription.Pattern; p != nil {
-		log = log.With("pattern", p.String())
-	}
-	if cfg.ClientID != "" {
-		log = log.With("client", cfg.ClientID)
-	}
+	log := membership.Logger(cfg.Logger, cl, cfg.Group, cfg.Subscription, cfg.ClientID)
 	nonce := fmt.Sprintf("%s/%016x", cfg.Group, rand.Uint64())
 	m := &Member{
 		cl:          cl,
@@ -194,7 +177,7 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.hctx, m.hcancel = context.WithCancel(context.Background())
-	m.life = lifecycle.New(m.cancel, m.hcancel)
+	m.life = membership.New(m.cancel, m.hcancel)
 	m.beat = newHeartbeater(m)
 	m.memberID.Store(new(string))
 	m.generation.Store(&offsets.Generation{ID: -1})

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
-	"github.com/gokafka/kafka/balance/internal/lifecycle"
+	"github.com/gokafka/kafka/balance/internal/membership"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
@@ -74,7 +74,7 @@ type Member struct {
 
 	// life is Close, Done and Err; Joined after the first heartbeat
 	// answered, Exit when the loop has stopped.
-	life      *lifecycle.State
+	life      *membership.State
 	abandoned atomic.Bool // tests: stop without revoking or leaving, like a crash
 }
 
@@ -97,14 +97,7 @@ var _ balance.Member = (*Member)(nil)
 // kerr.GroupMaxSizeReached, a refused GroupConfig), and ctx's error (with
 // the last retried error) when the coordinator cannot be reached in time.
 func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler) (*Member, error) {
-	cl, err := cluster.From(c)
-	if err != nil {
-		return nil, err
-	}
-	if h == nil {
-		return nil, kerr.Config("Handler", "nil balance.Handler")
-	}
-	cfg, err = cfg.withDefaults()
+	cl, cfg, err := membership.Start(c, h, cfg, Config.withDefaults)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +119,7 @@ func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler)
 	m.assigned.Store(new([]TopicPartition))
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.hctx, m.hcancel = context.WithCancel(context.Background())
-	m.life = lifecycle.New(m.cancel, m.hcancel)
+	m.life = membership.New(m.cancel, m.hcancel)
 	// The assignment names topics by id: load (and track) the subscribed
 	// topics' metadata to map them. A failure is not final; the loop
 	// refreshes again when an id is unknown.

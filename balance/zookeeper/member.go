@@ -14,7 +14,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/gokafka/kafka/balance"
-	"github.com/gokafka/kafka/balance/internal/lifecycle"
+	"github.com/gokafka/kafka/balance/internal/membership"
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/offsets"
@@ -37,7 +37,7 @@ type Member struct {
 	kick   chan struct{} // session state changed (see session.onEvent)
 
 	// life is Close, Done and Err; Exit when the goroutine has ended.
-	life   *lifecycle.State
+	life   *membership.State
 	joined chan struct{} // closed after the first complete rebalance
 
 	mu         sync.Mutex
@@ -98,14 +98,7 @@ var errInterrupted = errors.New("rebalance interrupted")
 // topic; the topics listed by members are tracked (cluster.Track) and stay
 // so after Close, since other users of the client may track them too.
 func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler) (*Member, error) {
-	cl, err := cluster.From(c)
-	if err != nil {
-		return nil, err
-	}
-	if h == nil {
-		return nil, kerr.Config("Handler", "nil balance.Handler")
-	}
-	cfg, err = cfg.withDefaults()
+	cl, cfg, err := membership.Start(c, h, cfg, Config.withDefaults)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +123,7 @@ func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler)
 	}
 	// Close cancels the goroutine's waits and Handler calls only if its
 	// ctx ends first.
-	m.life = lifecycle.New(nil, func() { m.cancel() })
+	m.life = membership.New(nil, func() { m.cancel() })
 	// Partition counts come from Kafka (KRaft keeps no topic state in
 	// ZooKeeper); RefreshTopics also makes the client's metadata loop
 	// track the topics.

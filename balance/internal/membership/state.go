@@ -1,8 +1,10 @@
-// Package lifecycle is the run state that every group member of balance/
-// shares (balance/consumer, balance/managed, balance/share and
-// balance/zookeeper): a member runs in goroutines of its own until Close
-// asks it to stop or it stops by itself after an error retrying cannot
-// fix, and the rules of Done, Err and Close are the same for all of them.
+// Package membership is what every group member of balance/ shares
+// (balance/consumer, balance/managed, balance/share and
+// balance/zookeeper): Join's checks of its arguments (Start), the member's
+// logger (Logger), and its run state (State): a member runs in goroutines
+// of its own until Close asks it to stop or it stops by itself after an
+// error retrying cannot fix, and the rules of Done, Err and Close are the
+// same for all of them.
 //
 // A member makes a State with New, hands its Close, Done and Err to the
 // State's, and its run goroutine (the owner of everything here but the
@@ -24,7 +26,7 @@
 // first it calls the member's give-up function (which cancels the
 // Handler's context, so that a Revoked in progress returns) and returns
 // ctx's error; the goroutine ends soon after and closes Done.
-package lifecycle
+package membership
 
 import (
 	"context"
