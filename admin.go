@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gokafka/kafka/internal/kerr"
@@ -95,6 +96,41 @@ func (ie *itemErrors) add(item string, err error) error {
 }
 
 func (ie *itemErrors) err() error { return errors.Join(ie.errs...) }
+
+// eachItem runs do for items 0..n-1 at once, each writing its own result,
+// and waits for all of them; it returns, joined, one *AdminError (op, the
+// name do gives its item) per item that failed, in the items' order.
+func eachItem(op string, n int, do func(i int) (item string, err error)) error {
+	names, errs := make([]string, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { names[i], errs[i] = do(i) })
+	}
+	wg.Wait()
+	ie := itemErrors{op: op}
+	for i := range n {
+		ie.add(names[i], errs[i])
+	}
+	return ie.err()
+}
+
+// requestEach sends the requests of reqs (by destination: a broker id, or
+// -1 for any broker) at once with send, and hands each answer or failure
+// to answer, one at a time (answers fill shared results); it returns once
+// every request is answered.
+func requestEach[R kmsg.Request](ctx context.Context, reqs map[int32]R, send func(context.Context, int32, kmsg.Request) (kmsg.Response, error), answer func(req R, resp kmsg.Response, err error)) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for dest, req := range reqs {
+		wg.Go(func() {
+			resp, err := send(ctx, dest, req)
+			mu.Lock()
+			defer mu.Unlock()
+			answer(req, resp, err)
+		})
+	}
+	wg.Wait()
+}
 
 // timeoutMillis is the time a request asks the broker to wait: ctx's time
 // left, or 30 s.

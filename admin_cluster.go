@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"sync"
 
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -59,31 +58,24 @@ func (c *Client) APIVersions(ctx context.Context) ([]BrokerAPIVersions, error) {
 	if err != nil {
 		return nil, err
 	}
-	ie := itemErrors{op: "API versions of"}
 	out := make([]BrokerAPIVersions, len(brokers))
-	var wg sync.WaitGroup
-	for i, b := range brokers {
-		out[i].Broker = b
-		wg.Go(func() {
-			req := kmsg.NewPtrApiVersionsRequest()
-			// v3+ needs a client name and version of [a-zA-Z0-9.-].
-			req.ClientSoftwareName, req.ClientSoftwareVersion = "gokafka", "admin"
-			resp, err := c.brokerRequest(ctx, b.ID, req)
-			if err == nil {
-				r := resp.(*kmsg.ApiVersionsResponse)
-				if err = kerr.ForCode(r.ErrorCode); err == nil {
-					for _, k := range r.ApiKeys {
-						out[i].APIs = append(out[i].APIs, APIVersion{Key: k.ApiKey, Name: kmsg.NameForKey(k.ApiKey), Min: k.MinVersion, Max: k.MaxVersion})
-					}
-					slices.SortFunc(out[i].APIs, func(a, b APIVersion) int { return cmp.Compare(a.Key, b.Key) })
+	err = eachItem("API versions of", len(brokers), func(i int) (string, error) {
+		out[i].Broker = brokers[i]
+		req := kmsg.NewPtrApiVersionsRequest()
+		// v3+ needs a client name and version of [a-zA-Z0-9.-].
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "gokafka", "admin"
+		resp, err := c.brokerRequest(ctx, brokers[i].ID, req)
+		if err == nil {
+			r := resp.(*kmsg.ApiVersionsResponse)
+			if err = kerr.ForCode(r.ErrorCode); err == nil {
+				for _, k := range r.ApiKeys {
+					out[i].APIs = append(out[i].APIs, APIVersion{Key: k.ApiKey, Name: kmsg.NameForKey(k.ApiKey), Min: k.MinVersion, Max: k.MaxVersion})
 				}
+				slices.SortFunc(out[i].APIs, func(a, b APIVersion) int { return cmp.Compare(a.Key, b.Key) })
 			}
-			out[i].Err = err
-		})
-	}
-	wg.Wait()
-	for _, r := range out {
-		ie.add(r.Addr(), r.Err)
-	}
-	return out, ie.err()
+		}
+		out[i].Err = err
+		return out[i].Addr(), err
+	})
+	return out, err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -148,44 +147,36 @@ func (c *Client) DescribeConfigs(ctx context.Context, resources ...ConfigResourc
 		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceType(r.Type), r.Name
 		req.Resources = append(req.Resources, rr)
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
 	var whole []error
-	for dest, req := range reqs {
-		wg.Go(func() {
-			resp, err := c.configRequest(ctx, dest, req)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				whole = append(whole, err)
-				for _, rr := range req.Resources {
-					i := index[ConfigResource{Type: ConfigResourceType(rr.ResourceType), Name: rr.ResourceName}]
-					out[i].Err = err
-				}
-				return
+	requestEach(ctx, reqs, c.configRequest, func(req *kmsg.DescribeConfigsRequest, resp kmsg.Response, err error) {
+		if err != nil {
+			whole = append(whole, err)
+			for _, rr := range req.Resources {
+				i := index[ConfigResource{Type: ConfigResourceType(rr.ResourceType), Name: rr.ResourceName}]
+				out[i].Err = err
 			}
-			for _, rr := range resp.(*kmsg.DescribeConfigsResponse).Resources {
-				r := ConfigResource{Type: ConfigResourceType(rr.ResourceType), Name: rr.ResourceName}
-				i, ok := index[r]
-				if !ok {
-					continue
-				}
-				if err := configErr(r, rr.ErrorCode, rr.ErrorMessage); err != nil {
-					out[i].Err = err
-					continue
-				}
-				for _, e := range rr.Configs {
-					ce := ConfigEntry{Name: e.Name, Value: deref(e.Value), Source: ConfigSource(e.Source), ReadOnly: e.ReadOnly, Sensitive: e.IsSensitive}
-					ce.IsDefault = isDefault(r.Type, ce.Source)
-					for _, s := range e.ConfigSynonyms {
-						ce.Synonyms = append(ce.Synonyms, ConfigSynonym{Name: s.Name, Value: deref(s.Value), Source: ConfigSource(s.Source)})
-					}
-					out[i].Entries = append(out[i].Entries, ce)
-				}
+			return
+		}
+		for _, rr := range resp.(*kmsg.DescribeConfigsResponse).Resources {
+			r := ConfigResource{Type: ConfigResourceType(rr.ResourceType), Name: rr.ResourceName}
+			i, ok := index[r]
+			if !ok {
+				continue
 			}
-		})
-	}
-	wg.Wait()
+			if err := configErr(r, rr.ErrorCode, rr.ErrorMessage); err != nil {
+				out[i].Err = err
+				continue
+			}
+			for _, e := range rr.Configs {
+				ce := ConfigEntry{Name: e.Name, Value: deref(e.Value), Source: ConfigSource(e.Source), ReadOnly: e.ReadOnly, Sensitive: e.IsSensitive}
+				ce.IsDefault = isDefault(r.Type, ce.Source)
+				for _, s := range e.ConfigSynonyms {
+					ce.Synonyms = append(ce.Synonyms, ConfigSynonym{Name: s.Name, Value: deref(s.Value), Source: ConfigSource(s.Source)})
+				}
+				out[i].Entries = append(out[i].Entries, ce)
+			}
+		}
+	})
 	if len(whole) == len(reqs) && len(whole) > 0 && len(index) == len(resources) {
 		return nil, errors.Join(whole...)
 	}
@@ -351,28 +342,20 @@ func (c *Client) AlterConfigs(ctx context.Context, opts AlterConfigsOptions, alt
 		}
 		req.Resources = append(req.Resources, rr)
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for dest, req := range reqs {
-		wg.Go(func() {
-			resp, err := c.configRequest(ctx, dest, req)
-			mu.Lock()
-			defer mu.Unlock()
-			for _, rr := range req.Resources {
-				out[index[ConfigResource{Type: ConfigResourceType(rr.ResourceType), Name: rr.ResourceName}]].Err = err
+	requestEach(ctx, reqs, c.configRequest, func(req *kmsg.IncrementalAlterConfigsRequest, resp kmsg.Response, err error) {
+		for _, rr := range req.Resources {
+			out[index[ConfigResource{Type: ConfigResourceType(rr.ResourceType), Name: rr.ResourceName}]].Err = err
+		}
+		if err != nil {
+			return
+		}
+		for _, rr := range resp.(*kmsg.IncrementalAlterConfigsResponse).Resources {
+			r := ConfigResource{Type: ConfigResourceType(rr.ResourceType), Name: rr.ResourceName}
+			if i, ok := index[r]; ok {
+				out[i].Err = configErr(r, rr.ErrorCode, rr.ErrorMessage)
 			}
-			if err != nil {
-				return
-			}
-			for _, rr := range resp.(*kmsg.IncrementalAlterConfigsResponse).Resources {
-				r := ConfigResource{Type: ConfigResourceType(rr.ResourceType), Name: rr.ResourceName}
-				if i, ok := index[r]; ok {
-					out[i].Err = configErr(r, rr.ErrorCode, rr.ErrorMessage)
-				}
-			}
-		})
-	}
-	wg.Wait()
+		}
+	})
 	if !opts.ValidateOnly {
 		var done []ConfigAlteration
 		for _, a := range alterations {

@@ -147,17 +147,12 @@ func (c *Client) DescribeGroups(ctx context.Context, ids ...string) ([]GroupDesc
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	ie := itemErrors{op: "describe group"}
 	out := make([]GroupDescription, len(ids))
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Go(func() { out[i] = c.describeGroup(ctx, id) })
-	}
-	wg.Wait()
-	for _, d := range out {
-		ie.add(d.ID, d.Err)
-	}
-	return out, ie.err()
+	err := eachItem("describe group", len(ids), func(i int) (string, error) {
+		out[i] = c.describeGroup(ctx, ids[i])
+		return out[i].ID, out[i].Err
+	})
+	return out, err
 }
 
 // describeGroup describes one group: as a consumer group, else as a
@@ -316,46 +311,42 @@ func (c *Client) DeleteGroups(ctx context.Context, ids ...string) ([]GroupResult
 	if err := c.checkOpen(); err != nil {
 		return nil, err
 	}
-	ie := itemErrors{op: "delete group"}
 	out := make([]GroupResult, len(ids))
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		out[i].ID = id
-		wg.Go(func() {
-			g, err := offsets.NewGroup(c.cluster, id, offsets.GroupOptions{Timeout: -1})
-			if err != nil {
-				out[i].Err = err
-				return
-			}
-			var itemErr error
-			req := kmsg.NewPtrDeleteGroupsRequest()
-			req.Groups = []string{id}
-			_, err = g.Request(ctx, "delete", req, func(resp kmsg.Response) error {
-				for _, rg := range resp.(*kmsg.DeleteGroupsResponse).Groups {
-					if rg.Group != id {
-						continue
-					}
-					err := kerr.WithMessage(rg.ErrorCode, rg.ErrorMessage)
-					if offsets.CoordinatorMoved(err, false) || errors.Is(err, kerr.CoordinatorLoadInProgress) {
-						return err // Request retries
-					}
-					itemErr = err
-					return nil
-				}
-				return fmt.Errorf("%w: group missing from the DeleteGroups response", ErrCorruptResponse)
-			})
-			if err == nil {
-				err = itemErr
-			}
-			if errors.Is(err, kerr.GroupIDNotFound) {
-				err = fmt.Errorf("%w: %q", ErrUnknownGroup, id)
-			}
-			out[i].Err = err
-		})
+	err := eachItem("delete group", len(ids), func(i int) (string, error) {
+		out[i] = GroupResult{ID: ids[i], Err: c.deleteGroup(ctx, ids[i])}
+		return out[i].ID, out[i].Err
+	})
+	return out, err
+}
+
+// deleteGroup deletes one group at its coordinator.
+func (c *Client) deleteGroup(ctx context.Context, id string) error {
+	g, err := offsets.NewGroup(c.cluster, id, offsets.GroupOptions{Timeout: -1})
+	if err != nil {
+		return err
 	}
-	wg.Wait()
-	for _, r := range out {
-		ie.add(r.ID, r.Err)
+	var itemErr error
+	req := kmsg.NewPtrDeleteGroupsRequest()
+	req.Groups = []string{id}
+	_, err = g.Request(ctx, "delete", req, func(resp kmsg.Response) error {
+		for _, rg := range resp.(*kmsg.DeleteGroupsResponse).Groups {
+			if rg.Group != id {
+				continue
+			}
+			err := kerr.WithMessage(rg.ErrorCode, rg.ErrorMessage)
+			if offsets.CoordinatorMoved(err, false) || errors.Is(err, kerr.CoordinatorLoadInProgress) {
+				return err // Request retries
+			}
+			itemErr = err
+			return nil
+		}
+		return fmt.Errorf("%w: group missing from the DeleteGroups response", ErrCorruptResponse)
+	})
+	if err == nil {
+		err = itemErr
 	}
-	return out, ie.err()
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		err = fmt.Errorf("%w: %q", ErrUnknownGroup, id)
+	}
+	return err
 }

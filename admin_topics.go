@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -623,33 +622,25 @@ func (c *Client) deleteRecordsRound(ctx context.Context, pending []TopicPartitio
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		outcome[tp] = fmt.Errorf("%w: partition missing from the DeleteRecords response", ErrCorruptResponse)
 	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for id, req := range reqs {
-		wg.Go(func() {
-			resp, err := c.brokerRequest(ctx, id, req)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				for _, t := range req.Topics {
-					for _, p := range t.Partitions {
-						outcome[TopicPartition{Topic: t.Topic, Partition: p.Partition}] = err
-					}
-				}
-				return
-			}
-			for _, t := range resp.(*kmsg.DeleteRecordsResponse).Topics {
+	requestEach(ctx, reqs, c.brokerRequest, func(req *kmsg.DeleteRecordsRequest, resp kmsg.Response, err error) {
+		if err != nil {
+			for _, t := range req.Topics {
 				for _, p := range t.Partitions {
-					tp := TopicPartition{Topic: t.Topic, Partition: p.Partition}
-					err := kerr.ForCode(p.ErrorCode)
-					outcome[tp] = err
-					if err == nil {
-						found[tp] = p.LowWatermark
-					}
+					outcome[TopicPartition{Topic: t.Topic, Partition: p.Partition}] = err
 				}
 			}
-		})
-	}
-	wg.Wait()
+			return
+		}
+		for _, t := range resp.(*kmsg.DeleteRecordsResponse).Topics {
+			for _, p := range t.Partitions {
+				tp := TopicPartition{Topic: t.Topic, Partition: p.Partition}
+				err := kerr.ForCode(p.ErrorCode)
+				outcome[tp] = err
+				if err == nil {
+					found[tp] = p.LowWatermark
+				}
+			}
+		}
+	})
 	return outcome
 }
