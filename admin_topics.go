@@ -255,17 +255,7 @@ func (c *Client) CreateTopics(ctx context.Context, topics ...NewTopic) ([]TopicR
 	}); err != nil && len(outcome) == 0 {
 		return nil, err
 	}
-	var created []string
-	for name, i := range asked {
-		err, ok := outcome[name]
-		if !ok {
-			err = fmt.Errorf("%w: topic missing from the CreateTopics response", ErrCorruptResponse)
-		}
-		if err == nil {
-			created = append(created, name)
-		}
-		results[i].Err = err
-	}
+	created := topicOutcomes(results, asked, outcome, "CreateTopics")
 	if len(created) > 0 {
 		waitErr := c.untilAllBrokers(ctx, created, func(t *kmsg.MetadataResponseTopic) bool {
 			if t.ErrorCode != 0 || len(t.Partitions) == 0 {
@@ -286,12 +276,7 @@ func (c *Client) CreateTopics(ctx context.Context, topics ...NewTopic) ([]TopicR
 			c.missing.forget(name)
 		}
 	}
-	for _, r := range results {
-		if _, ok := asked[r.Name]; ok {
-			ie.add(r.Name, r.Err)
-		}
-	}
-	return results, ie.err()
+	return results, ie.addAsked(results, asked)
 }
 
 // DeleteTopics deletes topics in one request and waits until no broker
@@ -355,17 +340,7 @@ func (c *Client) DeleteTopics(ctx context.Context, names ...string) ([]TopicResu
 	}); err != nil && len(outcome) == 0 {
 		return nil, err
 	}
-	var deleted []string
-	for name, i := range asked {
-		err, ok := outcome[name]
-		if !ok {
-			err = fmt.Errorf("%w: topic missing from the DeleteTopics response", ErrCorruptResponse)
-		}
-		if err == nil {
-			deleted = append(deleted, name)
-		}
-		results[i].Err = err
-	}
+	deleted := topicOutcomes(results, asked, outcome, "DeleteTopics")
 	if len(deleted) > 0 {
 		c.cluster.Untrack(deleted...)
 		// Brokers learn of the deletion one by one: wait until none
@@ -381,12 +356,7 @@ func (c *Client) DeleteTopics(ctx context.Context, names ...string) ([]TopicResu
 			}
 		}
 	}
-	for _, r := range results {
-		if _, ok := asked[r.Name]; ok {
-			ie.add(r.Name, r.Err)
-		}
-	}
-	return results, ie.err()
+	return results, ie.addAsked(results, asked)
 }
 
 // CreatePartitions raises the partition count of topics to the counts
@@ -437,17 +407,7 @@ func (c *Client) CreatePartitions(ctx context.Context, counts map[string]int32) 
 	}); err != nil && len(outcome) == 0 {
 		return nil, err
 	}
-	var grown []string
-	for n, i := range index {
-		err, ok := outcome[n]
-		if !ok {
-			err = fmt.Errorf("%w: topic missing from the CreatePartitions response", ErrCorruptResponse)
-		}
-		results[i].Err = err
-		if err == nil {
-			grown = append(grown, n)
-		}
-	}
+	grown := topicOutcomes(results, index, outcome, "CreatePartitions")
 	if len(grown) > 0 {
 		waitErr := c.untilAllBrokers(ctx, grown, func(t *kmsg.MetadataResponseTopic) bool {
 			if t.Topic == nil || len(t.Partitions) < int(counts[*t.Topic]) {
@@ -468,10 +428,37 @@ func (c *Client) CreatePartitions(ctx context.Context, counts map[string]int32) 
 			return results, err
 		}
 	}
-	for n, i := range index {
-		ie.add(n, results[i].Err)
+	return results, ie.addAsked(results, index)
+}
+
+// topicOutcomes writes the outcome of each topic that was asked (asked:
+// its index in results) as the answer gave it (outcome; a topic the
+// answer of api left out fails with ErrCorruptResponse), and returns the
+// topics that succeeded.
+func topicOutcomes(results []TopicResult, asked map[string]int, outcome map[string]error, api string) (done []string) {
+	for name, i := range asked {
+		err, ok := outcome[name]
+		if !ok {
+			err = fmt.Errorf("%w: topic missing from the %s response", ErrCorruptResponse, api)
+		}
+		if err == nil {
+			done = append(done, name)
+		}
+		results[i].Err = err
 	}
-	return results, ie.err()
+	return done
+}
+
+// addAsked adds the errors of the topics that were asked, in the results'
+// order (those refused before the request were added then), and returns
+// all the errors.
+func (ie *itemErrors) addAsked(results []TopicResult, asked map[string]int) error {
+	for _, r := range results {
+		if _, ok := asked[r.Name]; ok {
+			ie.add(r.Name, r.Err)
+		}
+	}
+	return ie.err()
 }
 
 // untilAllBrokers asks every broker for the topics' metadata until each
