@@ -1,12 +1,10 @@
 package kafka_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -267,19 +265,8 @@ func TestKilledMemberLosesItsPartitions(t *testing.T) {
 				if !mode.managed {
 					zk = testinstance.Shared().ZooKeeper()
 				}
-				child := exec.Command(os.Args[0], "-test.run=^$")
-				// BROKERS too: the cluster may be this process's own
-				// (started by TestMain), not one from the environment.
-				child.Env = append(os.Environ(), "BROKERS="+testinstance.Shared().BootstrapServers(), childEnv+"="+strings.Join([]string{topic.Name(), group, strconv.FormatBool(mode.managed), strconv.FormatBool(e.rdkafka), zk}, "|"))
-				out, err := child.StdoutPipe()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := child.Start(); err != nil {
-					t.Fatal(err)
-				}
-				defer child.Process.Kill()
-				lines := bufio.NewScanner(out)
+				child := testhelp.StartChild(t, childEnv, strings.Join([]string{topic.Name(), group, strconv.FormatBool(mode.managed), strconv.FormatBool(e.rdkafka), zk}, "|"))
+				lines := child.Lines
 				if !lines.Scan() || !strings.HasPrefix(lines.Text(), "owned") {
 					t.Fatalf("child consumer: %q", lines.Text())
 				}
@@ -293,10 +280,7 @@ func TestKilledMemberLosesItsPartitions(t *testing.T) {
 				lost := slices.Clone(survivor.Partitions())
 
 				killed := time.Now()
-				if err := child.Process.Kill(); err != nil {
-					t.Fatal(err)
-				}
-				child.Wait()
+				child.Kill(t)
 				for len(survivor.Partitions()) != partitions {
 					if ctx.Err() != nil {
 						t.Fatalf("the killed member's partitions never came back: survivor owns %v", survivor.Partitions())

@@ -1,13 +1,11 @@
 package kafka_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/gokafka/kafka"
 	"github.com/gokafka/kafka/testhelp"
-	"github.com/gokafka/kafka/testinstance"
 )
 
 // marksChildEnv marks a test binary re-executed as a consumer that
@@ -83,19 +80,9 @@ func TestMarksNeverPassUnprocessed(t *testing.T) {
 		topic := newTopic(t, client, 3)
 		produceTo(t, client, topic.Name(), 3, 3000)
 		group := testhelp.UniqueName(t, "g")
-		child := exec.Command(os.Args[0], "-test.run=^$")
-		child.Env = append(os.Environ(), "BROKERS="+testinstance.Shared().BootstrapServers(),
-			marksChildEnv+"="+strings.Join([]string{topic.Name(), group, strconv.FormatBool(e.rdkafka)}, "|"))
-		out, err := child.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := child.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer child.Process.Kill()
+		child := testhelp.StartChild(t, marksChildEnv, strings.Join([]string{topic.Name(), group, strconv.FormatBool(e.rdkafka)}, "|"))
 		done := map[kafka.TopicPartition]map[int64]bool{}
-		lines := bufio.NewScanner(out)
+		lines := child.Lines
 		n := 0
 		for n < 600 && lines.Scan() {
 			var p int32
@@ -113,9 +100,7 @@ func TestMarksNeverPassUnprocessed(t *testing.T) {
 			done[tp][o] = true
 			n++
 		}
-		if err := child.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
+		child.Kill(t)
 		for lines.Scan() { // what it printed before dying was processed too
 			var p int32
 			var o int64
@@ -127,7 +112,6 @@ func TestMarksNeverPassUnprocessed(t *testing.T) {
 				done[tp][o] = true
 			}
 		}
-		child.Wait()
 
 		// The group's committed offsets, read by a consumer of the group.
 		ctx := testhelp.Ctx(t, time.Minute)

@@ -1,11 +1,9 @@
 package kafka_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -418,18 +416,9 @@ func TestShareMemberKilled(t *testing.T) {
 	}
 	testhelp.SetGroupConfig(t, testhelp.Ctx(t, time.Minute), testhelp.NewCluster(t, nil), group, "share.session.timeout.ms", "3000")
 
-	child := exec.Command(os.Args[0], "-test.run=^$")
-	child.Env = append(os.Environ(), "BROKERS="+testinstance.Shared().BootstrapServers(), shareChildEnv+"="+topic.Name()+"|"+group)
-	out, err := child.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer child.Process.Kill()
+	child := testhelp.StartChild(t, shareChildEnv, topic.Name()+"|"+group)
 	held := map[kafka.TopicPartition]map[int64]bool{}
-	lines := bufio.NewScanner(out)
+	lines := child.Lines
 	for lines.Scan() && lines.Text() != "holding" {
 		var p int32
 		var o int64
@@ -443,10 +432,7 @@ func TestShareMemberKilled(t *testing.T) {
 		}
 		held[tp][o] = true
 	}
-	if err := child.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	child.Wait()
+	child.Kill(t)
 	killed := time.Now()
 	if len(held) == 0 {
 		t.Fatal("the child took no record")

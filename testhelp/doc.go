@@ -30,6 +30,8 @@
 // PrivateCluster starts a cluster of the test's own, for the tests that
 // stop, kill or restart brokers; Kcat runs librdkafka's CLI against a
 // cluster, to cross-check gokafka with a client nobody here wrote.
+// StartChild runs the test binary again as a process that plays a part
+// (a group member) until the test kills it with SIGKILL, as a crash would.
 //
 // ProducerConfig and FetcherConfig are the engines' defaults (the root's:
 // engine.DefaultProducerConfig and DefaultFetcherConfig), for any number of
