@@ -88,6 +88,7 @@ type producer struct {
 	flusherDone sync.WaitGroup
 
 	wg        sync.WaitGroup // the events goroutine
+	warmDone  sync.WaitGroup // the warmPID goroutine (pidwarm.go), if any
 	auth      authWatch      // the last authentication failure (security.go)
 	closeOnce sync.Once
 	closeErr  error
@@ -120,6 +121,10 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 	go p.events()
 	p.flusherDone.Add(1)
 	go p.flusher()
+	if cfg.Idempotent && cfg.TransactionalID == "" {
+		p.warmDone.Add(1)
+		go p.warmPID()
+	}
 	return p, nil
 }
 
@@ -396,6 +401,7 @@ func (p *producer) close(ctx context.Context, before func(context.Context) error
 		p.purge()
 		close(p.stopFlusher)
 		p.flusherDone.Wait()
+		p.warmDone.Wait() // it saw closing: at most one pidWarmSlice
 		// rd.Close stops confluent-kafka-go's goroutines, closes the
 		// events and logs channels (ending our events goroutine) and
 		// destroys librdkafka's handle. Nothing of ours is inside
