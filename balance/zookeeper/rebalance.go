@@ -447,7 +447,7 @@ func (m *Member) pause(d time.Duration, pending []balance.TopicPartition) error 
 		owners // one case per watched pending partition from here
 	)
 	cases := []reflect.SelectCase{
-		recv(t.C), recv(m.closing), recv(m.ctx.Done()), recv(m.idsWatch) /* nil: never ready */, recv(m.kick),
+		recv(t.C), recv(m.life.Closing()), recv(m.ctx.Done()), recv(m.idsWatch) /* nil: never ready */, recv(m.kick),
 		recv(m.cl.Closing()),
 	}
 	var watched []balance.TopicPartition
