@@ -84,6 +84,17 @@ type ConsumerOptions struct {
 	// fetch already under way may add up to one record batch more).
 	// Default 10000.
 	QueuedMaxMessages int
+	// QueuedMaxBytes bounds the bytes prefetched across all partitions
+	// (record batches as fetched, from the request that may bring them
+	// until the consumer hands their messages out), beside the
+	// per-partition QueuedMaxMessages, so that memory stays near the bound
+	// whatever the message size. Fetching pauses when it is reached and
+	// resumes once half of it is consumed; a request may bring one record
+	// batch beyond it (brokers return a first batch whole). Default 0: no
+	// byte bound. Pure engine only: with librdkafka it is a configuration
+	// error (librdkafka's queued.max.messages.kbytes, in RdkafkaConfig, is
+	// per partition).
+	QueuedMaxBytes int
 	// CheckCRCs verifies the checksum of every record batch fetched.
 	// Default off: TCP already checksums, and the broker verified the
 	// batch on the way in.
@@ -189,6 +200,12 @@ func (c ConsumerOptions) resolve(client *Client, group, prefix string) (resolved
 	}
 	if err := positiveOrZero(prefix+".QueuedMaxMessages", c.QueuedMaxMessages, &r.fetch.QueuedMaxMessages); err != nil {
 		return r, err
+	}
+	if err := positiveOrZero(prefix+".QueuedMaxBytes", c.QueuedMaxBytes, &r.fetch.QueuedMaxBytes); err != nil {
+		return r, err
+	}
+	if r.fetch.QueuedMaxBytes > 0 && client.runsRdkafka(c.Engine, c.UseRdkafka) {
+		return r, kerr.Config(prefix+".QueuedMaxBytes", "not supported by the librdkafka engine (its queued.max.messages.kbytes is per partition)")
 	}
 	eng, err := client.engineFor(prefix, c.Engine, c.UseRdkafka)
 	if err != nil {

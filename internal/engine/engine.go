@@ -239,6 +239,7 @@ type FetcherConfig struct {
 	PartitionMaxBytes int32
 	MaxWait           time.Duration
 	QueuedMaxMessages int // per partition: prefetch stops at this many buffered messages
+	QueuedMaxBytes    int // all partitions: prefetch stops at this many bytes buffered; 0: no bound
 	Isolation         IsolationLevel
 	CheckCRC          bool
 	ClientID          string

@@ -20,6 +20,8 @@ import (
 type MemoryConfig struct {
 	Engine            Engine
 	QueuedMaxMessages int
+	// QueuedMaxBytes is the consumer's byte budget (0: none).
+	QueuedMaxBytes int
 	// PerMessage is how long the slow handler takes per message.
 	PerMessage time.Duration
 	// Settle bounds the measurement: it ends once the peak has not grown
@@ -34,6 +36,7 @@ type MemoryConfig struct {
 type MemoryResult struct {
 	Engine            string
 	QueuedMaxMessages int
+	QueuedMaxBytes    int
 	Partitions        int
 	MessageBytes      int
 	TopicBytes        int64 // value bytes in the topic
@@ -52,8 +55,8 @@ func (r MemoryResult) HeldHeap() uint64 { return r.PeakHeap - min(r.BaselineHeap
 func (r MemoryResult) HeldRSS() uint64 { return r.PeakRSS - min(r.BaselineRSS, r.PeakRSS) }
 
 func (r MemoryResult) String() string {
-	return fmt.Sprintf("%-7s QueuedMaxMessages %6d: held heap %7.1f MiB, held RSS %7.1f MiB (peak RSS %7.1f MiB), %d partitions x %d B messages, topic %.0f MiB, %d consumed in %v",
-		r.Engine, r.QueuedMaxMessages, mib(r.HeldHeap()), mib(r.HeldRSS()), mib(r.PeakRSS), r.Partitions, r.MessageBytes,
+	return fmt.Sprintf("%-7s QueuedMaxMessages %6d, QueuedMaxBytes %4.0f MiB: held heap %7.1f MiB, held RSS %7.1f MiB (peak RSS %7.1f MiB), %d partitions x %d B messages, topic %.0f MiB, %d consumed in %v",
+		r.Engine, r.QueuedMaxMessages, mib(uint64(r.QueuedMaxBytes)), mib(r.HeldHeap()), mib(r.HeldRSS()), mib(r.PeakRSS), r.Partitions, r.MessageBytes,
 		float64(r.TopicBytes)/(1<<20), r.Consumed, r.Duration.Round(time.Millisecond))
 }
 
@@ -130,7 +133,7 @@ func FillTopic(ctx context.Context, client *kafka.Client, partitions int32, perP
 // takes cfg.PerMessage per message, and samples the live heap and the RSS
 // until prefetching levels off.
 func MeasureConsumerMemory(ctx context.Context, topic *kafka.Topic, cfg MemoryConfig) (MemoryResult, error) {
-	res := MemoryResult{Engine: cfg.Engine.Name, QueuedMaxMessages: cfg.QueuedMaxMessages, Partitions: len(topic.Partitions())}
+	res := MemoryResult{Engine: cfg.Engine.Name, QueuedMaxMessages: cfg.QueuedMaxMessages, QueuedMaxBytes: cfg.QueuedMaxBytes, Partitions: len(topic.Partitions())}
 	if cfg.Settle <= 0 {
 		cfg.Settle = time.Minute
 	}
@@ -144,7 +147,7 @@ func MeasureConsumerMemory(ctx context.Context, topic *kafka.Topic, cfg MemoryCo
 	}
 	sample() // twice: pooled buffers survive one GC
 	res.BaselineHeap, res.BaselineRSS = sample()
-	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: cfg.Engine.Rdkafka, QueuedMaxMessages: cfg.QueuedMaxMessages}})
+	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: cfg.Engine.Rdkafka, QueuedMaxMessages: cfg.QueuedMaxMessages, QueuedMaxBytes: cfg.QueuedMaxBytes}})
 	if err != nil {
 		return res, err
 	}

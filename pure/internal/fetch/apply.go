@@ -54,6 +54,8 @@ func (s *source) handle(r *round) {
 	var refresh, pushed bool
 	now := time.Now()
 	f.mu.Lock()
+	f.roundBytes -= r.reserved // queued below (apply), or dropped
+	r.reserved = 0
 	for i := range r.parts {
 		sp := &r.parts[i]
 		c := sp.c
@@ -116,7 +118,7 @@ func (s *source) apply(c *cursor, sp *sentPart) bool {
 	pushed := false
 	hw := sp.rp.HighWatermark
 	if len(res.msgs) > 0 {
-		f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, Messages: res.msgs, NextOffset: res.next, HighWatermark: hw})
+		f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, Messages: res.msgs, NextOffset: res.next, HighWatermark: hw}, res.scan.bytes+len(res.msgs)*messageOverhead)
 		pushed = true
 	} else if res.next > c.offset {
 		// Only control records or compacted-away offsets: tell the
@@ -126,7 +128,7 @@ func (s *source) apply(c *cursor, sp *sentPart) bool {
 			c.fetches[n-1].NextOffset = res.next
 			c.fetches[n-1].HighWatermark = hw
 		} else {
-			f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw})
+			f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw}, 0)
 			pushed = true
 		}
 	}
@@ -140,7 +142,7 @@ func (s *source) apply(c *cursor, sp *sentPart) bool {
 		f.enqueueLocked(c, engine.Fetch{
 			TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw,
 			Err: fmt.Errorf("kafka: fetch %s at offset %d: %w", c.tp, res.next, res.err),
-		})
+		}, 0)
 		pushed = true
 	}
 	return pushed
@@ -159,7 +161,7 @@ func (s *source) partitionError(c *cursor, rp *kmsg.FetchResponseTopicPartition,
 			TopicPartition: c.tp, NextOffset: c.offset, HighWatermark: rp.HighWatermark,
 			Err: fmt.Errorf("kafka: fetch %s at offset %d (log start %d, high watermark %d): %w",
 				c.tp, c.offset, rp.LogStartOffset, rp.HighWatermark, err),
-		})
+		}, 0)
 		return false, true
 	}
 	c.failures++

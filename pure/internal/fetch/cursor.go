@@ -72,6 +72,11 @@ type cursor struct {
 	fetches  []engine.Fetch // decoded, waiting for Poll, oldest first
 	buffered int            // messages in fetches
 	queued   bool           // in fetcher.ready
+
+	// fetchBytes[i] is the wire size of fetches[i], queuedBytes their
+	// sum: what the fetcher's byte budget counts for them (budget.go).
+	fetchBytes  []int
+	queuedBytes int64
 }
 
 // reset starts a new generation at offset (-1 when unassigning or

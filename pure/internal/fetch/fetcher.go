@@ -41,6 +41,15 @@ type fetcher struct {
 	sources map[int32]*source // by broker id; present while running
 	brokers map[*cluster.Broker]struct{}
 	ready   readyQueue
+
+	// The byte budget (cfg.QueuedMaxBytes; budget.go): wire bytes of the
+	// fetches queued for Poll, and of the rounds between the stages
+	// (requests in flight, at their MaxBytes; answers scanned and not yet
+	// queued). stalled: a source found the budget spent and waits for
+	// Poll to free half of it.
+	queuedBytes int64
+	roundBytes  int64
+	stalled     bool
 }
 
 // New returns a fetcher, of no partition yet, and starts its router
@@ -113,7 +122,7 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.Position) error
 			c = &cursor{tp: po.TopicPartition, leaderEpoch: -1}
 			f.parts[po.TopicPartition] = c
 		}
-		c.reset(po.Offset)
+		f.resetLocked(c, po.Offset)
 		c.assignEpoch = po.Epoch
 		if t := snap.Topics[po.Topic]; t != nil { // present: checked
 			c.topicID = t.ID
@@ -211,7 +220,7 @@ func (f *fetcher) Unassign(ctx context.Context, partitions []engine.TopicPartiti
 			continue
 		}
 		delete(f.parts, tp)
-		c.reset(-1) // new generation: results in flight are dropped
+		f.resetLocked(c, -1) // new generation: results in flight are dropped
 		c.removed = true
 		if c.src != nil {
 			c.src.remove(c)
@@ -270,6 +279,7 @@ func (f *fetcher) popLocked() (engine.Fetch, bool) {
 		c.fetches[0] = engine.Fetch{}
 		c.fetches = c.fetches[1:]
 		c.buffered -= len(fe.Messages)
+		f.unqueueBytesLocked(c)
 		if len(c.fetches) > 0 {
 			c.queued = true
 			f.ready.push(c)
@@ -285,9 +295,10 @@ func (f *fetcher) popLocked() (engine.Fetch, bool) {
 
 // enqueueLocked appends a fetch to c's queue, stamped with the Assign's
 // epoch, and c to the ready queue.
-func (f *fetcher) enqueueLocked(c *cursor, fe engine.Fetch) {
+func (f *fetcher) enqueueLocked(c *cursor, fe engine.Fetch, bytes int) {
 	fe.Epoch = c.assignEpoch
 	c.fetches = append(c.fetches, fe)
+	f.queueBytesLocked(c, bytes)
 	c.buffered += len(fe.Messages)
 	if !c.queued {
 		c.queued = true
@@ -312,7 +323,7 @@ func (f *fetcher) Close() error {
 	}
 	f.closed = true
 	for _, c := range f.parts {
-		c.reset(-1)
+		f.resetLocked(c, -1)
 	}
 	f.mu.Unlock()
 	f.cancel()

@@ -68,6 +68,10 @@ type source struct {
 type round struct {
 	parts []sentPart
 	resp  *kmsg.FetchResponse
+	// The byte budget's share of the round (budget.go): the request's
+	// MaxBytes while it is in flight, then the bytes its scan reserved
+	// until the decode stage queues them. Guarded by f.mu.
+	inflight, reserved int64
 }
 
 // sentPart is one partition of a round: the cursor state the request was
@@ -165,6 +169,7 @@ func (s *source) run() {
 			continue
 		}
 		if !s.fetch(r, s.sess.request(s.req, s.partialFirst)) {
+			s.unreserve(r)
 			s.free <- r
 			continue
 		}
@@ -213,6 +218,10 @@ func (s *source) build(r *round) (time.Duration, bool) {
 		return 0, false
 	}
 	limit := f.cfg.QueuedMaxMessages
+	left, ok := f.budgetLeftLocked()
+	if !ok {
+		return -1, true // the byte budget is spent: Poll wakes us
+	}
 	now := time.Now()
 	n := len(s.cursors)
 	s.rot++
@@ -246,6 +255,9 @@ func (s *source) build(r *round) (time.Duration, bool) {
 		p.CurrentLeaderEpoch = c.leaderEpoch
 		p.FetchOffset = c.fetchAt
 		p.PartitionMaxBytes = s.partitionBytes(c, limit)
+		if int64(p.PartitionMaxBytes) > left {
+			p.PartitionMaxBytes = int32(max(left, int64(c.batchBytes)))
+		}
 		topics[ti].Partitions = append(topics[ti].Partitions, p)
 		if c.partial {
 			first = len(r.parts)
@@ -269,6 +281,7 @@ func (s *source) build(r *round) (time.Duration, bool) {
 	}
 	s.req.Topics = topics
 	s.partialFirst = first >= 0
+	s.reserveLocked(r, left)
 	return wait, true
 }
 
@@ -412,6 +425,7 @@ func (s *source) scan(r *round) {
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.settleLocked(r)
 	for i := range r.parts {
 		sp := &r.parts[i]
 		c := sp.c
