@@ -98,6 +98,7 @@ func run() int {
 		quiet   = flag.Duration("quiet-wait", 3*time.Second, "before each run, wait up to this long for other work on the machine to drop below half a core (0: do not wait)")
 		java    = flag.String("java", "auto", "run the Java client's perf tools: on, off, or auto (on with -quick, off for the full matrix, to keep it near 45 minutes, and with -topics; needs java and mvn; one topic only)")
 		noJava  = flag.Bool("no-java", false, "same as -java off")
+		wide    = flag.Bool("wide", false, "the scale scenarios instead of the full matrix: a producer and a group consumer over 1 topic of 1 000 partitions and over 50 topics of 12, interleaved with the same work on 1 topic of 12")
 		null    = flag.Bool("null", false, "the client-ceiling matrix instead: gokafka-pure and franz-go (or -clients) against an in-process null broker, one core per client (see null.go); writes results/null")
 	)
 	replot := flag.String("replot", "", "only rewrite the markdown and the charts from this `latest.json` (into -out)")
@@ -115,8 +116,8 @@ func run() int {
 	if *null {
 		return runNull(ctx, *runs, *scale, *clients, *only, *outDir)
 	}
-	if *quick && *topics {
-		fmt.Fprintln(os.Stderr, "bench: -quick and -topics are two matrices: pick one")
+	if n := countTrue(*quick, *topics, *latency, *wide); n > 1 {
+		fmt.Fprintln(os.Stderr, "bench: -quick, -topics, -latency and -wide are matrices: pick one")
 		return 2
 	}
 	settings.Runs = *runs
@@ -125,7 +126,7 @@ func run() int {
 		switch {
 		case *quick:
 			settings.Runs = 2
-		case *topics, *latency:
+		case *topics, *latency, *wide:
 			settings.Runs = 3
 		}
 	}
@@ -144,6 +145,9 @@ func run() int {
 	case *latency:
 		matrix = latencyMatrix(*scale)
 		settings.Notes = append(settings.Notes, latencyNotes...)
+	case *wide:
+		matrix = wideMatrix(*scale)
+		settings.Notes = append(settings.Notes, wideNotes...)
 	default:
 		matrix = single(fullMatrix(*scale))
 	}
@@ -182,7 +186,7 @@ func run() int {
 		return 2
 	}
 
-	report := &Report{Settings: settings, Quick: *quick, Topics: *topics, Latency: *latency, Started: time.Now().UTC()}
+	report := &Report{Settings: settings, Quick: *quick, Topics: *topics, Latency: *latency, Wide: *wide, Started: time.Now().UTC()}
 	report.Machine = describeMachine()
 
 	binDir, err := os.MkdirTemp("", "gokafka-bench-")
@@ -228,7 +232,7 @@ func run() int {
 	}
 	report.Clients = h.peers
 	if *warmup {
-		h.warmup(ctx, !*quick && !*topics && !*latency)
+		h.warmup(ctx, !*quick && !*topics && !*latency && !*wide)
 	}
 	done := 0
 	for _, set := range matrix {
@@ -337,4 +341,15 @@ func copyLatest(dir, top string) error {
 		}
 	}
 	return nil
+}
+
+// countTrue counts the flags that are set.
+func countTrue(flags ...bool) int {
+	n := 0
+	for _, f := range flags {
+		if f {
+			n++
+		}
+	}
+	return n
 }

@@ -15,6 +15,7 @@ type Report struct {
 	Quick         bool                         `json:"quick"`
 	Topics        bool                         `json:"topics,omitempty"`  // the many-topics scenarios (-topics)
 	Latency       bool                         `json:"latency,omitempty"` // the latency scenarios (-latency)
+	Wide          bool                         `json:"wide,omitempty"`    // the scale scenarios (-wide)
 	Started       time.Time                    `json:"started"`
 	Finished      time.Time                    `json:"finished"`
 	Interrupted   bool                         `json:"interrupted,omitempty"`
@@ -41,6 +42,8 @@ func (r *Report) kind() string {
 		return "topics"
 	case r.Latency:
 		return "latency"
+	case r.Wide:
+		return "wide"
 	}
 	return "full"
 }
@@ -271,6 +274,8 @@ func (r *Report) markdown() string {
 		kind = "quick subset (`make bench-quick`)"
 	case r.Topics:
 		kind = "many topics (`make bench BENCH_FLAGS=-topics`)"
+	case r.Wide:
+		kind = "scale (`make bench BENCH_FLAGS=-wide`)"
 	}
 	fmt.Fprintf(&b, "# gokafka benchmark: %s\n\n", kind)
 	fmt.Fprintf(&b, "Measured %s, %s, by `bench/` (see bench/README.md for method and caveats).\n",

@@ -175,6 +175,34 @@ func topicsMatrix(scale float64) [][]Scenario {
 	return out
 }
 
+// The scale scenarios (-wide): one topic of widePartitions partitions and
+// wideTopics topics of 12, each beside the same work on one topic of 12,
+// at the -topics volume.
+const (
+	widePartitions = 1000
+	wideTopics     = 50
+)
+
+var wideNotes = []string{
+	fmt.Sprintf("Scale (-wide): p%d is one topic of %d partitions, t%dxp12 %d topics of 12 partitions, p12 one topic of 12; a producer writes message i to topic i mod the number of topics (keyless: each client's partitioner picks the partition), a group consumer is one member alone in a fresh group over the topics. The three shapes of a mode run interleaved, every client running each shape in turn, so that they compare under the same load.", widePartitions, widePartitions, wideTopics, wideTopics),
+}
+
+// wideMatrix is `-wide`: what many partitions and many topics cost, each
+// mode's three shapes run as one interleaved set.
+func wideMatrix(scale float64) [][]Scenario {
+	var out [][]Scenario
+	for _, sc := range []Scenario{
+		{Mode: "produce", Size: 100, Partitions: 12, Acks: "all", Compression: "none", Count: count("produce", 100, scale*topicsScale)},
+		{Mode: "consume", Size: 100, Partitions: 12, Group: true, Compression: "none", Count: count("consume", 100, scale*topicsScale)},
+	} {
+		many, wide := sc, sc
+		many.Topics, many.Partitions = wideTopics, 12
+		wide.Partitions = widePartitions
+		out = append(out, []Scenario{sc, many, wide})
+	}
+	return out
+}
+
 // quickMatrix is `make bench-quick`: 100 B messages, 12 partitions,
 // acks=all, no compression; produce and consume.
 func quickMatrix(scale float64) []Scenario {
