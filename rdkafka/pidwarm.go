@@ -46,6 +46,12 @@ func (p *producer) warmPID() {
 		// Metadata of no topic in particular (the topics this instance
 		// knows, perhaps none): the answer lists the brokers, which is
 		// what matters here, and costs the broker little.
+		if p.c != nil {
+			if p.c.metadataOrigin(int(pidWarmSlice/time.Millisecond)) >= 0 {
+				return
+			}
+			continue
+		}
 		md, err := p.rd.GetMetadata(nil, false, int(pidWarmSlice/time.Millisecond))
 		if err == nil && md.OriginatingBroker.ID >= 0 {
 			return

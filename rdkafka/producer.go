@@ -69,9 +69,14 @@ type record struct {
 // all.
 type producer struct {
 	cfg engine.ProducerConfig
-	rd  *kafka.Producer
-	log *slog.Logger
-	txn bool // transactional (cfg.TransactionalID): errors get their transaction meaning
+	// Exactly one of rd and c is set: rd, confluent-kafka-go's producer,
+	// for a transactional one (txn.go) or one that needs its events
+	// (ownInstance); c, the engine's own instance (cpath.go), otherwise.
+	rd   *kafka.Producer
+	c    *cInstance
+	recs recordTable // the own path's messages in flight, by opaque
+	log  *slog.Logger
+	txn  bool // transactional (cfg.TransactionalID): errors get their transaction meaning
 
 	// queue counts the messages accepted and not yet reported
 	// (MaxQueued). A message holds its slot for the whole time its
@@ -87,11 +92,12 @@ type producer struct {
 	stopFlusher chan struct{}
 	flusherDone sync.WaitGroup
 
-	wg        sync.WaitGroup // the events goroutine
-	warmDone  sync.WaitGroup // the warmPID goroutine (pidwarm.go), if any
-	auth      authWatch      // the last authentication failure (security.go)
-	closeOnce sync.Once
-	closeErr  error
+	wg         sync.WaitGroup // the events goroutine
+	stopEvents chan struct{}  // closed to end the own path's events goroutine
+	warmDone   sync.WaitGroup // the warmPID goroutine (pidwarm.go), if any
+	auth       authWatch      // the last authentication failure (security.go)
+	closeOnce  sync.Once
+	closeErr   error
 }
 
 func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, error) {
@@ -102,13 +108,8 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 	if err != nil {
 		return nil, err
 	}
-	rd, err := kafka.NewProducer(&pp.m)
-	if err != nil {
-		return nil, pp.configError(err, producerRaw)
-	}
 	p := &producer{
 		cfg:         cfg,
-		rd:          rd,
 		log:         logger(cfg.Logger, "producer"),
 		txn:         cfg.TransactionalID != "",
 		queue:       engine.NewQueue(cfg.MaxQueued),
@@ -116,9 +117,21 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 		closing:     make(chan struct{}),
 		kick:        make(chan struct{}, 1),
 		stopFlusher: make(chan struct{}),
+		stopEvents:  make(chan struct{}),
 	}
-	p.wg.Add(1)
-	go p.events()
+	if ownInstance(cfg, pp.m) {
+		if p.c, err = newCInstance(pp.m); err != nil {
+			return nil, pp.configError(err, producerRaw)
+		}
+		p.wg.Add(1)
+		go p.cEvents()
+	} else {
+		if p.rd, err = kafka.NewProducer(&pp.m); err != nil {
+			return nil, pp.configError(err, producerRaw)
+		}
+		p.wg.Add(1)
+		go p.events()
+	}
 	p.flusherDone.Add(1)
 	go p.flusher()
 	if cfg.Idempotent && cfg.TransactionalID == "" {
@@ -145,6 +158,9 @@ func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 	if p.closed.Load() {
 		p.queue.Release(1)
 		return kerr.ErrClosed
+	}
+	if p.c != nil {
+		return p.cProduce(ctx, record{m: m, done: done, gen: p.gens.enter()})
 	}
 	r := &record{m: m, done: done, gen: p.gens.enter()}
 	km := kafka.Message{
@@ -243,18 +259,22 @@ func (p *producer) event(ev kafka.Event, s *settled) {
 	case *kafka.Message:
 		p.deliver(e, s)
 	case kafka.Error:
-		// Client-level errors (brokers down, ...): librdkafka retries
-		// on its own; messages fail through their delivery reports if
-		// it gives up.
-		level := slog.LevelWarn
-		if e.IsFatal() {
-			level = slog.LevelError
-		}
-		p.auth.observe(e) // explains the delivery timeouts that follow
-		p.log.Log(context.Background(), level, "gokafka: librdkafka producer error", "err", mapError(e))
+		p.clientError(e)
 	case *kafka.Stats:
 		p.windows(e.String()) // only when cfg.Windows is set (windows.go)
 	}
+}
+
+// clientError handles a client-level error (brokers down, ...): librdkafka
+// retries on its own; messages fail through their delivery reports if it
+// gives up.
+func (p *producer) clientError(e kafka.Error) {
+	level := slog.LevelWarn
+	if e.IsFatal() {
+		level = slog.LevelError
+	}
+	p.auth.observe(e) // explains the delivery timeouts that follow
+	p.log.Log(context.Background(), level, "gokafka: librdkafka producer error", "err", mapError(e))
 }
 
 // settled counts the messages reported but not yet counted out of their
@@ -368,11 +388,28 @@ func (p *producer) flusher() {
 				return
 			default:
 			}
-			if p.rd.Flush(int(flushSlice/time.Millisecond)) == 0 {
+			if p.flushSlice() == 0 {
 				break // nothing left in librdkafka nor in the events channel
 			}
 		}
 	}
+}
+
+// flushSlice runs librdkafka's flush for up to flushSlice: how many
+// messages it still holds.
+func (p *producer) flushSlice() int {
+	if p.c != nil {
+		return p.c.flush(int(flushSlice / time.Millisecond))
+	}
+	return p.rd.Flush(int(flushSlice / time.Millisecond))
+}
+
+// fatalSource is where librdkafka's fatal error is read.
+func (p *producer) fatalSource() interface{ GetFatalError() error } {
+	if p.c != nil {
+		return p.c
+	}
+	return p.rd
 }
 
 // Close implements engine.Producer: flush within ctx, then fail what is
@@ -411,6 +448,15 @@ func (p *producer) close(ctx context.Context, before func(context.Context) error
 		// returns as soon as librdkafka holds no message, which purge
 		// has made true, and rd.Close first waits up to 100ms for its
 		// own poller.)
+		if p.c != nil {
+			// Nothing is in flight (purge), the flusher ended: stop the
+			// events goroutine, then destroy the instance.
+			close(p.stopEvents)
+			p.c.wake()
+			p.wg.Wait()
+			p.c.destroy()
+			return
+		}
 		p.rd.Close()
 		p.wg.Wait()
 	})
@@ -431,7 +477,7 @@ func (p *producer) produceError(err error) error {
 		case p.txn && (ke.IsFatal() || ke.Code() == kafka.ErrFatal):
 			return txnError(err, p.rd)
 		case ke.Code() == kafka.ErrFatal:
-			return fatalError(err, p.rd)
+			return fatalError(err, p.fatalSource())
 		}
 	}
 	return produceError(err)
@@ -451,12 +497,12 @@ func (p *producer) reportError(err error) error {
 		// want of IDEMPOTENT_WRITE, say): the report is that cause,
 		// not a Close. (A transactional producer's purged messages
 		// were dropped with their transaction, below.)
-		if fe := p.rd.GetFatalError(); fe != nil {
+		if fe := p.fatalSource().GetFatalError(); fe != nil {
 			return fmt.Errorf("rdkafka: fatal error, the instance is unusable: %w", mapError(fe))
 		}
 	}
 	if !p.txn {
-		return fatalError(err, p.rd)
+		return fatalError(err, p.fatalSource())
 	}
 	if errors.As(err, &ke) && purgeCode(ke.Code()) && !p.closed.Load() {
 		return fmt.Errorf("%w: librdkafka dropped it with its transaction (librdkafka: %w)", kerr.ErrTransactionAborted, ke)
@@ -470,7 +516,11 @@ func (p *producer) reportError(err error) error {
 // again while it waits, for messages that a concurrent Produce added.
 func (p *producer) purge() {
 	for p.queue.Len() > 0 {
-		if err := p.rd.Purge(kafka.PurgeQueue | kafka.PurgeInFlight); err != nil {
+		purge := func() error { return p.rd.Purge(kafka.PurgeQueue | kafka.PurgeInFlight) }
+		if p.c != nil {
+			purge = p.c.purge
+		}
+		if err := purge(); err != nil {
 			p.log.Warn("gokafka: librdkafka purge failed", "err", mapError(err))
 		}
 		// Purged messages come back as delivery reports through the
