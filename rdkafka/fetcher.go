@@ -52,6 +52,10 @@ type fetcher struct {
 	cl  *cluster.Cluster
 	rd  *kafka.Consumer
 	log *slog.Logger
+	// batch takes fetched messages from librdkafka a batch at a time
+	// (batch.go); got is its scratch slice. Under mu.
+	batch *batcher
+	got   []fetched
 
 	// mu serialises every use of rd and guards the state below. Poll
 	// holds it while it waits inside librdkafka (at most pollSlice): a
@@ -99,10 +103,16 @@ func newFetcher(cl *cluster.Cluster, cfg engine.FetcherConfig) (*fetcher, error)
 	if err != nil {
 		return nil, fp.configError(err, consumerRaw)
 	}
+	b, err := newBatcher(rd, false)
+	if err != nil {
+		_ = rd.Close()
+		return nil, err
+	}
 	f := &fetcher{
 		cfg:    cfg,
 		cl:     cl,
 		rd:     rd,
+		batch:  b,
 		log:    logger(cfg.Logger, "fetcher"),
 		parts:  map[engine.TopicPartition]*fpart{},
 		paused: map[engine.TopicPartition]bool{},
@@ -382,56 +392,58 @@ func (f *fetcher) pull(ctx context.Context) {
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl))
 	}
-	msec := 0
-	if wait > 0 {
-		msec = max(1, int(wait/time.Millisecond))
+	f.got, _ = f.batch.take(wait, f.got)
+	for i := range f.got {
+		f.file(&f.got[i])
 	}
-	ev := f.rd.Poll(msec)
-	for n := 1; ev != nil; n++ {
-		f.handle(ev)
-		if n == maxDrain {
-			break
-		}
-		ev = f.rd.Poll(0)
-	}
+	clear(f.got) // the batch's buffer goes with the messages
 }
 
-// handle files one librdkafka event. The caller holds mu.
+// file files one message or error of a batch. The caller holds mu.
+func (f *fetcher) file(fe *fetched) {
+	if fe.err != nil {
+		if fe.topic == "" { // not about a partition
+			var ke kafka.Error
+			if errors.As(fe.err, &ke) {
+				f.handle(ke)
+			}
+			return
+		}
+		tp := kafka.TopicPartition{Topic: &fe.topic, Partition: fe.partition, Offset: kafka.Offset(fe.offset)}
+		f.partitionError(f.parts[engine.TopicPartition{Topic: fe.topic, Partition: fe.partition}], tp, fe.err)
+		return
+	}
+	// Messages come in runs of one partition: remember the last one's
+	// state rather than hash its topic and partition for a map lookup
+	// every time; comparing them is cheaper.
+	p := f.last
+	if p == nil || p.tp.Partition != fe.partition || p.tp.Topic != fe.topic {
+		p = f.parts[engine.TopicPartition{Topic: fe.topic, Partition: fe.partition}]
+		f.last = p
+	}
+	// Messages of partitions no longer assigned, or paused after an
+	// error, are dropped; so is anything before the position, which can
+	// only be left over from an earlier assignment.
+	if p == nil || p.failed || fe.offset < p.next {
+		return
+	}
+	m := f.newMessage()
+	m.Topic = p.tp.Topic
+	m.Partition = fe.partition
+	m.Offset = fe.offset
+	m.Key = fe.key
+	m.Value = fe.value
+	m.Headers = fe.headers
+	m.Timestamp = fe.timestamp
+	p.msgs = append(p.msgs, m)
+	p.next = m.Offset + 1
+	f.enqueue(p)
+}
+
+// handle files a librdkafka error that is not about one partition. The
+// caller holds mu.
 func (f *fetcher) handle(ev kafka.Event) {
 	switch e := ev.(type) {
-	case *kafka.Message:
-		tp := e.TopicPartition
-		// Messages come in runs of one partition: remember the last
-		// one's state rather than hash its topic and partition for a
-		// map lookup every time; comparing them is cheaper.
-		p := f.last
-		if p == nil || p.tp.Partition != tp.Partition || tp.Topic == nil || p.tp.Topic != *tp.Topic {
-			p = f.parts[ourTP(tp)]
-			f.last = p
-		}
-		if tp.Error != nil {
-			f.partitionError(p, tp, tp.Error)
-			return
-		}
-		// Messages of partitions no longer assigned, or paused after an
-		// error, are dropped; so is anything before the position,
-		// which can only be left over from an earlier assignment.
-		if p == nil || p.failed || int64(tp.Offset) < p.next {
-			return
-		}
-		m := f.newMessage()
-		m.Topic = p.tp.Topic
-		m.Partition = tp.Partition
-		m.Offset = int64(tp.Offset)
-		m.Key = e.Key
-		m.Value = e.Value
-		m.Headers = fromKafkaHeaders(e.Headers)
-		if e.TimestampType != kafka.TimestampNotAvailable {
-			m.Timestamp = e.Timestamp
-		}
-		p.msgs = append(p.msgs, m)
-		p.next = m.Offset + 1
-		f.enqueue(p)
 	case kafka.Error:
 		f.auth.observe(e)
 		switch {
@@ -561,6 +573,7 @@ func (f *fetcher) Close() error {
 		f.mu.Lock()
 		f.closed = true
 		f.parts, f.ready, f.slab = nil, nil, nil
+		f.batch.close()
 		err := f.rd.Close()
 		f.mu.Unlock()
 		f.logsDone.Wait()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -424,5 +425,65 @@ func TestAssignRejectsBadPositions(t *testing.T) {
 	}
 	if n := len(f.(*fetcher).parts); n != 0 {
 		t.Fatalf("%d partitions assigned by refused calls", n)
+	}
+}
+
+// TestFetcherClientErrors: errors librdkafka raises for the whole client,
+// not one partition, reach the fetcher (through the error_cb the batch
+// path installs: batch.go), typed; none is left to librdkafka's own
+// "ERROR" log line, which is what became of them while the batch path
+// served them without an error_cb. The dev cluster's
+// listeners are PLAINTEXT: a SASL handshake is refused there (an
+// authentication failure), a TLS handshake fails (a connection failure,
+// retried by librdkafka).
+func TestFetcherClientErrors(t *testing.T) {
+	cl := testhelp.NewCluster(t, nil)
+	topic := testhelp.CreateTopic(t, nil, 1)
+	for _, c := range []struct {
+		name string
+		raw  map[string]any
+		auth bool // Poll fails with ErrAuthentication; else the fetcher logs an ErrConnection
+	}{
+		{"SASL-on-plaintext", map[string]any{"security.protocol": "sasl_plaintext", "sasl.mechanisms": "PLAIN", "sasl.username": "u", "sasl.password": "p"}, true},
+		{"TLS-on-plaintext", map[string]any{"security.protocol": "ssl"}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			logs := &testhelp.Buffer{}
+			cfg := testhelp.FetcherConfig()
+			cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			cfg.Raw = c.raw
+			f := startFetcher(t, cl, cfg)
+			assignAll(t, f, topic, 1, 0, 1)
+			const limit = 20 * time.Second
+			ctx := testhelp.Ctx(t, limit)
+			start := time.Now()
+			for {
+				short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+				fe, err := f.Poll(short)
+				cancel()
+				if c.auth && err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					if !errors.Is(err, kerr.ErrAuthentication) {
+						t.Fatalf("Poll: %v, want ErrAuthentication", err)
+					}
+					t.Logf("Poll failed after %v: %v", time.Since(start), err)
+					break
+				}
+				if err == nil {
+					t.Fatalf("Poll returned %+v without a broker to fetch from", fe)
+				}
+				if !c.auth && strings.Contains(logs.String(), "librdkafka consumer error") {
+					if !strings.Contains(logs.String(), kerr.ErrConnection.Error()) {
+						t.Fatalf("the consumer error is not an ErrConnection:\n%s", logs)
+					}
+					break
+				}
+				if ctx.Err() != nil {
+					t.Fatalf("no client error reached the fetcher in %v; logs:\n%s", limit, logs)
+				}
+			}
+			if strings.Contains(logs.String(), "tag=ERROR") {
+				t.Fatalf("librdkafka logged an error op instead of handing it over:\n%s", logs)
+			}
+		})
 	}
 }
