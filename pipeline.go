@@ -193,7 +193,15 @@ func (p *Pipeline) commit(ctx context.Context) error {
 	if !p.inTxn {
 		return nil
 	}
-	err := p.producer.SendConsumerOffsets(ctx, p.consumer)
+	// The offsets go to the group coordinator while the outputs are
+	// being acknowledged: the commit then waits for the longer of the
+	// two instead of their sum (one round trip to the group coordinator,
+	// which with transactions v2 checks the transaction with its
+	// coordinator first). Either failing dooms the transaction.
+	sent := make(chan error, 1)
+	go func() { sent <- p.producer.SendConsumerOffsets(ctx, p.consumer) }()
+	ferr := p.producer.Flush(ctx)
+	err := errors.Join(<-sent, ferr)
 	if err == nil {
 		err = p.producer.CommitTransaction(ctx)
 	}
