@@ -41,8 +41,9 @@ type consumerCore struct {
 	// consumeMu lets one Consume at a time install fetched messages.
 	consumeMu sync.Mutex
 
-	hooks *hookSet   // the client's; nil without hooks (consumer_hooks.go)
-	lags  []LagEvent // lag events found under mu, raised after it (lag hooks only)
+	hooks   *hookSet       // the client's; nil without hooks (consumer_hooks.go)
+	windows *brokerWindows // the engine's own brokers, if it reports them (windows.go)
+	lags    []LagEvent     // lag events found under mu, raised after it (lag hooks only)
 
 	mu         sync.Mutex
 	parts      map[TopicPartition]*partState
@@ -80,6 +81,9 @@ func newConsumerCore(ctx context.Context, client *Client, cfg resolvedConsumer, 
 	}
 	fcfg := cfg.fetch
 	fcfg.Observer = c.hooks.fetchObserver()
+	if c.windows = c.hooks.windowsObserver(); c.windows != nil {
+		fcfg.Windows = c.windows
+	}
 	f, err := cfg.eng.NewFetcher(ctx, client.cluster, fcfg)
 	if err != nil {
 		return nil, err

@@ -45,11 +45,13 @@ import (
 // OnFetchBatch are not called for its producers and consumers, and the
 // broker hooks see only the client's own requests (metadata, groups,
 // offsets), not librdkafka's produce and fetch traffic. What librdkafka
-// does tell, in its statistics (which an rdkafka producer of a client with
-// hooks turns on, once a second), is mapped: each broker's largest
-// throttle of the second becomes an OnBrokerThrottle (APIKey -1), and its
-// request counts and round-trip percentiles show in Client.Stats
-// (ProducerStats.Brokers). An rdkafka consumer's statistics are not mapped.
+// does tell, in its statistics (which an rdkafka producer or consumer of a
+// client with hooks turns on, once a second), is mapped: each broker's
+// largest throttle of the second becomes an OnBrokerThrottle (APIKey -1),
+// and its request counts and round-trip percentiles show in Client.Stats
+// (ProducerStats.Brokers, ConsumerStats.Brokers). A consumer's reports
+// arrive while a Consume waits in the engine: one nobody reads reports
+// nothing.
 //
 // With no hooks registered, no hook code runs: the per-message paths cost
 // what they cost before hooks existed (see bench_perf_test.go).

@@ -68,6 +68,12 @@ type ConsumerStats struct {
 	// Lag is the sum of Lag() over the assigned partitions whose high
 	// watermark is known.
 	Lag int64
+	// Brokers is, for an engine with connections of its own (rdkafka),
+	// its brokers as its last statistics report described them, as
+	// ProducerStats.Brokers: only for clients with hooks; nil otherwise
+	// and for the pure engine. The reports arrive while Consume waits in
+	// the engine.
+	Brokers []BrokerStats
 }
 
 // Stats returns a snapshot of the client, its brokers, producers and
@@ -162,7 +168,7 @@ func (p *Producer) stats() ProducerStats {
 }
 
 func (c *consumerCore) stats() ConsumerStats {
-	s := ConsumerStats{Group: c.cfg.group}
+	s := ConsumerStats{Group: c.cfg.group, Brokers: c.windows.brokers()}
 	for _, l := range c.lag() {
 		s.Lag += l
 	}

@@ -6,9 +6,10 @@ import (
 	"github.com/gokafka/kafka/internal/engine"
 )
 
-// brokerWindows is a producer's engine.BrokerWindowObserver: an engine
-// with its own connections (librdkafka) reports its brokers once per
-// statistics interval; the last report goes to Stats (ProducerStats.Brokers)
+// brokerWindows is a producer's or consumer's engine.BrokerWindowObserver:
+// an engine with its own connections (librdkafka) reports its brokers once
+// per statistics interval; the last report goes to Stats
+// (ProducerStats.Brokers, ConsumerStats.Brokers)
 // and each broker's throttle in it to the throttle hooks. Engines turn
 // their statistics on only when a client has hooks.
 type brokerWindows struct {
@@ -18,8 +19,8 @@ type brokerWindows struct {
 	last []engine.BrokerWindow
 }
 
-// windowsObserver is the Windows observer of a producer's engine config:
-// nil without hooks.
+// windowsObserver is the Windows observer of a producer's or fetcher's
+// engine config: nil without hooks.
 func (s *hookSet) windowsObserver() *brokerWindows {
 	if s == nil {
 		return nil

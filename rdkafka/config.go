@@ -117,9 +117,7 @@ func producerProps(cl *cluster.Cluster, cfg engine.ProducerConfig) (*props, erro
 	p.set("message.max.bytes", "ProducerConfig.MaxMessageBytes",
 		clamp(max(cfg.MaxMessageBytes+messageOverhead, cfg.BatchBytes), 1000, 1000000000))
 	p.set("queue.buffering.max.messages", "ProducerConfig.MaxQueuedMessages", strconv.Itoa(cfg.MaxQueued))
-	if cfg.Windows != nil {
-		p.m["statistics.interval.ms"] = int(statsInterval / time.Millisecond) // windows.go
-	}
+	statsProps(p, cfg.Windows) // windows.go
 	if !cfg.Compression.Valid() {
 		return nil, kerr.Config("ProducerConfig.Compression", "unknown codec %d", cfg.Compression)
 	}
@@ -228,6 +226,7 @@ func fetcherProps(cl *cluster.Cluster, cfg engine.FetcherConfig) (*props, error)
 	// (AutoOffsetReset) and must see the error.
 	p.m["auto.offset.reset"] = "error"
 	p.m["enable.partition.eof"] = false
+	statsProps(p, cfg.Windows) // windows.go
 
 	p.set("fetch.min.bytes", "ConsumerConfig.FetchMinBytes", clamp(int(cfg.MinBytes), 1, 100000000))
 	// librdkafka wants fetch.max.bytes >= message.max.bytes once

@@ -103,7 +103,7 @@ func newFetcher(cl *cluster.Cluster, cfg engine.FetcherConfig) (*fetcher, error)
 	if err != nil {
 		return nil, fp.configError(err, consumerRaw)
 	}
-	b, err := newBatcher(rd, false)
+	b, err := newBatcher(rd, cfg.Windows != nil)
 	if err != nil {
 		_ = rd.Close()
 		return nil, err
@@ -324,12 +324,16 @@ func (f *fetcher) Poll(ctx context.Context) (engine.Fetch, error) {
 			f.mu.Unlock()
 			return engine.Fetch{}, err
 		}
+		var stats string
 		if f.rangeErrs > 0 && !time.Now().Before(f.rangeNext) {
 			f.checkRanges(ctx)
 		} else {
-			f.pull(ctx)
+			stats = f.pull(ctx)
 		}
 		f.mu.Unlock()
+		if stats != "" {
+			deliverWindows(f.cfg.Windows, f.log, stats) // windows.go; outside mu
+		}
 	}
 }
 
@@ -385,18 +389,21 @@ func (f *fetcher) highWatermark(tp engine.TopicPartition) int64 {
 }
 
 // pull waits for librdkafka's next event (at most pollSlice, or until ctx's
-// deadline), then takes whatever else is ready without waiting. The
-// caller holds mu.
-func (f *fetcher) pull(ctx context.Context) {
+// deadline), then takes whatever else is ready without waiting. It
+// returns the statistics emission met meanwhile, if any. The caller holds
+// mu.
+func (f *fetcher) pull(ctx context.Context) string {
 	wait := pollSlice
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl))
 	}
-	f.got, _ = f.batch.take(wait, f.got)
+	var stats string
+	f.got, stats = f.batch.take(wait, f.got)
 	for i := range f.got {
 		f.file(&f.got[i])
 	}
 	clear(f.got) // the batch's buffer goes with the messages
+	return stats
 }
 
 // file files one message or error of a batch. The caller holds mu.

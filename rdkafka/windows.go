@@ -4,15 +4,19 @@ package rdkafka
 
 import (
 	"encoding/json"
+	"log/slog"
 	"slices"
 	"time"
 
 	"github.com/gokafka/kafka/internal/engine"
 )
 
-// Statistics: when the root listens (engine.ProducerConfig.Windows), the
-// producer turns librdkafka's statistics on (statistics.interval.ms) and
-// turns each emission's broker section into engine.BrokerWindows. The
+// Statistics: when the root listens (engine.ProducerConfig.Windows,
+// engine.FetcherConfig.Windows), the producer and the fetcher turn
+// librdkafka's statistics on (statistics.interval.ms, statsProps) and turn
+// each emission's broker section into engine.BrokerWindows. The producer
+// receives emissions as confluent-kafka-go events, the fetcher from its
+// batch path (batch.go). The
 // statistics are librdkafka's only account of its own connections: round
 // trips and throttles come as windows (percentiles over the interval), not
 // per request, which is why the rdkafka engine raises no per-request hooks.
@@ -20,6 +24,13 @@ import (
 // statsInterval is how often librdkafka emits statistics when someone
 // listens.
 const statsInterval = time.Second
+
+// statsProps turns librdkafka's statistics on when w listens.
+func statsProps(p *props, w engine.BrokerWindowObserver) {
+	if w != nil {
+		p.m["statistics.interval.ms"] = int(statsInterval / time.Millisecond)
+	}
+}
 
 // rdWindow is the part of a broker's statistics (librdkafka's
 // STATISTICS.md) that BrokerWindow carries. Round trips are in
@@ -80,13 +91,19 @@ func parseWindows(js string) ([]engine.BrokerWindow, error) {
 
 // windows hands a statistics emission to the observer.
 func (p *producer) windows(js string) {
-	if p.cfg.Windows == nil {
-		return // statistics.interval.ms set through Raw: nobody listens
+	deliverWindows(p.cfg.Windows, p.log, js)
+}
+
+// deliverWindows hands a statistics emission to w, if it listens (nil:
+// statistics.interval.ms was set through Raw, nobody listens).
+func deliverWindows(w engine.BrokerWindowObserver, log *slog.Logger, js string) {
+	if w == nil {
+		return
 	}
 	ws, err := parseWindows(js)
 	if err != nil {
-		p.log.Warn("gokafka: librdkafka statistics unreadable", "err", err)
+		log.Warn("gokafka: librdkafka statistics unreadable", "err", err)
 		return
 	}
-	p.cfg.Windows.BrokerWindows(ws)
+	w.BrokerWindows(ws)
 }

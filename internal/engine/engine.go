@@ -246,7 +246,8 @@ type FetcherConfig struct {
 	Logger            *slog.Logger
 	Security          Security // for engines that open their own connections
 	Raw               map[string]any
-	Observer          BatchObserver // nil: nobody listens (observe.go)
+	Observer          BatchObserver        // nil: nobody listens (observe.go)
+	Windows           BrokerWindowObserver // nil: nobody listens (observe.go)
 }
 
 // DefaultFetcherConfig is the fetch configuration with every default
