@@ -261,10 +261,47 @@
 // the engine's events goroutine by channel, one message at a time), cgo
 // crossings and their pointer checks 5 %, gokafka's own code 4 %. The
 // per-message costs on the Go side (the opaque map, the channel, the
-// allocations) are confluent-kafka-go's Producer API; taking delivery
-// reports in batches needs librdkafka's events (rd_kafka_event_message_array)
-// off the queue that confluent-kafka-go's poller owns, which is not done
-// yet.
+// allocations) were confluent-kafka-go's Producer API.
+//
+// So a producer that is not transactional now runs its own librdkafka
+// instance, created by the engine through its own cgo layer
+// (cproduce.go, cpath.go) from the same properties: Produce hands the
+// message to rd_kafka_producev (copied: RD_KAFKA_MSG_F_COPY) with an index
+// into the engine's table of records as its opaque, and the events
+// goroutine takes delivery reports a whole event (a produce request's
+// worth) at a time off the instance's main queue, copying out only the
+// opaque, partition, offset and error of each: no map of opaques, no
+// *kafka.Message, no channel hand-off, no confluent-kafka-go goroutine. A
+// transactional producer keeps confluent-kafka-go's instance (the
+// engine's transactions call its methods), and so does one on OAUTHBEARER
+// (confluent-kafka-go serves the token refresh). Produce still crosses
+// once per message: handing librdkafka many messages per crossing would
+// need Produce to queue them for another goroutine (the root calls it once
+// per message), which is not done. Side by side (bench -quick -only
+// produce, 3 runs, 200 000 × 100 B, same 3-broker cluster, load average
+// 13-17, so the rates are the brokers' and noisy): this engine 3.02 µs CPU
+// per message (2.97-3.12) and 33k msg/s (28-42k), raw confluent-kafka-go
+// 11.86 (8.07-16.53) and 26k (20-42k), the pure engine 1.54 (1.35-1.61)
+// and 35k (24-38k); the engine before, on the run after, 5.52 (4.99-5.71)
+// and 39k (38-58k), confluent-kafka-go 12.50 (11.58-12.99) and 32k. Peak
+// RSS 97 MiB instead of 119-127.
+//
+// The first second: librdkafka (v2.11) asks for an idempotent producer's
+// id on metadata answers and otherwise on a 500 ms timer, and its first
+// metadata answer comes from a bootstrap broker that it replaces in the
+// same step, so that no connection is up then: the id came about 510 ms
+// after the instance started (debug eos,metadata), and every message
+// produced meanwhile waited for it (bench -latency: p99 430-650 ms, the
+// slowest messages those of the first half second). An idempotent
+// producer now asks for metadata until a listed broker answers
+// (pidwarm.go): the id comes 57-67 ms after start, the time librdkafka
+// takes to connect to a listed broker. bench -latency afterwards (3 runs,
+// both changes, load average 15-18: every client waited seconds for a
+// core, so only the shape counts): at 1 000 msg/s this engine's p99 3.6,
+// 4.5 and 5.6 s, each within 0.2 s of its steady p99 and its slowest
+// messages after the first second, raw confluent-kafka-go's 7.9, 8.8 and
+// 5.8 s; the target (p99 under 50 ms on a quiet machine) is for the
+// lead's quiet run.
 //
 // Consuming: the fetcher takes fetched messages with
 // rd_kafka_consume_batch_queue, up to 4 096 messages or about 4 MiB of
