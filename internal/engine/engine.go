@@ -206,7 +206,7 @@ func DefaultProducerConfig() ProducerConfig {
 		DeliveryTimeout: 2 * time.Minute,
 		RequestTimeout:  30 * time.Second,
 		RetryBackoff:    100 * time.Millisecond,
-		MaxInFlight:     5, // also the most idempotence allows
+		MaxInFlight:     1, // see ProducerConfig.MaxInFlight in the root
 		// Java's transaction.timeout.ms.
 		TransactionTimeout: time.Minute,
 	}
