@@ -224,23 +224,13 @@ func TestGroupLagMatchesKafkaTool(t *testing.T) {
 // timestamp at(i), i counting from 0 in each partition.
 func produceAt(t *testing.T, client *kafka.Client, topic string, partitions int32, n int, at func(i int) time.Time) {
 	t.Helper()
-	p, err := client.NewProducer(kafka.ProducerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var msgs []*kafka.Message
 	for i := 0; i < n; i++ {
 		for part := int32(0); part < partitions; part++ {
 			msgs = append(msgs, &kafka.Message{Topic: topic, Partition: part, PartitionSet: true, Timestamp: at(i), Value: fmt.Appendf(nil, "%d:%d", part, i)})
 		}
 	}
-	ctx := testhelp.Ctx(t, time.Minute)
-	if err := p.ProduceSync(ctx, msgs...).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	produceSync(t, client, msgs)
 }
 
 // TestResetGroupOffsets: each target (offset, shift back and past the end,

@@ -59,11 +59,7 @@ func waitExclusive(t *testing.T, ctx context.Context, partitions int, members []
 			return owner
 		}
 		if ctx.Err() != nil {
-			var views []string
-			for i, m := range members {
-				views = append(views, fmt.Sprintf("member %d: %v", i, m.Partitions()))
-			}
-			t.Fatalf("no stable assignment of %d partitions: %s", partitions, strings.Join(views, "; "))
+			t.Fatalf("no stable assignment of %d partitions: %s", partitions, memberViews(members))
 		}
 		time.Sleep(20 * time.Millisecond) // polling the members' state
 	}
@@ -108,6 +104,16 @@ func consumeInto(ctx context.Context, c *kafka.BalancedConsumer, ta *tally, wg *
 			ta.add(m)
 		}
 	}()
+}
+
+// memberViews says which partitions each member owns, for a failure's
+// message.
+func memberViews(members []*kafka.BalancedConsumer) string {
+	var views []string
+	for i, m := range members {
+		views = append(views, fmt.Sprintf("member %d: %v", i, m.Partitions()))
+	}
+	return strings.Join(views, "; ")
 }
 
 func TestBalancedConsumersShareAndHandOver(t *testing.T) {

@@ -120,6 +120,23 @@ func produce(t *testing.T, topic *kafka.Topic, cfg kafka.ProducerConfig, n int, 
 	}
 }
 
+// produceSync sends msgs (to any topics) with one producer of the client
+// and closes it, failing the test on any error.
+func produceSync(t *testing.T, client *kafka.Client, msgs []*kafka.Message) {
+	t.Helper()
+	p, err := client.NewProducer(kafka.ProducerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testhelp.Ctx(t, time.Minute)
+	if err := p.ProduceSync(ctx, msgs...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // consumeN reads exactly n messages (failing on timeout) and returns them.
 func consumeN(t *testing.T, c interface {
 	Consume(context.Context) (*kafka.Message, error)

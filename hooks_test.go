@@ -558,14 +558,11 @@ func TestWithHooksRefusesNonHooks(t *testing.T) {
 // TestHooksShareConsumer: a share group's consumer raises OnRecordConsumed
 // for each record it hands out.
 func TestHooksShareConsumer(t *testing.T) {
-	testhelp.NoLeaks(t)
 	rec := newRecorder()
-	client := newClient(t, kafka.WithHooks(rec))
-	if !shareGroups(t, client) {
+	client, topic, ok := shareTopic(t, 2, 200, kafka.WithHooks(rec))
+	if !ok {
 		return
 	}
-	topic := newTopic(t, client, 2)
-	produceTo(t, client, topic.Name(), 2, 200)
 	c := newShareConsumer(t, client, testhelp.UniqueName(t, "sg"), topic.Name(), kafka.ShareConsumerConfig{ConsumerTimeout: 3 * time.Second})
 	ctx := testhelp.Ctx(t, 2*time.Minute)
 	n := 0

@@ -13,24 +13,14 @@ import (
 )
 
 // produceTo writes n messages "<topic>:<i>" round-robin over the topic's
-// partitions, with a producer of the client, and returns where each went.
+// partitions, with a producer of the client.
 func produceTo(t *testing.T, client *kafka.Client, topic string, partitions int32, n int) {
 	t.Helper()
-	p, err := client.NewProducer(kafka.ProducerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var msgs []*kafka.Message
 	for i := 0; i < n; i++ {
 		msgs = append(msgs, &kafka.Message{Topic: topic, Partition: int32(i) % partitions, PartitionSet: true, Value: []byte(fmt.Sprintf("%s:%d", topic, i))})
 	}
-	ctx := testhelp.Ctx(t, time.Minute)
-	if err := p.ProduceSync(ctx, msgs...).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
+	produceSync(t, client, msgs)
 }
 
 // TestSimpleConsumerManyTopics: a client's simple consumer reads chosen

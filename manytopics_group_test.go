@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os/exec"
 	"path/filepath"
@@ -46,11 +45,7 @@ func waitAssigned(t *testing.T, ctx context.Context, want []kafka.TopicPartition
 			return
 		}
 		if ctx.Err() != nil {
-			var views []string
-			for i, m := range members {
-				views = append(views, fmt.Sprintf("member %d: %v", i, m.Partitions()))
-			}
-			t.Fatalf("want %v owned once; %s", want, strings.Join(views, "; "))
+			t.Fatalf("want %v owned once; %s", want, memberViews(members))
 		}
 		time.Sleep(20 * time.Millisecond) // polling the members' state
 	}

@@ -106,13 +106,11 @@ var consoleLine = regexp.MustCompile(`^Partition:(\d+)\s+Offset:(\d+)\s+Delivery
 // members — more than the topic's partitions — get records, and Kafka's
 // own tool sees nothing left.
 func TestShareGroupFourMembers(t *testing.T) {
-	testhelp.NoLeaks(t)
-	client := newClient(t)
-	if !shareGroups(t, client) {
+	const total = 50000
+	client, topic, ok := shareTopic(t, 2, 0)
+	if !ok {
 		return
 	}
-	const total = 50000
-	topic := newTopic(t, client, 2)
 	group := testhelp.UniqueName(t, "sg")
 	ctx := testhelp.Ctx(t, 5*time.Minute)
 
@@ -233,14 +231,11 @@ func TestShareGroupFourMembers(t *testing.T) {
 // delivered again (to it or another member) with a higher delivery count;
 // records it rejects never come back. Every other record is accepted once.
 func TestShareReleaseReject(t *testing.T) {
-	testhelp.NoLeaks(t)
-	client := newClient(t)
-	if !shareGroups(t, client) {
+	const total = 2000
+	client, topic, ok := shareTopic(t, 2, total)
+	if !ok {
 		return
 	}
-	const total = 2000
-	topic := newTopic(t, client, 2)
-	produceTo(t, client, topic.Name(), 2, total)
 	group := testhelp.UniqueName(t, "sg")
 	ctx := testhelp.Ctx(t, 3*time.Minute)
 	type delivery struct {
@@ -396,14 +391,11 @@ func runShareChild() {
 // broker sees the dead member's connection close — and every record is
 // accepted exactly once.
 func TestShareMemberKilled(t *testing.T) {
-	testhelp.NoLeaks(t)
-	client := newClient(t)
-	if !shareGroups(t, client) {
+	const total = 1000
+	client, topic, ok := shareTopic(t, 2, total)
+	if !ok {
 		return
 	}
-	const total = 1000
-	topic := newTopic(t, client, 2)
-	produceTo(t, client, topic.Name(), 2, total)
 	group := testhelp.UniqueName(t, "sg")
 	// Short locks and sessions, so that the dead member's records come
 	// back quickly and the dead member leaves the group quickly; set

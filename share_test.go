@@ -20,6 +20,25 @@ import (
 // has none: there every test asserts the typed error instead
 // (shareGroups), so each still proves something.
 
+// shareTopic starts a share group test: a leak check (first, so that its
+// check runs after every other cleanup), a client with opts, and a topic
+// of partitions holding n records (produceTo; none for n 0). ok is false
+// on a cluster without share groups, where shareGroups asserted the typed
+// error instead: the caller returns.
+func shareTopic(t *testing.T, partitions int32, n int, opts ...kafka.ClientOption) (client *kafka.Client, topic *kafka.Topic, ok bool) {
+	t.Helper()
+	testhelp.NoLeaks(t)
+	client = newClient(t, opts...)
+	if !shareGroups(t, client) {
+		return nil, nil, false
+	}
+	topic = newTopic(t, client, partitions)
+	if n > 0 {
+		produceTo(t, client, topic.Name(), partitions, n)
+	}
+	return client, topic, true
+}
+
 // shareGroups reports whether the shared cluster has share groups: Kafka
 // 4.1 or newer, by the version its starter reported, else by what a broker
 // announces in ApiVersions. Where it has none, it checks that a share
@@ -150,13 +169,10 @@ func newShareConsumer(t *testing.T, client *kafka.Client, group, topic string, c
 // delivered once (DeliveryCount 1); implicit acknowledgement accepts them
 // all, and the brokers confirm each acceptance once.
 func TestShareConsumer(t *testing.T) {
-	testhelp.NoLeaks(t)
-	client := newClient(t)
-	if !shareGroups(t, client) {
+	client, topic, ok := shareTopic(t, 2, 1000)
+	if !ok {
 		return
 	}
-	topic := newTopic(t, client, 2)
-	produceTo(t, client, topic.Name(), 2, 1000)
 	ledger := newAcceptLedger()
 	c := newShareConsumer(t, client, testhelp.UniqueName(t, "sg"), topic.Name(), kafka.ShareConsumerConfig{
 		ConsumerTimeout: 3 * time.Second, OnAcknowledged: ledger.add, AckResults: true,
@@ -210,13 +226,10 @@ func TestShareConsumer(t *testing.T) {
 // Close — fails with ErrNotAcquired (ErrClosed after Close), and so does a
 // nil message or an unknown type, with their own errors.
 func TestShareAcknowledgeNotHeld(t *testing.T) {
-	testhelp.NoLeaks(t)
-	client := newClient(t)
-	if !shareGroups(t, client) {
+	client, topic, ok := shareTopic(t, 1, 10)
+	if !ok {
 		return
 	}
-	topic := newTopic(t, client, 1)
-	produceTo(t, client, topic.Name(), 1, 10)
 	group := testhelp.UniqueName(t, "sg")
 	ledger := newAcceptLedger()
 	c := newShareConsumer(t, client, group, topic.Name(), kafka.ShareConsumerConfig{ExplicitAcknowledgement: true, OnAcknowledged: ledger.add})
@@ -337,13 +350,10 @@ func TestShareConsumerConfig(t *testing.T) {
 // holding MaxUnacknowledged records hands out no more (Consume waits, here
 // until ConsumerTimeout) until one is acknowledged.
 func TestShareMaxUnacknowledged(t *testing.T) {
-	testhelp.NoLeaks(t)
-	client := newClient(t)
-	if !shareGroups(t, client) {
+	client, topic, ok := shareTopic(t, 1, 100)
+	if !ok {
 		return
 	}
-	topic := newTopic(t, client, 1)
-	produceTo(t, client, topic.Name(), 1, 100)
 	c := newShareConsumer(t, client, testhelp.UniqueName(t, "sg"), topic.Name(), kafka.ShareConsumerConfig{
 		ExplicitAcknowledgement: true, MaxUnacknowledged: 10, MaxRecords: 5, ConsumerTimeout: 2 * time.Second,
 	})
