@@ -213,12 +213,18 @@
 //
 // # Goroutines
 //
-// A producer runs librdkafka's threads, confluent-kafka-go's poller
-// goroutine, and two of its own: one calls the delivery callbacks in order
-// of the reports and forwards logs, one runs librdkafka's flush while a
-// Flush waits. A fetcher runs librdkafka's threads and one goroutine that
-// forwards logs; Poll takes messages from librdkafka in the caller's
-// goroutine. Close stops all of them and destroys the librdkafka instance.
+// A producer runs librdkafka's threads and its own goroutines: one takes
+// librdkafka's events (delivery reports a whole event at a time, errors,
+// statistics, logs) and calls the delivery callbacks in order of the
+// reports; one runs librdkafka's flush while a Flush waits; an idempotent
+// producer without transactions has one more for its first seconds, which
+// asks for metadata until librdkafka has its producer id (pidwarm.go). A
+// transactional producer (or one on OAUTHBEARER) runs on
+// confluent-kafka-go's instance instead, whose poller goroutine hands the
+// events to the first goroutine. A fetcher runs librdkafka's threads and
+// one goroutine that forwards logs; Poll takes messages from librdkafka in
+// the caller's goroutine, a batch at a time. Close stops all of them and
+// destroys the librdkafka instance.
 //
 // # Performance: where the CPU goes, and what the engine changed
 //

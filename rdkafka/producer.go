@@ -32,13 +32,6 @@ func toKafkaHeaders(hs []records.Header) []kafka.Header {
 	return unsafe.Slice((*kafka.Header)(unsafe.Pointer(unsafe.SliceData(hs))), len(hs))
 }
 
-func fromKafkaHeaders(hs []kafka.Header) []records.Header {
-	if len(hs) == 0 {
-		return nil
-	}
-	return unsafe.Slice((*records.Header)(unsafe.Pointer(unsafe.SliceData(hs))), len(hs))
-}
-
 // flushSlice bounds one call into librdkafka's flush, which cannot watch a
 // context: the flusher goroutine notices Close within about this long.
 const flushSlice = 50 * time.Millisecond
