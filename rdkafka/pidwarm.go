@@ -27,6 +27,10 @@ const (
 	pidWarmFor   = 3 * time.Second
 )
 
+// testNoWarmPID turns warmPID off, for the test that compares producers
+// with and without it.
+var testNoWarmPID bool
+
 // warmPID is the goroutine that asks librdkafka for cluster metadata until
 // a listed broker (not a bootstrap one, whose node id is -1) answers, or
 // pidWarmFor passed, or Close started: that answer runs librdkafka's

@@ -127,7 +127,7 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 	}
 	p.flusherDone.Add(1)
 	go p.flusher()
-	if cfg.Idempotent && cfg.TransactionalID == "" {
+	if cfg.Idempotent && cfg.TransactionalID == "" && !testNoWarmPID {
 		p.warmDone.Add(1)
 		go p.warmPID()
 	}
