@@ -3,32 +3,12 @@ package kafka_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/gokafka/kafka"
 	"github.com/gokafka/kafka/testhelp"
-	"github.com/gokafka/kafka/testinstance"
 )
-
-// setConsumerQuota sets (rate > 0) or removes a client id's consume quota
-// with Kafka's own kafka-configs tool.
-func setConsumerQuota(t *testing.T, clientID string, rate int) {
-	t.Helper()
-	action := []string{"--add-config", fmt.Sprintf("consumer_byte_rate=%d", rate)}
-	if rate == 0 {
-		action = []string{"--delete-config", "consumer_byte_rate"}
-	}
-	args := append([]string{"--bootstrap-server", brokers(), "--alter", "--entity-type", "clients", "--entity-name", clientID}, action...)
-	// Not testhelp.Ctx: this runs in cleanups too.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := testinstance.KafkaTool(ctx, testinstance.Config{KafkaVersion: testinstance.Shared().KafkaVersion()}, nil, "kafka-configs", args...)
-	if err != nil {
-		t.Fatalf("kafka-configs %v: %v\n%s", args, err, out)
-	}
-}
 
 // TestHookThrottleConsume: a client id with a consume quota of 10 KB/s
 // (kafka-configs) reading 100 KB is throttled by the broker; the throttle
@@ -58,8 +38,8 @@ func TestHookThrottleConsume(t *testing.T) {
 		if err := p.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
-		setConsumerQuota(t, clientID, 10000)
-		t.Cleanup(func() { setConsumerQuota(t, clientID, 0) })
+		setQuota(t, clientID, "consumer_byte_rate", 10000)
+		t.Cleanup(func() { setQuota(t, clientID, "consumer_byte_rate", 0) })
 
 		h := &throttles{}
 		client := newClient(t, kafka.WithClientID(clientID), kafka.WithHooks(h))

@@ -30,13 +30,14 @@ func (h *throttles) count() int {
 	return len(h.events)
 }
 
-// setProducerQuota sets (rate > 0) or removes a client id's produce quota
-// with Kafka's own kafka-configs tool.
-func setProducerQuota(t *testing.T, clientID string, rate int) {
+// setQuota sets (rate > 0) or removes a client id's quota — config is
+// producer_byte_rate or consumer_byte_rate — with Kafka's own
+// kafka-configs tool.
+func setQuota(t *testing.T, clientID, config string, rate int) {
 	t.Helper()
-	action := []string{"--add-config", fmt.Sprintf("producer_byte_rate=%d", rate)}
+	action := []string{"--add-config", fmt.Sprintf("%s=%d", config, rate)}
 	if rate == 0 {
-		action = []string{"--delete-config", "producer_byte_rate"}
+		action = []string{"--delete-config", config}
 	}
 	args := append([]string{"--bootstrap-server", brokers(), "--alter", "--entity-type", "clients", "--entity-name", clientID}, action...)
 	// Not testhelp.Ctx: this runs in cleanups too, after the test's
@@ -60,8 +61,8 @@ func TestHookThrottle(t *testing.T) {
 		testhelp.NoLeaks(t)
 		const size, round, most = 1000, 10, 500 // 1 KB messages, 10 KB a round, 500 KB at most
 		clientID := testhelp.UniqueName(t, "quota")
-		setProducerQuota(t, clientID, 10000)
-		t.Cleanup(func() { setProducerQuota(t, clientID, 0) })
+		setQuota(t, clientID, "producer_byte_rate", 10000)
+		t.Cleanup(func() { setQuota(t, clientID, "producer_byte_rate", 0) })
 		h := &throttles{}
 		client := newClient(t, kafka.WithClientID(clientID), kafka.WithHooks(h))
 		topic := newTopic(t, client, 1) // quotas are per broker: one leader takes it all
