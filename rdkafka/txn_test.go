@@ -292,13 +292,33 @@ func TestTxnAbortAfterFailedMessage(t *testing.T) {
 	if err := p.EndTxn(ctx, false); err != nil {
 		t.Fatalf("abort after the failure: %v", err)
 	}
-	if err := p.BeginTxn(ctx); err != nil {
-		t.Fatalf("BeginTxn after the abort: %v", err)
-	}
-	after := testhelp.NewReports(10)
-	produceValues(t, p, good, 1, values("after", 10), after)
-	if err := p.EndTxn(ctx, true); err != nil {
-		t.Fatalf("commit after the abort: %v", err)
+	// The next transaction commits. A known fault of librdkafka (2.11):
+	// its first commit after such an abort sometimes fails with
+	// OUT_OF_ORDER_SEQUENCE_NUMBER ("skipped sequence numbers", a
+	// sequence of the aborted transaction's other partition); that
+	// error requires an abort, which bumps the epoch, and the
+	// transaction after it commits. Seen on Kafka 3.9.1 in 2 to 3 runs
+	// of 6, on 4.3.1 in CI once. Nothing of an aborted transaction is
+	// ever visible (checked below with kcat).
+	var after *testhelp.Reports
+	for attempt := 1; ; attempt++ {
+		if err := p.BeginTxn(ctx); err != nil {
+			t.Fatalf("BeginTxn after the abort: %v", err)
+		}
+		after = testhelp.NewReports(10)
+		produceValues(t, p, good, 1, values("after", 10), after)
+		err := p.EndTxn(ctx, true)
+		if err == nil {
+			break
+		}
+		if attempt > 1 || !errors.Is(err, kerr.OutOfOrderSequenceNumber) || !errors.Is(err, kerr.ErrAbortRequired) {
+			t.Fatalf("commit after the abort (attempt %d): %v", attempt, err)
+		}
+		t.Logf("commit after the abort: %v (librdkafka's known fault; aborting and trying once more)", err)
+		after.Wait(t, time.Minute)
+		if err := p.EndTxn(ctx, false); err != nil {
+			t.Fatalf("abort after the out-of-order commit: %v", err)
+		}
 	}
 	checkReports(t, after, "the next transaction")
 	waitKcat(t, good, true, values("after", 10))
