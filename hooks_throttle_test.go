@@ -50,6 +50,22 @@ func setQuota(t *testing.T, clientID, config string, rate int) {
 	}
 }
 
+// checkRdkafkaBrokers checks the brokers that librdkafka's statistics
+// describe: some requests, and only to brokers with an id.
+func checkRdkafkaBrokers(t *testing.T, brokers []kafka.BrokerStats) {
+	t.Helper()
+	var requests uint64
+	for _, b := range brokers {
+		requests += b.Requests
+		if b.Requests > 0 && b.ID < 0 {
+			t.Errorf("librdkafka broker %+v", b)
+		}
+	}
+	if requests == 0 {
+		t.Errorf("librdkafka's brokers: %+v", brokers)
+	}
+}
+
 // TestHookThrottle: a client id with a produce quota of 10 KB/s (set with
 // kafka-configs) producing past it is throttled by the brokers; the throttle
 // hook hears of it on both engines — from the pure engine's responses,
@@ -94,16 +110,7 @@ func TestHookThrottle(t *testing.T) {
 			if len(st.Producers) != 1 || len(st.Producers[0].Brokers) == 0 {
 				t.Fatalf("producer stats: %+v", st.Producers)
 			}
-			var requests uint64
-			for _, b := range st.Producers[0].Brokers {
-				requests += b.Requests
-				if b.Requests > 0 && b.ID < 0 {
-					t.Errorf("librdkafka broker %+v", b)
-				}
-			}
-			if requests == 0 {
-				t.Errorf("librdkafka's brokers: %+v", st.Producers[0].Brokers)
-			}
+			checkRdkafkaBrokers(t, st.Producers[0].Brokers)
 		}
 		if err := p.Close(ctx); err != nil {
 			t.Fatal(err)
