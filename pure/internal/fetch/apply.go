@@ -75,7 +75,7 @@ func (s *source) handle(r *round) {
 					pushed = pushed || pf
 				}
 			} else if sp.decode { // else it was not current then, and is not now either
-				pushed = s.apply(c, sp) || pushed
+				pushed = s.apply(c, sp, r.answer) || pushed
 				applied = true
 			}
 		}
@@ -109,16 +109,18 @@ func (s *source) handle(r *round) {
 	}
 }
 
-// apply queues a decoded partition and advances the cursor. Caller holds
-// f.mu. It reports whether something was queued.
-func (s *source) apply(c *cursor, sp *sentPart) bool {
+// apply queues a decoded partition, its messages sharing answer's charge,
+// and advances the cursor. Caller holds f.mu. It reports whether something
+// was queued.
+func (s *source) apply(c *cursor, sp *sentPart, answer *answerCharge) bool {
 	f := s.f
 	res := &sp.res
 	c.failures = 0
 	pushed := false
 	hw := sp.rp.HighWatermark
 	if len(res.msgs) > 0 {
-		f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, Messages: res.msgs, NextOffset: res.next, HighWatermark: hw}, res.scan.bytes+len(res.msgs)*messageOverhead)
+		own := int64(res.inflated + len(res.msgs)*messageOverhead)
+		f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, Messages: res.msgs, NextOffset: res.next, HighWatermark: hw}, fetchCharge{own: own, answer: answer})
 		pushed = true
 	} else if res.next > c.offset {
 		// Only control records or compacted-away offsets: tell the
@@ -128,7 +130,7 @@ func (s *source) apply(c *cursor, sp *sentPart) bool {
 			c.fetches[n-1].NextOffset = res.next
 			c.fetches[n-1].HighWatermark = hw
 		} else {
-			f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw}, 0)
+			f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw}, fetchCharge{})
 			pushed = true
 		}
 	}
@@ -142,7 +144,7 @@ func (s *source) apply(c *cursor, sp *sentPart) bool {
 		f.enqueueLocked(c, engine.Fetch{
 			TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw,
 			Err: fmt.Errorf("kafka: fetch %s at offset %d: %w", c.tp, res.next, res.err),
-		}, 0)
+		}, fetchCharge{})
 		pushed = true
 	}
 	return pushed
@@ -161,7 +163,7 @@ func (s *source) partitionError(c *cursor, rp *kmsg.FetchResponseTopicPartition,
 			TopicPartition: c.tp, NextOffset: c.offset, HighWatermark: rp.HighWatermark,
 			Err: fmt.Errorf("kafka: fetch %s at offset %d (log start %d, high watermark %d): %w",
 				c.tp, c.offset, rp.LogStartOffset, rp.HighWatermark, err),
-		}, 0)
+		}, fetchCharge{})
 		return false, true
 	}
 	c.failures++

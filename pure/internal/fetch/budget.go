@@ -5,9 +5,8 @@ import "math"
 // The byte budget (engine.FetcherConfig.QueuedMaxBytes) bounds what a
 // fetcher holds across all its partitions, beside the per-partition
 // message count (QueuedMaxMessages), so that memory is predictable
-// whatever the message size. It counts wire bytes (the record batches as
-// fetched) from the moment a request may bring them until Poll hands them
-// over:
+// whatever the message size. It counts what stays in memory, from the
+// moment a request may bring it until Poll hands the last of it over:
 //
 //   - a request in flight counts its MaxBytes, which the source sets to
 //     the budget left, but to no more than the budget's share of one
@@ -19,22 +18,43 @@ import "math"
 //     one request at a time, each long poll holding the rest back). The
 //     broker may exceed MaxBytes by one batch, which it always returns
 //     whole (KIP-74);
-//   - an answer, once scanned, counts the complete batches it reserved
-//     instead, until the decode stage queues them;
-//   - a queued fetch counts the batches it came from, until Poll takes it.
+//   - an answer, once scanned, counts its record data (every partition's
+//     batches, the cut one at the end included) until the decode stage
+//     queues its fetches;
+//   - queued fetches count that record data once for the whole answer
+//     (an answerCharge), until Poll takes the last fetch made from it:
+//     decoding is zero-copy, so one message left of an answer keeps the
+//     whole answer's buffer alive. Counting each fetch's own batches
+//     instead let a slow consumer hold a dozen answers of 10 MiB, each
+//     kept by one partition's small remainder, under a 32 MiB budget (CI,
+//     10 KiB messages: 75 MiB of live heap);
+//   - each queued fetch also counts its own messages: messageOverhead per
+//     record, and the values of compressed batches, which decompression
+//     put in buffers of their own.
 //
 // A source that finds the budget spent sends nothing until Poll has brought
 // it down to half (the same hysteresis as QueuedMaxMessages, for the same
 // reason: a slow poller then does not cause one tiny request per Poll).
-// Without a budget (0) nothing is counted.
-//
-// Bytes are the batches' wire bytes plus messageOverhead per record, the
-// *engine.Message each becomes: with small messages the objects weigh more
-// than the values.
+// Without a budget (0) nothing is counted. What Poll has handed out is the
+// caller's, and no longer counted.
 
 // messageOverhead is what a decoded message costs beyond its bytes: an
 // engine.Message (the 160-byte size class) and the pointer to it.
 const messageOverhead = 168
+
+// answerCharge is the budget's count of one answer's record data, shared
+// by the fetches decoded from it. Guarded by f.mu.
+type answerCharge struct {
+	bytes   int64 // every partition's RecordBatches in the answer
+	fetches int   // queued fetches made from it; counted while > 0
+}
+
+// fetchCharge is what one queued fetch counts: its own messages, and its
+// share of an answer (nil for fetches without messages).
+type fetchCharge struct {
+	own    int64
+	answer *answerCharge
+}
 
 // budgetLeftLocked is the budget left for a request (at most one source's
 // share), and false when a source must not send one (the budget is spent,
@@ -78,54 +98,79 @@ func (s *source) unreserve(r *round) {
 }
 
 // settleLocked replaces, once r's answer is scanned, the request's
-// reservation by the bytes the scan reserved (sentPart.res.scan of the
-// partitions it advanced). Caller holds f.mu.
+// reservation by the answer's record data and the messages its scan
+// reserved (sentPart.res.scan of the partitions it advanced). Caller holds
+// f.mu.
 func (f *fetcher) settleLocked(r *round) {
 	if f.cfg.QueuedMaxBytes <= 0 {
 		return
 	}
 	f.roundBytes -= r.inflight
 	r.inflight = 0
+	r.answer = &answerCharge{}
 	for i := range r.parts {
-		if sp := &r.parts[i]; sp.scanNext >= 0 {
-			r.reserved += int64(sp.res.scan.bytes + sp.res.scan.records*messageOverhead)
+		sp := &r.parts[i]
+		if sp.rp != nil {
+			r.answer.bytes += int64(len(sp.rp.RecordBatches))
+		}
+		if sp.scanNext >= 0 {
+			r.reserved += int64(sp.res.scan.records * messageOverhead)
 		}
 	}
+	r.reserved += r.answer.bytes
 	f.roundBytes += r.reserved
 	f.wakeIfBelowLocked()
 }
 
-// queueBytesLocked counts a fetch just queued for c. Caller holds f.mu.
-func (f *fetcher) queueBytesLocked(c *cursor, bytes int) {
-	c.fetchBytes = append(c.fetchBytes, bytes)
-	c.queuedBytes += int64(bytes)
-	f.queuedBytes += int64(bytes)
-}
-
-// unqueueBytesLocked gives back the bytes of c's oldest fetch, which Poll
-// just took. Caller holds f.mu.
-func (f *fetcher) unqueueBytesLocked(c *cursor) {
-	if len(c.fetchBytes) == 0 {
+// queueChargeLocked counts a fetch just queued for c. Caller holds f.mu.
+func (f *fetcher) queueChargeLocked(c *cursor, ch fetchCharge) {
+	if f.cfg.QueuedMaxBytes <= 0 {
 		return
 	}
-	b := int64(c.fetchBytes[0])
-	c.fetchBytes = c.fetchBytes[1:]
-	if len(c.fetchBytes) == 0 {
-		c.fetchBytes = c.fetchBytes[:0:0]
+	c.charges = append(c.charges, ch)
+	f.queuedBytes += ch.own
+	if a := ch.answer; a != nil {
+		if a.fetches == 0 {
+			f.queuedBytes += a.bytes
+		}
+		a.fetches++
 	}
-	c.queuedBytes -= b
-	f.queuedBytes -= b
+}
+
+// releaseLocked gives back what ch counted. Caller holds f.mu.
+func (f *fetcher) releaseLocked(ch fetchCharge) {
+	f.queuedBytes -= ch.own
+	if a := ch.answer; a != nil {
+		if a.fetches--; a.fetches == 0 {
+			f.queuedBytes -= a.bytes
+		}
+	}
+}
+
+// unqueueChargeLocked gives back the charge of c's oldest fetch, which Poll
+// just took. Caller holds f.mu.
+func (f *fetcher) unqueueChargeLocked(c *cursor) {
+	if len(c.charges) == 0 {
+		return
+	}
+	f.releaseLocked(c.charges[0])
+	c.charges[0] = fetchCharge{}
+	c.charges = c.charges[1:]
+	if len(c.charges) == 0 {
+		c.charges = c.charges[:0:0]
+	}
 	f.wakeIfBelowLocked()
 }
 
-// resetLocked is c.reset, giving back the bytes of the fetches it drops.
+// resetLocked is c.reset, giving back the charges of the fetches it drops.
 // (Reservations of rounds in flight stay with their rounds.) Caller holds
 // f.mu.
 func (f *fetcher) resetLocked(c *cursor, offset int64) {
-	f.queuedBytes -= c.queuedBytes
-	c.queuedBytes = 0
-	clear(c.fetchBytes)
-	c.fetchBytes = c.fetchBytes[:0]
+	for _, ch := range c.charges {
+		f.releaseLocked(ch)
+	}
+	clear(c.charges)
+	c.charges = c.charges[:0]
 	c.reset(offset)
 	f.wakeIfBelowLocked()
 }

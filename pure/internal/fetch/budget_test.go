@@ -1,6 +1,8 @@
 package fetch
 
 import (
+	"context"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -92,4 +94,84 @@ func TestQueuedBytesBudget(t *testing.T) {
 		t.Fatalf("a request asked for %d bytes, more than its source's share %d of the budget (%d sources)", most, share, sources)
 	}
 	t.Logf("largest request: %d bytes, %d sources", most, sources)
+}
+
+// TestQueuedBytesBudgetCountsLiveAnswers: what the byte budget counts is
+// what the fetcher keeps alive. Decoding is zero-copy, so a partition's
+// fetch left queued keeps its whole answer's buffer, the partitions
+// already polled included: while a poller takes one fetch at a time and
+// drops it, the live heap never exceeds the counters by more than a
+// little (counting each fetch's own batches instead let a slow consumer
+// hold 75 MiB under a 32 MiB budget).
+func TestQueuedBytesBudgetCountsLiveAnswers(t *testing.T) {
+	tc := testinstance.Shared()
+	cl := testhelp.NewCluster(t, tc)
+	const parts, n, batch, size = 12, 300, 20, 10 << 10
+	const budget, slack = 24 << 20, 1 << 20
+	topic := testhelp.CreateTopic(t, tc, parts)
+	pad := strings.Repeat("x", size-len(value(0, 0)))
+	counts := map[engine.TopicPartition]int{}
+	var pos []engine.Position
+	for p := range int32(parts) {
+		recs := make([]rec, n)
+		for i := range recs {
+			recs[i] = rec{value: value(p, i) + pad}
+		}
+		produce(t, cl, topic, p, records.CodecNone, batch, recs)
+		counts[part(topic, p)] = n
+		pos = append(pos, at(topic, p, 0))
+	}
+	cfg := testhelp.FetcherConfig()
+	cfg.QueuedMaxBytes = budget
+	cfg.QueuedMaxMessages = 1_000_000
+	baseline := liveHeap()
+	f := newFetcher(t, cl, cfg)
+	ctx := testhelp.Ctx(t, 2*time.Minute)
+	if err := f.Assign(ctx, pos); err != nil {
+		t.Fatal(err)
+	}
+	got := map[engine.TopicPartition]int{}
+	total, worst := 0, int64(0)
+	for polls := 0; total < parts*n; polls++ {
+		// The heap first, then the counters: only Poll (below) lowers
+		// them, and what arrives in between raises them.
+		held := int64(liveHeap()) - int64(baseline)
+		f.mu.Lock()
+		counted := f.queuedBytes + f.roundBytes
+		f.mu.Unlock()
+		worst = max(worst, held-counted)
+		if held > counted+slack {
+			t.Fatalf("after %d polls (%d messages): live heap %.1f MiB, the budget counts %.1f MiB", polls, total, float64(held)/(1<<20), float64(counted)/(1<<20))
+		}
+		tp, msgs := pollAndDrop(t, ctx, f)
+		got[tp] += msgs
+		total += msgs
+	}
+	t.Logf("live heap at most %.2f MiB over the count (slack %.0f MiB)", float64(worst)/(1<<20), float64(slack)/(1<<20))
+	for tp, want := range counts {
+		if got[tp] != want {
+			t.Errorf("%s: %d messages, want %d", tp, got[tp], want)
+		}
+	}
+}
+
+// pollAndDrop polls one fetch and keeps nothing of it but its partition
+// and message count.
+func pollAndDrop(t *testing.T, ctx context.Context, f *fetcher) (engine.TopicPartition, int) {
+	fe, err := f.Poll(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fe.Err != nil {
+		t.Fatal(fe.Err)
+	}
+	return fe.TopicPartition, len(fe.Messages)
+}
+
+// liveHeap is the heap in use after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

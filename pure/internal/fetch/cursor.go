@@ -73,10 +73,9 @@ type cursor struct {
 	buffered int            // messages in fetches
 	queued   bool           // in fetcher.ready
 
-	// fetchBytes[i] is the wire size of fetches[i], queuedBytes their
-	// sum: what the fetcher's byte budget counts for them (budget.go).
-	fetchBytes  []int
-	queuedBytes int64
+	// charges[i] is what the fetcher's byte budget counts for fetches[i]
+	// (budget.go); empty without a budget.
+	charges []fetchCharge
 }
 
 // reset starts a new generation at offset (-1 when unassigning or

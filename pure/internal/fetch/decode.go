@@ -48,7 +48,10 @@ type decoded struct {
 	// next is the offset to fetch next: after the last batch seen,
 	// control and emptied batches included. Never below the fetch offset.
 	next int64
-	err  error // the records did not decode; msgs holds those before
+	// inflated: the keys, values and headers of msgs that decompression
+	// put in buffers of their own (the byte budget counts them per fetch).
+	inflated int
+	err      error // the records did not decode; msgs holds those before
 }
 
 // decoder turns Fetch response partitions into messages. Each source has
@@ -75,7 +78,7 @@ func newDecoder(cfg engine.FetcherConfig) decoder {
 // offset, into res's messages (leaving res.scan alone). The messages share
 // the topic string: naming it costs no allocation.
 func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, topic string, offset int64) {
-	res.msgs, res.next, res.err = nil, offset, nil
+	res.msgs, res.next, res.err, res.inflated = nil, offset, nil, 0
 	data := rp.RecordBatches
 	if len(data) == 0 {
 		return
@@ -92,6 +95,7 @@ func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, top
 
 	p := rp.Partition
 	next := offset
+	inflated := 0
 	res.err = d.dec.Decode(data, func(info *records.BatchInfo, recs []records.Record) error {
 		next = max(next, info.LastOffset+1)
 		if d.readCommitted && d.skipBatch(info, recs) || info.Control {
@@ -117,10 +121,13 @@ func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, top
 			m.Headers = r.Headers
 			m.Timestamp = time.UnixMilli(r.Timestamp)
 			msgs = append(msgs, m)
+			if info.Codec != records.CodecNone {
+				inflated += recordBytes(r)
+			}
 		}
 		return nil
 	})
-	res.msgs, res.next = msgs, next
+	res.msgs, res.next, res.inflated = msgs, next, inflated
 }
 
 // scanBatches reads the headers of the complete batches in data, fetched
@@ -194,4 +201,13 @@ func (d *decoder) skipBatch(info *records.BatchInfo, recs []records.Record) bool
 		return false // control batches are skipped by the caller anyway
 	}
 	return info.Transactional && slices.Contains(d.abortPs, info.ProducerID)
+}
+
+// recordBytes is the size of r's key, value and headers.
+func recordBytes(r *records.Record) int {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
 }

@@ -42,10 +42,9 @@ type fetcher struct {
 	brokers map[*cluster.Broker]struct{}
 	ready   readyQueue
 
-	// The byte budget (cfg.QueuedMaxBytes; budget.go): wire bytes of the
-	// fetches queued for Poll, and of the rounds between the stages
-	// (requests in flight, at their MaxBytes; answers scanned and not yet
-	// queued). stalled: a source found the budget spent and waits for
+	// The byte budget (cfg.QueuedMaxBytes; budget.go): what the fetches
+	// queued for Poll hold, and the rounds between the stages (requests
+	// in flight, at their MaxBytes; answers scanned and not yet queued). stalled: a source found the budget spent and waits for
 	// Poll to free half of it.
 	queuedBytes int64
 	roundBytes  int64
@@ -279,7 +278,7 @@ func (f *fetcher) popLocked() (engine.Fetch, bool) {
 		c.fetches[0] = engine.Fetch{}
 		c.fetches = c.fetches[1:]
 		c.buffered -= len(fe.Messages)
-		f.unqueueBytesLocked(c)
+		f.unqueueChargeLocked(c)
 		if len(c.fetches) > 0 {
 			c.queued = true
 			f.ready.push(c)
@@ -295,10 +294,10 @@ func (f *fetcher) popLocked() (engine.Fetch, bool) {
 
 // enqueueLocked appends a fetch to c's queue, stamped with the Assign's
 // epoch, and c to the ready queue.
-func (f *fetcher) enqueueLocked(c *cursor, fe engine.Fetch, bytes int) {
+func (f *fetcher) enqueueLocked(c *cursor, fe engine.Fetch, ch fetchCharge) {
 	fe.Epoch = c.assignEpoch
 	c.fetches = append(c.fetches, fe)
-	f.queueBytesLocked(c, bytes)
+	f.queueChargeLocked(c, ch)
 	c.buffered += len(fe.Messages)
 	if !c.queued {
 		c.queued = true

@@ -28,7 +28,7 @@ func TestPollRoundRobin(t *testing.T) {
 	}
 	msg := &engine.Message{}
 	push := func(tp engine.TopicPartition, next int64) {
-		f.enqueueLocked(f.parts[tp], engine.Fetch{TopicPartition: tp, NextOffset: next, Messages: []*engine.Message{msg}}, 0)
+		f.enqueueLocked(f.parts[tp], engine.Fetch{TopicPartition: tp, NextOffset: next, Messages: []*engine.Message{msg}}, fetchCharge{})
 	}
 	push(a0, 1)
 	push(a0, 2)

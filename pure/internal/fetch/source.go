@@ -69,9 +69,11 @@ type round struct {
 	parts []sentPart
 	resp  *kmsg.FetchResponse
 	// The byte budget's share of the round (budget.go): the request's
-	// MaxBytes while it is in flight, then the bytes its scan reserved
-	// until the decode stage queues them. Guarded by f.mu.
+	// MaxBytes while it is in flight, then what its scan reserved until
+	// the decode stage queues it, and the answer's record data, which
+	// the queued fetches share. Guarded by f.mu.
 	inflight, reserved int64
+	answer             *answerCharge
 }
 
 // sentPart is one partition of a round: the cursor state the request was
