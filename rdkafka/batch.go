@@ -47,54 +47,15 @@ package rdkafka
 // up to 4 iterations, never in 2 runs of 4 iterations with the forwarding
 // left alone. Why is not known.)
 //
-// The declarations below are the engine's own, written from librdkafka's
-// documented C API (rdkafka.h's rd_kafka_message_t is a public struct with
-// a documented layout; the others are functions), not copied from its
-// header; the symbols come from the librdkafka that confluent-kafka-go
-// links in. The helpers (gokafka_*) are ours.
+// The declarations of librdkafka's C API are the engine's own (capi.h);
+// the helpers (gokafka_*) are this file's.
 
 /*
-#include <stddef.h>
 #include <stdio.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 
-typedef struct gokafka_rk gokafka_rk;     // rd_kafka_t
-typedef struct gokafka_rkq gokafka_rkq;   // rd_kafka_queue_t
-typedef struct gokafka_rkt gokafka_rkt;   // rd_kafka_topic_t
-typedef struct gokafka_hdrs gokafka_hdrs; // rd_kafka_headers_t
-
-// rd_kafka_message_t, as librdkafka documents it.
-typedef struct {
-	int err;
-	gokafka_rkt *rkt;
-	int32_t partition;
-	void *payload;
-	size_t len;
-	void *key;
-	size_t key_len;
-	int64_t offset;
-	void *_private;
-} gokafka_rkmsg;
-
-gokafka_rkq *rd_kafka_queue_get_consumer(gokafka_rk *rk);
-void rd_kafka_queue_destroy(gokafka_rkq *rkqu);
-ssize_t rd_kafka_consume_batch_queue(gokafka_rkq *rkqu, int timeout_ms, gokafka_rkmsg **rkmessages, size_t rkmessages_size);
-void rd_kafka_message_destroy(gokafka_rkmsg *rkmessage);
-int64_t rd_kafka_message_timestamp(const gokafka_rkmsg *rkmessage, int *tstype);
-int rd_kafka_message_headers(const gokafka_rkmsg *rkmessage, gokafka_hdrs **hdrsp);
-size_t rd_kafka_header_cnt(const gokafka_hdrs *hdrs);
-int rd_kafka_header_get_all(const gokafka_hdrs *hdrs, size_t idx, const char **namep, const void **valuep, size_t *sizep);
-const char *rd_kafka_topic_name(const gokafka_rkt *rkt);
-
-typedef struct gokafka_conf gokafka_conf; // rd_kafka_conf_t
-const gokafka_conf *rd_kafka_conf(gokafka_rk *rk);
-void rd_kafka_conf_set_error_cb(gokafka_conf *conf, void (*error_cb)(gokafka_rk *rk, int err, const char *reason, void *opaque));
-void rd_kafka_conf_set_stats_cb(gokafka_conf *conf, int (*stats_cb)(gokafka_rk *rk, char *json, size_t json_len, void *opaque));
-void rd_kafka_mem_free(void *rk, void *ptr);
-int rd_kafka_fatal_error(gokafka_rk *rk, char *errstr, size_t errstr_size);
+#include "capi.h"
 
 // GOKAFKA_MAX_ERRS bounds the errors kept from one batch (librdkafka
 // reports a broker's identical failure once per 30 s).
@@ -115,7 +76,7 @@ typedef struct {
 // inside rd_kafka_consume_batch_queue.
 static __thread gokafka_events gokafka_tl;
 
-static void gokafka_error_cb(gokafka_rk *rk, int err, const char *reason, void *opaque) {
+static void gokafka_error_cb(gk_rk *rk, int err, const char *reason, void *opaque) {
 	if (gokafka_tl.nerr == GOKAFKA_MAX_ERRS) {
 		gokafka_tl.dropped++;
 		return;
@@ -125,7 +86,7 @@ static void gokafka_error_cb(gokafka_rk *rk, int err, const char *reason, void *
 	gokafka_tl.nerr++;
 }
 
-static int gokafka_stats_cb(gokafka_rk *rk, char *json, size_t json_len, void *opaque) {
+static int gokafka_stats_cb(gk_rk *rk, char *json, size_t json_len, void *opaque) {
 	if (gokafka_tl.stats)
 		rd_kafka_mem_free(rk, gokafka_tl.stats); // an older emission of the same batch
 	gokafka_tl.stats = json;
@@ -134,8 +95,8 @@ static int gokafka_stats_cb(gokafka_rk *rk, char *json, size_t json_len, void *o
 
 // gokafka_callbacks_on installs the callbacks on a running instance; see
 // the note on errors and statistics in batch.go.
-static void gokafka_callbacks_on(gokafka_rk *rk, int want_stats) {
-	gokafka_conf *conf = (gokafka_conf *)rd_kafka_conf(rk);
+static void gokafka_callbacks_on(gk_rk *rk, int want_stats) {
+	gk_conf *conf = (gk_conf *)rd_kafka_conf(rk);
 	rd_kafka_conf_set_error_cb(conf, gokafka_error_cb);
 	if (want_stats)
 		rd_kafka_conf_set_stats_cb(conf, gokafka_stats_cb);
@@ -176,7 +137,7 @@ static size_t gokafka_len(const void *p, size_t n) { return p ? n : 0; }
 // batch's buffer stays bounded whatever the message size). It adds up the
 // bytes and headers that gokafka_fill will copy, and hands what the
 // callbacks were given meanwhile over to ev.
-static ssize_t gokafka_take(gokafka_rkq *q, int timeout_ms, gokafka_rkmsg **msgs, size_t max,
+static ssize_t gokafka_take(gk_queue *q, int timeout_ms, gk_message **msgs, size_t max,
 			    size_t budget, size_t *bytes, size_t *hdrs, gokafka_events *ev) {
 	ssize_t n = 0;
 	gokafka_tl_reset();
@@ -211,15 +172,15 @@ static ssize_t gokafka_take(gokafka_rkq *q, int timeout_ms, gokafka_rkmsg **msgs
 	gokafka_tl.nerr = 0;
 	*bytes = 0;
 	*hdrs = 0;
-	const gokafka_rkt *last = NULL;
+	const gk_rkt *last = NULL;
 	for (ssize_t i = 0; i < n; i++) {
-		gokafka_rkmsg *m = msgs[i];
+		gk_message *m = msgs[i];
 		*bytes += gokafka_len(m->payload, m->len) + gokafka_len(m->key, m->key_len);
 		if (m->rkt && m->rkt != last) {
 			*bytes += strlen(rd_kafka_topic_name(m->rkt));
 			last = m->rkt;
 		}
-		gokafka_hdrs *h = NULL;
+		gk_headers *h = NULL;
 		if (m->err == 0 && rd_kafka_message_headers(m, &h) == 0 && h) {
 			size_t c = rd_kafka_header_cnt(h);
 			*hdrs += c;
@@ -243,12 +204,12 @@ static int64_t gokafka_put(char *buf, size_t *at, const void *p, size_t n) {
 
 // gokafka_fill describes and copies the n messages that gokafka_take took
 // into desc, hdesc and buf (sized as it said), then destroys them.
-static void gokafka_fill(gokafka_rkmsg **msgs, size_t n, gokafka_desc *desc, gokafka_hdesc *hdesc, char *buf) {
+static void gokafka_fill(gk_message **msgs, size_t n, gokafka_desc *desc, gokafka_hdesc *hdesc, char *buf) {
 	size_t at = 0, h = 0;
-	const gokafka_rkt *last = NULL;
+	const gk_rkt *last = NULL;
 	int64_t topic_off = 0, topic_len = 0;
 	for (size_t i = 0; i < n; i++) {
-		gokafka_rkmsg *m = msgs[i];
+		gk_message *m = msgs[i];
 		gokafka_desc *d = &desc[i];
 		d->offset = m->offset;
 		d->partition = m->partition;
@@ -270,7 +231,7 @@ static void gokafka_fill(gokafka_rkmsg **msgs, size_t n, gokafka_desc *desc, gok
 		d->val_len = gokafka_put(buf, &at, m->payload, m->len);
 		d->hdr_first = (int64_t)h;
 		d->hdr_cnt = 0;
-		gokafka_hdrs *hs = NULL;
+		gk_headers *hs = NULL;
 		if (m->err == 0 && rd_kafka_message_headers(m, &hs) == 0 && hs) {
 			size_t c = rd_kafka_header_cnt(hs);
 			for (size_t j = 0; j < c; j++) {
@@ -330,7 +291,7 @@ var handleRK = sync.OnceValues(func() (uintptr, error) {
 })
 
 // consumerHandle is librdkafka's rd_kafka_t of c.
-func consumerHandle(c *kafka.Consumer) (*C.gokafka_rk, error) {
+func consumerHandle(c *kafka.Consumer) (*C.gk_rk, error) {
 	off, err := handleRK()
 	if err != nil {
 		return nil, err
@@ -339,16 +300,16 @@ func consumerHandle(c *kafka.Consumer) (*C.gokafka_rk, error) {
 	if rk == nil {
 		return nil, fmt.Errorf("%w: rdkafka: the consumer has no librdkafka handle", kerr.ErrClosed)
 	}
-	return (*C.gokafka_rk)(rk), nil
+	return (*C.gk_rk)(rk), nil
 }
 
 // batcher takes fetched messages from a librdkafka consumer's queue a
 // batch at a time. Not safe for concurrent use (the fetcher holds mu).
 type batcher struct {
-	rk   *C.gokafka_rk
-	q    *C.gokafka_rkq
+	rk   *C.gk_rk
+	q    *C.gk_queue
 	ev   *C.gokafka_events // what the callbacks were given during the last batch (C memory)
-	msgs **C.gokafka_rkmsg // C array of maxDrain pointers
+	msgs **C.gk_message    // C array of maxDrain pointers
 	desc []C.gokafka_desc
 	hdrs []C.gokafka_hdesc
 	// topic is the last topic name seen: a batch's names are compared
@@ -377,7 +338,7 @@ func newBatcher(c *kafka.Consumer, stats bool) (*batcher, error) {
 		rk:   rk,
 		q:    q,
 		ev:   (*C.gokafka_events)(C.calloc(1, C.size_t(unsafe.Sizeof(C.gokafka_events{})))),
-		msgs: (**C.gokafka_rkmsg)(C.calloc(C.size_t(maxDrain), C.size_t(unsafe.Sizeof((*C.gokafka_rkmsg)(nil))))),
+		msgs: (**C.gk_message)(C.calloc(C.size_t(maxDrain), C.size_t(unsafe.Sizeof((*C.gk_message)(nil))))),
 		desc: make([]C.gokafka_desc, maxDrain),
 	}, nil
 }

@@ -13,113 +13,13 @@ package rdkafka
 // time off the instance's main queue, copied out as (opaque, partition,
 // offset, error) and nothing else.
 //
-// The declarations are the engine's own, written from librdkafka's
-// documented C API (not its header); the symbols come from the librdkafka
-// that confluent-kafka-go links into the program. Handles are opaque here;
-// the two structs the engine reads (rd_kafka_message_t and
-// rd_kafka_metadata_t) are declared with librdkafka's documented public
-// layout.
+// The declarations of librdkafka's C API are the engine's own (capi.h).
 
 /*
-#include <stddef.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 
-typedef struct gk_rk gk_rk;
-typedef struct gk_conf gk_conf;
-typedef struct gk_rkt gk_rkt;
-typedef struct gk_queue gk_queue;
-typedef struct gk_event gk_event;
-typedef struct gk_headers gk_headers;
-
-// rd_kafka_message_t
-typedef struct {
-	int err;
-	gk_rkt *rkt;
-	int32_t partition;
-	void *payload;
-	size_t len;
-	void *key;
-	size_t key_len;
-	int64_t offset;
-	void *priv;
-} gk_message;
-
-// rd_kafka_metadata_t (only the fields up to the originating broker)
-typedef struct {
-	int broker_cnt;
-	void *brokers;
-	int topic_cnt;
-	void *topics;
-	int32_t orig_broker_id;
-	char *orig_broker_name;
-} gk_metadata;
-
-gk_conf *rd_kafka_conf_new(void);
-int rd_kafka_conf_set(gk_conf *conf, const char *name, const char *value, char *errstr, size_t errstr_size);
-void rd_kafka_conf_destroy(gk_conf *conf);
-void rd_kafka_conf_set_events(gk_conf *conf, int events);
-gk_rk *rd_kafka_new(int type, gk_conf *conf, char *errstr, size_t errstr_size);
-void rd_kafka_destroy(gk_rk *rk);
-const char *rd_kafka_name(const gk_rk *rk);
-gk_queue *rd_kafka_queue_get_main(gk_rk *rk);
-void rd_kafka_queue_destroy(gk_queue *q);
-void rd_kafka_queue_yield(gk_queue *q);
-int rd_kafka_set_log_queue(gk_rk *rk, gk_queue *q);
-gk_event *rd_kafka_queue_poll(gk_queue *q, int timeout_ms);
-int rd_kafka_event_type(const gk_event *ev);
-size_t rd_kafka_event_message_count(gk_event *ev);
-size_t rd_kafka_event_message_array(gk_event *ev, const gk_message **msgs, size_t size);
-int rd_kafka_event_error(gk_event *ev);
-const char *rd_kafka_event_error_string(gk_event *ev);
-int rd_kafka_event_error_is_fatal(gk_event *ev);
-int rd_kafka_event_log(gk_event *ev, const char **fac, const char **str, int *level);
-const char *rd_kafka_event_stats(gk_event *ev);
-void rd_kafka_event_destroy(gk_event *ev);
-gk_rkt *rd_kafka_topic_new(gk_rk *rk, const char *topic, void *conf);
-void rd_kafka_topic_destroy(gk_rkt *rkt);
-int rd_kafka_producev(gk_rk *rk, ...);
-gk_headers *rd_kafka_headers_new(size_t initial_count);
-void rd_kafka_headers_destroy(gk_headers *hdrs);
-int rd_kafka_header_add(gk_headers *hdrs, const char *name, ssize_t name_size, const void *value, ssize_t value_size);
-int rd_kafka_flush(gk_rk *rk, int timeout_ms);
-int rd_kafka_purge(gk_rk *rk, int purge_flags);
-int rd_kafka_fatal_error(gk_rk *rk, char *errstr, size_t errstr_size);
-const char *rd_kafka_err2str(int err);
-int rd_kafka_metadata(gk_rk *rk, int all_topics, gk_rkt *only_rkt, const gk_metadata **metadatap, int timeout_ms);
-void rd_kafka_metadata_destroy(const gk_metadata *metadata);
-
-// Go calls librdkafka through these wrappers only, so that its cgo
-// declarations stay this file's own (another file of the package may
-// declare the same librdkafka function with its own opaque types).
-static inline void gk_conf_destroy(gk_conf *conf) { rd_kafka_conf_destroy(conf); }
-static inline gk_conf * gk_conf_new(void) { return rd_kafka_conf_new(); }
-static inline int gk_conf_set(gk_conf *conf, const char *name, const char *value, char *errstr, size_t errstr_size) { return rd_kafka_conf_set(conf, name, value, errstr, errstr_size); }
-static inline void gk_conf_set_events(gk_conf *conf, int events) { rd_kafka_conf_set_events(conf, events); }
-static inline void gk_destroy(gk_rk *rk) { rd_kafka_destroy(rk); }
-static inline const char * gk_err2str(int err) { return rd_kafka_err2str(err); }
-static inline void gk_event_destroy(gk_event *ev) { rd_kafka_event_destroy(ev); }
-static inline int gk_event_error(gk_event *ev) { return rd_kafka_event_error(ev); }
-static inline int gk_event_error_is_fatal(gk_event *ev) { return rd_kafka_event_error_is_fatal(ev); }
-static inline const char * gk_event_error_string(gk_event *ev) { return rd_kafka_event_error_string(ev); }
-static inline int gk_event_log(gk_event *ev, const char **fac, const char **str, int *level) { return rd_kafka_event_log(ev, fac, str, level); }
-static inline size_t gk_event_message_count(gk_event *ev) { return rd_kafka_event_message_count(ev); }
-static inline const char * gk_event_stats(gk_event *ev) { return rd_kafka_event_stats(ev); }
-static inline int gk_event_type(const gk_event *ev) { return rd_kafka_event_type(ev); }
-static inline int gk_fatal_error(gk_rk *rk, char *errstr, size_t errstr_size) { return rd_kafka_fatal_error(rk, errstr, errstr_size); }
-static inline int gk_flush(gk_rk *rk, int timeout_ms) { return rd_kafka_flush(rk, timeout_ms); }
-static inline const char * gk_name(const gk_rk *rk) { return rd_kafka_name(rk); }
-static inline gk_rk * gk_new(int type, gk_conf *conf, char *errstr, size_t errstr_size) { return rd_kafka_new(type, conf, errstr, errstr_size); }
-static inline int gk_purge(gk_rk *rk, int purge_flags) { return rd_kafka_purge(rk, purge_flags); }
-static inline void gk_queue_destroy(gk_queue *q) { rd_kafka_queue_destroy(q); }
-static inline gk_queue * gk_queue_get_main(gk_rk *rk) { return rd_kafka_queue_get_main(rk); }
-static inline gk_event * gk_queue_poll(gk_queue *q, int timeout_ms) { return rd_kafka_queue_poll(q, timeout_ms); }
-static inline void gk_queue_yield(gk_queue *q) { rd_kafka_queue_yield(q); }
-static inline int gk_set_log_queue(gk_rk *rk, gk_queue *q) { return rd_kafka_set_log_queue(rk, q); }
-static inline void gk_topic_destroy(gk_rkt *rkt) { rd_kafka_topic_destroy(rkt); }
-static inline gk_rkt * gk_topic_new(gk_rk *rk, const char *topic, void *conf) { return rd_kafka_topic_new(rk, topic, conf); }
+#include "capi.h"
 
 // librdkafka's constants that the engine uses, by their documented values.
 enum {
@@ -236,7 +136,7 @@ type cInstance struct {
 // newCInstance creates the instance from the engine's properties (the same
 // ones confluent-kafka-go would get, less its own go.* ones).
 func newCInstance(m kafka.ConfigMap) (*cInstance, error) {
-	conf := C.gk_conf_new()
+	conf := C.rd_kafka_conf_new()
 	errstr := (*C.char)(C.malloc(512))
 	defer C.free(unsafe.Pointer(errstr))
 	keys := make([]string, 0, len(m))
@@ -250,26 +150,26 @@ func newCInstance(m kafka.ConfigMap) (*cInstance, error) {
 		}
 		v := fmt.Sprint(m[k])
 		ck, cv := C.CString(k), C.CString(v)
-		res := C.gk_conf_set(conf, ck, cv, errstr, 512)
+		res := C.rd_kafka_conf_set(conf, ck, cv, errstr, 512)
 		C.free(unsafe.Pointer(ck))
 		C.free(unsafe.Pointer(cv))
 		if res != 0 { // RD_KAFKA_CONF_OK
-			C.gk_conf_destroy(conf)
+			C.rd_kafka_conf_destroy(conf)
 			return nil, kafka.NewError(kafka.ErrInvalidArg, C.GoString(errstr), false)
 		}
 	}
 	lq, lv := C.CString("log.queue"), C.CString("true")
-	C.gk_conf_set(conf, lq, lv, errstr, 512)
+	C.rd_kafka_conf_set(conf, lq, lv, errstr, 512)
 	C.free(unsafe.Pointer(lq))
 	C.free(unsafe.Pointer(lv))
-	C.gk_conf_set_events(conf, C.GK_EVENT_DR|C.GK_EVENT_ERROR|C.GK_EVENT_STATS|C.GK_EVENT_LOG)
-	rk := C.gk_new(C.GK_PRODUCER, conf, errstr, 512) // takes conf on success
+	C.rd_kafka_conf_set_events(conf, C.GK_EVENT_DR|C.GK_EVENT_ERROR|C.GK_EVENT_STATS|C.GK_EVENT_LOG)
+	rk := C.rd_kafka_new(C.GK_PRODUCER, conf, errstr, 512) // takes conf on success
 	if rk == nil {
-		C.gk_conf_destroy(conf)
+		C.rd_kafka_conf_destroy(conf)
 		return nil, kafka.NewError(kafka.ErrInvalidArg, C.GoString(errstr), false)
 	}
-	c := &cInstance{rk: rk, q: C.gk_queue_get_main(rk), name: C.GoString(C.gk_name(rk)), topic: map[string]*C.gk_rkt{}}
-	C.gk_set_log_queue(rk, c.q)
+	c := &cInstance{rk: rk, q: C.rd_kafka_queue_get_main(rk), name: C.GoString(C.rd_kafka_name(rk)), topic: map[string]*C.gk_rkt{}}
+	C.rd_kafka_set_log_queue(rk, c.q)
 	return c, nil
 }
 
@@ -282,7 +182,7 @@ func (c *cInstance) rkt(name string) *C.gk_rkt {
 	}
 	cn := C.CString(name)
 	defer C.free(unsafe.Pointer(cn))
-	t := C.gk_topic_new(c.rk, cn, nil)
+	t := C.rd_kafka_topic_new(c.rk, cn, nil)
 	c.topic[name] = t
 	return t
 }
@@ -292,7 +192,7 @@ func (c *cInstance) rkt(name string) *C.gk_rkt {
 func (c *cInstance) GetFatalError() error {
 	buf := (*C.char)(C.malloc(512))
 	defer C.free(unsafe.Pointer(buf))
-	code := C.gk_fatal_error(c.rk, buf, 512)
+	code := C.rd_kafka_fatal_error(c.rk, buf, 512)
 	if code == 0 {
 		return nil
 	}
@@ -300,13 +200,13 @@ func (c *cInstance) GetFatalError() error {
 }
 
 // flush is rd_kafka_flush: how many messages librdkafka still holds.
-func (c *cInstance) flush(timeoutMs int) int { return int(C.gk_flush(c.rk, C.int(timeoutMs))) }
+func (c *cInstance) flush(timeoutMs int) int { return int(C.rd_kafka_flush(c.rk, C.int(timeoutMs))) }
 
 // purge fails every queued and in-flight message (their reports say
 // _PURGE_QUEUE or _PURGE_INFLIGHT).
 func (c *cInstance) purge() error {
-	if code := C.gk_purge(c.rk, 0x1|0x2); code != 0 { // RD_KAFKA_PURGE_F_QUEUE|_INFLIGHT
-		return kafka.NewError(kafka.ErrorCode(code), C.GoString(C.gk_err2str(code)), false)
+	if code := C.rd_kafka_purge(c.rk, 0x1|0x2); code != 0 { // RD_KAFKA_PURGE_F_QUEUE|_INFLIGHT
+		return kafka.NewError(kafka.ErrorCode(code), C.GoString(C.rd_kafka_err2str(code)), false)
 	}
 	return nil
 }
@@ -318,16 +218,16 @@ func (c *cInstance) metadataOrigin(timeoutMs int) int32 {
 }
 
 // wake makes a poll in progress return at once.
-func (c *cInstance) wake() { C.gk_queue_yield(c.q) }
+func (c *cInstance) wake() { C.rd_kafka_queue_yield(c.q) }
 
 // destroy releases the topic handles, the queue and the instance. Nothing
 // may use c afterwards.
 func (c *cInstance) destroy() {
 	for _, t := range c.topic {
-		C.gk_topic_destroy(t)
+		C.rd_kafka_topic_destroy(t)
 	}
-	C.gk_queue_destroy(c.q)
-	C.gk_destroy(c.rk)
+	C.rd_kafka_queue_destroy(c.q)
+	C.rd_kafka_destroy(c.rk)
 }
 
 // produce hands librdkafka m, whose report will carry opaque. Key, value
@@ -361,7 +261,7 @@ func (c *cInstance) produce(rkt *C.gk_rkt, m *engine.Message, opaque int64) erro
 		bytesPtr(m.Key), C.size_t(len(m.Key)), bytesPtr(m.Value), C.size_t(len(m.Value)),
 		hp, C.int(len(hs)), hb)
 	if code != 0 {
-		return kafka.NewError(kafka.ErrorCode(code), C.GoString(C.gk_err2str(code)), false)
+		return kafka.NewError(kafka.ErrorCode(code), C.GoString(C.rd_kafka_err2str(code)), false)
 	}
 	return nil
 }
@@ -390,15 +290,15 @@ type cEvent struct {
 // out what the engine needs; reports go into buf, grown as needed (the
 // grown buffer is returned).
 func (c *cInstance) poll(timeoutMs int, buf []cReport) (cEvent, []cReport, bool) {
-	ev := C.gk_queue_poll(c.q, C.int(timeoutMs))
+	ev := C.rd_kafka_queue_poll(c.q, C.int(timeoutMs))
 	if ev == nil {
 		return cEvent{}, buf, false
 	}
-	defer C.gk_event_destroy(ev)
+	defer C.rd_kafka_event_destroy(ev)
 	var out cEvent
-	switch C.gk_event_type(ev) {
+	switch C.rd_kafka_event_type(ev) {
 	case C.GK_EVENT_DR:
-		n := int(C.gk_event_message_count(ev))
+		n := int(C.rd_kafka_event_message_count(ev))
 		if cap(buf) < n {
 			buf = make([]cReport, n)
 		}
@@ -409,9 +309,9 @@ func (c *cInstance) poll(timeoutMs int, buf []cReport) (cEvent, []cReport, bool)
 		}
 		out.reports = buf
 	case C.GK_EVENT_ERROR:
-		code := C.gk_event_error(ev)
-		out.err = kafka.NewError(kafka.ErrorCode(code), C.GoString(C.gk_event_error_string(ev)), C.gk_event_error_is_fatal(ev) != 0)
-		if C.gk_event_error_is_fatal(ev) != 0 {
+		code := C.rd_kafka_event_error(ev)
+		out.err = kafka.NewError(kafka.ErrorCode(code), C.GoString(C.rd_kafka_event_error_string(ev)), C.rd_kafka_event_error_is_fatal(ev) != 0)
+		if C.rd_kafka_event_error_is_fatal(ev) != 0 {
 			if fe := c.GetFatalError(); fe != nil {
 				out.err = fe
 			}
@@ -419,11 +319,11 @@ func (c *cInstance) poll(timeoutMs int, buf []cReport) (cEvent, []cReport, bool)
 	case C.GK_EVENT_LOG:
 		var fac, str *C.char
 		var level C.int
-		if C.gk_event_log(ev, &fac, &str, &level) == 0 {
+		if C.rd_kafka_event_log(ev, &fac, &str, &level) == 0 {
 			out.log = &kafka.LogEvent{Name: c.name, Tag: C.GoString(fac), Message: C.GoString(str), Level: int(level)}
 		}
 	case C.GK_EVENT_STATS:
-		out.stats = C.GoString(C.gk_event_stats(ev))
+		out.stats = C.GoString(C.rd_kafka_event_stats(ev))
 	}
 	return out, buf, true
 }

@@ -90,26 +90,10 @@ func waitKcat(t testing.TB, topic string, committed bool, want []string) {
 	testhelp.Eventually(t, 60*time.Second, "kcat reads "+topic, func() error {
 		got := kcatValues(t, topic, committed)
 		if !slices.Equal(got, want) {
-			return fmt.Errorf("read %d values, want %d: %s", len(got), len(want), diff(got, want))
+			return fmt.Errorf("read %d values, want %d: %s", len(got), len(want), testhelp.Diff(got, want))
 		}
 		return nil
 	})
-}
-
-// diff names a few values that are in one list and not the other.
-func diff(got, want []string) string {
-	var extra, missing []string
-	for _, v := range got {
-		if !slices.Contains(want, v) && len(extra) < 5 {
-			extra = append(extra, v)
-		}
-	}
-	for _, v := range want {
-		if !slices.Contains(got, v) && len(missing) < 5 {
-			missing = append(missing, v)
-		}
-	}
-	return fmt.Sprintf("unexpected %q, missing %q", extra, missing)
 }
 
 // checkConsole checks that Kafka's console consumer reads exactly want
@@ -121,7 +105,7 @@ func checkConsole(t testing.TB, include string, want []string) {
 	got := testhelp.ConsoleCommitted(t, nil, include, len(want)+1, 15*time.Second)
 	want = slices.Sorted(slices.Values(want))
 	if !slices.Equal(got, want) {
-		t.Fatalf("Kafka's console consumer (read_committed) read %d values, want %d: %s", len(got), len(want), diff(got, want))
+		t.Fatalf("Kafka's console consumer (read_committed) read %d values, want %d: %s", len(got), len(want), testhelp.Diff(got, want))
 	}
 }
 

@@ -42,3 +42,20 @@ func ConsoleCommitted(t testing.TB, tc *testinstance.Cluster, include string, n 
 }
 
 var consoleValue = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+
+// Diff names a few values (five at most each way) that are in one list and
+// not the other, for a failure message.
+func Diff(got, want []string) string {
+	var extra, missing []string
+	for _, v := range got {
+		if !slices.Contains(want, v) && len(extra) < 5 {
+			extra = append(extra, v)
+		}
+	}
+	for _, v := range want {
+		if !slices.Contains(got, v) && len(missing) < 5 {
+			missing = append(missing, v)
+		}
+	}
+	return fmt.Sprintf("unexpected %q, missing %q", extra, missing)
+}

@@ -165,30 +165,14 @@ func checkCommittedOn(t testing.TB, tc *testinstance.Cluster, want []string, con
 		got = kcatValues(t, tc, "read_committed", topics...)
 	}
 	if !slices.Equal(got, want) {
-		t.Fatalf("kcat (read_committed) read %d values, want %d: %s", len(got), len(want), diff(got, want))
+		t.Fatalf("kcat (read_committed) read %d values, want %d: %s", len(got), len(want), testhelp.Diff(got, want))
 	}
 	if console {
 		include := strings.Join(topics, "|")
 		if got := testhelp.ConsoleCommitted(t, tc, include, len(want)+1, 10*time.Second); !slices.Equal(got, want) {
-			t.Fatalf("Kafka's console consumer (read_committed) read %d values, want %d: %s", len(got), len(want), diff(got, want))
+			t.Fatalf("Kafka's console consumer (read_committed) read %d values, want %d: %s", len(got), len(want), testhelp.Diff(got, want))
 		}
 	}
-}
-
-// diff names a few values that are in one list and not the other.
-func diff(got, want []string) string {
-	var extra, missing []string
-	for _, v := range got {
-		if !slices.Contains(want, v) && len(extra) < 5 {
-			extra = append(extra, v)
-		}
-	}
-	for _, v := range want {
-		if !slices.Contains(got, v) && len(missing) < 5 {
-			missing = append(missing, v)
-		}
-	}
-	return fmt.Sprintf("unexpected %q, missing %q", extra, missing)
 }
 
 // txnState asks the transaction coordinator (DescribeTransactions, Kafka
