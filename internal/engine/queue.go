@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
 	"github.com/gokafka/kafka/internal/kerr"
@@ -16,19 +15,16 @@ import (
 //
 // It is a counting semaphore built for the hot path: taking a slot is one
 // compare-and-swap, and slots may be given back many at a time. Only
-// callers that find the queue full touch the mutex.
+// callers that find the queue full wait (Waiters).
 type Queue struct {
 	max     int64
 	n       atomic.Int64 // slots taken
-	waiters atomic.Int32 // callers blocked in Acquire or WaitBelow
-
-	mu   sync.Mutex
-	wake chan struct{} // closed and replaced when slots are released while someone waits
+	waiters Waiters      // callers blocked in Acquire or WaitBelow
 }
 
 // NewQueue returns a queue of max slots.
 func NewQueue(max int) *Queue {
-	return &Queue{max: int64(max), wake: make(chan struct{})}
+	return &Queue{max: int64(max)}
 }
 
 // Max is the number of slots.
@@ -71,40 +67,11 @@ func (q *Queue) Acquire(ctx context.Context, failFast bool, closed <-chan struct
 // Release gives back n slots and wakes the waiters, if any.
 func (q *Queue) Release(n int) {
 	q.n.Add(-int64(n))
-	if q.waiters.Load() > 0 {
-		q.mu.Lock()
-		close(q.wake)
-		q.wake = make(chan struct{})
-		q.mu.Unlock()
-	}
+	q.waiters.Wake()
 }
 
 // WaitBelow blocks until fewer than limit slots are taken, ctx ends, or
 // closed is closed (kerr.ErrClosed; a nil closed never fires).
 func (q *Queue) WaitBelow(ctx context.Context, limit int64, closed <-chan struct{}) error {
-	for {
-		// Register first, then look: a release that ran before the
-		// registration is already visible in n, one that runs after it
-		// closes the channel we hold.
-		q.mu.Lock()
-		q.waiters.Add(1)
-		ch := q.wake
-		q.mu.Unlock()
-		if q.n.Load() < limit {
-			q.waiters.Add(-1)
-			return nil
-		}
-		var err error
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-closed:
-			err = kerr.ErrClosed
-		}
-		q.waiters.Add(-1)
-		if err != nil {
-			return err
-		}
-	}
+	return q.waiters.Wait(ctx, closed, func() bool { return q.n.Load() < limit })
 }

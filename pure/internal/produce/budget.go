@@ -2,9 +2,9 @@ package produce
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 
+	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 )
 
@@ -20,14 +20,11 @@ import (
 type byteBudget struct {
 	max     int64
 	used    atomic.Int64
-	waiters atomic.Int32
-
-	mu   sync.Mutex
-	wake chan struct{} // closed and replaced on release while someone waits
+	waiters engine.Waiters // callers of acquire that found no room
 }
 
 func newByteBudget(max int) *byteBudget {
-	return &byteBudget{max: int64(max), wake: make(chan struct{})}
+	return &byteBudget{max: int64(max)}
 }
 
 // tryAcquire takes n bytes if they fit, or if nothing is held.
@@ -47,36 +44,13 @@ func (q *byteBudget) tryAcquire(n int64) bool {
 // kerr.ErrQueueFull (failFast), or waits for releases until they fit, ctx
 // ends, or closed is closed (kerr.ErrClosed).
 func (q *byteBudget) acquire(ctx context.Context, n int64, failFast bool, closed <-chan struct{}) error {
-	for {
-		if q.tryAcquire(n) {
-			return nil
-		}
-		if failFast {
-			return kerr.ErrQueueFull
-		}
-		// Register, then look again: a release before the registration
-		// shows in used, one after it closes the channel held.
-		q.mu.Lock()
-		q.waiters.Add(1)
-		ch := q.wake
-		q.mu.Unlock()
-		if q.tryAcquire(n) {
-			q.waiters.Add(-1)
-			return nil
-		}
-		var err error
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			err = ctx.Err()
-		case <-closed:
-			err = kerr.ErrClosed
-		}
-		q.waiters.Add(-1)
-		if err != nil {
-			return err
-		}
+	if q.tryAcquire(n) {
+		return nil
 	}
+	if failFast {
+		return kerr.ErrQueueFull
+	}
+	return q.waiters.Wait(ctx, closed, func() bool { return q.tryAcquire(n) })
 }
 
 // release gives back n bytes and wakes the waiters, if any.
@@ -85,10 +59,5 @@ func (q *byteBudget) release(n int64) {
 		return
 	}
 	q.used.Add(-n)
-	if q.waiters.Load() > 0 {
-		q.mu.Lock()
-		close(q.wake)
-		q.wake = make(chan struct{})
-		q.mu.Unlock()
-	}
+	q.waiters.Wake()
 }
