@@ -84,16 +84,20 @@ type ConsumerOptions struct {
 	// fetch already under way may add up to one record batch more).
 	// Default 10000.
 	QueuedMaxMessages int
-	// QueuedMaxBytes bounds the bytes prefetched across all partitions
-	// (record batches as fetched, from the request that may bring them
-	// until the consumer hands their messages out), beside the
-	// per-partition QueuedMaxMessages, so that memory stays near the bound
-	// whatever the message size. Fetching pauses when it is reached and
-	// resumes once half of it is consumed; a request may bring one record
-	// batch beyond it (brokers return a first batch whole). Default 0: no
-	// byte bound. Pure engine only: with librdkafka it is a configuration
-	// error (librdkafka's queued.max.messages.kbytes, in RdkafkaConfig, is
-	// per partition).
+	// QueuedMaxBytes bounds the bytes prefetched across all partitions,
+	// beside the per-partition QueuedMaxMessages, so that memory stays
+	// near the bound whatever the message size. It counts what stays in
+	// memory: a request in flight its size limit; a fetch response's
+	// record data from its arrival until the consumer has handed out the
+	// last message decoded from it (decoding does not copy, so one message
+	// left keeps its whole response alive); and per queued message its
+	// bookkeeping (168 bytes) and, for compressed batches, its
+	// decompressed key, value and headers. Fetching pauses when it is
+	// reached and resumes once half of it is consumed; a request may bring
+	// one record batch beyond it (brokers return a first batch whole).
+	// Default 0: no byte bound. Pure engine only: with librdkafka it is a
+	// configuration error (librdkafka's queued.max.messages.kbytes, in
+	// RdkafkaConfig, is per partition).
 	QueuedMaxBytes int
 	// CheckCRCs verifies the checksum of every record batch fetched.
 	// Default off: TCP already checksums, and the broker verified the
