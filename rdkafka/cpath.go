@@ -6,9 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 )
@@ -16,10 +20,21 @@ import (
 // The producer's own path (cproduce.go's instance), for every producer but
 // a transactional one (txn.go drives confluent-kafka-go's transaction
 // calls) or one authenticating with OAUTHBEARER (confluent-kafka-go serves
-// its token refresh events): Produce calls librdkafka directly with the
-// message's index in the records table as its opaque, and the events
-// goroutine takes delivery reports an event (a produce request's worth) at
-// a time off the instance's main queue.
+// its token refresh events).
+//
+// One instance serves all the producers of a client whose librdkafka
+// properties and logger are the same (issue 17: a client with ten
+// producers opened ten instances, each with its own connections to every
+// broker it wrote to). Produce calls librdkafka directly with the
+// message's index in the instance's records table as its opaque; the
+// instance's events goroutine takes delivery reports an event (a produce
+// request's worth) at a time off its main queue and hands each to the
+// producer that sent the message. What librdkafka does per instance is
+// shared by its producers: its queue bound (MaxQueuedMessages counts
+// every producer's messages in librdkafka, beside each producer's own
+// MaxQueued), its connections and their statistics (each producer's
+// Stats().Brokers shows the instance's), and a fatal error, which fails
+// them all.
 
 // ownInstance reports whether the engine creates the producer's librdkafka
 // instance itself, from its properties.
@@ -32,6 +47,125 @@ func ownInstance(cfg engine.ProducerConfig, m kafka.ConfigMap) bool {
 		mech, _ = m["sasl.mechanisms"].(string)
 	}
 	return mech != "OAUTHBEARER"
+}
+
+// instanceKey says which producers share an instance: those of one client
+// (its cluster) with the same properties and the same logger (librdkafka's
+// logs and client errors go to the instance's logger once).
+type instanceKey struct {
+	cl     *cluster.Cluster
+	props  string
+	logger *slog.Logger
+}
+
+// instances are the shared instances in use, and how many producers use
+// each; an instance is destroyed when its last producer closes.
+var instances = struct {
+	sync.Mutex
+	m map[instanceKey]*sharedInstance
+}{m: map[instanceKey]*sharedInstance{}}
+
+// sharedInstance is one librdkafka instance of the own path with its
+// producers, its records table and its events goroutine.
+type sharedInstance struct {
+	key  instanceKey
+	c    *cInstance
+	recs recordTable
+	log  *slog.Logger
+
+	refs int // producers attached; under instances' lock
+
+	mu      sync.Mutex
+	members []*producer // for client errors and statistics
+
+	stop chan struct{} // closed to end the events goroutine
+	done chan struct{} // closed when it ended
+}
+
+// propsKey is m as text, in a stable order.
+func propsKey(m kafka.ConfigMap) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s=%v\n", k, m[k])
+	}
+	return b.String()
+}
+
+// attach finds p's instance (creating it for the first producer of its
+// kind) and adds p to its members; created says the instance is new.
+func attach(cl *cluster.Cluster, m kafka.ConfigMap, p *producer) (s *sharedInstance, created bool, err error) {
+	key := instanceKey{cl: cl, props: propsKey(m), logger: p.cfg.Logger}
+	instances.Lock()
+	defer instances.Unlock()
+	s = instances.m[key]
+	if s == nil {
+		c, err := newCInstance(m)
+		if err != nil {
+			return nil, false, err
+		}
+		s = &sharedInstance{key: key, c: c, log: p.log, stop: make(chan struct{}), done: make(chan struct{})}
+		instances.m[key] = s
+		created = true
+		go s.events()
+	}
+	s.refs++
+	s.mu.Lock()
+	s.members = append(s.members, p)
+	s.mu.Unlock()
+	return s, created, nil
+}
+
+// detach removes p, which takes no more messages and whose Produce calls
+// have all returned. The last producer purges what is left (its messages
+// fail as ErrClosed through their reports) and destroys the instance; any
+// other fails its own messages still in librdkafka with kerr.ErrClosed at
+// once (abandon): librdkafka has no purge of one producer's messages.
+func (s *sharedInstance) detach(p *producer) {
+	s.mu.Lock()
+	for i, q := range s.members {
+		if q == p {
+			s.members = append(s.members[:i], s.members[i+1:]...)
+			break
+		}
+	}
+	s.mu.Unlock()
+	instances.Lock()
+	s.refs--
+	last := s.refs == 0
+	if last {
+		delete(instances.m, s.key)
+	}
+	instances.Unlock()
+	if !last {
+		p.abandon()
+		return
+	}
+	p.purge()
+	close(s.stop)
+	s.c.wake()
+	<-s.done
+	s.c.destroy()
+}
+
+// record is a message in flight: what the delivery report needs to find
+// its way back. It is the engine's only allocation per message on
+// confluent-kafka-go's path (travelling as the kafka.Message's Opaque);
+// on the own path it is a value in the records table.
+type record struct {
+	m     *engine.Message
+	done  engine.DoneFunc
+	gen   *generation
+	owner *producer // the own path: whose message
+	// gone marks a slot whose message was failed by its producer's Close
+	// (abandon) while librdkafka still held it: the slot stays taken until
+	// librdkafka reports the message, so that its opaque cannot name a
+	// newer record.
+	gone bool
 }
 
 // recordTable is the table of messages in flight on the own path: a message's
@@ -56,18 +190,23 @@ func (t *recordTable) add(r record) int64 {
 	return int64(len(t.recs) - 1)
 }
 
-// take removes the records of reps (in order) into out, under one lock.
+// take removes the records of reps (in order) into out, under one lock; a
+// report of an abandoned message or none of ours gives a zero record.
 func (t *recordTable) take(reps []cReport, out []record) []record {
 	out = out[:0]
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, r := range reps {
 		i := int64(r.opaque)
-		if i < 0 || i >= int64(len(t.recs)) || t.recs[i].done == nil {
+		if i < 0 || i >= int64(len(t.recs)) || (t.recs[i].done == nil && !t.recs[i].gone) {
 			out = append(out, record{}) // not ours: skipped by the caller
 			continue
 		}
-		out = append(out, t.recs[i])
+		if t.recs[i].gone {
+			out = append(out, record{})
+		} else {
+			out = append(out, t.recs[i])
+		}
 		t.recs[i] = record{}
 		t.free = append(t.free, i)
 	}
@@ -82,14 +221,37 @@ func (t *recordTable) drop(i int64) {
 	t.mu.Unlock()
 }
 
+// abandon takes owner's records out (their slots stay taken, marked gone,
+// until librdkafka reports them) and returns them.
+func (t *recordTable) abandon(owner *producer) []record {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []record
+	for i := range t.recs {
+		if t.recs[i].owner == owner && t.recs[i].done != nil {
+			out = append(out, t.recs[i])
+			t.recs[i] = record{gone: true}
+		}
+	}
+	return out
+}
+
 // cProduce is Produce's hand-over on the own path; the caller holds the
-// message's slot and has entered its generation into r.
-func (p *producer) cProduce(ctx context.Context, r record) error {
-	m := r.m
-	i := p.recs.add(r)
-	rkt := p.c.rkt(m.Topic)
+// message's slot. Produce calls hold inside's read lock here, so that
+// Close knows when none is left in the table's way.
+func (p *producer) cProduce(ctx context.Context, m *engine.Message, done engine.DoneFunc) error {
+	p.inside.RLock()
+	defer p.inside.RUnlock()
+	if p.closed.Load() { // under the lock: Close waits for this call, or this call sees closed
+		p.queue.Release(1)
+		return kerr.ErrClosed
+	}
+	r := record{m: m, done: done, gen: p.gens.enter(), owner: p}
+	s := p.shared
+	i := s.recs.add(r)
+	rkt := s.c.rkt(m.Topic)
 	for {
-		err := p.c.produce(rkt, m, i)
+		err := s.c.produce(rkt, m, i)
 		if err == nil {
 			return nil // the record now belongs to the delivery report
 		}
@@ -100,33 +262,50 @@ func (p *producer) cProduce(ctx context.Context, r record) error {
 		} else {
 			err = fmt.Errorf("rdkafka: producing to %s/%d: %w", m.Topic, m.Partition, p.produceError(err))
 		}
-		p.recs.drop(i)
+		s.recs.drop(i)
 		r.gen.exit(1)
 		p.queue.Release(1)
 		return err
 	}
 }
 
-// cEventSlice bounds one wait on the main queue when nothing comes; Close
-// wakes a wait at once anyway (rd_kafka_queue_yield).
+// abandon fails this producer's messages that librdkafka still holds with
+// kerr.ErrClosed (Close of a producer whose instance other producers
+// still use), then waits until the events goroutine has settled the
+// reports it took before (it does not block: it only calls DoneFuncs).
+func (p *producer) abandon() {
+	var s settled
+	for _, r := range p.shared.recs.abandon(p) {
+		m := r.m
+		m.Offset = -1
+		r.done(m, fmt.Errorf("rdkafka: producing to %s/%d: %w: the producer closed before its delivery was confirmed", m.Topic, m.Partition, kerr.ErrClosed))
+		s.add(p, r.gen)
+	}
+	s.settle()
+	_ = p.queue.WaitBelow(context.Background(), 1, nil)
+}
+
+// cEventSlice bounds one wait on the main queue when nothing comes; the
+// last detach wakes a wait at once anyway (rd_kafka_queue_yield).
 const cEventSlice = 100
 
-// cEvents is the events goroutine of the own path: delivery reports, a
-// whole event at a time, client errors, statistics and logs. It ends when
-// stopEvents is closed and the queue has nothing more.
-func (p *producer) cEvents() {
-	defer p.wg.Done()
-	var s settled
-	defer s.settle(p)
+// events is the instance's events goroutine: delivery reports, a whole
+// event at a time, to each message's producer; client errors and
+// statistics to every producer; logs to the instance's logger. It ends
+// when stop is closed and the queue has nothing more.
+func (s *sharedInstance) events() {
+	defer close(s.done)
+	var st settled
+	defer st.settle()
 	var buf []cReport
 	var recs []record
 	for {
-		ev, nb, ok := p.c.poll(cEventSlice, buf)
+		ev, nb, ok := s.c.poll(cEventSlice, buf)
 		buf = nb
 		if !ok {
-			s.settle(p)
+			st.settle()
 			select {
-			case <-p.stopEvents:
+			case <-s.stop:
 				return
 			default:
 			}
@@ -134,28 +313,46 @@ func (p *producer) cEvents() {
 		}
 		switch {
 		case ev.reports != nil:
-			recs = p.recs.take(ev.reports, recs)
+			recs = s.recs.take(ev.reports, recs)
 			for j, rep := range ev.reports {
-				if recs[j].done != nil {
-					p.cDeliver(rep, recs[j], &s)
+				if r := recs[j]; r.done != nil {
+					r.owner.cDeliver(rep, r, &st)
 				}
-				if s.n >= maxSettle {
-					s.settle(p)
+				if st.n >= maxSettle {
+					st.settle()
 				}
 			}
 			clear(recs) // no message stays reachable from here
-			s.settle(p)
+			st.settle()
 		case ev.err != nil:
 			var ke kafka.Error
 			if errors.As(ev.err, &ke) {
-				p.clientError(ke)
+				s.clientError(ke)
 			}
 		case ev.log != nil:
-			forwardLog(p.log, *ev.log)
+			forwardLog(s.log, *ev.log)
 		case ev.stats != "":
-			p.windows(ev.stats)
+			for _, p := range s.snapshot() {
+				p.windows(ev.stats)
+			}
 		}
 	}
+}
+
+// snapshot is the instance's producers at this moment.
+func (s *sharedInstance) snapshot() []*producer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*producer(nil), s.members...)
+}
+
+// clientError logs a client-level error once and lets every producer see
+// it (it explains the authentication failures that follow).
+func (s *sharedInstance) clientError(e kafka.Error) {
+	for _, p := range s.snapshot() {
+		p.auth.observe(e)
+	}
+	logClientError(s.log, e)
 }
 
 // cDeliver reports one message's outcome to its DoneFunc.
@@ -175,5 +372,5 @@ func (p *producer) cDeliver(rep cReport, r record, s *settled) {
 		}
 	}
 	r.done(m, err)
-	s.add(r.gen)
+	s.add(p, r.gen)
 }

@@ -32,16 +32,36 @@
 // kafka.ErrEngineNotEnabled. The nordkafka tag lets a program that imports
 // the package keep building with cgo on but without librdkafka.
 //
-// # One librdkafka instance per producer or consumer, for all its topics
+// # One librdkafka producer per client, one consumer per consumer
 //
-// A gokafka producer that uses this engine runs one librdkafka producer,
-// whatever the number of topics its messages go to: each message names its
-// topic (Message.Topic) and the partition the root chose, and librdkafka
-// batches per partition of every topic on the same connections, under one
+// The producers of one client that use this engine with the same
+// librdkafka properties (the same ProducerConfig and Logger, in practice)
+// share one librdkafka producer, whatever the number of producers and of
+// topics their messages go to: each message names its topic
+// (Message.Topic) and the partition the root chose, and librdkafka batches
+// per partition of every topic on the same connections, under one
 // idempotent producer ID. A Topic's producer is the same thing with the
-// topic filled in. The bounds are per producer, across topics:
-// MaxQueuedMessages counts every message not yet reported, whichever its
-// topic.
+// topic filled in. Ten producers of one client hold the connections of
+// one (TestProducersShareOneInstance: 3 to a 3-broker cluster with 1, 3 or
+// 10 producers writing to all 12 partitions of a topic; 3, 9 and 30 when
+// each had its own instance). A producer configured otherwise, a
+// transactional one (its producer ID is its own) and one on OAUTHBEARER
+// get an instance of their own.
+//
+// The engine's bound is per producer, across topics: MaxQueuedMessages
+// counts every message of the producer not yet reported, whichever its
+// topic; librdkafka's own queue bound, set from the same value, counts the
+// messages of all the producers sharing the instance (a producer whose
+// Produce meets it waits for room, or fails with FailWhenFull). What the
+// instance does, its producers share: its connections (each producer's
+// Stats().Brokers shows the instance's brokers, and each producer's
+// throttle hooks see their throttling), and a fatal error, which fails
+// them all. Flush waits for the producer's own messages (librdkafka sends
+// the whole instance's meanwhile). Close of a producer whose instance
+// others still use fails its messages left at the end of its ctx with
+// ErrClosed at once (librdkafka may still deliver one that it had sent;
+// librdkafka cannot purge one producer's messages); the instance's last
+// producer purges what is left and destroys it.
 //
 // A gokafka consumer that uses this engine runs one librdkafka consumer,
 // which fetches whichever partitions of whichever topics the consumer is
@@ -213,10 +233,11 @@
 //
 // # Goroutines
 //
-// A producer runs librdkafka's threads and its own goroutines: one takes
-// librdkafka's events (delivery reports a whole event at a time, errors,
-// statistics, logs) and calls the delivery callbacks in order of the
-// reports; one runs librdkafka's flush while a Flush waits; an idempotent
+// A producer runs on librdkafka's threads and goroutines of the engine:
+// one per instance takes librdkafka's events (delivery reports a whole
+// event at a time, errors, statistics, logs) and calls the delivery
+// callbacks of every producer on it in order of the reports; one per
+// producer runs librdkafka's flush while a Flush waits; an idempotent
 // producer without transactions has one more for its first seconds, which
 // asks for metadata until librdkafka has its producer id (pidwarm.go). A
 // transactional producer (or one on OAUTHBEARER) runs on
@@ -353,12 +374,12 @@
 // (its op per message, allocated by the fetch thread and freed in the batch
 // call) and its fetch threads.
 //
-// Connections: each producer and each consumer of this engine is its own
-// librdkafka instance with its own connections, beside the client's Go
-// ones. Counted with ss on one client and the 3-broker cluster (12
-// partitions, every producer having written one message, every consumer
+// Connections: the producers of a client share one librdkafka instance
+// (above); each consumer of this engine is still its own librdkafka
+// instance with its own connections, beside the client's Go ones. Counted
+// with ss before the producers shared (one client, the 3-broker cluster,
+// 12 partitions, every producer having written one message, every consumer
 // reading all partitions): the client alone 2 sockets; with 1, 3 and 10
 // producers 4, 7 and 18; with as many consumers besides, 10, 21 and 60.
-// One instance per client for all its producers and one for all its
-// fetchers is not done.
+// One consumer instance per client for all its fetchers is not done.
 package rdkafka

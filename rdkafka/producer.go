@@ -36,40 +36,31 @@ func toKafkaHeaders(hs []records.Header) []kafka.Header {
 // context: the flusher goroutine notices Close within about this long.
 const flushSlice = 50 * time.Millisecond
 
-// record is a message in flight: what the delivery report needs to find
-// its way back. It travels through librdkafka as the kafka.Message's Opaque;
-// it is the engine's only allocation per message (32 bytes). The
-// kafka.Message itself lives on Produce's stack: confluent-kafka-go copies
-// what it needs. (A sync.Pool of records does not pay here: records are
-// taken on the producing goroutines and given back on the events
-// goroutine, which defeats its per-P caches.)
-type record struct {
-	m    *engine.Message
-	done engine.DoneFunc
-	gen  *generation
-}
-
-// producer is an engine.Producer on a confluent-kafka-go Producer: one
-// librdkafka instance for every topic the producer writes to (librdkafka
-// keeps a topic handle per topic it has seen; confluent-kafka-go caches
-// them by name).
+// producer is an engine.Producer on a librdkafka instance that serves
+// every topic the producer writes to (librdkafka keeps a topic handle per
+// topic it has seen): the engine's own instance, shared with the client's
+// other producers of the same properties (cpath.go), or, for a
+// transactional or OAUTHBEARER producer, a confluent-kafka-go Producer of
+// its own.
 //
-// Actors: librdkafka's own threads batch and send; confluent-kafka-go's
-// poller goroutine turns librdkafka's delivery reports into events on a
-// channel; our events goroutine reads that channel and calls each message's
-// DoneFunc, and forwards librdkafka's logs to the slog.Logger; our flusher
-// goroutine runs librdkafka's flush while a Flush waits. Close stops them
-// all.
+// Actors: librdkafka's own threads batch and send; on confluent-kafka-go's
+// path its poller goroutine turns librdkafka's delivery reports into events
+// on a channel and our events goroutine reads that channel and calls each
+// message's DoneFunc (on the own path, the shared instance's events
+// goroutine does both), and forwards librdkafka's logs to the slog.Logger;
+// our flusher goroutine runs librdkafka's flush while a Flush waits. Close
+// stops them all (the shared instance's goroutine with its last producer).
 type producer struct {
 	cfg engine.ProducerConfig
 	// Exactly one of rd and c is set: rd, confluent-kafka-go's producer,
 	// for a transactional one (txn.go) or one that needs its events
 	// (ownInstance); c, the engine's own instance (cpath.go), otherwise.
-	rd   *kafka.Producer
-	c    *cInstance
-	recs recordTable // the own path's messages in flight, by opaque
-	log  *slog.Logger
-	txn  bool // transactional (cfg.TransactionalID): errors get their transaction meaning
+	rd     *kafka.Producer
+	c      *cInstance      // shared.c
+	shared *sharedInstance // the own path's instance, shared by the client's producers of its kind
+	inside sync.RWMutex    // the own path: read-held by Produce calls handing over (cpath.go)
+	log    *slog.Logger
+	txn    bool // transactional (cfg.TransactionalID): errors get their transaction meaning
 
 	// queue counts the messages accepted and not yet reported
 	// (MaxQueued). A message holds its slot for the whole time its
@@ -85,12 +76,11 @@ type producer struct {
 	stopFlusher chan struct{}
 	flusherDone sync.WaitGroup
 
-	wg         sync.WaitGroup // the events goroutine
-	stopEvents chan struct{}  // closed to end the own path's events goroutine
-	warmDone   sync.WaitGroup // the warmPID goroutine (pidwarm.go), if any
-	auth       authWatch      // the last authentication failure (security.go)
-	closeOnce  sync.Once
-	closeErr   error
+	wg        sync.WaitGroup // confluent-kafka-go's path: the events goroutine
+	warmDone  sync.WaitGroup // the warmPID goroutine (pidwarm.go), if any
+	auth      authWatch      // the last authentication failure (security.go)
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, error) {
@@ -110,14 +100,15 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 		closing:     make(chan struct{}),
 		kick:        make(chan struct{}, 1),
 		stopFlusher: make(chan struct{}),
-		stopEvents:  make(chan struct{}),
 	}
+	warm := cfg.Idempotent && cfg.TransactionalID == "" && !testNoWarmPID
 	if ownInstance(cfg, pp.m) {
-		if p.c, err = newCInstance(pp.m); err != nil {
+		var created bool
+		if p.shared, created, err = attach(cl, pp.m, p); err != nil {
 			return nil, pp.configError(err, producerRaw)
 		}
-		p.wg.Add(1)
-		go p.cEvents()
+		p.c = p.shared.c
+		warm = warm && created // the instance's first producer asks for its id
 	} else {
 		if p.rd, err = kafka.NewProducer(&pp.m); err != nil {
 			return nil, pp.configError(err, producerRaw)
@@ -127,7 +118,7 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 	}
 	p.flusherDone.Add(1)
 	go p.flusher()
-	if cfg.Idempotent && cfg.TransactionalID == "" && !testNoWarmPID {
+	if warm {
 		p.warmDone.Add(1)
 		go p.warmPID()
 	}
@@ -153,7 +144,7 @@ func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		return kerr.ErrClosed
 	}
 	if p.c != nil {
-		return p.cProduce(ctx, record{m: m, done: done, gen: p.gens.enter()})
+		return p.cProduce(ctx, m, done)
 	}
 	r := &record{m: m, done: done, gen: p.gens.enter()}
 	km := kafka.Message{
@@ -218,7 +209,7 @@ const maxSettle = 256
 func (p *producer) events() {
 	defer p.wg.Done()
 	var s settled
-	defer s.settle(p)
+	defer s.settle()
 	evs, logs := p.rd.Events(), p.rd.Logs()
 	for evs != nil || logs != nil {
 		// Take what is already there with plain receives (cheaper
@@ -228,7 +219,7 @@ func (p *producer) events() {
 		for n := 0; n < maxSettle && len(evs) > 0; n++ {
 			p.event(<-evs, &s) // this goroutine alone receives: it cannot block
 		}
-		s.settle(p)
+		s.settle()
 		select {
 		case ev, ok := <-evs:
 			if !ok {
@@ -262,12 +253,17 @@ func (p *producer) event(ev kafka.Event, s *settled) {
 // retries on its own; messages fail through their delivery reports if it
 // gives up.
 func (p *producer) clientError(e kafka.Error) {
+	p.auth.observe(e) // explains the delivery timeouts that follow
+	logClientError(p.log, e)
+}
+
+// logClientError logs a client-level error of a producer's instance.
+func logClientError(log *slog.Logger, e kafka.Error) {
 	level := slog.LevelWarn
 	if e.IsFatal() {
 		level = slog.LevelError
 	}
-	p.auth.observe(e) // explains the delivery timeouts that follow
-	p.log.Log(context.Background(), level, "gokafka: librdkafka producer error", "err", mapError(e))
+	log.Log(context.Background(), level, "gokafka: librdkafka producer error", "err", mapError(e))
 }
 
 // settled counts the messages reported but not yet counted out of their
@@ -276,12 +272,17 @@ func (p *producer) clientError(e kafka.Error) {
 // cache lines would travel between cores for every message); reports of
 // one generation come in long runs.
 type settled struct {
-	n    int // reports since the last settle
+	p    *producer // whose reports (the own path's events goroutine serves several)
+	n    int       // reports since the last settle
 	gen  *generation
 	genN int // of the n, those of gen not yet counted out
 }
 
-func (s *settled) add(g *generation) {
+func (s *settled) add(p *producer, g *generation) {
+	if p != s.p {
+		s.settle()
+		s.p = p
+	}
 	if g != s.gen {
 		if s.genN > 0 {
 			s.gen.exit(s.genN)
@@ -292,14 +293,14 @@ func (s *settled) add(g *generation) {
 	s.n++
 }
 
-func (s *settled) settle(p *producer) {
+func (s *settled) settle() {
 	if s.n == 0 {
 		return
 	}
 	if s.genN > 0 {
 		s.gen.exit(s.genN)
 	}
-	p.queue.Release(s.n)
+	s.p.queue.Release(s.n)
 	*s = settled{}
 }
 
@@ -326,7 +327,7 @@ func (p *producer) deliver(km *kafka.Message, s *settled) {
 	done(m, err)
 	// Only after done: the message counts as queued (MaxQueued) and
 	// unflushed until its report was delivered.
-	s.add(r.gen)
+	s.add(p, r.gen)
 }
 
 // Flush implements engine.Producer: it waits for every message accepted
@@ -426,6 +427,19 @@ func (p *producer) close(ctx context.Context, before func(context.Context) error
 			errs = append(errs, fmt.Errorf("%w: flush interrupted, %d message(s) failed with ErrClosed: %w", kerr.ErrClosed, n, err))
 		}
 		p.closeErr = errors.Join(errs...)
+		if p.c != nil {
+			// Wait for the Produce calls inside the hand-over; any later
+			// one sees closed. Then the instance's last producer purges
+			// and destroys it; another one fails its own messages left.
+			p.inside.Lock()
+			//lint:ignore SA2001 an empty critical section: a barrier for the hand-overs
+			p.inside.Unlock()
+			close(p.stopFlusher)
+			p.flusherDone.Wait()
+			p.warmDone.Wait() // it saw closing: at most one pidWarmSlice
+			p.shared.detach(p)
+			return
+		}
 		// Fails what the flush did not wait for: everything if ctx
 		// ended, else only a Produce that raced with Close.
 		p.purge()
@@ -441,15 +455,6 @@ func (p *producer) close(ctx context.Context, before func(context.Context) error
 		// returns as soon as librdkafka holds no message, which purge
 		// has made true, and rd.Close first waits up to 100ms for its
 		// own poller.)
-		if p.c != nil {
-			// Nothing is in flight (purge), the flusher ended: stop the
-			// events goroutine, then destroy the instance.
-			close(p.stopEvents)
-			p.c.wake()
-			p.wg.Wait()
-			p.c.destroy()
-			return
-		}
 		p.rd.Close()
 		p.wg.Wait()
 	})

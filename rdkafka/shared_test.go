@@ -1,0 +1,171 @@
+//go:build cgo && !nordkafka
+
+package rdkafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/engine"
+	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
+	"github.com/gokafka/kafka/testinstance"
+)
+
+// produceEverywhere has each producer write one message to every partition
+// of topic and waits for the reports, which must all be acknowledgements.
+func produceEverywhere(t *testing.T, ps []engine.Producer, topic string, parts int) {
+	t.Helper()
+	rep := testhelp.NewReports(len(ps) * parts)
+	for i, p := range ps {
+		for part := range parts {
+			m := &engine.Message{Topic: topic, Partition: int32(part), Value: []byte(fmt.Sprintf("p%d-%d", i, part))}
+			if err := p.Produce(t.Context(), m, rep.Done); err != nil {
+				t.Fatalf("producer %d: Produce: %v", i, err)
+			}
+		}
+	}
+	rep.Wait(t, time.Minute)
+	if errs := rep.Errors(); len(errs) > 0 {
+		t.Fatalf("%d deliveries failed, first: %v", len(errs), errs[0])
+	}
+}
+
+// waitSockets waits until the process has want connections to brokers.
+func waitSockets(t *testing.T, brokers []string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for testhelp.BrokerSockets(t, brokers) != want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections to the brokers, want %d", testhelp.BrokerSockets(t, brokers), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestProducersShareOneInstance: a client's producers of the same
+// configuration share one librdkafka instance, so 3 or 10 of them open no
+// more connections than one; a producer configured otherwise has its own
+// instance, and so has a producer of another client. Every message written
+// through the shared instance is acknowledged.
+func TestProducersShareOneInstance(t *testing.T) {
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	const parts = 12
+	topic := testhelp.CreateTopic(t, nil, parts)
+	brokers := testinstance.Shared().Brokers()
+	base := testhelp.BrokerSockets(t, brokers)
+
+	open := func(cl *cluster.Cluster, n int, cfg engine.ProducerConfig) []engine.Producer {
+		var ps []engine.Producer
+		for range n {
+			p, err := rdkafkaEngine(t).NewProducer(t.Context(), cl, cfg)
+			if err != nil {
+				t.Fatalf("NewProducer: %v", err)
+			}
+			ps = append(ps, p)
+		}
+		return ps
+	}
+	closeAll := func(ps []engine.Producer) {
+		for _, p := range ps {
+			if err := p.Close(t.Context()); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+		}
+	}
+	counts := map[int]int{}
+	for _, n := range []int{1, 3, 10} {
+		ps := open(cl, n, testhelp.ProducerConfig())
+		produceEverywhere(t, ps, topic, parts)
+		counts[n] = testhelp.BrokerSockets(t, brokers) - base
+		closeAll(ps)
+		waitSockets(t, brokers, base)
+	}
+	t.Logf("librdkafka connections with 1, 3 and 10 producers: %d, %d, %d", counts[1], counts[3], counts[10])
+	if counts[1] == 0 || counts[3] != counts[1] || counts[10] != counts[1] {
+		t.Fatalf("connections with 1, 3 and 10 producers: %d, %d, %d; want one instance's for all", counts[1], counts[3], counts[10])
+	}
+
+	// Another linger is another instance; so is another client.
+	other := testhelp.ProducerConfig()
+	other.Linger = 2 * time.Millisecond
+	ps := append(open(cl, 2, testhelp.ProducerConfig()), open(cl, 1, other)...)
+	ps = append(ps, open(testhelp.NewCluster(t, nil), 1, testhelp.ProducerConfig())...)
+	produceEverywhere(t, ps, topic, parts)
+	got := testhelp.BrokerSockets(t, brokers) - base
+	closeAll(ps)
+	// The second client's own Go connections count too: at least one.
+	if got < 3*counts[1]+1 {
+		t.Fatalf("%d connections with three instances (two configurations, two clients), want at least 3 × %d + 1", got, counts[1])
+	}
+}
+
+// TestSharedProducerClose: closing one of two producers that share an
+// instance, with its ctx ending before librdkafka could deliver, fails its
+// own messages with ErrClosed and leaves the other's alone; the other
+// keeps producing, and its Close then fails what it has left.
+func TestSharedProducerClose(t *testing.T) {
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	a, err := rdkafkaEngine(t).NewProducer(t.Context(), cl, unreachable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rdkafkaEngine(t).NewProducer(t.Context(), cl, unreachable())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.(*producer).shared != b.(*producer).shared {
+		t.Fatal("two producers of one client and configuration have separate instances")
+	}
+	const n = 50
+	repA, repB := testhelp.NewReports(n), testhelp.NewReports(n+1)
+	for i := range n {
+		if err := a.Produce(t.Context(), &engine.Message{Topic: "nowhere", Value: []byte(fmt.Sprint("a", i))}, repA.Done); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Produce(t.Context(), &engine.Message{Topic: "nowhere", Value: []byte(fmt.Sprint("b", i))}, repB.Done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	closeWithin := func(p engine.Producer) error {
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		defer cancel()
+		return p.Close(ctx)
+	}
+	if err := closeWithin(a); !errors.Is(err, kerr.ErrClosed) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close of a: %v, want ErrClosed and DeadlineExceeded", err)
+	}
+	repA.Wait(t, 10*time.Second) // Close returned after its reports
+	if got := len(repA.Errors()); got != n {
+		t.Fatalf("%d of a's %d messages failed", got, n)
+	}
+	for _, err := range repA.Errors() {
+		if !errors.Is(err, kerr.ErrClosed) {
+			t.Fatalf("a's message failed with %v, want ErrClosed", err)
+		}
+	}
+	if got := repB.Count(); got != 0 {
+		t.Fatalf("closing a reported %d of b's messages", got)
+	}
+	if err := b.Produce(t.Context(), &engine.Message{Topic: "nowhere", Value: []byte("b-after")}, repB.Done); err != nil {
+		t.Fatalf("b after a closed: %v", err)
+	}
+	if err := closeWithin(b); !errors.Is(err, kerr.ErrClosed) {
+		t.Fatalf("Close of b: %v, want ErrClosed", err)
+	}
+	repB.Wait(t, 10*time.Second)
+	for _, err := range repB.Errors() {
+		if !errors.Is(err, kerr.ErrClosed) {
+			t.Fatalf("b's message failed with %v, want ErrClosed", err)
+		}
+	}
+	if got := len(repB.Errors()); got != n+1 {
+		t.Fatalf("%d of b's %d messages failed", got, n+1)
+	}
+}
