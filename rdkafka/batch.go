@@ -343,6 +343,9 @@ func newBatcher(c *kafka.Consumer, stats bool) (*batcher, error) {
 	}, nil
 }
 
+// wake makes a take in progress return (rd_kafka_queue_yield).
+func (b *batcher) wake() { C.rd_kafka_queue_yield(b.q) }
+
 // close gives the queue reference and the C memory back; before the
 // consumer is closed.
 func (b *batcher) close() {

@@ -38,24 +38,41 @@ const (
 )
 
 // fetcher is an engine.Fetcher on a confluent-kafka-go Consumer used only to
-// fetch, from partitions of any topics: the Consumer never subscribes (so
+// fetch, from partitions of any topics, and shared with the client's other
+// fetchers of its kind (fshared.go): the Consumer never subscribes (so
 // never joins a group), never commits and never stores offsets; it reads
 // the partitions it is assigned from the offsets it is given, and reports
 // an offset out of range instead of resetting it (auto.offset.reset=error).
 //
-// Actors: librdkafka's threads fetch into its own queue (up to
+// Actors: librdkafka's threads fetch into the instance's queue (up to
 // queued.min.messages per partition); Poll takes messages from that queue
-// in the caller's goroutine; one goroutine of ours forwards librdkafka's
-// logs. Close stops librdkafka and that goroutine.
+// in the caller's goroutine, for every fetcher of the instance
+// (fshared.go); one goroutine per instance forwards librdkafka's logs.
+// The instance's last fetcher's Close stops librdkafka and that goroutine.
 type fetcher struct {
-	cfg engine.FetcherConfig
-	cl  *cluster.Cluster
-	rd  *kafka.Consumer
-	log *slog.Logger
-	// batch takes fetched messages from librdkafka a batch at a time
-	// (batch.go); got is its scratch slice. Under mu.
-	batch *batcher
-	got   []fetched
+	cfg   engine.FetcherConfig
+	cl    *cluster.Cluster
+	props *props // the instance's properties, should the fetcher move
+	log   *slog.Logger
+	// inst is the shared instance and rd its Consumer (migrate changes
+	// them); held is the instance whose reading lock lockToReassign
+	// took. Under mu.
+	inst *consumerInstance
+	rd   *kafka.Consumer
+	held *consumerInstance
+	// got and dest are read's scratch slices (fshared.go). Under mu.
+	got  []fetched
+	dest []*fetcher
+
+	// The inbox holds what another fetcher read from the instance's
+	// queue for this one, until Poll files it; throttled says its
+	// partitions are paused because it is over its bound; signal wakes
+	// a Poll waiting for it (capacity 1).
+	inboxMu    sync.Mutex
+	inbox      []fetched
+	inboxBytes int
+	throttled  bool
+	signal     chan struct{}
 
 	// mu serialises every use of rd and guards the state below. Poll
 	// holds it while it waits inside librdkafka (at most pollSlice): a
@@ -75,7 +92,6 @@ type fetcher struct {
 	fatal     error
 	auth      authWatch // authentication failures for Poll (security.go)
 
-	logsDone  sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -99,34 +115,197 @@ func newFetcher(cl *cluster.Cluster, cfg engine.FetcherConfig) (*fetcher, error)
 	if err != nil {
 		return nil, err
 	}
-	rd, err := kafka.NewConsumer(&fp.m)
-	if err != nil {
-		return nil, fp.configError(err, consumerRaw)
-	}
-	b, err := newBatcher(rd, cfg.Windows != nil)
-	if err != nil {
-		_ = rd.Close()
-		return nil, err
-	}
 	f := &fetcher{
 		cfg:    cfg,
 		cl:     cl,
-		rd:     rd,
-		batch:  b,
+		props:  fp,
 		log:    logger(cfg.Logger, "fetcher"),
 		parts:  map[engine.TopicPartition]*fpart{},
 		paused: map[engine.TopicPartition]bool{},
+		signal: make(chan struct{}, 1),
 	}
-	// confluent-kafka-go closes the logs channel when the consumer
-	// closes, which ends this goroutine.
-	f.logsDone.Add(1)
-	go func() {
-		defer f.logsDone.Done()
-		for le := range rd.Logs() {
-			forwardLog(f.log, le)
-		}
-	}()
+	if f.inst, err = joinConsumer(f, fetcherKey(cl, fp.m, cfg.Logger)); err != nil {
+		return nil, err
+	}
+	f.rd = f.inst.rd
 	return f, nil
+}
+
+// deliverInbox hands g what another fetcher read for it from ci's queue,
+// pausing g's partitions on ci when its inbox is over its bound
+// (fshared.go), and wakes g's Poll.
+func (g *fetcher) deliverInbox(ci *consumerInstance, fes []fetched) {
+	add := 0
+	for i := range fes {
+		add += len(fes[i].key) + len(fes[i].value)
+	}
+	g.inboxMu.Lock()
+	over := !g.throttled && (len(g.inbox)+len(fes) > inboxMaxMessages || g.inboxBytes+add > inboxMaxBytes)
+	g.inboxMu.Unlock()
+	var tps []kafka.TopicPartition
+	if over {
+		tps = ci.ownedBy(g) // before inboxMu: the lock order
+	}
+	g.inboxMu.Lock()
+	defer g.inboxMu.Unlock()
+	g.inbox = append(g.inbox, fes...)
+	g.inboxBytes += add
+	if over && !g.throttled && len(tps) > 0 {
+		// Under inboxMu, so that g's resume (fileInbox) cannot come
+		// between the decision and the pause.
+		if err := ci.rd.Pause(tps); err != nil {
+			g.log.Warn("gokafka: librdkafka pause failed", "err", mapError(err))
+		} else {
+			g.throttled = true
+		}
+	}
+	select {
+	case g.signal <- struct{}{}:
+	default:
+	}
+}
+
+// fileInbox files what other fetchers read for this one, and resumes its
+// partitions if its inbox had paused them. The caller holds mu.
+func (f *fetcher) fileInbox() {
+	f.inboxMu.Lock()
+	in := f.inbox
+	f.inbox, f.inboxBytes = nil, 0
+	if f.throttled {
+		f.throttled = false
+		var tps []kafka.TopicPartition
+		for tp := range f.parts {
+			if !f.paused[tp] {
+				tps = append(tps, rdTP(tp, 0))
+			}
+		}
+		if len(tps) > 0 {
+			if err := f.rd.Resume(tps); err != nil {
+				f.log.Warn("gokafka: librdkafka resume failed", "err", mapError(err))
+			}
+		}
+	}
+	f.inboxMu.Unlock()
+	for i := range in {
+		f.file(&in[i])
+	}
+}
+
+// dropInbox forgets what the inbox holds of tps, whose position in
+// librdkafka is about to change (or which are going). The caller holds mu
+// and the instance's reading lock, so nothing of them is added meanwhile.
+func (f *fetcher) dropInbox(tps []engine.TopicPartition) {
+	f.inboxMu.Lock()
+	defer f.inboxMu.Unlock()
+	if len(f.inbox) == 0 {
+		return
+	}
+	f.inbox = slices.DeleteFunc(f.inbox, func(fe fetched) bool {
+		return fe.topic != "" && slices.Contains(tps, engine.TopicPartition{Topic: fe.topic, Partition: fe.partition})
+	})
+	f.inboxBytes = 0
+	for i := range f.inbox {
+		f.inboxBytes += len(f.inbox[i].key) + len(f.inbox[i].value)
+	}
+}
+
+// waitInbox waits up to wait for another fetcher to hand something over,
+// or for ctx. The caller holds mu.
+func (f *fetcher) waitInbox(ctx context.Context, wait time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-f.signal:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// migrate moves the fetcher, with its partitions and fresh, to another
+// instance of its kind where no other fetcher has any of them, claiming
+// them there: librdkafka stops fetching its partitions on the old
+// instance and fetches them on the new one from the offset after the last
+// message the fetcher took (next), paused as they were. Messages already
+// taken stay valid. The caller holds mu and (held) the old instance's
+// reading lock; on return held is the new instance's.
+func (f *fetcher) migrate(fresh []engine.TopicPartition) error {
+	var cur []engine.TopicPartition
+	for tp := range f.parts {
+		cur = append(cur, tp)
+	}
+	from := f.inst
+	if len(cur) > 0 {
+		if err := f.rd.IncrementalUnassign(rdTPs(cur, nil)); err != nil {
+			f.log.Warn("gokafka: rdkafka: unassign before moving to another instance failed", "err", mapError(err))
+		}
+		f.dropInbox(cur)
+	}
+	from.reading.Unlock()
+	f.held = nil
+	to, err := moveTo(f, from, append(slices.Clone(cur), fresh...))
+	if err != nil {
+		from.lockReading()
+		f.held = from
+		if len(cur) > 0 {
+			if aerr := f.rd.IncrementalAssign(rdTPs(cur, f.parts)); aerr != nil {
+				f.log.Warn("gokafka: rdkafka: assigning the partitions back failed", "err", mapError(aerr))
+			}
+		}
+		return err
+	}
+	to.lockReading()
+	f.held = to
+	f.inst, f.rd, f.last = to, to.rd, nil
+	f.inboxMu.Lock()
+	f.throttled = false // nothing is paused on the new instance
+	f.inboxMu.Unlock()
+	if err := from.leave(f); err != nil {
+		f.log.Warn("gokafka: rdkafka: closing the instance left", "err", err)
+	}
+	f.log.Debug("gokafka: rdkafka: fetcher moved to another instance: it was given a partition that another fetcher of its instance has", "partitions", len(cur)+len(fresh))
+	if len(cur) == 0 {
+		return nil
+	}
+	if err := f.rd.IncrementalAssign(rdTPs(cur, f.parts)); err != nil {
+		for _, tp := range cur {
+			delete(f.parts, tp)
+		}
+		to.release(f, cur)
+		return fmt.Errorf("rdkafka: assign %s on another instance: %w", names(rdTPs(cur, nil)), mapError(err))
+	}
+	var paused []kafka.TopicPartition
+	for tp := range f.paused {
+		paused = append(paused, rdTP(tp, 0))
+	}
+	if len(paused) > 0 {
+		if err := f.rd.Pause(paused); err != nil {
+			f.log.Warn("gokafka: librdkafka pause failed", "err", mapError(err))
+		}
+	}
+	return nil
+}
+
+// rdTPs is tps as confluent-kafka-go names them, at their next offsets in
+// parts (offset 0 when parts is nil).
+func rdTPs(tps []engine.TopicPartition, parts map[engine.TopicPartition]*fpart) []kafka.TopicPartition {
+	out := make([]kafka.TopicPartition, len(tps))
+	for i, tp := range tps {
+		var off int64
+		if p := parts[tp]; p != nil {
+			off = p.next
+		}
+		out[i] = rdTP(tp, off)
+	}
+	return out
+}
+
+// topicPartitions is tps as the engine names them.
+func topicPartitions(tps []kafka.TopicPartition) []engine.TopicPartition {
+	out := make([]engine.TopicPartition, len(tps))
+	for i, tp := range tps {
+		out[i] = ourTP(tp)
+	}
+	return out
 }
 
 // rdTP is tp as confluent-kafka-go names it. It allocates the topic's
@@ -166,7 +345,7 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.Position) error
 	if err := f.lockToReassign(); err != nil {
 		return err
 	}
-	defer f.mu.Unlock()
+	defer f.unlockReassign()
 	var fresh, moved, resume []kafka.TopicPartition
 	for _, po := range positions {
 		tp := rdTP(po.TopicPartition, po.Offset)
@@ -179,8 +358,20 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.Position) error
 			resume = append(resume, tp)
 		}
 	}
+	affected := make([]engine.TopicPartition, len(positions))
+	for i, po := range positions {
+		affected[i] = po.TopicPartition
+	}
+	f.dropInbox(affected)
 	if len(fresh) > 0 {
+		tps := topicPartitions(fresh)
+		if !f.inst.claim(f, tps) {
+			if err := f.migrate(tps); err != nil {
+				return fmt.Errorf("rdkafka: assign %s: %w", names(fresh), err)
+			}
+		}
 		if err := f.rd.IncrementalAssign(fresh); err != nil {
+			f.inst.release(f, tps)
 			return fmt.Errorf("rdkafka: assign %s: %w", names(fresh), mapError(err))
 		}
 	}
@@ -212,9 +403,9 @@ func (f *fetcher) Assign(ctx context.Context, positions []engine.Position) error
 	return nil
 }
 
-// lockToReassign takes mu for a change of the assignment, unless the
-// fetcher is closed (ErrClosed, mu not held). It forgets last, whose
-// partition the change may drop.
+// lockToReassign takes mu and the instance's reading lock for a change of
+// the assignment, unless the fetcher is closed (ErrClosed, nothing held).
+// It forgets last, whose partition the change may drop.
 func (f *fetcher) lockToReassign() error {
 	f.mu.Lock()
 	if f.closed {
@@ -222,7 +413,16 @@ func (f *fetcher) lockToReassign() error {
 		return kerr.ErrClosed
 	}
 	f.last = nil
+	f.inst.lockReading()
+	f.held = f.inst
 	return nil
+}
+
+// unlockReassign releases what lockToReassign took.
+func (f *fetcher) unlockReassign() {
+	f.held.reading.Unlock()
+	f.held = nil
+	f.mu.Unlock()
 }
 
 func (f *fetcher) isClosed() bool {
@@ -267,6 +467,7 @@ func (f *fetcher) restart(tps []kafka.TopicPartition) error {
 		for _, tp := range again {
 			delete(f.parts, ourTP(tp)) // no longer in librdkafka's assignment
 		}
+		f.inst.release(f, topicPartitions(again))
 		return fmt.Errorf("rdkafka: assign %s: %w", names(again), mapError(err))
 	}
 	return nil
@@ -280,7 +481,7 @@ func (f *fetcher) Unassign(ctx context.Context, partitions []engine.TopicPartiti
 	if err := f.lockToReassign(); err != nil {
 		return err
 	}
-	defer f.mu.Unlock()
+	defer f.unlockReassign()
 	var tps []kafka.TopicPartition
 	for _, tp := range partitions {
 		if f.parts[tp] != nil {
@@ -291,9 +492,12 @@ func (f *fetcher) Unassign(ctx context.Context, partitions []engine.TopicPartiti
 	if len(tps) == 0 {
 		return nil
 	}
+	f.dropInbox(topicPartitions(tps))
 	if err := f.rd.IncrementalUnassign(tps); err != nil {
 		return fmt.Errorf("rdkafka: unassign %s: %w", names(tps), mapError(err))
 	}
+	// Only now may another fetcher of the instance take them.
+	f.inst.release(f, topicPartitions(tps))
 	return nil
 }
 
@@ -325,14 +529,15 @@ func (f *fetcher) Poll(ctx context.Context) (engine.Fetch, error) {
 			return engine.Fetch{}, err
 		}
 		var stats string
+		var to []*fetcher
 		if f.rangeErrs > 0 && !time.Now().Before(f.rangeNext) {
 			f.checkRanges(ctx)
 		} else {
-			stats = f.pull(ctx)
+			stats, to = f.pull(ctx)
 		}
 		f.mu.Unlock()
-		if stats != "" {
-			deliverWindows(f.cfg.Windows, f.log, stats) // windows.go; outside mu
+		for _, g := range to {
+			deliverWindows(g.cfg.Windows, g.log, stats) // windows.go; outside mu
 		}
 	}
 }
@@ -388,22 +593,28 @@ func (f *fetcher) highWatermark(tp engine.TopicPartition) int64 {
 	return high
 }
 
-// pull waits for librdkafka's next event (at most pollSlice, or until ctx's
-// deadline), then takes whatever else is ready without waiting. It
-// returns the statistics emission met meanwhile, if any. The caller holds
-// mu.
-func (f *fetcher) pull(ctx context.Context) string {
+// pull files what other fetchers read for this one; if that gave nothing,
+// it reads the instance's queue for every fetcher of the instance (waiting
+// at most pollSlice, or until ctx's deadline, for a first message), or,
+// while another fetcher reads it, waits as long for that one to hand
+// something over. It returns the statistics emission met, if any, and the
+// fetchers to give it to. The caller holds mu.
+func (f *fetcher) pull(ctx context.Context) (string, []*fetcher) {
+	f.fileInbox()
+	if len(f.ready) > 0 {
+		return "", nil
+	}
 	wait := pollSlice
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl))
 	}
-	var stats string
-	f.got, stats = f.batch.take(wait, f.got)
-	for i := range f.got {
-		f.file(&f.got[i])
+	ci := f.inst
+	if !ci.reading.TryLock() {
+		f.waitInbox(ctx, wait)
+		return "", nil
 	}
-	clear(f.got) // the batch's buffer goes with the messages
-	return stats
+	defer ci.reading.Unlock()
+	return ci.read(f, wait)
 }
 
 // file files one message or error of a batch. The caller holds mu.
@@ -554,9 +765,12 @@ func (f *fetcher) checkRanges(ctx context.Context) {
 	if found < f.rangeErrs && len(restart) > 0 {
 		// Messages the engine already took stay valid: next is the
 		// offset after them, where the restarted fetch begins.
+		f.inst.lockReading()
+		f.dropInbox(topicPartitions(restart))
 		if err := f.restart(restart); err != nil {
 			f.log.Warn("gokafka: rdkafka: restarting partitions failed", "err", err)
 		}
+		f.inst.reading.Unlock()
 	}
 	f.rangeErrs = 0
 }
@@ -572,21 +786,33 @@ func (f *fetcher) newMessage() *engine.Message {
 	return m
 }
 
-// Close implements engine.Fetcher: it closes librdkafka's consumer (which
-// leaves no group, having joined none, and commits nothing) and waits for
-// the log goroutine. Idempotent.
+// Close implements engine.Fetcher: librdkafka stops fetching the
+// fetcher's partitions, and the instance's last fetcher closes librdkafka's
+// consumer (which leaves no group, having joined none, and commits
+// nothing) and waits for its log goroutine. Idempotent.
 func (f *fetcher) Close() error {
 	f.closeOnce.Do(func() {
 		f.mu.Lock()
+		defer f.mu.Unlock()
 		f.closed = true
-		f.parts, f.ready, f.slab = nil, nil, nil
-		f.batch.close()
-		err := f.rd.Close()
-		f.mu.Unlock()
-		f.logsDone.Wait()
-		if err != nil {
-			f.closeErr = fmt.Errorf("rdkafka: close consumer: %w", mapError(err))
+		var tps []engine.TopicPartition
+		for tp := range f.parts {
+			tps = append(tps, tp)
 		}
+		f.parts, f.ready, f.slab = nil, nil, nil
+		var errs []error
+		if len(tps) > 0 {
+			f.inst.lockReading()
+			if err := f.rd.IncrementalUnassign(rdTPs(tps, nil)); err != nil {
+				errs = append(errs, fmt.Errorf("rdkafka: unassign at close: %w", mapError(err)))
+			}
+			f.inst.reading.Unlock()
+		}
+		f.inboxMu.Lock()
+		f.inbox = nil
+		f.inboxMu.Unlock()
+		errs = append(errs, f.inst.leave(f))
+		f.closeErr = errors.Join(errs...)
 	})
 	return f.closeErr
 }
