@@ -87,7 +87,7 @@ func run() int {
 	var (
 		quick   = flag.Bool("quick", false, "the quick subset (100 B, 12 partitions, acks=all, no compression) instead of the full matrix")
 		topics  = flag.Bool("topics", false, "the many-topics scenarios instead of the full matrix: a producer over 10 topics of 12 partitions and a group consumer over them, each interleaved with the same work on 1 topic of 12")
-		latency = flag.Bool("latency", false, "the produce latency scenarios instead of the full matrix: 100 B at 1 000 and 10 000 msg/s, p50/p99/p999 from produce call to delivery report (gokafka both engines, confluent, franz-go)")
+		latency = flag.Bool("latency", false, "the produce latency scenarios instead of the full matrix: 100 B at 1 000, 10 000 and 100 000 msg/s, with linger 5 ms and 0, p50/p99/p999 from produce call to delivery report (gokafka both engines, confluent, franz-go)")
 		runs    = flag.Int("runs", 0, "measured runs per client and scenario (default 2 with -quick, 3 with -topics, 5 otherwise)")
 		scale   = flag.Float64("scale", 1, "multiply every scenario's message count")
 		clients = flag.String("clients", "", "comma-separated clients to run (default all: "+clientNames(allClients)+")")

@@ -115,7 +115,7 @@ func (b *bench) runClient(ctx context.Context, bin string, c clientDef, sc Scena
 		"-size", strconv.Itoa(sc.Size),
 		"-acks", cmp(sc.Acks, "all"),
 		"-compression", sc.Compression,
-		"-linger", settings.Linger.String(),
+		"-linger", sc.Linger().String(),
 		"-batch-bytes", strconv.Itoa(settings.BatchBytes),
 		"-max-queued", strconv.Itoa(settings.MaxQueued),
 		"-timeout", runTimeout.String(),

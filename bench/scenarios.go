@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Scenario is one cell of the matrix: what every client is asked to do.
@@ -20,6 +21,17 @@ type Scenario struct {
 	// Rate, if positive, makes a produce scenario a latency scenario
 	// (latency.go): Rate messages per second, each one's latency timed.
 	Rate int `json:"rate,omitempty"`
+	// NoLinger: the producer sends at once (linger 0) instead of
+	// lingering as the harness's settings say.
+	NoLinger bool `json:"no_linger,omitempty"`
+}
+
+// Linger is the producer linger of the scenario's runs.
+func (s Scenario) Linger() time.Duration {
+	if s.NoLinger {
+		return 0
+	}
+	return settings.Linger
 }
 
 // NumTopics is the number of topics the scenario writes or reads.
@@ -45,6 +57,9 @@ func (s Scenario) Name() string {
 	}
 	if s.Rate > 0 {
 		how += fmt.Sprintf(" @%d/s", s.Rate)
+	}
+	if s.NoLinger {
+		how += " linger0"
 	}
 	return fmt.Sprintf("%s %s %s%s %s", s.Mode, sizeName(s.Size), s.Shape(), how, s.Compression)
 }

@@ -56,9 +56,13 @@ func produce(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka
 		return err
 	}
 	defer client.Close()
+	linger := s.Linger
+	if linger == 0 {
+		linger = -1 // gokafka's spelling of "send at once" (0 is its default)
+	}
 	cfg := kafka.ProducerConfig{
 		UseRdkafka:        useRdkafka,
-		Linger:            s.Linger,
+		Linger:            linger,
 		BatchBytes:        s.BatchBytes,
 		MaxQueuedMessages: s.MaxQueued,
 		OnDelivery: func(r kafka.DeliveryReport) {
