@@ -304,7 +304,8 @@ func consumerHandle(c *kafka.Consumer) (*C.gk_rk, error) {
 }
 
 // batcher takes fetched messages from a librdkafka consumer's queue a
-// batch at a time. Not safe for concurrent use (the fetcher holds mu).
+// batch at a time. Not safe for concurrent use (its reader holds the
+// instance's reading lock, fshared.go).
 type batcher struct {
 	rk   *C.gk_rk
 	q    *C.gk_queue

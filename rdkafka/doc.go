@@ -307,9 +307,10 @@
 // per-message costs on the Go side (the opaque map, the channel, the
 // allocations) were confluent-kafka-go's Producer API.
 //
-// So a producer that is not transactional now runs its own librdkafka
-// instance, created by the engine through its own cgo layer
-// (cproduce.go, cpath.go) from the same properties: Produce hands the
+// So a producer that is not transactional now runs on a librdkafka
+// instance that the engine creates through its own cgo layer
+// (cproduce.go, cpath.go) from the same properties (and shares with the
+// client's producers of the same properties, above): Produce hands the
 // message to rd_kafka_producev (copied: RD_KAFKA_MSG_F_COPY) with an index
 // into the engine's table of records as its opaque, and the events
 // goroutine takes delivery reports a whole event (a produce request's
