@@ -89,6 +89,9 @@ func (s Scenario) ID() string {
 	if s.Rate > 0 {
 		id += fmt.Sprintf("-r%d", s.Rate)
 	}
+	if s.NoLinger {
+		id += "-linger0"
+	}
 	return id
 }
 
