@@ -107,7 +107,7 @@ func TestFetchersShareOneInstance(t *testing.T) {
 				t.Fatalf("fetcher %d of %d read %d partitions, was given %d", i, k, len(got), len(mine[i]))
 			}
 		}
-		open := testhelp.BrokerSockets(t, brokers)
+		held := testhelp.BrokerSockets(t, brokers)
 		for _, f := range fs {
 			if err := f.Close(); err != nil {
 				t.Fatal(err)
@@ -115,11 +115,16 @@ func TestFetchersShareOneInstance(t *testing.T) {
 		}
 		// The client's own connections stay (Assign asks it for
 		// metadata); librdkafka's close with its instance.
-		counts[k] = open - testhelp.BrokerSockets(t, brokers)
+		counts[k] = held - testhelp.BrokerSockets(t, brokers)
 	}
 	t.Logf("librdkafka connections with 1, 3 and 10 fetchers: %d, %d, %d", counts[1], counts[3], counts[10])
-	if counts[1] == 0 || counts[3] != counts[1] || counts[10] != counts[1] {
-		t.Fatalf("connections with 1, 3 and 10 fetchers: %d, %d, %d; want one instance's for all", counts[1], counts[3], counts[10])
+	// One instance: a connection per broker, and perhaps still one to
+	// the bootstrap address (librdkafka drops it once it knows the
+	// brokers, at a moment of its own). Two instances would hold twice.
+	for _, k := range []int{1, 3, 10} {
+		if counts[k] == 0 || counts[k] > len(brokers)+1 {
+			t.Fatalf("connections with 1, 3 and 10 fetchers: %d, %d, %d; want one instance's (at most %d) for all", counts[1], counts[3], counts[10], len(brokers)+1)
+		}
 	}
 }
 
@@ -158,7 +163,7 @@ func TestFetcherMovesOnOverlap(t *testing.T) {
 func TestFetcherNotPolledStaysBounded(t *testing.T) {
 	testhelp.NoLeaks(t)
 	cl := testhelp.NewCluster(t, nil)
-	const many = 30000
+	const many = 100000
 	topic := testhelp.CreateTopic(t, nil, 2)
 	fill(t, cl, topic, 1, 100, 100) // partition 0: a's
 	bigTopic := testhelp.CreateTopic(t, nil, 1)
@@ -197,8 +202,14 @@ func TestFetcherNotPolledStaysBounded(t *testing.T) {
 		}
 	}
 	// What librdkafka had queued for b still comes after the pause; then
-	// nothing more.
-	bound := inboxMaxMessages + testhelp.FetcherConfig().QueuedMaxMessages + maxDrain
+	// nothing more. At most: the inbox's bound and the batch that crossed
+	// it, then librdkafka's queue for the partition (it stops fetching at
+	// queued.min.messages, QueuedMaxMessages, plus the response that
+	// crossed it) and a response in flight, each at most
+	// PartitionMaxBytes of 100-byte values.
+	cfg := testhelp.FetcherConfig()
+	perResponse := int(cfg.PartitionMaxBytes) / 100
+	bound := inboxMaxMessages + maxDrain + cfg.QueuedMaxMessages + 2*perResponse
 	for range 20 {
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		_, _ = a.Poll(ctx)

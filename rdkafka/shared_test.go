@@ -35,18 +35,6 @@ func produceEverywhere(t *testing.T, ps []engine.Producer, topic string, parts i
 	}
 }
 
-// waitSockets waits until the process has want connections to brokers.
-func waitSockets(t *testing.T, brokers []string, want int) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for testhelp.BrokerSockets(t, brokers) != want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d connections to the brokers, want %d", testhelp.BrokerSockets(t, brokers), want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestProducersShareOneInstance: a client's producers of the same
 // configuration share one librdkafka instance, so 3 or 10 of them open no
 // more connections than one; a producer configured otherwise has its own
@@ -58,7 +46,6 @@ func TestProducersShareOneInstance(t *testing.T) {
 	const parts = 12
 	topic := testhelp.CreateTopic(t, nil, parts)
 	brokers := testinstance.Shared().Brokers()
-	base := testhelp.BrokerSockets(t, brokers)
 
 	open := func(cl *cluster.Cluster, n int, cfg engine.ProducerConfig) []engine.Producer {
 		var ps []engine.Producer
@@ -82,13 +69,20 @@ func TestProducersShareOneInstance(t *testing.T) {
 	for _, n := range []int{1, 3, 10} {
 		ps := open(cl, n, testhelp.ProducerConfig())
 		produceEverywhere(t, ps, topic, parts)
-		counts[n] = testhelp.BrokerSockets(t, brokers) - base
+		// librdkafka's connections close with its instance; the
+		// client's own stay.
+		held := testhelp.BrokerSockets(t, brokers)
 		closeAll(ps)
-		waitSockets(t, brokers, base)
+		counts[n] = held - testhelp.BrokerSockets(t, brokers)
 	}
 	t.Logf("librdkafka connections with 1, 3 and 10 producers: %d, %d, %d", counts[1], counts[3], counts[10])
-	if counts[1] == 0 || counts[3] != counts[1] || counts[10] != counts[1] {
-		t.Fatalf("connections with 1, 3 and 10 producers: %d, %d, %d; want one instance's for all", counts[1], counts[3], counts[10])
+	// One instance: a connection per broker, and perhaps still one to
+	// the bootstrap address (librdkafka drops it once it knows the
+	// brokers, at a moment of its own). Two instances would hold twice.
+	for _, k := range []int{1, 3, 10} {
+		if counts[k] == 0 || counts[k] > len(brokers)+1 {
+			t.Fatalf("connections with 1, 3 and 10 producers: %d, %d, %d; want one instance's (at most %d) for all", counts[1], counts[3], counts[10], len(brokers)+1)
+		}
 	}
 
 	// Another linger is another instance; so is another client.
@@ -97,11 +91,12 @@ func TestProducersShareOneInstance(t *testing.T) {
 	ps := append(open(cl, 2, testhelp.ProducerConfig()), open(cl, 1, other)...)
 	ps = append(ps, open(testhelp.NewCluster(t, nil), 1, testhelp.ProducerConfig())...)
 	produceEverywhere(t, ps, topic, parts)
-	got := testhelp.BrokerSockets(t, brokers) - base
+	held := testhelp.BrokerSockets(t, brokers)
 	closeAll(ps)
-	// The second client's own Go connections count too: at least one.
-	if got < 3*counts[1]+1 {
-		t.Fatalf("%d connections with three instances (two configurations, two clients), want at least 3 × %d + 1", got, counts[1])
+	got := held - testhelp.BrokerSockets(t, brokers)
+	// Each of the three instances writes to every broker.
+	if want := 3 * len(brokers); got < want {
+		t.Fatalf("%d connections with three instances (two configurations, two clients), want at least %d", got, want)
 	}
 }
 
