@@ -279,8 +279,8 @@ func (ci *consumerInstance) read(f *fetcher, wait time.Duration) (string, []*fet
 	var lastOwner *fetcher
 	for i := range f.got {
 		fe := &f.got[i]
-		if fe.topic == "" {
-			f.dest[i] = f
+		if fe.topic == "" { // for everyone: filed and handed out below
+			f.dest[i] = nil
 			broadcast = true
 			continue
 		}
@@ -290,7 +290,7 @@ func (ci *consumerInstance) read(f *fetcher, wait time.Duration) (string, []*fet
 		}
 		f.dest[i] = lastOwner
 	}
-	if broadcast || stats != "" || len(ci.members) > 1 {
+	if broadcast || stats != "" {
 		members = slices.Clone(ci.members)
 	}
 	consumers.Unlock()

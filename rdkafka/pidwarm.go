@@ -50,8 +50,8 @@ func (p *producer) warmPID() {
 		// Metadata of no topic in particular (the topics this instance
 		// knows, perhaps none): the answer lists the brokers, which is
 		// what matters here, and costs the broker little.
-		if p.c != nil {
-			if p.c.metadataOrigin(int(pidWarmSlice/time.Millisecond)) >= 0 {
+		if p.shared != nil {
+			if p.shared.c.metadataOrigin(int(pidWarmSlice/time.Millisecond)) >= 0 {
 				return
 			}
 			continue

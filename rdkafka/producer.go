@@ -52,11 +52,11 @@ const flushSlice = 50 * time.Millisecond
 // stops them all (the shared instance's goroutine with its last producer).
 type producer struct {
 	cfg engine.ProducerConfig
-	// Exactly one of rd and c is set: rd, confluent-kafka-go's producer,
-	// for a transactional one (txn.go) or one that needs its events
-	// (ownInstance); c, the engine's own instance (cpath.go), otherwise.
+	// Exactly one of rd and shared is set: rd, confluent-kafka-go's
+	// producer, for a transactional one (txn.go) or one that needs its
+	// events (ownInstance); shared, the engine's own instance (cpath.go),
+	// otherwise.
 	rd     *kafka.Producer
-	c      *cInstance      // shared.c
 	shared *sharedInstance // the own path's instance, shared by the client's producers of its kind
 	inside sync.RWMutex    // the own path: read-held by Produce calls handing over (cpath.go)
 	log    *slog.Logger
@@ -107,7 +107,6 @@ func newProducer(cl *cluster.Cluster, cfg engine.ProducerConfig) (*producer, err
 		if p.shared, created, err = attach(cl, pp.m, p); err != nil {
 			return nil, pp.configError(err, producerRaw)
 		}
-		p.c = p.shared.c
 		warm = warm && created // the instance's first producer asks for its id
 	} else {
 		if p.rd, err = kafka.NewProducer(&pp.m); err != nil {
@@ -143,7 +142,7 @@ func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		p.queue.Release(1)
 		return kerr.ErrClosed
 	}
-	if p.c != nil {
+	if p.shared != nil {
 		return p.cProduce(ctx, m, done)
 	}
 	r := &record{m: m, done: done, gen: p.gens.enter()}
@@ -392,16 +391,16 @@ func (p *producer) flusher() {
 // flushSlice runs librdkafka's flush for up to flushSlice: how many
 // messages it still holds.
 func (p *producer) flushSlice() int {
-	if p.c != nil {
-		return p.c.flush(int(flushSlice / time.Millisecond))
+	if p.shared != nil {
+		return p.shared.c.flush(int(flushSlice / time.Millisecond))
 	}
 	return p.rd.Flush(int(flushSlice / time.Millisecond))
 }
 
 // fatalSource is where librdkafka's fatal error is read.
 func (p *producer) fatalSource() interface{ GetFatalError() error } {
-	if p.c != nil {
-		return p.c
+	if p.shared != nil {
+		return p.shared.c
 	}
 	return p.rd
 }
@@ -427,7 +426,7 @@ func (p *producer) close(ctx context.Context, before func(context.Context) error
 			errs = append(errs, fmt.Errorf("%w: flush interrupted, %d message(s) failed with ErrClosed: %w", kerr.ErrClosed, n, err))
 		}
 		p.closeErr = errors.Join(errs...)
-		if p.c != nil {
+		if p.shared != nil {
 			// Wait for the Produce calls inside the hand-over; any later
 			// one sees closed. Then the instance's last producer purges
 			// and destroys it; another one fails its own messages left.
@@ -515,8 +514,8 @@ func (p *producer) reportError(err error) error {
 func (p *producer) purge() {
 	for p.queue.Len() > 0 {
 		purge := func() error { return p.rd.Purge(kafka.PurgeQueue | kafka.PurgeInFlight) }
-		if p.c != nil {
-			purge = p.c.purge
+		if p.shared != nil {
+			purge = p.shared.c.purge
 		}
 		if err := purge(); err != nil {
 			p.log.Warn("gokafka: librdkafka purge failed", "err", mapError(err))
