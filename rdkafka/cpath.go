@@ -263,8 +263,8 @@ func (p *producer) cProduce(ctx context.Context, m *engine.Message, done engine.
 			err = fmt.Errorf("rdkafka: producing to %s/%d: %w", m.Topic, m.Partition, p.produceError(err))
 		}
 		s.recs.drop(i)
-		r.gen.exit(1)
 		p.queue.Release(1)
+		r.gen.exit(1)
 		return err
 	}
 }

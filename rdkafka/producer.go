@@ -175,8 +175,8 @@ func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		} else {
 			err = fmt.Errorf("rdkafka: producing to %s/%d: %w", m.Topic, m.Partition, p.produceError(err))
 		}
-		r.gen.exit(1)
 		p.queue.Release(1)
+		r.gen.exit(1)
 		return err
 	}
 }
@@ -271,35 +271,28 @@ func logClientError(log *slog.Logger, e kafka.Error) {
 // cache lines would travel between cores for every message); reports of
 // one generation come in long runs.
 type settled struct {
-	p    *producer // whose reports (the own path's events goroutine serves several)
-	n    int       // reports since the last settle
-	gen  *generation
-	genN int // of the n, those of gen not yet counted out
+	p   *producer // whose reports (the own path's events goroutine serves several)
+	gen *generation
+	n   int // reports of p and gen since the last settle
 }
 
 func (s *settled) add(p *producer, g *generation) {
-	if p != s.p {
+	if p != s.p || g != s.gen {
 		s.settle()
-		s.p = p
+		s.p, s.gen = p, g
 	}
-	if g != s.gen {
-		if s.genN > 0 {
-			s.gen.exit(s.genN)
-		}
-		s.gen, s.genN = g, 0
-	}
-	s.genN++
 	s.n++
 }
 
+// settle frees the reports' queue slots before it counts them out of their
+// generation: a Flush that returns has its messages' room back, so a
+// Produce right after it never finds the queue full of them.
 func (s *settled) settle() {
 	if s.n == 0 {
 		return
 	}
-	if s.genN > 0 {
-		s.gen.exit(s.genN)
-	}
 	s.p.queue.Release(s.n)
+	s.gen.exit(s.n)
 	*s = settled{}
 }
 

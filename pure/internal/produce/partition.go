@@ -209,10 +209,12 @@ func (p *Producer) report(pt *partition) {
 		}
 		p.recycle(b)
 
+		// Room first, then finished: a Flush that returns has its
+		// messages' slots and bytes back.
+		p.release(n, size)
 		pt.mu.Lock()
 		pt.finished += uint64(n)
 		pt.mu.Unlock()
-		p.release(n, size)
 		if p.flushing.Load() > 0 {
 			p.notifyFlush()
 		}
