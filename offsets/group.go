@@ -180,8 +180,8 @@ func settle[K comparable](ctx context.Context, g *Group, op string, keys []K, ro
 		if len(pending) == 0 {
 			break
 		}
-		g.cl.Logger().Debug("offsets: retrying", "op", op, "group", g.id, "partitions", len(pending), "attempt", attempt)
-		if serr := sleep(ctx, g.cl, attempt); serr != nil {
+		g.cl.Logger().Debug("offsets: retrying", "op", op, "group", g.id, "partitions", len(pending), "attempt", attempt, "err", last[pending[0]])
+		if serr := g.cl.Sleep(ctx, g.cl.BackoffAfter(last[pending[0]], attempt)); serr != nil {
 			for _, k := range pending {
 				if errors.Is(serr, kerr.ErrClosed) {
 					failed[k] = serr

@@ -36,7 +36,7 @@ type partition struct {
 	// the router then owns the partition. See router.go.
 	sink    *sink
 	tries   int               // consecutive failed sends, for backoff
-	retryAt time.Time         // homeless: do not look for a leader before
+	retryAt time.Time         // homeless: do not look for a leader before; homed: do not send before
 	errSnap *cluster.Snapshot // metadata when it last failed
 	homeErr error             // why the router could not home it, if so
 

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/gokafka/kafka/internal/cluster"
 	"slices"
 	"strings"
 	"time"
@@ -293,6 +294,11 @@ func (p *Producer) handle(it reqItem, rp *kmsg.ProduceResponseTopicPartition, er
 		}
 		return pt.completeLocked(b, p.brokerError(pt, err), -1, -1)
 
+	case p.tx != nil && errors.Is(err, kerr.ConcurrentTransactions):
+		// The coordinator is still completing the previous
+		// transaction: the leader is right, only early.
+		return p.retryHereLocked(pt, b, err, now)
+
 	case p.retriable(err):
 		return p.retryLocked(pt, b, err, now)
 
@@ -306,6 +312,24 @@ func (p *Producer) handle(it reqItem, rp *kmsg.ProduceResponseTopicPartition, er
 
 func (p *Producer) brokerError(pt *partition, err error) error {
 	return fmt.Errorf("kafka: producing to %s/%d: %w", pt.topic, pt.id, err)
+}
+
+// retryHereLocked leaves b at the head of its partition, with the same
+// leader, for another send after a short backoff (cluster.RetryWait), or
+// fails it if its delivery timeout has passed. For errors that say nothing
+// about where the partition lives, so no metadata refresh.
+func (p *Producer) retryHereLocked(pt *partition, b *batch, err error, now time.Time) (report bool) {
+	b.lastErr = err
+	if !now.Before(b.deadline) {
+		return p.expireLocked(pt, now)
+	}
+	pt.tries++
+	pt.retryAt = now.Add(cluster.RetryWait(err, pt.tries, p.backoff(pt.tries)))
+	p.log.Debug("gokafka: produce failed, retrying", "topic", pt.topic, "partition", pt.id, "attempt", b.tries, "err", err)
+	if s := pt.sink; s != nil {
+		s.wake() // to set its timer for retryAt
+	}
+	return false
 }
 
 // retryLocked puts b back at the head of its partition for another send,

@@ -171,6 +171,11 @@ func (s *sink) collect(req *request, id *producerID, now time.Time, sc *scan) {
 			pt.mu.Unlock()
 			continue
 		}
+		if now.Before(pt.retryAt) { // retryHereLocked's backoff
+			sc.next = earliest(sc.next, pt.retryAt)
+			pt.mu.Unlock()
+			continue
+		}
 		b := pt.batches[0]
 		if !b.sealed && !flushing && len(pt.batches) == 1 && p.cfg.Linger > 0 {
 			if at := b.created.Add(p.cfg.Linger); now.Before(at) {

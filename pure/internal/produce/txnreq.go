@@ -70,13 +70,7 @@ func (t *txn) call(ctx context.Context, most int16, build func() (kmsg.Request, 
 			return err
 		}
 		last = err
-		d := t.p.cl.Backoff(attempt)
-		if errors.Is(err, kerr.ConcurrentTransactions) {
-			// The previous transaction's markers are being written:
-			// a matter of milliseconds (Java retries its first
-			// AddPartitionsToTxn after 20ms).
-			d = min(d, time.Duration(attempt)*20*time.Millisecond)
-		}
+		d := t.p.cl.BackoffAfter(err, attempt)
 		t.p.log.Debug("gokafka: transaction request failed, retrying", "transactional_id", t.id, "attempt", attempt, "err", err)
 		if serr := t.p.cl.Sleep(ctx, d); serr != nil {
 			if errors.Is(serr, kerr.ErrClosed) {
