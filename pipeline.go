@@ -136,24 +136,34 @@ func (p *Pipeline) Run(ctx context.Context, handle func(ctx context.Context, in 
 			cancel()
 		}
 	}()
-	next := time.Now().Add(p.interval)
 	for {
-		pollCtx, cancel := context.WithDeadline(ctx, next)
+		if err := p.cycle(ctx, handle); err != nil {
+			return err
+		}
+		if err := p.commit(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// cycle handles messages for one CommitInterval. One deadline for the
+// whole interval, not one per message: a context with a deadline costs a
+// timer, which per message was a visible share of a loop doing little
+// else.
+func (p *Pipeline) cycle(ctx context.Context, handle func(context.Context, *Message, *Producer) error) error {
+	next := time.Now().Add(p.interval)
+	pollCtx, cancel := context.WithDeadline(ctx, next)
+	defer cancel()
+	for time.Now().Before(next) {
 		m, cerr := p.consumer.core.consumeOne(pollCtx)
-		cancel()
 		if cerr != nil && !(errors.Is(cerr, context.DeadlineExceeded) && ctx.Err() == nil) {
 			return cerr
 		}
 		if err := p.step(ctx, m, handle); err != nil {
 			return err
 		}
-		if !time.Now().Before(next) {
-			if err := p.commit(ctx); err != nil {
-				return err
-			}
-			next = time.Now().Add(p.interval)
-		}
 	}
+	return nil
 }
 
 // step handles one message (nil: none came) inside the transaction.

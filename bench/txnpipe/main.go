@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,7 @@ const (
 func main() {
 	brokers := flag.String("brokers", os.Getenv("BROKERS"), "bootstrap servers (default $BROKERS)")
 	n := flag.Int("n", 200_000, "input messages")
+	rounds := flag.Int("rounds", 1, "rounds of the four loops, one after another, on the same input")
 	flag.Parse()
 	ctx := context.Background()
 	client, err := kafka.NewClient(ctx, *brokers)
@@ -68,20 +70,61 @@ func main() {
 			return franzTxn(ctx, *brokers, in, out, group)
 		}},
 	}
-	fmt.Printf("txnpipe: %d messages of %d B, %d partitions, a commit every %v, one member\n", *n, size, partitions, interval)
-	for i, r := range runs {
-		out := fmt.Sprintf("txnpipe-out-%s-%d", stamp, i)
-		if _, err := client.CreateTopic(ctx, out, kafka.TopicConfig{Partitions: partitions, ReplicationFactor: 3}); err != nil {
-			log.Fatal(err)
+	fmt.Printf("txnpipe: %d messages of %d B, %d partitions, a commit every %v, one member, %d round(s)\n", *n, size, partitions, interval, *rounds)
+	rates := make([][]float64, len(runs)) // [variant][round] msg/s
+	for round := range *rounds {
+		fmt.Printf("== round %d, load average %s\n", round+1, loadavg())
+		for i, r := range runs {
+			out := fmt.Sprintf("txnpipe-out-%s-%d-%d", stamp, round, i)
+			if _, err := client.CreateTopic(ctx, out, kafka.TopicConfig{Partitions: partitions, ReplicationFactor: 3}); err != nil {
+				log.Fatal(err)
+			}
+			group := fmt.Sprintf("txnpipe-%s-%d-%d", stamp, round, i)
+			d, err := measure(ctx, client, in, out, group, *n, r.run)
+			client.DeleteTopic(ctx, out)
+			if err != nil {
+				log.Fatalf("%s: %v", r.name, err)
+			}
+			rate := float64(*n) / d.Seconds()
+			rates[i] = append(rates[i], rate)
+			fmt.Printf("%-32s %8.0f msg/s  (%v)\n", r.name, rate, d.Round(time.Millisecond))
 		}
-		group := fmt.Sprintf("txnpipe-%s-%d", stamp, i)
-		d, err := measure(ctx, client, in, out, group, *n, r.run)
-		client.DeleteTopic(ctx, out)
-		if err != nil {
-			log.Fatalf("%s: %v", r.name, err)
-		}
-		fmt.Printf("%-32s %8.0f msg/s  (%v)\n", r.name, float64(*n)/d.Seconds(), d.Round(time.Millisecond))
 	}
+	if *rounds > 1 {
+		summarize(runs[0].name, runs[1].name, rates[0], rates[1])
+		summarize(runs[2].name, runs[3].name, rates[2], rates[3])
+	}
+}
+
+// summarize prints a client's transactional loop against its plain one over
+// the rounds: each one's median and range, the median of the rounds'
+// ratios, and the ratio of the medians (the two differ when one loop has
+// outlier rounds).
+func summarize(plainName, txnName string, plain, txn []float64) {
+	ratios := make([]float64, len(plain))
+	for i := range plain {
+		ratios[i] = txn[i] / plain[i]
+	}
+	fmt.Printf("%-32s median %8.0f msg/s (%.0f-%.0f)\n", plainName, median(plain), slices.Min(plain), slices.Max(plain))
+	fmt.Printf("%-32s median %8.0f msg/s (%.0f-%.0f)\n", txnName, median(txn), slices.Min(txn), slices.Max(txn))
+	fmt.Printf("%-32s ratio per round %.2f, median %.2f; ratio of medians %.2f\n", "", ratios, median(ratios), median(txn)/median(plain))
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// loadavg is the machine's load average as /proc/loadavg gives it, or "?".
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // fill writes n messages of size bytes to a new topic.
@@ -165,27 +208,29 @@ func gokafkaPlain(ctx context.Context, client *kafka.Client, in, out, group stri
 		return err
 	}
 	defer p.Close(context.WithoutCancel(ctx))
-	next := time.Now().Add(interval)
 	for {
+		// One deadline per interval, as Pipeline.Run does.
+		next := time.Now().Add(interval)
 		pctx, cancel := context.WithDeadline(ctx, next)
-		m, err := c.Consume(pctx)
-		cancel()
-		switch {
-		case err == nil:
-			if err := p.ProduceMessage(ctx, &kafka.Message{Topic: out, Value: m.Value}); err != nil {
-				return err
+		for time.Now().Before(next) {
+			m, err := c.Consume(pctx)
+			switch {
+			case err == nil:
+				if err := p.ProduceMessage(ctx, &kafka.Message{Topic: out, Value: m.Value}); err != nil {
+					cancel()
+					return err
+				}
+			case ctx.Err() != nil:
+				cancel()
+				return ctx.Err()
 			}
-		case ctx.Err() != nil:
-			return ctx.Err()
 		}
-		if time.Now().After(next) {
-			if err := p.Flush(ctx); err != nil {
-				return err
-			}
-			if err := c.CommitOffsets(ctx); err != nil {
-				return err
-			}
-			next = time.Now().Add(interval)
+		cancel()
+		if err := p.Flush(ctx); err != nil {
+			return err
+		}
+		if err := c.CommitOffsets(ctx); err != nil {
+			return err
 		}
 	}
 }
