@@ -94,7 +94,11 @@
 // Java's client, NOT_COORDINATOR and COORDINATOR_NOT_AVAILABLE send it to
 // look the coordinator up again, and COORDINATOR_LOAD_IN_PROGRESS and
 // CONCURRENT_TRANSACTIONS (the previous transaction still completing) are
-// retried with backoff, until the call's context ends. Then it picks the
+// retried with backoff (cluster.BackoffAfter: 20 ms more per attempt for
+// CONCURRENT_TRANSACTIONS), until the call's context ends. A batch a
+// leader refuses with CONCURRENT_TRANSACTIONS goes again to the same
+// leader after that short backoff, without the metadata refresh other
+// retriable errors wait for (retryHereLocked). Then it picks the
 // protocol, for the producer's life:
 //
 //   - Transactions v2 (KIP-890), where the cluster has finalized
