@@ -155,6 +155,16 @@ func (h *harness) scenarios(ctx context.Context, scs []Scenario) []Run {
 					if !ok {
 						continue
 					}
+					if p.sc.E2E && r > 0 {
+						// The run's consumer reads its topics from
+						// the start: fresh ones, so that it reads
+						// only this run's messages.
+						ts = p.sc.topicNames(topicName(p.sc.ID(), c.Name, fmt.Sprint(r)))
+						if err := h.createTopics(ctx, ts, p.sc.Partitions); err != nil {
+							out = append(out, Run{Client: c.Name, Scenario: p.sc.Name(), Err: err.Error()})
+							continue
+						}
+					}
 					run = h.produceRun(ctx, c, p.sc, ts)
 				case p.seeded != nil:
 					run = h.runClient(ctx, h.binFor(c), c, p.sc, p.seeded, p.expected)

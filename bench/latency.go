@@ -32,12 +32,15 @@ var latencyClients = []string{"gokafka-pure", "gokafka-rdkafka", "confluent", "f
 // latencyMatrix is -latency: 100 B, 12 partitions, acks=all (idempotent),
 // no compression, at each rate of latencyRates, with the harness's linger
 // (5 ms) and with none; one set, so that rates and lingers interleave.
-func latencyMatrix(scale float64) [][]Scenario {
+//
+// With e2e, each run also consumes its topic in the client's process and
+// reports end-to-end latency (Produce call to the consumer's hand-over).
+func latencyMatrix(scale float64, e2e bool) [][]Scenario {
 	var set []Scenario
 	for _, noLinger := range []bool{false, true} {
 		for _, rate := range latencyRates {
 			n := max(int64(1000), int64(float64(rate*latencySeconds)*scale))
-			set = append(set, Scenario{Mode: "produce", Size: 100, Partitions: 12, Acks: "all", Compression: "none", Count: n, Rate: rate, NoLinger: noLinger})
+			set = append(set, Scenario{Mode: "produce", Size: 100, Partitions: 12, Acks: "all", Compression: "none", Count: n, Rate: rate, NoLinger: noLinger, E2E: e2e})
 		}
 	}
 	return [][]Scenario{set}
@@ -55,14 +58,21 @@ func (r *Report) latencyMarkdown() string {
 	b.WriteString("## Produce latency (acks=all, idempotent, 100 B, 12 partitions)\n\n")
 	fmt.Fprintf(&b, "Medians over the runs, [min-max] in brackets; milliseconds. %s\n\n", latencyNotes[0])
 	fmt.Fprintf(&b, "Load average when the harness started: %s (this machine has %d cores). Latency measures waiting, and on a loaded machine waiting for a core dominates it: read the figures of one run side by side, not across runs.\n\n", r.Machine.LoadAvg, r.Machine.Cores)
-	b.WriteString("| client | rate | linger | runs | p50 | p99 | p999 | max | steady p99 | CPU µs/msg | other load (cores) |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	withE2E := slices.ContainsFunc(r.Scenarios, func(s Scenario) bool { return s.Rate > 0 && s.E2E })
+	if withE2E {
+		b.WriteString("End-to-end (e2e): from just before the produce call to a consumer in the same process, reading the topic from its start with the same library, handing the message to the program; the CPU column then includes that consumer.\n\n")
+		b.WriteString("| client | rate | linger | runs | p50 | p99 | p999 | max | steady p99 | e2e p50 | e2e p99 | e2e p999 | CPU µs/msg | other load (cores) |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	} else {
+		b.WriteString("| client | rate | linger | runs | p50 | p99 | p999 | max | steady p99 | CPU µs/msg | other load (cores) |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	}
 	for _, sc := range r.Scenarios {
 		if sc.Rate == 0 {
 			continue
 		}
 		for _, c := range r.Clients {
-			var p50, p99, p999, mx, st, cpu, other []float64
+			var p50, p99, p999, mx, st, cpu, other, e50, e99, e999 []float64
 			for _, run := range r.Runs {
 				if run.Client != c.Name || run.Scenario != sc.Name() || run.Err != "" || run.Latency == nil || run.Index < 0 {
 					continue
@@ -74,6 +84,9 @@ func (r *Report) latencyMarkdown() string {
 				p999 = append(p999, ms(l.P999))
 				mx = append(mx, ms(l.Max))
 				st = append(st, ms(l.SteadyP99))
+				if e := l.E2E; e != nil && e.Err == "" && e.Messages == run.Messages {
+					e50, e99, e999 = append(e50, ms(e.P50)), append(e99, ms(e.P99)), append(e999, ms(e.P999))
+				}
 				cpu = append(cpu, float64(run.CPU.Microseconds())/float64(max(run.Messages, 1)))
 				if run.OtherCPU >= 0 && run.Wall > 0 {
 					other = append(other, run.OtherCPU.Seconds()/run.Wall.Seconds())
@@ -90,6 +103,16 @@ func (r *Report) latencyMarkdown() string {
 			if len(other) > 0 {
 				s := spread(other)
 				o = fmt.Sprintf("%.1f [%.1f-%.1f]", s.Median, s.Min, s.Max)
+			}
+			if withE2E {
+				fe := func(v []float64) string {
+					if len(v) == 0 {
+						return "-"
+					}
+					return f(v)
+				}
+				fmt.Fprintf(&b, "| %s | %d/s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, sc.Rate, sc.Linger(), len(p50), f(p50), f(p99), f(p999), f(mx), f(st), fe(e50), fe(e99), fe(e999), f(cpu), o)
+				continue
 			}
 			fmt.Fprintf(&b, "| %s | %d/s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, sc.Rate, sc.Linger(), len(p50), f(p50), f(p99), f(p999), f(mx), f(st), f(cpu), o)
 		}

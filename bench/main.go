@@ -87,6 +87,7 @@ func run() int {
 	var (
 		quick   = flag.Bool("quick", false, "the quick subset (100 B, 12 partitions, acks=all, no compression) instead of the full matrix")
 		topics  = flag.Bool("topics", false, "the many-topics scenarios instead of the full matrix: a producer over 10 topics of 12 partitions and a group consumer over them, each interleaved with the same work on 1 topic of 12")
+		e2e     = flag.Bool("e2e", false, "with -latency: each run also consumes its topic in the client's process (same library) and reports end-to-end latency, Produce call to the consumer's hand-over (the CPU column then includes the consumer)")
 		latency = flag.Bool("latency", false, "the produce latency scenarios instead of the full matrix: 100 B at 1 000, 10 000 and 100 000 msg/s, with linger 5 ms and 0, p50/p99/p999 from produce call to delivery report (gokafka both engines, confluent, franz-go)")
 		runs    = flag.Int("runs", 0, "measured runs per client and scenario (default 2 with -quick, 3 with -topics, 5 otherwise)")
 		scale   = flag.Float64("scale", 1, "multiply every scenario's message count")
@@ -116,6 +117,10 @@ func run() int {
 	if *null {
 		return runNull(ctx, *runs, *scale, *clients, *only, *outDir)
 	}
+	if *e2e && !*latency {
+		fmt.Fprintln(os.Stderr, "bench: -e2e goes with -latency")
+		return 2
+	}
 	if n := countTrue(*quick, *topics, *latency, *wide); n > 1 {
 		fmt.Fprintln(os.Stderr, "bench: -quick, -topics, -latency and -wide are matrices: pick one")
 		return 2
@@ -143,7 +148,7 @@ func run() int {
 		matrix = topicsMatrix(*scale)
 		settings.Notes = append(settings.Notes, topicsNotes...)
 	case *latency:
-		matrix = latencyMatrix(*scale)
+		matrix = latencyMatrix(*scale, *e2e)
 		settings.Notes = append(settings.Notes, latencyNotes...)
 	case *wide:
 		matrix = wideMatrix(*scale)

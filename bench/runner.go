@@ -125,6 +125,9 @@ func (b *bench) runClient(ctx context.Context, bin string, c clientDef, sc Scena
 	}
 	if sc.Rate > 0 {
 		args = append(args, "-rate", strconv.Itoa(sc.Rate))
+		if sc.E2E {
+			args = append(args, "-e2e")
+		}
 	}
 	if expected != nil {
 		var f []string

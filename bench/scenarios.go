@@ -24,6 +24,9 @@ type Scenario struct {
 	// NoLinger: the producer sends at once (linger 0) instead of
 	// lingering as the harness's settings say.
 	NoLinger bool `json:"no_linger,omitempty"`
+	// E2E: a latency scenario's client also consumes the topic in its
+	// process and reports end-to-end latency (-e2e).
+	E2E bool `json:"e2e,omitempty"`
 }
 
 // Linger is the producer linger of the scenario's runs.

@@ -150,7 +150,7 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 			if ev.TopicPartition.Error != nil {
 				return ev.TopicPartition.Error
 			}
-			t.Consumed(*ev.TopicPartition.Topic, ev.TopicPartition.Partition, len(ev.Value))
+			t.ConsumedValue(*ev.TopicPartition.Topic, ev.TopicPartition.Partition, ev.Value)
 		case kafka.Error:
 			if ev.IsFatal() || ev.Code() == kafka.ErrUnknownTopicOrPart {
 				return ev

@@ -99,7 +99,7 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally) error {
 		if ferr != nil {
 			return ferr
 		}
-		fs.EachRecord(func(r *kgo.Record) { t.Consumed(r.Topic, r.Partition, len(r.Value)) })
+		fs.EachRecord(func(r *kgo.Record) { t.ConsumedValue(r.Topic, r.Partition, r.Value) })
 	}
 	return nil
 }

@@ -176,7 +176,7 @@ func consume(ctx context.Context, s workload.Spec, t *workload.Tally, useRdkafka
 		if err != nil {
 			return err
 		}
-		t.Consumed(m.Topic, m.Partition, len(m.Value))
+		t.ConsumedValue(m.Topic, m.Partition, m.Value)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -40,6 +41,58 @@ type LatencyResult struct {
 	// first) and its latency, for telling a start-up tail from a steady
 	// one.
 	Worst [][2]int64 `json:"worst,omitempty"`
+	// E2E is the end-to-end latency (Spec.E2E): from just before the
+	// produce call to the moment a consumer in the same process, reading
+	// the run's topics with the same library, handed the message to the
+	// program. Nil without -e2e.
+	E2E *E2EResult `json:"e2e,omitempty"`
+}
+
+// E2EResult is a latency run's end-to-end figures, in nanoseconds.
+type E2EResult struct {
+	Messages int64  `json:"messages"` // how many the consumer read in time
+	P50      int64  `json:"p50_ns"`
+	P99      int64  `json:"p99_ns"`
+	P999     int64  `json:"p999_ns"`
+	Max      int64  `json:"max_ns"`
+	Err      string `json:"error,omitempty"` // why the consumer stopped short, if it did
+}
+
+// e2e records, per message index, the end-to-end latency a consumer saw
+// (0: not read yet).
+type e2e struct {
+	lat []int64
+}
+
+// ConsumedValue is Consumed for a consumer that has the value at hand:
+// in an end-to-end run (Spec.E2E) it also records the message's latency
+// from the stamp that the producer side put in it.
+func (t *Tally) ConsumedValue(topic string, partition int32, value []byte) {
+	if t.e2e != nil && len(value) >= stampBytes {
+		now := int64(time.Since(epoch))
+		sent := int64(binary.LittleEndian.Uint64(value))
+		if i := binary.LittleEndian.Uint64(value[8:]); i < uint64(len(t.e2e.lat)) {
+			t.e2e.lat[i] = max(now-sent, 1)
+		}
+	}
+	t.Consumed(topic, partition, len(value))
+}
+
+// result computes the end-to-end figures of what was read.
+func (e *e2e) result() *E2EResult {
+	var all []int64
+	for _, v := range e.lat {
+		if v > 0 {
+			all = append(all, v)
+		}
+	}
+	r := &E2EResult{Messages: int64(len(all))}
+	if len(all) == 0 {
+		return r
+	}
+	slices.Sort(all)
+	r.P50, r.P99, r.P999, r.Max = pct(all, 0.50), pct(all, 0.99), pct(all, 0.999), all[len(all)-1]
+	return r
 }
 
 // latency is a Tally's record of a latency run.
@@ -145,4 +198,46 @@ func pct(sorted []int64, q float64) int64 {
 	}
 	i := int(q*float64(len(sorted))+0.5) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// e2eReader is the consumer of an end-to-end latency run, reading the
+// run's topics from their start while the producer loop writes them.
+type e2eReader struct {
+	t      *Tally
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// e2eGrace is how long the consumer may take, after the producer loop has
+// its last acknowledgement, to read the rest.
+const e2eGrace = 30 * time.Second
+
+func startE2E(ctx context.Context, c Client, s Spec) *e2eReader {
+	cs := s
+	cs.Mode, cs.Expected, cs.Group = "consume", nil, false
+	t := newTally(cs)
+	t.e2e = &e2e{lat: make([]int64, s.Count)}
+	rctx, cancel := context.WithCancel(ctx)
+	r := &e2eReader{t: t, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- c.Consume(rctx, cs, t) }()
+	return r
+}
+
+// wait waits for the consumer to read everything (at most e2eGrace) and
+// returns its figures.
+func (r *e2eReader) wait() *E2EResult {
+	var err error
+	select {
+	case err = <-r.done:
+	case <-time.After(e2eGrace):
+		r.cancel()
+		err = fmt.Errorf("the consumer had not read every message %v after the last acknowledgement", e2eGrace)
+		<-r.done
+	}
+	r.cancel()
+	res := r.t.e2e.result()
+	if err != nil {
+		res.Err = err.Error()
+	}
+	return res
 }

@@ -57,6 +57,11 @@ type Spec struct {
 	// Rate, if positive, makes a produce run a latency run (latency.go):
 	// Rate messages per second, each one's latency recorded.
 	Rate int
+	// E2E makes a latency run also consume its topics, in the same
+	// process with the same library, and record each message's
+	// end-to-end latency (LatencyResult.E2E). The run's CPU then includes
+	// the consumer's.
+	E2E bool
 }
 
 // TopicCycle hands out a run's topics round robin: message i goes to topic
@@ -134,6 +139,7 @@ type Tally struct {
 	waiting   atomic.Bool   // a producer loop waits in WaitRoom
 	room      chan struct{} // poked when waiting and a message is recorded
 	lat       *latency      // latency runs only (latency.go)
+	e2e       *e2e          // the consumer of an end-to-end latency run only
 }
 
 // epoch is what the measured section's start is kept relative to (a
@@ -335,6 +341,7 @@ func Main(c Client) {
 	flag.IntVar(&s.MaxQueued, "max-queued", 100000, "messages in flight (produced, not acknowledged)")
 	flag.DurationVar(&s.Timeout, "timeout", 5*time.Minute, "bound on the whole run")
 	flag.IntVar(&s.Rate, "rate", 0, "produce: a latency run at this many messages per second (0: as fast as possible)")
+	flag.BoolVar(&s.E2E, "e2e", false, "with -rate: also consume the topics in this process and record end-to-end latency")
 	flag.StringVar(&expected, "expected", "", "consume: comma-separated message count per partition")
 	version := flag.Bool("version", false, "print the client's library versions and exit")
 	flag.Parse()
@@ -369,8 +376,12 @@ func run(c Client, s Spec) (Result, bool) {
 	defer cancel()
 	t := newTally(s)
 	var err error
+	var reader *e2eReader
 	switch s.Mode {
 	case "produce":
+		if s.Rated() && s.E2E {
+			reader = startE2E(ctx, c, s)
+		}
 		err = c.Produce(ctx, s, t)
 	case "consume":
 		err = c.Consume(ctx, s, t)
@@ -391,6 +402,9 @@ func run(c Client, s Spec) (Result, bool) {
 	}
 	if t.lat != nil {
 		res.Latency = t.lat.result(s.Rate)
+		if reader != nil && res.Latency != nil {
+			res.Latency.E2E = reader.wait()
+		}
 	}
 	for i := range t.perPart {
 		res.PerPartition = append(res.PerPartition, t.perPart[i].Load())

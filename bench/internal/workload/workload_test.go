@@ -171,3 +171,52 @@ func BenchmarkTallyAcked(b *testing.B) {
 		})
 	}
 }
+
+// TestEndToEndLatency: with E2E, a latency run's consumer (the client's
+// Consume, in the same process) reads what the producer loop wrote, and
+// the result carries each message's time from the produce call to the
+// consumer.
+func TestEndToEndLatency(t *testing.T) {
+	const delay = 20 * time.Millisecond
+	wire := make(chan []byte, 1000) // the "topic"
+	c := Client{
+		Produce: func(ctx context.Context, s Spec, tl *Tally) error {
+			tl.Start()
+			for i := range s.Count {
+				v := tl.Value(ctx, i)
+				wire <- v
+				tl.AckedValue("t", 0, v)
+			}
+			return Wait(ctx, tl)
+		},
+		Consume: func(ctx context.Context, s Spec, tl *Tally) error {
+			tl.Start()
+			for range s.Count {
+				select {
+				case v := <-wire:
+					time.Sleep(delay) // what the consumer's path adds
+					tl.ConsumedValue("t", 0, v)
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return Wait(ctx, tl)
+		},
+	}
+	s := spec(50)
+	s.Rate, s.E2E = 1000, true
+	res, ok := run(c, s)
+	if !ok || res.Latency == nil || res.Latency.E2E == nil {
+		t.Fatalf("run: ok=%v %+v", ok, res)
+	}
+	e := res.Latency.E2E
+	if e.Messages != 50 || e.Err != "" {
+		t.Fatalf("e2e: %+v, want all 50 read", e)
+	}
+	if e.P50 < int64(delay) || e.Max < e.P99 || e.P99 < e.P50 {
+		t.Fatalf("e2e percentiles %+v: want p50 >= %v (the consumer's delay) and p50 <= p99 <= max", e, delay)
+	}
+	if res.Latency.P50 >= int64(delay) {
+		t.Fatalf("produce p50 %v includes the consumer's delay", time.Duration(res.Latency.P50))
+	}
+}
