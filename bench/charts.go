@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/gokafka/kafka/bench/internal/workload"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
@@ -18,7 +20,8 @@ import (
 )
 
 // charts writes four PNGs: throughput and CPU per message, for produce and
-// for consume. Each has one panel per message size (their scales differ by
+// for consume (the latency scenarios have charts of their own,
+// latencyCharts). Each has one panel per message size (their scales differ by
 // orders of magnitude); within a panel, one group of bars per scenario, one
 // bar per client (the median), with a whisker from the fastest to the
 // slowest run.
@@ -32,18 +35,82 @@ func (r *Report) charts(dir string) error {
 			{"cpu", "client CPU per message", "µs of CPU (user+sys) per message", func(x Result) Spread { return x.CPUusPerMsgSpread }},
 		} {
 			path := filepath.Join(dir, mode+"-"+metric.file+".png")
-			if err := r.chart(path, mode, mode+": "+metric.title, metric.unit, metric.get); err != nil {
+			if err := r.chart(path, mode, mode+": "+metric.title, metric.unit, r.resultValue(metric.get), false); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
+		}
+	}
+	return r.latencyCharts(dir)
+}
+
+// chartValue is a bar's value for one client in one scenario: the median,
+// with the runs' min and max; false if the client has none there.
+type chartValue func(c clientDef, sc Scenario) (Spread, bool)
+
+// resultValue is get applied to the client's result in the scenario.
+func (r *Report) resultValue(get func(Result) Spread) chartValue {
+	return func(c clientDef, sc Scenario) (Spread, bool) {
+		for _, res := range r.Results {
+			if res.Client == c.Name && res.Scenario == sc.Name() && res.RunsOK > 0 {
+				return get(res), true
+			}
+		}
+		return Spread{}, false
+	}
+}
+
+// latencyCharts writes latency-p99.png (produce call to delivery report)
+// and, after -e2e, latency-e2e-p99.png (produce call to the consumer): per
+// rate and linger, one bar per client (the median p99 over the runs), with
+// a whisker from the lowest to the highest run.
+func (r *Report) latencyCharts(dir string) error {
+	e2e := slices.ContainsFunc(r.Scenarios, func(s Scenario) bool { return s.Rate > 0 && s.E2E })
+	for _, ch := range []struct {
+		file, title string
+		on          bool
+		p99         func(*workload.LatencyResult) (int64, bool)
+	}{
+		{"latency-p99.png", "produce latency p99 (produce call to delivery report)", true, func(l *workload.LatencyResult) (int64, bool) { return l.P99, true }},
+		{"latency-e2e-p99.png", "end-to-end latency p99 (produce call to the consumer)", e2e, func(l *workload.LatencyResult) (int64, bool) {
+			if l.E2E == nil || l.E2E.Err != "" || l.E2E.Messages == 0 {
+				return 0, false
+			}
+			return l.E2E.P99, true
+		}},
+	} {
+		path := filepath.Join(dir, ch.file)
+		if !ch.on {
+			os.Remove(path)
+			continue
+		}
+		value := func(c clientDef, sc Scenario) (Spread, bool) {
+			var ms []float64
+			for _, run := range r.Runs {
+				if run.Client != c.Name || run.Scenario != sc.Name() || run.Err != "" || run.Latency == nil || run.Index < 0 {
+					continue
+				}
+				if v, ok := ch.p99(run.Latency); ok {
+					ms = append(ms, float64(v)/float64(time.Millisecond))
+				}
+			}
+			if len(ms) == 0 {
+				return Spread{}, false
+			}
+			return spread(ms), true
+		}
+		if err := r.chart(path, "produce", ch.title, "milliseconds", value, true); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	return nil
 }
 
-func (r *Report) chart(path, mode, title, unit string, get func(Result) Spread) error {
+// chart draws one panel per message size of mode's scenarios: the latency
+// scenarios alone if rated, the others alone if not.
+func (r *Report) chart(path, mode, title, unit string, value chartValue, rated bool) error {
 	var sizes []int
 	for _, sc := range r.Scenarios {
-		if sc.Mode == mode && !slices.Contains(sizes, sc.Size) {
+		if sc.Mode == mode && (sc.Rate > 0) == rated && !slices.Contains(sizes, sc.Size) {
 			sizes = append(sizes, sc.Size)
 		}
 	}
@@ -56,7 +123,7 @@ func (r *Report) chart(path, mode, title, unit string, get func(Result) Spread) 
 	for _, size := range sizes {
 		n := 0
 		for _, sc := range r.Scenarios {
-			if sc.Mode == mode && sc.Size == size {
+			if sc.Mode == mode && sc.Size == size && (sc.Rate > 0) == rated {
 				n++
 			}
 		}
@@ -76,7 +143,7 @@ func (r *Report) chart(path, mode, title, unit string, get func(Result) Spread) 
 	for si, size := range sizes {
 		var scs []Scenario
 		for _, sc := range r.Scenarios {
-			if sc.Mode == mode && sc.Size == size {
+			if sc.Mode == mode && sc.Size == size && (sc.Rate > 0) == rated {
 				scs = append(scs, sc)
 			}
 		}
@@ -89,6 +156,10 @@ func (r *Report) chart(path, mode, title, unit string, get func(Result) Spread) 
 		p.Y.Min = 0
 		var names []string
 		for _, sc := range scs {
+			if rated {
+				names = append(names, fmt.Sprintf("%s/s, linger %v", num(float64(sc.Rate)), sc.Linger()))
+				continue
+			}
 			names = append(names, strings.TrimPrefix(sc.Short(), sizeName(size)+" "))
 		}
 		p.NominalX(names...)
@@ -97,14 +168,11 @@ func (r *Report) chart(path, mode, title, unit string, get func(Result) Spread) 
 			vals := make(plotter.Values, len(scs))
 			w := &whiskers{}
 			for gi, sc := range scs {
-				for _, res := range r.Results {
-					if res.Client == c.Name && res.Scenario == sc.Name() && res.RunsOK > 0 {
-						s := get(res)
-						vals[gi] = s.Median
-						w.x = append(w.x, float64(gi))
-						w.lo = append(w.lo, s.Min)
-						w.hi = append(w.hi, s.Max)
-					}
+				if s, ok := value(c, sc); ok {
+					vals[gi] = s.Median
+					w.x = append(w.x, float64(gi))
+					w.lo = append(w.lo, s.Min)
+					w.hi = append(w.hi, s.Max)
 				}
 			}
 			bars, err := plotter.NewBarChart(vals, barW)
