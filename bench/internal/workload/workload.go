@@ -402,8 +402,14 @@ func run(c Client, s Spec) (Result, bool) {
 	}
 	if t.lat != nil {
 		res.Latency = t.lat.result(s.Rate)
-		if reader != nil && res.Latency != nil {
-			res.Latency.E2E = reader.wait()
+	}
+	if reader != nil {
+		if err != nil {
+			reader.cancel() // the producer failed: do not wait for the rest
+		}
+		e2e := reader.wait()
+		if res.Latency != nil {
+			res.Latency.E2E = e2e
 		}
 	}
 	for i := range t.perPart {
