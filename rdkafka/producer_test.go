@@ -256,8 +256,8 @@ func TestQueueFull(t *testing.T) {
 					t.Fatalf("Produce on a full queue: %v, want ErrQueueFull", err)
 				}
 			} else {
+				start := time.Now() // before the deadline is set, which counts from WithTimeout
 				ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-				start := time.Now()
 				err := p.Produce(ctx, &engine.Message{Topic: topic, Value: []byte("x")}, done)
 				cancel()
 				if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 250*time.Millisecond {

@@ -68,8 +68,8 @@ func TestQueueFullBlocks(t *testing.T) {
 		mustProduce(t, p, msg(topic, 0, "v"), rep.Done)
 	}
 	// Full: Produce waits, and gives up with its context.
+	start := time.Now() // before the deadline is set, which counts from WithTimeout
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	start := time.Now()
 	err := p.Produce(ctx, msg(topic, 0, "late"), rep.Done)
 	cancel()
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 200*time.Millisecond {
