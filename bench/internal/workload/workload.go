@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -344,6 +345,7 @@ func Main(c Client) {
 	flag.BoolVar(&s.E2E, "e2e", false, "with -rate: also consume the topics in this process and record end-to-end latency")
 	flag.StringVar(&expected, "expected", "", "consume: comma-separated message count per partition")
 	version := flag.Bool("version", false, "print the client's library versions and exit")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run (Go frames; cgo clients' C time shows as one frame) to this `file`, for finding where a client's CPU per message goes; the harness never sets it")
 	flag.Parse()
 	if *version {
 		printVersion(c)
@@ -360,12 +362,39 @@ func Main(c Client) {
 			s.Expected = append(s.Expected, n)
 		}
 	}
+	stopProfile := func() {}
+	if *cpuProfile != "" {
+		stop, err := startProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		stopProfile = stop
+	}
+	defer stopProfile()
 	res, ok := run(c, s)
 	line, _ := json.Marshal(res)
 	fmt.Println(string(line))
 	if !ok {
+		stopProfile()
 		os.Exit(1)
 	}
+}
+
+// startProfile starts a CPU profile into path; stop ends and writes it.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func run(c Client, s Spec) (Result, bool) {
