@@ -82,7 +82,10 @@ type ConsumerOptions struct {
 	// QueuedMaxMessages bounds the messages prefetched per partition:
 	// fetching a partition pauses while this many wait to be consumed (a
 	// fetch already under way may add up to one record batch more).
-	// Default 10000.
+	// Default 100000 (librdkafka's queued.min.messages default): a
+	// partition read as fast as Kafka serves it needs more than one round
+	// trip's worth queued, which a smaller bound cuts short for small
+	// messages.
 	QueuedMaxMessages int
 	// QueuedMaxBytes bounds the bytes prefetched across all partitions,
 	// beside the per-partition QueuedMaxMessages, so that memory stays
@@ -95,9 +98,10 @@ type ConsumerOptions struct {
 	// decompressed key, value and headers. Fetching pauses when it is
 	// reached and resumes once half of it is consumed; a request may bring
 	// one record batch beyond it (brokers return a first batch whole).
-	// Default 0: no byte bound. Pure engine only: with librdkafka it is a
-	// configuration error (librdkafka's queued.max.messages.kbytes, in
-	// RdkafkaConfig, is per partition).
+	// Default 64 MiB; for no byte bound set it above what the process may
+	// use (math.MaxInt). Pure engine only: with librdkafka setting it is a
+	// configuration error (librdkafka bounds bytes per partition, with
+	// queued.max.messages.kbytes in RdkafkaConfig, 64 MiB by default).
 	QueuedMaxBytes int
 	// CheckCRCs verifies the checksum of every record batch fetched.
 	// Default off: TCP already checksums, and the broker verified the
@@ -208,7 +212,7 @@ func (c ConsumerOptions) resolve(client *Client, group, prefix string) (resolved
 	if err := positiveOrZero(prefix+".QueuedMaxBytes", c.QueuedMaxBytes, &r.fetch.QueuedMaxBytes); err != nil {
 		return r, err
 	}
-	if r.fetch.QueuedMaxBytes > 0 && client.runsRdkafka(c.Engine, c.UseRdkafka) {
+	if c.QueuedMaxBytes > 0 && client.runsRdkafka(c.Engine, c.UseRdkafka) {
 		return r, kerr.Config(prefix+".QueuedMaxBytes", "not supported by the librdkafka engine (its queued.max.messages.kbytes is per partition)")
 	}
 	eng, err := client.engineFor(prefix, c.Engine, c.UseRdkafka)

@@ -285,8 +285,6 @@ func (c ProducerConfig) engineConfig(client *Client) (engine.ProducerConfig, err
 	return e, nil
 }
 
-// positiveOrZero copies v into *out when positive, keeps the default for
-// zero and rejects negatives.
 // runsRdkafka reports whether a producer or consumer configured with
 // chosen and useRdkafka runs on librdkafka (see engineFor; an invalid
 // choice is engineFor's error).
@@ -294,6 +292,8 @@ func (c *Client) runsRdkafka(chosen Engine, useRdkafka bool) bool {
 	return useRdkafka || chosen == EngineRdkafka || (chosen == EngineDefault && c.cfg.engine == EngineRdkafka)
 }
 
+// positiveOrZero copies v into *out when positive, keeps the default for
+// zero and rejects negatives.
 func positiveOrZero(field string, v int, out *int) error {
 	if v < 0 {
 		return kerr.Config(field, "must not be negative, got %d", v)

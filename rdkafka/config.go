@@ -240,13 +240,14 @@ func fetcherProps(cl *cluster.Cluster, cfg engine.FetcherConfig) (*props, error)
 	// queued.min.messages is librdkafka's per-partition prefetch target:
 	// it stops fetching a partition with that many messages buffered.
 	p.set("queued.min.messages", "ConsumerConfig.QueuedMaxMessages", clamp(cfg.QueuedMaxMessages, 1, 10000000))
-	// Once a partition's queue is over that target librdkafka postpones
-	// its next fetch by fetch.queue.backoff.ms, 1 s by default: with
-	// gokafka's smaller queues (10 000 messages, against librdkafka's
-	// 100 000) a fast reader then drains every queue and waits out the
-	// second, at less than half of raw confluent-kafka-go's throughput in
-	// bench/. The pure engine fetches again as soon as the queue is under
-	// the bound; a few milliseconds comes close to that.
+	// Once a partition's queue is over that target (or over
+	// queued.max.messages.kbytes) librdkafka postpones its next fetch by
+	// fetch.queue.backoff.ms, 1 s by default: a fast reader then drains
+	// the queue and waits out the second (with queues of 10 000 messages,
+	// gokafka's default until 2026-12, at less than half of raw
+	// confluent-kafka-go's throughput in bench/). The pure engine fetches
+	// again as soon as the queue is under the bound; a few milliseconds
+	// comes close to that.
 	p.m["fetch.queue.backoff.ms"] = 5
 	switch cfg.Isolation {
 	case engine.ReadUncommitted:

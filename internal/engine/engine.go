@@ -239,7 +239,7 @@ type FetcherConfig struct {
 	PartitionMaxBytes int32
 	MaxWait           time.Duration
 	QueuedMaxMessages int // per partition: prefetch stops at this many buffered messages
-	QueuedMaxBytes    int // all partitions: prefetch stops at this many bytes buffered; 0: no bound
+	QueuedMaxBytes    int // all partitions: prefetch stops at this many bytes buffered; 0: no bound (the pure engine's; librdkafka ignores it)
 	Isolation         IsolationLevel
 	CheckCRC          bool
 	ClientID          string
@@ -259,7 +259,16 @@ func DefaultFetcherConfig() FetcherConfig {
 		MaxBytes:          50 << 20,
 		PartitionMaxBytes: 1 << 20,
 		MaxWait:           100 * time.Millisecond,
-		QueuedMaxMessages: 10000,
+		// Prefetch bounds: the count is librdkafka's queued.min.messages
+		// default. A tenth of it (the default until 2026-12) starved a
+		// fast reader of small messages: a partition's queue then holds
+		// less than one round trip's worth, and the pure engine read 100 B
+		// messages at half franz-go's rate (bench/results/queued-default).
+		// The bytes bound memory whatever the message size; it is the
+		// pure engine's alone (librdkafka bounds bytes per partition, with
+		// queued.max.messages.kbytes).
+		QueuedMaxMessages: 100000,
+		QueuedMaxBytes:    64 << 20,
 	}
 }
 

@@ -106,6 +106,12 @@
 // plus about one batch per partition: an answer is never cut to the limit,
 // since the rest would only be fetched again, and a request always allows
 // for one whole batch, since the broker would otherwise send part of it.
+// The threshold is also how far a partition reads ahead, so it must hold
+// more than one round trip's worth: the root's default is librdkafka's
+// (100 000); with 10 000, the default until 2026-12, a reader of 100 B
+// messages drained its queues within a round trip and got half the rate.
+// What bounds memory whatever the message size is the byte budget
+// (QueuedMaxBytes, budget.go; the root's default 64 MiB).
 // Each source holds at most two answers of at most MaxBytes.
 //
 // Decoding is allocation-lean: per partition and response, one slab of
