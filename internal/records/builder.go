@@ -53,11 +53,13 @@ type Header struct {
 //
 // Append encodes each record right away into the Builder's buffer (the
 // key, value and headers are copied, so the caller may reuse them);
-// Finish compresses and frames the batch. After Finish the Builder still
-// holds its records; Reset empties it for the next batch while keeping its
-// buffers, so a long-lived Builder appends and compresses without
-// allocating. It keeps about twice its largest batch: the records and
-// their compressed copy.
+// Finish compresses and frames the batch into the caller's buffer, Framed
+// into the Builder's own (an uncompressed batch without a copy: the buffer
+// keeps room for the header in front of the records). After either the
+// Builder still holds its records; Reset empties it for the next batch
+// while keeping its buffers, so a long-lived Builder appends and
+// compresses without allocating. It keeps about twice its largest batch:
+// the records and their compressed copy.
 //
 // A Builder is not safe for concurrent use.
 type Builder struct {
@@ -65,8 +67,11 @@ type Builder struct {
 	level         int
 	transactional bool
 
-	buf     []byte // the encoded records, uncompressed
-	comp    []byte // scratch for the compressed records
+	// buf is HeaderSize bytes of room for the header (written by Framed),
+	// then the encoded records, uncompressed; empty before the first
+	// Append.
+	buf     []byte
+	comp    []byte // scratch for the compressed batch (Finish: records only)
 	n       int32  // records appended
 	firstTs int64  // the batch's baseTimestamp
 	maxTs   int64
@@ -113,7 +118,15 @@ func (b *Builder) NumRecords() int { return int(b.n) }
 // including its HeaderSize-byte header: the figure producers compare with
 // batch.size and max.request.size. The compressed batch is usually
 // smaller, never larger by more than the codec's framing overhead.
-func (b *Builder) EncodedSize() int { return HeaderSize + len(b.buf) }
+func (b *Builder) EncodedSize() int { return max(len(b.buf), HeaderSize) }
+
+// records is the encoded records, uncompressed.
+func (b *Builder) records() []byte {
+	if len(b.buf) < HeaderSize {
+		return nil
+	}
+	return b.buf[HeaderSize:]
+}
 
 // AppendSize returns how many bytes Append with these arguments would add
 // to EncodedSize, so a producer can close a batch before it overflows.
@@ -135,6 +148,9 @@ func (b *Builder) Append(timestampMs int64, key, value []byte, headers []Header)
 	} else if timestampMs > b.maxTs {
 		b.maxTs = timestampMs
 	}
+	if len(b.buf) == 0 {
+		b.buf = append(b.buf, headerRoom[:]...)
+	}
 	b.buf = appendRecord(b.buf, timestampMs-b.firstTs, b.n, key, value, headers)
 	b.n++
 }
@@ -150,20 +166,17 @@ func (b *Builder) Append(timestampMs int64, key, value []byte, headers []Header)
 // returned unchanged. The Builder is not modified: Finish may be called
 // again (for another producer ID, say), and Reset starts the next batch.
 func (b *Builder) Finish(dst []byte, producerID int64, producerEpoch int16, baseSequence int32) ([]byte, error) {
-	if b.n == 0 {
-		return dst, ErrEmptyBatch
-	}
-	if !b.codec.Valid() {
-		return dst, fmt.Errorf("kafka: records: cannot build a batch with %v", b.codec)
+	if err := b.finishable(); err != nil {
+		return dst, err
 	}
 	start := len(dst)
-	payload := b.buf
+	payload := b.records()
 	if b.codec != CodecNone {
 		// Compress into the Builder's scratch, then copy: dst then grows
 		// once, to the exact size, which matters because producers keep
 		// each batch until it is acknowledged.
 		var err error
-		if b.comp, err = compress(b.comp[:0], b.buf, b.codec, b.level); err != nil {
+		if b.comp, err = compress(b.comp[:0], payload, b.codec, b.level); err != nil {
 			return dst, err
 		}
 		payload = b.comp
@@ -171,11 +184,56 @@ func (b *Builder) Finish(dst []byte, producerID int64, producerEpoch int16, base
 	dst = slices.Grow(dst, HeaderSize+len(payload))
 	dst = dst[:start+HeaderSize]
 	dst = append(dst, payload...)
-	h := dst[start:]
-	if len(h)-logOverhead > math.MaxInt32 {
-		return dst[:start], fmt.Errorf("kafka: records: batch of %d bytes exceeds the format's limit", len(h))
+	if err := b.frame(dst[start:], producerID, producerEpoch, baseSequence); err != nil {
+		return dst[:start], err
 	}
+	return dst, nil
+}
 
+// Framed returns the complete batch as Finish would append it, in a
+// buffer of the Builder's: an uncompressed batch is its records buffer
+// with the header written in the room kept in front (no copy), a
+// compressed one the Builder's compression scratch. The batch stays valid
+// until the next Append, Reset, Finish or Framed; records.SetProducer may
+// rewrite its stamp in place. Errors are Finish's.
+func (b *Builder) Framed(producerID int64, producerEpoch int16, baseSequence int32) ([]byte, error) {
+	if err := b.finishable(); err != nil {
+		return nil, err
+	}
+	batch := b.buf
+	if b.codec != CodecNone {
+		var err error
+		if b.comp, err = compress(append(b.comp[:0], headerRoom[:]...), b.records(), b.codec, b.level); err != nil {
+			return nil, err
+		}
+		batch = b.comp
+	}
+	if err := b.frame(batch, producerID, producerEpoch, baseSequence); err != nil {
+		return nil, err
+	}
+	return batch, nil
+}
+
+// headerRoom is what Append and Framed put where the header will go.
+var headerRoom [HeaderSize]byte
+
+// finishable is Finish's and Framed's check of the Builder.
+func (b *Builder) finishable() error {
+	if b.n == 0 {
+		return ErrEmptyBatch
+	}
+	if !b.codec.Valid() {
+		return fmt.Errorf("kafka: records: cannot build a batch with %v", b.codec)
+	}
+	return nil
+}
+
+// frame writes the header of h, a batch whose records (compressed or not)
+// follow HeaderSize bytes of room.
+func (b *Builder) frame(h []byte, producerID int64, producerEpoch int16, baseSequence int32) error {
+	if len(h)-logOverhead > math.MaxInt32 {
+		return fmt.Errorf("kafka: records: batch of %d bytes exceeds the format's limit", len(h))
+	}
 	attrs := uint16(b.codec)
 	if b.transactional {
 		attrs |= attrTransactional
@@ -192,7 +250,7 @@ func (b *Builder) Finish(dst []byte, producerID int64, producerEpoch int16, base
 	putProducer(h, producerID, producerEpoch, baseSequence)
 	be.PutUint32(h[posRecordCount:], uint32(b.n))
 	be.PutUint32(h[posCRC:], crc32c(h[posAttributes:]))
-	return dst, nil
+	return nil
 }
 
 func putProducer(h []byte, id int64, epoch int16, seq int32) {

@@ -282,3 +282,57 @@ func TestDecoderReuse(t *testing.T) {
 	// Records kept from the first call survive later calls.
 	checkRecord(t, kept[3], wantRecord{3, 1500, testRecords()[3].key, testRecords()[3].value, testRecords()[3].headers}, 0)
 }
+
+// TestFramed: Framed gives the bytes Finish gives, for every codec and
+// across Reset, without a copy of an uncompressed batch (it is the
+// Builder's own buffer, so appending after Reset reuses it), and its stamp
+// can be rewritten in place.
+func TestFramed(t *testing.T) {
+	for _, codec := range allCodecs {
+		b := NewBuilder(codec, 0)
+		b.SetTransactional(codec == CodecLZ4)
+		var first []byte
+		for round, recs := range [][]testRecord{testRecords(), testRecords()[:3], testRecords()[2:5]} {
+			b.Reset()
+			for _, r := range recs {
+				b.Append(r.ts, r.key, r.value, r.headers)
+			}
+			want, err := b.Finish(nil, 7, 2, int32(round))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := b.Framed(7, 2, int32(round))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%v round %d: Framed gave %d bytes, Finish %d, not the same", codec, round, len(got), len(want))
+			}
+			if codec == CodecNone && len(got) != b.EncodedSize() {
+				t.Fatalf("round %d: %d bytes framed, EncodedSize %d", round, len(got), b.EncodedSize())
+			}
+			if round == 0 {
+				first = got
+			} else if codec == CodecNone && &got[0] != &first[0] {
+				t.Fatalf("round %d: an uncompressed batch was copied, not framed in the Builder's buffer", round)
+			}
+			if err := SetProducer(got, 9, 3, 100); err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			err = DecodeBatches(got, DecodeOptions{}, func(info *BatchInfo, rs []Record) error {
+				n += len(rs)
+				if info.ProducerID != 9 || info.ProducerEpoch != 3 || info.BaseSequence != 100 || info.Transactional != (codec == CodecLZ4) {
+					t.Errorf("%v round %d: %+v", codec, round, *info)
+				}
+				return nil
+			})
+			if err != nil || n != len(recs) {
+				t.Fatalf("%v round %d: %d records decoded of %d, %v", codec, round, n, len(recs), err)
+			}
+		}
+	}
+	if _, err := NewBuilder(CodecNone, 0).Framed(-1, -1, -1); !errors.Is(err, ErrEmptyBatch) {
+		t.Errorf("empty: %v", err)
+	}
+}

@@ -36,8 +36,11 @@ type batch struct {
 	seq   int32
 
 	// wire is the finished batch as last sent; empty until the first send.
-	// The stamp it carries is kept beside it, so that a batch re-stamped
-	// after a producer ID change is rewritten in place, not re-encoded.
+	// It is rb's own buffer (records.Builder.Framed: an uncompressed batch
+	// is framed where it was encoded, not copied), valid until rb is
+	// reset. The stamp it carries is kept beside it, so that a batch
+	// re-stamped after a producer ID change is rewritten in place, not
+	// re-encoded.
 	wire      []byte
 	wirePID   int64
 	wireEpoch int16
@@ -115,10 +118,6 @@ func (p *Producer) newBuilder() *records.Builder {
 func (p *Producer) recycle(b *batch) {
 	clear(b.msgs) // drop the references to messages and callbacks
 	msgs := b.msgs[:0]
-	wire := b.wire[:0]
-	if cap(wire) > 2*p.cfg.BatchBytes {
-		wire = nil
-	}
 	size := b.rb.EncodedSize()
 	if size > 2*p.cfg.BatchBytes {
 		// The builder keeps its buffer on Reset; do not pin a huge one.
@@ -127,7 +126,7 @@ func (p *Producer) recycle(b *batch) {
 	} else {
 		b.rb.Reset()
 	}
-	*b = batch{rb: b.rb, rbCap: max(b.rbCap, size), msgs: msgs, wire: wire, bufBytes: max(b.rbCap, size) + cap(wire)}
+	*b = batch{rb: b.rb, rbCap: max(b.rbCap, size), msgs: msgs, bufBytes: max(b.rbCap, size)}
 	f := &p.free
 	f.mu.Lock()
 	if f.bytes+b.bufBytes <= f.budget {
@@ -178,7 +177,7 @@ func (b *batch) finish(idempotent bool) error {
 		pid, epoch, seq = b.pid, b.epoch, b.seq
 	}
 	if len(b.wire) == 0 {
-		w, err := b.rb.Finish(b.wire[:0], pid, epoch, seq)
+		w, err := b.rb.Framed(pid, epoch, seq)
 		if err != nil {
 			return err
 		}

@@ -116,7 +116,8 @@ func New(ctx context.Context, cl *cluster.Cluster, cfg engine.ProducerConfig) (e
 }
 
 // The free list's budget: buffer bytes of this many full batches (each
-// holds its records and, once sent, their encoded copy), at least
+// holds its records, framed where they were encoded; a compressed one also
+// its compressed copy, inside its builder and not counted), at least
 // freeBudgetMin.
 const (
 	freeBudgetBatches = 8
