@@ -78,7 +78,12 @@
 //	batch, err := b.Finish(nil, producerID, epoch, firstSeq)
 //	b.Reset()
 //
-// Append copies its arguments, so buffers may be reused at once. When an
+// Append copies its arguments, so buffers may be reused at once. Finish
+// appends the batch to a buffer of the caller's; Framed returns it in the
+// Builder's own buffer instead (valid until the next Append or Reset), and
+// for an uncompressed batch without copying it: the Builder keeps room for
+// the header in front of the records. A producer that keeps each batch until
+// it is acknowledged uses Framed. When an
 // idempotent producer must re-stamp a finished batch (new producer ID or
 // epoch after a reset), SetProducer and SetBaseSequence rewrite the fields
 // and the CRC in place, without re-encoding.
