@@ -94,7 +94,7 @@ func run() int {
 		clients = flag.String("clients", "", "comma-separated clients to run (default all: "+clientNames(allClients)+")")
 		only    = flag.String("only", "", "run only scenarios whose name matches this `regexp` (e.g. 'produce 100B')")
 		brokers = flag.String("brokers", "", "use this running cluster (comma-separated) instead of starting one; for trying the harness out, not for figures")
-		outDir  = flag.String("out", "results", "`dir` for latest.md, latest.json and the charts")
+		outDir  = flag.String("out", defaultOut, "`dir` for latest.md, latest.json and the charts: by default they go to a subdirectory per kind of run (quick, full, topics, ..., partial for -only or -clients) and latest.md and latest.json also to the top; any other dir gets everything itself")
 		warmup  = flag.Bool("warmup", true, "unmeasured produce and consume runs first: one per client, or with -quick and -topics one by the reference client")
 		quiet   = flag.Duration("quiet-wait", 3*time.Second, "before each run, wait up to this long for other work on the machine to drop below half a core (0: do not wait)")
 		java    = flag.String("java", "auto", "run the Java client's perf tools: on, off, or auto (on with -quick, off for the full matrix, to keep it near 45 minutes, and with -topics; needs java and mvn; one topic only)")
@@ -264,16 +264,23 @@ func run() int {
 	// Quick and full results are kept side by side; latest.md and
 	// latest.json at the top are whichever ran last.
 	dir := filepath.Join(*outDir, report.kind())
-	if *only != "" || *clients != "" {
+	switch {
+	case *outDir != defaultOut:
+		// A directory of the run's own (results/quiet-engines, say):
+		// everything goes there, charts included.
+		dir = *outDir
+	case *only != "" || *clients != "":
 		dir = filepath.Join(*outDir, "partial")
 	}
 	if err := report.write(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		return 1
 	}
-	if err := copyLatest(dir, *outDir); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		return 1
+	if dir != *outDir {
+		if err := copyLatest(dir, *outDir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			return 1
+		}
 	}
 	if err := report.writeLatency(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -283,7 +290,11 @@ func run() int {
 	if report.Latency {
 		fmt.Println(report.latencyMarkdown())
 	}
-	logf("wrote %s and %s", filepath.Join(dir, "latest.md"), filepath.Join(*outDir, "latest.md"))
+	if dir != *outDir {
+		logf("wrote %s and %s", filepath.Join(dir, "latest.md"), filepath.Join(*outDir, "latest.md"))
+	} else {
+		logf("wrote %s", filepath.Join(dir, "latest.md"))
+	}
 	if len(report.NotBuilt) > 0 {
 		// Not an error: a machine without a C compiler cannot build the
 		// librdkafka clients, and the others are still worth measuring.
@@ -295,6 +306,9 @@ func run() int {
 	}
 	return 0
 }
+
+// defaultOut is -out's default, the committed results tree.
+const defaultOut = "results"
 
 // single makes each scenario a set of its own.
 func single(scs []Scenario) [][]Scenario {
