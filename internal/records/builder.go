@@ -71,7 +71,7 @@ type Builder struct {
 	// then the encoded records, uncompressed; empty before the first
 	// Append.
 	buf     []byte
-	comp    []byte // scratch for the compressed batch (Finish: records only)
+	comp    []byte // scratch for the compressed batch, header room first
 	n       int32  // records appended
 	firstTs int64  // the batch's baseTimestamp
 	maxTs   int64
@@ -159,46 +159,33 @@ func (b *Builder) Append(timestampMs int64, key, value []byte, headers []Header)
 // slice; the batch is dst[len(dst):] of the input. Its base offset is 0 and
 // its partition leader epoch -1 (the broker assigns both). Pass
 // producerID -1, producerEpoch -1 and baseSequence -1 for a producer that
-// is not idempotent.
+// is not idempotent. It is Framed's batch, copied: for a caller that keeps
+// the batch past the Builder's next use.
 //
 // Finish fails with ErrEmptyBatch without records, or when the codec is
 // invalid or the batch would exceed Kafka's 2 GiB size field; dst is then
-// returned unchanged. The Builder is not modified: Finish may be called
+// returned unchanged. The Builder keeps its records: Finish may be called
 // again (for another producer ID, say), and Reset starts the next batch.
 func (b *Builder) Finish(dst []byte, producerID int64, producerEpoch int16, baseSequence int32) ([]byte, error) {
-	if err := b.finishable(); err != nil {
+	batch, err := b.Framed(producerID, producerEpoch, baseSequence)
+	if err != nil {
 		return dst, err
 	}
-	start := len(dst)
-	payload := b.records()
-	if b.codec != CodecNone {
-		// Compress into the Builder's scratch, then copy: dst then grows
-		// once, to the exact size, which matters because producers keep
-		// each batch until it is acknowledged.
-		var err error
-		if b.comp, err = compress(b.comp[:0], payload, b.codec, b.level); err != nil {
-			return dst, err
-		}
-		payload = b.comp
-	}
-	dst = slices.Grow(dst, HeaderSize+len(payload))
-	dst = dst[:start+HeaderSize]
-	dst = append(dst, payload...)
-	if err := b.frame(dst[start:], producerID, producerEpoch, baseSequence); err != nil {
-		return dst[:start], err
-	}
-	return dst, nil
+	return append(dst, batch...), nil
 }
 
-// Framed returns the complete batch as Finish would append it, in a
-// buffer of the Builder's: an uncompressed batch is its records buffer
-// with the header written in the room kept in front (no copy), a
-// compressed one the Builder's compression scratch. The batch stays valid
-// until the next Append, Reset, Finish or Framed; records.SetProducer may
-// rewrite its stamp in place. Errors are Finish's.
+// Framed returns the complete batch, as Finish appends it, in a buffer of
+// the Builder's: an uncompressed batch is its records buffer with the
+// header written in the room kept in front (no copy), a compressed one the
+// Builder's compression scratch. The batch stays valid until the next
+// Append, Reset, Finish or Framed; records.SetProducer may rewrite its
+// stamp in place. Errors are Finish's.
 func (b *Builder) Framed(producerID int64, producerEpoch int16, baseSequence int32) ([]byte, error) {
-	if err := b.finishable(); err != nil {
-		return nil, err
+	if b.n == 0 {
+		return nil, ErrEmptyBatch
+	}
+	if !b.codec.Valid() {
+		return nil, fmt.Errorf("kafka: records: cannot build a batch with %v", b.codec)
 	}
 	batch := b.buf
 	if b.codec != CodecNone {
@@ -216,17 +203,6 @@ func (b *Builder) Framed(producerID int64, producerEpoch int16, baseSequence int
 
 // headerRoom is what Append and Framed put where the header will go.
 var headerRoom [HeaderSize]byte
-
-// finishable is Finish's and Framed's check of the Builder.
-func (b *Builder) finishable() error {
-	if b.n == 0 {
-		return ErrEmptyBatch
-	}
-	if !b.codec.Valid() {
-		return fmt.Errorf("kafka: records: cannot build a batch with %v", b.codec)
-	}
-	return nil
-}
 
 // frame writes the header of h, a batch whose records (compressed or not)
 // follow HeaderSize bytes of room.
