@@ -22,8 +22,9 @@ import (
 // per partition and, with the pure engine, QueuedMaxBytes across them).
 // Consume and Messages hand out messages in offset order per partition.
 // The offset it commits for a partition is its position — the last message
-// handed out plus one, the next to read — as every Kafka client does (or, with CommitMarked, the oldest message not yet marked processed),
-// so consumption is at-least-once: a message consumed and not yet committed
+// handed out plus one, the next to read — as every Kafka client does (or,
+// with CommitMarked, the oldest message not yet marked processed), so
+// consumption is at-least-once: a message consumed and not yet committed
 // when the process dies is read again.
 //
 // A SimpleConsumer is safe for concurrent use; Consume calls are served one
