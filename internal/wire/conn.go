@@ -356,8 +356,12 @@ func (c *Conn) send(ctx context.Context, req kmsg.Request, noResponse bool) (*ca
 		cl.sent = time.Now()
 	}
 	if _, err := c.nc.Write(c.wbuf); err != nil {
-		err = fmt.Errorf("%w: write to %s: %w", kerr.ErrConnection, c.addr, err)
-		c.kill(err)
+		c.kill(fmt.Errorf("%w: write to %s: %w", kerr.ErrConnection, c.addr, err))
+		// The first cause wins here too: the reader may have killed the
+		// connection just before (a TLS 1.3 alert refusing the client's
+		// certificate arrives after the handshake), and the write then
+		// fails only with "use of closed network connection".
+		err = c.Err()
 		if c.opts.Observer != nil {
 			c.opts.Observer.RequestWritten(req.Key(), len(c.wbuf), err)
 		}
