@@ -9,14 +9,11 @@ import (
 	"testing"
 
 	"github.com/gokafka/kafka/internal/kerr"
+	"github.com/gokafka/kafka/testhelp"
 )
 
 func tps(topic string, ps ...int32) []TopicPartition {
-	out := make([]TopicPartition, len(ps))
-	for i, p := range ps {
-		out[i] = TopicPartition{Topic: topic, Partition: p}
-	}
-	return out
+	return testhelp.Partitions[TopicPartition](topic, ps...)
 }
 
 // TestAssignRangePerTopicByNumber: Range orders partitions by number (not as

@@ -1,15 +1,13 @@
 package offsets
 
+import "github.com/gokafka/kafka/testhelp"
+
 // Small builders that keep the tests' maps readable now that every offset is
 // keyed by topic and partition.
 
 // tps names partitions parts of topic.
 func tps(topic string, parts ...int32) []TopicPartition {
-	out := make([]TopicPartition, len(parts))
-	for i, p := range parts {
-		out[i] = TopicPartition{Topic: topic, Partition: p}
-	}
-	return out
+	return testhelp.Partitions[TopicPartition](topic, parts...)
 }
 
 // on keys a map by partition of topic by TopicPartition.

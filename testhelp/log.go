@@ -3,6 +3,8 @@ package testhelp
 import (
 	"bytes"
 	"io"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -41,4 +43,15 @@ func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// DebugLogger is the slog.Logger of the code under test (a group member, a
+// fetcher): its debug log goes to t's log when GOKAFKA_TEST_LOG is set (see
+// it with -v); otherwise it is discarded, since most runs only want the
+// tests' own lines.
+func DebugLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("GOKAFKA_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

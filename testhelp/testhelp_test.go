@@ -127,3 +127,20 @@ g               t               10         -               3               -    
 		t.Fatal("a short row parsed")
 	}
 }
+
+func TestAllPartitions(t *testing.T) {
+	tp := func(topic string, p int32) engine.TopicPartition {
+		return engine.TopicPartition{Topic: topic, Partition: p}
+	}
+	got := testhelp.AllPartitions[engine.TopicPartition](2, "b", "a")
+	want := []engine.TopicPartition{tp("a", 0), tp("a", 1), tp("b", 0), tp("b", 1)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("AllPartitions(2, b, a) = %v, want %v", got, want)
+	}
+	if got := testhelp.Partitions[engine.TopicPartition]("t", 3, 1); fmt.Sprint(got) != fmt.Sprint([]engine.TopicPartition{tp("t", 3), tp("t", 1)}) {
+		t.Fatalf("Partitions(t, 3, 1) = %v", got)
+	}
+	if got := testhelp.Partitions[engine.TopicPartition]("t"); got == nil || len(got) != 0 {
+		t.Fatalf("Partitions(t) = %#v, want empty and not nil", got)
+	}
+}

@@ -170,7 +170,7 @@ func TestCoordinatorMoves(t *testing.T) {
 	l := testhelp.NewLedger[TopicPartition]()
 	r := newRecorder("a", l)
 	ctx := testhelp.Ctx(t, 30*time.Second)
-	m, err := Join(ctx, cl, Config{Group: "g", Subscription: subOf("t"), Logger: testLogger(t)}, r)
+	m, err := Join(ctx, cl, Config{Group: "g", Subscription: subOf("t"), Logger: testhelp.DebugLogger(t)}, r)
 	if err != nil {
 		t.Fatal(err)
 	}

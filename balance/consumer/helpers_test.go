@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,11 +79,7 @@ func setGroupConfig(t *testing.T, ctx context.Context, group string) {
 
 // tps lists partitions of one topic.
 func tps(topic string, ps ...int32) []TopicPartition {
-	out := make([]TopicPartition, len(ps))
-	for i, p := range ps {
-		out[i] = TopicPartition{Topic: topic, Partition: p}
-	}
-	return out
+	return testhelp.Partitions[TopicPartition](topic, ps...)
 }
 
 // subOf is the subscription to one topic.
@@ -93,23 +87,7 @@ func subOf(topic string) balance.Subscription { return balance.Subscription{Topi
 
 // allOf lists the partitions 0..n-1 of each topic, sorted.
 func allOf(n int, topics ...string) []TopicPartition {
-	var out []TopicPartition
-	for _, t := range topics {
-		for p := range int32(n) {
-			out = append(out, TopicPartition{Topic: t, Partition: p})
-		}
-	}
-	slices.SortFunc(out, TopicPartition.Compare)
-	return out
-}
-
-// testLogger writes the members' logs to the test log when -v and
-// GOKAFKA_TEST_LOG are set; otherwise it discards them.
-func testLogger(t *testing.T) *slog.Logger {
-	if os.Getenv("GOKAFKA_TEST_LOG") == "" {
-		return slog.New(slog.DiscardHandler)
-	}
-	return slog.New(slog.NewTextHandler(testhelp.LogWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return testhelp.AllPartitions[TopicPartition](n, topics...)
 }
 
 // event is one Handler call.
@@ -242,7 +220,7 @@ func joinErr(t *testing.T, ctx context.Context, cl *cluster.Cluster, group strin
 		RebalanceTimeout: 20 * time.Second,
 		InstanceID:       o.instance,
 		ClientID:         r.name,
-		Logger:           testLogger(t),
+		Logger:           testhelp.DebugLogger(t),
 	}
 	start := time.Now()
 	m, err := Join(ctx, cl, cfg, r)

@@ -323,11 +323,7 @@ func (r *recorder) eventsOf(kind string) []event {
 
 // tps lists partitions of one topic.
 func tps(topic string, ps ...int32) []balance.TopicPartition {
-	out := make([]balance.TopicPartition, len(ps))
-	for i, p := range ps {
-		out[i] = balance.TopicPartition{Topic: topic, Partition: p}
-	}
-	return out
+	return testhelp.Partitions[balance.TopicPartition](topic, ps...)
 }
 
 // reads lists the topics of counts that m subscribes to, by its
