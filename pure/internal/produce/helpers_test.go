@@ -114,15 +114,24 @@ func highWatermark(t testing.TB, cl *cluster.Cluster, topic string, p int32) int
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	return endOffset(t, ctx, cl, topic, p, 0)
+}
+
+// endOffset is the end of partition p for isolation (ListOffsets at the
+// latest timestamp): the high watermark for 0 (read_uncommitted), the last
+// stable offset for 1 (read_committed). It asks the leader again while
+// the leader moves, and fails the test once ctx ends.
+func endOffset(t testing.TB, ctx context.Context, cl *cluster.Cluster, topic string, p int32, isolation int8) int64 {
+	t.Helper()
 	for {
 		br, _, err := cl.Leader(topic, p)
 		if err == nil {
 			req := kmsg.NewPtrListOffsetsRequest()
+			req.IsolationLevel = isolation
 			rt := kmsg.NewListOffsetsRequestTopic()
 			rt.Topic = topic
 			rp := kmsg.NewListOffsetsRequestTopicPartition()
-			rp.Partition = p
-			rp.Timestamp = -1
+			rp.Partition, rp.Timestamp = p, -1
 			rt.Partitions = append(rt.Partitions, rp)
 			req.Topics = append(req.Topics, rt)
 			var resp kmsg.Response
@@ -136,7 +145,7 @@ func highWatermark(t testing.TB, cl *cluster.Cluster, topic string, p int32) int
 		if ctx.Err() != nil {
 			t.Fatalf("ListOffsets %s/%d: %v", topic, p, err)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // leader moving: ask again
 	}
 }
 

@@ -210,33 +210,7 @@ func txnState(t testing.TB, tp *TxnProducer) string {
 func lastStable(t testing.TB, cl *cluster.Cluster, topic string, p int32) (lso, hwm int64) {
 	t.Helper()
 	ctx := testhelp.Ctx(t, 30*time.Second)
-	list := func(isolation int8) int64 {
-		for {
-			br, _, err := cl.Leader(topic, p)
-			if err == nil {
-				req := kmsg.NewPtrListOffsetsRequest()
-				req.IsolationLevel = isolation
-				rt := kmsg.NewListOffsetsRequestTopic()
-				rt.Topic = topic
-				rp := kmsg.NewListOffsetsRequestTopicPartition()
-				rp.Partition, rp.Timestamp = p, -1
-				rt.Partitions = append(rt.Partitions, rp)
-				req.Topics = append(req.Topics, rt)
-				var resp kmsg.Response
-				if resp, err = br.Request(ctx, req); err == nil {
-					lp := resp.(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
-					if err = kerr.ForCode(lp.ErrorCode); err == nil {
-						return lp.Offset
-					}
-				}
-			}
-			if ctx.Err() != nil {
-				t.Fatalf("ListOffsets %s/%d: %v", topic, p, err)
-			}
-			time.Sleep(100 * time.Millisecond) // leader moving: ask again
-		}
-	}
-	return list(1), list(0)
+	return endOffset(t, ctx, cl, topic, p, 1), endOffset(t, ctx, cl, topic, p, 0)
 }
 
 // joinGroup makes a classic consumer group of one member, which owns every
