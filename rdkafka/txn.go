@@ -64,6 +64,20 @@ func (t *txnProducer) take(ctx context.Context, what string) error {
 
 func (t *txnProducer) give() { <-t.turn }
 
+// takeUnclosed is take for a call that needs the producer open: Close may
+// have run while the call waited for its turn, and then the turn is given
+// back and the call fails with kerr.ErrClosed.
+func (t *txnProducer) takeUnclosed(ctx context.Context, what string) error {
+	if err := t.take(ctx, what); err != nil {
+		return err
+	}
+	if t.closed.Load() {
+		t.give()
+		return kerr.ErrClosed
+	}
+	return nil
+}
+
 // BeginTxn implements engine.TxnProducer. The first call initializes the
 // transactions (librdkafka's InitTransactions: the transaction coordinator,
 // a producer id and epoch for the transactional id, which fences an older
@@ -74,13 +88,10 @@ func (t *txnProducer) BeginTxn(ctx context.Context) error {
 	if t.closed.Load() {
 		return kerr.ErrClosed
 	}
-	if err := t.take(ctx, "begin transaction"); err != nil {
+	if err := t.takeUnclosed(ctx, "begin transaction"); err != nil {
 		return err
 	}
 	defer t.give()
-	if t.closed.Load() {
-		return kerr.ErrClosed
-	}
 	if t.open {
 		return kerr.ErrTransactionOpen
 	}
@@ -127,13 +138,10 @@ func (t *txnProducer) SendOffsets(ctx context.Context, c engine.GroupCommit) err
 	if err != nil {
 		return err
 	}
-	if err := t.take(ctx, "send offsets"); err != nil {
+	if err := t.takeUnclosed(ctx, "send offsets"); err != nil {
 		return err
 	}
 	defer t.give()
-	if t.closed.Load() {
-		return kerr.ErrClosed
-	}
 	if !t.open {
 		return kerr.ErrNoTransaction
 	}
@@ -162,13 +170,10 @@ func (t *txnProducer) EndTxn(ctx context.Context, commit bool) error {
 	if t.closed.Load() {
 		return kerr.ErrClosed
 	}
-	if err := t.take(ctx, "end transaction"); err != nil {
+	if err := t.takeUnclosed(ctx, "end transaction"); err != nil {
 		return err
 	}
 	defer t.give()
-	if t.closed.Load() {
-		return kerr.ErrClosed
-	}
 	if !t.open {
 		return kerr.ErrNoTransaction
 	}
