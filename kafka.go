@@ -82,44 +82,36 @@ func WithLogger(l *slog.Logger) ClientOption {
 // WithDialTimeout bounds each connection attempt (TCP, TLS, version
 // negotiation). Default 10s.
 func WithDialTimeout(d time.Duration) ClientOption {
-	return func(c *clientConfig) {
-		if d <= 0 {
-			c.setErr(kerr.Config("WithDialTimeout", "must be positive, got %v", d))
-		}
-		c.dialTimeout = d
-	}
+	return positiveDuration("WithDialTimeout", d, func(c *clientConfig) *time.Duration { return &c.dialTimeout })
 }
 
 // WithRequestTimeout bounds the wait for each broker response, on top of the
 // time a request asks the broker to wait. Default 30s.
 func WithRequestTimeout(d time.Duration) ClientOption {
-	return func(c *clientConfig) {
-		if d <= 0 {
-			c.setErr(kerr.Config("WithRequestTimeout", "must be positive, got %v", d))
-		}
-		c.requestTimeout = d
-	}
+	return positiveDuration("WithRequestTimeout", d, func(c *clientConfig) *time.Duration { return &c.requestTimeout })
 }
 
 // WithMetadataMaxAge sets how often metadata is refreshed even without an
 // error prompting it; that is how new partitions are noticed. Default 5m.
 func WithMetadataMaxAge(d time.Duration) ClientOption {
-	return func(c *clientConfig) {
-		if d <= 0 {
-			c.setErr(kerr.Config("WithMetadataMaxAge", "must be positive, got %v", d))
-		}
-		c.metadataMaxAge = d
-	}
+	return positiveDuration("WithMetadataMaxAge", d, func(c *clientConfig) *time.Duration { return &c.metadataMaxAge })
 }
 
 // WithRetryBackoff sets the first wait before a retry or reconnect; it
 // doubles, with jitter, up to 1s (or d if larger). Default 100ms.
 func WithRetryBackoff(d time.Duration) ClientOption {
+	return positiveDuration("WithRetryBackoff", d, func(c *clientConfig) *time.Duration { return &c.retryBackoff })
+}
+
+// positiveDuration is an option that sets the duration field gives to d, or
+// records that option was given a d that is not positive (NewClient
+// returns it).
+func positiveDuration(option string, d time.Duration, field func(*clientConfig) *time.Duration) ClientOption {
 	return func(c *clientConfig) {
 		if d <= 0 {
-			c.setErr(kerr.Config("WithRetryBackoff", "must be positive, got %v", d))
+			c.setErr(kerr.Config(option, "must be positive, got %v", d))
 		}
-		c.retryBackoff = d
+		*field(c) = d
 	}
 }
 
