@@ -20,6 +20,23 @@ import (
 
 func TestMain(m *testing.M) { testinstance.Main(m, testinstance.Config{Brokers: 3}) }
 
+// connect makes a client of the shared cluster with opts, and creates the
+// topic name with cfg through it. The caller closes the client, when it
+// chooses (before its tracer or meter provider shuts down).
+func connect(tb testing.TB, ctx context.Context, name string, cfg kafka.TopicConfig, opts ...kafka.ClientOption) (*kafka.Client, *kafka.Topic) {
+	tb.Helper()
+	client, err := kafka.NewClient(ctx, testinstance.Shared().BootstrapServers(), opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	topic, err := client.CreateTopic(ctx, name, cfg)
+	if err != nil {
+		client.Close()
+		tb.Fatal(err)
+	}
+	return client, topic
+}
+
 // TestProduceConsumeSpans: records produced under a parent span get a
 // producer span each, child of the parent, ended at acknowledgement with
 // the offset; their headers carry the span's W3C trace context (read back
@@ -36,15 +53,8 @@ func TestProduceConsumeSpans(t *testing.T) {
 			defer tp.Shutdown(context.Background())
 			tr := kotel.NewTracer(kotel.WithTracerProvider(tp))
 			ctx := testhelp.Ctx(t, 2*time.Minute)
-			client, err := kafka.NewClient(ctx, testinstance.Shared().BootstrapServers(), kafka.WithHooks(tr))
-			if err != nil {
-				t.Fatal(err)
-			}
+			client, topic := connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 3}, kafka.WithHooks(tr))
 			defer client.Close()
-			topic, err := client.CreateTopic(ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 3})
-			if err != nil {
-				t.Fatal(err)
-			}
 			p, err := topic.NewProducer(kafka.ProducerConfig{UseRdkafka: rd})
 			if err != nil {
 				if rd && errors.Is(err, kafka.ErrEngineNotEnabled) {

@@ -9,7 +9,6 @@ import (
 	"github.com/gokafka/kafka"
 	"github.com/gokafka/kafka/plugin/kotel"
 	"github.com/gokafka/kafka/testhelp"
-	"github.com/gokafka/kafka/testinstance"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
@@ -29,15 +28,8 @@ func TestMeter(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := testhelp.Ctx(t, 2*time.Minute)
-	client, err := kafka.NewClient(ctx, testinstance.Shared().BootstrapServers(), kafka.WithHooks(m))
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, topic := connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 2, ReplicationFactor: 3}, kafka.WithHooks(m))
 	defer client.Close()
-	topic, err := client.CreateTopic(ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 2, ReplicationFactor: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
 	p, err := topic.NewProducer(kafka.ProducerConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -15,15 +15,8 @@ import (
 
 func benchClient(b *testing.B, opts ...kafka.ClientOption) *kafka.Topic {
 	ctx := testhelp.Ctx(b, time.Minute)
-	c, err := kafka.NewClient(ctx, brokers(), opts...)
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, topic := connect(b, ctx, testhelp.UniqueName(b, "bench"), kafka.TopicConfig{Partitions: 3, ReplicationFactor: 1}, opts...)
 	b.Cleanup(func() { c.Close() })
-	topic, err := c.CreateTopic(ctx, testhelp.UniqueName(b, "bench"), kafka.TopicConfig{Partitions: 3, ReplicationFactor: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
 	return topic
 }
 

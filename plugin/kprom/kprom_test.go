@@ -21,6 +21,23 @@ func TestMain(m *testing.M) { testinstance.Main(m, testinstance.Config{Brokers: 
 
 func brokers() string { return testinstance.Shared().BootstrapServers() }
 
+// connect makes a client of the shared cluster with opts, and creates the
+// topic name with cfg through it. The caller closes the client, when it
+// chooses (the order of closes is part of some tests).
+func connect(tb testing.TB, ctx context.Context, name string, cfg kafka.TopicConfig, opts ...kafka.ClientOption) (*kafka.Client, *kafka.Topic) {
+	tb.Helper()
+	client, err := kafka.NewClient(ctx, brokers(), opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	topic, err := client.CreateTopic(ctx, name, cfg)
+	if err != nil {
+		client.Close()
+		tb.Fatal(err)
+	}
+	return client, topic
+}
+
 // scrape GETs the metrics through an HTTP server and parses them as
 // Prometheus' text format.
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
@@ -84,15 +101,8 @@ func TestScrape(t *testing.T) {
 	m := kprom.New("test")
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
-	client, err := kafka.NewClient(ctx, brokers(), kafka.WithHooks(m))
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, topic := connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 3}, kafka.WithHooks(m))
 	defer client.Close()
-	topic, err := client.CreateTopic(ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
 	p, err := topic.NewProducer(kafka.ProducerConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -181,15 +191,8 @@ func TestRebalanceMetrics(t *testing.T) {
 	m := kprom.New("")
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
-	client, err := kafka.NewClient(ctx, brokers(), kafka.WithHooks(m))
-	if err != nil {
-		t.Fatal(err)
-	}
+	client, topic := connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 2, ReplicationFactor: 3}, kafka.WithHooks(m))
 	defer client.Close()
-	topic, err := client.CreateTopic(ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 2, ReplicationFactor: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
 	group := testhelp.UniqueName(t, "g")
 	c, err := topic.NewBalancedConsumer(ctx, kafka.BalancedConsumerConfig{Group: group, Managed: true})
 	if err != nil {
