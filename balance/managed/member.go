@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,8 +48,7 @@ type Member struct {
 	joinLane, beatLane string
 
 	coord       *coordinator
-	lanesMu     sync.Mutex
-	laneBrokers map[*cluster.Broker]struct{}
+	laneBrokers membership.LaneBrokers
 
 	beat *heartbeater
 
@@ -168,7 +166,6 @@ func newMember(cl *cluster.Cluster, cfg Config, h balance.Handler) (*Member, err
 		joinLane:    "managed-join/" + nonce,
 		beatLane:    "managed-beat/" + nonce,
 		coord:       coord,
-		laneBrokers: map[*cluster.Broker]struct{}{},
 		s:           session{genID: -1},
 	}
 	if cfg.InstanceID != "" {

@@ -79,9 +79,7 @@ func (m *Member) request(ctx context.Context, lane string, req kmsg.Request) (km
 	if err != nil {
 		return nil, nil, epoch, err
 	}
-	m.lanesMu.Lock()
-	m.laneBrokers[b] = struct{}{}
-	m.lanesMu.Unlock()
+	m.laneBrokers.Add(b)
 	resp, err := b.RequestOn(ctx, lane, req)
 	if err != nil {
 		m.coord.failed(epoch, err)
@@ -93,14 +91,7 @@ func (m *Member) request(ctx context.Context, lane string, req kmsg.Request) (km
 // with them. A JoinGroup abandoned by Close is still waiting on the join
 // lane; closing it is what frees the broker side too.
 func (m *Member) closeLanes() {
-	m.lanesMu.Lock()
-	bs := m.laneBrokers
-	m.laneBrokers = map[*cluster.Broker]struct{}{}
-	m.lanesMu.Unlock()
-	for b := range bs {
-		b.CloseLane(m.joinLane)
-		b.CloseLane(m.beatLane)
-	}
+	m.laneBrokers.Close(m.joinLane, m.beatLane)
 }
 
 // subscription is the member's JoinGroup protocol metadata: the topics it

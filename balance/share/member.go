@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,8 +49,7 @@ type Member struct {
 	// lane is the member's own connection to the coordinator, so that
 	// heartbeats never queue behind other traffic of the client.
 	lane        string
-	lanesMu     sync.Mutex
-	laneBrokers map[*cluster.Broker]struct{}
+	laneBrokers membership.LaneBrokers
 
 	// Published for any goroutine.
 	epoch      atomic.Int32
@@ -106,15 +104,14 @@ func Join(ctx context.Context, c offsets.Cluster, cfg Config, h balance.Handler)
 		log = cl.Logger()
 	}
 	m := &Member{
-		cl:          cl,
-		cfg:         cfg,
-		h:           h,
-		log:         log.With("group", cfg.Group, "member", cfg.MemberID),
-		coord:       cluster.NewCoordinator(cl, cluster.GroupCoordinator, cfg.Group),
-		lane:        "share-group/" + cfg.MemberID,
-		laneBrokers: map[*cluster.Broker]struct{}{},
-		subscribe:   true,
-		interval:    defaultInterval,
+		cl:        cl,
+		cfg:       cfg,
+		h:         h,
+		log:       log.With("group", cfg.Group, "member", cfg.MemberID),
+		coord:     cluster.NewCoordinator(cl, cluster.GroupCoordinator, cfg.Group),
+		lane:      "share-group/" + cfg.MemberID,
+		subscribe: true,
+		interval:  defaultInterval,
 	}
 	m.assigned.Store(new([]TopicPartition))
 	m.ctx, m.cancel = context.WithCancel(context.Background())
@@ -182,9 +179,7 @@ func (m *Member) checkSupported(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.lanesMu.Lock()
-	m.laneBrokers[b] = struct{}{}
-	m.lanesMu.Unlock()
+	m.laneBrokers.Add(b)
 	c, err := b.Conn(ctx, m.lane)
 	if err != nil {
 		return err

@@ -51,9 +51,7 @@ func (m *Member) request(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 	if err != nil {
 		return nil, nil, err
 	}
-	m.lanesMu.Lock()
-	m.laneBrokers[b] = struct{}{}
-	m.lanesMu.Unlock()
+	m.laneBrokers.Add(b)
 	conn, err := b.Conn(ctx, m.lane)
 	if err == nil {
 		if err = supported(conn); err != nil {
@@ -70,13 +68,7 @@ func (m *Member) request(ctx context.Context, req kmsg.Request) (kmsg.Response, 
 
 // closeLanes closes the member's connections once its goroutine is done.
 func (m *Member) closeLanes() {
-	m.lanesMu.Lock()
-	bs := m.laneBrokers
-	m.laneBrokers = map[*cluster.Broker]struct{}{}
-	m.lanesMu.Unlock()
-	for b := range bs {
-		b.CloseLane(m.lane)
-	}
+	m.laneBrokers.Close(m.lane)
 }
 
 // heartbeat sends one ShareGroupHeartbeat at memberEpoch; the subscription goes
