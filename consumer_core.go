@@ -408,38 +408,31 @@ func (c *consumerCore) install(ctx context.Context, f engine.Fetch) error {
 // positions returns the position of each assigned partition: the next
 // offset to read.
 func (c *consumerCore) positions() map[TopicPartition]int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[TopicPartition]int64, len(c.parts))
-	for tp, ps := range c.parts {
-		out[tp] = ps.pos
-	}
-	return out
+	return c.perPartition(func(ps *partState) (int64, bool) { return ps.pos, true })
 }
 
 // highWatermarks returns the high watermark of each assigned partition, as
 // its last fetch reported it (partitions not fetched yet are absent).
 func (c *consumerCore) highWatermarks() map[TopicPartition]int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[TopicPartition]int64, len(c.parts))
-	for tp, ps := range c.parts {
-		if ps.hw >= 0 {
-			out[tp] = ps.hw
-		}
-	}
-	return out
+	return c.perPartition(func(ps *partState) (int64, bool) { return ps.hw, ps.hw >= 0 })
 }
 
 // lag is, per assigned partition with a known high watermark, how many
 // messages are still to read: high watermark minus position.
 func (c *consumerCore) lag() map[TopicPartition]int64 {
+	return c.perPartition(func(ps *partState) (int64, bool) { return max(0, ps.hw-ps.pos), ps.hw >= 0 })
+}
+
+// perPartition maps each assigned partition to value's number, leaving out
+// those for which value says there is none. One snapshot under mu, so that
+// the numbers of all partitions are of the same moment.
+func (c *consumerCore) perPartition(value func(*partState) (int64, bool)) map[TopicPartition]int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make(map[TopicPartition]int64, len(c.parts))
 	for tp, ps := range c.parts {
-		if ps.hw >= 0 {
-			out[tp] = max(0, ps.hw-ps.pos)
+		if v, ok := value(ps); ok {
+			out[tp] = v
 		}
 	}
 	return out
