@@ -1,9 +1,6 @@
 package testhelp
 
-import (
-	"cmp"
-	"slices"
-)
+import "slices"
 
 // Partitions names partitions ps of topic, in the order given. T is the
 // caller's TopicPartition type, as for Ledger; the tests wrap it in a
@@ -24,7 +21,7 @@ func AllPartitions[T TopicPartition](n int, topics ...string) []T {
 	for _, t := range topics {
 		out = append(out, Partitions[T](t, seq(n)...)...)
 	}
-	slices.SortFunc(out, comparePartitions[T])
+	slices.SortFunc(out, compareTopicPartitions[T])
 	return out
 }
 
@@ -35,18 +32,4 @@ func seq(n int) []int32 {
 		out[i] = int32(i)
 	}
 	return out
-}
-
-// comparePartitions orders by topic, then partition. Type parameters have
-// no fields, so it reads them through the struct both types share.
-func comparePartitions[T TopicPartition](a, b T) int {
-	type fields = struct {
-		Topic     string
-		Partition int32
-	}
-	x, y := fields(a), fields(b)
-	if c := cmp.Compare(x.Topic, y.Topic); c != 0 {
-		return c
-	}
-	return cmp.Compare(x.Partition, y.Partition)
 }
