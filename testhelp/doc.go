@@ -44,6 +44,10 @@
 // a message reported twice. Ledger keeps who owns which partition across
 // the members of a consumer group, and catches two owners at once;
 // GroupMembers asks Kafka's own consumer-groups tool who owns what.
+// Partitions and AllPartitions list partitions in the caller's
+// TopicPartition type, as the members' tests compare them; DebugLogger is
+// the logger to give the code under test (its debug log in the test log
+// with GOKAFKA_TEST_LOG set).
 // SetGroupConfig sets a group's configs (KIP-848's consumer.* group
 // configs); FastConsumerGroup gives a consumer-protocol group the short
 // heartbeats and sessions of the tests.
