@@ -144,3 +144,25 @@ func TestAllPartitions(t *testing.T) {
 		t.Fatalf("Partitions(t) = %#v, want empty and not nil", got)
 	}
 }
+
+func TestOwnedOnce(t *testing.T) {
+	tp := func(topic string, p int32) engine.TopicPartition {
+		return engine.TopicPartition{Topic: topic, Partition: p}
+	}
+	want := testhelp.AllPartitions[engine.TopicPartition](2, "a")
+	for _, c := range []struct {
+		owned [][]engine.TopicPartition
+		err   string // "" for none
+	}{
+		{[][]engine.TopicPartition{{tp("a", 0)}, {tp("a", 1)}}, ""},
+		{[][]engine.TopicPartition{{tp("a", 0), tp("a", 1)}, nil}, ""},
+		{[][]engine.TopicPartition{{tp("a", 0)}, {tp("a", 0), tp("a", 1)}}, "owned by members 0 and 1"},
+		{[][]engine.TopicPartition{{tp("a", 0), tp("b", 0)}, {tp("a", 1)}}, "not among the partitions wanted"},
+		{[][]engine.TopicPartition{{tp("a", 0)}, nil}, "1 of 2 partitions owned"},
+	} {
+		err := testhelp.OwnedOnce(want, c.owned)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("OwnedOnce(%v) = %v, want %q", c.owned, err, c.err)
+		}
+	}
+}

@@ -347,22 +347,12 @@ func deadline(ctx context.Context) time.Time {
 }
 
 func checkStable(ctx context.Context, cl *cluster.Cluster, group string, want []TopicPartition, ms []*Member) ([][]TopicPartition, error) {
-	owner := map[TopicPartition]int{}
 	owned := make([][]TopicPartition, len(ms))
 	for i, m := range ms {
 		owned[i] = m.Assigned()
-		for _, p := range owned[i] {
-			if o, dup := owner[p]; dup {
-				return nil, fmt.Errorf("partition %v owned by members %d and %d", p, o, i)
-			}
-			if _, ok := slices.BinarySearchFunc(want, p, TopicPartition.Compare); !ok {
-				return nil, fmt.Errorf("member %d owns %v, which is not among the partitions wanted", i, p)
-			}
-			owner[p] = i
-		}
 	}
-	if len(owner) != len(want) {
-		return nil, fmt.Errorf("%d of %d partitions owned: %v", len(owner), len(want), owned)
+	if err := testhelp.OwnedOnce(want, owned); err != nil {
+		return nil, err
 	}
 	v, err := describe(ctx, cl, group)
 	if err != nil {

@@ -350,25 +350,15 @@ func stablePoint(t *testing.T, ctx context.Context, cl *cluster.Cluster, group s
 
 func checkStable(ctx context.Context, cl *cluster.Cluster, group string, want []TopicPartition, ms []*Member) (int32, [][]TopicPartition, error) {
 	gen := ms[0].Generation().ID
-	owner := map[TopicPartition]int{}
 	owned := make([][]TopicPartition, len(ms))
 	for i, m := range ms {
 		if g := m.Generation().ID; g != gen || g < 1 {
 			return 0, nil, fmt.Errorf("member %d at generation %d, member 0 at %d", i, g, gen)
 		}
 		owned[i] = m.Assigned()
-		for _, p := range owned[i] {
-			if o, dup := owner[p]; dup {
-				return 0, nil, fmt.Errorf("partition %v owned by members %d and %d", p, o, i)
-			}
-			if _, ok := slices.BinarySearchFunc(want, p, TopicPartition.Compare); !ok {
-				return 0, nil, fmt.Errorf("member %d owns %v, which is not among the partitions wanted", i, p)
-			}
-			owner[p] = i
-		}
 	}
-	if len(owner) != len(want) {
-		return 0, nil, fmt.Errorf("%d of %d partitions owned: %v", len(owner), len(want), owned)
+	if err := testhelp.OwnedOnce(want, owned); err != nil {
+		return 0, nil, err
 	}
 	v, err := describe(ctx, cl, group)
 	if err != nil {
