@@ -17,14 +17,7 @@ import (
 // never handed out).
 func readUncommitted(t *testing.T, topic string) []string {
 	t.Helper()
-	out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-e", "-q", "-X", "isolation.level=read_uncommitted", "-f", "%s\n")
-	var vals []string
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		if l != "" {
-			vals = append(vals, l)
-		}
-	}
-	return vals
+	return kcatValues(t, topic, "read_uncommitted")
 }
 
 // counts counts values by prefix.

@@ -34,7 +34,15 @@ func TestTransactionConfigErrors(t *testing.T) {
 // client nobody here wrote, and returns the values.
 func readCommitted(t *testing.T, topic string) []string {
 	t.Helper()
-	out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-e", "-q", "-X", "isolation.level=read_committed", "-f", "%s\n")
+	return kcatValues(t, topic, "read_committed")
+}
+
+// kcatValues reads a topic to its end with kcat at isolation (librdkafka's
+// isolation.level) and returns the values, one a line, in the order kcat
+// printed them.
+func kcatValues(t *testing.T, topic, isolation string) []string {
+	t.Helper()
+	out := testhelp.Kcat(t, nil, "", "-C", "-t", topic, "-e", "-q", "-X", "isolation.level="+isolation, "-f", "%s\n")
 	var vals []string
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		if l != "" {
