@@ -47,7 +47,8 @@
 // Partitions and AllPartitions list partitions in the caller's
 // TopicPartition type, as the members' tests compare them; DebugLogger is
 // the logger to give the code under test (its debug log in the test log
-// with GOKAFKA_TEST_LOG set).
+// with GOKAFKA_TEST_LOG set); CloseAtEnd closes a member when the test
+// ends and fails the test if it cannot.
 // SetGroupConfig sets a group's configs (KIP-848's consumer.* group
 // configs); FastConsumerGroup gives a consumer-protocol group the short
 // heartbeats and sessions of the tests.

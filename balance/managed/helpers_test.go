@@ -243,13 +243,7 @@ func joinErr(t *testing.T, ctx context.Context, cl *cluster.Cluster, group strin
 	}
 	r.setMember(m)
 	t.Logf("%s joined in %v: member %s, generation %d, partitions %v", r.name, time.Since(start).Round(time.Millisecond), m.ID(), m.Generation().ID, m.Assigned())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := m.Close(ctx); err != nil {
-			t.Errorf("Close %s: %v", r.name, err)
-		}
-	})
+	testhelp.CloseAtEnd(t, r.name, 20*time.Second, m.Close)
 	return m, nil
 }
 
