@@ -279,22 +279,16 @@ func (c *consumerCore) consume(ctx context.Context) (*Message, error) {
 func (c *consumerCore) consumeOne(ctx context.Context) (*Message, error) {
 	c.consumeMu.Lock()
 	defer c.consumeMu.Unlock()
-	var deadline time.Time
-	if c.cfg.ConsumerTimeout > 0 {
-		deadline = time.Now().Add(c.cfg.ConsumerTimeout)
-	}
+	timeout := startConsumeTimeout(c.cfg.ConsumerTimeout)
 	for {
 		if m, err := c.next(); m != nil || err != nil {
 			return m, err
 		}
-		pollCtx, cancel := ctx, context.CancelFunc(func() {})
-		if !deadline.IsZero() {
-			pollCtx, cancel = context.WithDeadline(ctx, deadline)
-		}
+		pollCtx, cancel := timeout.bound(ctx)
 		f, err := c.fetcher.Poll(pollCtx)
 		cancel()
 		if err != nil {
-			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !deadline.IsZero() {
+			if timeout.endedPoll(ctx, err) {
 				return nil, ErrConsumerTimeout
 			}
 			if errors.Is(err, kerr.ErrClosed) {
@@ -309,6 +303,34 @@ func (c *consumerCore) consumeOne(ctx context.Context) (*Message, error) {
 			return nil, err
 		}
 	}
+}
+
+// consumeTimeout is ConsumerTimeout for one Consume call (of a
+// SimpleConsumer, a BalancedConsumer or a ShareConsumer): a deadline set
+// when the call starts, across all the polls the call makes, so that
+// polls which return nothing to hand out do not extend it. The zero value
+// is no timeout.
+type consumeTimeout struct{ deadline time.Time }
+
+func startConsumeTimeout(d time.Duration) consumeTimeout {
+	if d <= 0 {
+		return consumeTimeout{}
+	}
+	return consumeTimeout{deadline: time.Now().Add(d)}
+}
+
+// bound is ctx for one poll: ending at the deadline, if there is one.
+func (t consumeTimeout) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if t.deadline.IsZero() {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, t.deadline)
+}
+
+// endedPoll reports whether err, a poll's error under bound(ctx), is the
+// timeout rather than ctx's own end (ErrConsumerTimeout, not ctx.Err()).
+func (t consumeTimeout) endedPoll(ctx context.Context, err error) bool {
+	return ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !t.deadline.IsZero()
 }
 
 // next hands out the next ready message, if any.

@@ -289,20 +289,14 @@ func (c *ShareConsumer) Commit(ctx context.Context) error {
 func (c *ShareConsumer) consumeOne(ctx context.Context) (*Message, error) {
 	c.consumeMu.Lock()
 	defer c.consumeMu.Unlock()
-	var deadline time.Time
-	if c.cfg.ConsumerTimeout > 0 {
-		deadline = time.Now().Add(c.cfg.ConsumerTimeout)
-	}
+	timeout := startConsumeTimeout(c.cfg.ConsumerTimeout)
 	for {
 		m, acks, wait, err := c.next()
 		c.fetcher.Acknowledge(acks)
 		if m != nil || err != nil {
 			return m, err
 		}
-		pollCtx, cancel := ctx, context.CancelFunc(func() {})
-		if !deadline.IsZero() {
-			pollCtx, cancel = context.WithDeadline(ctx, deadline)
-		}
+		pollCtx, cancel := timeout.bound(ctx)
 		var f engine.ShareFetch
 		if !wait.IsZero() {
 			err = c.waitForAcks(pollCtx, wait)
@@ -311,7 +305,7 @@ func (c *ShareConsumer) consumeOne(ctx context.Context) (*Message, error) {
 		}
 		cancel()
 		if err != nil {
-			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) && !deadline.IsZero() {
+			if timeout.endedPoll(ctx, err) {
 				return nil, ErrConsumerTimeout
 			}
 			if errors.Is(err, kerr.ErrClosed) {
