@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/balance"
+	"github.com/gokafka/kafka/balance/internal/membership"
 	"github.com/gokafka/kafka/internal/kerr"
 )
 
@@ -78,12 +79,7 @@ const defaultRebalanceTimeout = 60 * time.Second
 // withDefaults validates c and fills in its defaults. Errors are
 // *kerr.ConfigError values naming the field.
 func (c Config) withDefaults() (Config, error) {
-	if c.Group == "" {
-		return c, kerr.Config("Config.Group", "the consumer group id is required")
-	}
-	// Check copies and sorts the topics: the caller's slice may change
-	// after Join.
-	sub, err := c.Subscription.Check("Config.Subscription")
+	sub, err := membership.CheckGroup(c.Group, c.Subscription)
 	if err != nil {
 		return c, err
 	}

@@ -44,3 +44,15 @@ func Logger(base *slog.Logger, cl *cluster.Cluster, group string, sub balance.Su
 	}
 	return log
 }
+
+// CheckGroup checks the group and the subscription of a consumer group
+// member's Config (Kafka's protocols; a ZooKeeper group's name has rules
+// of its own): the group id is required, and the subscription must pass
+// balance.Subscription.Check, which copies and sorts its topics (the
+// caller's slice may change after Join).
+func CheckGroup(group string, sub balance.Subscription) (balance.Subscription, error) {
+	if group == "" {
+		return sub, kerr.Config("Config.Group", "the consumer group id is required")
+	}
+	return sub.Check("Config.Subscription")
+}

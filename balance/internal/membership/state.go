@@ -1,10 +1,11 @@
 // Package membership is what every group member of balance/ shares
 // (balance/consumer, balance/managed, balance/share and
-// balance/zookeeper): Join's checks of its arguments (Start), the member's
-// logger (Logger), the brokers of its own lanes (LaneBrokers), and its run
-// state (State): a member runs in goroutines of its own until Close asks
-// it to stop or it stops by itself after an error retrying cannot fix, and
-// the rules of Done, Err and Close are the same for all of them.
+// balance/zookeeper): Join's checks of its arguments (Start; CheckGroup for
+// the members of Kafka's consumer protocols), the member's logger
+// (Logger), the brokers of its own lanes (LaneBrokers), and its run state
+// (State): a member runs in goroutines of its own until Close asks it to
+// stop or it stops by itself after an error retrying cannot fix, and the
+// rules of Done, Err and Close are the same for all of them.
 //
 // A member makes a State with New, hands its Close, Done and Err to the
 // State's, and its run goroutine (the owner of everything here but the
