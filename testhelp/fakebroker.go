@@ -295,6 +295,23 @@ func (b *FakeBroker) ApiVersions(r *FakeRequest) *kmsg.ApiVersionsResponse {
 	return resp
 }
 
+// CapAPIVersion makes resp, an ApiVersions answer, list version max as the
+// highest of API key: a broker older than the request, or than a version
+// of it, that the client must cope with.
+func CapAPIVersion(resp *kmsg.ApiVersionsResponse, key, max int16) {
+	for i := range resp.ApiKeys {
+		if resp.ApiKeys[i].ApiKey == key {
+			resp.ApiKeys[i].MaxVersion = max
+		}
+	}
+}
+
+// DropAPI removes API key from resp, an ApiVersions answer: a broker that
+// does not know the request at all.
+func DropAPI(resp *kmsg.ApiVersionsResponse, key int16) {
+	resp.ApiKeys = slices.DeleteFunc(resp.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == key })
+}
+
 // Metadata is the broker's default Metadata response: itself as the only
 // broker and controller, and the topics added with AddTopic (those asked
 // for, or all), each partition led by this broker. Unknown topics get

@@ -52,14 +52,10 @@ func TestUnsupportedBroker(t *testing.T) {
 			switch r.Key {
 			case 18: // ApiVersions
 				resp := c.Broker().ApiVersions(r)
-				resp.ApiKeys = slices.DeleteFunc(resp.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool {
-					return k.ApiKey == apiConsumerGroupHeartbeat && maxVersion < 0
-				})
-				for i := range resp.ApiKeys {
-					if resp.ApiKeys[i].ApiKey == apiConsumerGroupHeartbeat {
-						resp.ApiKeys[i].MaxVersion = maxVersion
-					}
+				if maxVersion < 0 {
+					testhelp.DropAPI(resp, apiConsumerGroupHeartbeat)
 				}
+				testhelp.CapAPIVersion(resp, apiConsumerGroupHeartbeat, maxVersion)
 				c.Respond(r, resp)
 			case 10: // FindCoordinator
 				findCoordinator(c, r, c.Broker().NodeID)

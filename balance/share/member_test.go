@@ -278,14 +278,10 @@ func TestMemberLifecycle(t *testing.T) {
 func TestJoinUnsupported(t *testing.T) {
 	for name, edit := range map[string]func(*kmsg.ApiVersionsResponse){
 		"no ShareGroupHeartbeat": func(r *kmsg.ApiVersionsResponse) {
-			r.ApiKeys = slices.DeleteFunc(r.ApiKeys, func(k kmsg.ApiVersionsResponseApiKey) bool { return k.ApiKey == 76 })
+			testhelp.DropAPI(r, 76)
 		},
 		"ShareFetch v0 only": func(r *kmsg.ApiVersionsResponse) {
-			for i := range r.ApiKeys {
-				if r.ApiKeys[i].ApiKey == 78 {
-					r.ApiKeys[i].MaxVersion = 0
-				}
-			}
+			testhelp.CapAPIVersion(r, 78, 0)
 		},
 		"share.version 0": func(r *kmsg.ApiVersionsResponse) {
 			r.FinalizedFeaturesEpoch = 1

@@ -383,11 +383,7 @@ func TestFakeHandshakeFailures(t *testing.T) {
 		return func(c *testhelp.FakeConn, r *testhelp.FakeRequest) bool {
 			resp := c.Broker().ApiVersions(r)
 			resp.ErrorCode = code
-			for i := range resp.ApiKeys {
-				if resp.ApiKeys[i].ApiKey == 18 {
-					resp.ApiKeys[i].MaxVersion = maxApiVersions
-				}
-			}
+			testhelp.CapAPIVersion(resp, 18, maxApiVersions)
 			if code == kerr.UnsupportedVersion.Code {
 				r.Version = 0 // the broker answers in v0 what it cannot read
 			}
@@ -452,12 +448,7 @@ func TestFakeUnsupportedAPI(t *testing.T) {
 			return false
 		}
 		resp := c.Broker().ApiVersions(r)
-		for i := range resp.ApiKeys {
-			if resp.ApiKeys[i].ApiKey == 3 {
-				resp.ApiKeys = append(resp.ApiKeys[:i], resp.ApiKeys[i+1:]...)
-				break
-			}
-		}
+		testhelp.DropAPI(resp, 3) // Metadata
 		c.Respond(r, resp)
 		return true
 	})
@@ -473,11 +464,7 @@ func TestFakeUnsupportedAPI(t *testing.T) {
 			return false
 		}
 		resp := c.Broker().ApiVersions(r)
-		for i := range resp.ApiKeys {
-			if resp.ApiKeys[i].ApiKey == 0 {
-				resp.ApiKeys[i].MaxVersion = 2
-			}
-		}
+		testhelp.CapAPIVersion(resp, 0, 2) // Produce
 		c.Respond(r, resp)
 		return true
 	})

@@ -66,11 +66,7 @@ func (sb *sessionBroker) handle(c *testhelp.FakeConn, r *testhelp.FakeRequest) b
 			return false
 		}
 		resp := c.Broker().ApiVersions(r)
-		for i := range resp.ApiKeys {
-			if resp.ApiKeys[i].ApiKey == 1 {
-				resp.ApiKeys[i].MaxVersion = 6
-			}
-		}
+		testhelp.CapAPIVersion(resp, 1, 6) // Fetch
 		c.Respond(r, resp)
 		return true
 	case *kmsg.FetchRequest:
