@@ -85,7 +85,8 @@
 //	conn, err := wire.Dial(ctx, b.Addr(), wire.Options{})
 //
 // For fuzzing, NewFakeBroker gives a broker without a listener and DialPipe
-// (a wire.Options.Dialer) connects to it in memory.
+// (a wire.Options.Dialer) connects to it in memory. CapAPIVersion and
+// DropAPI edit the broker's ApiVersions answer, to play an older broker.
 //
 // Below the protocol, Serve is a TCP server whose connections a function
 // answers (a server that hangs up, speaks HTTP or never answers), and
