@@ -295,13 +295,13 @@ func (b *FakeBroker) ApiVersions(r *FakeRequest) *kmsg.ApiVersionsResponse {
 	return resp
 }
 
-// CapAPIVersion makes resp, an ApiVersions answer, list version max as the
-// highest of API key: a broker older than the request, or than a version
-// of it, that the client must cope with.
-func CapAPIVersion(resp *kmsg.ApiVersionsResponse, key, max int16) {
+// CapAPIVersion makes resp, an ApiVersions answer, list maxVersion as the
+// highest version of API key: a broker older than the request, or than a
+// version of it, that the client must cope with.
+func CapAPIVersion(resp *kmsg.ApiVersionsResponse, key, maxVersion int16) {
 	for i := range resp.ApiKeys {
 		if resp.ApiKeys[i].ApiKey == key {
-			resp.ApiKeys[i].MaxVersion = max
+			resp.ApiKeys[i].MaxVersion = maxVersion
 		}
 	}
 }
