@@ -89,7 +89,8 @@
 // idempotent, so that a retry neither duplicates nor reorders. Keys are
 // hashed with Java's murmur2, so a key lands on the partition where the
 // Java client and librdkafka put it; keyless messages stick to one
-// partition of their topic for 10 ms (Java's default partitioner).
+// partition of their topic for 1 MiB or 1 s, whichever comes first (the
+// Java client's rule, with a time limit: NewUniformStickyPartitioner).
 //
 // # Administration
 //

@@ -170,6 +170,21 @@ func ExampleHashingPartitioner() {
 	// Output: true
 }
 
+// The default partitioner's turns: keyless messages of a topic go to one
+// partition until it has been given the turn's bytes, then to another.
+// This runs without a broker.
+func ExampleNewUniformStickyPartitioner() {
+	p := kafka.NewUniformStickyPartitioner(1000, time.Second) // turns of 1 000 bytes
+	m := &kafka.Message{Topic: "events", Value: make([]byte, 100)}
+	first := p(m, 12)
+	sameTurn := true
+	for range 9 { // the turn's other nine messages of 100 bytes
+		sameTurn = sameTurn && p(m, 12) == first
+	}
+	fmt.Println(sameTurn, p(m, 12) != first)
+	// Output: true true
+}
+
 // Consumers that share a group split the topic's partitions, coordinated
 // through ZooKeeper as PyKafka's balanced consumer is. Run the same
 // program twice and each copy reads half of the partitions; stop one and

@@ -100,15 +100,24 @@ func TestStickyPartitioner(t *testing.T) {
 	}
 }
 
+// BenchmarkStickyPartitioner: a keyless message's choice, from goroutines
+// at once, with the fixed-time turns and with the default's byte-counted
+// ones (an atomic add per message on the turn they share).
 func BenchmarkStickyPartitioner(b *testing.B) {
-	p := NewStickyPartitioner(0)
-	m := &Message{Value: []byte("v")}
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			p(m, 12)
-		}
-	})
+	for _, c := range []struct {
+		name string
+		p    Partitioner
+	}{{"time", NewStickyPartitioner(0)}, {"uniform", NewUniformStickyPartitioner(0, 0)}} {
+		b.Run(c.name, func(b *testing.B) {
+			m := &Message{Value: make([]byte, 100)}
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					c.p(m, 12)
+				}
+			})
+		})
+	}
 }
 
 func BenchmarkMurmur2(b *testing.B) {
@@ -124,7 +133,7 @@ func BenchmarkMurmur2(b *testing.B) {
 // time from the stamp's clock reading; a choice holds for the stick and
 // moves to another partition after it, whatever the wall clock says.
 func TestStickyPartitionAt(t *testing.T) {
-	s := newSticky(10 * time.Millisecond)
+	s := newSticky(10*time.Millisecond, 0)
 	m := &Message{Topic: "t"}
 	first := s.partitionAt(m, 12, 0)
 	for _, at := range []time.Duration{time.Millisecond, 9 * time.Millisecond} {
@@ -137,5 +146,101 @@ func TestStickyPartitionAt(t *testing.T) {
 	}
 	if got := s.partitionAt(&Message{Topic: "other"}, 3, 11*time.Millisecond); got < 0 || got >= 3 {
 		t.Fatalf("other topic: partition %d of 3", got)
+	}
+}
+
+// TestUniformStickyPartitioner: keys go where HashingPartitioner puts
+// them; keyless messages give a partition exactly the turn's bytes (the
+// message that uses them up is the turn's last) and then move on, also
+// when goroutines race at a turn's end; turns reach every partition.
+func TestUniformStickyPartitioner(t *testing.T) {
+	p := NewUniformStickyPartitioner(1000, time.Hour)
+	for i := range 200 {
+		m := &Message{Key: []byte{byte(i), byte(i >> 2), 'k'}, Value: make([]byte, 100)}
+		if got, want := p(m, 12), HashingPartitioner(m, 12); got != want {
+			t.Fatalf("key %q: chose %d, murmur2 %d", m.Key, got, want)
+		}
+	}
+
+	// One goroutine: turns of exactly 10 messages of 100 bytes (60 of
+	// value, 20 of header key and value, 20 of empty-key... no key:
+	// nil keys are keyless), each on another partition than the last.
+	m := &Message{Value: make([]byte, 60), Headers: []Header{{Key: "h", Value: make([]byte, 39)}}}
+	prev := int32(-1)
+	for turn := range 50 {
+		first := p(m, 12)
+		if first == prev {
+			t.Fatalf("turn %d stayed on partition %d", turn, first)
+		}
+		for i := 1; i < 10; i++ {
+			if got := p(m, 12); got != first {
+				t.Fatalf("turn %d, message %d: partition %d, want %d", turn, i, got, first)
+			}
+		}
+		prev = first
+	}
+
+	// Goroutines racing: every turn still holds exactly 10 messages, so
+	// each partition's count is a multiple of 10.
+	racing := NewUniformStickyPartitioner(1000, time.Hour)
+	var mu sync.Mutex
+	counts := map[int32]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			mine := map[int32]int{}
+			for range 2500 {
+				p := racing(&Message{Value: make([]byte, 100)}, 12)
+				if p < 0 || p >= 12 {
+					t.Errorf("chose %d of 12", p)
+					return
+				}
+				mine[p]++
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for p, n := range mine {
+				counts[p] += n
+			}
+		})
+	}
+	wg.Wait()
+	if len(counts) != 12 {
+		t.Errorf("1 000 turns reached %d of 12 partitions: %v", len(counts), counts)
+	}
+	for p, n := range counts {
+		if n%10 != 0 {
+			t.Errorf("partition %d got %d messages: not whole turns of 10 (%v)", p, n, counts)
+		}
+	}
+
+	// A message larger than the turn is a turn of its own.
+	big := NewUniformStickyPartitioner(0, 0)
+	huge := &Message{Value: make([]byte, DefaultStickyBytes+1)}
+	if a, b := big(huge, 12), big(huge, 12); a == b {
+		t.Errorf("two messages over DefaultStickyBytes shared partition %d", a)
+	}
+	// Fewer partitions than the choice: a new choice in range.
+	if got := big(&Message{}, 1); got != 0 {
+		t.Errorf("one partition: chose %d", got)
+	}
+}
+
+// TestUniformStickyTimeLimit: a turn that has not used its bytes ends at
+// its time limit; without a limit it does not.
+func TestUniformStickyTimeLimit(t *testing.T) {
+	m := &Message{Topic: "t", Value: []byte("v")}
+	s := newDefaultSticky(0, 0)
+	first := s.partitionAt(m, 12, 0)
+	if got := s.partitionAt(m, 12, DefaultStickyTime-time.Millisecond); got != first {
+		t.Fatalf("before the time limit: partition %d, want %d", got, first)
+	}
+	if got := s.partitionAt(m, 12, DefaultStickyTime); got == first {
+		t.Fatalf("at the time limit: still partition %d", got)
+	}
+	unlimited := newDefaultSticky(0, -1)
+	first = unlimited.partitionAt(m, 12, 0)
+	if got := unlimited.partitionAt(m, 12, time.Hour); got != first {
+		t.Fatalf("no time limit: moved from %d to %d", first, got)
 	}
 }

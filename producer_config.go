@@ -99,11 +99,12 @@ type ProducerConfig struct {
 	OnDelivery func(DeliveryReport)
 
 	// Partitioner chooses each message's partition, unless the message
-	// names one (ToPartition, Message.PartitionSet). Default: the Java
-	// client's default partitioner, NewStickyPartitioner(0): a key's
-	// messages all go to its murmur2 partition (as with the Java client
-	// and librdkafka's murmur2), in order; keyless messages of a topic go
-	// to one random partition for 10 ms, then to another.
+	// names one (ToPartition, Message.PartitionSet). Default:
+	// NewUniformStickyPartitioner(0, 0), the Java client's default
+	// partitioner: a key's messages all go to its murmur2 partition (as
+	// with the Java client and librdkafka's murmur2), in order; keyless
+	// messages of a topic go to one random partition for
+	// DefaultStickyBytes or DefaultStickyTime, then to another.
 	// RandomPartitioner (PyKafka's default) picks a partition per message.
 	Partitioner Partitioner
 
