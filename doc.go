@@ -90,7 +90,8 @@
 // hashed with Java's murmur2, so a key lands on the partition where the
 // Java client and librdkafka put it; keyless messages stick to one
 // partition of their topic for 1 MiB or 1 s, whichever comes first (the
-// Java client's rule, with a time limit: NewUniformStickyPartitioner).
+// Java client's rule, with a time limit: NewUniformStickyPartitioner; on
+// the librdkafka engine librdkafka's rule, 10 ms).
 //
 // # Administration
 //

@@ -1,9 +1,13 @@
 package kafka
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gokafka/kafka/testinstance"
 )
 
 // Vectors from the Java client's own test of Utils.murmur2 (UtilsTest).
@@ -242,5 +246,38 @@ func TestUniformStickyTimeLimit(t *testing.T) {
 	first = unlimited.partitionAt(m, 12, 0)
 	if got := unlimited.partitionAt(m, 12, time.Hour); got != first {
 		t.Fatalf("no time limit: moved from %d to %d", first, got)
+	}
+}
+
+// TestDefaultPartitionerPerEngine: a producer without a Partitioner takes
+// its engine's rule: byte-counted turns with a time limit on the pure
+// engine, librdkafka's 10 ms turns on the librdkafka engine (where it is
+// compiled in; elsewhere asking for it fails with ErrEngineNotEnabled).
+func TestDefaultPartitionerPerEngine(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := NewClient(ctx, testinstance.Shared().BootstrapServers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, tc := range []struct {
+		rdkafka bool
+		stick   time.Duration
+		bytes   int64
+	}{{false, DefaultStickyTime, DefaultStickyBytes}, {true, librdkafkaStick, 0}} {
+		p, err := c.NewProducer(ProducerConfig{UseRdkafka: tc.rdkafka})
+		if tc.rdkafka && errors.Is(err, ErrEngineNotEnabled) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("UseRdkafka %v: %v", tc.rdkafka, err)
+		}
+		if p.sticky == nil || p.sticky.stick != tc.stick || p.sticky.stickBytes != tc.bytes {
+			t.Errorf("UseRdkafka %v: default partitioner %+v, want turns of %v or %d bytes", tc.rdkafka, p.sticky, tc.stick, tc.bytes)
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Errorf("UseRdkafka %v: Close: %v", tc.rdkafka, err)
+		}
 	}
 }

@@ -117,7 +117,7 @@ func (c *Client) newProducer(cfg ProducerConfig, topic string) (*Producer, error
 		windows: windows,
 	}
 	if p.partitioner == nil {
-		p.sticky = newDefaultSticky(0, 0)
+		p.sticky = engineSticky(c.runsRdkafka(cfg.Engine, cfg.UseRdkafka))
 		p.partitioner = p.sticky.partition
 	}
 	if cfg.DeliveryReports {

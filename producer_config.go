@@ -104,7 +104,9 @@ type ProducerConfig struct {
 	// partitioner: a key's messages all go to its murmur2 partition (as
 	// with the Java client and librdkafka's murmur2), in order; keyless
 	// messages of a topic go to one random partition for
-	// DefaultStickyBytes or DefaultStickyTime, then to another.
+	// DefaultStickyBytes or DefaultStickyTime, then to another. On the
+	// librdkafka engine: NewStickyPartitioner(0), librdkafka's own rule
+	// (keys alike; keyless messages change partition every 10 ms).
 	// RandomPartitioner (PyKafka's default) picks a partition per message.
 	Partitioner Partitioner
 
