@@ -62,11 +62,10 @@ func NewStickyPartitioner(d time.Duration) Partitioner {
 }
 
 // NewUniformStickyPartitioner returns the pure engine's default
-// partitioner: a message
-// with a key goes where HashingPartitioner puts it; keyless messages of a
-// topic go to one partition, chosen at random, until it has been given n
-// bytes of them (the size of their keys, values and headers) or for the
-// time most, whichever comes first, then to another. This is the Java
+// partitioner: a message with a key goes where HashingPartitioner puts it;
+// keyless messages of a topic go to one partition, chosen at random, until
+// it has been given n bytes of them (the size of their keys, values and
+// headers) or for the time most, whichever comes first, then to another. This is the Java
 // client's rule since Kafka 3.3 (KIP-794, without its adaptive part) with a
 // time limit added: a turn then gives its partition one batch of about n
 // bytes however fast the topic is written, where a fixed time
