@@ -166,9 +166,9 @@ func TestUniformStickyPartitioner(t *testing.T) {
 		}
 	}
 
-	// One goroutine: turns of exactly 10 messages of 100 bytes (60 of
-	// value, 20 of header key and value, 20 of empty-key... no key:
-	// nil keys are keyless), each on another partition than the last.
+	// One goroutine: turns of exactly 10 messages of 100 bytes (a 60-byte
+	// value and a header of 1 + 39: headers count too), each turn on
+	// another partition than the last.
 	m := &Message{Value: make([]byte, 60), Headers: []Header{{Key: "h", Value: make([]byte, 39)}}}
 	prev := int32(-1)
 	for turn := range 50 {
