@@ -38,11 +38,7 @@ func newRecorder() *recorder {
 	return &recorder{writes: map[int32]int{}, reads: map[string]int{}}
 }
 
-func (r *recorder) OnBrokerConnect(e kafka.BrokerConnectEvent) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.connects = append(r.connects, e)
-}
+func (r *recorder) OnBrokerConnect(e kafka.BrokerConnectEvent)     { keep(r, &r.connects, e) }
 func (r *recorder) OnBrokerDisconnect(kafka.BrokerDisconnectEvent) {}
 func (r *recorder) OnBrokerThrottle(kafka.BrokerThrottleEvent)     {}
 func (r *recorder) OnBrokerWrite(e kafka.BrokerWriteEvent) {
@@ -61,16 +57,8 @@ func (r *recorder) OnBrokerRead(e kafka.BrokerReadEvent) {
 	defer r.mu.Unlock()
 	r.reads[kafka.APIKeyName(e.APIKey)]++
 }
-func (r *recorder) OnProduceBatch(e kafka.ProduceBatchEvent) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.prodBatch = append(r.prodBatch, e)
-}
-func (r *recorder) OnFetchBatch(e kafka.FetchBatchEvent) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.fetchBatch = append(r.fetchBatch, e)
-}
+func (r *recorder) OnProduceBatch(e kafka.ProduceBatchEvent) { keep(r, &r.prodBatch, e) }
+func (r *recorder) OnFetchBatch(e kafka.FetchBatchEvent)     { keep(r, &r.fetchBatch, e) }
 func (r *recorder) OnRecordProduced(*kafka.Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -91,20 +79,15 @@ func (r *recorder) OnRecordConsumed(m *kafka.Message) {
 	r.consumed++
 	r.consumedB += len(m.Key) + len(m.Value)
 }
-func (r *recorder) OnRebalance(e kafka.RebalanceEvent) {
+func (r *recorder) OnRebalance(e kafka.RebalanceEvent) { keep(r, &r.rebalances, e) }
+func (r *recorder) OnCommit(e kafka.CommitEvent)       { keep(r, &r.commits, e) }
+func (r *recorder) OnLag(e kafka.LagEvent)             { keep(r, &r.lags, e) }
+
+// keep appends e to the list s of r under r's lock: what most hooks do.
+func keep[E any](r *recorder, s *[]E, e E) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.rebalances = append(r.rebalances, e)
-}
-func (r *recorder) OnCommit(e kafka.CommitEvent) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.commits = append(r.commits, e)
-}
-func (r *recorder) OnLag(e kafka.LagEvent) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.lags = append(r.lags, e)
+	*s = append(*s, e)
 }
 
 // locked runs f under r's lock.
