@@ -98,22 +98,34 @@ func (p *Producer) txnOrErr() (*txnState, error) {
 	return p.txn, nil
 }
 
+// lockTxn is the transaction state of a transactional producer that can
+// go on, locked for writing (the caller unlocks it): Begin, Commit and
+// Abort all start there. Otherwise it is why the producer cannot.
+func (p *Producer) lockTxn() (*txnState, error) {
+	t, err := p.txnOrErr()
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if err := t.fatal; err != nil {
+		t.mu.Unlock()
+		return nil, err
+	}
+	return t, nil
+}
+
 // BeginTransaction opens a transaction. The first one initializes the
 // producer's transactional state (finds the transaction coordinator, and
 // fences any older producer with the same TransactionalID: its next send or
 // commit fails with ErrProducerFenced). A transaction already open is
 // ErrTransactionOpen.
 func (p *Producer) BeginTransaction(ctx context.Context) error {
-	t, err := p.txnOrErr()
+	t, err := p.lockTxn()
 	if err != nil {
 		return err
 	}
-	t.mu.Lock()
 	defer t.mu.Unlock()
-	switch {
-	case t.fatal != nil:
-		return t.fatal
-	case t.open:
+	if t.open {
 		return ErrTransactionOpen
 	}
 	if err := t.outcome(t.eng.BeginTxn(ctx)); err != nil {
@@ -142,15 +154,12 @@ func (p *Producer) AbortTransaction(ctx context.Context) error {
 }
 
 func (p *Producer) endTransaction(ctx context.Context, commit bool) error {
-	t, err := p.txnOrErr()
+	t, err := p.lockTxn()
 	if err != nil {
 		return err
 	}
-	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
-	case t.fatal != nil:
-		return t.fatal
 	case !t.open:
 		return ErrNoTransaction
 	case commit && t.mustAbort != nil:
