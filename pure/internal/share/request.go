@@ -41,19 +41,9 @@ func (s *source) fetch(pl plan) {
 	partIdx := map[tidp]int{}
 	add := func(k tidp, tp engine.TopicPartition) *kmsg.ShareFetchRequestTopicPartition {
 		names[k] = tp
-		ti, ok := topicIdx[k.id]
-		if !ok {
-			ti = len(req.Topics)
-			topicIdx[k.id] = ti
-			req.Topics = append(req.Topics, kmsg.ShareFetchRequestTopic{TopicID: k.id})
-		}
+		ti := indexOf(&req.Topics, topicIdx, k.id, kmsg.ShareFetchRequestTopic{TopicID: k.id})
 		t := &req.Topics[ti]
-		pi, ok := partIdx[k]
-		if !ok {
-			pi = len(t.Partitions)
-			partIdx[k] = pi
-			t.Partitions = append(t.Partitions, kmsg.ShareFetchRequestTopicPartition{Partition: k.p})
-		}
+		pi := indexOf(&t.Partitions, partIdx, k, kmsg.ShareFetchRequestTopicPartition{Partition: k.p})
 		return &t.Partitions[pi]
 	}
 	if pl.fetch {
@@ -243,19 +233,9 @@ func (s *source) acknowledge(acks []pendingAck, final bool) {
 	sortAcks(acks)
 	for _, a := range acks {
 		k := tidp{a.topicID, a.Partition}
-		ti, ok := topicIdx[k.id]
-		if !ok {
-			ti = len(req.Topics)
-			topicIdx[k.id] = ti
-			req.Topics = append(req.Topics, kmsg.ShareAcknowledgeRequestTopic{TopicID: k.id})
-		}
+		ti := indexOf(&req.Topics, topicIdx, k.id, kmsg.ShareAcknowledgeRequestTopic{TopicID: k.id})
 		t := &req.Topics[ti]
-		pi, ok := partIdx[k]
-		if !ok {
-			pi = len(t.Partitions)
-			partIdx[k] = pi
-			t.Partitions = append(t.Partitions, kmsg.ShareAcknowledgeRequestTopicPartition{Partition: k.p})
-		}
+		pi := indexOf(&t.Partitions, partIdx, k, kmsg.ShareAcknowledgeRequestTopicPartition{Partition: k.p})
 		bs := t.Partitions[pi].AcknowledgementBatches
 		if n := len(bs); n > 0 && continues(bs[n-1].LastOffset, bs[n-1].AcknowledgeTypes, a) {
 			bs[n-1].LastOffset = a.LastOffset
@@ -338,4 +318,17 @@ func (s *source) ackResults(acks []pendingAck, answer func(put func(tidp, int16,
 		out = append(out, engine.ShareAckResult{ShareAck: a.ShareAck, Err: err})
 	}
 	return out
+}
+
+// indexOf is the index in *s of the entry for k (a topic of a request, or a
+// partition of a topic: requests group partitions by topic), appending e
+// for it, and noting where in idx, the first time k is asked for.
+func indexOf[K comparable, E any](s *[]E, idx map[K]int, k K, e E) int {
+	i, ok := idx[k]
+	if !ok {
+		i = len(*s)
+		idx[k] = i
+		*s = append(*s, e)
+	}
+	return i
 }
