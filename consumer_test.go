@@ -76,15 +76,7 @@ func TestAutoCommitCommitsOnClose(t *testing.T) {
 		if err := c.Close(ctx); err != nil {
 			t.Fatal(err)
 		}
-		check, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer check.Close(context.Background())
-		committed, err := check.FetchOffsets(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		check, committed := committedOffsets(t, ctx, topic, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if want := msgs[29].Offset + 1; committed[tp(topic, 0)] != want {
 			t.Fatalf("committed %d on close, want last consumed + 1 = %d", committed[tp(topic, 0)], want)
 		}

@@ -167,3 +167,20 @@ func at(topic *kafka.Topic, offsets map[int32]int64) map[kafka.TopicPartition]in
 	}
 	return out
 }
+
+// committedOffsets opens a simple consumer of cfg's group on topic (closed
+// at the end of the test) and returns it with the offsets the group has
+// committed: how tests check what a consumer before it committed.
+func committedOffsets(t *testing.T, ctx context.Context, topic *kafka.Topic, cfg kafka.ConsumerConfig) (*kafka.SimpleConsumer, map[kafka.TopicPartition]int64) {
+	t.Helper()
+	c, err := topic.NewSimpleConsumer(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close(context.Background()) })
+	committed, err := c.FetchOffsets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, committed
+}

@@ -115,15 +115,7 @@ func TestMarksNeverPassUnprocessed(t *testing.T) {
 
 		// The group's committed offsets, read by a consumer of the group.
 		ctx := testhelp.Ctx(t, time.Minute)
-		check, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer check.Close(context.Background())
-		committed, err := check.FetchOffsets(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, committed := committedOffsets(t, ctx, topic, kafka.ConsumerConfig{ConsumerGroup: group})
 		progress := int64(0)
 		for tp, c := range committed {
 			for o := int64(0); o < c; o++ {
