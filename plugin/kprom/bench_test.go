@@ -1,6 +1,7 @@
 package kprom_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -13,11 +14,17 @@ import (
 // with the Prometheus hook registered ("prom") and without ("none"), in one
 // run so that the two see the same cluster load.
 
-func benchClient(b *testing.B, opts ...kafka.ClientOption) *kafka.Topic {
-	ctx := testhelp.Ctx(b, time.Minute)
-	c, topic := connect(b, ctx, testhelp.UniqueName(b, "bench"), kafka.TopicConfig{Partitions: 3, ReplicationFactor: 1}, opts...)
+// benchProducer is a producer on a fresh topic of a client made with
+// opts, with the context the benchmark runs in.
+func benchProducer(b *testing.B, opts ...kafka.ClientOption) (context.Context, *kafka.Topic, *kafka.Producer) {
+	c, topic := connect(b, testhelp.Ctx(b, time.Minute), testhelp.UniqueName(b, "bench"), kafka.TopicConfig{Partitions: 3, ReplicationFactor: 1}, opts...)
 	b.Cleanup(func() { c.Close() })
-	return topic
+	ctx := testhelp.Ctx(b, 5*time.Minute)
+	p, err := topic.NewProducer(kafka.ProducerConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ctx, topic, p
 }
 
 func variants(b *testing.B, f func(b *testing.B, opts ...kafka.ClientOption)) {
@@ -27,12 +34,7 @@ func variants(b *testing.B, f func(b *testing.B, opts ...kafka.ClientOption)) {
 
 func BenchmarkProduce(b *testing.B) {
 	variants(b, func(b *testing.B, opts ...kafka.ClientOption) {
-		topic := benchClient(b, opts...)
-		ctx := testhelp.Ctx(b, 5*time.Minute)
-		p, err := topic.NewProducer(kafka.ProducerConfig{})
-		if err != nil {
-			b.Fatal(err)
-		}
+		ctx, _, p := benchProducer(b, opts...)
 		defer p.Close(ctx)
 		value := make([]byte, 100)
 		msgs := make([]kafka.Message, b.N)
@@ -52,12 +54,7 @@ func BenchmarkProduce(b *testing.B) {
 
 func BenchmarkConsume(b *testing.B) {
 	variants(b, func(b *testing.B, opts ...kafka.ClientOption) {
-		topic := benchClient(b, opts...)
-		ctx := testhelp.Ctx(b, 5*time.Minute)
-		p, err := topic.NewProducer(kafka.ProducerConfig{})
-		if err != nil {
-			b.Fatal(err)
-		}
+		ctx, topic, p := benchProducer(b, opts...)
 		value := make([]byte, 100)
 		for i := 0; i < b.N; i++ {
 			if err := p.ProduceMessage(ctx, &kafka.Message{Value: value}); err != nil {
