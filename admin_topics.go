@@ -229,10 +229,7 @@ func (c *Client) CreateTopics(ctx context.Context, topics ...NewTopic) ([]TopicR
 	if len(req.Topics) == 0 {
 		return results, ie.err()
 	}
-	req.TimeoutMillis = timeoutMillis(ctx)
-	outcome := map[string]error{}
-	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response, retry bool) error {
-		var again error
+	outcome, err := c.controllerTopics(ctx, req, func(resp kmsg.Response, retry bool, set func(string, error, bool)) {
 		for _, t := range resp.(*kmsg.CreateTopicsResponse).Topics {
 			err := kerr.WithMessage(t.ErrorCode, t.ErrorMessage)
 			if retry && errors.Is(err, kerr.TopicAlreadyExists) {
@@ -241,18 +238,12 @@ func (c *Client) CreateTopics(ctx context.Context, topics ...NewTopic) ([]TopicR
 				// have created it: the wait below confirms the topic.
 				err = nil
 			}
-			outcome[t.Topic] = err
-			if kerr.IsRetriable(err) {
-				again = err
-			}
+			set(t.Topic, err, kerr.IsRetriable(err))
 		}
-		// A retry resends only the topics that failed retriably.
-		req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.CreateTopicsRequestTopic) bool {
-			err, ok := outcome[t.Topic]
-			return ok && !kerr.IsRetriable(err)
-		})
-		return again
-	}); err != nil && len(outcome) == 0 {
+	}, func(again func(string) bool) {
+		req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.CreateTopicsRequestTopic) bool { return !again(t.Topic) })
+	})
+	if err != nil {
 		return nil, err
 	}
 	created := topicOutcomes(results, asked, outcome, "CreateTopics")
@@ -308,10 +299,7 @@ func (c *Client) DeleteTopics(ctx context.Context, names ...string) ([]TopicResu
 	if len(req.Topics) == 0 {
 		return results, ie.err()
 	}
-	req.TimeoutMillis = timeoutMillis(ctx)
-	outcome := map[string]error{}
-	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response, retry bool) error {
-		var again error
+	outcome, err := c.controllerTopics(ctx, req, func(resp kmsg.Response, retry bool, set func(string, error, bool)) {
 		for _, t := range resp.(*kmsg.DeleteTopicsResponse).Topics {
 			if t.Topic == nil {
 				continue
@@ -319,25 +307,22 @@ func (c *Client) DeleteTopics(ctx context.Context, names ...string) ([]TopicResu
 			err := kerr.WithMessage(t.ErrorCode, t.ErrorMessage)
 			switch {
 			case retry && errors.Is(err, kerr.UnknownTopicOrPartition):
-				err = nil // an earlier, failed attempt deleted it
+				set(*t.Topic, nil, false) // an earlier, failed attempt deleted it
 			case errors.Is(err, kerr.UnknownTopicOrPartition):
 				// Final: the code is retriable, but the topic is gone.
-				err = fmt.Errorf("%w: %q", ErrUnknownTopic, *t.Topic)
-			case kerr.IsRetriable(err):
-				again = err
+				set(*t.Topic, fmt.Errorf("%w: %q", ErrUnknownTopic, *t.Topic), false)
+			default:
+				set(*t.Topic, err, kerr.IsRetriable(err))
 			}
-			outcome[*t.Topic] = err
 		}
-		req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.DeleteTopicsRequestTopic) bool {
-			err, ok := outcome[*t.Topic]
-			return ok && (err == nil || !kerr.IsRetriable(err) || errors.Is(err, ErrUnknownTopic))
-		})
+	}, func(again func(string) bool) {
+		req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.DeleteTopicsRequestTopic) bool { return !again(*t.Topic) })
 		req.TopicNames = req.TopicNames[:0]
 		for _, t := range req.Topics {
 			req.TopicNames = append(req.TopicNames, *t.Topic)
 		}
-		return again
-	}); err != nil && len(outcome) == 0 {
+	})
+	if err != nil {
 		return nil, err
 	}
 	deleted := topicOutcomes(results, asked, outcome, "DeleteTopics")
@@ -386,25 +371,19 @@ func (c *Client) CreatePartitions(ctx context.Context, counts map[string]int32) 
 	if len(req.Topics) == 0 {
 		return results, ie.err()
 	}
-	req.TimeoutMillis = timeoutMillis(ctx)
-	outcome := map[string]error{}
-	if err := c.controllerRequest(ctx, req, func(resp kmsg.Response, retry bool) error {
-		var again error
+	outcome, err := c.controllerTopics(ctx, req, func(resp kmsg.Response, retry bool, set func(string, error, bool)) {
 		for _, t := range resp.(*kmsg.CreatePartitionsResponse).Topics {
 			err := kerr.WithMessage(t.ErrorCode, t.ErrorMessage)
 			if errors.Is(err, kerr.UnknownTopicOrPartition) {
-				err = fmt.Errorf("%w: %q", ErrUnknownTopic, t.Topic)
-			} else if kerr.IsRetriable(err) {
-				again = err
+				set(t.Topic, fmt.Errorf("%w: %q", ErrUnknownTopic, t.Topic), false)
+			} else {
+				set(t.Topic, err, kerr.IsRetriable(err))
 			}
-			outcome[t.Topic] = err
 		}
-		req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.CreatePartitionsRequestTopic) bool {
-			err, ok := outcome[t.Topic]
-			return ok && (err == nil || !kerr.IsRetriable(err) || errors.Is(err, ErrUnknownTopic))
-		})
-		return again
-	}); err != nil && len(outcome) == 0 {
+	}, func(again func(string) bool) {
+		req.Topics = slices.DeleteFunc(req.Topics, func(t kmsg.CreatePartitionsRequestTopic) bool { return !again(t.Topic) })
+	})
+	if err != nil {
 		return nil, err
 	}
 	grown := topicOutcomes(results, index, outcome, "CreatePartitions")
@@ -429,6 +408,43 @@ func (c *Client) CreatePartitions(ctx context.Context, counts map[string]int32) 
 		}
 	}
 	return results, ie.addAsked(results, index)
+}
+
+// controllerTopics sends req, an admin request on topics, to the controller
+// (controllerRequest, with the timeout of ctx) and returns each topic's
+// outcome. answer reads a response (retry: it answers a retry, which may
+// meet an earlier attempt's success) and passes each topic's error to set,
+// as the caller reports it, with whether it is worth another attempt; if
+// some topic's is, resend trims req to those topics (again) and the
+// request goes again, while retrying can help. The error is the request's
+// when no topic has an outcome.
+func (c *Client) controllerTopics(ctx context.Context, req interface {
+	kmsg.Request
+	kmsg.SetTimeoutRequest
+}, answer func(resp kmsg.Response, retry bool, set func(topic string, err error, again bool)), resend func(again func(topic string) bool)) (map[string]error, error) {
+	req.SetTimeout(timeoutMillis(ctx))
+	outcome := map[string]error{}
+	retriable := map[string]bool{}
+	err := c.controllerRequest(ctx, req, func(resp kmsg.Response, retry bool) error {
+		var last error // a retriable error, for controllerRequest to retry
+		answer(resp, retry, func(topic string, err error, again bool) {
+			outcome[topic], retriable[topic] = err, again
+			if again {
+				last = err
+			}
+		})
+		// A retry resends only the topics without an answer and those
+		// that failed retriably.
+		resend(func(topic string) bool {
+			_, ok := outcome[topic]
+			return !ok || retriable[topic]
+		})
+		return last
+	})
+	if err != nil && len(outcome) == 0 {
+		return nil, err
+	}
+	return outcome, nil
 }
 
 // topicOutcomes writes the outcome of each topic that was asked (asked:
