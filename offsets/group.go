@@ -2,7 +2,6 @@ package offsets
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -182,13 +181,7 @@ func settle[K comparable](ctx context.Context, g *Group, op string, keys []K, ro
 		}
 		g.cl.Logger().Debug("offsets: retrying", "op", op, "group", g.id, "partitions", len(pending), "attempt", attempt, "err", last[pending[0]])
 		if serr := g.cl.Sleep(ctx, g.cl.BackoffAfter(last[pending[0]], attempt)); serr != nil {
-			for _, k := range pending {
-				if errors.Is(serr, kerr.ErrClosed) {
-					failed[k] = serr
-				} else {
-					failed[k] = gaveUp(ctx, last[k])
-				}
-			}
+			failWaiting(ctx, serr, pending, last, failed)
 			break
 		}
 	}

@@ -55,13 +55,7 @@ func topicMetas(ctx context.Context, cl *cluster.Cluster, topics []string) (map[
 			break
 		}
 		if serr := sleep(ctx, cl, attempt); serr != nil {
-			for _, topic := range missing {
-				if errors.Is(serr, kerr.ErrClosed) {
-					errs[topic] = serr
-				} else {
-					errs[topic] = gaveUp(ctx, last[topic])
-				}
-			}
+			failWaiting(ctx, serr, missing, last, errs)
 			break
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
+	"github.com/gokafka/kafka/internal/kerr"
 )
 
 // DefaultTimeout bounds a Coordinator, Commit, Fetch, FetchAll or List call
@@ -18,6 +19,20 @@ const DefaultTimeout = 60 * time.Second
 // both the context's error and the last broker error stay errors.Is-able
 // (cluster.GaveUp, the one home of the rule).
 func gaveUp(ctx context.Context, last error) error { return cluster.GaveUp(ctx, last) }
+
+// failWaiting writes into failed why each key of pending (a partition or a
+// topic) fails when the wait before its next attempt ended with serr: the
+// cluster closed (serr itself), or ctx ended (gaveUp with the key's last
+// error, in last).
+func failWaiting[K comparable](ctx context.Context, serr error, pending []K, last, failed map[K]error) {
+	for _, k := range pending {
+		if errors.Is(serr, kerr.ErrClosed) {
+			failed[k] = serr
+		} else {
+			failed[k] = gaveUp(ctx, last[k])
+		}
+	}
+}
 
 // permanentError marks an error that kerr calls retriable but that retrying
 // cannot fix in this context.
