@@ -422,6 +422,28 @@ func (c *Cluster) AnyRequest(ctx context.Context, req kmsg.Request) (kmsg.Respon
 // Backoff returns the jittered wait before retry number n (1-based).
 func (c *Cluster) Backoff(n int) time.Duration { return c.backoff(n) }
 
+// AwaitRoute is the wait of a router goroutine (the fetchers') between two
+// rounds of moving partitions to their leaders: until the next metadata
+// update (updated, taken before the round), a wake-up, or done. After
+// leaderless rounds in a row that left some partition without a leader, it
+// asks for a refresh and waits no longer than the backoff of that many
+// retries.
+func (c *Cluster) AwaitRoute(leaderless int, updated, wake, done <-chan struct{}) {
+	var retry <-chan time.Time
+	if leaderless > 0 {
+		c.TriggerRefresh()
+		t := time.NewTimer(c.Backoff(leaderless))
+		defer t.Stop()
+		retry = t.C
+	}
+	select {
+	case <-updated:
+	case <-retry:
+	case <-wake:
+	case <-done:
+	}
+}
+
 // concurrentTxnStep is the wait per attempt after CONCURRENT_TRANSACTIONS
 // (Java's client retries its first AddPartitionsToTxn of a transaction
 // after 20 ms for the same reason).

@@ -76,6 +76,20 @@ func (s *Snapshot) Topic(name string) (*TopicMeta, error) {
 	return t, nil
 }
 
+// Leader is the leader of partition p of topic and its leader epoch, or
+// -1, -1 while s cannot route to one: no such topic or partition, no
+// leader elected, or a leader not among s's brokers yet.
+func (s *Snapshot) Leader(topic string, p int32) (leader, epoch int32) {
+	if t, err := s.Topic(topic); err == nil {
+		if pm, err := t.Partition(p); err == nil && pm.Leader >= 0 {
+			if _, ok := s.Brokers[pm.Leader]; ok {
+				return pm.Leader, pm.LeaderEpoch
+			}
+		}
+	}
+	return -1, -1
+}
+
 // merge builds the snapshot that follows s after resp. If all is true the
 // response covers every topic and topics missing from it are dropped;
 // otherwise only the topics in resp are replaced.

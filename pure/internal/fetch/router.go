@@ -53,25 +53,12 @@ func (f *fetcher) route() {
 			f.signalReady()
 		}
 
-		var retry <-chan time.Time
-		var t *time.Timer
 		if n > 0 {
 			leaderless++
-			f.cl.TriggerRefresh()
-			t = time.NewTimer(f.cl.Backoff(leaderless))
-			retry = t.C
 		} else {
 			leaderless = 0
 		}
-		select {
-		case <-updated:
-		case <-retry:
-		case <-f.rerouteCh:
-		case <-f.ctx.Done():
-		}
-		if t != nil {
-			t.Stop()
-		}
+		f.cl.AwaitRoute(leaderless, updated, f.rerouteCh, f.ctx.Done())
 	}
 }
 
@@ -80,14 +67,7 @@ func (f *fetcher) route() {
 // whose leader is unknown is left without a source (false); the router
 // retries it. Caller holds f.mu.
 func (f *fetcher) routeLocked(c *cursor, snap *cluster.Snapshot) bool {
-	leader, epoch := int32(-1), int32(-1)
-	if t, err := snap.Topic(c.tp.Topic); err == nil {
-		if pm, err := t.Partition(c.tp.Partition); err == nil && pm.Leader >= 0 {
-			if _, ok := snap.Brokers[pm.Leader]; ok {
-				leader, epoch = pm.Leader, pm.LeaderEpoch
-			}
-		}
-	}
+	leader, epoch := snap.Leader(c.tp.Topic, c.tp.Partition)
 	if c.src != nil && c.src.id == leader {
 		if epoch != c.leaderEpoch {
 			// Same leader, new epoch (it was re-elected): errors seen

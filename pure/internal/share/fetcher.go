@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
@@ -369,25 +368,12 @@ func (f *fetcher) route() {
 			}
 		}
 		f.mu.Unlock()
-		var retry <-chan time.Time
-		var t *time.Timer
 		if n > 0 {
 			leaderless++
-			f.cl.TriggerRefresh()
-			t = time.NewTimer(f.cl.Backoff(leaderless))
-			retry = t.C
 		} else {
 			leaderless = 0
 		}
-		select {
-		case <-updated:
-		case <-retry:
-		case <-f.rerouteCh:
-		case <-f.closing:
-		}
-		if t != nil {
-			t.Stop()
-		}
+		f.cl.AwaitRoute(leaderless, updated, f.rerouteCh, f.closing)
 	}
 }
 
@@ -395,14 +381,7 @@ func (f *fetcher) route() {
 // source if needed. A partition whose leader is unknown is left without a
 // source (false). Caller holds f.mu.
 func (f *fetcher) routeLocked(p *part, snap *cluster.Snapshot) bool {
-	leader := int32(-1)
-	if t, err := snap.Topic(p.tp.Topic); err == nil {
-		if pm, err := t.Partition(p.tp.Partition); err == nil && pm.Leader >= 0 {
-			if _, ok := snap.Brokers[pm.Leader]; ok {
-				leader = pm.Leader
-			}
-		}
-	}
+	leader, _ := snap.Leader(p.tp.Topic, p.tp.Partition)
 	if p.src != nil && p.src.id == leader {
 		return true
 	}
