@@ -38,6 +38,18 @@ func connect(tb testing.TB, ctx context.Context, name string, cfg kafka.TopicCon
 	return client, topic
 }
 
+// serve serves m's metrics over HTTP and makes a client with m as its
+// hooks, on a fresh topic of partitions partitions: what the scraping tests
+// start with. Both are closed at the end of the test, the client first.
+func serve(t *testing.T, ctx context.Context, m *kprom.Metrics, partitions int32) (*httptest.Server, *kafka.Topic) {
+	t.Helper()
+	srv := httptest.NewServer(m.Handler())
+	t.Cleanup(srv.Close)
+	client, topic := connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: partitions, ReplicationFactor: 3}, kafka.WithHooks(m))
+	t.Cleanup(func() { client.Close() })
+	return srv, topic
+}
+
 // scrape GETs the metrics through an HTTP server and parses them as
 // Prometheus' text format.
 func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
@@ -99,10 +111,7 @@ func TestScrape(t *testing.T) {
 	const n, first = 200, 150
 	ctx := testhelp.Ctx(t, 2*time.Minute)
 	m := kprom.New("test")
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	client, topic := connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 3}, kafka.WithHooks(m))
-	defer client.Close()
+	srv, topic := serve(t, ctx, m, 1)
 	p, err := topic.NewProducer(kafka.ProducerConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -189,10 +198,7 @@ func TestRebalanceMetrics(t *testing.T) {
 	testhelp.NoLeaks(t)
 	ctx := testhelp.Ctx(t, 2*time.Minute)
 	m := kprom.New("")
-	srv := httptest.NewServer(m.Handler())
-	defer srv.Close()
-	client, topic := connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 2, ReplicationFactor: 3}, kafka.WithHooks(m))
-	defer client.Close()
+	srv, topic := serve(t, ctx, m, 2)
 	group := testhelp.UniqueName(t, "g")
 	c, err := topic.NewBalancedConsumer(ctx, kafka.BalancedConsumerConfig{Group: group, Managed: true})
 	if err != nil {
