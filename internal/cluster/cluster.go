@@ -422,25 +422,41 @@ func (c *Cluster) AnyRequest(ctx context.Context, req kmsg.Request) (kmsg.Respon
 // Backoff returns the jittered wait before retry number n (1-based).
 func (c *Cluster) Backoff(n int) time.Duration { return c.backoff(n) }
 
-// AwaitRoute is the wait of a router goroutine (the fetchers') between two
-// rounds of moving partitions to their leaders: until the next metadata
-// update (updated, taken before the round), a wake-up, or done. After
-// leaderless rounds in a row that left some partition without a leader, it
-// asks for a refresh and waits no longer than the backoff of that many
-// retries.
-func (c *Cluster) AwaitRoute(leaderless int, updated, wake, done <-chan struct{}) {
-	var retry <-chan time.Time
-	if leaderless > 0 {
-		c.TriggerRefresh()
-		t := time.NewTimer(c.Backoff(leaderless))
-		defer t.Stop()
-		retry = t.C
-	}
-	select {
-	case <-updated:
-	case <-retry:
-	case <-wake:
-	case <-done:
+// Route runs the loop of a router goroutine (the fetchers'): round moves
+// partitions to their leaders' sources at every metadata update, a
+// wake-up, or done; it reports whether it left some partition without a
+// leader, or that its fetcher closed, which ends the loop. While rounds
+// leave partitions leaderless, Route asks for refreshes and waits no
+// longer than the backoff of that many rounds in a row.
+func (c *Cluster) Route(round func() (leaderless, closed bool), wake, done <-chan struct{}) {
+	n := 0 // rounds in a row with a partition left without a leader
+	for {
+		updated := c.Updated() // before routing, so no update is missed
+		leaderless, closed := round()
+		if closed {
+			return
+		}
+		if leaderless {
+			n++
+		} else {
+			n = 0
+		}
+		var retry <-chan time.Time
+		var t *time.Timer
+		if n > 0 {
+			c.TriggerRefresh()
+			t = time.NewTimer(c.Backoff(n))
+			retry = t.C
+		}
+		select {
+		case <-updated:
+		case <-retry:
+		case <-wake:
+		case <-done:
+		}
+		if t != nil {
+			t.Stop()
+		}
 	}
 }
 

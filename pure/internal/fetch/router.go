@@ -21,45 +21,41 @@ const goneAnswers = 2
 // route is the router goroutine: at every metadata update it moves each
 // cursor to the source of its (topic, partition)'s current leader, and
 // fails the cursors whose topic was deleted. While some cursor has no
-// leader it keeps asking for refreshes, with backoff.
+// leader it keeps asking for refreshes, with backoff (cluster.Route).
 func (f *fetcher) route() {
 	defer f.wg.Done()
-	leaderless := 0
-	for {
-		updated := f.cl.Updated() // before routing, so no update is missed
-		f.mu.Lock()
-		if f.closed {
-			f.mu.Unlock()
-			return
-		}
-		// Read under the lock: a cursor that Assign just checked against
-		// some snapshot is never judged by an older one (which might not
-		// know its topic yet).
-		snap := f.cl.Snapshot()
-		n, pushed := 0, false
-		for _, c := range f.parts {
-			f.routeLocked(c, snap)
-			if c.paused {
-				continue // waits for Assign, not for a leader
-			}
-			if f.goneLocked(c, snap) {
-				pushed = true
-			} else if c.src == nil {
-				n++
-			}
-		}
-		f.mu.Unlock()
-		if pushed {
-			f.signalReady()
-		}
+	f.cl.Route(f.routeAll, f.rerouteCh, f.ctx.Done())
+}
 
-		if n > 0 {
-			leaderless++
-		} else {
-			leaderless = 0
-		}
-		f.cl.AwaitRoute(leaderless, updated, f.rerouteCh, f.ctx.Done())
+// routeAll is one round of the router: whether it left some cursor
+// without a leader, or found the fetcher closed.
+func (f *fetcher) routeAll() (leaderless, closed bool) {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return false, true
 	}
+	// Read under the lock: a cursor that Assign just checked against
+	// some snapshot is never judged by an older one (which might not
+	// know its topic yet).
+	snap := f.cl.Snapshot()
+	pushed := false
+	for _, c := range f.parts {
+		f.routeLocked(c, snap)
+		if c.paused {
+			continue // waits for Assign, not for a leader
+		}
+		if f.goneLocked(c, snap) {
+			pushed = true
+		} else if c.src == nil {
+			leaderless = true
+		}
+	}
+	f.mu.Unlock()
+	if pushed {
+		f.signalReady()
+	}
+	return leaderless, false
 }
 
 // routeLocked moves c to the source of its partition's leader in snap,

@@ -349,32 +349,27 @@ func (f *fetcher) signal(ch chan struct{}) {
 
 // route is the router goroutine: at every metadata update it moves each
 // partition to the source of its current leader. While some partition has
-// no leader it keeps asking for refreshes, with backoff.
+// no leader it keeps asking for refreshes, with backoff (cluster.Route).
 func (f *fetcher) route() {
 	defer f.wg.Done()
-	leaderless := 0
-	for {
-		updated := f.cl.Updated() // before routing, so no update is missed
-		f.mu.Lock()
-		if f.closed {
-			f.mu.Unlock()
-			return
-		}
-		snap := f.cl.Snapshot()
-		n := 0
-		for _, p := range f.parts {
-			if !f.routeLocked(p, snap) {
-				n++
-			}
-		}
-		f.mu.Unlock()
-		if n > 0 {
-			leaderless++
-		} else {
-			leaderless = 0
-		}
-		f.cl.AwaitRoute(leaderless, updated, f.rerouteCh, f.closing)
+	f.cl.Route(f.routeAll, f.rerouteCh, f.closing)
+}
+
+// routeAll is one round of the router: whether it left some partition
+// without a leader, or found the fetcher closed.
+func (f *fetcher) routeAll() (leaderless, closed bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return false, true
 	}
+	snap := f.cl.Snapshot()
+	for _, p := range f.parts {
+		if !f.routeLocked(p, snap) {
+			leaderless = true
+		}
+	}
+	return leaderless, false
 }
 
 // routeLocked moves p to the source of its leader in snap, starting that
