@@ -336,3 +336,53 @@ func TestFramed(t *testing.T) {
 		t.Errorf("empty: %v", err)
 	}
 }
+
+// TestBuilderGrow: a Builder grown to n bytes takes records up to n bytes
+// without moving its buffer, and encodes them as one that grew by appends.
+func TestBuilderGrow(t *testing.T) {
+	recs := testRecords()
+	plain := NewBuilder(CodecNone, 0)
+	for _, r := range recs {
+		plain.Append(r.ts, r.key, r.value, r.headers)
+	}
+	want, err := plain.Finish(nil, 7, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := NewBuilder(CodecNone, 0)
+	b.Grow(len(want))
+	if b.NumRecords() != 0 || b.EncodedSize() != HeaderSize {
+		t.Fatalf("after Grow: %d records, %d bytes", b.NumRecords(), b.EncodedSize())
+	}
+	start := &b.buf[:1][0]
+	for _, r := range recs {
+		b.Append(r.ts, r.key, r.value, r.headers)
+	}
+	if &b.buf[0] != start {
+		t.Fatal("the buffer moved: Grow did not make room for the whole batch")
+	}
+	got, err := b.Finish(nil, 7, 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("grown builder encoded %d bytes, not the same as the %d of one grown by appends", len(got), len(want))
+	}
+}
+
+// TestGrowDoubling: a buffer that must grow at least doubles, and one with
+// room is left alone.
+func TestGrowDoubling(t *testing.T) {
+	b := make([]byte, 100<<10) // full: len == cap
+	if g := growDoubling(b, 10); cap(g) < 200<<10 || len(g) != len(b) {
+		t.Fatalf("grew 100 KiB to len %d cap %d, want len %d, cap at least 200 KiB", len(g), cap(g), len(b))
+	}
+	if g := growDoubling(b, 300<<10); cap(g) < 400<<10 {
+		t.Fatalf("a need beyond double: cap %d, want at least 400 KiB", cap(g))
+	}
+	roomy := make([]byte, 10, 100)
+	if g := growDoubling(roomy, 90); &g[:1][0] != &roomy[:1][0] {
+		t.Fatal("a buffer with room was reallocated")
+	}
+}

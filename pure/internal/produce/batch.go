@@ -140,19 +140,12 @@ func (p *Producer) recycle(b *batch) {
 	}
 }
 
-// prime grows b's builder to hold about n bytes in one allocation, by
-// appending a record of zeros and resetting. Left to grow by appends, a
-// buffer grows by a quarter at a time past a few kilobytes, allocating
-// several times its final size; a partition's batches are about the size of
-// its previous one, so that size is the hint.
-//
-// (records.Builder has no Grow method; with one, this would be a call.)
+// prime sizes b's builder to hold about n bytes in one allocation. Left to
+// grow by appends, a buffer is copied each time it outgrows itself; a
+// partition's batches are about the size of its previous one, so that size
+// is the hint.
 func (p *Producer) prime(b *batch, n int) {
-	p.zerosOnce.Do(func() { p.zeros = make([]byte, p.cfg.BatchBytes) })
-	if v := n - records.HeaderSize - 64; v > 0 {
-		b.rb.Append(0, nil, p.zeros[:v], nil)
-		b.rb.Reset()
-	}
+	b.rb.Grow(n)
 	b.rbCap = n
 }
 

@@ -58,11 +58,9 @@ type Producer struct {
 	pid    atomic.Pointer[producerID] // nil: none yet, or reset
 	pidGen uint64                     // guarded by pidMu
 
-	free      freeList // reported batches kept for reuse
-	zerosOnce sync.Once
-	zeros     []byte    // BatchBytes of zeros, to size buffers (see prime)
-	batches   sync.Pool // *batch, beyond the free list's budget
-	requests  sync.Pool // *request
+	free     freeList  // reported batches kept for reuse
+	batches  sync.Pool // *batch, beyond the free list's budget
+	requests sync.Pool // *request
 
 	closeOnce sync.Once
 	closeErr  error
