@@ -123,6 +123,9 @@ func (b *Builder) Grow(n int) {
 	}
 }
 
+// Cap returns the EncodedSize the Builder's buffer holds without growing.
+func (b *Builder) Cap() int { return cap(b.buf) }
+
 // NumRecords returns how many records were appended since the last Reset.
 func (b *Builder) NumRecords() int { return int(b.n) }
 

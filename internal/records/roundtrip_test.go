@@ -352,8 +352,8 @@ func TestBuilderGrow(t *testing.T) {
 
 	b := NewBuilder(CodecNone, 0)
 	b.Grow(len(want))
-	if b.NumRecords() != 0 || b.EncodedSize() != HeaderSize {
-		t.Fatalf("after Grow: %d records, %d bytes", b.NumRecords(), b.EncodedSize())
+	if b.NumRecords() != 0 || b.EncodedSize() != HeaderSize || b.Cap() < len(want) {
+		t.Fatalf("after Grow(%d): %d records, %d bytes, capacity %d", len(want), b.NumRecords(), b.EncodedSize(), b.Cap())
 	}
 	start := &b.buf[:1][0]
 	for _, r := range recs {

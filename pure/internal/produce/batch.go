@@ -46,7 +46,7 @@ type batch struct {
 	wireEpoch int16
 	wireSeq   int32
 
-	rbCap    int // what rb's buffer holds without growing (a lower bound)
+	rbCap    int // what rb's buffer holds without growing
 	bufBytes int // buffer capacity held, for the free list's budget
 
 	tries   int   // sends so far
@@ -118,15 +118,16 @@ func (p *Producer) newBuilder() *records.Builder {
 func (p *Producer) recycle(b *batch) {
 	clear(b.msgs) // drop the references to messages and callbacks
 	msgs := b.msgs[:0]
-	size := b.rb.EncodedSize()
-	if size > 2*p.cfg.BatchBytes {
+	if b.rb.EncodedSize() > 2*p.cfg.BatchBytes {
 		// The builder keeps its buffer on Reset; do not pin a huge one.
 		b.rb = p.newBuilder()
-		size, b.rbCap = 0, 0
 	} else {
 		b.rb.Reset()
 	}
-	*b = batch{rb: b.rb, rbCap: max(b.rbCap, size), msgs: msgs, bufBytes: max(b.rbCap, size)}
+	// What the buffer holds, not what this batch used: a buffer that grew
+	// doubles, so the free list's budget counts its capacity.
+	held := b.rb.Cap()
+	*b = batch{rb: b.rb, rbCap: held, msgs: msgs, bufBytes: held}
 	f := &p.free
 	f.mu.Lock()
 	if f.bytes+b.bufBytes <= f.budget {
@@ -146,7 +147,7 @@ func (p *Producer) recycle(b *batch) {
 // is the hint.
 func (p *Producer) prime(b *batch, n int) {
 	b.rb.Grow(n)
-	b.rbCap = n
+	b.rbCap = b.rb.Cap()
 }
 
 // trimFree moves the free list to the pool, for the collector to reclaim.
