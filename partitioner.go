@@ -211,8 +211,9 @@ func (s *sticky) partitionAt(m *Message, numPartitions int32, now time.Duration)
 			// Move on: staying would stretch this partition's turn.
 			next.partition = (next.partition + 1 + rand.Int32N(numPartitions-1)) % numPartitions
 		}
-		// The message that starts a turn is its first.
-		next.left.Store(s.stickBytes - messageBytes(m))
+		if s.stickBytes > 0 { // the message that starts a turn is its first
+			next.left.Store(s.stickBytes - messageBytes(m))
+		}
 		if st.cur.CompareAndSwap(old, next) {
 			return next.partition
 		}

@@ -46,9 +46,6 @@ type batch struct {
 	wireEpoch int16
 	wireSeq   int32
 
-	rbCap    int // what rb's buffer holds without growing
-	bufBytes int // buffer capacity held, for the free list's budget
-
 	tries   int   // sends so far
 	lastErr error // why the last send failed, for ErrDeliveryTimeout
 
@@ -84,7 +81,7 @@ func (p *Producer) newBatch(now time.Time, hint, count int) *batch {
 		b = f.list[n-1]
 		f.list[n-1] = nil
 		f.list = f.list[:n-1]
-		f.bytes -= b.bufBytes
+		f.bytes -= b.rb.Cap() // as when recycle counted it: a listed builder does not change
 	}
 	f.mu.Unlock()
 	if b == nil {
@@ -93,7 +90,7 @@ func (p *Producer) newBatch(now time.Time, hint, count int) *batch {
 	if b == nil {
 		b = &batch{rb: p.newBuilder()}
 	}
-	if hint = min(hint, p.cfg.BatchBytes); hint > b.rbCap {
+	if hint = min(hint, p.cfg.BatchBytes); hint > b.rb.Cap() {
 		p.prime(b, hint)
 	}
 	if count > cap(b.msgs) {
@@ -124,15 +121,15 @@ func (p *Producer) recycle(b *batch) {
 	} else {
 		b.rb.Reset()
 	}
-	// What the buffer holds, not what this batch used: a buffer that grew
-	// doubles, so the free list's budget counts its capacity.
+	*b = batch{rb: b.rb, msgs: msgs}
+	// The budget counts what the buffer holds, not what this batch used:
+	// a buffer that had to grow doubled.
 	held := b.rb.Cap()
-	*b = batch{rb: b.rb, rbCap: held, msgs: msgs, bufBytes: held}
 	f := &p.free
 	f.mu.Lock()
-	if f.bytes+b.bufBytes <= f.budget {
+	if f.bytes+held <= f.budget {
 		f.list = append(f.list, b)
-		f.bytes += b.bufBytes
+		f.bytes += held
 		b = nil
 	}
 	f.mu.Unlock()
@@ -147,7 +144,6 @@ func (p *Producer) recycle(b *batch) {
 // is the hint.
 func (p *Producer) prime(b *batch, n int) {
 	b.rb.Grow(n)
-	b.rbCap = b.rb.Cap()
 }
 
 // trimFree moves the free list to the pool, for the collector to reclaim.
