@@ -88,10 +88,13 @@ type Conn struct {
 	nc       net.Conn
 	versions *Versions
 
-	writeMu sync.Mutex // serializes frames and correlation ids
-	wbuf    []byte
-	small   int // frames in a row far smaller than wbuf
-	corrID  int32
+	writeMu  sync.Mutex // serializes frames and correlation ids
+	wbuf     []byte
+	small    int     // frames in a row far smaller than wbuf
+	pieces   []piece // the batches of the frame in wbuf that it leaves out (split.go)
+	bufs     net.Buffers
+	vectored bool // nc writes net.Buffers in one system call
+	corrID   int32
 
 	mu      sync.Mutex
 	pending []*call // in send order
@@ -144,7 +147,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 		}
 		nc = tc
 	}
-	c := &Conn{addr: addr, opts: opts, nc: nc, dead: make(chan struct{}), readerDone: make(chan struct{})}
+	c := &Conn{addr: addr, opts: opts, nc: nc, vectored: vectored(nc), dead: make(chan struct{}), readerDone: make(chan struct{})}
 	go c.readLoop()
 	// The whole handshake, not only TCP, is bounded by DialTimeout: a peer
 	// that accepts and never answers (an HTTP server waiting for a request
@@ -330,7 +333,13 @@ func (c *Conn) send(ctx context.Context, req kmsg.Request, noResponse bool) (*ca
 		return nil, err
 	}
 	c.corrID++
-	c.wbuf = appendRequest(c.wbuf[:0], req, c.corrID, c.opts.ClientID)
+	c.pieces = c.pieces[:0]
+	if pr, ok := req.(*kmsg.ProduceRequest); ok && c.vectored && splittable(pr) {
+		c.wbuf, c.pieces = appendProduceSplit(c.wbuf[:0], c.pieces, pr, c.corrID, c.opts.ClientID)
+	} else {
+		c.wbuf = appendRequest(c.wbuf[:0], req, c.corrID, c.opts.ClientID)
+	}
+	frameLen := 4 + int(binary.BigEndian.Uint32(c.wbuf))
 	var cl *call
 	if !noResponse {
 		cl = &call{
@@ -355,7 +364,7 @@ func (c *Conn) send(ctx context.Context, req kmsg.Request, noResponse bool) (*ca
 	if cl != nil && c.opts.Observer != nil {
 		cl.sent = time.Now()
 	}
-	if _, err := c.nc.Write(c.wbuf); err != nil {
+	if err := c.writeFrame(); err != nil {
 		c.kill(fmt.Errorf("%w: write to %s: %w", kerr.ErrConnection, c.addr, err))
 		// The first cause wins here too: the reader may have killed the
 		// connection just before (a TLS 1.3 alert refusing the client's
@@ -363,15 +372,29 @@ func (c *Conn) send(ctx context.Context, req kmsg.Request, noResponse bool) (*ca
 		// fails only with "use of closed network connection".
 		err = c.Err()
 		if c.opts.Observer != nil {
-			c.opts.Observer.RequestWritten(req.Key(), len(c.wbuf), err)
+			c.opts.Observer.RequestWritten(req.Key(), frameLen, err)
 		}
 		return nil, err
 	}
 	if c.opts.Observer != nil {
-		c.opts.Observer.RequestWritten(req.Key(), len(c.wbuf), nil)
+		c.opts.Observer.RequestWritten(req.Key(), frameLen, nil)
 	}
 	c.keepWriteBuffer()
 	return cl, nil
+}
+
+// writeFrame writes the frame in wbuf, with its pieces if it has any.
+func (c *Conn) writeFrame() error {
+	if len(c.pieces) == 0 {
+		_, err := c.nc.Write(c.wbuf)
+		return err
+	}
+	c.bufs = vectors(c.bufs[:0], c.wbuf, c.pieces)
+	bufs := c.bufs // WriteTo consumes its receiver; c.bufs keeps the capacity
+	_, err := bufs.WriteTo(c.nc)
+	clear(c.bufs) // do not pin the batches
+	clear(c.pieces)
+	return err
 }
 
 // keepWriteBuffer decides whether the frame buffer is kept for the next
@@ -400,6 +423,15 @@ func (c *Conn) keepWriteBuffer() {
 // body.
 func appendRequest(dst []byte, req kmsg.Request, corrID int32, clientID string) []byte {
 	start := len(dst)
+	dst = appendHeader(dst, req, corrID, clientID)
+	dst = req.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
+	return dst
+}
+
+// appendHeader appends a frame's size (zero, for the caller to set) and
+// req's request header.
+func appendHeader(dst []byte, req kmsg.Request, corrID int32, clientID string) []byte {
 	dst = append(dst, 0, 0, 0, 0)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(req.Key()))
 	dst = binary.BigEndian.AppendUint16(dst, uint16(req.GetVersion()))
@@ -409,8 +441,6 @@ func appendRequest(dst []byte, req kmsg.Request, corrID int32, clientID string) 
 	if req.IsFlexible() {
 		dst = append(dst, 0) // no tagged fields
 	}
-	dst = req.AppendTo(dst)
-	binary.BigEndian.PutUint32(dst[start:], uint32(len(dst)-start-4))
 	return dst
 }
 
