@@ -76,7 +76,10 @@ func ToPartition(p int32) ProduceOption {
 
 // DeliveryReport is the outcome of one produced message: Err is nil once the
 // broker acknowledged it (Message.Partition and Message.Offset are then set),
-// or the reason it could not be delivered.
+// or the reason it could not be delivered. The Messages that Produce builds
+// are allocated a few dozen at a time, so a report's Message kept for long
+// keeps its neighbours' memory too (a few KiB, not their values); keep the
+// fields you need instead, or build messages yourself (ProduceMessage).
 type DeliveryReport struct {
 	Message *Message
 	Err     error
