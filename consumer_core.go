@@ -38,7 +38,8 @@ type consumerCore struct {
 	// ErrRebalanced for a group member.
 	notOwned error
 
-	// consumeMu lets one Consume at a time install fetched messages.
+	// consumeMu lets one Consume at a time poll and install fetched
+	// messages; handing out ready ones needs only mu (consumeOne).
 	consumeMu sync.Mutex
 
 	hooks   *hookSet       // the client's; nil without hooks (consumer_hooks.go)
@@ -277,6 +278,11 @@ func (c *consumerCore) consume(ctx context.Context) (*Message, error) {
 }
 
 func (c *consumerCore) consumeOne(ctx context.Context) (*Message, error) {
+	// Most calls find a message ready: they take it under c.mu alone, as
+	// installing and handing out are both done under c.mu.
+	if m, err := c.next(); m != nil || err != nil {
+		return m, err
+	}
 	c.consumeMu.Lock()
 	defer c.consumeMu.Unlock()
 	timeout := startConsumeTimeout(c.cfg.ConsumerTimeout)
