@@ -333,13 +333,6 @@ func (c *Conn) send(ctx context.Context, req kmsg.Request, noResponse bool) (*ca
 		return nil, err
 	}
 	c.corrID++
-	c.pieces = c.pieces[:0]
-	if pr, ok := req.(*kmsg.ProduceRequest); ok && c.vectored && splittable(pr) {
-		c.wbuf, c.pieces = appendProduceSplit(c.wbuf[:0], c.pieces, pr, c.corrID, c.opts.ClientID)
-	} else {
-		c.wbuf = appendRequest(c.wbuf[:0], req, c.corrID, c.opts.ClientID)
-	}
-	frameLen := 4 + int(binary.BigEndian.Uint32(c.wbuf))
 	var cl *call
 	if !noResponse {
 		cl = &call{
@@ -360,6 +353,15 @@ func (c *Conn) send(ctx context.Context, req kmsg.Request, noResponse bool) (*ca
 		}
 		c.mu.Unlock()
 	}
+	// Framed only now that nothing can return before the write: the
+	// frame's pieces alias the producer's batches until it is written.
+	c.pieces = c.pieces[:0]
+	if pr, ok := req.(*kmsg.ProduceRequest); ok && c.vectored && splittable(pr) {
+		c.wbuf, c.pieces = appendProduceSplit(c.wbuf[:0], c.pieces, pr, c.corrID, c.opts.ClientID)
+	} else {
+		c.wbuf = appendRequest(c.wbuf[:0], req, c.corrID, c.opts.ClientID)
+	}
+	frameLen := 4 + int(binary.BigEndian.Uint32(c.wbuf))
 	c.nc.SetWriteDeadline(writeDeadline)
 	if cl != nil && c.opts.Observer != nil {
 		cl.sent = time.Now()

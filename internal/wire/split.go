@@ -76,12 +76,12 @@ func appendProduceSplit(dst []byte, pieces []piece, req *kmsg.ProduceRequest, co
 	dst = appendNullableString(dst, req.TransactionID, flexible)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(req.Acks))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(req.TimeoutMillis))
-	dst = appendArrayLen(dst, len(req.Topics), flexible)
+	dst = appendLen(dst, len(req.Topics), flexible)
 	left := 0
 	for i := range req.Topics {
 		t := &req.Topics[i]
 		dst = appendString(dst, t.Topic, flexible)
-		dst = appendArrayLen(dst, len(t.Partitions), flexible)
+		dst = appendLen(dst, len(t.Partitions), flexible)
 		for j := range t.Partitions {
 			p := &t.Partitions[j]
 			dst = binary.BigEndian.AppendUint32(dst, uint32(p.Partition))
@@ -137,8 +137,6 @@ func appendNullLen(dst []byte, flexible bool) []byte {
 	}
 	return binary.BigEndian.AppendUint32(dst, 0xffffffff)
 }
-
-func appendArrayLen(dst []byte, n int, flexible bool) []byte { return appendLen(dst, n, flexible) }
 
 func appendString(dst []byte, s string, flexible bool) []byte {
 	if flexible {

@@ -91,7 +91,10 @@ func (p *Producer) newBatch(now time.Time, hint, count int) *batch {
 		b = &batch{rb: p.newBuilder()}
 	}
 	if hint = min(hint, p.cfg.BatchBytes); hint > b.rb.Cap() {
-		p.prime(b, hint)
+		// One allocation of the expected size: left to grow by appends, a
+		// buffer is copied each time it outgrows itself, and a
+		// partition's batches are about the size of its previous one.
+		b.rb.Grow(hint)
 	}
 	if count > cap(b.msgs) {
 		b.msgs = make([]pending, 0, count)
@@ -115,7 +118,7 @@ func (p *Producer) newBuilder() *records.Builder {
 func (p *Producer) recycle(b *batch) {
 	clear(b.msgs) // drop the references to messages and callbacks
 	msgs := b.msgs[:0]
-	if b.rb.EncodedSize() > 2*p.cfg.BatchBytes {
+	if b.rb.Cap() > 2*p.cfg.BatchBytes {
 		// The builder keeps its buffer on Reset; do not pin a huge one.
 		b.rb = p.newBuilder()
 	} else {
@@ -136,14 +139,6 @@ func (p *Producer) recycle(b *batch) {
 	if b != nil {
 		p.batches.Put(b)
 	}
-}
-
-// prime sizes b's builder to hold about n bytes in one allocation. Left to
-// grow by appends, a buffer is copied each time it outgrows itself; a
-// partition's batches are about the size of its previous one, so that size
-// is the hint.
-func (p *Producer) prime(b *batch, n int) {
-	b.rb.Grow(n)
 }
 
 // trimFree moves the free list to the pool, for the collector to reclaim.
