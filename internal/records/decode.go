@@ -47,6 +47,10 @@ type BatchInfo struct {
 	// Size is the number of bytes the batch occupies in the input,
 	// including the 12 bytes of base offset and length.
 	Size int
+	// Body is the bytes the batch's records were read from: part of the
+	// input, or the buffer decompression allocated. Every record's Key
+	// and Value is a part of it.
+	Body []byte
 }
 
 // DefaultMaxDecompressedBytes is the decompressed-size limit when
@@ -249,6 +253,7 @@ func (d *Decoder) decodeBatch(batch []byte) error {
 		}
 		payload = out
 	}
+	info.Body = payload
 	return d.decodeRecords(payload, lastDelta)
 }
 

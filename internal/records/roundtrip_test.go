@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
+	"unsafe"
 )
 
 var allCodecs = []Codec{CodecNone, CodecGzip, CodecSnappy, CodecLZ4, CodecZstd}
@@ -68,11 +70,18 @@ func TestRoundTrip(t *testing.T) {
 				Codec: codec, ProducerID: 77, ProducerEpoch: 3, BaseSequence: 1000,
 				NumRecords: int32(len(recs)), BaseTimestamp: 1000, MaxTimestamp: 1 << 40, Size: len(batch),
 			}
-			if gotInfo != want {
+			body := gotInfo.Body
+			gotInfo.Body = nil
+			if !reflect.DeepEqual(gotInfo, want) {
 				t.Errorf("info\n got %+v\nwant %+v", gotInfo, want)
 			}
 			if len(got) != len(recs) {
 				t.Fatalf("%d records, want %d", len(got), len(recs))
+			}
+			for i, r := range got {
+				if !within(r.Key, body) || !within(r.Value, body) {
+					t.Fatalf("record %d: key or value outside BatchInfo.Body", i)
+				}
 			}
 			for i, r := range recs {
 				checkRecord(t, got[i], wantRecord{offsetDelta: int32(i), ts: r.ts, key: r.key, value: r.value, headers: r.headers}, 0)
@@ -385,4 +394,15 @@ func TestGrowDoubling(t *testing.T) {
 	if g := growDoubling(roomy, 90); &g[:1][0] != &roomy[:1][0] {
 		t.Fatal("a buffer with room was reallocated")
 	}
+}
+
+// within reports whether s is nil or lies in body's memory, as
+// BatchInfo.Body promises (the pure engine's fetcher stores positions).
+func within(s, body []byte) bool {
+	if s == nil {
+		return true
+	}
+	from := uintptr(unsafe.Pointer(unsafe.SliceData(body)))
+	at := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	return at >= from && at+uintptr(len(s)) <= from+uintptr(len(body))
 }

@@ -43,7 +43,7 @@ func (s *source) handle(r *round) {
 	if decode {
 		for i := range r.parts {
 			if sp := &r.parts[i]; sp.decode {
-				s.dec.decode(&sp.res, sp.rp, sp.c.tp.Topic, sp.offset)
+				s.dec.decode(&sp.res, sp.rp, sp.offset)
 				if f.cfg.Observer != nil {
 					observeBatch(f.cfg.Observer, s.id, sp)
 				}
@@ -118,9 +118,9 @@ func (s *source) apply(c *cursor, sp *sentPart, answer *answerCharge) bool {
 	c.failures = 0
 	pushed := false
 	hw := sp.rp.HighWatermark
-	if len(res.msgs) > 0 {
-		own := int64(res.inflated + len(res.msgs)*messageOverhead)
-		f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, Messages: res.msgs, NextOffset: res.next, HighWatermark: hw}, fetchCharge{own: own, answer: answer})
+	if res.recs != nil {
+		own := int64(res.inflated + len(res.recs.recs)*messageOverhead)
+		f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw}, res.recs, fetchCharge{own: own, answer: answer})
 		pushed = true
 	} else if res.next > c.offset {
 		// Only control records or compacted-away offsets: tell the
@@ -130,12 +130,12 @@ func (s *source) apply(c *cursor, sp *sentPart, answer *answerCharge) bool {
 			c.fetches[n-1].NextOffset = res.next
 			c.fetches[n-1].HighWatermark = hw
 		} else {
-			f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw}, fetchCharge{})
+			f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw}, nil, fetchCharge{})
 			pushed = true
 		}
 	}
 	c.offset = res.next
-	res.msgs = nil // the round is reused; the messages belong to the fetch now
+	res.recs = nil // the round is reused; the records belong to the fetch now
 	if res.err != nil {
 		// The batches before the bad one were queued above; the bad one
 		// will not decode better next time, so the root decides.
@@ -144,7 +144,7 @@ func (s *source) apply(c *cursor, sp *sentPart, answer *answerCharge) bool {
 		f.enqueueLocked(c, engine.Fetch{
 			TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw,
 			Err: fmt.Errorf("kafka: fetch %s at offset %d: %w", c.tp, res.next, res.err),
-		}, fetchCharge{})
+		}, nil, fetchCharge{})
 		pushed = true
 	}
 	return pushed
@@ -163,7 +163,7 @@ func (s *source) partitionError(c *cursor, rp *kmsg.FetchResponseTopicPartition,
 			TopicPartition: c.tp, NextOffset: c.offset, HighWatermark: rp.HighWatermark,
 			Err: fmt.Errorf("kafka: fetch %s at offset %d (log start %d, high watermark %d): %w",
 				c.tp, c.offset, rp.LogStartOffset, rp.HighWatermark, err),
-		}, fetchCharge{})
+		}, nil, fetchCharge{})
 		return false, true
 	}
 	c.failures++

@@ -1,6 +1,9 @@
 package fetch
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // The byte budget (engine.FetcherConfig.QueuedMaxBytes) bounds what a
 // fetcher holds across all its partitions, beside the per-partition
@@ -38,9 +41,9 @@ import "math"
 // Without a budget (0) nothing is counted. What Poll has handed out is the
 // caller's, and no longer counted.
 
-// messageOverhead is what a decoded message costs beyond its bytes: an
-// engine.Message (the 160-byte size class) and the pointer to it.
-const messageOverhead = 168
+// messageOverhead is what a queued message costs beyond its bytes: its
+// packed record (packed.go). The Messages Poll builds are the caller's.
+const messageOverhead = int(unsafe.Sizeof(packedRecord{}))
 
 // answerCharge is the budget's count of one answer's record data, shared
 // by the fetches decoded from it. Guarded by f.mu.

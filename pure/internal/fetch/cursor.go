@@ -69,9 +69,9 @@ type cursor struct {
 	// for less.
 	bytesPerMsg, batchBytes int
 
-	fetches  []engine.Fetch // decoded, waiting for Poll, oldest first
-	buffered int            // messages in fetches
-	queued   bool           // in fetcher.ready
+	fetches  []queuedFetch // decoded, waiting for Poll, oldest first
+	buffered int           // messages in fetches
+	queued   bool          // in fetcher.ready
 
 	// charges[i] is what the fetcher's byte budget counts for fetches[i]
 	// (budget.go); empty without a budget.
@@ -125,4 +125,19 @@ func (c *cursor) room(limit int) int { return limit - c.buffered - c.pending }
 // one whole batch), plus the error of the bytes-per-message estimate.
 func (c *cursor) fetchable(limit int) bool {
 	return !c.paused && !c.held && (c.buffered+c.pending == 0 || c.room(limit) >= (limit+1)/2)
+}
+
+// queuedFetch is a fetch waiting for Poll. Its records stay packed until
+// Poll hands them out (packed.go); nil when it has none.
+type queuedFetch struct {
+	engine.Fetch
+	recs *packed
+}
+
+// count is how many messages q holds.
+func (q *queuedFetch) count() int {
+	if q.recs == nil {
+		return 0
+	}
+	return len(q.recs.recs)
 }

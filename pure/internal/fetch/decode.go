@@ -3,7 +3,6 @@ package fetch
 import (
 	"encoding/binary"
 	"slices"
-	"time"
 
 	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
@@ -44,14 +43,14 @@ type batchScan struct {
 // messages.
 type decoded struct {
 	scan batchScan
-	msgs []*engine.Message
+	recs *packed // nil when no record is for the consumer
 	// next is the offset to fetch next: after the last batch seen,
 	// control and emptied batches included. Never below the fetch offset.
 	next int64
-	// inflated: the keys, values and headers of msgs that decompression
+	// inflated: the keys, values and headers of recs that decompression
 	// put in buffers of their own (the byte budget counts them per fetch).
 	inflated int
-	err      error // the records did not decode; msgs holds those before
+	err      error // the records did not decode; recs holds those before
 }
 
 // decoder turns Fetch response partitions into messages. Each source has
@@ -75,25 +74,21 @@ func newDecoder(cfg engine.FetcherConfig) decoder {
 }
 
 // decode converts the records of rp, a partition of topic fetched from
-// offset, into res's messages (leaving res.scan alone). The messages share
-// the topic string: naming it costs no allocation.
-func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, topic string, offset int64) {
-	res.msgs, res.next, res.err, res.inflated = nil, offset, nil, 0
+// offset, into res's packed records (leaving res.scan alone).
+func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, offset int64) {
+	res.recs, res.next, res.err, res.inflated = nil, offset, nil, 0
 	data := rp.RecordBatches
 	if len(data) == 0 {
 		return
 	}
-	// One slab for all the messages: the record counts of the batch
-	// headers, which Decode checks, bound them.
-	var slab []engine.Message
-	var msgs []*engine.Message
+	// The record counts of the batch headers, which Decode checks, bound
+	// the records.
+	p := &packed{bufs: [][]byte{data}}
 	if n := scanBatches(data, offset).count; n > 0 {
-		slab = make([]engine.Message, n)
-		msgs = make([]*engine.Message, 0, n)
+		p.recs = make([]packedRecord, 0, n)
 	}
 	d.startTxns(rp)
 
-	p := rp.Partition
 	next := offset
 	inflated := 0
 	res.err = d.dec.Decode(data, func(info *records.BatchInfo, recs []records.Record) error {
@@ -101,33 +96,26 @@ func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, top
 		if d.readCommitted && d.skipBatch(info, recs) || info.Control {
 			return nil
 		}
+		buf := int32(0) // uncompressed: the records lie in data
+		if info.Codec != records.CodecNone {
+			buf = p.addBuf(info.Body)
+		}
 		for i := range recs {
 			r := &recs[i]
 			if r.Offset < offset {
 				continue // a fetch returns the whole batch holding the offset
 			}
-			if len(slab) == 0 {
-				// Not reached: the headers' counts bound the records,
-				// as Decode checks. Allocating beats trusting that.
-				slab = make([]engine.Message, len(recs)-i)
-			}
-			m := &slab[0]
-			slab = slab[1:]
-			m.Topic = topic
-			m.Partition = p
-			m.Offset = r.Offset
-			m.Key = r.Key
-			m.Value = r.Value
-			m.Headers = r.Headers
-			m.Timestamp = time.UnixMilli(r.Timestamp)
-			msgs = append(msgs, m)
+			p.add(r, buf)
 			if info.Codec != records.CodecNone {
 				inflated += recordBytes(r)
 			}
 		}
 		return nil
 	})
-	res.msgs, res.next, res.inflated = msgs, next, inflated
+	if len(p.recs) > 0 {
+		res.recs = p
+	}
+	res.next, res.inflated = next, inflated
 }
 
 // scanBatches reads the headers of the complete batches in data, fetched

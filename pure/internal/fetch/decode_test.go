@@ -94,7 +94,7 @@ func decodeFor(t *testing.T, iso engine.IsolationLevel, rp *kmsg.FetchResponseTo
 	d := newDecoder(cfg)
 	var res decoded
 	res.scan = scanBatches(rp.RecordBatches, offset)
-	d.decode(&res, rp, "t", offset)
+	d.decode(&res, rp, offset)
 	return res
 }
 
@@ -220,7 +220,7 @@ func TestDecode(t *testing.T) {
 			if res.err != nil {
 				t.Fatal(res.err)
 			}
-			if got := offsetsAndValues(res.msgs); got != tt.want {
+			if got := offsetsAndValues(res.messages()); got != tt.want {
 				t.Fatalf("messages %q, want %q", got, tt.want)
 			}
 			if res.next != tt.next || res.scan.partial != tt.partial {
@@ -231,10 +231,10 @@ func TestDecode(t *testing.T) {
 				// decoding ends: pipelining relies on it.
 				t.Fatalf("scan next %d, decode next %d", res.scan.next, res.next)
 			}
-			if res.scan.count < len(res.msgs) {
-				t.Fatalf("scan count %d below %d messages", res.scan.count, len(res.msgs))
+			if res.scan.count < len(res.messages()) {
+				t.Fatalf("scan count %d below %d messages", res.scan.count, len(res.messages()))
 			}
-			for _, m := range res.msgs {
+			for _, m := range res.recs.messages("t", 7) {
 				if m.Topic != "t" || m.Partition != 7 || m.Timestamp.UnixMilli() != 1000 {
 					t.Fatalf("message fields: %+v", m)
 				}
@@ -252,7 +252,7 @@ func TestDecodeCorrupt(t *testing.T) {
 	if !errors.Is(res.err, records.ErrCorrupt) {
 		t.Fatalf("err %v, want ErrCorrupt", res.err)
 	}
-	if got := offsetsAndValues(res.msgs); got != "0:a0 1:a1 2:a2 " || res.next != 3 {
+	if got := offsetsAndValues(res.messages()); got != "0:a0 1:a1 2:a2 " || res.next != 3 {
 		t.Fatalf("before the corrupt batch: %q next %d", got, res.next)
 	}
 }
@@ -272,9 +272,9 @@ func BenchmarkDecode(b *testing.B) {
 			b.ResetTimer()
 			var res decoded
 			for b.Loop() {
-				d.decode(&res, &p, "bench", 0)
-				if len(res.msgs) != n {
-					b.Fatalf("%d messages, want %d", len(res.msgs), n)
+				d.decode(&res, &p, 0)
+				if len(res.messages()) != n {
+					b.Fatalf("%d messages, want %d", len(res.messages()), n)
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "msg/s")
@@ -326,4 +326,10 @@ func TestScanBatchSize(t *testing.T) {
 	if sc := scanBatches(big[:20], 2); sc.batch != len(big) || !sc.partial || sc.count != 0 || sc.next != 2 {
 		t.Fatalf("only a cut batch: %+v, want batch %d", sc, len(big))
 	}
+}
+
+// messages are the Messages Poll would build from res, of topic "t"
+// partition 0.
+func (res *decoded) messages() []*engine.Message {
+	return res.recs.messages("t", 0)
 }

@@ -33,7 +33,8 @@
 //     them, reads the answer's batch headers (no
 //     decompression) to learn where each partition continues, hands the
 //     answer to the decode stage and sends the next request at once; the
-//     decode stage turns answers into messages and queues them, in order.
+//     decode stage turns answers into packed records and queues them, in
+//     order.
 //     So a source has at most one request in flight and one answer being
 //     decoded, and the broker works while the client decodes. A source
 //     starts when its broker gains an assigned partition and exits when
@@ -114,7 +115,9 @@
 // (QueuedMaxBytes, budget.go; the root's default 64 MiB).
 // Each source holds at most two answers of at most MaxBytes.
 //
-// Decoding is allocation-lean: per partition and response, one slab of
+// Decoding is allocation-lean: per partition and response, one array of
+// packed records (packed.go: 40 bytes each, no pointers, so the collector
+// does not scan the queue), which Poll turns into one slab of
 // engine.Message values and one slice of pointers into it; keys, values and
 // headers alias the response buffer (or a batch's decompressed buffer), and
 // messages share their topic's name string. A source reuses its request,

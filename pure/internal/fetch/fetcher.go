@@ -240,12 +240,16 @@ func (f *fetcher) Poll(ctx context.Context) (engine.Fetch, error) {
 			f.mu.Unlock()
 			return engine.Fetch{}, kerr.ErrClosed
 		}
-		fe, ok := f.popLocked()
+		q, ok := f.popLocked()
 		more := f.ready.len() > 0
 		f.mu.Unlock()
 		if ok {
 			if more {
 				f.signalReady() // another Poll caller may be waiting
+			}
+			fe := q.Fetch
+			if q.recs != nil {
+				fe.Messages = q.recs.messages(fe.Topic, fe.Partition)
 			}
 			return fe, nil
 		}
@@ -263,11 +267,11 @@ func (f *fetcher) Poll(ctx context.Context) (engine.Fetch, error) {
 
 // popLocked takes the oldest fetch of the partition at the head of the
 // ready queue and puts the partition back at the tail if it has more.
-func (f *fetcher) popLocked() (engine.Fetch, bool) {
+func (f *fetcher) popLocked() (queuedFetch, bool) {
 	for {
 		c := f.ready.pop()
 		if c == nil {
-			return engine.Fetch{}, false
+			return queuedFetch{}, false
 		}
 		c.queued = false
 		if len(c.fetches) == 0 {
@@ -275,9 +279,9 @@ func (f *fetcher) popLocked() (engine.Fetch, bool) {
 		}
 		wasFull := !c.fetchable(f.cfg.QueuedMaxMessages)
 		fe := c.fetches[0]
-		c.fetches[0] = engine.Fetch{}
+		c.fetches[0] = queuedFetch{}
 		c.fetches = c.fetches[1:]
-		c.buffered -= len(fe.Messages)
+		c.buffered -= fe.count()
 		f.unqueueChargeLocked(c)
 		if len(c.fetches) > 0 {
 			c.queued = true
@@ -294,11 +298,12 @@ func (f *fetcher) popLocked() (engine.Fetch, bool) {
 
 // enqueueLocked appends a fetch to c's queue, stamped with the Assign's
 // epoch, and c to the ready queue.
-func (f *fetcher) enqueueLocked(c *cursor, fe engine.Fetch, ch fetchCharge) {
+func (f *fetcher) enqueueLocked(c *cursor, fe engine.Fetch, recs *packed, ch fetchCharge) {
 	fe.Epoch = c.assignEpoch
-	c.fetches = append(c.fetches, fe)
+	q := queuedFetch{Fetch: fe, recs: recs}
+	c.fetches = append(c.fetches, q)
 	f.queueChargeLocked(c, ch)
-	c.buffered += len(fe.Messages)
+	c.buffered += q.count()
 	if !c.queued {
 		c.queued = true
 		f.ready.push(c)

@@ -26,9 +26,9 @@ func TestPollRoundRobin(t *testing.T) {
 	for _, tp := range []engine.TopicPartition{a0, b0, a1, b7} {
 		f.parts[tp] = &cursor{tp: tp}
 	}
-	msg := &engine.Message{}
 	push := func(tp engine.TopicPartition, next int64) {
-		f.enqueueLocked(f.parts[tp], engine.Fetch{TopicPartition: tp, NextOffset: next, Messages: []*engine.Message{msg}}, fetchCharge{})
+		recs := &packed{bufs: [][]byte{nil}, recs: []packedRecord{{offset: next - 1, keyLen: -1, valLen: -1}}}
+		f.enqueueLocked(f.parts[tp], engine.Fetch{TopicPartition: tp, NextOffset: next}, recs, fetchCharge{})
 	}
 	push(a0, 1)
 	push(a0, 2)
@@ -45,6 +45,9 @@ func TestPollRoundRobin(t *testing.T) {
 			t.Fatal(err)
 		}
 		got += fmt.Sprintf("%s@%d ", fe.TopicPartition, fe.NextOffset)
+		if len(fe.Messages) != 1 || fe.Messages[0].Offset != fe.NextOffset-1 || fe.Messages[0].Topic != fe.Topic || fe.Messages[0].Partition != fe.Partition {
+			t.Fatalf("%s@%d: messages %+v, want the one at %d", fe.TopicPartition, fe.NextOffset, fe.Messages, fe.NextOffset-1)
+		}
 	}
 	if want := "a/0@1 b/0@1 a/1@1 a/0@2 a/1@2 a/0@3 "; got != want {
 		t.Fatalf("order %q, want %q", got, want)

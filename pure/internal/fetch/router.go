@@ -126,7 +126,7 @@ func (f *fetcher) goneLocked(c *cursor, snap *cluster.Snapshot) bool {
 	f.enqueueLocked(c, engine.Fetch{
 		TopicPartition: c.tp, NextOffset: c.offset, HighWatermark: -1,
 		Err: fmt.Errorf("kafka: fetch %s at offset %d: %w", c.tp, c.offset, err),
-	}, fetchCharge{})
+	}, nil, fetchCharge{})
 	return true
 }
 
