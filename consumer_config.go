@@ -94,7 +94,7 @@ type ConsumerOptions struct {
 	// record data from its arrival until the consumer has handed out the
 	// last message decoded from it (decoding does not copy, so one message
 	// left keeps its whole response alive); and per queued message its
-	// bookkeeping (168 bytes) and, for compressed batches, its
+	// bookkeeping (40 bytes) and, for compressed batches, its
 	// decompressed key, value and headers. Fetching pauses when it is
 	// reached and resumes once half of it is consumed; a request may bring
 	// one record batch beyond it (brokers return a first batch whole).
