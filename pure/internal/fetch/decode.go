@@ -73,8 +73,8 @@ func newDecoder(cfg engine.FetcherConfig) decoder {
 	}
 }
 
-// decode converts the records of rp, a partition of topic fetched from
-// offset, into res's packed records (leaving res.scan alone).
+// decode converts the records of rp, a partition's share of a response
+// fetched from offset, into res's packed records (leaving res.scan alone).
 func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, offset int64) {
 	res.recs, res.next, res.err, res.inflated = nil, offset, nil, 0
 	data := rp.RecordBatches
@@ -98,12 +98,15 @@ func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, off
 		}
 		buf := int32(0) // uncompressed: the records lie in data
 		if info.Codec != records.CodecNone {
-			buf = p.addBuf(info.Body)
+			buf = -1 // the decompressed body, added with the batch's first record kept
 		}
 		for i := range recs {
 			r := &recs[i]
 			if r.Offset < offset {
 				continue // a fetch returns the whole batch holding the offset
+			}
+			if buf < 0 {
+				buf = p.addBuf(info.Body)
 			}
 			p.add(r, buf)
 			if info.Codec != records.CodecNone {

@@ -1,7 +1,7 @@
 package fetch
 
 import (
-	"fmt"
+	"math"
 	"time"
 	"unsafe"
 
@@ -50,8 +50,15 @@ func (p *packed) addBuf(b []byte) int32 {
 func (p *packed) add(r *records.Record, buf int32) {
 	base := p.bufs[buf]
 	pr := packedRecord{offset: r.Offset, timestamp: r.Timestamp, buf: buf}
-	pr.keyAt, pr.keyLen = position(r.Key, base)
-	pr.valAt, pr.valLen = position(r.Value, base)
+	var keyIn, valIn bool
+	pr.keyAt, pr.keyLen, keyIn = position(r.Key, base)
+	pr.valAt, pr.valLen, valIn = position(r.Value, base)
+	if !keyIn || !valIn {
+		// Not reached (see position); a copy of both beats trusting it.
+		own := append(append(make([]byte, 0, len(r.Key)+len(r.Value)), r.Key...), r.Value...)
+		pr.buf = p.addBuf(own)
+		pr.keyAt, pr.valAt = 0, int32(len(r.Key))
+	}
 	if r.Headers != nil {
 		p.hdrs = append(p.hdrs, r.Headers)
 		pr.hdr = int32(len(p.hdrs))
@@ -59,19 +66,20 @@ func (p *packed) add(r *records.Record, buf int32) {
 	p.recs = append(p.recs, pr)
 }
 
-// position is where s lies in base, and its length; -1 for nil. The
-// records decoder slices every key and value out of the batch's body
-// (records.BatchInfo.Body), and a response or a decompressed batch stays
-// below 2 GiB (MaxResponseBytes, MaxDecompressedBytes).
-func position(s, base []byte) (at, n int32) {
+// position is where s lies in base, and its length (-1 for nil), and
+// whether it lies there. The records decoder slices every key and value
+// out of the batch's body (records.BatchInfo.Body), and a response or a
+// decompressed batch stays below 2 GiB (MaxResponseBytes,
+// MaxDecompressedBytes).
+func position(s, base []byte) (at, n int32, in bool) {
 	if s == nil {
-		return 0, -1
+		return 0, -1, true
 	}
 	off := uintptr(unsafe.Pointer(unsafe.SliceData(s))) - uintptr(unsafe.Pointer(unsafe.SliceData(base)))
-	if off > uintptr(len(base)) || uintptr(len(s)) > uintptr(len(base))-off {
-		panic(fmt.Sprintf("fetch: a record's %d bytes do not lie in its batch's %d", len(s), len(base)))
+	if off > uintptr(len(base)) || uintptr(len(s)) > uintptr(len(base))-off || len(base) > math.MaxInt32 {
+		return 0, int32(min(len(s), math.MaxInt32)), false
 	}
-	return int32(off), int32(len(s))
+	return int32(off), int32(len(s)), true
 }
 
 // slice is base[at:at+n] with no room to grow into its neighbours, or nil.

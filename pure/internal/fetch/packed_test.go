@@ -1,0 +1,54 @@
+package fetch
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/gokafka/kafka/internal/records"
+)
+
+// Packed records come back as the Messages they were decoded as: nil and
+// empty keys apart, values that cannot grow into their neighbours, and a
+// record whose bytes lie outside its buffer (which the decoder never
+// gives) copied rather than mispositioned.
+func TestPackedRecordsComeBackWhole(t *testing.T) {
+	body := []byte("key1value1value2")
+	elsewhere := []byte("not in body")
+	recs := []records.Record{
+		{Offset: 5, Timestamp: 1000, Key: body[0:4:4], Value: body[4:10:10]},
+		{Offset: 6, Timestamp: 1001, Key: nil, Value: body[10:16:16], Headers: []records.Header{{Key: "h", Value: []byte("v")}}},
+		{Offset: 7, Timestamp: 1002, Key: body[4:4:4], Value: nil},
+		{Offset: 9, Timestamp: 1003, Key: body[0:4:4], Value: elsewhere},
+	}
+	p := &packed{}
+	buf := p.addBuf(body)
+	for i := range recs {
+		p.add(&recs[i], buf)
+	}
+	msgs := p.messages("t", 3)
+	if len(msgs) != len(recs) {
+		t.Fatalf("%d messages, want %d", len(msgs), len(recs))
+	}
+	for i, m := range msgs {
+		r := recs[i]
+		if m.Topic != "t" || m.Partition != 3 || m.Offset != r.Offset || m.Timestamp.UnixMilli() != r.Timestamp {
+			t.Fatalf("message %d: %+v", i, m)
+		}
+		if (m.Key == nil) != (r.Key == nil) || !bytes.Equal(m.Key, r.Key) || (m.Value == nil) != (r.Value == nil) || !bytes.Equal(m.Value, r.Value) {
+			t.Fatalf("message %d: key %q value %q, want %q %q", i, m.Key, m.Value, r.Key, r.Value)
+		}
+		if cap(m.Value) != len(m.Value) || cap(m.Key) != len(m.Key) {
+			t.Fatalf("message %d: key or value can grow into its neighbour", i)
+		}
+		if len(m.Headers) != len(r.Headers) {
+			t.Fatalf("message %d: %d headers, want %d", i, len(m.Headers), len(r.Headers))
+		}
+	}
+	if len(p.bufs) != 2 {
+		t.Fatalf("%d buffers: the record outside the body was not copied", len(p.bufs))
+	}
+	var none *packed
+	if none.messages("t", 0) != nil {
+		t.Fatal("a nil packed has messages")
+	}
+}
