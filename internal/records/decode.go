@@ -135,9 +135,13 @@ const (
 // the input, except for decompression, which is bounded by
 // MaxDecompressedBytes (a small multiple of it while the buffer grows).
 func (d *Decoder) Decode(data []byte, fn func(info *BatchInfo, recs []Record) error) error {
-	// The reused records alias data: forget them on return, else the
-	// Decoder alone keeps data (a whole Fetch response, say) alive.
-	defer func() { clear(d.recs[:cap(d.recs)]) }()
+	// The reused records and the batch's Body alias data: forget them on
+	// return, else the Decoder alone keeps data (a whole Fetch response,
+	// say) alive.
+	defer func() {
+		clear(d.recs[:cap(d.recs)])
+		d.info.Body = nil
+	}()
 	for pos := 0; ; {
 		rest := data[pos:]
 		if len(rest) < logOverhead {

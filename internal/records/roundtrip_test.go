@@ -406,3 +406,24 @@ func within(s, body []byte) bool {
 	at := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
 	return at >= from && at+uintptr(len(s)) <= from+uintptr(len(body))
 }
+
+// A Decoder is reused across responses; once Decode returns it must hold
+// nothing of the data it decoded (records, batch body), or it alone keeps
+// a whole Fetch response alive.
+func TestDecoderForgetsItsInput(t *testing.T) {
+	for _, codec := range []Codec{CodecNone, CodecLZ4} {
+		batch := buildBatch(t, codec, []testRecord{{key: []byte("k"), value: []byte("v")}}, 1, 0, 0)
+		d := NewDecoder(DecodeOptions{})
+		if err := d.Decode(batch, func(*BatchInfo, []Record) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if d.info.Body != nil {
+			t.Errorf("%v: the decoder keeps the last batch's body", codec)
+		}
+		for i, r := range d.recs[:cap(d.recs)] {
+			if r.Key != nil || r.Value != nil {
+				t.Errorf("%v: the decoder keeps record %d", codec, i)
+			}
+		}
+	}
+}
