@@ -24,7 +24,10 @@
 // With -memory it measures instead how much memory a slow consumer holds
 // for several QueuedMaxMessages (12 partitions of 1 KiB messages), with
 // each engine, and prints the figures (no fault is involved, so -brokers
-// may name an existing cluster).
+// may name an existing cluster). With -memory -memory-budget it measures
+// the pure engine's consumer under that byte budget, once per message size
+// (faultsuite.MeasureByteBudget); the root package's byte-budget test runs
+// it so, in a process of its own without the race detector.
 //
 // N is -n, else $SOAK_N, else 20.
 package main
@@ -77,6 +80,9 @@ func main() {
 		queued     = flag.String("memory-queued", "1000,10000,100000", "QueuedMaxMessages values to measure")
 		perPart    = flag.Int("memory-messages", 30000, "messages per partition in the memory topic (12 partitions, 1 KiB each)")
 		perMessage = flag.Duration("memory-handler", time.Millisecond, "time the slow handler takes per message")
+		budget     = flag.Int("memory-budget", 0, "with -memory: measure instead the pure engine's consumer under this byte budget (QueuedMaxBytes), once per -memory-sizes")
+		sizes      = flag.String("memory-sizes", "100,10240,1047552", "with -memory-budget: message sizes in bytes")
+		jsonOut    = flag.Bool("json", false, "with -memory: print each measurement as a line of JSON (faultsuite.MemoryResult)")
 		brokers    = flag.String("brokers", "", "with -memory: an existing cluster to use instead of a throwaway one")
 	)
 	flag.Parse()
@@ -89,9 +95,12 @@ func main() {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	var err error
-	if *memory {
-		err = runMemory(ctx, *brokers, *queued, *perPart, *perMessage, *engines, *verbose)
-	} else {
+	switch {
+	case *memory && *budget > 0:
+		err = runByteBudget(ctx, *brokers, *budget, *sizes, *jsonOut, *verbose)
+	case *memory:
+		err = runMemory(ctx, *brokers, *queued, *perPart, *perMessage, *engines, *jsonOut, *verbose)
+	default:
 		err = runSoak(ctx, *n, *engines, *expiry, *scenarios, *verbose)
 	}
 	if err != nil {
@@ -197,53 +206,6 @@ func runSoak(ctx context.Context, rounds int, engineList, expiryList, scenarioLi
 	}
 	if !totals.Clean() {
 		return fmt.Errorf("%d violations, %d rounds with errors", totals.Violations, totals.Errors)
-	}
-	return nil
-}
-
-func runMemory(ctx context.Context, brokers, queued string, perPartition int, perMessage time.Duration, engineList string, verbose bool) error {
-	if brokers == "" {
-		c, err := startCluster(ctx, verbose)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		brokers = c.BootstrapServers()
-	}
-	engines, err := pickEngines(ctx, brokers, engineList)
-	if err != nil {
-		return err
-	}
-	client, err := kafka.NewClient(ctx, brokers)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	const partitions, size = 12, 1024
-	t0 := time.Now()
-	topic, err := faultsuite.FillTopic(ctx, client, partitions, perPartition, size)
-	if err != nil {
-		return err
-	}
-	defer client.DeleteTopic(context.WithoutCancel(ctx), topic.Name())
-	fmt.Printf("soak: memory topic %s: %d x %d messages of %d B in %v\n", topic.Name(), partitions, perPartition, size, time.Since(t0).Round(time.Millisecond))
-	for _, e := range engines {
-		for _, q := range strings.Split(queued, ",") {
-			qmm, err := strconv.Atoi(strings.TrimSpace(q))
-			if err != nil || qmm < 1 {
-				return fmt.Errorf("-memory-queued: %q is not a positive number", q)
-			}
-			r, err := faultsuite.MeasureConsumerMemory(ctx, topic, faultsuite.MemoryConfig{Engine: e, QueuedMaxMessages: qmm, PerMessage: perMessage, Settle: 2 * time.Minute})
-			if err != nil {
-				return fmt.Errorf("%s, QueuedMaxMessages %d: %w", e.Name, qmm, err)
-			}
-			line := r.String()
-			if !e.Rdkafka {
-				bound := faultsuite.PureMemoryBound(partitions, qmm, size, 1<<20, 1<<20)
-				line += fmt.Sprintf("; bound %.1f MiB", float64(bound)/(1<<20))
-			}
-			fmt.Println("soak: memory:", line)
-		}
 	}
 	return nil
 }

@@ -45,7 +45,14 @@ type MemoryResult struct {
 	PeakHeap          uint64
 	BaselineRSS       uint64
 	PeakRSS           uint64
-	Duration          time.Duration
+	// Where the RSS lies, at the baseline and at the sample of peak RSS:
+	// the Go heap's spans in use (live objects and the free room between
+	// them), and what the Go runtime holds mapped and not returned (heap,
+	// stacks, metadata). The RSS beyond GoMapped is memory the Go
+	// runtime did not map: C heaps and thread stacks.
+	BaselineSpans, PeakSpans   uint64
+	BaselineMapped, PeakMapped uint64
+	Duration                   time.Duration
 }
 
 // HeldHeap is the peak live heap above the baseline: what the consumer held.
@@ -55,8 +62,9 @@ func (r MemoryResult) HeldHeap() uint64 { return r.PeakHeap - min(r.BaselineHeap
 func (r MemoryResult) HeldRSS() uint64 { return r.PeakRSS - min(r.BaselineRSS, r.PeakRSS) }
 
 func (r MemoryResult) String() string {
-	return fmt.Sprintf("%-7s QueuedMaxMessages %6d, QueuedMaxBytes %4.0f MiB: held heap %7.1f MiB, held RSS %7.1f MiB (peak RSS %7.1f MiB), %d partitions x %d B messages, topic %.0f MiB, %d consumed in %v",
-		r.Engine, r.QueuedMaxMessages, mib(uint64(r.QueuedMaxBytes)), mib(r.HeldHeap()), mib(r.HeldRSS()), mib(r.PeakRSS), r.Partitions, r.MessageBytes,
+	return fmt.Sprintf("%-7s QueuedMaxMessages %6d, QueuedMaxBytes %4.0f MiB: held heap %7.1f MiB, held RSS %7.1f MiB (peak RSS %7.1f MiB: heap spans %.1f, Go-mapped %.1f; baseline RSS %.1f: spans %.1f, Go-mapped %.1f), %d partitions x %d B messages, topic %.0f MiB, %d consumed in %v",
+		r.Engine, r.QueuedMaxMessages, mib(uint64(r.QueuedMaxBytes)), mib(r.HeldHeap()), mib(r.HeldRSS()), mib(r.PeakRSS),
+		mib(r.PeakSpans), mib(r.PeakMapped), mib(r.BaselineRSS), mib(r.BaselineSpans), mib(r.BaselineMapped), r.Partitions, r.MessageBytes,
 		float64(r.TopicBytes)/(1<<20), r.Consumed, r.Duration.Round(time.Millisecond))
 }
 
@@ -146,7 +154,8 @@ func MeasureConsumerMemory(ctx context.Context, topic *kafka.Topic, cfg MemoryCo
 		total += n
 	}
 	sample() // twice: pooled buffers survive one GC
-	res.BaselineHeap, res.BaselineRSS = sample()
+	base := sample()
+	res.BaselineHeap, res.BaselineRSS, res.BaselineSpans, res.BaselineMapped = base.heap, base.rss, base.spans, base.mapped
 	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: cfg.Engine.Rdkafka, QueuedMaxMessages: cfg.QueuedMaxMessages, QueuedMaxBytes: cfg.QueuedMaxBytes}})
 	if err != nil {
 		return res, err
@@ -194,11 +203,14 @@ func MeasureConsumerMemory(ctx context.Context, topic *kafka.Topic, cfg MemoryCo
 		if ctx.Err() != nil {
 			break
 		}
-		h, rss := sample()
-		if h > res.PeakHeap+res.PeakHeap/50 || rss > res.PeakRSS+res.PeakRSS/50 {
+		s := sample()
+		if s.heap > res.PeakHeap+res.PeakHeap/50 || s.rss > res.PeakRSS+res.PeakRSS/50 {
 			lastGrowth = time.Now()
 		}
-		res.PeakHeap, res.PeakRSS = max(res.PeakHeap, h), max(res.PeakRSS, rss)
+		if s.rss > res.PeakRSS {
+			res.PeakRSS, res.PeakSpans, res.PeakMapped = s.rss, s.spans, s.mapped
+		}
+		res.PeakHeap = max(res.PeakHeap, s.heap)
 	}
 	res.Duration = time.Since(start)
 	mu.Lock()
@@ -213,13 +225,16 @@ func MeasureConsumerMemory(ctx context.Context, topic *kafka.Topic, cfg MemoryCo
 	return res, err
 }
 
-// sample returns the live heap and the RSS, after a GC that returns what
-// it freed to the system.
-func sample() (heap, rss uint64) {
+// memSample is one reading of the process's memory; see MemoryResult.
+type memSample struct{ heap, spans, mapped, rss uint64 }
+
+// sample reads the live heap and the RSS, after a GC that returns what it
+// freed to the system.
+func sample() memSample {
 	debug.FreeOSMemory()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc, readRSS()
+	return memSample{heap: ms.HeapAlloc, spans: ms.HeapInuse, mapped: ms.Sys - ms.HeapReleased, rss: readRSS()}
 }
 
 // readRSS reads VmRSS from /proc/self/status (0 where there is none).

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gokafka/kafka"
+	"github.com/gokafka/kafka/cmd/soak/faultsuite"
+)
+
+func runMemory(ctx context.Context, brokers, queued string, perPartition int, perMessage time.Duration, engineList string, jsonOut, verbose bool) error {
+	if brokers == "" {
+		c, err := startCluster(ctx, verbose)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		brokers = c.BootstrapServers()
+	}
+	engines, err := pickEngines(ctx, brokers, engineList)
+	if err != nil {
+		return err
+	}
+	client, err := kafka.NewClient(ctx, brokers)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	const partitions, size = 12, 1024
+	t0 := time.Now()
+	topic, err := faultsuite.FillTopic(ctx, client, partitions, perPartition, size)
+	if err != nil {
+		return err
+	}
+	defer client.DeleteTopic(context.WithoutCancel(ctx), topic.Name())
+	info := os.Stdout
+	if jsonOut { // standard output holds the JSON lines alone
+		info = os.Stderr
+	}
+	fmt.Fprintf(info, "soak: memory topic %s: %d x %d messages of %d B in %v\n", topic.Name(), partitions, perPartition, size, time.Since(t0).Round(time.Millisecond))
+	for _, e := range engines {
+		for _, q := range strings.Split(queued, ",") {
+			qmm, err := strconv.Atoi(strings.TrimSpace(q))
+			if err != nil || qmm < 1 {
+				return fmt.Errorf("-memory-queued: %q is not a positive number", q)
+			}
+			r, err := faultsuite.MeasureConsumerMemory(ctx, topic, faultsuite.MemoryConfig{Engine: e, QueuedMaxMessages: qmm, PerMessage: perMessage, Settle: 2 * time.Minute})
+			if err != nil {
+				return fmt.Errorf("%s, QueuedMaxMessages %d: %w", e.Name, qmm, err)
+			}
+			if jsonOut {
+				if err := printJSON(r); err != nil {
+					return err
+				}
+				continue
+			}
+			line := r.String()
+			if !e.Rdkafka {
+				bound := faultsuite.PureMemoryBound(partitions, qmm, size, 1<<20, 1<<20)
+				line += fmt.Sprintf("; bound %.1f MiB", float64(bound)/(1<<20))
+			}
+			fmt.Println("soak: memory:", line)
+		}
+	}
+	return nil
+}
+
+// runByteBudget runs faultsuite.MeasureByteBudget once per size.
+func runByteBudget(ctx context.Context, brokers string, budget int, sizes string, jsonOut, verbose bool) error {
+	var list []int
+	for _, s := range strings.Split(sizes, ",") {
+		size, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || size < 1 {
+			return fmt.Errorf("-memory-sizes: %q is not a positive number", s)
+		}
+		list = append(list, size)
+	}
+	if brokers == "" {
+		c, err := startCluster(ctx, verbose)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		brokers = c.BootstrapServers()
+	}
+	client, err := kafka.NewClient(ctx, brokers)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	for _, size := range list {
+		r, err := faultsuite.MeasureByteBudget(ctx, client, size, budget)
+		if err != nil {
+			return fmt.Errorf("%d B messages: %w (%s)", size, err, r)
+		}
+		if jsonOut {
+			if err := printJSON(r); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Println("soak: memory:", r.String())
+	}
+	return nil
+}
+
+// printJSON writes r as one line of JSON on standard output.
+func printJSON(r faultsuite.MemoryResult) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(os.Stdout, "%s\n", b)
+	return err
+}
