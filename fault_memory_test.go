@@ -7,7 +7,6 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,7 +102,10 @@ func TestFaultSlowConsumerByteBudget(t *testing.T) {
 // the given flags, and returns its measurements.
 func runSoakMemory(ctx context.Context, t *testing.T, flags ...string) []faultsuite.MemoryResult {
 	t.Helper()
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("building cmd/soak needs the go command: %v", err)
+	}
 	bin := filepath.Join(t.TempDir(), "soak")
 	if out, err := exec.CommandContext(ctx, goTool, "build", "-o", bin, "./cmd/soak").CombinedOutput(); err != nil {
 		t.Fatalf("building cmd/soak: %v\n%s", err, out)
