@@ -14,23 +14,15 @@ import (
 )
 
 func runMemory(ctx context.Context, brokers, queued string, perPartition int, perMessage time.Duration, engineList string, jsonOut, verbose bool) error {
-	if brokers == "" {
-		c, err := startCluster(ctx, verbose)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		brokers = c.BootstrapServers()
+	client, brokers, stop, err := memoryClient(ctx, brokers, verbose)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	engines, err := pickEngines(ctx, brokers, engineList)
 	if err != nil {
 		return err
 	}
-	client, err := kafka.NewClient(ctx, brokers)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
 	const partitions, size = 12, 1024
 	t0 := time.Now()
 	topic, err := faultsuite.FillTopic(ctx, client, partitions, perPartition, size)
@@ -80,19 +72,11 @@ func runByteBudget(ctx context.Context, brokers string, budget int, sizes string
 		}
 		list = append(list, size)
 	}
-	if brokers == "" {
-		c, err := startCluster(ctx, verbose)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		brokers = c.BootstrapServers()
-	}
-	client, err := kafka.NewClient(ctx, brokers)
+	client, _, stop, err := memoryClient(ctx, brokers, verbose)
 	if err != nil {
 		return err
 	}
-	defer client.Close()
+	defer stop()
 	for _, size := range list {
 		r, err := faultsuite.MeasureByteBudget(ctx, client, size, budget)
 		if err != nil {
@@ -107,6 +91,26 @@ func runByteBudget(ctx context.Context, brokers string, budget int, sizes string
 		fmt.Println("soak: memory:", r.String())
 	}
 	return nil
+}
+
+// memoryClient returns a client of brokers, or of a throwaway cluster if
+// brokers is empty, the brokers it uses, and what stops both.
+func memoryClient(ctx context.Context, brokers string, verbose bool) (*kafka.Client, string, func(), error) {
+	stopCluster := func() {}
+	if brokers == "" {
+		c, err := startCluster(ctx, verbose)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		stopCluster = func() { c.Close() }
+		brokers = c.BootstrapServers()
+	}
+	client, err := kafka.NewClient(ctx, brokers)
+	if err != nil {
+		stopCluster()
+		return nil, "", nil, err
+	}
+	return client, brokers, func() { client.Close(); stopCluster() }, nil
 }
 
 // printJSON writes r as one line of JSON on standard output.
