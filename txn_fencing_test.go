@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -37,6 +38,28 @@ func txnMsgs(topic *kafka.Topic, prefix string, n int) []*kafka.Message {
 		out[i] = &kafka.Message{Topic: topic.Name(), Partition: int32(i) % parts, PartitionSet: true, Value: []byte(fmt.Sprintf("%s-%d", prefix, i))}
 	}
 	return out
+}
+
+// produceInTxn begins a transaction on p and produces txnMsgs(topic,
+// prefix, n) in it, failing the test at the first error. The transaction
+// stays open: the caller ends it (or tests what ending it does).
+func produceInTxn(t *testing.T, ctx context.Context, p *kafka.Producer, topic *kafka.Topic, prefix string, n int) {
+	t.Helper()
+	if err := p.BeginTransaction(ctx); err != nil {
+		t.Fatalf("BeginTransaction: %v", err)
+	}
+	if err := p.ProduceSync(ctx, txnMsgs(topic, prefix, n)...).Err(); err != nil {
+		t.Fatalf("%d %q messages in the transaction: %v", n, prefix, err)
+	}
+}
+
+// commitTxnMsgs is produceInTxn followed by a commit that must succeed.
+func commitTxnMsgs(t *testing.T, ctx context.Context, p *kafka.Producer, topic *kafka.Topic, prefix string, n int) {
+	t.Helper()
+	produceInTxn(t, ctx, p, topic, prefix, n)
+	if err := p.CommitTransaction(ctx); err != nil {
+		t.Fatalf("CommitTransaction of the %q messages: %v", prefix, err)
+	}
 }
 
 // waitReadCommitted polls kcat, a read_committed reader, until what it
@@ -111,12 +134,7 @@ func zombieFencing(t *testing.T, older, newer engineCase, late bool) {
 		t.Fatal(err)
 	}
 	defer zombie.Close(ctx)
-	if err := zombie.BeginTransaction(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := zombie.ProduceSync(ctx, txnMsgs(topic, "zombie", 12)...).Err(); err != nil {
-		t.Fatalf("zombie's messages before the fence: %v", err)
-	}
+	produceInTxn(t, ctx, zombie, topic, "zombie", 12) // its messages before the fence
 
 	successor, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: id, UseRdkafka: newer.rdkafka})
 	if err != nil {

@@ -41,12 +41,7 @@ func TestReadCommittedConsumers(t *testing.T) {
 		defer plain.Close(ctx)
 		inTxn := func(prefix string, n int, commit bool) {
 			t.Helper()
-			if err := txn.BeginTransaction(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := txn.ProduceSync(ctx, txnMsgs(topic, prefix, n)...).Err(); err != nil {
-				t.Fatal(err)
-			}
+			produceInTxn(t, ctx, txn, topic, prefix, n)
 			end := txn.AbortTransaction
 			if commit {
 				end = txn.CommitTransaction
@@ -66,12 +61,7 @@ func TestReadCommittedConsumers(t *testing.T) {
 		outside("plain", 4)
 		inTxn("c2", 10, true)
 		// The open transaction, and plain messages after it.
-		if err := txn.BeginTransaction(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := txn.ProduceSync(ctx, txnMsgs(topic, "open", 6)...).Err(); err != nil {
-			t.Fatal(err)
-		}
+		produceInTxn(t, ctx, txn, topic, "open", 6)
 		outside("behind", 2)
 
 		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerOptions: kafka.ConsumerOptions{

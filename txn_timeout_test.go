@@ -57,12 +57,7 @@ func TestTransactionOutlivesTimeout(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer p.Close(ctx)
-				if err := p.BeginTransaction(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if err := p.ProduceSync(ctx, txnMsgs(topic, "stale", 5)...).Err(); err != nil {
-					t.Fatal(err)
-				}
+				produceInTxn(t, ctx, p, topic, "stale", 5)
 				// Another producer's transaction after it on the
 				// partition: visible only once the stale one is
 				// aborted (the last stable offset stops at it).
@@ -71,15 +66,7 @@ func TestTransactionOutlivesTimeout(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer q.Close(ctx)
-				if err := q.BeginTransaction(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if err := q.ProduceSync(ctx, txnMsgs(topic, "after", 3)...).Err(); err != nil {
-					t.Fatal(err)
-				}
-				if err := q.CommitTransaction(ctx); err != nil {
-					t.Fatal(err)
-				}
+				commitTxnMsgs(t, ctx, q, topic, "after", 3)
 				t0 := time.Now()
 				waitReadCommittedWithin(t, time.Minute, topic.Name(), map[string]int{"after": 3}, prefix)
 				t.Logf("the coordinator aborted the stale transaction %v after the next one committed", time.Since(t0).Round(100*time.Millisecond))
@@ -100,15 +87,7 @@ func TestTransactionOutlivesTimeout(t *testing.T) {
 						t.Fatal(err)
 					}
 					defer again.Close(ctx)
-					if err := again.BeginTransaction(ctx); err != nil {
-						t.Fatal(err)
-					}
-					if err := again.ProduceSync(ctx, txnMsgs(topic, "again", 2)...).Err(); err != nil {
-						t.Fatal(err)
-					}
-					if err := again.CommitTransaction(ctx); err != nil {
-						t.Fatal(err)
-					}
+					commitTxnMsgs(t, ctx, again, topic, "again", 2)
 					waitReadCommitted(t, topic.Name(), map[string]int{"after": 3, "again": 2}, prefix)
 				case "produce":
 					res := p.ProduceSync(ctx, txnMsgs(topic, "late", 2)...)
@@ -127,15 +106,7 @@ func TestTransactionOutlivesTimeout(t *testing.T) {
 					want := map[string]int{"after": 3}
 					switch {
 					case err == nil: // the producer goes on (transactions v2)
-						if err := p.BeginTransaction(ctx); err != nil {
-							t.Fatal(err)
-						}
-						if err := p.ProduceSync(ctx, txnMsgs(topic, "next", 2)...).Err(); err != nil {
-							t.Fatal(err)
-						}
-						if err := p.CommitTransaction(ctx); err != nil {
-							t.Fatal(err)
-						}
+						commitTxnMsgs(t, ctx, p, topic, "next", 2)
 						want["next"] = 2
 					case !timedOutForGood(err):
 						t.Fatalf("after the late messages: %v, want the abort to work or a fatal ErrProducerFenced/INVALID_TXN_STATE", err)
