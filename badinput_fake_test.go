@@ -234,13 +234,7 @@ func TestFakeProduceRetriesRetriableErrors(t *testing.T) {
 			}
 			// Idempotence: retries after dropped connections wrote the
 			// message once.
-			latest, err := topic.LatestOffsets(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if latest[0] != 1 {
-				t.Fatalf("high watermark %d after one message and retries, want 1", latest[0])
-			}
+			wantHighWatermark(t, ctx, topic, 1, "after one message and retries")
 		})
 	}
 }

@@ -120,6 +120,19 @@ func produce(t *testing.T, topic *kafka.Topic, cfg kafka.ProducerConfig, n int, 
 	}
 }
 
+// wantHighWatermark fails the test unless partition 0 of topic ends at
+// offset want (LatestOffsets); when says at what point, for the message.
+func wantHighWatermark(t *testing.T, ctx context.Context, topic *kafka.Topic, want int64, when string) {
+	t.Helper()
+	latest, err := topic.LatestOffsets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest[0] != want {
+		t.Fatalf("high watermark %d %s, want %d", latest[0], when, want)
+	}
+}
+
 // produceSync sends msgs (to any topics) with one producer of the client
 // and closes it, failing the test on any error.
 func produceSync(t *testing.T, client *kafka.Client, msgs []*kafka.Message) {

@@ -294,13 +294,7 @@ func TestOversizeMessageFailsAlone(t *testing.T) {
 		if err := p.Close(ctx); err != nil {
 			t.Fatalf("Close: %v (the other messages must be delivered)", err)
 		}
-		latest, err := topic.LatestOffsets(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if latest[0] != 2 {
-			t.Fatalf("high watermark %d, want 2", latest[0])
-		}
+		wantHighWatermark(t, ctx, topic, 2, "after the two good messages")
 	})
 }
 
@@ -408,13 +402,7 @@ func TestFlushDeliversLingeringMessages(t *testing.T) {
 		if err := p.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		latest, err := topic.LatestOffsets(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if latest[0] != 50 {
-			t.Fatalf("after Flush the high watermark is %d, want 50", latest[0])
-		}
+		wantHighWatermark(t, ctx, topic, 50, "after Flush")
 	})
 }
 
