@@ -442,17 +442,7 @@ func TestBadInputOffsetPastTheEndWithResetNone(t *testing.T) {
 		group := testhelp.UniqueName(t, "g")
 		// Commit a position past the end under a group, then start a
 		// ResetNone consumer from it.
-		setter, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := setter.ResetOffsets(ctx, at(topic, map[int32]int64{0: 1000})); err != nil {
-			t.Fatal(err)
-		}
-		if err := setter.CommitOffsets(ctx); err != nil {
-			t.Fatal(err)
-		}
-		setter.Close(ctx)
+		commitGroupOffsets(t, ctx, topic, group, e, map[int32]int64{0: 1000})
 		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{
 			ConsumerGroup:   group,
 			ConsumerOptions: kafka.ConsumerOptions{AutoOffsetReset: kafka.ResetNone, ConsumerTimeout: 30 * time.Second, UseRdkafka: e.rdkafka},

@@ -267,17 +267,7 @@ func TestOutOfRangeOffsetIsReset(t *testing.T) {
 		ctx := testhelp.Ctx(t, time.Minute)
 		group := testhelp.UniqueName(t, "g")
 		// Commit an offset past the end, as if retention had moved on.
-		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.ResetOffsets(ctx, at(topic, map[int32]int64{0: 5000})); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.CommitOffsets(ctx); err != nil {
-			t.Fatal(err)
-		}
-		c.Close(ctx)
+		commitGroupOffsets(t, ctx, topic, group, e, map[int32]int64{0: 5000})
 
 		reset, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
 		if err != nil {

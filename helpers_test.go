@@ -181,6 +181,25 @@ func at(topic *kafka.Topic, offsets map[int32]int64) map[kafka.TopicPartition]in
 	return out
 }
 
+// commitGroupOffsets commits offsets of topic's partitions for group
+// through a throwaway simple consumer of that group (engine e), which it
+// closes: how tests set a group's starting point, such as a position past
+// the end, before the consumer under test starts.
+func commitGroupOffsets(t *testing.T, ctx context.Context, topic *kafka.Topic, group string, e engineCase, offsets map[int32]int64) {
+	t.Helper()
+	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ResetOffsets(ctx, at(topic, offsets)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CommitOffsets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(ctx)
+}
+
 // committedOffsets opens a simple consumer of cfg's group on topic (closed
 // at the end of the test) and returns it with the offsets the group has
 // committed: how tests check what a consumer before it committed.
