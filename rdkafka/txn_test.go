@@ -117,6 +117,40 @@ func checkReports(t testing.TB, rep *testhelp.Reports, what string) {
 	}
 }
 
+// flushedInTxn begins a transaction on p and produces n values prefix-i to
+// partition 0 of topic in it, flushed and every one acknowledged (checked
+// as what): the messages are on the log, the transaction still open.
+func flushedInTxn(t testing.TB, ctx context.Context, p engine.TxnProducer, topic, prefix string, n int, what string) {
+	t.Helper()
+	if err := p.BeginTxn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rep := testhelp.NewReports(n)
+	produceValues(t, p, topic, 1, values(prefix, n), rep)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkReports(t, rep, what)
+}
+
+// commitLaterTxn commits, with a new transactional producer of its own
+// id, n values later-i to partition 0 of topic, every one acknowledged:
+// the transaction that comes after an open (or aborted) one on the
+// partition.
+func commitLaterTxn(t testing.TB, ctx context.Context, cl *cluster.Cluster, topic string, n int) {
+	t.Helper()
+	later := startTxn(t, cl, testhelp.UniqueName(t, "tid2"))
+	if err := later.BeginTxn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lrep := testhelp.NewReports(n)
+	produceValues(t, later, topic, 1, values("later", n), lrep)
+	if err := later.EndTxn(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	checkReports(t, lrep, "the later transaction")
+}
+
 // TestTxnCommitAbortAcrossTopics: transactions over three topics; the
 // committed ones are what read_committed readers nobody here wrote (kcat,
 // Kafka's console consumer) see, the aborted one is on the log (a
@@ -325,31 +359,14 @@ func TestTxnCloseAbortsOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	tp := p.(engine.TxnProducer)
-	if err := tp.BeginTxn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rep := testhelp.NewReports(10)
-	produceValues(t, tp, topic, 1, values("open", 10), rep)
-	if err := tp.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	checkReports(t, rep, "the open transaction's messages")
+	flushedInTxn(t, ctx, tp, topic, "open", 10, "the open transaction's messages")
 	start := time.Now()
 	if err := tp.Close(ctx); err != nil {
 		t.Fatalf("Close with an open transaction: %v", err)
 	}
 	t.Logf("Close aborted the open transaction in %v", time.Since(start).Round(time.Millisecond))
 
-	later := startTxn(t, cl, testhelp.UniqueName(t, "tid2"))
-	if err := later.BeginTxn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	lrep := testhelp.NewReports(10)
-	produceValues(t, later, topic, 1, values("later", 10), lrep)
-	if err := later.EndTxn(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	checkReports(t, lrep, "the later transaction")
+	commitLaterTxn(t, ctx, cl, topic, 10)
 	waitKcat(t, topic, true, values("later", 10))
 	waitKcat(t, topic, false, slices.Concat(values("open", 10), values("later", 10)))
 }
@@ -659,26 +676,9 @@ func TestTxnTimedOut(t *testing.T) {
 	cfg := txnConfig(testhelp.UniqueName(t, "tid"))
 	cfg.TransactionTimeout = 2 * time.Second
 	p := startProducer(t, cl, cfg).(engine.TxnProducer)
-	if err := p.BeginTxn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rep := testhelp.NewReports(5)
-	produceValues(t, p, topic, 1, values("expired", 5), rep)
-	if err := p.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	checkReports(t, rep, "the expiring transaction")
+	flushedInTxn(t, ctx, p, topic, "expired", 5, "the expiring transaction")
 
-	later := startTxn(t, cl, testhelp.UniqueName(t, "tid2"))
-	if err := later.BeginTxn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	lrep := testhelp.NewReports(5)
-	produceValues(t, later, topic, 1, values("later", 5), lrep)
-	if err := later.EndTxn(ctx, true); err != nil {
-		t.Fatal(err)
-	}
-	checkReports(t, lrep, "the later transaction")
+	commitLaterTxn(t, ctx, cl, topic, 5)
 	// Visible once the coordinator aborted the first transaction.
 	waitKcat(t, topic, true, values("later", 5))
 
