@@ -183,6 +183,20 @@ func acknowledge(fetches []engine.ShareFetch, t engine.AckType) []engine.ShareAc
 	return out
 }
 
+// acceptAll accepts every record of fetches through f and flushes (within
+// ctx), then fails the test unless a, f's Acked, counts want records
+// accepted and no failure.
+func acceptAll(t *testing.T, ctx context.Context, f *fetcher, fetches []engine.ShareFetch, a *acks, want int) {
+	t.Helper()
+	f.Acknowledge(acknowledge(fetches, engine.AckAccept))
+	if err := f.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, failed := a.count(); n != want || len(failed) > 0 {
+		t.Fatalf("accepted %d of %d, failed %v", n, want, failed)
+	}
+}
+
 // TestFetchAcknowledge: every record of two partitions is acquired once,
 // delivery count 1, and accepted; Flush returns once every outcome is in.
 func TestFetchAcknowledge(t *testing.T) {
@@ -201,13 +215,7 @@ func TestFetchAcknowledge(t *testing.T) {
 		}
 		seen[string(m.Value)] = true
 	}
-	f.Acknowledge(acknowledge(fetches, engine.AckAccept))
-	if err := f.Flush(testhelp.Ctx(t, time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	if n, failed := a.count(); n != 600 || len(failed) > 0 {
-		t.Fatalf("accepted %d of 600, failed %v", n, failed)
-	}
+	acceptAll(t, testhelp.Ctx(t, time.Minute), f, fetches, &a, 600)
 }
 
 // TestFetchUnassignedAcknowledge: records of a partition that left the
@@ -226,13 +234,7 @@ func TestFetchUnassignedAcknowledge(t *testing.T) {
 	if err := f.Unassign(ctx, g.partitions(1)); err != nil {
 		t.Fatal(err)
 	}
-	f.Acknowledge(acknowledge(fetches, engine.AckAccept))
-	if err := f.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n, failed := a.count(); n != 50 || len(failed) > 0 {
-		t.Fatalf("accepted %d of 50, failed %v", n, failed)
-	}
+	acceptAll(t, ctx, f, fetches, &a, 50)
 }
 
 // TestFetchCloseReleases: Close gives back what the fetcher acquired and
@@ -276,13 +278,7 @@ func TestFetchCloseReleases(t *testing.T) {
 	if n := len(messages(held)); again < n+1 {
 		t.Fatalf("%d records delivered again, want the %d handed out and the fetch waiting for Poll", again, n)
 	}
-	second.Acknowledge(acknowledge(fetches, engine.AckAccept))
-	if err := second.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n, failed := b.count(); n != 400 || len(failed) > 0 {
-		t.Fatalf("accepted %d of 400, failed %v", n, failed)
-	}
+	acceptAll(t, ctx, second, fetches, &b, 400)
 }
 
 // TestFetchConnectionLost: the fetcher's connections drop mid-way. The
