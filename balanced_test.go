@@ -326,10 +326,10 @@ func TestKilledMemberLosesItsPartitions(t *testing.T) {
 func TestBalancedConfigErrors(t *testing.T) {
 	client := newClient(t)
 	topic := newTopic(t, client, 1)
-	for _, tc := range []struct {
-		field string
-		cfg   kafka.BalancedConsumerConfig
-	}{
+	checkConfigErrors(t, func(cfg kafka.BalancedConsumerConfig) error {
+		_, err := topic.NewBalancedConsumer(context.Background(), cfg)
+		return err
+	}, []configCase[kafka.BalancedConsumerConfig]{
 		{"BalancedConsumerConfig.Group", kafka.BalancedConsumerConfig{Managed: true}},
 		{"BalancedConsumerConfig.ZooKeeper", kafka.BalancedConsumerConfig{Group: "g", Protocol: kafka.GroupProtocolZooKeeper}},
 		{"BalancedConsumerConfig.ZooKeeper", kafka.BalancedConsumerConfig{Group: "g", Protocol: kafka.GroupProtocolClassic, ZooKeeper: "127.0.0.1:1"}},
@@ -340,25 +340,16 @@ func TestBalancedConfigErrors(t *testing.T) {
 		{"BalancedConsumerConfig.Strategy", kafka.BalancedConsumerConfig{Group: "g", Managed: true, Strategy: "sticky-ish"}},
 		{"BalancedConsumerConfig.InstanceID", kafka.BalancedConsumerConfig{Group: "g", ZooKeeper: "127.0.0.1:1", InstanceID: "a"}},
 		{"BalancedConsumerConfig.SessionTimeout", kafka.BalancedConsumerConfig{Group: "g", Managed: true, SessionTimeout: -1}},
-	} {
-		_, err := topic.NewBalancedConsumer(context.Background(), tc.cfg)
-		var ce *kafka.ConfigError
-		if !errors.As(err, &ce) || ce.Field != tc.field {
-			t.Errorf("%+v: got %v, want a ConfigError for %s", tc.cfg, err, tc.field)
-		}
-	}
+	})
 	// A client's consumer needs topics or a pattern, and a legal pattern.
-	for field, cfg := range map[string]kafka.BalancedConsumerConfig{
-		"BalancedConsumerConfig":         {Group: "g"},
-		"BalancedConsumerConfig.Topics":  {Group: "g", Topics: []string{"bad name"}},
-		"BalancedConsumerConfig.Pattern": {Group: "g", Pattern: "a["},
-	} {
+	checkConfigErrors(t, func(cfg kafka.BalancedConsumerConfig) error {
 		_, err := client.NewBalancedConsumer(context.Background(), cfg)
-		var ce *kafka.ConfigError
-		if !errors.As(err, &ce) || ce.Field != field {
-			t.Errorf("%+v: got %v, want a ConfigError for %s", cfg, err, field)
-		}
-	}
+		return err
+	}, []configCase[kafka.BalancedConsumerConfig]{
+		{"BalancedConsumerConfig", kafka.BalancedConsumerConfig{Group: "g"}},
+		{"BalancedConsumerConfig.Topics", kafka.BalancedConsumerConfig{Group: "g", Topics: []string{"bad name"}}},
+		{"BalancedConsumerConfig.Pattern", kafka.BalancedConsumerConfig{Group: "g", Pattern: "a["}},
+	})
 }
 
 // A static member whose instance id is taken by another member is fenced:

@@ -56,10 +56,10 @@ func TestConsumerProtocolConfig(t *testing.T) {
 		t.Errorf("GroupProtocolConsumer.String() = %q", kafka.GroupProtocolConsumer)
 	}
 	c := kafka.GroupProtocolConsumer
-	for _, tc := range []struct {
-		field string
-		cfg   kafka.BalancedConsumerConfig
-	}{
+	checkConfigErrors(t, func(cfg kafka.BalancedConsumerConfig) error {
+		_, err := topic.NewBalancedConsumer(context.Background(), cfg)
+		return err
+	}, []configCase[kafka.BalancedConsumerConfig]{
 		{"BalancedConsumerConfig.SessionTimeout", kafka.BalancedConsumerConfig{Group: "g", Protocol: c, SessionTimeout: time.Second}},
 		{"BalancedConsumerConfig.HeartbeatInterval", kafka.BalancedConsumerConfig{Group: "g", Protocol: c, HeartbeatInterval: time.Second}},
 		{"BalancedConsumerConfig.Strategy", kafka.BalancedConsumerConfig{Group: "g", Protocol: c, Strategy: kafka.RoundRobinStrategy}},
@@ -69,13 +69,7 @@ func TestConsumerProtocolConfig(t *testing.T) {
 		{"BalancedConsumerConfig.Managed", kafka.BalancedConsumerConfig{Group: "g", Managed: true, Protocol: c}},
 		{"BalancedConsumerConfig.ZooKeeper", kafka.BalancedConsumerConfig{Group: "g", Protocol: c, ZooKeeper: "127.0.0.1:1"}},
 		{"BalancedConsumerConfig.Protocol", kafka.BalancedConsumerConfig{Group: "g", Protocol: c + 1}},
-	} {
-		_, err := topic.NewBalancedConsumer(context.Background(), tc.cfg)
-		var ce *kafka.ConfigError
-		if !errors.As(err, &ce) || ce.Field != tc.field {
-			t.Errorf("%+v: got %v, want a ConfigError for %s", tc.cfg, err, tc.field)
-		}
-	}
+	})
 	// A pattern Go cannot compile is refused before anything is sent.
 	_, err := client.NewBalancedConsumer(context.Background(), kafka.BalancedConsumerConfig{Group: "g", Protocol: c, Pattern: "orders-("})
 	var ce *kafka.ConfigError

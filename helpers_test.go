@@ -120,6 +120,27 @@ func produce(t *testing.T, topic *kafka.Topic, cfg kafka.ProducerConfig, n int, 
 	}
 }
 
+// configCase is a configuration that must be refused, and the field the
+// *kafka.ConfigError must name.
+type configCase[C any] struct {
+	field string
+	cfg   C
+}
+
+// checkConfigErrors hands every case's configuration to open (a
+// constructor) and reports each one it does not refuse with a
+// *kafka.ConfigError naming the case's field, matching ErrInvalidConfig.
+func checkConfigErrors[C any](t *testing.T, open func(C) error, cases []configCase[C]) {
+	t.Helper()
+	for _, tc := range cases {
+		err := open(tc.cfg)
+		var ce *kafka.ConfigError
+		if !errors.Is(err, kafka.ErrInvalidConfig) || !errors.As(err, &ce) || ce.Field != tc.field {
+			t.Errorf("%+v: got %v, want a ConfigError for %s", tc.cfg, err, tc.field)
+		}
+	}
+}
+
 // wantHighWatermark fails the test unless partition 0 of topic ends at
 // offset want (LatestOffsets); when says at what point, for the message.
 func wantHighWatermark(t *testing.T, ctx context.Context, topic *kafka.Topic, want int64, when string) {

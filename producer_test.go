@@ -409,10 +409,10 @@ func TestFlushDeliversLingeringMessages(t *testing.T) {
 func TestProducerConfigErrorsNameTheField(t *testing.T) {
 	client := newClient(t)
 	topic := newTopic(t, client, 1)
-	for _, tc := range []struct {
-		field string
-		cfg   kafka.ProducerConfig
-	}{
+	checkConfigErrors(t, func(cfg kafka.ProducerConfig) error {
+		_, err := topic.NewProducer(cfg)
+		return err
+	}, []configCase[kafka.ProducerConfig]{
 		{"ProducerConfig.Acks", kafka.ProducerConfig{Acks: 7}},
 		{"ProducerConfig.Compression", kafka.ProducerConfig{Compression: 9}},
 		{"ProducerConfig.BatchBytes", kafka.ProducerConfig{BatchBytes: -1}},
@@ -423,13 +423,7 @@ func TestProducerConfigErrorsNameTheField(t *testing.T) {
 		{"ProducerConfig.MaxInFlight", kafka.ProducerConfig{MaxInFlight: 6}},
 		{"ProducerConfig.DeliveryTimeout", kafka.ProducerConfig{DeliveryTimeout: -time.Second}},
 		{"ProducerConfig.DeliveryTimeout", kafka.ProducerConfig{DeliveryTimeout: time.Millisecond, Linger: time.Second}},
-	} {
-		_, err := topic.NewProducer(tc.cfg)
-		var ce *kafka.ConfigError
-		if !errors.Is(err, kafka.ErrInvalidConfig) || !errors.As(err, &ce) || ce.Field != tc.field {
-			t.Errorf("%+v: got %v, want a ConfigError for %s", tc.cfg, err, tc.field)
-		}
-	}
+	})
 	p, err := topic.NewProducer(kafka.ProducerConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -16,18 +16,15 @@ import (
 // idempotence; a transaction timeout needs a transactional id.
 func TestTransactionConfigErrors(t *testing.T) {
 	client := newClient(t)
-	for field, cfg := range map[string]kafka.ProducerConfig{
-		"ProducerConfig.TransactionalID":     {TransactionalID: "x", Acks: kafka.AcksLeader},
-		"ProducerConfig.TransactionalID ":    {TransactionalID: "x", DisableIdempotence: true},
-		"ProducerConfig.TransactionTimeout":  {TransactionTimeout: time.Second},
-		"ProducerConfig.TransactionTimeout ": {TransactionalID: "x", TransactionTimeout: -1},
-	} {
+	checkConfigErrors(t, func(cfg kafka.ProducerConfig) error {
 		_, err := client.NewProducer(cfg)
-		var ce *kafka.ConfigError
-		if !errors.As(err, &ce) || ce.Field != strings.TrimSpace(field) {
-			t.Errorf("%+v: %v, want a ConfigError for %s", cfg, err, field)
-		}
-	}
+		return err
+	}, []configCase[kafka.ProducerConfig]{
+		{"ProducerConfig.TransactionalID", kafka.ProducerConfig{TransactionalID: "x", Acks: kafka.AcksLeader}},
+		{"ProducerConfig.TransactionalID", kafka.ProducerConfig{TransactionalID: "x", DisableIdempotence: true}},
+		{"ProducerConfig.TransactionTimeout", kafka.ProducerConfig{TransactionTimeout: time.Second}},
+		{"ProducerConfig.TransactionTimeout", kafka.ProducerConfig{TransactionalID: "x", TransactionTimeout: -1}},
+	})
 }
 
 // readCommitted reads a topic with kcat as a read_committed consumer, a
