@@ -21,10 +21,7 @@ func TestGroupStopsAndResumesWhereItLeftOff(t *testing.T) {
 		produce(t, topic, kafka.ProducerConfig{Partitioner: kafka.NewRoundRobinPartitioner(), UseRdkafka: e.rdkafka}, n, keyed)
 		ctx := testhelp.Ctx(t, 2*time.Minute)
 
-		c1, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c1 := groupConsumer(t, ctx, topic, group, e)
 		first := consumeN(t, c1, 120)
 		if err := c1.CommitOffsets(ctx); err != nil {
 			t.Fatal(err)
@@ -43,10 +40,7 @@ func TestGroupStopsAndResumesWhereItLeftOff(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		c2, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c2 := groupConsumer(t, ctx, topic, group, e)
 		defer c2.Close(context.Background())
 		rest := consumeN(t, c2, n-120)
 		for _, m := range rest {
@@ -191,10 +185,7 @@ func TestResetOffsets(t *testing.T) {
 		ctx := testhelp.Ctx(t, time.Minute)
 		group := testhelp.UniqueName(t, "g")
 
-		c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := groupConsumer(t, ctx, topic, group, e)
 		defer c.Close(context.Background())
 		if m := consumeN(t, c, 1)[0]; m.Offset != 0 {
 			t.Fatalf("default start (earliest) at %d", m.Offset)
@@ -269,10 +260,7 @@ func TestOutOfRangeOffsetIsReset(t *testing.T) {
 		// Commit an offset past the end, as if retention had moved on.
 		commitGroupOffsets(t, ctx, topic, group, e, map[int32]int64{0: 5000})
 
-		reset, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		reset := groupConsumer(t, ctx, topic, group, e)
 		defer reset.Close(context.Background())
 		if m := consumeN(t, reset, 1)[0]; m.Offset != 0 {
 			t.Fatalf("out of range with ResetEarliest: read %d, want 0", m.Offset)

@@ -202,16 +202,24 @@ func at(topic *kafka.Topic, offsets map[int32]int64) map[kafka.TopicPartition]in
 	return out
 }
 
+// groupConsumer opens a simple consumer of group on topic with engine e,
+// failing the test if it cannot; the caller closes it.
+func groupConsumer(t *testing.T, ctx context.Context, topic *kafka.Topic, group string, e engineCase) *kafka.SimpleConsumer {
+	t.Helper()
+	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // commitGroupOffsets commits offsets of topic's partitions for group
 // through a throwaway simple consumer of that group (engine e), which it
 // closes: how tests set a group's starting point, such as a position past
 // the end, before the consumer under test starts.
 func commitGroupOffsets(t *testing.T, ctx context.Context, topic *kafka.Topic, group string, e engineCase, offsets map[int32]int64) {
 	t.Helper()
-	c, err := topic.NewSimpleConsumer(ctx, kafka.ConsumerConfig{ConsumerGroup: group, ConsumerOptions: kafka.ConsumerOptions{UseRdkafka: e.rdkafka}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := groupConsumer(t, ctx, topic, group, e)
 	if err := c.ResetOffsets(ctx, at(topic, offsets)); err != nil {
 		t.Fatal(err)
 	}
