@@ -76,10 +76,7 @@ func TestGroupProtocolsJoinLeave(t *testing.T) {
 	// The producer: rate messages a second, round-robin over the
 	// partitions, until the steps are done and at least shape.messages
 	// are out.
-	p, err := client.NewProducer(kafka.ProducerConfig{Linger: 2 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newProducer(t, client, kafka.ProducerConfig{Linger: 2 * time.Millisecond})
 	t.Cleanup(func() { // (a failed test's: the normal end closes it first)
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

@@ -158,10 +158,7 @@ func wantHighWatermark(t *testing.T, ctx context.Context, topic *kafka.Topic, wa
 // and closes it, failing the test on any error.
 func produceSync(t *testing.T, client *kafka.Client, msgs []*kafka.Message) {
 	t.Helper()
-	p, err := client.NewProducer(kafka.ProducerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newProducer(t, client, kafka.ProducerConfig{})
 	ctx := testhelp.Ctx(t, time.Minute)
 	if err := p.ProduceSync(ctx, msgs...).Err(); err != nil {
 		t.Fatal(err)
@@ -200,6 +197,17 @@ func at(topic *kafka.Topic, offsets map[int32]int64) map[kafka.TopicPartition]in
 		out[tp(topic, p)] = o
 	}
 	return out
+}
+
+// newProducer is client.NewProducer(cfg), failing the test if it cannot;
+// the caller closes it.
+func newProducer(t *testing.T, client *kafka.Client, cfg kafka.ProducerConfig) *kafka.Producer {
+	t.Helper()
+	p, err := client.NewProducer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // groupConsumer opens a simple consumer of group on topic with engine e,

@@ -51,10 +51,7 @@ func TestProducerManyTopics(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engineCase) {
 		client := newClient(t)
 		topics := []*kafka.Topic{newTopic(t, client, 3), newTopic(t, client, 2), newTopic(t, client, 4)}
-		p, err := client.NewProducer(kafka.ProducerConfig{UseRdkafka: e.rdkafka})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := newProducer(t, client, kafka.ProducerConfig{UseRdkafka: e.rdkafka})
 		ctx := testhelp.Ctx(t, 2*time.Minute)
 		const n = 900
 		var mu sync.Mutex
@@ -119,10 +116,7 @@ func TestProducerMessageErrorsFailAlone(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engineCase) {
 		client := newClient(t)
 		topic := newTopic(t, client, 3)
-		p, err := client.NewProducer(kafka.ProducerConfig{UseRdkafka: e.rdkafka, MaxMessageBytes: 2000})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := newProducer(t, client, kafka.ProducerConfig{UseRdkafka: e.rdkafka, MaxMessageBytes: 2000})
 		defer p.Close(context.Background())
 		ctx := testhelp.Ctx(t, time.Minute)
 		good := func(i int) *kafka.Message {
@@ -195,10 +189,7 @@ func TestProducerMessageErrorsFailAlone(t *testing.T) {
 func TestProduceSyncWaitsForEveryMessage(t *testing.T) {
 	client := newClient(t)
 	a, b := newTopic(t, client, 2), newTopic(t, client, 2)
-	p, err := client.NewProducer(kafka.ProducerConfig{Linger: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newProducer(t, client, kafka.ProducerConfig{Linger: 50 * time.Millisecond})
 	defer p.Close(context.Background())
 	var msgs []*kafka.Message
 	for i := 0; i < 200; i++ {

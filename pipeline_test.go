@@ -219,10 +219,7 @@ func pipelineExactlyOnce(t *testing.T, memberEngines []engineCase) {
 	})
 
 	// The input, 500 messages a second, in a goroutine of the test's.
-	prod, err := client.NewProducer(kafka.ProducerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	prod := newProducer(t, client, kafka.ProducerConfig{})
 	defer prod.Close(ctx)
 	var produced atomic.Int64
 	perr := make(chan error, 1)

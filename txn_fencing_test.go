@@ -129,17 +129,11 @@ func zombieFencing(t *testing.T, older, newer engineCase, late bool) {
 	ctx := testhelp.Ctx(t, 2*time.Minute)
 	topic := newTopic(t, client, 3)
 	id := testhelp.UniqueName(t, "zombie")
-	zombie, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: id, UseRdkafka: older.rdkafka})
-	if err != nil {
-		t.Fatal(err)
-	}
+	zombie := newProducer(t, client, kafka.ProducerConfig{TransactionalID: id, UseRdkafka: older.rdkafka})
 	defer zombie.Close(ctx)
 	produceInTxn(t, ctx, zombie, topic, "zombie", 12) // its messages before the fence
 
-	successor, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: id, UseRdkafka: newer.rdkafka})
-	if err != nil {
-		t.Fatal(err)
-	}
+	successor := newProducer(t, client, kafka.ProducerConfig{TransactionalID: id, UseRdkafka: newer.rdkafka})
 	defer successor.Close(ctx)
 	if err := successor.BeginTransaction(ctx); err != nil { // fences the zombie
 		t.Fatalf("the newer producer's first BeginTransaction: %v", err)
@@ -155,7 +149,7 @@ func zombieFencing(t *testing.T, older, newer engineCase, late bool) {
 		}
 		zombieErrs = append(zombieErrs, res.Err())
 	}
-	err = zombie.CommitTransaction(ctx)
+	err := zombie.CommitTransaction(ctx)
 	zombieErrs = append(zombieErrs, err)
 	switch {
 	case isFenced(err):

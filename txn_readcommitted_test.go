@@ -29,15 +29,9 @@ func TestReadCommittedConsumers(t *testing.T) {
 		ctx := testhelp.Ctx(t, 2*time.Minute)
 		topic := newTopic(t, client, 2)
 
-		txn, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "rc")})
-		if err != nil {
-			t.Fatal(err)
-		}
+		txn := newProducer(t, client, kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "rc")})
 		defer txn.Close(ctx)
-		plain, err := client.NewProducer(kafka.ProducerConfig{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		plain := newProducer(t, client, kafka.ProducerConfig{})
 		defer plain.Close(ctx)
 		inTxn := func(prefix string, n int, commit bool) {
 			t.Helper()

@@ -57,10 +57,7 @@ func TestTransactionStateErrors(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, e engineCase) {
 		client := newClient(t)
 		a, b := newTopic(t, client, 2), newTopic(t, client, 3)
-		p, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "txn"), UseRdkafka: e.rdkafka})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := newProducer(t, client, kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "txn"), UseRdkafka: e.rdkafka})
 		ctx := testhelp.Ctx(t, 2*time.Minute)
 		msg := func(topic *kafka.Topic, v string) *kafka.Message {
 			return &kafka.Message{Topic: topic.Name(), Value: []byte(v)}
@@ -111,10 +108,7 @@ func TestTransactionStateErrors(t *testing.T) {
 		}
 		// A last committed transaction, so the topics' last stable
 		// offsets are past the aborted ones and the reader's -e ends.
-		q, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "txn2"), UseRdkafka: e.rdkafka})
-		if err != nil {
-			t.Fatal(err)
-		}
+		q := newProducer(t, client, kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "txn2"), UseRdkafka: e.rdkafka})
 		defer q.Close(context.Background())
 		if err := q.BeginTransaction(ctx); err != nil {
 			t.Fatal(err)

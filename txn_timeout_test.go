@@ -52,19 +52,13 @@ func TestTransactionOutlivesTimeout(t *testing.T) {
 				topic := newTopic(t, client, 1)
 				id := testhelp.UniqueName(t, "expire")
 				cfg := kafka.ProducerConfig{TransactionalID: id, TransactionTimeout: 2 * time.Second, UseRdkafka: e.rdkafka}
-				p, err := client.NewProducer(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
+				p := newProducer(t, client, cfg)
 				defer p.Close(ctx)
 				produceInTxn(t, ctx, p, topic, "stale", 5)
 				// Another producer's transaction after it on the
 				// partition: visible only once the stale one is
 				// aborted (the last stable offset stops at it).
-				q, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: id + "-other", UseRdkafka: e.rdkafka})
-				if err != nil {
-					t.Fatal(err)
-				}
+				q := newProducer(t, client, kafka.ProducerConfig{TransactionalID: id + "-other", UseRdkafka: e.rdkafka})
 				defer q.Close(ctx)
 				commitTxnMsgs(t, ctx, q, topic, "after", 3)
 				t0 := time.Now()
@@ -82,10 +76,7 @@ func TestTransactionOutlivesTimeout(t *testing.T) {
 						t.Fatalf("BeginTransaction after the fatal error: %v", err2)
 					}
 					// A new producer with the id takes over.
-					again, err := client.NewProducer(cfg)
-					if err != nil {
-						t.Fatal(err)
-					}
+					again := newProducer(t, client, cfg)
 					defer again.Close(ctx)
 					commitTxnMsgs(t, ctx, again, topic, "again", 2)
 					waitReadCommitted(t, topic.Name(), map[string]int{"after": 3, "again": 2}, prefix)

@@ -39,10 +39,7 @@ func TestTransactionZooKeeperGroup(t *testing.T) {
 		if md := c.GroupMetadata(); md.Group != group || md.Generation != -1 || md.MemberID != "" {
 			t.Fatalf("a ZooKeeper member's GroupMetadata: %+v, want the group, generation -1, no member id", md)
 		}
-		p, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "zktxn"), UseRdkafka: e.rdkafka})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := newProducer(t, client, kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "zktxn"), UseRdkafka: e.rdkafka})
 		defer p.Close(ctx)
 		committed := func() int64 {
 			t.Helper()
@@ -96,10 +93,7 @@ func TestTransactionZooKeeperGroup(t *testing.T) {
 		waitReadCommitted(t, out.Name(), map[string]int{"": 10}, func(string) string { return "" })
 
 		// Not possible: nothing fences a stale member's offsets.
-		zombie, err := client.NewProducer(kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "zkzombie"), UseRdkafka: e.rdkafka})
-		if err != nil {
-			t.Fatal(err)
-		}
+		zombie := newProducer(t, client, kafka.ProducerConfig{TransactionalID: testhelp.UniqueName(t, "zkzombie"), UseRdkafka: e.rdkafka})
 		defer zombie.Close(context.Background())
 		if err := zombie.BeginTransaction(ctx); err != nil {
 			t.Fatal(err)
