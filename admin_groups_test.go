@@ -287,12 +287,7 @@ func TestResetGroupOffsets(t *testing.T) {
 		t.Fatalf("reset of an unknown topic: %v", err)
 	}
 
-	cfg := balancedConfig(t, groupModes[1], engines[0], group)
-	cfg.Topics = []string{topic}
-	m, err := client.NewBalancedConsumer(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := managedMember(t, ctx, client, group, topic)
 	defer m.Close(context.Background())
 	waitAssigned(t, ctx, []kafka.TopicPartition{{Topic: topic, Partition: 0}, {Topic: topic, Partition: 1}, {Topic: topic, Partition: 2}}, m)
 	if _, err := client.ResetGroupOffsets(ctx, group, kafka.GroupOffsetReset{To: kafka.ResetToEarliest}); !errors.Is(err, kafka.ErrGroupNotEmpty) {
@@ -321,12 +316,7 @@ func TestDeleteGroupOffsetsAndGroups(t *testing.T) {
 		t.Fatalf("committed after deleting p1: %v %v", got, err)
 	}
 
-	cfg := balancedConfig(t, groupModes[1], engines[0], group)
-	cfg.Topics = []string{topic}
-	m, err := client.NewBalancedConsumer(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := managedMember(t, ctx, client, group, topic)
 	waitAssigned(t, ctx, []kafka.TopicPartition{p0, p1}, m)
 	if _, err := client.DeleteGroupOffsets(ctx, group, p0); !errors.Is(err, kafka.ErrGroupSubscribed) {
 		t.Fatalf("DeleteGroupOffsets of a topic a member reads: %v", err)
@@ -361,12 +351,7 @@ func TestListAndDescribeGroups(t *testing.T) {
 	ctx := testhelp.Ctx(t, 3*time.Minute)
 	classic, modern := testhelp.UniqueName(t, "classic"), testhelp.UniqueName(t, "consumer")
 
-	cfg := balancedConfig(t, groupModes[1], engines[0], classic)
-	cfg.Topics = []string{topic}
-	m, err := client.NewBalancedConsumer(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := managedMember(t, ctx, client, classic, topic)
 	defer m.Close(context.Background())
 	lib := kafkaToolsCommand(t)
 	startReader(t, "java console consumer", exec.CommandContext(ctx, lib[0], append(lib[1:],
@@ -374,6 +359,7 @@ func TestListAndDescribeGroups(t *testing.T) {
 
 	var descs []kafka.GroupDescription
 	testhelp.Eventually(t, 2*time.Minute, "both groups stable", func() error {
+		var err error
 		descs, err = client.DescribeGroups(ctx, classic, modern)
 		if err != nil {
 			return err
@@ -516,4 +502,18 @@ func TestShareGroupLag(t *testing.T) {
 	same(0)
 	produceTo(t, client, topic, 2, 4)
 	same(4)
+}
+
+// managedMember joins group as a managed (classic protocol) balanced
+// consumer of topic through client, with the first engine, failing the
+// test if it cannot; the caller closes it.
+func managedMember(t *testing.T, ctx context.Context, client *kafka.Client, group, topic string) *kafka.BalancedConsumer {
+	t.Helper()
+	cfg := balancedConfig(t, groupModes[1], engines[0], group)
+	cfg.Topics = []string{topic}
+	m, err := client.NewBalancedConsumer(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
