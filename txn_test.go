@@ -88,21 +88,21 @@ func TestTransactionStateErrors(t *testing.T) {
 		if err := p.CommitTransaction(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.BeginTransaction(ctx); err != nil {
-			t.Fatal(err)
+		// beginWith begins a transaction holding the one message m.
+		beginWith := func(m *kafka.Message) {
+			t.Helper()
+			if err := p.BeginTransaction(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.ProduceMessage(ctx, m); err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err := p.ProduceMessage(ctx, msg(a, "aborted")); err != nil {
-			t.Fatal(err)
-		}
+		beginWith(msg(a, "aborted"))
 		if err := p.AbortTransaction(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.BeginTransaction(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.ProduceMessage(ctx, msg(b, "closed")); err != nil {
-			t.Fatal(err)
-		}
+		beginWith(msg(b, "closed"))
 		if err := p.Close(ctx); err != nil { // aborts the open transaction
 			t.Fatal(err)
 		}
