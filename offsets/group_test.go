@@ -45,10 +45,7 @@ func TestCoordinatorFoundAndCached(t *testing.T) {
 	cl := testhelp.NewCluster(t, nil)
 	g := newGroup(t, cl)
 	ctx := testhelp.Ctx(t, 30*time.Second)
-	b, err := g.coordinator(ctx)
-	if err != nil {
-		t.Fatalf("Coordinator: %v", err)
-	}
+	b := coordinatorOf(t, ctx, g)
 	if _, ok := cl.Snapshot().Brokers[b.ID]; !ok || b.ID < 0 {
 		t.Fatalf("coordinator %d (%s) is not a broker of the cluster: %v", b.ID, b.Addr, cl.Snapshot().Brokers)
 	}

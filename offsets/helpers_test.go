@@ -128,13 +128,21 @@ type member struct {
 // join makes a new member join g's group (consuming topic) and returns once
 // JoinGroup has answered: the group is then waiting for the leader's
 // SyncGroup (CompletingRebalance). The member leaves at the end of the test.
-func join(t *testing.T, g *Group, topic string) *member {
+// coordinatorOf is g's coordinator, found within ctx, failing the test if
+// it cannot be.
+func coordinatorOf(t *testing.T, ctx context.Context, g *Group) *cluster.Broker {
 	t.Helper()
-	ctx := testhelp.Ctx(t, 60*time.Second)
 	coord, err := g.coordinator(ctx)
 	if err != nil {
 		t.Fatalf("Coordinator: %v", err)
 	}
+	return coord
+}
+
+func join(t *testing.T, g *Group, topic string) *member {
+	t.Helper()
+	ctx := testhelp.Ctx(t, 60*time.Second)
+	coord := coordinatorOf(t, ctx, g)
 	meta := kmsg.NewConsumerMemberMetadata()
 	meta.Topics = []string{topic}
 	req := kmsg.NewPtrJoinGroupRequest()
@@ -171,10 +179,7 @@ func join(t *testing.T, g *Group, topic string) *member {
 func (m *member) sync(t *testing.T, topic string) {
 	t.Helper()
 	ctx := testhelp.Ctx(t, 30*time.Second)
-	coord, err := m.g.coordinator(ctx)
-	if err != nil {
-		t.Fatalf("Coordinator: %v", err)
-	}
+	coord := coordinatorOf(t, ctx, m.g)
 	assignment := kmsg.NewConsumerMemberAssignment()
 	at := kmsg.NewConsumerMemberAssignmentTopic()
 	at.Topic = topic

@@ -41,10 +41,7 @@ func TestSettleRetriesOnlyRetriablePartitions(t *testing.T) {
 	cl := testhelp.NewCluster(t, nil)
 	g := newGroup(t, cl)
 	ctx := testhelp.Ctx(t, 30*time.Second)
-	coord, err := g.coordinator(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	coord := coordinatorOf(t, ctx, g)
 	// Two topics: partitions are retried one by one, whatever their topic.
 	a0, a1, b0, b1 := part("a", 0), part("a", 1), part("b", 0), part("b", 1)
 	s := &script{rounds: []func([]TopicPartition) (map[TopicPartition]error, error){
