@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/gokafka/kafka"
-	"github.com/gokafka/kafka/testhelp/kafkatest"
 )
 
 // counter is the cheapest useful hook: atomic counts of records and batches.
@@ -22,10 +21,5 @@ func (c *counter) OnFetchBatch(kafka.FetchBatchEvent)      { c.batches.Add(1) }
 // The root benchmarks of bench_perf_test.go with a counting hook: what a
 // hook costs per message (BenchmarkRootProduce/Consume are the same paths
 // without hooks).
-func BenchmarkRootProduceHooked(b *testing.B) {
-	kafkatest.BenchProduce(b, kafka.WithHooks(&counter{}))
-}
-
-func BenchmarkRootConsumeHooked(b *testing.B) {
-	kafkatest.BenchConsume(b, kafka.WithHooks(&counter{}))
-}
+func BenchmarkRootProduceHooked(b *testing.B) { benchProduce(b, kafka.WithHooks(&counter{})) }
+func BenchmarkRootConsumeHooked(b *testing.B) { benchConsume(b, kafka.WithHooks(&counter{})) }

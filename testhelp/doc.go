@@ -11,8 +11,7 @@
 // (internal/wire, internal/records) are external (package cluster_test,
 // wire_test, testinstance_test). Ledger and GroupMembers are generic over
 // the caller's TopicPartition type for the same reason: balance's is
-// offsets', which testhelp cannot import. Helpers that need the root
-// package itself are in testhelp/kafkatest.
+// offsets', which testhelp cannot import.
 //
 // # On the real cluster
 //

@@ -12,7 +12,6 @@ import (
 	"github.com/gokafka/kafka/plugin/kotel"
 	_ "github.com/gokafka/kafka/rdkafka" // the rdkafka engine's records are traced too
 	"github.com/gokafka/kafka/testhelp"
-	"github.com/gokafka/kafka/testhelp/kafkatest"
 	"github.com/gokafka/kafka/testinstance"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -20,6 +19,23 @@ import (
 )
 
 func TestMain(m *testing.M) { testinstance.Main(m, testinstance.Config{Brokers: 3}) }
+
+// connect makes a client of the shared cluster with opts, and creates the
+// topic name with cfg through it. The caller closes the client, when it
+// chooses (before its tracer or meter provider shuts down).
+func connect(tb testing.TB, ctx context.Context, name string, cfg kafka.TopicConfig, opts ...kafka.ClientOption) (*kafka.Client, *kafka.Topic) {
+	tb.Helper()
+	client, err := kafka.NewClient(ctx, testinstance.Shared().BootstrapServers(), opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	topic, err := client.CreateTopic(ctx, name, cfg)
+	if err != nil {
+		client.Close()
+		tb.Fatal(err)
+	}
+	return client, topic
+}
 
 // TestProduceConsumeSpans: records produced under a parent span get a
 // producer span each, child of the parent, ended at acknowledgement with
@@ -37,7 +53,7 @@ func TestProduceConsumeSpans(t *testing.T) {
 			defer tp.Shutdown(context.Background())
 			tr := kotel.NewTracer(kotel.WithTracerProvider(tp))
 			ctx := testhelp.Ctx(t, 2*time.Minute)
-			client, topic := kafkatest.Connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 3}, kafka.WithHooks(tr))
+			client, topic := connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 1, ReplicationFactor: 3}, kafka.WithHooks(tr))
 			defer client.Close()
 			p, err := topic.NewProducer(kafka.ProducerConfig{UseRdkafka: rd})
 			if err != nil {

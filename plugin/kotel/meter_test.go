@@ -9,7 +9,6 @@ import (
 	"github.com/gokafka/kafka"
 	"github.com/gokafka/kafka/plugin/kotel"
 	"github.com/gokafka/kafka/testhelp"
-	"github.com/gokafka/kafka/testhelp/kafkatest"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
@@ -29,7 +28,7 @@ func TestMeter(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := testhelp.Ctx(t, 2*time.Minute)
-	client, topic := kafkatest.Connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 2, ReplicationFactor: 3}, kafka.WithHooks(m))
+	client, topic := connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: 2, ReplicationFactor: 3}, kafka.WithHooks(m))
 	defer client.Close()
 	p, err := topic.NewProducer(kafka.ProducerConfig{})
 	if err != nil {

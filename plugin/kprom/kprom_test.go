@@ -11,7 +11,6 @@ import (
 	"github.com/gokafka/kafka"
 	"github.com/gokafka/kafka/plugin/kprom"
 	"github.com/gokafka/kafka/testhelp"
-	"github.com/gokafka/kafka/testhelp/kafkatest"
 	"github.com/gokafka/kafka/testinstance"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -20,6 +19,25 @@ import (
 
 func TestMain(m *testing.M) { testinstance.Main(m, testinstance.Config{Brokers: 3}) }
 
+func brokers() string { return testinstance.Shared().BootstrapServers() }
+
+// connect makes a client of the shared cluster with opts, and creates the
+// topic name with cfg through it. The caller closes the client, when it
+// chooses (the order of closes is part of some tests).
+func connect(tb testing.TB, ctx context.Context, name string, cfg kafka.TopicConfig, opts ...kafka.ClientOption) (*kafka.Client, *kafka.Topic) {
+	tb.Helper()
+	client, err := kafka.NewClient(ctx, brokers(), opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	topic, err := client.CreateTopic(ctx, name, cfg)
+	if err != nil {
+		client.Close()
+		tb.Fatal(err)
+	}
+	return client, topic
+}
+
 // serve serves m's metrics over HTTP and makes a client with m as its
 // hooks, on a fresh topic of partitions partitions: what the scraping tests
 // start with. Both are closed at the end of the test, the client first.
@@ -27,7 +45,7 @@ func serve(t *testing.T, ctx context.Context, m *kprom.Metrics, partitions int32
 	t.Helper()
 	srv := httptest.NewServer(m.Handler())
 	t.Cleanup(srv.Close)
-	client, topic := kafkatest.Connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: partitions, ReplicationFactor: 3}, kafka.WithHooks(m))
+	client, topic := connect(t, ctx, testhelp.UniqueName(t, "t"), kafka.TopicConfig{Partitions: partitions, ReplicationFactor: 3}, kafka.WithHooks(m))
 	t.Cleanup(func() { client.Close() })
 	return srv, topic
 }
