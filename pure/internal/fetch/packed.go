@@ -90,18 +90,28 @@ func slice(base []byte, at, n int32) []byte {
 	return base[at : at+n : at+n]
 }
 
-// messages builds the Messages of p, all in one slab; they share topic.
+// messageSlab is how many Messages messages allocates at once: 64 (9 KiB)
+// stay a small allocation, whose spans the allocator reuses as they are
+// swept; a slab for a whole fetch (thousands of Messages) was a large one,
+// zeroed on allocation and its pages given back and faulted in again.
+const messageSlab = 64
+
+// messages builds the Messages of p, in slabs of messageSlab; they share topic.
 // A nil p has none.
 func (p *packed) messages(topic string, partition int32) []*engine.Message {
 	if p == nil {
 		return nil
 	}
-	slab := make([]engine.Message, len(p.recs))
+	var slab []engine.Message
 	msgs := make([]*engine.Message, len(p.recs))
 	for i := range p.recs {
 		r := &p.recs[i]
 		base := p.bufs[r.buf]
-		m := &slab[i]
+		if len(slab) == 0 {
+			slab = make([]engine.Message, min(messageSlab, len(p.recs)-i))
+		}
+		m := &slab[0]
+		slab = slab[1:]
 		m.Topic = topic
 		m.Partition = partition
 		m.Offset = r.offset

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/records"
 )
 
@@ -50,5 +51,34 @@ func TestPackedRecordsComeBackWhole(t *testing.T) {
 	var none *packed
 	if none.messages("t", 0) != nil {
 		t.Fatal("a nil packed has messages")
+	}
+}
+
+// A fetch of more records than one slab holds comes back whole across the
+// slabs' edges: every message its own, in order, with its own value.
+func TestPackedMessagesAcrossSlabs(t *testing.T) {
+	const n = 2*messageSlab + 7
+	var body []byte
+	for i := range n {
+		body = append(body, byte(i))
+	}
+	p := &packed{}
+	buf := p.addBuf(body)
+	for i := range n {
+		p.add(&records.Record{Offset: int64(100 + i), Value: body[i : i+1 : i+1]}, buf)
+	}
+	msgs := p.messages("t", 0)
+	if len(msgs) != n {
+		t.Fatalf("%d messages, want %d", len(msgs), n)
+	}
+	seen := map[*engine.Message]bool{}
+	for i, m := range msgs {
+		if seen[m] {
+			t.Fatalf("message %d handed out twice", i)
+		}
+		seen[m] = true
+		if m.Offset != int64(100+i) || len(m.Value) != 1 || m.Value[0] != byte(i) {
+			t.Fatalf("message %d: offset %d value %v", i, m.Offset, m.Value)
+		}
 	}
 }
