@@ -85,7 +85,7 @@ type fetcher struct {
 	parts     map[engine.TopicPartition]*fpart
 	paused    map[engine.TopicPartition]bool // partitions this fetcher paused in librdkafka
 	ready     []*fpart                       // partitions with something for Poll, in arrival order
-	slab      []engine.Message
+	slab      engine.MessageSlab
 	last      *fpart    // the partition of the last message handled; nil after any (un)assignment
 	rangeErrs int       // auto.offset.reset errors not yet attributed to a partition
 	rangeNext time.Time // no range check before this (after a failed one)
@@ -645,7 +645,7 @@ func (f *fetcher) file(fe *fetched) {
 	if p == nil || p.failed || fe.offset < p.next {
 		return
 	}
-	m := f.newMessage()
+	m := f.slab.Next(slabSize)
 	m.Topic = p.tp.Topic
 	m.Partition = fe.partition
 	m.Offset = fe.offset
@@ -775,17 +775,6 @@ func (f *fetcher) checkRanges(ctx context.Context) {
 	f.rangeErrs = 0
 }
 
-// newMessage hands out a message from the current slab: one allocation per
-// slabSize messages instead of one per message.
-func (f *fetcher) newMessage() *engine.Message {
-	if len(f.slab) == 0 {
-		f.slab = make([]engine.Message, slabSize)
-	}
-	m := &f.slab[0]
-	f.slab = f.slab[1:]
-	return m
-}
-
 // Close implements engine.Fetcher: librdkafka stops fetching the
 // fetcher's partitions, and the instance's last fetcher closes librdkafka's
 // consumer (which leaves no group, having joined none, and commits
@@ -799,7 +788,7 @@ func (f *fetcher) Close() error {
 		for tp := range f.parts {
 			tps = append(tps, tp)
 		}
-		f.parts, f.ready, f.slab = nil, nil, nil
+		f.parts, f.ready, f.slab = nil, nil, engine.MessageSlab{}
 		var errs []error
 		if len(tps) > 0 {
 			f.inst.lockReading()

@@ -90,10 +90,10 @@ func slice(base []byte, at, n int32) []byte {
 	return base[at : at+n : at+n]
 }
 
-// messageSlab is how many Messages messages allocates at once: 64 (9 KiB)
-// stay a small allocation, whose spans the allocator reuses as they are
-// swept; a slab for a whole fetch (thousands of Messages) was a large one,
-// zeroed on allocation and its pages given back and faulted in again.
+// messageSlab is how many Messages messages allocates at once (9 KiB). A
+// slab for a whole fetch (thousands of Messages, over a MiB) was a large
+// allocation, zeroed and faulted in afresh every time; see
+// engine.MessageSlab.
 const messageSlab = 64
 
 // messages builds the Messages of p, in slabs of messageSlab; they share topic.
@@ -102,16 +102,12 @@ func (p *packed) messages(topic string, partition int32) []*engine.Message {
 	if p == nil {
 		return nil
 	}
-	var slab []engine.Message
+	var slab engine.MessageSlab
 	msgs := make([]*engine.Message, len(p.recs))
 	for i := range p.recs {
 		r := &p.recs[i]
 		base := p.bufs[r.buf]
-		if len(slab) == 0 {
-			slab = make([]engine.Message, min(messageSlab, len(p.recs)-i))
-		}
-		m := &slab[0]
-		slab = slab[1:]
+		m := slab.Next(min(messageSlab, len(p.recs)-i))
 		m.Topic = topic
 		m.Partition = partition
 		m.Offset = r.offset

@@ -33,7 +33,7 @@ func (s *source) decode(tp engine.TopicPartition, id [16]byte, session uint64, r
 	}
 	var (
 		msgs    []*engine.Message
-		slab    []engine.Message
+		slab    engine.MessageSlab
 		acks    []pendingAck
 		ai      = 0                  // the acquired range being filled
 		next    = acq[0].FirstOffset // its next offset without a message
@@ -75,11 +75,7 @@ func (s *source) decode(tp engine.TopicPartition, id [16]byte, session uint64, r
 				continue // not acquired by us, or seen already
 			}
 			ack(next, r.Offset-1, engine.AckGap)
-			if len(slab) == 0 {
-				slab = make([]engine.Message, min(slabMax, int(acq[ai].LastOffset-r.Offset+1)))
-			}
-			m := &slab[0]
-			slab = slab[1:]
+			m := slab.Next(min(slabMax, int(acq[ai].LastOffset-r.Offset+1)))
 			m.Topic = tp.Topic
 			m.Partition = tp.Partition
 			m.Offset = r.Offset
