@@ -86,6 +86,10 @@ func main() {
 		brokers    = flag.String("brokers", "", "with -memory: an existing cluster to use instead of a throwaway one")
 	)
 	flag.Parse()
+	if *budget != 0 && !*memory {
+		fmt.Fprintln(os.Stderr, "soak: -memory-budget goes with -memory")
+		os.Exit(2)
+	}
 	if *n < 1 {
 		fmt.Fprintln(os.Stderr, "soak: -n must be at least 1")
 		os.Exit(2)

@@ -45,18 +45,13 @@ func runMemory(ctx context.Context, brokers, queued string, perPartition int, pe
 			if err != nil {
 				return fmt.Errorf("%s, QueuedMaxMessages %d: %w", e.Name, qmm, err)
 			}
-			if jsonOut {
-				if err := printJSON(r); err != nil {
-					return err
-				}
-				continue
-			}
-			line := r.String()
+			var bound string
 			if !e.Rdkafka {
-				bound := faultsuite.PureMemoryBound(partitions, qmm, size, 1<<20, 1<<20)
-				line += fmt.Sprintf("; bound %.1f MiB", float64(bound)/(1<<20))
+				bound = fmt.Sprintf("; bound %.1f MiB", mib(faultsuite.PureMemoryBound(partitions, qmm, size, 1<<20, 1<<20)))
 			}
-			fmt.Println("soak: memory:", line)
+			if err := report(r, bound, jsonOut); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -82,13 +77,9 @@ func runByteBudget(ctx context.Context, brokers string, budget int, sizes string
 		if err != nil {
 			return fmt.Errorf("%d B messages: %w (%s)", size, err, r)
 		}
-		if jsonOut {
-			if err := printJSON(r); err != nil {
-				return err
-			}
-			continue
+		if err := report(r, "", jsonOut); err != nil {
+			return err
 		}
-		fmt.Println("soak: memory:", r.String())
 	}
 	return nil
 }
@@ -113,8 +104,13 @@ func memoryClient(ctx context.Context, brokers string, verbose bool) (*kafka.Cli
 	return client, brokers, func() { client.Close(); stopCluster() }, nil
 }
 
-// printJSON writes r as one line of JSON on standard output.
-func printJSON(r faultsuite.MemoryResult) error {
+// report prints r on standard output: as a line of JSON, or as text
+// followed by extra.
+func report(r faultsuite.MemoryResult, extra string, jsonOut bool) error {
+	if !jsonOut {
+		_, err := fmt.Println("soak: memory:", r.String()+extra)
+		return err
+	}
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -122,3 +118,5 @@ func printJSON(r faultsuite.MemoryResult) error {
 	_, err = fmt.Fprintf(os.Stdout, "%s\n", b)
 	return err
 }
+
+func mib(b uint64) float64 { return float64(b) / (1 << 20) }

@@ -48,8 +48,9 @@ type MemoryResult struct {
 	// Where the RSS lies, at the baseline and at the sample of peak RSS:
 	// the Go heap's spans in use (live objects and the free room between
 	// them), and what the Go runtime holds mapped and not returned (heap,
-	// stacks, metadata). The RSS beyond GoMapped is memory the Go
-	// runtime did not map: C heaps and thread stacks.
+	// stacks, metadata). The RSS beyond the Mapped figures is memory the
+	// Go runtime did not map: C heaps, thread stacks, the race detector's
+	// shadow.
 	BaselineSpans, PeakSpans   uint64
 	BaselineMapped, PeakMapped uint64
 	Duration                   time.Duration
