@@ -2,7 +2,6 @@ package zookeeper
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -405,51 +404,6 @@ func TestRegistrationDeleted(t *testing.T) {
 	})
 	l.Check(t)
 }
-
-// TestReadClock: only answers to requests move lastReply, whatever the
-// read sizes; watch notifications (xid -1) do not.
-func TestReadClock(t *testing.T) {
-	frame := func(xid int32, bodyLen int) []byte {
-		b := binary.BigEndian.AppendUint32(nil, uint32(4+bodyLen))
-		b = binary.BigEndian.AppendUint32(b, uint32(xid))
-		return append(b, make([]byte, bodyLen)...)
-	}
-	var stream []byte
-	var answers []int // offset of the last header byte of each answer
-	for _, f := range []struct {
-		xid    int32
-		body   int
-		answer bool
-	}{{0, 32, true}, {-1, 20, false}, {-2, 12, true}, {-1, 40, false}, {7, 0, true}, {-1, 12, false}} {
-		if f.answer {
-			answers = append(answers, len(stream)+7)
-		}
-		stream = append(stream, frame(f.xid, f.body)...)
-	}
-	for _, chunk := range []int{1, 3, 7, 8, 13, len(stream)} {
-		s := &session{}
-		c := &readClock{s: s}
-		base := time.Unix(1000, 0)
-		for off := 0; off < len(stream); off += chunk {
-			end := min(off+chunk, len(stream))
-			c.scan(stream[off:end], base.Add(time.Duration(end-1)*time.Second))
-			// The answer completed in this chunk, if any, is stamped
-			// with the chunk's time.
-			want := int64(0)
-			for _, a := range answers {
-				if a < end {
-					want = base.Add(time.Duration(chunkEnd(a, chunk, len(stream))-1) * time.Second).UnixNano()
-				}
-			}
-			if got := s.lastReply.Load(); got != want {
-				t.Fatalf("chunk %d, after %d bytes: lastReply %d, want %d", chunk, end, got, want)
-			}
-		}
-	}
-}
-
-// chunkEnd is the end offset of the chunk holding byte a.
-func chunkEnd(a, chunk, n int) int { return min((a/chunk+1)*chunk, n) }
 
 // stuckRevoke is a Handler whose Revoked ignores its context and waits
 // for release: the worst a Handler can do to Close.

@@ -2,7 +2,6 @@ package zookeeper
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,8 +43,11 @@ type session struct {
 	// session is connected.
 	downSince atomic.Int64
 	// lastReply is when the client last read an answer to one of its
-	// requests (unix ns; see readClock).
+	// requests (unix ns; see zkConn).
 	lastReply atomic.Int64
+	// handshakes counts the connections that read a connect response; a
+	// connection dialled after the first is a resumed one (see zkConn).
+	handshakes atomic.Int64
 	// resumed is set when the session is connected again after a loss of
 	// connection (go-zookeeper re-sets watches then, but only logs a
 	// failure to, so the member re-arms its own).
@@ -106,7 +108,7 @@ func openSession(ctx context.Context, cfg *Config, wait time.Duration, kick chan
 		if err != nil {
 			return nil, err
 		}
-		return &readClock{Conn: c, s: s}, nil
+		return newZKConn(c, s), nil
 	}
 	conn, events, err := zk.Connect(cfg.Servers, cfg.SessionTimeout,
 		zk.WithEventCallback(s.onEvent), zk.WithLogger(zkLogger{s}), zk.WithLogInfo(true), zk.WithDialer(dialer))
@@ -133,51 +135,6 @@ func openSession(ctx context.Context, cfg *Config, wait time.Duration, kick chan
 	s.downSince.Store(0)
 	s.resumed.Store(false)
 	return s, nil
-}
-
-// readClock notes when a connection last read an answer to one of the
-// client's requests (see Member.checkConnection): the server received the
-// request before it answered, and every request, pings included, renews
-// the session. It parses the frames to tell answers from watch
-// notifications, which the server sends on its own: each frame is a 4-byte
-// length and a body whose first 4 bytes are the xid, -1 for a
-// notification (the first frame, the connect response, starts with the
-// protocol version, 0, and counts as an answer). Only go-zookeeper's
-// receiving goroutine reads, so the parser needs no lock.
-type readClock struct {
-	net.Conn
-	s    *session
-	hdr  [8]byte // length and xid of the frame being read
-	hn   int     // bytes of hdr read so far
-	skip int     // bytes of the frame's body left after the xid
-}
-
-func (c *readClock) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	c.scan(b[:n], time.Now())
-	return n, err
-}
-
-func (c *readClock) scan(p []byte, now time.Time) {
-	for len(p) > 0 {
-		if c.skip > 0 {
-			k := min(c.skip, len(p))
-			c.skip -= k
-			p = p[k:]
-			continue
-		}
-		k := copy(c.hdr[c.hn:], p)
-		c.hn += k
-		p = p[k:]
-		if c.hn < len(c.hdr) {
-			return
-		}
-		if xid := int32(binary.BigEndian.Uint32(c.hdr[4:])); xid != -1 {
-			c.s.lastReply.Store(now.UnixNano())
-		}
-		c.skip = max(0, int(binary.BigEndian.Uint32(c.hdr[:4]))-4)
-		c.hn = 0
-	}
 }
 
 // Timeout is the negotiated session timeout.
