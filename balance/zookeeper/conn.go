@@ -12,9 +12,10 @@ import (
 const opSetWatches = 101
 
 // setWatchesWait bounds how long a resumed connection holds answers back
-// while it waits for go-zookeeper's SetWatches request (see zkConn). It
-// is reached only when the session holds no watch, and then costs that
-// much delay once per reconnection.
+// while it waits for go-zookeeper's SetWatches request (see zkConn), and
+// so does a tenth of the session timeout (go-zookeeper gives up on a read
+// after two thirds of it). The bound is reached only when the session
+// holds no watch, and then costs that much delay once per reconnection.
 const setWatchesWait = 500 * time.Millisecond
 
 // zkConn is the connection go-zookeeper talks to a server through. It
@@ -39,12 +40,12 @@ const setWatchesWait = 500 * time.Millisecond
 // go-zookeeper/zk pull request 35, unmerged). So a resumed connection
 // hands no byte after the connect response to the receiving goroutine
 // until go-zookeeper has written the SetWatches request, which it builds
-// after that read, or for at most setWatchesWait when the session holds
-// no watch (go-zookeeper then neither reads the field nor sends the
-// request). Every answer read on that connection after the wait is stamped
-// as read that much earlier (it may have waited in the socket's buffer),
-// so that lastReply never claims the server heard from the client later
-// than it did.
+// after that read; when the session holds no watch (go-zookeeper then
+// neither reads the field nor sends the request), until setWatchesWait
+// has passed. Every answer read on that connection after the wait is
+// stamped as read that much earlier (it may have waited in the socket's
+// buffer), so that lastReply never claims the server heard from the
+// client later than it did.
 //
 // go-zookeeper reads from one goroutine at a time (the handshake, then
 // the receiving goroutine it starts after) and writes from one at a time
@@ -91,7 +92,7 @@ func (c *zkConn) Read(b []byte) (int, error) {
 	if c.gated {
 		c.gated = false
 		start := time.Now()
-		t := time.NewTimer(setWatchesWait)
+		t := time.NewTimer(min(setWatchesWait, c.s.Timeout()/10))
 		select {
 		case <-c.watchesSent:
 		case <-c.closed:

@@ -81,6 +81,7 @@ func TestZKConnGate(t *testing.T) {
 	open := func(t *testing.T, handshakes int64) (*zkConn, *session) {
 		t.Helper()
 		s := &session{}
+		s.timeout.Store(int64(10 * setWatchesWait)) // the wait is the whole setWatchesWait
 		s.handshakes.Store(handshakes)
 		client, server := net.Pipe()
 		c := newZKConn(client, s)
