@@ -119,7 +119,7 @@ func (s *source) apply(c *cursor, sp *sentPart, answer *answerCharge) bool {
 	pushed := false
 	hw := sp.rp.HighWatermark
 	if res.recs != nil {
-		own := int64(res.inflated + len(res.recs.recs)*messageOverhead)
+		own := int64(res.inflated + cap(res.recs.recs)*messageOverhead)
 		f.enqueueLocked(c, engine.Fetch{TopicPartition: c.tp, NextOffset: res.next, HighWatermark: hw}, res.recs, fetchCharge{own: own, answer: answer})
 		pushed = true
 	} else if res.next > c.offset {

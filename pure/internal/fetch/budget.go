@@ -32,7 +32,8 @@ import (
 //     kept by one partition's small remainder, under a 32 MiB budget (CI,
 //     10 KiB messages: 75 MiB of live heap);
 //   - each queued fetch also counts its own messages: messageOverhead per
-//     record, and the values of compressed batches, which decompression
+//     record it has room for (packed.go rounds the room up to a power of
+//     two), and the values of compressed batches, which decompression
 //     put in buffers of their own.
 //
 // A source that finds the budget spent sends nothing until Poll has brought

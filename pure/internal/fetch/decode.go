@@ -85,7 +85,7 @@ func (d *decoder) decode(res *decoded, rp *kmsg.FetchResponseTopicPartition, off
 	// the records.
 	p := &packed{bufs: [][]byte{data}}
 	if n := scanBatches(data, offset).count; n > 0 {
-		p.recs = make([]packedRecord, 0, n)
+		p.recs = newRecs(n)
 	}
 	d.startTxns(rp)
 

@@ -250,6 +250,7 @@ func (f *fetcher) Poll(ctx context.Context) (engine.Fetch, error) {
 			fe := q.Fetch
 			if q.recs != nil {
 				fe.Messages = q.recs.messages(fe.Topic, fe.Partition)
+				q.recs.release()
 			}
 			return fe, nil
 		}

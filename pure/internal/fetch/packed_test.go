@@ -82,3 +82,41 @@ func TestPackedMessagesAcrossSlabs(t *testing.T) {
 		}
 	}
 }
+
+// Record arrays come in power-of-two sizes between the classes' bounds,
+// exact sizes outside them, and an array given back serves a later fetch
+// of its class, empty.
+func TestRecsRecycled(t *testing.T) {
+	for _, c := range []struct{ n, cap int }{
+		{1, 1}, {128, 128}, {129, 256}, {256, 256}, {257, 512}, {5000, 8192},
+		{1 << maxRecsClass, 1 << maxRecsClass}, {1<<maxRecsClass + 1, 1<<maxRecsClass + 1},
+	} {
+		if r := newRecs(c.n); len(r) != 0 || cap(r) != c.cap {
+			t.Errorf("newRecs(%d): len %d cap %d, want 0 and %d", c.n, len(r), cap(r), c.cap)
+		}
+	}
+	// sync.Pool may drop what it is given (under the race detector it
+	// drops a quarter at random): give the same array back until it
+	// comes back.
+	p := &packed{recs: newRecs(3000)}
+	p.recs = append(p.recs, packedRecord{offset: 42})
+	first := &p.recs[:1][0]
+	for i := 0; ; i++ {
+		p.release()
+		if p.recs != nil {
+			t.Fatal("release left the records")
+		}
+		r := newRecs(2500) // the same class: 4096
+		if len(r) != 0 || cap(r) != 4096 {
+			t.Fatalf("recycled array: len %d cap %d, want 0 and 4096", len(r), cap(r))
+		}
+		if &r[:1][0] == first {
+			break
+		}
+		if i == 100 {
+			t.Fatal("an array given back never served another fetch")
+		}
+		p.recs = r
+		first = &r[:1][0]
+	}
+}
