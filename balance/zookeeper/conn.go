@@ -114,9 +114,13 @@ func (c *zkConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
+// Close closes the connection, then ends a wait for SetWatches: the read
+// that waited then fails on the closed connection instead of taking what
+// the socket still held.
 func (c *zkConn) Close() error {
+	err := c.Conn.Close()
 	c.closeOnce.Do(func() { close(c.closed) })
-	return c.Conn.Close()
+	return err
 }
 
 // scan stamps lastReply with now for each answer whose header p completes,
