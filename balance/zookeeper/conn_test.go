@@ -11,11 +11,6 @@ import (
 // TestZKConnStamps: only answers to requests move lastReply, whatever the
 // read sizes; watch notifications (xid -1) do not.
 func TestZKConnStamps(t *testing.T) {
-	frame := func(xid int32, bodyLen int) []byte {
-		b := binary.BigEndian.AppendUint32(nil, uint32(4+bodyLen))
-		b = binary.BigEndian.AppendUint32(b, uint32(xid))
-		return append(b, make([]byte, bodyLen)...)
-	}
 	var stream []byte
 	var answers []int // offset of the last header byte of each answer
 	for _, f := range []struct {
@@ -26,7 +21,7 @@ func TestZKConnStamps(t *testing.T) {
 		if f.answer {
 			answers = append(answers, len(stream)+7)
 		}
-		stream = append(stream, frame(f.xid, f.body)...)
+		stream = append(stream, zkFrame(f.xid, f.body)...)
 	}
 	for _, chunk := range []int{1, 3, 7, 8, 13, len(stream)} {
 		s := &session{}
