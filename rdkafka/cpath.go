@@ -73,6 +73,8 @@ type sharedInstance struct {
 	recs recordTable
 	log  *slog.Logger
 
+	feeder *feeder // the hand-over to the thread that calls librdkafka (feed.go)
+
 	refs int // producers attached; under instances' lock
 
 	mu      sync.Mutex
@@ -108,10 +110,11 @@ func attach(cl *cluster.Cluster, m kafka.ConfigMap, p *producer) (s *sharedInsta
 		if err != nil {
 			return nil, false, err
 		}
-		s = &sharedInstance{key: key, c: c, log: p.log, stop: make(chan struct{}), done: make(chan struct{})}
+		s = &sharedInstance{key: key, c: c, log: p.log, feeder: newFeeder(), stop: make(chan struct{}), done: make(chan struct{})}
 		instances.m[key] = s
 		created = true
 		go s.events()
+		go s.feed()
 	}
 	s.refs++
 	s.mu.Lock()
@@ -148,6 +151,7 @@ func (s *sharedInstance) detach(p *producer) {
 	p.purge()
 	close(s.stop)
 	s.c.wake()
+	<-s.feeder.done
 	<-s.done
 	s.c.destroy()
 }
@@ -213,12 +217,14 @@ func (t *recordTable) take(reps []cReport, out []record) []record {
 	return out
 }
 
-// drop removes record i (its message was refused).
-func (t *recordTable) drop(i int64) {
+// remove takes record i out (its message was refused).
+func (t *recordTable) remove(i int64) record {
 	t.mu.Lock()
+	defer t.mu.Unlock()
+	r := t.recs[i]
 	t.recs[i] = record{}
 	t.free = append(t.free, i)
-	t.mu.Unlock()
+	return r
 }
 
 // abandon takes owner's records out (their slots stay taken, marked gone,
@@ -236,46 +242,38 @@ func (t *recordTable) abandon(owner *producer) []record {
 	return out
 }
 
-// cProduce is Produce's hand-over on the own path; the caller holds the
-// message's slot. Produce calls hold inside's read lock here, so that
-// Close knows when none is left in the table's way.
-func (p *producer) cProduce(ctx context.Context, m *engine.Message, done engine.DoneFunc) error {
+// cProduce is Produce's hand-over on the own path (feed.go); the caller
+// holds the message's slot. Produce calls hold inside's read lock here, so
+// that Close knows when none is left in the table's way.
+func (p *producer) cProduce(m *engine.Message, done engine.DoneFunc) error {
 	p.inside.RLock()
 	defer p.inside.RUnlock()
 	if p.closed.Load() { // under the lock: Close waits for this call, or this call sees closed
 		p.queue.Release(1)
 		return kerr.ErrClosed
 	}
-	r := record{m: m, done: done, gen: p.gens.enter(), owner: p}
 	s := p.shared
-	i := s.recs.add(r)
-	rkt := s.c.rkt(m.Topic)
-	for {
-		err := s.c.produce(rkt, m, i)
-		if err == nil {
-			return nil // the record now belongs to the delivery report
-		}
-		if errors.Is(mapError(err), kerr.ErrQueueFull) && !p.cfg.FailWhenFull {
-			if err = p.waitRoom(ctx); err == nil {
-				continue
-			}
-		} else {
-			err = fmt.Errorf("rdkafka: producing to %s/%d: %w", m.Topic, m.Partition, p.produceError(err))
-		}
-		s.recs.drop(i)
-		p.queue.Release(1)
-		r.gen.exit(1)
-		return err
-	}
+	i := s.recs.add(record{m: m, done: done, gen: p.gens.enter(), owner: p})
+	s.feeder.push(feedItem{p: p, rkt: s.c.rkt(m.Topic), m: m, i: i})
+	return nil // the record now belongs to the delivery report
 }
 
-// abandon fails this producer's messages that librdkafka still holds with
-// kerr.ErrClosed (Close of a producer whose instance other producers
-// still use), then waits until the events goroutine has settled the
-// reports it took before (it does not block: it only calls DoneFuncs).
+// abandon fails this producer's messages that librdkafka still holds, or
+// that wait in the hand-over, with kerr.ErrClosed (Close of a producer
+// whose instance other producers still use), then waits until the events
+// goroutine has settled the reports it took before (it does not block: it
+// only calls DoneFuncs).
 func (p *producer) abandon() {
+	f := p.shared.feeder
+	f.feeding.Lock()
+	withdrawn := f.withdraw(p)
+	abandoned := p.shared.recs.abandon(p)
+	for _, i := range withdrawn {
+		p.shared.recs.remove(i) // never given to librdkafka: no report frees its slot
+	}
+	f.feeding.Unlock()
 	var s settled
-	for _, r := range p.shared.recs.abandon(p) {
+	for _, r := range abandoned {
 		m := r.m
 		m.Offset = -1
 		r.done(m, fmt.Errorf("rdkafka: producing to %s/%d: %w: the producer closed before its delivery was confirmed", m.Topic, m.Partition, kerr.ErrClosed))
@@ -302,10 +300,13 @@ func (s *sharedInstance) events() {
 	for {
 		ev, nb, ok := s.c.poll(cEventSlice, buf)
 		buf = nb
+		s.reportRefused(&st)
 		if !ok {
 			st.settle()
 			select {
 			case <-s.stop:
+				<-s.feeder.done // it may refuse what it still had
+				s.reportRefused(&st)
 				return
 			default:
 			}
@@ -324,6 +325,7 @@ func (s *sharedInstance) events() {
 			}
 			clear(recs) // no message stays reachable from here
 			st.settle()
+			signal(s.feeder.room)
 		case ev.err != nil:
 			var ke kafka.Error
 			if errors.As(ev.err, &ke) {
@@ -336,6 +338,20 @@ func (s *sharedInstance) events() {
 				p.windows(ev.stats)
 			}
 		}
+	}
+}
+
+// reportRefused reports the messages that librdkafka refused (feed.go).
+func (s *sharedInstance) reportRefused(st *settled) {
+	refused := s.feeder.takeRefused()
+	for _, rf := range refused {
+		m := rf.r.m
+		m.Offset = -1
+		rf.r.done(m, rf.err)
+		st.add(rf.r.owner, rf.r.gen)
+	}
+	if len(refused) > 0 {
+		st.settle()
 	}
 }
 

@@ -71,6 +71,38 @@ static int gk_produce(gk_rk *rk, gk_rkt *rkt, int32_t partition, int64_t ts_ms, 
 	return err;
 }
 
+// One message of a batch for gk_produce_batch: its key, value and
+// headers' names and values are in the batch's bytes (a length of -1 is
+// NULL), its headers in the batch's header array.
+typedef struct {
+	gk_rkt *rkt;
+	int64_t opaque;
+	int64_t ts_ms;
+	int64_t key_off, key_len;
+	int64_t val_off, val_len;
+	int32_t hdr_first, hdr_cnt;
+	int32_t partition;
+	int32_t err; // out: librdkafka's refusal, 0 if it took the message
+} gk_pmsg;
+
+enum { GK_ERR_QUEUE_FULL = -184 }; // RD_KAFKA_RESP_ERR__QUEUE_FULL
+
+// gk_produce_batch hands librdkafka ms[0..n) in order, each copied, and
+// sets each one's err. It stops after a message that finds librdkafka's
+// queue full, and returns how many messages it tried.
+static int gk_produce_batch(gk_rk *rk, gk_pmsg *ms, int n, const gk_phdr *hs, const char *buf) {
+	for (int i = 0; i < n; i++) {
+		gk_pmsg *m = &ms[i];
+		m->err = gk_produce(rk, m->rkt, m->partition, m->ts_ms, m->opaque,
+			m->key_len < 0 ? NULL : buf + m->key_off, m->key_len < 0 ? 0 : (size_t)m->key_len,
+			m->val_len < 0 ? NULL : buf + m->val_off, m->val_len < 0 ? 0 : (size_t)m->val_len,
+			m->hdr_cnt > 0 ? hs + m->hdr_first : NULL, m->hdr_cnt, buf);
+		if (m->err == GK_ERR_QUEUE_FULL)
+			return i + 1;
+	}
+	return n;
+}
+
 // One delivery report, as the engine needs it.
 typedef struct {
 	int64_t opaque;
@@ -230,53 +262,130 @@ func (c *cInstance) destroy() {
 	C.rd_kafka_destroy(c.rk)
 }
 
-// produce hands librdkafka m, whose report will carry opaque. Key, value
-// and headers are passed for the call only and copied by librdkafka.
-func (c *cInstance) produce(rkt *C.gk_rkt, m *engine.Message, opaque int64) error {
-	var ts C.int64_t
-	if !m.Timestamp.IsZero() {
-		ts = C.int64_t(m.Timestamp.UnixMilli())
-	}
-	var hs []C.gk_phdr
-	var hbuf []byte
-	if len(m.Headers) > 0 {
-		hs = make([]C.gk_phdr, len(m.Headers))
-		for i, h := range m.Headers {
-			hs[i].name_off, hs[i].name_len = C.int64_t(len(hbuf)), C.int64_t(len(h.Key))
-			hbuf = append(hbuf, h.Key...)
-			hs[i].val_off, hs[i].val_len = C.int64_t(len(hbuf)), -1
-			if h.Value != nil {
-				hs[i].val_len = C.int64_t(len(h.Value))
-				hbuf = append(hbuf, h.Value...)
-			}
-		}
-		hbuf = append(hbuf, 0) // never empty: a valid base address
-	}
-	var hp *C.gk_phdr
-	var hb *C.char
-	if len(hs) > 0 {
-		hp, hb = &hs[0], (*C.char)(unsafe.Pointer(&hbuf[0]))
-	}
-	code := C.gk_produce(c.rk, rkt, C.int32_t(m.Partition), ts, C.int64_t(opaque),
-		bytesPtr(m.Key), C.size_t(len(m.Key)), bytesPtr(m.Value), C.size_t(len(m.Value)),
-		hp, C.int(len(hs)), hb)
-	if code != 0 {
-		return kafka.NewError(kafka.ErrorCode(code), C.GoString(C.rd_kafka_err2str(code)), false)
-	}
-	return nil
+// cBatch is the feeding goroutine's staging area in C memory, reused for
+// every batch: the messages' descriptors, their headers, and their keys,
+// values and header names and values, copied from Go. librdkafka copies
+// them again (RD_KAFKA_MSG_F_COPY) during gk_produce_batch, so the area is
+// free again when the call returns, and no Go pointer crosses.
+type cBatch struct {
+	ms  []C.gk_pmsg // len: room for maxBatchMsgs
+	hs  []C.gk_phdr // grown as needed
+	buf []byte      // grown as needed, up to the largest message
+	n   int         // messages staged
+	nh  int         // headers staged
+	nb  int         // bytes staged
 }
 
-// bytesPtr is p's address for C: nil for a nil slice (a null key or
-// value), a valid address otherwise, even for an empty one.
-func bytesPtr(p []byte) unsafe.Pointer {
-	if p == nil {
-		return nil
+// maxBatchMsgs and batchBytes bound one batch: 1 024 messages, and 1 MiB
+// of bytes unless one message needs more.
+const (
+	maxBatchMsgs = 1024
+	batchBytes   = 1 << 20
+)
+
+func newCBatch() *cBatch {
+	return &cBatch{ms: cSlice[C.gk_pmsg](maxBatchMsgs), buf: cSlice[byte](batchBytes)}
+}
+
+// cSlice is a slice of n Ts in C memory (free it with freeC).
+func cSlice[T any](n int) []T {
+	var t T
+	return unsafe.Slice((*T)(C.calloc(C.size_t(n), C.size_t(unsafe.Sizeof(t)))), n)
+}
+
+// freeC frees a slice made by cSlice.
+func freeC[T any](s []T) {
+	if cap(s) > 0 {
+		C.free(unsafe.Pointer(unsafe.SliceData(s)))
 	}
-	return unsafe.Pointer(unsafe.SliceData(p))
+}
+
+// free gives the C memory back.
+func (b *cBatch) free() {
+	freeC(b.ms)
+	freeC(b.hs)
+	freeC(b.buf)
+	*b = cBatch{}
+}
+
+// stage adds m, whose report will carry opaque, unless the batch is full:
+// maxBatchMsgs messages, or not enough room for m's bytes in a batch that
+// has others (an empty batch grows for any message).
+func (b *cBatch) stage(rkt *C.gk_rkt, m *engine.Message, opaque int64) bool {
+	size := len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		size += len(h.Key) + len(h.Value)
+	}
+	if b.n == len(b.ms) || (b.n > 0 && b.nb+size > len(b.buf)) {
+		return false
+	}
+	if size > len(b.buf) {
+		freeC(b.buf)
+		b.buf = cSlice[byte](size)
+	}
+	if need := b.nh + len(m.Headers); need > len(b.hs) {
+		hs := cSlice[C.gk_phdr](max(need, 2*len(b.hs), 16))
+		copy(hs, b.hs[:b.nh])
+		freeC(b.hs)
+		b.hs = hs
+	}
+	d := &b.ms[b.n]
+	d.rkt, d.opaque, d.partition, d.err = rkt, C.int64_t(opaque), C.int32_t(m.Partition), 0
+	d.ts_ms = 0
+	if !m.Timestamp.IsZero() {
+		d.ts_ms = C.int64_t(m.Timestamp.UnixMilli())
+	}
+	d.key_off, d.key_len = b.put(m.Key)
+	d.val_off, d.val_len = b.put(m.Value)
+	d.hdr_first, d.hdr_cnt = C.int32_t(b.nh), C.int32_t(len(m.Headers))
+	for _, h := range m.Headers {
+		hd := &b.hs[b.nh]
+		hd.name_off, hd.name_len = C.int64_t(b.nb), C.int64_t(len(h.Key))
+		b.nb += copy(b.buf[b.nb:], h.Key)
+		hd.val_off, hd.val_len = b.put(h.Value)
+		b.nh++
+	}
+	b.n++
+	return true
+}
+
+// put copies p into the batch's bytes: its offset and length (-1 for nil).
+func (b *cBatch) put(p []byte) (off, n C.int64_t) {
+	if p == nil {
+		return 0, -1
+	}
+	off = C.int64_t(b.nb)
+	b.nb += copy(b.buf[b.nb:], p)
+	return off, C.int64_t(len(p))
+}
+
+// produce hands librdkafka the staged messages, in order, in one
+// crossing, and empties the batch. It returns how many it tried (it stops
+// after one that found librdkafka's queue full) and each one's refusal
+// (nil: taken), in errs (reused).
+func (c *cInstance) produce(b *cBatch, errs []error) (int, []error) {
+	var hs *C.gk_phdr
+	if b.nh > 0 {
+		hs = &b.hs[0]
+	}
+	tried := int(C.gk_produce_batch(c.rk, &b.ms[0], C.int(b.n), hs, (*C.char)(unsafe.Pointer(&b.buf[0]))))
+	errs = errs[:0]
+	for i := range tried {
+		var err error
+		if code := b.ms[i].err; code != 0 {
+			err = kafka.NewError(kafka.ErrorCode(code), C.GoString(C.rd_kafka_err2str(C.int(code))), false)
+		}
+		errs = append(errs, err)
+	}
+	b.n, b.nh, b.nb = 0, 0, 0
+	return tried, errs
 }
 
 // cReport is one delivery report copied out of librdkafka.
 type cReport = C.gk_dr
+
+// cRkt is a librdkafka topic handle of an instance.
+type cRkt = C.gk_rkt
 
 // cEvent is what one poll of the main queue gave.
 type cEvent struct {

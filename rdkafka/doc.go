@@ -51,8 +51,9 @@
 // The engine's bound is per producer, across topics: MaxQueuedMessages
 // counts every message of the producer not yet reported, whichever its
 // topic; librdkafka's own queue bound, set from the same value, counts the
-// messages of all the producers sharing the instance (a producer whose
-// Produce meets it waits for room, or fails with FailWhenFull). What the
+// messages of all the producers sharing the instance (a message that meets
+// it waits for room before the instance's later messages, or fails in its
+// delivery report with ErrQueueFull if its producer has FailWhenFull). What the
 // instance does, its producers share: its connections (each producer's
 // Stats().Brokers shows the instance's brokers, and each producer's
 // throttle hooks see their throttling), and a fatal error, which fails
@@ -253,6 +254,8 @@
 // one per instance takes librdkafka's events (delivery reports a whole
 // event at a time, errors, statistics, logs) and calls the delivery
 // callbacks of every producer on it in order of the reports; one per
+// instance, locked to its own thread, gives librdkafka the messages that
+// Produce handed over (feed.go); one per
 // producer runs librdkafka's flush while a Flush waits; an idempotent
 // producer without transactions has one more for its first seconds, which
 // asks for metadata until librdkafka has its producer id (pidwarm.go). A
@@ -319,10 +322,9 @@
 // *kafka.Message, no channel hand-off, no confluent-kafka-go goroutine. A
 // transactional producer keeps confluent-kafka-go's instance (the
 // engine's transactions call its methods), and so does one on OAUTHBEARER
-// (confluent-kafka-go serves the token refresh). Produce still crosses
-// once per message: handing librdkafka many messages per crossing would
-// need Produce to queue them for another goroutine (the root calls it once
-// per message), which is not done. Side by side (bench -quick -only
+// (confluent-kafka-go serves the token refresh). (Produce now hands the
+// message to the instance's feeding thread, which calls rd_kafka_producev:
+// see below.) Side by side (bench -quick -only
 // produce, 3 runs, 200 000 × 100 B, same 3-broker cluster, load average
 // 13-17, so the rates are the brokers' and noisy): this engine 3.02 µs CPU
 // per message (2.97-3.12) and 33k msg/s (28-42k), raw confluent-kafka-go
@@ -351,7 +353,8 @@
 // with the root's path that every engine shares (0.13 µs) a Go layer of no
 // cost at all would stand at 2.0 times. Handing librdkafka many messages
 // per crossing (rd_kafka_produce_batch) could save at most the crossings'
-// 4.5 %, and would need Produce to queue messages for another goroutine.
+// 4.5 %, and would need Produce to queue messages for another goroutine
+// (which it now does, for another reason: below).
 //
 // Part of librdkafka's threads' share is a spin. librdkafka v2.11's
 // broker thread computes a partition's wake-up time from its oldest
@@ -465,6 +468,29 @@
 // from rd_kafka_msg_partitioner; 3.4 % together), its broker threads in
 // their loop, and Go 2 % (the root's timestamp, which librdkafka is then
 // given instead of reading its own, and the runtime's).
+//
+// One thread gives librdkafka every message (2026-12-05). The profile of
+// the producer (perf record --call-graph dwarf, 2M × 100 B) had 9.8 % of the
+// CPU in glibc's malloc under rd_kafka_msg_new0, 7.4 % of it growing an
+// arena (sysmalloc) and faulting its pages in: librdkafka allocates each
+// message on the thread that calls rd_kafka_producev, glibc keeps an arena
+// per thread, and Produce's goroutine ran on many threads in turn.
+// MALLOC_ARENA_MAX=1 or 2 in the environment halved the page faults and
+// took 10-15 % off the CPU of producing (6 interleaved rounds each), but
+// made consuming 5-30 % dearer (librdkafka's fetch threads and the
+// consuming thread then contend for the arena's lock), and it is the
+// program's setting, not a library's. So Produce hands the message to its
+// instance's feeding goroutine, locked to one thread, which makes every
+// rd_kafka_producev call of the instance, and now crosses once per batch
+// of what it was handed: it stages the messages in C memory and
+// gk_produce_batch gives them to librdkafka in one call (feed.go,
+// cproduce.go). 8 interleaved rounds of 2M × 100 B (perf stat): 1 915-2 181
+// ms of CPU (median 2 007) against 2 028-2 385 (median 2 170) before, and
+// 1 895-2 200 (median 2 046) with the thread but one crossing per message;
+// page faults 31 000-38 000 against 79 000-99 000. librdkafka's refusal of
+// a message (its queue full with FailWhenFull, a size over a
+// message.max.bytes lowered through RdkafkaConfig, a fatal error) now
+// comes in the message's delivery report instead of from Produce.
 //
 // Side by side in one bench -quick run (100 B, 12 partitions, 3 runs each,
 // load average 22-33; medians, min-max): producing, this engine 3.81 µs

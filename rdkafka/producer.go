@@ -143,7 +143,7 @@ func (p *producer) Produce(ctx context.Context, m *engine.Message, done engine.D
 		return kerr.ErrClosed
 	}
 	if p.shared != nil {
-		return p.cProduce(ctx, m, done)
+		return p.cProduce(m, done)
 	}
 	r := &record{m: m, done: done, gen: p.gens.enter()}
 	km := kafka.Message{
@@ -385,7 +385,11 @@ func (p *producer) flusher() {
 // messages it still holds.
 func (p *producer) flushSlice() int {
 	if p.shared != nil {
-		return p.shared.c.flush(int(flushSlice / time.Millisecond))
+		// Messages still in the hand-over count: given to librdkafka
+		// after this flush, they would wait for linger.ms. Read before
+		// the flush: a message not counted then is in librdkafka.
+		waiting := int(p.shared.feeder.waiting.Load())
+		return p.shared.c.flush(int(flushSlice/time.Millisecond)) + waiting
 	}
 	return p.rd.Flush(int(flushSlice / time.Millisecond))
 }

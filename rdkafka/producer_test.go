@@ -155,7 +155,7 @@ func TestProduceRoundTrip(t *testing.T) {
 // (engine.CheckSize) before the engine sees them, so a message at the limit
 // must be accepted by librdkafka too, whose own check estimates more
 // framing; and a message that only librdkafka's own limit (lowered
-// through RdkafkaConfig here) refuses fails alone at Produce with
+// through RdkafkaConfig here) refuses fails alone, in its report, with
 // ErrMessageTooLarge, naming its partition.
 func TestProduceSizeLimits(t *testing.T) {
 	cl := testhelp.NewCluster(t, nil)
@@ -187,12 +187,22 @@ func TestProduceSizeLimits(t *testing.T) {
 	}
 
 	// librdkafka's own limit, lower than MaxMessageBytes through a raw
-	// override: its refusal maps to ErrMessageTooLarge too.
+	// override: its refusal maps to ErrMessageTooLarge too, and comes in
+	// the message's report (librdkafka is given messages after Produce
+	// returned, feed.go).
 	cfg.Raw = map[string]any{"message.max.bytes": 5000}
 	p2 := startProducer(t, cl, cfg)
-	err := p2.Produce(t.Context(), &engine.Message{Topic: topic, Value: make([]byte, 8000)}, func(*engine.Message, error) { t.Error("done called for a refused message") })
+	refused := testhelp.NewReports(1)
+	if err := p2.Produce(t.Context(), &engine.Message{Topic: topic, Value: make([]byte, 8000)}, refused.Done); err != nil {
+		t.Fatalf("Produce over librdkafka's message.max.bytes: %v, want its refusal in the report", err)
+	}
+	refused.Wait(t, time.Minute)
+	if len(refused.Errors()) != 1 {
+		t.Fatalf("report of a message over librdkafka's message.max.bytes: errors %v, want one", refused.Errors())
+	}
+	err := refused.Errors()[0]
 	if !errors.Is(err, kerr.ErrMessageTooLarge) {
-		t.Fatalf("Produce over librdkafka's message.max.bytes: %v, want ErrMessageTooLarge", err)
+		t.Fatalf("report of a message over librdkafka's message.max.bytes: %v, want ErrMessageTooLarge", err)
 	}
 	var ke kafka.Error
 	if !errors.As(err, &ke) {

@@ -164,3 +164,83 @@ func TestSharedProducerClose(t *testing.T) {
 		t.Fatalf("%d of b's %d messages failed", got, n+1)
 	}
 }
+
+// TestSharedQueueFullHandOver: when one producer fills the librdkafka
+// queue that the producers of an instance share (brokers unreachable, so
+// nothing leaves it), another producer's messages wait in the hand-over
+// (feed.go), one with FailWhenFull has its message refused in the report
+// with ErrQueueFull, and a Close whose ctx ends fails the waiting messages
+// with ErrClosed without touching the first producer's.
+func TestSharedQueueFullHandOver(t *testing.T) {
+	testhelp.NoLeaks(t)
+	cl := testhelp.NewCluster(t, nil)
+	const n = 5
+	cfg := unreachable()
+	cfg.MaxQueued = n // librdkafka's queue bound too: n messages fill it
+	newProducer := func(failWhenFull bool) engine.Producer {
+		c := cfg
+		c.FailWhenFull = failWhenFull
+		p, err := rdkafkaEngine(t).NewProducer(t.Context(), cl, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a, b, c := newProducer(false), newProducer(false), newProducer(true)
+	if a.(*producer).shared != b.(*producer).shared || a.(*producer).shared != c.(*producer).shared {
+		t.Fatal("producers differing only in FailWhenFull have separate instances")
+	}
+	repA, repB, repC := testhelp.NewReports(n), testhelp.NewReports(3), testhelp.NewReports(1)
+	for i := range n {
+		if err := a.Produce(t.Context(), &engine.Message{Topic: "nowhere", Value: []byte(fmt.Sprint("a", i))}, repA.Done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if err := b.Produce(t.Context(), &engine.Message{Topic: "nowhere", Value: []byte(fmt.Sprint("b", i))}, repB.Done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Produce(t.Context(), &engine.Message{Topic: "nowhere", Value: []byte("c")}, repC.Done); err != nil {
+		t.Fatal(err)
+	}
+	repC.Wait(t, 10*time.Second)
+	if errs := repC.Errors(); len(errs) != 1 || !errors.Is(errs[0], kerr.ErrQueueFull) {
+		t.Fatalf("FailWhenFull message on a full instance queue: %v, want ErrQueueFull", errs)
+	}
+	testhelp.Eventually(t, 10*time.Second, "b's 3 messages waiting in the hand-over", func() error {
+		if got := b.(*producer).shared.feeder.waiting.Load(); got != 3 {
+			return fmt.Errorf("%d messages wait", got)
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	err := b.Close(ctx)
+	cancel()
+	if !errors.Is(err, kerr.ErrClosed) {
+		t.Fatalf("Close of b: %v, want ErrClosed", err)
+	}
+	repB.Wait(t, 10*time.Second)
+	for _, err := range repB.Errors() {
+		if !errors.Is(err, kerr.ErrClosed) {
+			t.Fatalf("b's message failed with %v, want ErrClosed", err)
+		}
+	}
+	if got := len(repB.Errors()); got != 3 {
+		t.Fatalf("%d of b's 3 messages failed", got)
+	}
+	if got := repA.Count(); got != 0 {
+		t.Fatalf("closing b reported %d of a's messages", got)
+	}
+	for _, p := range []engine.Producer{c, a} {
+		ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+		_ = p.Close(ctx)
+		cancel()
+	}
+	repA.Wait(t, 10*time.Second)
+	for _, err := range repA.Errors() {
+		if !errors.Is(err, kerr.ErrClosed) {
+			t.Fatalf("a's message failed with %v, want ErrClosed", err)
+		}
+	}
+}
