@@ -476,10 +476,12 @@
 // message on the thread that calls rd_kafka_producev, glibc keeps an arena
 // per thread, and Produce's goroutine ran on many threads in turn.
 // MALLOC_ARENA_MAX=1 or 2 in the environment halved the page faults and
-// took 10-15 % off the CPU of producing (6 interleaved rounds each), but
-// made consuming 5-30 % dearer (librdkafka's fetch threads and the
-// consuming thread then contend for the arena's lock), and it is the
-// program's setting, not a library's. So Produce hands the message to its
+// took 8-18 % off the median CPU of producing (6 and 5 interleaved rounds),
+// but made consuming 17-30 % dearer (4 rounds; librdkafka's fetch threads
+// and the consuming thread then contend for the arena's lock), and it is
+// the program's setting, not a library's. (MALLOC_TOP_PAD_, or
+// MALLOC_TRIM_THRESHOLD_ with MALLOC_MMAP_THRESHOLD_, changed consuming's
+// page faults but not its CPU.) So Produce hands the message to its
 // instance's feeding goroutine, locked to one thread, which makes every
 // rd_kafka_producev call of the instance, and now crosses once per batch
 // of what it was handed: it stages the messages in C memory and
