@@ -221,7 +221,7 @@ func (s *sharedInstance) putBack(rest []feedItem) (refused int) {
 	return refused
 }
 
-// refuse takes it's record out of the table and leaves its report, with
+// refuse takes the record of it out of the table and leaves its report, with
 // err, to the events goroutine.
 func (s *sharedInstance) refuse(it feedItem, err error) {
 	r := s.recs.remove(it.i)
