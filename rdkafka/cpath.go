@@ -254,7 +254,7 @@ func (p *producer) cProduce(m *engine.Message, done engine.DoneFunc) error {
 	}
 	s := p.shared
 	i := s.recs.add(record{m: m, done: done, gen: p.gens.enter(), owner: p})
-	s.feeder.push(feedItem{p: p, rkt: s.c.rkt(m.Topic), m: m, i: i})
+	s.handOver(feedItem{p: p, rkt: s.c.rkt(m.Topic), m: m, i: i})
 	return nil // the record now belongs to the delivery report
 }
 
