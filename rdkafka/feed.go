@@ -33,8 +33,9 @@ import (
 // (median 2 007) against 2 028-2 385 (median 2 170) calling librdkafka from
 // Produce's goroutine, 1 895-2 200 (median 2 046) with the feeding thread
 // but one crossing per message; page faults 31 000-38 000 against
-// 79 000-99 000; peak RSS 109-116 MiB against 129-141. At low rates a
-// message goes to librdkafka from its Produce call instead (sparseGap).
+// 79 000-99 000; peak RSS 107-113 MiB against 126-137 (6 other rounds). At
+// low rates a message goes to librdkafka from its Produce call instead
+// (sparseGap).
 
 // What changes for a message: librdkafka's refusal (its own queue full for
 // a producer with FailWhenFull, a fatal error) comes back in the message's
