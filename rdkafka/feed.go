@@ -223,7 +223,7 @@ func (s *sharedInstance) give(work []feedItem) (full bool) {
 				return true
 			}
 			given++
-			s.refuse(it, fmt.Errorf("rdkafka: producing to %s/%d: %w", it.m.Topic, it.m.Partition, it.p.produceError(err)))
+			s.refuse(it, it.p.produceError(err))
 		}
 		start += tried
 		if tried < n { // the last one tried found the queue full
@@ -246,7 +246,7 @@ func (s *sharedInstance) putBack(rest []feedItem) (refused int) {
 			continue
 		}
 		refused++
-		s.refuse(it, fmt.Errorf("rdkafka: producing to %s/%d: %w: librdkafka's queue, which the producers of one instance share, is full", it.m.Topic, it.m.Partition, kerr.ErrQueueFull))
+		s.refuse(it, fmt.Errorf("%w: librdkafka's queue, which the producers of one instance share, is full", kerr.ErrQueueFull))
 	}
 	f.mu.Lock()
 	f.queue = append(q, f.queue...)
@@ -255,9 +255,10 @@ func (s *sharedInstance) putBack(rest []feedItem) (refused int) {
 	return refused
 }
 
-// refuse takes the record of it out of the table and leaves its report, with
-// err, to the events goroutine.
-func (s *sharedInstance) refuse(it feedItem, err error) {
+// refuse takes the record of it out of the table and leaves its report, an
+// error naming its partition with cause, to the events goroutine.
+func (s *sharedInstance) refuse(it feedItem, cause error) {
+	err := fmt.Errorf("rdkafka: producing to %s/%d: %w", it.m.Topic, it.m.Partition, cause)
 	r := s.recs.remove(it.i)
 	f := s.feeder
 	f.mu.Lock()
@@ -276,7 +277,7 @@ func (s *sharedInstance) refuseQueued() {
 	f.queue = nil
 	f.mu.Unlock()
 	for _, it := range left {
-		s.refuse(it, fmt.Errorf("rdkafka: producing to %s/%d: %w", it.m.Topic, it.m.Partition, kerr.ErrClosed))
+		s.refuse(it, kerr.ErrClosed)
 	}
 	f.waiting.Add(-int64(len(left)))
 }
