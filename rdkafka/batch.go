@@ -135,9 +135,11 @@ static size_t gokafka_len(const void *p, size_t n) { return p ? n : 0; }
 // waits up to timeout_ms for one and then takes what followed it; in
 // chunks of 64, until about budget bytes of keys and values are taken (a
 // batch's buffer stays bounded whatever the message size). It adds up the
-// bytes and headers that gokafka_fill will copy, and hands what the
-// callbacks were given meanwhile over to ev.
-static ssize_t gokafka_take(gk_queue *q, int timeout_ms, gk_message **msgs, size_t max,
+// bytes and headers that gokafka_fill will copy, keeps each message's
+// header count in desc (so that fill asks librdkafka for the headers only
+// of messages that have some), and hands what the callbacks were given
+// meanwhile over to ev.
+static ssize_t gokafka_take(gk_queue *q, int timeout_ms, gk_message **msgs, gokafka_desc *desc, size_t max,
 			    size_t budget, size_t *bytes, size_t *hdrs, gokafka_events *ev) {
 	ssize_t n = 0;
 	gokafka_tl_reset();
@@ -180,9 +182,11 @@ static ssize_t gokafka_take(gk_queue *q, int timeout_ms, gk_message **msgs, size
 			*bytes += strlen(rd_kafka_topic_name(m->rkt));
 			last = m->rkt;
 		}
+		desc[i].hdr_cnt = 0;
 		gk_headers *h = NULL;
 		if (m->err == 0 && rd_kafka_message_headers(m, &h) == 0 && h) {
 			size_t c = rd_kafka_header_cnt(h);
+			desc[i].hdr_cnt = (int64_t)c;
 			*hdrs += c;
 			for (size_t j = 0; j < c; j++) {
 				const char *name; const void *val; size_t size;
@@ -203,7 +207,8 @@ static int64_t gokafka_put(char *buf, size_t *at, const void *p, size_t n) {
 }
 
 // gokafka_fill describes and copies the n messages that gokafka_take took
-// into desc, hdesc and buf (sized as it said), then destroys them.
+// (and counted the headers of in desc) into desc, hdesc and buf (sized as
+// it said), then destroys them.
 static void gokafka_fill(gk_message **msgs, size_t n, gokafka_desc *desc, gokafka_hdesc *hdesc, char *buf) {
 	size_t at = 0, h = 0;
 	const gk_rkt *last = NULL;
@@ -230,9 +235,10 @@ static void gokafka_fill(gk_message **msgs, size_t n, gokafka_desc *desc, gokafk
 		d->val_off = (int64_t)at;
 		d->val_len = gokafka_put(buf, &at, m->payload, m->len);
 		d->hdr_first = (int64_t)h;
+		int has_headers = d->hdr_cnt > 0;
 		d->hdr_cnt = 0;
 		gk_headers *hs = NULL;
-		if (m->err == 0 && rd_kafka_message_headers(m, &hs) == 0 && hs) {
+		if (has_headers && rd_kafka_message_headers(m, &hs) == 0 && hs) {
 			size_t c = rd_kafka_header_cnt(hs);
 			for (size_t j = 0; j < c; j++) {
 				const char *name; const void *val; size_t size;
@@ -261,6 +267,7 @@ import (
 	"unsafe"
 
 	"github.com/confluentinc/confluent-kafka-go/v2/kafka"
+	"github.com/gokafka/kafka/internal/engine"
 	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
 )
@@ -316,6 +323,8 @@ type batcher struct {
 	// topic is the last topic name seen: a batch's names are compared
 	// with it, so that a run of one topic costs no string allocation.
 	topic string
+	// slab supplies the batch's Messages, filled in place by fill.
+	slab engine.MessageSlab
 }
 
 // newBatcher makes a batcher for c and installs its callbacks (see the
@@ -359,20 +368,33 @@ func (b *batcher) close() {
 }
 
 // fetched is one message or error of a batch, as the fetcher files it.
+// It is small (a pointer and an error), so that the scratch slices of a
+// batch cost little to fill, copy and clear: the message itself is built
+// once, in its final place, by fill.
 type fetched struct {
-	topic     string
-	partition int32
-	offset    int64
-	key       []byte
-	value     []byte
-	headers   []records.Header
-	timestamp time.Time // zero if librdkafka has none
-	err       error     // a kafka.Error; with a topic, the partition's
+	// msg is the message (its Topic, Partition and Offset those of the
+	// error, for a partition's error); nil for an error that is not
+	// about a partition.
+	msg *engine.Message
+	err error // a kafka.Error
+}
+
+// size is the bytes of fe's key and value, which the inbox bounds.
+func (fe *fetched) size() int {
+	if fe.msg == nil {
+		return 0
+	}
+	return len(fe.msg.Key) + len(fe.msg.Value)
+}
+
+// samePartition says whether a and b are about one partition.
+func samePartition(a, b *engine.Message) bool {
+	return a.Partition == b.Partition && a.Topic == b.Topic
 }
 
 // take waits up to wait for messages and returns them, each key, value and
 // header a slice of one buffer for the whole batch, then the errors the
-// error_cb was given meanwhile (entries without a topic), and the last
+// error_cb was given meanwhile (entries without a message), and the last
 // statistics emission ("" if none, or if the batcher wants none). The
 // slice is reused by the next call.
 func (b *batcher) take(wait time.Duration, out []fetched) ([]fetched, string) {
@@ -381,7 +403,7 @@ func (b *batcher) take(wait time.Duration, out []fetched) ([]fetched, string) {
 		msec = C.int(max(1, wait/time.Millisecond))
 	}
 	var nbytes, nhdrs C.size_t
-	n := int(C.gokafka_take(b.q, msec, b.msgs, C.size_t(maxDrain), C.size_t(batchBudget), &nbytes, &nhdrs, b.ev))
+	n := int(C.gokafka_take(b.q, msec, b.msgs, &b.desc[0], C.size_t(maxDrain), C.size_t(batchBudget), &nbytes, &nhdrs, b.ev))
 	out = b.fill(n, int(nbytes), int(nhdrs), out[:0])
 	var stats string
 	if b.ev.stats != nil {
@@ -391,10 +413,10 @@ func (b *batcher) take(wait time.Duration, out []fetched) ([]fetched, string) {
 	}
 	for i := range int(b.ev.nerr) {
 		e := &b.ev.errs[i]
-		out = append(out, fetched{partition: -1, err: b.rdError(int(e.code), []byte(C.GoString(&e.str[0])))})
+		out = append(out, fetched{err: b.rdError(int(e.code), []byte(C.GoString(&e.str[0])))})
 	}
 	if b.ev.dropped > 0 {
-		out = append(out, fetched{partition: -1, err: kafka.NewError(kafka.ErrFail, fmt.Sprintf("%d more librdkafka errors at once, not shown", b.ev.dropped), false)})
+		out = append(out, fetched{err: kafka.NewError(kafka.ErrFail, fmt.Sprintf("%d more librdkafka errors at once, not shown", b.ev.dropped), false)})
 	}
 	return out, stats
 }
@@ -416,34 +438,46 @@ func (b *batcher) fill(n, nbytes, nhdrs int, out []fetched) []fetched {
 	C.gokafka_fill(b.msgs, C.size_t(n), &b.desc[0], hp, (*C.char)(unsafe.Pointer(&buf[0])))
 	for i := range n {
 		d := &b.desc[i]
-		f := fetched{partition: int32(d.partition), offset: int64(d.offset)}
-		if d.topic_len >= 0 {
-			name := buf[d.topic_off : d.topic_off+d.topic_len]
-			if string(name) != b.topic { // no allocation to compare
-				b.topic = string(name)
-			}
-			f.topic = b.topic
-		}
 		if d.err != 0 {
-			f.err = b.rdError(int(d.err), slice(buf, d.val_off, d.val_len))
-			out = append(out, f)
+			var m *engine.Message // nil: not about a partition
+			if d.topic_len >= 0 {
+				m = &engine.Message{Topic: b.topicOf(buf, d), Partition: int32(d.partition), Offset: int64(d.offset)}
+			}
+			out = append(out, fetched{msg: m, err: b.rdError(int(d.err), slice(buf, d.val_off, d.val_len))})
 			continue
 		}
-		f.key = slice(buf, d.key_off, d.key_len)
-		f.value = slice(buf, d.val_off, d.val_len)
+		m := b.slab.Next(slabSize)
+		m.Topic = b.topicOf(buf, d)
+		m.Partition = int32(d.partition)
+		m.Offset = int64(d.offset)
+		m.Key = slice(buf, d.key_off, d.key_len)
+		m.Value = slice(buf, d.val_off, d.val_len)
 		if d.hdr_cnt > 0 {
-			f.headers = make([]records.Header, d.hdr_cnt)
-			for j := range f.headers {
+			m.Headers = make([]records.Header, d.hdr_cnt)
+			for j := range m.Headers {
 				h := &b.hdrs[int(d.hdr_first)+j]
-				f.headers[j] = records.Header{Key: string(buf[h.key_off : h.key_off+h.key_len]), Value: slice(buf, h.val_off, h.val_len)}
+				m.Headers[j] = records.Header{Key: string(buf[h.key_off : h.key_off+h.key_len]), Value: slice(buf, h.val_off, h.val_len)}
 			}
 		}
 		if d.tstype != 0 && d.ts >= 0 { // RD_KAFKA_TIMESTAMP_NOT_AVAILABLE is 0
-			f.timestamp = time.UnixMilli(int64(d.ts))
+			m.Timestamp = time.UnixMilli(int64(d.ts))
 		}
-		out = append(out, f)
+		out = append(out, fetched{msg: m})
 	}
 	return out
+}
+
+// topicOf is the topic name of d ("" if it has none): the last one seen,
+// if it is the same, so that a run of one topic allocates no string.
+func (b *batcher) topicOf(buf []byte, d *C.gokafka_desc) string {
+	if d.topic_len < 0 {
+		return ""
+	}
+	name := buf[d.topic_off : d.topic_off+d.topic_len]
+	if string(name) != b.topic { // no allocation to compare
+		b.topic = string(name)
+	}
+	return b.topic
 }
 
 // slice is buf[off:off+n], nil for n < 0 (NULL in C), capped so that an

@@ -457,6 +457,19 @@
 // two is the application's: GOGC=400 took a sixth off (625 → 518 ns per
 // message, 2 runs each).
 //
+// What was the engine's to cut, it cut: the batch builds each Message
+// once, in place, and hands the fetcher a pointer (batch.go), where it
+// used to fill a 144-byte entry that the fetcher copied into a Message;
+// a run of one partition grows the partition's slice once instead of
+// appending message by message; and the headers of a message are looked
+// up only when the first pass counted some. Go allocation per message
+// went from 300 to 271 bytes (BenchmarkFetch), and in 5 interleaved
+// rounds on the development cluster (2 000 000 × 100 B, 12 partitions,
+// perf stat of the bench's client programs, load average 0.8-2.1) the
+// CPU per message from 0.67 µs (0.63-0.75) to 0.54 (0.52-0.64), against
+// raw confluent-kafka-go's 1.11 (1.09-1.15) in the same rounds: 0.48
+// times its CPU, at 2.7 times its rate (2.20M msg/s against 0.81M).
+//
 // Producing, the same day (2 000 000 × 100 B, 12 partitions, acks=all,
 // idempotent, perf stat and perf record): 1.27 µs per message against raw
 // confluent-kafka-go's 2.14. librdkafka's broker threads polled 597 000

@@ -85,10 +85,9 @@ type fetcher struct {
 	parts     map[engine.TopicPartition]*fpart
 	paused    map[engine.TopicPartition]bool // partitions this fetcher paused in librdkafka
 	ready     []*fpart                       // partitions with something for Poll, in arrival order
-	slab      engine.MessageSlab
-	last      *fpart    // the partition of the last message handled; nil after any (un)assignment
-	rangeErrs int       // auto.offset.reset errors not yet attributed to a partition
-	rangeNext time.Time // no range check before this (after a failed one)
+	last      *fpart                         // the partition of the last message handled; nil after any (un)assignment
+	rangeErrs int                            // auto.offset.reset errors not yet attributed to a partition
+	rangeNext time.Time                      // no range check before this (after a failed one)
 	fatal     error
 	auth      authWatch // authentication failures for Poll (security.go)
 
@@ -137,7 +136,7 @@ func newFetcher(cl *cluster.Cluster, cfg engine.FetcherConfig) (*fetcher, error)
 func (g *fetcher) deliverInbox(ci *consumerInstance, fes []fetched) {
 	add := 0
 	for i := range fes {
-		add += len(fes[i].key) + len(fes[i].value)
+		add += fes[i].size()
 	}
 	g.inboxMu.Lock()
 	over := !g.throttled && (len(g.inbox)+len(fes) > inboxMaxMessages || g.inboxBytes+add > inboxMaxBytes)
@@ -186,8 +185,8 @@ func (f *fetcher) fileInbox() {
 		}
 	}
 	f.inboxMu.Unlock()
-	for i := range in {
-		f.file(&in[i])
+	for i := 0; i < len(in); {
+		i += f.file(in[i:])
 	}
 }
 
@@ -201,11 +200,11 @@ func (f *fetcher) dropInbox(tps []engine.TopicPartition) {
 		return
 	}
 	f.inbox = slices.DeleteFunc(f.inbox, func(fe fetched) bool {
-		return fe.topic != "" && slices.Contains(tps, engine.TopicPartition{Topic: fe.topic, Partition: fe.partition})
+		return fe.msg != nil && slices.Contains(tps, engine.TopicPartition{Topic: fe.msg.Topic, Partition: fe.msg.Partition})
 	})
 	f.inboxBytes = 0
 	for i := range f.inbox {
-		f.inboxBytes += len(f.inbox[i].key) + len(f.inbox[i].value)
+		f.inboxBytes += f.inbox[i].size()
 	}
 }
 
@@ -617,45 +616,52 @@ func (f *fetcher) pull(ctx context.Context) (string, []*fetcher) {
 	return ci.read(f, wait)
 }
 
-// file files one message or error of a batch. The caller holds mu.
-func (f *fetcher) file(fe *fetched) {
+// file files the first entry of fes, a message or an error, and the
+// messages of the same partition that follow it, and says how many
+// entries it filed. The caller holds mu.
+func (f *fetcher) file(fes []fetched) int {
+	fe := &fes[0]
 	if fe.err != nil {
-		if fe.topic == "" { // not about a partition
+		if fe.msg == nil { // not about a partition
 			var ke kafka.Error
 			if errors.As(fe.err, &ke) {
 				f.handle(ke)
 			}
-			return
+			return 1
 		}
-		tp := kafka.TopicPartition{Topic: &fe.topic, Partition: fe.partition, Offset: kafka.Offset(fe.offset)}
-		f.partitionError(f.parts[engine.TopicPartition{Topic: fe.topic, Partition: fe.partition}], tp, fe.err)
-		return
+		m := fe.msg
+		tp := kafka.TopicPartition{Topic: &m.Topic, Partition: m.Partition, Offset: kafka.Offset(m.Offset)}
+		f.partitionError(f.parts[engine.TopicPartition{Topic: m.Topic, Partition: m.Partition}], tp, fe.err)
+		return 1
 	}
-	// Messages come in runs of one partition: remember the last one's
-	// state rather than hash its topic and partition for a map lookup
-	// every time; comparing them is cheaper.
+	// Messages come in runs of one partition: one lookup and one growth
+	// of the partition's slice per run.
+	run := 1
+	for run < len(fes) && fes[run].err == nil && samePartition(fes[run].msg, fe.msg) {
+		run++
+	}
 	p := f.last
-	if p == nil || p.tp.Partition != fe.partition || p.tp.Topic != fe.topic {
-		p = f.parts[engine.TopicPartition{Topic: fe.topic, Partition: fe.partition}]
+	if p == nil || p.tp.Partition != fe.msg.Partition || p.tp.Topic != fe.msg.Topic {
+		p = f.parts[engine.TopicPartition{Topic: fe.msg.Topic, Partition: fe.msg.Partition}]
 		f.last = p
 	}
 	// Messages of partitions no longer assigned, or paused after an
 	// error, are dropped; so is anything before the position, which can
 	// only be left over from an earlier assignment.
-	if p == nil || p.failed || fe.offset < p.next {
-		return
+	if p == nil || p.failed {
+		return run
 	}
-	m := f.slab.Next(slabSize)
-	m.Topic = p.tp.Topic
-	m.Partition = fe.partition
-	m.Offset = fe.offset
-	m.Key = fe.key
-	m.Value = fe.value
-	m.Headers = fe.headers
-	m.Timestamp = fe.timestamp
-	p.msgs = append(p.msgs, m)
-	p.next = m.Offset + 1
-	f.enqueue(p)
+	p.msgs = slices.Grow(p.msgs, run)
+	for i := range run {
+		if m := fes[i].msg; m.Offset >= p.next {
+			p.msgs = append(p.msgs, m)
+			p.next = m.Offset + 1
+		}
+	}
+	if len(p.msgs) > 0 {
+		f.enqueue(p)
+	}
+	return run
 }
 
 // handle files a librdkafka error that is not about one partition. The
@@ -788,7 +794,7 @@ func (f *fetcher) Close() error {
 		for tp := range f.parts {
 			tps = append(tps, tp)
 		}
-		f.parts, f.ready, f.slab = nil, nil, engine.MessageSlab{}
+		f.parts, f.ready = nil, nil
 		var errs []error
 		if len(tps) > 0 {
 			f.inst.lockReading()

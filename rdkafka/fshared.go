@@ -279,13 +279,13 @@ func (ci *consumerInstance) read(f *fetcher, wait time.Duration) (string, []*fet
 	var lastOwner *fetcher
 	for i := range f.got {
 		fe := &f.got[i]
-		if fe.topic == "" { // for everyone: filed and handed out below
+		if fe.msg == nil { // for everyone: filed and handed out below
 			f.dest[i] = nil
 			broadcast = true
 			continue
 		}
-		if fe.partition != lastTP.Partition || fe.topic != lastTP.Topic || lastOwner == nil {
-			lastTP = engine.TopicPartition{Topic: fe.topic, Partition: fe.partition}
+		if fe.msg.Partition != lastTP.Partition || fe.msg.Topic != lastTP.Topic || lastOwner == nil {
+			lastTP = engine.TopicPartition{Topic: fe.msg.Topic, Partition: fe.msg.Partition}
 			lastOwner = ci.owners[lastTP]
 		}
 		f.dest[i] = lastOwner
@@ -296,21 +296,29 @@ func (ci *consumerInstance) read(f *fetcher, wait time.Duration) (string, []*fet
 	consumers.Unlock()
 
 	var others map[*fetcher][]fetched
-	for i := range f.got {
+	for i := 0; i < len(f.got); {
 		fe := &f.got[i]
 		switch d := f.dest[i]; {
-		case fe.topic == "":
-			f.file(fe)
+		case fe.msg == nil:
+			f.file(f.got[i : i+1])
 			for _, g := range members {
 				if g != f {
 					others = addTo(others, g, *fe)
 				}
 			}
 		case d == f:
-			f.file(fe)
+			// A run of f's partition: all of it, up to the first
+			// entry that goes elsewhere.
+			end := i + 1
+			for end < len(f.got) && f.dest[end] == f {
+				end++
+			}
+			i += f.file(f.got[i:end])
+			continue
 		case d != nil:
 			others = addTo(others, d, *fe)
 		}
+		i++
 	}
 	for g, fes := range others {
 		g.deliverInbox(ci, fes)
