@@ -76,7 +76,7 @@
 // has nothing of its own reads it for every consumer of the instance,
 // keeps its own messages and hands the others' to their consumers, whose
 // Polls take them. A consumer that is not polled does not hold the others
-// back: once it has 4096 messages (or 8 MiB) waiting, its partitions are
+// back: once it has 16 384 messages (or 8 MiB) waiting, its partitions are
 // paused in librdkafka until it is polled
 // (TestFetcherNotPolledStaysBounded). librdkafka fetches a partition once
 // per instance, so a consumer given a partition that another consumer of
@@ -398,7 +398,8 @@
 // lead's quiet run.
 //
 // Consuming: the fetcher takes fetched messages with
-// rd_kafka_consume_batch_queue, up to 4 096 messages or about 4 MiB of
+// rd_kafka_consume_batch_queue, up to 16 384 messages (4 096 before
+// 2026-12-05; see maxDrain) or about 4 MiB of
 // keys and values per batch, and copies every key, value and header of a
 // batch into one Go buffer (batch.go: two cgo crossings and two
 // allocations per batch). Before, through confluent-kafka-go's Poll:

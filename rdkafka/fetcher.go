@@ -26,8 +26,15 @@ const (
 	// wait for a Poll in progress.
 	pollSlice = 50 * time.Millisecond
 	// maxDrain bounds the events taken from librdkafka in one go, and so
-	// the messages buffered in the engine beyond librdkafka's own queue.
-	maxDrain = 4096
+	// the messages buffered in the engine beyond librdkafka's own queue
+	// (batchBudget bounds their bytes). 16 384 rather than 4 096: with
+	// small messages a batch is then a bigger share of the Go heap, and
+	// the collector, whose cycles come every few megabytes allocated
+	// while librdkafka holds the prefetch in C memory, ran half as often
+	// (173 → 82 cycles for 2 000 000 × 100 B), for 0.56 → 0.53 µs of CPU
+	// per message (6 interleaved rounds), for 1.6 MiB more of scratch per
+	// instance and a heap goal of 13 MB instead of 6 (gctrace).
+	maxDrain = 16384
 	// slabSize is how many messages are allocated at once.
 	slabSize = 256
 	// rangeRetry spaces the checks for out-of-range partitions when the
