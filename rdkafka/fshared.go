@@ -307,13 +307,9 @@ func (ci *consumerInstance) read(f *fetcher, wait time.Duration) (string, []*fet
 				}
 			}
 		case d == f:
-			// A run of f's partition: all of it, up to the first
-			// entry that goes elsewhere.
-			end := i + 1
-			for end < len(f.got) && f.dest[end] == f {
-				end++
-			}
-			i += f.file(f.got[i:end])
+			// file takes the whole run of this partition, whose
+			// entries all have this owner.
+			i += f.file(f.got[i:])
 			continue
 		case d != nil:
 			others = addTo(others, d, *fe)
