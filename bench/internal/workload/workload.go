@@ -366,6 +366,7 @@ func Main(c Client) {
 	flag.StringVar(&expected, "expected", "", "consume: comma-separated message count per partition")
 	version := flag.Bool("version", false, "print the client's library versions and exit")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run (Go frames; cgo clients' C time shows as one frame) to this `file`, for finding where a client's CPU per message goes; the harness never sets it")
+	memProfile := flag.String("memprofile", "", "write a profile of what the run allocated (Go's allocs profile, sampled) to this `file` at its end, for finding what makes a client's garbage; the harness never sets it")
 	flag.Parse()
 	if *version {
 		printVersion(c)
@@ -391,6 +392,13 @@ func Main(c Client) {
 		}
 		stopProfile = stop
 	}
+	if *memProfile != "" {
+		stopCPU := stopProfile
+		stopProfile = func() {
+			stopCPU()
+			writeAllocs(*memProfile)
+		}
+	}
 	defer stopProfile()
 	res, ok := run(c, s)
 	line, _ := json.Marshal(res)
@@ -415,6 +423,22 @@ func startProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// writeAllocs writes the allocs profile (everything allocated since the
+// start, sampled) to path; a failure is reported, not fatal: the run's
+// figures are already out.
+func writeAllocs(path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "memprofile:", err)
+	}
 }
 
 func run(c Client, s Spec) (Result, bool) {
