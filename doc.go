@@ -89,9 +89,10 @@
 // idempotent, so that a retry neither duplicates nor reorders. Keys are
 // hashed with Java's murmur2, so a key lands on the partition where the
 // Java client and librdkafka put it; keyless messages stick to one
-// partition of their topic for 1 MiB or 1 s, whichever comes first (the
-// Java client's rule, with a time limit: NewUniformStickyPartitioner; on
-// the librdkafka engine librdkafka's rule, 10 ms).
+// partition of their topic until they fill a batch (BatchBytes, 1 MiB) or
+// for 1 s, whichever comes first (the Java client's rule, with a time
+// limit: NewUniformStickyPartitioner; on the librdkafka engine
+// librdkafka's rule, 10 ms).
 //
 // # Administration
 //

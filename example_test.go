@@ -171,18 +171,20 @@ func ExampleHashingPartitioner() {
 }
 
 // The default partitioner's turns: keyless messages of a topic go to one
-// partition until it has been given the turn's bytes, then to another.
-// This runs without a broker.
+// partition until they fill the turn's batch, then to another. This runs
+// without a broker.
 func ExampleNewUniformStickyPartitioner() {
-	p := kafka.NewUniformStickyPartitioner(1000, time.Second) // turns of 1 000 bytes
+	// Turns that fill a 16 KiB batch (the producer's BatchBytes would be
+	// 16 << 10 too), at most a second each.
+	p := kafka.NewUniformStickyPartitioner(16<<10, time.Second)
 	m := &kafka.Message{Topic: "events", Value: make([]byte, 100)}
 	first := p(m, 12)
-	sameTurn := true
-	for range 9 { // the turn's other nine messages of 100 bytes
-		sameTurn = sameTurn && p(m, 12) == first
+	n := 1
+	for p(m, 12) == first {
+		n++
 	}
-	fmt.Println(sameTurn, p(m, 12) != first)
-	// Output: true true
+	fmt.Println("messages of 100 bytes in a turn:", n)
+	// Output: messages of 100 bytes in a turn: 145
 }
 
 // Consumers that share a group split the topic's partitions, coordinated

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gokafka/kafka/internal/records"
 )
 
 // Partitioner chooses the partition of a message, from 0 to numPartitions-1.
@@ -64,15 +66,23 @@ func NewStickyPartitioner(d time.Duration) Partitioner {
 // NewUniformStickyPartitioner returns the pure engine's default
 // partitioner: a message with a key goes where HashingPartitioner puts it;
 // keyless messages of a topic go to one partition, chosen at random, until
-// it has been given n bytes of them (the size of their keys, values and
-// headers) or for the time most, whichever comes first, then to another. This is the Java
-// client's rule since Kafka 3.3 (KIP-794, without its adaptive part) with a
-// time limit added: a turn then gives its partition one batch of about n
-// bytes however fast the topic is written, where a fixed time
-// (NewStickyPartitioner) gives a slowly written topic a few messages a turn
-// and sends them as small batches, and the limit keeps a topic written a
-// few messages a second from staying on one partition for minutes. Each
-// topic has its own turns.
+// they fill a record batch of n bytes or for the time most, whichever
+// comes first, then to another. This is the Java client's rule since Kafka
+// 3.3 (KIP-794, without its adaptive part) with a time limit added: a turn
+// then gives its partition one batch of about n bytes however fast the
+// topic is written, where a fixed time (NewStickyPartitioner) gives a
+// slowly written topic a few messages a turn and sends them as small
+// batches, and the limit keeps a topic written a few messages a second from
+// staying on one partition for minutes. Each topic has its own turns.
+//
+// A turn counts its messages as a batch holds them: key, value and headers,
+// each record's framing at its largest (lengths and the offset and time
+// deltas, a few bytes), and the batch's 61-byte header. A message that
+// would take the turn past n starts the next turn (one larger than n is a
+// turn of its own), so that a turn's messages fit in one batch of n bytes:
+// with n the producer's BatchBytes, as the default partitioner has it, a
+// busy topic's batches go out full, not each followed by a small one with
+// the turn's last few messages.
 //
 // n of zero or less means DefaultStickyBytes; most of zero means
 // DefaultStickyTime, less than zero no time limit. Each producer needs its
@@ -81,8 +91,10 @@ func NewUniformStickyPartitioner(n int, most time.Duration) Partitioner {
 	return newDefaultSticky(n, most).partition
 }
 
-// DefaultStickyBytes and DefaultStickyTime end a turn of the default
-// partitioner: a turn fills about one batch of the default BatchBytes.
+// DefaultStickyBytes and DefaultStickyTime end a turn of
+// NewUniformStickyPartitioner(0, 0): a turn fills one batch of the default
+// BatchBytes. (A producer's default partitioner fills one of the
+// producer's own BatchBytes.)
 // Measured with the bench (bench/results/sticky, producing 100 B messages
 // on 3 brokers): on a topic of 1 000 partitions the brokers spent 35, 19, 7
 // and 5 µs of CPU per message with turns of 16 KiB (the Java client's
@@ -103,20 +115,24 @@ func newDefaultSticky(n int, most time.Duration) *sticky {
 	case most < 0:
 		most = 0
 	}
-	return newSticky(most, int64(n))
+	// The batch's header is not the turn's: a turn of n bytes counts its
+	// records' (at least one byte's worth, so that each message of a tiny n
+	// is a turn of its own rather than of no bytes at all).
+	return newSticky(most, int64(max(n-records.HeaderSize, 1)))
 }
 
 // engineSticky is the producer's default partitioner: on the pure engine
-// NewUniformStickyPartitioner's defaults; on the librdkafka engine
+// NewUniformStickyPartitioner with turns of one batch of batchBytes and the
+// default time limit; on the librdkafka engine
 // librdkafka's own rule, NewStickyPartitioner(0) (sticky.partitioning.
 // linger.ms, 10 ms), which is what its users expect of it and what it ran
 // fastest with (bench/results/sticky: 1.41-1.55x raw confluent-kafka-go's
 // rate with 10 ms turns, 1.34x with 1 MiB ones, 1.24x with 256 KiB).
-func engineSticky(rdkafka bool) *sticky {
+func engineSticky(rdkafka bool, batchBytes int) *sticky {
 	if rdkafka {
 		return newSticky(librdkafkaStick, 0)
 	}
-	return newDefaultSticky(0, 0)
+	return newDefaultSticky(batchBytes, 0)
 }
 
 // librdkafkaStick is librdkafka's sticky.partitioning.linger.ms default.
@@ -137,7 +153,7 @@ func newSticky(d time.Duration, n int64) *sticky {
 type sticky struct {
 	start      time.Time
 	stick      time.Duration // a turn's length; 0: no time limit
-	stickBytes int64         // a turn's bytes; 0: no byte limit
+	stickBytes int64         // a turn's bytes of records (recordBytes); 0: no byte limit
 	topics     atomic.Pointer[map[string]*stickyTopic]
 	mu         sync.Mutex // serializes adding topics
 	// last is the topic of the previous call: a producer of one topic
@@ -212,7 +228,7 @@ func (s *sticky) partitionAt(m *Message, numPartitions int32, now time.Duration)
 			next.partition = (next.partition + 1 + rand.Int32N(numPartitions-1)) % numPartitions
 		}
 		if s.stickBytes > 0 { // the message that starts a turn is its first
-			next.left.Store(s.stickBytes - messageBytes(m))
+			next.left.Store(s.stickBytes - recordBytes(m))
 		}
 		if st.cur.CompareAndSwap(old, next) {
 			return next.partition
@@ -223,8 +239,9 @@ func (s *sticky) partitionAt(m *Message, numPartitions int32, now time.Duration)
 }
 
 // holds reports whether m still belongs to the turn c, and if so counts
-// its bytes against the turn. The message that uses up the turn's bytes
-// is the turn's last, as in the Java client.
+// its bytes against the turn. A message that would take the turn past its
+// bytes belongs to the next turn (and so does every message after it, as
+// the count stays below zero): the turn's messages fit in one batch.
 func (s *sticky) holds(c *stickyChoice, m *Message, now time.Duration) bool {
 	if s.stick > 0 && now >= c.until {
 		return false
@@ -232,19 +249,23 @@ func (s *sticky) holds(c *stickyChoice, m *Message, now time.Duration) bool {
 	if s.stickBytes == 0 {
 		return true
 	}
-	n := messageBytes(m)
-	return c.left.Add(-n)+n > 0
+	return c.left.Add(-recordBytes(m)) >= 0
 }
 
-// messageBytes is the size of m that a byte-counted turn counts: what the
-// record carries, without the record's framing.
-func messageBytes(m *Message) int64 {
-	n := len(m.Key) + len(m.Value)
-	for _, h := range m.Headers {
-		n += len(h.Key) + len(h.Value)
-	}
-	return int64(n)
+// recordBytes is what m takes in a record batch, at most: records.RecordSize
+// with the largest deltas a turn's record has (an offset delta of up to
+// 2^20 records, a time delta of up to 8 s: 3 and 2 bytes, where the
+// smallest take 1 each). Counting the largest keeps a turn inside its
+// batch at the price of a batch up to about 2 % short of full with 100 B
+// values (exact deltas would need the batch, which the engine keeps).
+func recordBytes(m *Message) int64 {
+	return int64(records.RecordSize(m.Key, m.Value, m.Headers, turnMaxTsDelta, turnMaxOffsetDelta))
 }
+
+const (
+	turnMaxTsDelta     = 8191      // ms; zigzag 16 382: 2 bytes
+	turnMaxOffsetDelta = 1<<20 - 1 // zigzag 2^21-2: 3 bytes
+)
 
 // murmur2 is the 32-bit MurmurHash2 variant of Kafka's Java client
 // (org.apache.kafka.common.utils.Utils.murmur2): seed 0x9747b28c, input read

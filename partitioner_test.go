@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gokafka/kafka/internal/records"
+	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
 )
 
@@ -154,11 +156,14 @@ func TestStickyPartitionAt(t *testing.T) {
 }
 
 // TestUniformStickyPartitioner: keys go where HashingPartitioner puts
-// them; keyless messages give a partition exactly the turn's bytes (the
-// message that uses them up is the turn's last) and then move on, also
-// when goroutines race at a turn's end; turns reach every partition.
+// them; keyless messages give a partition exactly what fits in the turn's
+// batch (counted as recordBytes: headers count too; a message that would
+// not fit starts the next turn) and then move on, also when goroutines
+// race at a turn's end; turns reach every partition.
 func TestUniformStickyPartitioner(t *testing.T) {
-	p := NewUniformStickyPartitioner(1000, time.Hour)
+	m := &Message{Value: make([]byte, 60), Headers: []Header{{Key: "h", Value: make([]byte, 39)}}}
+	ten := records.HeaderSize + 10*int(recordBytes(m))
+	p := NewUniformStickyPartitioner(ten, time.Hour)
 	for i := range 200 {
 		m := &Message{Key: []byte{byte(i), byte(i >> 2), 'k'}, Value: make([]byte, 100)}
 		if got, want := p(m, 12), HashingPartitioner(m, 12); got != want {
@@ -166,27 +171,29 @@ func TestUniformStickyPartitioner(t *testing.T) {
 		}
 	}
 
-	// One goroutine: turns of exactly 10 messages of 100 bytes (a 60-byte
-	// value and a header of 1 + 39: headers count too), each turn on
-	// another partition than the last.
-	m := &Message{Value: make([]byte, 60), Headers: []Header{{Key: "h", Value: make([]byte, 39)}}}
-	prev := int32(-1)
-	for turn := range 50 {
-		first := p(m, 12)
-		if first == prev {
-			t.Fatalf("turn %d stayed on partition %d", turn, first)
-		}
-		for i := 1; i < 10; i++ {
-			if got := p(m, 12); got != first {
-				t.Fatalf("turn %d, message %d: partition %d, want %d", turn, i, got, first)
+	// One goroutine: turns of exactly 10 messages, each turn on another
+	// partition than the last; with room for 10 and a bit, still 10.
+	for _, n := range []int{ten, ten + int(recordBytes(m)) - 1} {
+		p := NewUniformStickyPartitioner(n, time.Hour)
+		prev := int32(-1)
+		for turn := range 50 {
+			first := p(m, 12)
+			if first == prev {
+				t.Fatalf("n %d: turn %d stayed on partition %d", n, turn, first)
 			}
+			for i := 1; i < 10; i++ {
+				if got := p(m, 12); got != first {
+					t.Fatalf("n %d: turn %d, message %d: partition %d, want %d", n, turn, i, got, first)
+				}
+			}
+			prev = first
 		}
-		prev = first
 	}
 
 	// Goroutines racing: every turn still holds exactly 10 messages, so
 	// each partition's count is a multiple of 10.
-	racing := NewUniformStickyPartitioner(1000, time.Hour)
+	hundred := &Message{Value: make([]byte, 100)}
+	racing := NewUniformStickyPartitioner(records.HeaderSize+10*int(recordBytes(hundred)), time.Hour)
 	var mu sync.Mutex
 	counts := map[int32]int{}
 	var wg sync.WaitGroup
@@ -194,7 +201,7 @@ func TestUniformStickyPartitioner(t *testing.T) {
 		wg.Go(func() {
 			mine := map[int32]int{}
 			for range 2500 {
-				p := racing(&Message{Value: make([]byte, 100)}, 12)
+				p := racing(&Message{Value: hundred.Value}, 12)
 				if p < 0 || p >= 12 {
 					t.Errorf("chose %d of 12", p)
 					return
@@ -250,9 +257,10 @@ func TestUniformStickyTimeLimit(t *testing.T) {
 }
 
 // TestDefaultPartitionerPerEngine: a producer without a Partitioner takes
-// its engine's rule: byte-counted turns with a time limit on the pure
-// engine, librdkafka's 10 ms turns on the librdkafka engine (where it is
-// compiled in; elsewhere asking for it fails with ErrEngineNotEnabled).
+// its engine's rule: turns of one batch of its BatchBytes with a time
+// limit on the pure engine, librdkafka's 10 ms turns on the librdkafka
+// engine (where it is compiled in; elsewhere asking for it fails with
+// ErrEngineNotEnabled).
 func TestDefaultPartitionerPerEngine(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -265,8 +273,8 @@ func TestDefaultPartitionerPerEngine(t *testing.T) {
 		rdkafka bool
 		stick   time.Duration
 		bytes   int64
-	}{{false, DefaultStickyTime, DefaultStickyBytes}, {true, librdkafkaStick, 0}} {
-		p, err := c.NewProducer(ProducerConfig{UseRdkafka: tc.rdkafka})
+	}{{false, DefaultStickyTime, 256<<10 - records.HeaderSize}, {true, librdkafkaStick, 0}} {
+		p, err := c.NewProducer(ProducerConfig{UseRdkafka: tc.rdkafka, BatchBytes: 256 << 10})
 		if tc.rdkafka && errors.Is(err, ErrEngineNotEnabled) {
 			continue
 		}
@@ -278,6 +286,80 @@ func TestDefaultPartitionerPerEngine(t *testing.T) {
 		}
 		if err := p.Close(ctx); err != nil {
 			t.Errorf("UseRdkafka %v: Close: %v", tc.rdkafka, err)
+		}
+	}
+}
+
+// batchLog records the produce batch hook's events.
+type batchLog struct {
+	mu     sync.Mutex
+	events []ProduceBatchEvent
+}
+
+func (l *batchLog) OnProduceBatch(e ProduceBatchEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, e)
+}
+
+// TestStickyTurnFillsOneBatch: on a real cluster, the pure engine's
+// default partitioner gives each turn what fits in one batch of the
+// producer's BatchBytes: three rounds of exactly a turn's messages land in
+// three partitions, one batch each, every batch nearly full and none over
+// BatchBytes. (Counting values alone, or turns of DefaultStickyBytes
+// whatever BatchBytes, would put a round in two partitions or all three
+// rounds in one.)
+func TestStickyTurnFillsOneBatch(t *testing.T) {
+	ctx := testhelp.Ctx(t, 2*time.Minute)
+	log := &batchLog{}
+	c, err := NewClient(ctx, testinstance.Shared().BootstrapServers(), WithHooks(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	name := testhelp.UniqueName(t, "turns")
+	topic, err := c.CreateTopic(ctx, name, TopicConfig{Partitions: 6, ReplicationFactor: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batchBytes = 16 << 10
+	// A linger far longer than a round takes to hand over, so that no
+	// batch leaves half-filled; ProduceSync waits for it.
+	p, err := topic.NewProducer(ProducerConfig{BatchBytes: batchBytes, Linger: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	value := make([]byte, 100)
+	perTurn := (batchBytes - records.HeaderSize) / int(recordBytes(&Message{Value: value}))
+	prev := int32(-1)
+	for round := range 3 {
+		msgs := make([]*Message, perTurn)
+		for i := range msgs {
+			msgs[i] = &Message{Value: value}
+		}
+		if err := p.ProduceSync(ctx, msgs...).Err(); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		first := msgs[0].Partition
+		for i, m := range msgs {
+			if m.Partition != first {
+				t.Fatalf("round %d: message %d in partition %d, the turn's first in %d", round, i, m.Partition, first)
+			}
+		}
+		if first == prev {
+			t.Fatalf("round %d stayed on partition %d", round, first)
+		}
+		prev = first
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.events) != 3 {
+		t.Fatalf("%d batches for three turns, want 3: %+v", len(log.events), log.events)
+	}
+	for _, e := range log.events {
+		if e.Err != nil || e.Records != perTurn || e.Bytes > batchBytes || e.Bytes < batchBytes*95/100 {
+			t.Errorf("batch %+v: want %d records in %d-%d bytes, no error", e, perTurn, batchBytes*95/100, batchBytes)
 		}
 	}
 }

@@ -145,7 +145,7 @@ func (c *Client) newProducer(cfg ProducerConfig, topic string) (*Producer, error
 		windows: windows,
 	}
 	if p.partitioner == nil {
-		p.sticky = engineSticky(c.runsRdkafka(cfg.Engine, cfg.UseRdkafka))
+		p.sticky = engineSticky(c.runsRdkafka(cfg.Engine, cfg.UseRdkafka), ecfg.BatchBytes)
 		p.partitioner = p.sticky.partition
 	}
 	if cfg.DeliveryReports {

@@ -100,11 +100,12 @@ type ProducerConfig struct {
 
 	// Partitioner chooses each message's partition, unless the message
 	// names one (ToPartition, Message.PartitionSet). Default:
-	// NewUniformStickyPartitioner(0, 0), the Java client's default
-	// partitioner: a key's messages all go to its murmur2 partition (as
-	// with the Java client and librdkafka's murmur2), in order; keyless
-	// messages of a topic go to one random partition for
-	// DefaultStickyBytes or DefaultStickyTime, then to another. On the
+	// NewUniformStickyPartitioner(BatchBytes, 0), the Java client's
+	// default partitioner: a key's messages all go to its murmur2
+	// partition (as with the Java client and librdkafka's murmur2), in
+	// order; keyless messages of a topic go to one random partition until
+	// they fill a batch of BatchBytes, or for DefaultStickyTime, then to
+	// another. On the
 	// librdkafka engine: NewStickyPartitioner(0), librdkafka's own rule
 	// (keys alike; keyless messages change partition every 10 ms).
 	// RandomPartitioner (PyKafka's default) picks a partition per message.

@@ -49,7 +49,7 @@ var settings = Settings{
 	Brokers:      3,
 	Notes: []string{
 		"acks=all runs use the idempotent producer where the client has one (all but kafka-go); sarama's requires max.in.flight 1 (Net.MaxOpenRequests = 1), the others allow 5.",
-		"Keyless messages, each client's default partitioner for them (franz-go: sticky; librdkafka: sticky for 10 ms; gokafka: sticky for 1 MiB or 1 s on the pure engine, 10 ms on the librdkafka engine, its defaults; sarama: random; kafka-go: round-robin, as configured).",
+		"Keyless messages, each client's default partitioner for them (franz-go: sticky; librdkafka: sticky for 10 ms; gokafka: sticky for one batch (1 MiB) or 1 s on the pure engine, 10 ms on the librdkafka engine, its defaults; sarama: random; kafka-go: round-robin, as configured).",
 		"At most 100 000 messages in flight per producer: the client's own bound where it has one (gokafka, franz-go, librdkafka), the harness's loop otherwise (sarama, kafka-go).",
 		"kafka-go is handed 1 000 messages per WriteMessages call (Async), the way its documentation writes batches; the others get one message per call.",
 		"Consumers read every partition from the earliest offset, without a consumer group unless the scenario says group (confluent-kafka-go needs a group.id: a random one, never joined), fetch max wait 100 ms, 1 MiB per partition per fetch.",
