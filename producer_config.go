@@ -124,11 +124,7 @@ type ProducerConfig struct {
 	DisableIdempotence bool
 
 	// Linger is how long a batch waits for more messages before it is
-	// sent. Default 5 ms; negative: send at once. On the pure engine, a
-	// partition written too slowly to fill a sixteenth of BatchBytes in a
-	// linger does not wait it out: its batch goes as soon as nothing of
-	// the partition is in flight (what arrives meanwhile makes the next
-	// batch), so its messages wait for a round trip, not a linger.
+	// sent. Default 5 ms; negative: send at once.
 	Linger time.Duration
 	// BatchBytes is the largest record batch sent to one partition.
 	// Default 1 MiB.

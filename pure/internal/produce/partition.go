@@ -60,11 +60,6 @@ type partition struct {
 
 	lastBytes int // size of the last batch sent, to size the next one
 	lastCount int // and its messages
-	// trickle: the last batch went out before it was full, under
-	// 1/trickleShare of the batch size, and not for a Flush: the
-	// partition is written slower than its batches fill, and its next
-	// batch does not wait out the linger (see collect).
-	trickle bool
 
 	produced uint64 // messages appended, ever
 	finished uint64 // messages reported, ever
@@ -85,7 +80,11 @@ func (p *Producer) appendLocked(pt *partition, m *engine.Message, done engine.Do
 	n := len(pt.batches)
 	if n > 0 && !pt.batches[n-1].sealed {
 		b = pt.batches[n-1]
-		if b.rb.EncodedSize()+size > p.batchLimit(pt) {
+		limit := p.cfg.BatchBytes
+		if pt.batchBytes > 0 {
+			limit = pt.batchBytes
+		}
+		if b.rb.EncodedSize()+size > limit {
 			b.sealed = true
 			// A full batch is ready: tell the sink, unless a send
 			// of this partition is in flight (its response will).
@@ -106,23 +105,6 @@ func (p *Producer) appendLocked(pt *partition, m *engine.Message, done engine.Do
 	pt.produced++
 	return wake
 }
-
-// batchLimit is the largest batch of pt: BatchBytes, or less once the
-// broker refused a batch of ours as too large (splitLocked).
-func (p *Producer) batchLimit(pt *partition) int {
-	if pt.batchBytes > 0 {
-		return pt.batchBytes
-	}
-	return p.cfg.BatchBytes
-}
-
-// trickleShare: a partition whose last batch went out before it was full
-// with less than 1/trickleShare of its batch size trickles (see collect):
-// at 10 000 msg/s of 100 B a 5 ms linger gathers 6 KB, 1/170 of the
-// default 1 MiB batch, where a producer writing as fast as it can cut
-// none under 85 KB (1/12) at its linger (1 000 000 messages on the
-// 3-broker dev cluster: 116 batches, read back from a broker's log).
-const trickleShare = 16
 
 // sizeHint is the room to give pt's next batch, in bytes and messages:
 // twice its last one (batch sizes swing with load and round trips; one

@@ -137,16 +137,6 @@ type scan struct {
 // (linger elapsed, full, flushing) into req, one per partition, until req
 // holds maxRequestBytes. id is the producer ID to stamp new batches with
 // (nil without idempotence).
-//
-// A trickling partition's batch (see partition.trickle) is ready without
-// waiting out its linger: it goes as soon as the partition has nothing in
-// flight, and what arrives while a request is in flight makes the next
-// batch, much as franz-go's producer sends what is buffered once a request
-// is answered. The linger is there so that a busy partition's batches
-// fill; a trickling one's do not, and waiting it out would add up to a
-// whole linger to every message's latency. A partition written fast enough
-// to fill a sixteenth of a batch keeps its linger, so that a busy
-// producer's batches stay full.
 func (s *sink) collect(req *request, id *producerID, now time.Time, sc *scan) {
 	p := s.p
 	parts := *s.parts.Load()
@@ -187,15 +177,12 @@ func (s *sink) collect(req *request, id *producerID, now time.Time, sc *scan) {
 			continue
 		}
 		b := pt.batches[0]
-		if !b.sealed && !flushing && len(pt.batches) == 1 && p.cfg.Linger > 0 && !pt.trickle {
+		if !b.sealed && !flushing && len(pt.batches) == 1 && p.cfg.Linger > 0 {
 			if at := b.created.Add(p.cfg.Linger); now.Before(at) {
 				sc.next = earliest(sc.next, at)
 				pt.mu.Unlock()
 				continue
 			}
-		}
-		if !flushing {
-			pt.trickle = !b.sealed && b.rb.EncodedSize() < p.batchLimit(pt)/trickleShare
 		}
 		b.sealed = true
 		pt.inflight = true
