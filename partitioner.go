@@ -253,11 +253,13 @@ func (s *sticky) holds(c *stickyChoice, m *Message, now time.Duration) bool {
 }
 
 // recordBytes is what m takes in a record batch, at most: records.RecordSize
-// with the largest deltas a turn's record has (an offset delta of up to
-// 2^20 records, a time delta of up to 8 s: 3 and 2 bytes, where the
-// smallest take 1 each). Counting the largest keeps a turn inside its
-// batch at the price of a batch up to about 2 % short of full with 100 B
-// values (exact deltas would need the batch, which the engine keeps).
+// with the largest deltas of a batch of up to 2^20 records written within
+// 8 s (3 and 2 bytes, where the smallest take 1 each). Counting the largest
+// keeps a turn inside its batch at the price of a batch up to about 2 %
+// short of full with 100 B values (exact deltas would need the batch,
+// which the engine keeps). A turn written more slowly than that may count
+// a byte short per record, but its batches leave at their linger long
+// before they fill.
 func recordBytes(m *Message) int64 {
 	return int64(records.RecordSize(m.Key, m.Value, m.Headers, turnMaxTsDelta, turnMaxOffsetDelta))
 }
