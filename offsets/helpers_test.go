@@ -77,58 +77,10 @@ func recordBatch(timestamps []int64) []byte {
 func produce(t *testing.T, cl *cluster.Cluster, topic string, partition int32, timestamps []int64) int64 {
 	t.Helper()
 	ctx := testhelp.Ctx(t, 30*time.Second)
-	var base int64
-	// A topic just created (or a broker just restarted by another test)
-	// can be named leader by the metadata a moment before the leader knows
-	// it: retry the answers that say nothing was written, with fresh
-	// metadata; fail at once on anything else.
-	testhelp.Eventually(t, 30*time.Second, fmt.Sprintf("produce to %s/%d", topic, partition), func() error {
-		if err := cl.RefreshTopics(ctx, topic); err != nil {
-			return err
-		}
-		b, _, err := cl.Leader(topic, partition)
-		if err != nil {
-			return err
-		}
-		req := kmsg.NewPtrProduceRequest()
-		req.Acks = -1
-		req.TimeoutMillis = 10000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = topic
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition = partition
-		rp.Records = recordBatch(timestamps)
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp, err := b.Request(ctx, req)
-		if err != nil {
-			t.Fatalf("Produce: %v", err) // perhaps written: not retried
-		}
-		p := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
-		err = kerr.WithMessage(p.ErrorCode, p.ErrorMessage)
-		switch {
-		case err == nil:
-			base = p.BaseOffset
-			return nil
-		case notWritten(p.ErrorCode):
-			return err
-		}
-		t.Fatalf("Produce %s/%d: %v", topic, partition, err)
-		return nil
-	})
-	return base
-}
-
-// notWritten reports whether a Produce partition error code says the
-// batch was refused before anything was appended, so that sending it again
-// cannot duplicate it.
-func notWritten(code int16) bool {
-	switch code {
-	case kerr.UnknownTopicOrPartition.Code, kerr.LeaderNotAvailable.Code, kerr.NotLeaderOrFollower.Code,
-		kerr.NotEnoughReplicas.Code: // checked before the append, unlike ..._AFTER_APPEND
-		return true
+	if err := cl.RefreshTopics(ctx, topic); err != nil {
+		t.Fatalf("RefreshTopics: %v", err)
 	}
-	return false
+	return testhelp.ProduceRaw(t, ctx, cl, topic, partition, recordBatch(timestamps), nil)
 }
 
 // produceN writes n records stamped now.

@@ -1,7 +1,6 @@
 package fetch
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -10,11 +9,9 @@ import (
 
 	"github.com/gokafka/kafka/internal/cluster"
 	"github.com/gokafka/kafka/internal/engine"
-	"github.com/gokafka/kafka/internal/kerr"
 	"github.com/gokafka/kafka/internal/records"
 	"github.com/gokafka/kafka/testhelp"
 	"github.com/gokafka/kafka/testinstance"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestMain(m *testing.M) {
@@ -72,60 +69,12 @@ func produce(t testing.TB, cl *cluster.Cluster, topic string, p int32, codec rec
 		if err != nil {
 			t.Fatalf("Finish: %v", err)
 		}
-		base := sendProduce(t, ctx, cl, topic, p, batch, nil)
+		base := testhelp.ProduceRaw(t, ctx, cl, topic, p, batch, nil)
 		if first < 0 {
 			first = base
 		}
 	}
 	return first
-}
-
-// sendProduce sends one batch and returns its base offset, retrying while
-// the leader moves.
-func sendProduce(t testing.TB, ctx context.Context, cl *cluster.Cluster, topic string, p int32, batch []byte, txnID *string) int64 {
-	t.Helper()
-	for attempt := 1; ; attempt++ {
-		req := kmsg.NewPtrProduceRequest()
-		req.Acks = -1
-		req.TimeoutMillis = 30000
-		req.TransactionID = txnID
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = topic
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition = p
-		rp.Records = batch
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-
-		var err error
-		b, _, lerr := cl.Leader(topic, p)
-		if lerr != nil {
-			err = lerr
-		} else {
-			resp, rerr := b.Request(ctx, req)
-			if rerr != nil {
-				err = rerr
-			} else {
-				pr := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
-				if err = kerr.WithMessage(pr.ErrorCode, pr.ErrorMessage); err == nil {
-					return pr.BaseOffset
-				}
-			}
-		}
-		if !kerr.IsRetriable(err) && !isRoutingErr(err) || attempt > 30 {
-			t.Fatalf("produce to %s/%d: %v", topic, p, err)
-		}
-		if rerr := cl.RefreshTopics(ctx, topic); rerr != nil {
-			t.Logf("refresh: %v", rerr)
-		}
-		if err := cl.Sleep(ctx, cl.Backoff(attempt)); err != nil {
-			t.Fatalf("produce: %v", err)
-		}
-	}
-}
-
-func isRoutingErr(err error) bool {
-	return err != nil && (strings.Contains(err.Error(), "not in the cluster metadata") || strings.Contains(err.Error(), "unknown"))
 }
 
 // kcatProduce pipes "key:value" lines into kcat, compressed with codec.

@@ -131,7 +131,7 @@ func (tp *txnProducer) produce(topic string, p int32, values ...string) int64 {
 		tp.t.Fatal(err)
 	}
 	tp.seq[p] += int32(len(values))
-	return sendProduce(tp.t, ctx, tp.cl, topic, p, batch, &tp.id)
+	return testhelp.ProduceRaw(tp.t, ctx, tp.cl, topic, p, batch, &tp.id)
 }
 
 // end commits or aborts the open transaction.
