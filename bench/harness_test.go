@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gokafka/kafka/bench/internal/workload"
 )
 
 func TestSpread(t *testing.T) {
@@ -140,6 +142,39 @@ func TestTopicsRows(t *testing.T) {
 	for _, want := range []string{"## Many topics against one", "| gokafka-pure | produce 100B p12 → t10xp12 acks=all none | 2k (2k-2k) |", "0.95 (0.90-1.00) | 1.46x |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// TestLatencyRowsCountBrokerGC: the latency table gives each client's
+// median number of broker GC pauses per run and the longest pause, beside
+// its percentiles, and "?" where the harness could not read the GC logs.
+func TestLatencyRowsCountBrokerGC(t *testing.T) {
+	sc := Scenario{Mode: "produce", Size: 100, Partitions: 12, Acks: "all", Compression: "none", Count: 1000, Rate: 10000}
+	run := func(client string, i int, gc *GCPauses) Run {
+		return Run{Client: client, Scenario: sc.Name(), Index: i, CPU: time.Millisecond, Messages: 1000, BrokerCPU: -1, OtherCPU: -1,
+			Wall: time.Second, BrokerGC: gc, Latency: &workload.LatencyResult{Rate: 10000, P50: 4e6, P99: 9e6, P999: 20e6, Max: 25e6, SteadyP99: 9e6}}
+	}
+	r := &Report{
+		Clients:   []clientDef{{Name: "gokafka-pure"}, {Name: "franz-go"}},
+		Scenarios: []Scenario{sc},
+		Runs: []Run{
+			run("gokafka-pure", 0, &GCPauses{Count: 2, Longest: 21 * time.Millisecond}),
+			run("gokafka-pure", 1, &GCPauses{Count: 4, Longest: 25 * time.Millisecond}),
+			run("gokafka-pure", 2, &GCPauses{Count: 3, Longest: 23 * time.Millisecond}),
+			run("franz-go", 0, nil),
+		},
+	}
+	md := r.latencyMarkdown()
+	for _, want := range []string{
+		"| gokafka-pure | 10000/s | 5ms | 3 | 4.0 [4.0-4.0] | 9.0 [9.0-9.0] |",
+		"| 3 [2-4] | 23.0 [21.0-25.0] |\n",
+		"| franz-go | 10000/s | 5ms | 1 |",
+		"| ? | ? |\n",
+		"Broker GC:",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("latency table lacks %q:\n%s", want, md)
 		}
 	}
 }

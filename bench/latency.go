@@ -49,6 +49,7 @@ func latencyMatrix(scale float64, e2e bool) [][]Scenario {
 // latencyNotes are the latency scenarios' settings, printed with them.
 var latencyNotes = []string{
 	"Latency (@N/s): the client produces N messages per second (the harness's loop waits for each message's turn), and a message's latency is the time from just before its produce call to its delivery report reaching the program; the send time rides in the message's first 16 bytes. p50/p99/p999 over every message of the run; 'steady p99' leaves out the messages sent in the first second (connections, metadata, producer id).",
+	"Broker GC: the stop-the-world collections of the brokers' JVMs while the run's process ran (count, and the longest in ms), from their GC logs. A pause stops one broker, and with acks=all every partition it replicates waits for it, whichever partition a message went to (here every broker replicates every partition): at 10 000 msg/s a 20 ms pause holds about 200 messages past 10 ms, so the number of pauses that fall in a run decides much of its p99. Compare clients over runs with as many pauses.",
 }
 
 // latencyMarkdown is the table of the latency scenarios: per client and
@@ -57,22 +58,23 @@ func (r *Report) latencyMarkdown() string {
 	var b strings.Builder
 	b.WriteString("## Produce latency (acks=all, idempotent, 100 B, 12 partitions)\n\n")
 	fmt.Fprintf(&b, "Medians over the runs, [min-max] in brackets; milliseconds. %s\n\n", latencyNotes[0])
+	fmt.Fprintf(&b, "%s\n\n", latencyNotes[1])
 	fmt.Fprintf(&b, "Load average when the harness started: %s (this machine has %d cores). Latency measures waiting, and on a loaded machine waiting for a core dominates it: read the figures of one run side by side, not across runs.\n\n", r.Machine.LoadAvg, r.Machine.Cores)
 	withE2E := slices.ContainsFunc(r.Scenarios, func(s Scenario) bool { return s.Rate > 0 && s.E2E })
 	if withE2E {
 		b.WriteString("End-to-end (e2e): from just before the produce call to a consumer in the same process, reading the topic from its start with the same library, handing the message to the program; the CPU column then includes that consumer.\n\n")
-		b.WriteString("| client | rate | linger | runs | p50 | p99 | p999 | max | steady p99 | e2e p50 | e2e p99 | e2e p999 | CPU µs/msg | other load (cores) |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| client | rate | linger | runs | p50 | p99 | p999 | max | steady p99 | e2e p50 | e2e p99 | e2e p999 | CPU µs/msg | other load (cores) | broker GC pauses | longest GC ms |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	} else {
-		b.WriteString("| client | rate | linger | runs | p50 | p99 | p999 | max | steady p99 | CPU µs/msg | other load (cores) |\n")
-		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("| client | rate | linger | runs | p50 | p99 | p999 | max | steady p99 | CPU µs/msg | other load (cores) | broker GC pauses | longest GC ms |\n")
+		b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	}
 	for _, sc := range r.Scenarios {
 		if sc.Rate == 0 {
 			continue
 		}
 		for _, c := range r.Clients {
-			var p50, p99, p999, mx, st, cpu, other, e50, e99, e999 []float64
+			var p50, p99, p999, mx, st, cpu, other, e50, e99, e999, gcs, gcMax []float64
 			for _, run := range r.Runs {
 				if run.Client != c.Name || run.Scenario != sc.Name() || run.Err != "" || run.Latency == nil || run.Index < 0 {
 					continue
@@ -91,6 +93,9 @@ func (r *Report) latencyMarkdown() string {
 				if run.OtherCPU >= 0 && run.Wall > 0 {
 					other = append(other, run.OtherCPU.Seconds()/run.Wall.Seconds())
 				}
+				if g := run.BrokerGC; g != nil {
+					gcs, gcMax = append(gcs, float64(g.Count)), append(gcMax, ms(int64(g.Longest)))
+				}
 			}
 			if len(p50) == 0 {
 				continue
@@ -104,6 +109,12 @@ func (r *Report) latencyMarkdown() string {
 				s := spread(other)
 				o = fmt.Sprintf("%.1f [%.1f-%.1f]", s.Median, s.Min, s.Max)
 			}
+			gc, gcm := "?", "?"
+			if len(gcs) > 0 {
+				s := spread(gcs)
+				gc = fmt.Sprintf("%.0f [%.0f-%.0f]", s.Median, s.Min, s.Max)
+				gcm = f(gcMax)
+			}
 			if withE2E {
 				fe := func(v []float64) string {
 					if len(v) == 0 {
@@ -111,10 +122,10 @@ func (r *Report) latencyMarkdown() string {
 					}
 					return f(v)
 				}
-				fmt.Fprintf(&b, "| %s | %d/s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, sc.Rate, sc.Linger(), len(p50), f(p50), f(p99), f(p999), f(mx), f(st), fe(e50), fe(e99), fe(e999), f(cpu), o)
+				fmt.Fprintf(&b, "| %s | %d/s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, sc.Rate, sc.Linger(), len(p50), f(p50), f(p99), f(p999), f(mx), f(st), fe(e50), fe(e99), fe(e999), f(cpu), o, gc, gcm)
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %d/s | %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, sc.Rate, sc.Linger(), len(p50), f(p50), f(p99), f(p999), f(mx), f(st), f(cpu), o)
+			fmt.Fprintf(&b, "| %s | %d/s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.Name, sc.Rate, sc.Linger(), len(p50), f(p50), f(p99), f(p999), f(mx), f(st), f(cpu), o, gc, gcm)
 		}
 	}
 	return b.String()

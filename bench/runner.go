@@ -97,6 +97,38 @@ type Run struct {
 	Err      string        `json:"error,omitempty"`
 	// Latency is a latency run's figures (Scenario.Rate, latency.go).
 	Latency *workload.LatencyResult `json:"latency,omitempty"`
+	// BrokerGC is the brokers' garbage-collection pauses while the process
+	// ran; nil when unknown (an external cluster keeps its GC logs).
+	BrokerGC *GCPauses `json:"broker_gc,omitempty"`
+}
+
+// GCPauses sums the brokers' stop-the-world collections during a run. A
+// pause stops one broker, and with acks=all every partition it replicates
+// (here: every partition) waits for it, so the pauses that fall in a
+// latency run set much of its tail.
+type GCPauses struct {
+	Count   int           `json:"count"`
+	Total   time.Duration `json:"total_ns"`
+	Longest time.Duration `json:"longest_ns"`
+}
+
+// brokerGC sums the pauses of the harness's own cluster during [from, to];
+// nil on an external cluster or when the logs cannot be read.
+func (b *bench) brokerGC(from, to time.Time) *GCPauses {
+	if b.cluster.External() {
+		return nil
+	}
+	ps, err := b.cluster.GCPauses(from, to)
+	if err != nil {
+		logf("broker GC logs: %v", err)
+		return nil
+	}
+	g := &GCPauses{Count: len(ps)}
+	for _, p := range ps {
+		g.Total += p.Took
+		g.Longest = max(g.Longest, p.Took)
+	}
+	return g
 }
 
 // runClient runs one client process and returns what it measured, with
@@ -201,6 +233,7 @@ func (b *bench) runProcess(cmd *exec.Cmd, r *Run) error {
 	err := cmd.Run()
 	r.Wall = time.Since(began)
 	bcpu1, busy1 := b.brokerCPU(), machineBusy()
+	r.BrokerGC = b.brokerGC(began, began.Add(r.Wall))
 	r.BrokerCPU, r.OtherCPU = -1, -1
 	if bcpu0 >= 0 && bcpu1 >= 0 {
 		r.BrokerCPU = bcpu1 - bcpu0

@@ -71,6 +71,7 @@
 //	  kafka-1/server.properties   the node's configuration
 //	  kafka-1/data/               log.dirs (and the KRaft metadata log)
 //	  kafka-1/kafka.log           stdout+stderr of the storage format and of every run
+//	  kafka-1/gc-PID.log          the JVM's garbage collections, one file per run (GCPauses)
 //	  zookeeper/zoo.cfg, data/, zookeeper.log
 //	  tmp/                        java.io.tmpdir of every JVM (unpacked native libraries)
 //
@@ -83,9 +84,15 @@
 // cleaner buffer, broker sessions of 6s (heartbeat 1s) so a killed broker is
 // noticed quickly, and group session timeouts down to 1s allowed.
 // Auto-creation and deletion of topics are on. Config.BrokerProperties
-// overrides any of them. Each JVM gets a 256-512 MiB serial-GC heap and the
-// C1 compiler only; three brokers and ZooKeeper start in about 10 seconds on
-// two cores.
+// overrides any of them. Each broker JVM gets a serial-GC heap of 256 MiB
+// growing to 1 GiB (ZooKeeper 32-128 MiB) and the C1 compiler only; three
+// brokers and ZooKeeper start in about 10 seconds on two cores.
+//
+// The serial collector stops a broker for each young collection (about 20
+// ms each, every few seconds per broker under load, on these machines), and
+// with acks=all every partition the broker replicates waits meanwhile.
+// GCPauses reads the pauses from the brokers' GC logs, so that a latency
+// measurement can tell them from its client's own delays.
 //
 // # Share groups
 //

@@ -1,5 +1,7 @@
 package testinstance
 
+import "path/filepath"
+
 // PIDs returns the pids of the cluster's running JVMs (for tests).
 func PIDs(c *Cluster) []int {
 	c.mu.Lock()
@@ -21,3 +23,13 @@ var ProcessAlive = processAlive
 
 // Metadata exposes metadata: what the readiness checks ask a broker.
 var Metadata = metadata
+
+// JDKTool is the path of a tool (jcmd, ...) beside the java the cluster
+// runs, symlinks resolved.
+func JDKTool(c *Cluster, name string) string {
+	java, err := filepath.EvalSymlinks(c.java)
+	if err != nil {
+		java = c.java
+	}
+	return filepath.Join(filepath.Dir(java), name)
+}

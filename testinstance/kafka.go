@@ -170,6 +170,7 @@ func (c *Cluster) prepareNode(ctx context.Context, n *kafkaNode, clusterID strin
 // startNode launches the node's JVM. It does not wait for readiness.
 func (c *Cluster) startNode(n *kafkaNode) (*proc, error) {
 	args := append(append([]string{}, kafkaJVMFlags...),
+		gcLogFlag(n),
 		"-Dlog4j2.configurationFile="+c.log4jPath(),
 		"-Dkafka.logs.dir="+n.dir,
 		"-Djava.io.tmpdir="+c.jvmTmp(),

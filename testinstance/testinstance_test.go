@@ -379,3 +379,46 @@ func TestErrors(t *testing.T) {
 		t.Errorf("broken broker config: %v", err)
 	}
 }
+
+// TestGCPauses makes broker 1's JVM collect in full (jcmd GC.run, from the JDK the
+// cluster runs on) and finds the pause in GCPauses, within the interval
+// asked and not outside it.
+func TestGCPauses(t *testing.T) {
+	c := testinstance.Shared()
+	pid := testinstance.PIDs(c)[0]
+	jcmd := testinstance.JDKTool(c, "jcmd")
+	from := time.Now()
+	if out, err := exec.Command(jcmd, strconv.Itoa(pid), "GC.run").CombinedOutput(); err != nil {
+		t.Fatalf("%s %d GC.run: %v: %s", jcmd, pid, err, out)
+	}
+	var found testinstance.GCPause
+	testhelp.Eventually(t, 30*time.Second, "the forced collection in GCPauses", func() error {
+		ps, err := c.GCPauses(from, time.Now())
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.Broker == 1 && strings.HasPrefix(p.Kind, "Pause Full") {
+				found = p
+				return nil
+			}
+		}
+		return fmt.Errorf("pauses since %s: %+v", from.Format(time.StampMilli), ps)
+	})
+	if found.Took <= 0 || found.End.Before(from.Add(-time.Millisecond)) || found.End.After(time.Now()) {
+		t.Fatalf("pause %+v: not within [%s, now]", found, from.Format(time.StampMilli))
+	}
+	// The same pause is not in an interval that ended before it began.
+	early, err := c.GCPauses(from.Add(-time.Hour), found.Start().Add(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range early {
+		if p.Broker == found.Broker && p.End.Equal(found.End) {
+			t.Fatalf("pause %+v listed in an interval that ended a second before it began", p)
+		}
+	}
+	if _, err := testinstance.Connect([]string{"127.0.0.1:1"}, "").GCPauses(from, time.Now()); !errors.Is(err, testinstance.ErrExternalCluster) {
+		t.Fatalf("GCPauses on an external cluster: %v, want ErrExternalCluster", err)
+	}
+}
