@@ -49,7 +49,7 @@ func latencyMatrix(scale float64, e2e bool) [][]Scenario {
 // latencyNotes are the latency scenarios' settings, printed with them.
 var latencyNotes = []string{
 	"Latency (@N/s): the client produces N messages per second (the harness's loop waits for each message's turn), and a message's latency is the time from just before its produce call to its delivery report reaching the program; the send time rides in the message's first 16 bytes. p50/p99/p999 over every message of the run; 'steady p99' leaves out the messages sent in the first second (connections, metadata, producer id).",
-	"Broker GC: the stop-the-world collections of the brokers' JVMs while the run's process ran (count, and the longest in ms), from their GC logs. A pause stops one broker, and with acks=all every partition it replicates waits for it, whichever partition a message went to (here every broker replicates every partition): at 10 000 msg/s a 20 ms pause holds about 200 messages past 10 ms, so the number of pauses that fall in a run decides much of its p99. Compare clients over runs with as many pauses.",
+	"Broker GC: the stop-the-world collections of the brokers' JVMs while the run's process ran (count, and the longest in ms), from their GC logs. A pause stops one broker, and with acks=all every partition it replicates waits for it, whichever partition a message went to (here every broker replicates every partition): at 10 000 msg/s a 20 ms pause holds back the 200 messages sent during it, the earlier ones past 10 ms, so the number of pauses that fall in a run decides much of its p99. Compare clients over runs with as many pauses.",
 }
 
 // latencyMarkdown is the table of the latency scenarios: per client and
