@@ -108,8 +108,11 @@ func parseGCLine(line string) (GCPause, bool) {
 		return GCPause{}, false
 	}
 	i := strings.LastIndexByte(rest, ' ')
+	if i < 0 {
+		return GCPause{}, false
+	}
 	ms, found := strings.CutSuffix(rest[i+1:], "ms")
-	if i < 0 || !found {
+	if !found {
 		return GCPause{}, false
 	}
 	v, err := strconv.ParseFloat(ms, 64)
