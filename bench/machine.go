@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -20,6 +21,9 @@ type Machine struct {
 	Java     string `json:"java"`
 	Kafka    string `json:"kafka"`
 	LoadAvg  string `json:"loadavg_at_start"`
+	// PageReporting is the VM's free page reporting, "" without it (see
+	// pageReporting).
+	PageReporting string `json:"page_reporting,omitempty"`
 }
 
 func describeMachine() Machine {
@@ -36,13 +40,9 @@ func describeMachine() Machine {
 		f.Close()
 	}
 	if raw, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(raw), "\n") {
-			if f := strings.Fields(l); len(f) >= 2 && f[0] == "MemTotal:" {
-				kb, _ := strconv.ParseInt(f[1], 10, 64)
-				m.MemBytes = kb * 1024
-			}
-		}
+		m.MemBytes, _ = meminfoField(string(raw), "MemTotal")
 	}
+	m.PageReporting = pageReporting()
 	var u syscall.Utsname
 	if syscall.Uname(&u) == nil {
 		m.Kernel = utsString(u.Sysname[:]) + " " + utsString(u.Release[:]) + " " + utsString(u.Machine[:])
@@ -91,4 +91,30 @@ func gitCommit() string {
 		}
 	}
 	return c
+}
+
+// meminfoField reads one "Name: N kB" line of /proc/meminfo, in bytes.
+func meminfoField(meminfo, name string) (int64, error) {
+	for _, l := range strings.Split(meminfo, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == name+":" {
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("meminfo %s: %w", name, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("meminfo: no %s line", name)
+}
+
+// pageReporting describes the machine's free page reporting, or "" when
+// it has none: with it, memory the kernel frees goes back to the host,
+// and the next use of it costs a fault there.
+func pageReporting() string {
+	raw, err := os.ReadFile("/sys/module/page_reporting/parameters/page_reporting_order")
+	if err != nil {
+		return ""
+	}
+	return "on (page_reporting_order " + strings.TrimSpace(string(raw)) + ")"
 }

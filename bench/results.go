@@ -288,6 +288,9 @@ func (r *Report) markdown() string {
 	fmt.Fprintf(&b, "- CPU: %s, %d cores; RAM %.1f GiB; %s\n", m.CPU, m.Cores, float64(m.MemBytes)/(1<<30), m.Kernel)
 	fmt.Fprintf(&b, "- Go %s; %s; Kafka %s (%d brokers, KRaft, on this machine, JVMs as testinstance starts them)\n", strings.TrimPrefix(m.Go, "go"), m.Java, m.Kafka, r.Settings.Brokers)
 	fmt.Fprintf(&b, "- Load average when the harness started: %s\n", m.LoadAvg)
+	if m.PageReporting != "" {
+		fmt.Fprintf(&b, "- Free page reporting: %s (memory the kernel frees goes back to the host; its next use costs a fault there)\n", m.PageReporting)
+	}
 	fmt.Fprintf(&b, "- gokafka commit: %s\n", r.GokafkaCommit)
 	b.WriteString("- Clients:")
 	for _, c := range r.Clients {
