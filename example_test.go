@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"sync"
 	"time"
 
 	"github.com/gokafka/kafka"
@@ -52,6 +53,46 @@ func Example() {
 		fmt.Printf("%s p%d@%d: %s\n", msg.Key, msg.Partition, msg.Offset, msg.Value)
 	}
 	if err := consumer.CommitOffsets(ctx); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// Recycling Messages: once OnDelivery has returned with a message's report,
+// the Message and its value are yours again, so a busy producer can take
+// them from a pool instead of allocating a Message (as Produce does) and a
+// value for every message.
+func ExampleProducer_ProduceMessage() {
+	ctx := context.Background()
+	client, err := kafka.NewClient(ctx, "127.0.0.1:9092")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close()
+	topic, err := client.Topic(ctx, "events")
+	if err != nil {
+		log.Fatal(err)
+	}
+	pool := sync.Pool{New: func() any { return new(kafka.Message) }}
+	producer, err := topic.NewProducer(kafka.ProducerConfig{
+		OnDelivery: func(r kafka.DeliveryReport) {
+			if r.Err != nil {
+				log.Printf("not delivered: %v", r.Err)
+			}
+			*r.Message = kafka.Message{Value: r.Message.Value[:0]} // keep the buffer
+			pool.Put(r.Message)
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range 1_000_000 {
+		m := pool.Get().(*kafka.Message)
+		m.Value = fmt.Appendf(m.Value, "event %d", i)
+		if err := producer.ProduceMessage(ctx, m); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := producer.Close(ctx); err != nil {
 		log.Fatal(err)
 	}
 }
