@@ -201,7 +201,8 @@ func (p *Producer) Produce(ctx context.Context, value []byte, opts ...ProduceOpt
 // until its delivery is reported: do not modify it meanwhile. Then m and
 // its key, value and headers are yours again — once every report of it was
 // handed out: OnDelivery returned, the report was received from
-// DeliveryReports, ProduceAsync's done returned — so a busy producer can
+// DeliveryReports (with ProduceAsync: its done returned, which comes last)
+// — so a busy producer can
 // recycle its Messages and their buffers instead of allocating them per
 // message (Produce allocates a Message for each call); see the example.
 func (p *Producer) ProduceMessage(ctx context.Context, m *Message) error {
@@ -226,16 +227,19 @@ func (p *Producer) ProduceMessage(ctx context.Context, m *Message) error {
 
 // ProduceAsync queues m, like ProduceMessage in asynchronous mode, and calls
 // done with its report once it was acknowledged or failed for good — in
-// addition to OnDelivery and DeliveryReports. done runs on a producer
-// goroutine: keep it short, and do not call Flush or Close from it. If
-// ProduceAsync returns an error, done is not called.
+// addition to OnDelivery and DeliveryReports, and after them: once done
+// returns, m is yours again. done runs on a producer goroutine: keep it
+// short, and do not call Flush or Close from it. If ProduceAsync returns an
+// error, done is not called.
 func (p *Producer) ProduceAsync(ctx context.Context, m *Message, done func(DeliveryReport)) error {
 	if done == nil {
 		return p.enqueue(ctx, m, p.done)
 	}
 	return p.enqueue(ctx, m, func(m *Message, err error) {
-		done(DeliveryReport{Message: m, Err: err})
+		// done last: the hooks run before every report, and once done
+		// has returned nothing of the producer's touches m again.
 		p.deliver(m, err, true)
+		done(DeliveryReport{Message: m, Err: err})
 	})
 }
 

@@ -86,3 +86,69 @@ func TestProduceMessageRecycledFromOnDelivery(t *testing.T) {
 		}
 	})
 }
+
+// orderHook records, per message (by its value), when OnRecordDelivered saw it.
+type orderHook struct {
+	seq *atomic.Int64
+	at  *sync.Map // value -> sequence number
+}
+
+func (h orderHook) OnRecordDelivered(m *kafka.Message, _ error) {
+	h.at.Store(string(m.Value), h.seq.Add(1))
+}
+
+// The delivered hook runs before every one of the producer's own reports
+// (RecordDeliveredHook's doc), ProduceAsync's callback included: so the
+// callback, run last, is where a Message handed to ProduceAsync is the
+// caller's again.
+func TestProduceAsyncCallbackAfterHookAndOnDelivery(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, e engineCase) {
+		var seq atomic.Int64
+		var hooked, onDelivery sync.Map
+		client := newClient(t, kafka.WithHooks(orderHook{&seq, &hooked}))
+		topic := newTopic(t, client, 3)
+		ctx := testhelp.Ctx(t, 2*time.Minute)
+		p, err := topic.NewProducer(kafka.ProducerConfig{
+			UseRdkafka: e.rdkafka,
+			OnDelivery: func(r kafka.DeliveryReport) { onDelivery.Store(string(r.Message.Value), seq.Add(1)) },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 300
+		type report struct {
+			value string
+			at    int64
+			err   error
+		}
+		done := make(chan report, n)
+		for i := range n {
+			m := &kafka.Message{Value: fmt.Appendf(nil, "v%d", i)}
+			if err := p.ProduceAsync(ctx, m, func(r kafka.DeliveryReport) {
+				done <- report{string(r.Message.Value), seq.Add(1), r.Err}
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := p.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for range n {
+			r := <-done
+			if r.err != nil {
+				t.Fatalf("%s: %v", r.value, r.err)
+			}
+			h, ok1 := hooked.Load(r.value)
+			d, ok2 := onDelivery.Load(r.value)
+			if !ok1 || !ok2 {
+				t.Fatalf("%s: hook seen %v, OnDelivery seen %v", r.value, ok1, ok2)
+			}
+			if h.(int64) > d.(int64) || h.(int64) > r.at {
+				t.Fatalf("%s: the delivered hook ran after OnDelivery or ProduceAsync's callback", r.value)
+			}
+			if d.(int64) > r.at {
+				t.Fatalf("%s: ProduceAsync's callback ran before OnDelivery", r.value)
+			}
+		}
+	})
+}
