@@ -21,5 +21,7 @@ func (c *counter) OnFetchBatch(kafka.FetchBatchEvent)      { c.batches.Add(1) }
 // The root benchmarks of bench_perf_test.go with a counting hook: what a
 // hook costs per message (BenchmarkRootProduce/Consume are the same paths
 // without hooks).
-func BenchmarkRootProduceHooked(b *testing.B) { benchProduce(b, kafka.WithHooks(&counter{})) }
+func BenchmarkRootProduceHooked(b *testing.B) {
+	benchProduce(b, kafka.ProducerConfig{}, kafka.WithHooks(&counter{}))
+}
 func BenchmarkRootConsumeHooked(b *testing.B) { benchConsume(b, kafka.WithHooks(&counter{})) }

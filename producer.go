@@ -204,7 +204,9 @@ func (p *Producer) Produce(ctx context.Context, value []byte, opts ...ProduceOpt
 // DeliveryReports (with ProduceAsync: its done returned, which comes last)
 // — so a busy producer can
 // recycle its Messages and their buffers instead of allocating them per
-// message (Produce allocates a Message for each call); see the example.
+// message: Produce allocates a Message for each call, while with the
+// caller's own Messages neither engine allocates per message. See the
+// example.
 func (p *Producer) ProduceMessage(ctx context.Context, m *Message) error {
 	if !p.cfg.Sync {
 		return p.enqueue(ctx, m, p.done)
