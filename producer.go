@@ -199,14 +199,13 @@ func (p *Producer) Produce(ctx context.Context, value []byte, opts ...ProduceOpt
 
 // ProduceMessage is Produce for a message you built. The producer owns m
 // until its delivery is reported: do not modify it meanwhile. Then m and
-// its key, value and headers are yours again — once every report of it was
-// handed out: OnDelivery returned, the report was received from
-// DeliveryReports (with ProduceAsync: its done returned, which comes last)
-// — so a busy producer can
-// recycle its Messages and their buffers instead of allocating them per
-// message: Produce allocates a Message for each call, while with the
-// caller's own Messages neither engine allocates per message. See the
-// example.
+// its key, value and headers are yours again, once every report of it was
+// handed out (OnDelivery returned, the report was received from
+// DeliveryReports; with ProduceAsync, its done returned, which comes last).
+// So a busy producer can recycle its Messages and their buffers instead of
+// allocating them per message: Produce allocates a Message for each call,
+// while with the caller's own Messages neither engine allocates per
+// message. See the example.
 func (p *Producer) ProduceMessage(ctx context.Context, m *Message) error {
 	if !p.cfg.Sync {
 		return p.enqueue(ctx, m, p.done)
